@@ -1,0 +1,1 @@
+"""Qunbang's pure matching core: pydantic problem data in, a ``Result`` out."""

@@ -1,0 +1,289 @@
+"""Which helpers may serve which order: the eligibility funnel shared by the solvers.
+
+An order's candidates pass, in this order: skills (required skills held), reach (not blocked,
+a travel leg exists, within the helper's radius and the item's maximum distance), time (a timed
+visit with travel fits one availability window) and limits (committed minutes plus this visit fit
+the day's minutes, and the helper takes at least one order). Team-level conditions (enough members,
+a lead-skill holder, a speaker of the resident's language) are checked at each stage; the first
+stage at which they fail is the order's basic reason for being unmatchable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from matcher.model import Helper, Order, Problem, ServiceItem
+from matcher.result import Reason
+from matcher.travel import Leg, TravelTable
+from matcher.weights import order_weight
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A helper who could serve an order on their own account (ignoring other orders)."""
+
+    helper: int  # index into problem.helpers
+    leg: Leg
+    starts: tuple[tuple[int, int], ...] | None  # allowed start ranges (inclusive); None if untimed
+    has_lead: bool
+    speaks: bool  # speaks the resident's language (True when the resident has none)
+    in_circle: bool
+    gender_mismatch: bool
+
+    @property
+    def busy_minutes(self) -> int:
+        """Minutes of the helper's day this visit uses besides the service itself: travel."""
+        return self.leg.minutes_round_trip
+
+
+@dataclass
+class OrderContext:
+    """An order with everything the solvers need about it."""
+
+    index: int
+    order: Order
+    item: ServiceItem
+    duration: int
+    team: int
+    weight: int
+    start_range: tuple[int, int] | None  # earliest and latest start; None if untimed
+    candidates: list[Candidate] = field(default_factory=list)
+    pinned: tuple[int, ...] = ()
+    needs_lead: bool = False
+    needs_language: bool = False
+    blocked_reason: Reason | None = None  # why no team can be formed at all, if so
+    pin_errors: list[str] = field(default_factory=list)
+
+    @property
+    def timed(self) -> bool:
+        return self.start_range is not None
+
+    def team_possible(self, candidates: list[Candidate]) -> bool:
+        return (
+            len(candidates) >= self.team
+            and (not self.needs_lead or any(c.has_lead for c in candidates))
+            and (not self.needs_language or any(c.speaks for c in candidates))
+        )
+
+
+class Eligibility:
+    """Vectorised eligibility checks over all helpers of a problem."""
+
+    def __init__(self, problem: Problem, wait_boost: float) -> None:
+        self.problem = problem
+        self.wait_boost = wait_boost
+        self.travel = TravelTable(problem)
+        helpers = problem.helpers
+        self.helper_index = {h.id: i for i, h in enumerate(helpers)}
+        skills = sorted(problem.catalogue.skill_codes)
+        self._skill_column = {s: j for j, s in enumerate(skills)}
+        self._skills = np.zeros((len(helpers), len(skills)), dtype=bool)
+        for i, helper in enumerate(helpers):
+            for skill in helper.skills:
+                self._skills[i, self._skill_column[skill]] = True
+        self._radius = np.array([h.radius_km for h in helpers], dtype=float)
+        self._blocked_by: dict[str, list[int]] = {}
+        for i, helper in enumerate(helpers):
+            for resident in helper.blocked_residents:
+                self._blocked_by.setdefault(resident, []).append(i)
+
+    def context(self, index: int, order: Order) -> OrderContext:
+        problem = self.problem
+        item = problem.item_of(order)
+        duration = problem.duration(order)
+        start_range = None
+        if order.window is not None:
+            latest = order.window.end - duration if order.flexible_start else order.window.start
+            start_range = (order.window.start, latest)
+        resident = problem.resident(order.resident)
+        return OrderContext(
+            index=index,
+            order=order,
+            item=item,
+            duration=duration,
+            team=problem.team_size(order),
+            weight=order_weight(problem, order, self.wait_boost),
+            start_range=start_range,
+            pinned=tuple(self.helper_index[h] for h in order.pinned),
+            needs_lead=item.lead_skill is not None,
+            needs_language=resident.language is not None,
+        )
+
+    def skill_mask(self, item: ServiceItem) -> np.ndarray:
+        columns = [self._skill_column[s] for s in item.required_skills]
+        if not columns:
+            return np.ones(len(self.problem.helpers), dtype=bool)
+        return self._skills[:, columns].all(axis=1)
+
+    def reach_mask(self, ctx: OrderContext, km_rt: np.ndarray, present: np.ndarray) -> np.ndarray:
+        limit = self._radius
+        if ctx.item.max_distance_km is not None:
+            limit = np.minimum(limit, ctx.item.max_distance_km)
+        mask = present & (km_rt / 2 <= limit + 1e-9)
+        blocked = self._blocked_by.get(ctx.order.resident)
+        if blocked:
+            mask[blocked] = False
+        return mask
+
+    def candidate(self, ctx: OrderContext, index: int, leg: Leg) -> Candidate:
+        """Facts about one helper for one order (no time or limit check)."""
+        helper = self.problem.helpers[index]
+        resident = self.problem.resident(ctx.order.resident)
+        lead = ctx.item.lead_skill
+        return Candidate(
+            helper=index,
+            leg=leg,
+            starts=start_ranges(ctx, helper, leg),
+            has_lead=lead is None or lead in helper.skills,
+            speaks=resident.language is None or resident.language in helper.languages,
+            in_circle=helper.id in resident.circle,
+            gender_mismatch=(
+                resident.preferred_gender is not None and helper.gender != resident.preferred_gender
+            ),
+        )
+
+    def fits_limits(self, ctx: OrderContext, candidate: Candidate) -> bool:
+        helper = self.problem.helpers[candidate.helper]
+        minutes = helper.committed_minutes + ctx.duration + candidate.leg.minutes_round_trip
+        return helper.max_orders >= 1 and minutes <= helper.max_minutes
+
+    def ranked(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Helpers passing skills and reach, nearest first, with their round-trip km and minutes."""
+        km_rt, minutes, present = self.travel.arrays_for_order(ctx.order)
+        mask = self.skill_mask(ctx.item) & self.reach_mask(ctx, km_rt, present)
+        indices = np.flatnonzero(mask)
+        order = np.argsort(km_rt[indices], kind="stable")
+        indices = indices[order]
+        return indices, km_rt[indices], minutes[indices]
+
+
+def start_ranges(ctx: OrderContext, helper: Helper, leg: Leg) -> tuple[tuple[int, int], ...] | None:
+    """Start times (inclusive ranges) at which the visit with travel fits an availability window."""
+    if ctx.start_range is None:
+        return None
+    lo, hi = ctx.start_range
+    ranges = []
+    for window in helper.availability:
+        first = max(lo, window.start + leg.minutes_out)
+        last = min(hi, window.end - ctx.duration - leg.minutes_back)
+        if first <= last:
+            ranges.append((first, last))
+    return tuple(sorted(ranges))
+
+
+def build_contexts(
+    problem: Problem, wait_boost: float, limit: int | None
+) -> tuple[Eligibility, list[OrderContext]]:
+    """Every order's context with its candidates: the ``limit`` nearest eligible helpers, plus the
+    resident's circle, the nearest lead-skill holders and language speakers, and pinned helpers."""
+    eligibility = Eligibility(problem, wait_boost)
+    contexts = []
+    for index, order in enumerate(problem.orders):
+        ctx = eligibility.context(index, order)
+        _fill_candidates(eligibility, ctx, limit)
+        contexts.append(ctx)
+    return eligibility, contexts
+
+
+def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | None) -> None:
+    indices, km_rt, minutes = eligibility.ranked(ctx)
+    resident = eligibility.problem.resident(ctx.order.resident)
+    circle = {eligibility.helper_index[h] for h in resident.circle}
+    keep: list[Candidate] = []
+    leads = speakers = 0
+    for position, index in enumerate(indices.tolist()):
+        full = limit is not None and len(keep) >= max(limit, ctx.team)
+        lacking_lead = ctx.needs_lead and leads < ctx.team
+        lacking_speaker = ctx.needs_language and speakers < ctx.team
+        if full and not (lacking_lead or lacking_speaker):
+            break
+        leg = Leg(float(km_rt[position]), int(minutes[position]))
+        candidate = eligibility.candidate(ctx, index, leg)
+        if candidate.starts == () or not eligibility.fits_limits(ctx, candidate):
+            continue
+        wanted = (lacking_lead and candidate.has_lead) or (lacking_speaker and candidate.speaks)
+        if full and not wanted:
+            continue
+        keep.append(candidate)
+        leads += candidate.has_lead
+        speakers += candidate.speaks
+    _add_circle(eligibility, ctx, keep, circle, indices, km_rt, minutes)
+    ctx.candidates = keep
+    _check_pins(eligibility, ctx)
+    if not ctx.team_possible(keep):
+        ctx.blocked_reason = funnel_reason(eligibility, ctx)
+
+
+def _add_circle(
+    eligibility: Eligibility,
+    ctx: OrderContext,
+    keep: list[Candidate],
+    circle: set[int],
+    indices: np.ndarray,
+    km_rt: np.ndarray,
+    minutes: np.ndarray,
+) -> None:
+    """Circle members are always candidates when eligible: continuity is an objective term."""
+    missing = circle - {c.helper for c in keep}
+    for position in np.flatnonzero(np.isin(indices, list(missing))).tolist():
+        leg = Leg(float(km_rt[position]), int(minutes[position]))
+        candidate = eligibility.candidate(ctx, int(indices[position]), leg)
+        if candidate.starts != () and eligibility.fits_limits(ctx, candidate):
+            keep.append(candidate)
+
+
+def _check_pins(eligibility: Eligibility, ctx: OrderContext) -> None:
+    kept = {c.helper for c in ctx.candidates}
+    for index in ctx.pinned:
+        if index in kept:
+            continue
+        helper = eligibility.problem.helpers[index]
+        leg = eligibility.travel.leg(helper, ctx.order)
+        reason = pin_reason(eligibility, ctx, index, leg)
+        if reason is None and leg is not None:
+            ctx.candidates.append(eligibility.candidate(ctx, index, leg))
+        else:
+            ctx.pin_errors.append(
+                f"order {ctx.order.id!r}: pinned helper {helper.id!r} breaks a hard rule ({reason})"
+            )
+
+
+def pin_reason(
+    eligibility: Eligibility, ctx: OrderContext, index: int, leg: Leg | None
+) -> Reason | None:
+    """Why a pinned helper could not serve the order on their own account, or None."""
+    helper = eligibility.problem.helpers[index]
+    if not ctx.item.required_skills <= helper.skills:
+        return Reason.NO_SKILL
+    if leg is None:
+        return Reason.OUT_OF_REACH
+    mask = eligibility.reach_mask(ctx, np.array([leg.km_round_trip]), np.array([True]))
+    if not mask[0] or ctx.order.resident in helper.blocked_residents:
+        return Reason.OUT_OF_REACH
+    candidate = eligibility.candidate(ctx, index, leg)
+    if candidate.starts == ():
+        return Reason.NOT_FREE
+    if not eligibility.fits_limits(ctx, candidate):
+        return Reason.AT_LIMIT
+    return None
+
+
+def funnel_reason(eligibility: Eligibility, ctx: OrderContext) -> Reason:
+    """The first funnel stage at which no full team (with lead and language) can be formed."""
+    skilled = np.flatnonzero(eligibility.skill_mask(ctx.item))
+    stage = [eligibility.candidate(ctx, i, Leg(0.0, 0)) for i in skilled.tolist()]
+    if not ctx.team_possible(stage):
+        return Reason.NO_SKILL
+    indices, km_rt, minutes = eligibility.ranked(ctx)
+    stage = [
+        eligibility.candidate(ctx, i, Leg(k, m))
+        for i, k, m in zip(indices.tolist(), km_rt.tolist(), minutes.tolist(), strict=True)
+    ]
+    if not ctx.team_possible(stage):
+        return Reason.OUT_OF_REACH
+    stage = [c for c in stage if c.starts != ()]
+    if not ctx.team_possible(stage):
+        return Reason.NOT_FREE
+    return Reason.AT_LIMIT

@@ -1,0 +1,78 @@
+"""The two lexicographic objectives: weighted coverage, then a weighted cost.
+
+Cost coefficients are integers in hundredths of a cost unit (``COST_SCALE``), so travel is exact
+to 10 m and weights like 0.5 survive rounding.
+"""
+
+from __future__ import annotations
+
+from ortools.sat.python import cp_model
+
+from matcher.candidates import Candidate, OrderContext
+from matcher.cpsat.variables import Variables
+from matcher.model import Problem
+from matcher.params import ObjectiveWeights
+
+COST_SCALE = 100
+
+
+def coverage_expression(contexts: list[OrderContext], v: Variables) -> cp_model.LinearExprT:
+    """Priority-weighted number of covered orders (to maximise)."""
+    return sum(ctx.weight * v.covered[ctx.index] for ctx in contexts)
+
+
+def pair_cost(
+    ctx: OrderContext, candidate: Candidate, weights: ObjectiveWeights, has_circle: bool
+) -> int:
+    """Scaled cost of sending ``candidate`` to the order: travel, continuity, preference."""
+    cost = weights.travel * candidate.leg.km_round_trip
+    if has_circle and not candidate.in_circle:
+        cost += weights.continuity
+    if candidate.gender_mismatch:
+        cost += weights.preference
+    return round(COST_SCALE * cost)
+
+
+def cost_expression(
+    model: cp_model.CpModel,
+    problem: Problem,
+    contexts: list[OrderContext],
+    v: Variables,
+    weights: ObjectiveWeights,
+) -> cp_model.LinearExprT:
+    """Weighted travel + continuity loss + preference misses + unfair load (to minimise)."""
+    terms = []
+    for ctx in contexts:
+        has_circle = bool(problem.resident(ctx.order.resident).circle)
+        for k, candidate in enumerate(ctx.candidates):
+            cost = pair_cost(ctx, candidate, weights, has_circle)
+            if cost:
+                terms.append(cost * v.assign[ctx.index][k])
+    terms.extend(_fairness_terms(model, problem, v, weights))
+    return sum(terms)
+
+
+def _fairness_terms(
+    model: cp_model.CpModel, problem: Problem, v: Variables, weights: ObjectiveWeights
+) -> list[cp_model.LinearExprT]:
+    """A helper's k-th order of the day costs (k-1) fairness units: a convex penalty that spreads
+    work over idle helpers. ``extra[j]`` counts the (j+2)-th order; since later ones cost more,
+    the solver fills them in order and the linear relaxation stays exact."""
+    unit = round(COST_SCALE * weights.fairness)
+    if unit == 0:
+        return []
+    terms = []
+    for helper_index, pairs in v.load.items():
+        most = min(len(pairs), problem.helpers[helper_index].max_orders)
+        if most < 2:
+            continue
+        extra = [model.new_bool_var(f"extra_{helper_index}_{j}") for j in range(most - 1)]
+        model.add(sum(extra) >= sum(v.assign[o][k] for o, k in pairs) - 1)
+        terms.extend((j + 1) * unit * e for j, e in enumerate(extra))
+    return terms
+
+
+def fairness_units(order_counts: list[int]) -> int:
+    """Fairness units of a plan, given each helper's number of orders: sum of (k-1) over each
+    helper's k-th order."""
+    return sum(n * (n - 1) // 2 for n in order_counts)

@@ -1,0 +1,219 @@
+"""The office's hand rule: highest priority first, each order to the nearest qualified free helpers.
+
+This is the baseline every figure is compared with, and CP-SAT's starting point. Orders are taken
+by weight (priority, resident weight and days waited), then by earliest start; each gets the
+nearest helpers who hold the skills, are within reach, and are free at the earliest start at which
+a full team (with lead skill and language) can be formed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from matcher.candidates import Candidate, Eligibility, OrderContext
+from matcher.model import Problem
+from matcher.travel import Leg
+
+START_POOL = 20  # nearest helpers with room whose free slots are tried as start times
+
+
+@dataclass
+class Plan:
+    """What a helper can still take on today, and when they are already busy."""
+
+    orders_left: int
+    minutes_left: int
+    busy: list[tuple[int, int]] = field(default_factory=list)  # occupied [begin, end)
+
+
+@dataclass
+class GreedyOutcome:
+    assignments: dict[int, tuple[list[int], int | None]]  # order index -> (helpers, start)
+    pin_errors: list[str]
+    runtime_s: float
+
+
+class _Lazy:
+    """An order's skill-and-reach helpers, nearest first, turned into candidates on demand."""
+
+    def __init__(self, eligibility: Eligibility, ctx: OrderContext) -> None:
+        self.eligibility, self.ctx = eligibility, ctx
+        self.indices, self.km, self.minutes = eligibility.ranked(ctx)
+        self.cache: list[Candidate | None] = []
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for position in range(len(self.indices)):
+            if position == len(self.cache):
+                self.cache.append(self._make(position))
+            candidate = self.cache[position]
+            if candidate is not None:
+                yield candidate
+
+    def _make(self, position: int) -> Candidate | None:
+        leg = Leg(float(self.km[position]), int(self.minutes[position]))
+        candidate = self.eligibility.candidate(self.ctx, int(self.indices[position]), leg)
+        if candidate.starts == () or not self.eligibility.fits_limits(self.ctx, candidate):
+            return None
+        return candidate
+
+
+def greedy_assign(
+    problem: Problem, eligibility: Eligibility, contexts: list[OrderContext]
+) -> GreedyOutcome:
+    """Run the hand rule; pinned orders are placed first with their pinned helpers."""
+    began = time.perf_counter()
+    plans = [Plan(h.max_orders, h.max_minutes - h.committed_minutes) for h in problem.helpers]
+    chosen: dict[int, tuple[list[int], int | None]] = {}
+    pin_errors: list[str] = []
+    ranked = sorted(contexts, key=lambda c: (not c.pinned, -c.weight, _earliest(c), c.order.id))
+    for ctx in ranked:
+        if ctx.blocked_reason is not None and not ctx.pinned:
+            continue
+        team = _place(eligibility, ctx, plans)
+        if team is None:
+            if ctx.pinned:
+                pin_errors.append(f"order {ctx.order.id!r}: pinned helpers cannot all serve it")
+            continue
+        helpers, start = team
+        for candidate in helpers:
+            _book(plans[candidate.helper], ctx, candidate, start)
+        chosen[ctx.index] = ([c.helper for c in helpers], start)
+    return GreedyOutcome(chosen, pin_errors, time.perf_counter() - began)
+
+
+def _earliest(ctx: OrderContext) -> int:
+    return ctx.start_range[0] if ctx.start_range else 24 * 60
+
+
+def _place(
+    eligibility: Eligibility, ctx: OrderContext, plans: list[Plan]
+) -> tuple[list[Candidate], int | None] | None:
+    lazy = _Lazy(eligibility, ctx)
+    pinned = _pinned_candidates(eligibility, ctx)
+    if len(pinned) < len(ctx.pinned):
+        return None
+    for start in _start_options(ctx, lazy, plans, pinned):
+        team = _team_at(ctx, lazy, plans, start, pinned)
+        if team is not None:
+            return team, start
+    return None
+
+
+def _pinned_candidates(eligibility: Eligibility, ctx: OrderContext) -> list[Candidate]:
+    found = []
+    for index in ctx.pinned:
+        leg = eligibility.travel.leg(eligibility.problem.helpers[index], ctx.order)
+        if leg is None:
+            continue
+        candidate = eligibility.candidate(ctx, index, leg)
+        if candidate.starts != () and eligibility.fits_limits(ctx, candidate):
+            found.append(candidate)
+    return found
+
+
+def _start_options(
+    ctx: OrderContext, lazy: _Lazy, plans: list[Plan], pinned: list[Candidate]
+) -> list[int | None]:
+    """Untimed: no start. Timed: the earliest free start of each pinned helper, or else of each
+    candidate, nearest first (the office tries the earliest slot its nearest helpers can do)."""
+    if ctx.start_range is None:
+        return [None]
+    lo, hi = ctx.start_range
+    if lo == hi:
+        return [lo]
+    pool = pinned or [c for c in lazy if _has_room(ctx, c, plans)][:START_POOL]
+    options: list[int] = []
+    for candidate in pool:
+        start = earliest_free_start(ctx, candidate, plans[candidate.helper])
+        if start is not None and start not in options:
+            options.append(start)
+    return sorted(options)
+
+
+def _has_room(ctx: OrderContext, candidate: Candidate, plans: list[Plan]) -> bool:
+    return _free(ctx, candidate, plans[candidate.helper], None)
+
+
+def earliest_free_start(ctx: OrderContext, candidate: Candidate, plan: Plan) -> int | None:
+    """The first start in the candidate's allowed ranges whose visit misses all busy periods."""
+    leg = candidate.leg
+    for first, last in candidate.starts or ():
+        start = first
+        moved = True
+        while moved and start <= last:
+            moved = False
+            for begin, end in plan.busy:
+                if (
+                    start - leg.minutes_out < end
+                    and begin < start + ctx.duration + leg.minutes_back
+                ):
+                    start, moved = end + leg.minutes_out, True
+        if start <= last:
+            return start
+    return None
+
+
+def _team_at(
+    ctx: OrderContext, lazy: _Lazy, plans: list[Plan], start: int | None, pinned: list[Candidate]
+) -> list[Candidate] | None:
+    """The nearest free helpers at ``start``: pinned first, then a lead-skill holder and a
+    speaker of the resident's language if still missing, then the nearest others."""
+    team = list(pinned)
+    if not all(_free(ctx, c, plans[c.helper], start) for c in team):
+        return None
+    wants = [lambda c: c.has_lead, lambda c: c.speaks]
+    needs = [ctx.needs_lead, ctx.needs_language]
+    for want, needed in zip(wants, needs, strict=True):
+        if needed and not any(want(c) for c in team):
+            pick = _nearest_free(ctx, lazy, plans, start, team, want)
+            if pick is None:
+                return None
+            team.append(pick)
+    while len(team) < ctx.team:
+        pick = _nearest_free(ctx, lazy, plans, start, team, lambda c: True)
+        if pick is None:
+            return None
+        team.append(pick)
+    return team if len(team) == ctx.team else None
+
+
+def _nearest_free(
+    ctx: OrderContext,
+    lazy: _Lazy,
+    plans: list[Plan],
+    start: int | None,
+    team: list[Candidate],
+    want,
+) -> Candidate | None:  # type: ignore[no-untyped-def]
+    taken = {c.helper for c in team}
+    for candidate in lazy:
+        if candidate.helper in taken or not want(candidate):
+            continue
+        if _free(ctx, candidate, plans[candidate.helper], start):
+            return candidate
+    return None
+
+
+def _free(ctx: OrderContext, candidate: Candidate, plan: Plan, start: int | None) -> bool:
+    minutes = ctx.duration + candidate.leg.minutes_round_trip
+    if plan.orders_left < 1 or plan.minutes_left < minutes:
+        return False
+    if start is None:
+        return True
+    if not any(first <= start <= last for first, last in candidate.starts or ()):
+        return False
+    begin, end = _occupied(ctx, candidate, start)
+    return all(end <= b or e <= begin for b, e in plan.busy)
+
+
+def _occupied(ctx: OrderContext, candidate: Candidate, start: int) -> tuple[int, int]:
+    leg = candidate.leg
+    return start - leg.minutes_out, start + ctx.duration + leg.minutes_back
+
+
+def _book(plan: Plan, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
+    plan.orders_left -= 1
+    plan.minutes_left -= ctx.duration + candidate.leg.minutes_round_trip
+    if start is not None:
+        plan.busy.append(_occupied(ctx, candidate, start))

@@ -1,0 +1,42 @@
+"""Solver settings and objective weights; every default lives here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ObjectiveWeights(BaseModel):
+    """Weights of the second (cost) stage. Any may be zero.
+
+    Units: ``travel`` per round-trip km; ``continuity`` per team member who is not in the resident's
+    circle (only when the resident has a circle); ``fairness`` per unit of piled-up load, where a
+    helper's k-th order of the day costs k-1 units (so 1, 2, 3 orders cost 0, 1, 3); ``preference``
+    per team member whose gender differs from the resident's preferred gender.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    travel: float = Field(default=1.0, ge=0)
+    continuity: float = Field(default=2.0, ge=0)
+    fairness: float = Field(default=0.5, ge=0)
+    preference: float = Field(default=1.0, ge=0)
+
+
+class SolveParams(BaseModel):
+    """How to solve: time limit, determinism and objective weights.
+
+    ``candidate_limit`` keeps, per order, only the K nearest eligible helpers (pinned helpers are
+    always kept); ``None`` keeps every eligible helper. ``wait_boost`` raises an order's priority by
+    that fraction per day already waited.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_limit_s: float = Field(default=30.0, gt=0)
+    coverage_time_share: float = Field(default=0.5, gt=0, le=1)
+    seed: int = Field(default=0, ge=0)
+    workers: int = Field(default=2, ge=1, le=64)
+    weights: ObjectiveWeights = ObjectiveWeights()
+    candidate_limit: int | None = Field(default=40, ge=1)
+    wait_boost: float = Field(default=0.1, ge=0)
+    log_progress: bool = False

@@ -1,0 +1,89 @@
+"""What a solve returns: status, per-stage objectives and bounds, assignments, unmatched orders."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from matcher.params import ObjectiveWeights
+
+
+class Status(StrEnum):
+    OPTIMAL = "OPTIMAL"
+    FEASIBLE = "FEASIBLE"
+    INFEASIBLE = "INFEASIBLE"
+    UNKNOWN = "UNKNOWN"
+
+
+class Reason(StrEnum):
+    """Why an order was left unmatched, most basic cause first."""
+
+    NO_SKILL = "no_skill"
+    OUT_OF_REACH = "out_of_reach"
+    NOT_FREE = "not_free"
+    AT_LIMIT = "at_limit"
+    OUTRANKED = "outranked"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Stage(Frozen):
+    """One lexicographic stage: ``coverage`` (maximised) or ``cost`` (minimised)."""
+
+    name: str
+    sense: str
+    status: Status
+    objective: float
+    bound: float
+    gap: float
+    runtime_s: float
+
+
+class Assignment(Frozen):
+    order: str
+    helpers: tuple[str, ...]
+    start: int | None  # minutes after midnight; None for untimed orders
+
+
+class Unmatched(Frozen):
+    order: str
+    reason: Reason
+    explanation_zh: str
+    explanation_en: str
+    outranked_by: str | None = None
+
+
+class Result(Frozen):
+    """The outcome of ``solve`` or ``solve_greedy``.
+
+    ``gap`` is the relative gap of the last stage that ran. ``weighted_coverage`` is the sum of the
+    covered orders' weights (see ``matcher.weights.order_weight``) and ``weighted_demand`` the sum
+    over all orders.
+    """
+
+    solver: str
+    status: Status
+    stages: tuple[Stage, ...]
+    gap: float
+    runtime_s: float
+    assignments: tuple[Assignment, ...]
+    unmatched: tuple[Unmatched, ...]
+    weights: ObjectiveWeights
+    weighted_coverage: int
+    weighted_demand: int
+    candidate_limit: int | None = None
+    message: str = ""
+
+    @property
+    def covered_orders(self) -> int:
+        return len(self.assignments)
+
+    @property
+    def coverage_ratio(self) -> float:
+        return self.weighted_coverage / self.weighted_demand if self.weighted_demand else 1.0
+
+    def assignment_of(self, order_id: str) -> Assignment | None:
+        return next((a for a in self.assignments if a.order == order_id), None)

@@ -1,0 +1,181 @@
+"""The matcher's entry points: ``solve`` (CP-SAT) and ``solve_greedy`` (the office's hand rule)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from matcher.candidates import Eligibility, OrderContext, build_contexts
+from matcher.cpsat.solver import Plan, Progress, run_cpsat
+from matcher.explain import explain_unmatched
+from matcher.greedy import greedy_assign
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Assignment, Result, Stage, Status
+from matcher.weights import order_weight
+
+
+def solve(
+    problem: Problem, params: SolveParams | None = None, progress: Progress | None = None
+) -> Result:
+    """Match orders to helpers with CP-SAT: maximise priority-weighted coverage, then minimise the
+    weighted cost of travel, lost continuity, missed preferences and unfair load.
+
+    Starts from the greedy plan, so a time limit always returns a plan at least as good as greedy.
+    An impossible pin gives status INFEASIBLE with the reason in ``message``; never an exception.
+    ``progress(stage, objective, bound, elapsed_s)`` is called on each improving solution.
+    """
+    params = params or SolveParams()
+    began = time.perf_counter()
+    eligibility, contexts = build_contexts(problem, params.wait_boost, params.candidate_limit)
+    greedy = greedy_assign(problem, eligibility, contexts)
+    pin_errors = sorted({e for c in contexts for e in c.pin_errors})
+    if pin_errors:
+        return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
+    _include_greedy_helpers(eligibility, contexts, greedy.assignments)
+    outcome = run_cpsat(problem, contexts, params, greedy.assignments, began, progress)
+    if outcome.plans is None:
+        if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
+            return _infeasible(problem, params, "cpsat", "the pinned assignments conflict", began)
+        # No CP-SAT solution in time: the greedy plan is still a valid answer.
+        stages = (*outcome.stages, _greedy_stage(contexts, greedy.assignments, greedy.runtime_s))
+        return _result(
+            problem,
+            params,
+            "cpsat",
+            eligibility,
+            contexts,
+            greedy.assignments,
+            Status.FEASIBLE,
+            stages,
+            began,
+            "time limit: greedy plan returned",
+        )
+    status = _overall_status(outcome.stages)
+    return _result(
+        problem,
+        params,
+        "cpsat",
+        eligibility,
+        contexts,
+        outcome.plans,
+        status,
+        tuple(outcome.stages),
+        began,
+    )
+
+
+def solve_greedy(problem: Problem, params: SolveParams | None = None) -> Result:
+    """The office's hand rule (see ``matcher.greedy``), with the same ``Result`` type."""
+    params = params or SolveParams()
+    began = time.perf_counter()
+    eligibility, contexts = build_contexts(problem, params.wait_boost, params.candidate_limit)
+    greedy = greedy_assign(problem, eligibility, contexts)
+    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+        errors = greedy.pin_errors + [e for c in contexts for e in c.pin_errors]
+        return _infeasible(problem, params, "greedy", "; ".join(sorted(set(errors))), began)
+    stage = _greedy_stage(contexts, greedy.assignments, greedy.runtime_s)
+    return _result(
+        problem,
+        params,
+        "greedy",
+        eligibility,
+        contexts,
+        greedy.assignments,
+        Status.FEASIBLE,
+        (stage,),
+        began,
+    )
+
+
+def _include_greedy_helpers(
+    eligibility: Eligibility, contexts: list[OrderContext], plans: Mapping[int, Plan]
+) -> None:
+    """Make every helper of the greedy plan a CP-SAT candidate, so the hint is a full solution
+    of the model even when candidates are restricted to the nearest few."""
+    for order_index, (helpers, _) in plans.items():
+        ctx = contexts[order_index]
+        known = {c.helper for c in ctx.candidates}
+        for helper in helpers:
+            if helper not in known:
+                leg = eligibility.travel.leg(eligibility.problem.helpers[helper], ctx.order)
+                if leg is not None:
+                    ctx.candidates.append(eligibility.candidate(ctx, helper, leg))
+
+
+def _overall_status(stages: list[Stage]) -> Status:
+    if all(s.status is Status.OPTIMAL for s in stages) and len(stages) == 2:
+        return Status.OPTIMAL
+    return Status.FEASIBLE
+
+
+def _greedy_stage(
+    contexts: list[OrderContext], plans: Mapping[int, Plan], runtime_s: float
+) -> Stage:
+    covered = sum(contexts[i].weight for i in plans)
+    return Stage(
+        name="greedy",
+        sense="max",
+        status=Status.FEASIBLE,
+        objective=covered,
+        bound=sum(c.weight for c in contexts),
+        gap=0.0,
+        runtime_s=runtime_s,
+    )
+
+
+def _result(
+    problem: Problem,
+    params: SolveParams,
+    solver: str,
+    eligibility: Eligibility,
+    contexts: list[OrderContext],
+    plans: Mapping[int, Plan],
+    status: Status,
+    stages: tuple[Stage, ...],
+    began: float,
+    message: str = "",
+) -> Result:
+    helpers = problem.helpers
+    assignments = tuple(
+        Assignment(
+            order=contexts[i].order.id,
+            helpers=tuple(sorted(helpers[h].id for h in team)),
+            start=start,
+        )
+        for i, (team, start) in sorted(plans.items())
+    )
+    return Result(
+        solver=solver,
+        status=status,
+        stages=stages,
+        gap=stages[-1].gap if stages else 0.0,
+        runtime_s=time.perf_counter() - began,
+        assignments=assignments,
+        unmatched=tuple(explain_unmatched(eligibility, contexts, plans)),
+        weights=params.weights,
+        weighted_coverage=sum(contexts[i].weight for i in plans),
+        weighted_demand=sum(c.weight for c in contexts),
+        candidate_limit=params.candidate_limit if solver == "cpsat" else None,
+        message=message,
+    )
+
+
+def _infeasible(
+    problem: Problem, params: SolveParams, solver: str, message: str, began: float
+) -> Result:
+    demand = sum(order_weight(problem, o, params.wait_boost) for o in problem.orders)
+    return Result(
+        solver=solver,
+        status=Status.INFEASIBLE,
+        stages=(),
+        gap=1.0,
+        runtime_s=time.perf_counter() - began,
+        assignments=(),
+        unmatched=(),
+        weights=params.weights,
+        weighted_coverage=0,
+        weighted_demand=demand,
+        candidate_limit=params.candidate_limit,
+        message=message,
+    )
