@@ -63,11 +63,11 @@ def add_no_overlap(model: cp_model.CpModel, contexts: list[OrderContext], v: Var
             continue
         model.add_no_overlap([interval for _, _, interval in visits])
         fixed = [(o, k) for o, k, _ in visits if isinstance(v.start[o], int)]
-        for clique in _overlapping_fixed(contexts, fixed):
+        for clique in overlapping_fixed(contexts, fixed):
             model.add_at_most_one(v.assign[o][k] for o, k in clique)
 
 
-def _overlapping_fixed(
+def overlapping_fixed(
     contexts: list[OrderContext], visits: list[tuple[int, int]]
 ) -> list[list[tuple[int, int]]]:
     """Maximal sets of fixed-time visits of one helper that all cover a common minute."""

@@ -1,0 +1,68 @@
+"""Figures staff and planners read off a result: coverage, travel, load, continuity."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict
+
+from matcher.model import Problem
+from matcher.result import Result
+from matcher.travel import TravelTable
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    solver: str
+    status: str
+    orders_total: int
+    orders_covered: int
+    weighted_coverage_pct: float
+    travel_km_total: float
+    travel_km_mean: float
+    travel_km_max: float
+    helpers_used: int
+    load_max: int  # most orders given to one helper
+    load_spread: float  # standard deviation of orders per used helper
+    continuity_rate: float  # share of covered orders with a circle that got a circle member
+    gap: float
+    runtime_s: float
+    unmatched_by_reason: dict[str, int]
+
+
+def summarize(problem: Problem, result: Result) -> Summary:
+    """Plain figures for ``result``; travel is round-trip km per visiting helper."""
+    table = TravelTable(problem)
+    trips: list[float] = []
+    load: Counter[str] = Counter()
+    with_circle = kept_circle = 0
+    for assignment in result.assignments:
+        order = problem.order(assignment.order)
+        circle = set(problem.resident(order.resident).circle)
+        if circle:
+            with_circle += 1
+            kept_circle += bool(circle & set(assignment.helpers))
+        for helper_id in assignment.helpers:
+            leg = table.leg(problem.helper(helper_id), order)
+            trips.append(leg.km_round_trip if leg else 0.0)
+            load[helper_id] += 1
+    loads = list(load.values())
+    return Summary(
+        solver=result.solver,
+        status=str(result.status),
+        orders_total=len(problem.orders),
+        orders_covered=len(result.assignments),
+        weighted_coverage_pct=100 * result.coverage_ratio,
+        travel_km_total=sum(trips),
+        travel_km_mean=statistics.fmean(trips) if trips else 0.0,
+        travel_km_max=max(trips, default=0.0),
+        helpers_used=len(load),
+        load_max=max(loads, default=0),
+        load_spread=statistics.pstdev(loads) if loads else 0.0,
+        continuity_rate=kept_circle / with_circle if with_circle else 1.0,
+        gap=result.gap,
+        runtime_s=result.runtime_s,
+        unmatched_by_reason=dict(Counter(str(u.reason) for u in result.unmatched)),
+    )
