@@ -28,8 +28,12 @@ class LpBounds:
     runtime_s: float
 
 
-def lp_bounds(problem: Problem, params: SolveParams, coverage_level: float | None = None,
-              contexts: list[OrderContext] | None = None) -> LpBounds:
+def lp_bounds(
+    problem: Problem,
+    params: SolveParams,
+    coverage_level: float | None = None,
+    contexts: list[OrderContext] | None = None,
+) -> LpBounds:
     """LP bounds for ``problem``: the coverage upper bound, and if ``coverage_level`` is given,
     the cost lower bound among plans covering at least that much weighted demand."""
     if contexts is None:
@@ -100,9 +104,15 @@ class _Relaxation:
                 inside = [(o, k) for o, k in timed if self._only_in(o, k, window.start, window.end)]
                 minutes = [self._minutes(o, k) for o, k in inside]
                 if sum(minutes) > window.length:
-                    s.Add(s.Sum([m * self.assign[o][k] for m, (o, k) in zip(minutes, inside,
-                                                                               strict=True)])
-                          <= window.length)
+                    s.Add(
+                        s.Sum(
+                            [
+                                m * self.assign[o][k]
+                                for m, (o, k) in zip(minutes, inside, strict=True)
+                            ]
+                        )
+                        <= window.length
+                    )
 
     def _minutes(self, o: int, k: int) -> int:
         ctx = self.contexts[o]
@@ -112,8 +122,10 @@ class _Relaxation:
         """Every allowed start of this visit puts it inside [begin, end]."""
         ctx, candidate = self.contexts[o], self.contexts[o].candidates[k]
         leg = candidate.leg
-        return all(begin <= first - leg.minutes_out and last + ctx.duration + leg.minutes_back <= end
-                   for first, last in candidate.starts or ())
+        return all(
+            begin <= first - leg.minutes_out and last + ctx.duration + leg.minutes_back <= end
+            for first, last in candidate.starts or ()
+        )
 
     def solve_coverage(self) -> float:
         self.solver.Maximize(self.coverage)

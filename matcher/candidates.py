@@ -83,6 +83,15 @@ class Eligibility:
         for i, helper in enumerate(helpers):
             for skill in helper.skills:
                 self._skills[i, self._skill_column[skill]] = True
+        self._speakers: dict[str, np.ndarray] = {}
+        most = max((len(h.availability) for h in helpers), default=1)
+        self._window_start = np.full((len(helpers), most), 1, dtype=np.int64)
+        self._window_end = np.full((len(helpers), most), 0, dtype=np.int64)  # empty padding
+        for i, helper in enumerate(helpers):
+            for j, window in enumerate(helper.availability):
+                self._window_start[i, j], self._window_end[i, j] = window.start, window.end
+        self._room = np.array([h.max_minutes - h.committed_minutes for h in helpers])
+        self._takes_orders = np.array([h.max_orders >= 1 for h in helpers], dtype=bool)
         self._radius = np.array([h.radius_km for h in helpers], dtype=float)
         self._blocked_by: dict[str, list[int]] = {}
         for i, helper in enumerate(helpers):
@@ -117,6 +126,27 @@ class Eligibility:
             return np.ones(len(self.problem.helpers), dtype=bool)
         return self._skills[:, columns].all(axis=1)
 
+    def team_possible_among(self, ctx: OrderContext, mask: np.ndarray) -> bool:
+        """Whether the helpers in ``mask`` could form a full team with lead and language."""
+        if int(mask.sum()) < ctx.team:
+            return False
+        if (
+            ctx.needs_lead
+            and not (mask & self._skills[:, self._skill_column[ctx.item.lead_skill or ""]]).any()
+        ):
+            return False
+        if ctx.needs_language:
+            language = self.problem.resident(ctx.order.resident).language
+            return bool((mask & self.speaker_mask(language or "")).any())
+        return True
+
+    def speaker_mask(self, language: str) -> np.ndarray:
+        mask = self._speakers.get(language)
+        if mask is None:
+            mask = np.array([language in h.languages for h in self.problem.helpers], dtype=bool)
+            self._speakers[language] = mask
+        return mask
+
     def reach_mask(self, ctx: OrderContext, km_rt: np.ndarray, present: np.ndarray) -> np.ndarray:
         limit = self._radius
         if ctx.item.max_distance_km is not None:
@@ -150,13 +180,28 @@ class Eligibility:
         return helper.max_orders >= 1 and minutes <= helper.max_minutes
 
     def ranked(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Helpers passing skills and reach, nearest first, with their round-trip km and minutes."""
+        """Helpers who could serve the order on their own account (skills, reach, a free slot
+        in their availability, room in their day), nearest first, with round-trip km and
+        minutes."""
         km_rt, minutes, present = self.travel.arrays_for_order(ctx.order)
         mask = self.skill_mask(ctx.item) & self.reach_mask(ctx, km_rt, present)
+        mask &= self._takes_orders & (ctx.duration + minutes <= self._room)
         indices = np.flatnonzero(mask)
-        order = np.argsort(km_rt[indices], kind="stable")
-        indices = indices[order]
+        if ctx.start_range is not None and len(indices):
+            indices = indices[self._fits_window(ctx, indices, minutes[indices])]
+        indices = indices[np.argsort(km_rt[indices], kind="stable")]
         return indices, km_rt[indices], minutes[indices]
+
+    def _fits_window(
+        self, ctx: OrderContext, indices: np.ndarray, minutes: np.ndarray
+    ) -> np.ndarray:
+        """Vectorised ``start_ranges(...) != ()`` for the given helpers."""
+        lo, hi = ctx.start_range or (0, 0)
+        out = (minutes + 1) // 2
+        back = minutes - out
+        first = np.maximum(lo, self._window_start[indices] + out[:, None])
+        last = np.minimum(hi, self._window_end[indices] - ctx.duration - back[:, None])
+        return (first <= last).any(axis=1)
 
 
 def start_ranges(ctx: OrderContext, helper: Helper, leg: Leg) -> tuple[tuple[int, int], ...] | None:
@@ -199,10 +244,9 @@ def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | N
         lacking_speaker = ctx.needs_language and speakers < ctx.team
         if full and not (lacking_lead or lacking_speaker):
             break
-        leg = Leg(float(km_rt[position]), int(minutes[position]))
-        candidate = eligibility.candidate(ctx, index, leg)
-        if candidate.starts == () or not eligibility.fits_limits(ctx, candidate):
-            continue
+        candidate = eligibility.candidate(
+            ctx, index, Leg(float(km_rt[position]), int(minutes[position]))
+        )
         wanted = (lacking_lead and candidate.has_lead) or (lacking_speaker and candidate.speaks)
         if full and not wanted:
             continue
@@ -229,9 +273,7 @@ def _add_circle(
     missing = circle - {c.helper for c in keep}
     for position in np.flatnonzero(np.isin(indices, list(missing))).tolist():
         leg = Leg(float(km_rt[position]), int(minutes[position]))
-        candidate = eligibility.candidate(ctx, int(indices[position]), leg)
-        if candidate.starts != () and eligibility.fits_limits(ctx, candidate):
-            keep.append(candidate)
+        keep.append(eligibility.candidate(ctx, int(indices[position]), leg))
 
 
 def _check_pins(eligibility: Eligibility, ctx: OrderContext) -> None:
@@ -272,18 +314,17 @@ def pin_reason(
 
 def funnel_reason(eligibility: Eligibility, ctx: OrderContext) -> Reason:
     """The first funnel stage at which no full team (with lead and language) can be formed."""
-    skilled = np.flatnonzero(eligibility.skill_mask(ctx.item))
-    stage = [eligibility.candidate(ctx, i, Leg(0.0, 0)) for i in skilled.tolist()]
-    if not ctx.team_possible(stage):
+    skilled = eligibility.skill_mask(ctx.item)
+    if not eligibility.team_possible_among(ctx, skilled):
         return Reason.NO_SKILL
-    indices, km_rt, minutes = eligibility.ranked(ctx)
-    stage = [
-        eligibility.candidate(ctx, i, Leg(k, m))
-        for i, k, m in zip(indices.tolist(), km_rt.tolist(), minutes.tolist(), strict=True)
-    ]
-    if not ctx.team_possible(stage):
+    km_rt, minutes, present = eligibility.travel.arrays_for_order(ctx.order)
+    reachable = skilled & eligibility.reach_mask(ctx, km_rt, present)
+    if not eligibility.team_possible_among(ctx, reachable):
         return Reason.OUT_OF_REACH
-    stage = [c for c in stage if c.starts != ()]
-    if not ctx.team_possible(stage):
+    free = [
+        eligibility.candidate(ctx, i, Leg(float(km_rt[i]), int(minutes[i])))
+        for i in np.flatnonzero(reachable).tolist()
+    ]
+    if not ctx.team_possible([c for c in free if c.starts != ()]):
         return Reason.NOT_FREE
     return Reason.AT_LIMIT

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.model import Problem
@@ -40,22 +41,17 @@ class _Lazy:
     def __init__(self, eligibility: Eligibility, ctx: OrderContext) -> None:
         self.eligibility, self.ctx = eligibility, ctx
         self.indices, self.km, self.minutes = eligibility.ranked(ctx)
-        self.cache: list[Candidate | None] = []
+        self.cache: list[Candidate] = []
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         for position in range(len(self.indices)):
             if position == len(self.cache):
                 self.cache.append(self._make(position))
-            candidate = self.cache[position]
-            if candidate is not None:
-                yield candidate
+            yield self.cache[position]
 
-    def _make(self, position: int) -> Candidate | None:
+    def _make(self, position: int) -> Candidate:
         leg = Leg(float(self.km[position]), int(self.minutes[position]))
-        candidate = self.eligibility.candidate(self.ctx, int(self.indices[position]), leg)
-        if candidate.starts == () or not self.eligibility.fits_limits(self.ctx, candidate):
-            return None
-        return candidate
+        return self.eligibility.candidate(self.ctx, int(self.indices[position]), leg)
 
 
 def greedy_assign(
@@ -122,7 +118,7 @@ def _start_options(
     lo, hi = ctx.start_range
     if lo == hi:
         return [lo]
-    pool = pinned or [c for c in lazy if _has_room(ctx, c, plans)][:START_POOL]
+    pool = pinned or list(islice((c for c in lazy if _has_room(ctx, c, plans)), START_POOL))
     options: list[int] = []
     for candidate in pool:
         start = earliest_free_start(ctx, candidate, plans[candidate.helper])
