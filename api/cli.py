@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from matcher.generator import generate_street, preset
-from matcher.metrics import Summary, summarize
+from matcher.metrics import summarize
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Reason, Result
@@ -27,6 +27,11 @@ REASON_LABELS = {
     Reason.AT_LIMIT: "已达当日上限 / all at their limit",
     Reason.OUTRANKED: "让位于更高优先级 / lost to higher priority",
 }
+
+
+@app.callback()
+def main() -> None:
+    """群帮 Qunbang — 志愿者匹配 / volunteer matching."""
 
 
 @app.command()
@@ -84,21 +89,18 @@ def print_unmatched(result: Result, examples: int = 2) -> None:
     if not result.unmatched:
         console.print("全部订单已匹配 / every order is matched")
         return
-    table = Table(title=f"未匹配订单 / unmatched orders ({result.solver})")
-    table.add_column("原因 / reason")
+    table = Table(title=f"未匹配订单 / unmatched orders ({result.solver})", show_lines=True)
+    table.add_column("原因 / reason", max_width=24)
     table.add_column("数量 / count", justify="right")
-    table.add_column("示例 / example")
+    table.add_column("示例 / example", ratio=1)
     for reason in Reason:
         rows = [u for u in result.unmatched if u.reason is reason]
         if rows:
-            sample = "\n".join(f"{u.order}: {u.explanation_zh}" for u in rows[:examples])
+            sample = "\n".join(
+                f"{u.order}: {u.explanation_zh}\n  {u.explanation_en}" for u in rows[:examples]
+            )
             table.add_row(REASON_LABELS[reason], str(len(rows)), sample)
     console.print(table)
-
-
-def summary_line(summary: Summary) -> str:
-    return (f"{summary.solver}: {summary.orders_covered}/{summary.orders_total} covered, "
-            f"{summary.weighted_coverage_pct:.1f} % weighted, {summary.status}")
 
 
 if __name__ == "__main__":

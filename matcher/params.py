@@ -37,6 +37,6 @@ class SolveParams(BaseModel):
     seed: int = Field(default=0, ge=0)
     workers: int = Field(default=2, ge=1, le=64)
     weights: ObjectiveWeights = ObjectiveWeights()
-    candidate_limit: int | None = Field(default=40, ge=1)
+    candidate_limit: int | None = Field(default=6, ge=1)
     wait_boost: float = Field(default=0.1, ge=0)
     log_progress: bool = False

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from matcher.candidates import Eligibility, OrderContext, build_contexts
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
-from matcher.greedy import greedy_assign
+from matcher.greedy import GreedyOutcome, greedy_assign
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Assignment, Result, Stage, Status
@@ -27,12 +27,10 @@ def solve(
     """
     params = params or SolveParams()
     began = time.perf_counter()
-    eligibility, contexts = build_contexts(problem, params.wait_boost, params.candidate_limit)
-    greedy = greedy_assign(problem, eligibility, contexts)
+    eligibility, contexts, greedy = prepare(problem, params)
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
-    _include_greedy_helpers(eligibility, contexts, greedy.assignments)
     outcome = run_cpsat(problem, contexts, params, greedy.assignments, began, progress)
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
@@ -63,6 +61,17 @@ def solve(
         tuple(outcome.stages),
         began,
     )
+
+
+def prepare(
+    problem: Problem, params: SolveParams
+) -> tuple[Eligibility, list[OrderContext], GreedyOutcome]:
+    """Candidates per order and the greedy plan, with greedy's helpers added to the candidates:
+    the exact model CP-SAT solves (``matcher.bound`` uses it to bound the same problem)."""
+    eligibility, contexts = build_contexts(problem, params.wait_boost, params.candidate_limit)
+    greedy = greedy_assign(problem, eligibility, contexts)
+    _include_greedy_helpers(eligibility, contexts, greedy.assignments)
+    return eligibility, contexts, greedy
 
 
 def solve_greedy(problem: Problem, params: SolveParams | None = None) -> Result:

@@ -55,35 +55,84 @@ def add_availability(model: cp_model.CpModel, contexts: list[OrderContext], v: V
             )
 
 
-def add_no_overlap(model: cp_model.CpModel, contexts: list[OrderContext], v: Variables) -> None:
-    """A helper's timed visits never overlap. Fixed-time visits that share a moment also get an
-    explicit at-most-one, which tightens the linear relaxation."""
+def add_no_overlap(
+    model: cp_model.CpModel, problem: Problem, contexts: list[OrderContext], v: Variables
+) -> None:
+    """A helper's timed visits never overlap. Pairs of visits one helper can never do both of
+    (no order of the two fits their start ranges, or together they exceed the day's minutes or
+    order limit) also get an explicit at-most-one: CP-SAT merges these into cliques, which
+    tightens the linear relaxation far more than no-overlap alone."""
     for helper, visits in v.visits.items():
-        if len(visits) < 2:
-            continue
-        model.add_no_overlap([interval for _, _, interval in visits])
-        fixed = [(o, k) for o, k, _ in visits if isinstance(v.start[o], int)]
-        for clique in overlapping_fixed(contexts, fixed):
+        if len(visits) >= 2:
+            model.add_no_overlap([interval for _, _, interval in visits])
+    for helper, pairs in v.load.items():
+        for clique in conflict_cliques(problem, contexts, helper, pairs):
             model.add_at_most_one(v.assign[o][k] for o, k in clique)
 
 
-def overlapping_fixed(
-    contexts: list[OrderContext], visits: list[tuple[int, int]]
+def conflict_cliques(
+    problem: Problem, contexts: list[OrderContext], helper: int, pairs: list[tuple[int, int]]
 ) -> list[list[tuple[int, int]]]:
-    """Maximal sets of fixed-time visits of one helper that all cover a common minute."""
-    spans = []
-    for o, k in visits:
-        ctx = contexts[o]
-        leg = ctx.candidates[k].leg
-        begin = (ctx.start_range or (0, 0))[0] - leg.minutes_out
-        spans.append((begin, begin + ctx.duration + leg.minutes_round_trip, (o, k)))
-    cliques, seen = [], set()
-    for begin, _, _ in spans:
-        clique = tuple(sorted(visit for b, e, visit in spans if b <= begin < e))
-        if len(clique) >= 2 and clique not in seen:
-            seen.add(clique)
-            cliques.append(list(clique))
+    """Cover the helper's conflicting pairs with greedily grown cliques (sets of visits of which
+    the helper can do at most one)."""
+    neighbours: dict[tuple[int, int], set[tuple[int, int]]] = {p: set() for p in pairs}
+    for a, b in conflicting_pairs(problem, contexts, helper, pairs):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    covered: set[frozenset[tuple[int, int]]] = set()
+    cliques = []
+    for a in pairs:
+        for b in sorted(neighbours[a]):
+            if frozenset((a, b)) in covered:
+                continue
+            clique = [a, b]
+            for c in sorted(neighbours[a] & neighbours[b]):
+                if all(c in neighbours[d] for d in clique):
+                    clique.append(c)
+            covered.update(frozenset((x, y)) for x in clique for y in clique if x != y)
+            cliques.append(clique)
     return cliques
+
+
+def conflicting_pairs(
+    problem: Problem, contexts: list[OrderContext], helper: int, pairs: list[tuple[int, int]]
+) -> list[tuple[tuple[int, int], ...]]:
+    """Pairs of (order, candidate position) that ``helper`` can never serve both of."""
+    room = problem.helpers[helper].max_minutes - problem.helpers[helper].committed_minutes
+    if problem.helpers[helper].max_orders < 2:
+        return []  # the order limit alone already allows at most one
+    spans = [_span(contexts[o], k) for o, k in pairs]
+    conflicts = []
+    for a in range(len(pairs)):
+        for b in range(a + 1, len(pairs)):
+            if pairs[a][0] == pairs[b][0]:
+                continue
+            if spans[a][0] + spans[b][0] > room or _never_apart(spans[a], spans[b]):
+                conflicts.append((pairs[a], pairs[b]))
+    return conflicts
+
+
+Span = tuple[int, int | None, int, int, int]  # minutes, first start, last start, before, after
+
+
+def _span(ctx: OrderContext, k: int) -> Span:
+    candidate = ctx.candidates[k]
+    leg = candidate.leg
+    minutes = ctx.duration + leg.minutes_round_trip
+    if candidate.starts is None:
+        return (minutes, None, 0, 0, 0)
+    first = min(lo for lo, _ in candidate.starts)
+    last = max(hi for _, hi in candidate.starts)
+    return (minutes, first, last, leg.minutes_out, ctx.duration + leg.minutes_back)
+
+
+def _never_apart(a: Span, b: Span) -> bool:
+    """Two timed visits cannot be ordered either way within their start ranges."""
+    if a[1] is None or b[1] is None:
+        return False
+    a_then_b = a[1] + a[4] + b[3] <= b[2]
+    b_then_a = b[1] + b[4] + a[3] <= a[2]
+    return not (a_then_b or b_then_a)
 
 
 def add_daily_limits(
