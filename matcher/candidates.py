@@ -124,7 +124,7 @@ class Eligibility:
         columns = [self._skill_column[s] for s in item.required_skills]
         if not columns:
             return np.ones(len(self.problem.helpers), dtype=bool)
-        return self._skills[:, columns].all(axis=1)
+        return np.asarray(self._skills[:, columns].all(axis=1))
 
     def team_possible_among(self, ctx: OrderContext, mask: np.ndarray) -> bool:
         """Whether the helpers in ``mask`` could form a full team with lead and language."""

@@ -116,7 +116,8 @@ def _sentences(
     if reason is Reason.AT_LIMIT:
         return (
             f"附近合适的志愿者今天的接单数或服务时长已满{team_zh}。",
-            f"All suitable helpers nearby have reached today's limit of orders or minutes{team_en}.",
+            "All suitable helpers nearby have reached today's limit of orders or minutes"
+            f"{team_en}.",
         )
     other = rival.order.id if rival else "?"
     other_item = rival.item if rival else item

@@ -119,12 +119,12 @@ def _start_options(
     if lo == hi:
         return [lo]
     pool = pinned or list(islice((c for c in lazy if _has_room(ctx, c, plans)), START_POOL))
-    options: list[int] = []
+    options: list[int | None] = []
     for candidate in pool:
         start = earliest_free_start(ctx, candidate, plans[candidate.helper])
         if start is not None and start not in options:
             options.append(start)
-    return sorted(options)
+    return sorted(options, key=lambda start: start or 0)
 
 
 def _has_room(ctx: OrderContext, candidate: Candidate, plans: list[Plan]) -> bool:

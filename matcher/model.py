@@ -8,6 +8,7 @@ and field, e.g. ``order 'o7': field 'item': unknown catalogue item 'X99'``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from enum import StrEnum
 from functools import cached_property
@@ -170,7 +171,7 @@ class Helper(Frozen):
     @model_validator(mode="after")
     def _check_windows(self) -> Helper:
         ordered = sorted(self.availability, key=lambda w: w.start)
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             if after.start < before.end:
                 raise ValueError(f"helper {self.id!r}: field 'availability': windows overlap")
         return self
@@ -191,9 +192,9 @@ class Resident(Frozen):
 class Order(Frozen):
     """One service ordered by a resident for the problem's date.
 
-    Timed orders have a ``window``; with ``flexible_start`` the visit may start anywhere such that it
-    ends by ``window.end``, otherwise it starts at ``window.start``. Untimed orders (no window) may be
-    done any time that day and only consume the helpers' capacity.
+    Timed orders have a ``window``; with ``flexible_start`` the visit may start anywhere such
+    that it ends by ``window.end``, otherwise it starts at ``window.start``. Untimed orders (no
+    window) may be done any time that day and only consume the helpers' capacity.
     """
 
     id: Id

@@ -62,7 +62,7 @@ def add_no_overlap(
     (no order of the two fits their start ranges, or together they exceed the day's minutes or
     order limit) also get an explicit at-most-one: CP-SAT merges these into cliques, which
     tightens the linear relaxation far more than no-overlap alone."""
-    for helper, visits in v.visits.items():
+    for visits in v.visits.values():
         if len(visits) >= 2:
             model.add_no_overlap([interval for _, _, interval in visits])
     for helper, pairs in v.load.items():
@@ -102,7 +102,7 @@ def conflicting_pairs(
     if problem.helpers[helper].max_orders < 2:
         return []  # the order limit alone already allows at most one
     spans = [_span(contexts[o], k) for o, k in pairs]
-    conflicts = []
+    conflicts: list[tuple[tuple[int, int], ...]] = []
     for a in range(len(pairs)):
         for b in range(a + 1, len(pairs)):
             if pairs[a][0] == pairs[b][0]:

@@ -41,7 +41,7 @@ def cost_expression(
     weights: ObjectiveWeights,
 ) -> cp_model.LinearExprT:
     """Weighted travel + continuity loss + preference misses + unfair load (to minimise)."""
-    terms = []
+    terms: list[cp_model.LinearExprT] = []
     for ctx in contexts:
         has_circle = bool(problem.resident(ctx.order.resident).circle)
         for k, candidate in enumerate(ctx.candidates):
@@ -61,7 +61,7 @@ def _fairness_terms(
     unit = round(COST_SCALE * weights.fairness)
     if unit == 0:
         return []
-    terms = []
+    terms: list[cp_model.LinearExprT] = []
     for helper_index, pairs in v.load.items():
         most = min(len(pairs), problem.helpers[helper_index].max_orders)
         if most < 2:

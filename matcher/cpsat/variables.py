@@ -15,7 +15,7 @@ class Variables:
 
     covered: list[cp_model.IntVar] = field(default_factory=list)
     assign: list[list[cp_model.IntVar]] = field(default_factory=list)
-    start: list[cp_model.LinearExprT | None] = field(default_factory=list)
+    start: list[cp_model.IntVar | int | None] = field(default_factory=list)
     # per helper index: (order index, candidate position, interval) for timed visits
     visits: dict[int, list[tuple[int, int, cp_model.IntervalVar]]] = field(default_factory=dict)
     # per helper index: (order index, candidate position) for all visits
@@ -33,12 +33,14 @@ def make_variables(model: cp_model.CpModel, contexts: list[OrderContext]) -> Var
         for k, candidate in enumerate(ctx.candidates):
             variables.load.setdefault(candidate.helper, []).append((o, k))
             if ctx.timed:
-                interval = _visit(model, ctx, k, variables.start[o], assign[k])
+                start = variables.start[o]
+                assert start is not None  # timed orders have a start
+                interval = _visit(model, ctx, k, start, assign[k])
                 variables.visits.setdefault(candidate.helper, []).append((o, k, interval))
     return variables
 
 
-def _start(model: cp_model.CpModel, ctx: OrderContext) -> cp_model.LinearExprT | None:
+def _start(model: cp_model.CpModel, ctx: OrderContext) -> cp_model.IntVar | int | None:
     """A shared start for the whole team: a constant for fixed starts, a variable otherwise."""
     if ctx.start_range is None:
         return None
@@ -56,7 +58,7 @@ def _visit(
     model: cp_model.CpModel,
     ctx: OrderContext,
     k: int,
-    start: cp_model.LinearExprT,
+    start: cp_model.IntVar | int,
     present: cp_model.IntVar,
 ) -> cp_model.IntervalVar:
     """The helper's occupied time: travel out, service, travel back."""
