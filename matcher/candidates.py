@@ -301,8 +301,10 @@ def pin_reason(
         return Reason.NO_SKILL
     if leg is None:
         return Reason.OUT_OF_REACH
-    mask = eligibility.reach_mask(ctx, np.array([leg.km_round_trip]), np.array([True]))
-    if not mask[0] or ctx.order.resident in helper.blocked_residents:
+    reach = helper.radius_km
+    if ctx.item.max_distance_km is not None:
+        reach = min(reach, ctx.item.max_distance_km)
+    if leg.km_one_way > reach + 1e-9 or ctx.order.resident in helper.blocked_residents:
         return Reason.OUT_OF_REACH
     candidate = eligibility.candidate(ctx, index, leg)
     if candidate.starts == ():

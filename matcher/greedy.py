@@ -118,7 +118,9 @@ def _start_options(
     lo, hi = ctx.start_range
     if lo == hi:
         return [lo]
-    pool = pinned or list(islice((c for c in lazy if _has_room(ctx, c, plans)), START_POOL))
+    # Pinned helpers' free slots first; then, pinned or not, the nearest helpers with room.
+    nearest = islice((c for c in lazy if _has_room(ctx, c, plans)), START_POOL)
+    pool = [*pinned, *nearest]
     options: list[int | None] = []
     for candidate in pool:
         start = earliest_free_start(ctx, candidate, plans[candidate.helper])

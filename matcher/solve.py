@@ -31,10 +31,21 @@ def solve(
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
-    outcome = run_cpsat(problem, contexts, params, greedy.assignments, began, progress)
+    outcome = run_cpsat(
+        problem,
+        contexts,
+        params,
+        greedy.assignments,
+        began,
+        progress,
+        hint_is_plan=not greedy.pin_errors,
+    )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
             return _infeasible(problem, params, "cpsat", "the pinned assignments conflict", began)
+        if greedy.pin_errors:  # greedy's plan drops a pin, so it is no answer either
+            message = "time limit: no plan keeping every pinned assignment was found"
+            return _infeasible(problem, params, "cpsat", message, began, Status.UNKNOWN)
         # No CP-SAT solution in time: the greedy plan is still a valid answer.
         stages = (*outcome.stages, _greedy_stage(contexts, greedy.assignments, greedy.runtime_s))
         return _result(
@@ -171,12 +182,18 @@ def _result(
 
 
 def _infeasible(
-    problem: Problem, params: SolveParams, solver: str, message: str, began: float
+    problem: Problem,
+    params: SolveParams,
+    solver: str,
+    message: str,
+    began: float,
+    status: Status = Status.INFEASIBLE,
 ) -> Result:
+    """A result without a plan: the pins cannot all be kept, or (UNKNOWN) none was found."""
     demand = sum(order_weight(problem, o, params.wait_boost) for o in problem.orders)
     return Result(
         solver=solver,
-        status=Status.INFEASIBLE,
+        status=status,
         stages=(),
         gap=1.0,
         runtime_s=time.perf_counter() - began,

@@ -63,7 +63,9 @@ def add_no_overlap(
     order limit) also get an explicit at-most-one: CP-SAT merges these into cliques, which
     tightens the linear relaxation far more than no-overlap alone."""
     for visits in v.visits.values():
-        if len(visits) >= 2:
+        # Fixed-start visits overlap or not whatever the solution: for them the conflict cliques
+        # below say everything no-overlap would, so it is only posted where a start can move.
+        if len(visits) >= 2 and any(not isinstance(v.start[o], int) for o, _, _ in visits):
             model.add_no_overlap([interval for _, _, interval in visits])
     for helper, pairs in v.load.items():
         for clique in conflict_cliques(problem, contexts, helper, pairs):

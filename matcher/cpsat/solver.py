@@ -67,15 +67,18 @@ def run_cpsat(
     hint: Mapping[int, Plan],
     began: float,
     progress: Progress | None = None,
+    hint_is_plan: bool = True,
 ) -> CpsatOutcome:
-    """Solve both stages within ``params.time_limit_s`` counted from ``began``."""
+    """Solve both stages within ``params.time_limit_s`` counted from ``began``. ``hint_is_plan``
+    says the hint keeps every pin, so it is a solution of the model."""
     model = cp_model.CpModel()
     v = make_variables(model, contexts)
     _add_hard_rules(model, problem, contexts, v)
     coverage = coverage_expression(contexts, v)
-    # The hinted plan is feasible, so the optimum is at least as good: every solution CP-SAT
-    # reports is then at least as good as the hint, at any time limit.
-    model.add(coverage >= sum(contexts[i].weight for i in hint))
+    if hint_is_plan:
+        # The hinted plan is a solution, so the optimum is at least as good: every solution
+        # CP-SAT reports is then at least as good as the hint, at any time limit.
+        model.add(coverage >= sum(contexts[i].weight for i in hint))
     model.maximize(coverage)
     _hint(model, contexts, v, hint)
     solver = _solver(params, "coverage")
@@ -103,7 +106,16 @@ def run_cpsat(
     remaining = params.time_limit_s - (time.perf_counter() - began)
     if remaining > 0.05:
         stage2, better = _run_stage(
-            _solver(params, "cost"), model, v, contexts, "cost", "min", COST_SCALE, remaining, progress, began
+            _solver(params, "cost"),
+            model,
+            v,
+            contexts,
+            "cost",
+            "min",
+            COST_SCALE,
+            remaining,
+            progress,
+            began,
         )
         stages.append(stage2)
         plans = better or plans
