@@ -27,7 +27,7 @@ from matcher.params import SolveParams
 from matcher.solve import prepare, solve, solve_greedy
 from matcher.verify import verify
 
-console = Console()
+console = Console(width=220)
 
 
 def run_one(

@@ -96,6 +96,13 @@ def run_cpsat(
         progress,
         began,
     )
+    remaining = params.time_limit_s - (time.perf_counter() - began)
+    if stage1.status is Status.UNKNOWN and remaining > 1.0:
+        # Large streets may not finish presolve within the coverage share: the cost stage is
+        # pointless without a plan, so coverage gets the rest of the time instead.
+        stage1, plans = _run_stage(
+            solver, model, v, contexts, "coverage", "max", 1.0, remaining, progress, began
+        )
     stages = [stage1]
     if plans is None or stage1.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return CpsatOutcome(plans, stages)

@@ -179,6 +179,7 @@ def test_checker_confirms_the_d20200_certificate() -> None:
 def test_solve_reaches_the_gap1_problem1_optimum(gap1_path: Path) -> None:
     """c515-1 solved through the matcher costs 261 (the min-sense optimum) and is GAP-feasible."""
     from matcher.solve import solve
+    from matcher.verify import assert_valid
 
     instance = read_gap_file(gap1_path)[0]
     params = SolveParams(
@@ -188,6 +189,8 @@ def test_solve_reaches_the_gap1_problem1_optimum(gap1_path: Path) -> None:
         candidate_limit=None,
         weights=ObjectiveWeights(travel=1, continuity=0, fairness=0, preference=0),
     )
-    result = solve(gap_to_problem(instance, DATE), params)
+    problem = gap_to_problem(instance, DATE)
+    result = solve(problem, params)
+    assert_valid(problem, result)
     assert gap_result_violations(instance, result) == []
     assert gap_solution_cost(instance, result) == 261
