@@ -29,8 +29,8 @@ class SolveParams(BaseModel):
     resident's circle, lead-skill holders and language speakers the team may need, pinned helpers
     and the hand rule's choice); ``None`` keeps every eligible helper. The default 4 lets CP-SAT
     prove coverage optimal within about 10 s on 1,500-order streets; a nightly run with minutes to
-    spare gains up to about 2 % more coverage on a scarce street with 6 (bench/README.md). ``wait_boost`` raises an order's priority by
-    that fraction per day already waited.
+    spare gains up to about 2 % more coverage on a scarce street with 6 (bench/README.md).
+    ``wait_boost`` raises an order's priority by that fraction per day already waited.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
