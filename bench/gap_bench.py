@@ -40,7 +40,8 @@ from matcher.read import (
 )
 from matcher.result import Status
 
-DATA_DIR = Path(os.environ.get("QUNBANG_BENCHDATA", "/work/shared/benchdata")) / "gap"
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("QUNBANG_BENCHDATA", REPO.parent / "shared" / "benchdata")) / "gap"
 DATE = dt.date(2026, 1, 5)
 DEFAULT_FAMILIES = "gap1-12,a,b,c"
 # Better than the CSV: fontanf's d20200 certificate is feasible at 12238 (benchdata README, G4).
