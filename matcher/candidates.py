@@ -32,12 +32,6 @@ class Candidate:
     in_circle: bool
     gender_mismatch: bool
 
-    @property
-    def busy_minutes(self) -> int:
-        """Minutes of the helper's day this visit uses besides the service itself: travel."""
-        return self.leg.minutes_round_trip
-
-
 @dataclass
 class OrderContext:
     """An order with everything the solvers need about it."""

@@ -108,10 +108,10 @@ def _sentences(
             f"Helpers with the skills all live out of reach; {near_en}{team_en}.",
         )
     if reason is Reason.NOT_FREE:
-        when = _window_text(ctx)
+        when_zh, when_en = _window_text(ctx)
         return (
-            f"附近合适的志愿者在 {when} 都没有空{team_zh}。",
-            f"No suitable helper nearby is free {when}{team_en}.",
+            f"附近合适的志愿者{when_zh}都没有空{team_zh}。",
+            f"No suitable helper nearby is free {when_en}{team_en}.",
         )
     if reason is Reason.AT_LIMIT:
         return (
@@ -134,11 +134,12 @@ def _nearest_skilled_km(eligibility: Eligibility, ctx: OrderContext) -> float | 
     return float(km_rt[mask].min() / 2) if mask.any() else None
 
 
-def _window_text(ctx: OrderContext) -> str:
+def _window_text(ctx: OrderContext) -> tuple[str, str]:
     window = ctx.order.window
     if window is None:
-        return "today"
-    return f"{_clock(window.start)}–{_clock(window.end)}"
+        return "今天", "today"
+    span = f"{_clock(window.start)}–{_clock(window.end)}"
+    return f"在 {span} ", span
 
 
 def _clock(minute: int) -> str:

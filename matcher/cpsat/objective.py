@@ -71,8 +71,3 @@ def _fairness_terms(
         terms.extend((j + 1) * unit * e for j, e in enumerate(extra))
     return terms
 
-
-def fairness_units(order_counts: list[int]) -> int:
-    """Fairness units of a plan, given each helper's number of orders: sum of (k-1) over each
-    helper's k-th order."""
-    return sum(n * (n - 1) // 2 for n in order_counts)
