@@ -1,0 +1,148 @@
+"""Tests of the HTML report: charts embedded, figures shown, self-contained, well formed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from api.report import ReportRun, render_report, write_report
+from api.report.figures import run_figures
+from matcher.generator import generate_street_with_layout, preset
+from matcher.metrics import summarize
+from matcher.params import SolveParams
+from matcher.solve import solve, solve_greedy
+
+PNG = "data:image/png;base64,"
+CHARTS_PER_RUN = 6  # category, grid, reasons, load, travel, map
+GENERATED = dt.datetime(2026, 11, 22, 20, 0)
+VOID = {"meta", "br", "img", "link", "hr", "input"}
+
+
+@pytest.fixture(scope="module")
+def runs() -> list[ReportRun]:
+    problem, layout = generate_street_with_layout(preset("tiny"))
+    params = SolveParams(time_limit_s=3, workers=1)
+    return [
+        ReportRun("cpsat 优化", problem, layout, solve(problem, params)),
+        ReportRun("greedy 手工", problem, layout, solve_greedy(problem, params)),
+    ]
+
+
+class _Balance(HTMLParser):
+    """Records tags left open or closed out of order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def _check_well_formed(html: str) -> None:
+    parser = _Balance()
+    parser.feed(html)
+    parser.close()
+    assert parser.errors == [] and parser.stack == []
+
+
+def _check_self_contained(html: str) -> None:
+    assert "http://" not in html and "https://" not in html
+    assert not re.search(r"""(src|href)=["'](?!data:)""", html)
+
+
+def test_one_run_has_every_chart_and_figure(runs: list[ReportRun]) -> None:
+    """One run: six embedded PNG charts, the summary figures and the label, nothing external."""
+    html = render_report("tiny street", runs[:1], generated=GENERATED)
+    summary = summarize(runs[0].problem, runs[0].result)
+    assert html.count(PNG) == CHARTS_PER_RUN
+    assert f"<td>{summary.orders_total}</td>" in html
+    assert f"<td>{summary.orders_covered}</td>" in html
+    assert f"<td>{summary.weighted_coverage_pct:.1f}</td>" in html
+    assert f"<td>{summary.travel_km_total:.1f}</td>" in html
+    assert "cpsat 优化" in html and "2026-11-22 20:00:00" in html
+    assert "方案对比" not in html
+    _check_self_contained(html)
+    _check_well_formed(html)
+
+
+def test_two_runs_add_the_comparison(runs: list[ReportRun]) -> None:
+    """Two runs: every run's charts plus the comparison chart, both labels and the differences."""
+    html = render_report("tiny street", runs, generated=GENERATED)
+    first, second = (summarize(r.problem, r.result) for r in runs)
+    assert html.count(PNG) == 2 * CHARTS_PER_RUN + 1
+    assert "cpsat 优化" in html and "greedy 手工" in html
+    assert "方案对比 / Variant comparison" in html
+    covered = second.orders_covered - first.orders_covered
+    assert f"<td>{second.orders_covered} " in html and (f"({covered:+d})" in html or covered == 0)
+    _check_self_contained(html)
+    _check_well_formed(html)
+
+
+def test_run_without_layout_notes_missing_grids(runs: list[ReportRun]) -> None:
+    """Without a layout the grid chart is replaced by a note and the rest still renders."""
+    run = runs[0]
+    html = render_report("explicit", [ReportRun("plain", run.problem, None, run.result)])
+    assert html.count(PNG) == CHARTS_PER_RUN - 1
+    assert "coverage by grid or resident community is unavailable" in html
+    _check_well_formed(html)
+
+
+def test_text_is_escaped(runs: list[ReportRun]) -> None:
+    """Titles and labels are HTML-escaped."""
+    run = runs[0]
+    html = render_report("<b>街道</b>", [ReportRun("a<script>", run.problem, None, run.result)])
+    assert "<script>" not in html and "a&lt;script&gt;" in html
+    assert "&lt;b&gt;街道&lt;/b&gt;" in html
+
+
+def test_figures_add_up(runs: list[ReportRun]) -> None:
+    """Category and grid splits count every order once; loads and trips match the assignments."""
+    run = runs[0]
+    figures = run_figures(run)
+    orders, covered = len(run.problem.orders), len(run.result.assignments)
+    for splits in (figures.by_category, figures.by_grid or []):
+        assert sum(s.covered_orders + s.uncovered_orders for s in splits) == orders
+        assert sum(s.covered_orders for s in splits) == covered
+    visits = sum(len(a.helpers) for a in run.result.assignments)
+    assert len(figures.helper_loads) == len(run.problem.helpers)
+    assert sum(figures.helper_loads) == visits == len(figures.trip_km)
+    assert sum(figures.reasons.values()) == len(run.result.unmatched)
+    assert sum(len(p) for p in figures.map_points.groups.values()) == len(
+        run.problem.helpers
+    ) + len(run.problem.residents)
+
+
+SCENARIO = """\
+name: 小街道 small street
+street:
+  generated: {preset: tiny, helpers: 20, residents: 20, orders: 15}
+solver: {time_limit_s: 30, workers: 1}
+variants:
+  - name: wider-radius
+    changes:
+      - scale_radius: {factor: 1.5}
+"""
+
+
+def test_write_report_solves_base_and_variants(tmp_path: Path) -> None:
+    """write_report solves the base and every variant and writes one report.html."""
+
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    target = write_report(scenario, None, tmp_path / "out", time_limit=2.0)
+    html = target.read_text(encoding="utf-8")
+    assert target == tmp_path / "out" / "report.html"
+    assert "小街道 small street" in html and "wider-radius" in html and "base" in html
+    assert html.count(PNG) == 2 * CHARTS_PER_RUN + 1
+    _check_self_contained(html)

@@ -1,0 +1,308 @@
+"""Scenario files: shipped files load and build, variants apply, bad files give clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.scenario import (
+    Scenario,
+    ScenarioError,
+    build,
+    load_scenario,
+    scenario_json_schema,
+    variant_names,
+)
+from matcher.model import HelperKind
+from matcher.params import SolveParams
+from matcher.solve import solve
+from matcher.verify import assert_valid
+
+SCENARIOS = Path(__file__).parents[2] / "scenarios"
+SHIPPED = [*sorted(SCENARIOS.glob("*.yaml")), SCENARIOS / "explicit-csv" / "scenario.yaml"]
+SMALL = [SCENARIOS / "explicit-small.yaml", SCENARIOS / "explicit-csv" / "scenario.yaml"]
+
+TINY = """\
+name: tiny
+street:
+  generated: {preset: tiny, seed: 3}
+solver: {seed: 7, time_limit_s: 5, workers: 1}
+variants:
+  - name: nurses
+    changes:
+      - add_helpers: {count: 5, kind: nurse, skills: [nursing], community: 青山社区}
+      - add_helpers: {count: 2, kind: doctor, skills: [physician], grid: 青山社区第2网格}
+  - name: reach
+    changes: [{scale_radius: {factor: 1.5}}]
+  - name: health-x2
+    changes: [{scale_orders: {category: health, factor: 2}}]
+  - name: no-parties
+    changes: [{remove_helpers: {kind: party_member}}]
+  - name: tuned
+    changes:
+      - set_weights: {travel: 0.2, fairness: 3}
+      - set_solver: {time_limit_s: 2, candidate_limit: 8}
+"""
+
+EXPLICIT = """\
+name: broken
+street:
+  explicit:
+    helpers:
+      - {id: H1, kind: nurse, lat: 40.84, lon: 111.75, skills: [nursing]}
+      - {id: H2, kind: nurse, lat: 40.84, lon: 111.75, skills: [nursing, SKILL]}
+    residents:
+      - {id: R1, category: living_alone, lat: 40.84, lon: 111.75}
+    orders:
+      - {id: O1, resident: R1, item: H06}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Scenario:
+    return load_scenario(write(tmp_path, TINY))
+
+
+def error_of(path: Path, variant: str | None = None) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        build(load_scenario(path), variant)
+    return str(caught.value)
+
+
+# ----------------------------------------------------------------------------- shipped files
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name + "/" + p.name)
+def test_shipped_scenario_builds_base_and_variants(path: Path) -> None:
+    """Every shipped scenario loads and builds its base and each variant."""
+    scenario = load_scenario(path)
+    assert build(scenario).label == "base"
+    for name in variant_names(scenario):
+        built = build(scenario, name)
+        assert built.label == name
+        assert built.problem.orders
+
+
+def test_shipped_sizes_match_their_descriptions() -> None:
+    """demo, district, scarce and pastoral streets have the sizes the issue asks for."""
+    sizes = {
+        name: build(load_scenario(SCENARIOS / f"{name}.yaml")).problem
+        for name in ("demo-street", "district", "scarce-street")
+    }
+    assert (len(sizes["demo-street"].helpers), len(sizes["demo-street"].orders)) == (1200, 600)
+    assert len(sizes["demo-street"].residents) == 1500
+    assert (len(sizes["district"].helpers), len(sizes["district"].orders)) == (3000, 1500)
+    assert (len(sizes["scarce-street"].helpers), len(sizes["scarce-street"].orders)) == (1000, 1500)
+    pastoral = build(load_scenario(SCENARIOS / "pastoral.yaml"))
+    assert pastoral.problem.helpers[0].radius_km >= 15
+
+
+@pytest.mark.parametrize("path", SMALL, ids=lambda p: p.parent.name + "/" + p.name)
+def test_small_scenarios_solve_validly(path: Path) -> None:
+    """The small explicit scenarios solve and the result passes the verifier."""
+    scenario = load_scenario(path)
+    for name in [None, *variant_names(scenario)]:
+        problem = build(scenario, name).problem
+        result = solve(problem, SolveParams(time_limit_s=5, workers=1))
+        assert_valid(problem, result)
+
+
+def test_tiny_generated_scenario_solves_validly(tiny: Scenario) -> None:
+    """A tiny generated scenario and its recruitment variant solve validly."""
+    for name in (None, "nurses"):
+        problem = build(tiny, name).problem
+        assert_valid(problem, solve(problem, SolveParams(time_limit_s=5, workers=1)))
+
+
+def test_csv_scenario_reads_lists_windows_and_matrix() -> None:
+    """CSV cells split on ';', windows parse, empty cells default, legs form a matrix."""
+    problem = build(load_scenario(SCENARIOS / "explicit-csv" / "scenario.yaml")).problem
+    nurse = problem.helper("H1")
+    assert nurse.skills == {"nursing", "blood_pressure_check"}
+    assert [(w.start, w.end) for w in nurse.availability] == [(480, 690), (840, 1020)]
+    assert problem.helper("H3").max_orders == 3
+    assert problem.order("O3").window is None
+    assert problem.travel.kind == "matrix"
+
+
+# ----------------------------------------------------------------------------- variants
+
+
+def test_add_helpers_places_recruits_in_the_community(tiny: Scenario) -> None:
+    """Recruits are added with their skills and placed in the named community and grid."""
+    base, built = build(tiny), build(tiny, "nurses")
+    assert len(built.problem.helpers) == len(base.problem.helpers) + 7
+    recruits = built.problem.helpers[len(base.problem.helpers) :]
+    assert [h.kind for h in recruits].count(HelperKind.NURSE) == 5
+    assert all("nursing" in h.skills for h in recruits[:5])
+    assert built.layout is not None
+    assert {built.layout.community_of(h.id) for h in recruits} == {"青山社区"}
+    assert {built.layout.grid_of(h.id) for h in recruits[5:]} == {"青山社区第2网格"}
+
+
+def test_scale_radius_multiplies_every_radius(tiny: Scenario) -> None:
+    """scale_radius multiplies each helper's radius by the factor."""
+    base, built = build(tiny).problem, build(tiny, "reach").problem
+    for before, after in zip(base.helpers, built.helpers, strict=True):
+        assert after.radius_km == pytest.approx(before.radius_km * 1.5)
+
+
+def test_scale_orders_doubles_one_category(tiny: Scenario) -> None:
+    """scale_orders with factor 2 duplicates the category's orders with new ids."""
+    base, built = build(tiny).problem, build(tiny, "health-x2").problem
+
+    def health(problem: object) -> int:
+        return sum(1 for o in problem.orders if problem.item_of(o).category == "health")  # type: ignore[attr-defined]
+
+    assert health(built) == 2 * health(base) > 0
+    assert len(built.orders) == len(base.orders) + health(base)
+
+
+def test_remove_helpers_removes_the_kind(tiny: Scenario) -> None:
+    """remove_helpers drops every helper of that kind and the references to them."""
+    problem = build(tiny, "no-parties").problem
+    assert HelperKind.PARTY_MEMBER in {h.kind for h in build(tiny).problem.helpers}
+    assert HelperKind.PARTY_MEMBER not in {h.kind for h in problem.helpers}
+
+
+def test_set_weights_and_solver_change_params(tiny: Scenario) -> None:
+    """set_weights and set_solver override only the named settings."""
+    params = build(tiny, "tuned").params
+    assert (params.weights.travel, params.weights.fairness) == (0.2, 3)
+    assert params.weights.continuity == SolveParams().weights.continuity
+    assert (params.time_limit_s, params.candidate_limit, params.seed) == (2, 8, 7)
+    assert build(tiny).params.time_limit_s == 5
+
+
+def test_same_seed_gives_same_problem(tmp_path: Path) -> None:
+    """Loading and building a scenario twice gives equal problems, variants included."""
+    first = load_scenario(write(tmp_path, TINY, "a.yaml"))
+    second = load_scenario(write(tmp_path, TINY, "b.yaml"))
+    assert build(first, "nurses").problem == build(second, "nurses").problem
+    other = load_scenario(write(tmp_path, TINY.replace("seed: 3", "seed: 4"), "c.yaml"))
+    assert build(other).problem != build(first).problem
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_unknown_skill_names_the_list_entry(tmp_path: Path) -> None:
+    """An unknown skill points at helpers[i].skills[j] in the file."""
+    path = write(tmp_path, EXPLICIT)
+    assert error_of(path) == (
+        f"{path}: street.explicit.helpers[1].skills[1]: unknown skill 'SKILL' (in helper 'H2')"
+    )
+
+
+def test_unknown_item_and_resident(tmp_path: Path) -> None:
+    """Orders with an unknown item or resident name the order's field."""
+    text = EXPLICIT.replace("SKILL", "nursing")
+    item = write(tmp_path, text.replace("item: H06", "item: X99"), "i.yaml")
+    assert error_of(item) == (
+        f"{item}: street.explicit.orders[0].item: unknown catalogue item 'X99' (in order 'O1')"
+    )
+    resident = write(tmp_path, text.replace("resident: R1", "resident: R9"), "r.yaml")
+    assert error_of(resident) == (
+        f"{resident}: street.explicit.orders[0].resident: unknown resident 'R9' (in order 'O1')"
+    )
+
+
+def test_duplicate_id_points_at_the_repeat(tmp_path: Path) -> None:
+    """A duplicate helper id is reported where it repeats."""
+    path = write(tmp_path, EXPLICIT.replace("SKILL", "nursing").replace("id: H2", "id: H1"))
+    assert error_of(path) == f"{path}: street.explicit.helpers[1].id: duplicate id (in helper 'H1')"
+
+
+def test_bad_field_type(tmp_path: Path) -> None:
+    """A value of the wrong type names the field and shows the input."""
+    path = write(
+        tmp_path,
+        EXPLICIT.replace("lat: 40.84, lon: 111.75, skills: [nursing]}", "lat: north, lon: 1}"),
+    )
+    assert error_of(path) == (
+        f"{path}: street.explicit.helpers[0].lat: Input should be a valid number, "
+        "unable to parse string as a number (got 'north')"
+    )
+
+
+def test_unknown_change_and_bad_factor(tmp_path: Path) -> None:
+    """An unknown change and a negative factor are both listed with their paths."""
+    text = EXPLICIT.replace("SKILL", "nursing") + (
+        "variants:\n  - name: v\n    changes:\n      - double_everything: {factor: 2}\n"
+        "  - name: w\n    changes:\n      - scale_radius: {factor: -1}\n"
+    )
+    path = write(tmp_path, text)
+    assert error_of(path) == (
+        f"{path}: 2 errors:\n"
+        "  variants[0].changes[0]: a change is a mapping with exactly one of add_helpers, "
+        "scale_radius, scale_orders, remove_helpers, set_weights, set_solver; "
+        "got ['double_everything']\n"
+        "  variants[1].changes[0].scale_radius.factor: Input should be greater than 0 (got -1)"
+    )
+
+
+def test_bad_csv_row_names_file_row_and_column(tmp_path: Path) -> None:
+    """A bad CSV cell names the CSV file, its row (header is row 1) and column."""
+    write(tmp_path, "id,kind,lat,lon,availability\nH1,nurse,40.8,111.7,8am\n", "h.csv")
+    path = write(tmp_path, "name: t\nstreet:\n  explicit: {helpers: h.csv}\n")
+    assert error_of(path) == (
+        f"{tmp_path / 'h.csv'}: row 2: column availability: "
+        "expected a window like '08:00-11:30', got '8am'"
+    )
+
+
+def test_unknown_skill_in_csv_names_row_and_column(tmp_path: Path) -> None:
+    """A reference error in a CSV-backed table is mapped to its row and column."""
+    write(tmp_path, "id,kind,lat,lon,skills\nH1,nurse,40.8,111.7,nursing;flying\n", "h.csv")
+    path = write(tmp_path, "name: t\nstreet:\n  explicit: {helpers: h.csv}\n")
+    assert error_of(path) == (
+        f"{tmp_path / 'h.csv'}: row 2: column skills: unknown skill 'flying' (in helper 'H1')"
+    )
+
+
+def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    """A YAML syntax error names the line and column."""
+    path = write(tmp_path, "name: t\nstreet:\n  explicit:\n    helpers: [\n  bad: : x\n")
+    assert error_of(path) == (
+        f"{path}: line 5, column 8: YAML syntax error: expected the node content, but found ':'"
+    )
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    """Keys the format does not know are errors."""
+    path = write(tmp_path, "name: t\nstreet:\n  generated: {preset: tiny}\nbogus: 1\n")
+    assert error_of(path) == f"{path}: bogus: Extra inputs are not permitted"
+
+
+def test_unknown_variant_lists_valid_names(tiny: Scenario) -> None:
+    """Building an unknown variant lists the valid names."""
+    with pytest.raises(ScenarioError) as caught:
+        build(tiny, "nope")
+    assert str(caught.value) == (
+        f"{tiny.source}: unknown variant 'nope'; "
+        "choose one of base, nurses, reach, health-x2, no-parties, tuned"
+    )
+
+
+def test_bad_variant_reference_names_the_change(tmp_path: Path) -> None:
+    """An unknown community or skill in add_helpers names the change."""
+    path = write(tmp_path, TINY.replace("community: 青山社区", "community: 火星社区"))
+    assert error_of(path, "nurses") == (
+        f"{path}: variants[0].changes[0].add_helpers: unknown community '火星社区'; "
+        "choose one of 青山社区"
+    )
+
+
+def test_json_schema_describes_the_file() -> None:
+    """The JSON Schema has the top-level properties and serialises."""
+    schema = scenario_json_schema()
+    assert {"name", "street", "variants", "solver"} <= set(schema["properties"])
+    assert json.loads(json.dumps(schema)) == schema
