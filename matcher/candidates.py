@@ -32,6 +32,7 @@ class Candidate:
     in_circle: bool
     gender_mismatch: bool
 
+
 @dataclass
 class OrderContext:
     """An order with everything the solvers need about it."""

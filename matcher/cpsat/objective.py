@@ -70,4 +70,3 @@ def _fairness_terms(
         model.add(sum(extra) >= sum(v.assign[o][k] for o, k in pairs) - 1)
         terms.extend((j + 1) * unit * e for j, e in enumerate(extra))
     return terms
-
