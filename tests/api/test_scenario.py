@@ -17,7 +17,8 @@ from api.scenario import (
 )
 from matcher.model import HelperKind
 from matcher.params import SolveParams
-from matcher.solve import solve
+from matcher.result import Status
+from matcher.solve import solve, solve_greedy
 from matcher.verify import assert_valid
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -103,6 +104,21 @@ def test_shipped_sizes_match_their_descriptions() -> None:
     assert (len(sizes["scarce-street"].helpers), len(sizes["scarce-street"].orders)) == (1000, 1500)
     pastoral = build(load_scenario(SCENARIOS / "pastoral.yaml"))
     assert pastoral.problem.helpers[0].radius_km >= 15
+
+
+LARGE = [p for p in SHIPPED if p not in SMALL]
+
+
+@pytest.mark.parametrize("path", LARGE, ids=lambda p: p.parent.name + "/" + p.name)
+def test_shipped_street_solves_validly(path: Path) -> None:
+    """Every shipped street's base solves with its own settings (time limit cut to 3 s) into a
+    plan that passes the verifier and covers at least what the hand rule covers."""
+    built = build(load_scenario(path))
+    params = built.params.model_copy(update={"time_limit_s": 3.0, "workers": 1})
+    result = solve(built.problem, params)
+    assert result.status in (Status.OPTIMAL, Status.FEASIBLE)
+    assert_valid(built.problem, result, wait_boost=params.wait_boost)
+    assert result.weighted_coverage >= solve_greedy(built.problem, params).weighted_coverage
 
 
 @pytest.mark.parametrize("path", SMALL, ids=lambda p: p.parent.name + "/" + p.name)
