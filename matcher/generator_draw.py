@@ -84,6 +84,7 @@ def _draw_helper(
         committed = min(max_minutes // 2, rng.choice((30, 45, 60, 90)))
     skills = set(profile.always)
     skills |= {skill for skill, chance in profile.maybe.items() if rng.random() < chance}
+    skills |= {skill for skill, share in sorted(spec.skill_boost.items()) if rng.random() < share}
     languages = {"zh"}
     if rng.random() < spec.mongolian_helper_share:
         languages.add("mn")

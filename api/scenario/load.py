@@ -259,13 +259,23 @@ def base_problem(scenario: Scenario) -> tuple[Problem, StreetLayout | None]:
     """The unchanged street of ``scenario``; raises ``ScenarioError`` on bad references."""
     spec = street_spec(scenario)
     try:
-        generated = generate_street_with_layout(spec) if spec is not None else None
+        generated = _generate(scenario, spec)
         return _combine(scenario, generated), (generated[1] if generated else None)
     except ValidationError as error:
         details = error.errors(include_url=False)
         raise ScenarioError(
             locate_problem_error(scenario, str(details[0]["msg"]), "street")
         ) from error
+
+
+def _generate(scenario: Scenario, spec: Spec | None) -> tuple[Problem, StreetLayout] | None:
+    try:
+        return generate_street_with_layout(spec) if spec is not None else None
+    except ValidationError:
+        raise
+    except ValueError as error:  # the generator's own checks, e.g. an unknown skill_boost skill
+        message = str(error).replace("field '", "", 1).replace("':", ":", 1)
+        raise ScenarioError(f"{scenario.source}: street.generated.{message}") from error
 
 
 def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None) -> Problem:

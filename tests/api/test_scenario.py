@@ -298,6 +298,15 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
     assert error_of(path) == f"{path}: bogus: Extra inputs are not permitted"
 
 
+def test_skill_mix_boosts_and_unknown_skill_is_named(tmp_path: Path) -> None:
+    """A generated street's skill_boost adds holders; an unknown skill there is named."""
+    text = "name: t\nstreet:\n  generated: {preset: tiny, skill_boost: {legal_advice: 1.0}}\n"
+    problem = build(load_scenario(write(tmp_path, text))).problem
+    assert all("legal_advice" in h.skills for h in problem.helpers)
+    bad = write(tmp_path, text.replace("legal_advice", "juggling"), "bad.yaml")
+    assert error_of(bad) == f"{bad}: street.generated.skill_boost: unknown skill 'juggling'"
+
+
 def test_unknown_variant_lists_valid_names(tiny: Scenario) -> None:
     """Building an unknown variant lists the valid names."""
     with pytest.raises(ScenarioError) as caught:

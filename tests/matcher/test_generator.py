@@ -245,3 +245,19 @@ def test_generation_is_fast() -> None:
     began = time.perf_counter()
     generate_street(preset("plentiful"))
     assert time.perf_counter() - began < 2.0
+
+
+def test_skill_boost_adds_the_skill_to_that_share_of_helpers() -> None:
+    """skill_boost gives about the asked share of extra holders and leaves other streets alone."""
+    base = StreetSpec(helpers=400, residents=100, orders=50)
+    boosted = base.model_copy(update={"skill_boost": {"legal_advice": 0.5}})
+    plain, more = generate_street(base), generate_street(boosted)
+    holders = [sum("legal_advice" in h.skills for h in p.helpers) for p in (plain, more)]
+    assert holders[1] - holders[0] == pytest.approx(0.5 * 400, abs=40)
+    assert generate_street(base).model_dump() == plain.model_dump()
+
+
+def test_skill_boost_rejects_unknown_skills() -> None:
+    """An unknown skill in skill_boost is named."""
+    with pytest.raises(ValueError, match="field 'skill_boost': unknown skill 'juggling'"):
+        generate_street(StreetSpec(helpers=5, residents=5, orders=2, skill_boost={"juggling": 0.1}))
