@@ -42,7 +42,7 @@ def _default_catalogue() -> Catalogue:
 
 
 def _read_catalogue(path: Path) -> Catalogue:
-    data = _read_yaml(path)
+    data = read_yaml(path, CatalogueError)
     if not isinstance(data, dict):
         raise CatalogueError(
             f"{path}: expected a mapping with keys 'skills', 'categories' and 'items', "
@@ -54,20 +54,22 @@ def _read_catalogue(path: Path) -> Catalogue:
         raise CatalogueError(_describe(path, error, data)) from error
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, error_type: type[ValueError] = ValueError) -> Any:
+    """The parsed YAML file; an unreadable file or a syntax error raises ``error_type`` with a
+    message naming the file (and the line and column of a syntax error)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CatalogueError(f"{path}: cannot read the file: {error}") from error
+        raise error_type(f"{path}: cannot read the file: {error}") from error
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
         problem = error.problem or error.context or "syntax error"
-        raise CatalogueError(f"{path}: {where}: YAML syntax error: {problem}") from error
+        raise error_type(f"{path}: {where}: YAML syntax error: {problem}") from error
     except yaml.YAMLError as error:
-        raise CatalogueError(f"{path}: YAML syntax error: {error}") from error
+        raise error_type(f"{path}: YAML syntax error: {error}") from error
 
 
 def _describe(path: Path, error: ValidationError, data: dict[str, Any]) -> str:

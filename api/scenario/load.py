@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from api.scenario.schema import (
@@ -22,7 +21,7 @@ from api.scenario.schema import (
     ResidentRow,
     Scenario,
 )
-from matcher.catalogue import field_path, load_catalogue
+from matcher.catalogue import field_path, load_catalogue, read_yaml
 from matcher.generator import StreetLayout, generate_street_with_layout, preset
 from matcher.generator import StreetSpec as Spec
 from matcher.model import (
@@ -63,7 +62,7 @@ class ScenarioError(ValueError):
 def load_scenario(path: Path) -> Scenario:
     """The scenario in ``path`` with its CSV tables read; raises ``ScenarioError``."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_yaml(path, ScenarioError)
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
     street = data.get("street")
@@ -79,22 +78,6 @@ def load_scenario(path: Path) -> Scenario:
     if scenario.street.generated is None:
         base_problem(scenario)  # explicit streets are small: catch bad references now
     return scenario
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"{path}: cannot read the file: {error}") from error
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        problem = error.problem or error.context or "syntax error"
-        raise ScenarioError(f"{path}: {where}: YAML syntax error: {problem}") from error
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{path}: YAML syntax error: {error}") from error
 
 
 def _read_tables(path: Path, explicit: dict[str, Any]) -> dict[str, str]:
