@@ -83,6 +83,8 @@ def user_errors() -> Iterator[None]:
     except ValidationError as error:
         lines = [f"{_option_name(e['loc'])}: {e['msg']}" for e in error.errors()]
         _fail("\n".join(lines))
+    except OSError as error:  # e.g. --json or --out in a folder that cannot be created
+        _fail(f"{error.filename or ''}: {error.strerror or error}")
 
 
 def _option_name(loc: tuple[int | str, ...]) -> str:
@@ -137,7 +139,8 @@ def scenario_run_command(
         console.print(f"说明 / note: {escape(run.result.message)}")
     print_unmatched(run.result)
     if json_path is not None:
-        scenario_run.write_json(run, json_path)
+        with user_errors():
+            scenario_run.write_json(run, json_path)
         console.print(f"JSON: {json_path}")
 
 

@@ -128,6 +128,16 @@ def test_unknown_solver_exits_2(scenario_file: Path) -> None:
     assert "cpsat" in result.output and "Traceback" not in result.output
 
 
+def test_unwritable_json_path_exits_2(scenario_file: Path, tmp_path: Path) -> None:
+    """A --json path that cannot be written exits with code 2 and a message, not a traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    target = blocker / "out.json"
+    result = runner.invoke(app, ["scenario", "run", str(scenario_file), "--json", str(target)])
+    assert result.exit_code == 2
+    assert str(blocker) in result.output and "Traceback" not in result.output
+
+
 def test_report_writes_html(scenario_file: Path, tmp_path: Path) -> None:
     """``report`` writes the HTML file into --out and prints its path."""
     out = tmp_path / "report"
