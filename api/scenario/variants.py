@@ -19,7 +19,7 @@ from api.scenario.schema import (
     WeightsChange,
 )
 from matcher.generator import KM_PER_DEG_LAT, Place, StreetLayout
-from matcher.model import Helper, Location, MatrixTravel, Problem, replace
+from matcher.model import Helper, Location, MatrixTravel, Problem, TravelLeg, replace
 from matcher.params import ObjectiveWeights, SolveParams
 
 BASE = "base"
@@ -196,13 +196,28 @@ class _State:
             if o.item == change.item or catalogue.item(o.item).category == change.category
         ]
         target = round(len(chosen) * change.factor)
-        others = tuple(o for o in self.problem.orders if o not in set(chosen))
+        chosen_ids = {o.id for o in chosen}
+        others = tuple(o for o in self.problem.orders if o.id not in chosen_ids)
         kept = chosen[:target]
-        extra = [
-            replace(chosen[k % len(chosen)], id=f"{chosen[k % len(chosen)].id}~{k // len(chosen)}")
+        copies = [  # (original, copy): copies take the next free "~n" suffix in turn
+            (original, replace(original, id=f"{original.id}~{k // len(chosen)}"))
             for k in range(len(chosen), target)
+            for original in [chosen[k % len(chosen)]]
         ]
-        self._update(orders=others + tuple(kept) + tuple(extra))
+        travel = self.problem.travel
+        if isinstance(travel, MatrixTravel):  # drop legs of dropped orders; copies travel alike
+            legs_of: dict[str, list[TravelLeg]] = {}
+            for leg in travel.legs:
+                legs_of.setdefault(leg.order, []).append(leg)
+            extra_legs = tuple(
+                replace(leg, order=copy.id) for original, copy in copies
+                for leg in legs_of.get(original.id, [])
+            )  # fmt: skip
+            kept_ids = {o.id for o in (*others, *kept)}
+            legs = tuple(leg for leg in travel.legs if leg.order in kept_ids)
+            travel = MatrixTravel(legs=legs + extra_legs)
+        orders = others + tuple(kept) + tuple(copy for _, copy in copies)
+        self._update(orders=orders, travel=travel)
 
     def _remove_helpers(self, change: RemoveHelpers) -> None:
         gone = {h.id for h in self.problem.helpers if h.kind == change.kind}

@@ -15,7 +15,7 @@ from api.scenario import (
     scenario_json_schema,
     variant_names,
 )
-from matcher.model import HelperKind
+from matcher.model import HelperKind, MatrixTravel
 from matcher.params import SolveParams
 from matcher.result import Status
 from matcher.solve import solve, solve_greedy
@@ -180,6 +180,29 @@ def test_scale_orders_doubles_one_category(tiny: Scenario) -> None:
 
     assert health(built) == 2 * health(base) > 0
     assert len(built.orders) == len(base.orders) + health(base)
+
+
+@pytest.mark.parametrize("factor", [3.0, 0.5])
+def test_scale_orders_keeps_matrix_travel_consistent(tmp_path: Path, factor: float) -> None:
+    """With matrix travel, copied orders get their original's legs and dropped orders lose
+    theirs, so every order keeps the same candidates and the problem stays valid."""
+    source = (SCENARIOS / "explicit-csv" / "scenario.yaml").read_text(encoding="utf-8")
+    for name in ("helpers.csv", "residents.csv", "orders.csv", "legs.csv"):
+        (tmp_path / name).write_bytes((SCENARIOS / "explicit-csv" / name).read_bytes())
+    source += (
+        f"  - name: scaled\n    changes:\n      - scale_orders: {{item: L01, factor: {factor}}}\n"
+    )
+    scenario = load_scenario(write(tmp_path, source))
+    base, scaled = build(scenario).problem, build(scenario, "scaled").problem
+    assert isinstance(scaled.travel, MatrixTravel)
+    pairs = {(leg.helper, leg.order) for leg in scaled.travel.legs}
+    for order in scaled.orders:
+        original = order.id.split("~")[0]
+        expected = {h for h, o in pairs if o == original} if original in {
+            o.id for o in base.orders} else set()  # fmt: skip
+        assert {h for h, o in pairs if o == order.id} == expected
+    assert {o for _, o in pairs} <= {o.id for o in scaled.orders}
+    assert_valid(scaled, solve(scaled, SolveParams(time_limit_s=3, workers=1)))
 
 
 def test_remove_helpers_removes_the_kind(tiny: Scenario) -> None:
