@@ -79,6 +79,7 @@ class Eligibility:
             for skill in helper.skills:
                 self._skills[i, self._skill_column[skill]] = True
         self._speakers: dict[str, np.ndarray] = {}
+        self._ranked: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         most = max((len(h.availability) for h in helpers), default=1)
         self._window_start = np.full((len(helpers), most), 1, dtype=np.int64)
         self._window_end = np.full((len(helpers), most), 0, dtype=np.int64)  # empty padding
@@ -177,7 +178,13 @@ class Eligibility:
     def ranked(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Helpers who could serve the order on their own account (skills, reach, a free slot
         in their availability, room in their day), nearest first, with round-trip km and
-        minutes."""
+        minutes. Computed once per order: candidates and the hand rule both walk it."""
+        cached = self._ranked.get(ctx.index)
+        if cached is None:
+            cached = self._ranked[ctx.index] = self._rank(ctx)
+        return cached
+
+    def _rank(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         km_rt, minutes, present = self.travel.arrays_for_order(ctx.order)
         mask = self.skill_mask(ctx.item) & self.reach_mask(ctx, km_rt, present)
         mask &= self._takes_orders & (ctx.duration + minutes <= self._room)

@@ -66,6 +66,7 @@ class TravelTable:
             self._geo: GeoTravel = problem.travel
             self._lat = np.radians([h.location.lat for h in problem.helpers])
             self._lon = np.radians([h.location.lon for h in problem.helpers])
+            self._cos_lat = np.cos(self._lat)
             self._speed = np.array(
                 [h.speed_kmh or problem.travel.speed_kmh for h in problem.helpers]
             )
@@ -84,7 +85,7 @@ class TravelTable:
         lat, lon = math.radians(where.lat), math.radians(where.lon)
         h = (
             np.sin((lat - self._lat) / 2) ** 2
-            + np.cos(self._lat) * math.cos(lat) * np.sin((lon - self._lon) / 2) ** 2
+            + self._cos_lat * math.cos(lat) * np.sin((lon - self._lon) / 2) ** 2
         )
         km_one_way = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
         km_rt = 2 * km_one_way * self._geo.detour_factor
