@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -49,6 +50,9 @@ _LEG = re.compile(r"^travel leg (\d+) \(.*?\): (?:field '(\w+)': )?(.*)$", re.DO
 _QUOTED_END = re.compile(r"'([^']*)'$")
 _SECTIONS = {"helper": "helpers", "resident": "residents", "order": "orders"}
 _MAX_LISTED = 10
+
+Row = TypeVar("Row")
+Made = TypeVar("Made")
 
 
 class ScenarioError(ValueError):
@@ -266,9 +270,9 @@ def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None)
     if generated is not None and explicit is None:
         return generated[0]
     assert explicit is not None
-    helpers = tuple(helper_from_row(row) for row in explicit.helpers)
-    residents = tuple(resident_from_row(row) for row in explicit.residents)
-    orders = tuple(order_from_row(row, scenario) for row in explicit.orders)
+    helpers = _rows(scenario, "helpers", explicit.helpers, helper_from_row)
+    residents = _rows(scenario, "residents", explicit.residents, resident_from_row)
+    orders = _rows(scenario, "orders", explicit.orders, lambda row: order_from_row(row, scenario))
     travel: GeoTravel | MatrixTravel = GeoTravel()
     if isinstance(explicit.travel, MatrixTravelFile):
         travel = MatrixTravel(legs=tuple(explicit.travel.legs))
@@ -291,6 +295,22 @@ def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None)
 def _set(row: BaseModel, *names: str) -> dict[str, Any]:
     """The optional fields the row actually gives, so the model's defaults apply otherwise."""
     return {name: getattr(row, name) for name in names if getattr(row, name) is not None}
+
+
+def _rows(scenario: Scenario, section: str, rows: Sequence[Row], make: Callable[[Row], Made]
+          ) -> tuple[Made, ...]:  # fmt: skip
+    """``make`` applied to every row; a row the model rejects is named by its place in the file
+    (or CSV row and column), e.g. ``street.explicit.helpers[3].max_orders``."""
+    built = []
+    for index, row in enumerate(rows):
+        try:
+            built.append(make(row))
+        except ValidationError as error:
+            detail = error.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in detail["loc"]) or None
+            what = str(detail["msg"]).removeprefix("Value error, ")
+            raise ScenarioError(_row_place(scenario, section, index, field, what)) from error
+    return tuple(built)
 
 
 def helper_from_row(row: HelperRow) -> Helper:

@@ -330,6 +330,20 @@ def test_skill_mix_boosts_and_unknown_skill_is_named(tmp_path: Path) -> None:
     assert error_of(bad) == f"{bad}: street.generated.skill_boost: unknown skill 'juggling'"
 
 
+def test_row_rejected_by_the_model_names_its_field(tmp_path: Path) -> None:
+    """A value the domain model rejects in an inline row names the row and its field."""
+    path = write(
+        tmp_path,
+        "name: t\nstreet:\n  explicit:\n"
+        "    helpers: [{id: H1, kind: nurse, lat: 40.8, lon: 111.7, max_orders: -1}]\n"
+        "    residents: [{id: R1, category: living_alone, lat: 40.8, lon: 111.7}]\n"
+        "    orders: [{id: O1, resident: R1, item: L01}]\n",
+    )
+    assert error_of(path) == (
+        f"{path}: street.explicit.helpers[0].max_orders: Input should be greater than or equal to 0"
+    )
+
+
 def test_unknown_variant_lists_valid_names(tiny: Scenario) -> None:
     """Building an unknown variant lists the valid names."""
     with pytest.raises(ScenarioError) as caught:
