@@ -27,9 +27,8 @@ log = logging.getLogger("qunbang.matcher.cpsat")
 Plan = tuple[list[int], int | None]
 Progress = Callable[[str, float, float, float], None]  # stage, objective, bound, elapsed s
 
-# Measured in bench/README.md; the cost stage keeps CP-SAT's default portfolio, whose
-# neighbourhood search improves a hinted plan fastest.
-STAGE1_SUBSOLVERS = ["max_lp", "core"]
+# The two workers of a two-core solve, for both stages (measured in bench/README.md).
+TWO_WORKER_SUBSOLVERS = ["max_lp", "core"]
 
 _STATUS = {
     cp_model.OPTIMAL: Status.OPTIMAL,
@@ -81,7 +80,7 @@ def run_cpsat(
         model.add(coverage >= sum(contexts[i].weight for i in hint))
     model.maximize(coverage)
     _hint(model, contexts, v, hint)
-    solver = _solver(params, "coverage")
+    solver = _solver(params)
 
     limit = params.time_limit_s * params.coverage_time_share
     stage1, plans = _run_stage(
@@ -113,7 +112,7 @@ def run_cpsat(
     remaining = params.time_limit_s - (time.perf_counter() - began)
     if remaining > 0.05:
         stage2, better = _run_stage(
-            _solver(params, "cost"),
+            solver,
             model,
             v,
             contexts,
@@ -140,7 +139,7 @@ def _add_hard_rules(
     constraints.add_pins(model, contexts, v)
 
 
-def _solver(params: SolveParams, stage: str) -> cp_model.CpSolver:
+def _solver(params: SolveParams) -> cp_model.CpSolver:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = params.workers
     solver.parameters.random_seed = params.seed
@@ -151,7 +150,7 @@ def _solver(params: SolveParams, stage: str) -> cp_model.CpSolver:
         # Measured on generated streets (bench/README.md): an LP-heavy worker and a core-based
         # worker prove coverage far sooner than the default pair, which spends its second core on
         # neighbourhood search. Coverage is weighted MaxSAT-like, the case core search is made for.
-        solver.parameters.subsolvers.extend(STAGE1_SUBSOLVERS)
+        solver.parameters.subsolvers.extend(TWO_WORKER_SUBSOLVERS)
     return solver
 
 
