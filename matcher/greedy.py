@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from matcher.candidates import Candidate, Eligibility, OrderContext
-from matcher.model import Problem
+from matcher.model import MINUTES_PER_DAY, Problem
 from matcher.travel import Leg
 
 START_POOL = 20  # nearest helpers with room whose free slots are tried as start times
@@ -31,6 +31,7 @@ class Plan:
 @dataclass
 class GreedyOutcome:
     assignments: dict[int, tuple[list[int], int | None]]  # order index -> (helpers, start)
+    teams: dict[int, list[Candidate]]  # order index -> the candidates sent (legs as booked)
     pin_errors: list[str]
     runtime_s: float
 
@@ -61,6 +62,7 @@ def greedy_assign(
     began = time.perf_counter()
     plans = [Plan(h.max_orders, h.max_minutes - h.committed_minutes) for h in problem.helpers]
     chosen: dict[int, tuple[list[int], int | None]] = {}
+    teams: dict[int, list[Candidate]] = {}
     pin_errors: list[str] = []
     ranked = sorted(contexts, key=lambda c: (not c.pinned, -c.weight, _earliest(c), c.order.id))
     for ctx in ranked:
@@ -75,18 +77,22 @@ def greedy_assign(
         for candidate in helpers:
             _book(plans[candidate.helper], ctx, candidate, start)
         chosen[ctx.index] = ([c.helper for c in helpers], start)
-    return GreedyOutcome(chosen, pin_errors, time.perf_counter() - began)
+        teams[ctx.index] = helpers
+    return GreedyOutcome(chosen, teams, pin_errors, time.perf_counter() - began)
 
 
 def _earliest(ctx: OrderContext) -> int:
-    return ctx.start_range[0] if ctx.start_range else 24 * 60
+    return ctx.start_range[0] if ctx.start_range else MINUTES_PER_DAY
 
 
 def _place(
     eligibility: Eligibility, ctx: OrderContext, plans: list[Plan]
 ) -> tuple[list[Candidate], int | None] | None:
     lazy = _Lazy(eligibility, ctx)
-    pinned = _pinned_candidates(eligibility, ctx)
+    # Every pinned helper who can serve the order on their own account is a candidate (see
+    # ``candidates._check_pins``); one who cannot is a pin error either way.
+    by_helper = {c.helper: c for c in ctx.candidates}
+    pinned = [by_helper[i] for i in ctx.pinned if i in by_helper]
     if len(pinned) < len(ctx.pinned):
         return None
     for start in _start_options(ctx, lazy, plans, pinned):
@@ -96,23 +102,11 @@ def _place(
     return None
 
 
-def _pinned_candidates(eligibility: Eligibility, ctx: OrderContext) -> list[Candidate]:
-    found = []
-    for index in ctx.pinned:
-        leg = eligibility.travel.leg(eligibility.problem.helpers[index], ctx.order)
-        if leg is None:
-            continue
-        candidate = eligibility.candidate(ctx, index, leg)
-        if candidate.starts != () and eligibility.fits_limits(ctx, candidate):
-            found.append(candidate)
-    return found
-
-
 def _start_options(
     ctx: OrderContext, lazy: _Lazy, plans: list[Plan], pinned: list[Candidate]
 ) -> list[int | None]:
-    """Untimed: no start. Timed: the earliest free start of each pinned helper, or else of each
-    candidate, nearest first (the office tries the earliest slot its nearest helpers can do)."""
+    """Untimed: no start. Timed: the earliest free starts of the pinned helpers and of the
+    nearest helpers with room (the office tries the earliest slot its nearest helpers can do)."""
     if ctx.start_range is None:
         return [None]
     lo, hi = ctx.start_range

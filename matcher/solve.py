@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from matcher.candidates import Eligibility, OrderContext, build_contexts
+from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
 from matcher.greedy import GreedyOutcome, greedy_assign
@@ -81,7 +81,7 @@ def prepare(
     the exact model CP-SAT solves (``matcher.bound`` uses it to bound the same problem)."""
     eligibility, contexts = build_contexts(problem, params.wait_boost, params.candidate_limit)
     greedy = greedy_assign(problem, eligibility, contexts)
-    _include_greedy_helpers(eligibility, contexts, greedy.assignments)
+    _include_greedy_helpers(contexts, greedy.teams)
     return eligibility, contexts, greedy
 
 
@@ -109,18 +109,15 @@ def solve_greedy(problem: Problem, params: SolveParams | None = None) -> Result:
 
 
 def _include_greedy_helpers(
-    eligibility: Eligibility, contexts: list[OrderContext], plans: Mapping[int, Plan]
+    contexts: list[OrderContext], teams: Mapping[int, list[Candidate]]
 ) -> None:
-    """Make every helper of the greedy plan a CP-SAT candidate, so the hint is a full solution
-    of the model even when candidates are restricted to the nearest few."""
-    for order_index, (helpers, _) in plans.items():
+    """Make every helper of the greedy plan a CP-SAT candidate, with the very leg the greedy
+    plan booked, so the hint is a full solution of the model even when candidates are
+    restricted to the nearest few."""
+    for order_index, team in teams.items():
         ctx = contexts[order_index]
         known = {c.helper for c in ctx.candidates}
-        for helper in helpers:
-            if helper not in known:
-                leg = eligibility.travel.leg(eligibility.problem.helpers[helper], ctx.order)
-                if leg is not None:
-                    ctx.candidates.append(eligibility.candidate(ctx, helper, leg))
+        ctx.candidates.extend(c for c in team if c.helper not in known)
 
 
 def _overall_status(stages: list[Stage]) -> Status:
