@@ -11,6 +11,7 @@ stage at which they fail is the order's basic reason for being unmatchable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -144,14 +145,23 @@ class Eligibility:
         return mask
 
     def reach_mask(self, ctx: OrderContext, km_rt: np.ndarray, present: np.ndarray) -> np.ndarray:
-        limit = self._radius
-        if ctx.item.max_distance_km is not None:
-            limit = np.minimum(limit, ctx.item.max_distance_km)
-        mask = present & (km_rt / 2 <= limit + 1e-9)
+        """Helpers (all of them, indexed like ``problem.helpers``) the order is within reach of."""
+        mask = present & (km_rt / 2 <= self._reach(ctx, self._radius) + 1e-9)
         blocked = self._blocked_by.get(ctx.order.resident)
         if blocked:
             mask[blocked] = False
         return mask
+
+    def within_reach(self, ctx: OrderContext, index: int, leg: Leg) -> bool:
+        """``reach_mask`` for one helper."""
+        blocked = index in self._blocked_by.get(ctx.order.resident, ())
+        return not blocked and leg.km_one_way <= self._reach(ctx, self._radius[index]) + 1e-9
+
+    @staticmethod
+    def _reach(ctx: OrderContext, radius: Any) -> Any:
+        """The helpers' radius, capped by the item's maximum distance."""
+        cap = ctx.item.max_distance_km
+        return radius if cap is None else np.minimum(radius, cap)
 
     def candidate(self, ctx: OrderContext, index: int, leg: Leg) -> Candidate:
         """Facts about one helper for one order (no time or limit check)."""
@@ -171,9 +181,10 @@ class Eligibility:
         )
 
     def fits_limits(self, ctx: OrderContext, candidate: Candidate) -> bool:
-        helper = self.problem.helpers[candidate.helper]
-        minutes = helper.committed_minutes + ctx.duration + candidate.leg.minutes_round_trip
-        return helper.max_orders >= 1 and minutes <= helper.max_minutes
+        """The day's order and minute limits leave room for this visit (as ``_rank`` checks)."""
+        index = candidate.helper
+        minutes = ctx.duration + candidate.leg.minutes_round_trip
+        return bool(self._takes_orders[index]) and minutes <= self._room[index]
 
     def ranked(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Helpers who could serve the order on their own account (skills, reach, a free slot
@@ -301,12 +312,7 @@ def pin_reason(
     helper = eligibility.problem.helpers[index]
     if not ctx.item.required_skills <= helper.skills:
         return Reason.NO_SKILL
-    if leg is None:
-        return Reason.OUT_OF_REACH
-    reach = helper.radius_km
-    if ctx.item.max_distance_km is not None:
-        reach = min(reach, ctx.item.max_distance_km)
-    if leg.km_one_way > reach + 1e-9 or ctx.order.resident in helper.blocked_residents:
+    if leg is None or not eligibility.within_reach(ctx, index, leg):
         return Reason.OUT_OF_REACH
     candidate = eligibility.candidate(ctx, index, leg)
     if candidate.starts == ():
