@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import permutations
 
 from matcher.candidates import OrderContext
-from matcher.cpsat.constraints import conflicting_pairs
+from matcher.cpsat.constraints import conflicting_pairs, visit_span
 from matcher.model import Problem
 
 Visit = tuple[int, int]  # (order index, candidate position)
@@ -51,15 +51,8 @@ def day_plans(
 
 def _sequenceable(contexts: list[OrderContext], plan: list[Visit]) -> bool:
     """Some order of the timed visits fits them one after another (earliest starts first)."""
-    timed = []
-    for o, k in plan:
-        ctx, candidate = contexts[o], contexts[o].candidates[k]
-        if candidate.starts is None:
-            continue
-        first = min(lo for lo, _ in candidate.starts)
-        last = max(hi for _, hi in candidate.starts)
-        leg = candidate.leg
-        timed.append((first, last, leg.minutes_out, ctx.duration + leg.minutes_back))
+    spans = (visit_span(contexts[o], k) for o, k in plan)
+    timed = [(first, last, out, rest) for _, first, last, out, rest in spans if first is not None]
     if len(timed) <= 1:
         return True
     for sequence in permutations(timed):

@@ -103,7 +103,7 @@ def conflicting_pairs(
     room = problem.helpers[helper].max_minutes - problem.helpers[helper].committed_minutes
     if problem.helpers[helper].max_orders < 2:
         return []  # the order limit alone already allows at most one
-    spans = [_span(contexts[o], k) for o, k in pairs]
+    spans = [visit_span(contexts[o], k) for o, k in pairs]
     conflicts: list[tuple[tuple[int, int], ...]] = []
     for a in range(len(pairs)):
         for b in range(a + 1, len(pairs)):
@@ -117,7 +117,9 @@ def conflicting_pairs(
 Span = tuple[int, int | None, int, int, int]  # minutes, first start, last start, before, after
 
 
-def _span(ctx: OrderContext, k: int) -> Span:
+def visit_span(ctx: OrderContext, k: int) -> Span:
+    """A candidate visit's minutes of the day and, if timed, the hull of its start ranges with
+    the minutes before the start (travel out) and after it (service and travel back)."""
     candidate = ctx.candidates[k]
     leg = candidate.leg
     minutes = ctx.duration + leg.minutes_round_trip
