@@ -8,19 +8,14 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from matcher.explain import REASON_LABELS as REASON_LABELS_ZH_EN
 from matcher.metrics import Summary, summarize
 from matcher.model import Problem
 from matcher.result import Reason, Result
 
 console = Console()
 
-REASON_LABELS = {
-    Reason.NO_SKILL: "无人具备技能 / no helper has the skill",
-    Reason.OUT_OF_REACH: "超出服务范围 / none within reach",
-    Reason.NOT_FREE: "时段内无空闲 / none free in the window",
-    Reason.AT_LIMIT: "已达当日上限 / all at their limit",
-    Reason.OUTRANKED: "让位于更高优先级 / lost to higher priority",
-}
+REASON_LABELS = {reason: f"{zh} / {en}" for reason, (zh, en) in REASON_LABELS_ZH_EN.items()}
 
 
 def print_comparison(problem: Problem, results: list[Result]) -> None:

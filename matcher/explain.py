@@ -10,6 +10,15 @@ from matcher.result import Reason, Unmatched
 
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
 
+# Short labels for each reason, (Chinese, English), as tables and charts show them.
+REASON_LABELS: dict[Reason, tuple[str, str]] = {
+    Reason.NO_SKILL: ("无人具备技能", "no helper has the skill"),
+    Reason.OUT_OF_REACH: ("超出服务范围", "none within reach"),
+    Reason.NOT_FREE: ("时段内无空闲", "none free in the window"),
+    Reason.AT_LIMIT: ("已达当日上限", "all at their limit"),
+    Reason.OUTRANKED: ("让位于更高优先级", "lost to higher priority"),
+}
+
 
 def explain_unmatched(
     eligibility: Eligibility, contexts: list[OrderContext], covered: Mapping[int, Plan]

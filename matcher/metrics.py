@@ -32,22 +32,28 @@ class Summary(BaseModel):
     unmatched_by_reason: dict[str, int]
 
 
-def summarize(problem: Problem, result: Result) -> Summary:
-    """Plain figures for ``result``; travel is round-trip km per visiting helper."""
+def trip_km(problem: Problem, result: Result) -> list[float]:
+    """Round-trip km of every visit: one per helper per covered order (0 without a leg)."""
     table = TravelTable(problem)
-    trips: list[float] = []
-    load: Counter[str] = Counter()
-    with_circle = kept_circle = 0
+    trips = []
     for assignment in result.assignments:
         order = problem.order(assignment.order)
-        circle = set(problem.resident(order.resident).circle)
-        if circle:
-            with_circle += 1
-            kept_circle += bool(circle & set(assignment.helpers))
         for helper_id in assignment.helpers:
             leg = table.leg(problem.helper(helper_id), order)
             trips.append(leg.km_round_trip if leg else 0.0)
-            load[helper_id] += 1
+    return trips
+
+
+def summarize(problem: Problem, result: Result) -> Summary:
+    """Plain figures for ``result``; travel is round-trip km per visiting helper."""
+    trips = trip_km(problem, result)
+    load: Counter[str] = Counter(h for a in result.assignments for h in a.helpers)
+    with_circle = kept_circle = 0
+    for assignment in result.assignments:
+        circle = set(problem.resident(problem.order(assignment.order).resident).circle)
+        if circle:
+            with_circle += 1
+            kept_circle += bool(circle & set(assignment.helpers))
     loads = list(load.values())
     return Summary(
         solver=result.solver,

@@ -13,7 +13,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from api.report.figures import MAP_GROUPS, REASON_LABELS, MapPoints, RunFigures, Split
+from api.report.figures import MAP_GROUPS, MapPoints, RunFigures, Split
+from matcher.explain import REASON_LABELS
 from matcher.result import Reason
 
 COVERED, UNCOVERED = "#2e7d32", "#c62828"

@@ -13,22 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from matcher.generator import StreetLayout
-from matcher.metrics import Summary, summarize
+from matcher.metrics import Summary, summarize, trip_km
 from matcher.model import Order, Problem
 from matcher.params import SolveParams
 from matcher.result import Reason, Result
-from matcher.travel import TravelTable
 from matcher.weights import order_weight
 
 KM_PER_DEG = 6371.0088 * math.pi / 180
-
-REASON_LABELS: dict[Reason, tuple[str, str]] = {
-    Reason.NO_SKILL: ("无人具备技能", "no helper has the skill"),
-    Reason.OUT_OF_REACH: ("超出服务范围", "none within reach"),
-    Reason.NOT_FREE: ("时段内无空闲", "none free in the window"),
-    Reason.AT_LIMIT: ("已达当日上限", "all at their limit"),
-    Reason.OUTRANKED: ("让位于更高优先级", "lost to higher priority"),
-}
 
 
 @dataclass(frozen=True)
@@ -135,18 +126,6 @@ def _fill(run: ReportRun, splits: dict[str, Split], key_of: Callable[[Order], st
         else:
             split.uncovered_weight += weight
             split.uncovered_orders += 1
-
-
-def trip_km(problem: Problem, result: Result) -> list[float]:
-    """Round-trip km of every visit (one per helper per covered order), as ``summarize`` counts."""
-    table = TravelTable(problem)
-    trips = []
-    for assignment in result.assignments:
-        order = problem.order(assignment.order)
-        for helper_id in assignment.helpers:
-            leg = table.leg(problem.helper(helper_id), order)
-            trips.append(leg.km_round_trip if leg else 0.0)
-    return trips
 
 
 def map_points(run: ReportRun) -> MapPoints:

@@ -11,12 +11,12 @@ from html import escape
 from api.report import charts
 from api.report.figures import (
     MAP_GROUPS,
-    REASON_LABELS,
     ReportRun,
     RunFigures,
     Split,
     run_figures,
 )
+from matcher.explain import REASON_LABELS
 from matcher.metrics import Summary
 from matcher.result import Reason
 
