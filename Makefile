@@ -1,11 +1,12 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
 #   make demo   create .venv, install, solve the demo street and print its summary
 #   make test   install the dev extras and run the whole test suite
+#   make test-pg the same, with the API tests also run on a private PostgreSQL (.ci/pg)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-pg pg lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,14 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2
+
+# A private PostgreSQL on 127.0.0.1:55432 (installed via apt when run as root); see .ci/pg.
+pg:
+	.ci/pg up
+
+test-pg: $(VENV)/.installed-dev
+	QUNBANG_TEST_PG_URL=$$(.ci/pg up) && export QUNBANG_TEST_PG_URL && \
+	QUNBANG_REQUIRE_PG=1 $(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check matcher api seeds tests bench

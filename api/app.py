@@ -1,0 +1,85 @@
+"""The FastAPI application: one router per resource (``api/routes``), errors as JSON."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api import routes
+from api.errors import ServiceError
+from api.settings import Settings, get_settings
+from api.store.db import make_engine, session_factory
+
+log = logging.getLogger("qunbang.api")
+
+
+def create_app(settings: Settings | None = None, *, ticker: bool = True) -> FastAPI:
+    """The API for one database. ``ticker`` runs offer expiry, reminders and the outbox in the
+    background every ``settings.tick_seconds``."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        if ticker and settings.tick_seconds > 0:
+            from api.services.ticker import run_ticker
+
+            thread = threading.Thread(
+                target=run_ticker, args=(app.state.sessions, settings, stop), daemon=True
+            )
+            thread.start()
+        yield
+        stop.set()
+        engine.dispose()
+
+    app = FastAPI(
+        title="群帮 Qunbang",
+        description="志愿者匹配服务 / volunteer matching service",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    _add_error_handlers(app)
+    for module in pkgutil.iter_modules(routes.__path__):
+        router = importlib.import_module(f"api.routes.{module.name}").router
+        app.include_router(router)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
+        body = {"detail": error.message, "code": error.code, "field": error.field}
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse(body, status_code=error.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in error.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        body = {
+            "detail": f"输入有误 / invalid input: {summary}",
+            "code": "invalid",
+            "errors": problems,
+        }
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=error)
+        body = {"detail": "服务器内部错误，已记录 / internal error (logged)", "code": "internal"}
+        return JSONResponse(body, status_code=500)

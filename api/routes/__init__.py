@@ -1,0 +1,1 @@
+"""One router per resource; every module here exports ``router`` and is included by the app."""

@@ -1,0 +1,217 @@
+"""The primitives of the loop that every path shares (nightly run, re-match, claims, manual
+reassignment): give an order to a team, withdraw it, and keep the order's status in step.
+
+An order has at most one live assignment (a partial unique index); its members each hold an offer.
+The order's status follows from them: ``open`` without a live assignment, ``offered`` while any
+member is pending or a place is unfilled, ``assigned`` when the whole team accepted, then ``done``
+and ``confirmed`` as the assignment moves on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import Conflict
+from api.services.notify import enqueue
+from api.settings import Settings
+from api.store.tables import AssignmentRow, ItemRow, OfferRow, OrderRow, utcnow
+
+LIVE_ASSIGNMENT_STATUSES = ("active", "done", "confirmed")
+
+
+def to_utc(settings: Settings, date: dt.date, minute: int) -> dt.datetime:
+    """Naive UTC of a local street date and minute after midnight."""
+    local = dt.datetime.combine(date, dt.time()) + dt.timedelta(minutes=minute)
+    aware = local.replace(tzinfo=ZoneInfo(settings.timezone))
+    return aware.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def local_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
+    now = now or utcnow()
+    return now.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def respond_by(
+    settings: Settings, order: OrderRow, start_minute: int | None, now: dt.datetime | None = None
+) -> dt.datetime:
+    """An offer's deadline: ``offer_response_hours`` from now, but an hour before the visit (the
+    window's start, or 08:00 for an untimed order), and never less than 10 minutes from now."""
+    now = now or utcnow()
+    begins = start_minute if start_minute is not None else order.window_start
+    visit = to_utc(settings, order.date, begins if begins is not None else 8 * 60)
+    deadline = min(
+        now + dt.timedelta(hours=settings.offer_response_hours), visit - dt.timedelta(hours=1)
+    )
+    return max(deadline, now + dt.timedelta(minutes=10))
+
+
+def team_size(session: Session, order: OrderRow) -> int:
+    return session.get_one(ItemRow, order.item).team_size
+
+
+def live_assignment(session: Session, order_id: int) -> AssignmentRow | None:
+    return session.scalar(
+        select(AssignmentRow).where(
+            AssignmentRow.order_id == order_id, AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES)
+        )
+    )
+
+
+def live_offers(assignment: AssignmentRow) -> list[OfferRow]:
+    return [o for o in assignment.offers if o.status in ("pending", "accepted")]
+
+
+def refresh_order_status(session: Session, order: OrderRow) -> str:
+    """Set the order's status from its live assignment (cancelled orders stay cancelled)."""
+    if order.status == "cancelled":
+        return order.status
+    assignment = live_assignment(session, order.id)
+    if assignment is None:
+        status = "open"
+    elif assignment.status in ("done", "confirmed"):
+        status = assignment.status
+    else:
+        accepted = sum(o.status == "accepted" for o in assignment.offers)
+        status = "assigned" if accepted >= team_size(session, order) else "offered"
+    if status != order.status:
+        order.status = status
+        order.version += 1
+    return status
+
+
+def create_assignment(
+    session: Session,
+    settings: Settings,
+    order: OrderRow,
+    helper_ids: Iterable[int],
+    *,
+    source: str,
+    start_minute: int | None,
+    accepted: Iterable[int] = (),
+    run_id: int | None = None,
+    claim_id: int | None = None,
+    distances: dict[int, float] | None = None,
+    now: dt.datetime | None = None,
+) -> AssignmentRow:
+    """Give ``order`` to a team: one offer per member, ``accepted`` ones already accepted, the
+    others pending with a deadline and a notification. Raises ``Conflict`` if the order already
+    has a live assignment (someone else was faster). The caller commits."""
+    now = now or utcnow()
+    accepted = set(accepted)
+    assignment = AssignmentRow(
+        order_id=order.id,
+        run_id=run_id,
+        claim_id=claim_id,
+        source=source,
+        start_minute=start_minute,
+    )
+    try:
+        with session.begin_nested():
+            session.add(assignment)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"订单已被分配 / order {order.id} was just taken by someone else") from error
+    deadline = respond_by(settings, order, start_minute, now)
+    for helper_id in dict.fromkeys(helper_ids):
+        is_accepted = helper_id in accepted
+        offer = OfferRow(
+            assignment_id=assignment.id,
+            helper_id=helper_id,
+            status="accepted" if is_accepted else "pending",
+            offered_at=now,
+            respond_by=deadline,
+            responded_at=now if is_accepted else None,
+            distance_km=(distances or {}).get(helper_id),
+        )
+        session.add(offer)
+        session.flush()
+        if not is_accepted:
+            notify_offer(session, offer, order, "offer")
+    session.refresh(assignment)
+    refresh_order_status(session, order)
+    return assignment
+
+
+def add_offer(
+    session: Session,
+    settings: Settings,
+    assignment: AssignmentRow,
+    helper_id: int,
+    *,
+    distance_km: float | None = None,
+    now: dt.datetime | None = None,
+) -> OfferRow:
+    """A new pending offer for a replacement member of a live assignment."""
+    now = now or utcnow()
+    order = assignment.order
+    offer = OfferRow(
+        assignment_id=assignment.id,
+        helper_id=helper_id,
+        offered_at=now,
+        respond_by=respond_by(settings, order, assignment.start_minute, now),
+        distance_km=distance_km,
+    )
+    session.add(offer)
+    session.flush()
+    notify_offer(session, offer, order, "offer")
+    session.refresh(assignment)
+    return offer
+
+
+def withdraw_assignment(
+    session: Session,
+    assignment: AssignmentRow,
+    kind: str = "cancellation",
+    now: dt.datetime | None = None,
+) -> None:
+    """End a live assignment: its pending and accepted offers are withdrawn and their holders
+    told (``kind``: cancellation or change). The caller refreshes the order and commits."""
+    now = now or utcnow()
+    assignment.status = "withdrawn"
+    assignment.ended_at = now
+    for offer in live_offers(assignment):
+        offer.status = "withdrawn"
+        offer.responded_at = offer.responded_at or now
+        notify_offer(session, offer, assignment.order, kind)
+
+
+def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) -> None:
+    """Queue the message for an offer event: offer, reminder, change or cancellation."""
+    item = session.get_one(ItemRow, order.item)
+    when = order.date.isoformat()
+    if order.window_start is not None:
+        when += f" {order.window_start // 60:02d}:{order.window_start % 60:02d}"
+    texts = {
+        "offer": (
+            f"新的服务邀请：{item.name_zh}，{when}，请及时回复",
+            f"New request: {item.name_en}, {when}. Please reply.",
+        ),
+        "reminder": (
+            f"提醒：{item.name_zh}（{when}）的邀请即将过期",
+            f"Reminder: the request {item.name_en} ({when}) expires soon.",
+        ),
+        "change": (
+            f"变更：{item.name_zh}（{when}）的安排已调整",
+            f"Change: the plan for {item.name_en} ({when}) has changed.",
+        ),
+        "cancellation": (
+            f"取消：{item.name_zh}（{when}）已取消",
+            f"Cancelled: {item.name_en} ({when}) no longer needs you.",
+        ),
+    }
+    text_zh, text_en = texts[kind]
+    enqueue(
+        session,
+        helper_id=offer.helper_id,
+        kind=kind,
+        text_zh=text_zh,
+        text_en=text_en,
+        payload={"offer": offer.id, "order": order.id, "date": order.date.isoformat()},
+        dedupe_key=f"reminder:offer:{offer.id}" if kind == "reminder" else None,
+    )

@@ -1,0 +1,37 @@
+"""Service settings, read from the environment (``QUNBANG_*``) in one place."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment; defaults suit ``make demo``."""
+
+    model_config = SettingsConfigDict(env_prefix="QUNBANG_", extra="ignore")
+
+    # The embedded default: a SQLite file under var/ (WAL mode). PostgreSQL when a URL is given,
+    # e.g. postgresql+psycopg://qunbang@127.0.0.1:5432/qunbang.
+    database_url: str = "sqlite:///var/qunbang.db"
+    timezone: str = "Asia/Shanghai"
+    token_ttl_minutes: int = Field(default=12 * 60, gt=0)
+    # An offer must be answered within this many hours, and at least an hour before the visit.
+    offer_response_hours: float = Field(default=12.0, gt=0)
+    reminder_before_minutes: int = Field(default=120, ge=0)
+    nightly_time_limit_s: float = Field(default=20.0, gt=0)
+    rematch_time_limit_s: float = Field(default=2.0, gt=0)
+    # How often the server expires overdue offers, sends reminders and drains the outbox.
+    tick_seconds: float = Field(default=30.0, ge=0)
+    notify_sender: Literal["log", "webhook"] = "log"
+    webhook_url: str | None = None
+    low_score_threshold: int = Field(default=2, ge=1, le=5)  # feedback at or below: follow-up visit
+    follow_up_days: int = Field(default=3, ge=0)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,463 @@
+"""The database tables (SQLAlchemy 2). Tables are not API schemas and not matcher models: the
+conversions live in ``api.services`` (one place each).
+
+Times are naive UTC (``utcnow``); dates and minutes-after-midnight of a visit are local street time.
+History is never hard-deleted: people are deactivated, offers change status, points are reversed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+# ----------------------------------------------------------------------------- places
+
+
+class Street(Base):
+    __tablename__ = "streets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Community(Base):
+    __tablename__ = "communities"
+    __table_args__ = (UniqueConstraint("street_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+    __table_args__ = (UniqueConstraint("community_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+# ----------------------------------------------------------------------------- catalogue
+
+
+class SkillRow(Base):
+    __tablename__ = "skills"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class CategoryRow(Base):
+    __tablename__ = "categories"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    paid: Mapped[bool] = mapped_column(Boolean)
+
+
+class ItemRow(Base):
+    __tablename__ = "service_items"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(ForeignKey("categories.code"))
+    paid: Mapped[bool] = mapped_column(Boolean)
+    required_skills: Mapped[list[Any]] = mapped_column(default=list)
+    lead_skill: Mapped[str | None] = mapped_column(String(64))
+    duration_min: Mapped[int] = mapped_column(Integer)
+    team_size: Mapped[int] = mapped_column(Integer, default=1)
+    max_distance_km: Mapped[float | None] = mapped_column(Float)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+# ----------------------------------------------------------------------------- the ledger (台账)
+
+
+class HelperRow(Base):
+    """A resource-type resident who accepts orders."""
+
+    __tablename__ = "helpers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)  # the office's ledger number
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    kind: Mapped[str] = mapped_column(String(32))
+    skills: Mapped[list[Any]] = mapped_column(default=list)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    radius_km: Mapped[float] = mapped_column(Float, default=3.0)
+    max_orders: Mapped[int] = mapped_column(Integer, default=3)
+    max_minutes: Mapped[int] = mapped_column(Integer, default=240)
+    # Daily windows [[start, end], ...] in minutes after midnight.
+    availability: Mapped[list[Any]] = mapped_column(default=lambda: [[0, 1440]])
+    languages: Mapped[list[Any]] = mapped_column(default=lambda: ["zh"])
+    gender: Mapped[str | None] = mapped_column(String(8))
+    speed_kmh: Mapped[float | None] = mapped_column(Float)
+    blocked_residents: Mapped[list[Any]] = mapped_column(default=list)  # resident codes
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    community: Mapped[Community] = relationship(lazy="joined")
+
+
+class ResidentRow(Base):
+    """A service-type resident who places orders."""
+
+    __tablename__ = "residents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    id_card_tail: Mapped[str] = mapped_column(String(8), default="")  # last digits of the ID card
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    category: Mapped[str] = mapped_column(String(32))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    priority_weight: Mapped[float] = mapped_column(Float, default=1.0)
+    language: Mapped[str | None] = mapped_column(String(16))
+    preferred_gender: Mapped[str | None] = mapped_column(String(8))
+    circle: Mapped[list[Any]] = mapped_column(default=list)  # helper codes from the ledger
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    community: Mapped[Community] = relationship(lazy="joined")
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+class OrderSeries(Base):
+    """A recurring order, e.g. every Tuesday 9-10; it produces dated occurrences (orders)."""
+
+    __tablename__ = "order_series"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    item: Mapped[str] = mapped_column(ForeignKey("service_items.code"))
+    weekdays: Mapped[list[Any]] = mapped_column()  # 0 = Monday … 6 = Sunday
+    window_start: Mapped[int | None] = mapped_column(Integer)
+    window_end: Mapped[int | None] = mapped_column(Integer)
+    flexible: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+ORDER_STATUSES = ("open", "offered", "assigned", "done", "confirmed", "cancelled")
+
+
+class OrderRow(Base):
+    """One dated order (点单). ``status`` follows the loop:
+    open → offered → assigned (every member accepted) → done (a helper) → confirmed (staff);
+    or cancelled. A decline or expiry takes an offered/assigned order back to matching."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("series_id", "date"),
+        CheckConstraint(f"status IN {ORDER_STATUSES!r}", name="status"),
+        Index("ix_orders_street_date_status", "street_id", "date", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    item: Mapped[str] = mapped_column(ForeignKey("service_items.code"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    window_start: Mapped[int | None] = mapped_column(Integer)
+    window_end: Mapped[int | None] = mapped_column(Integer)
+    flexible: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("order_series.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[dt.datetime] = _created()
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # Bumped on every status change: claims and offers use it for compare-and-set updates.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+    resident: Mapped[ResidentRow] = relationship(lazy="joined")
+
+
+# ----------------------------------------------------------------------------- matching
+
+
+class RunRow(Base):
+    """One matching run. Written as ``running`` first (its own commit); the offers and the final
+    figures land together in one transaction, so a run that dies leaves only this record."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_street_date", "street_id", "date"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16), default="nightly")  # nightly | rematch
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    trigger: Mapped[str] = mapped_column(String(32), default="cli")
+    started_at: Mapped[dt.datetime] = _created()
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class RunUnmatched(Base):
+    """Why a run could not match an order, in words staff understand."""
+
+    __tablename__ = "run_unmatched"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    explanation_zh: Mapped[str] = mapped_column(Text)
+    explanation_en: Mapped[str] = mapped_column(Text)
+    outranked_by: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+
+
+class ClaimRow(Base):
+    """A claim by a helper: single (单独认领), team (集体认领) or bundle (打包认领)."""
+
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form: Mapped[str] = mapped_column(String(16))  # single | team | bundle
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+LIVE_ASSIGNMENT = "status IN ('active', 'done', 'confirmed')"
+
+
+class AssignmentRow(Base):
+    """An order given to a team. At most one live assignment per order (a partial unique index),
+    which is what makes two simultaneous claims of one order end with exactly one winner."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index(
+            "uq_assignments_live_order",
+            "order_id",
+            unique=True,
+            sqlite_where=text(LIVE_ASSIGNMENT),
+            postgresql_where=text(LIVE_ASSIGNMENT),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    source: Mapped[str] = mapped_column(String(16))  # nightly | rematch | claim | manual
+    start_minute: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[dt.datetime] = _created()
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # withdrawn or cancelled
+
+    order: Mapped[OrderRow] = relationship(lazy="joined")
+    offers: Mapped[list[OfferRow]] = relationship(back_populates="assignment", lazy="selectin")
+
+
+LIVE_OFFER = "status IN ('pending', 'accepted')"
+
+
+class OfferRow(Base):
+    """One team member's offer: pending → accepted | declined | expired | withdrawn."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index(
+            "uq_offers_live_member",
+            "assignment_id",
+            "helper_id",
+            unique=True,
+            sqlite_where=text(LIVE_OFFER),
+            postgresql_where=text(LIVE_OFFER),
+        ),
+        Index("ix_offers_helper_status", "helper_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    offered_at: Mapped[dt.datetime] = _created()
+    respond_by: Mapped[dt.datetime] = mapped_column(DateTime)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decline_reason: Mapped[str] = mapped_column(Text, default="")
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    distance_km: Mapped[float | None] = mapped_column(Float)  # one way, as the matcher sees it
+
+    assignment: Mapped[AssignmentRow] = relationship(back_populates="offers", lazy="joined")
+    helper: Mapped[HelperRow] = relationship(lazy="joined")
+
+
+# ----------------------------------------------------------------------------- after the visit
+
+
+class FeedbackRow(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    given_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class FollowUpRow(Base):
+    """A follow-up visit (回访), scheduled by a low feedback score."""
+
+    __tablename__ = "follow_ups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id"))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | done
+    notes: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PointsEntry(Base):
+    """The points ledger (积分): append-only, enforced by database triggers. A correction is a
+    reversing entry that names the entry it reverses (at most once)."""
+
+    __tablename__ = "points_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # base | bonus | reversal
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("points_entries.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+# ----------------------------------------------------------------------------- people who log in
+
+ROLES = ("staff", "planner", "helper", "resident")
+
+
+class UserRow(Base):
+    """A login. Staff are scoped to a street, or to one community of it when ``community_id`` is
+    set; a helper account is tied to its helper row, a resident account to its resident row."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), unique=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class TokenRow(Base):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = _created()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[UserRow] = relationship(lazy="joined")
+
+
+class AuditEntry(Base):
+    """Who did or read what: every staff read of a resident's details and every change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = _created()
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NotificationRow(Base):
+    """The outbox: messages to helpers, sent by the configured sender (log or webhook)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # offer | reminder | change | cancellation
+    text_zh: Mapped[str] = mapped_column(Text)
+    text_en: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Stops a second reminder for the same offer, e.g. "reminder:offer:42".
+    dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = _created()
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
