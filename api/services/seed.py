@@ -25,8 +25,12 @@ from matcher.catalogue import load_catalogue
 from matcher.generator import StreetSpec, generate_street_with_layout
 from matcher.model import Catalogue
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "建国华明丽芳秀英军伟强敏静磊洋艳勇杰娟涛超霞平刚桂兰玉梅红春燕文华德福生海波志宏淑珍凤荣新民林云琴"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = "建国华明丽芳秀英军伟强敏静磊洋艳勇杰娟涛超霞平刚桂兰玉梅红春燕文华德福生海波志宏淑珍凤荣新民林云琴"  # noqa: E501
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,9 @@ def seed_street(
     def place(entity_id: str) -> tuple[Community, Grid, str]:
         where = layout.places[entity_id]
         community, grid = communities[where.community], grids[(where.community, where.grid)]
-        address = f"{where.community}{where.grid}{rng.randint(1, 30)}号楼{rng.randint(1, 6)}单元{rng.randint(1, 18)}{rng.randint(1, 4):02d}室"
+        building, unit = rng.randint(1, 30), rng.randint(1, 6)
+        room = f"{rng.randint(1, 18)}{rng.randint(1, 4):02d}"
+        address = f"{where.community}{where.grid}{building}号楼{unit}单元{room}室"
         return community, grid, address
 
     prefix = f"{code}-" if code != "demo" else ""
