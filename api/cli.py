@@ -19,7 +19,7 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from api import scenario_run
+from api import cli_service, scenario_run
 from api.printing import console, print_comparison, print_summaries, print_unmatched
 from api.scenario import ScenarioError, scenario_json_schema
 from api.scenario_run import OptionError, Overrides
@@ -32,6 +32,11 @@ scenario_app = typer.Typer(
     help="情景文件：运行、比较、报告 / scenario files: run, compare, report", no_args_is_help=True
 )
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(cli_service.user_app, name="user")
+app.add_typer(cli_service.db_app, name="db")
+app.command("demo")(cli_service.demo)
+app.command("nightly")(cli_service.nightly)
+app.command("serve")(cli_service.serve)
 
 ScenarioFile = Annotated[Path, typer.Argument(help="scenario file (YAML)", show_default=False)]
 TimeLimit = Annotated[
@@ -50,13 +55,13 @@ def main() -> None:
     """群帮 Qunbang — 志愿者匹配 / volunteer matching."""
 
 
-@app.command()
-def demo(
+@app.command("match-demo")
+def match_demo(
     time_limit: Annotated[float, typer.Option(help="CP-SAT time limit, seconds")] = 20.0,
     workers: Annotated[int, typer.Option(help="CP-SAT worker threads")] = 2,
     seed: Annotated[int, typer.Option(help="street generator and solver seed")] = 0,
 ) -> None:
-    """Solve the demo street with CP-SAT and the hand rule, and print both summaries."""
+    """Solve the generated demo street in memory with CP-SAT and the hand rule; print both."""
     logging.basicConfig(level=logging.WARNING)
     began = time.perf_counter()
     problem = generate_street(preset("demo", seed=seed))
