@@ -4,3 +4,4 @@ from pathlib import Path
 
 SEEDS_DIR = Path(__file__).parent
 CATALOGUE_PATH = SEEDS_DIR / "catalogue.yaml"
+DEMO_STREET_PATH = SEEDS_DIR / "demo_street.yaml"

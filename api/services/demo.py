@@ -18,8 +18,9 @@ from api.settings import Settings
 from api.store.tables import Community, OfferRow, OrderRow, Street, UserRow
 from matcher.catalogue import read_yaml
 from matcher.generator import preset
+from seeds import DEMO_STREET_PATH
 
-DEMO_FILE = Path(__file__).resolve().parents[2] / "seeds" / "demo_street.yaml"
+DEMO_FILE = DEMO_STREET_PATH
 
 
 class _Strict(BaseModel):
