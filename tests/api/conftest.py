@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from api.services import auth
 from api.services.auth import add_user
 from api.services.seed import seed_street
 from api.settings import Settings
@@ -35,6 +39,24 @@ PASSWORD = "correct-horse-9"
 
 def _admin(url: str):  # type: ignore[no-untyped-def]
     return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Tests hash dozens of passwords: use argon2id's cheapest settings (production keeps the
+    library's defaults)."""
+    original = auth.HASHER
+    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth.HASHER = original
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating every time is slow)."""
+    path = tmp_path_factory.mktemp("template") / "qunbang.db"
+    migrate(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +77,11 @@ def pg_template() -> Iterator[str | None]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path, pg_template) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_template, pg_template) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, migrated, empty database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'qunbang.db'}"
-        migrate(url)
-        yield url
+        shutil.copy(sqlite_template, tmp_path / "qunbang.db")
+        yield f"sqlite:///{tmp_path / 'qunbang.db'}"
         return
     if not PG_URL:
         if REQUIRE_PG:
