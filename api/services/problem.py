@@ -146,6 +146,9 @@ def build_problem(
     residents = {o.resident_id: o.resident for o in orders}
     loads = _loads(session, date, {o.id for o in orders}, helper_rows)
     blocked = _refusals(orders, refused)
+    for row in helper_rows.values():  # the ledger's own blocks (resident codes)
+        codes = set(row.blocked_residents)
+        blocked[row.id].update(resident_key(r.id) for r in residents.values() if r.code in codes)
     catalogue = catalogue_from_db(session)
     helpers = tuple(
         _helper(row, loads.get(row.id, []), blocked.get(row.id, set()))

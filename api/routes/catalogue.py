@@ -1,0 +1,24 @@
+"""The service catalogue and the street's communities and grids (any logged-in user)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import CurrentActor, SessionDep
+from api.services import catalogue
+from api.services.catalogue import CatalogueOut, CommunityOut
+
+router = APIRouter(tags=["catalogue"])
+
+
+@router.get("/catalogue")
+def get_catalogue(session: SessionDep, _actor: CurrentActor) -> CatalogueOut:
+    """Skills, categories and service items, with the labels of helper kinds and resident
+    categories (Chinese and English)."""
+    return catalogue.catalogue(session)
+
+
+@router.get("/communities")
+def list_communities(session: SessionDep, actor: CurrentActor) -> list[CommunityOut]:
+    """The communities of your street, each with its grids."""
+    return catalogue.communities(session, actor)

@@ -1,0 +1,43 @@
+"""Follow-up visits (回访) scheduled by low feedback scores: staff list and complete them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import SessionDep, StaffActor
+from api.services import closing
+from api.services.closing import FollowUpView
+from api.services.orders import Page
+
+router = APIRouter(tags=["follow-ups"])
+
+
+class FollowUpDoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: str = Field(default="", max_length=4000, description="what the visit found")
+
+
+@router.get("/follow-ups")
+def list_follow_ups(
+    session: SessionDep,
+    actor: StaffActor,
+    status: Literal["scheduled", "done"] | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[FollowUpView]:
+    """Follow-up visits in your scope, soonest due first."""
+    return closing.list_follow_ups(session, actor, status, page, page_size)
+
+
+@router.post("/follow-ups/{follow_up_id}/done")
+def complete_follow_up(
+    follow_up_id: int,
+    session: SessionDep,
+    actor: StaffActor,
+    body: Annotated[FollowUpDoneIn | None, Body()] = None,
+) -> FollowUpView:
+    """Record that the follow-up visit took place."""
+    return closing.complete_follow_up(session, actor, follow_up_id, body.notes if body else "")

@@ -1,0 +1,137 @@
+"""Offers and assignments: a helper's own (list, read, accept, decline, mark done), and staff
+dispatching by hand (reassign, cancel, ranked candidates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import Actor, HelperActor, SessionDep, SettingsDep, StaffActor, StaffOrResident
+from api.errors import NotFound
+from api.services import dispatch, offers
+from api.services.dispatch import CancelView, CandidatesView, TeamView
+from api.services.offers import DeclinedView, OfferView
+from api.services.runs import Page
+
+router = APIRouter(tags=["offers"])
+
+
+class DeclineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="", max_length=1000)
+
+
+class ReassignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    helper_ids: list[int] = Field(min_length=1, max_length=10)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+def _helper(actor: Actor) -> int:
+    if actor.helper_id is None:  # a helper login not tied to a ledger row
+        raise NotFound("未找到 / not found")
+    return actor.helper_id
+
+
+@router.get("/me/offers")
+def my_offers(
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: HelperActor,
+    status: Literal["live", "pending", "accepted", "declined", "expired", "withdrawn", "all"] = (
+        "live"
+    ),
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[OfferView]:
+    """My offers and assignments (default: pending and accepted), upcoming first. The
+    resident's name, address and phone appear only on offers I accepted."""
+    return offers.my_offers(
+        session,
+        settings,
+        _helper(actor),
+        status=status,
+        date_from=date_from,
+        date_to=date_to,
+        page=page,
+        page_size=page_size,
+    )
+
+
+@router.get("/me/offers/{offer_id}")
+def get_offer(offer_id: int, session: SessionDep, actor: HelperActor) -> OfferView:
+    """One of my offers (anyone else's: 404)."""
+    return offers.get_offer(session, _helper(actor), offer_id)
+
+
+@router.post("/me/offers/{offer_id}/accept")
+def accept(
+    offer_id: int, session: SessionDep, settings: SettingsDep, actor: HelperActor
+) -> OfferView:
+    """Accept before the respond-by deadline; accepting twice is harmless."""
+    return offers.accept(session, settings, _helper(actor), offer_id)
+
+
+@router.post("/me/offers/{offer_id}/decline")
+def decline(
+    offer_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: HelperActor,
+    body: DeclineIn | None = None,
+) -> DeclinedView:
+    """Decline; the order goes straight back to matching and someone else is asked
+    (``replacement_offers``: how many were asked)."""
+    reason = body.reason if body else ""
+    return offers.decline(session, settings, _helper(actor), offer_id, reason)
+
+
+@router.post("/me/assignments/{assignment_id}/done")
+def mark_done(assignment_id: int, session: SessionDep, actor: HelperActor) -> OfferView:
+    """Mark a visit done (a member who accepted, once the whole team accepted)."""
+    return offers.mark_done(session, _helper(actor), assignment_id)
+
+
+@router.post("/orders/{order_id}/reassign")
+def reassign(
+    order_id: int,
+    body: ReassignIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: StaffActor,
+) -> TeamView:
+    """Hand the order to a team picked by staff; the current team is withdrawn and told."""
+    return dispatch.reassign(session, settings, actor, order_id, body.helper_ids)
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel(
+    order_id: int,
+    body: CancelIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: StaffOrResident,
+) -> CancelView:
+    """Cancel an order not yet done (staff in scope, or the resident's own account); the team's
+    offers are withdrawn and each member is told."""
+    return dispatch.cancel_order(session, settings, actor, order_id, body.reason)
+
+
+@router.get("/orders/{order_id}/candidates")
+def candidates(
+    order_id: int,
+    session: SessionDep,
+    actor: StaffActor,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> CandidatesView:
+    """Helpers who could serve the order, best first, each with why."""
+    return dispatch.candidates_for(session, actor, order_id, limit)

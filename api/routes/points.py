@@ -1,0 +1,67 @@
+"""Points (积分): helpers read their own; staff read their street's helpers and grant bonuses
+(组织赠分) or reverse an entry. The ledger is append-only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from api.deps import HelperActor, SessionDep, StaffActor
+from api.services import points
+from api.services.points import EntryView, PointsHistory
+
+router = APIRouter(tags=["points"])
+
+PageNumber = Annotated[int, Query(ge=1)]
+PageSize = Annotated[int, Query(ge=1, le=200)]
+
+
+class BonusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    helper_id: int
+    amount: StrictInt = Field(gt=0, description="whole points, more than zero")
+    reason: str = Field(min_length=1, max_length=2000)
+    order_id: int | None = None
+
+
+class ReverseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("/me/points")
+def my_points(
+    session: SessionDep, actor: HelperActor, page: PageNumber = 1, page_size: PageSize = 50
+) -> PointsHistory:
+    """Your balance and your entries, newest first."""
+    return points.history(session, actor, actor.helper_id or 0, page, page_size)
+
+
+@router.get("/helpers/{helper_id}/points")
+def helper_points(
+    helper_id: int,
+    session: SessionDep,
+    actor: StaffActor,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> PointsHistory:
+    """A helper's balance and entries (helpers of your street)."""
+    return points.history(session, actor, helper_id, page, page_size)
+
+
+@router.post("/points/bonus", status_code=201)
+def grant_bonus(body: BonusIn, session: SessionDep, actor: StaffActor) -> EntryView:
+    """Grant a helper points from the organisation (组织赠分), with a reason."""
+    return points.grant_bonus(
+        session, actor, body.helper_id, body.amount, body.reason, body.order_id
+    )
+
+
+@router.post("/points/{entry_id}/reverse", status_code=201)
+def reverse_entry(
+    entry_id: int, body: ReverseIn, session: SessionDep, actor: StaffActor
+) -> EntryView:
+    """Correct an entry by adding its opposite (at most once per entry)."""
+    return points.reverse_entry(session, actor, entry_id, body.reason)

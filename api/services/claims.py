@@ -1,0 +1,539 @@
+"""Claims: a helper lists the open orders they could serve and takes them — alone (单独认领),
+with named teammates who each confirm (集体认领), or several at once, all or nothing (打包认领).
+
+Eligibility is the matcher's: the listing asks ``eligible_helpers`` on a problem holding only this
+helper; a claim solves the claimed orders with the claiming team pinned, so a claim is refused for
+whatever the nightly run would refuse (skills, reach, a free slot with travel, day limits, visits
+that overlap). Two claims of one order: a compare-and-set on the order's ``version`` and the
+live-assignment unique index let exactly one through, the other gets ``Conflict``. The members'
+rows are locked first, so claims running side by side cannot fill one helper's day twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.errors import BadInput, Conflict, NotFound, ServiceError
+from api.services.assign import (
+    LIVE_ASSIGNMENT_STATUSES,
+    create_assignment,
+    live_assignment,
+    local_today,
+)
+from api.services.audit import audit
+from api.services.problem import StreetProblem, build_problem, helper_key, leg_minutes, row_id
+from api.settings import Settings
+from api.store.db import begin_write
+from api.store.tables import AssignmentRow, ClaimRow, HelperRow, ItemRow, OrderRow, UserRow, utcnow
+from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts, pin_reason
+from matcher.eligible import eligible_helpers
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Reason, Result, Status
+from matcher.solve import solve
+
+log = logging.getLogger("qunbang.claims")
+MAX_BUNDLE = 10
+MAX_PAGE_SIZE = 100
+REACH_SLACK_KM = 0.5  # margin of the listing's first cut; the matcher's reach check is exact
+WHY_NOT: dict[Reason, tuple[str, str]] = {  # why one member cannot serve an order
+    Reason.NO_SKILL: ("不具备所需技能", "a required skill is missing"),
+    Reason.OUT_OF_REACH: ("超出服务范围", "out of reach (radius or the item's distance limit)"),
+    Reason.NOT_FREE: ("该时段没有空闲（含路程）", "not free in the time window, travel included"),
+    Reason.AT_LIMIT: ("当日已无余量", "no room left that day (orders or minutes)"),
+}
+
+
+@dataclass(frozen=True)
+class ClaimableOrder:
+    """What a helper may see of an order before taking it: no name, address, phone or category."""
+
+    order_id: int
+    date: dt.date
+    item_code: str
+    item_zh: str
+    item_en: str
+    window_start: int | None
+    window_end: int | None
+    flexible: bool
+    duration_min: int
+    community: str
+    distance_km: float
+    team_size: int
+    needs_teammates: bool
+    points: int
+
+
+@dataclass(frozen=True)
+class ClaimablePage:
+    items: list[ClaimableOrder]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class ClaimedOrder:
+    order_id: int
+    assignment_id: int
+    start_minute: int | None
+    order_status: str
+    members: dict[int, str]  # helper id -> offer status (accepted, or pending for teammates)
+
+
+@dataclass(frozen=True)
+class ClaimOutcome:
+    claim_id: int
+    form: str
+    orders: list[ClaimedOrder]
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+def claimable_orders(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    page: int = 1,
+    page_size: int = 20,
+    now: dt.datetime | None = None,
+) -> ClaimablePage:
+    """Open, unmatched orders from today on that the helper could serve, by date and time; team
+    items are listed too, marked as needing teammates."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise BadInput("分页参数有误 / page must be ≥ 1 and page_size 1-100", field="page")
+    if date_from and date_to and date_to < date_from:
+        raise BadInput("结束日期早于开始日期 / date_to is before date_from", field="date_to")
+    helper = session.get(HelperRow, helper_id)
+    if helper is None or not helper.active:
+        raise NotFound("未找到志愿者 / helper not found or no longer active")
+    now = now or utcnow()
+    today = local_today(settings, now)
+    items = _items(session)
+    by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
+    for order in _open_orders(session, helper.street_id, max(today, date_from or today), date_to):
+        item = items[order.item]
+        if _may_reach(helper, order, item) and not _too_late(settings, order, item, now):
+            by_date[order.date].append(order)
+    found = [
+        claimable
+        for date, orders in sorted(by_date.items())
+        for claimable in _claimable_on(session, helper, date, orders, items)
+    ]
+    found.sort(key=lambda c: (c.date, _sort_start(c), c.distance_km, c.order_id))
+    first = (page - 1) * page_size
+    return ClaimablePage(found[first : first + page_size], len(found), page, page_size)
+
+
+def _claimable_on(
+    session: Session,
+    helper: HelperRow,
+    date: dt.date,
+    orders: list[OrderRow],
+    items: dict[str, ItemRow],
+) -> list[ClaimableOrder]:
+    """One problem for the day with only this helper; an order is listed when the helper is
+    among its eligible helpers (and, for a one-person item, holds any lead skill and speaks the
+    resident's language, as serving alone requires)."""
+    street = build_problem(session, helper.street_id, date, orders, helper_ids={helper.id})
+    me = helper_key(helper.id)
+    found = []
+    for option in eligible_helpers(street.problem):
+        mine = next((e for e in option.helpers if e.helper == me), None)
+        if mine is None or (option.team == 1 and not (mine.has_lead and mine.speaks)):
+            continue
+        order = street.orders[option.order]
+        item = items[order.item]
+        found.append(
+            ClaimableOrder(
+                order_id=order.id,
+                date=order.date,
+                item_code=item.code,
+                item_zh=item.name_zh,
+                item_en=item.name_en,
+                window_start=order.window_start,
+                window_end=order.window_end,
+                flexible=order.flexible,
+                duration_min=item.duration_min,
+                community=order.resident.community.name,
+                distance_km=round(mine.km_one_way, 2),
+                team_size=item.team_size,
+                needs_teammates=item.team_size > 1,
+                points=item.points,
+            )
+        )
+    return found
+
+
+def _may_reach(helper: HelperRow, order: OrderRow, item: ItemRow) -> bool:
+    """A cheap first cut (skills held, roughly within reach) so that the matcher, which decides,
+    looks at a handful of orders rather than the street's whole day."""
+    if not set(item.required_skills) <= set(helper.skills):
+        return False
+    return leg_minutes(helper, order.resident)[0] <= helper.radius_km + REACH_SLACK_KM
+
+
+def _sort_start(claimable: ClaimableOrder) -> int:
+    return claimable.window_start if claimable.window_start is not None else 24 * 60
+
+
+def _open_orders(
+    session: Session, street_id: int, date_from: dt.date, date_to: dt.date | None
+) -> Sequence[OrderRow]:
+    live = select(AssignmentRow.id).where(
+        AssignmentRow.order_id == OrderRow.id, AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES)
+    )
+    query = select(OrderRow).where(
+        OrderRow.street_id == street_id,
+        OrderRow.status == "open",
+        OrderRow.date >= date_from,
+        ~live.exists(),
+    )
+    if date_to is not None:
+        query = query.where(OrderRow.date <= date_to)
+    return session.scalars(query.order_by(OrderRow.date, OrderRow.id)).all()
+
+
+def _items(session: Session) -> dict[str, ItemRow]:
+    return {item.code: item for item in session.scalars(select(ItemRow))}
+
+
+def _too_late(settings: Settings, order: OrderRow, item: ItemRow, now: dt.datetime) -> bool:
+    """The order's day is past, or it is today and its latest start has passed (local time)."""
+    local = now.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone))
+    if order.date != local.date() or order.window_start is None or order.window_end is None:
+        return order.date < local.date()
+    latest = order.window_end - item.duration_min if order.flexible else order.window_start
+    return latest < local.hour * 60 + local.minute
+
+
+# ----------------------------------------------------------------------------- claiming
+
+
+def claim_single(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    order_id: int,
+    now: dt.datetime | None = None,
+) -> ClaimOutcome:
+    """单独认领: the helper takes an open one-person order alone, accepted at once."""
+    return _claim(session, settings, "single", helper_id, [order_id], [], now)
+
+
+def claim_team(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    order_id: int,
+    teammate_ids: Sequence[int],
+    now: dt.datetime | None = None,
+) -> ClaimOutcome:
+    """集体认领: the helper takes an order with named teammates; the claimer's offer is accepted,
+    each teammate gets a pending offer to confirm."""
+    teammates = list(teammate_ids)
+    if not teammates or len(set(teammates)) != len(teammates) or helper_id in teammates:
+        raise BadInput(
+            "请指定不重复的队友（不含自己）/ name distinct teammates, not yourself",
+            field="teammate_ids",
+        )
+    return _claim(session, settings, "team", helper_id, [order_id], teammates, now)
+
+
+def claim_bundle(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    order_ids: Sequence[int],
+    now: dt.datetime | None = None,
+) -> ClaimOutcome:
+    """打包认领: several one-person orders at once, all or nothing, checked for time conflicts."""
+    ids = list(order_ids)
+    if not 2 <= len(ids) <= MAX_BUNDLE or len(set(ids)) != len(ids):
+        raise BadInput(
+            f"打包认领需要 2 至 {MAX_BUNDLE} 个不同的订单 / a bundle takes 2 to {MAX_BUNDLE} "
+            "distinct orders",
+            field="order_ids",
+        )
+    return _claim(session, settings, "bundle", helper_id, ids, [], now)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    order: OrderRow
+    start: int | None
+    distances: dict[int, float]  # member helper id -> one-way km, claimer first
+
+
+def _claim(
+    session: Session,
+    settings: Settings,
+    form: str,
+    claimer: int,
+    order_ids: list[int],
+    teammates: list[int],
+    now: dt.datetime | None,
+) -> ClaimOutcome:
+    """Check, plan and write a claim in one transaction; on any refusal nothing is written."""
+    now = now or utcnow()
+    members = [claimer, *teammates]
+    begin_write(session)
+    try:
+        street_id = _lock_members(session, members)
+        by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
+        for order in _open_rows(session, settings, street_id, order_ids, now):
+            _check_team_size(session, form, order, len(members))
+            by_date[order.date].append(order)
+        plans = [
+            plan
+            for date, orders in sorted(by_date.items())
+            for plan in _plan_day(session, settings, street_id, date, orders, members, form)
+        ]
+        outcome = _write(session, settings, form, claimer, plans, now)
+    except ServiceError:
+        session.rollback()
+        raise
+    session.commit()
+    log.info("claim %s by helper %s: orders %s", form, claimer, order_ids)
+    return outcome
+
+
+def _lock_members(session: Session, members: list[int]) -> int:
+    """Lock the members' rows (in id order, so claims never deadlock) and check they are active
+    helpers of the claimer's (the first member's) street. Returns the street."""
+    locked = session.execute(
+        select(HelperRow.id, HelperRow.street_id, HelperRow.active)
+        .where(HelperRow.id.in_(members))
+        .order_by(HelperRow.id)
+        .with_for_update()
+    ).all()
+    rows = {helper_id: (street_id, active) for helper_id, street_id, active in locked}
+    if members[0] not in rows or not rows[members[0]][1]:
+        raise NotFound("未找到志愿者 / helper not found or no longer active")
+    street_id = rows[members[0]][0]
+    for teammate in members[1:]:
+        if rows.get(teammate) != (street_id, True):
+            raise BadInput(
+                f"队友 {teammate} 不是本街道的在册志愿者 / teammate {teammate} is not an active "
+                "helper of your street",
+                field="teammate_ids",
+            )
+    return street_id
+
+
+def _open_rows(
+    session: Session, settings: Settings, street_id: int, order_ids: list[int], now: dt.datetime
+) -> list[OrderRow]:
+    """The orders in id order, each of this street, open, unmatched and not past."""
+    orders = []
+    for order_id in sorted(order_ids):
+        order = session.get(OrderRow, order_id)
+        if order is None or order.street_id != street_id:
+            raise NotFound(f"未找到订单 {order_id} / order {order_id} not found", field="order_id")
+        if order.status != "open" or live_assignment(session, order_id) is not None:
+            raise Conflict(f"订单 {order_id} 已被认领或分配 / order {order_id} is already taken")
+        if _too_late(settings, order, session.get_one(ItemRow, order.item), now):
+            raise BadInput(
+                f"订单 {order_id} 的服务时间已过 / order {order_id} is past", field="order_id"
+            )
+        orders.append(order)
+    return orders
+
+
+def _check_team_size(session: Session, form: str, order: OrderRow, members: int) -> None:
+    needed = session.get_one(ItemRow, order.item).team_size
+    if form != "team" and needed > 1:
+        raise BadInput(
+            f"订单 {order.id} 需要 {needed} 人的团队，请用集体认领 / order {order.id} needs a "
+            f"team of {needed}: claim it with teammates",
+            field="order_id" if form == "single" else "order_ids",
+        )
+    if form == "team" and members != needed:
+        raise BadInput(
+            f"该订单需要 {needed} 人，您的团队有 {members} 人 / the order needs a team of "
+            f"{needed}, yours has {members}",
+            field="teammate_ids",
+        )
+
+
+def _plan_day(
+    session: Session,
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    orders: list[OrderRow],
+    members: list[int],
+    form: str,
+) -> list[_Plan]:
+    """Solve the day's claimed orders with only the members, all pinned; refuse with the reason
+    when they cannot serve them (each on their own account, or all together)."""
+    pins = {order.id: members for order in orders}
+    street = build_problem(session, street_id, date, orders, pins=pins, helper_ids=set(members))
+    params = SolveParams(
+        time_limit_s=settings.rematch_time_limit_s, workers=1, candidate_limit=None
+    )
+    eligibility, contexts = build_contexts(street.problem, params.wait_boost, limit=None)
+    for ctx in contexts:
+        _check_members(eligibility, ctx, street, members)
+    result = solve(street.problem, params)
+    if not _covers_all(result, street.problem):
+        if form == "bundle":
+            raise _bundle_conflict(street, params)
+        raise BadInput("该团队无法共同完成此订单 / this team cannot serve the order together")
+    plans = []
+    for ctx in contexts:
+        by_index = {c.helper: c for c in ctx.candidates}
+        team = [by_index[i] for i in ctx.pinned]
+        solved = result.assignment_of(ctx.order.id)
+        start = solved.start if solved else None
+        if form != "bundle" and ctx.timed:  # one visit alone: as early as everyone is free
+            start = _earliest_common_start(team) or start
+        helpers = street.problem.helpers
+        distances = {row_id(helpers[c.helper].id): round(c.leg.km_one_way, 2) for c in team}
+        plans.append(_Plan(street.orders[ctx.order.id], start, distances))
+    return plans
+
+
+def _check_members(
+    eligibility: Eligibility, ctx: OrderContext, street: StreetProblem, members: list[int]
+) -> None:
+    """Each member could serve the order alone; together they hold any lead skill and speak the
+    resident's language."""
+    order_id = street.orders[ctx.order.id].id
+    for helper_id in members:
+        index = eligibility.helper_index[helper_key(helper_id)]
+        leg = eligibility.travel.leg(street.problem.helpers[index], ctx.order)
+        reason = pin_reason(eligibility, ctx, index, leg)
+        if reason is not None:
+            zh, en = WHY_NOT.get(reason, (reason.value, reason.value))
+            claimer = helper_id == members[0]
+            who_zh, who_en = (
+                ("您", "you") if claimer else (f"队友 {helper_id}", f"teammate {helper_id}")
+            )
+            raise BadInput(
+                f"{who_zh}无法接订单 {order_id}：{zh} / {who_en} cannot take order {order_id}: "
+                + en,
+                field="order_id" if claimer else "teammate_ids",
+            )
+    team = [c for c in ctx.candidates if c.helper in set(ctx.pinned)]
+    if ctx.needs_lead and not any(c.has_lead for c in team):
+        lead = ctx.item.lead_skill
+        raise BadInput(
+            f"订单 {order_id} 需要具备「{lead}」技能的带队人 / order {order_id} needs a lead "
+            f"holding the skill {lead!r}",
+        )
+    if ctx.needs_language and not any(c.speaks for c in team):
+        raise BadInput(
+            f"订单 {order_id} 需要会说居民语言的成员 / order {order_id} needs a member who "
+            "speaks the resident's language",
+        )
+
+
+def _earliest_common_start(team: list[Candidate]) -> int | None:
+    """The first start at which every member's visit, travel included, fits their free time."""
+    common = list(team[0].starts or ())
+    for member in team[1:]:
+        common = [
+            (max(a, c), min(b, d))
+            for a, b in common
+            for c, d in member.starts or ()
+            if max(a, c) <= min(b, d)
+        ]
+    return min((a for a, _ in common), default=None)
+
+
+def _covers_all(result: Result, problem: Problem) -> bool:
+    covered = result.status in (Status.OPTIMAL, Status.FEASIBLE)
+    return covered and len(result.assignments) == len(problem.orders)
+
+
+def _bundle_conflict(street: StreetProblem, params: SolveParams) -> BadInput:
+    """Name the pairs of bundled orders the helper cannot do both of; when every pair fits, the
+    bundle as a whole exceeds the helper's day."""
+    problem = street.problem
+    clashes = []
+    for first, second in combinations(problem.orders, 2):
+        pair = problem.model_copy(update={"orders": (first, second)})
+        if not _covers_all(solve(pair, params), pair):
+            clashes.append((street.orders[first.id].id, street.orders[second.id].id))
+    if not clashes:
+        helper = problem.helpers[0]
+        orders, minutes = helper.max_orders, helper.max_minutes - helper.committed_minutes
+        return BadInput(
+            f"这些订单合计超出您当天的余量（{orders} 单，{minutes} 分钟）/ together the orders "
+            f"exceed what is left of your day ({orders} orders, {minutes} minutes)",
+            field="order_ids",
+        )
+    pairs_zh = "、".join(f"订单 {a} 与 {b}" for a, b in clashes)
+    pairs_en = ", ".join(f"orders {a} and {b}" for a, b in clashes)
+    return BadInput(
+        f"打包的订单时间冲突（含路程）：{pairs_zh} / the bundled orders clash in time, travel "
+        f"included: {pairs_en}",
+        field="order_ids",
+    )
+
+
+def _write(
+    session: Session,
+    settings: Settings,
+    form: str,
+    claimer: int,
+    plans: list[_Plan],
+    now: dt.datetime,
+) -> ClaimOutcome:
+    """The claim and one assignment per order: the claimer accepted, teammates pending."""
+    claim = ClaimRow(form=form, helper_id=claimer, created_at=now)
+    session.add(claim)
+    session.flush()
+    claimed = []
+    for plan in sorted(plans, key=lambda p: p.order.id):  # id order: no deadlocks between claims
+        _take(session, plan.order)
+        assignment = create_assignment(
+            session,
+            settings,
+            plan.order,
+            list(plan.distances),
+            source="claim",
+            start_minute=plan.start,
+            accepted=[claimer],
+            claim_id=claim.id,
+            distances=plan.distances,
+            now=now,
+        )
+        members = {offer.helper_id: offer.status for offer in assignment.offers}
+        order = plan.order
+        claimed.append(ClaimedOrder(order.id, assignment.id, plan.start, order.status, members))
+    user_id = session.scalar(select(UserRow.id).where(UserRow.helper_id == claimer))
+    detail = {"orders": [c.order_id for c in claimed], "members": list(plans[0].distances)}
+    audit(session, user_id, f"claim.{form}", "claim", claim.id, detail)
+    return ClaimOutcome(claim.id, form, claimed)
+
+
+def _take(session: Session, order: OrderRow) -> None:
+    """Compare-and-set on the order's version: only a claim that saw the order open, and
+    unchanged since, takes it (a concurrent claim waits on the row, then finds it changed)."""
+    taken = session.scalar(
+        update(OrderRow)
+        .where(
+            OrderRow.id == order.id, OrderRow.status == "open", OrderRow.version == order.version
+        )
+        .values(version=OrderRow.version + 1)
+        .returning(OrderRow.id)
+        .execution_options(synchronize_session=False)
+    )
+    if taken is None:
+        raise Conflict(f"订单 {order.id} 刚被他人认领 / order {order.id} was just taken")
+    session.refresh(order)

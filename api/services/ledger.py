@@ -1,0 +1,379 @@
+"""The ledger (台账): helpers and residents, listed, read, added, changed and deactivated by staff
+within their scope; planners list them without personal data; a helper keeps their own profile.
+
+Every change writes an audit entry, and so does every staff read of residents' personal data (a
+list page as one entry naming the residents shown, a detail as ``resident.read``). People are
+never deleted: deactivation keeps their history. A deactivated helper's live offers from today on
+are withdrawn and each order goes straight back to matching, as after a decline (a replacement
+is offered at once when one fits; otherwise the order waits, ``open`` if nobody is left). A
+deactivated resident's orders from today on are cancelled, their live assignments withdrawn and
+their recurring orders ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import Actor
+from api.errors import BadInput, Conflict, NotFound
+from api.schemas.ledger import (
+    HelperIn,
+    HelperOut,
+    HelperPatch,
+    HelperSelfPatch,
+    Page,
+    ResidentIn,
+    ResidentOut,
+    ResidentPatch,
+)
+from api.services.assign import (
+    live_assignment,
+    live_offers,
+    local_today,
+    notify_offer,
+    refresh_order_status,
+    withdraw_assignment,
+)
+from api.services.audit import audit
+from api.services.ledger_views import (
+    LedgerFilters,
+    PersonTable,
+    fetch_page,
+    filtered,
+    helper_view,
+    resident_view,
+    scoped_row,
+    sees_personal_data,
+    views,
+)
+from api.services.rematch import rematch_order
+from api.settings import Settings
+from api.store.db import begin_write
+from api.store.tables import (
+    AssignmentRow,
+    Community,
+    Grid,
+    HelperRow,
+    OfferRow,
+    OrderRow,
+    OrderSeries,
+    ResidentRow,
+    SkillRow,
+    utcnow,
+)
+
+log = logging.getLogger("qunbang.ledger")
+OPEN_ORDER = ("open", "offered", "assigned")
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+def list_helpers(
+    session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, page_size: int = 50
+) -> Page[Any]:
+    """The caller's helpers, filtered and paginated (full view for staff, public for planners)."""
+    rows, total = fetch_page(session, filtered(HelperRow, actor, filters), page, page_size)
+    return Page(items=views(session, actor, rows), total=total, page=page, page_size=page_size)
+
+
+def list_residents(
+    session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, page_size: int = 50
+) -> Page[Any]:
+    """The caller's residents, filtered and paginated. A staff page shows personal data, so the
+    residents on it are written to the audit log."""
+    rows, total = fetch_page(session, filtered(ResidentRow, actor, filters), page, page_size)
+    items = views(session, actor, rows)
+    if rows and sees_personal_data(actor):
+        begin_write(session)
+        shown = {"ids": [row.id for row in rows]}
+        audit(session, actor.user_id, "resident.list", "resident", "", shown)
+        session.commit()
+    return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+def get_helper(session: Session, actor: Actor, helper_id: int) -> HelperOut:
+    """One helper with every field (staff of their community or street)."""
+    return helper_view(session, scoped_row(session, actor, HelperRow, helper_id))
+
+
+def get_resident(session: Session, actor: Actor, resident_id: int) -> ResidentOut:
+    """One resident with every field; the read is written to the audit log."""
+    begin_write(session)
+    row = scoped_row(session, actor, ResidentRow, resident_id)
+    audit(session, actor.user_id, "resident.read", "resident", row.id)
+    session.commit()
+    return resident_view(session, row)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check_place(session: Session, actor: Actor, community_id: int, grid_id: int | None) -> int:
+    """The street of ``community_id`` if the caller may manage it and ``grid_id`` lies in it."""
+    community = session.get(Community, community_id)
+    if community is None or not actor.may_see_community(community.street_id, community.id):
+        raise BadInput(
+            f"社区不存在或不在您的管辖范围 / community {community_id} is unknown or outside "
+            "your scope",
+            "community_id",
+        )
+    if grid_id is not None:
+        grid = session.get(Grid, grid_id)
+        if grid is None or grid.community_id != community.id:
+            raise BadInput(
+                f"网格不属于该社区 / grid {grid_id} is not in community {community_id}", "grid_id"
+            )
+    return community.street_id
+
+
+def check_skills(session: Session, skills: list[str]) -> list[str]:
+    """The skills, sorted and without repeats, if the catalogue knows every one."""
+    wanted = sorted(set(skills))
+    known = set(session.scalars(select(SkillRow.code).where(SkillRow.code.in_(wanted))))
+    unknown = [code for code in wanted if code not in known]
+    if unknown:
+        raise BadInput(f"未知技能 / unknown skills: {', '.join(unknown)}", "skills")
+    return wanted
+
+
+def check_codes(
+    session: Session, table: PersonTable, codes: list[str], street_id: int, field: str
+) -> list[str]:
+    """Ledger codes (a resident's circle, a helper's blocked list) that exist in the street."""
+    wanted = list(dict.fromkeys(codes))
+    known = set(
+        session.scalars(
+            select(table.code).where(table.code.in_(wanted), table.street_id == street_id)
+        )
+    )
+    unknown = [code for code in wanted if code not in known]
+    if unknown:
+        raise BadInput(f"台账中没有这些编号 / unknown ledger codes: {', '.join(unknown)}", field)
+    return wanted
+
+
+def _checked(
+    session: Session, actor: Actor, table: PersonTable, row: Any, values: dict[str, Any]
+) -> dict[str, Any]:
+    """``values`` (JSON-ready) after checking their references; sets the street of a move."""
+    if "community_id" in values or "grid_id" in values:
+        community_id: int = values.get("community_id", row.community_id if row else 0)
+        if "community_id" in values and "grid_id" not in values and row is not None:
+            values["grid_id"] = None if community_id != row.community_id else row.grid_id
+        values["street_id"] = check_place(session, actor, community_id, values.get("grid_id"))
+    street_id: int = values.get("street_id", row.street_id if row else 0)
+    if "skills" in values:
+        values["skills"] = check_skills(session, values["skills"])
+    if "blocked_residents" in values:
+        values["blocked_residents"] = check_codes(
+            session, ResidentRow, values["blocked_residents"], street_id, "blocked_residents"
+        )
+    if "circle" in values:
+        values["circle"] = check_codes(session, HelperRow, values["circle"], street_id, "circle")
+    return values
+
+
+# ----------------------------------------------------------------------------- changes
+
+
+def create_helper(session: Session, actor: Actor, spec: HelperIn) -> HelperOut:
+    """Add a helper to a community in the caller's scope; ``Conflict`` if the code is taken."""
+    begin_write(session)
+    row = _insert(session, actor, HelperRow, spec.model_dump(mode="json"))
+    session.commit()
+    return helper_view(session, row)
+
+
+def create_resident(session: Session, actor: Actor, spec: ResidentIn) -> ResidentOut:
+    """Add a resident to a community in the caller's scope; ``Conflict`` if the code is taken."""
+    begin_write(session)
+    row = _insert(session, actor, ResidentRow, spec.model_dump(mode="json"))
+    session.commit()
+    return resident_view(session, row)
+
+
+def _insert(session: Session, actor: Actor, table: PersonTable, values: dict[str, Any]) -> Any:
+    entity = "helper" if table is HelperRow else "resident"
+    if session.scalar(select(table.id).where(table.code == values["code"])) is not None:
+        raise Conflict(f"编号已存在 / ledger code {values['code']!r} is taken", "code")
+    row = table(**_checked(session, actor, table, None, values))
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as error:  # the same code added at the same moment
+        raise Conflict(f"编号已存在 / ledger code {values['code']!r} is taken", "code") from error
+    audit(session, actor.user_id, f"{entity}.create", entity, row.id, {"code": row.code})
+    return row
+
+
+def update_helper(session: Session, actor: Actor, helper_id: int, patch: HelperPatch) -> HelperOut:
+    """Change a helper's fields (staff, in scope); only the fields sent change."""
+    begin_write(session)
+    row = scoped_row(session, actor, HelperRow, helper_id)
+    _apply(session, actor, HelperRow, row, patch.changes())
+    session.commit()
+    return helper_view(session, row)
+
+
+def update_resident(
+    session: Session, actor: Actor, resident_id: int, patch: ResidentPatch
+) -> ResidentOut:
+    """Change a resident's fields (staff, in scope); only the fields sent change."""
+    begin_write(session)
+    row = scoped_row(session, actor, ResidentRow, resident_id)
+    _apply(session, actor, ResidentRow, row, patch.changes())
+    session.commit()
+    return resident_view(session, row)
+
+
+def _apply(
+    session: Session, actor: Actor, table: PersonTable, row: Any, values: dict[str, Any]
+) -> None:
+    """Write ``values`` to ``row`` and audit the names of the fields that changed (not their
+    values: the audit log should not become a second copy of personal data)."""
+    values = _checked(session, actor, table, row, values)
+    changed = sorted(name for name, value in values.items() if getattr(row, name) != value)
+    for name in changed:
+        setattr(row, name, values[name])
+    entity = "helper" if table is HelperRow else "resident"
+    audit(session, actor.user_id, f"{entity}.update", entity, row.id, {"fields": changed})
+
+
+def deactivate_helper(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    helper_id: int,
+    now: dt.datetime | None = None,
+) -> HelperOut:
+    """Deactivate a helper (kept with their history); their live offers from today on are
+    withdrawn. Deactivating twice changes nothing."""
+    now = now or utcnow()
+    begin_write(session)
+    row = scoped_row(session, actor, HelperRow, helper_id)
+    # Lock the row: a claim naming this helper waits, then sees them inactive.
+    session.execute(select(HelperRow.id).where(HelperRow.id == row.id).with_for_update())
+    if row.active:
+        row.active, row.deactivated_at = False, now
+        withdrawn = _withdraw_offers(session, settings, row, now)
+        detail = {"withdrawn_offers": withdrawn}
+        audit(session, actor.user_id, "helper.deactivate", "helper", row.id, detail)
+        log.info("helper %s deactivated, %d offers withdrawn", row.id, len(withdrawn))
+    session.commit()
+    return helper_view(session, row)
+
+
+def _withdraw_offers(
+    session: Session, settings: Settings, helper: HelperRow, now: dt.datetime
+) -> list[int]:
+    """Withdraw the helper's live offers from today on; each order goes back to matching."""
+    offers = session.scalars(
+        select(OfferRow)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .where(
+            OfferRow.helper_id == helper.id,
+            OfferRow.status.in_(("pending", "accepted")),
+            AssignmentRow.status == "active",
+            OrderRow.date >= local_today(settings, now),
+        )
+        .order_by(OfferRow.id)
+    ).all()
+    for offer in offers:
+        offer.status = "withdrawn"
+        offer.responded_at = offer.responded_at or now
+        notify_offer(session, offer, offer.assignment.order, "cancellation")
+    session.flush()
+    for order in {offer.assignment.order.id: offer.assignment.order for offer in offers}.values():
+        _rematch(session, settings, order, now)
+    return [offer.id for offer in offers]
+
+
+def _rematch(session: Session, settings: Settings, order: OrderRow, now: dt.datetime) -> None:
+    """Fill the place at once (as after a decline). Should that fail, the deactivation stands:
+    an emptied team ends (the order is open again) and the nightly run tries later."""
+    try:
+        with session.begin_nested():
+            rematch_order(session, settings, order, now, trigger="deactivation")
+    except Exception:
+        log.exception("re-match of order %s failed; left for the nightly run", order.id)
+    assignment = live_assignment(session, order.id)
+    if assignment is not None and assignment.status == "active" and not live_offers(assignment):
+        assignment.status, assignment.ended_at = "withdrawn", now
+    refresh_order_status(session, order)
+
+
+def deactivate_resident(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    resident_id: int,
+    now: dt.datetime | None = None,
+) -> ResidentOut:
+    """Deactivate a resident (kept with their history): their orders from today on are
+    cancelled and their recurring orders ended. Deactivating twice changes nothing."""
+    now = now or utcnow()
+    begin_write(session)
+    row = scoped_row(session, actor, ResidentRow, resident_id)
+    if row.active:
+        row.active, row.deactivated_at = False, now
+        cancelled = _cancel_orders(session, row, local_today(settings, now), now)
+        session.execute(
+            update(OrderSeries).where(OrderSeries.resident_id == row.id).values(active=False)
+        )
+        detail = {"cancelled_orders": cancelled}
+        audit(session, actor.user_id, "resident.deactivate", "resident", row.id, detail)
+    session.commit()
+    return resident_view(session, row)
+
+
+def _cancel_orders(
+    session: Session, resident: ResidentRow, today: dt.date, now: dt.datetime
+) -> list[int]:
+    orders = session.scalars(
+        select(OrderRow)
+        .where(
+            OrderRow.resident_id == resident.id,
+            OrderRow.date >= today,
+            OrderRow.status.in_(OPEN_ORDER),
+        )
+        .order_by(OrderRow.id)
+    ).all()
+    for order in orders:
+        assignment = live_assignment(session, order.id)
+        if assignment is not None and assignment.status == "active":
+            withdraw_assignment(session, assignment, "cancellation", now)
+        order.status, order.cancelled_at, order.version = "cancelled", now, order.version + 1
+        order.cancel_reason = "居民已停用 / resident deactivated"
+    return [order.id for order in orders]
+
+
+# ----------------------------------------------------------------------------- a helper's own
+
+
+def my_profile(session: Session, actor: Actor) -> HelperOut:
+    """The logged-in helper's own ledger entry."""
+    return helper_view(session, _own(session, actor))
+
+
+def update_my_profile(session: Session, actor: Actor, patch: HelperSelfPatch) -> HelperOut:
+    """A helper changes their own phone, availability or radius (within the self limit)."""
+    begin_write(session)
+    row = _own(session, actor)
+    _apply(session, actor, HelperRow, row, patch.changes())
+    session.commit()
+    return helper_view(session, row)
+
+
+def _own(session: Session, actor: Actor) -> HelperRow:
+    row = session.get(HelperRow, actor.helper_id) if actor.helper_id is not None else None
+    if row is None or actor.role != "helper":
+        raise NotFound("未找到志愿者 / helper not found")
+    return row

@@ -1,0 +1,459 @@
+"""A helper's offers: list, read, accept, decline, mark done; and the clock: expiry, reminders.
+
+Privacy: before accepting, a helper sees the service item, date and time, the community and the
+distance — never the resident's name, address, phone or category. Once their offer is accepted
+and the team is live, they see name, address and phone for that order only.
+
+Any decline or expiry sends the order straight back to matching (``rematch_order``) in the same
+transaction, with the members still on the team pinned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from api.errors import BadInput, Conflict, NotFound
+from api.services.assign import (
+    LIVE_ASSIGNMENT_STATUSES,
+    local_today,
+    notify_offer,
+    refresh_order_status,
+)
+from api.services.rematch import rematch_order
+from api.services.runs import Page
+from api.settings import Settings
+from api.store.db import begin_write
+from api.store.tables import (
+    AssignmentRow,
+    Community,
+    ItemRow,
+    OfferRow,
+    OrderRow,
+    ResidentRow,
+    utcnow,
+)
+
+log = logging.getLogger("qunbang.offers")
+LIVE = ("pending", "accepted")
+STATUS_FILTERS = {
+    "live": LIVE,
+    "pending": ("pending",),
+    "accepted": ("accepted",),
+    "declined": ("declined",),
+    "expired": ("expired",),
+    "withdrawn": ("withdrawn",),
+    "all": ("pending", "accepted", "declined", "expired", "withdrawn"),
+}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The resident's details, shown to a member who accepted, while the team is live."""
+
+    name: str
+    address: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class Team:
+    size: int
+    accepted: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class OfferView:
+    id: int
+    status: str
+    assignment_id: int
+    assignment_status: str
+    order_id: int
+    order_status: str
+    item: str
+    item_name_zh: str
+    item_name_en: str
+    date: dt.date
+    start_minute: int | None
+    window_start: int | None
+    window_end: int | None
+    duration_min: int
+    community: str
+    distance_km: float | None
+    offered_at: dt.datetime
+    respond_by: dt.datetime
+    responded_at: dt.datetime | None
+    team: Team
+    resident: Contact | None
+
+
+@dataclass(frozen=True)
+class DeclinedView(OfferView):
+    """The declined offer, and how many helpers the re-match asked in the meantime."""
+
+    replacement_offers: int = 0
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@cache  # statements are immutable; building this one costs more than running it
+def _view_query() -> Select[*tuple[Any, ...]]:
+    """One row per offer with everything its view shows: one query, no per-row lookups."""
+    other = aliased(OfferRow)
+
+    def members(status: str):  # type: ignore[no-untyped-def]
+        return (
+            select(func.count(other.id))
+            .where(other.assignment_id == AssignmentRow.id, other.status == status)
+            .correlate(AssignmentRow)
+            .scalar_subquery()
+        )
+
+    return (
+        select(
+            OfferRow.id,
+            OfferRow.status,
+            OfferRow.distance_km,
+            OfferRow.offered_at,
+            OfferRow.respond_by,
+            OfferRow.responded_at,
+            AssignmentRow.id.label("assignment_id"),
+            AssignmentRow.status.label("assignment_status"),
+            AssignmentRow.start_minute,
+            OrderRow.id.label("order_id"),
+            OrderRow.status.label("order_status"),
+            OrderRow.date,
+            OrderRow.window_start,
+            OrderRow.window_end,
+            ItemRow.code.label("item"),
+            ItemRow.name_zh,
+            ItemRow.name_en,
+            ItemRow.duration_min,
+            ItemRow.team_size,
+            Community.name.label("community"),
+            ResidentRow.name.label("resident_name"),
+            ResidentRow.address.label("resident_address"),
+            ResidentRow.phone.label("resident_phone"),
+            members("accepted").label("accepted"),
+            members("pending").label("pending"),
+        )
+        .select_from(OfferRow)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .join(ItemRow, OrderRow.item == ItemRow.code)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
+        .join(Community, ResidentRow.community_id == Community.id)
+    )
+
+
+def _view(row: object) -> OfferView:
+    r = row._mapping  # type: ignore[attr-defined]
+    revealed = r["status"] == "accepted" and r["assignment_status"] in LIVE_ASSIGNMENT_STATUSES
+    contact = (
+        Contact(r["resident_name"], r["resident_address"], r["resident_phone"])
+        if revealed
+        else None
+    )
+    return OfferView(
+        id=r["id"],
+        status=r["status"],
+        assignment_id=r["assignment_id"],
+        assignment_status=r["assignment_status"],
+        order_id=r["order_id"],
+        order_status=r["order_status"],
+        item=r["item"],
+        item_name_zh=r["name_zh"],
+        item_name_en=r["name_en"],
+        date=r["date"],
+        start_minute=r["start_minute"],
+        window_start=r["window_start"],
+        window_end=r["window_end"],
+        duration_min=r["duration_min"],
+        community=r["community"],
+        distance_km=r["distance_km"],
+        offered_at=r["offered_at"],
+        respond_by=r["respond_by"],
+        responded_at=r["responded_at"],
+        team=Team(r["team_size"], r["accepted"], r["pending"]),
+        resident=contact,
+    )
+
+
+def my_offers(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    *,
+    status: str = "live",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    now: dt.datetime | None = None,
+) -> Page[OfferView]:
+    """The helper's offers and assignments (default: pending and accepted), upcoming first."""
+    if status not in STATUS_FILTERS:
+        raise BadInput(f"未知状态 / unknown status {status!r}", "status")
+    conditions = [OfferRow.helper_id == helper_id, OfferRow.status.in_(STATUS_FILTERS[status])]
+    if date_from is not None:
+        conditions.append(OrderRow.date >= date_from)
+    if date_to is not None:
+        conditions.append(OrderRow.date <= date_to)
+    today = local_today(settings, now)
+    past = OrderRow.date < today
+    rows = session.execute(
+        _view_query()
+        .where(and_(*conditions))
+        .order_by(
+            case((past, 1), else_=0),  # upcoming first, soonest first; then the past, latest first
+            case((past, None), else_=OrderRow.date),
+            OrderRow.date.desc(),
+            func.coalesce(AssignmentRow.start_minute, OrderRow.window_start, 0),
+            OfferRow.id,
+        )
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    total = len(rows) + (page - 1) * page_size
+    if len(rows) == page_size or (page > 1 and not rows):  # the page alone can't tell the total
+        counted = session.scalar(
+            select(func.count(OfferRow.id))
+            .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+            .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+            .where(and_(*conditions))
+        )
+        total = counted or 0
+    return Page([_view(r) for r in rows], total, page, page_size)
+
+
+def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
+    """One of the helper's own offers; anyone else's is ``NotFound`` (never a hint it exists)."""
+    row = session.execute(
+        _view_query().where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"未找到邀请 / offer {offer_id} not found")
+    return _view(row)
+
+
+def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
+    offer = session.scalar(
+        select(OfferRow).where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+    )
+    if offer is None:
+        raise NotFound(f"未找到邀请 / offer {offer_id} not found")
+    return offer
+
+
+# ----------------------------------------------------------------------------- answering
+
+
+def accept(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    offer_id: int,
+    now: dt.datetime | None = None,
+) -> OfferView:
+    """Accept a pending offer before its deadline. Accepting twice is harmless; accepting an
+    answered, withdrawn or overdue offer is a ``Conflict``."""
+    now = now or utcnow()
+    begin_write(session)
+    offer = _own(session, helper_id, offer_id)
+    if offer.status != "accepted":
+        if offer.status != "pending":
+            raise Conflict(_answered(offer))
+        if now > offer.respond_by:
+            raise Conflict("回复期限已过 / the deadline to answer this offer has passed")
+        if not _move(session, offer, "pending", "accepted", now):
+            raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
+        refresh_order_status(session, session.get_one(OrderRow, offer.assignment.order_id))
+        session.commit()
+        log.info("offer %s accepted by helper %s", offer_id, helper_id)
+    return get_offer(session, helper_id, offer_id)
+
+
+def decline(
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    offer_id: int,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> DeclinedView:
+    """Decline a pending offer (or step back from an accepted one before the visit is done);
+    the order is re-matched at once. Declining twice is harmless."""
+    now = now or utcnow()
+    begin_write(session)
+    offer = _own(session, helper_id, offer_id)
+    replacements = 0
+    if offer.status != "declined":
+        if offer.status not in LIVE or offer.assignment.status != "active":
+            raise Conflict(_answered(offer))
+        if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
+            raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
+        order = session.get_one(OrderRow, offer.assignment.order_id)
+        refresh_order_status(session, order)
+        replacements = _rematch_safely(session, settings, order, now, "decline")
+        session.commit()
+        log.info("offer %s declined by helper %s", offer_id, helper_id)
+    view = get_offer(session, helper_id, offer_id)
+    return DeclinedView(**vars(view), replacement_offers=replacements)
+
+
+def _move(
+    session: Session,
+    offer: OfferRow,
+    old: str,
+    new: str,
+    now: dt.datetime,
+    reason: str | None = None,
+) -> bool:
+    """Compare-and-set an offer's status: of two answers at once, only one lands."""
+    values: dict[str, object] = {"status": new, "responded_at": now}
+    if reason is not None:
+        values["decline_reason"] = reason
+    moved = session.execute(
+        update(OfferRow)
+        .where(OfferRow.id == offer.id, OfferRow.status == old)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def _answered(offer: OfferRow) -> str:
+    return f"该邀请已是「{offer.status}」状态 / this offer is already {offer.status}"
+
+
+def _rematch_safely(
+    session: Session, settings: Settings, order: OrderRow, now: dt.datetime, trigger: str
+) -> int:
+    """Re-match inside a savepoint: should it fail, the answer still stands and the order
+    waits for the next nightly run. Returns the number of new offers."""
+    if order.date < local_today(settings, now):
+        return 0  # the visit day is over: nothing to offer any more
+    try:
+        with session.begin_nested():
+            return len(rematch_order(session, settings, order, now, trigger=trigger))
+    except Exception:
+        log.exception("re-match of order %s failed; left for the nightly run", order.id)
+        return 0
+
+
+# ----------------------------------------------------------------------------- the clock
+
+
+def expire_due(session: Session, settings: Settings, now: dt.datetime | None = None) -> int:
+    """Expire pending offers past their deadline and re-match each affected order."""
+    now = now or utcnow()
+    query = (
+        select(OfferRow.id, AssignmentRow.order_id)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(
+            OfferRow.status == "pending",
+            OfferRow.respond_by < now,
+            AssignmentRow.status == "active",
+        )
+    )
+    if session.execute(query.limit(1)).first() is None:
+        session.commit()
+        return 0  # the usual tick: nothing due, and no write lock taken
+    begin_write(session)
+    due = session.execute(query).all()
+    session.execute(
+        update(OfferRow)
+        .where(OfferRow.id.in_([d.id for d in due]), OfferRow.status == "pending")
+        .values(status="expired", responded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    for order_id in sorted({d.order_id for d in due}):
+        order = session.get_one(OrderRow, order_id)
+        refresh_order_status(session, order)
+        _rematch_safely(session, settings, order, now, "expiry")
+    session.commit()
+    log.info("%s offer(s) expired", len(due))
+    return len(due)
+
+
+def send_reminders(session: Session, settings: Settings, now: dt.datetime | None = None) -> int:
+    """Queue one reminder per pending offer whose deadline is within
+    ``reminder_before_minutes``. An offer made inside that stretch already is not reminded:
+    the offer itself has just told the helper."""
+    now = now or utcnow()
+    if not _reminders_due(session, settings, now):
+        session.commit()
+        return 0
+    begin_write(session)
+    offers = _reminders_due(session, settings, now)
+    for offer in offers:
+        notify_offer(session, offer, offer.assignment.order, "reminder")
+        offer.reminded_at = now
+    session.commit()
+    return len(offers)
+
+
+def _reminders_due(session: Session, settings: Settings, now: dt.datetime) -> list[OfferRow]:
+    ahead = dt.timedelta(minutes=settings.reminder_before_minutes)
+    offers = session.scalars(
+        select(OfferRow)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(
+            OfferRow.status == "pending",
+            OfferRow.reminded_at.is_(None),
+            OfferRow.respond_by > now,
+            OfferRow.respond_by <= now + ahead,
+            AssignmentRow.status == "active",
+        )
+    ).all()
+    return [o for o in offers if o.offered_at < o.respond_by - ahead]  # no date maths in SQL
+
+
+# ----------------------------------------------------------------------------- done
+
+
+def mark_done(
+    session: Session, helper_id: int, assignment_id: int, now: dt.datetime | None = None
+) -> OfferView:
+    """A member who accepted marks the visit done once the whole team accepted; staff confirm
+    it later (assignment ``done`` → ``confirmed``). Marking twice is harmless."""
+    now = now or utcnow()
+    begin_write(session)
+    offer = session.scalar(
+        select(OfferRow).where(
+            OfferRow.assignment_id == assignment_id,
+            OfferRow.helper_id == helper_id,
+            OfferRow.status == "accepted",
+        )
+    )
+    if offer is None:
+        raise NotFound(f"未找到任务 / assignment {assignment_id} not found")
+    assignment = offer.assignment
+    if assignment.status == "active":
+        order = session.get_one(OrderRow, assignment.order_id)
+        if refresh_order_status(session, order) != "assigned":
+            raise Conflict("团队成员尚未全部接单 / not every member of the team has accepted yet")
+        moved = session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.id == assignment.id, AssignmentRow.status == "active")
+            .values(status="done", done_at=now, done_by=helper_id)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("任务状态已变化，请刷新 / the assignment changed meanwhile; reload it")
+        session.expire_all()
+        refresh_order_status(session, session.get_one(OrderRow, assignment.order_id))
+        session.commit()
+    elif assignment.status not in ("done", "confirmed"):
+        raise Conflict(f"任务已结束 / the assignment is {assignment.status}")
+    return get_offer(session, helper_id, offer.id)

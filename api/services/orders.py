@@ -1,0 +1,507 @@
+"""Orders (点单): placed by staff on a resident's behalf or by a resident account, one-off or
+recurring (a series that produces dated occurrences), listed and read within the caller's scope.
+
+Staff see the orders of their street, or of their community when scoped to one; a resident account
+sees only its own. Anyone else gets ``NotFound``, so nothing outside the scope is revealed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, fields
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.deps import Actor
+from api.errors import BadInput, NotFound
+from api.services.assign import live_assignment, local_today
+from api.services.audit import audit
+from api.settings import Settings
+from api.store.db import begin_write
+from api.store.tables import (
+    FeedbackRow,
+    ItemRow,
+    OrderRow,
+    OrderSeries,
+    ResidentRow,
+    utcnow,
+)
+
+log = logging.getLogger("qunbang.orders")
+T = TypeVar("T")
+MINUTES_PER_DAY = 1440
+SERIES_HORIZON_DAYS = 7  # a new series shows its occurrences this many days ahead, today included
+
+
+# ----------------------------------------------------------------------------- values in and out
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, with the total number of matching rows."""
+
+    items: list[T]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """A one-off order. ``resident_id`` may be left out by a resident account (itself)."""
+
+    item: str
+    date: dt.date
+    resident_id: int | None = None
+    window_start: int | None = None
+    window_end: int | None = None
+    flexible: bool = False
+    priority: int = 1
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """A recurring order: every listed weekday (0 = Monday … 6 = Sunday) from ``start_date``."""
+
+    item: str
+    weekdays: list[int]
+    start_date: dt.date
+    end_date: dt.date | None = None
+    resident_id: int | None = None
+    window_start: int | None = None
+    window_end: int | None = None
+    flexible: bool = False
+    priority: int = 1
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    date: dt.date | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    status: str | None = None
+    community_id: int | None = None
+    item: str | None = None
+    resident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderView:
+    id: int
+    date: dt.date
+    window_start: int | None
+    window_end: int | None
+    flexible: bool
+    priority: int
+    status: str
+    item: str
+    item_name_zh: str
+    item_name_en: str
+    resident_id: int
+    resident_name: str
+    community_id: int
+    series_id: int | None
+    note: str
+    placed_at: dt.datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    helper_id: int
+    name: str
+    offer_status: str
+    respond_by: dt.datetime
+    responded_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    id: int
+    status: str
+    source: str
+    start_minute: int | None
+    done_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+    team: list[TeamMember]
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    order: OrderView
+    assignment: AssignmentView | None
+    feedback_score: int | None
+    feedback_comment: str | None
+
+
+@dataclass(frozen=True)
+class SeriesView:
+    id: int
+    resident_id: int
+    item: str
+    weekdays: list[int]
+    window_start: int | None
+    window_end: int | None
+    flexible: bool
+    priority: int
+    start_date: dt.date
+    end_date: dt.date | None
+    note: str
+    active: bool
+    occurrences: int
+
+
+# ----------------------------------------------------------------------------- scope
+
+
+def may_see_resident(actor: Actor, resident: ResidentRow) -> bool:
+    """Staff of the resident's street (or community); the resident's own account."""
+    if actor.role == "staff":
+        return actor.may_see_community(resident.street_id, resident.community_id)
+    return actor.role == "resident" and actor.resident_id == resident.id
+
+
+def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
+    """The order if the caller may see it, else ``NotFound``."""
+    order = session.get(OrderRow, order_id)
+    if order is None or not may_see_resident(actor, order.resident):
+        raise NotFound(f"未找到订单 / order {order_id} not found")
+    return order
+
+
+def scope_orders(stmt: Select[Any], actor: Actor) -> Select[Any]:
+    """Narrow a select over orders (joined to residents) to what the caller may see."""
+    if actor.role == "staff":
+        stmt = stmt.where(OrderRow.street_id == actor.street_id)
+        if actor.community_id is not None:
+            stmt = stmt.where(ResidentRow.community_id == actor.community_id)
+        return stmt
+    if actor.role == "resident":
+        return stmt.where(OrderRow.resident_id == actor.resident_id)
+    return stmt.where(false())
+
+
+def fetch_page(session: Session, stmt: Select[Any], page: int, page_size: int) -> tuple[list, int]:
+    """The rows of one page of ``stmt`` and the total row count."""
+    if page < 1:
+        raise BadInput("页码从 1 开始 / page must be 1 or more", "page")
+    if not 1 <= page_size <= 500:
+        raise BadInput("每页条数须在 1 到 500 之间 / page_size must be 1..500", "page_size")
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)).unique())
+    return rows, total or 0
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _resident_for(session: Session, actor: Actor, resident_id: int | None) -> ResidentRow:
+    if actor.role == "resident" and resident_id is None:
+        resident_id = actor.resident_id
+    if resident_id is None:
+        raise BadInput("请指定居民 / resident_id is required", "resident_id")
+    resident = session.get(ResidentRow, resident_id)
+    if resident is None or not may_see_resident(actor, resident):
+        raise NotFound(f"未找到居民 / resident {resident_id} not found")
+    if not resident.active:
+        raise BadInput("该居民已停用 / this resident is deactivated", "resident_id")
+    return resident
+
+
+def _active_item(session: Session, code: str) -> ItemRow:
+    item = session.get(ItemRow, code)
+    if item is None or not item.active:
+        raise BadInput(f"未知或已停用的服务项目 / unknown or inactive item {code!r}", "item")
+    return item
+
+
+def _check_window(item: ItemRow, start: int | None, end: int | None, priority: int) -> None:
+    """A window is both ends or neither, inside the day, and holds the item's whole visit."""
+    if not 1 <= priority <= 5:
+        raise BadInput("优先级须在 1 到 5 之间 / priority must be 1..5", "priority")
+    if start is None and end is None:
+        return
+    if start is None or end is None:
+        field = "window_start" if start is None else "window_end"
+        raise BadInput("时间窗须同时给出起止 / give both window_start and window_end", field)
+    for field, minute in (("window_start", start), ("window_end", end)):
+        if not 0 <= minute <= MINUTES_PER_DAY:
+            raise BadInput("时间须在 0 到 1440 分钟之间 / minutes must be 0..1440", field)
+    if end - start < item.duration_min:
+        raise BadInput(
+            f"时间窗短于服务时长 {item.duration_min} 分钟 / the window is shorter than the "
+            f"item's {item.duration_min} minutes",
+            "window_end",
+        )
+
+
+def _check_date(settings: Settings, date: dt.date, now: dt.datetime, field: str = "date") -> None:
+    if date < local_today(settings, now):
+        raise BadInput("日期不能早于今天 / the date is in the past", field)
+
+
+# ----------------------------------------------------------------------------- one-off orders
+
+
+def place_order(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    spec: OrderSpec,
+    now: dt.datetime | None = None,
+) -> OrderView:
+    """Place a one-off order for a resident in the caller's scope (or the caller itself)."""
+    now = now or utcnow()
+    begin_write(session)
+    resident = _resident_for(session, actor, spec.resident_id)
+    item = _active_item(session, spec.item)
+    _check_window(item, spec.window_start, spec.window_end, spec.priority)
+    _check_date(settings, spec.date, now)
+    order = OrderRow(
+        street_id=resident.street_id,
+        resident_id=resident.id,
+        item=item.code,
+        date=spec.date,
+        window_start=spec.window_start,
+        window_end=spec.window_end,
+        flexible=spec.flexible,
+        priority=spec.priority,
+        note=spec.note,
+        placed_by=actor.user_id,
+        placed_at=now,
+    )
+    session.add(order)
+    session.flush()
+    audit(session, actor.user_id, "order.place", "order", order.id, _audit_detail(order))
+    session.commit()
+    log.info("order %s placed by user %s", order.id, actor.user_id)
+    return order_view(session, order)
+
+
+def _audit_detail(order: OrderRow) -> dict[str, Any]:
+    return {"resident": order.resident_id, "item": order.item, "date": order.date.isoformat()}
+
+
+# ----------------------------------------------------------------------------- recurring orders
+
+
+def place_series(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    spec: SeriesSpec,
+    now: dt.datetime | None = None,
+) -> SeriesView:
+    """Start a recurring order and create its occurrences for the next days at once."""
+    now = now or utcnow()
+    begin_write(session)
+    resident = _resident_for(session, actor, spec.resident_id)
+    item = _active_item(session, spec.item)
+    _check_window(item, spec.window_start, spec.window_end, spec.priority)
+    weekdays = sorted(set(spec.weekdays))
+    if not weekdays or any(not 0 <= day <= 6 for day in weekdays):
+        raise BadInput(
+            "星期须为 0（周一）到 6（周日）/ weekdays must be 0 (Mon) .. 6 (Sun)", "weekdays"
+        )
+    _check_date(settings, spec.start_date, now, "start_date")
+    if spec.end_date is not None and spec.end_date < spec.start_date:
+        raise BadInput("结束日期早于开始日期 / end_date is before start_date", "end_date")
+    series = OrderSeries(
+        resident_id=resident.id,
+        item=item.code,
+        weekdays=weekdays,
+        window_start=spec.window_start,
+        window_end=spec.window_end,
+        flexible=spec.flexible,
+        priority=spec.priority,
+        start_date=spec.start_date,
+        end_date=spec.end_date,
+        note=spec.note,
+        created_by=actor.user_id,
+        created_at=now,
+    )
+    session.add(series)
+    session.flush()
+    today = local_today(settings, now)
+    for offset in range(SERIES_HORIZON_DAYS):
+        _occur(session, series, resident, today + dt.timedelta(days=offset), now)
+    audit(session, actor.user_id, "series.place", "order_series", series.id, {"item": item.code})
+    session.commit()
+    return series_view(session, series)
+
+
+def materialize_series(
+    session: Session, street_id: int, date: dt.date, now: dt.datetime | None = None
+) -> list[OrderRow]:
+    """Create ``date``'s occurrence of every active series of the street that falls on it.
+    Idempotent: an occurrence that exists already is left alone. The caller commits (the
+    nightly run does this inside its own transaction, before it reads the open orders)."""
+    now = now or utcnow()
+    stmt = (
+        select(OrderSeries, ResidentRow)
+        .join(ResidentRow, ResidentRow.id == OrderSeries.resident_id)
+        .where(ResidentRow.street_id == street_id, OrderSeries.active.is_(True))
+        .order_by(OrderSeries.id)
+    )
+    created = []
+    for series, resident in session.execute(stmt).all():
+        order = _occur(session, series, resident, date, now)
+        if order is not None:
+            created.append(order)
+    return created
+
+
+def _occur(
+    session: Session, series: OrderSeries, resident: ResidentRow, date: dt.date, now: dt.datetime
+) -> OrderRow | None:
+    """The series' order for ``date`` if it falls on it and does not exist yet."""
+    in_range = series.start_date <= date and (series.end_date is None or date <= series.end_date)
+    if not (series.active and resident.active and in_range and date.weekday() in series.weekdays):
+        return None
+    exists = select(OrderRow.id).where(OrderRow.series_id == series.id, OrderRow.date == date)
+    if session.scalar(exists) is not None:
+        return None
+    order = OrderRow(
+        street_id=resident.street_id,
+        resident_id=resident.id,
+        item=series.item,
+        date=date,
+        window_start=series.window_start,
+        window_end=series.window_end,
+        flexible=series.flexible,
+        priority=series.priority,
+        series_id=series.id,
+        note=series.note,
+        placed_by=series.created_by,
+        placed_at=now,
+    )
+    try:
+        with session.begin_nested():  # a concurrent run made it first: (series, date) is unique
+            session.add(order)
+            session.flush()
+    except IntegrityError:
+        return None
+    return order
+
+
+def end_series(
+    session: Session, actor: Actor, series_id: int, now: dt.datetime | None = None
+) -> SeriesView:
+    """Stop a series: no new occurrences; the existing ones stay as they are."""
+    begin_write(session)
+    series = _scoped_series(session, actor, series_id)
+    if series.active:
+        series.active = False
+        audit(session, actor.user_id, "series.end", "order_series", series.id)
+    session.commit()
+    return series_view(session, series)
+
+
+def list_series(
+    session: Session, actor: Actor, page: int = 1, page_size: int = 50
+) -> Page[SeriesView]:
+    """Recurring orders in the caller's scope, newest first."""
+    stmt = select(OrderSeries).join(ResidentRow, ResidentRow.id == OrderSeries.resident_id)
+    if actor.role == "staff":
+        stmt = stmt.where(ResidentRow.street_id == actor.street_id)
+        if actor.community_id is not None:
+            stmt = stmt.where(ResidentRow.community_id == actor.community_id)
+    else:
+        stmt = stmt.where(OrderSeries.resident_id == (actor.resident_id or -1))
+    rows, total = fetch_page(session, stmt.order_by(OrderSeries.id.desc()), page, page_size)
+    return Page([series_view(session, s) for s in rows], total, page, page_size)
+
+
+def _scoped_series(session: Session, actor: Actor, series_id: int) -> OrderSeries:
+    series = session.get(OrderSeries, series_id)
+    resident = session.get(ResidentRow, series.resident_id) if series else None
+    if series is None or resident is None or not may_see_resident(actor, resident):
+        raise NotFound(f"未找到周期订单 / order series {series_id} not found")
+    return series
+
+
+def series_view(session: Session, series: OrderSeries) -> SeriesView:
+    count = select(func.count()).where(OrderRow.series_id == series.id)
+    return from_row(SeriesView, series, occurrences=session.scalar(count) or 0)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def list_orders(
+    session: Session, actor: Actor, filters: OrderFilters, page: int = 1, page_size: int = 50
+) -> Page[OrderView]:
+    """Orders in the caller's scope that match ``filters``, by date and start time."""
+    stmt = scope_orders(
+        select(OrderRow).join(ResidentRow, ResidentRow.id == OrderRow.resident_id), actor
+    )
+    conditions = {
+        "date": lambda v: OrderRow.date == v,
+        "date_from": lambda v: OrderRow.date >= v,
+        "date_to": lambda v: OrderRow.date <= v,
+        "status": lambda v: OrderRow.status == v,
+        "community_id": lambda v: ResidentRow.community_id == v,
+        "item": lambda v: OrderRow.item == v,
+        "resident_id": lambda v: OrderRow.resident_id == v,
+    }
+    for name, condition in conditions.items():
+        value = getattr(filters, name)
+        if value is not None:
+            stmt = stmt.where(condition(value))
+    stmt = stmt.order_by(
+        OrderRow.date, OrderRow.window_start.is_(None), OrderRow.window_start, OrderRow.id
+    )
+    rows, total = fetch_page(session, stmt, page, page_size)
+    return Page([order_view(session, o) for o in rows], total, page, page_size)
+
+
+def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
+    """One order with its live assignment (the team and each member's offer status)."""
+    order = scoped_order(session, actor, order_id)
+    assignment = live_assignment(session, order.id)
+    feedback = session.scalar(select(FeedbackRow).where(FeedbackRow.order_id == order.id))
+    team_view = None
+    if assignment is not None:
+        team = [
+            TeamMember(o.helper_id, o.helper.name, o.status, o.respond_by, o.responded_at)
+            for o in sorted(assignment.offers, key=lambda o: o.id)
+        ]
+        team_view = AssignmentView(
+            id=assignment.id,
+            status=assignment.status,
+            source=assignment.source,
+            start_minute=assignment.start_minute,
+            done_at=assignment.done_at,
+            confirmed_at=assignment.confirmed_at,
+            team=team,
+        )
+    return OrderDetail(
+        order=order_view(session, order),
+        assignment=team_view,
+        feedback_score=feedback.score if feedback else None,
+        feedback_comment=feedback.comment if feedback else None,
+    )
+
+
+def order_view(session: Session, order: OrderRow) -> OrderView:
+    item = session.get_one(ItemRow, order.item)
+    return from_row(
+        OrderView,
+        order,
+        item_name_zh=item.name_zh,
+        item_name_en=item.name_en,
+        resident_name=order.resident.name,
+        community_id=order.resident.community_id,
+    )
+
+
+def from_row(view: type[T], row: object, **extra: Any) -> T:
+    """A view dataclass from a table row: same-named columns copied, the rest from ``extra``."""
+    names = {f.name for f in fields(view)} - extra.keys()  # type: ignore[arg-type]
+    return view(**{name: getattr(row, name) for name in names}, **extra)

@@ -1,0 +1,162 @@
+"""Spreadsheets in and out, as offices use them: CSV (UTF-8 with or without a BOM, GB18030 as
+Chinese Excel saves it, or UTF-16) and XLSX (the first sheet). Reading gives every row with its
+spreadsheet row number and each cell as text; writing makes CSV with a UTF-8 BOM, so that Excel
+shows Chinese correctly, and XLSX with a bold header row."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import logging
+from collections.abc import Iterable, Sequence
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+log = logging.getLogger("qunbang.sheets")
+Row = tuple[int, list[str]]  # (spreadsheet row number, cells as text)
+Value = str | int | float | None
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA = "text/csv; charset=utf-8"
+# Cells a spreadsheet would run as a formula (CSV/formula injection) are written as text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class SheetError(ValueError):
+    """A file that cannot be read as a spreadsheet; the message is Chinese, then English."""
+
+
+def read_rows(data: bytes, filename: str | None = None) -> list[Row]:
+    """Every row of a CSV or XLSX file (the first sheet), numbered as the spreadsheet shows it.
+    The format is told by the content (an XLSX file is a zip), not trusted from the name."""
+    if not data.strip():
+        raise SheetError("文件为空 / the file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SheetError(
+            "不支持旧版 .xls 文件，请另存为 .xlsx 或 .csv / old .xls files are not supported: "
+            "save the sheet as .xlsx or .csv"
+        )
+    if filename and filename.lower().endswith((".xlsx", ".xlsm")):
+        raise SheetError("无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file")
+    return _read_csv(_decode(data))
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        encodings = ["utf-8-sig"]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encodings = ["utf-16"]
+    else:
+        encodings = ["utf-8", "gb18030"]  # GB18030 covers GBK and GB2312, as Excel writes them
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:
+            return text
+    raise SheetError(
+        "无法识别文件内容，请上传 CSV（UTF-8 或 GB18030）或 XLSX 文件 / cannot read the file: "
+        "upload a CSV (UTF-8 or GB18030) or an XLSX file"
+    )
+
+
+def _read_csv(text: str) -> list[Row]:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max((",", "\t", ";"), key=first.count)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        return [(number, [cell.strip() for cell in row]) for number, row in enumerate(reader, 1)]
+    except csv.Error as error:
+        raise SheetError(f"CSV 格式有误 / malformed CSV: {error}") from error
+
+
+def _read_xlsx(data: bytes) -> list[Row]:
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (
+        Exception
+    ) as error:  # openpyxl raises many kinds on a damaged file; all mean "unreadable"
+        log.info("unreadable xlsx: %r", error)
+        raise SheetError(
+            "无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file"
+        ) from error
+    try:
+        if not book.worksheets:
+            raise SheetError("Excel 文件中没有工作表 / the Excel file has no sheet")
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # some writers store wrong dimensions; read what is there
+        # Read-only rows come padded from row 1 (empty rows as empty tuples), so counting
+        # gives the row numbers the office sees.
+        return [
+            (number, [_cell_text(value) for value in values])
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        ]
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    """A cell as the office typed it: 1001.0 → ``1001``, a time → ``08:00``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _safe_text(value: Value) -> Value:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
+    """CSV with a UTF-8 BOM and CRLF line ends, as Excel expects."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(["" if value is None else _safe_text(value) for value in row])
+    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+
+
+def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: str) -> bytes:
+    """One sheet named ``title``: a bold header row, then the rows; strings stay strings."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31])
+    for index, header in enumerate(headers, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(10, 2 * len(header) + 2)
+    bold = Font(bold=True)
+    header_cells = []
+    for header in headers:
+        cell = WriteOnlyCell(sheet, value=header)
+        cell.font = bold
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _xlsx_cell(sheet: object, value: Value) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # "=..." would otherwise become a formula
+    return cell
