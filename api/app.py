@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import routes
+from api.deps import ActorCache
 from api.errors import ServiceError
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.actors = ActorCache(settings.token_cache_seconds)
     _add_error_handlers(app)
     for module in pkgutil.iter_modules(routes.__path__):
         router = importlib.import_module(f"api.routes.{module.name}").router

@@ -137,16 +137,23 @@ def print_run(street: str, date: dt.date, run_id: int, figures: dict[str, Any]) 
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
 ) -> None:
     """Run the API under uvicorn (OpenAPI at /docs)."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = get_settings()
     with exits():
         migrate(settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # Each worker process builds its app from the same environment (QUNBANG_*).
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @db_app.command("upgrade")
@@ -221,4 +228,4 @@ def demo(
     if helper_name:
         console.print(f"  志愿者 helper: {accounts.helper} ({escape(helper_name)})")
     if serve_too:
-        serve(host=host, port=port)
+        serve(host=host, port=port, workers=1)

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/qunbang.db"
     timezone: str = "Asia/Shanghai"
     token_ttl_minutes: int = Field(default=12 * 60, gt=0)
+    # A checked token is trusted this long without asking the database again (0: always ask).
+    token_cache_seconds: float = Field(default=30.0, ge=0)
     # An offer must be answered within this many hours, and at least an hour before the visit.
     offer_response_hours: float = Field(default=12.0, gt=0)
     reminder_before_minutes: int = Field(default=120, ge=0)

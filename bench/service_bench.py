@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,16 +48,36 @@ def main() -> None:
     parser.add_argument("--declines", type=int, default=40)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--time-limit", type=float, default=20.0, help="nightly CP-SAT seconds")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--paced",
+        type=float,
+        nargs="*",
+        default=[1.0, 0.1],
+        help="also: each client refreshes every this many seconds (one run per value)",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator: wrk (Debian package, C) or Python httpx (heavier on the CPU)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database if args.database != "sqlite" else f"sqlite:///{folder}/bench.db"
         settings = Settings(database_url=url, nightly_time_limit_s=args.time_limit, tick_seconds=0)
         helpers = prepare(settings, args.clients)
-        server = start_server(settings, args.port)
+        server = start_server(settings, args.port, args.workers)
         try:
             base = f"http://127.0.0.1:{args.port}"
             tokens = asyncio.run(login_all(base, helpers))
-            asyncio.run(load_test(base, tokens, args.seconds, args.clients))
+            print(f"server: {args.workers} worker process(es); load from {args.client}")
+            if args.client == "wrk":
+                wrk_load_test(base, tokens, args.seconds, args.clients, Path(folder))
+            else:
+                asyncio.run(load_test(base, tokens, args.seconds, args.clients))
+            for interval in args.paced:
+                asyncio.run(paced_load_test(base, tokens, args.seconds, args.clients, interval))
             asyncio.run(declines(base, tokens, args.declines))
         finally:
             server.terminate()
@@ -94,11 +115,11 @@ def prepare(settings: Settings, clients: int) -> list[str]:
     return usernames
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0")
     qunbang = Path(sys.executable).with_name("qunbang")
     server = subprocess.Popen(
-        [str(qunbang), "serve", "--port", str(port)],
+        [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -157,6 +178,58 @@ async def load_test(base: str, tokens: list[str], seconds: float, clients: int) 
     print(
         f"my offers, {clients} concurrent clients, {wall:.1f} s: "
         f"{len(latencies) / wall:.0f} requests/s, errors {errors}; {percentiles(latencies)}"
+    )
+
+
+def wrk_load_test(base: str, tokens: list[str], seconds: float, clients: int, folder: Path) -> None:
+    """The same load from wrk: ``clients`` connections on 2 threads, tokens in turn."""
+    token_file = folder / "tokens.txt"
+    token_file.write_text("\n".join(tokens) + "\n")
+    script = Path(__file__).with_name("my_offers.lua")
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{clients}",
+        f"-d{round(seconds)}s",
+        "-s",
+        str(script),
+        base,
+        "--",
+        str(token_file),
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    summary = next(line for line in output.splitlines() if line.startswith("WRK "))
+    print(f"my offers, {clients} concurrent connections (wrk): {summary[4:]} (ms)")
+
+
+async def paced_load_test(
+    base: str, tokens: list[str], seconds: float, clients: int, interval: float
+) -> None:
+    """``clients`` volunteers each refreshing "my offers" every ``interval`` seconds (random
+    phase): the latency a person sees while that many phones use the service at once."""
+    latencies: list[float] = []
+    errors = 0
+    rng = random.Random(1)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        stop = time.perf_counter() + seconds
+
+        async def one(token: str) -> None:
+            nonlocal errors
+            headers = {"Authorization": f"Bearer {token}"}
+            await asyncio.sleep(rng.uniform(0, interval))
+            while time.perf_counter() < stop:
+                began = time.perf_counter()
+                response = await client.get("/me/offers", headers=headers)
+                latencies.append(time.perf_counter() - began)
+                errors += response.status_code != 200
+                await asyncio.sleep(max(0.0, interval - (time.perf_counter() - began)))
+
+        await asyncio.gather(*(one(tokens[i % len(tokens)]) for i in range(clients)))
+    rate = len(latencies) / seconds
+    print(
+        f"my offers, {clients} clients each every {interval:g} s ({rate:.0f} requests/s "
+        f"offered), errors {errors}; {percentiles(latencies)}"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -55,10 +55,14 @@ def token(
 
 @router.post("/auth/logout", status_code=204)
 def logout(
-    session: SessionDep, _actor: CurrentActor, token: Annotated[str, Depends(oauth2)]
+    request: Request,
+    session: SessionDep,
+    _actor: CurrentActor,
+    token: Annotated[str, Depends(oauth2)],
 ) -> None:
     """Revoke the token used for this request."""
     auth.logout(session, token)
+    request.app.state.actors.drop(auth.hash_token(token))
 
 
 @router.get("/auth/me")

@@ -91,12 +91,12 @@ def login(session: Session, username: str, password: str, ttl_minutes: int) -> I
     return IssuedToken(token=token, expires_at=expires_at, user=user)
 
 
-def user_for_token(session: Session, token: str) -> UserRow:
-    """The active user a valid, unexpired token belongs to."""
+def user_for_token(session: Session, token: str) -> tuple[UserRow, dt.datetime]:
+    """The active user a valid, unexpired token belongs to, and when the token expires."""
     row = session.scalar(select(TokenRow).where(TokenRow.token_hash == hash_token(token)))
     if row is None or row.revoked or row.expires_at <= utcnow() or not row.user.active:
         raise Unauthorized("登录已失效，请重新登录 / not logged in or the login has expired")
-    return row.user
+    return row.user, row.expires_at
 
 
 def logout(session: Session, token: str) -> None:

@@ -65,3 +65,21 @@ def test_expired_and_revoked_tokens_are_refused(client: TestClient, sessions) ->
     headers = login(client, "staff")
     assert client.post("/auth/logout", headers=headers).status_code == 204
     assert client.get("/auth/me", headers=headers).status_code == 401
+
+
+def test_cached_tokens_still_end_at_logout(settings, world) -> None:  # type: ignore[no-untyped-def]
+    """With the token cache on, a logout ends the token at once and a known token is served
+    from the cache (no database read) until the cache time passes."""
+    from api.app import create_app
+
+    cached = settings.model_copy(update={"token_cache_seconds": 60})
+    with TestClient(create_app(cached, ticker=False)) as client:
+        headers = login(client, "staff")
+        assert client.get("/auth/me", headers=headers).status_code == 200
+        with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+            for row in session.scalars(select(TokenRow)):
+                row.expires_at = dt.datetime(2000, 1, 1)
+            session.commit()
+        assert client.get("/auth/me", headers=headers).status_code == 200  # served from cache
+        assert client.post("/auth/logout", headers=headers).status_code == 204
+        assert client.get("/auth/me", headers=headers).status_code == 401
