@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import SessionDep, StaffActor
 from api.services import closing
 from api.services.closing import FollowUpView
-from api.services.orders import Page
+from api.services.paging import Page
 
 router = APIRouter(tags=["follow-ups"])
 

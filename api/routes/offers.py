@@ -22,7 +22,7 @@ from api.errors import NotFound
 from api.services import dispatch, offers
 from api.services.dispatch import CancelView, CandidatesView, TeamView
 from api.services.offers import DeclinedView, OfferView
-from api.services.runs import Page
+from api.services.paging import Page
 
 router = APIRouter(tags=["offers"])
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
 from api.services import nightly, runs
-from api.services.runs import Page, RunSummary, RunView
+from api.services.paging import Page
+from api.services.runs import RunSummary, RunView
 
 router = APIRouter(tags=["runs"])
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import Actor
-from api.errors import BadInput, Conflict, NotFound
+from api.errors import BadInput, Conflict
 from api.services.assign import (
     create_assignment,
     live_assignment,
@@ -22,6 +22,7 @@ from api.services.assign import (
     withdraw_assignment,
 )
 from api.services.audit import audit
+from api.services.orders import scoped_order
 from api.services.problem import build_problem, leg_minutes
 from api.services.rematch import refused_helpers
 from api.settings import Settings
@@ -86,21 +87,6 @@ class CandidatesView:
     blocked_zh: str | None
     blocked_en: str | None
     items: list[CandidateView]
-
-
-def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
-    """The order if the caller may act on it: staff of its street or community, or the
-    resident it belongs to; else ``NotFound``."""
-    order = session.get(OrderRow, order_id)
-    if order is not None:
-        resident = order.resident
-        if actor.role == "staff" and actor.may_see_community(
-            order.street_id, resident.community_id
-        ):
-            return order
-        if actor.role == "resident" and actor.resident_id == resident.id:
-            return order
-    raise NotFound(f"未找到订单 / order {order_id} not found")
 
 
 # ----------------------------------------------------------------------------- reassign

@@ -26,8 +26,8 @@ from api.services.assign import (
     notify_offer,
     refresh_order_status,
 )
+from api.services.paging import Page
 from api.services.rematch import rematch_order
-from api.services.runs import Page
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from api.deps import Actor
 from api.errors import BadInput, NotFound
 from api.services.assign import live_assignment, local_today
 from api.services.audit import audit
+from api.services.paging import Page
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -38,16 +39,6 @@ SERIES_HORIZON_DAYS = 7  # a new series shows its occurrences this many days ahe
 
 
 # ----------------------------------------------------------------------------- values in and out
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list, with the total number of matching rows."""
-
-    items: list[T]
-    total: int
-    page: int
-    page_size: int
 
 
 @dataclass(frozen=True)

@@ -12,32 +12,22 @@ import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
+from api.services.paging import Page
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
 from api.store.tables import OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow
 from matcher.params import SolveParams
 
 log = logging.getLogger("qunbang.runs")
-T = TypeVar("T")
 INTERRUPTED = "运行中断：进程在完成前结束 / interrupted: the process ended before the run finished"
 PRIVATE_SETTINGS = ("pid", "host")  # how interrupted runs are found; not for readers
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a list and the total number of matching rows."""
-
-    items: list[T]
-    total: int
-    page: int
-    page_size: int
 
 
 @dataclass(frozen=True)
