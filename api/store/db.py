@@ -11,13 +11,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("qunbang.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "qunbang_write"
+WRITE_LOCK_KEY = 0x51_42_57  # "QBW": Qunbang's writers' advisory lock on PostgreSQL
 
 
 def make_engine(url: str) -> Engine:
@@ -41,11 +42,18 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def begin_write(session: Session) -> None:
-    """Start a write transaction. On SQLite it takes the write lock at once (BEGIN IMMEDIATE), so
-    concurrent writers queue on the busy timeout instead of failing on a stale snapshot."""
+    """Start a write transaction; writers queue, one at a time, on both databases.
+
+    On SQLite it takes the write lock at once (BEGIN IMMEDIATE), so concurrent writers wait on
+    the busy timeout instead of failing on a stale snapshot. On PostgreSQL it takes one
+    transaction-scoped advisory lock: what a writer reads to decide (a helper's remaining day,
+    an order still open) cannot change under it before it commits — e.g. two re-matches or a
+    claim and a re-match booking the same helper's last free hour. Reads never wait."""
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={WRITE_OPTION: True})
+    connection = session.connection(execution_options={WRITE_OPTION: True})
+    if connection.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
