@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
-#   make demo   create .venv, install, solve the demo street and print its summary
+#   make demo   create .venv, install, load the demo street into SQLite, match tomorrow, serve
 #   make test   install the dev extras and run the whole test suite
 #   make test-pg the same, with the API tests also run on a private PostgreSQL (.ci/pg)
 PYTHON ?= python3
