@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, oauth2
 from api.services import auth
@@ -34,7 +33,7 @@ class MeOut(BaseModel):
 @router.get("/health")
 def health(session: SessionDep) -> dict[str, str]:
     """Liveness and database reachability."""
-    session.execute(text("SELECT 1"))
+    auth.check_database(session)
     return {"status": "ok"}
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from api.errors import BadInput, Conflict, Unauthorized
@@ -104,3 +104,8 @@ def logout(session: Session, token: str) -> None:
     if row is not None:
         row.revoked = True
         session.commit()
+
+
+def check_database(session: Session) -> None:
+    """Raise if the database does not answer (the health check)."""
+    session.execute(text("SELECT 1"))
