@@ -8,16 +8,19 @@ import pkgutil
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
-from api import routes
+from api import routes, web
 from api.deps import ActorCache
 from api.errors import ServiceError
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
+from api.web.render import LoginRequired
 
 log = logging.getLogger("qunbang.api")
 
@@ -53,13 +56,20 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
     app.state.sessions = session_factory(engine)
     app.state.actors = ActorCache(settings.token_cache_seconds)
     _add_error_handlers(app)
-    for module in pkgutil.iter_modules(routes.__path__):
-        router = importlib.import_module(f"api.routes.{module.name}").router
-        app.include_router(router)
+    for package, name in ((routes, "api.routes"), (web, "api.web")):
+        for module in pkgutil.iter_modules(package.__path__):
+            router = getattr(importlib.import_module(f"{name}.{module.name}"), "router", None)
+            if router is not None:
+                app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), "static")
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(_request: Request, error: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={error.next_url}", status_code=303)
+
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         body = {"detail": error.message, "code": error.code, "field": error.field}

@@ -1,0 +1,89 @@
+"""What every page shares: templates, the language switch, the logged-in actor from the cookie."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Actor, _actor_from_db
+from api.errors import Unauthorized
+from api.services.auth import hash_token
+from api.store.tables import utcnow
+
+HERE = Path(__file__).parent
+TOKEN_COOKIE = "qb_token"
+LANG_COOKIE = "qb_lang"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+class LoginRequired(Exception):
+    """No valid login cookie: the app answers with a redirect to the login page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def language(request: Request) -> str:
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+
+
+def tr(lang: str, zh: str, en: str) -> str:
+    """The text in the page's language."""
+    return en if lang == "en" else zh
+
+
+async def page_actor(request: Request) -> Actor:
+    """The actor behind the login cookie, or a redirect to /login."""
+    token = request.cookies.get(TOKEN_COOKIE)
+    next_url = quote(str(request.url.path))
+    if not token:
+        raise LoginRequired(next_url)
+    cache = request.app.state.actors
+    key, now = hash_token(token), utcnow()
+    actor = cache.get(key, now)
+    if actor is not None:
+        return actor
+    try:
+        actor, expires_at = await run_in_threadpool(
+            _actor_from_db, request.app.state.sessions, token
+        )
+    except Unauthorized as error:
+        raise LoginRequired(next_url) from error
+    cache.put(key, actor, expires_at, now)
+    return actor
+
+
+PageActor = Annotated[Actor, Depends(page_actor)]
+
+
+def render(
+    request: Request, template: str, actor: Actor | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A page: the template with the actor, the language and ``t(zh, en)`` for texts."""
+    lang = language(request)
+    context.update(
+        request=request,
+        actor=actor,
+        lang=lang,
+        t=lambda zh, en: tr(lang, zh, en),
+        message=request.query_params.get("msg"),
+        error=context.get("error") or request.query_params.get("err"),
+    )
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def clock(minute: int | None) -> str:
+    """Minutes after midnight as HH:MM ("" for None)."""
+    if minute is None:
+        return ""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+templates.env.filters["clock"] = clock
