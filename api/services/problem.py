@@ -31,10 +31,12 @@ from matcher.model import (
     Category,
     Gender,
     Helper,
+    HelperKind,
     Location,
     Order,
     Problem,
     Resident,
+    ResidentCategory,
     ServiceItem,
     Skill,
     TimeWindow,
@@ -94,7 +96,7 @@ def _item(row: ItemRow) -> ServiceItem:
         code=row.code,
         name_zh=row.name_zh,
         name_en=row.name_en,
-        category=row.category,
+        category=ResidentCategory(row.category),
         paid=row.paid,
         required_skills=frozenset(row.required_skills),
         lead_skill=row.lead_skill,
@@ -252,7 +254,7 @@ def _helper(row: HelperRow, loads: list[Load], blocked: set[str]) -> Helper:
             windows = _cut(windows, load.span)
     return Helper(
         id=helper_key(row.id),
-        kind=row.kind,
+        kind=HelperKind(row.kind),
         location=_where(row),
         skills=frozenset(row.skills),
         availability=tuple(TimeWindow(start=a, end=b) for a, b in windows),
@@ -282,7 +284,7 @@ def _cut(windows: list[tuple[int, int]], span: tuple[int, int]) -> list[tuple[in
 def _resident(row: ResidentRow, circle: tuple[str, ...]) -> Resident:
     return Resident(
         id=resident_key(row.id),
-        category=row.category,
+        category=ResidentCategory(row.category),
         location=_where(row),
         priority_weight=row.priority_weight,
         circle=circle,

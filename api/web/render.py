@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -86,4 +88,13 @@ def clock(minute: int | None) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+def local_time(value: dt.datetime | None, zone: str = "Asia/Shanghai") -> str:
+    """A stored (naive UTC) time as street-local "MM-DD HH:MM" ("" for None)."""
+    if value is None:
+        return ""
+    local = value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(zone))
+    return local.strftime("%m-%d %H:%M")
+
+
 templates.env.filters["clock"] = clock
+templates.env.filters["local_time"] = local_time

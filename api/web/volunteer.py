@@ -1,0 +1,310 @@
+"""The volunteer pages (``/v``), mobile first: today and upcoming offers (accept, decline with a
+reason, done), open orders nearby to claim (alone, with teammates, as a bundle), and points.
+
+Every page calls the same services as the JSON API (offers, claims, points); the services
+decide what a helper may see (the resident's contact only on an accepted offer) and refuse
+what they may not do. Each action posts a form and redirects back with ``?msg=`` or ``?err=``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from api.deps import Actor, SessionDep, SettingsDep
+from api.errors import ServiceError
+from api.services import claims, offers, points
+from api.services.assign import local_today
+from api.settings import Settings
+from api.web.auth_pages import HOMES
+from api.web.render import PageActor, language, render, tr
+
+router = APIRouter(prefix="/v", include_in_schema=False)
+OFFERS_PER_PAGE = 50
+CLAIMABLE_PER_PAGE = 20
+POINTS_PER_PAGE = 20
+# Common reasons to decline, offered as a list: quicker than typing on a phone.
+DECLINE_REASONS: dict[str, tuple[str, str]] = {
+    "busy": ("那个时间没空", "Busy at that time"),
+    "unwell": ("身体不适", "Not feeling well"),
+    "far": ("距离太远", "Too far away"),
+    "unable": ("做不了这项服务", "Cannot do this service"),
+    "other": ("其他原因", "Another reason"),
+}
+WEEKDAYS = (("周一", "Mon"), ("周二", "Tue"), ("周三", "Wed"), ("周四", "Thu"), ("周五", "Fri"),
+            ("周六", "Sat"), ("周日", "Sun"))  # fmt: skip
+NEAR_DAYS = ("Yesterday", "Today", "Tomorrow")
+KINDS = {
+    "base": ("服务积分", "Visit points"),
+    "bonus": ("组织赠分", "Bonus from the organisation"),
+    "reversal": ("更正", "Correction"),
+}
+
+
+# ----------------------------------------------------------------------------- shared
+
+
+def _away(request: Request, actor: Actor) -> Response | None:
+    """Volunteer pages are for helper accounts: staff and planners go to their own pages, any
+    other account sees "not found" (nothing about helpers is shown to them)."""
+    if actor.role == "helper" and actor.helper_id is not None:
+        return None
+    home = HOMES.get(actor.role)
+    if home and not home.startswith("/v/"):
+        return RedirectResponse(home, status_code=303)
+    return render(request, "v/not_found.html", actor, 404)
+
+
+def _say(request: Request, zh: str, en: str) -> str:
+    return tr(language(request), zh, en)
+
+
+def _in_language(request: Request, message: str) -> str:
+    """A service message "中文 / English" in the page's language."""
+    zh, sep, en = message.partition(" / ")
+    if not sep:
+        return message
+    return _say(request, zh, en)
+
+
+def _back(path: str, *, msg: str = "", err: str = "", anchor: str = "") -> RedirectResponse:
+    """Post/Redirect/Get: back to ``path`` with a message or an error to show."""
+    query = urlencode({key: value for key, value in (("msg", msg), ("err", err)) if value})
+    target = f"{path}?{query}" if query else path
+    return RedirectResponse(target + (f"#{anchor}" if anchor else ""), status_code=303)
+
+
+def _refused(request: Request, session: Session, path: str, error: ServiceError) -> Response:
+    session.rollback()
+    return _back(path, err=_in_language(request, error.message))
+
+
+def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
+    """Template helpers: ``day(date)`` as today / tomorrow / a weekday and date, and
+    ``moment(utc)`` for a stored time in the street's local time."""
+    lang, zone = language(request), ZoneInfo(settings.timezone)
+    today = local_today(settings)
+
+    def day(date: dt.date) -> str:
+        ahead = (date - today).days
+        if ahead in (-1, 0, 1):
+            return tr(lang, ("昨天", "今天", "明天")[ahead + 1], NEAR_DAYS[ahead + 1])
+        zh, en = WEEKDAYS[date.weekday()]
+        return tr(lang, f"{date.month}月{date.day}日 {zh}", f"{en} {date.day} {date:%b}")
+
+    def moment(value: dt.datetime) -> str:
+        local = value.replace(tzinfo=dt.UTC).astimezone(zone)
+        return f"{day(local.date())} {local:%H:%M}"
+
+    return {"day": day, "moment": moment}
+
+
+def _page_number(page: int) -> int:
+    return max(page, 1)
+
+
+# ----------------------------------------------------------------------------- today
+
+
+@router.get("/")
+def home(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: int = 1
+) -> Response:
+    """My offers and assignments, upcoming first, each as a card with its actions."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = offers.my_offers(
+        session,
+        settings,
+        actor.helper_id or 0,
+        page=_page_number(page),
+        page_size=OFFERS_PER_PAGE,
+    )
+    return render(
+        request,
+        "v/home.html",
+        actor,
+        here="home",
+        found=found,
+        reasons=DECLINE_REASONS,
+        **_calendar(request, settings),
+    )
+
+
+@router.post("/offers/{offer_id}/accept")
+def accept(
+    offer_id: int, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    if (away := _away(request, actor)) is not None:
+        return away
+    try:
+        offers.accept(session, settings, actor.helper_id or 0, offer_id)
+    except ServiceError as error:
+        return _refused(request, session, "/v/", error)
+    msg = _say(
+        request, "已接受，居民的联系方式已显示", "Accepted: the resident's details are shown"
+    )
+    return _back("/v/", msg=msg, anchor=f"offer-{offer_id}")
+
+
+@router.post("/offers/{offer_id}/decline")
+def decline(
+    offer_id: int,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    reason: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Decline (or step back from an accepted visit) with one of the common reasons and an
+    optional note; the order goes straight back to matching."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    label = DECLINE_REASONS.get(reason)
+    note = note.strip()
+    if label is None and not note:
+        return _back("/v/", err=_say(request, "请选择拒绝的原因", "Please choose a reason"))
+    text = " — ".join(part for part in (" / ".join(label) if label else "", note) if part)
+    try:
+        offers.decline(session, settings, actor.helper_id or 0, offer_id, text)
+    except ServiceError as error:
+        return _refused(request, session, "/v/", error)
+    msg = _say(request, "已拒绝，我们会另请志愿者", "Declined: we will ask someone else")
+    return _back("/v/", msg=msg)
+
+
+@router.post("/assignments/{assignment_id}/done")
+def done(assignment_id: int, request: Request, actor: PageActor, session: SessionDep) -> Response:
+    if (away := _away(request, actor)) is not None:
+        return away
+    try:
+        view = offers.mark_done(session, actor.helper_id or 0, assignment_id)
+    except ServiceError as error:
+        return _refused(request, session, "/v/", error)
+    msg = _say(request, "已标记完成，谢谢您！", "Marked done. Thank you!")
+    return _back("/v/", msg=msg, anchor=f"offer-{view.id}")
+
+
+# ----------------------------------------------------------------------------- nearby
+
+
+@router.get("/claim")
+def claimable(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: int = 1
+) -> Response:
+    """Open orders nearby I may claim: alone, with teammates, or several together."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = claims.claimable_orders(
+        session,
+        settings,
+        actor.helper_id or 0,
+        page=_page_number(page),
+        page_size=CLAIMABLE_PER_PAGE,
+    )
+    return render(
+        request, "v/claim.html", actor, here="claim", found=found, **_calendar(request, settings)
+    )
+
+
+@router.post("/claim/bundle")
+def claim_bundle(
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    order_ids: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies the default)
+) -> Response:
+    """打包认领: the ticked orders, all or nothing."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    ids = _numbers(order_ids)
+    if ids is None:
+        return _back("/v/claim", err=_say(request, "订单编号有误", "Invalid order number"))
+    try:
+        outcome = claims.claim_bundle(session, settings, actor.helper_id or 0, ids)
+    except ServiceError as error:
+        return _refused(request, session, "/v/claim", error)
+    count = len(outcome.orders)
+    msg = _say(request, f"已一起认领 {count} 个订单", f"Claimed {count} orders together")
+    return _back("/v/", msg=msg)
+
+
+@router.post("/claim/{order_id:int}")
+def claim_single(
+    order_id: int, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """单独认领: a one-person order, accepted at once."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    try:
+        claims.claim_single(session, settings, actor.helper_id or 0, order_id)
+    except ServiceError as error:
+        return _refused(request, session, "/v/claim", error)
+    msg = _say(
+        request, "认领成功，居民的联系方式已显示", "Claimed: the resident's details are shown"
+    )
+    return _back("/v/", msg=msg)
+
+
+@router.post("/claim/{order_id:int}/team")
+def claim_team(
+    order_id: int,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    teammate: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies the default)
+) -> Response:
+    """集体认领: with teammates named by their helper numbers; each teammate confirms."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    ids = _numbers(teammate)
+    if ids is None:
+        err = _say(request, "队友编号只能是数字", "A teammate's number is digits only")
+        return _back("/v/claim", err=err)
+    try:
+        claims.claim_team(session, settings, actor.helper_id or 0, order_id, ids)
+    except ServiceError as error:
+        return _refused(request, session, "/v/claim", error)
+    msg = _say(request, "已认领，等待队友确认", "Claimed: waiting for your teammates to confirm")
+    return _back("/v/", msg=msg)
+
+
+def _numbers(values: list[str]) -> list[int] | None:
+    """Whole numbers typed or ticked (blank fields skipped); None if any is not a number."""
+    typed = [value.strip() for value in values if value.strip()]
+    if not all(value.isdecimal() and len(value) < 10 for value in typed):
+        return None
+    return [int(value) for value in typed]
+
+
+# ----------------------------------------------------------------------------- points
+
+
+@router.get("/points")
+def my_points(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: int = 1
+) -> Response:
+    """My points balance and history, newest first."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = points.history(
+        session, actor, actor.helper_id or 0, _page_number(page), POINTS_PER_PAGE
+    )
+    return render(
+        request,
+        "v/points.html",
+        actor,
+        here="points",
+        found=found,
+        kinds=KINDS,
+        **_calendar(request, settings),
+    )
