@@ -96,7 +96,7 @@ def _item(row: ItemRow) -> ServiceItem:
         code=row.code,
         name_zh=row.name_zh,
         name_en=row.name_en,
-        category=ResidentCategory(row.category),
+        category=row.category,
         paid=row.paid,
         required_skills=frozenset(row.required_skills),
         lead_skill=row.lead_skill,
