@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
 #   make demo   create .venv, install, load the demo street into SQLite, match tomorrow, serve
-#   make test   install the dev extras and run the whole test suite
+#   make test   install the dev extras and Debian's chromium (.ci/chromium, as root) and run the
+#               whole test suite, the browser tests (tests/e2e) included
 #   make test-pg the same, with the API tests also run on a private PostgreSQL (.ci/pg)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-pg pg lint bench clean
+.PHONY: demo test test-pg pg browser lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,14 +24,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/qunbang demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(BIN)/python -m pytest -n 2
+
+# Debian's Chromium for tests/e2e (installed via apt when run as root); see .ci/chromium. Without
+# it the browser tests skip (or fail under QUNBANG_REQUIRE_BROWSER=1), so a miss is not fatal here.
+browser:
+	@.ci/chromium >/dev/null || true
 
 # A private PostgreSQL on 127.0.0.1:55432 (installed via apt when run as root); see .ci/pg.
 pg:
 	.ci/pg up
 
-test-pg: $(VENV)/.installed-dev
+test-pg: $(VENV)/.installed-dev browser
 	QUNBANG_TEST_PG_URL=$$(.ci/pg up) && export QUNBANG_TEST_PG_URL && \
 	QUNBANG_REQUIRE_PG=1 $(BIN)/python -m pytest -n 2
 
