@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -65,13 +66,19 @@ def helper_km(problem: StreetProblem, helper_id: int, order: OrderRow) -> float:
 
 
 def unmatched_row(run_id: int, unmatched: Unmatched) -> RunUnmatched:
-    """A matcher explanation as a run's row (matcher ids mapped back to order ids)."""
+    """A matcher explanation as a run's row (matcher ids mapped back to order ids, in the
+    sentences too: staff know order 17, not the matcher's "o17")."""
+    zh, en = unmatched.explanation_zh, unmatched.explanation_en
+    if unmatched.outranked_by:
+        key = re.compile(rf"\b{re.escape(unmatched.outranked_by)}\b")
+        number = str(row_id(unmatched.outranked_by))
+        zh, en = key.sub(number, zh), key.sub(number, en)
     return RunUnmatched(
         run_id=run_id,
         order_id=row_id(unmatched.order),
         reason=str(unmatched.reason),
-        explanation_zh=unmatched.explanation_zh,
-        explanation_en=unmatched.explanation_en,
+        explanation_zh=zh,
+        explanation_en=en,
         outranked_by=row_id(unmatched.outranked_by) if unmatched.outranked_by else None,
     )
 
