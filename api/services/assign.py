@@ -20,9 +20,15 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict
 from api.services.notify import enqueue
 from api.settings import Settings
-from api.store.tables import AssignmentRow, ItemRow, OfferRow, OrderRow, utcnow
-
-LIVE_ASSIGNMENT_STATUSES = ("active", "done", "confirmed")
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    ItemRow,
+    OfferRow,
+    OrderRow,
+    utcnow,
+)
 
 
 def to_utc(settings: Settings, date: dt.date, minute: int) -> dt.datetime:
@@ -64,7 +70,7 @@ def live_assignment(session: Session, order_id: int) -> AssignmentRow | None:
 
 
 def live_offers(assignment: AssignmentRow) -> list[OfferRow]:
-    return [o for o in assignment.offers if o.status in ("pending", "accepted")]
+    return [o for o in assignment.offers if o.status in LIVE_OFFER_STATUSES]
 
 
 def refresh_order_status(session: Session, order: OrderRow) -> str:

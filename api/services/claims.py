@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from api.errors import BadInput, Conflict, NotFound, ServiceError
 from api.services.assign import (
-    LIVE_ASSIGNMENT_STATUSES,
     create_assignment,
     live_assignment,
     local_today,
@@ -33,7 +32,16 @@ from api.services.audit import audit
 from api.services.problem import StreetProblem, build_problem, helper_key, leg_minutes, row_id
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.tables import AssignmentRow, ClaimRow, HelperRow, ItemRow, OrderRow, UserRow, utcnow
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    AssignmentRow,
+    ClaimRow,
+    HelperRow,
+    ItemRow,
+    OrderRow,
+    UserRow,
+    utcnow,
+)
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts, pin_reason
 from matcher.eligible import eligible_helpers
 from matcher.model import Problem

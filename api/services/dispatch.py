@@ -27,12 +27,19 @@ from api.services.problem import build_problem, leg_minutes
 from api.services.rematch import refused_helpers
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.tables import AssignmentRow, HelperRow, ItemRow, OrderRow, utcnow
+from api.store.tables import (
+    LIVE_OFFER_STATUSES,
+    OPEN_ORDER_STATUSES,
+    AssignmentRow,
+    HelperRow,
+    ItemRow,
+    OrderRow,
+    utcnow,
+)
 from matcher.eligible import Eligible, eligible_helpers
 from matcher.explain import REASON_LABELS
 
 log = logging.getLogger("qunbang.dispatch")
-OPEN_STATUSES = ("open", "offered", "assigned")
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def reassign(
     now = now or utcnow()
     begin_write(session)
     order = scoped_order(session, actor, order_id)
-    if order.status not in OPEN_STATUSES:
+    if order.status not in OPEN_ORDER_STATUSES:
         raise Conflict(f"订单已是「{order.status}」，不能改派 / an order {order.status} can't move")
     team = _check_team(session, order, helper_ids)
     live = live_assignment(session, order.id)
@@ -159,7 +166,7 @@ def _team_view(session: Session, order: OrderRow, assignment: AssignmentRow) -> 
     members = [
         MemberView(o.helper_id, names[o.helper_id], o.status, o.respond_by, o.distance_km)
         for o in sorted(assignment.offers, key=lambda o: o.id)
-        if o.status in ("pending", "accepted")
+        if o.status in LIVE_OFFER_STATUSES
     ]
     return TeamView(
         order.id, order.status, assignment.id, assignment.source, assignment.start_minute, members
@@ -181,14 +188,14 @@ def cancel_order(
     now = now or utcnow()
     begin_write(session)
     order = scoped_order(session, actor, order_id)
-    if order.status not in OPEN_STATUSES:
+    if order.status not in OPEN_ORDER_STATUSES:
         raise Conflict(
             f"订单已是「{order.status}」，不能取消 / an order {order.status} can't be cancelled"
         )
     live = live_assignment(session, order.id)
     withdrawn = 0
     if live is not None:
-        withdrawn = sum(o.status in ("pending", "accepted") for o in live.offers)
+        withdrawn = sum(o.status in LIVE_OFFER_STATUSES for o in live.offers)
         withdraw_assignment(session, live, "cancellation", now)
     order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, reason
     order.version += 1
@@ -220,7 +227,7 @@ def candidates_for(
     on_team = {
         o.helper_id: o.status
         for o in (live.offers if live is not None else [])
-        if o.status in ("pending", "accepted")
+        if o.status in LIVE_OFFER_STATUSES
     }
     item = session.get_one(ItemRow, order.item)
     language = order.resident.language

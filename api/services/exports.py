@@ -23,6 +23,7 @@ from api.services.ledger_views import LedgerFilters, filtered
 from api.services.sheets import CSV_MEDIA, XLSX_MEDIA, Value, write_csv, write_xlsx
 from api.store.db import begin_write
 from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
     AssignmentRow,
     Grid,
     HelperRow,
@@ -33,7 +34,6 @@ from api.store.tables import (
 )
 
 Format = Literal["csv", "xlsx"]
-LIVE = ("active", "done", "confirmed")
 SHEET_HEADERS = (
     "日期",
     "时间",
@@ -165,7 +165,7 @@ def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
     items = {item.code: item for item in session.scalars(select(ItemRow))}
     live = select(AssignmentRow).where(
         AssignmentRow.order_id.in_([order.id for order in orders]),
-        AssignmentRow.status.in_(LIVE),
+        AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
     )
     assignments = {a.order_id: a for a in session.scalars(live).unique()}
     lines: list[SheetLine] = []

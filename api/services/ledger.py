@@ -56,6 +56,8 @@ from api.services.rematch import rematch_order
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
+    LIVE_OFFER_STATUSES,
+    OPEN_ORDER_STATUSES,
     AssignmentRow,
     Community,
     Grid,
@@ -69,7 +71,6 @@ from api.store.tables import (
 )
 
 log = logging.getLogger("qunbang.ledger")
-OPEN_ORDER = ("open", "offered", "assigned")
 
 
 # ----------------------------------------------------------------------------- reads
@@ -280,7 +281,7 @@ def _withdraw_offers(
         .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
         .where(
             OfferRow.helper_id == helper.id,
-            OfferRow.status.in_(("pending", "accepted")),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
             AssignmentRow.status == "active",
             OrderRow.date >= local_today(settings, now),
         )
@@ -342,7 +343,7 @@ def _cancel_orders(
         .where(
             OrderRow.resident_id == resident.id,
             OrderRow.date >= today,
-            OrderRow.status.in_(OPEN_ORDER),
+            OrderRow.status.in_(OPEN_ORDER_STATUSES),
         )
         .order_by(OrderRow.id)
     ).all()

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import Actor
 from api.errors import BadInput, Conflict, Forbidden, ServiceError
 from api.services.assign import (
-    LIVE_ASSIGNMENT_STATUSES,
     add_offer,
     create_assignment,
     live_offers,
@@ -42,7 +41,16 @@ from api.services.rematch import helper_km, refused_helpers, rematch_order, unma
 from api.services.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
-from api.store.tables import AssignmentRow, OfferRow, OrderRow, RunRow, Street, utcnow
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    OfferRow,
+    OrderRow,
+    RunRow,
+    Street,
+    utcnow,
+)
 from matcher.metrics import trip_km
 from matcher.params import SolveParams
 from matcher.result import Assignment, Result, Status
@@ -268,7 +276,7 @@ def fingerprint(
             OrderRow.street_id == street_id,
             OrderRow.date == date,
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
-            OfferRow.status.in_(("pending", "accepted")),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
         )
     )
     if lock:

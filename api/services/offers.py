@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, aliased
 
 from api.errors import BadInput, Conflict, NotFound
 from api.services.assign import (
-    LIVE_ASSIGNMENT_STATUSES,
     local_today,
     notify_offer,
     refresh_order_status,
@@ -31,6 +30,8 @@ from api.services.rematch import rematch_order
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
     AssignmentRow,
     Community,
     ItemRow,
@@ -41,9 +42,8 @@ from api.store.tables import (
 )
 
 log = logging.getLogger("qunbang.offers")
-LIVE = ("pending", "accepted")
 STATUS_FILTERS = {
-    "live": LIVE,
+    "live": LIVE_OFFER_STATUSES,
     "pending": ("pending",),
     "accepted": ("accepted",),
     "declined": ("declined",),
@@ -296,7 +296,7 @@ def decline(
     offer = _own(session, helper_id, offer_id)
     replacements = 0
     if offer.status != "declined":
-        if offer.status not in LIVE or offer.assignment.status != "active":
+        if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
             raise Conflict(_answered(offer))
         if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
             raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
     AssignmentRow,
     CategoryRow,
     HelperRow,
@@ -45,7 +47,6 @@ from matcher.travel import great_circle_km, round_trip_minutes
 
 DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
-LIVE = ("active", "done", "confirmed")
 
 
 def helper_key(helper_id: int) -> str:
@@ -193,8 +194,8 @@ def _loads(
         .join(ItemRow, OrderRow.item == ItemRow.code)
         .where(
             OrderRow.date == date,
-            AssignmentRow.status.in_(LIVE),
-            OfferRow.status.in_(("pending", "accepted")),
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
         )
     ).all()
     loads: dict[int, list[Load]] = defaultdict(list)

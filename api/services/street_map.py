@@ -17,11 +17,18 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
-from api.services.assign import LIVE_ASSIGNMENT_STATUSES
 from api.services.audit import audit
 from api.services.ledger_views import scope, sees_personal_data
 from api.store.db import begin_write
-from api.store.tables import AssignmentRow, HelperRow, OfferRow, OrderRow, ResidentRow
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    HelperRow,
+    OfferRow,
+    OrderRow,
+    ResidentRow,
+)
 
 COARSE_DEG = 0.002  # a planner's map: places rounded to this (about 200 m)
 # An order's status → its resident's colour; a resident with several orders takes the worst.
@@ -111,7 +118,7 @@ def _helpers(
             .where(
                 OrderRow.street_id == actor.street_id,
                 OrderRow.date == date,
-                OfferRow.status.in_(("pending", "accepted")),
+                OfferRow.status.in_(LIVE_OFFER_STATUSES),
                 AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
             )
             .group_by(OfferRow.helper_id)

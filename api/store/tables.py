@@ -279,7 +279,13 @@ class ClaimRow(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
-LIVE_ASSIGNMENT = "status IN ('active', 'done', 'confirmed')"
+# The statuses that make an assignment or an offer "live", named once: the partial unique
+# indexes below are written from them, and every service filters with them.
+LIVE_ASSIGNMENT_STATUSES = ("active", "done", "confirmed")
+LIVE_OFFER_STATUSES = ("pending", "accepted")
+# Orders still in the matching part of the loop (not done, confirmed or cancelled).
+OPEN_ORDER_STATUSES = ("open", "offered", "assigned")
+LIVE_ASSIGNMENT = f"status IN {LIVE_ASSIGNMENT_STATUSES!r}"
 
 
 class AssignmentRow(Base):
@@ -314,7 +320,7 @@ class AssignmentRow(Base):
     offers: Mapped[list[OfferRow]] = relationship(back_populates="assignment", lazy="selectin")
 
 
-LIVE_OFFER = "status IN ('pending', 'accepted')"
+LIVE_OFFER = f"status IN {LIVE_OFFER_STATUSES!r}"
 
 
 class OfferRow(Base):
