@@ -63,6 +63,12 @@ class Actor:
     helper_id: int | None
     resident_id: int | None
 
+    def own_helper_id(self) -> int:
+        """The helper row of a helper account (``NotFound`` for an account tied to none)."""
+        if self.helper_id is None:
+            raise NotFound("未找到志愿者 / no helper is tied to this account")
+        return self.helper_id
+
     def may_see_community(self, street_id: int, community_id: int) -> bool:
         """Staff of a street see all its communities; community staff only their own."""
         if self.street_id != street_id:
@@ -98,10 +104,16 @@ class ActorCache:
 
 
 async def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
-    """The caller, from the cache or (in a worker thread: it is a database read) the tokens
-    table. Async so that a cached token costs no thread hop."""
+    """The caller of an API route (bearer token)."""
     if not token:
         raise Unauthorized("请先登录 / please log in")
+    return await actor_for_token(request, token)
+
+
+async def actor_for_token(request: Request, token: str) -> Actor:
+    """The actor a token belongs to, from the cache or (in a worker thread: it is a database
+    read) the tokens table; ``Unauthorized`` if the token is unknown, expired or revoked. Async so
+    that a cached token costs no thread hop. Shared by API routes and pages (login cookie)."""
     cache: ActorCache = request.app.state.actors
     key, now = hash_token(token), utcnow()
     cached = cache.get(key, now)
@@ -115,10 +127,11 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(o
 def _actor_from_db(sessions: sessionmaker[Session], token: str) -> tuple[Actor, dt.datetime]:
     with session_scope(sessions) as session:
         user, expires_at = user_for_token(session, token)
-        return _actor(user), expires_at
+        return actor_of(user), expires_at
 
 
-def _actor(user: UserRow) -> Actor:
+def actor_of(user: UserRow) -> Actor:
+    """The actor of an account."""
     return Actor(
         user_id=user.id,
         username=user.username,

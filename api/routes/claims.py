@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import HelperActor, SessionDep, SettingsDep
-from api.errors import NotFound
 from api.services import claims
 
 router = APIRouter(prefix="/me", tags=["claims"])
@@ -75,12 +74,6 @@ class BundleClaimIn(In):
     order_ids: list[int] = Field(min_length=2, max_length=claims.MAX_BUNDLE)
 
 
-def _helper_id(actor: HelperActor) -> int:
-    if actor.helper_id is None:
-        raise NotFound("未找到志愿者 / no helper is tied to this account")
-    return actor.helper_id
-
-
 @router.get("/claimable")
 def claimable(
     session: SessionDep,
@@ -96,7 +89,7 @@ def claimable(
     found = claims.claimable_orders(
         session,
         settings,
-        _helper_id(actor),
+        actor.own_helper_id(),
         date_from=date_from,
         date_to=date_to,
         page=page,
@@ -110,7 +103,7 @@ def claim_single(
     body: SingleClaimIn, session: SessionDep, settings: SettingsDep, actor: HelperActor
 ) -> ClaimOut:
     """单独认领: take a one-person order alone (you accept it by claiming it)."""
-    outcome = claims.claim_single(session, settings, _helper_id(actor), body.order_id)
+    outcome = claims.claim_single(session, settings, actor.own_helper_id(), body.order_id)
     return ClaimOut.model_validate(outcome)
 
 
@@ -120,7 +113,7 @@ def claim_team(
 ) -> ClaimOut:
     """集体认领: take an order with named teammates; each teammate must confirm their offer."""
     outcome = claims.claim_team(
-        session, settings, _helper_id(actor), body.order_id, body.teammate_ids
+        session, settings, actor.own_helper_id(), body.order_id, body.teammate_ids
     )
     return ClaimOut.model_validate(outcome)
 
@@ -130,5 +123,5 @@ def claim_bundle(
     body: BundleClaimIn, session: SessionDep, settings: SettingsDep, actor: HelperActor
 ) -> ClaimOut:
     """打包认领: take several orders at once, all or nothing, if they fit your day together."""
-    outcome = claims.claim_bundle(session, settings, _helper_id(actor), body.order_ids)
+    outcome = claims.claim_bundle(session, settings, actor.own_helper_id(), body.order_ids)
     return ClaimOut.model_validate(outcome)

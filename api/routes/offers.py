@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import (
-    Actor,
     HelperActor,
     SessionDep,
     SettingsDep,
@@ -18,7 +17,6 @@ from api.deps import (
     StaffOrResident,
     in_session,
 )
-from api.errors import NotFound
 from api.services import dispatch, offers
 from api.services.dispatch import CancelView, CandidatesView, TeamView
 from api.services.offers import DeclinedView, OfferView
@@ -42,12 +40,6 @@ class CancelIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
 
 
-def _helper(actor: Actor) -> int:
-    if actor.helper_id is None:  # a helper login not tied to a ledger row
-        raise NotFound("未找到 / not found")
-    return actor.helper_id
-
-
 @router.get("/me/offers")
 async def my_offers(
     request: Request,
@@ -68,7 +60,7 @@ async def my_offers(
         request,
         offers.my_offers,
         settings,
-        _helper(actor),
+        actor.own_helper_id(),
         status=status,
         date_from=date_from,
         date_to=date_to,
@@ -80,7 +72,7 @@ async def my_offers(
 @router.get("/me/offers/{offer_id}")
 def get_offer(offer_id: int, session: SessionDep, actor: HelperActor) -> OfferView:
     """One of my offers (anyone else's: 404)."""
-    return offers.get_offer(session, _helper(actor), offer_id)
+    return offers.get_offer(session, actor.own_helper_id(), offer_id)
 
 
 @router.post("/me/offers/{offer_id}/accept")
@@ -88,7 +80,7 @@ def accept(
     offer_id: int, session: SessionDep, settings: SettingsDep, actor: HelperActor
 ) -> OfferView:
     """Accept before the respond-by deadline; accepting twice is harmless."""
-    return offers.accept(session, settings, _helper(actor), offer_id)
+    return offers.accept(session, settings, actor.own_helper_id(), offer_id)
 
 
 @router.post("/me/offers/{offer_id}/decline")
@@ -102,13 +94,13 @@ def decline(
     """Decline; the order goes straight back to matching and someone else is asked
     (``replacement_offers``: how many were asked)."""
     reason = body.reason if body else ""
-    return offers.decline(session, settings, _helper(actor), offer_id, reason)
+    return offers.decline(session, settings, actor.own_helper_id(), offer_id, reason)
 
 
 @router.post("/me/assignments/{assignment_id}/done")
 def mark_done(assignment_id: int, session: SessionDep, actor: HelperActor) -> OfferView:
     """Mark a visit done (a member who accepted, once the whole team accepted)."""
-    return offers.mark_done(session, _helper(actor), assignment_id)
+    return offers.mark_done(session, actor.own_helper_id(), assignment_id)
 
 
 @router.post("/orders/{order_id}/reassign")

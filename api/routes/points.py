@@ -36,7 +36,7 @@ def my_points(
     session: SessionDep, actor: HelperActor, page: PageNumber = 1, page_size: PageSize = 50
 ) -> PointsHistory:
     """Your balance and your entries, newest first."""
-    return points.history(session, actor, actor.helper_id or 0, page, page_size)
+    return points.history(session, actor, actor.own_helper_id(), page, page_size)
 
 
 @router.get("/helpers/{helper_id}/points")

@@ -11,12 +11,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 
-from api.deps import Actor, _actor_from_db
+from api.deps import Actor, actor_for_token
 from api.errors import Unauthorized
-from api.services.auth import hash_token
-from api.store.tables import utcnow
 
 HERE = Path(__file__).parent
 TOKEN_COOKIE = "qb_token"
@@ -47,19 +44,10 @@ async def page_actor(request: Request) -> Actor:
     next_url = quote(str(request.url.path))
     if not token:
         raise LoginRequired(next_url)
-    cache = request.app.state.actors
-    key, now = hash_token(token), utcnow()
-    actor = cache.get(key, now)
-    if actor is not None:
-        return actor
     try:
-        actor, expires_at = await run_in_threadpool(
-            _actor_from_db, request.app.state.sessions, token
-        )
+        return await actor_for_token(request, token)
     except Unauthorized as error:
         raise LoginRequired(next_url) from error
-    cache.put(key, actor, expires_at, now)
-    return actor
 
 
 PageActor = Annotated[Actor, Depends(page_actor)]

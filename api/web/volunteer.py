@@ -122,7 +122,7 @@ def home(
     found = offers.my_offers(
         session,
         settings,
-        actor.helper_id or 0,
+        actor.own_helper_id(),
         page=_page_number(page),
         page_size=OFFERS_PER_PAGE,
     )
@@ -144,7 +144,7 @@ def accept(
     if (away := _away(request, actor)) is not None:
         return away
     try:
-        offers.accept(session, settings, actor.helper_id or 0, offer_id)
+        offers.accept(session, settings, actor.own_helper_id(), offer_id)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _say(
@@ -173,7 +173,7 @@ def decline(
         return _back("/v/", err=_say(request, "请选择拒绝的原因", "Please choose a reason"))
     text = " — ".join(part for part in (" / ".join(label) if label else "", note) if part)
     try:
-        offers.decline(session, settings, actor.helper_id or 0, offer_id, text)
+        offers.decline(session, settings, actor.own_helper_id(), offer_id, text)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _say(request, "已拒绝，我们会另请志愿者", "Declined: we will ask someone else")
@@ -185,7 +185,7 @@ def done(assignment_id: int, request: Request, actor: PageActor, session: Sessio
     if (away := _away(request, actor)) is not None:
         return away
     try:
-        view = offers.mark_done(session, actor.helper_id or 0, assignment_id)
+        view = offers.mark_done(session, actor.own_helper_id(), assignment_id)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _say(request, "已标记完成，谢谢您！", "Marked done. Thank you!")
@@ -205,7 +205,7 @@ def claimable(
     found = claims.claimable_orders(
         session,
         settings,
-        actor.helper_id or 0,
+        actor.own_helper_id(),
         page=_page_number(page),
         page_size=CLAIMABLE_PER_PAGE,
     )
@@ -229,7 +229,7 @@ def claim_bundle(
     if ids is None:
         return _back("/v/claim", err=_say(request, "订单编号有误", "Invalid order number"))
     try:
-        outcome = claims.claim_bundle(session, settings, actor.helper_id or 0, ids)
+        outcome = claims.claim_bundle(session, settings, actor.own_helper_id(), ids)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     count = len(outcome.orders)
@@ -245,7 +245,7 @@ def claim_single(
     if (away := _away(request, actor)) is not None:
         return away
     try:
-        claims.claim_single(session, settings, actor.helper_id or 0, order_id)
+        claims.claim_single(session, settings, actor.own_helper_id(), order_id)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     msg = _say(
@@ -271,7 +271,7 @@ def claim_team(
         err = _say(request, "队友编号只能是数字", "A teammate's number is digits only")
         return _back("/v/claim", err=err)
     try:
-        claims.claim_team(session, settings, actor.helper_id or 0, order_id, ids)
+        claims.claim_team(session, settings, actor.own_helper_id(), order_id, ids)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     msg = _say(request, "已认领，等待队友确认", "Claimed: waiting for your teammates to confirm")
@@ -297,7 +297,7 @@ def my_points(
     if (away := _away(request, actor)) is not None:
         return away
     found = points.history(
-        session, actor, actor.helper_id or 0, _page_number(page), POINTS_PER_PAGE
+        session, actor, actor.own_helper_id(), _page_number(page), POINTS_PER_PAGE
     )
     return render(
         request,

@@ -23,12 +23,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from api.deps import Actor, actor_of
 from api.services import auth
 from api.services.auth import add_user
 from api.services.seed import seed_street
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
-from api.store.tables import Community, HelperRow, Street
+from api.store.tables import Community, HelperRow, Street, UserRow
 from matcher.generator import preset
 
 PG_URL = os.environ.get("QUNBANG_TEST_PG_URL")
@@ -152,6 +153,11 @@ def settings(db_url: str) -> Settings:
 def client(settings: Settings, world: World) -> Iterator[TestClient]:
     with TestClient(create_app(settings, ticker=False)) as test_client:
         yield test_client
+
+
+def actor_named(session: Session, username: str) -> Actor:
+    """The actor a request by ``username`` carries."""
+    return actor_of(session.scalars(select(UserRow).where(UserRow.username == username)).one())
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:

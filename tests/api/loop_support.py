@@ -29,7 +29,7 @@ from matcher.params import ObjectiveWeights
 from matcher.result import Assignment, Reason, Result, Status, Unmatched
 from matcher.verify import verify
 from matcher.weights import order_weight
-from tests.api.conftest import PASSWORD, World, login
+from tests.api.conftest import PASSWORD, World, actor_named, login
 
 PLANNED = ("open", "offered", "assigned")
 
@@ -65,16 +65,7 @@ def make_roomy(sessions: sessionmaker[Session]) -> None:
 
 def staff_actor(sessions: sessionmaker[Session], world: World, username: str = "staff") -> Actor:
     with sessions() as session:
-        user = session.scalars(select(UserRow).where(UserRow.username == username)).one()
-        return Actor(
-            user_id=user.id,
-            username=user.username,
-            role=user.role,
-            street_id=user.street_id,
-            community_id=user.community_id,
-            helper_id=None,
-            resident_id=None,
-        )
+        return actor_named(session, username)
 
 
 def helper_headers(

@@ -26,9 +26,8 @@ from api.store.tables import (
     OfferRow,
     OrderRow,
     ResidentRow,
-    UserRow,
 )
-from tests.api.conftest import World, login
+from tests.api.conftest import World, actor_named, login
 
 NOW = dt.datetime(2026, 11, 20, 2, 0)  # Friday 10:00 in Shanghai; DATE is the Monday after
 PERSONAL = {"name", "phone", "address", "lat", "lon", "id_card_tail", "circle", "blocked_residents"}
@@ -78,16 +77,7 @@ def other(sessions: sessionmaker[Session], world: World) -> Other:
 
 def actor_of(sessions: sessionmaker[Session], username: str) -> Actor:
     with sessions() as session:
-        user = session.scalars(select(UserRow).where(UserRow.username == username)).one()
-        return Actor(
-            user.id,
-            user.username,
-            user.role,
-            user.street_id,
-            user.community_id,
-            user.helper_id,
-            user.resident_id,
-        )
+        return actor_named(session, username)
 
 
 def audit_entries(sessions: sessionmaker[Session], action: str) -> list[AuditEntry]:

@@ -30,10 +30,9 @@ from api.store.tables import (
     Community,
     OrderRow,
     ResidentRow,
-    UserRow,
     utcnow,
 )
-from tests.api.conftest import DATE, PASSWORD, World, login
+from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 
 NOW = dt.datetime(2026, 11, 20, 2, 0)  # Friday 10:00 in Shanghai; DATE is the Monday after
 
@@ -43,16 +42,7 @@ NOW = dt.datetime(2026, 11, 20, 2, 0)  # Friday 10:00 in Shanghai; DATE is the M
 
 def actor_for(session: Session, username: str) -> Actor:
     """The Actor a route would see for ``username``."""
-    user = session.scalars(select(UserRow).where(UserRow.username == username)).one()
-    return Actor(
-        user.id,
-        user.username,
-        user.role,
-        user.street_id,
-        user.community_id,
-        user.helper_id,
-        user.resident_id,
-    )
+    return actor_named(session, username)
 
 
 def first_resident(session: Session, world: World) -> ResidentRow:
