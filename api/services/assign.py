@@ -38,9 +38,13 @@ def to_utc(settings: Settings, date: dt.date, minute: int) -> dt.datetime:
     return aware.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+def to_local(settings: Settings, value: dt.datetime) -> dt.datetime:
+    """A stored (naive UTC) time as an aware street-local time."""
+    return value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone))
+
+
 def local_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
-    now = now or utcnow()
-    return now.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone)).date()
+    return to_local(settings, now or utcnow()).date()
 
 
 def respond_by(

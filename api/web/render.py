@@ -6,14 +6,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from api.deps import Actor, actor_for_token
 from api.errors import Unauthorized
+from api.services.assign import to_local
 
 HERE = Path(__file__).parent
 TOKEN_COOKIE = "qb_token"
@@ -36,6 +38,13 @@ def language(request: Request) -> str:
 def tr(lang: str, zh: str, en: str) -> str:
     """The text in the page's language."""
     return en if lang == "en" else zh
+
+
+def in_language(lang: str, message: str) -> str:
+    """The half of a service's "中文 / English" message in the page's language (a message
+    without the separator as it is)."""
+    zh, sep, en = message.partition(" / ")
+    return tr(lang, zh, en) if sep else message
 
 
 async def page_actor(request: Request) -> Actor:
@@ -76,12 +85,13 @@ def clock(minute: int | None) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def local_time(value: dt.datetime | None, zone: str = "Asia/Shanghai") -> str:
-    """A stored (naive UTC) time as street-local "MM-DD HH:MM" ("" for None)."""
+@pass_context
+def local_time(context: Context, value: dt.datetime | None) -> str:
+    """A stored (naive UTC) time as "MM-DD HH:MM" in the street's time zone ("" for None)."""
     if value is None:
         return ""
-    local = value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(zone))
-    return local.strftime("%m-%d %H:%M")
+    settings = context["request"].app.state.settings
+    return to_local(settings, value).strftime("%m-%d %H:%M")
 
 
 templates.env.filters["clock"] = clock

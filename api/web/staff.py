@@ -31,7 +31,7 @@ from api.services.runs import RunView, UnmatchedView
 from api.settings import Settings
 from api.web import svg
 from api.web.auth_pages import HOMES
-from api.web.render import PageActor, language, render, tr
+from api.web.render import PageActor, in_language, language, render, tr
 from matcher.explain import REASON_LABELS
 from matcher.result import Reason
 
@@ -69,16 +69,11 @@ StaffPage = Annotated[Actor, Depends(_gate("staff"))]
 DeskPage = Annotated[Actor, Depends(_gate("staff", "planner"))]
 
 
-def say(lang: str, text: str) -> str:
-    """The half of a service's "中文 / English" message in the page's language."""
-    zh, sep, en = text.partition(" / ")
-    return (en if lang == "en" else zh) if sep else text
-
-
 def show(
     request: Request, template: str, actor: Actor, status_code: int = 200, **context: Any
 ) -> Response:
-    """A staff page: ``render`` plus ``say`` for service messages and the staff's scope."""
+    """A staff page: ``render`` plus ``say`` (``in_language``) for service messages and the
+    staff's scope."""
     lang = language(request)
     error = context.pop("error", None)
     return render(
@@ -86,12 +81,12 @@ def show(
         template,
         actor,
         status_code,
-        say=lambda text: say(lang, text),
+        say=lambda text: in_language(lang, text),
         personal=actor.role == "staff",
         street_wide=actor.role == "staff" and actor.community_id is None,
         weekdays=WEEKDAYS,
         order_status=ORDER_STATUS,
-        error=say(lang, error) if error else None,
+        error=in_language(lang, error) if error else None,
         **context,
     )
 
@@ -102,7 +97,7 @@ def back(request: Request, url: str, **params: str) -> RedirectResponse:
     if not parts.path.startswith("/s/") or parts.netloc or parts.scheme:
         parts = urlsplit("/s/")
     lang = language(request)
-    extra = urlencode({k: say(lang, v) for k, v in params.items()})
+    extra = urlencode({k: in_language(lang, v) for k, v in params.items()})
     query = "&".join(q for q in (parts.query, extra) if q)
     target = (
         parts.path

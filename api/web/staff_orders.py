@@ -18,7 +18,7 @@ from api.services.assign import local_today
 from api.services.ledger_views import LedgerFilters
 from api.services.orders import OrderFilters, OrderSpec, SeriesSpec
 from api.settings import Settings
-from api.web.render import language
+from api.web.render import in_language, language
 from api.web.staff import (
     FormText,
     StaffPage,
@@ -26,7 +26,6 @@ from api.web.staff import (
     parse_date,
     parse_int,
     parse_minute,
-    say,
     show,
     tomorrow,
 )
@@ -154,6 +153,6 @@ def place_order(
             session.rollback()
             context = order_form_context(session, settings, actor, "", None)
         return show(request, "s/order_new.html", actor, 422, section="order", form=form,
-                    fields={field: say(lang, failure.message)}, error=failure.message,
+                    fields={field: in_language(lang, failure.message)}, error=failure.message,
                     **context)  # fmt: skip
     return back(request, f"/s/orders/new?resident_id={spec.resident_id}#placed", msg=done)

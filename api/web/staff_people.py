@@ -20,7 +20,7 @@ from api.services import catalogue, imports, ledger, orders
 from api.services.assign import local_today
 from api.services.ledger_views import LedgerFilters
 from api.services.orders import OrderFilters
-from api.web.staff import StaffPage, back, show
+from api.web.staff import StaffPage, back, page_number, show
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 25
@@ -46,10 +46,6 @@ def _filters(community: str, kind: str, skill: str, active: str, q: str) -> Ledg
         active={"1": True, "0": False}.get(active),
         q=q.strip() or None,
     )
-
-
-def _page_number(raw: str) -> int:
-    return max(int(raw), 1) if raw.strip().isdigit() else 1
 
 
 def _list_context(
@@ -87,7 +83,7 @@ def residents(
     """Residents in the staff member's scope: search by name, code or ID-card tail; filters."""
     query = {"q": q, "community_id": community_id, "category": category, "active": active}
     filters = _filters(community_id, category, "", active, q)
-    found = ledger.list_residents(session, actor, filters, _page_number(page), PER_PAGE)
+    found = ledger.list_residents(session, actor, filters, page_number(page), PER_PAGE)
     context = _list_context(session, actor, query, "/s/residents")
     return show(request, "s/residents.html", actor, section="residents", found=found, **context)
 
@@ -127,7 +123,7 @@ def helpers(
     """Helpers in the staff member's scope: search by name or code; filters."""
     query = {"q": q, "community_id": community_id, "kind": kind, "skill": skill, "active": active}
     filters = _filters(community_id, kind, skill, active, q)
-    found = ledger.list_helpers(session, actor, filters, _page_number(page), PER_PAGE)
+    found = ledger.list_helpers(session, actor, filters, page_number(page), PER_PAGE)
     context = _list_context(session, actor, query, "/s/helpers")
     return show(request, "s/helpers.html", actor, section="helpers", found=found, **context)
 

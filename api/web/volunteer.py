@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,10 +19,10 @@ from sqlalchemy.orm import Session
 from api.deps import Actor, SessionDep, SettingsDep
 from api.errors import ServiceError
 from api.services import claims, offers, points
-from api.services.assign import local_today
+from api.services.assign import local_today, to_local
 from api.settings import Settings
 from api.web.auth_pages import HOMES
-from api.web.render import PageActor, language, render, tr
+from api.web.render import PageActor, in_language, language, render, tr
 
 router = APIRouter(prefix="/v", include_in_schema=False)
 OFFERS_PER_PAGE = 50
@@ -67,10 +66,7 @@ def _say(request: Request, zh: str, en: str) -> str:
 
 def _in_language(request: Request, message: str) -> str:
     """A service message "中文 / English" in the page's language."""
-    zh, sep, en = message.partition(" / ")
-    if not sep:
-        return message
-    return _say(request, zh, en)
+    return in_language(language(request), message)
 
 
 def _back(path: str, *, msg: str = "", err: str = "", anchor: str = "") -> RedirectResponse:
@@ -88,7 +84,7 @@ def _refused(request: Request, session: Session, path: str, error: ServiceError)
 def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
     """Template helpers: ``day(date)`` as today / tomorrow / a weekday and date, and
     ``moment(utc)`` for a stored time in the street's local time."""
-    lang, zone = language(request), ZoneInfo(settings.timezone)
+    lang = language(request)
     today = local_today(settings)
 
     def day(date: dt.date) -> str:
@@ -99,7 +95,7 @@ def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
         return tr(lang, f"{date.month}月{date.day}日 {zh}", f"{en} {date.day} {date:%b}")
 
     def moment(value: dt.datetime) -> str:
-        local = value.replace(tzinfo=dt.UTC).astimezone(zone)
+        local = to_local(settings, value)
         return f"{day(local.date())} {local:%H:%M}"
 
     return {"day": day, "moment": moment}
