@@ -11,50 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import HelperActor, SessionDep, SettingsDep
 from api.services import claims
+from api.services.claims import ClaimableOrder, ClaimOutcome
+from api.services.paging import Page
 
 router = APIRouter(prefix="/me", tags=["claims"])
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class ClaimableOut(Out):
-    order_id: int
-    date: dt.date
-    item_code: str
-    item_zh: str
-    item_en: str
-    window_start: int | None
-    window_end: int | None
-    flexible: bool
-    duration_min: int
-    community: str
-    distance_km: float
-    team_size: int
-    needs_teammates: bool
-    points: int
-
-
-class ClaimablePageOut(Out):
-    items: list[ClaimableOut]
-    total: int
-    page: int
-    page_size: int
-
-
-class ClaimedOrderOut(Out):
-    order_id: int
-    assignment_id: int
-    start_minute: int | None
-    order_status: str
-    members: dict[int, str] = Field(description="helper id → offer status")
-
-
-class ClaimOut(Out):
-    claim_id: int
-    form: str
-    orders: list[ClaimedOrderOut]
 
 
 class In(BaseModel):
@@ -83,10 +43,10 @@ def claimable(
     date_to: dt.date | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=claims.MAX_PAGE_SIZE)] = 20,
-) -> ClaimablePageOut:
+) -> Page[ClaimableOrder]:
     """Open, unmatched orders from today on that you could serve (skills, reach, a free slot,
     room in your day); team items are marked as needing teammates."""
-    found = claims.claimable_orders(
+    return claims.claimable_orders(
         session,
         settings,
         actor.own_helper_id(),
@@ -95,33 +55,29 @@ def claimable(
         page=page,
         page_size=page_size,
     )
-    return ClaimablePageOut.model_validate(found)
 
 
 @router.post("/claims", status_code=201)
 def claim_single(
     body: SingleClaimIn, session: SessionDep, settings: SettingsDep, actor: HelperActor
-) -> ClaimOut:
+) -> ClaimOutcome:
     """单独认领: take a one-person order alone (you accept it by claiming it)."""
-    outcome = claims.claim_single(session, settings, actor.own_helper_id(), body.order_id)
-    return ClaimOut.model_validate(outcome)
+    return claims.claim_single(session, settings, actor.own_helper_id(), body.order_id)
 
 
 @router.post("/claims/team", status_code=201)
 def claim_team(
     body: TeamClaimIn, session: SessionDep, settings: SettingsDep, actor: HelperActor
-) -> ClaimOut:
+) -> ClaimOutcome:
     """集体认领: take an order with named teammates; each teammate must confirm their offer."""
-    outcome = claims.claim_team(
+    return claims.claim_team(
         session, settings, actor.own_helper_id(), body.order_id, body.teammate_ids
     )
-    return ClaimOut.model_validate(outcome)
 
 
 @router.post("/claims/bundle", status_code=201)
 def claim_bundle(
     body: BundleClaimIn, session: SessionDep, settings: SettingsDep, actor: HelperActor
-) -> ClaimOut:
+) -> ClaimOutcome:
     """打包认领: take several orders at once, all or nothing, if they fit your day together."""
-    outcome = claims.claim_bundle(session, settings, actor.own_helper_id(), body.order_ids)
-    return ClaimOut.model_validate(outcome)
+    return claims.claim_bundle(session, settings, actor.own_helper_id(), body.order_ids)

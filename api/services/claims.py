@@ -29,6 +29,7 @@ from api.services.assign import (
     local_today,
 )
 from api.services.audit import audit
+from api.services.paging import Page
 from api.services.problem import StreetProblem, build_problem, helper_key, leg_minutes, row_id
 from api.settings import Settings
 from api.store.db import begin_write
@@ -82,14 +83,6 @@ class ClaimableOrder:
 
 
 @dataclass(frozen=True)
-class ClaimablePage:
-    items: list[ClaimableOrder]
-    total: int
-    page: int
-    page_size: int
-
-
-@dataclass(frozen=True)
 class ClaimedOrder:
     order_id: int
     assignment_id: int
@@ -118,7 +111,7 @@ def claimable_orders(
     page: int = 1,
     page_size: int = 20,
     now: dt.datetime | None = None,
-) -> ClaimablePage:
+) -> Page[ClaimableOrder]:
     """Open, unmatched orders from today on that the helper could serve, by date and time; team
     items are listed too, marked as needing teammates."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -143,7 +136,7 @@ def claimable_orders(
     ]
     found.sort(key=lambda c: (c.date, _sort_start(c), c.distance_km, c.order_id))
     first = (page - 1) * page_size
-    return ClaimablePage(found[first : first + page_size], len(found), page, page_size)
+    return Page(found[first : first + page_size], len(found), page, page_size)
 
 
 def _claimable_on(
