@@ -77,7 +77,7 @@ def main() -> None:
             else:
                 asyncio.run(load_test(base, tokens, args.seconds, args.clients))
             for interval in args.paced:
-                asyncio.run(paced_load_test(base, tokens, args.seconds, args.clients, interval))
+                asyncio.run(load_test(base, tokens, args.seconds, args.clients, interval))
             asyncio.run(declines(base, tokens, args.declines))
         finally:
             server.terminate()
@@ -155,32 +155,6 @@ def percentiles(samples: list[float]) -> str:
     )
 
 
-async def load_test(base: str, tokens: list[str], seconds: float, clients: int) -> None:
-    """``clients`` concurrent loops, each a helper asking for their offers again and again."""
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        stop = time.perf_counter() + seconds
-
-        async def one(token: str) -> None:
-            nonlocal errors
-            headers = {"Authorization": f"Bearer {token}"}
-            while time.perf_counter() < stop:
-                began = time.perf_counter()
-                response = await client.get("/me/offers", headers=headers)
-                latencies.append(time.perf_counter() - began)
-                errors += response.status_code != 200
-
-        began = time.perf_counter()
-        await asyncio.gather(*(one(tokens[i % len(tokens)]) for i in range(clients)))
-        wall = time.perf_counter() - began
-    print(
-        f"my offers, {clients} concurrent clients, {wall:.1f} s: "
-        f"{len(latencies) / wall:.0f} requests/s, errors {errors}; {percentiles(latencies)}"
-    )
-
-
 def wrk_load_test(base: str, tokens: list[str], seconds: float, clients: int, folder: Path) -> None:
     """The same load from wrk: ``clients`` connections on 2 threads, tokens in turn."""
     token_file = folder / "tokens.txt"
@@ -202,11 +176,12 @@ def wrk_load_test(base: str, tokens: list[str], seconds: float, clients: int, fo
     print(f"my offers, {clients} concurrent connections (wrk): {summary[4:]} (ms)")
 
 
-async def paced_load_test(
-    base: str, tokens: list[str], seconds: float, clients: int, interval: float
+async def load_test(
+    base: str, tokens: list[str], seconds: float, clients: int, interval: float = 0.0
 ) -> None:
-    """``clients`` volunteers each refreshing "my offers" every ``interval`` seconds (random
-    phase): the latency a person sees while that many phones use the service at once."""
+    """``clients`` helpers each asking for their offers: flat out (``interval`` 0), or every
+    ``interval`` seconds from a random phase — the latency a volunteer sees while that many
+    phones use the service at once."""
     latencies: list[float] = []
     errors = 0
     rng = random.Random(1)
@@ -225,11 +200,13 @@ async def paced_load_test(
                 errors += response.status_code != 200
                 await asyncio.sleep(max(0.0, interval - (time.perf_counter() - began)))
 
+        began = time.perf_counter()
         await asyncio.gather(*(one(tokens[i % len(tokens)]) for i in range(clients)))
-    rate = len(latencies) / seconds
+        wall = time.perf_counter() - began
+    pace = f"each every {interval:g} s" if interval else "flat out"
     print(
-        f"my offers, {clients} clients each every {interval:g} s ({rate:.0f} requests/s "
-        f"offered), errors {errors}; {percentiles(latencies)}"
+        f"my offers, {clients} clients {pace}, {wall:.1f} s: {len(latencies) / wall:.0f} "
+        f"requests/s, errors {errors}; {percentiles(latencies)}"
     )
 
 

@@ -15,7 +15,7 @@ from api.services.assign import local_today
 from api.services.auth import add_user
 from api.services.seed import seed_street
 from api.settings import Settings
-from api.store.tables import Community, OfferRow, OrderRow, Street, UserRow
+from api.store.tables import Community, HelperRow, OfferRow, OrderRow, Street, UserRow
 from matcher.catalogue import read_yaml
 from matcher.generator import preset
 from seeds import DEMO_STREET_PATH
@@ -151,6 +151,4 @@ def ensure_demo_helper(sessions: sessionmaker[Session], demo: DemoStreet) -> str
 
 
 def _helper_name(session: Session, helper_id: int) -> str:
-    from api.store.tables import HelperRow
-
     return session.get_one(HelperRow, helper_id).name
