@@ -14,11 +14,9 @@ or claimed (``claim``) are never re-planned; only their missing places are fille
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +34,7 @@ from api.services.assign import (
     refresh_order_status,
     team_size,
 )
+from api.services.orders import materialize_series
 from api.services.problem import StreetProblem, build_problem, row_id
 from api.services.rematch import helper_km, refused_helpers, rematch_order, unmatched_row
 from api.services.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
@@ -156,9 +155,7 @@ def _start(
         )
         if busy is not None:
             raise RunInProgress(f"该日期的匹配正在运行 / run {busy} for {date} is still running")
-        materialize = _optional("api.services.orders", "materialize_series")
-        if materialize is not None:
-            materialize(session, street_id, date)
+        materialize_series(session, street_id, date)
         run = RunRow(
             street_id=street_id,
             date=date,
@@ -173,16 +170,6 @@ def _start(
         session.commit()
         log.info("nightly run %s started for street %s on %s", run.id, street_id, date)
         return run.id
-
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function of a module other work may not have written yet (None if absent)."""
-    try:
-        return getattr(importlib.import_module(module), name, None)  # type: ignore[no-any-return]
-    except ModuleNotFoundError as error:
-        if error.name != module:
-            raise
-        return None
 
 
 def _params(settings: Settings) -> SolveParams:

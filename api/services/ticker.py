@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import threading
-from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.offers import expire_due, send_reminders
+from api.services.outbox import send_pending
 from api.settings import Settings
 from api.store.db import session_scope
 
@@ -35,18 +34,5 @@ def tick(
         expire_due(session, settings, now)
     with session_scope(sessions) as session:
         send_reminders(session, settings, now)
-    send_pending = _outbox_sender()
-    if send_pending is not None:
-        with session_scope(sessions) as session:
-            send_pending(session, settings)
-
-
-def _outbox_sender() -> Callable[[Session, Settings], object] | None:
-    """``api.services.outbox.send_pending`` when that module exists."""
-    try:
-        module = importlib.import_module("api.services.outbox")
-    except ModuleNotFoundError as error:
-        if error.name != "api.services.outbox":
-            raise
-        return None
-    return getattr(module, "send_pending", None)
+    with session_scope(sessions) as session:
+        send_pending(session, settings)
