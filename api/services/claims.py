@@ -29,7 +29,7 @@ from api.services.assign import (
     local_today,
 )
 from api.services.audit import audit
-from api.services.paging import Page
+from api.services.paging import Page, check_page
 from api.services.problem import StreetProblem, build_problem, helper_key, leg_minutes, row_id
 from api.settings import Settings
 from api.store.db import begin_write
@@ -114,8 +114,7 @@ def claimable_orders(
 ) -> Page[ClaimableOrder]:
     """Open, unmatched orders from today on that the helper could serve, by date and time; team
     items are listed too, marked as needing teammates."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise BadInput("分页参数有误 / page must be ≥ 1 and page_size 1-100", field="page")
+    check_page(page, page_size, MAX_PAGE_SIZE)
     if date_from and date_to and date_to < date_from:
         raise BadInput("结束日期早于开始日期 / date_to is before date_from", field="date_to")
     helper = session.get(HelperRow, helper_id)

@@ -16,8 +16,8 @@ from api.deps import Actor
 from api.errors import BadInput, Conflict, NotFound
 from api.services.assign import live_assignment, local_today, refresh_order_status
 from api.services.audit import audit
-from api.services.orders import fetch_page, order_view, scoped_order
-from api.services.paging import Page
+from api.services.orders import order_view, scoped_order
+from api.services.paging import Page, fetch_page
 from api.services.points import credit_base
 from api.settings import Settings
 from api.store.db import begin_write

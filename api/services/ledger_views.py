@@ -7,12 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, String, cast, false, func, or_, select
+from sqlalchemy import Select, String, cast, false, or_, select
 from sqlalchemy.orm import Session
 
 from api.deps import Actor
-from api.errors import BadInput, NotFound
+from api.errors import NotFound
 from api.schemas.ledger import HelperOut, HelperPublic, ResidentOut, ResidentPublic
+from api.services import paging
 from api.store.tables import Grid, HelperRow, ResidentRow
 from matcher.model import Gender, HelperKind, ResidentCategory
 
@@ -101,12 +102,8 @@ def _search(table: PersonTable, q: str, personal: bool) -> Any:
 def fetch_page(
     session: Session, stmt: Select[Any], page: int, page_size: int
 ) -> tuple[list[Any], int]:
-    """The rows of one page of ``stmt`` and the total number of rows."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise BadInput(f"分页参数有误 / page >= 1, page_size 1..{MAX_PAGE_SIZE}", "page")
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)).unique())
-    return rows, total or 0
+    """One page of a ledger list (at most ``MAX_PAGE_SIZE`` rows a page)."""
+    return paging.fetch_page(session, stmt, page, page_size, most=MAX_PAGE_SIZE)
 
 
 def grid_names(session: Session, rows: Iterable[Person]) -> dict[int, str]:

@@ -20,7 +20,7 @@ from api.deps import Actor
 from api.errors import BadInput, NotFound
 from api.services.assign import live_assignment, local_today
 from api.services.audit import audit
-from api.services.paging import Page
+from api.services.paging import Page, fetch_page
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -176,17 +176,6 @@ def scope_orders(stmt: Select[Any], actor: Actor) -> Select[Any]:
     if actor.role == "resident":
         return stmt.where(OrderRow.resident_id == actor.resident_id)
     return stmt.where(false())
-
-
-def fetch_page(session: Session, stmt: Select[Any], page: int, page_size: int) -> tuple[list, int]:
-    """The rows of one page of ``stmt`` and the total row count."""
-    if page < 1:
-        raise BadInput("页码从 1 开始 / page must be 1 or more", "page")
-    if not 1 <= page_size <= 500:
-        raise BadInput("每页条数须在 1 到 500 之间 / page_size must be 1..500", "page_size")
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)).unique())
-    return rows, total or 0
 
 
 # ----------------------------------------------------------------------------- checks

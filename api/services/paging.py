@@ -1,9 +1,14 @@
-"""One page of a list: what every list service returns."""
+"""One page of a list: what list services return, and how they cut it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from api.errors import BadInput
 
 T = TypeVar("T")
 
@@ -16,3 +21,21 @@ class Page(Generic[T]):
     total: int
     page: int
     page_size: int
+
+
+def check_page(page: int, page_size: int, most: int) -> None:
+    """``BadInput`` naming the field unless page >= 1 and 1 <= page_size <= ``most``."""
+    if page < 1:
+        raise BadInput("页码从 1 开始 / page must be 1 or more", "page")
+    if not 1 <= page_size <= most:
+        raise BadInput(f"每页条数须在 1 到 {most} 之间 / page_size must be 1..{most}", "page_size")
+
+
+def fetch_page(
+    session: Session, stmt: Select[Any], page: int, page_size: int, most: int = 500
+) -> tuple[list[Any], int]:
+    """The rows of one page of ``stmt`` and the total number of rows."""
+    check_page(page, page_size, most)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = list(session.scalars(stmt.limit(page_size).offset((page - 1) * page_size)).unique())
+    return rows, total or 0

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api.deps import Actor
 from api.errors import BadInput, Conflict, NotFound
 from api.services.audit import audit
-from api.services.orders import fetch_page
+from api.services.paging import fetch_page
 from api.store.db import begin_write
 from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
 
