@@ -28,6 +28,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from api.store.statuses import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    OPEN_ORDER_STATUSES,  # noqa: F401  (re-exported: services import the live sets from here)
+    AssignmentSource,
+    AssignmentStatus,
+    ClaimForm,
+    FollowUpStatus,
+    NotificationKind,
+    NotificationStatus,
+    OfferStatus,
+    OrderStatus,
+    Role,
+    RunKind,
+    RunStatus,
+    sql_in,
+)
+
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -58,6 +77,8 @@ class Street(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Orders may be placed for today … today + this many days (street-local).
+    order_horizon_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
 
 
 class Community(Base):
@@ -197,9 +218,6 @@ class OrderSeries(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
-ORDER_STATUSES = ("open", "offered", "assigned", "done", "confirmed", "cancelled")
-
-
 class OrderRow(Base):
     """One dated order (点单). ``status`` follows the loop:
     open → offered → assigned (every member accepted) → done (a helper) → confirmed (staff);
@@ -208,7 +226,7 @@ class OrderRow(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("series_id", "date"),
-        CheckConstraint(f"status IN {ORDER_STATUSES!r}", name="status"),
+        CheckConstraint(sql_in("status", OrderStatus), name="status"),
         Index("ix_orders_street_date_status", "street_id", "date", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -241,7 +259,11 @@ class RunRow(Base):
     figures land together in one transaction, so a run that dies leaves only this record."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_street_date", "street_id", "date"),)
+    __table_args__ = (
+        Index("ix_runs_street_date", "street_id", "date"),
+        CheckConstraint(sql_in("status", RunStatus), name="status"),
+        CheckConstraint(sql_in("kind", RunKind), name="kind"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
     date: Mapped[dt.date] = mapped_column(Date)
@@ -273,19 +295,14 @@ class ClaimRow(Base):
     """A claim by a helper: single (单独认领), team (集体认领) or bundle (打包认领)."""
 
     __tablename__ = "claims"
+    __table_args__ = (CheckConstraint(sql_in("form", ClaimForm), name="form"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     form: Mapped[str] = mapped_column(String(16))  # single | team | bundle
     helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
     created_at: Mapped[dt.datetime] = _created()
 
 
-# The statuses that make an assignment or an offer "live", named once: the partial unique
-# indexes below are written from them, and every service filters with them.
-LIVE_ASSIGNMENT_STATUSES = ("active", "done", "confirmed")
-LIVE_OFFER_STATUSES = ("pending", "accepted")
-# Orders still in the matching part of the loop (not done, confirmed or cancelled).
-OPEN_ORDER_STATUSES = ("open", "offered", "assigned")
-LIVE_ASSIGNMENT = f"status IN {LIVE_ASSIGNMENT_STATUSES!r}"
+LIVE_ASSIGNMENT = sql_in("status", LIVE_ASSIGNMENT_STATUSES)
 
 
 class AssignmentRow(Base):
@@ -301,6 +318,8 @@ class AssignmentRow(Base):
             sqlite_where=text(LIVE_ASSIGNMENT),
             postgresql_where=text(LIVE_ASSIGNMENT),
         ),
+        CheckConstraint(sql_in("status", AssignmentStatus), name="status"),
+        CheckConstraint(sql_in("source", AssignmentSource), name="source"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -315,12 +334,15 @@ class AssignmentRow(Base):
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # withdrawn or cancelled
+    # Staff sent this team although it breaks a hard rule: why (audited, shown on the run page).
+    override_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    override_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     order: Mapped[OrderRow] = relationship(lazy="joined")
     offers: Mapped[list[OfferRow]] = relationship(back_populates="assignment", lazy="selectin")
 
 
-LIVE_OFFER = f"status IN {LIVE_OFFER_STATUSES!r}"
+LIVE_OFFER = sql_in("status", LIVE_OFFER_STATUSES)
 
 
 class OfferRow(Base):
@@ -337,6 +359,7 @@ class OfferRow(Base):
             postgresql_where=text(LIVE_OFFER),
         ),
         Index("ix_offers_helper_status", "helper_id", "status"),
+        CheckConstraint(sql_in("status", OfferStatus), name="status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
@@ -371,6 +394,7 @@ class FollowUpRow(Base):
     """A follow-up visit (回访), scheduled by a low feedback score."""
 
     __tablename__ = "follow_ups"
+    __table_args__ = (CheckConstraint(sql_in("status", FollowUpStatus), name="status"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id"))
@@ -399,7 +423,7 @@ class PointsEntry(Base):
 
 # ----------------------------------------------------------------------------- people who log in
 
-ROLES = ("staff", "planner", "helper", "resident")
+ROLES = tuple(Role)
 
 
 class UserRow(Base):
@@ -407,7 +431,7 @@ class UserRow(Base):
     set; a helper account is tied to its helper row, a resident account to its resident row."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+    __table_args__ = (CheckConstraint(sql_in("role", Role), name="role"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
@@ -453,7 +477,11 @@ class NotificationRow(Base):
     """The outbox: messages to helpers, sent by the configured sender (log or webhook)."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status", "status"),)
+    __table_args__ = (
+        Index("ix_notifications_status", "status"),
+        CheckConstraint(sql_in("status", NotificationStatus), name="status"),
+        CheckConstraint(sql_in("kind", NotificationKind), name="kind"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # offer | reminder | change | cancellation
@@ -467,3 +495,29 @@ class NotificationRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = _created()
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # When the sender may try again (back-off after a failure); None: at once.
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class LeaseRow(Base):
+    """A named lease (e.g. the ticker): one holder at a time across every worker and machine;
+    a holder that stops renewing loses it when ``expires_at`` passes."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LoginFailure(Base):
+    """A failed login, by account name and client address, for throttling (kept a day)."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_client_at", "client", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = _created()

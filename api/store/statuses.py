@@ -1,0 +1,107 @@
+"""Every status and kind the database stores, named once.
+
+Each is a ``StrEnum``: a member equals its text, so services compare with the members and the
+tables build their CHECK constraints from the same members (``check_in``). Adding a status is
+adding a member here and a migration that rewrites the constraint.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    OFFERED = "offered"
+    ASSIGNED = "assigned"
+    DONE = "done"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class AssignmentStatus(StrEnum):
+    ACTIVE = "active"
+    DONE = "done"
+    CONFIRMED = "confirmed"
+    WITHDRAWN = "withdrawn"
+
+
+class AssignmentSource(StrEnum):
+    NIGHTLY = "nightly"
+    REMATCH = "rematch"
+    CLAIM = "claim"
+    MANUAL = "manual"
+
+
+class OfferStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class RunKind(StrEnum):
+    NIGHTLY = "nightly"
+    REMATCH = "rematch"
+
+
+class ClaimForm(StrEnum):
+    SINGLE = "single"
+    TEAM = "team"
+    BUNDLE = "bundle"
+
+
+class FollowUpStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    DONE = "done"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class NotificationKind(StrEnum):
+    OFFER = "offer"
+    REMINDER = "reminder"
+    CHANGE = "change"
+    CANCELLATION = "cancellation"
+
+
+class PointsKind(StrEnum):
+    BASE = "base"
+    BONUS = "bonus"
+    REVERSAL = "reversal"
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    PLANNER = "planner"
+    HELPER = "helper"
+    RESIDENT = "resident"
+
+
+# The statuses that make an assignment or an offer "live": the partial unique indexes are
+# written from them, and every service filters with them.
+LIVE_ASSIGNMENT_STATUSES = (
+    AssignmentStatus.ACTIVE,
+    AssignmentStatus.DONE,
+    AssignmentStatus.CONFIRMED,
+)
+LIVE_OFFER_STATUSES = (OfferStatus.PENDING, OfferStatus.ACCEPTED)
+# Orders still in the matching part of the loop (not done, confirmed or cancelled).
+OPEN_ORDER_STATUSES = (OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED)
+
+
+def sql_in(column: str, values: tuple[StrEnum, ...] | type[StrEnum]) -> str:
+    """``column IN ('a', 'b')``: the SQL text of a CHECK constraint or a partial index."""
+    quoted = ", ".join(f"'{v.value}'" for v in values)
+    return f"{column} IN ({quoted})"
