@@ -78,14 +78,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-            for e in error.errors()
-        ]
+        problems = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in error.errors()]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         body = {
             "detail": f"输入有误 / invalid input: {summary}",
             "code": "invalid",
+            "field": problems[0]["field"] if problems else None,
             "errors": problems,
         }
         return JSONResponse(body, status_code=422)
@@ -93,5 +91,18 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)
-        body = {"detail": "服务器内部错误，已记录 / internal error (logged)", "code": "internal"}
+        body = {
+            "detail": "服务器内部错误，已记录 / internal error (logged)",
+            "code": "internal",
+            "field": None,
+        }
         return JSONResponse(body, status_code=500)
+
+
+LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    """A validation error's place as the client wrote it: ``order_ids.1``, ``page``."""
+    parts = list(loc[1:] if len(loc) > 1 and loc[0] in LOCATIONS else loc)
+    return ".".join(str(part) for part in parts)

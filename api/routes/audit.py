@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import SessionDep, StaffActor
+from api.openapi import declared_router
+from api.params import IdFilter, PageNumber, PageSize
 from api.schemas.ledger import Page
 from api.services import audit_log
 from api.services.audit_log import AuditFilters, AuditOut
 
-router = APIRouter(tags=["audit"])
+router = declared_router(tags=["audit"])
 
 
 @router.get("/audit")
@@ -21,9 +23,9 @@ def list_audit(
     entity: Annotated[str | None, Query(max_length=32, description="e.g. resident")] = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64, description="e.g. resident.read")] = None,
-    user_id: int | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    user_id: IdFilter = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> Page[AuditOut]:
     """Audit entries of your street, newest first; community staff get 403."""
     filters = AuditFilters(entity, entity_id, action, user_id)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, oauth2
+from api.openapi import declared_router, error_responses
+from api.schemas.common import UtcDateTime
 from api.services import auth
 
-router = APIRouter(tags=["auth"])
+router = declared_router(tags=["auth"])
 
 
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_at: str
+    expires_at: UtcDateTime
     role: str
 
 
@@ -37,7 +39,8 @@ def health(session: SessionDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.post("/auth/token")
+# 401: wrong username or password; 429: too many attempts (login throttling).
+@router.post("/auth/token", responses=error_responses(401, 429))
 def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
@@ -47,7 +50,7 @@ def token(
     issued = auth.login(session, form.username, form.password, settings.token_ttl_minutes)
     return TokenOut(
         access_token=issued.token,
-        expires_at=issued.expires_at.isoformat() + "Z",
+        expires_at=issued.expires_at,
         role=issued.user.role,
     )
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CurrentActor, SessionDep
+from api.openapi import declared_router
 from api.services import catalogue
 from api.services.catalogue import CatalogueOut, CommunityOut
 
-router = APIRouter(tags=["catalogue"])
+router = declared_router(tags=["catalogue"])
 
 
 @router.get("/catalogue")

@@ -6,15 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import HelperActor, SessionDep, SettingsDep
+from api.openapi import declared_router
+from api.params import Id, PageNumber
 from api.services import claims
 from api.services.claims import ClaimableOrder, ClaimOutcome
 from api.services.paging import Page
 
-router = APIRouter(prefix="/me", tags=["claims"])
+router = declared_router(prefix="/me", tags=["claims"])
 
 
 class In(BaseModel):
@@ -22,16 +24,16 @@ class In(BaseModel):
 
 
 class SingleClaimIn(In):
-    order_id: int
+    order_id: Id
 
 
 class TeamClaimIn(In):
-    order_id: int
-    teammate_ids: list[int] = Field(min_length=1, max_length=20)
+    order_id: Id
+    teammate_ids: list[Id] = Field(min_length=1, max_length=20)
 
 
 class BundleClaimIn(In):
-    order_ids: list[int] = Field(min_length=2, max_length=claims.MAX_BUNDLE)
+    order_ids: list[Id] = Field(min_length=2, max_length=claims.MAX_BUNDLE)
 
 
 @router.get("/claimable")
@@ -41,7 +43,7 @@ def claimable(
     actor: HelperActor,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=claims.MAX_PAGE_SIZE)] = 20,
 ) -> Page[ClaimableOrder]:
     """Open, unmatched orders from today on that you could serve (skills, reach, a free slot,

@@ -3,14 +3,15 @@ the resident account; a low score schedules a follow-up visit."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, SettingsDep, StaffOrResident
+from api.openapi import declared_router
+from api.params import IdPath
 from api.services import closing
 from api.services.closing import FeedbackView
 
-router = APIRouter(tags=["feedback"])
+router = declared_router(tags=["feedback"])
 
 
 class FeedbackIn(BaseModel):
@@ -21,7 +22,7 @@ class FeedbackIn(BaseModel):
 
 @router.post("/orders/{order_id}/feedback", status_code=201)
 def give_feedback(
-    order_id: int,
+    order_id: IdPath,
     body: FeedbackIn,
     session: SessionDep,
     settings: SettingsDep,

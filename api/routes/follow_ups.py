@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, StaffActor
+from api.openapi import declared_router
+from api.params import IdPath, PageNumber, PageSize
 from api.services import closing
 from api.services.closing import FollowUpView
 from api.services.paging import Page
 
-router = APIRouter(tags=["follow-ups"])
+router = declared_router(tags=["follow-ups"])
 
 
 class FollowUpDoneIn(BaseModel):
@@ -25,8 +27,8 @@ def list_follow_ups(
     session: SessionDep,
     actor: StaffActor,
     status: Literal["scheduled", "done"] | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> Page[FollowUpView]:
     """Follow-up visits in your scope, soonest due first."""
     return closing.list_follow_ups(session, actor, status, page, page_size)
@@ -34,7 +36,7 @@ def list_follow_ups(
 
 @router.post("/follow-ups/{follow_up_id}/done")
 def complete_follow_up(
-    follow_up_id: int,
+    follow_up_id: IdPath,
     session: SessionDep,
     actor: StaffActor,
     body: Annotated[FollowUpDoneIn | None, Body()] = None,

@@ -5,26 +5,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import HelperActor, SessionDep, SettingsDep, StaffActor, StaffOrPlanner
+from api.openapi import declared_router
+from api.params import IdFilter, IdPath, PageNumber, PageSize
 from api.schemas.ledger import HelperIn, HelperOut, HelperPage, HelperPatch, HelperSelfPatch
 from api.services import ledger
 from api.services.ledger_views import LedgerFilters
 from matcher.model import HelperKind
 
-router = APIRouter(tags=["helpers"])
-
-PageNumber = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=200)]
+router = declared_router(tags=["helpers"])
 
 
 @router.get("/helpers")
 def list_helpers(
     session: SessionDep,
     actor: StaffOrPlanner,
-    community_id: int | None = None,
-    grid_id: int | None = None,
+    community_id: IdFilter = None,
+    grid_id: IdFilter = None,
     kind: HelperKind | None = None,
     skill: str | None = None,
     active: bool | None = None,
@@ -45,14 +44,14 @@ def create_helper(body: HelperIn, session: SessionDep, actor: StaffActor) -> Hel
 
 
 @router.get("/helpers/{helper_id}")
-def get_helper(helper_id: int, session: SessionDep, actor: StaffActor) -> HelperOut:
+def get_helper(helper_id: IdPath, session: SessionDep, actor: StaffActor) -> HelperOut:
     """One helper with every field; 404 outside your scope."""
     return ledger.get_helper(session, actor, helper_id)
 
 
 @router.patch("/helpers/{helper_id}")
 def update_helper(
-    helper_id: int, body: HelperPatch, session: SessionDep, actor: StaffActor
+    helper_id: IdPath, body: HelperPatch, session: SessionDep, actor: StaffActor
 ) -> HelperOut:
     """Change some of a helper's fields; the ledger code stays."""
     return ledger.update_helper(session, actor, helper_id, body)
@@ -60,7 +59,7 @@ def update_helper(
 
 @router.post("/helpers/{helper_id}/deactivate")
 def deactivate_helper(
-    helper_id: int, session: SessionDep, settings: SettingsDep, actor: StaffActor
+    helper_id: IdPath, session: SessionDep, settings: SettingsDep, actor: StaffActor
 ) -> HelperOut:
     """Deactivate a helper (never deleted); their live offers from today on are withdrawn."""
     return ledger.deactivate_helper(session, settings, actor, helper_id)

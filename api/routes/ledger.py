@@ -7,16 +7,18 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, UploadFile
+from fastapi import Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api.deps import Actor, SessionDep, StaffActor
+from api.openapi import declared_router
+from api.schemas.common import ErrorOut, InvalidOut
 from api.schemas.ledger import ImportOut
 from api.services import exports, imports
 from api.services.exports import ExportFile
 
-router = APIRouter(tags=["ledger import and export"])
+router = declared_router(tags=["ledger import and export"])
 FormatQuery = Annotated[Literal["csv", "xlsx"], Query(alias="format")]
 
 
@@ -26,16 +28,14 @@ class RowErrorOut(BaseModel):
     reason: str
 
 
-class ImportRejectedOut(BaseModel):
+class ImportRejectedOut(ErrorOut):
     """Nothing was imported: every bad cell, by spreadsheet row (header = row 1) and column."""
 
-    detail: str
-    code: str
     errors: list[RowErrorOut]
 
 
 REJECTED: dict[int | str, dict[str, Any]] = {
-    422: {"model": ImportRejectedOut, "description": "nothing imported"}
+    422: {"model": ImportRejectedOut | InvalidOut, "description": "nothing imported"}
 }
 
 
@@ -47,6 +47,7 @@ def _import(kind: str, file: UploadFile, session: SessionDep, actor: Actor) -> R
         body = {
             "detail": rejected.message,
             "code": rejected.code,
+            "field": rejected.field,
             "errors": [asdict(error) for error in rejected.errors],
         }
         return JSONResponse(body, status_code=422)

@@ -3,19 +3,17 @@ own (``/me/notifications``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from fastapi import APIRouter, Query
+from typing import Literal
 
 from api.deps import HelperActor, SessionDep, StaffActor
+from api.openapi import declared_router
+from api.params import IdFilter, PageNumber, PageSize
 from api.schemas.ledger import Page
 from api.services import outbox
 from api.services.outbox import NotificationFilters, NotificationOut
 
-router = APIRouter(tags=["notifications"])
+router = declared_router(tags=["notifications"])
 
-PageNumber = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=200)]
 Status = Literal["pending", "sent", "failed"]
 Kind = Literal["offer", "reminder", "change", "cancellation"]
 
@@ -26,7 +24,7 @@ def list_notifications(
     actor: StaffActor,
     status: Status | None = None,
     kind: Kind | None = None,
-    helper_id: int | None = None,
+    helper_id: IdFilter = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> Page[NotificationOut]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import (
@@ -17,12 +17,14 @@ from api.deps import (
     StaffOrResident,
     in_session,
 )
+from api.openapi import declared_router
+from api.params import Id, IdPath, PageNumber, PageSize
 from api.services import dispatch, offers
 from api.services.dispatch import CancelView, CandidatesView, TeamView
 from api.services.offers import DeclinedView, OfferView
 from api.services.paging import Page
 
-router = APIRouter(tags=["offers"])
+router = declared_router(tags=["offers"])
 
 
 class DeclineIn(BaseModel):
@@ -32,7 +34,7 @@ class DeclineIn(BaseModel):
 
 class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    helper_ids: list[int] = Field(min_length=1, max_length=10)
+    helper_ids: list[Id] = Field(min_length=1, max_length=10)
 
 
 class CancelIn(BaseModel):
@@ -50,8 +52,8 @@ async def my_offers(
     ),
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> Page[OfferView]:
     """My offers and assignments (default: pending and accepted), upcoming first. The
     resident's name, address and phone appear only on offers I accepted."""
@@ -70,14 +72,14 @@ async def my_offers(
 
 
 @router.get("/me/offers/{offer_id}")
-def get_offer(offer_id: int, session: SessionDep, actor: HelperActor) -> OfferView:
+def get_offer(offer_id: IdPath, session: SessionDep, actor: HelperActor) -> OfferView:
     """One of my offers (anyone else's: 404)."""
     return offers.get_offer(session, actor.own_helper_id(), offer_id)
 
 
 @router.post("/me/offers/{offer_id}/accept")
 def accept(
-    offer_id: int, session: SessionDep, settings: SettingsDep, actor: HelperActor
+    offer_id: IdPath, session: SessionDep, settings: SettingsDep, actor: HelperActor
 ) -> OfferView:
     """Accept before the respond-by deadline; accepting twice is harmless."""
     return offers.accept(session, settings, actor.own_helper_id(), offer_id)
@@ -85,7 +87,7 @@ def accept(
 
 @router.post("/me/offers/{offer_id}/decline")
 def decline(
-    offer_id: int,
+    offer_id: IdPath,
     session: SessionDep,
     settings: SettingsDep,
     actor: HelperActor,
@@ -98,14 +100,14 @@ def decline(
 
 
 @router.post("/me/assignments/{assignment_id}/done")
-def mark_done(assignment_id: int, session: SessionDep, actor: HelperActor) -> OfferView:
+def mark_done(assignment_id: IdPath, session: SessionDep, actor: HelperActor) -> OfferView:
     """Mark a visit done (a member who accepted, once the whole team accepted)."""
     return offers.mark_done(session, actor.own_helper_id(), assignment_id)
 
 
 @router.post("/orders/{order_id}/reassign")
 def reassign(
-    order_id: int,
+    order_id: IdPath,
     body: ReassignIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -117,7 +119,7 @@ def reassign(
 
 @router.post("/orders/{order_id}/cancel")
 def cancel(
-    order_id: int,
+    order_id: IdPath,
     body: CancelIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -130,7 +132,7 @@ def cancel(
 
 @router.get("/orders/{order_id}/candidates")
 def candidates(
-    order_id: int,
+    order_id: IdPath,
     session: SessionDep,
     actor: StaffActor,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,

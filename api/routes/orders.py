@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrResident
+from api.openapi import declared_router
+from api.params import Id, IdPath, PageNumber, PageSize
 from api.services import closing, orders
 from api.services.closing import Confirmation
 from api.services.orders import (
@@ -22,18 +24,16 @@ from api.services.orders import (
     SeriesView,
 )
 
-router = APIRouter(tags=["orders"])
+router = declared_router(tags=["orders"])
 
 Minute = Annotated[int, Field(ge=0, le=1440, description="minutes after local midnight")]
-PageNumber = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
 class OrderIn(BaseModel):
     """A one-off order; a resident account may leave ``resident_id`` out (itself)."""
 
     model_config = ConfigDict(extra="forbid")
-    resident_id: int | None = None
+    resident_id: Id | None = None
     item: str = Field(min_length=1, max_length=64)
     date: dt.date
     window_start: Minute | None = None
@@ -47,7 +47,7 @@ class SeriesIn(BaseModel):
     """A recurring order, e.g. every Tuesday 9-10: weekdays 0 = Monday … 6 = Sunday."""
 
     model_config = ConfigDict(extra="forbid")
-    resident_id: int | None = None
+    resident_id: Id | None = None
     item: str = Field(min_length=1, max_length=64)
     weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7)
     start_date: dt.date
@@ -66,9 +66,9 @@ class OrderQuery(BaseModel):
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     status: Literal["open", "offered", "assigned", "done", "confirmed", "cancelled"] | None = None
-    community_id: int | None = None
-    item: str | None = None
-    resident_id: int | None = None
+    community_id: Id | None = None
+    item: str | None = Field(default=None, max_length=64)
+    resident_id: Id | None = None
 
     def filters(self) -> OrderFilters:
         return OrderFilters(**self.model_dump())
@@ -95,13 +95,13 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}")
-def get_order(order_id: int, session: SessionDep, actor: StaffOrResident) -> OrderDetail:
+def get_order(order_id: IdPath, session: SessionDep, actor: StaffOrResident) -> OrderDetail:
     """One order with its live assignment: the team and each member's offer status."""
     return orders.get_order(session, actor, order_id)
 
 
 @router.post("/orders/{order_id}/confirm")
-def confirm_order(order_id: int, session: SessionDep, actor: StaffActor) -> Confirmation:
+def confirm_order(order_id: IdPath, session: SessionDep, actor: StaffActor) -> Confirmation:
     """Confirm a visit a helper marked done; every member who accepted gets the base points."""
     return closing.confirm_done(session, actor, order_id)
 
@@ -126,6 +126,6 @@ def list_series(
 
 
 @router.post("/order-series/{series_id}/end")
-def end_series(series_id: int, session: SessionDep, actor: StaffOrResident) -> SeriesView:
+def end_series(series_id: IdPath, session: SessionDep, actor: StaffOrResident) -> SeriesView:
     """Stop a recurring order; occurrences already created stay."""
     return orders.end_series(session, actor, series_id)

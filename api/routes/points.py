@@ -3,27 +3,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.deps import HelperActor, SessionDep, StaffActor
+from api.openapi import declared_router
+from api.params import Id, IdPath, PageNumber, PageSize
 from api.services import points
 from api.services.points import EntryView, PointsHistory
 
-router = APIRouter(tags=["points"])
-
-PageNumber = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=200)]
+router = declared_router(tags=["points"])
+# Far above any real bonus, far below what the INTEGER balance column holds.
+MAX_BONUS = 100_000
 
 
 class BonusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    helper_id: int
-    amount: StrictInt = Field(gt=0, description="whole points, more than zero")
+    helper_id: Id
+    amount: StrictInt = Field(gt=0, le=MAX_BONUS, description=f"whole points, 1…{MAX_BONUS}")
     reason: str = Field(min_length=1, max_length=2000)
-    order_id: int | None = None
+    order_id: Id | None = None
 
 
 class ReverseIn(BaseModel):
@@ -41,7 +39,7 @@ def my_points(
 
 @router.get("/helpers/{helper_id}/points")
 def helper_points(
-    helper_id: int,
+    helper_id: IdPath,
     session: SessionDep,
     actor: StaffActor,
     page: PageNumber = 1,
@@ -61,7 +59,7 @@ def grant_bonus(body: BonusIn, session: SessionDep, actor: StaffActor) -> EntryV
 
 @router.post("/points/{entry_id}/reverse", status_code=201)
 def reverse_entry(
-    entry_id: int, body: ReverseIn, session: SessionDep, actor: StaffActor
+    entry_id: IdPath, body: ReverseIn, session: SessionDep, actor: StaffActor
 ) -> EntryView:
     """Correct an entry by adding its opposite (at most once per entry)."""
     return points.reverse_entry(session, actor, entry_id, body.reason)

@@ -5,26 +5,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
+from api.openapi import declared_router
+from api.params import IdFilter, IdPath, PageNumber, PageSize
 from api.schemas.ledger import ResidentIn, ResidentOut, ResidentPage, ResidentPatch
 from api.services import ledger
 from api.services.ledger_views import LedgerFilters
 from matcher.model import ResidentCategory
 
-router = APIRouter(tags=["residents"])
-
-PageNumber = Annotated[int, Query(ge=1)]
-PageSize = Annotated[int, Query(ge=1, le=200)]
+router = declared_router(tags=["residents"])
 
 
 @router.get("/residents")
 def list_residents(
     session: SessionDep,
     actor: StaffOrPlanner,
-    community_id: int | None = None,
-    grid_id: int | None = None,
+    community_id: IdFilter = None,
+    grid_id: IdFilter = None,
     category: ResidentCategory | None = None,
     active: bool | None = None,
     q: Annotated[str | None, Query(max_length=100, description="name, code, ID-card tail")] = None,
@@ -44,14 +43,14 @@ def create_resident(body: ResidentIn, session: SessionDep, actor: StaffActor) ->
 
 
 @router.get("/residents/{resident_id}")
-def get_resident(resident_id: int, session: SessionDep, actor: StaffActor) -> ResidentOut:
+def get_resident(resident_id: IdPath, session: SessionDep, actor: StaffActor) -> ResidentOut:
     """One resident with every field; the read is audited; 404 outside your scope."""
     return ledger.get_resident(session, actor, resident_id)
 
 
 @router.patch("/residents/{resident_id}")
 def update_resident(
-    resident_id: int, body: ResidentPatch, session: SessionDep, actor: StaffActor
+    resident_id: IdPath, body: ResidentPatch, session: SessionDep, actor: StaffActor
 ) -> ResidentOut:
     """Change some of a resident's fields; the ledger code stays."""
     return ledger.update_resident(session, actor, resident_id, body)
@@ -59,7 +58,7 @@ def update_resident(
 
 @router.post("/residents/{resident_id}/deactivate")
 def deactivate_resident(
-    resident_id: int, session: SessionDep, settings: SettingsDep, actor: StaffActor
+    resident_id: IdPath, session: SessionDep, settings: SettingsDep, actor: StaffActor
 ) -> ResidentOut:
     """Deactivate a resident (never deleted); their orders from today on are cancelled."""
     return ledger.deactivate_resident(session, settings, actor, resident_id)

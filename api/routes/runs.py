@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
+from api.openapi import declared_router, error_responses
+from api.params import IdPath, PageNumber, PageSize
 from api.services import nightly, runs
 from api.services.paging import Page
 from api.services.runs import RunSummary, RunView
 
-router = APIRouter(tags=["runs"])
+router = declared_router(tags=["runs"])
 
 
 def get_sessions(request: Request) -> sessionmaker[Session]:
@@ -32,7 +34,8 @@ class RunIn(BaseModel):
     date: dt.date | None = None  # default: tomorrow, street time
 
 
-@router.post("/runs", status_code=201)
+# 500: the solve failed; the run is recorded as failed.
+@router.post("/runs", status_code=201, responses=error_responses(500))
 def start_run(
     sessions: SessionsDep, settings: SettingsDep, actor: StaffActor, body: RunIn | None = None
 ) -> RunView:
@@ -49,8 +52,8 @@ def list_runs(
     date: dt.date | None = None,
     status: Literal["running", "done", "failed"] | None = None,
     kind: Literal["nightly", "rematch"] | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> Page[RunSummary]:
     """The street's runs, newest first; interrupted runs show as failed."""
     return runs.list_runs(
@@ -67,7 +70,7 @@ def list_runs(
 
 @router.get("/runs/{run_id}")
 def get_run(
-    run_id: int, session: SessionDep, settings: SettingsDep, actor: StaffOrPlanner
+    run_id: IdPath, session: SessionDep, settings: SettingsDep, actor: StaffOrPlanner
 ) -> RunView:
     """One run: its settings, figures and the orders it could not match with the reasons."""
     return runs.get_run(session, settings, actor, run_id)

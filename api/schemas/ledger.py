@@ -7,12 +7,12 @@ personal field (name, phone, address, ID-card tail, exact location, circle and b
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from api.schemas.common import Id, UtcDateTime
 from matcher.model import Gender, HelperKind, ResidentCategory
 
 T = TypeVar("T")
@@ -92,8 +92,8 @@ class HelperIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     code: Code
-    community_id: int
-    grid_id: int | None = None
+    community_id: Id
+    grid_id: Id | None = None
     name: Name
     phone: Phone = ""
     address: Address = ""
@@ -117,8 +117,8 @@ class HelperPatch(_NoNulls):
     """Changes to a helper (staff). The ledger code stays."""
 
     NULLABLE = frozenset({"grid_id", "gender", "speed_kmh"})
-    community_id: int | None = None
-    grid_id: int | None = None
+    community_id: Id | None = None
+    grid_id: Id | None = None
     name: Name | None = None
     phone: Phone | None = None
     address: Address | None = None
@@ -184,8 +184,8 @@ class HelperOut(HelperPublic):
     gender: Gender | None
     speed_kmh: float | None
     blocked_residents: list[str]
-    created_at: dt.datetime
-    deactivated_at: dt.datetime | None
+    created_at: UtcDateTime
+    deactivated_at: UtcDateTime | None
 
 
 HelperItem = Annotated[HelperOut | HelperPublic, Field(discriminator="view")]
@@ -203,8 +203,8 @@ class ResidentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     code: Code
-    community_id: int
-    grid_id: int | None = None
+    community_id: Id
+    grid_id: Id | None = None
     name: Name
     id_card_tail: IdCardTail = ""
     phone: Phone = ""
@@ -224,8 +224,8 @@ class ResidentPatch(_NoNulls):
     """Changes to a resident (staff). The ledger code stays."""
 
     NULLABLE = frozenset({"grid_id", "language", "preferred_gender"})
-    community_id: int | None = None
-    grid_id: int | None = None
+    community_id: Id | None = None
+    grid_id: Id | None = None
     name: Name | None = None
     id_card_tail: IdCardTail | None = None
     phone: Phone | None = None
@@ -263,8 +263,8 @@ class ResidentOut(ResidentPublic):
     lon: float
     preferred_gender: Gender | None
     circle: list[str]
-    created_at: dt.datetime
-    deactivated_at: dt.datetime | None
+    created_at: UtcDateTime
+    deactivated_at: UtcDateTime | None
 
 
 ResidentItem = Annotated[ResidentOut | ResidentPublic, Field(discriminator="view")]

@@ -7,7 +7,6 @@ accounts of its ledger) and entries made by no account (the system, the command 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from api.deps import Actor
 from api.errors import Forbidden
+from api.schemas.common import UtcDateTime
 from api.schemas.ledger import Page
 from api.services.ledger_views import fetch_page
 from api.store.tables import AuditEntry, HelperRow, ResidentRow, UserRow
@@ -32,7 +32,7 @@ class AuditFilters:
 
 class AuditOut(BaseModel):
     id: int
-    at: dt.datetime
+    at: UtcDateTime
     user_id: int | None
     username: str | None
     action: str

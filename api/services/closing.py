@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, Conflict, NotFound
+from api.schemas.common import UtcDateTime
 from api.services.assign import live_assignment, local_today, refresh_order_status
 from api.services.audit import audit
 from api.services.orders import order_view, scoped_order
@@ -39,7 +40,7 @@ FOLLOW_UP_STATUSES = ("scheduled", "done")
 class Confirmation:
     order_id: int
     status: str
-    confirmed_at: dt.datetime
+    confirmed_at: UtcDateTime
     points: dict[int, int]  # helper id -> base points credited
 
 
@@ -49,7 +50,7 @@ class FeedbackView:
     order_id: int
     score: int
     comment: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
     follow_up_id: int | None
     follow_up_due: dt.date | None
 
@@ -67,7 +68,7 @@ class FollowUpView:
     due_date: dt.date
     status: str
     notes: str
-    done_at: dt.datetime | None
+    done_at: UtcDateTime | None
 
 
 # ----------------------------------------------------------------------------- confirmation

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, Conflict
+from api.schemas.common import UtcDateTime
 from api.services.assign import (
     create_assignment,
     live_assignment,
@@ -47,7 +48,7 @@ class MemberView:
     helper_id: int
     name: str
     offer_status: str
-    respond_by: dt.datetime
+    respond_by: UtcDateTime
     distance_km: float | None
 
 
@@ -67,7 +68,7 @@ class TeamView:
 class CancelView:
     order_id: int
     status: str
-    cancelled_at: dt.datetime
+    cancelled_at: UtcDateTime
     reason: str
     offers_withdrawn: int
 

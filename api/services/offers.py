@@ -20,6 +20,7 @@ from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.errors import BadInput, Conflict, NotFound
+from api.schemas.common import UtcDateTime
 from api.services.assign import (
     local_today,
     notify_offer,
@@ -87,9 +88,9 @@ class OfferView:
     duration_min: int
     community: str
     distance_km: float | None
-    offered_at: dt.datetime
-    respond_by: dt.datetime
-    responded_at: dt.datetime | None
+    offered_at: UtcDateTime
+    respond_by: UtcDateTime
+    responded_at: UtcDateTime | None
     team: Team
     resident: Contact | None
 

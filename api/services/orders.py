@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
+from api.schemas.common import UtcDateTime
 from api.services.assign import live_assignment, local_today
 from api.services.audit import audit
 from api.services.paging import Page, fetch_page
@@ -99,7 +100,7 @@ class OrderView:
     community_id: int
     series_id: int | None
     note: str
-    placed_at: dt.datetime
+    placed_at: UtcDateTime
     version: int
 
 
@@ -108,8 +109,8 @@ class TeamMember:
     helper_id: int
     name: str
     offer_status: str
-    respond_by: dt.datetime
-    responded_at: dt.datetime | None
+    respond_by: UtcDateTime
+    responded_at: UtcDateTime | None
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ class AssignmentView:
     status: str
     source: str
     start_minute: int | None
-    done_at: dt.datetime | None
-    confirmed_at: dt.datetime | None
+    done_at: UtcDateTime | None
+    confirmed_at: UtcDateTime | None
     team: list[TeamMember]
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
+from api.schemas.common import UtcDateTime
 from api.schemas.ledger import Page
 from api.services.ledger_views import fetch_page
 from api.settings import Settings
@@ -204,8 +205,8 @@ class NotificationOut(BaseModel):
     status: str
     attempts: int
     last_error: str
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
+    created_at: UtcDateTime
+    sent_at: UtcDateTime | None
 
 
 def notification_view(row: NotificationRow) -> NotificationOut:

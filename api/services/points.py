@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, Conflict, NotFound
+from api.schemas.common import UtcDateTime
 from api.services.audit import audit
 from api.services.paging import fetch_page
 from api.store.db import begin_write
@@ -33,7 +34,7 @@ class EntryView:
     reverses_id: int | None
     reversed_by: int | None  # the entry that reverses this one, if any
     reason: str
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
+from api.schemas.common import UtcDateTime
 from api.services.paging import Page
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
@@ -48,8 +49,8 @@ class RunSummary:
     kind: str
     status: str
     trigger: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
     started_by: int | None
     error: str
     settings: dict[str, Any]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor, SessionDep
 from api.errors import BadInput, NotFound, ServiceError
+from api.params import ID_MAX, IdPath, page_in_range
 from api.services import catalogue, dispatch, nightly, orders, runs, street_map
 from api.services.assign import local_today
 from api.services.dispatch import CandidatesView
@@ -128,14 +129,17 @@ def parse_minute(raw: str, field: str) -> int | None:
 
 def parse_int(raw: str, field: str) -> int:
     try:
-        return int(raw.strip())
+        number = int(raw.strip())
     except ValueError as error:
         raise BadInput(f"应为整数 / a whole number is needed: {raw!r}", field) from error
+    if abs(number) > ID_MAX:  # past every id column: refuse before the database does
+        raise BadInput(f"数字太大 / number too large: {raw!r}", field)
+    return number
 
 
 def page_number(raw: str) -> int:
     """A page number from the query ("" or nonsense: the first page)."""
-    return max(int(raw), 1) if raw.strip().isdigit() else 1
+    return page_in_range(int(raw)) if raw.strip().isdigit() else 1
 
 
 def tomorrow(settings: Settings) -> dt.date:
@@ -229,7 +233,7 @@ def start_run(request: Request, actor: StaffPage, date: FormText = "") -> Redire
 @router.post("/orders/{order_id}/assign")
 def assign(
     request: Request,
-    order_id: int,
+    order_id: IdPath,
     actor: StaffPage,
     session: SessionDep,
     helper_ids: Annotated[list[str] | None, Form()] = None,

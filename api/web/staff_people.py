@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor, SessionDep
 from api.errors import NotFound, ServiceError
+from api.params import IdPath, id_in_range
 from api.services import catalogue, imports, ledger, orders
 from api.services.assign import local_today
 from api.services.ledger_views import LedgerFilters
@@ -37,10 +38,16 @@ def _labels(session: Session) -> dict[str, dict[str, tuple[str, str]]]:
     }
 
 
+def _id(raw: str) -> int | None:
+    """An id typed in the query ("", nonsense or past every id: None)."""
+    number = int(raw) if raw.strip().isdigit() else None
+    return number if number is not None and id_in_range(number) else None
+
+
 def _filters(community: str, kind: str, skill: str, active: str, q: str) -> LedgerFilters:
     """The list filters as typed in the query ("" = any)."""
     return LedgerFilters(
-        community_id=int(community) if community.strip().isdigit() else None,
+        community_id=_id(community),
         kind=kind.strip() or None,
         skill=skill.strip() or None,
         active={"1": True, "0": False}.get(active),
@@ -89,7 +96,9 @@ def residents(
 
 
 @router.get("/residents/{resident_id}")
-def resident(request: Request, resident_id: int, actor: StaffPage, session: SessionDep) -> Response:
+def resident(
+    request: Request, resident_id: IdPath, actor: StaffPage, session: SessionDep
+) -> Response:
     """One resident with every field (the read is audited) and their orders from today on."""
     try:
         person = ledger.get_resident(session, actor, resident_id)
@@ -129,7 +138,7 @@ def helpers(
 
 
 @router.get("/helpers/{helper_id}")
-def helper(request: Request, helper_id: int, actor: StaffPage, session: SessionDep) -> Response:
+def helper(request: Request, helper_id: IdPath, actor: StaffPage, session: SessionDep) -> Response:
     """One helper with every field."""
     try:
         person = ledger.get_helper(session, actor, helper_id)

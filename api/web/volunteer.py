@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor, SessionDep, SettingsDep
 from api.errors import ServiceError
+from api.params import IdPath, page_in_range
 from api.services import claims, offers, points
 from api.services.assign import local_today, to_local
 from api.settings import Settings
@@ -102,7 +103,7 @@ def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
 
 
 def _page_number(page: int) -> int:
-    return max(page, 1)
+    return page_in_range(page)
 
 
 # ----------------------------------------------------------------------------- today
@@ -135,7 +136,7 @@ def home(
 
 @router.post("/offers/{offer_id}/accept")
 def accept(
-    offer_id: int, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+    offer_id: IdPath, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
 ) -> Response:
     if (away := _away(request, actor)) is not None:
         return away
@@ -151,7 +152,7 @@ def accept(
 
 @router.post("/offers/{offer_id}/decline")
 def decline(
-    offer_id: int,
+    offer_id: IdPath,
     request: Request,
     actor: PageActor,
     session: SessionDep,
@@ -177,7 +178,9 @@ def decline(
 
 
 @router.post("/assignments/{assignment_id}/done")
-def done(assignment_id: int, request: Request, actor: PageActor, session: SessionDep) -> Response:
+def done(
+    assignment_id: IdPath, request: Request, actor: PageActor, session: SessionDep
+) -> Response:
     if (away := _away(request, actor)) is not None:
         return away
     try:
@@ -235,7 +238,7 @@ def claim_bundle(
 
 @router.post("/claim/{order_id:int}")
 def claim_single(
-    order_id: int, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+    order_id: IdPath, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """单独认领: a one-person order, accepted at once."""
     if (away := _away(request, actor)) is not None:
@@ -252,7 +255,7 @@ def claim_single(
 
 @router.post("/claim/{order_id:int}/team")
 def claim_team(
-    order_id: int,
+    order_id: IdPath,
     request: Request,
     actor: PageActor,
     session: SessionDep,
