@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from api import routes, web
 from api.deps import ActorCache
@@ -75,6 +77,15 @@ def _add_error_handlers(app: FastAPI) -> None:
         body = {"detail": error.message, "code": error.code, "field": error.field}
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return JSONResponse(body, status_code=error.status, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        """The framework's own refusals (unknown path, wrong method, unreadable body) in the
+        shared error shape; redirects (pages' role gates) as they are."""
+        if error.status_code < 400:
+            return await http_exception_handler(request, error)
+        body = {"detail": str(error.detail), "code": f"http_{error.status_code}", "field": None}
+        return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -4,7 +4,8 @@ depends on, never listed by hand route by route.
 - a route that needs a login (``current_actor``) may answer 401;
 - a route behind a role gate (a dependency on the actor) 403 for a role that may not, and 404
   (helpers and residents probing other roles' routes learn nothing);
-- a route with a path parameter 404; a route that reads any input 422;
+- a route with a path parameter 404; a route that reads any input 422, one that reads a body
+  400 (the body is not JSON at all);
 - a route that writes (POST, PUT, PATCH, DELETE) something named in its input, with a login,
   409 (the thing changed under it).
 
@@ -68,6 +69,8 @@ def refusals(dependant: Dependant, methods: set[str]) -> set[int]:
         statuses |= {403, 404}
     if any(part.path_params for part in parts):
         statuses.add(404)
+    if any(part.body_params for part in parts):
+        statuses.add(400)  # a body that is not JSON (or not UTF-8) at all
     if any(part.path_params or part.query_params or part.body_params for part in parts):
         statuses.add(422)
         if logged_in and methods & WRITES:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -14,6 +14,7 @@ from api.schemas.common import UtcDateTime
 from api.services import auth
 
 router = declared_router(tags=["auth"])
+SECRET = {"format": "password"}
 
 
 class TokenOut(BaseModel):
@@ -32,6 +33,18 @@ class MeOut(BaseModel):
     resident_id: int | None
 
 
+class LoginForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form, saying what the app does: an empty username or password is
+    missing (forms read "" as absent), so both need at least one character."""
+
+    def __init__(
+        self,
+        username: Annotated[str, Form(min_length=1, max_length=150)],
+        password: Annotated[str, Form(min_length=1, max_length=1000, json_schema_extra=SECRET)],
+    ) -> None:
+        super().__init__(username=username, password=password)
+
+
 @router.get("/health")
 def health(session: SessionDep) -> dict[str, str]:
     """Liveness and database reachability."""
@@ -42,7 +55,7 @@ def health(session: SessionDep) -> dict[str, str]:
 # 401: wrong username or password; 429: too many attempts (login throttling).
 @router.post("/auth/token", responses=error_responses(401, 429))
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenOut:

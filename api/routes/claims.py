@@ -19,6 +19,10 @@ from api.services.paging import Page
 router = declared_router(prefix="/me", tags=["claims"])
 
 
+# Repeats are refused by the service (422 naming the field); the schema says so up front.
+DISTINCT = {"uniqueItems": True}
+
+
 class In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -29,11 +33,13 @@ class SingleClaimIn(In):
 
 class TeamClaimIn(In):
     order_id: Id
-    teammate_ids: list[Id] = Field(min_length=1, max_length=20)
+    teammate_ids: list[Id] = Field(min_length=1, max_length=20, json_schema_extra=DISTINCT)
 
 
 class BundleClaimIn(In):
-    order_ids: list[Id] = Field(min_length=2, max_length=claims.MAX_BUNDLE)
+    order_ids: list[Id] = Field(
+        min_length=2, max_length=claims.MAX_BUNDLE, json_schema_extra=DISTINCT
+    )
 
 
 @router.get("/claimable")

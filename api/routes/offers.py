@@ -34,7 +34,9 @@ class DeclineIn(BaseModel):
 
 class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    helper_ids: list[Id] = Field(min_length=1, max_length=10)
+    helper_ids: list[Id] = Field(
+        min_length=1, max_length=10, json_schema_extra={"uniqueItems": True}
+    )
 
 
 class CancelIn(BaseModel):

@@ -10,7 +10,16 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from api.schemas.common import Id, UtcDateTime
 from matcher.model import Gender, HelperKind, ResidentCategory
@@ -77,6 +86,19 @@ class _NoNulls(BaseModel):
         if value is None and info.field_name not in cls.NULLABLE:
             raise ValueError("不能为空 / may not be null")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Say what the validator does: ``null`` only where ``NULLABLE`` allows it."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name, field in schema.get("properties", {}).items():
+            if name not in cls.NULLABLE and "anyOf" in field:
+                field["anyOf"] = [kind for kind in field["anyOf"] if kind != {"type": "null"}]
+                if len(field["anyOf"]) == 1:
+                    field.update(field.pop("anyOf")[0])
+        return schema
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, JSON-ready (enums as strings, windows as lists)."""
