@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.app import create_app
+from api.services.assign import local_today
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from tests.api.fuzz_support import fuzz, role_headers, seed_fuzz_world
@@ -41,10 +42,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'fuzz.db'}"
         migrate(url)
+        settings = Settings(database_url=url, tick_seconds=0, nightly_time_limit_s=5)
         engine = make_engine(url)
-        seed_fuzz_world(session_factory(engine), dt.date.today() + dt.timedelta(days=1))
+        tomorrow = local_today(settings) + dt.timedelta(days=1)
+        seed_fuzz_world(session_factory(engine), settings, tomorrow)
         engine.dispose()
-        settings = Settings(database_url=url, tick_seconds=0)
         started = time.perf_counter()
         with TestClient(
             create_app(settings, ticker=False), raise_server_exceptions=False

@@ -29,8 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.auth import add_user
+from api.services.nightly import run_nightly
 from api.services.seed import seed_street
-from api.store.tables import Community, HelperRow, ResidentRow
+from api.settings import Settings
+from api.store.tables import Community, HelperRow, OfferRow, OrderRow
 from matcher.generator import preset
 
 PASSWORD = "correct-horse-9"
@@ -59,27 +61,29 @@ CONFIG = schemathesis.Config.from_dict(
 )
 
 
-def seed_fuzz_world(sessions: sessionmaker[Session], order_date: dt.date) -> None:
-    """A tiny street with one account per role (usernames in ``ROLES``)."""
+def seed_fuzz_world(sessions: sessionmaker[Session], settings: Settings, day: dt.date) -> None:
+    """A tiny street with orders on ``day``, matched by one nightly run (so offers, a run and
+    timestamps exist to be read), and one account per role (usernames in ``ROLES``): the helper
+    account is a helper with an offer, the resident account a resident with an order."""
     with sessions() as session:
-        street_id = seed_street(session, preset("tiny", seed=1), order_date=order_date).street.id
+        street_id = seed_street(session, preset("tiny", seed=1), order_date=day).street.id
+        session.commit()
+    run_nightly(sessions, settings, street_id, day, trigger="fuzz")
+    with sessions() as session:
 
-        def first(table: Any) -> int | None:
-            stmt = select(table.id).where(table.street_id == street_id).order_by(table.id)
-            return session.scalars(stmt).first()
+        def first(column: Any, *where: Any) -> Any:
+            return session.scalars(select(column).where(*where).order_by(column)).first()
 
+        community = first(Community.id, Community.street_id == street_id)
+        helper = first(OfferRow.helper_id) or first(HelperRow.id, HelperRow.street_id == street_id)
+        resident = first(OrderRow.resident_id)
         add_user(session, "fz_staff", PASSWORD, "staff", street_id=street_id)
         add_user(
-            session,
-            "fz_staff_c1",
-            PASSWORD,
-            "staff",
-            street_id=street_id,
-            community_id=first(Community),
+            session, "fz_staff_c1", PASSWORD, "staff", street_id=street_id, community_id=community
         )
         add_user(session, "fz_planner", PASSWORD, "planner", street_id=street_id)
-        add_user(session, "fz_helper", PASSWORD, "helper", helper_id=first(HelperRow))
-        add_user(session, "fz_resident", PASSWORD, "resident", resident_id=first(ResidentRow))
+        add_user(session, "fz_helper", PASSWORD, "helper", helper_id=helper)
+        add_user(session, "fz_resident", PASSWORD, "resident", resident_id=resident)
         session.commit()
 
 
@@ -132,7 +136,7 @@ def fuzz(
     }
     report = FuzzReport()
     for result in schema.get_all_operations():
-        operation = result.ok()
+        operation = result.ok()  # type: ignore[union-attr]  # an Err raises: the schema is ours
         if (operation.method.upper(), operation.path) in SKIPPED:
             continue
         for role, headers in headers_by_role.items():

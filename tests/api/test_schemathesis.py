@@ -8,17 +8,24 @@ much again; ``bench/api_fuzz_bench.py --database-url …`` runs it on PostgreSQL
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import shutil
+import typing
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
 from api.app import create_app
+from api.schemas.common import utc_text
+from api.services.assign import local_today
 from api.settings import Settings
 from api.store.db import make_engine, session_factory
-from tests.api.conftest import DATE
 from tests.api.fuzz_support import fuzz, role_headers, seed_fuzz_world
 
 
@@ -27,10 +34,11 @@ def fuzz_client(sqlite_template: Path, tmp_path: Path) -> Iterator[TestClient]:
     """The app on a fresh SQLite copy with one account per role; server errors answered."""
     shutil.copy(sqlite_template, tmp_path / "fuzz.db")
     url = f"sqlite:///{tmp_path / 'fuzz.db'}"
+    settings = Settings(database_url=url, tick_seconds=0, nightly_time_limit_s=5)
     engine = make_engine(url)
-    seed_fuzz_world(session_factory(engine), DATE)
+    seed_fuzz_world(session_factory(engine), settings, local_today(settings) + dt.timedelta(days=1))
     engine.dispose()
-    app = create_app(Settings(database_url=url, tick_seconds=0), ticker=False)
+    app = create_app(settings, ticker=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -45,3 +53,49 @@ def test_schemathesis_finds_nothing_for_any_role(fuzz_client: TestClient) -> Non
     assert (report.server_errors, report.check_failures) == (0, 0), "\n\n".join(
         f"{key}\n{example}" for key, example in sorted(report.findings.items())
     )
+
+
+def _stamps(hint: Any, where: str, seen: set[type]) -> Iterator[tuple[str, bool]]:
+    """Each datetime reachable from ``hint``: where it is and whether it is ``UtcDateTime``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Annotated:
+        if args[0] is dt.datetime:
+            yield where, any(getattr(meta, "func", None) is utc_text for meta in args[1:])
+        else:
+            yield from _stamps(args[0], where, seen)
+    elif hint is dt.datetime:
+        yield where, False
+    elif origin is not None:
+        for arg in args:
+            yield from _stamps(arg, where, seen)
+    elif isinstance(hint, type) and hint not in seen:
+        seen.add(hint)
+        if dataclasses.is_dataclass(hint):
+            for name, inner in typing.get_type_hints(hint, include_extras=True).items():
+                yield from _stamps(inner, f"{hint.__name__}.{name}", seen)
+        elif issubclass(hint, BaseModel):
+            for name, field in hint.model_fields.items():
+                inner = (
+                    typing.Annotated[field.annotation, *field.metadata]
+                    if field.metadata
+                    else field.annotation
+                )
+                yield from _stamps(inner, f"{hint.__name__}.{name}", seen)
+
+
+def test_every_timestamp_in_an_answer_is_utc_with_z() -> None:
+    """Every datetime any API route answers with (its response model, nested dataclasses and
+    models included) is ``UtcDateTime``: rendered in UTC with ``Z``."""
+    app = create_app(Settings(database_url="sqlite://", tick_seconds=0), ticker=False)
+    seen: set[type] = set()
+    stamps = [
+        stamp
+        for context in iter_route_contexts(app.routes)
+        if isinstance(route := context.original_route, APIRoute) and route.include_in_schema
+        for stamp in _stamps(route.response_model, route.path, seen)
+    ]
+    assert len(stamps) >= 15  # the walk reaches the views (offers, orders, runs, ledger …)
+    assert [where for where, utc in stamps if not utc] == []
+    assert utc_text(dt.datetime(2026, 11, 23, 8, 30)) == "2026-11-23T08:30:00Z"
+    aware = dt.datetime(2026, 11, 23, 16, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert utc_text(aware) == "2026-11-23T08:30:00Z"
