@@ -15,13 +15,16 @@ dependencies cannot tell (``error_responses(429)`` on the login) with ``response
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import typing
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from api.deps import current_actor
 from api.schemas.common import ErrorOut, InvalidOut
@@ -79,13 +82,55 @@ def refusals(dependant: Dependant, methods: set[str]) -> set[int]:
 
 
 class DeclaredRoute(APIRoute):
-    """An API route whose OpenAPI entry lists the errors it can answer (see the module)."""
+    """An API route whose OpenAPI entry lists the errors it can answer (see the module), and
+    that refuses a query parameter given twice where it declares one value (FastAPI would
+    silently keep one of them)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         methods = {method.upper() for method in kwargs.get("methods") or ["GET"]}
-        derived = error_responses(*refusals(get_dependant(path=path, call=endpoint), methods))
+        dependant = get_dependant(path=path, call=endpoint)
+        derived = error_responses(*refusals(dependant, methods))
         kwargs["responses"] = {**derived, **(kwargs.get("responses") or {})}
+        self.single_values = frozenset(_single_query_names(dependant))
         super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        single = self.single_values
+
+        async def checked(request: Request) -> Response:
+            names = [name for name, _ in request.query_params.multi_items() if name in single]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                message = "只能给一个值 / give one value only"
+                raise RequestValidationError(
+                    [
+                        {"loc": ("query", name), "msg": message, "type": "repeated"}
+                        for name in repeated
+                    ]
+                )
+            return await handler(request)
+
+        return checked
+
+
+def _single_query_names(dependant: Dependant) -> Iterator[str]:
+    """The query parameters that take one value (not a list), query models' fields included."""
+    for part in _walk(dependant):
+        for param in part.query_params:
+            annotation = param.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                for name, field in annotation.model_fields.items():
+                    if not _is_list(field.annotation):
+                        yield field.alias or name
+            elif not _is_list(annotation):
+                yield param.alias
+
+
+def _is_list(annotation: Any) -> bool:
+    if typing.get_origin(annotation) in (list, set, tuple, frozenset):
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation))
 
 
 def declared_router(**kwargs: Any) -> APIRouter:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.deps import HelperActor, SessionDep, StaffActor
 from api.openapi import declared_router
@@ -16,10 +18,19 @@ router = declared_router(tags=["points"])
 MAX_BONUS = 100_000
 
 
+def json_integer(value: object) -> object:
+    """A JSON integer, as JSON Schema counts them (5 and 5.0), but not "5" or true."""
+    if isinstance(value, bool | str):
+        raise ValueError("须为整数 / must be a whole number")
+    return value
+
+
 class BonusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     helper_id: Id
-    amount: StrictInt = Field(gt=0, le=MAX_BONUS, description=f"whole points, 1…{MAX_BONUS}")
+    amount: Annotated[int, BeforeValidator(json_integer)] = Field(
+        gt=0, le=MAX_BONUS, description=f"whole points, 1…{MAX_BONUS}"
+    )
     reason: str = Field(min_length=1, max_length=2000)
     order_id: Id | None = None
 
