@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--min-requests", type=int, default=5000)
     args = parser.parse_args()
     logging.getLogger("qunbang").setLevel(logging.CRITICAL)  # 500s are counted, not printed
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)  # fuzzed multipart headers
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'fuzz.db'}"
         migrate(url)
