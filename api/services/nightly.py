@@ -40,7 +40,7 @@ from api.services.assign import (
 )
 from api.services.orders import materialize_series
 from api.services.problem import StreetProblem, build_problem, row_id
-from api.services.rematch import helper_km, refused_helpers, rematch_order, unmatched_row
+from api.services.rematch import helper_km, refused_helpers, rematch, unmatched_row
 from api.services.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
@@ -99,7 +99,7 @@ class Snapshot:
     pending: dict[int, list[int]] = field(default_factory=dict)  # pending members, kept if we can
     told_starts: dict[int, int] = field(default_factory=dict)  # the start pending members hold
     refused: dict[int, set[int]] = field(default_factory=dict)
-    deferred: list[int] = field(default_factory=list)  # left to ``rematch_order`` one by one
+    deferred: list[int] = field(default_factory=list)  # left to ``rematch`` one by one
     read_ids: list[int] = field(default_factory=list)  # the orders the fingerprint covers
     fingerprint: tuple[Any, ...] = ()
 
@@ -154,7 +154,7 @@ def _start(
     """The ``running`` record (its own commit), after reaping interrupted runs and creating the
     date's occurrences of recurring orders."""
     with session_scope(sessions) as session:
-        begin_write(session)
+        begin_write(session, street_id)
         if session.get(Street, street_id) is None:
             raise BadInput(f"没有这个街道 / no street with id {street_id}", "street_id")
         reap_interrupted(session, settings, street_id, date, now)
@@ -300,7 +300,7 @@ def _solve(
     session: Session, settings: Settings, street_id: int, date: dt.date, snapshot: Snapshot
 ) -> Plan:
     """Solve keeping pending members (``_keep_or_move``). Should the pinned orders admit no plan
-    together, they are taken out and left to ``rematch_order`` one by one after the write, so
+    together, they are taken out and left to ``rematch`` one by one after the write, so
     one order nobody can complete does not stop the whole street's run."""
     params = _params(settings)
     problem, result, kept = _keep_or_move(session, settings, street_id, date, snapshot, params)
@@ -414,8 +414,10 @@ def _write(
     began: float,
     now: dt.datetime,
 ) -> RunRow:
-    """Everything the run changes, in one transaction."""
-    begin_write(session)
+    """Everything the run changes, in one transaction; then the deferred orders, each re-matched
+    on its own (solved with no lock held)."""
+    street_id = session.get_one(RunRow, run_id).street_id
+    begin_write(session, street_id)
     session.expire_all()
     run = session.get_one(RunRow, run_id)
     found = fingerprint(session, run.street_id, run.date, snapshot.read_ids, lock=True)
@@ -430,14 +432,15 @@ def _write(
     except Conflict as error:  # someone claimed an order of the plan meanwhile
         raise _StateChanged from error
     session.add_all(unmatched_row(run.id, u) for u in plan.result.unmatched)
-    for order_id in snapshot.deferred:
-        rematch_order(session, settings, session.get_one(OrderRow, order_id), now, run=run)
     run.status = "done"
     run.finished_at = utcnow()
     wall_s = time.perf_counter() - began
     run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
     session.commit()
     log.info("nightly run %s done: %s", run.id, run.figures)
+    for order_id in snapshot.deferred:
+        rematch(session, settings, order_id, now, trigger="nightly", run_id=run.id)
+    session.refresh(run)
     return run
 
 
