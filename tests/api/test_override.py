@@ -138,12 +138,17 @@ def test_run_page_shows_changes_and_overrides_and_assigns_by_number(
     move_orders(sessions, day)
     run_nightly(sessions, settings, world.street_id, day)
     with sessions() as session:
-        order_id = session.scalars(
-            select(RunUnmatched.order_id)
-            .join(OrderRow, RunUnmatched.order_id == OrderRow.id)
-            .join(ItemRow, OrderRow.item == ItemRow.code)
-            .where(ItemRow.team_size == 1, ItemRow.required_skills != [])
-        ).first()
+        order_id = next(
+            order_id
+            for order_id, skills in session.execute(
+                select(RunUnmatched.order_id, ItemRow.required_skills)
+                .join(OrderRow, RunUnmatched.order_id == OrderRow.id)
+                .join(ItemRow, OrderRow.item == ItemRow.code)
+                .where(ItemRow.team_size == 1)
+                .order_by(RunUnmatched.order_id)
+            )
+            if skills
+        )
         assert order_id is not None
         pick = session.scalars(select(HelperRow.id).order_by(HelperRow.id)).first()
         session.execute(update(HelperRow).where(HelperRow.id == pick).values(skills=[]))
