@@ -149,7 +149,11 @@ def load_yaml(path: Path, error: Refusal = FileRefused, limit: int = MAX_YAML_BY
 def parse_yaml(text: str, name: Path | str, error: Refusal = FileRefused) -> Any:
     """The plain data in YAML ``text``; ``name`` is the file for messages. Errors name the line
     and column and what is wrong, never the text around it."""
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as failure:  # checked on the whole text before parsing
+        line = text[: failure.position].count("\n") + 1
+        raise error(f"{name}: line {line}: a control character is not allowed in YAML") from None
     try:
         node = loader.get_single_node()  # type: ignore[no-untyped-call]
         if node is None:
@@ -162,10 +166,6 @@ def parse_yaml(text: str, name: Path | str, error: Refusal = FileRefused) -> Any
         problem = failure.problem or failure.context or "syntax error"
         kind = "" if isinstance(failure, _Refused) else "YAML syntax error: "
         raise error(f"{name}: {where}: {kind}{problem}") from None
-    except yaml.reader.ReaderError as failure:
-        raise error(
-            f"{name}: character {failure.position + 1}: a control character is not allowed in YAML"
-        ) from None
     except yaml.YAMLError:
         raise error(f"{name}: not a readable YAML file") from None
     finally:

@@ -319,6 +319,12 @@ def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None)
         catalogue = base.catalogue
     else:
         catalogue = load_catalogue()
+    for section, rows in (("helpers", helpers), ("residents", residents), ("orders", orders)):
+        if len(rows) > MAX_ROWS[section]:
+            raise ScenarioError(
+                f"{scenario.source}: street: {len(rows):,} {section} in all (generated and "
+                f"explicit); the limit is {MAX_ROWS[section]:,}"
+            )
     return Problem(
         date=scenario.date, catalogue=catalogue, helpers=helpers, residents=residents,
         orders=orders, travel=travel,

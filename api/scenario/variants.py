@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from api.scenario.load import ScenarioError, base_problem, locate_problem_error
 from api.scenario.schema import (
+    MAX_LEGS,
     AddHelpers,
     RemoveHelpers,
     ScaleOrders,
@@ -215,6 +216,10 @@ class _State:
             legs_of: dict[str, list[TravelLeg]] = {}
             for leg in travel.legs:
                 legs_of.setdefault(leg.order, []).append(leg)
+            extra = sum(len(legs_of.get(original.id, ())) for original, _ in copies)
+            if len(travel.legs) + extra > MAX_LEGS:
+                total = len(travel.legs) + extra
+                raise self.fail(f"{total:,} travel legs in all; the limit is {MAX_LEGS:,}")
             extra_legs = tuple(
                 replace(leg, order=copy.id) for original, copy in copies
                 for leg in legs_of.get(original.id, [])
