@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from api import scenario_run
 from api.cli import app
-from api.files import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
+from api.files import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml
 from api.scenario import (
     Scenario,
     ScenarioError,
@@ -667,3 +668,37 @@ def test_fuzz_broken_scenario_files_give_one_clear_line(tmp_path: Path) -> None:
         assert "root:" not in line, line
     assert not out.exists()
     assert sorted(p.name for p in (tmp_path / "broken").iterdir()) == before
+
+
+def test_yaml_loader_reads_every_shipped_yaml_file() -> None:
+    """Every YAML file the project ships (seeds and scenarios) passes the strict loader: no
+    duplicate key hides in them."""
+    root = Path(__file__).parents[2]
+    shipped = sorted((root / "seeds").glob("*.yaml")) + sorted(SCENARIOS.rglob("*.yaml"))
+    assert len(shipped) >= 8
+    for path in shipped:
+        assert isinstance(load_yaml(path, limit=MAX_YAML_BYTES), dict), path
+
+
+def test_run_json_is_written_whole_or_not_at_all(
+    tiny: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--json`` replaces the file in one step: a failure while writing leaves the old file
+    as it was and no partial file beside it; success leaves valid JSON."""
+    run = scenario_run.run_scenario(tiny.source, tiny, None, "greedy", scenario_run.Overrides())
+    target = tmp_path / "out" / "run.json"
+    scenario_run.write_json(run, target)
+    first = json.loads(target.read_text(encoding="utf-8"))
+    assert first["solver"] == "greedy" and first["orders_total"] == len(run.problem.orders)
+
+    class Interrupted(Exception):
+        pass
+
+    def fail(*args: object) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(scenario_run.os, "replace", fail)
+    with pytest.raises(Interrupted):
+        scenario_run.write_json(run, target)
+    assert json.loads(target.read_text(encoding="utf-8")) == first
+    assert [p.name for p in target.parent.iterdir()] == ["run.json"]
