@@ -434,6 +434,15 @@ def damaged_workbooks() -> dict[str, bytes]:
     cases["bad-sheet-xml"] = rezip(
         good, lambda name, body: body.replace(b"<row", b"<row <") if "sheet1" in name else body
     )
+    laughs = b'<!DOCTYPE x [<!ENTITY a0 "lol">' + b"".join(
+        b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10)
+    )
+    cases["xml-entity-bomb"] = rezip(
+        good,
+        lambda name, body: (
+            laughs + b"]>" + body.replace(b"<t>", b"<t>&a9;", 1) if "sheet1" in name else body
+        ),
+    )
     with zipfile.ZipFile(io.BytesIO(good)) as archive:
         sheet = archive.getinfo("xl/worksheets/sheet1.xml")
     flipped = bytearray(good)
