@@ -27,7 +27,8 @@ CSV_MEDIA = "text/csv; charset=utf-8"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # An XLSX is a zip: a small upload can unpack to gigabytes (a "zip bomb"). The sizes its
 # directory declares bound what zipfile will inflate, so they are checked before openpyxl reads.
-MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a 20,000-row ledger unpacks to about 20 MB
+MAX_COLUMNS = 1000
 DAMAGED = "无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file: it may be damaged"
 
 
@@ -111,6 +112,11 @@ def _read_xlsx(data: bytes, max_rows: int | None) -> list[Row]:
         rows: list[Row] = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             _check_count(number, max_rows)
+            if len(values) > MAX_COLUMNS:
+                raise SheetError(
+                    f"第 {number} 行超过 {MAX_COLUMNS} 列 / row {number}: more than "
+                    f"{MAX_COLUMNS} columns"
+                )
             rows.append((number, [_cell_text(value) for value in values]))
         return rows
     except SheetError:

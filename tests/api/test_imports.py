@@ -621,3 +621,18 @@ def test_fuzz_broken_import_files_give_a_clear_error_and_write_nothing(
 def audit_count(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def test_xlsx_with_too_many_columns_is_refused(
+    sessions: sessionmaker[Session], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row wider than the column limit is refused naming the row, before the rest is read."""
+    monkeypatch.setattr(sheets, "MAX_COLUMNS", 20)
+    rows = [HEADER.split(","), GOOD_ROW.split(",") + ["x"] * 30]
+    with sessions() as session:
+        staff = session.scalars(select(UserRow.id).where(UserRow.username == "staff")).one()
+        with pytest.raises(ImportRejected) as refused:
+            import_file(session, staff, "helpers", xlsx_bytes(rows), "宽表.xlsx")
+    assert refused.value.message == (
+        "宽表.xlsx：第 2 行超过 20 列 / 宽表.xlsx: row 2: more than 20 columns"
+    )
