@@ -39,6 +39,7 @@ from api.settings import Settings
 from api.store.tables import AuditEntry, NotificationRow
 from tests.api.conftest import World, actor_named, login
 from tests.api.test_ledger import Other, add_community
+from tests.api.test_web_staff import web_login
 
 NOW = dt.datetime(2026, 11, 20, 2, 0)
 
@@ -446,3 +447,23 @@ def test_resend_route_and_the_unsent_list(
     assert client.post(f"/notifications/{gone}/resend", headers=staff).status_code == 409
     helper = login(client, "helper1")
     assert client.post(f"/notifications/{waiting}/resend", headers=helper).status_code == 404
+
+
+def test_the_messages_page_keeps_to_the_staff_members_scope(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """/s/messages lists unsent messages by default with a resend button on failed ones only;
+    community staff do not see another community's messages; a planner is sent away."""
+    other = add_community(sessions, world.street_id)
+    [mine] = failed(sessions, world.helper_ids[:1])
+    [theirs] = failed(sessions, [other.helper_id])
+    [waiting] = queue(sessions, world.helper_ids[1:2])
+    web_login(client, "staff")
+    page = client.get("/s/messages").text
+    assert all(f'id="message-{n}"' in page for n in (mine, theirs, waiting))
+    assert page.count('action="/s/messages/') == 2  # the two failed ones
+    web_login(client, "staff_c1")
+    page = client.get("/s/messages").text
+    assert f'id="message-{mine}"' in page and f'id="message-{theirs}"' not in page
+    web_login(client, "planner")
+    assert client.get("/s/messages", follow_redirects=False).status_code == 303
