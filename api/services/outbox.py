@@ -233,9 +233,7 @@ def _record(
 # ----------------------------------------------------------------------------- resending
 
 
-def resend(
-    session: Session, actor: Actor, notification_id: int, now: dt.datetime | None = None
-) -> NotificationOut:
+def resend(session: Session, actor: Actor, notification_id: int) -> NotificationOut:
     """Staff: send a failed message in their scope again. Its attempts and back-off start over
     (the last error stays until the next try); the ticker sends it on its next round."""
     if actor.role != Role.STAFF:
@@ -253,7 +251,10 @@ def resend(
     begin_row_write(session)
     moved = session.execute(
         update(NotificationRow)
-        .where(NotificationRow.id == notification_id, NotificationRow.status == "failed")
+        .where(
+            NotificationRow.id == notification_id,
+            NotificationRow.status == NotificationStatus.FAILED,
+        )
         .values(status=NotificationStatus.PENDING, attempts=0, next_attempt_at=None)
         .execution_options(synchronize_session=False)
     )
