@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services import lease
+from api.services import lease, ticker
 from api.services.notify import enqueue
 from api.services.ticker import LEASE, lead_tick, lease_ttl, run_ticker
 from api.settings import Settings
@@ -150,6 +150,29 @@ def test_only_the_lease_holder_ticks_and_another_takes_over_after_it_dies(
     assert lead_tick(sessions, webhook, "worker-2", NOW + ttl)
     assert [body["id"] for body in hook.bodies] == first + later
     assert statuses(sessions) == ["sent"] * 3
+
+
+def test_a_holder_that_loses_the_lease_mid_round_stops(
+    sessions: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease is renewed before each step of a round: when another worker has taken it
+    meanwhile (the round outlived the lease), the old holder does no further step."""
+    ran: list[str] = []
+
+    def overtaken(session: Session, _settings: Settings, now: dt.datetime | None) -> None:
+        ran.append("first")
+        lease_row = session.get_one(LeaseRow, LEASE)
+        lease_row.holder, lease_row.expires_at = "worker-2", NOW + TTL  # taken over
+        session.commit()
+
+    def second(_session: Session, _settings: Settings, _now: dt.datetime | None) -> None:
+        ran.append("second")
+
+    monkeypatch.setattr(ticker, "STEPS", (overtaken, second))
+    assert not lead_tick(sessions, settings, "worker-1", NOW)
+    assert ran == ["first"]
+    with sessions() as session:
+        assert lease.holder_of(session, LEASE, NOW) == "worker-2"
 
 
 def test_a_stopped_ticker_gives_the_lease_up(
