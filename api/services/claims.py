@@ -2,11 +2,13 @@
 with named teammates who each confirm (集体认领), or several at once, all or nothing (打包认领).
 
 Eligibility is the matcher's: the listing asks ``eligible_helpers`` on a problem holding only this
-helper; a claim solves the claimed orders with the claiming team pinned, so a claim is refused for
-whatever the nightly run would refuse (skills, reach, a free slot with travel, day limits, visits
-that overlap). Two claims of one order: a compare-and-set on the order's ``version`` and the
-live-assignment unique index let exactly one through, the other gets ``Conflict``. The members'
-rows are locked first, so claims running side by side cannot fill one helper's day twice.
+helper; a claim solves the claimed orders with the claiming team pinned, and the plan as written
+passes the matcher's checker, so a claim is refused for whatever the nightly run would refuse
+(skills, reach, a free slot with travel, day limits, visits that overlap). The solve runs with no
+lock held; then the street's write lock is taken, the members' rows locked, and the plan's basis
+(the orders, the members' day) compared again: a claim overtaken meanwhile is planned again. Two
+claims of one order: a compare-and-set on the order's ``version`` and the live-assignment unique
+index let exactly one through, the other gets ``Conflict``.
 """
 
 from __future__ import annotations
