@@ -37,6 +37,9 @@ class ReassignIn(BaseModel):
     helper_ids: list[Id] = Field(
         min_length=1, max_length=10, json_schema_extra={"uniqueItems": True}
     )
+    # Staff send a team that breaks a hard rule only with a reason (audited, shown on the run
+    # page); without one such a team is refused naming the rule.
+    override_reason: str = Field(default="", max_length=500)
 
 
 class CancelIn(BaseModel):
@@ -115,8 +118,12 @@ def reassign(
     settings: SettingsDep,
     actor: StaffActor,
 ) -> TeamView:
-    """Hand the order to a team picked by staff; the current team is withdrawn and told."""
-    return dispatch.reassign(session, settings, actor, order_id, body.helper_ids)
+    """Hand the order to a team picked by staff; the current team is withdrawn and told. A team
+    breaking a hard rule is refused (422, code ``rule_broken``) unless ``override_reason`` is
+    given."""
+    return dispatch.reassign(
+        session, settings, actor, order_id, body.helper_ids, override_reason=body.override_reason
+    )
 
 
 @router.post("/orders/{order_id}/cancel")
