@@ -99,3 +99,45 @@ def test_every_timestamp_in_an_answer_is_utc_with_z() -> None:
     assert utc_text(dt.datetime(2026, 11, 23, 8, 30)) == "2026-11-23T08:30:00Z"
     aware = dt.datetime(2026, 11, 23, 16, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     assert utc_text(aware) == "2026-11-23T08:30:00Z"
+
+
+def _bare_app() -> Any:
+    return create_app(Settings(database_url="sqlite://", tick_seconds=0), ticker=False)
+
+
+def test_openapi_declares_the_errors_each_route_answers() -> None:
+    """The OpenAPI document gives every refusal the shared body: 401 wherever a login is needed,
+    403 and 404 behind a role gate, 404 with a path id, 422 (with ``field``) wherever input is
+    read, 429 on the login; FastAPI's own 422 body is gone."""
+    spec = _bare_app().openapi()
+    schemas = spec["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    assert {"detail", "code", "field", "errors"} <= set(schemas["InvalidOut"]["properties"])
+    assert set(schemas["ErrorOut"]["required"]) == {"detail", "code"}
+
+    def answers(path: str, method: str) -> dict[str, Any]:
+        return spec["paths"][path][method]["responses"]  # type: ignore[no-any-return]
+
+    token = answers("/auth/token", "post")
+    assert token["429"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    assert {"401", "422"} <= set(token)
+    assert set(answers("/helpers/{helper_id}", "get")) >= {"401", "403", "404", "422"}
+    assert set(answers("/me/claims", "post")) >= {"400", "401", "403", "404", "409", "422"}
+    assert set(answers("/health", "get")) == {"200"}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security"):
+                assert "401" in operation["responses"], (method, path)
+            invalid = operation["responses"].get("422", {})
+            if invalid:
+                assert "InvalidOut" in str(invalid["content"]), (method, path)
+
+
+def test_a_query_parameter_given_twice_is_refused() -> None:
+    """A query parameter declared with one value and sent twice gets 422 naming it (FastAPI
+    alone would keep one of the two silently); list parameters stay repeatable."""
+    client = TestClient(_bare_app())
+    answer = client.get("/helpers?page=1&page=2")
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "page" and answer.json()["code"] == "invalid"
+    assert client.get("/helpers?page=1").status_code == 401  # once is fine (then: log in)
