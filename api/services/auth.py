@@ -139,6 +139,9 @@ def login(
     session.add(LoginFailure(username=username, client=client, at=now))
     session.commit()
     user = session.scalar(select(UserRow).where(UserRow.username == username))
+    # End the read before the slow hash check: each write below starts its own transaction
+    # (on SQLite a read transaction that later writes can fail if another writer went first).
+    session.commit()
     try:
         HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

@@ -125,15 +125,29 @@ def test_community_staff_get_404_for_every_object_of_another_community(
 
 
 def test_community_staff_pages_answer_404_for_another_community(
-    client: TestClient, elsewhere: Elsewhere
+    client: TestClient, elsewhere: Elsewhere, sessions: sessionmaker[Session]
 ) -> None:
-    """The staff pages of a helper or resident of another community are "not found"."""
+    """The staff pages of a helper or resident of another community are "not found", and
+    assigning that community's order is refused with "not found" and changes nothing."""
     page_login(client, "staff_c1")
     for path in (
         f"/s/helpers/{elsewhere.other.helper_id}",
         f"/s/residents/{elsewhere.other.resident_id}",
     ):
         assert client.get(path).status_code == 404, path
+    token = form_token(client.get("/s/orders/new").text)
+    assigned = client.post(
+        f"/s/orders/{elsewhere.order_id}/assign",
+        data={"csrf_token": token, "helper_ids": str(elsewhere.other.helper_id)},
+        follow_redirects=False,
+    )
+    assert assigned.status_code == 303 and "err=" in assigned.headers["location"]
+    assert "%E6%9C%AA%E6%89%BE%E5%88%B0" in assigned.headers["location"]  # 未找到
+    with sessions() as session:
+        offers = session.scalars(
+            select(OfferRow).where(OfferRow.assignment_id == elsewhere.assignment_id)
+        )
+        assert [offer.id for offer in offers] == [elsewhere.offer_id]
 
 
 def test_street_staff_reach_every_community(client: TestClient, elsewhere: Elsewhere) -> None:
