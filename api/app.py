@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     _add_error_handlers(app)
-    install_security(app, https=settings.https)
+    install_security(app, https=settings.https, site_origin=settings.site_origin)
     for package, name in ((routes, "api.routes"), (web, "api.web")):
         for module in pkgutil.iter_modules(package.__path__):
             router = getattr(importlib.import_module(f"{name}.{module.name}"), "router", None)

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # The site is served over HTTPS (behind a proxy that terminates TLS): the login cookie is
     # then sent only over HTTPS (``Secure``) and browsers are told to stay on HTTPS (HSTS).
     https: bool = False
+    # The site's public origin (e.g. https://qunbang.example.org) if a proxy in front of the
+    # service changes the Host header; unsafe requests must come from the Host or from this.
+    site_origin: str = ""
     # An offer must be answered within this many hours, and at least an hour before the visit.
     offer_response_hours: float = Field(default=12.0, gt=0)
     reminder_before_minutes: int = Field(default=120, ge=0)

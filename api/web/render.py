@@ -109,7 +109,8 @@ def _path_and_query(request: Request) -> str:
 def _form_page(request: Request) -> str:
     """The page a form was sent from: the path of a same-site ``Referer``, else the home."""
     referer = urlsplit(request.headers.get("referer", ""))
-    if referer.netloc.lower() != request.headers.get("host", "").lower():
+    site = urlsplit(request.app.state.settings.site_origin).netloc.lower()
+    if referer.netloc.lower() not in {request.headers.get("host", "").lower(), site} - {""}:
         return "/"
     return referer.path + (f"?{referer.query}" if referer.query else "") or "/"
 

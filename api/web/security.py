@@ -41,9 +41,9 @@ REFUSED_ZH = "来自其他网站的请求已拒绝"
 REFUSED_EN = "request from another site refused"
 
 
-def install(app: FastAPI, *, https: bool) -> None:
+def install(app: FastAPI, *, https: bool, site_origin: str = "") -> None:
     """Add the middleware and the pages' answers to a missing login or a refused form."""
-    app.add_middleware(SecurityMiddleware, https=https)
+    app.add_middleware(SecurityMiddleware, https=https, site_origin=site_origin)
 
     @app.exception_handler(LoginRequired)
     async def login_required(_request: Request, error: LoginRequired) -> RedirectResponse:
@@ -57,9 +57,10 @@ def install(app: FastAPI, *, https: bool) -> None:
 class SecurityMiddleware:
     """Security headers on every answer; unsafe methods from another origin answer 403."""
 
-    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False, site_origin: str = "") -> None:
         self.app = app
         self.https = https
+        self.site_host = _netloc(site_origin) if site_origin else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +76,8 @@ class SecurityMiddleware:
                     headers[name] = value
             await send(message)
 
-        if scope["method"] not in SAFE_METHODS and not same_origin(Headers(scope=scope)):
+        unsafe = scope["method"] not in SAFE_METHODS
+        if unsafe and not same_origin(Headers(scope=scope), self.site_host):
             await _refuse(path, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
@@ -93,18 +95,19 @@ class SecurityMiddleware:
         return headers
 
 
-def same_origin(headers: Headers) -> bool:
+def same_origin(headers: Headers, site_host: str = "") -> bool:
     """Whether a request comes from this site: its ``Origin`` (or, without one, its
-    ``Referer``) names the host the request was sent to. A request with neither (not from a
-    browser, or a browser that sends neither) passes here; pages still need their CSRF token.
-    The scheme is not compared: behind a proxy that terminates TLS the app sees plain HTTP."""
-    host = headers.get("host", "").lower()
+    ``Referer``) names the host the request was sent to (or ``site_host``, the public one). A
+    request with neither (not from a browser, or a browser that sends neither) passes here;
+    pages still need their CSRF token. The scheme is not compared: behind a proxy that
+    terminates TLS the app sees plain HTTP."""
+    hosts = {headers.get("host", "").lower(), site_host} - {""}
     origin = headers.get("origin")
     if origin is not None:
-        return origin != "null" and _netloc(origin) == host
+        return origin != "null" and _netloc(origin) in hosts
     referer = headers.get("referer")
     if referer is not None:
-        return _netloc(referer) == host
+        return _netloc(referer) in hosts
     return True
 
 

@@ -230,6 +230,19 @@ def test_a_post_from_a_foreign_origin_is_refused_and_changes_nothing(
     assert offer_status(sessions, offer_id) == "pending"
 
 
+def test_the_public_origin_setting_admits_a_proxied_site(settings: Settings, world: World) -> None:
+    """Behind a proxy that rewrites Host, posts from QUNBANG_SITE_ORIGIN pass the check and
+    posts from elsewhere still do not."""
+    proxied = settings.model_copy(update={"site_origin": "https://qunbang.example.org"})
+    with TestClient(create_app(proxied, ticker=False)) as client:
+        form = {"username": "staff", "password": PASSWORD}
+        ours = client.post(
+            "/auth/token", data=form, headers={"Origin": "https://qunbang.example.org"}
+        )
+        theirs = client.post("/auth/token", data=form, headers={"Origin": "https://evil.example"})
+        assert ours.status_code == 200 and theirs.status_code == 403
+
+
 def test_a_form_without_the_right_token_is_refused(
     client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
