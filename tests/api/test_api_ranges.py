@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from api.app import create_app
 from api.params import ID_MAX, id_in_range, page_in_range
 from api.settings import Settings
+from api.web.render import csrf_token
 from tests.api.conftest import login
 
 HUGE = (2**63, 3_000_000_000, -1)  # outside every int parameter's range
@@ -108,7 +109,7 @@ def _request(client: TestClient, route: APIRoute, param: IntParam, value: int, a
         body = {param.name: sent}
     path = route.path_format.format(**path_values)
     method = sorted(route.methods or {"GET"})[0]
-    headers = {"Authorization": f"Bearer {auth}"}
+    headers = {"Authorization": f"Bearer {auth}", "X-CSRF-Token": csrf_token(auth)}
     client.cookies.set("qb_token", auth)
     return client.request(method, path, params=query, json=body, headers=headers)
 
@@ -204,7 +205,9 @@ def test_pages_given_huge_numbers_answer(app_client: TestClient) -> None:
         app_client.cookies.set("qb_token", tokens[user])
         answers[path] = app_client.get(path, follow_redirects=False).status_code
     app_client.cookies.set("qb_token", tokens["staff"])
+    as_the_forms_do = {"X-CSRF-Token": csrf_token(tokens["staff"])}
     for path, form in PAGE_FORMS:
-        answers[path] = app_client.post(path, data=form, follow_redirects=False).status_code
+        answer = app_client.post(path, data=form, headers=as_the_forms_do, follow_redirects=False)
+        answers[path] = answer.status_code
     assert {path: status for path, status in answers.items() if status >= 500} == {}
     assert answers["/s/orders/new"] == 422 and answers["/s/orders/1/assign"] == 303
