@@ -3,7 +3,6 @@ bundle. Before a claim a helper sees the item, time, community and distance, not
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import Query
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import HelperActor, SessionDep, SettingsDep
 from api.openapi import declared_router
 from api.params import Id, PageNumber
+from api.schemas.common import Day
 from api.services import claims
 from api.services.claims import ClaimableOrder, ClaimOutcome
 from api.services.paging import Page
@@ -47,8 +47,8 @@ def claimable(
     session: SessionDep,
     settings: SettingsDep,
     actor: HelperActor,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
     page: PageNumber = 1,
     page_size: Annotated[int, Query(ge=1, le=claims.MAX_PAGE_SIZE)] = 20,
 ) -> Page[ClaimableOrder]:

@@ -3,7 +3,6 @@ offices' Chinese headers, and the day's assignment sheet (派单表)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -13,7 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import Actor, SessionDep, StaffActor
 from api.openapi import declared_router
-from api.schemas.common import ErrorOut, InvalidOut
+from api.schemas.common import Day, ErrorOut, InvalidOut
 from api.schemas.ledger import ImportOut
 from api.services import exports, imports
 from api.services.exports import ExportFile
@@ -103,7 +102,7 @@ def export_residents(
 
 @router.get("/exports/assignments", response_class=Response)
 def export_assignments(
-    date: dt.date, session: SessionDep, actor: StaffActor, fmt: FormatQuery = "csv"
+    date: Day, session: SessionDep, actor: StaffActor, fmt: FormatQuery = "csv"
 ) -> Response:
     """The day's assignment sheet (派单表), one row per team member; audited."""
     return _download(exports.export_assignments(session, actor, date, fmt))

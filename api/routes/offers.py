@@ -3,7 +3,6 @@ dispatching by hand (reassign, cancel, ranked candidates)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Query, Request
@@ -19,6 +18,7 @@ from api.deps import (
 )
 from api.openapi import declared_router
 from api.params import Id, IdPath, PageNumber, PageSize
+from api.schemas.common import Day
 from api.services import dispatch, offers
 from api.services.dispatch import CancelView, CandidatesView, TeamView
 from api.services.offers import DeclinedView, OfferView
@@ -55,8 +55,8 @@ async def my_offers(
     status: Literal["live", "pending", "accepted", "declined", "expired", "withdrawn", "all"] = (
         "live"
     ),
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> Page[OfferView]:

@@ -3,7 +3,6 @@ confirming a visit a helper marked done. Staff and resident accounts only; helpe
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Query
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrResident
 from api.openapi import declared_router
 from api.params import Id, IdPath, PageNumber, PageSize
+from api.schemas.common import Day
 from api.services import closing, orders
 from api.services.closing import Confirmation
 from api.services.orders import (
@@ -35,7 +35,7 @@ class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     resident_id: Id | None = None
     item: str = Field(min_length=1, max_length=64)
-    date: dt.date
+    date: Day
     window_start: Minute | None = None
     window_end: Minute | None = None
     flexible: bool = Field(default=False, description="start anywhere that ends by window_end")
@@ -50,8 +50,8 @@ class SeriesIn(BaseModel):
     resident_id: Id | None = None
     item: str = Field(min_length=1, max_length=64)
     weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(min_length=1, max_length=7)
-    start_date: dt.date
-    end_date: dt.date | None = None
+    start_date: Day
+    end_date: Day | None = None
     window_start: Minute | None = None
     window_end: Minute | None = None
     flexible: bool = False
@@ -62,9 +62,9 @@ class SeriesIn(BaseModel):
 class OrderQuery(BaseModel):
     """Filters of the order list; every one optional."""
 
-    date: dt.date | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+    date: Day | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
     status: Literal["open", "offered", "assigned", "done", "confirmed", "cancelled"] | None = None
     community_id: Id | None = None
     item: str | None = Field(default=None, max_length=64)

@@ -3,7 +3,6 @@ its figures and, for each order it could not match, why."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
 from api.openapi import declared_router, error_responses
 from api.params import IdPath, PageNumber, PageSize
+from api.schemas.common import Day
 from api.services import nightly, runs
 from api.services.paging import Page
 from api.services.runs import RunSummary, RunView
@@ -31,7 +31,7 @@ SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date: dt.date | None = None  # default: tomorrow, street time
+    date: Day | None = None  # default: tomorrow, street time
 
 
 # 500: the solve failed; the run is recorded as failed.
@@ -49,7 +49,7 @@ def list_runs(
     session: SessionDep,
     settings: SettingsDep,
     actor: StaffOrPlanner,
-    date: dt.date | None = None,
+    date: Day | None = None,
     status: Literal["running", "done", "failed"] | None = None,
     kind: Literal["nightly", "rematch"] | None = None,
     page: PageNumber = 1,

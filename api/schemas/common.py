@@ -7,14 +7,31 @@ Plain pydantic, no FastAPI: services may use ``UtcDateTime`` in the views they r
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 # Ids are INTEGER columns on PostgreSQL (32 bits; SQLite's are 64): the smaller bound holds on both.
 ID_MAX = 2**31 - 1
 # An id in a body or a query model: 1 … ID_MAX.
 Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+
+
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_date(value: object) -> object:
+    """A day as the schema says it (``format: date``, "2026-11-23"): pydantic alone would also
+    read a number, or a string of digits, as seconds since 1970."""
+    readable = isinstance(value, str) and ISO_DAY.fullmatch(value.strip())
+    if isinstance(value, int | float | str) and not readable:
+        raise ValueError("日期格式应为 年-月-日 / a date is YYYY-MM-DD")
+    return value
+
+
+# A day in a request (body, query or query model): "2026-11-23" only.
+Day = Annotated[dt.date, BeforeValidator(iso_date)]
 
 
 def utc_text(value: dt.datetime) -> str:
