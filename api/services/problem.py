@@ -128,12 +128,17 @@ def build_problem(
     refused: dict[int, set[int]] | None = None,
     helper_ids: set[int] | None = None,
     fixed_starts: dict[int, int] | None = None,
+    committed: bool = True,
+    members: Iterable[int] = (),
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
 
     ``pins`` maps an order id to helpers who must serve it (members who already accepted).
     ``refused`` maps an order id to helpers who declined or let it expire: they are not offered
     that resident again that day. ``helper_ids`` restricts the helpers (e.g. one claimer).
+    With ``committed=False`` helpers enter with their whole day (no visit outside ``orders`` is
+    taken off it) and ``members`` are entered even if deactivated since: what a checker needs
+    to verify the visits already given out (``api.services.invariants``).
     """
     orders = list(orders)
     pins = pins or {}
@@ -142,12 +147,12 @@ def build_problem(
     if helper_ids is not None:
         query = query.where(HelperRow.id.in_(helper_ids or {-1}))
     helper_rows = {h.id: h for h in session.scalars(query.order_by(HelperRow.id))}
-    for pinned in pins.values():  # a pinned member stays in, even if deactivated since
-        for helper_id in pinned:
-            if helper_id not in helper_rows:
-                helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
+    kept = [*(h for pinned in pins.values() for h in pinned), *members]
+    for helper_id in kept:  # a pinned member stays in, even if deactivated since
+        if helper_id not in helper_rows:
+            helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
     residents = {o.resident_id: o.resident for o in orders}
-    loads = _loads(session, date, {o.id for o in orders}, helper_rows)
+    loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
     blocked = _refusals(orders, refused)
     for row in helper_rows.values():  # the ledger's own blocks (resident codes)
         codes = set(row.blocked_residents)
