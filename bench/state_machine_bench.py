@@ -63,7 +63,6 @@ def main() -> int:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--examples", type=int, default=40, help="random sequences")
     parser.add_argument("--steps", type=int, default=50, help="at most this many steps each")
-    parser.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default random)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     from argon2 import PasswordHasher
@@ -74,13 +73,8 @@ def main() -> int:
         found, drop_template = databases(args.database, Path(folder))
         began = time.perf_counter()
         try:
-            machine = machine_for(found, tally, collect=True)
-            if args.seed is not None:
-                from hypothesis import seed
-
-                machine.TestCase.__call__ = seed(args.seed)(machine.TestCase.__call__)
             run_state_machine_as_test(
-                machine,
+                machine_for(found, tally, collect=True),
                 settings=settings(
                     max_examples=args.examples,
                     stateful_step_count=args.steps,
