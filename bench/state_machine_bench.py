@@ -99,7 +99,10 @@ def _print(tally: Tally, args: argparse.Namespace, wall: float) -> None:
     print(f"steps run: {steps} in {wall:.1f} s ({wall / max(steps, 1) * 1000:.0f} ms a step)")
     for name, count in sorted(tally.steps.items()):
         refused = sum(n for k, n in tally.refusals.items() if k.startswith(f"{name}:"))
-        print(f"  {name:13} {count:5}  refused {refused}")
+        seconds = tally.seconds[name]
+        print(f"  {name:13} {count:5}  refused {refused:4}  {seconds:6.1f} s")
+    for name in ("check", "new database"):
+        print(f"  {name:13} {'':5}  {'':12}  {tally.seconds[name]:6.1f} s")
     print(f"violations found: {sum(tally.violations.values())}")
     for code, count in sorted(tally.violations.items()):
         print(f"  {count:5} x {code}   first: {tally.first[code]}")
