@@ -43,7 +43,9 @@ from matcher.model import (
     Skill,
     TimeWindow,
 )
+from matcher.result import Assignment
 from matcher.travel import great_circle_km, round_trip_minutes
+from matcher.verify import Violation, check_plan
 
 DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
@@ -319,4 +321,30 @@ def _order(
         priority=row.priority,
         days_waited=max(0, (date - row.placed_at.date()).days - 1),
         pinned=tuple(helper_key(h) for h in pinned),
+    )
+
+
+def team_violations(
+    session: Session,
+    order: OrderRow,
+    helper_ids: list[int],
+    start: int | None,
+    refused: dict[int, set[int]] | None = None,
+) -> list[Violation]:
+    """The hard rules sending ``helper_ids`` to ``order`` at ``start`` would break, as the
+    matcher's own checker judges them: helpers enter with what is left of their day outside
+    this order (the one path manual assignment and claims take; nothing restated here)."""
+    fixed = {order.id: start} if start is not None else None
+    street = build_problem(
+        session,
+        order.street_id,
+        order.date,
+        [order],
+        refused=refused,
+        helper_ids=set(helper_ids),
+        fixed_starts=fixed,
+    )
+    team = tuple(sorted(helper_key(h) for h in helper_ids))
+    return check_plan(
+        street.problem, [Assignment(order=order_key(order.id), helpers=team, start=start)]
     )
