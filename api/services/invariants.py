@@ -3,7 +3,7 @@
 Each invariant is one small function below (its docstring says what must hold). The rules of
 matching (skills, lead skill, language, blocked pairs, reach, windows, availability, overlapping
 visits, daily limits, team size) are not restated here: the live teams of each street and date
-are handed to the matcher's own verifier (``matcher.verify.verify``) on a problem where every
+are handed to the matcher's own checker (``matcher.verify.check_plan``) on a problem where every
 helper has their whole day. Assignments staff sent on purpose against a hard rule (a non-empty
 ``override_reason``) are left out of that check entirely: they are neither verified nor counted
 against the helpers' other visits of the day.
@@ -38,17 +38,9 @@ from api.store.statuses import (
     PointsKind,
 )
 from api.store.tables import AssignmentRow, HelperRow, ItemRow, OfferRow, OrderRow, PointsEntry
-from matcher.params import ObjectiveWeights
-from matcher.result import Assignment, Result, Status
-from matcher.verify import Rule, verify
+from matcher.result import Assignment
+from matcher.verify import Rule, check_plan
 
-# The verifier's bookkeeping rules (about a solver's result, not about the teams themselves).
-NOT_TEAM_RULES = {
-    Rule.PINNED,
-    Rule.UNMATCHED,
-    Rule.COVERAGE_FIGURE,
-    Rule.INFEASIBLE_WITH_ASSIGNMENTS,
-}
 # Rules a team with a place still to fill may break for a while (the re-match fills it).
 COMPLETE_TEAM_RULES = {Rule.TEAM_SIZE, Rule.LEAD_SKILL, Rule.LANGUAGE}
 MATCHER_KEY = re.compile(r"'[ohr](\d+)'")
@@ -252,29 +244,16 @@ def _verify_day(
         ).problem
     except ValueError as error:  # the rows do not even make a valid problem
         return [Violation("problem_invalid", f"street {street_id} on {date}: {error}")]
-    result = Result(
-        solver="database",
-        status=Status.FEASIBLE,
-        stages=(),
-        gap=0.0,
-        runtime_s=0.0,
-        assignments=tuple(
-            Assignment(
-                order=order_key(a.order_id),
-                helpers=tuple(helper_key(h) for h in teams[a.order_id]),
-                start=a.start_minute,
-            )
-            for a in assignments
-        ),
-        unmatched=(),
-        weights=ObjectiveWeights(),
-        weighted_coverage=0,
-        weighted_demand=0,
-    )
+    plan = [
+        Assignment(
+            order=order_key(a.order_id),
+            helpers=tuple(helper_key(h) for h in teams[a.order_id]),
+            start=a.start_minute,
+        )
+        for a in assignments
+    ]
     found = []
-    for violation in verify(problem, result):
-        if violation.rule in NOT_TEAM_RULES:
-            continue
+    for violation in check_plan(problem, plan):
         if violation.rule in COMPLETE_TEAM_RULES and violation.order is not None:
             order = problem.order(violation.order)
             size, team = problem.team_size(order), teams[int(violation.order[1:])]

@@ -361,18 +361,22 @@ class LoopMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def reassign(self, data: st.DataObject) -> None:
-        """Staff pick a team from the ranked candidates."""
+        """Staff pick a team from the ranked candidates, or anyone (a team breaking a rule is
+        refused unless they give a reason: an override)."""
         order = self.pick(data, self.orders_in(*_OPEN), "order to reassign")
         if order is None:
             return
         with self.sessions() as session:
             view = candidates_for(session, self.staff, order[0], limit=6)
             pool, size = [c.helper_id for c in view.items], view.team_size
-        if len(pool) < size:
-            return  # nobody fits: only an override could send someone (not on main yet)
+        if len(pool) < size or data.draw(st.booleans(), label="anyone"):
+            pool = self.helpers
         team = data.draw(st.permutations(pool), label="team")[:size]
+        reason = data.draw(st.sampled_from(["", "熟悉老人 / knows her"]), label="override")
         with self.step("reassign") as session:
-            reassign(session, self.settings, self.staff, order[0], team, now=self.now)
+            reassign(
+                session, self.settings, self.staff, order[0], team, self.now, override_reason=reason
+            )
 
     @rule(data=st.data())
     def done(self, data: st.DataObject) -> None:

@@ -45,6 +45,7 @@ def unskilled_pick(sessions: sessionmaker[Session], day: dt.date) -> tuple[int, 
     raise AssertionError("no one-person order with a required skill")
 
 
+@pytest.mark.broken_db("strips a helper's skills under their live offers (not re-checked)")
 def test_team_breaking_a_rule_is_refused_naming_it(
     client: TestClient, sessions: sessionmaker[Session], day: dt.date
 ) -> None:
