@@ -4,6 +4,7 @@ message of each kind) and any unexpected exception. Broken invariants are tallie
 
     python bench/state_machine_bench.py --examples 40 --steps 50            # SQLite
     python bench/state_machine_bench.py --database postgresql --examples 20  # QUNBANG_TEST_PG_URL
+    python bench/state_machine_bench.py --ci      # the CI run's sequences, violations tallied
 
 Exit 1 when anything was found, 0 otherwise.
 """
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.services import auth
 from api.store.db import migrate
 from tests.api.test_loop_state_machine import (
+    CI_EXAMPLES,
+    CI_STEPS,
     Databases,
     Tally,
     fresh_migrated_sqlite,
@@ -63,7 +66,12 @@ def main() -> int:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--examples", type=int, default=40, help="random sequences")
     parser.add_argument("--steps", type=int, default=50, help="at most this many steps each")
+    parser.add_argument(
+        "--ci", action="store_true", help="the CI run's sequences (derandomized; its sizes)"
+    )
     args = parser.parse_args()
+    if args.ci:
+        args.examples, args.steps = CI_EXAMPLES, CI_STEPS
     logging.basicConfig(level=logging.CRITICAL)
     from argon2 import PasswordHasher
 
@@ -79,6 +87,7 @@ def main() -> int:
                     max_examples=args.examples,
                     stateful_step_count=args.steps,
                     deadline=None,
+                    derandomize=args.ci,
                     database=None,
                     phases=[Phase.generate],
                     suppress_health_check=list(HealthCheck),
@@ -103,6 +112,9 @@ def _print(tally: Tally, args: argparse.Namespace, wall: float) -> None:
         print(f"  {name:13} {count:5}  refused {refused:4}  {seconds:6.1f} s")
     for name in ("check", "new database"):
         print(f"  {name:13} {'':5}  {'':12}  {tally.seconds[name]:6.1f} s")
+    print("refusals:")
+    for code, count in tally.refusals.most_common():
+        print(f"  {count:5} x {code}   first: {tally.first[code]}")
     print(f"violations found: {sum(tally.violations.values())}")
     for code, count in sorted(tally.violations.items()):
         print(f"  {count:5} x {code}   first: {tally.first[code]}")
