@@ -18,7 +18,7 @@ import shutil
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -167,7 +167,7 @@ class Tally:
     refusals: Counter[str] = field(default_factory=Counter)
     violations: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
-    seconds: Counter[str] = field(default_factory=Counter)  # wall time per step kind and check
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     first: dict[str, str] = field(default_factory=dict)  # code -> first message seen
 
     def note(self, code: str, message: str, after: list[str]) -> None:
@@ -494,7 +494,7 @@ def test_random_loop_keeps_every_invariant(loop_databases: Databases) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
-    seconds = {k: round(v, 1) for k, v in tally.seconds.most_common()}
+    seconds = {k: round(v, 1) for k, v in sorted(tally.seconds.items(), key=lambda kv: -kv[1])}
     print(f"loop machine: {sum(tally.steps.values())} steps {dict(tally.steps)} seconds {seconds}")
     assert sum(tally.steps.values()) >= MIN_STEPS, tally.steps
     assert tally.steps["nightly"] + tally.steps["rerun"] > 0
