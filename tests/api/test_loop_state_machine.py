@@ -37,7 +37,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,6 +67,7 @@ from api.store.tables import (
     OfferRow,
     OrderRow,
     PointsEntry,
+    SkillRow,
     Street,
 )
 from matcher.generator import preset
@@ -101,6 +102,9 @@ def seed_loop_street(url: str) -> None:
     with session_factory(engine)() as session:
         street = seed_street(session, preset("tiny", seed=1, orders=ORDERS), order_date=DATE).street
         add_user(session, "staff", PASSWORD, "staff", street_id=street.id)
+        # Every other helper holds every skill, so that team claims and bundles can succeed.
+        skills = sorted(session.scalars(select(SkillRow.code)))
+        session.execute(update(HelperRow).where(HelperRow.id % 2 == 0).values(skills=skills))
         session.commit()
     engine.dispose()
 
