@@ -356,3 +356,19 @@ def broken_pins(problem: Problem, wait_boost: float = 0.1) -> dict[str, list[tup
             if reason is not None:
                 broken.setdefault(order.id, []).append((helper.id, reason))
     return broken
+
+
+def earliest_common_start(team: list[Candidate]) -> int | None:
+    """The first start at which every member's visit, travel included, fits their free time
+    (None for an untimed order or when the members share no start)."""
+    if not team or team[0].starts is None:
+        return None
+    common = list(team[0].starts)
+    for member in team[1:]:
+        common = [
+            (max(a, c), min(b, d))
+            for a, b in common
+            for c, d in member.starts or ()
+            if max(a, c) <= min(b, d)
+        ]
+    return min((a for a, _ in common), default=None)

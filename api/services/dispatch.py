@@ -22,18 +22,21 @@ from api.services.assign import (
     withdraw_assignment,
 )
 from api.services.audit import audit
-from api.services.orders import scoped_order
+from api.services.orders import scope_orders, scoped_order
 from api.services.problem import build_problem, leg_minutes, row_id, team_violations
 from api.services.rematch import refused_helpers
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     OPEN_ORDER_STATUSES,
     AssignmentRow,
     HelperRow,
     ItemRow,
     OrderRow,
+    ResidentRow,
+    UserRow,
     utcnow,
 )
 from matcher.eligible import Eligible, eligible_helpers
@@ -312,3 +315,52 @@ def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> li
     if eligible.gender_mismatch:
         reasons.append("性别与居民偏好不符 / not the gender the resident prefers")
     return reasons
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    """A live team staff sent against a hard rule, with their reason."""
+
+    order_id: int
+    assignment_id: int
+    helper_ids: list[int]
+    helper_names: list[str]
+    reason: str
+    by: str
+    at: dt.datetime
+
+
+def overrides_on(session: Session, actor: Actor, date: dt.date) -> list[OverrideView]:
+    """The live overridden teams of the date that the caller may see (staff only)."""
+    if actor.role != "staff":
+        return []
+    stmt = (
+        select(AssignmentRow, UserRow.username)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
+        .outerjoin(UserRow, AssignmentRow.override_by == UserRow.id)
+        .where(
+            OrderRow.date == date,
+            AssignmentRow.override_reason != "",
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OrderRow.id)
+    )
+    found = []
+    for assignment, username in session.execute(scope_orders(stmt, actor)):
+        members = [o for o in assignment.offers if o.status in LIVE_OFFER_STATUSES]
+        found.append(
+            OverrideView(
+                order_id=assignment.order_id,
+                assignment_id=assignment.id,
+                helper_ids=[o.helper_id for o in members],
+                helper_names=[o.helper.name for o in members],
+                reason=assignment.override_reason,
+                by=username or "",
+                at=assignment.created_at,
+            )
+        )
+    return found

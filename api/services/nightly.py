@@ -60,6 +60,7 @@ from matcher.metrics import trip_km
 from matcher.params import SolveParams
 from matcher.result import Assignment, Result, Status
 from matcher.solve import solve, solve_greedy
+from matcher.verify import verify
 from matcher.weights import WEIGHT_SCALE
 
 log = logging.getLogger("qunbang.nightly")
@@ -318,6 +319,12 @@ def _solve(
     if _no_plan(result):
         raise NightlyFailed(
             f"求解器未给出方案 / the solver found no plan ({result.status}): {result.message}"
+        )
+    broken = verify(problem.problem, result, params.wait_boost)
+    if broken:  # never send a plan the matcher's own checker rejects
+        raise NightlyFailed(
+            f"方案未通过规则检查，未发送 / the plan breaks {len(broken)} rule(s) and was not "
+            f"sent: {broken[0].message}"
         )
     greedy = solve_greedy(problem.problem, params)
     return Plan(problem, result, None if _no_plan(greedy) else greedy, kept)

@@ -275,6 +275,7 @@ def _problem(
         pins={order.id: members} if members else None,
         refused=refused_helpers(session, [order.id]),
         fixed_starts=fixed,
+        near=True,
     )
 
 

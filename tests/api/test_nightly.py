@@ -443,3 +443,31 @@ def test_rerun_counts_what_it_changed_per_order(
     assert figures["orders_withdrawn"] == 0
     with sessions() as session:
         assert session.get_one(OfferRow, gone.id).status == "withdrawn"
+
+
+def test_a_plan_the_checker_rejects_is_never_sent(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should the solver ever return a plan breaking a hard rule (here: one team swapped for a
+    helper it does not fit), the run fails before writing: no offer goes out."""
+    real_solve = nightly.solve
+
+    def broken_solve(problem, params):  # type: ignore[no-untyped-def]
+        result = real_solve(problem, params)
+        first = result.assignments[0]
+        order = problem.order(first.order)
+        needs = problem.item_of(order).required_skills
+        stranger = next(h.id for h in problem.helpers if not needs <= h.skills)
+        swapped = first.model_copy(update={"helpers": (stranger,)})
+        return result.model_copy(update={"assignments": (swapped, *result.assignments[1:])})
+
+    monkeypatch.setattr(nightly, "solve", broken_solve)
+    with pytest.raises(NightlyFailed):
+        run_nightly(sessions, settings, world.street_id, day)
+    with sessions() as session:
+        assert count(session, OfferRow.id) == 0
+        assert session.scalars(select(RunRow.status)).one() == "failed"

@@ -124,3 +124,54 @@ def test_reason_without_a_broken_rule_is_no_override(
     with sessions() as session:
         assignment = session.get_one(AssignmentRow, response.json()["assignment_id"])
         assert assignment.override_reason == ""
+
+
+def test_run_page_shows_changes_and_overrides_and_assigns_by_number(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The staff run page shows what a run changed; an uncovered order can be sent to a helper
+    typed by number — refused on the page naming the rule, then sent with a reason, after which
+    the page lists the override with its reason."""
+    from api.store.tables import RunUnmatched
+    from tests.api.test_web_staff import web_login
+
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    run_nightly(sessions, settings, world.street_id, day)
+    with sessions() as session:
+        order_id = next(
+            order_id
+            for order_id, skills in session.execute(
+                select(RunUnmatched.order_id, ItemRow.required_skills)
+                .join(OrderRow, RunUnmatched.order_id == OrderRow.id)
+                .join(ItemRow, OrderRow.item == ItemRow.code)
+                .where(ItemRow.team_size == 1)
+                .order_by(RunUnmatched.order_id)
+            )
+            if skills
+        )
+        assert order_id is not None
+        pick = session.scalars(select(HelperRow.id).order_by(HelperRow.id)).first()
+        session.execute(update(HelperRow).where(HelperRow.id == pick).values(skills=[]))
+        session.commit()
+    web_login(client, "staff")
+    page = client.get(f"/s/?date={day.isoformat()}&lang=en").text
+    assert 'id="rerun-changes"' in page and 'name="helper_numbers"' in page
+    target = f"/s/orders/{order_id}/assign"
+    form = {"helper_numbers": str(pick), "next": f"/s/?date={day.isoformat()}"}
+    refused = client.post(target, data=form, follow_redirects=False)
+    assert refused.status_code == 303
+    assert "err=" in refused.headers["location"], refused.headers["location"]
+    assert "违反规则" in client.get(refused.headers["location"]).text
+    with sessions() as session:
+        assert not session.scalars(
+            select(AssignmentRow).where(AssignmentRow.order_id == order_id)
+        ).all() or all(
+            a.status == "withdrawn"
+            for a in session.scalars(
+                select(AssignmentRow).where(AssignmentRow.order_id == order_id)
+            )
+        )
+    sent = client.post(target, data=form | {"override_reason": "家属指定"}, follow_redirects=True)
+    assert sent.status_code == 200
+    assert f'id="override-{order_id}"' in sent.text and "家属指定" in sent.text

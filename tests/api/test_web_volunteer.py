@@ -29,6 +29,7 @@ from api.store.tables import (
     UserRow,
     utcnow,
 )
+from api.web.render import csrf_token
 from tests.api.conftest import PASSWORD, World
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
@@ -124,6 +125,7 @@ def as_user(client: TestClient, username: str) -> None:
         "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
     )
     assert response.status_code == 303, response.text
+    client.headers["X-CSRF-Token"] = csrf_token(client.cookies["qb_token"])  # as the forms do
 
 
 def card(page: Response, anchor: str) -> str | None:
