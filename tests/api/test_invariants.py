@@ -328,3 +328,39 @@ def test_db_check_after_a_nightly_and_five_reruns(
         run_nightly(sessions, settings, world.street_id, DATE, now=NOW)
     result = runner.invoke(app, ["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+# ----------------------------------------------------------------------------- known bugs
+
+
+@pytest.mark.broken_db("known bug: the emptied team stays active")
+@pytest.mark.xfail(strict=True, reason="bug: a decline after the visit day leaves an empty team")
+def test_a_decline_after_the_visit_day_ends_an_emptied_team(
+    sessions: sessionmaker[Session], settings: Settings, matched: World
+) -> None:
+    """The sole member declining once the visit day is over ends the team (the order is open,
+    not offered to nobody), as an emptied team ends everywhere else."""
+    _, _, members = a_team(sessions)
+    later = NOW + dt.timedelta(days=2)
+    with sessions() as session:
+        decline(session, settings, members[0].helper_id, members[0].id, "late", now=later)
+    assert codes(sessions) == []
+
+
+@pytest.mark.broken_db("known bug: the emptied team stays active")
+@pytest.mark.xfail(strict=True, reason="bug: an overridden team's sole member declining")
+def test_the_sole_member_of_an_overridden_team_declining_ends_it(
+    sessions: sessionmaker[Session], settings: Settings, matched: World
+) -> None:
+    """An overridden team is not re-matched, but once its only member declines it ends (the
+    order is open and claimable again) rather than staying active with nobody."""
+    _, assignment_id, members = a_team(sessions)
+    with sessions() as session:
+        session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.id == assignment_id)
+            .values(override_reason="老人点名要他 / she asked for him")
+        )
+        session.commit()
+        decline(session, settings, members[0].helper_id, members[0].id, "ill", now=NOW)
+    assert codes(sessions) == []
