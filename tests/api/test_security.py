@@ -128,7 +128,7 @@ def test_community_staff_get_404_for_every_object_of_another_community(
     assert {key: status for key, status in answers.items() if status != 404} == {}
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(PointsEntry)) == 1
-        assert session.get_one(OrderRow, elsewhere.order_id).status == "offered"  # as the fixture left it
+        assert session.get_one(OrderRow, elsewhere.order_id).status == "offered"
 
 
 def test_community_staff_pages_answer_404_for_another_community(
