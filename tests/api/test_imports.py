@@ -27,6 +27,7 @@ from api.settings import Settings
 from api.store.tables import AuditEntry, Grid, HelperRow, OrderRow, ResidentRow, UserRow
 from tests.api.conftest import DATE, PASSWORD, World, login
 from tests.api.test_ledger import Other, add_community
+from tests.api.test_orders import HAND_PICKED
 
 DATA = Path(__file__).parent.parent / "data"
 HEADER = "编号,姓名,社区,网格,电话,纬度,经度,类型,技能,每日最多单数,可服务时段"
@@ -333,7 +334,7 @@ def test_assignment_sheet_has_one_row_per_member(
         team = world.helper_ids[:2]
         create_assignment(
             session, settings, first, team, source="manual", start_minute=600, accepted=team[:1]
-        )
+        ).override_reason = HAND_PICKED
         session.add(
             OrderRow(
                 street_id=world.street_id, resident_id=other.resident_id, item="L01", date=DATE
