@@ -334,7 +334,6 @@ def test_db_check_after_a_nightly_and_five_reruns(
 
 
 @pytest.mark.broken_db("known bug: the emptied team stays active")
-@pytest.mark.xfail(strict=True, reason="bug: a decline after the visit day leaves an empty team")
 def test_a_decline_after_the_visit_day_ends_an_emptied_team(
     sessions: sessionmaker[Session], settings: Settings, matched: World
 ) -> None:
@@ -348,7 +347,6 @@ def test_a_decline_after_the_visit_day_ends_an_emptied_team(
 
 
 @pytest.mark.broken_db("known bug: the emptied team stays active")
-@pytest.mark.xfail(strict=True, reason="bug: an overridden team's sole member declining")
 def test_the_sole_member_of_an_overridden_team_declining_ends_it(
     sessions: sessionmaker[Session], settings: Settings, matched: World
 ) -> None:
