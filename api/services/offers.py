@@ -25,6 +25,7 @@ from api.services.assign import (
     notify_offer,
     refresh_order_status,
 )
+from api.services.closing import require_visit_day
 from api.services.paging import Page
 from api.services.rematch import rematch_order
 from api.settings import Settings
@@ -423,10 +424,15 @@ def _reminders_due(session: Session, settings: Settings, now: dt.datetime) -> li
 
 
 def mark_done(
-    session: Session, helper_id: int, assignment_id: int, now: dt.datetime | None = None
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    assignment_id: int,
+    now: dt.datetime | None = None,
 ) -> OfferView:
-    """A member who accepted marks the visit done once the whole team accepted; staff confirm
-    it later (assignment ``done`` → ``confirmed``). Marking twice is harmless."""
+    """A member who accepted marks the visit done once the whole team accepted and the visit's
+    day has come (street time); staff confirm it later (assignment ``done`` → ``confirmed``).
+    Marking twice is harmless."""
     now = now or utcnow()
     begin_write(session)
     offer = session.scalar(
@@ -443,6 +449,7 @@ def mark_done(
         order = session.get_one(OrderRow, assignment.order_id)
         if refresh_order_status(session, order) != "assigned":
             raise Conflict("团队成员尚未全部接单 / not every member of the team has accepted yet")
+        require_visit_day(settings, order.date, now, "done")
         moved = session.execute(
             update(AssignmentRow)
             .where(AssignmentRow.id == assignment.id, AssignmentRow.status == "active")

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor, SessionDep, SettingsDep
 from api.errors import ServiceError
-from api.services import claims, offers, points
+from api.services import claims, closing, offers, points
 from api.services.assign import local_today, to_local
 from api.settings import Settings
+from api.store.tables import utcnow
 from api.web.auth_pages import HOMES
 from api.web.render import PageActor, in_language, language, render, tr
 
@@ -92,13 +93,19 @@ def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
         if ahead in (-1, 0, 1):
             return tr(lang, ("昨天", "今天", "明天")[ahead + 1], NEAR_DAYS[ahead + 1])
         zh, en = WEEKDAYS[date.weekday()]
+        if date.year != today.year:  # the year too, else 3000-01-01 reads as this 1 January
+            return tr(lang, f"{date.year}年{date.month}月{date.day}日 {zh}",
+                      f"{en} {date.day} {date:%b} {date.year}")  # fmt: skip
         return tr(lang, f"{date.month}月{date.day}日 {zh}", f"{en} {date.day} {date:%b}")
 
     def moment(value: dt.datetime) -> str:
         local = to_local(settings, value)
         return f"{day(local.date())} {local:%H:%M}"
 
-    return {"day": day, "moment": moment}
+    def reached(date: dt.date) -> bool:  # the visit's day has come: it may be marked done
+        return closing.visit_day_reached(settings, date, utcnow())
+
+    return {"day": day, "moment": moment, "visit_day_reached": reached}
 
 
 def _page_number(page: int) -> int:
@@ -177,11 +184,17 @@ def decline(
 
 
 @router.post("/assignments/{assignment_id}/done")
-def done(assignment_id: int, request: Request, actor: PageActor, session: SessionDep) -> Response:
+def done(
+    assignment_id: int,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
     if (away := _away(request, actor)) is not None:
         return away
     try:
-        view = offers.mark_done(session, actor.own_helper_id(), assignment_id)
+        view = offers.mark_done(session, settings, actor.own_helper_id(), assignment_id)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _say(request, "已标记完成，谢谢您！", "Marked done. Thank you!")

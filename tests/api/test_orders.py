@@ -4,7 +4,6 @@ recurring series and their dated occurrences, listing with filters and pages, re
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
-from api.services.assign import create_assignment, local_today, refresh_order_status
+from api.services.assign import create_assignment, local_today, to_utc
 from api.services.auth import add_user
+from api.services.offers import mark_done
 from api.services.orders import (
     OrderSpec,
     SeriesSpec,
@@ -30,7 +30,6 @@ from api.store.tables import (
     Community,
     OrderRow,
     ResidentRow,
-    utcnow,
 )
 from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 
@@ -68,9 +67,15 @@ def new_order(
     return session.get_one(OrderRow, view.id)
 
 
-def finish(session: Session, settings: Settings, order: OrderRow, helper_ids: list[int]) -> None:
-    """Give ``order`` to a team who all accepted, and have its first member mark it done: through
-    ``api.services.offers.mark_done`` where it exists, else by setting the status directly."""
+def finish(
+    session: Session,
+    settings: Settings,
+    order: OrderRow,
+    helper_ids: list[int],
+    now: dt.datetime | None = None,
+) -> None:
+    """Give ``order`` to a team who all accepted, and have its first member mark it done on the
+    visit's day (``now``: by default 10:00 street time that day)."""
     assignment = create_assignment(
         session,
         settings,
@@ -79,15 +84,11 @@ def finish(session: Session, settings: Settings, order: OrderRow, helper_ids: li
         source="manual",
         start_minute=order.window_start,
         accepted=helper_ids,
+        now=NOW,
     )
     session.commit()
-    mark_done = getattr(importlib.import_module("api.services.offers"), "mark_done", None)
-    if mark_done is not None:
-        mark_done(session, helper_ids[0], assignment.id)
-    else:
-        assignment.status, assignment.done_at, assignment.done_by = "done", utcnow(), helper_ids[0]
-        refresh_order_status(session, order)
-        session.commit()
+    on_the_day = now or to_utc(settings, order.date, 600)
+    mark_done(session, settings, helper_ids[0], assignment.id, now=on_the_day)
     session.refresh(order)
     assert order.status == "done"
 

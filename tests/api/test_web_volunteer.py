@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services import claims, points
+from api.services.assign import local_today
 from api.services.auth import add_user
 from api.services.nightly import run_nightly
 from api.settings import Settings
@@ -210,10 +211,11 @@ def test_declining_with_a_reason_removes_the_card(
 
 
 def test_done_once_accepted_marks_the_visit_done(
-    client: TestClient, sessions: Sessions, offered: None
+    client: TestClient, sessions: Sessions, settings: Settings, offered: None
 ) -> None:
-    """An accepted one-person visit gets a Done button; pressing it marks the assignment done
-    and the card then says so, without the button."""
+    """An accepted one-person visit of tomorrow says from when it can be marked done, without
+    a Done button, and posting Done is refused; on the visit's day the button is there, pressing
+    it marks the assignment done and the card then says so, without the button."""
     helper_id, mine = busiest(sessions)
     pending = mine[0]
     log_in(client, sessions, helper_id)
@@ -221,7 +223,15 @@ def test_done_once_accepted_marks_the_visit_done(
     assert before is not None and "/done" not in before
     accepted = client.post(f"/v/offers/{pending.offer_id}/accept")
     done_action = f'action="/v/assignments/{pending.assignment_id}/done"'
-    assert done_action in (card(accepted, f"offer-{pending.offer_id}") or "")
+    waiting = card(accepted, f"offer-{pending.offer_id}") or ""
+    assert done_action not in waiting and "服务当天（明天）起可以标记完成" in waiting
+    early = client.post(f"/v/assignments/{pending.assignment_id}/done")
+    assert "当天起才能标记完成" in early.text and "the visit is on" not in early.text
+    with sessions() as session:
+        assert session.get_one(AssignmentRow, pending.assignment_id).status == "active"
+        session.get_one(OrderRow, pending.order_id).date = local_today(settings)
+        session.commit()
+    assert done_action in (card(client.get("/v/"), f"offer-{pending.offer_id}") or "")
     page = client.post(f"/v/assignments/{pending.assignment_id}/done")
     assert "已标记完成" in page.text
     html = card(page, f"offer-{pending.offer_id}")
