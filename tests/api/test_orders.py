@@ -4,6 +4,7 @@ recurring series and their dated occurrences, listing with filters and pages, re
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from api.store.tables import (
     Community,
     OrderRow,
     ResidentRow,
+    Street,
 )
 from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 
@@ -442,3 +444,103 @@ def test_services_refuse_a_resident_out_of_scope(
         spec = OrderSpec(item="L01", date=DATE, resident_id=other_resident)
         with pytest.raises(NotFound):
             place_order(session, settings, actor_for(session, "staff_c1"), spec, now=NOW)
+
+
+# ----------------------------------------------------------------------------- the horizon
+
+
+def set_horizon(sessions: sessionmaker[Session], world: World, days: int) -> None:
+    with sessions() as session:
+        session.get_one(Street, world.street_id).order_horizon_days = days
+        session.commit()
+
+
+def test_order_dates_stay_within_the_streets_horizon(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Staff and resident accounts alike may order for today … today + the street's horizon
+    (90 days by default, street-local); a day later, or 3000-01-01, is 422 naming ``date`` and
+    nothing is written."""
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+    make_resident_account(sessions, world)
+    today = local_today(settings)
+    last = today + dt.timedelta(days=90)
+    for username in ("staff", "resident1"):
+        headers = login(client, username)
+        body = {"resident_id": resident_id, "item": "L04", "date": last.isoformat()}
+        assert client.post("/orders", json=body, headers=headers).status_code == 201
+        before = count_orders(sessions)
+        for date in (last + dt.timedelta(days=1), dt.date(3000, 1, 1)):
+            response = client.post(
+                "/orders", json=body | {"date": date.isoformat()}, headers=headers
+            )
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] == "date"
+            assert last.isoformat() in response.json()["detail"]
+        assert count_orders(sessions) == before
+
+
+def test_a_street_sets_its_own_horizon(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """With a horizon of 3 days, NOW + 3 is accepted and NOW + 4 refused; yesterday too."""
+    set_horizon(sessions, world, 3)
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+        staff = actor_for(session, "staff")
+        today = local_today(settings, NOW)
+        spec = OrderSpec(item="L04", date=today + dt.timedelta(days=3), resident_id=resident_id)
+        assert place_order(session, settings, staff, spec, now=NOW).date == spec.date
+        for date in (today + dt.timedelta(days=4), today - dt.timedelta(days=1)):
+            with pytest.raises(BadInput) as refused:
+                place_order(session, settings, staff, replace(spec, date=date), now=NOW)
+            session.rollback()
+            assert refused.value.field == "date"
+
+
+def test_series_dates_and_occurrences_stay_within_the_horizon(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """A series' start and end dates beyond the horizon are refused naming the field; a daily
+    series on a 2-day horizon makes occurrences only for today … today + 2, and the nightly's
+    materialisation makes none beyond it (nor in the past)."""
+    set_horizon(sessions, world, 2)
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+        staff = actor_for(session, "staff")
+        today = local_today(settings, NOW)
+        spec = SeriesSpec(item="L04", weekdays=list(range(7)), start_date=today,
+                          resident_id=resident_id)  # fmt: skip
+        for bad in (
+            {"start_date": today + dt.timedelta(days=3)},
+            {"start_date": today - dt.timedelta(days=1)},
+            {"end_date": today + dt.timedelta(days=3)},
+            {"end_date": dt.date(3000, 1, 1)},
+        ):
+            with pytest.raises(BadInput) as refused:
+                place_series(session, settings, staff, replace(spec, **bad), now=NOW)
+            session.rollback()
+            assert refused.value.field == next(iter(bad))
+        series = place_series(session, settings, staff, spec, now=NOW)
+        dates = sorted(
+            session.scalars(select(OrderRow.date).where(OrderRow.series_id == series.id))
+        )
+        assert dates == [today + dt.timedelta(days=n) for n in range(3)]
+        for date in (today + dt.timedelta(days=3), today - dt.timedelta(days=1)):
+            assert materialize_series(session, world.street_id, date, NOW, settings) == []
+
+
+def test_series_dates_through_the_api_name_the_field(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """POST /order-series with a start or end date beyond the horizon is 422 naming it."""
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+    headers = login(client, "staff")
+    today = local_today(settings)
+    body = {"resident_id": resident_id, "item": "L04", "weekdays": [0],
+            "start_date": today.isoformat()}  # fmt: skip
+    for field in ("start_date", "end_date"):
+        response = client.post("/order-series", json=body | {field: "3000-01-01"}, headers=headers)
+        assert response.status_code == 422 and response.json()["field"] == field

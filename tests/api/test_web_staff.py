@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.assign import live_assignment
+from api.services.assign import live_assignment, local_today
 from api.services.nightly import run_nightly
 from api.settings import Settings
 from api.store.tables import (
@@ -312,6 +312,28 @@ def test_a_bad_order_shows_the_error_next_to_its_field(
         "/s/orders/new", data={**form, "window_end": "", "window_start": "", "repeat": "1"}
     )
     assert weekly.status_code == 422 and 'id="weekdays-error"' in weekly.text
+    assert count_orders(sessions) == before
+
+
+def test_an_order_beyond_the_horizon_is_refused_by_its_date_field(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The date field offers today … today + 90 days; 3000-01-01 comes back as the form with
+    the message by the date field, in one language, and nothing is placed."""
+    resident = resident_row(sessions, 3)
+    web_login(client, "staff")
+    today = local_today(settings)
+    page = client.get("/s/orders/new", params={"resident_id": resident.id}).text
+    last = (today + dt.timedelta(days=90)).isoformat()
+    assert f'min="{today.isoformat()}" max="{last}"' in page
+    before = count_orders(sessions)
+    form = {"resident_id": str(resident.id), "item": "L01", "date": "3000-01-01"}
+    refused = client.post("/s/orders/new", data=form)
+    assert refused.status_code == 422
+    assert re.search(rf'id="date-error">日期最晚为 {last}（今天起 90 天内）<', refused.text)
+    series = {"date": today.isoformat(), "repeat": "1", "weekdays": ["0"], "end_date": "3000-01-01"}
+    weekly = client.post("/s/orders/new", data=form | series)
+    assert re.search(r'id="end_date-error">结束日期最晚为', weekly.text)
     assert count_orders(sessions) == before
 
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
 
 from api.services import claims, points
 from api.services.assign import local_today
@@ -30,6 +31,8 @@ from api.store.tables import (
     UserRow,
     utcnow,
 )
+from api.web import volunteer
+from api.web.render import LANG_COOKIE
 from tests.api.conftest import PASSWORD, World
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
@@ -420,3 +423,20 @@ def test_other_roles_see_no_volunteer_data(
     visitor = client.get("/v/", follow_redirects=False)
     assert visitor.headers["location"] == "/login?next=/v/"
     assert offer_status(sessions, offer_id)[0] == "pending"
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+def test_a_date_of_another_year_shows_its_year(settings: Settings) -> None:
+    """A card's day names the year when it is not this year (3000-01-01 never reads as
+    "1月1日"), and leaves it out for this year's dates, in both languages."""
+    today = local_today(settings)
+    far, near = dt.date(3000, 1, 1), today + dt.timedelta(days=3)
+    for lang, wanted in (("zh", "3000年1月1日 周三"), ("en", "Wed 1 Jan 3000")):
+        cookie = f"{LANG_COOKIE}={lang}".encode()
+        request = Request({"type": "http", "headers": [(b"cookie", cookie)]})
+        day = volunteer._calendar(request, settings)["day"]
+        assert day(far) == wanted
+        if near.year == today.year:
+            assert str(near.year) not in day(near)
