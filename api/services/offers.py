@@ -1,8 +1,9 @@
 """A helper's offers: list, read, accept, decline, mark done; and the clock: expiry, reminders.
 
 Privacy: before accepting, a helper sees the service item, date and time, the community and the
-distance — never the resident's name, address, phone or category. Once their offer is accepted
-and the team is live, they see name, address and phone for that order only.
+distance — never the resident's name, address, phone or category, nor the order's note. Once
+their offer is accepted and the team is live, they see name, address, phone and the note for
+that order only.
 
 Any decline or expiry sends the order straight back to matching (``rematch_order``) in the same
 transaction, with the members still on the team pinned.
@@ -93,6 +94,8 @@ class OfferView:
     responded_at: dt.datetime | None
     team: Team
     resident: Contact | None
+    # The order's note (备注), which may hold private details: shown with the contact only.
+    note: str | None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def _view_query() -> Select[*tuple[Any, ...]]:
             OrderRow.date,
             OrderRow.window_start,
             OrderRow.window_end,
+            OrderRow.note,
             ItemRow.code.label("item"),
             ItemRow.name_zh,
             ItemRow.name_en,
@@ -185,6 +189,7 @@ def _view(row: object) -> OfferView:
         responded_at=r["responded_at"],
         team=Team(r["team_size"], r["accepted"], r["pending"]),
         resident=contact,
+        note=r["note"] if revealed else None,
     )
 
 

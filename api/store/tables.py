@@ -46,7 +46,6 @@ from api.store.statuses import (
     sql_in,
 )
 
-
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

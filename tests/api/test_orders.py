@@ -3,7 +3,9 @@ recurring series and their dated occurrences, listing with filters and pages, re
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from dataclasses import replace
 from typing import Any
 
@@ -544,3 +546,28 @@ def test_series_dates_through_the_api_name_the_field(
     for field in ("start_date", "end_date"):
         response = client.post("/order-series", json=body | {field: "3000-01-01"}, headers=headers)
         assert response.status_code == 422 and response.json()["field"] == field
+
+
+def test_the_days_assignment_sheet_carries_the_orders_note(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The assignment sheet (派单表) has a 备注 column with each order's note, for the helpers
+    staff hand it to."""
+    with sessions() as session:
+        order = new_order(session, settings, first_resident(session, world).id)
+        order.note = "门铃坏了，请敲门"
+        session.commit()
+        date = order.date
+    sheet = client.get(
+        "/exports/assignments", headers=login(client, "staff"), params={"date": date.isoformat()}
+    )
+    assert sheet.status_code == 200, sheet.text
+    rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert rows[0][-1] == "备注"
+    noted = [row for row in rows[1:] if row[-1] == "门铃坏了，请敲门"]
+    assert len(noted) == 1 and noted[0][4] == first_resident_name(sessions, world)
+
+
+def first_resident_name(sessions: sessionmaker[Session], world: World) -> str:
+    with sessions() as session:
+        return first_resident(session, world).name

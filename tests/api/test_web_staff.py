@@ -337,6 +337,31 @@ def test_an_order_beyond_the_horizon_is_refused_by_its_date_field(
     assert count_orders(sessions) == before
 
 
+def test_staff_see_the_orders_note_on_the_order_and_run_pages(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+) -> None:
+    """A note entered with an order is listed with it on the order form and the resident's
+    page, and an uncovered order's card on the run page shows its note."""
+    resident = resident_row(sessions, 4)
+    web_login(client, "staff")
+    form = {"resident_id": str(resident.id), "item": "L01", "date": day.isoformat(),
+            "note": "请先打电话，老人听力不好"}  # fmt: skip
+    placed = client.post("/s/orders/new", data=form).text.split('id="placed"')[1]
+    assert '<td class="note">请先打电话，老人听力不好</td>' in placed
+    assert "请先打电话，老人听力不好" in client.get(f"/s/residents/{resident.id}").text
+    run_nightly(sessions, settings, world.street_id, day)
+    uncovered = unmatched_ids(sessions)[0]
+    with sessions() as session:
+        session.get_one(OrderRow, uncovered).note = "楼道灯坏了，带手电"
+        session.commit()
+    page = client.get(f"/s/?date={day.isoformat()}").text
+    assert "备注：楼道灯坏了，带手电" in card(page, uncovered)
+
+
 def count_orders(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
         return session.scalar(select(func.count(OrderRow.id))) or 0

@@ -33,7 +33,7 @@ from api.store.tables import (
 )
 from api.web import volunteer
 from api.web.render import LANG_COOKIE
-from tests.api.conftest import PASSWORD, World
+from tests.api.conftest import PASSWORD, World, login
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
 Sessions = sessionmaker[Session]
@@ -440,3 +440,38 @@ def test_a_date_of_another_year_shows_its_year(settings: Settings) -> None:
         assert day(far) == wanted
         if near.year == today.year:
             assert str(near.year) not in day(near)
+
+
+# ----------------------------------------------------------------------------- the order's note
+
+
+def test_the_orders_note_reaches_the_helper_only_after_accepting(
+    client: TestClient, sessions: Sessions, offered: None
+) -> None:
+    """The order's note (it may hold private details) is on neither the card nor
+    ``GET /me/offers/{id}`` while the offer is pending; once accepted both show it, and the
+    other pending cards still hide their notes."""
+    helper_id, mine = busiest(sessions)
+    first, others = mine[0], mine[1:]
+    notes = {p.offer_id: f"钥匙在门口地垫下 {p.order_id}" for p in mine}
+    with sessions() as session:
+        for pending in mine:
+            session.get_one(OrderRow, pending.order_id).note = notes[pending.offer_id]
+        session.commit()
+    log_in(client, sessions, helper_id)
+    with sessions() as session:
+        username = session.scalars(select(UserRow.username).where(UserRow.helper_id == helper_id))
+        headers = login(client, username.one())
+    before = client.get(f"/me/offers/{first.offer_id}", headers=headers)
+    assert before.json()["note"] is None and notes[first.offer_id] not in before.text
+    page = client.get("/v/")
+    assert not any(note in page.text for note in notes.values())
+    accepted = client.post(f"/v/offers/{first.offer_id}/accept")
+    assert notes[first.offer_id] in (card(accepted, f"offer-{first.offer_id}") or "")
+    assert not any(notes[p.offer_id] in accepted.text for p in others)
+    after = client.get(f"/me/offers/{first.offer_id}", headers=headers).json()
+    assert after["note"] == notes[first.offer_id]
+    listing = client.get("/me/offers", headers=headers).json()["items"]
+    assert {o["id"]: o["note"] for o in listing if o["status"] == "pending"} == {
+        p.offer_id: None for p in others
+    }
