@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import routes, web
@@ -20,6 +20,7 @@ from api.deps import ActorCache
 from api.errors import ServiceError
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
+from api.web.page_errors import invalid_input_page, is_page
 from api.web.render import LoginRequired
 
 log = logging.getLogger("qunbang.api")
@@ -77,7 +78,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=error.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        if is_page(request.url.path):  # a page answers in its reader's language, not pydantic's
+            return invalid_input_page(request)
         problems = [
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
             for e in error.errors()

@@ -337,8 +337,17 @@ def _move(
     return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
+ANSWERED_ZH = {
+    "accepted": "已接受",
+    "declined": "已拒绝",
+    "expired": "已过期",
+    "withdrawn": "已撤回",
+}
+
+
 def _answered(offer: OfferRow) -> str:
-    return f"该邀请已是「{offer.status}」状态 / this offer is already {offer.status}"
+    zh = ANSWERED_ZH.get(offer.status, "已处理")
+    return f"该邀请{zh} / this offer is already {offer.status}"
 
 
 def _rematch_safely(

@@ -324,7 +324,7 @@ def place_series(
     weekdays = sorted(set(spec.weekdays))
     if not weekdays or any(not 0 <= day <= 6 for day in weekdays):
         raise BadInput(
-            "星期须为 0（周一）到 6（周日）/ weekdays must be 0 (Mon) .. 6 (Sun)", "weekdays"
+            "星期须为 0（周一）到 6（周日） / weekdays must be 0 (Mon) .. 6 (Sun)", "weekdays"
         )
     dates = horizon(session, settings, resident.street_id, now)
     _check_date(dates, spec.start_date, "start_date")
