@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
+        thread = None
         if ticker and settings.tick_seconds > 0:
             from api.services.ticker import run_ticker
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
             thread.start()
         yield
         stop.set()
+        if thread is not None:
+            thread.join(timeout=10)  # it gives the ticker lease up on its way out
         engine.dispose()
 
     app = FastAPI(

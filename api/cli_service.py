@@ -22,6 +22,7 @@ from api.settings import Settings, get_settings
 from api.store.db import make_engine, migrate, session_factory
 
 log = logging.getLogger("qunbang.cli")
+WORKER_HEALTHCHECK_S = 60
 
 user_app = typer.Typer(help="账号 / accounts", no_args_is_help=True)
 db_app = typer.Typer(help="数据库 / database", no_args_is_help=True)
@@ -145,7 +146,8 @@ def serve(
     settings = get_settings()
     with exits():
         migrate(settings.database_url)
-    # Each worker process builds its app from the same environment (QUNBANG_*).
+    # Each worker process builds its app from the same environment (QUNBANG_*); each starts a
+    # ticker, and the ticker lease lets one of them work at a time (api.services.ticker).
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -153,6 +155,10 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # A starting worker imports the app for seconds on a busy machine and may not answer
+        # the supervisor's ping meanwhile; the default 5 s had workers killed and restarted
+        # over and over.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 

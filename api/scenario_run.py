@@ -7,6 +7,8 @@ plain data in, plain data out, so the bench and the tests use the same code.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,8 +192,21 @@ def result_json(run: Run) -> dict[str, Any]:
 
 
 def write_json(run: Run, path: Path) -> None:
+    """The run as JSON at ``path``, whole or not at all (written beside it, then renamed)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result_json(run), ensure_ascii=False, indent=2), encoding="utf-8")
+    text = json.dumps(result_json(run), ensure_ascii=False, indent=2)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
+    ) as handle:
+        partial = Path(handle.name)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.chmod(0o644)  # a temporary file is private; the result is an ordinary file
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def clock(minutes: int | None) -> str | None:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     reminder_before_minutes: int = Field(default=120, ge=0)
     nightly_time_limit_s: float = Field(default=20.0, gt=0)
     rematch_time_limit_s: float = Field(default=2.0, gt=0)
+    # A re-run keeps every pending member where they are unless re-planning them too covers at
+    # least this many more plain orders' worth of priority-weighted demand (see README).
+    rerun_margin_orders: float = Field(default=1.0, ge=0)
     # How often the server expires overdue offers, sends reminders and drains the outbox.
     tick_seconds: float = Field(default=30.0, ge=0)
     notify_sender: Literal["log", "webhook"] = "log"

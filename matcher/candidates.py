@@ -338,3 +338,37 @@ def funnel_reason(eligibility: Eligibility, ctx: OrderContext) -> Reason:
     if not ctx.team_possible([c for c in free if c.starts != ()]):
         return Reason.NOT_FREE
     return Reason.AT_LIMIT
+
+
+def broken_pins(problem: Problem, wait_boost: float = 0.1) -> dict[str, list[tuple[str, Reason]]]:
+    """Per order id, the pinned helpers who could not serve that order on their own account, with
+    the rule they break (skills, reach, time, limits): what a caller must unpin before solving."""
+    eligibility = Eligibility(problem, wait_boost)
+    broken: dict[str, list[tuple[str, Reason]]] = {}
+    for index, order in enumerate(problem.orders):
+        if not order.pinned:
+            continue
+        ctx = eligibility.context(index, order)
+        for helper_index in ctx.pinned:
+            helper = problem.helpers[helper_index]
+            leg = eligibility.travel.leg(helper, order)
+            reason = pin_reason(eligibility, ctx, helper_index, leg)
+            if reason is not None:
+                broken.setdefault(order.id, []).append((helper.id, reason))
+    return broken
+
+
+def earliest_common_start(team: list[Candidate]) -> int | None:
+    """The first start at which every member's visit, travel included, fits their free time
+    (None for an untimed order or when the members share no start)."""
+    if not team or team[0].starts is None:
+        return None
+    common = list(team[0].starts)
+    for member in team[1:]:
+        common = [
+            (max(a, c), min(b, d))
+            for a, b in common
+            for c, d in member.starts or ()
+            if max(a, c) <= min(b, d)
+        ]
+    return min((a for a, _ in common), default=None)

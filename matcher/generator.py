@@ -33,6 +33,14 @@ from matcher.model import (
 KM_PER_DEG_LAT = 6371.0088 * math.pi / 180
 Share = Annotated[float, Field(ge=0, le=1)]
 K = TypeVar("K")
+# Size bounds, checked before anything is drawn: room for a whole city in one spec (issue 13:
+# ~115,000 helpers, ~200,000 residents, ~20,000 orders), while an absurd size (a billion
+# helpers) is refused at once instead of filling the memory. README: "Scenario files: limits".
+MAX_COMMUNITIES = 500
+MAX_GRIDS_PER_COMMUNITY = 50
+MAX_HELPERS = 150_000
+MAX_RESIDENTS = 250_000
+MAX_ORDERS = 50_000
 
 
 class StreetSpec(BaseModel):
@@ -43,15 +51,15 @@ class StreetSpec(BaseModel):
     seed: int = 0
     date: dt.date = dt.date(2026, 11, 23)
     geography: Literal["town", "pastoral"] = "town"
-    communities: int = Field(default=6, ge=1, le=500)
-    grids_per_community: int = Field(default=4, ge=1, le=50)
-    helpers: int = Field(default=1200, ge=0)
+    communities: int = Field(default=6, ge=1, le=MAX_COMMUNITIES)
+    grids_per_community: int = Field(default=4, ge=1, le=MAX_GRIDS_PER_COMMUNITY)
+    helpers: int = Field(default=1200, ge=0, le=MAX_HELPERS)
     helper_mix: dict[HelperKind, float] = Field(default_factory=lambda: dict(data.TOWN_HELPER_MIX))
-    residents: int = Field(default=1500, ge=1)
+    residents: int = Field(default=1500, ge=1, le=MAX_RESIDENTS)
     resident_mix: dict[ResidentCategory, float] = Field(
         default_factory=lambda: dict(data.RESIDENT_MIX)
     )
-    orders: int = Field(default=600, ge=0)
+    orders: int = Field(default=600, ge=0, le=MAX_ORDERS)
     team_share: Share = 0.10  # orders needing a team of two or more
     timed_share: Share = 0.70  # orders with a time window
     flexible_share: Share = 0.5  # timed orders that may start anywhere in a wider window
@@ -61,7 +69,9 @@ class StreetSpec(BaseModel):
     mongolian_helper_share: Share = 0.06
     blocked_share: Share = 0.01  # helpers who will not serve one resident (an old quarrel)
     committed_share: Share = 0.15  # helpers with minutes already promised today
-    item_distance_scale: float = Field(default=1.0, gt=0)  # stretches items' max_distance_km
+    item_distance_scale: float = Field(
+        default=1.0, gt=0, le=100
+    )  # stretches items' max_distance_km
     # Skill mix on top of the kinds: share of all helpers who also hold a skill, e.g. a street
     # that trained 5 % of its volunteers in blood-pressure checks: {"blood_pressure_check": 0.05}.
     skill_boost: dict[str, Share] = Field(default_factory=dict)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from matcher.model import Problem
 from matcher.result import Result
 from matcher.travel import TravelTable
+from matcher.weights import continuity_misses
 
 
 class Summary(BaseModel):
@@ -26,7 +27,9 @@ class Summary(BaseModel):
     helpers_used: int
     load_max: int  # most orders given to one helper
     load_spread: float  # standard deviation of orders per used helper
-    continuity_rate: float  # share of covered orders with a circle that got a circle member
+    # share of visiting members, at residents with a circle, who are in it
+    # (matcher.weights.continuity_misses)
+    continuity_rate: float
     gap: float
     runtime_s: float
     unmatched_by_reason: dict[str, int]
@@ -48,12 +51,11 @@ def summarize(problem: Problem, result: Result) -> Summary:
     """Plain figures for ``result``; travel is round-trip km per visiting helper."""
     trips = trip_km(problem, result)
     load: Counter[str] = Counter(h for a in result.assignments for h in a.helpers)
-    with_circle = kept_circle = 0
+    misses = counted = 0
     for assignment in result.assignments:
-        circle = set(problem.resident(problem.order(assignment.order).resident).circle)
-        if circle:
-            with_circle += 1
-            kept_circle += bool(circle & set(assignment.helpers))
+        circle = problem.resident(problem.order(assignment.order).resident).circle
+        missed, members = continuity_misses(circle, assignment.helpers)
+        misses, counted = misses + missed, counted + members
     loads = list(load.values())
     return Summary(
         solver=result.solver,
@@ -67,7 +69,7 @@ def summarize(problem: Problem, result: Result) -> Summary:
         helpers_used=len(load),
         load_max=max(loads, default=0),
         load_spread=statistics.pstdev(loads) if loads else 0.0,
-        continuity_rate=kept_circle / with_circle if with_circle else 1.0,
+        continuity_rate=1 - misses / counted if counted else 1.0,
         gap=result.gap,
         runtime_s=result.runtime_s,
         unmatched_by_reason=dict(Counter(str(u.reason) for u in result.unmatched)),

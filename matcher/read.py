@@ -44,6 +44,8 @@ GAP_ITEM = "GAP_JOB"
 # Every helper and resident sits at one point; reach is never the limiting factor.
 GAP_LOCATION = Location(lat=40.8, lon=111.7)
 GAP_RADIUS_KM = 1e6
+# The largest literature instances (Yagiura type E, 80 x 1600) are well under 1 MB.
+MAX_GAP_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,16 @@ class _Tokens:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tokens = path.read_text().split()
+        if not path.is_file():  # a device (/dev/zero) or FIFO would never end or never start
+            raise ValueError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_GAP_BYTES:
+            raise ValueError(f"{path}: larger than {MAX_GAP_BYTES:,} bytes")
+        try:
+            self.tokens = path.read_text(encoding="ascii").split()
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{path}: byte {error.start + 1}: not a text file of integers"
+            ) from None
         self.position = 0  # index of the next token
 
     def take(self, what: str, minimum: int = 0) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import combinations
@@ -22,7 +23,8 @@ from typing import NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from matcher.model import GeoTravel, Helper, Location, MatrixTravel, Order, Problem
-from matcher.result import Result, Status
+from matcher.params import ObjectiveWeights
+from matcher.result import Assignment, Reason, Result, Status, Unmatched
 from matcher.weights import order_weight
 
 EARTH_RADIUS_KM = 6371.0088
@@ -121,6 +123,56 @@ def assert_valid(problem: Problem, result: Result, wait_boost: float = DEFAULT_W
     if violations:
         lines = "\n".join(f"  [{v.rule}] {v.message}" for v in violations)
         raise AssertionError(f"{len(violations)} violation(s) in {result.solver} result:\n{lines}")
+
+
+HARD_RULES = frozenset(
+    {
+        Rule.UNKNOWN_ID,
+        Rule.DUPLICATE_ORDER,
+        Rule.DUPLICATE_HELPER,
+        Rule.SKILL,
+        Rule.LEAD_SKILL,
+        Rule.LANGUAGE,
+        Rule.BLOCKED,
+        Rule.REACH,
+        Rule.WINDOW,
+        Rule.AVAILABILITY,
+        Rule.OVERLAP,
+        Rule.MAX_ORDERS,
+        Rule.MAX_MINUTES,
+        Rule.TEAM_SIZE,
+        Rule.PINNED,
+    }
+)
+
+
+def check_plan(problem: Problem, assignments: Iterable[Assignment]) -> list[Violation]:
+    """The hard rules that a proposed set of assignments breaks for ``problem`` (the others of
+    its orders left uncovered): what a person choosing a team by hand, or a claim, must pass.
+    Figures and bookkeeping of a solver's ``Result`` are not judged here."""
+    chosen = tuple(assignments)
+    covered = {a.order for a in chosen}
+    result = Result(
+        solver="check",
+        status=Status.FEASIBLE,
+        stages=(),
+        gap=0.0,
+        runtime_s=0.0,
+        assignments=chosen,
+        unmatched=tuple(
+            Unmatched(order=o.id, reason=Reason.NOT_FREE, explanation_zh="", explanation_en="")
+            for o in problem.orders
+            if o.id not in covered
+        ),
+        weights=ObjectiveWeights(),
+        weighted_coverage=0,
+        weighted_demand=0,
+    )
+    return [
+        v
+        for v in verify(problem, result)
+        if v.rule in HARD_RULES and (v.rule is not Rule.PINNED or v.order in covered)
+    ]
 
 
 # ----------------------------------------------------------------------------- travel

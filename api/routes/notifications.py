@@ -1,46 +1,56 @@
-"""The notification outbox: staff read messages to helpers in their scope; a helper reads their
-own (``/me/notifications``)."""
+"""The notification outbox: staff read messages to helpers in their scope and resend a failed
+one; a helper reads their own (``/me/notifications``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from api.deps import HelperActor, SessionDep, StaffActor
 from api.schemas.ledger import Page
 from api.services import outbox
 from api.services.outbox import NotificationFilters, NotificationOut
+from api.store.statuses import NotificationKind, NotificationStatus
 
 router = APIRouter(tags=["notifications"])
 
 PageNumber = Annotated[int, Query(ge=1)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
-Status = Literal["pending", "sent", "failed"]
-Kind = Literal["offer", "reminder", "change", "cancellation"]
+NotificationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/notifications")
 def list_notifications(
     session: SessionDep,
     actor: StaffActor,
-    status: Status | None = None,
-    kind: Kind | None = None,
+    status: NotificationStatus | None = None,
+    kind: NotificationKind | None = None,
     helper_id: int | None = None,
+    unsent: Annotated[bool, Query(description="pending and failed messages only")] = False,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> Page[NotificationOut]:
     """Messages to helpers in your scope, newest first."""
-    filters = NotificationFilters(status, kind, helper_id)
+    filters = NotificationFilters(status, kind, helper_id, unsent)
     return outbox.list_notifications(session, actor, filters, page, page_size)
+
+
+@router.post("/notifications/{notification_id}/resend")
+def resend_notification(
+    session: SessionDep, actor: StaffActor, notification_id: NotificationId
+) -> NotificationOut:
+    """Send a failed message again: its attempts and back-off start over and the next tick
+    sends it (404 outside your scope, 409 unless it failed). Audited."""
+    return outbox.resend(session, actor, notification_id)
 
 
 @router.get("/me/notifications")
 def my_notifications(
     session: SessionDep,
     actor: HelperActor,
-    status: Status | None = None,
-    kind: Kind | None = None,
+    status: NotificationStatus | None = None,
+    kind: NotificationKind | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> Page[NotificationOut]:

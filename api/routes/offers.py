@@ -33,6 +33,9 @@ class DeclineIn(BaseModel):
 class ReassignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     helper_ids: list[int] = Field(min_length=1, max_length=10)
+    # Staff send a team that breaks a hard rule only with a reason (audited, shown on the run
+    # page); without one such a team is refused naming the rule.
+    override_reason: str = Field(default="", max_length=500)
 
 
 class CancelIn(BaseModel):
@@ -114,8 +117,12 @@ def reassign(
     settings: SettingsDep,
     actor: StaffActor,
 ) -> TeamView:
-    """Hand the order to a team picked by staff; the current team is withdrawn and told."""
-    return dispatch.reassign(session, settings, actor, order_id, body.helper_ids)
+    """Hand the order to a team picked by staff; the current team is withdrawn and told. A team
+    breaking a hard rule is refused (422, code ``rule_broken``) unless ``override_reason`` is
+    given."""
+    return dispatch.reassign(
+        session, settings, actor, order_id, body.helper_ids, override_reason=body.override_reason
+    )
 
 
 @router.post("/orders/{order_id}/cancel")

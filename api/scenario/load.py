@@ -8,6 +8,7 @@ and what is wrong.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,14 +16,17 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from api.files import decode_utf8, inside_folder, load_yaml, read_regular_file
 from api.scenario.schema import (
+    MAX_CSV_BYTES,
+    MAX_ROWS,
     HelperRow,
     MatrixTravelFile,
     OrderRow,
     ResidentRow,
     Scenario,
 )
-from matcher.catalogue import field_path, load_catalogue, read_yaml
+from matcher.catalogue import field_path, load_catalogue
 from matcher.generator import StreetLayout, generate_street_with_layout, preset
 from matcher.generator import StreetSpec as Spec
 from matcher.model import (
@@ -49,6 +53,7 @@ _REFERENCE = re.compile(r"^(helper|resident|order) '(.*?)': field '(\w+)': (.*)$
 _LEG = re.compile(r"^travel leg (\d+) \(.*?\): (?:field '(\w+)': )?(.*)$", re.DOTALL)
 _QUOTED_END = re.compile(r"'([^']*)'$")
 _SECTIONS = {"helper": "helpers", "resident": "residents", "order": "orders"}
+_SECTION_NAMES = ("helpers", "residents", "orders")
 _MAX_LISTED = 10
 
 Row = TypeVar("Row")
@@ -66,7 +71,7 @@ class ScenarioError(ValueError):
 def load_scenario(path: Path) -> Scenario:
     """The scenario in ``path`` with its CSV tables read; raises ``ScenarioError``."""
     path = Path(path)
-    data = read_yaml(path, ScenarioError)
+    data = load_yaml(path, ScenarioError)
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
     street = data.get("street")
@@ -85,32 +90,53 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def _read_tables(path: Path, explicit: dict[str, Any]) -> dict[str, str]:
-    """Replace CSV paths in ``explicit`` by validated-later rows; returns section -> CSV name."""
+    """Replace CSV paths in ``explicit`` by validated-later rows; returns section -> CSV name.
+    A CSV must lie in the scenario file's folder (or below it)."""
     tables: dict[str, str] = {}
-    sections = [(explicit, name) for name in ("helpers", "residents", "orders")]
+    sections = [(explicit, name, f"street.explicit.{name}") for name in _SECTION_NAMES]
     travel = explicit.get("travel")
     if isinstance(travel, dict):
-        sections.append((travel, "legs"))
-    for holder, section in sections:
+        sections.append((travel, "legs", "street.explicit.travel.legs"))
+    for holder, section, field in sections:
         value = holder.get(section)
         if isinstance(value, str):
-            holder[section] = read_csv(path.parent / value, _ROW_MODELS[section])
+            table = inside_folder(path.parent, value, f"{path}: {field}", ScenarioError)
+            rows = read_csv(table, _ROW_MODELS[section], MAX_ROWS[section], path.parent / value)
+            holder[section] = rows
             tables[section] = value
     return tables
 
 
-def read_csv(path: Path, row_model: type[BaseModel]) -> list[dict[str, Any]]:
-    """The rows of a CSV table, checked against ``row_model`` (empty cells take defaults)."""
+def read_csv(
+    path: Path, row_model: type[BaseModel], max_rows: int, shown: Path
+) -> list[dict[str, Any]]:
+    """The rows of the CSV table ``path`` (a regular UTF-8 file of at most ``MAX_CSV_BYTES``,
+    at most ``max_rows`` rows), checked against ``row_model`` (empty cells take defaults).
+    Errors name the file (as ``shown``), row, column and reason, never a cell's text."""
+    text = decode_utf8(read_regular_file(path, MAX_CSV_BYTES, ScenarioError), shown, ScenarioError)
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            _check_columns(path, columns, row_model)
-            rows = [{k: v.strip() for k, v in row.items() if v and v.strip()} for row in reader]
-    except OSError as error:
-        raise ScenarioError(f"{path}: cannot read the file: {error}") from error
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise ScenarioError(f"{path}: not a readable CSV file: {error}") from error
+        columns = [column.strip() for column in next(reader, [])]
+        _check_columns(shown, columns, row_model)
+        rows: list[dict[str, Any]] = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines, as csv.DictReader skips them
+            if len(rows) >= max_rows:
+                raise ScenarioError(
+                    f"{shown}: more than {max_rows:,} rows; the limit is {max_rows:,}"
+                )
+            if len(cells) > len(columns):
+                raise ScenarioError(
+                    f"{shown}: row {reader.line_num}: {len(cells)} cells but the header has "
+                    f"{len(columns)} columns"
+                )
+            given = zip(columns, cells, strict=False)  # short rows: missing cells are empty
+            rows.append({k: v.strip() for k, v in given if v.strip()})
+    except csv.Error as error:
+        raise ScenarioError(
+            f"{shown}: row {reader.line_num}: not a readable CSV row ({error})"
+        ) from None
     problems = []
     for index, row in enumerate(rows):
         try:
@@ -118,19 +144,23 @@ def read_csv(path: Path, row_model: type[BaseModel]) -> list[dict[str, Any]]:
         except ValidationError as error:
             for detail in error.errors(include_url=False):
                 column = str(detail["loc"][0]) if detail["loc"] else "?"
-                problems.append(f"row {index + 2}: column {column}: {_message(detail)}")
+                problems.append(f"row {index + 2}: column {column}: {_message(detail, echo=False)}")
     if problems:
-        raise ScenarioError(_join(path, problems))
+        raise ScenarioError(_join(shown, problems))
     return rows
 
 
 def _check_columns(path: Path, columns: list[str], row_model: type[BaseModel]) -> None:
-    known = set(row_model.model_fields)
-    unknown = [c for c in columns if c not in known]
-    if unknown:
-        raise ScenarioError(
-            f"{path}: row 1: unknown column {unknown[0]!r}; columns are {', '.join(known)}"
-        )
+    """Header names are the model's fields; an unknown one is named by its position only."""
+    known = list(row_model.model_fields)
+    for number, column in enumerate(columns, start=1):
+        if column not in known:
+            raise ScenarioError(
+                f"{path}: row 1: column {number} is not a known column; columns are "
+                f"{', '.join(known)}"
+            )
+        if columns.index(column) != number - 1:
+            raise ScenarioError(f"{path}: row 1: column {column} appears twice")
     missing = [n for n, f in row_model.model_fields.items() if f.is_required() and n not in columns]
     if missing:
         raise ScenarioError(f"{path}: row 1: missing column {missing[0]!r}")
@@ -139,8 +169,11 @@ def _check_columns(path: Path, columns: list[str], row_model: type[BaseModel]) -
 # ----------------------------------------------------------------------------- messages
 
 
-def _message(detail: Any) -> str:
+def _message(detail: Any, echo: bool = True) -> str:
+    """Pydantic's message; with ``echo`` the rejected value too (a CSV cell is never echoed)."""
     message = str(detail["msg"]).removeprefix("Value error, ")
+    if not echo:
+        return message
     if "input" in detail and detail["type"] not in ("missing", "extra_forbidden", "value_error"):
         message = f"{message} (got {detail['input']!r})"
     return message
@@ -286,6 +319,12 @@ def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None)
         catalogue = base.catalogue
     else:
         catalogue = load_catalogue()
+    for section, rows in (("helpers", helpers), ("residents", residents), ("orders", orders)):
+        if len(rows) > MAX_ROWS[section]:
+            raise ScenarioError(
+                f"{scenario.source}: street: {len(rows):,} {section} in all (generated and "
+                f"explicit); the limit is {MAX_ROWS[section]:,}"
+            )
     return Problem(
         date=scenario.date, catalogue=catalogue, helpers=helpers, residents=residents,
         orders=orders, travel=travel,

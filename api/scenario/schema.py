@@ -36,13 +36,20 @@ from pydantic import (
     model_validator,
 )
 
-from matcher.generator import StreetSpec
+from matcher.generator import MAX_HELPERS, MAX_ORDERS, MAX_RESIDENTS, StreetSpec
 from matcher.model import Gender, HelperKind, ResidentCategory, TimeWindow, TravelLeg
 from matcher.params import SolveParams
 
 DEFAULT_DATE = dt.date(2026, 11, 23)
 PRESET_NAMES = Literal["scarce", "plentiful", "demo", "pastoral", "tiny"]
 _CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# Limits of the files a scenario names (README "Scenario files: limits"); the street's sizes are
+# bounded by ``matcher.generator`` (MAX_HELPERS, MAX_RESIDENTS, MAX_ORDERS).
+MAX_CSV_BYTES = 64 * 1024 * 1024
+MAX_LEGS = 2_000_000
+MAX_ROWS = {"helpers": MAX_HELPERS, "residents": MAX_RESIDENTS, "orders": MAX_ORDERS,
+            "legs": MAX_LEGS}  # fmt: skip
+MAX_FACTOR = 100.0  # scale_radius, scale_orders
 
 
 class FileModel(BaseModel):
@@ -65,10 +72,10 @@ def parse_window(value: Any) -> Any:
         return value
     match = _CLOCK.match(value)
     if match is None:
-        raise ValueError(f"expected a window like '08:00-11:30', got {value!r}")
+        raise ValueError("expected a window like '08:00-11:30'")
     h1, m1, h2, m2 = (int(part) for part in match.groups())
     if m1 > 59 or m2 > 59:
-        raise ValueError(f"minutes must be 00-59 in {value!r}")
+        raise ValueError("minutes must be 00-59")
     return TimeWindow(start=h1 * 60 + m1, end=h2 * 60 + m2)
 
 
@@ -220,7 +227,7 @@ class SolverSettings(FileModel):
 class AddHelpers(FileModel):
     """Recruit ``count`` helpers living near a community's or grid's centre (or anywhere)."""
 
-    count: int = Field(ge=1, le=100_000)
+    count: int = Field(ge=1, le=MAX_HELPERS)
     kind: HelperKind = HelperKind.WARM_HEARTED_RESIDENT
     skills: Names = []
     community: str | None = None
@@ -236,7 +243,7 @@ class AddHelpers(FileModel):
 class ScaleRadius(FileModel):
     """Multiply every helper's radius by ``factor``."""
 
-    factor: float = Field(gt=0)
+    factor: float = Field(gt=0, le=MAX_FACTOR)
 
 
 class ScaleOrders(FileModel):
@@ -244,7 +251,7 @@ class ScaleOrders(FileModel):
 
     category: str | None = None
     item: str | None = None
-    factor: float = Field(ge=0)
+    factor: float = Field(ge=0, le=MAX_FACTOR)
 
     @model_validator(mode="after")
     def _one_target(self) -> ScaleOrders:

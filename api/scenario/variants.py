@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from api.scenario.load import ScenarioError, base_problem, locate_problem_error
 from api.scenario.schema import (
+    MAX_LEGS,
     AddHelpers,
     RemoveHelpers,
     ScaleOrders,
@@ -18,7 +19,7 @@ from api.scenario.schema import (
     SolverChange,
     WeightsChange,
 )
-from matcher.generator import KM_PER_DEG_LAT, Place, StreetLayout
+from matcher.generator import KM_PER_DEG_LAT, MAX_HELPERS, MAX_ORDERS, Place, StreetLayout
 from matcher.model import Helper, Location, MatrixTravel, Problem, TravelLeg, replace
 from matcher.params import ObjectiveWeights, SolveParams
 
@@ -118,6 +119,9 @@ class _State:
     # ------------------------------------------------------------------------- add_helpers
 
     def _add_helpers(self, change: AddHelpers, number: int) -> None:
+        total = len(self.problem.helpers) + change.count
+        if total > MAX_HELPERS:
+            raise self.fail(f"{total:,} helpers in all; the limit is {MAX_HELPERS:,}")
         unknown = sorted(set(change.skills) - self.problem.catalogue.skill_codes)
         if unknown:
             raise self.fail(f"unknown skill {unknown[0]!r}")
@@ -196,6 +200,9 @@ class _State:
             if o.item == change.item or catalogue.item(o.item).category == change.category
         ]
         target = round(len(chosen) * change.factor)
+        if len(self.problem.orders) - len(chosen) + target > MAX_ORDERS:
+            total = len(self.problem.orders) - len(chosen) + target
+            raise self.fail(f"{total:,} orders in all; the limit is {MAX_ORDERS:,}")
         chosen_ids = {o.id for o in chosen}
         others = tuple(o for o in self.problem.orders if o.id not in chosen_ids)
         kept = chosen[:target]
@@ -209,6 +216,10 @@ class _State:
             legs_of: dict[str, list[TravelLeg]] = {}
             for leg in travel.legs:
                 legs_of.setdefault(leg.order, []).append(leg)
+            extra = sum(len(legs_of.get(original.id, ())) for original, _ in copies)
+            if len(travel.legs) + extra > MAX_LEGS:
+                total = len(travel.legs) + extra
+                raise self.fail(f"{total:,} travel legs in all; the limit is {MAX_LEGS:,}")
             extra_legs = tuple(
                 replace(leg, order=copy.id) for original, copy in copies
                 for leg in legs_of.get(original.id, [])

@@ -2,11 +2,13 @@
 with named teammates who each confirm (集体认领), or several at once, all or nothing (打包认领).
 
 Eligibility is the matcher's: the listing asks ``eligible_helpers`` on a problem holding only this
-helper; a claim solves the claimed orders with the claiming team pinned, so a claim is refused for
-whatever the nightly run would refuse (skills, reach, a free slot with travel, day limits, visits
-that overlap). Two claims of one order: a compare-and-set on the order's ``version`` and the
-live-assignment unique index let exactly one through, the other gets ``Conflict``. The members'
-rows are locked first, so claims running side by side cannot fill one helper's day twice.
+helper; a claim solves the claimed orders with the claiming team pinned, and the plan as written
+passes the matcher's checker, so a claim is refused for whatever the nightly run would refuse
+(skills, reach, a free slot with travel, day limits, visits that overlap). The solve runs with no
+lock held; then the street's write lock is taken, the members' rows locked, and the plan's basis
+(the orders, the members' day) compared again: a claim overtaken meanwhile is planned again. Two
+claims of one order: a compare-and-set on the order's ``version`` and the live-assignment unique
+index let exactly one through, the other gets ``Conflict``.
 """
 
 from __future__ import annotations
@@ -30,30 +32,46 @@ from api.services.assign import (
 )
 from api.services.audit import audit
 from api.services.paging import Page, check_page
-from api.services.problem import StreetProblem, build_problem, helper_key, leg_minutes, row_id
+from api.services.problem import (
+    StreetProblem,
+    build_problem,
+    helper_key,
+    order_key,
+    row_id,
+)
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
     AssignmentRow,
     ClaimRow,
     HelperRow,
     ItemRow,
+    OfferRow,
     OrderRow,
     UserRow,
     utcnow,
 )
-from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts, pin_reason
+from matcher.candidates import (
+    Eligibility,
+    OrderContext,
+    build_contexts,
+    earliest_common_start,
+    pin_reason,
+)
 from matcher.eligible import eligible_helpers
+from matcher.explain import RULE_LABELS
 from matcher.model import Problem
 from matcher.params import SolveParams
-from matcher.result import Reason, Result, Status
+from matcher.result import Assignment, Reason, Result, Status
 from matcher.solve import solve
+from matcher.verify import check_plan
 
 log = logging.getLogger("qunbang.claims")
 MAX_BUNDLE = 10
+ATTEMPTS = 3  # a claim plan overtaken by another writer is planned again this often
 MAX_PAGE_SIZE = 100
-REACH_SLACK_KM = 0.5  # margin of the listing's first cut; the matcher's reach check is exact
 WHY_NOT: dict[Reason, tuple[str, str]] = {  # why one member cannot serve an order
     Reason.NO_SKILL: ("不具备所需技能", "a required skill is missing"),
     Reason.OUT_OF_REACH: ("超出服务范围", "out of reach (radius or the item's distance limit)"),
@@ -125,9 +143,8 @@ def claimable_orders(
     items = _items(session)
     by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
     for order in _open_orders(session, helper.street_id, max(today, date_from or today), date_to):
-        item = items[order.item]
-        if _may_reach(helper, order, item) and not _too_late(settings, order, item, now):
-            by_date[order.date].append(order)
+        if not _too_late(settings, order, items[order.item], now):
+            by_date[order.date].append(order)  # the matcher judges skills, reach, time, limits
     found = [
         claimable
         for date, orders in sorted(by_date.items())
@@ -176,14 +193,6 @@ def _claimable_on(
             )
         )
     return found
-
-
-def _may_reach(helper: HelperRow, order: OrderRow, item: ItemRow) -> bool:
-    """A cheap first cut (skills held, roughly within reach) so that the matcher, which decides,
-    looks at a handful of orders rather than the street's whole day."""
-    if not set(item.required_skills) <= set(helper.skills):
-        return False
-    return leg_minutes(helper, order.resident)[0] <= helper.radius_km + REACH_SLACK_KM
 
 
 def _sort_start(claimable: ClaimableOrder) -> int:
@@ -287,40 +296,91 @@ def _claim(
     teammates: list[int],
     now: dt.datetime | None,
 ) -> ClaimOutcome:
-    """Check, plan and write a claim in one transaction; on any refusal nothing is written."""
+    """Plan the claim with no lock held (the matcher's solve and checker), then take the street's
+    write lock, lock the members' rows, check that nothing the plan rests on moved (the orders,
+    the members' day) and write. A plan overtaken meanwhile is planned again; on any refusal
+    nothing is written."""
     now = now or utcnow()
     members = [claimer, *teammates]
-    begin_write(session)
-    try:
-        street_id = _lock_members(session, members)
-        by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
-        for order in _open_rows(session, settings, street_id, order_ids, now):
-            _check_team_size(session, form, order, len(members))
-            by_date[order.date].append(order)
-        plans = [
-            plan
-            for date, orders in sorted(by_date.items())
-            for plan in _plan_day(session, settings, street_id, date, orders, members, form)
-        ]
-        outcome = _write(session, settings, form, claimer, plans, now)
-    except ServiceError:
+    for _ in range(ATTEMPTS):
         session.rollback()
-        raise
-    session.commit()
-    log.info("claim %s by helper %s: orders %s", form, claimer, order_ids)
-    return outcome
+        street_id = _member_street(session, members)
+        basis = _basis(session, members, order_ids)
+        plans = _plan(session, settings, form, street_id, order_ids, members, now)
+        session.rollback()
+        begin_write(session, street_id)
+        try:
+            _lock_members(session, members)
+            if _basis(session, members, order_ids) != basis:
+                session.rollback()
+                continue
+            outcome = _write(session, settings, form, claimer, plans, now)
+        except ServiceError:
+            session.rollback()
+            raise
+        session.commit()
+        log.info("claim %s by helper %s: orders %s", form, claimer, order_ids)
+        return outcome
+    raise Conflict(
+        "订单或您的日程刚有变动，请重试 / the orders or your day changed meanwhile; try again"
+    )
 
 
-def _lock_members(session: Session, members: list[int]) -> int:
-    """Lock the members' rows (in id order, so claims never deadlock) and check they are active
-    helpers of the claimer's (the first member's) street. Returns the street."""
-    locked = session.execute(
-        select(HelperRow.id, HelperRow.street_id, HelperRow.active)
-        .where(HelperRow.id.in_(members))
-        .order_by(HelperRow.id)
-        .with_for_update()
+def _plan(
+    session: Session,
+    settings: Settings,
+    form: str,
+    street_id: int,
+    order_ids: list[int],
+    members: list[int],
+    now: dt.datetime,
+) -> list[_Plan]:
+    by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
+    for order in _open_rows(session, settings, street_id, order_ids, now):
+        _check_team_size(session, form, order, len(members))
+        by_date[order.date].append(order)
+    return [
+        plan
+        for date, orders in sorted(by_date.items())
+        for plan in _plan_day(session, settings, street_id, date, orders, members, form)
+    ]
+
+
+def _basis(session: Session, members: list[int], order_ids: list[int]) -> tuple[object, ...]:
+    """What a claim plan rests on: each order's status and version, and the members' live offers
+    on those orders' dates (what is left of their day). Read before planning and again under
+    the lock: any change in between means the plan is planned again."""
+    session.expire_all()
+    orders = session.execute(
+        select(OrderRow.id, OrderRow.status, OrderRow.version, OrderRow.date)
+        .where(OrderRow.id.in_(order_ids))
+        .order_by(OrderRow.id)
     ).all()
-    rows = {helper_id: (street_id, active) for helper_id, street_id, active in locked}
+    busy = session.execute(
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .where(
+            OfferRow.helper_id.in_(members),
+            OrderRow.date.in_({row.date for row in orders} or {dt.date.min}),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OfferRow.id)
+    ).all()
+    return (tuple(map(tuple, orders)), tuple(map(tuple, busy)))
+
+
+def _member_street(session: Session, members: list[int]) -> int:
+    """The members are active helpers of the claimer's (the first member's) street; returns it."""
+    rows = {
+        helper_id: (street_id, active)
+        for helper_id, street_id, active in session.execute(
+            select(HelperRow.id, HelperRow.street_id, HelperRow.active).where(
+                HelperRow.id.in_(members)
+            )
+        )
+    }
     if members[0] not in rows or not rows[members[0]][1]:
         raise NotFound("未找到志愿者 / helper not found or no longer active")
     street_id = rows[members[0]][0]
@@ -332,6 +392,19 @@ def _lock_members(session: Session, members: list[int]) -> int:
                 field="teammate_ids",
             )
     return street_id
+
+
+def _lock_members(session: Session, members: list[int]) -> None:
+    """Lock the members' rows (in id order, so claims never deadlock) and check they are still
+    active: a deactivation running beside the claim waits, or is seen."""
+    locked = session.execute(
+        select(HelperRow.id, HelperRow.active)
+        .where(HelperRow.id.in_(members))
+        .order_by(HelperRow.id)
+        .with_for_update()
+    ).all()
+    if len(locked) != len(set(members)) or not all(active for _, active in locked):
+        raise Conflict("有成员刚被停用 / a member was just deactivated")
 
 
 def _open_rows(
@@ -400,11 +473,31 @@ def _plan_day(
         solved = result.assignment_of(ctx.order.id)
         start = solved.start if solved else None
         if form != "bundle" and ctx.timed:  # one visit alone: as early as everyone is free
-            start = _earliest_common_start(team) or start
+            earliest = earliest_common_start(team)
+            start = earliest if earliest is not None else start
         helpers = street.problem.helpers
         distances = {row_id(helpers[c.helper].id): round(c.leg.km_one_way, 2) for c in team}
         plans.append(_Plan(street.orders[ctx.order.id], start, distances))
+    _verify(street, plans)
     return plans
+
+
+def _verify(street: StreetProblem, plans: list[_Plan]) -> None:
+    """The claim as it will be written passes the matcher's own checker (one rule, one place);
+    should it not, it is refused naming the rule."""
+    chosen = [
+        Assignment(
+            order=order_key(p.order.id),
+            helpers=tuple(sorted(helper_key(h) for h in p.distances)),
+            start=p.start,
+        )
+        for p in plans
+    ]
+    broken = check_plan(street.problem, chosen)
+    if broken:
+        zh = "；".join(dict.fromkeys(RULE_LABELS[v.rule][0] for v in broken))
+        en = "; ".join(dict.fromkeys(RULE_LABELS[v.rule][1] for v in broken))
+        raise BadInput(f"无法认领：{zh} / cannot claim: {en}", field="order_ids")
 
 
 def _check_members(
@@ -440,19 +533,6 @@ def _check_members(
             f"订单 {order_id} 需要会说居民语言的成员 / order {order_id} needs a member who "
             "speaks the resident's language",
         )
-
-
-def _earliest_common_start(team: list[Candidate]) -> int | None:
-    """The first start at which every member's visit, travel included, fits their free time."""
-    common = list(team[0].starts or ())
-    for member in team[1:]:
-        common = [
-            (max(a, c), min(b, d))
-            for a, b in common
-            for c, d in member.starts or ()
-            if max(a, c) <= min(b, d)
-        ]
-    return min((a for a, _ in common), default=None)
 
 
 def _covers_all(result: Result, problem: Problem) -> bool:

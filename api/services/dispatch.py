@@ -22,22 +22,26 @@ from api.services.assign import (
     withdraw_assignment,
 )
 from api.services.audit import audit
-from api.services.orders import scoped_order
-from api.services.problem import build_problem, leg_minutes
+from api.services.orders import scope_orders, scoped_order
+from api.services.problem import build_problem, leg_minutes, row_id, team_violations
 from api.services.rematch import refused_helpers
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     OPEN_ORDER_STATUSES,
     AssignmentRow,
     HelperRow,
     ItemRow,
     OrderRow,
+    ResidentRow,
+    UserRow,
     utcnow,
 )
 from matcher.eligible import Eligible, eligible_helpers
-from matcher.explain import REASON_LABELS
+from matcher.explain import REASON_LABELS, RULE_LABELS
+from matcher.verify import Violation
 
 log = logging.getLogger("qunbang.dispatch")
 
@@ -99,6 +103,16 @@ class CandidatesView:
 # ----------------------------------------------------------------------------- reassign
 
 
+class RuleBroken(BadInput):
+    """A hand-picked team breaks a hard rule and staff gave no reason to override it."""
+
+    code = "rule_broken"
+
+    def __init__(self, message: str, rules: list[str]) -> None:
+        super().__init__(message, "helper_ids")
+        self.rules = rules
+
+
 def reassign(
     session: Session,
     settings: Settings,
@@ -106,18 +120,31 @@ def reassign(
     order_id: int,
     helper_ids: list[int],
     now: dt.datetime | None = None,
+    *,
+    override_reason: str = "",
 ) -> TeamView:
     """Hand the order to a team staff picked: the live team is withdrawn (its members told of
     the change) and the picked helpers get pending offers (source ``manual``), at the same
-    visit time. Hand-picked teams are kept by later nightly runs."""
+    visit time. The team must pass the matcher's own checker (skills, reach, time, limits,
+    overlaps); a team that breaks a rule is refused naming it, unless staff give a reason to
+    override, which is recorded on the assignment and audited. Hand-picked teams are kept by
+    later nightly runs; an overridden one is left out of their plans altogether."""
     now = now or utcnow()
-    begin_write(session)
+    street_id = session.scalar(select(OrderRow.street_id).where(OrderRow.id == order_id))
+    session.rollback()
+    begin_write(session, street_id)
     order = scoped_order(session, actor, order_id)
     if order.status not in OPEN_ORDER_STATUSES:
         raise Conflict(f"订单已是「{order.status}」，不能改派 / an order {order.status} can't move")
     team = _check_team(session, order, helper_ids)
     live = live_assignment(session, order.id)
     start = live.start_minute if live is not None else order.window_start
+    broken = team_violations(
+        session, order, [h.id for h in team], start, refused_helpers(session, [order.id])
+    )
+    reason = override_reason.strip()[:500]
+    if broken and not reason:
+        raise _rule_broken(session, broken)
     if live is not None:
         withdraw_assignment(session, live, "change", now)
         session.flush()
@@ -132,11 +159,33 @@ def reassign(
         distances=distances,
         now=now,
     )
-    detail = {"helpers": [h.id for h in team], "replaced": live.id if live else None}
-    audit(session, actor.user_id, "order.reassign", "order", order.id, detail)
+    detail: dict[str, object] = {
+        "helpers": [h.id for h in team],
+        "replaced": live.id if live else None,
+    }
+    if broken:
+        assignment.override_reason, assignment.override_by = reason, actor.user_id
+        detail |= {"override_reason": reason, "rules": sorted({str(v.rule) for v in broken})}
+    action = "order.override" if broken else "order.reassign"
+    audit(session, actor.user_id, action, "order", order.id, detail)
     session.commit()
-    log.info("order %s reassigned by user %s to %s", order.id, actor.user_id, detail["helpers"])
+    log.info("order %s reassigned by user %s: %s", order.id, actor.user_id, detail)
     return _team_view(session, order, assignment)
+
+
+def _rule_broken(session: Session, broken: list[Violation]) -> RuleBroken:
+    """The refusal, naming each broken rule and who breaks it (by helper number)."""
+    parts_zh, parts_en = [], []
+    for violation in broken:
+        zh, en = RULE_LABELS.get(violation.rule, (str(violation.rule), str(violation.rule)))
+        who = row_id(violation.helper) if violation.helper else None
+        parts_zh.append(f"{zh}（志愿者 {who}）" if who else zh)
+        parts_en.append(f"{en} (helper {who})" if who else en)
+    return RuleBroken(
+        f"违反规则：{'；'.join(dict.fromkeys(parts_zh))}。如确需派单，请填写理由 / breaks a "
+        f"rule: {'; '.join(dict.fromkeys(parts_en))}. To send them anyway, give a reason",
+        sorted({str(v.rule) for v in broken}),
+    )
 
 
 def _check_team(session: Session, order: OrderRow, helper_ids: list[int]) -> list[HelperRow]:
@@ -266,3 +315,52 @@ def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> li
     if eligible.gender_mismatch:
         reasons.append("性别与居民偏好不符 / not the gender the resident prefers")
     return reasons
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    """A live team staff sent against a hard rule, with their reason."""
+
+    order_id: int
+    assignment_id: int
+    helper_ids: list[int]
+    helper_names: list[str]
+    reason: str
+    by: str
+    at: dt.datetime
+
+
+def overrides_on(session: Session, actor: Actor, date: dt.date) -> list[OverrideView]:
+    """The live overridden teams of the date that the caller may see (staff only)."""
+    if actor.role != "staff":
+        return []
+    stmt = (
+        select(AssignmentRow, UserRow.username)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
+        .outerjoin(UserRow, AssignmentRow.override_by == UserRow.id)
+        .where(
+            OrderRow.date == date,
+            AssignmentRow.override_reason != "",
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OrderRow.id)
+    )
+    found = []
+    for assignment, username in session.execute(scope_orders(stmt, actor)):
+        members = [o for o in assignment.offers if o.status in LIVE_OFFER_STATUSES]
+        found.append(
+            OverrideView(
+                order_id=assignment.order_id,
+                assignment_id=assignment.id,
+                helper_ids=[o.helper_id for o in members],
+                helper_names=[o.helper.name for o in members],
+                reason=assignment.override_reason,
+                by=username or "",
+                at=assignment.created_at,
+            )
+        )
+    return found

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.deps import Actor
@@ -85,13 +85,15 @@ class Record:
 @dataclass
 class Lookups:
     """What rows refer to, loaded once: the street's communities and grids, the catalogue's
-    skills, the records the file's codes already name, and the street's helper codes."""
+    skills, the records the file's codes already name, and the street's helper codes. Every
+    key is ``fold``-ed: codes and names compare case-insensitively (``c01`` finds ``C01``), and
+    what is stored keeps its canonical case."""
 
     communities: dict[str, list[Community]]
     grids: dict[int, dict[str, int]]
     skills: dict[str, str]
-    existing: dict[str, Any]
-    helper_codes: set[str] = field(default_factory=set)
+    existing: dict[str, Any]  # fold(code) → record
+    helper_codes: dict[str, str] = field(default_factory=dict)  # fold(code) → code
 
     @classmethod
     def load(cls, session: Session, actor: Actor, kind: str, codes: list[str]) -> Lookups:
@@ -112,17 +114,15 @@ class Lookups:
                 skills[fold(key)] = skill.code
         table: Any = TABLES[kind]
         existing: dict[str, Any] = {}
-        for start in range(0, len(codes), 500):
-            chunk = codes[start : start + 500]
-            existing.update(
-                (row.code, row)
-                for row in session.scalars(select(table).where(table.code.in_(chunk)))
-            )
-        helper_codes = set()
+        keys = list(dict.fromkeys(fold(code) for code in codes))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            known = select(table).where(func.lower(table.code).in_(chunk))
+            existing.update((fold(row.code), row) for row in session.scalars(known))
+        helper_codes: dict[str, str] = {}
         if kind == "residents":
-            helper_codes = set(
-                session.scalars(select(HelperRow.code).where(HelperRow.street_id == street))
-            )
+            street_helpers = select(HelperRow.code).where(HelperRow.street_id == street)
+            helper_codes = {fold(code): code for code in session.scalars(street_helpers)}
         return cls(communities, grids, skills, existing, helper_codes)
 
 
@@ -138,11 +138,12 @@ def check_rows(
     first_seen: dict[str, int] = {}
     for (number, cells), code in zip(body, codes, strict=True):
         record, bad = _check_row(actor, kind, header, columns, lookups, number, cells)
-        if code and code in first_seen:
-            repeats = first_seen[code]
+        key = fold(code)
+        if key and key in first_seen:
+            repeats = first_seen[key]
             reason = f"编号与第 {repeats} 行重复 / code repeats row {repeats}"
             bad.append(RowError(number, header.written("code"), reason))
-        first_seen.setdefault(code, number)
+        first_seen.setdefault(key, number)
         errors += bad
         if record is not None and not bad:
             records.append(record)
@@ -186,7 +187,9 @@ def _check_row(
             raw[name] = columns[name].read(cells[index] if index < len(cells) else "")
         except CellError as error:
             bad(name, error.reason)
-    existing = lookups.existing.get(raw.get("code", ""))
+    existing = lookups.existing.get(fold(raw.get("code", "")))
+    if existing is not None:
+        raw["code"] = existing.code  # "h001" updates "H001", which keeps its case
     if existing is not None and not actor.may_see_community(
         existing.street_id, existing.community_id
     ):
@@ -225,9 +228,11 @@ def _resolve(
             bad("skills", f"未知技能：{'、'.join(unknown)} / unknown skills: {', '.join(unknown)}")
         values["skills"] = sorted({lookups.skills.get(fold(name), name) for name in raw["skills"]})
     if "circle" in raw:
-        unknown = [code for code in raw["circle"] if code not in lookups.helper_codes]
+        unknown = [code for code in raw["circle"] if fold(code) not in lookups.helper_codes]
         if unknown:
             bad("circle", f"台账中没有志愿者 {'、'.join(unknown)} / unknown helper codes")
+        known = [lookups.helper_codes.get(fold(code), code) for code in raw["circle"]]
+        values["circle"] = list(dict.fromkeys(known))
     return values
 
 

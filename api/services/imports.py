@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import Actor
 from api.errors import BadInput, Conflict, Forbidden
+from api.files import FileRefused, read_regular_file
 from api.services.audit import audit
 from api.services.import_columns import COLUMNS, Column, by_header, header_key
 from api.services.import_rows import TABLES, Header, ImportRejected, Record, RowError, check_rows
@@ -59,13 +60,17 @@ def import_file(
     if isinstance(path_or_bytes, str | Path):
         filename = filename or Path(path_or_bytes).name
         path_or_bytes = _read_path(Path(path_or_bytes))
+    name = _shown_name(filename)
     if len(path_or_bytes) > MAX_BYTES:
-        raise ImportRejected(f"文件过大（上限 10 MB） / the file is over {MAX_BYTES} bytes")
+        raise _file_rejected(name, f"文件过大（上限 10 MB） / the file is over {MAX_BYTES} bytes")
     try:
-        rows = read_rows(path_or_bytes, filename)
+        # the header may sit below a title and blank rows: a few rows more than MAX_ROWS
+        rows = read_rows(path_or_bytes, filename, MAX_ROWS + HEADER_SEARCH_ROWS + 100)
+        header, body = _split(rows, COLUMNS[kind])
     except SheetError as error:
-        raise ImportRejected(str(error)) from error
-    header, body = _split(rows, COLUMNS[kind])
+        raise _file_rejected(name, str(error)) from error
+    except ImportRejected as rejected:
+        raise _file_rejected(name, rejected.message, rejected.errors) from None
     begin_write(session)  # checks and writes see the same ledger
     records = check_rows(session, actor, kind, header, body)
     report = _write(session, actor, kind, records, header)
@@ -98,10 +103,26 @@ def _actor(session: Session, actor_or_user_id: Actor | int) -> Actor:
 
 
 def _read_path(path: Path) -> bytes:
+    """A regular file of at most ``MAX_BYTES`` (no device or FIFO: those would hang)."""
     try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ImportRejected(f"无法打开文件 / cannot open {path}: {error.strerror}") from error
+        return read_regular_file(path, MAX_BYTES)
+    except FileRefused as error:
+        raise ImportRejected(f"无法读取文件 / cannot read the file: {error}") from error
+
+
+def _shown_name(filename: str | None) -> str:
+    """The upload's name as messages show it: short, without slashes (they split messages)."""
+    name = Path((filename or "").replace("\\", "/")).name.replace("/", "_")
+    return name[:80] + "…" if len(name) > 80 else name
+
+
+def _file_rejected(name: str, message: str, errors: list[RowError] | None = None) -> ImportRejected:
+    """``message`` ("中文 / English") with the file named in both languages."""
+    if not name:
+        return ImportRejected(message, errors or [])
+    zh, separator, en = message.partition(" / ")
+    named = f"{name}：{zh} / {name}: {en}" if separator else f"{name}: {message}"
+    return ImportRejected(named, errors or [])
 
 
 # ----------------------------------------------------------------------------- the header

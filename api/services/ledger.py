@@ -52,7 +52,7 @@ from api.services.ledger_views import (
     sees_personal_data,
     views,
 )
-from api.services.rematch import rematch_order
+from api.services.rematch import rematch
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -261,20 +261,24 @@ def deactivate_helper(
     row = scoped_row(session, actor, HelperRow, helper_id)
     # Lock the row: a claim naming this helper waits, then sees them inactive.
     session.execute(select(HelperRow.id).where(HelperRow.id == row.id).with_for_update())
+    orders: list[int] = []
     if row.active:
         row.active, row.deactivated_at = False, now
-        withdrawn = _withdraw_offers(session, settings, row, now)
+        withdrawn, orders = _withdraw_offers(session, settings, row, now)
         detail = {"withdrawn_offers": withdrawn}
         audit(session, actor.user_id, "helper.deactivate", "helper", row.id, detail)
         log.info("helper %s deactivated, %d offers withdrawn", row.id, len(withdrawn))
     session.commit()
+    for order_id in orders:  # fill the places at once, as after a decline (no lock held)
+        _rematch(session, settings, order_id, now)
     return helper_view(session, row)
 
 
 def _withdraw_offers(
     session: Session, settings: Settings, helper: HelperRow, now: dt.datetime
-) -> list[int]:
-    """Withdraw the helper's live offers from today on; each order goes back to matching."""
+) -> tuple[list[int], list[int]]:
+    """Withdraw the helper's live offers from today on; returns them and their orders, which
+    go back to matching once this is committed."""
     offers = session.scalars(
         select(OfferRow)
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
@@ -292,23 +296,23 @@ def _withdraw_offers(
         offer.responded_at = offer.responded_at or now
         notify_offer(session, offer, offer.assignment.order, "cancellation")
     session.flush()
-    for order in {offer.assignment.order.id: offer.assignment.order for offer in offers}.values():
-        _rematch(session, settings, order, now)
-    return [offer.id for offer in offers]
+    orders = {offer.assignment.order.id: offer.assignment.order for offer in offers}
+    for order in orders.values():  # an emptied team ends: the order is open again
+        assignment = live_assignment(session, order.id)
+        if assignment is not None and assignment.status == "active" and not live_offers(assignment):
+            assignment.status, assignment.ended_at = "withdrawn", now
+        refresh_order_status(session, order)
+    return [offer.id for offer in offers], sorted(orders)
 
 
-def _rematch(session: Session, settings: Settings, order: OrderRow, now: dt.datetime) -> None:
-    """Fill the place at once (as after a decline). Should that fail, the deactivation stands:
-    an emptied team ends (the order is open again) and the nightly run tries later."""
+def _rematch(session: Session, settings: Settings, order_id: int, now: dt.datetime) -> None:
+    """Fill the place at once (as after a decline). Should that fail, the deactivation stands
+    and the nightly run tries later."""
     try:
-        with session.begin_nested():
-            rematch_order(session, settings, order, now, trigger="deactivation")
+        rematch(session, settings, order_id, now, trigger="deactivation")
     except Exception:
-        log.exception("re-match of order %s failed; left for the nightly run", order.id)
-    assignment = live_assignment(session, order.id)
-    if assignment is not None and assignment.status == "active" and not live_offers(assignment):
-        assignment.status, assignment.ended_at = "withdrawn", now
-    refresh_order_status(session, order)
+        session.rollback()
+        log.exception("re-match of order %s failed; left for the nightly run", order_id)
 
 
 def deactivate_resident(

@@ -5,10 +5,14 @@ write transaction; then every offer, withdrawal, explanation and the run's figur
 transaction. A run that dies half-way therefore leaves only its ``running`` record, which the next
 run of that street and date (and any run listing) reports as failed.
 
-Re-running a date replaces unaccepted offers only: members who accepted are pinned to their order
-at their start. A helper the new plan gives the same order (at the same start) keeps their pending
-offer untouched, so a re-run that changes nothing sends nothing. Teams picked by hand (``manual``)
-or claimed (``claim``) are never re-planned; only their missing places are filled.
+Re-running a date is stable. Members who accepted are pinned to their order at their start.
+Members with a pending offer are kept too (same order, same start): the run first plans with them
+pinned, and only if re-planning them as well covers at least ``rerun_margin_orders`` more plain
+orders' worth of priority-weighted demand does it move them (their offers are withdrawn, they are
+told). So a re-run that changes nothing sends nothing, and after changes it moves only what it
+must. Teams picked by hand (``manual``) or claimed (``claim``) are never re-planned; only their
+missing places are filled; a team staff sent against a rule (an override) is not touched at all.
+The run's figures count what it did to each order: kept, moved, withdrawn, new.
 """
 
 from __future__ import annotations
@@ -36,10 +40,11 @@ from api.services.assign import (
 )
 from api.services.orders import materialize_series
 from api.services.problem import StreetProblem, build_problem, row_id
-from api.services.rematch import helper_km, refused_helpers, rematch_order, unmatched_row
+from api.services.rematch import helper_km, refused_helpers, rematch, unmatched_row
 from api.services.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
+from api.store.statuses import AssignmentSource, AssignmentStatus, OfferStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -50,10 +55,13 @@ from api.store.tables import (
     Street,
     utcnow,
 )
+from matcher.candidates import broken_pins
 from matcher.metrics import trip_km
 from matcher.params import SolveParams
 from matcher.result import Assignment, Result, Status
 from matcher.solve import solve, solve_greedy
+from matcher.verify import verify
+from matcher.weights import WEIGHT_SCALE
 
 log = logging.getLogger("qunbang.nightly")
 REPLANNED_SOURCES = ("nightly", "rematch")  # teams the nightly run may change freely
@@ -87,10 +95,12 @@ class Snapshot:
     date's orders and live offers to check nothing moved before writing."""
 
     orders: list[OrderRow]
-    pins: dict[int, list[int]] = field(default_factory=dict)
-    fixed_starts: dict[int, int] = field(default_factory=dict)
+    pins: dict[int, list[int]] = field(default_factory=dict)  # accepted (or hand-picked) members
+    fixed_starts: dict[int, int] = field(default_factory=dict)  # where pins hold a start
+    pending: dict[int, list[int]] = field(default_factory=dict)  # pending members, kept if we can
+    told_starts: dict[int, int] = field(default_factory=dict)  # the start pending members hold
     refused: dict[int, set[int]] = field(default_factory=dict)
-    deferred: list[int] = field(default_factory=list)  # left to ``rematch_order`` one by one
+    deferred: list[int] = field(default_factory=list)  # left to ``rematch`` one by one
     read_ids: list[int] = field(default_factory=list)  # the orders the fingerprint covers
     fingerprint: tuple[Any, ...] = ()
 
@@ -100,6 +110,7 @@ class Plan:
     problem: StreetProblem
     result: Result
     greedy: Result | None
+    kept_pending: bool = True  # False: pending members were re-planned (a better plan by margin)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -144,7 +155,7 @@ def _start(
     """The ``running`` record (its own commit), after reaping interrupted runs and creating the
     date's occurrences of recurring orders."""
     with session_scope(sessions) as session:
-        begin_write(session)
+        begin_write(session, street_id)
         if session.get(Street, street_id) is None:
             raise BadInput(f"没有这个街道 / no street with id {street_id}", "street_id")
         reap_interrupted(session, settings, street_id, date, now)
@@ -229,19 +240,27 @@ def _needs_plan(
     session: Session, snapshot: Snapshot, order: OrderRow, assignment: AssignmentRow
 ) -> bool:
     """Record the pins of an order that has a live team; False if there is nothing to plan."""
-    if assignment.status != "active":
-        return False
+    if assignment.status != AssignmentStatus.ACTIVE or assignment.override_reason:
+        return False  # an override was sent against a rule: planning around it could not work
     members = live_offers(assignment)
     if assignment.source in REPLANNED_SOURCES:
-        pinned = [o.helper_id for o in members if o.status == "accepted"]
+        pinned = [o.helper_id for o in members if o.status == OfferStatus.ACCEPTED]
+        pending = [
+            o.helper_id for o in members if o.status == OfferStatus.PENDING and o.helper.active
+        ]
     else:  # a hand-picked or claimed team keeps everyone; only missing places are filled
-        pinned = [o.helper_id for o in members]
+        pinned, pending = [o.helper_id for o in members], []
         if len(pinned) >= team_size(session, order):
             return False
+    start = assignment.start_minute
     if pinned:
         snapshot.pins[order.id] = pinned
-        if assignment.start_minute is not None:
-            snapshot.fixed_starts[order.id] = assignment.start_minute
+        if start is not None:
+            snapshot.fixed_starts[order.id] = start
+    if pending:
+        snapshot.pending[order.id] = pending
+        if start is not None:
+            snapshot.told_starts[order.id] = start
     return True
 
 
@@ -281,38 +300,108 @@ def fingerprint(
 def _solve(
     session: Session, settings: Settings, street_id: int, date: dt.date, snapshot: Snapshot
 ) -> Plan:
-    """Solve with the pins. Should the pinned orders admit no plan together, they are taken out
-    and left to ``rematch_order`` one by one in the write transaction, so one order nobody can
-    complete does not stop the whole street's run."""
+    """Solve keeping pending members (``_keep_or_move``). Should the pinned orders admit no plan
+    together, they are taken out and left to ``rematch`` one by one after the write, so
+    one order nobody can complete does not stop the whole street's run."""
     params = _params(settings)
-    problem = _problem(session, street_id, date, snapshot)
-    result = solve(problem.problem, params)
+    problem, result, kept = _keep_or_move(session, settings, street_id, date, snapshot, params)
     if _no_plan(result) and snapshot.pins:
         log.warning(
             "pinned orders admit no joint plan (%s); filling them one by one", result.message
         )
         snapshot.deferred = sorted(snapshot.pins)
-        snapshot.orders = [o for o in snapshot.orders if o.id not in snapshot.pins]
+        snapshot.orders = [o for o in snapshot.orders if o.id not in snapshot.deferred]
         snapshot.pins, snapshot.fixed_starts = {}, {}
+        snapshot.pending, snapshot.told_starts = {}, {}
         problem = _problem(session, street_id, date, snapshot)
         result = solve(problem.problem, params)
+        kept = False  # the pending members of the other orders were planned afresh
     if _no_plan(result):
         raise NightlyFailed(
             f"求解器未给出方案 / the solver found no plan ({result.status}): {result.message}"
         )
+    broken = verify(problem.problem, result, params.wait_boost)
+    if broken:  # never send a plan the matcher's own checker rejects
+        raise NightlyFailed(
+            f"方案未通过规则检查，未发送 / the plan breaks {len(broken)} rule(s) and was not "
+            f"sent: {broken[0].message}"
+        )
     greedy = solve_greedy(problem.problem, params)
-    return Plan(problem, result, None if _no_plan(greedy) else greedy)
+    return Plan(problem, result, None if _no_plan(greedy) else greedy, kept)
 
 
-def _problem(session: Session, street_id: int, date: dt.date, snapshot: Snapshot) -> StreetProblem:
+def _keep_or_move(
+    session: Session,
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    snapshot: Snapshot,
+    params: SolveParams,
+) -> tuple[StreetProblem, Result, bool]:
+    """Plan with the pending members pinned at the start they were told. When some order is left
+    uncovered, also plan with them free, and take that plan only if it covers at least
+    ``rerun_margin_orders`` plain orders' worth more (or keeping them admits no plan at all).
+    Returns the problem, its result and whether the pending members were kept."""
+    if not snapshot.pending:
+        problem = _problem(session, street_id, date, snapshot)
+        return problem, solve(problem.problem, params), True
+    kept = _problem(session, street_id, date, snapshot, keep_pending=True)
+    if _unpin_broken(snapshot, kept):  # a pending member can no longer serve: let them go
+        kept = _problem(session, street_id, date, snapshot, keep_pending=True)
+    kept_result = solve(kept.problem, params)
+    if not _no_plan(kept_result) and not kept_result.unmatched:
+        return kept, kept_result, True
+    free = _problem(session, street_id, date, snapshot)
+    free_result = solve(free.problem, params)
+    if _no_plan(free_result):
+        return kept, kept_result, True
+    margin = settings.rerun_margin_orders * WEIGHT_SCALE
+    gain = free_result.weighted_coverage - kept_result.weighted_coverage
+    if _no_plan(kept_result) or gain >= max(margin, 1):
+        log.info("re-run moves pending members: +%s weighted coverage", gain)
+        return free, free_result, False
+    return kept, kept_result, True
+
+
+def _unpin_broken(snapshot: Snapshot, kept: StreetProblem) -> bool:
+    """Drop from ``snapshot.pending`` the members the matcher says can no longer serve their
+    order on their own account (skills, reach, time or limits changed since they were told)."""
+    dropped = False
+    for key, helpers in broken_pins(kept.problem).items():
+        order_id = kept.orders[key].id
+        pending = snapshot.pending.get(order_id, [])
+        for helper_key_, _reason in helpers:
+            if row_id(helper_key_) in pending:
+                pending.remove(row_id(helper_key_))
+                dropped = True
+        if not pending:
+            snapshot.pending.pop(order_id, None)
+            snapshot.told_starts.pop(order_id, None)
+    return dropped
+
+
+def _problem(
+    session: Session,
+    street_id: int,
+    date: dt.date,
+    snapshot: Snapshot,
+    keep_pending: bool = False,
+) -> StreetProblem:
+    pins, starts = snapshot.pins, snapshot.fixed_starts
+    if keep_pending:
+        pins = {
+            order: [*snapshot.pins.get(order, []), *snapshot.pending.get(order, [])]
+            for order in {*snapshot.pins, *snapshot.pending}
+        }
+        starts = {**snapshot.told_starts, **snapshot.fixed_starts}
     return build_problem(
         session,
         street_id,
         date,
         snapshot.orders,
-        pins=snapshot.pins,
+        pins=pins,
         refused=snapshot.refused,
-        fixed_starts=snapshot.fixed_starts,
+        fixed_starts=starts,
     )
 
 
@@ -332,8 +421,10 @@ def _write(
     began: float,
     now: dt.datetime,
 ) -> RunRow:
-    """Everything the run changes, in one transaction."""
-    begin_write(session)
+    """Everything the run changes, in one transaction; then the deferred orders, each re-matched
+    on its own (solved with no lock held)."""
+    street_id = session.get_one(RunRow, run_id).street_id
+    begin_write(session, street_id)
     session.expire_all()
     run = session.get_one(RunRow, run_id)
     found = fingerprint(session, run.street_id, run.date, snapshot.read_ids, lock=True)
@@ -348,14 +439,15 @@ def _write(
     except Conflict as error:  # someone claimed an order of the plan meanwhile
         raise _StateChanged from error
     session.add_all(unmatched_row(run.id, u) for u in plan.result.unmatched)
-    for order_id in snapshot.deferred:
-        rematch_order(session, settings, session.get_one(OrderRow, order_id), now, run=run)
     run.status = "done"
     run.finished_at = utcnow()
     wall_s = time.perf_counter() - began
     run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
     session.commit()
     log.info("nightly run %s done: %s", run.id, run.figures)
+    for order_id in snapshot.deferred:
+        rematch(session, settings, order_id, now, trigger="nightly", run_id=run.id)
+    session.refresh(run)
     return run
 
 
@@ -373,7 +465,11 @@ def _live_assignments(session: Session, order_ids: list[int]) -> dict[int, Assig
 
 @dataclass
 class _Writer:
-    """Brings each order's live team in line with the plan, touching only what changes."""
+    """Brings each order's live team in line with the plan, touching only what changes, and
+    counts per order what the run did: ``kept`` (same members, same start), ``filled`` (empty
+    places given to new members, nobody moved), ``moved`` (a member withdrawn or the start
+    changed), ``withdrawn`` (the live team ended, nothing planned), ``new`` (a team where there
+    was none)."""
 
     session: Session
     settings: Settings
@@ -385,79 +481,87 @@ class _Writer:
     def apply(
         self, order: OrderRow, planned: Assignment | None, live: AssignmentRow | None
     ) -> None:
-        accepted = live is not None and any(o.status == "accepted" for o in live.offers)
-        moved = planned is None or (live is not None and live.start_minute != planned.start)
-        if live is not None and moved and not accepted:  # a new time, or no visit: offers go
-            _withdraw_pending(self.session, live, set(), self.counts, self.now)
-            refresh_order_status(self.session, order)
-            live = None
-        if planned is None:
+        if live is not None:
+            accepted = any(o.status == OfferStatus.ACCEPTED for o in live.offers)
+            moved = planned is None or live.start_minute != planned.start
+            if moved and not accepted:  # a new time, or no visit: the pending offers go
+                self._withdraw(live, keep=set())
+                self._end_if_empty(live)
+                refresh_order_status(self.session, order)
+                if planned is None:
+                    self.counts["orders_withdrawn"] += 1
+                    return
+                self.counts["orders_moved"] += 1
+                self._create(order, planned)
+                return
+            if planned is None:  # accepted members stay; nothing new to plan
+                self.counts["orders_kept"] += 1
+                return
+            self._update(order, live, planned)
             return
-        team = [row_id(h) for h in planned.helpers]
-        distances = {h: helper_km(self.problem, h, order) for h in team}
-        if live is None:
-            create_assignment(
-                self.session,
-                self.settings,
-                order,
-                team,
-                source="nightly",
-                start_minute=planned.start,
-                run_id=self.run.id,
-                distances=distances,
-                now=self.now,
-            )
-            self.counts["offers_created"] += len(team)
-            return
-        self._update(order, live, team, distances)
+        if planned is not None:
+            self.counts["orders_new"] += 1
+            self._create(order, planned)
 
-    def _update(
-        self, order: OrderRow, live: AssignmentRow, team: list[int], distances: dict[int, float]
-    ) -> None:
-        """Same visit time: drop the pending members the plan no longer has, add new ones."""
-        keep = set(team)
+    def _create(self, order: OrderRow, planned: Assignment) -> None:
+        team = [row_id(h) for h in planned.helpers]
+        create_assignment(
+            self.session,
+            self.settings,
+            order,
+            team,
+            source=AssignmentSource.NIGHTLY,
+            start_minute=planned.start,
+            run_id=self.run.id,
+            distances={h: helper_km(self.problem, h, order) for h in team},
+            now=self.now,
+        )
+        self.counts["offers_created"] += len(team)
+
+    def _update(self, order: OrderRow, live: AssignmentRow, planned: Assignment) -> None:
+        """Same visit time: drop the pending members the plan no longer has, add new ones. The
+        assignment stays live throughout (the plan gives it at least one member)."""
+        team = [row_id(h) for h in planned.helpers]
         current = {o.helper_id for o in live_offers(live)}
-        _withdraw_pending(self.session, live, keep, self.counts, self.now)
-        for helper_id in team:
-            if helper_id not in current:
-                km = distances[helper_id]
-                add_offer(
-                    self.session, self.settings, live, helper_id, distance_km=km, now=self.now
-                )
-                self.counts["offers_created"] += 1
-        self.counts["offers_kept"] += len(current & keep)
+        withdrawn = self._withdraw(live, keep=set(team))
+        added = [h for h in team if h not in current]
+        for helper_id in added:
+            km = helper_km(self.problem, helper_id, order)
+            add_offer(self.session, self.settings, live, helper_id, distance_km=km, now=self.now)
+        self.counts["offers_created"] += len(added)
+        self.counts["offers_kept"] += len(current & set(team))
+        outcome = "orders_moved" if withdrawn else "orders_filled" if added else "orders_kept"
+        self.counts[outcome] += 1
         refresh_order_status(self.session, order)
 
+    def _withdraw(self, assignment: AssignmentRow, keep: set[int]) -> int:
+        """Withdraw the pending offers of helpers not in ``keep`` (compare-and-set: an offer
+        accepted meanwhile is a changed state) and tell them. Returns how many."""
+        withdrawn = 0
+        for offer in live_offers(assignment):
+            if offer.status != OfferStatus.PENDING or offer.helper_id in keep:
+                continue
+            moved = self.session.execute(
+                update(OfferRow)
+                .where(OfferRow.id == offer.id, OfferRow.status == OfferStatus.PENDING)
+                .values(status=OfferStatus.WITHDRAWN, responded_at=self.now)
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise _StateChanged
+            self.session.refresh(offer)
+            notify_offer(self.session, offer, assignment.order, "change")
+            withdrawn += 1
+        self.counts["offers_withdrawn"] += withdrawn
+        self.session.refresh(assignment)
+        return withdrawn
 
-def _withdraw_pending(
-    session: Session,
-    assignment: AssignmentRow,
-    keep: set[int],
-    counts: Counter[str],
-    now: dt.datetime,
-) -> None:
-    """Withdraw the pending offers of helpers not in ``keep`` (compare-and-set: an offer
-    accepted meanwhile is a changed state) and tell them; an assignment left without live
-    members ends."""
-    for offer in live_offers(assignment):
-        if offer.status != "pending" or offer.helper_id in keep:
-            continue
-        moved = session.execute(
-            update(OfferRow)
-            .where(OfferRow.id == offer.id, OfferRow.status == "pending")
-            .values(status="withdrawn", responded_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise _StateChanged
-        session.refresh(offer)
-        notify_offer(session, offer, assignment.order, "change")
-        counts["offers_withdrawn"] += 1
-    session.refresh(assignment)
-    if not live_offers(assignment):
-        assignment.status = "withdrawn"
-        assignment.ended_at = now
-        session.flush()
+    def _end_if_empty(self, assignment: AssignmentRow) -> None:
+        """An assignment left without live members ends (its order is open again)."""
+        if not live_offers(assignment):
+            assignment.status = AssignmentStatus.WITHDRAWN
+            assignment.ended_at = self.now
+            self.session.flush()
 
 
 def _figures(plan: Plan, counts: Counter[str], deferred: int, wall_s: float) -> dict[str, Any]:
@@ -482,6 +586,12 @@ def _figures(plan: Plan, counts: Counter[str], deferred: int, wall_s: float) -> 
         "offers_created": counts["offers_created"],
         "offers_kept": counts["offers_kept"],
         "offers_withdrawn": counts["offers_withdrawn"],
+        "orders_kept": counts["orders_kept"],
+        "orders_filled": counts["orders_filled"],
+        "orders_moved": counts["orders_moved"],
+        "orders_withdrawn": counts["orders_withdrawn"],
+        "orders_new": counts["orders_new"],
+        "pending_kept": plan.kept_pending,
     }
 
 

@@ -5,8 +5,8 @@ distance — never the resident's name, address, phone or category, nor the orde
 their offer is accepted and the team is live, they see name, address, phone and the note for
 that order only.
 
-Any decline or expiry sends the order straight back to matching (``rematch_order``) in the same
-transaction, with the members still on the team pinned.
+Any decline or expiry sends the order straight back to matching (``rematch``) once the answer is
+committed, with the members still on the team pinned; the re-match solves with no lock held.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from api.services.assign import (
 )
 from api.services.closing import require_visit_day
 from api.services.paging import Page
-from api.services.rematch import rematch_order
+from api.services.rematch import rematch
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -272,7 +272,7 @@ def accept(
     """Accept a pending offer before its deadline. Accepting twice is harmless; accepting an
     answered, withdrawn or overdue offer is a ``Conflict``."""
     now = now or utcnow()
-    begin_write(session)
+    begin_write(session, _street_of(session, helper_id, offer_id))
     offer = _own(session, helper_id, offer_id)
     if offer.status != "accepted":
         if offer.status != "pending":
@@ -298,7 +298,7 @@ def decline(
     """Decline a pending offer (or step back from an accepted one before the visit is done);
     the order is re-matched at once. Declining twice is harmless."""
     now = now or utcnow()
-    begin_write(session)
+    begin_write(session, _street_of(session, helper_id, offer_id))
     offer = _own(session, helper_id, offer_id)
     replacements = 0
     if offer.status != "declined":
@@ -308,11 +308,24 @@ def decline(
             raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
         order = session.get_one(OrderRow, offer.assignment.order_id)
         refresh_order_status(session, order)
-        replacements = _rematch_safely(session, settings, order, now, "decline")
-        session.commit()
+        session.commit()  # the answer stands on its own; the re-match solves with no lock held
         log.info("offer %s declined by helper %s", offer_id, helper_id)
+        replacements = _rematch_safely(session, settings, order.id, order.date, now, "decline")
     view = get_offer(session, helper_id, offer_id)
     return DeclinedView(**vars(view), replacement_offers=replacements)
+
+
+def _street_of(session: Session, helper_id: int, offer_id: int) -> int | None:
+    """The street whose write lock an answer to this offer takes (None: no such offer; the
+    all-streets lock then, and the caller's lookup reports it missing)."""
+    street_id = session.scalar(
+        select(OrderRow.street_id)
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+    )
+    session.rollback()  # end the read: the write transaction starts afresh
+    return street_id
 
 
 def _move(
@@ -351,17 +364,22 @@ def _answered(offer: OfferRow) -> str:
 
 
 def _rematch_safely(
-    session: Session, settings: Settings, order: OrderRow, now: dt.datetime, trigger: str
+    session: Session,
+    settings: Settings,
+    order_id: int,
+    date: dt.date,
+    now: dt.datetime,
+    trigger: str,
 ) -> int:
-    """Re-match inside a savepoint: should it fail, the answer still stands and the order
-    waits for the next nightly run. Returns the number of new offers."""
-    if order.date < local_today(settings, now):
+    """Re-match after an answer that is already committed: should it fail, the answer still
+    stands and the order waits for the next nightly run. Returns the number of new offers."""
+    if date < local_today(settings, now):
         return 0  # the visit day is over: nothing to offer any more
     try:
-        with session.begin_nested():
-            return len(rematch_order(session, settings, order, now, trigger=trigger))
+        return len(rematch(session, settings, order_id, now, trigger=trigger))
     except Exception:
-        log.exception("re-match of order %s failed; left for the nightly run", order.id)
+        session.rollback()
+        log.exception("re-match of order %s failed; left for the nightly run", order_id)
         return 0
 
 
@@ -369,7 +387,8 @@ def _rematch_safely(
 
 
 def expire_due(session: Session, settings: Settings, now: dt.datetime | None = None) -> int:
-    """Expire pending offers past their deadline and re-match each affected order."""
+    """Expire pending offers past their deadline (one short write), then re-match each affected
+    order (each solved with no lock held)."""
     now = now or utcnow()
     query = (
         select(OfferRow.id, AssignmentRow.order_id)
@@ -392,12 +411,13 @@ def expire_due(session: Session, settings: Settings, now: dt.datetime | None = N
         .execution_options(synchronize_session=False)
     )
     session.expire_all()
-    for order_id in sorted({d.order_id for d in due}):
-        order = session.get_one(OrderRow, order_id)
+    orders = [session.get_one(OrderRow, order_id) for order_id in sorted({d.order_id for d in due})]
+    for order in orders:
         refresh_order_status(session, order)
-        _rematch_safely(session, settings, order, now, "expiry")
     session.commit()
     log.info("%s offer(s) expired", len(due))
+    for order in orders:
+        _rematch_safely(session, settings, order.id, order.date, now, "expiry")
     return len(due)
 
 

@@ -1,40 +1,54 @@
 """Sending the notification outbox, and reading it.
 
 Messages are queued by ``api.services.notify.enqueue`` in the same transaction as the change they
-announce; ``send_pending`` hands them to the configured ``Sender`` — ``LogSender`` (the default:
-one log line per message, no real SMS) or ``WebhookSender`` (a JSON POST). A message that fails
-stays pending and is retried on the next call; after ``MAX_ATTEMPTS`` failures it is ``failed``.
+announce; ``send_pending`` hands the due ones to the configured ``Sender`` — ``LogSender`` (the
+default: one log line per message, no real SMS) or ``WebhookSender`` (a JSON POST).
 
-Each message is sent outside any transaction (a slow webhook must not hold the database's write
-lock) and its result recorded in a short transaction of its own. Delivery is at least once: if
-the process dies between sending and recording, the message goes again, so a receiver should
-de-duplicate by the message ``id``.
+A message is due while it is pending and its ``next_attempt_at`` is unset or past. A sender first
+claims it (compare-and-set: ``next_attempt_at`` moves ``CLAIM`` ahead, so no other sender picks
+it), sends it outside any transaction (a slow webhook must not hold the database's write lock),
+then records the outcome in a short transaction of its own, if its claim still stands: ``sent``,
+or one more failed attempt with a back-off (1 min, 2, 4 … at most 1 h, with jitter) until
+``MAX_ATTEMPTS`` failures make it ``failed``. Staff may then ``resend`` it.
+
+Delivery is at least once: if the process dies between sending and recording, the claim runs
+out and the message goes again, so a receiver should de-duplicate by the message ``id``.
+``attempts`` counts failed tries only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.deps import Actor
-from api.errors import BadInput, NotFound
+from api.errors import BadInput, Conflict, Forbidden, NotFound
 from api.schemas.ledger import Page
+from api.services.audit import audit
+from api.services.lease import begin_row_write
 from api.services.ledger_views import fetch_page
 from api.settings import Settings
-from api.store.db import begin_write
+from api.store.statuses import NotificationStatus, Role
 from api.store.tables import HelperRow, NotificationRow, utcnow
 
 log = logging.getLogger("qunbang.outbox")
 notify_log = logging.getLogger("qunbang.notify")
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 8  # failures: after 1, 2, 4, 8, 16, 32 and 60 min of waiting, about 2 h in all
+BACKOFF_BASE = dt.timedelta(minutes=1)
+BACKOFF_CAP = dt.timedelta(hours=1)
+JITTER = 0.2  # a back-off is shortened by up to this share, at random
+CLAIM = dt.timedelta(minutes=5)  # a claimed message is not picked again for this long
 WEBHOOK_TIMEOUT_S = 5.0
+_RNG = random.Random()
 
 
 class Sender(Protocol):
@@ -95,18 +109,28 @@ def make_sender(settings: Settings) -> Sender:
     return LogSender()
 
 
+def backoff(attempts: int, rng: random.Random | None = None) -> dt.timedelta:
+    """How long to wait after a message's ``attempts``-th failure: 1 min, 2, 4 … at most 1 h,
+    each cut by up to ``JITTER`` at random so that messages failing together retry apart."""
+    delay = min(BACKOFF_BASE * 2 ** min(max(attempts - 1, 0), 20), BACKOFF_CAP)
+    return delay * (1 - JITTER * (rng or _RNG).random())
+
+
 def send_pending(
     session: Session,
     settings: Settings,
     limit: int = 100,
     sender: Sender | None = None,
     now: dt.datetime | None = None,
+    rng: random.Random | None = None,
 ) -> int:
-    """Send up to ``limit`` pending messages, oldest first; returns how many were sent."""
+    """Send up to ``limit`` due messages (pending, and never tried or past their back-off),
+    oldest first; returns how many were sent. ``now`` fixes the clock (tests); ``rng`` the
+    back-off's jitter."""
     if sender is None:
         sender = make_sender(settings)
         try:
-            return send_pending(session, settings, limit, sender, now)
+            return send_pending(session, settings, limit, sender, now, rng)
         finally:
             close = getattr(sender, "close", None)
             if close is not None:
@@ -114,39 +138,133 @@ def send_pending(
     ids = list(
         session.scalars(
             select(NotificationRow.id)
-            .where(NotificationRow.status == "pending")
+            .where(_due(now or utcnow()))
             .order_by(NotificationRow.id)
             .limit(limit)
         )
     )
     session.commit()  # end the read: nothing is held while messages go out
-    return sum(_send_one(session, sender, message_id, now) for message_id in ids)
+    return sum(_send_one(session, sender, message_id, now, rng) for message_id in ids)
 
 
-def _send_one(session: Session, sender: Sender, message_id: int, now: dt.datetime | None) -> bool:
-    message = session.get(NotificationRow, message_id)
-    if message is None or message.status != "pending":
+def _due(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(
+        NotificationRow.status == NotificationStatus.PENDING,
+        or_(NotificationRow.next_attempt_at.is_(None), NotificationRow.next_attempt_at <= now),
+    )
+
+
+def _send_one(
+    session: Session,
+    sender: Sender,
+    message_id: int,
+    now: dt.datetime | None,
+    rng: random.Random | None,
+) -> bool:
+    claimed_until = _claim(session, message_id, now or utcnow())
+    if claimed_until is None:  # another sender has it, or it is no longer due
         return False
+    message = session.get_one(NotificationRow, message_id, populate_existing=True)
     session.commit()
     error = ""
     try:
         sender.send(message)
     except Exception as failure:  # any sender failure is recorded on the message and retried
         error = f"{type(failure).__name__}: {failure}"[:1000]
-    begin_write(session)
-    message = session.get(NotificationRow, message_id, populate_existing=True, with_for_update=True)
-    if message is None or message.status != "pending":  # another sender recorded it meanwhile
-        session.commit()
-        return False
-    if error:
-        message.attempts += 1
-        message.last_error = error
-        message.status = "failed" if message.attempts >= MAX_ATTEMPTS else "pending"
-        log.warning("notification %s failed (attempt %d): %s", message.id, message.attempts, error)
-    else:
-        message.status, message.sent_at = "sent", now or utcnow()
+    return _record(session, message_id, claimed_until, error, now or utcnow(), rng)
+
+
+def _claim(session: Session, message_id: int, now: dt.datetime) -> dt.datetime | None:
+    """Compare-and-set: move a due message's ``next_attempt_at`` to ``now + CLAIM`` so no other
+    sender picks it meanwhile; that time is the claim's token (None: not claimed)."""
+    until = now + CLAIM
+    begin_row_write(session)
+    moved = session.execute(
+        update(NotificationRow)
+        .where(NotificationRow.id == message_id, _due(now))
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
-    return not error
+    return until if moved.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def _record(
+    session: Session,
+    message_id: int,
+    claimed_until: dt.datetime,
+    error: str,
+    now: dt.datetime,
+    rng: random.Random | None,
+) -> bool:
+    """Write the outcome if the claim still stands: sent, or one more failure with its back-off
+    (``failed`` after ``MAX_ATTEMPTS``)."""
+    begin_row_write(session)
+    mine = (
+        NotificationRow.id == message_id,
+        NotificationRow.status == NotificationStatus.PENDING,
+        NotificationRow.next_attempt_at == claimed_until,
+    )
+    attempts = session.scalar(select(NotificationRow.attempts).where(*mine))
+    if attempts is None:
+        session.commit()
+        log.warning("notification %s: claim lost before its outcome was recorded", message_id)
+        return False
+    values: dict[str, Any]
+    if not error:
+        values = {"status": NotificationStatus.SENT, "sent_at": now, "next_attempt_at": None}
+    elif attempts + 1 >= MAX_ATTEMPTS:
+        values = {"status": NotificationStatus.FAILED, "next_attempt_at": None}
+    else:
+        values = {"next_attempt_at": now + backoff(attempts + 1, rng)}
+    if error:
+        values.update(attempts=attempts + 1, last_error=error)
+        log.warning("notification %s failed (attempt %d): %s", message_id, attempts + 1, error)
+    moved = session.execute(
+        update(NotificationRow)
+        .where(*mine)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return not error and moved.rowcount == 1  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- resending
+
+
+def resend(session: Session, actor: Actor, notification_id: int) -> NotificationOut:
+    """Staff: send a failed message in their scope again. Its attempts and back-off start over
+    (the last error stays until the next try); the ticker sends it on its next round."""
+    if actor.role != Role.STAFF:
+        raise Forbidden("仅工作人员可重新发送消息 / only staff resend messages")
+    row = session.scalars(
+        _scoped(select(NotificationRow), actor).where(NotificationRow.id == notification_id)
+    ).first()
+    if row is None:
+        raise NotFound("未找到这条消息 / no such message")
+    if row.status != NotificationStatus.FAILED:
+        raise Conflict(
+            "只有发送失败的消息可以重新发送 / only a message that failed can be resent", "status"
+        )
+    detail = {"attempts": row.attempts, "last_error": row.last_error[:200]}
+    begin_row_write(session)
+    moved = session.execute(
+        update(NotificationRow)
+        .where(
+            NotificationRow.id == notification_id,
+            NotificationRow.status == NotificationStatus.FAILED,
+        )
+        .values(status=NotificationStatus.PENDING, attempts=0, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]  # resent by someone else meanwhile
+        session.rollback()
+        raise Conflict("这条消息已在重新发送 / the message is already being resent", "status")
+    audit(session, actor.user_id, "notification.resend", "notification", notification_id, detail)
+    session.commit()
+    fresh = session.get_one(NotificationRow, notification_id, populate_existing=True)
+    return notification_view(fresh, _helper_names(session, [fresh]))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -154,9 +272,12 @@ def _send_one(session: Session, sender: Sender, message_id: int, now: dt.datetim
 
 @dataclass(frozen=True)
 class NotificationFilters:
+    """List filters, each optional; ``unsent`` keeps pending and failed messages only."""
+
     status: str | None = None
     kind: str | None = None
     helper_id: int | None = None
+    unsent: bool = False
 
 
 def list_notifications(
@@ -171,19 +292,23 @@ def list_notifications(
     stmt = _scoped(select(NotificationRow), actor)
     if filters.status is not None:
         stmt = stmt.where(NotificationRow.status == filters.status)
+    if filters.unsent:
+        unsent = (NotificationStatus.PENDING, NotificationStatus.FAILED)
+        stmt = stmt.where(NotificationRow.status.in_(unsent))
     if filters.kind is not None:
         stmt = stmt.where(NotificationRow.kind == filters.kind)
-    if filters.helper_id is not None and actor.role == "staff":
+    if filters.helper_id is not None and actor.role == Role.STAFF:
         stmt = stmt.where(NotificationRow.helper_id == filters.helper_id)
     rows, total = fetch_page(session, stmt.order_by(NotificationRow.id.desc()), page, page_size)
-    items = [notification_view(row) for row in rows]
+    names = _helper_names(session, rows)
+    items = [notification_view(row, names) for row in rows]
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
 def _scoped(stmt: Select[Any], actor: Actor) -> Select[Any]:
-    if actor.role == "helper" and actor.helper_id is not None:
+    if actor.role == Role.HELPER and actor.helper_id is not None:
         return stmt.where(NotificationRow.helper_id == actor.helper_id)
-    if actor.role != "staff" or actor.street_id is None:
+    if actor.role != Role.STAFF or actor.street_id is None:
         raise NotFound("未找到 / not found")
     stmt = stmt.outerjoin(HelperRow, NotificationRow.helper_id == HelperRow.id)
     in_scope = HelperRow.street_id == actor.street_id
@@ -192,11 +317,21 @@ def _scoped(stmt: Select[Any], actor: Actor) -> Select[Any]:
     return stmt.where(in_scope | NotificationRow.helper_id.is_(None))
 
 
+def _helper_names(session: Session, rows: Iterable[NotificationRow]) -> dict[int, str]:
+    ids = {row.helper_id for row in rows if row.helper_id is not None}
+    if not ids:
+        return {}
+    found = session.execute(select(HelperRow.id, HelperRow.name).where(HelperRow.id.in_(ids)))
+    return {helper_id: name for helper_id, name in found}
+
+
 class NotificationOut(BaseModel):
-    """One outbox message as staff (or its helper) see it."""
+    """One outbox message as staff (or its helper) see it; ``next_attempt_at`` is when a
+    pending message may be tried again (None: at once)."""
 
     id: int
     helper_id: int | None
+    helper_name: str | None = None
     kind: str
     text_zh: str
     text_en: str
@@ -206,14 +341,17 @@ class NotificationOut(BaseModel):
     last_error: str
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None = None
 
 
-def notification_view(row: NotificationRow) -> NotificationOut:
+def notification_view(row: NotificationRow, names: dict[int, str] | None = None) -> NotificationOut:
     return NotificationOut(
         **message_body(row),
+        helper_name=(names or {}).get(row.helper_id) if row.helper_id is not None else None,
         status=row.status,
         attempts=row.attempts,
         last_error=row.last_error,
         created_at=row.created_at,
         sent_at=row.sent_at,
+        next_attempt_at=row.next_attempt_at,
     )

@@ -8,11 +8,13 @@ minutes plus travel, and — for a timed visit — that stretch of their availab
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.store.tables import (
@@ -43,7 +45,9 @@ from matcher.model import (
     Skill,
     TimeWindow,
 )
-from matcher.travel import great_circle_km, round_trip_minutes
+from matcher.result import Assignment
+from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
+from matcher.verify import Violation, check_plan
 
 DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
@@ -71,7 +75,7 @@ class StreetProblem:
 
     problem: Problem
     orders: dict[str, OrderRow] = field(default_factory=dict)
-    helpers: dict[str, HelperRow] = field(default_factory=dict)
+    helpers: dict[str, Any] = field(default_factory=dict)  # helper rows (plain or ORM)
     residents: dict[str, ResidentRow] = field(default_factory=dict)
 
 
@@ -108,13 +112,15 @@ def _item(row: ItemRow) -> ServiceItem:
     )
 
 
-def leg_minutes(helper: HelperRow, resident: ResidentRow) -> tuple[float, int]:
-    """One-way km and round-trip minutes, as the matcher's geo travel computes them."""
-    km = great_circle_km(Location(lat=helper.lat, lon=helper.lon), _where(resident)) * DETOUR
+def leg_minutes(helper: Any, resident: ResidentRow | Location) -> tuple[float, int]:
+    """One-way km and round-trip minutes, as the matcher's geo travel computes them (``helper``:
+    a helper row, ORM or plain)."""
+    where = resident if isinstance(resident, Location) else _where(resident)
+    km = great_circle_km(Location(lat=helper.lat, lon=helper.lon), where) * DETOUR
     return km, round_trip_minutes(2 * km, helper.speed_kmh or SPEED_KMH)
 
 
-def _where(row: HelperRow | ResidentRow) -> Location:
+def _where(row: Any) -> Location:
     return Location(lat=row.lat, lon=row.lon)
 
 
@@ -128,8 +134,14 @@ def build_problem(
     refused: dict[int, set[int]] | None = None,
     helper_ids: set[int] | None = None,
     fixed_starts: dict[int, int] | None = None,
+    near: bool = False,
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
+
+    ``near`` (for a problem of one or a few orders: a re-match, a candidate list) reads only the
+    helpers whose own radius could reach one of the residents, by a bounding box that is always
+    looser than the matcher's reach check: the matcher still decides, the box only spares
+    reading helpers who could never be eligible.
 
     ``pins`` maps an order id to helpers who must serve it (members who already accepted).
     ``refused`` maps an order id to helpers who declined or let it expire: they are not offered
@@ -138,10 +150,16 @@ def build_problem(
     orders = list(orders)
     pins = pins or {}
     refused = refused or {}
-    query = select(HelperRow).where(HelperRow.street_id == street_id, HelperRow.active)
+    # Plain rows (every column, no ORM objects): a street has thousands of helpers, and a
+    # one-order re-match must stay fast.
+    query = select(*HelperRow.__table__.columns).where(
+        HelperRow.street_id == street_id, HelperRow.active
+    )
     if helper_ids is not None:
         query = query.where(HelperRow.id.in_(helper_ids or {-1}))
-    helper_rows = {h.id: h for h in session.scalars(query.order_by(HelperRow.id))}
+    if near and orders:
+        query = query.where(or_(*(_within_radius_box(o.resident) for o in orders)))
+    helper_rows: dict[int, Any] = {h.id: h for h in session.execute(query.order_by(HelperRow.id))}
     for pinned in pins.values():  # a pinned member stays in, even if deactivated since
         for helper_id in pinned:
             if helper_id not in helper_rows:
@@ -176,6 +194,18 @@ def build_problem(
     )
 
 
+def _within_radius_box(resident: ResidentRow) -> ColumnElement[bool]:
+    """Helpers whose radius, as a box around them, holds the resident: a necessary condition of
+    the reach rule (great-circle km × detour ≤ radius) with 5 % to spare, so never stricter."""
+    km_per_degree = math.pi * EARTH_RADIUS_KM / 180 / 1.05
+    lon_scale = km_per_degree * math.cos(math.radians(min(89.0, abs(resident.lat) + 1.0)))
+    reach = HelperRow.radius_km / DETOUR
+    return and_(
+        func.abs(HelperRow.lat - resident.lat) * km_per_degree <= reach,
+        func.abs(HelperRow.lon - resident.lon) * lon_scale <= reach,
+    )
+
+
 @dataclass(frozen=True)
 class Load:
     """A visit a helper already holds that day."""
@@ -185,12 +215,20 @@ class Load:
 
 
 def _loads(
-    session: Session, date: dt.date, solving: set[int], helpers: dict[int, HelperRow]
+    session: Session, date: dt.date, solving: set[int], helpers: dict[int, Any]
 ) -> dict[int, list[Load]]:
     rows = session.execute(
-        select(OfferRow.helper_id, AssignmentRow.start_minute, OrderRow, ItemRow.duration_min)
+        select(
+            OfferRow.helper_id,
+            AssignmentRow.start_minute,
+            OrderRow.id,
+            ResidentRow.lat,
+            ResidentRow.lon,
+            ItemRow.duration_min,
+        )
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
         .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
         .join(ItemRow, OrderRow.item == ItemRow.code)
         .where(
             OrderRow.date == date,
@@ -199,10 +237,10 @@ def _loads(
         )
     ).all()
     loads: dict[int, list[Load]] = defaultdict(list)
-    for helper_id, start, order, duration in rows:
-        if order.id in solving or helper_id not in helpers:
+    for helper_id, start, order_id, lat, lon, duration in rows:
+        if order_id in solving or helper_id not in helpers:
             continue
-        _, minutes = leg_minutes(helpers[helper_id], order.resident)
+        _, minutes = leg_minutes(helpers[helper_id], Location(lat=lat, lon=lon))
         span = None
         if start is not None:
             out = (minutes + 1) // 2
@@ -248,7 +286,7 @@ def _circles(
     return {r: tuple(helper_key(h) for h in sorted(hs)) for r, hs in circles.items()}
 
 
-def _helper(row: HelperRow, loads: list[Load], blocked: set[str]) -> Helper:
+def _helper(row: Any, loads: list[Load], blocked: set[str]) -> Helper:
     windows = [(int(a), int(b)) for a, b in row.availability]
     for load in loads:
         if load.span is not None:
@@ -314,4 +352,30 @@ def _order(
         priority=row.priority,
         days_waited=max(0, (date - row.placed_at.date()).days - 1),
         pinned=tuple(helper_key(h) for h in pinned),
+    )
+
+
+def team_violations(
+    session: Session,
+    order: OrderRow,
+    helper_ids: list[int],
+    start: int | None,
+    refused: dict[int, set[int]] | None = None,
+) -> list[Violation]:
+    """The hard rules sending ``helper_ids`` to ``order`` at ``start`` would break, as the
+    matcher's own checker judges them: helpers enter with what is left of their day outside
+    this order (the one path manual assignment and claims take; nothing restated here)."""
+    fixed = {order.id: start} if start is not None else None
+    street = build_problem(
+        session,
+        order.street_id,
+        order.date,
+        [order],
+        refused=refused,
+        helper_ids=set(helper_ids),
+        fixed_starts=fixed,
+    )
+    team = tuple(sorted(helper_key(h) for h in helper_ids))
+    return check_plan(
+        street.problem, [Assignment(order=order_key(order.id), helpers=team, start=start)]
     )

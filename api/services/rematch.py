@@ -1,11 +1,13 @@
 """Re-matching one order: after a decline or an expiry the order goes straight back to matching.
 
-The members still on the team (accepted, or pending: they have not refused) stay pinned at the
-visit's start; helpers who declined or let the offer expire are not asked again; the missing
-places get new pending offers. The problem holds only that order — ``build_problem`` enters every
-helper with what is left of their day — so a re-match takes a fraction of a second on a street.
-If nobody can fill the place, the team stays as it is (the order stays ``offered``) for the next
-nightly run, and a ``rematch`` run records why.
+The solve runs with no lock held; the plan is then written under the street's write lock after
+checking that nothing it rests on moved (``rematch``). The members still on the team (accepted,
+or pending: they have not refused) stay pinned at the visit's start; helpers who declined or let
+the offer expire are not asked again; the missing places get new pending offers. The problem
+holds only that order — ``build_problem`` enters every helper with what is left of their day — so
+a re-match takes a fraction of a second on a street. If nobody can fill the place, the team stays
+as it is (the order stays ``offered``) for the next nightly run, and a ``rematch`` run records
+why.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,14 +39,27 @@ from api.services.problem import (
     row_id,
 )
 from api.settings import Settings
-from api.store.tables import AssignmentRow, OfferRow, OrderRow, RunRow, RunUnmatched, utcnow
+from api.store.db import begin_write
+from api.store.statuses import AssignmentStatus, OrderStatus, RunKind, RunStatus
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    OfferRow,
+    OrderRow,
+    RunRow,
+    RunUnmatched,
+    utcnow,
+)
 from matcher.model import replace
 from matcher.params import SolveParams
 from matcher.result import Reason, Result, Unmatched
 from matcher.solve import solve, solve_greedy
+from matcher.verify import verify
 
 log = logging.getLogger("qunbang.rematch")
 REFUSALS = ("declined", "expired")
+ATTEMPTS = 3  # plans overtaken by another writer are solved again this often
 
 
 def refused_helpers(session: Session, order_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -83,50 +99,166 @@ def unmatched_row(run_id: int, unmatched: Unmatched) -> RunUnmatched:
     )
 
 
-def rematch_order(
+class Stale(Exception):
+    """What a re-match plan rests on changed before it could be written."""
+
+
+@dataclass(frozen=True)
+class RematchPlan:
+    """A re-match solved outside any write lock: whom to add, at what start, or why nobody;
+    ``basis`` is what it rests on, compared again under the lock before writing."""
+
+    order_id: int
+    street_id: int
+    trigger: str
+    members: tuple[int, ...]
+    added: tuple[int, ...]
+    start: int | None
+    distances: dict[int, float]
+    unmatched: Unmatched | None
+    result: Result
+    basis: tuple[object, ...]
+    solve_s: float
+
+
+def rematch(
     session: Session,
     settings: Settings,
-    order: OrderRow,
+    order_id: int,
     now: dt.datetime | None = None,
     *,
     trigger: str = "decline",
-    run: RunRow | None = None,
+    run_id: int | None = None,
 ) -> list[int]:
-    """Fill the missing places of ``order``'s live team; returns the helpers newly offered the
-    order. The caller holds a write transaction and commits. The attempt is recorded on ``run``
-    if given (the nightly run's fallback), else on a new ``rematch`` run."""
+    """Fill the missing places of the order's live team: solve with no lock held, then take the
+    street's write lock, check nothing the plan rests on moved, and write. A plan overtaken by
+    another writer is solved again (``ATTEMPTS`` times); failing that, the order waits for the
+    nightly run. Returns the helpers newly offered the order. Ends any open transaction."""
     now = now or utcnow()
+    for _ in range(ATTEMPTS):
+        session.rollback()  # a fresh read: no transaction, so no lock, while solving
+        plan = plan_rematch(session, settings, order_id, now, trigger=trigger)
+        session.rollback()
+        if plan is None:
+            return []
+        begin_write(session, plan.street_id)
+        try:
+            added = apply_rematch(session, settings, plan, now, run_id=run_id)
+        except Stale:
+            session.rollback()
+            continue
+        session.commit()
+        return added
+    log.warning("order %s: re-match kept being overtaken; left for the nightly run", order_id)
+    return []
+
+
+def plan_rematch(
+    session: Session,
+    settings: Settings,
+    order_id: int,
+    now: dt.datetime,
+    *,
+    trigger: str = "decline",
+) -> RematchPlan | None:
+    """Solve the re-match of one order (reads only). None when there is nothing to fill. A plan
+    the matcher's verifier rejects is never returned as a plan (logged, treated as nobody)."""
+    order = session.get(OrderRow, order_id)
+    if order is None or order.status == OrderStatus.CANCELLED:
+        return None
     assignment = live_assignment(session, order.id)
-    if order.status == "cancelled" or assignment is None or assignment.status != "active":
-        return []
+    if assignment is None or assignment.status != AssignmentStatus.ACTIVE:
+        return None
+    if assignment.override_reason:
+        return None  # staff sent this team against a rule; the gap is theirs to fill
     members = [o.helper_id for o in live_offers(assignment)]
     if len(members) >= team_size(session, order):
-        return []
+        return None
     began = time.perf_counter()
     problem = _problem(session, order, assignment, members)
     params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
     result = solve(problem.problem, params)
     planned = result.assignment_of(order_key(order.id))
-    record = run or _new_run(session, settings, order, trigger, now)
-    added: list[int] = []
-    if planned is not None:
-        if not members:  # nobody was told a time yet: the visit may move
-            assignment.start_minute = planned.start
-        for helper_id in (row_id(h) for h in planned.helpers):
-            if helper_id not in members:
-                km = helper_km(problem, helper_id, order)
-                add_offer(session, settings, assignment, helper_id, distance_km=km, now=now)
-                added.append(helper_id)
+    if planned is not None and (violations := verify(problem.problem, result)):
+        log.error("order %s: re-match plan breaks %s; not sent", order.id, violations)
+        planned = None
+    added = tuple(row_id(h) for h in planned.helpers if row_id(h) not in members) if planned else ()
+    return RematchPlan(
+        order_id=order.id,
+        street_id=order.street_id,
+        trigger=trigger,
+        members=tuple(members),
+        added=added,
+        start=planned.start if planned else None,
+        distances={h: helper_km(problem, h, order) for h in added},
+        unmatched=None if planned else _why(problem, result, order),
+        result=result,
+        basis=_basis(session, order, added),
+        solve_s=time.perf_counter() - began,
+    )
+
+
+def _basis(session: Session, order: OrderRow, added: Iterable[int]) -> tuple[object, ...]:
+    """The order's version and its offers' states, and the live offers of that day held by the
+    helpers the plan adds (what is left of their day): what a re-match plan rests on."""
+    offers = session.execute(
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(AssignmentRow.order_id == order.id)
+        .order_by(OfferRow.id)
+    ).all()
+    busy = session.execute(
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .where(
+            OfferRow.helper_id.in_(list(added) or [-1]),
+            OrderRow.date == order.date,
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OfferRow.id)
+    ).all()
+    return (order.status, order.version, tuple(map(tuple, offers)), tuple(map(tuple, busy)))
+
+
+def apply_rematch(
+    session: Session,
+    settings: Settings,
+    plan: RematchPlan,
+    now: dt.datetime,
+    *,
+    run_id: int | None = None,
+) -> list[int]:
+    """Write a re-match plan; the caller holds the street's write lock and commits. Raises
+    ``Stale`` when the order, its offers or the added helpers' day changed since planning. The
+    attempt is recorded on run ``run_id`` if given (the nightly run's fallback), else on a new
+    ``rematch`` run."""
+    session.expire_all()
+    order = session.get_one(OrderRow, plan.order_id)
+    if _basis(session, order, plan.added) != plan.basis:
+        raise Stale
+    assignment = live_assignment(session, order.id)
+    assert assignment is not None  # the basis holds: the live team is as planned
+    record = session.get_one(RunRow, run_id) if run_id else _new_run(session, settings, plan, now)
+    if plan.unmatched is None:
+        if not plan.members:  # nobody was told a time yet: the visit may move
+            assignment.start_minute = plan.start
+        for helper_id in plan.added:
+            km = plan.distances[helper_id]
+            add_offer(session, settings, assignment, helper_id, distance_km=km, now=now)
     else:
-        session.add(unmatched_row(record.id, _why(problem, result, order)))
-        if not members:  # an empty team ends: the order is open again (claimable, next night)
-            assignment.status, assignment.ended_at = "withdrawn", now
+        session.add(unmatched_row(record.id, plan.unmatched))
+        if not plan.members:  # an empty team ends: the order is open again (claimable, next night)
+            assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
             session.flush()
     refresh_order_status(session, order)
-    if run is None:
-        _finish(record, result, added, time.perf_counter() - began)
-    log.info("order %s re-matched (%s): new offers to %s", order.id, trigger, added or "nobody")
-    return added
+    if run_id is None:
+        _finish(record, plan)
+    log.info(
+        "order %s re-matched (%s): new offers to %s", order.id, plan.trigger, plan.added or "nobody"
+    )
+    return list(plan.added)
 
 
 def _problem(
@@ -143,18 +275,18 @@ def _problem(
         pins={order.id: members} if members else None,
         refused=refused_helpers(session, [order.id]),
         fixed_starts=fixed,
+        near=True,
     )
 
 
-def _new_run(
-    session: Session, settings: Settings, order: OrderRow, trigger: str, now: dt.datetime
-) -> RunRow:
+def _new_run(session: Session, settings: Settings, plan: RematchPlan, now: dt.datetime) -> RunRow:
+    order = session.get_one(OrderRow, plan.order_id)
     run = RunRow(
         street_id=order.street_id,
         date=order.date,
-        kind="rematch",
-        status="running",
-        trigger=trigger,
+        kind=RunKind.REMATCH,
+        status=RunStatus.RUNNING,
+        trigger=plan.trigger,
         started_at=now,
         settings={"time_limit_s": settings.rematch_time_limit_s, "order_id": order.id},
     )
@@ -163,17 +295,17 @@ def _new_run(
     return run
 
 
-def _finish(run: RunRow, result: Result, added: list[int], wall_s: float) -> None:
-    run.status = "done"
+def _finish(run: RunRow, plan: RematchPlan) -> None:
+    run.status = RunStatus.DONE
     run.finished_at = utcnow()
     run.figures = {
         "orders": 1,
-        "covered": len(result.assignments),
-        "offers_created": len(added),
-        "status": str(result.status),
-        "message": result.message,
-        "runtime_s": round(result.runtime_s, 3),
-        "wall_s": round(wall_s, 3),
+        "covered": len(plan.result.assignments),
+        "offers_created": len(plan.added),
+        "status": str(plan.result.status),
+        "message": plan.result.message,
+        "runtime_s": round(plan.result.runtime_s, 3),
+        "wall_s": round(plan.solve_s, 3),
     }
 
 

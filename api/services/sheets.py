@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import logging
+import zipfile
 from collections.abc import Iterable, Sequence
 
 from openpyxl import Workbook, load_workbook
@@ -24,27 +25,33 @@ XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA = "text/csv; charset=utf-8"
 # Cells a spreadsheet would run as a formula (CSV/formula injection) are written as text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# An XLSX is a zip: a small upload can unpack to gigabytes (a "zip bomb"). The sizes its
+# directory declares bound what zipfile will inflate, so they are checked before openpyxl reads.
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a 20,000-row ledger unpacks to about 20 MB
+MAX_COLUMNS = 1000
+DAMAGED = "无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file: it may be damaged"
 
 
 class SheetError(ValueError):
     """A file that cannot be read as a spreadsheet; the message is Chinese, then English."""
 
 
-def read_rows(data: bytes, filename: str | None = None) -> list[Row]:
-    """Every row of a CSV or XLSX file (the first sheet), numbered as the spreadsheet shows it.
+def read_rows(data: bytes, filename: str | None = None, max_rows: int | None = None) -> list[Row]:
+    """Every row of a CSV or XLSX file (the first sheet), numbered as the spreadsheet shows it;
+    a file with more than ``max_rows`` rows (blank ones included) is refused while reading.
     The format is told by the content (an XLSX file is a zip), not trusted from the name."""
     if not data.strip():
         raise SheetError("文件为空 / the file is empty")
     if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data)
+        return _read_xlsx(data, max_rows)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise SheetError(
             "不支持旧版 .xls 文件，请另存为 .xlsx 或 .csv / old .xls files are not supported: "
             "save the sheet as .xlsx or .csv"
         )
     if filename and filename.lower().endswith((".xlsx", ".xlsm")):
-        raise SheetError("无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file")
-    return _read_csv(_decode(data))
+        raise SheetError(DAMAGED)
+    return _read_csv(_decode(data), max_rows)
 
 
 def _decode(data: bytes) -> str:
@@ -67,26 +74,34 @@ def _decode(data: bytes) -> str:
     )
 
 
-def _read_csv(text: str) -> list[Row]:
+def _read_csv(text: str, max_rows: int | None) -> list[Row]:
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max((",", "\t", ";"), key=first.count)
+    rows: list[Row] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        return [(number, [cell.strip() for cell in row]) for number, row in enumerate(reader, 1)]
-    except csv.Error as error:
-        raise SheetError(f"CSV 格式有误 / malformed CSV: {error}") from error
+        for number, row in enumerate(reader, 1):
+            _check_count(number, max_rows)
+            rows.append((number, [cell.strip() for cell in row]))
+    except csv.Error as error:  # its messages name the problem, not the cell's text
+        raise SheetError(
+            f"第 {reader.line_num} 行 CSV 格式有误 / row {reader.line_num}: malformed CSV ({error})"
+        ) from error
+    return rows
 
 
-def _read_xlsx(data: bytes) -> list[Row]:
+def _check_count(number: int, max_rows: int | None) -> None:
+    if max_rows is not None and number > max_rows:
+        raise SheetError(f"行数过多（上限 {max_rows} 行） / more than {max_rows} rows")
+
+
+def _read_xlsx(data: bytes, max_rows: int | None) -> list[Row]:
+    _check_zip(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (
-        Exception
-    ) as error:  # openpyxl raises many kinds on a damaged file; all mean "unreadable"
+    except Exception as error:  # openpyxl raises many kinds on a damaged file: all "unreadable"
         log.info("unreadable xlsx: %r", error)
-        raise SheetError(
-            "无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file"
-        ) from error
+        raise SheetError(DAMAGED) from error
     try:
         if not book.worksheets:
             raise SheetError("Excel 文件中没有工作表 / the Excel file has no sheet")
@@ -94,12 +109,38 @@ def _read_xlsx(data: bytes) -> list[Row]:
         sheet.reset_dimensions()  # some writers store wrong dimensions; read what is there
         # Read-only rows come padded from row 1 (empty rows as empty tuples), so counting
         # gives the row numbers the office sees.
-        return [
-            (number, [_cell_text(value) for value in values])
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
+        rows: list[Row] = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            _check_count(number, max_rows)
+            if len(values) > MAX_COLUMNS:
+                raise SheetError(
+                    f"第 {number} 行超过 {MAX_COLUMNS} 列 / row {number}: more than "
+                    f"{MAX_COLUMNS} columns"
+                )
+            rows.append((number, [_cell_text(value) for value in values]))
+        return rows
+    except SheetError:
+        raise
+    except Exception as error:  # the sheet is read lazily: damage inside it shows up here
+        log.info("damaged xlsx sheet: %r", error)
+        raise SheetError(DAMAGED) from error
     finally:
         book.close()
+
+
+def _check_zip(data: bytes) -> None:
+    """A readable zip whose members unpack to at most ``MAX_UNZIPPED_BYTES``."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as error:
+        log.info("unreadable xlsx zip: %r", error)
+        raise SheetError(DAMAGED) from error
+    if unpacked > MAX_UNZIPPED_BYTES:
+        raise SheetError(
+            f"Excel 文件解压后超过 {MAX_UNZIPPED_BYTES // 2**20} MB / the Excel file unpacks to "
+            f"more than {MAX_UNZIPPED_BYTES // 2**20} MB"
+        )
 
 
 def _cell_text(value: object) -> str:

@@ -41,19 +41,35 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def begin_write(session: Session) -> None:
-    """Start a write transaction; writers queue, one at a time, on both databases.
+def begin_write(session: Session, street_id: int | None = None) -> None:
+    """Start a write transaction; writers of one street queue, one at a time.
 
-    On SQLite it takes the write lock at once (BEGIN IMMEDIATE), so concurrent writers wait on
-    the busy timeout instead of failing on a stale snapshot. On PostgreSQL it takes one
-    transaction-scoped advisory lock: what a writer reads to decide (a helper's remaining day,
-    an order still open) cannot change under it before it commits — e.g. two re-matches or a
-    claim and a re-match booking the same helper's last free hour. Reads never wait."""
+    On PostgreSQL a writer takes transaction-scoped advisory locks: with ``street_id``, that
+    street's lock (and the all-streets lock shared), so writers of different streets never wait
+    on each other; without, the all-streets lock exclusively (it waits for every street's
+    writers). What a writer reads to decide (a helper's remaining day, an order still open) then
+    cannot change under it before it commits — e.g. two re-matches or a claim and a re-match
+    booking the same helper's last free hour. Reads never wait. Never solve while holding it:
+    solve first, then take the lock, re-check and write.
+
+    On SQLite, a single file has one writer at a time: BEGIN IMMEDIATE takes the database's write
+    lock at once (whatever the street), so concurrent writers wait on the busy timeout instead of
+    failing on a stale snapshot. Write transactions are kept short for that reason."""
     if session.in_transaction():
         session.commit()
     connection = session.connection(execution_options={WRITE_OPTION: True})
-    if connection.dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+    if connection.dialect.name != "postgresql":
+        return
+    if street_id is None:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key, 0)"), {"key": WRITE_LOCK_KEY})
+        return
+    # Always the shared lock first, then the street's: no two writers wait on each other in a
+    # circle.
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:key, 0)"), {"key": WRITE_LOCK_KEY})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:key, :street)"),
+        {"key": WRITE_LOCK_KEY, "street": street_id},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

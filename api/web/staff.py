@@ -186,9 +186,12 @@ def run_page(
         names = community_names(session, actor)
     except ServiceError as failure:
         return show(request, "s/run.html", actor, 400, section="run", day=day, run=None,
-                    rows=[], pages=1, number=1, names={}, error=failure.message)  # fmt: skip
+                    rows=[], pages=1, number=1, names={}, error=failure.message,
+                    overrides=[])  # fmt: skip
+    overrides = dispatch.overrides_on(session, actor, day)
     return show(request, "s/run.html", actor, section="run", day=day, run=run, rows=rows,
-                pages=pages, number=number, names=names, error=error)  # fmt: skip
+                pages=pages, number=number, names=names, error=error,
+                overrides=overrides)  # fmt: skip
 
 
 @router.post("/runs")
@@ -216,12 +219,23 @@ def assign(
     actor: StaffPage,
     session: SessionDep,
     helper_ids: Annotated[list[str] | None, Form()] = None,
+    helper_numbers: FormText = "",
+    override_reason: FormText = "",
     next_url: Annotated[str, Form(alias="next")] = "/s/",
 ) -> RedirectResponse:
-    """Hand an uncovered order to the picked helper(s): they get pending offers at once."""
+    """Hand an uncovered order to the picked helper(s): they get pending offers at once. Helpers
+    may also be typed by number; a team breaking a rule needs an override reason."""
     try:
-        picked = [parse_int(h, "helper_ids") for h in helper_ids or []]
-        team = dispatch.reassign(session, request.app.state.settings, actor, order_id, picked)
+        typed = [n for n in helper_numbers.replace("，", ",").split(",") if n.strip()]
+        picked = [parse_int(h.strip(), "helper_ids") for h in [*(helper_ids or []), *typed]]
+        team = dispatch.reassign(
+            session,
+            request.app.state.settings,
+            actor,
+            order_id,
+            picked,
+            override_reason=override_reason[:500],
+        )
     except ServiceError as failure:
         return back(request, next_url, err=failure.message)
     zh, en = "、".join(m.name for m in team.members), ", ".join(m.name for m in team.members)

@@ -26,7 +26,7 @@ def pair_cost(
 ) -> int:
     """Scaled cost of sending ``candidate`` to the order: travel, continuity, preference."""
     cost = weights.travel * candidate.leg.km_round_trip
-    if has_circle and not candidate.in_circle:
+    if has_circle and not candidate.in_circle:  # one miss (matcher.weights.continuity_misses)
         cost += weights.continuity
     if candidate.gender_mismatch:
         cost += weights.preference

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,15 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.services import imports, sheets
 from api.services.assign import create_assignment
 from api.services.exports import SHEET_HEADERS
 from api.services.import_columns import HELPER_COLUMNS, RESIDENT_COLUMNS
 from api.services.imports import ImportRejected, import_file
+from api.services.sheets import XLSX_MEDIA
 from api.settings import Settings
 from api.store.tables import AuditEntry, Grid, HelperRow, OrderRow, ResidentRow, UserRow
-from tests.api.conftest import DATE, World, login
+from tests.api.conftest import DATE, PASSWORD, World, login
 from tests.api.test_ledger import Other, add_community
 
 DATA = Path(__file__).parent.parent / "data"
@@ -392,3 +396,243 @@ def test_import_rejected_carries_every_error(sessions: sessionmaker[Session], wo
                 session, staff, "helpers", csv_bytes(HEADER, GOOD_ROW.replace("党员", "?")), "x.csv"
             )
     assert [(e.row, e.column) for e in refused.value.errors] == [(2, "类型")]
+
+
+# ----------------------------------------------------------------------------- 4. damaged sheets
+
+
+def xlsx_bytes(rows: list[list[Any]]) -> bytes:
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    return data.getvalue()
+
+
+GOOD_XLSX_ROWS = [HEADER.split(","), GOOD_ROW.split(",")]
+
+
+def rezip(data: bytes, change: Any) -> bytes:
+    """``data`` (a zip) with every member's bytes passed through ``change(name, bytes)``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, change(info.filename, source.read(info.filename)))
+    return out.getvalue()
+
+
+def damaged_workbooks() -> dict[str, bytes]:
+    """Truncated at several cut points, a sheet whose XML stops half-way, a sheet whose
+    compressed bytes are flipped (the zip directory still fine), and random bytes."""
+    good = xlsx_bytes(GOOD_XLSX_ROWS * 1 + [GOOD_ROW.split(",")] * 50)
+    cases = {f"cut-{cut}": good[: len(good) * cut // 100] for cut in (5, 30, 60, 90, 99)}
+    cases["cut-last-byte"] = good[:-1]
+    cases["half-sheet-xml"] = rezip(
+        good, lambda name, body: body[: len(body) // 2] if "worksheets/sheet" in name else body
+    )
+    cases["bad-sheet-xml"] = rezip(
+        good, lambda name, body: body.replace(b"<row", b"<row <") if "sheet1" in name else body
+    )
+    laughs = b'<!DOCTYPE x [<!ENTITY a0 "lol">' + b"".join(
+        b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10)
+    )
+    cases["xml-entity-bomb"] = rezip(
+        good,
+        lambda name, body: (
+            laughs + b"]>" + body.replace(b"<t>", b"<t>&a9;", 1) if "sheet1" in name else body
+        ),
+    )
+    with zipfile.ZipFile(io.BytesIO(good)) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+    flipped = bytearray(good)
+    start = sheet.header_offset + 30 + len(sheet.filename) + 40
+    flipped[start : start + 40] = bytes(255 - b for b in flipped[start : start + 40])
+    cases["flipped-sheet-bytes"] = bytes(flipped)
+    rng = random.Random(0)
+    cases["zip-magic-then-noise"] = b"PK\x03\x04" + bytes(rng.randrange(256) for _ in range(3000))
+    return cases
+
+
+def test_xlsx_damaged_workbook_is_an_import_error_naming_the_file(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """A truncated or corrupt workbook (the zip cut, the sheet's XML cut or broken, its bytes
+    flipped) is a 422 whose message names the file, never a 500; nothing is imported."""
+    before = count(sessions, HelperRow)
+    damaged = damaged_workbooks()
+    for name in ("cut-60", "half-sheet-xml", "bad-sheet-xml", "flipped-sheet-bytes"):
+        response = upload(client, "helpers", damaged[name], "坏表.xlsx")
+        assert response.status_code == 422, (name, response.text)
+        detail = response.json()["detail"]
+        assert detail.startswith("坏表.xlsx：无法读取 Excel 文件"), (name, detail)
+        assert "/ 坏表.xlsx: cannot read the Excel file" in detail
+    assert count(sessions, HelperRow) == before
+
+
+def test_xlsx_damaged_workbook_through_the_service_and_the_staff_page(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """The service raises ``ImportRejected`` naming the file; the staff page answers 422 with
+    the message in the page's language."""
+    damaged = damaged_workbooks()["half-sheet-xml"]
+    with sessions() as session:
+        staff = session.scalars(select(UserRow.id).where(UserRow.username == "staff")).one()
+        with pytest.raises(ImportRejected, match=r"^台账\.xlsx：无法读取 Excel 文件"):
+            import_file(session, staff, "helpers", damaged, "台账.xlsx")
+    client.cookies.clear()
+    form = {"username": "staff", "password": PASSWORD}
+    assert client.post("/login", data=form, follow_redirects=False).status_code in (302, 303)
+    files = {"file": ("台账.xlsx", damaged, XLSX_MEDIA)}
+    page = client.post("/s/import/helpers", files=files)
+    assert page.status_code == 422
+    assert "台账.xlsx：无法读取 Excel 文件，文件可能已损坏" in page.text
+
+
+def test_xlsx_empty_sheet_is_an_import_error(client: TestClient, world: World) -> None:
+    """A workbook whose sheet has no cells is "the file is empty", naming the file."""
+    response = upload(client, "helpers", xlsx_bytes([]), "空表.xlsx")
+    assert response.status_code == 422
+    assert response.json()["detail"] == "空表.xlsx：文件为空 / 空表.xlsx: the file is empty"
+
+
+def test_xlsx_huge_sheet_is_stopped_at_the_row_cap(
+    sessions: sessionmaker[Session], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet with more rows than the import allows is refused while it is read (the cap is
+    MAX_ROWS plus room for a title and blank rows), naming the limit."""
+    monkeypatch.setattr(imports, "MAX_ROWS", 5)
+    rows = [HEADER.split(",")] + [GOOD_ROW.replace("T-1", f"T-{n}").split(",") for n in range(200)]
+    with sessions() as session:
+        staff = session.scalars(select(UserRow.id).where(UserRow.username == "staff")).one()
+        with pytest.raises(ImportRejected) as refused:
+            import_file(session, staff, "helpers", xlsx_bytes(rows), "大表.xlsx")
+    assert (
+        refused.value.message
+        == "大表.xlsx：行数过多（上限 115 行） / 大表.xlsx: more than 115 rows"
+    )
+
+
+def test_xlsx_that_unpacks_too_large_is_refused(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workbook whose members unpack beyond the limit (a zip bomb) is refused before openpyxl
+    reads it."""
+    monkeypatch.setattr(sheets, "MAX_UNZIPPED_BYTES", 2000)
+    response = upload(client, "helpers", xlsx_bytes(GOOD_XLSX_ROWS), "炸弹.xlsx")
+    assert response.status_code == 422
+    assert "Excel 文件解压后超过" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x80\x80\x80,\x81\x30\n\x80", "无法识别文件内容"),  # neither UTF-8 nor GB18030
+        (codecs.BOM_UTF16_LE + "编号,姓名".encode("utf-16-le")[:-1], "无法识别文件内容"),
+        (("编号,姓名\n" + "x" * 200_000 + ",y\n").encode(), "第 2 行 CSV 格式有误"),
+    ],
+    ids=["not-utf8-nor-gb18030", "odd-utf16", "field-too-large"],
+)
+def test_csv_with_bad_encoding_is_an_import_error(
+    client: TestClient, sessions: sessionmaker[Session], world: World, content: bytes, message: str
+) -> None:
+    """Bytes that are no text encoding we read, or a CSV the reader refuses, are a 422 naming
+    the file; nothing is imported."""
+    before = count(sessions, HelperRow)
+    response = upload(client, "helpers", content, "乱码.csv")
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"乱码.csv：{message}")
+    assert count(sessions, HelperRow) == before
+
+
+# ----------------------------------------------------------------------------- 5. codes
+
+
+def test_import_codes_compare_case_insensitively(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """``h0002`` updates ``H0002``; community ``c01``, grid ``g02``, kind ``NURSE``, skill
+    ``PHYSICIAN`` and language ``MN`` are found; stored codes keep their canonical case."""
+    header = "编号,姓名,社区,网格,纬度,经度,类型,技能,语言"
+    rows = [
+        "h0002,改名,c01,g02,40.84,111.75,NURSE,PHYSICIAN,MN",
+        "t-9,新人,c01,G02,40.84,111.75,Nurse,,zh",
+    ]
+    response = upload(client, "helpers", csv_bytes(header, *rows))
+    assert response.json() == {"inserted": 1, "updated": 1, "ignored_columns": []}, response.text
+    known = helper(sessions, "H0002")
+    assert (known.name, known.kind, known.skills, known.languages) == (
+        "改名", "nurse", ["physician"], ["mn"]
+    )  # fmt: skip
+    assert grid_name(sessions, known.grid_id) == "第2网格"
+    assert helper(sessions, "t-9").kind == "nurse"  # a new code is stored as written
+
+
+def test_import_codes_repeated_in_another_case_are_duplicates(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """``T-9`` and ``t-9`` in one file are the same code: the second row is refused."""
+    rows = [GOOD_ROW.replace("T-1", "T-9"), GOOD_ROW.replace("T-1", "t-9")]
+    errors = upload(client, "helpers", csv_bytes(HEADER, *rows)).json()["errors"]
+    assert [(e["row"], e["column"], e["reason"]) for e in errors] == [
+        (3, "编号", "编号与第 2 行重复 / code repeats row 2")
+    ]
+
+
+def test_import_codes_in_a_residents_circle_are_canonical(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """A resident's circle written ``h0001、H0001、h0003`` stores ``["H0001", "H0003"]`` and the
+    category ``LIVING_ALONE`` is found."""
+    header = "编号,姓名,社区,纬度,经度,人员类别,熟悉的志愿者"
+    row = "r0001,居民甲,C01,40.84,111.75,LIVING_ALONE,h0001、H0001、h0003"
+    response = upload(client, "residents", csv_bytes(header, row))
+    assert response.json()["updated"] == 1, response.text
+    with sessions() as session:
+        resident = session.scalars(select(ResidentRow).where(ResidentRow.code == "R0001")).one()
+    assert (resident.circle, resident.category) == (["H0001", "H0003"], "living_alone")
+
+
+# ----------------------------------------------------------------------------- 6. fuzz
+
+
+def test_fuzz_broken_import_files_give_a_clear_error_and_write_nothing(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """Damaged workbooks, random bytes as .csv and .xlsx, and truncated CSV: every upload is a
+    422 naming the file with no server error, and neither helpers nor the audit log change."""
+    rng = random.Random(1)
+    good_csv = (DATA / "ledger_helpers.csv").read_bytes()
+    files = {f"{name}.xlsx": content for name, content in damaged_workbooks().items()}
+    for number in range(4):
+        noise = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 4000)))
+        files[f"noise-{number}.csv"] = noise
+        files[f"noise-{number}.xlsx"] = noise
+    for cut in (1, 10, 60):
+        files[f"cut-{cut}.csv"] = good_csv[:cut]
+    before = (count(sessions, HelperRow), audit_count(sessions))
+    for name, content in files.items():
+        response = upload(client, "helpers", content, name)
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["detail"].startswith(name), (name, response.json())
+    assert (count(sessions, HelperRow), audit_count(sessions)) == before
+
+
+def audit_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def test_xlsx_with_too_many_columns_is_refused(
+    sessions: sessionmaker[Session], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row wider than the column limit is refused naming the row, before the rest is read."""
+    monkeypatch.setattr(sheets, "MAX_COLUMNS", 20)
+    rows = [HEADER.split(","), GOOD_ROW.split(",") + ["x"] * 30]
+    with sessions() as session:
+        staff = session.scalars(select(UserRow.id).where(UserRow.username == "staff")).one()
+        with pytest.raises(ImportRejected) as refused:
+            import_file(session, staff, "helpers", xlsx_bytes(rows), "宽表.xlsx")
+    assert refused.value.message == (
+        "宽表.xlsx：第 2 行超过 20 列 / 宽表.xlsx: row 2: more than 20 columns"
+    )

@@ -352,3 +352,122 @@ def test_staff_run_endpoint_and_scoped_explanations(
     assert client.post("/runs", json={}, headers=login(client, "helper1")).status_code == 404
     assert client.get("/runs", headers=login(client, "helper1")).status_code == 404
     assert client.get("/runs/99999", headers=staff).status_code == 404
+
+
+STRANDED = """
+select count(*) from offers f join assignments a on a.id = f.assignment_id
+where f.status in ('pending', 'accepted') and a.status not in ('active', 'done', 'confirmed')
+"""
+
+
+def test_reruns_with_answers_between_strand_nothing_and_keep_teams(
+    sessions: sessionmaker[Session], settings: Settings, world: World, day: dt.date
+) -> None:
+    """Five re-runs with accepts and declines between them: no live offer is ever left on an
+    ended assignment, every accepted member stays (same assignment and start), pending members
+    stay where they were unless the run moved their order, and each plan passes the verifier."""
+    from sqlalchemy import text
+
+    from api.services.offers import decline
+
+    make_roomy(sessions)
+    run_nightly(sessions, settings, world.street_id, day)
+    accepted: dict[int, tuple[int, int | None]] = {}
+    for round_ in range(5):
+        with sessions() as session:
+            teams = sorted(live_teams(session, day).items())
+            for n, (_, (assignment, members)) in enumerate(teams):
+                pending = [o for o in members if o.status == "pending"]
+                if not pending:
+                    continue
+                if (n + round_) % 3 == 0:
+                    accept(session, settings, pending[0].helper_id, pending[0].id)
+                    accepted[pending[0].id] = (assignment.id, assignment.start_minute)
+                elif (n + round_) % 5 == 1:
+                    decline(session, settings, pending[0].helper_id, pending[0].id, "busy")
+            before = {
+                o.id: (o.helper_id, a.start_minute)
+                for _, (a, members) in live_teams(session, day).items()
+                for o in members
+                if o.status == "pending"
+            }
+        rerun = run_nightly(sessions, settings, world.street_id, day)
+        with sessions() as session:
+            assert session.scalar(text(STRANDED)) == 0
+            for offer_id, (assignment_id, start) in accepted.items():
+                offer = session.get_one(OfferRow, offer_id)
+                assert offer.status == "accepted" and offer.assignment_id == assignment_id
+                assert offer.assignment.start_minute == start
+            # Only answers changed: a pending member is kept at the same start, unless they
+            # declined another order of that resident (the matcher's refusal rule).
+            refused = set(
+                session.execute(
+                    select(OfferRow.helper_id, OrderRow.resident_id)
+                    .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+                    .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+                    .where(OfferRow.status == "declined")
+                ).all()
+            )
+            for offer_id, (helper_id, start) in before.items():
+                offer = session.get_one(OfferRow, offer_id)
+                if offer.status in ("pending", "accepted"):
+                    assert offer.assignment.start_minute == start
+                else:
+                    assert offer.status == "withdrawn"
+                    assert (helper_id, offer.assignment.order.resident_id) in refused
+            assert rerun.figures["orders_withdrawn"] == 0
+            assert rerun.figures["pending_kept"] is True
+            assert_db_plan_valid(session, world.street_id, day)
+
+
+def test_rerun_counts_what_it_changed_per_order(
+    sessions: sessionmaker[Session], settings: Settings, world: World, day: dt.date
+) -> None:
+    """A re-run after a pending member leaves the ledger counts that order as moved (its place
+    refilled) and every other order as kept; the first run counts every team as new."""
+    make_roomy(sessions)
+    first = run_nightly(sessions, settings, world.street_id, day)
+    assert first.figures["orders_new"] == first.figures["covered"]
+    assert first.figures["orders_kept"] == first.figures["orders_moved"] == 0
+    with sessions() as session:
+        teams = sorted(live_teams(session, day).items())
+        gone = teams[0][1][1][0]
+        session.execute(
+            update(HelperRow).where(HelperRow.id == gone.helper_id).values(active=False)
+        )
+        session.commit()
+    rerun = run_nightly(sessions, settings, world.street_id, day)
+    figures = rerun.figures
+    assert figures["orders_moved"] >= 1
+    assert figures["orders_kept"] + figures["orders_moved"] + figures["orders_filled"] == len(teams)
+    assert figures["orders_withdrawn"] == 0
+    with sessions() as session:
+        assert session.get_one(OfferRow, gone.id).status == "withdrawn"
+
+
+def test_a_plan_the_checker_rejects_is_never_sent(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should the solver ever return a plan breaking a hard rule (here: one team swapped for a
+    helper it does not fit), the run fails before writing: no offer goes out."""
+    real_solve = nightly.solve
+
+    def broken_solve(problem, params):  # type: ignore[no-untyped-def]
+        result = real_solve(problem, params)
+        first = result.assignments[0]
+        order = problem.order(first.order)
+        needs = problem.item_of(order).required_skills
+        stranger = next(h.id for h in problem.helpers if not needs <= h.skills)
+        swapped = first.model_copy(update={"helpers": (stranger,)})
+        return result.model_copy(update={"assignments": (swapped, *result.assignments[1:])})
+
+    monkeypatch.setattr(nightly, "solve", broken_solve)
+    with pytest.raises(NightlyFailed):
+        run_nightly(sessions, settings, world.street_id, day)
+    with sessions() as session:
+        assert count(session, OfferRow.id) == 0
+        assert session.scalars(select(RunRow.status)).one() == "failed"

@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
+import random
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from api import scenario_run
+from api.cli import app
+from api.files import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml, parse_yaml
 from api.scenario import (
     Scenario,
     ScenarioError,
     build,
+    load,
     load_scenario,
     scenario_json_schema,
     variant_names,
+    variants,
+)
+from api.scenario.schema import MAX_CSV_BYTES, MAX_FACTOR, MAX_LEGS
+from matcher.generator import (
+    MAX_COMMUNITIES,
+    MAX_GRIDS_PER_COMMUNITY,
+    MAX_HELPERS,
+    MAX_ORDERS,
+    MAX_RESIDENTS,
 )
 from matcher.model import HelperKind, MatrixTravel
 from matcher.params import SolveParams
@@ -24,6 +40,7 @@ from matcher.verify import assert_valid
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 SHIPPED = [*sorted(SCENARIOS.glob("*.yaml")), SCENARIOS / "explicit-csv" / "scenario.yaml"]
 SMALL = [SCENARIOS / "explicit-small.yaml", SCENARIOS / "explicit-csv" / "scenario.yaml"]
+runner = CliRunner()
 
 TINY = """\
 name: tiny
@@ -293,8 +310,7 @@ def test_bad_csv_row_names_file_row_and_column(tmp_path: Path) -> None:
     write(tmp_path, "id,kind,lat,lon,availability\nH1,nurse,40.8,111.7,8am\n", "h.csv")
     path = write(tmp_path, "name: t\nstreet:\n  explicit: {helpers: h.csv}\n")
     assert error_of(path) == (
-        f"{tmp_path / 'h.csv'}: row 2: column availability: "
-        "expected a window like '08:00-11:30', got '8am'"
+        f"{tmp_path / 'h.csv'}: row 2: column availability: expected a window like '08:00-11:30'"
     )
 
 
@@ -368,3 +384,320 @@ def test_json_schema_describes_the_file() -> None:
     schema = scenario_json_schema()
     assert {"name", "street", "variants", "solver"} <= set(schema["properties"])
     assert json.loads(json.dumps(schema)) == schema
+
+
+# ----------------------------------------------------------------------------- 1. the YAML loader
+
+
+def test_yaml_loader_refuses_duplicate_keys_naming_file_line_and_key(tmp_path: Path) -> None:
+    """A key repeated in a mapping (top level or nested) is an error naming file, line, key."""
+    top = write(tmp_path, "name: t\nstreet:\n  generated: {preset: tiny}\nname: u\n")
+    assert error_of(top) == (
+        f"{top}: line 4, column 1: duplicate key 'name' (each key may appear once in a mapping)"
+    )
+    nested = write(tmp_path, "name: t\nstreet:\n  generated: {preset: tiny, seed: 1, seed: 2}\n")
+    assert error_of(nested).startswith(f"{nested}: line 3, column 38: duplicate key 'seed'")
+
+
+def test_yaml_loader_bounds_nesting_depth(tmp_path: Path) -> None:
+    """Deep nesting (block or flow) is refused with its line instead of a RecursionError."""
+    flow = write(tmp_path, "name: t\nstreet: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert error_of(flow) == f"{flow}: line 2, column 58: nested more than 50 levels deep"
+    block = "name: t\nstreet:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(100))
+    deep = write(tmp_path, block, "block.yaml")
+    assert error_of(deep).startswith(f"{deep}: line 51, ")
+
+
+def test_yaml_loader_bounds_alias_expansion(tmp_path: Path) -> None:
+    """A "billion laughs" file (9 levels of 9 aliases) and a recursive alias are refused before
+    anything is expanded."""
+    laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 10)
+    )
+    path = write(tmp_path, laughs + "name: t\nstreet: {generated: {preset: tiny}}\n")
+    assert error_of(path) == (
+        f"{path}: line 7: more than 2,000,000 values once aliases (*name) are expanded"
+    )
+    loop = write(tmp_path, "name: t\nstreet: &s {generated: *s}\n", "loop.yaml")
+    assert error_of(loop) == f"{loop}: line 2: an alias refers to the node that contains it"
+
+
+def test_yaml_loader_keeps_ordinary_anchors_and_merge_keys(tmp_path: Path) -> None:
+    """Anchors, aliases and a merge key whose value a later key overrides are plain YAML and
+    still load; a scenario using an alias loads."""
+    text = "a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  y: 3\nc: [*a, *a]\n"
+    assert parse_yaml(text, "t.yaml") == {
+        "a": {"x": 1, "y": 2}, "b": {"x": 1, "y": 3}, "c": [{"x": 1, "y": 2}] * 2
+    }  # fmt: skip
+    good = "name: t\nstreet:\n  generated: &g {preset: tiny}\n  explicit: {helpers: []}\n"
+    assert load_scenario(write(tmp_path, good)).street.generated is not None
+
+
+def test_yaml_loader_bounds_size_and_refuses_non_text(tmp_path: Path) -> None:
+    """Over 4 MiB is refused before parsing; bytes that are not UTF-8 and control characters
+    are named by line or position, without echoing them; a folder is not a file."""
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"name: t\n" + b"#" * (4 * 1024 * 1024))
+    assert error_of(big) == (f"{big}: the file has 4,194,312 bytes; the limit is 4,194,304")
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"name: t\nstreet:\n  x: \xff\xfeSECRET\n")
+    assert error_of(binary) == f"{binary}: line 3: not UTF-8 text; save the file as UTF-8"
+    control = write(tmp_path, "name: t\x01SECRET\n", "control.yaml")
+    message = error_of(control)
+    assert message == f"{control}: line 1: a control character is not allowed in YAML"
+    assert error_of(tmp_path) == f"{tmp_path}: not a regular file"
+    assert error_of(tmp_path / "missing.yaml") == f"{tmp_path / 'missing.yaml'}: no such file"
+
+
+def test_yaml_loader_errors_through_the_cli_exit_2_in_one_line(tmp_path: Path) -> None:
+    """Through ``qunbang scenario run`` a loader error is one red line and exit code 2."""
+    path = write(tmp_path, "name: t\nstreet: " + "[" * 3000 + "]" * 3000 + "\n")
+    result = runner.invoke(app, ["scenario", "run", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
+    assert "nested more than 50 levels deep" in result.output
+
+
+# ----------------------------------------------------------------------------- 2. sizes
+
+
+@pytest.mark.parametrize(
+    ("field", "bound"),
+    [("helpers", 150_000), ("residents", 250_000), ("orders", 50_000), ("communities", 500)],
+)
+def test_generator_sizes_are_bounded_with_the_bound_in_the_error(
+    tmp_path: Path, field: str, bound: int
+) -> None:
+    """A generated street of a billion anything is refused at validation, naming the bound,
+    before the generator allocates anything."""
+    path = write(
+        tmp_path, f"name: t\nstreet:\n  generated: {{preset: tiny, {field}: 1000000000}}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(caught.value) == (
+        f"{path}: street.generated.{field}: Input should be less than or equal to {bound} "
+        "(got 1000000000)"
+    )
+
+
+def test_generator_sizes_bound_the_variants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add_helpers beyond the helper limit, a scale factor over 100, and a scale_orders that
+    would pass the order limit are refused naming the change and the limit."""
+    too_many = write(tmp_path, TINY.replace("count: 5", "count: 1000000000"))
+    with pytest.raises(ScenarioError, match=r"add_helpers\.count: Input should be less than or "
+                       r"equal to 150000"):  # fmt: skip
+        load_scenario(too_many)
+    monkeypatch.setattr(variants, "MAX_HELPERS", 35)  # 30 + 5 fits; the next 2 do not
+    assert error_of(write(tmp_path, TINY, "tiny.yaml"), "nurses").endswith(
+        "variants[0].changes[1].add_helpers: 37 helpers in all; the limit is 35"
+    )
+    factor = write(tmp_path, TINY.replace("factor: 2}", "factor: 1000000}"), "factor.yaml")
+    with pytest.raises(ScenarioError, match=r"scale_orders\.factor: Input should be less than or "
+                       r"equal to 100"):  # fmt: skip
+        load_scenario(factor)
+    monkeypatch.setattr(variants, "MAX_ORDERS", 41)
+    message = error_of(write(tmp_path, TINY, "orders.yaml"), "health-x2")
+    assert message.startswith(f"{tmp_path / 'orders.yaml'}: variants[2].changes[0].scale_orders: ")
+    assert message.endswith("orders in all; the limit is 41")
+
+
+def test_generator_sizes_are_documented_in_the_readme() -> None:
+    """The README's "Scenario files: limits" section states every bound the code enforces."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Scenario files: limits", 1)[1].split("\n#", 1)[0]
+    figures = [
+        *(MAX_HELPERS, MAX_RESIDENTS, MAX_ORDERS, MAX_COMMUNITIES, MAX_LEGS),
+        *(MAX_GRIDS_PER_COMMUNITY, MAX_YAML_DEPTH, MAX_YAML_NODES, int(MAX_FACTOR)),
+    ]
+    for figure in figures:
+        assert f"{figure:,}" in section, figure
+    assert (
+        f"{MAX_YAML_BYTES // 2**20} MiB" in section and f"{MAX_CSV_BYTES // 2**20} MiB" in section
+    )
+
+
+# ----------------------------------------------------------------------------- 3. CSV references
+
+
+def helpers_csv_scenario(tmp_path: Path, reference: str, name: str = "s.yaml") -> Path:
+    return write(tmp_path, f"name: t\nstreet:\n  explicit: {{helpers: '{reference}'}}\n", name)
+
+
+def test_csv_references_stay_inside_the_scenario_folder(tmp_path: Path) -> None:
+    """Absolute paths, '..' and a symbolic link leading out are refused naming the field; the
+    refused file is never opened, so nothing of it (/etc/passwd's 'root:') can be echoed."""
+    folder = tmp_path / "scenario"
+    (folder / "sub").mkdir(parents=True)
+    (tmp_path / "x.csv").write_text("id,kind,lat,lon\n", encoding="utf-8")
+    (folder / "sub" / "link.csv").symlink_to("/etc/passwd")
+    cases = {
+        "/etc/passwd": "absolute paths are refused",
+        "../x.csv": "'..' is refused",
+        "sub/../../x.csv": "'..' is refused",
+        "~/x.csv": "absolute paths are refused",
+        "sub/link.csv": "'sub/link.csv' leads outside it (a symbolic link)",
+    }
+    for reference, reason in cases.items():
+        path = helpers_csv_scenario(folder, reference)
+        message = error_of(path)
+        assert message.startswith(f"{path}: street.explicit.helpers: must be a file in the "
+                                  "scenario's folder"), message  # fmt: skip
+        assert message.endswith(reason) and "root:" not in message
+
+
+def test_csv_references_read_only_regular_files(tmp_path: Path) -> None:
+    """A FIFO or a folder inside the scenario's folder is refused without blocking; /dev/zero
+    behind a link is outside the folder; a CSV in a subfolder is read."""
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    assert error_of(helpers_csv_scenario(tmp_path, "pipe.csv")) == (
+        f"{tmp_path / 'pipe.csv'}: not a regular file"
+    )
+    assert error_of(helpers_csv_scenario(tmp_path, "folder.csv")) == (
+        f"{tmp_path / 'folder.csv'}: not a regular file"
+    )
+    assert "leads outside it" in error_of(helpers_csv_scenario(tmp_path, "zero.csv"))
+    (tmp_path / "people").mkdir()
+    write(tmp_path / "people", "id,kind,lat,lon\nH1,nurse,40.8,111.7\n", "h.csv")
+    path = write(tmp_path, "name: t\nstreet:\n  generated: {preset: tiny}\n"
+                 "  explicit: {helpers: people/h.csv}\n", "ok.yaml")  # fmt: skip
+    explicit = load_scenario(path).street.explicit
+    assert explicit is not None and [row.id for row in explicit.helpers] == ["H1"]
+
+
+def test_csv_references_are_size_capped_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CSV over the byte limit is refused by its size; over the row limit, by its rows."""
+    write(tmp_path, "id,kind,lat,lon\n" + "H1,nurse,40.8,111.7\n" * 5, "h.csv")
+    monkeypatch.setattr(load, "MAX_CSV_BYTES", 50)
+    assert error_of(helpers_csv_scenario(tmp_path, "h.csv")) == (
+        f"{tmp_path / 'h.csv'}: the file has 116 bytes; the limit is 50"
+    )
+    monkeypatch.setattr(load, "MAX_CSV_BYTES", 1000)
+    monkeypatch.setitem(load.MAX_ROWS, "helpers", 3)
+    assert error_of(helpers_csv_scenario(tmp_path, "h.csv")) == (
+        f"{tmp_path / 'h.csv'}: more than 3 rows; the limit is 3"
+    )
+
+
+def test_csv_reference_errors_never_echo_file_contents(tmp_path: Path) -> None:
+    """An unknown header, a bad cell, an extra cell, a bad byte and a bad quote are each named
+    by file, row and column only: the secret text in them never appears."""
+    files = {
+        "header.csv": "id,kind,lat,lon,SECRET\n",
+        "cell.csv": "id,kind,lat,lon\nH1,nurse,SECRET,111.7\n",
+        "window.csv": "id,kind,lat,lon,availability\nH1,nurse,40.8,111.7,SECRET\n",
+        "extra.csv": "id,kind,lat,lon\nH1,nurse,40.8,111.7,SECRET\n",
+        "kind.csv": "id,kind,lat,lon\nH1,SECRET,40.8,111.7\n",
+    }
+    expected = {
+        "header.csv": "row 1: column 5 is not a known column; columns are id, kind, lat, lon,",
+        "cell.csv": "row 2: column lat: Input should be a valid number, unable to parse string "
+        "as a number",
+        "window.csv": "row 2: column availability: expected a window like '08:00-11:30'",
+        "extra.csv": "row 2: 5 cells but the header has 4 columns",
+        "kind.csv": "row 2: column kind: Input should be",
+    }
+    for name, text in files.items():
+        write(tmp_path, text, name)
+        message = error_of(helpers_csv_scenario(tmp_path, name))
+        assert message.startswith(f"{tmp_path / name}: {expected[name]}"), message
+        assert "SECRET" not in message
+    (tmp_path / "bytes.csv").write_bytes(b"id,kind,lat,lon\nH1,\xffSECRET,1,2\n")
+    assert error_of(helpers_csv_scenario(tmp_path, "bytes.csv")) == (
+        f"{tmp_path / 'bytes.csv'}: line 2: not UTF-8 text; save the file as UTF-8"
+    )
+
+
+def test_csv_and_generated_sizes_add_up_within_the_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generated and explicit helpers together stay within the helper limit."""
+    write(tmp_path, "id,kind,lat,lon\nX1,nurse,40.8,111.7\n", "h.csv")
+    path = write(tmp_path, "name: t\nstreet:\n  generated: {preset: tiny}\n"
+                 "  explicit: {helpers: h.csv}\n")  # fmt: skip
+    monkeypatch.setitem(load.MAX_ROWS, "helpers", 30)
+    assert error_of(path) == (
+        f"{path}: street: 31 helpers in all (generated and explicit); the limit is 30"
+    )
+
+
+# ----------------------------------------------------------------------------- 6. fuzz
+
+
+def broken_scenarios(folder: Path) -> dict[str, Path]:
+    """A handful of broken scenario files, each with the text its error must contain."""
+    folder.mkdir()
+    helpers = "name: t\nstreet:\n  explicit: {{helpers: '{}'}}\n"
+    texts = {
+        "deep.yaml": "name: t\nstreet: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n",
+        "billion.yaml": "name: t\nstreet:\n  generated: {preset: tiny, helpers: 1000000000}\n",
+        "dev-zero.yaml": helpers.format("/dev/zero"),
+        "passwd.yaml": helpers.format("/etc/passwd"),
+        "up.yaml": helpers.format("../../x.csv"),
+        "duplicate.yaml": "name: t\nname: u\nstreet: {generated: {preset: tiny}}\n",
+        "unterminated.yaml": "name: 't\nstreet: [\n",
+        "not-a-mapping.yaml": "- just\n- a list\n",
+    }
+    paths = {name: write(folder, text, name) for name, text in texts.items()}
+    rng = random.Random(0)
+    for number in range(3):
+        path = folder / f"random-{number}.yaml"
+        path.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000))))
+        paths[path.name] = path
+    return paths
+
+
+def test_fuzz_broken_scenario_files_give_one_clear_line(tmp_path: Path) -> None:
+    """Each broken file makes ``scenario run --json`` exit 2 with one line naming the file, no
+    traceback, nothing written (the JSON is not created) and the folder unchanged."""
+    paths = broken_scenarios(tmp_path / "broken")
+    before = sorted(p.name for p in (tmp_path / "broken").iterdir())
+    out = tmp_path / "out.json"
+    for name, path in paths.items():
+        result = runner.invoke(app, ["scenario", "run", str(path), "--json", str(out)])
+        assert result.exit_code == 2, (name, result.output, result.exception)
+        line = result.output.strip()
+        assert "\n" not in line and str(path) in line and "Traceback" not in line, line
+        assert "root:" not in line, line
+    assert not out.exists()
+    assert sorted(p.name for p in (tmp_path / "broken").iterdir()) == before
+
+
+def test_yaml_loader_reads_every_shipped_yaml_file() -> None:
+    """Every YAML file the project ships (seeds and scenarios) passes the strict loader: no
+    duplicate key hides in them."""
+    root = Path(__file__).parents[2]
+    shipped = sorted((root / "seeds").glob("*.yaml")) + sorted(SCENARIOS.rglob("*.yaml"))
+    assert len(shipped) >= 8
+    for path in shipped:
+        assert isinstance(load_yaml(path, limit=MAX_YAML_BYTES), dict), path
+
+
+def test_run_json_is_written_whole_or_not_at_all(
+    tiny: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--json`` replaces the file in one step: a failure while writing leaves the old file
+    as it was and no partial file beside it; success leaves valid JSON."""
+    run = scenario_run.run_scenario(tiny.source, tiny, None, "greedy", scenario_run.Overrides())
+    target = tmp_path / "out" / "run.json"
+    scenario_run.write_json(run, target)
+    first = json.loads(target.read_text(encoding="utf-8"))
+    assert first["solver"] == "greedy" and first["orders_total"] == len(run.problem.orders)
+
+    class Interrupted(Exception):
+        pass
+
+    def fail(*args: object) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(scenario_run.os, "replace", fail)
+    with pytest.raises(Interrupted):
+        scenario_run.write_json(run, target)
+    assert json.loads(target.read_text(encoding="utf-8")) == first
+    assert [p.name for p in target.parent.iterdir()] == ["run.json"]

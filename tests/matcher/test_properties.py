@@ -203,3 +203,14 @@ def test_brute_force_refuses_off_grid_times() -> None:
     )
     with pytest.raises(ValueError, match="grid"):
         best_weighted_coverage(prob)
+
+
+def test_continuity_is_one_definition_for_objective_and_figures() -> None:
+    """The objective's continuity cost (per candidate not in the circle) and the figures'
+    continuity rate both count ``matcher.weights.continuity_misses``: a team of one circle member
+    and one stranger misses once; a resident without a circle misses nothing."""
+    from matcher.weights import continuity_misses
+
+    assert continuity_misses(("h1", "h2"), ("h1", "h9")) == (1, 2)
+    assert continuity_misses((), ("h1", "h9")) == (0, 0)
+    assert continuity_misses(("h1",), ("h1",)) == (0, 1)

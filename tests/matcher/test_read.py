@@ -195,3 +195,24 @@ def test_solve_reaches_the_gap1_problem1_optimum(gap1_path: Path) -> None:
     assert_valid(problem, result)
     assert gap_result_violations(instance, result) == []
     assert gap_solution_cost(instance, result) == 261
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """A device (/dev/zero), a FIFO and a folder are refused at once instead of hanging."""
+    fifo = tmp_path / "gap.fifo"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo, tmp_path):
+        with pytest.raises(ValueError, match="not a regular file"):
+            read_gap_file(path)
+
+
+def test_absurd_sizes_end_at_the_file_end(tmp_path: Path) -> None:
+    """A header claiming 10^9 x 10^9 with three numbers behind it fails at the file's end,
+    without allocating for the claimed size; binary content is named by byte, not echoed."""
+    path = write(tmp_path, "gap9.txt", "1 1000000000 1000000000 1 2 3")
+    with pytest.raises(ValueError, match=r"token 7: file ends while reading .*cost\[0\]\[3\]"):
+        read_gap_file(path)
+    binary = tmp_path / "gap8.txt"
+    binary.write_bytes(b"1 2\xff\xfe")
+    with pytest.raises(ValueError, match=r"gap8\.txt: byte 4: not a text file of integers$"):
+        read_gap_file(binary)

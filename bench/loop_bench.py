@@ -1,0 +1,190 @@
+"""Answering offers under load: 50 helpers accept and decline at once on the demo street.
+
+Seeds the demo street (1,200 helpers, 600 orders) and a second street, runs the demo street's
+nightly, makes accounts for the helpers holding pending offers, starts ``qunbang serve`` on
+127.0.0.1 and lets ``--clients`` helpers act at the same time: each takes a pending offer of
+theirs and accepts or declines it (half each). A decline answers once the re-match has written
+the replacement offer, so its latency is "decline → new offer". Two phases: a quiet service, then
+the same while the second street's nightly run is in progress (``qunbang nightly --street
+east``). Prints p50/p95/p99 per action and phase. Run by hand:
+    .venv/bin/python bench/loop_bench.py [--database sqlite|URL] [--actions 300] [--clients 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from service_bench import start_server  # bench/ is this script's folder
+from sqlalchemy import func, select
+
+from api.services.auth import add_user
+from api.services.nightly import run_nightly
+from api.services.seed import seed_street
+from api.settings import Settings
+from api.store.db import make_engine, migrate, session_factory
+from api.store.tables import HelperRow, OfferRow, Street
+from matcher.generator import preset
+
+PASSWORD = "bench-password"
+DATE = dt.date.today() + dt.timedelta(days=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", default="sqlite", help="'sqlite' (a temp file) or a URL")
+    parser.add_argument("--actions", type=int, default=300, help="answers per phase")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--time-limit", type=float, default=20.0, help="nightly CP-SAT seconds")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database if args.database != "sqlite" else f"sqlite:///{folder}/bench.db"
+        settings = Settings(database_url=url, nightly_time_limit_s=args.time_limit, tick_seconds=0)
+        usernames = prepare(settings)
+        server = start_server(settings, args.port, args.workers)
+        try:
+            base = f"http://127.0.0.1:{args.port}"
+            tokens = asyncio.run(login_all(base, usernames))
+            print(f"server: {args.workers} worker(s); {len(tokens)} helper accounts; "
+                  f"{args.clients} acting at once")  # fmt: skip
+            asyncio.run(phase("quiet", base, tokens, args.clients, args.actions))
+            nightly = start_other_nightly(settings)
+            try:
+                asyncio.run(phase("other street's nightly running", base, tokens, args.clients,
+                                  args.actions, nightly))  # fmt: skip
+            finally:
+                nightly.wait(timeout=600)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def prepare(settings: Settings) -> list[str]:
+    migrate(settings.database_url)
+    sessions = session_factory(make_engine(settings.database_url))
+    with sessions() as session:
+        seed_street(session, preset("demo", seed=0), order_date=DATE)
+        seed_street(session, preset("demo", seed=1), code="east", name="东街道", order_date=DATE)
+        session.commit()
+        street_id = session.scalar(select(Street.id).where(Street.code == "demo"))
+    assert street_id is not None
+    began = time.perf_counter()
+    run = run_nightly(sessions, settings, street_id, DATE, trigger="bench")
+    print(f"demo street nightly: {time.perf_counter() - began:.1f} s; "
+          f"{run.figures['covered']}/{run.figures['orders']} orders")  # fmt: skip
+    with sessions() as session:
+        holders = session.execute(
+            select(OfferRow.helper_id, func.count())
+            .where(OfferRow.status == "pending")
+            .group_by(OfferRow.helper_id)
+            .order_by(OfferRow.helper_id)
+        ).all()
+        usernames = []
+        for helper_id, _count in holders:
+            code = session.get_one(HelperRow, helper_id).code
+            add_user(session, f"bench-{code}", PASSWORD, "helper", helper_id=helper_id)
+            usernames.append(f"bench-{code}")
+        session.commit()
+    return usernames
+
+
+def start_other_nightly(settings: Settings) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url)
+    env["QUNBANG_NIGHTLY_TIME_LIMIT_S"] = str(settings.nightly_time_limit_s)
+    qunbang = Path(sys.executable).with_name("qunbang")
+    command = [str(qunbang), "nightly", "--street", "east", "--date", DATE.isoformat()]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    time.sleep(3)  # let it get past seeding the run record and into its read and solve
+    return process
+
+
+async def login_all(base: str, usernames: list[str]) -> list[str]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        tokens = []
+        for name in usernames:
+            response = await client.post(
+                "/auth/token", data={"username": name, "password": PASSWORD}
+            )
+            response.raise_for_status()
+            tokens.append(response.json()["access_token"])
+        return tokens
+
+
+def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "n=0"
+    ordered = sorted(samples)
+    q = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
+    return (
+        f"n={len(ordered)} p50={q[49] * 1000:.0f} ms p95={q[94] * 1000:.0f} ms "
+        f"p99={q[98] * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms"
+    )
+
+
+async def phase(
+    name: str,
+    base: str,
+    tokens: list[str],
+    clients: int,
+    actions: int,
+    nightly: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """``clients`` helpers answering at once until ``actions`` answers were sent."""
+    latency: dict[str, list[float]] = {"accept": [], "decline": []}
+    errors: list[int] = []
+    replaced = 0
+    rng = random.Random(len(name))
+    pool = tokens[:]
+    rng.shuffle(pool)
+    left = actions
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+
+        async def act() -> None:
+            nonlocal left, replaced
+            while left > 0 and pool:
+                token = pool.pop()
+                headers = {"Authorization": f"Bearer {token}"}
+                listed = await client.get("/me/offers?status=pending", headers=headers)
+                pending = [o for o in listed.json()["items"] if o["status"] == "pending"]
+                if not pending:
+                    continue
+                left -= 1
+                kind = rng.choice(("accept", "decline"))
+                path = f"/me/offers/{rng.choice(pending)['id']}/{kind}"
+                began = time.perf_counter()
+                body = {"reason": "bench"} if kind == "decline" else None
+                response = await client.post(path, json=body, headers=headers)
+                latency[kind].append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    errors.append(response.status_code)
+                elif kind == "decline":
+                    replaced += bool(response.json().get("replacement_offers"))
+                pool.insert(0, token)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(act() for _ in range(clients)))
+        wall = time.perf_counter() - began
+    during = ""
+    if nightly is not None:
+        during = " (nightly still running at the end)" if nightly.poll() is None else ""
+    print(f"\n{name}: {actions - left} answers in {wall:.1f} s{during}; non-200: {errors}")
+    print(f"  accept:            {percentiles(latency['accept'])}")
+    print(f"  decline→new offer: {percentiles(latency['decline'])} "
+          f"({replaced} replaced)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
