@@ -70,6 +70,17 @@ PAIRS: dict[str, dict[str, tuple[str, str]]] = {
         "bonus": ("组织赠分", "Bonus from the organisation"),
         "reversal": ("更正", "Correction"),
     },
+    "notification_kind": {
+        "offer": ("派单", "offer"),
+        "reminder": ("回复提醒", "reminder"),
+        "change": ("变更", "change"),
+        "cancellation": ("取消", "cancellation"),
+    },
+    "notification_status": {
+        "pending": ("待发送", "pending"),
+        "sent": ("已发送", "sent"),
+        "failed": ("发送失败", "failed"),
+    },
     "decline_reason": {
         "busy": ("那个时间没空", "Busy at that time"),
         "unwell": ("身体不适", "Not feeling well"),

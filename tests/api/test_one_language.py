@@ -43,6 +43,7 @@ from api.store.tables import (
     Grid,
     HelperRow,
     ItemRow,
+    NotificationRow,
     OfferRow,
     OrderRow,
     PointsEntry,
@@ -170,6 +171,8 @@ class Ids:
     accepted_offer_id: int
     assignment_id: int  # of the accepted offer (tomorrow: Done is refused)
     order_id: int  # an order without a team
+    failed_message_id: int  # a message the webhook refused
+    pending_message_id: int
     day: dt.date
 
 
@@ -223,6 +226,11 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
             .values(languages=["zh", "mn"], gender="male")
         )
         resident.language, resident.preferred_gender = "zh", "female"
+        messages = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+        assert len(messages) >= 2, "the run queued messages"
+        failed, waiting = messages[0], messages[1]
+        failed.status, failed.attempts = "failed", 5
+        failed.last_error = "webhook answered 503 Service Unavailable"  # the far end's words
         ids = Ids(
             resident.id,
             helper_id,
@@ -231,6 +239,8 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
             accepted.id,
             accepted.assignment_id,
             order_id,
+            failed.id,
+            waiting.id,
             day,
         )
         session.commit()
@@ -266,7 +276,7 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
     columns = [
         ResidentRow.name, ResidentRow.address, ResidentRow.code, HelperRow.name,
         HelperRow.address, HelperRow.code, Community.name, Grid.name, Street.name,
-        OrderRow.note, PointsEntry.reason, UserRow.username,
+        OrderRow.note, PointsEntry.reason, UserRow.username, NotificationRow.last_error,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -323,7 +333,8 @@ def more_gets(ids: Ids) -> list[str]:
         "/s/orders/new?resident_id=99999999", "/s/residents?page=abc&active=x",
         "/s/residents/99999999", "/s/helpers/99999999", "/s/helpers/abc", "/s/import/bogus",
         "/v/?page=abc", "/v/claim?page=-3", "/v/points?page=99999999999999999999",
-        "/login?next=/s/",
+        "/login?next=/s/", "/s/messages?status=all", "/s/messages?status=failed",
+        "/s/messages?status=bogus&page=x",
     ]  # fmt: skip
 
 
@@ -344,6 +355,10 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/s/orders/{ids.order_id}/assign", {"helper_ids": ["99999999"]}),
         ("/s/orders/abc/assign", {}),
         ("/s/runs", {"date": "garbage"}),
+        (f"/s/messages/{ids.failed_message_id}/resend", {}),
+        (f"/s/messages/{ids.pending_message_id}/resend", {}),
+        ("/s/messages/99999999/resend", {}),
+        ("/s/messages/abc/resend", {}),
         ("/s/import/residents", {}),
         ("/s/import/residents", {"file": ("ledger.csv", b"\xff\xfe\x00garbage", "text/csv")}),
         (f"/v/offers/{ids.offer_id}/decline", {"reason": ""}),
