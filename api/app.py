@@ -12,16 +12,15 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import routes, web
-from api.deps import ActorCache
-from api.errors import ServiceError
+from api.errors import ServiceError, TooManyAttempts
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
 from api.web.page_errors import invalid_input_page, is_page
-from api.web.render import LoginRequired
+from api.web.security import install as install_security
 
 log = logging.getLogger("qunbang.api")
 
@@ -58,8 +57,8 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    app.state.actors = ActorCache(settings.token_cache_seconds)
     _add_error_handlers(app)
+    install_security(app, https=settings.https, site_origin=settings.site_origin)
     for package, name in ((routes, "api.routes"), (web, "api.web")):
         for module in pkgutil.iter_modules(package.__path__):
             router = getattr(importlib.import_module(f"{name}.{module.name}"), "router", None)
@@ -70,14 +69,12 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(LoginRequired)
-    async def login_required(_request: Request, error: LoginRequired) -> RedirectResponse:
-        return RedirectResponse(f"/login?next={error.next_url}", status_code=303)
-
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         body = {"detail": error.message, "code": error.code, "field": error.field}
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if isinstance(error, TooManyAttempts):
+            headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse(body, status_code=error.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -13,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import Forbidden, NotFound, Unauthorized
-from api.services.auth import hash_token, user_for_token
+from api.services.auth import owner_of_token
 from api.settings import Settings
 from api.store.db import session_scope
-from api.store.tables import UserRow, utcnow
+from api.store.tables import UserRow
 
 T = TypeVar("T")
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -76,58 +75,34 @@ class Actor:
         return self.community_id is None or self.community_id == community_id
 
 
-class ActorCache:
-    """Recently checked tokens → their actor, for ``settings.token_cache_seconds`` at most (and
-    never past the token's expiry). Saves a database round trip on every request; a logout
-    clears its entry at once, a revocation elsewhere takes effect within the cache time."""
-
-    def __init__(self, seconds: float, size: int = 10_000) -> None:
-        self.seconds = seconds
-        self.size = size
-        self._entries: dict[str, tuple[Actor, dt.datetime]] = {}
-
-    def get(self, key: str, now: dt.datetime) -> Actor | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[1] <= now:
-            return None
-        return entry[0]
-
-    def put(self, key: str, actor: Actor, expires_at: dt.datetime, now: dt.datetime) -> None:
-        if self.seconds <= 0:
-            return
-        if len(self._entries) >= self.size:
-            self._entries.clear()
-        self._entries[key] = (actor, min(expires_at, now + dt.timedelta(seconds=self.seconds)))
-
-    def drop(self, key: str) -> None:
-        self._entries.pop(key, None)
-
-
 async def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
-    """The caller of an API route (bearer token)."""
+    """The caller of an API route (bearer token only: the API never reads the login cookie, so
+    a page's cookie cannot be used to call it from another site)."""
     if not token:
         raise Unauthorized("请先登录 / please log in")
     return await actor_for_token(request, token)
 
 
 async def actor_for_token(request: Request, token: str) -> Actor:
-    """The actor a token belongs to, from the cache or (in a worker thread: it is a database
-    read) the tokens table; ``Unauthorized`` if the token is unknown, expired or revoked. Async so
-    that a cached token costs no thread hop. Shared by API routes and pages (login cookie)."""
-    cache: ActorCache = request.app.state.actors
-    key, now = hash_token(token), utcnow()
-    cached = cache.get(key, now)
-    if cached is not None:
-        return cached
-    actor, expires_at = await run_in_threadpool(_actor_from_db, request.app.state.sessions, token)
-    cache.put(key, actor, expires_at, now)
-    return actor
+    """The actor a token belongs to; ``Unauthorized`` if the token is unknown, expired or
+    revoked or its account inactive. Asked of the database on every request (one indexed read
+    in a worker thread): no cache, so a logout or a deactivation made by any worker process
+    takes effect at once everywhere. Shared by API routes and pages (login cookie)."""
+    return await run_in_threadpool(_actor_from_db, request.app.state.sessions, token)
 
 
-def _actor_from_db(sessions: sessionmaker[Session], token: str) -> tuple[Actor, dt.datetime]:
+def _actor_from_db(sessions: sessionmaker[Session], token: str) -> Actor:
     with session_scope(sessions) as session:
-        user, expires_at = user_for_token(session, token)
-        return actor_of(user), expires_at
+        owner = owner_of_token(session, token)
+        return Actor(
+            user_id=owner.user_id,
+            username=owner.username,
+            role=owner.role,
+            street_id=owner.street_id,
+            community_id=owner.community_id,
+            helper_id=owner.helper_id,
+            resident_id=owner.resident_id,
+        )
 
 
 def actor_of(user: UserRow) -> Actor:

@@ -42,3 +42,15 @@ class BadInput(ServiceError):
 class Unauthorized(ServiceError):
     status = 401
     code = "unauthorized"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many failed attempts in a short time; the caller may try again after
+    ``retry_after`` seconds (the API answers 429 with ``Retry-After``)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, field: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message, field)
+        self.retry_after = retry_after

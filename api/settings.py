@@ -19,8 +19,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/qunbang.db"
     timezone: str = "Asia/Shanghai"
     token_ttl_minutes: int = Field(default=12 * 60, gt=0)
-    # A checked token is trusted this long without asking the database again (0: always ask).
-    token_cache_seconds: float = Field(default=30.0, ge=0)
+    # Failed logins allowed per username and per client address within the window; past
+    # either, logins are refused with 429 until enough failures leave the window.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_client: int = Field(default=20, ge=1)
+    login_window_minutes: float = Field(default=15.0, gt=0)
+    # The site is served over HTTPS (behind a proxy that terminates TLS): the login cookie is
+    # then sent only over HTTPS (``Secure``) and browsers are told to stay on HTTPS (HSTS).
+    https: bool = False
+    # The site's public origin (e.g. https://qunbang.example.org) if a proxy in front of the
+    # service changes the Host header; unsafe requests must come from the Host or from this.
+    site_origin: str = ""
     # An offer must be answered within this many hours, and at least an hour before the visit.
     offer_response_hours: float = Field(default=12.0, gt=0)
     reminder_before_minutes: int = Field(default=120, ge=0)

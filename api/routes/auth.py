@@ -39,12 +39,21 @@ def health(session: SessionDep) -> dict[str, str]:
 
 @router.post("/auth/token")
 def token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenOut:
-    """Log in with username and password; returns a bearer token that expires."""
-    issued = auth.login(session, form.username, form.password, settings.token_ttl_minutes)
+    """Log in with username and password; returns a bearer token that expires. After too many
+    failed logins for the account or from the client address, 429 with ``Retry-After``."""
+    issued = auth.login(
+        session,
+        form.username,
+        form.password,
+        settings.token_ttl_minutes,
+        client=request.client.host if request.client else "",
+        limits=auth.login_limits(settings),
+    )
     return TokenOut(
         access_token=issued.token,
         expires_at=issued.expires_at.isoformat() + "Z",
@@ -54,14 +63,12 @@ def token(
 
 @router.post("/auth/logout", status_code=204)
 def logout(
-    request: Request,
     session: SessionDep,
     _actor: CurrentActor,
     token: Annotated[str, Depends(oauth2)],
 ) -> None:
-    """Revoke the token used for this request."""
+    """Revoke the token used for this request (in every worker at once)."""
     auth.logout(session, token)
-    request.app.state.actors.drop(auth.hash_token(token))
 
 
 @router.get("/auth/me")

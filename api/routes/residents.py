@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
-from api.schemas.ledger import ResidentIn, ResidentOut, ResidentPage, ResidentPatch
+from api.schemas.ledger import CategoryCounts, ResidentIn, ResidentOut, ResidentPage, ResidentPatch
 from api.services import ledger
 from api.services.ledger_views import LedgerFilters
 from matcher.model import ResidentCategory
@@ -32,9 +32,24 @@ def list_residents(
     page_size: PageSize = 50,
 ) -> ResidentPage:
     """Residents in your scope. Staff pages are audited; planners get the public view (no
-    name, ID-card tail, phone, address or exact location) and search by ledger code only."""
+    name, ID-card tail, phone, address, exact location or category), search by ledger code
+    only and may not filter by category (403; see ``/residents/categories``)."""
     filters = LedgerFilters(community_id, grid_id, category, None, active, q)
     return ledger.list_residents(session, actor, filters, page, page_size)
+
+
+@router.get("/residents/categories")
+def resident_categories(
+    session: SessionDep,
+    actor: StaffOrPlanner,
+    community_id: int | None = None,
+    grid_id: int | None = None,
+    active: bool | None = None,
+) -> CategoryCounts:
+    """How many residents of each category are in your scope: what planners see instead of
+    each resident's category."""
+    filters = LedgerFilters(community_id, grid_id, None, None, active)
+    return ledger.category_counts(session, actor, filters)
 
 
 @router.post("/residents", status_code=201)

@@ -242,10 +242,10 @@ class ResidentPatch(_NoNulls):
 
 
 class ResidentPublic(_Place):
-    """A resident without personal data (planners): where, which group, how urgent."""
+    """A resident without personal data (planners): where and how urgent. Not their category
+    (poor, disabled, lost an only child …): planners get counts per category instead."""
 
     view: Literal["public"] = "public"
-    category: ResidentCategory
     priority_weight: float
     language: str | None
 
@@ -254,6 +254,7 @@ class ResidentOut(ResidentPublic):
     """A resident with every field (staff; each read is audited)."""
 
     view: Literal["full"] = "full"  # type: ignore[assignment]
+    category: ResidentCategory
     street_id: int
     name: str
     id_card_tail: str
@@ -272,6 +273,13 @@ ResidentItem = Annotated[ResidentOut | ResidentPublic, Field(discriminator="view
 
 class ResidentPage(Page[ResidentItem]):
     """A page of residents: ``view`` tells the full record (staff) from the public one."""
+
+
+class CategoryCounts(BaseModel):
+    """How many residents of each category are in the caller's scope (and filters)."""
+
+    counts: dict[ResidentCategory, int]
+    total: int
 
 
 class ImportOut(BaseModel):

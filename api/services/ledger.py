@@ -16,13 +16,14 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import Actor
-from api.errors import BadInput, Conflict, NotFound
+from api.errors import BadInput, Conflict, Forbidden, NotFound
 from api.schemas.ledger import (
+    CategoryCounts,
     HelperIn,
     HelperOut,
     HelperPatch,
@@ -41,6 +42,7 @@ from api.services.assign import (
     withdraw_assignment,
 )
 from api.services.audit import audit
+from api.services.auth import revoke_tokens
 from api.services.ledger_views import (
     LedgerFilters,
     PersonTable,
@@ -69,6 +71,7 @@ from api.store.tables import (
     SkillRow,
     utcnow,
 )
+from matcher.model import ResidentCategory
 
 log = logging.getLogger("qunbang.ledger")
 
@@ -88,7 +91,13 @@ def list_residents(
     session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, page_size: int = 50
 ) -> Page[Any]:
     """The caller's residents, filtered and paginated. A staff page shows personal data, so the
-    residents on it are written to the audit log."""
+    residents on it are written to the audit log. Planners may not filter by category (that
+    would list who is in it): they get counts per category (``category_counts``)."""
+    if filters.kind is not None and not sees_personal_data(actor):
+        raise Forbidden(
+            "规划人员只能查看各类居民的人数 / planners see counts per category, not who is in it",
+            "category",
+        )
     rows, total = fetch_page(session, filtered(ResidentRow, actor, filters), page, page_size)
     items = views(session, actor, rows)
     if rows and sees_personal_data(actor):
@@ -97,6 +106,20 @@ def list_residents(
         audit(session, actor.user_id, "resident.list", "resident", "", shown)
         session.commit()
     return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+def category_counts(session: Session, actor: Actor, filters: LedgerFilters) -> CategoryCounts:
+    """How many residents of each category the caller's scope (and the place and active
+    filters) holds: what planners see instead of each resident's category."""
+    place = LedgerFilters(filters.community_id, filters.grid_id, None, None, filters.active)
+    ids = filtered(ResidentRow, actor, place).with_only_columns(ResidentRow.id).order_by(None)
+    found = session.execute(
+        select(ResidentRow.category, func.count())
+        .where(ResidentRow.id.in_(ids))
+        .group_by(ResidentRow.category)
+    ).all()
+    counts = {ResidentCategory(category): int(count) for category, count in found}
+    return CategoryCounts(counts=counts, total=sum(counts.values()))
 
 
 def get_helper(session: Session, actor: Actor, helper_id: int) -> HelperOut:
@@ -265,7 +288,8 @@ def deactivate_helper(
     if row.active:
         row.active, row.deactivated_at = False, now
         withdrawn, orders = _withdraw_offers(session, settings, row, now)
-        detail = {"withdrawn_offers": withdrawn}
+        revoked = revoke_tokens(session, helper_id=row.id)  # their logins end at once
+        detail = {"withdrawn_offers": withdrawn, "revoked_logins": revoked}
         audit(session, actor.user_id, "helper.deactivate", "helper", row.id, detail)
         log.info("helper %s deactivated, %d offers withdrawn", row.id, len(withdrawn))
     session.commit()
@@ -330,6 +354,7 @@ def deactivate_resident(
     if row.active:
         row.active, row.deactivated_at = False, now
         cancelled = _cancel_orders(session, row, local_today(settings, now), now)
+        revoke_tokens(session, resident_id=row.id)
         session.execute(
             update(OrderSeries).where(OrderSeries.resident_id == row.id).values(active=False)
         )

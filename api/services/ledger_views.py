@@ -159,10 +159,7 @@ def helper_out(row: HelperRow, grids: dict[int, str]) -> HelperOut:
 
 def resident_public(row: ResidentRow, grids: dict[int, str]) -> ResidentPublic:
     return ResidentPublic(
-        **_place(row, grids),
-        category=ResidentCategory(row.category),
-        priority_weight=row.priority_weight,
-        language=row.language,
+        **_place(row, grids), priority_weight=row.priority_weight, language=row.language
     )
 
 
@@ -170,6 +167,7 @@ def resident_out(row: ResidentRow, grids: dict[int, str]) -> ResidentOut:
     public = resident_public(row, grids).model_dump(exclude={"view"})
     return ResidentOut(
         **public,
+        category=ResidentCategory(row.category),
         street_id=row.street_id,
         name=row.name,
         id_card_tail=row.id_card_tail,

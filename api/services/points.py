@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from api.deps import Actor
 from api.errors import BadInput, Conflict, NotFound
 from api.services.audit import audit
+from api.services.ledger_views import scoped_row
+from api.services.orders import scoped_order
 from api.services.paging import fetch_page
 from api.store.db import begin_write
 from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
@@ -84,9 +86,10 @@ def grant_bonus(
         raise BadInput("赠分须为正整数 / amount must be a positive whole number", "amount")
     reason = _reason(reason)
     if order_id is not None:
-        order = session.get(OrderRow, order_id)
-        if order is None or order.street_id != actor.street_id:
-            raise NotFound(f"未找到订单 / order {order_id} not found", "order_id")
+        try:
+            scoped_order(session, actor, order_id)
+        except NotFound as error:
+            raise NotFound(error.message, "order_id") from error
     entry = _entry(helper.id, amount, "bonus", order_id, None, reason, actor, now)
     session.add(entry)
     session.flush()
@@ -176,10 +179,12 @@ def history(
 
 
 def _helper_for_staff(session: Session, actor: Actor, helper_id: int) -> HelperRow:
-    """Staff act on the helpers of their whole street: helpers serve across communities."""
-    helper = session.get(HelperRow, helper_id)
-    if actor.role != "staff" or helper is None or helper.street_id != actor.street_id:
-        raise NotFound(f"未找到志愿者 / helper {helper_id} not found", "helper_id")
+    """Staff act on the helpers in their scope (the street, or their community only), as
+    everywhere in the ledger; ``NotFound`` for any other."""
+    try:
+        helper: HelperRow = scoped_row(session, actor, HelperRow, helper_id)
+    except NotFound as error:
+        raise NotFound(error.message, "helper_id") from error
     return helper
 
 

@@ -8,13 +8,12 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.web.render import render
-
-PAGE_PREFIXES = ("/v/", "/s/", "/login", "/logout", "/lang/")
+from api.web.security import PAGE_ROOTS
 
 
 def is_page(path: str) -> bool:
     """Whether ``path`` belongs to the pages (not the JSON API)."""
-    return path == "/" or path.startswith(PAGE_PREFIXES)
+    return path.split("/")[1] in PAGE_ROOTS if path.startswith("/") else False
 
 
 def invalid_input_page(request: Request) -> Response:

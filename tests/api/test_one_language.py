@@ -51,7 +51,7 @@ from api.store.tables import (
     Street,
     UserRow,
 )
-from api.web.render import LANG_COOKIE
+from api.web.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
 from matcher.model import Gender
 from matcher.result import Reason, Status
 from tests.api.conftest import PASSWORD, World
@@ -377,11 +377,13 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
 
 def log_in_as(client: TestClient, role: str, lang: str) -> None:
     client.cookies.clear()
+    client.headers.pop("X-CSRF-Token", None)
     if role != "visitor":
         response = client.post(
             "/login", data={"username": role, "password": PASSWORD}, follow_redirects=False
         )
         assert response.status_code == 303, response.text
+        client.headers["X-CSRF-Token"] = csrf_token(client.cookies[TOKEN_COOKIE])  # as forms do
     client.cookies.set(LANG_COOKIE, lang)
 
 

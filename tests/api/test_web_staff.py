@@ -24,6 +24,7 @@ from api.store.tables import (
     ResidentRow,
     RunUnmatched,
 )
+from api.web.render import csrf_token
 from api.web.svg import Dot, DotStyle, bar_chart_svg, map_svg
 from matcher.explain import REASON_LABELS
 from matcher.result import Reason
@@ -42,6 +43,7 @@ def web_login(client: TestClient, username: str) -> None:
         "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
     )
     assert response.status_code == 303, response.text
+    client.headers["X-CSRF-Token"] = csrf_token(client.cookies["qb_token"])  # as the forms do
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from api.store.tables import (
     utcnow,
 )
 from api.web import volunteer
-from api.web.render import LANG_COOKIE
+from api.web.render import LANG_COOKIE, csrf_token
 from tests.api.conftest import PASSWORD, World, login
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
@@ -128,6 +128,7 @@ def as_user(client: TestClient, username: str) -> None:
         "/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
     )
     assert response.status_code == 303, response.text
+    client.headers["X-CSRF-Token"] = csrf_token(client.cookies["qb_token"])  # as the forms do
 
 
 def card(page: Response, anchor: str) -> str | None:

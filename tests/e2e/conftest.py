@@ -280,11 +280,19 @@ def _page(browser: Any, site: Site, viewport: dict[str, int], request: Any) -> I
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports each thing the Content-Security-Policy blocked (an inline script or
+    # style, a foreign resource) on the console: any of them fails the test.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     if request.node.stash.get(_FAILED, False):
         shot(page, f"FAILED-{request.node.name}")
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture
