@@ -1,4 +1,5 @@
-"""The service's commands: ``qunbang demo``, ``nightly``, ``serve``, ``db upgrade``, ``user add``.
+"""The service's commands: ``qunbang demo``, ``nightly``, ``serve``, ``db upgrade``, ``db check``,
+``user add``.
 
 Exit codes (cron-friendly): 0 done, 1 failed, 2 bad input. No traceback reaches the user; the
 error is one line (details go to the log).
@@ -168,6 +169,35 @@ def db_upgrade() -> None:
     with exits():
         migrate(get_settings().database_url)
     console.print("数据库已是最新 / database is up to date")
+
+
+@db_app.command("check")
+def db_check(
+    street: Annotated[str | None, typer.Option(help="street code; default: every street")] = None,
+) -> None:
+    """Check the database's invariants (reads only): exit 0 and one summary line if none is
+    broken, 1 with one line per violation, 2 on bad input."""
+    from api.services.invariants import check_database
+    from api.store.tables import Street
+
+    with exits():
+        engine = make_engine(get_settings().database_url)
+        try:
+            with session_factory(engine)() as session:
+                street_id = None
+                if street is not None:
+                    street_id = session.scalar(select(Street.id).where(Street.code == street))
+                    if street_id is None:
+                        _fail(f"--street: 没有这个街道 / no street with code {street!r}", 2)
+                violations = check_database(session, street_id)
+        finally:
+            engine.dispose()
+    for violation in violations:
+        console.print(escape(str(violation)), soft_wrap=True, highlight=False)
+    if violations:
+        raise typer.Exit(code=1)
+    where = f"street {street}" if street else "every street"
+    console.print(f"没有违反不变量 / no violations ({where})", highlight=False)
 
 
 @user_app.command("add")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.errors import Conflict
 from api.services.notify import enqueue
 from api.settings import Settings
+from api.store.statuses import AssignmentStatus, OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -77,18 +78,32 @@ def live_offers(assignment: AssignmentRow) -> list[OfferRow]:
     return [o for o in assignment.offers if o.status in LIVE_OFFER_STATUSES]
 
 
+def expected_order_status(
+    current: str, assignment_status: str | None, accepted: int, size: int
+) -> str:
+    """The status an order should have (pure): ``current`` if cancelled, else from its live
+    assignment's status (None: no live assignment), its accepted members and the team size."""
+    if current == OrderStatus.CANCELLED:
+        return current
+    if assignment_status is None:
+        return OrderStatus.OPEN
+    if assignment_status in (AssignmentStatus.DONE, AssignmentStatus.CONFIRMED):
+        return assignment_status
+    return OrderStatus.ASSIGNED if accepted >= size else OrderStatus.OFFERED
+
+
 def refresh_order_status(session: Session, order: OrderRow) -> str:
     """Set the order's status from its live assignment (cancelled orders stay cancelled)."""
     if order.status == "cancelled":
         return order.status
     assignment = live_assignment(session, order.id)
-    if assignment is None:
-        status = "open"
-    elif assignment.status in ("done", "confirmed"):
-        status = assignment.status
-    else:
+    accepted = size = 0
+    if assignment is not None and assignment.status == AssignmentStatus.ACTIVE:
         accepted = sum(o.status == "accepted" for o in assignment.offers)
-        status = "assigned" if accepted >= team_size(session, order) else "offered"
+        size = team_size(session, order)
+    status = expected_order_status(
+        order.status, assignment.status if assignment else None, accepted, size
+    )
     if status != order.status:
         order.status = status
         order.version += 1

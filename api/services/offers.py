@@ -28,7 +28,7 @@ from api.services.assign import (
 )
 from api.services.closing import require_visit_day
 from api.services.paging import Page
-from api.services.rematch import rematch
+from api.services.rematch import end_if_empty, rematch
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -373,13 +373,15 @@ def _rematch_safely(
 ) -> int:
     """Re-match after an answer that is already committed: should it fail, the answer still
     stands and the order waits for the next nightly run. Returns the number of new offers."""
-    if date < local_today(settings, now):
-        return 0  # the visit day is over: nothing to offer any more
     try:
+        if date < local_today(settings, now):  # the visit day is over: nothing to offer
+            end_if_empty(session, order_id, now)
+            return 0
         return len(rematch(session, settings, order_id, now, trigger=trigger))
     except Exception:
         session.rollback()
         log.exception("re-match of order %s failed; left for the nightly run", order_id)
+        end_if_empty(session, order_id, now)  # an emptied team must not stay active
         return 0
 
 

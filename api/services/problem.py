@@ -135,6 +135,8 @@ def build_problem(
     helper_ids: set[int] | None = None,
     fixed_starts: dict[int, int] | None = None,
     near: bool = False,
+    committed: bool = True,
+    members: Iterable[int] = (),
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
 
@@ -146,6 +148,9 @@ def build_problem(
     ``pins`` maps an order id to helpers who must serve it (members who already accepted).
     ``refused`` maps an order id to helpers who declined or let it expire: they are not offered
     that resident again that day. ``helper_ids`` restricts the helpers (e.g. one claimer).
+    With ``committed=False`` helpers enter with their whole day (no visit outside ``orders`` is
+    taken off it) and ``members`` are entered even if deactivated since: what a checker needs
+    to verify the visits already given out (``api.services.invariants``).
     """
     orders = list(orders)
     pins = pins or {}
@@ -160,12 +165,12 @@ def build_problem(
     if near and orders:
         query = query.where(or_(*(_within_radius_box(o.resident) for o in orders)))
     helper_rows: dict[int, Any] = {h.id: h for h in session.execute(query.order_by(HelperRow.id))}
-    for pinned in pins.values():  # a pinned member stays in, even if deactivated since
-        for helper_id in pinned:
-            if helper_id not in helper_rows:
-                helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
+    kept = [*(h for pinned in pins.values() for h in pinned), *members]
+    for helper_id in kept:  # a pinned member stays in, even if deactivated since
+        if helper_id not in helper_rows:
+            helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
     residents = {o.resident_id: o.resident for o in orders}
-    loads = _loads(session, date, {o.id for o in orders}, helper_rows)
+    loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
     blocked = _refusals(orders, refused)
     for row in helper_rows.values():  # the ledger's own blocks (resident codes)
         codes = set(row.blocked_residents)

@@ -140,6 +140,7 @@ def rematch(
         plan = plan_rematch(session, settings, order_id, now, trigger=trigger)
         session.rollback()
         if plan is None:
+            end_if_empty(session, order_id, now)
             return []
         begin_write(session, plan.street_id)
         try:
@@ -151,6 +152,30 @@ def rematch(
         return added
     log.warning("order %s: re-match kept being overtaken; left for the nightly run", order_id)
     return []
+
+
+def end_if_empty(session: Session, order_id: int, now: dt.datetime) -> bool:
+    """End the order's active team if nobody is left on it (the order is open again: claimable,
+    and planned by the next nightly run). Its own short write; True if it ended one."""
+    street_id = session.scalar(select(OrderRow.street_id).where(OrderRow.id == order_id))
+    session.rollback()
+    if street_id is None:
+        return False
+    begin_write(session, street_id)
+    order = session.get_one(OrderRow, order_id)
+    assignment = live_assignment(session, order_id)
+    if (
+        assignment is None
+        or assignment.status != AssignmentStatus.ACTIVE
+        or live_offers(assignment)
+    ):
+        session.rollback()
+        return False
+    assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
+    session.flush()
+    refresh_order_status(session, order)
+    session.commit()
+    return True
 
 
 def plan_rematch(

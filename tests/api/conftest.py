@@ -26,6 +26,7 @@ from api.app import create_app
 from api.deps import Actor, actor_of
 from api.services import auth
 from api.services.auth import add_user
+from api.services.invariants import check_database
 from api.services.seed import seed_street
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
@@ -96,6 +97,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_template, pg_templat
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _database_invariants(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test with a database, ``check_database`` must find nothing broken in it
+    (a test that builds a broken state on purpose says so: ``@pytest.mark.broken_db("why")``)."""
+    if "db_url" not in request.fixturenames or request.node.get_closest_marker("broken_db"):
+        yield
+        return
+    url = request.getfixturevalue("db_url")  # set up first, so it is dropped after the check
+    yield
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            violations = check_database(session)
+    finally:
+        engine.dispose()
+    if violations:
+        lines = "\n".join(f"  {v}" for v in violations)
+        pytest.fail(f"{len(violations)} database invariant(s) broken after the test:\n{lines}")
 
 
 @pytest.fixture

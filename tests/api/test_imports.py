@@ -25,8 +25,9 @@ from api.services.imports import ImportRejected, import_file
 from api.services.sheets import XLSX_MEDIA
 from api.settings import Settings
 from api.store.tables import AuditEntry, Grid, HelperRow, OrderRow, ResidentRow, UserRow
-from tests.api.conftest import DATE, PASSWORD, World, login
+from tests.api.conftest import DATE, World, login
 from tests.api.test_ledger import Other, add_community
+from tests.api.test_orders import HAND_PICKED
 
 DATA = Path(__file__).parent.parent / "data"
 HEADER = "编号,姓名,社区,网格,电话,纬度,经度,类型,技能,每日最多单数,可服务时段"
@@ -333,7 +334,7 @@ def test_assignment_sheet_has_one_row_per_member(
         team = world.helper_ids[:2]
         create_assignment(
             session, settings, first, team, source="manual", start_minute=600, accepted=team[:1]
-        )
+        ).override_reason = HAND_PICKED
         session.add(
             OrderRow(
                 street_id=world.street_id, resident_id=other.resident_id, item="L01", date=DATE
@@ -480,9 +481,9 @@ def test_xlsx_damaged_workbook_through_the_service_and_the_staff_page(
         staff = session.scalars(select(UserRow.id).where(UserRow.username == "staff")).one()
         with pytest.raises(ImportRejected, match=r"^台账\.xlsx：无法读取 Excel 文件"):
             import_file(session, staff, "helpers", damaged, "台账.xlsx")
-    client.cookies.clear()
-    form = {"username": "staff", "password": PASSWORD}
-    assert client.post("/login", data=form, follow_redirects=False).status_code in (302, 303)
+    from tests.api.test_web_staff import web_login
+
+    web_login(client, "staff")
     files = {"file": ("台账.xlsx", damaged, XLSX_MEDIA)}
     page = client.post("/s/import/helpers", files=files)
     assert page.status_code == 422

@@ -45,6 +45,7 @@ def unskilled_pick(sessions: sessionmaker[Session], day: dt.date) -> tuple[int, 
     raise AssertionError("no one-person order with a required skill")
 
 
+@pytest.mark.broken_db("strips a helper's skills under their live offers (not re-checked)")
 def test_team_breaking_a_rule_is_refused_naming_it(
     client: TestClient, sessions: sessionmaker[Session], day: dt.date
 ) -> None:
@@ -125,6 +126,7 @@ def test_reason_without_a_broken_rule_is_no_override(
         assert assignment.override_reason == ""
 
 
+@pytest.mark.broken_db("strips a helper's skills under their live offers (not re-checked)")
 def test_run_page_shows_changes_and_overrides_and_assigns_by_number(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
 ) -> None:

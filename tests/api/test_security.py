@@ -29,6 +29,7 @@ from api.store.tables import (
 )
 from tests.api.conftest import DATE, PASSWORD, World, login
 from tests.api.test_ledger import Other, add_community
+from tests.api.test_orders import HAND_PICKED
 
 # ----------------------------------------------------------------------------- scope
 
@@ -52,11 +53,17 @@ def elsewhere(sessions: sessionmaker[Session], world: World) -> Elsewhere:
     other = add_community(sessions, world.street_id)
     with sessions() as session:
         order = OrderRow(
-            street_id=world.street_id, resident_id=other.resident_id, item="S01", date=DATE
+            street_id=world.street_id,
+            resident_id=other.resident_id,
+            item="S01",
+            date=DATE,
+            status="offered",
         )
         session.add(order)
         session.flush()
-        assignment = AssignmentRow(order_id=order.id, source="manual", status="active")
+        assignment = AssignmentRow(
+            order_id=order.id, source="manual", status="active", override_reason=HAND_PICKED
+        )
         session.add(assignment)
         session.flush()
         offer = OfferRow(
@@ -121,7 +128,7 @@ def test_community_staff_get_404_for_every_object_of_another_community(
     assert {key: status for key, status in answers.items() if status != 404} == {}
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(PointsEntry)) == 1
-        assert session.get_one(OrderRow, elsewhere.order_id).status == "open"
+        assert session.get_one(OrderRow, elsewhere.order_id).status == "offered"
 
 
 def test_community_staff_pages_answer_404_for_another_community(
@@ -180,7 +187,10 @@ def offer_of(sessions: sessionmaker[Session], username: str) -> int:
         user = session.scalars(select(UserRow).where(UserRow.username == username)).one()
         order = session.scalars(select(OrderRow).order_by(OrderRow.id)).first()
         assert order is not None and user.helper_id is not None
-        assignment = AssignmentRow(order_id=order.id, source="manual", status="active")
+        order.status = "offered"  # what its new pending offer makes it
+        assignment = AssignmentRow(
+            order_id=order.id, source="manual", status="active", override_reason=HAND_PICKED
+        )
         session.add(assignment)
         session.flush()
         offer = OfferRow(
