@@ -19,6 +19,7 @@ from api.settings import Settings
 from api.store.tables import AssignmentRow, FeedbackRow, FollowUpRow, OrderRow, PointsEntry
 from tests.api.conftest import World, login
 from tests.api.test_orders import (
+    HAND_PICKED,
     NOW,
     actor_for,
     finish,
@@ -148,6 +149,7 @@ def test_done_only_from_the_visits_day_in_street_time(
             session, settings, order, team, source="manual", start_minute=540, accepted=team,
             now=NOW,
         )  # fmt: skip
+        assignment.override_reason = HAND_PICKED  # given without the matcher's check
         session.commit()
         eve = at_local(settings, order.date, 0, -1)  # 23:59 the evening before
         with pytest.raises(Conflict) as refused:
@@ -173,6 +175,7 @@ def test_confirm_only_from_the_visits_day_and_pays_nothing_before(
             session, settings, order, team, source="manual", start_minute=540, accepted=team,
             now=NOW,
         )  # fmt: skip
+        assignment.override_reason = HAND_PICKED  # given without the matcher's check
         assignment.status = "done"  # written before the rule existed
         session.commit()
         order_id, day = order.id, order.date

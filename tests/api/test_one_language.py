@@ -30,7 +30,7 @@ from api import web
 from api.app import create_app
 from api.deps import Actor
 from api.services import points
-from api.services.assign import create_assignment, to_utc
+from api.services.assign import create_assignment, refresh_order_status, to_utc
 from api.services.auth import add_user
 from api.services.closing import confirm_done
 from api.services.import_columns import COLUMNS
@@ -210,6 +210,8 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
         session.flush()
         accepted.status = "accepted"
         accepted.assignment.order.note = "钥匙在门口地垫下"
+        session.flush()
+        refresh_order_status(session, accepted.assignment.order)
         open_order = session.scalars(select(OrderRow).where(OrderRow.status == "open")).first()
         order_id = open_order.id if open_order else accepted.assignment.order_id
         resident = session.scalars(
@@ -262,8 +264,9 @@ def confirmed_visit(
     ).first()
     assert order is not None and session.get_one(ItemRow, order.item).team_size == 1
     on_the_day = to_utc(settings, day, 12 * 60)
+    start = order.window_start
     assignment = create_assignment(session, settings, order, [helper_id], source="manual",
-                                   start_minute=None, accepted=[helper_id])  # fmt: skip
+                                   start_minute=start, accepted=[helper_id])  # fmt: skip
     session.commit()
     mark_done(session, settings, helper_id, assignment.id, now=on_the_day)
     confirm_done(session, settings, staff, order.id, now=on_the_day)
