@@ -21,6 +21,7 @@ from api import routes, web
 from api.errors import ServiceError, TooManyAttempts
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
+from api.web.page_errors import invalid_input_page, is_page
 from api.web.security import install as install_security
 
 log = logging.getLogger("qunbang.api")
@@ -88,7 +89,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        if is_page(request.url.path):  # a page answers in its reader's language, not pydantic's
+            return invalid_input_page(request)
         problems = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in error.errors()]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         body = {

@@ -105,9 +105,12 @@ def decline(
 
 
 @router.post("/me/assignments/{assignment_id}/done")
-def mark_done(assignment_id: IdPath, session: SessionDep, actor: HelperActor) -> OfferView:
-    """Mark a visit done (a member who accepted, once the whole team accepted)."""
-    return offers.mark_done(session, actor.own_helper_id(), assignment_id)
+def mark_done(
+    assignment_id: IdPath, session: SessionDep, settings: SettingsDep, actor: HelperActor
+) -> OfferView:
+    """Mark a visit done (a member who accepted, once the whole team accepted, from the
+    visit's day on)."""
+    return offers.mark_done(session, settings, actor.own_helper_id(), assignment_id)
 
 
 @router.post("/orders/{order_id}/reassign")

@@ -101,9 +101,12 @@ def get_order(order_id: IdPath, session: SessionDep, actor: StaffOrResident) -> 
 
 
 @router.post("/orders/{order_id}/confirm")
-def confirm_order(order_id: IdPath, session: SessionDep, actor: StaffActor) -> Confirmation:
-    """Confirm a visit a helper marked done; every member who accepted gets the base points."""
-    return closing.confirm_done(session, actor, order_id)
+def confirm_order(
+    order_id: IdPath, session: SessionDep, settings: SettingsDep, actor: StaffActor
+) -> Confirmation:
+    """Confirm a visit a helper marked done (from the visit's day on); every member who
+    accepted gets the base points."""
+    return closing.confirm_done(session, settings, actor, order_id)
 
 
 @router.post("/order-series", status_code=201)

@@ -256,7 +256,7 @@ def claim_team(
     teammates = list(teammate_ids)
     if not teammates or len(set(teammates)) != len(teammates) or helper_id in teammates:
         raise BadInput(
-            "请指定不重复的队友（不含自己）/ name distinct teammates, not yourself",
+            "请指定不重复的队友（不含自己） / name distinct teammates, not yourself",
             field="teammate_ids",
         )
     return _claim(session, settings, "team", helper_id, [order_id], teammates, now)
@@ -553,7 +553,7 @@ def _bundle_conflict(street: StreetProblem, params: SolveParams) -> BadInput:
         helper = problem.helpers[0]
         orders, minutes = helper.max_orders, helper.max_minutes - helper.committed_minutes
         return BadInput(
-            f"这些订单合计超出您当天的余量（{orders} 单，{minutes} 分钟）/ together the orders "
+            f"这些订单合计超出您当天的余量（{orders} 单，{minutes} 分钟） / together the orders "
             f"exceed what is left of your day ({orders} orders, {minutes} minutes)",
             field="order_ids",
         )

@@ -22,6 +22,7 @@ from api.services.paging import Page, fetch_page
 from api.services.points import credit_base
 from api.settings import Settings
 from api.store.db import begin_write
+from api.store.statuses import AssignmentStatus, OrderStatus
 from api.store.tables import (
     AssignmentRow,
     FeedbackRow,
@@ -71,27 +72,60 @@ class FollowUpView:
     done_at: UtcDateTime | None
 
 
+# ----------------------------------------------------------------------------- the visit's day
+
+CLOSING_ACTIONS = {"done": ("标记完成", "marked done"), "confirm": ("确认", "confirmed")}
+
+
+def visit_day_reached(settings: Settings, visit_date: dt.date, now: dt.datetime) -> bool:
+    """Whether ``visit_date`` has come in the street's time: a visit can be marked done, and
+    confirmed, only on or after its day (never the evening before, for tomorrow's visit)."""
+    return visit_date <= local_today(settings, now)
+
+
+def require_visit_day(
+    settings: Settings, visit_date: dt.date, now: dt.datetime, action: str
+) -> None:
+    """``Conflict`` if ``action`` ("done" or "confirm") comes before the visit's day. The one
+    rule both ``offers.mark_done`` and ``confirm_done`` ask."""
+    if visit_day_reached(settings, visit_date, now):
+        return
+    zh, en = CLOSING_ACTIONS[action]
+    day_zh = f"{visit_date.year}年{visit_date.month}月{visit_date.day}日"
+    raise Conflict(
+        f"服务日期是{day_zh}，当天起才能{zh} / the visit is on {visit_date.isoformat()}: it "
+        f"can be {en} from that day on",
+        "date",
+    )
+
+
 # ----------------------------------------------------------------------------- confirmation
 
 
 def confirm_done(
-    session: Session, actor: Actor, order_id: int, now: dt.datetime | None = None
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    order_id: int,
+    now: dt.datetime | None = None,
 ) -> Confirmation:
     """Confirm a visit a helper marked done and, in the same transaction, credit every member
-    who accepted it the item's base points. A second confirmation is a ``Conflict``."""
+    who accepted it the item's base points. A second confirmation, or one before the visit's
+    day (street time), is a ``Conflict``."""
     now = now or utcnow()
     begin_write(session)
     order = scoped_order(session, actor, order_id)
     assignment = live_assignment(session, order.id)
-    if assignment is None or assignment.status != "done":
-        if order.status == "confirmed":
+    if assignment is None or assignment.status != AssignmentStatus.DONE:
+        if order.status == OrderStatus.CONFIRMED:
             raise Conflict(f"订单已确认 / order {order_id} was confirmed already")
         raise Conflict(f"订单尚未完成 / order {order_id} is not done ({order.status})")
+    require_visit_day(settings, order.date, now, "confirm")
     # Compare-and-set: of two staff confirming at once, only one moves the assignment on.
     moved = session.execute(
         update(AssignmentRow)
-        .where(AssignmentRow.id == assignment.id, AssignmentRow.status == "done")
-        .values(status="confirmed", confirmed_at=now, confirmed_by=actor.user_id)
+        .where(AssignmentRow.id == assignment.id, AssignmentRow.status == AssignmentStatus.DONE)
+        .values(status=AssignmentStatus.CONFIRMED, confirmed_at=now, confirmed_by=actor.user_id)
         .execution_options(synchronize_session="fetch")
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]

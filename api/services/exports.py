@@ -1,5 +1,6 @@
 """Exports for staff: the ledger (helpers, residents) with the import's Chinese headers, so an
-export re-imports unchanged, and the day's assignment sheet (派单表), one row per team member.
+export re-imports unchanged, and the day's assignment sheet (派单表), one row per team member
+with the order's note (备注) for the helpers to read.
 CSV carries a UTF-8 BOM so that Excel opens the Chinese correctly; XLSX has one sheet.
 
 Every export holds personal data, so each is written to the audit log.
@@ -45,6 +46,7 @@ SHEET_HEADERS = (
     "志愿者",
     "志愿者电话",
     "状态",
+    "备注",
 )
 SHEET_TITLES = {"helpers": "志愿者台账", "residents": "居民台账", "assignments": "派单表"}
 OFFER_STATUS = {"pending": "待接受", "accepted": "已接受"}
@@ -207,6 +209,7 @@ def _sheet_row(line: SheetLine) -> list[Value]:
         helper.name if helper else "",
         helper.phone if helper else "",
         line.status,
+        order.note,
     ]
 
 

@@ -166,7 +166,7 @@ def _start(
         )
         if busy is not None:
             raise RunInProgress(f"该日期的匹配正在运行 / run {busy} for {date} is still running")
-        materialize_series(session, street_id, date)
+        materialize_series(session, street_id, date, settings=settings)
         run = RunRow(
             street_id=street_id,
             date=date,

@@ -1,8 +1,9 @@
 """A helper's offers: list, read, accept, decline, mark done; and the clock: expiry, reminders.
 
 Privacy: before accepting, a helper sees the service item, date and time, the community and the
-distance — never the resident's name, address, phone or category. Once their offer is accepted
-and the team is live, they see name, address and phone for that order only.
+distance — never the resident's name, address, phone or category, nor the order's note. Once
+their offer is accepted and the team is live, they see name, address, phone and the note for
+that order only.
 
 Any decline or expiry sends the order straight back to matching (``rematch``) once the answer is
 committed, with the members still on the team pinned; the re-match solves with no lock held.
@@ -26,6 +27,7 @@ from api.services.assign import (
     notify_offer,
     refresh_order_status,
 )
+from api.services.closing import require_visit_day
 from api.services.paging import Page
 from api.services.rematch import end_if_empty, rematch
 from api.settings import Settings
@@ -93,6 +95,8 @@ class OfferView:
     responded_at: UtcDateTime | None
     team: Team
     resident: Contact | None
+    # The order's note (备注), which may hold private details: shown with the contact only.
+    note: str | None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ def _view_query() -> Select[*tuple[Any, ...]]:
             OrderRow.date,
             OrderRow.window_start,
             OrderRow.window_end,
+            OrderRow.note,
             ItemRow.code.label("item"),
             ItemRow.name_zh,
             ItemRow.name_en,
@@ -185,6 +190,7 @@ def _view(row: object) -> OfferView:
         responded_at=r["responded_at"],
         team=Team(r["team_size"], r["accepted"], r["pending"]),
         resident=contact,
+        note=r["note"] if revealed else None,
     )
 
 
@@ -345,8 +351,17 @@ def _move(
     return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
+ANSWERED_ZH = {
+    "accepted": "已接受",
+    "declined": "已拒绝",
+    "expired": "已过期",
+    "withdrawn": "已撤回",
+}
+
+
 def _answered(offer: OfferRow) -> str:
-    return f"该邀请已是「{offer.status}」状态 / this offer is already {offer.status}"
+    zh = ANSWERED_ZH.get(offer.status, "已处理")
+    return f"该邀请{zh} / this offer is already {offer.status}"
 
 
 def _rematch_safely(
@@ -446,10 +461,15 @@ def _reminders_due(session: Session, settings: Settings, now: dt.datetime) -> li
 
 
 def mark_done(
-    session: Session, helper_id: int, assignment_id: int, now: dt.datetime | None = None
+    session: Session,
+    settings: Settings,
+    helper_id: int,
+    assignment_id: int,
+    now: dt.datetime | None = None,
 ) -> OfferView:
-    """A member who accepted marks the visit done once the whole team accepted; staff confirm
-    it later (assignment ``done`` → ``confirmed``). Marking twice is harmless."""
+    """A member who accepted marks the visit done once the whole team accepted and the visit's
+    day has come (street time); staff confirm it later (assignment ``done`` → ``confirmed``).
+    Marking twice is harmless."""
     now = now or utcnow()
     begin_write(session)
     offer = session.scalar(
@@ -466,6 +486,7 @@ def mark_done(
         order = session.get_one(OrderRow, assignment.order_id)
         if refresh_order_status(session, order) != "assigned":
             raise Conflict("团队成员尚未全部接单 / not every member of the team has accepted yet")
+        require_visit_day(settings, order.date, now, "done")
         moved = session.execute(
             update(AssignmentRow)
             .where(AssignmentRow.id == assignment.id, AssignmentRow.status == "active")

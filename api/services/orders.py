@@ -22,7 +22,7 @@ from api.schemas.common import UtcDateTime
 from api.services.assign import live_assignment, local_today
 from api.services.audit import audit
 from api.services.paging import Page, fetch_page
-from api.settings import Settings
+from api.settings import Settings, get_settings
 from api.store.db import begin_write
 from api.store.tables import (
     FeedbackRow,
@@ -30,6 +30,7 @@ from api.store.tables import (
     OrderRow,
     OrderSeries,
     ResidentRow,
+    Street,
     utcnow,
 )
 
@@ -70,6 +71,17 @@ class SeriesSpec:
     flexible: bool = False
     priority: int = 1
     note: str = ""
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The first and last date, both included."""
+
+    first: dt.date
+    last: dt.date
+
+    def __contains__(self, date: object) -> bool:
+        return isinstance(date, dt.date) and self.first <= date <= self.last
 
 
 @dataclass(frozen=True)
@@ -222,9 +234,34 @@ def _check_window(item: ItemRow, start: int | None, end: int | None, priority: i
         )
 
 
-def _check_date(settings: Settings, date: dt.date, now: dt.datetime, field: str = "date") -> None:
-    if date < local_today(settings, now):
-        raise BadInput("日期不能早于今天 / the date is in the past", field)
+DATE_FIELDS = {"date": "日期", "start_date": "开始日期", "end_date": "结束日期"}
+
+
+def horizon(session: Session, settings: Settings, street_id: int, now: dt.datetime) -> DateRange:
+    """The dates orders may have in the street: today … today + ``order_horizon_days``
+    (street-local)."""
+    today = local_today(settings, now)
+    days = session.get_one(Street, street_id).order_horizon_days
+    return DateRange(today, today + dt.timedelta(days=days))
+
+
+def _check_date(dates: DateRange, date: dt.date, field: str = "date") -> None:
+    """A date inside the street's horizon, else ``BadInput`` naming ``field``."""
+    label = DATE_FIELDS.get(field, field)
+    if date < dates.first:
+        raise BadInput(
+            f"{label}不能早于今天（{dates.first.isoformat()}） / {field} {date.isoformat()} is in "
+            f"the past (today is {dates.first.isoformat()})",
+            field,
+        )
+    if date > dates.last:
+        days = (dates.last - dates.first).days
+        raise BadInput(
+            f"{label}最晚为 {dates.last.isoformat()}（今天起 {days} 天内） / {field} "
+            f"{date.isoformat()} is too far ahead: the latest is {dates.last.isoformat()} "
+            f"({days} days from today)",
+            field,
+        )
 
 
 # ----------------------------------------------------------------------------- one-off orders
@@ -243,7 +280,7 @@ def place_order(
     resident = _resident_for(session, actor, spec.resident_id)
     item = _active_item(session, spec.item)
     _check_window(item, spec.window_start, spec.window_end, spec.priority)
-    _check_date(settings, spec.date, now)
+    _check_date(horizon(session, settings, resident.street_id, now), spec.date)
     order = OrderRow(
         street_id=resident.street_id,
         resident_id=resident.id,
@@ -288,11 +325,14 @@ def place_series(
     weekdays = sorted(set(spec.weekdays))
     if not weekdays or any(not 0 <= day <= 6 for day in weekdays):
         raise BadInput(
-            "星期须为 0（周一）到 6（周日）/ weekdays must be 0 (Mon) .. 6 (Sun)", "weekdays"
+            "星期须为 0（周一）到 6（周日） / weekdays must be 0 (Mon) .. 6 (Sun)", "weekdays"
         )
-    _check_date(settings, spec.start_date, now, "start_date")
-    if spec.end_date is not None and spec.end_date < spec.start_date:
-        raise BadInput("结束日期早于开始日期 / end_date is before start_date", "end_date")
+    dates = horizon(session, settings, resident.street_id, now)
+    _check_date(dates, spec.start_date, "start_date")
+    if spec.end_date is not None:
+        if spec.end_date < spec.start_date:
+            raise BadInput("结束日期早于开始日期 / end_date is before start_date", "end_date")
+        _check_date(dates, spec.end_date, "end_date")
     series = OrderSeries(
         resident_id=resident.id,
         item=item.code,
@@ -309,21 +349,29 @@ def place_series(
     )
     session.add(series)
     session.flush()
-    today = local_today(settings, now)
     for offset in range(SERIES_HORIZON_DAYS):
-        _occur(session, series, resident, today + dt.timedelta(days=offset), now)
+        _occur(session, series, resident, dates.first + dt.timedelta(days=offset), dates, now)
     audit(session, actor.user_id, "series.place", "order_series", series.id, {"item": item.code})
     session.commit()
     return series_view(session, series)
 
 
 def materialize_series(
-    session: Session, street_id: int, date: dt.date, now: dt.datetime | None = None
+    session: Session,
+    street_id: int,
+    date: dt.date,
+    now: dt.datetime | None = None,
+    settings: Settings | None = None,
 ) -> list[OrderRow]:
-    """Create ``date``'s occurrence of every active series of the street that falls on it.
-    Idempotent: an occurrence that exists already is left alone. The caller commits (the
-    nightly run does this inside its own transaction, before it reads the open orders)."""
+    """Create ``date``'s occurrence of every active series of the street that falls on it,
+    when ``date`` is inside the street's order horizon (``settings`` gives the street's time
+    zone; by default the service's settings). Idempotent: an occurrence that exists already is
+    left alone. The caller commits (the nightly run does this inside its own transaction,
+    before it reads the open orders)."""
     now = now or utcnow()
+    dates = horizon(session, settings or get_settings(), street_id, now)
+    if date not in dates:
+        return []
     stmt = (
         select(OrderSeries, ResidentRow)
         .join(ResidentRow, ResidentRow.id == OrderSeries.resident_id)
@@ -332,17 +380,24 @@ def materialize_series(
     )
     created = []
     for series, resident in session.execute(stmt).all():
-        order = _occur(session, series, resident, date, now)
+        order = _occur(session, series, resident, date, dates, now)
         if order is not None:
             created.append(order)
     return created
 
 
 def _occur(
-    session: Session, series: OrderSeries, resident: ResidentRow, date: dt.date, now: dt.datetime
+    session: Session,
+    series: OrderSeries,
+    resident: ResidentRow,
+    date: dt.date,
+    dates: DateRange,
+    now: dt.datetime,
 ) -> OrderRow | None:
-    """The series' order for ``date`` if it falls on it and does not exist yet."""
+    """The series' order for ``date`` if it falls on it, inside the horizon ``dates``, and does
+    not exist yet."""
     in_range = series.start_date <= date and (series.end_date is None or date <= series.end_date)
+    in_range = in_range and date in dates
     if not (series.active and resident.active and in_range and date.weekday() in series.weekdays):
         return None
     exists = select(OrderRow.id).where(OrderRow.series_id == series.id, OrderRow.date == date)

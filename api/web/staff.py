@@ -30,27 +30,14 @@ from api.services.dispatch import CandidatesView
 from api.services.orders import OrderDetail
 from api.services.runs import RunView, UnmatchedView
 from api.settings import Settings
-from api.web import svg
+from api.web import labels, svg  # noqa: F401 (labels gives every template label(group, code))
 from api.web.auth_pages import HOMES
 from api.web.render import PageActor, in_language, language, render, tr
-from matcher.explain import REASON_LABELS
-from matcher.result import Reason
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 UNCOVERED_PER_PAGE = 10
 CANDIDATES = 8
-REASONS = {str(reason) for reason in Reason}
-WEEKDAYS = (("周一", "Mon"), ("周二", "Tue"), ("周三", "Wed"), ("周四", "Thu"), ("周五", "Fri"),
-            ("周六", "Sat"), ("周日", "Sun"))  # fmt: skip
 FormText = Annotated[str, Form()]
-ORDER_STATUS = {
-    "open": ("未匹配", "open"),
-    "offered": ("已派单，待回复", "offered"),
-    "assigned": ("已接单", "assigned"),
-    "done": ("已完成", "done"),
-    "confirmed": ("已确认", "confirmed"),
-    "cancelled": ("已取消", "cancelled"),
-}
 
 
 # ----------------------------------------------------------------------------- shared
@@ -85,8 +72,6 @@ def show(
         say=lambda text: in_language(lang, text),
         personal=actor.role == "staff",
         street_wide=actor.role == "staff" and actor.community_id is None,
-        weekdays=WEEKDAYS,
-        order_status=ORDER_STATUS,
         error=in_language(lang, error) if error else None,
         **context,
     )
@@ -166,7 +151,6 @@ class Uncovered:
     """An order the run left unmatched: why, the order as it is now, and who could take it."""
 
     unmatched: UnmatchedView
-    reason_label: tuple[str, str]
     detail: OrderDetail | None
     candidates: CandidatesView | None
 
@@ -182,13 +166,12 @@ def uncovered(session: Session, actor: Actor, run: RunView, number: int) -> list
     shown = run.unmatched[(number - 1) * UNCOVERED_PER_PAGE : number * UNCOVERED_PER_PAGE]
     out = []
     for row in shown:
-        label = REASON_LABELS.get(Reason(row.reason)) if row.reason in REASONS else None
         detail = candidates = None
         if actor.role == "staff":
             detail = orders.get_order(session, actor, row.order_id)
             if detail.order.status == "open":
                 candidates = dispatch.candidates_for(session, actor, row.order_id, CANDIDATES)
-        out.append(Uncovered(row, label or (row.reason, row.reason), detail, candidates))
+        out.append(Uncovered(row, detail, candidates))
     return out
 
 

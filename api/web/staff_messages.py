@@ -16,7 +16,7 @@ from api.errors import ServiceError
 from api.params import IdPath
 from api.services import outbox
 from api.services.outbox import NotificationFilters
-from api.store.statuses import NotificationKind, NotificationStatus
+from api.store.statuses import NotificationStatus
 from api.web.staff import StaffPage, back, page_number, show
 
 router = APIRouter(prefix="/s", include_in_schema=False)
@@ -27,17 +27,6 @@ SHOWN = {  # the status filter: its value → (Chinese, English)
     NotificationStatus.PENDING: ("待发送", "Pending"),
     NotificationStatus.SENT: ("已发送", "Sent"),
     "all": ("全部", "All"),
-}
-KIND_LABELS = {
-    NotificationKind.OFFER: ("派单", "offer"),
-    NotificationKind.REMINDER: ("回复提醒", "reminder"),
-    NotificationKind.CHANGE: ("变更", "change"),
-    NotificationKind.CANCELLATION: ("取消", "cancellation"),
-}
-STATUS_LABELS = {
-    NotificationStatus.PENDING: ("待发送", "pending"),
-    NotificationStatus.SENT: ("已发送", "sent"),
-    NotificationStatus.FAILED: ("发送失败", "failed"),
 }
 
 
@@ -53,7 +42,7 @@ def messages(
     )
     found = outbox.list_notifications(session, actor, filters, page_number(page), PER_PAGE)
     return show(request, "s/messages.html", actor, section="messages", found=found,
-                shown=shown, choices=SHOWN, kinds=KIND_LABELS, statuses=STATUS_LABELS,
+                shown=shown, choices=SHOWN,
                 pager_base=f"/s/messages?status={shown}&")  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from api.services.assign import local_today
 from api.services.ledger_views import LedgerFilters
 from api.services.orders import OrderFilters, OrderSpec, SeriesSpec
 from api.settings import Settings
+from api.store.tables import utcnow
 from api.web.render import in_language, language
 from api.web.staff import (
     FormText,
@@ -89,8 +90,10 @@ def order_form_context(
         (category, [i for i in cat.items if i.category == category.code and i.active])
         for category in cat.categories
     ]
+    street = actor.street_id
+    dates = orders.horizon(session, settings, street, utcnow()) if resident and street else None
     return {"q": q, "found": found, "resident": resident, "placed": placed,
-            "groups": [g for g in groups if g[1]]}  # fmt: skip
+            "groups": [g for g in groups if g[1]], "dates": dates}  # fmt: skip
 
 
 @router.get("/orders/new")

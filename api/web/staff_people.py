@@ -157,8 +157,8 @@ def import_form(request: Request, kind: str, actor: StaffPage) -> Response:
     """The upload form for a ledger file (CSV or XLSX)."""
     if kind not in KINDS:
         return show(request, "s/missing.html", actor, 404, error="未找到 / not found")
-    return show(request, "s/import.html", actor, section=kind, kind=kind, label=KINDS[kind],
-                rows=[], filename="")  # fmt: skip
+    return show(request, "s/import.html", actor, section=kind, kind=kind,
+                kind_names=KINDS[kind], rows=[], filename="")  # fmt: skip
 
 
 @router.post("/import/{kind}")
@@ -181,7 +181,7 @@ def import_upload(
         session.rollback()
         rows = list(getattr(failure, "errors", []))
         return show(request, "s/import.html", actor, 422, section=kind, kind=kind,
-                    label=KINDS[kind], rows=rows, filename=filename,
+                    kind_names=KINDS[kind], rows=rows, filename=filename,
                     error=failure.message)  # fmt: skip
     return _imported(request, kind, report)
 

@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 from api.deps import Actor, SessionDep, SettingsDep
 from api.errors import ServiceError
 from api.params import IdPath, page_in_range
-from api.services import claims, offers, points
+from api.services import claims, closing, offers, points
 from api.services.assign import local_today, to_local
 from api.settings import Settings
+from api.store.tables import utcnow
+from api.web import labels
 from api.web.auth_pages import HOMES
 from api.web.render import PageActor, in_language, language, render, tr
 
@@ -29,22 +31,10 @@ router = APIRouter(prefix="/v", include_in_schema=False)
 OFFERS_PER_PAGE = 50
 CLAIMABLE_PER_PAGE = 20
 POINTS_PER_PAGE = 20
-# Common reasons to decline, offered as a list: quicker than typing on a phone.
-DECLINE_REASONS: dict[str, tuple[str, str]] = {
-    "busy": ("那个时间没空", "Busy at that time"),
-    "unwell": ("身体不适", "Not feeling well"),
-    "far": ("距离太远", "Too far away"),
-    "unable": ("做不了这项服务", "Cannot do this service"),
-    "other": ("其他原因", "Another reason"),
-}
-WEEKDAYS = (("周一", "Mon"), ("周二", "Tue"), ("周三", "Wed"), ("周四", "Thu"), ("周五", "Fri"),
-            ("周六", "Sat"), ("周日", "Sun"))  # fmt: skip
+# Common reasons to decline, offered as a list (labels.PAIRS["decline_reason"]): quicker than
+# typing on a phone.
+DECLINE_REASONS = tuple(labels.PAIRS["decline_reason"])
 NEAR_DAYS = ("Yesterday", "Today", "Tomorrow")
-KINDS = {
-    "base": ("服务积分", "Visit points"),
-    "bonus": ("组织赠分", "Bonus from the organisation"),
-    "reversal": ("更正", "Correction"),
-}
 
 
 # ----------------------------------------------------------------------------- shared
@@ -92,14 +82,20 @@ def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
         ahead = (date - today).days
         if ahead in (-1, 0, 1):
             return tr(lang, ("昨天", "今天", "明天")[ahead + 1], NEAR_DAYS[ahead + 1])
-        zh, en = WEEKDAYS[date.weekday()]
+        zh, en = labels.PAIRS["weekday"][str(date.weekday())]
+        if date.year != today.year:  # the year too, else 3000-01-01 reads as this 1 January
+            return tr(lang, f"{date.year}年{date.month}月{date.day}日 {zh}",
+                      f"{en} {date.day} {date:%b} {date.year}")  # fmt: skip
         return tr(lang, f"{date.month}月{date.day}日 {zh}", f"{en} {date.day} {date:%b}")
 
     def moment(value: dt.datetime) -> str:
         local = to_local(settings, value)
         return f"{day(local.date())} {local:%H:%M}"
 
-    return {"day": day, "moment": moment}
+    def reached(date: dt.date) -> bool:  # the visit's day has come: it may be marked done
+        return closing.visit_day_reached(settings, date, utcnow())
+
+    return {"day": day, "moment": moment, "visit_day_reached": reached}
 
 
 def _page_number(page: int) -> int:
@@ -111,7 +107,7 @@ def _page_number(page: int) -> int:
 
 @router.get("/")
 def home(
-    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: int = 1
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
 ) -> Response:
     """My offers and assignments, upcoming first, each as a card with its actions."""
     if (away := _away(request, actor)) is not None:
@@ -129,7 +125,7 @@ def home(
         actor,
         here="home",
         found=found,
-        reasons=DECLINE_REASONS,
+        reasons=labels.options(language(request), "decline_reason"),
         **_calendar(request, settings),
     )
 
@@ -164,10 +160,11 @@ def decline(
     optional note; the order goes straight back to matching."""
     if (away := _away(request, actor)) is not None:
         return away
-    label = DECLINE_REASONS.get(reason)
+    label = labels.PAIRS["decline_reason"].get(reason)
     note = note.strip()
     if label is None and not note:
         return _back("/v/", err=_say(request, "请选择拒绝的原因", "Please choose a reason"))
+    # Stored as service texts are ("中文 / English"), for whoever reads it in either language.
     text = " — ".join(part for part in (" / ".join(label) if label else "", note) if part)
     try:
         offers.decline(session, settings, actor.own_helper_id(), offer_id, text)
@@ -179,12 +176,16 @@ def decline(
 
 @router.post("/assignments/{assignment_id}/done")
 def done(
-    assignment_id: IdPath, request: Request, actor: PageActor, session: SessionDep
+    assignment_id: IdPath,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     if (away := _away(request, actor)) is not None:
         return away
     try:
-        view = offers.mark_done(session, actor.own_helper_id(), assignment_id)
+        view = offers.mark_done(session, settings, actor.own_helper_id(), assignment_id)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _say(request, "已标记完成，谢谢您！", "Marked done. Thank you!")
@@ -196,7 +197,7 @@ def done(
 
 @router.get("/claim")
 def claimable(
-    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: int = 1
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
 ) -> Response:
     """Open orders nearby I may claim: alone, with teammates, or several together."""
     if (away := _away(request, actor)) is not None:
@@ -290,7 +291,7 @@ def _numbers(values: list[str]) -> list[int] | None:
 
 @router.get("/points")
 def my_points(
-    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: int = 1
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
 ) -> Response:
     """My points balance and history, newest first."""
     if (away := _away(request, actor)) is not None:
@@ -304,6 +305,5 @@ def my_points(
         actor,
         here="points",
         found=found,
-        kinds=KINDS,
         **_calendar(request, settings),
     )

@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import Conflict
-from api.services.assign import local_today
+from api.services.assign import create_assignment, local_today, to_utc
 from api.services.closing import confirm_done
+from api.services.offers import mark_done
 from api.settings import Settings
-from api.store.tables import FeedbackRow, FollowUpRow, OrderRow, PointsEntry
+from api.store.tables import AssignmentRow, FeedbackRow, FollowUpRow, OrderRow, PointsEntry
 from tests.api.conftest import World, login
 from tests.api.test_orders import (
+    HAND_PICKED,
+    NOW,
     actor_for,
     finish,
     first_resident,
@@ -25,6 +28,8 @@ from tests.api.test_orders import (
     make_resident_account,
     new_order,
 )
+
+POINTS_L01 = 8  # L01's base points in seeds/catalogue.yaml
 
 
 def done_order(
@@ -98,7 +103,7 @@ def test_simultaneous_confirmations_credit_once(
             session.commit()
             barrier.wait()
             try:
-                confirm_done(session, actor, order_id)
+                confirm_done(session, settings, actor, order_id)
                 outcomes.append("ok")
             except Conflict:
                 session.rollback()
@@ -122,6 +127,69 @@ def test_confirm_needs_a_done_order(
     response = client.post(f"/orders/{order.id}/confirm", headers=login(client, "staff"))
     assert response.status_code == 409
     assert base_entries(sessions, order.id) == []
+
+
+# ----------------------------------------------------------------------------- the visit's day
+
+
+def at_local(settings: Settings, day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    """The stored (naive UTC) moment of ``hour:minute`` street time on ``day``."""
+    return to_utc(settings, day, hour * 60 + minute)
+
+
+def test_done_only_from_the_visits_day_in_street_time(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Marking a visit done at 23:59 street time the evening before is a Conflict naming the
+    day (the assignment stays active); at 00:00 on the day it is done."""
+    team = world.helper_ids[:1]
+    with sessions() as session:
+        order = new_order(session, settings, first_resident(session, world).id)
+        assignment = create_assignment(
+            session, settings, order, team, source="manual", start_minute=540, accepted=team,
+            now=NOW,
+        )  # fmt: skip
+        assignment.override_reason = HAND_PICKED  # given without the matcher's check
+        session.commit()
+        eve = at_local(settings, order.date, 0, -1)  # 23:59 the evening before
+        with pytest.raises(Conflict) as refused:
+            mark_done(session, settings, team[0], assignment.id, now=eve)
+        session.rollback()
+        assert "当天起才能标记完成" in refused.value.message
+        assert order.date.isoformat() in refused.value.message
+        assert session.get_one(AssignmentRow, assignment.id).status == "active"
+        midnight = at_local(settings, order.date, 0)
+        view = mark_done(session, settings, team[0], assignment.id, now=midnight)
+        assert view.assignment_status == "done"
+
+
+def test_confirm_only_from_the_visits_day_and_pays_nothing_before(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """A visit marked done ahead of its day (as the old pages allowed) cannot be confirmed
+    before the day: Conflict, no points; on the day confirmation pays the base points."""
+    team = world.helper_ids[:1]
+    with sessions() as session:
+        order = new_order(session, settings, first_resident(session, world).id)
+        assignment = create_assignment(
+            session, settings, order, team, source="manual", start_minute=540, accepted=team,
+            now=NOW,
+        )  # fmt: skip
+        assignment.override_reason = HAND_PICKED  # given without the matcher's check
+        assignment.status = "done"  # written before the rule existed
+        session.commit()
+        order_id, day = order.id, order.date
+        staff = actor_for(session, "staff")
+        session.commit()
+        with pytest.raises(Conflict) as refused:
+            confirm_done(session, settings, staff, order_id, now=at_local(settings, day, 0, -1))
+        session.rollback()
+        assert "当天起才能确认" in refused.value.message and refused.value.field == "date"
+        assert base_entries(sessions, order_id) == []
+        on_the_day = at_local(settings, day, 0)
+        confirmed = confirm_done(session, settings, staff, order_id, now=on_the_day)
+        assert confirmed.status == "confirmed" and confirmed.points == {team[0]: POINTS_L01}
+    assert base_entries(sessions, order_id) == [(team[0], POINTS_L01)]
 
 
 # ----------------------------------------------------------------------------- feedback

@@ -74,8 +74,9 @@ def close_loop(sessions: sessionmaker[Session], settings: Settings, size: int = 
     with sessions() as session:
         for offer in members:
             accept(session, settings, offer.helper_id, offer.id, now=NOW)
-        mark_done(session, members[0].helper_id, assignment_id, now=NOW)
-        confirm_done(session, actor_named(session, "staff"), order_id, now=NOW)
+        on_the_day = NOW + dt.timedelta(days=1)  # done and confirmed from the visit's day on
+        mark_done(session, settings, members[0].helper_id, assignment_id, now=on_the_day)
+        confirm_done(session, settings, actor_named(session, "staff"), order_id, now=on_the_day)
     return order_id
 
 

@@ -401,14 +401,14 @@ class LoopMachine(RuleBasedStateMachine):
         picked = self.pick(data, query, "accepted member")
         if picked is not None:
             with self.step("done") as session:
-                mark_done(session, picked[0], picked[1], now=self.now)
+                mark_done(session, self.settings, picked[0], picked[1], now=self.now)
 
     @rule(data=st.data())
     def confirm(self, data: st.DataObject) -> None:
         order = self.pick(data, self.orders_in(OrderStatus.DONE), "done order")
         if order is not None:
             with self.step("confirm") as session:
-                confirm_done(session, self.staff, order[0], now=self.now)
+                confirm_done(session, self.settings, self.staff, order[0], now=self.now)
 
     @rule(data=st.data(), score=st.integers(1, 5))
     def feedback(self, data: st.DataObject, score: int) -> None:

@@ -289,6 +289,10 @@ def test_done_once_the_whole_team_accepted(
     assert client.post(url, headers=one).status_code == 409
     assert client.post(url, headers=two).status_code == 404  # not accepted: not theirs yet
     assert client.post(f"/me/offers/{second.id}/accept", headers=two).status_code == 200
+    assert client.post(url, headers=two).status_code == 409  # tomorrow's visit: not yet
+    with sessions() as session:  # the visit's day comes
+        session.get_one(OrderRow, order_id).date = day - dt.timedelta(days=1)
+        session.commit()
     done = client.post(url, headers=two)
     assert done.status_code == 200 and done.json()["assignment_status"] == "done"
     assert client.post(url, headers=one).status_code == 200

@@ -3,8 +3,10 @@ recurring series and their dated occurrences, listing with filters and pages, re
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-import importlib
+import io
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,8 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import Actor
 from api.errors import BadInput, NotFound
-from api.services.assign import create_assignment, local_today, refresh_order_status
+from api.services.assign import create_assignment, local_today, to_utc
 from api.services.auth import add_user
+from api.services.offers import mark_done
 from api.services.orders import (
     OrderSpec,
     SeriesSpec,
@@ -30,7 +33,7 @@ from api.store.tables import (
     Community,
     OrderRow,
     ResidentRow,
-    utcnow,
+    Street,
 )
 from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 
@@ -73,9 +76,15 @@ def new_order(
     return session.get_one(OrderRow, view.id)
 
 
-def finish(session: Session, settings: Settings, order: OrderRow, helper_ids: list[int]) -> None:
-    """Give ``order`` to a team who all accepted, and have its first member mark it done: through
-    ``api.services.offers.mark_done`` where it exists, else by setting the status directly."""
+def finish(
+    session: Session,
+    settings: Settings,
+    order: OrderRow,
+    helper_ids: list[int],
+    now: dt.datetime | None = None,
+) -> None:
+    """Give ``order`` to a team who all accepted, and have its first member mark it done on the
+    visit's day (``now``: by default 10:00 street time that day)."""
     assignment = create_assignment(
         session,
         settings,
@@ -84,16 +93,12 @@ def finish(session: Session, settings: Settings, order: OrderRow, helper_ids: li
         source="manual",
         start_minute=order.window_start,
         accepted=helper_ids,
+        now=NOW,
     )
     assignment.override_reason = HAND_PICKED  # given without the matcher's check
     session.commit()
-    mark_done = getattr(importlib.import_module("api.services.offers"), "mark_done", None)
-    if mark_done is not None:
-        mark_done(session, helper_ids[0], assignment.id)
-    else:
-        assignment.status, assignment.done_at, assignment.done_by = "done", utcnow(), helper_ids[0]
-        refresh_order_status(session, order)
-        session.commit()
+    on_the_day = now or to_utc(settings, order.date, 600)
+    mark_done(session, settings, helper_ids[0], assignment.id, now=on_the_day)
     session.refresh(order)
     assert order.status == "done"
 
@@ -447,3 +452,128 @@ def test_services_refuse_a_resident_out_of_scope(
         spec = OrderSpec(item="L01", date=DATE, resident_id=other_resident)
         with pytest.raises(NotFound):
             place_order(session, settings, actor_for(session, "staff_c1"), spec, now=NOW)
+
+
+# ----------------------------------------------------------------------------- the horizon
+
+
+def set_horizon(sessions: sessionmaker[Session], world: World, days: int) -> None:
+    with sessions() as session:
+        session.get_one(Street, world.street_id).order_horizon_days = days
+        session.commit()
+
+
+def test_order_dates_stay_within_the_streets_horizon(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Staff and resident accounts alike may order for today … today + the street's horizon
+    (90 days by default, street-local); a day later, or 3000-01-01, is 422 naming ``date`` and
+    nothing is written."""
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+    make_resident_account(sessions, world)
+    today = local_today(settings)
+    last = today + dt.timedelta(days=90)
+    for username in ("staff", "resident1"):
+        headers = login(client, username)
+        body = {"resident_id": resident_id, "item": "L04", "date": last.isoformat()}
+        assert client.post("/orders", json=body, headers=headers).status_code == 201
+        before = count_orders(sessions)
+        for date in (last + dt.timedelta(days=1), dt.date(3000, 1, 1)):
+            response = client.post(
+                "/orders", json=body | {"date": date.isoformat()}, headers=headers
+            )
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] == "date"
+            assert last.isoformat() in response.json()["detail"]
+        assert count_orders(sessions) == before
+
+
+def test_a_street_sets_its_own_horizon(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """With a horizon of 3 days, NOW + 3 is accepted and NOW + 4 refused; yesterday too."""
+    set_horizon(sessions, world, 3)
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+        staff = actor_for(session, "staff")
+        today = local_today(settings, NOW)
+        spec = OrderSpec(item="L04", date=today + dt.timedelta(days=3), resident_id=resident_id)
+        assert place_order(session, settings, staff, spec, now=NOW).date == spec.date
+        for date in (today + dt.timedelta(days=4), today - dt.timedelta(days=1)):
+            with pytest.raises(BadInput) as refused:
+                place_order(session, settings, staff, replace(spec, date=date), now=NOW)
+            session.rollback()
+            assert refused.value.field == "date"
+
+
+def test_series_dates_and_occurrences_stay_within_the_horizon(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """A series' start and end dates beyond the horizon are refused naming the field; a daily
+    series on a 2-day horizon makes occurrences only for today … today + 2, and the nightly's
+    materialisation makes none beyond it (nor in the past)."""
+    set_horizon(sessions, world, 2)
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+        staff = actor_for(session, "staff")
+        today = local_today(settings, NOW)
+        spec = SeriesSpec(item="L04", weekdays=list(range(7)), start_date=today,
+                          resident_id=resident_id)  # fmt: skip
+        for bad in (
+            {"start_date": today + dt.timedelta(days=3)},
+            {"start_date": today - dt.timedelta(days=1)},
+            {"end_date": today + dt.timedelta(days=3)},
+            {"end_date": dt.date(3000, 1, 1)},
+        ):
+            with pytest.raises(BadInput) as refused:
+                place_series(session, settings, staff, replace(spec, **bad), now=NOW)
+            session.rollback()
+            assert refused.value.field == next(iter(bad))
+        series = place_series(session, settings, staff, spec, now=NOW)
+        dates = sorted(
+            session.scalars(select(OrderRow.date).where(OrderRow.series_id == series.id))
+        )
+        assert dates == [today + dt.timedelta(days=n) for n in range(3)]
+        for date in (today + dt.timedelta(days=3), today - dt.timedelta(days=1)):
+            assert materialize_series(session, world.street_id, date, NOW, settings) == []
+
+
+def test_series_dates_through_the_api_name_the_field(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """POST /order-series with a start or end date beyond the horizon is 422 naming it."""
+    with sessions() as session:
+        resident_id = first_resident(session, world).id
+    headers = login(client, "staff")
+    today = local_today(settings)
+    body = {"resident_id": resident_id, "item": "L04", "weekdays": [0],
+            "start_date": today.isoformat()}  # fmt: skip
+    for field in ("start_date", "end_date"):
+        response = client.post("/order-series", json=body | {field: "3000-01-01"}, headers=headers)
+        assert response.status_code == 422 and response.json()["field"] == field
+
+
+def test_the_days_assignment_sheet_carries_the_orders_note(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The assignment sheet (派单表) has a 备注 column with each order's note, for the helpers
+    staff hand it to."""
+    with sessions() as session:
+        order = new_order(session, settings, first_resident(session, world).id)
+        order.note = "门铃坏了，请敲门"
+        session.commit()
+        date = order.date
+    sheet = client.get(
+        "/exports/assignments", headers=login(client, "staff"), params={"date": date.isoformat()}
+    )
+    assert sheet.status_code == 200, sheet.text
+    rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+    assert rows[0][-1] == "备注"
+    noted = [row for row in rows[1:] if row[-1] == "门铃坏了，请敲门"]
+    assert len(noted) == 1 and noted[0][4] == first_resident_name(sessions, world)
+
+
+def first_resident_name(sessions: sessionmaker[Session], world: World) -> str:
+    with sessions() as session:
+        return first_resident(session, world).name

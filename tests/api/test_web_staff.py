@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.assign import live_assignment
+from api.services.assign import live_assignment, local_today
 from api.services.nightly import run_nightly
 from api.settings import Settings
 from api.store.tables import (
@@ -315,6 +315,53 @@ def test_a_bad_order_shows_the_error_next_to_its_field(
     )
     assert weekly.status_code == 422 and 'id="weekdays-error"' in weekly.text
     assert count_orders(sessions) == before
+
+
+def test_an_order_beyond_the_horizon_is_refused_by_its_date_field(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The date field offers today … today + 90 days; 3000-01-01 comes back as the form with
+    the message by the date field, in one language, and nothing is placed."""
+    resident = resident_row(sessions, 3)
+    web_login(client, "staff")
+    today = local_today(settings)
+    page = client.get("/s/orders/new", params={"resident_id": resident.id}).text
+    last = (today + dt.timedelta(days=90)).isoformat()
+    assert f'min="{today.isoformat()}" max="{last}"' in page
+    before = count_orders(sessions)
+    form = {"resident_id": str(resident.id), "item": "L01", "date": "3000-01-01"}
+    refused = client.post("/s/orders/new", data=form)
+    assert refused.status_code == 422
+    assert re.search(rf'id="date-error">日期最晚为 {last}（今天起 90 天内）<', refused.text)
+    series = {"date": today.isoformat(), "repeat": "1", "weekdays": ["0"], "end_date": "3000-01-01"}
+    weekly = client.post("/s/orders/new", data=form | series)
+    assert re.search(r'id="end_date-error">结束日期最晚为', weekly.text)
+    assert count_orders(sessions) == before
+
+
+def test_staff_see_the_orders_note_on_the_order_and_run_pages(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+) -> None:
+    """A note entered with an order is listed with it on the order form and the resident's
+    page, and an uncovered order's card on the run page shows its note."""
+    resident = resident_row(sessions, 4)
+    web_login(client, "staff")
+    form = {"resident_id": str(resident.id), "item": "L01", "date": day.isoformat(),
+            "note": "请先打电话，老人听力不好"}  # fmt: skip
+    placed = client.post("/s/orders/new", data=form).text.split('id="placed"')[1]
+    assert '<td class="note">请先打电话，老人听力不好</td>' in placed
+    assert "请先打电话，老人听力不好" in client.get(f"/s/residents/{resident.id}").text
+    run_nightly(sessions, settings, world.street_id, day)
+    uncovered = unmatched_ids(sessions)[0]
+    with sessions() as session:
+        session.get_one(OrderRow, uncovered).note = "楼道灯坏了，带手电"
+        session.commit()
+    page = client.get(f"/s/?date={day.isoformat()}").text
+    assert "备注：楼道灯坏了，带手电" in card(page, uncovered)
 
 
 def count_orders(sessions: sessionmaker[Session]) -> int:

@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
 
 from api.services import claims, points
+from api.services.assign import local_today
 from api.services.auth import add_user
 from api.services.nightly import run_nightly
 from api.settings import Settings
@@ -29,8 +31,9 @@ from api.store.tables import (
     UserRow,
     utcnow,
 )
-from api.web.render import csrf_token
-from tests.api.conftest import PASSWORD, World
+from api.web import volunteer
+from api.web.render import LANG_COOKIE, csrf_token
+from tests.api.conftest import PASSWORD, World, login
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
 Sessions = sessionmaker[Session]
@@ -212,10 +215,11 @@ def test_declining_with_a_reason_removes_the_card(
 
 
 def test_done_once_accepted_marks_the_visit_done(
-    client: TestClient, sessions: Sessions, offered: None
+    client: TestClient, sessions: Sessions, settings: Settings, offered: None
 ) -> None:
-    """An accepted one-person visit gets a Done button; pressing it marks the assignment done
-    and the card then says so, without the button."""
+    """An accepted one-person visit of tomorrow says from when it can be marked done, without
+    a Done button, and posting Done is refused; on the visit's day the button is there, pressing
+    it marks the assignment done and the card then says so, without the button."""
     helper_id, mine = busiest(sessions)
     pending = mine[0]
     log_in(client, sessions, helper_id)
@@ -223,7 +227,15 @@ def test_done_once_accepted_marks_the_visit_done(
     assert before is not None and "/done" not in before
     accepted = client.post(f"/v/offers/{pending.offer_id}/accept")
     done_action = f'action="/v/assignments/{pending.assignment_id}/done"'
-    assert done_action in (card(accepted, f"offer-{pending.offer_id}") or "")
+    waiting = card(accepted, f"offer-{pending.offer_id}") or ""
+    assert done_action not in waiting and "服务当天（明天）起可以标记完成" in waiting
+    early = client.post(f"/v/assignments/{pending.assignment_id}/done")
+    assert "当天起才能标记完成" in early.text and "the visit is on" not in early.text
+    with sessions() as session:
+        assert session.get_one(AssignmentRow, pending.assignment_id).status == "active"
+        session.get_one(OrderRow, pending.order_id).date = local_today(settings)
+        session.commit()
+    assert done_action in (card(client.get("/v/"), f"offer-{pending.offer_id}") or "")
     page = client.post(f"/v/assignments/{pending.assignment_id}/done")
     assert "已标记完成" in page.text
     html = card(page, f"offer-{pending.offer_id}")
@@ -412,3 +424,55 @@ def test_other_roles_see_no_volunteer_data(
     visitor = client.get("/v/", follow_redirects=False)
     assert visitor.headers["location"] == "/login?next=/v/"
     assert offer_status(sessions, offer_id)[0] == "pending"
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+def test_a_date_of_another_year_shows_its_year(settings: Settings) -> None:
+    """A card's day names the year when it is not this year (3000-01-01 never reads as
+    "1月1日"), and leaves it out for this year's dates, in both languages."""
+    today = local_today(settings)
+    far, near = dt.date(3000, 1, 1), today + dt.timedelta(days=3)
+    for lang, wanted in (("zh", "3000年1月1日 周三"), ("en", "Wed 1 Jan 3000")):
+        cookie = f"{LANG_COOKIE}={lang}".encode()
+        request = Request({"type": "http", "headers": [(b"cookie", cookie)]})
+        day = volunteer._calendar(request, settings)["day"]
+        assert day(far) == wanted
+        if near.year == today.year:
+            assert str(near.year) not in day(near)
+
+
+# ----------------------------------------------------------------------------- the order's note
+
+
+def test_the_orders_note_reaches_the_helper_only_after_accepting(
+    client: TestClient, sessions: Sessions, offered: None
+) -> None:
+    """The order's note (it may hold private details) is on neither the card nor
+    ``GET /me/offers/{id}`` while the offer is pending; once accepted both show it, and the
+    other pending cards still hide their notes."""
+    helper_id, mine = busiest(sessions)
+    first, others = mine[0], mine[1:]
+    notes = {p.offer_id: f"钥匙在门口地垫下 {p.order_id}" for p in mine}
+    with sessions() as session:
+        for pending in mine:
+            session.get_one(OrderRow, pending.order_id).note = notes[pending.offer_id]
+        session.commit()
+    log_in(client, sessions, helper_id)
+    with sessions() as session:
+        username = session.scalars(select(UserRow.username).where(UserRow.helper_id == helper_id))
+        headers = login(client, username.one())
+    before = client.get(f"/me/offers/{first.offer_id}", headers=headers)
+    assert before.json()["note"] is None and notes[first.offer_id] not in before.text
+    page = client.get("/v/")
+    assert not any(note in page.text for note in notes.values())
+    accepted = client.post(f"/v/offers/{first.offer_id}/accept")
+    assert notes[first.offer_id] in (card(accepted, f"offer-{first.offer_id}") or "")
+    assert not any(notes[p.offer_id] in accepted.text for p in others)
+    after = client.get(f"/me/offers/{first.offer_id}", headers=headers).json()
+    assert after["note"] == notes[first.offer_id]
+    listing = client.get("/me/offers", headers=headers).json()["items"]
+    assert {o["id"]: o["note"] for o in listing if o["status"] == "pending"} == {
+        p.offer_id: None for p in others
+    }

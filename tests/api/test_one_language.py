@@ -1,0 +1,447 @@
+"""One language per page: every page of the app, for every role, in Chinese and in English,
+after a nightly run (so the pages have content), shows no "中文 / English" pair, no raw status
+or code ("OPTIMAL", "zh", "male", "pending" …) on a Chinese page, no Chinese on an English page
+(people's names, addresses, notes and other typed data aside) and no pydantic message.
+
+The pages are found by walking the page routers as the app includes them (every GET page under
+/, /login, /v, /s), their
+path parameters filled with real ids of the seeded world, plus the forms that answer with a
+page: a route added later is visited without anyone listing it here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import pkgutil
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import web
+from api.app import create_app
+from api.deps import Actor
+from api.services import points
+from api.services.assign import create_assignment, refresh_order_status, to_utc
+from api.services.auth import add_user
+from api.services.closing import confirm_done
+from api.services.import_columns import COLUMNS
+from api.services.nightly import run_nightly
+from api.services.offers import mark_done
+from api.settings import Settings
+from api.store import statuses
+from api.store.tables import (
+    Community,
+    Grid,
+    HelperRow,
+    ItemRow,
+    NotificationRow,
+    OfferRow,
+    OrderRow,
+    PointsEntry,
+    ResidentRow,
+    Street,
+    UserRow,
+)
+from api.web.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
+from matcher.model import Gender
+from matcher.result import Reason, Status
+from tests.api.conftest import PASSWORD, World
+from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
+
+Sessions = sessionmaker[Session]
+PAGE_PREFIXES = ("/v/", "/s/", "/login")
+SKIPPED = {"/lang/{code}"}  # the language switch: a redirect, visited by setting the cookie
+ROLES = ("visitor", "volunteer", "resident1", "staff", "staff_c1", "planner")
+ACTING = ("visitor", "volunteer", "staff")  # who also posts the forms and tries wrong addresses
+CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+PAIR = re.compile(rf"[{CJK}]\s*/\s*[A-Za-z]|[A-Za-z.)]\s*/\s*[{CJK}]")
+PYDANTIC = ("Field required", "Input should be", "validation error", "value is not a valid")
+
+
+def _codes() -> list[str]:
+    """Every code the database or the matcher stores, which a Chinese page must show as a
+    label: statuses, kinds, roles, solver statuses, reasons, genders, languages."""
+    enums = [v for v in vars(statuses).values() if isinstance(v, type) and issubclass(v, StrEnum)]
+    codes = {str(member) for enum in [*enums, Status, Reason, Gender] for member in enum}
+    return sorted(codes | {"zh", "en", "mn", "cli", "page"})
+
+
+RAW_CODES = _codes()
+RAW_WORD = re.compile(rf"(?<![A-Za-z_-])({'|'.join(RAW_CODES)})(?![A-Za-z_-])")
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){1,}")
+# Latin words a Chinese page may show: units, file formats and encodings by their names.
+LATIN_OK = ("CSV", "XLSX", "UTF-8", "GB18030", "km", "tel")
+
+
+# ----------------------------------------------------------------------------- reading a page
+
+
+class VisibleText(HTMLParser):
+    """The text a person reads (or hears) on a page: text nodes and the attributes read out
+    (title, aria-label, placeholder, alt, data-confirm), without scripts, styles and elements
+    that name their own language (the language switch)."""
+
+    READ_ATTRIBUTES = ("title", "aria-label", "placeholder", "alt", "data-confirm")
+    VOID = frozenset(
+        {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if self.skipping or tag in ("script", "style") or ("lang" in named and tag != "html"):
+            if tag not in self.VOID:
+                self.skipping.append(tag)
+            return
+        self.parts += [v for k, v in attrs if k in self.READ_ATTRIBUTES and v]
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skipping and self.skipping[-1] == tag:
+            self.skipping.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible(html: str) -> list[str]:
+    parser = VisibleText()
+    parser.feed(html)
+    return parser.parts
+
+
+@dataclass
+class Findings:
+    problems: list[str] = field(default_factory=list)
+
+    def check(
+        self, what: str, lang: str, status: int, body: str, kind: str, data: re.Pattern[str]
+    ) -> None:
+        """Record every way the answer to ``what`` breaks the one-language rule."""
+        if status >= 500:
+            self.problems.append(f"{what} [{lang}]: status {status}")
+        if "text/html" not in kind:
+            self.problems.append(f"{what} [{lang}]: a page answered {kind}: {body[:120]}")
+            return
+        for text in visible(body):
+            # people's names, addresses, notes: data, shown as typed in either language
+            self._text(what, lang, data.sub(" ", text))
+
+    def _text(self, what: str, lang: str, text: str) -> None:
+        where = f"{what} [{lang}]: {text[:160]!r}"
+        if PAIR.search(text):
+            self.problems.append(f"bilingual pair: {where}")
+        if any(message in text for message in PYDANTIC):
+            self.problems.append(f"pydantic message: {where}")
+        if lang == "en":
+            if re.search(f"[{CJK}]", text.replace("·", "")):
+                self.problems.append(f"Chinese on an English page: {where}")
+            return
+        latin = text
+        for word in LATIN_OK:
+            latin = latin.replace(word, " ")
+        if RAW_WORD.search(latin):
+            self.problems.append(f"raw code {RAW_WORD.search(latin)[0]!r}: {where}")  # type: ignore[index]
+        if ENGLISH_RUN.search(latin):
+            self.problems.append(f"English on a Chinese page: {where}")
+
+
+# ----------------------------------------------------------------------------- the world
+
+
+@dataclass(frozen=True)
+class Ids:
+    resident_id: int
+    helper_id: int
+    offer_id: int  # the volunteer's pending offer
+    withdrawn_offer_id: int
+    accepted_offer_id: int
+    assignment_id: int  # of the accepted offer (tomorrow: Done is refused)
+    order_id: int  # an order without a team
+    failed_message_id: int  # a message the webhook refused
+    pending_message_id: int
+    day: dt.date
+
+
+@pytest.fixture
+def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
+    """Tomorrow's nightly run made; a volunteer accepted one offer (its order has a note) and
+    holds another pending one and has points with a reason; a resident account."""
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    run_nightly(sessions, settings, world.street_id, day)  # leaves orders uncovered, with reasons
+    make_roomy(sessions)  # … which now have candidates
+    with sessions() as session:
+        pending = session.scalars(select(OfferRow).where(OfferRow.status == "pending")).all()
+        by_helper = Counter(offer.helper_id for offer in pending)
+        helper_id, count = max(by_helper.items(), key=lambda item: (item[1], -item[0]))
+        assert count >= 2, "a helper with two pending offers"
+        account = session.scalars(select(UserRow).where(UserRow.helper_id == helper_id)).first()
+        if account is None:
+            add_user(session, "volunteer", PASSWORD, "helper", helper_id=helper_id)
+        else:
+            account.username = "volunteer"
+        offers = sorted((o for o in pending if o.helper_id == helper_id), key=lambda o: o.id)
+        accepted, pending = offers[0], offers[1]
+        elsewhere = session.scalars(
+            select(OfferRow).where(OfferRow.assignment_id != accepted.assignment_id)
+        ).first()
+        assert elsewhere is not None
+        withdrawn = OfferRow(  # answering it is refused, naming its status
+            assignment_id=elsewhere.assignment_id,
+            helper_id=helper_id,
+            status="withdrawn",
+            respond_by=elsewhere.respond_by,
+        )
+        session.add(withdrawn)
+        session.flush()
+        accepted.status = "accepted"
+        accepted.assignment.order.note = "钥匙在门口地垫下"
+        session.flush()
+        refresh_order_status(session, accepted.assignment.order)
+        open_order = session.scalars(select(OrderRow).where(OrderRow.status == "open")).first()
+        order_id = open_order.id if open_order else accepted.assignment.order_id
+        resident = session.scalars(
+            select(ResidentRow)
+            .where(ResidentRow.community_id == world.communities[0])
+            .order_by(ResidentRow.id)
+        ).first()
+        assert resident is not None
+        add_user(session, "resident1", PASSWORD, "resident", resident_id=resident.id)
+        # Codes a page might show raw: a helper speaking Mongolian, a resident's preferences.
+        session.execute(
+            update(HelperRow)
+            .where(HelperRow.id == helper_id)
+            .values(languages=["zh", "mn"], gender="male")
+        )
+        resident.language, resident.preferred_gender = "zh", "female"
+        messages = session.scalars(select(NotificationRow).order_by(NotificationRow.id)).all()
+        assert len(messages) >= 2, "the run queued messages"
+        failed, waiting = messages[0], messages[1]
+        failed.status, failed.attempts = "failed", 5
+        failed.last_error = "webhook answered 503 Service Unavailable"  # the far end's words
+        ids = Ids(
+            resident.id,
+            helper_id,
+            pending.id,
+            withdrawn.id,
+            accepted.id,
+            accepted.assignment_id,
+            order_id,
+            failed.id,
+            waiting.id,
+            day,
+        )
+        session.commit()
+    staff = staff_actor(sessions, world)
+    with sessions() as session:
+        entry = points.grant_bonus(session, staff, helper_id, 5, "帮忙搬桌子")
+        points.reverse_entry(session, staff, entry.id, "记错了")
+        confirmed_visit(session, settings, staff, helper_id, day)
+    return ids
+
+
+def confirmed_visit(
+    session: Session, settings: Settings, staff: Actor, helper_id: int, day: dt.date
+) -> None:
+    """An open order of ``day`` the helper took, marked done and staff confirmed on the day
+    (base points, and a confirmed card)."""
+    order = session.scalars(
+        select(OrderRow).where(OrderRow.status == "open").order_by(OrderRow.id.desc())
+    ).first()
+    assert order is not None and session.get_one(ItemRow, order.item).team_size == 1
+    on_the_day = to_utc(settings, day, 12 * 60)
+    start = order.window_start
+    assignment = create_assignment(session, settings, order, [helper_id], source="manual",
+                                   start_minute=start, accepted=[helper_id])  # fmt: skip
+    session.commit()
+    mark_done(session, settings, helper_id, assignment.id, now=on_the_day)
+    confirm_done(session, settings, staff, order.id, now=on_the_day)
+
+
+def data_strings(sessions: Sessions) -> re.Pattern[str]:
+    """What people typed or the ledger holds (names, addresses, notes, reasons…) as one
+    pattern, longest first: shown as it is in either language. Catalogue names are data only
+    where the catalogue has no English name."""
+    columns = [
+        ResidentRow.name, ResidentRow.address, ResidentRow.code, HelperRow.name,
+        HelperRow.address, HelperRow.code, Community.name, Grid.name, Street.name,
+        OrderRow.note, PointsEntry.reason, UserRow.username, NotificationRow.last_error,
+    ]  # fmt: skip
+    found: set[str] = set()
+    with sessions() as session:
+        for column in columns:
+            found |= {v for v in session.scalars(select(column).distinct()) if v}
+        found |= {
+            zh for zh, en in session.execute(select(ItemRow.name_zh, ItemRow.name_en)) if not en
+        }
+    # A ledger file's column names are Chinese whatever the page's language: an import error
+    # names the header the file must carry, as it must be written.
+    found |= {column.header for columns in COLUMNS.values() for column in columns}
+    return re.compile("|".join(re.escape(v) for v in sorted(found, key=len, reverse=True)))
+
+
+# ----------------------------------------------------------------------------- the walk
+
+
+def web_routes() -> Iterator[APIRoute]:
+    """The routes of every page module, found as the app finds them (``api.web.*.router``)."""
+    for module in pkgutil.iter_modules(web.__path__):
+        router = getattr(importlib.import_module(f"api.web.{module.name}"), "router", None)
+        for route in router.routes if router is not None else []:
+            if isinstance(route, APIRoute):
+                yield route
+
+
+def page_paths(ids: Ids) -> Iterator[str]:
+    """Every GET page of the app, path parameters filled with real ids (a parameter nobody
+    knows fails the test: add it here when adding the page)."""
+    values = {
+        "resident_id": str(ids.resident_id),
+        "helper_id": str(ids.helper_id),
+        "kind": "residents",
+    }
+    for route in web_routes():
+        if "GET" not in route.methods:
+            continue
+        path = route.path
+        if path in SKIPPED or not (path == "/" or path.startswith(PAGE_PREFIXES)):
+            continue
+        for name in re.findall(r"{(\w+)(?::\w+)?}", path):
+            assert name in values, f"no id for {{{name}}} in {path}: add one to page_paths"
+            path = re.sub(rf"{{{name}(?::\w+)?}}", values[name], path)
+        yield path
+
+
+def more_gets(ids: Ids) -> list[str]:
+    """Pages with query strings and wrong ids that answer with a message."""
+    day = ids.day.isoformat()
+    return [
+        "/s/?date=3000-13-45", "/s/?date=2026-01-01&page=abc",
+        f"/s/map?date={day}", "/s/map?date=garbage", "/s/orders/new?q=王",
+        f"/s/orders/new?resident_id={ids.resident_id}", "/s/orders/new?resident_id=abc",
+        "/s/orders/new?resident_id=99999999", "/s/residents?page=abc&active=x",
+        "/s/residents/99999999", "/s/helpers/99999999", "/s/helpers/abc", "/s/import/bogus",
+        "/v/?page=abc", "/v/claim?page=-3", "/v/points?page=99999999999999999999",
+        "/login?next=/s/", "/s/messages?status=all", "/s/messages?status=failed",
+        "/s/messages?status=bogus&page=x",
+    ]  # fmt: skip
+
+
+def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
+    """Forms posted to pages, each refused or answered with a message."""
+    new = {"resident_id": str(ids.resident_id), "item": "L01"}
+    return [
+        ("/login", {}),
+        ("/login", {"username": "staff", "password": "wrong"}),
+        ("/s/orders/new", {}),
+        ("/s/orders/new", new | {"date": "3000-01-01", "note": "x"}),
+        ("/s/orders/new", new | {"date": "yesterday"}),
+        ("/s/orders/new", new | {"date": ids.day.isoformat(), "window_start": "9"}),
+        ("/s/orders/new", new | {"date": ids.day.isoformat(), "repeat": "1"}),
+        ("/s/orders/new", new | {"date": ids.day.isoformat(), "priority": "9"}),
+        ("/s/orders/new", {"resident_id": "abc", "date": ids.day.isoformat()}),
+        (f"/s/orders/{ids.order_id}/assign", {"helper_ids": ["abc"]}),
+        (f"/s/orders/{ids.order_id}/assign", {"helper_ids": ["99999999"]}),
+        ("/s/orders/abc/assign", {}),
+        ("/s/runs", {"date": "garbage"}),
+        (f"/s/messages/{ids.failed_message_id}/resend", {}),
+        (f"/s/messages/{ids.pending_message_id}/resend", {}),
+        ("/s/messages/99999999/resend", {}),
+        ("/s/messages/abc/resend", {}),
+        ("/s/import/residents", {}),
+        ("/s/import/residents", {"file": ("ledger.csv", b"\xff\xfe\x00garbage", "text/csv")}),
+        (f"/v/offers/{ids.offer_id}/decline", {"reason": ""}),
+        (f"/v/offers/{ids.accepted_offer_id}/accept", {}),
+        (f"/v/offers/{ids.withdrawn_offer_id}/accept", {}),
+        (f"/v/offers/{ids.withdrawn_offer_id}/decline", {"reason": "busy"}),
+        ("/v/offers/99999999/accept", {}),
+        ("/v/offers/abc/accept", {}),
+        (f"/v/assignments/{ids.assignment_id}/done", {}),
+        ("/v/claim/bundle", {"order_ids": ["x"]}),
+        (f"/v/claim/{ids.order_id}", {}),
+        (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
+        (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
+    ]
+
+
+def log_in_as(client: TestClient, role: str, lang: str) -> None:
+    client.cookies.clear()
+    client.headers.pop("X-CSRF-Token", None)
+    if role != "visitor":
+        response = client.post(
+            "/login", data={"username": role, "password": PASSWORD}, follow_redirects=False
+        )
+        assert response.status_code == 303, response.text
+        client.headers["X-CSRF-Token"] = csrf_token(client.cookies[TOKEN_COOKIE])  # as forms do
+    client.cookies.set(LANG_COOKIE, lang)
+
+
+def post(client: TestClient, path: str, form: dict[str, object]):  # type: ignore[no-untyped-def]
+    """Post the form; a redirect is followed when it carries a message to show (``msg`` or
+    ``err``), else it leads to a page the walk checks anyway."""
+    files = {k: v for k, v in form.items() if isinstance(v, tuple)}
+    data = {k: v for k, v in form.items() if not isinstance(v, tuple)}
+    response = client.post(path, data=data, files=files or None, follow_redirects=False)
+    location = response.headers.get("location", "")
+    if response.is_redirect and ("msg=" in location or "err=" in location):
+        return client.get(location, follow_redirects=False)
+    return None if response.is_redirect else response
+
+
+@pytest.fixture
+def pages(settings: Settings, world: World) -> Iterator[TestClient]:
+    """A client that answers a server error as the browser would see it (a 500), not by
+    raising it in the test."""
+    app = create_app(settings, ticker=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_every_page_speaks_one_language(pages: TestClient, sessions: Sessions, ids: Ids) -> None:
+    """Every page for every role, in zh and en (and every form's answer), passes the
+    one-language checks; every page route was read as a page by some role in both languages
+    (so the walk cannot pass by visiting nothing)."""
+    data = data_strings(sessions)
+    findings = Findings()
+    paths = list(page_paths(ids))
+    assert {"/login", "/v/", "/v/claim", "/v/points", "/s/", "/s/map", "/s/residents"} <= set(paths)
+    shown: set[tuple[str, str]] = set()  # (language, path) answered with a page
+    for lang in ("zh", "en"):
+        for role in ROLES:
+            log_in_as(pages, role, lang)
+            extra = more_gets(ids) if role in ACTING else []
+            for path in [*paths, *extra]:
+                response = pages.get(path, follow_redirects=False)
+                if response.is_redirect:  # to another page of the walk, checked there
+                    continue
+                kind = response.headers.get("content-type", "")
+                findings.check(f"GET {path} as {role}", lang, response.status_code,
+                               response.text, kind, data)  # fmt: skip
+                shown.add((lang, path))
+            if role in ACTING:
+                for path, form in form_posts(ids):
+                    response = post(pages, path, form)
+                    if response is None:
+                        continue
+                    kind = response.headers.get("content-type", "")
+                    findings.check(f"POST {path} as {role}", lang, response.status_code,
+                                   response.text, kind, data)  # fmt: skip
+    pages_only = [path for path in paths if path != "/"]  # "/" sends each role to its home
+    assert {(lang, path) for lang in ("zh", "en") for path in pages_only} <= shown
+    assert not findings.problems, f"{len(findings.problems)} problems:\n" + "\n".join(
+        dict.fromkeys(findings.problems)
+    )
