@@ -77,7 +77,7 @@ DATE = dt.date(2026, 11, 23)
 START = dt.datetime(2026, 11, 22, 2, 0)  # naive UTC: 10:00 the day before, street time
 END = dt.datetime(2026, 11, 24, 2, 0)  # the clock stops a day later
 ORDERS = 12  # the tiny preset scaled down: 12 orders, 9 helpers, 9 residents
-CI_EXAMPLES = 12  # x CI_STEPS: at least MIN_STEPS steps per database, checked below
+CI_EXAMPLES = 15  # x CI_STEPS: at least MIN_STEPS steps per database, checked below
 CI_STEPS = 35
 MIN_STEPS = 200
 
