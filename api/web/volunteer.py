@@ -98,8 +98,10 @@ def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
     return {"day": day, "moment": moment, "visit_day_reached": reached}
 
 
-def _page_number(page: int) -> int:
-    return page_in_range(page)
+def _page_number(page: str) -> int:
+    """A page number from the query ("", nonsense: the first page; huge: the last possible)."""
+    page = page.strip()
+    return page_in_range(int(page)) if page.isdigit() and len(page) <= 12 else 1
 
 
 # ----------------------------------------------------------------------------- today
