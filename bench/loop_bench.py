@@ -48,6 +48,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--time-limit", type=float, default=20.0, help="nightly CP-SAT seconds")
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="seconds each helper waits between answers"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database if args.database != "sqlite" else f"sqlite:///{folder}/bench.db"
@@ -59,11 +62,11 @@ def main() -> None:
             tokens = asyncio.run(login_all(base, usernames))
             print(f"server: {args.workers} worker(s); {len(tokens)} helper accounts; "
                   f"{args.clients} acting at once")  # fmt: skip
-            asyncio.run(phase("quiet", base, tokens, args.clients, args.actions))
+            asyncio.run(phase("quiet", base, tokens, args.clients, args.actions, args.pause))
             nightly = start_other_nightly(settings)
             try:
                 asyncio.run(phase("other street's nightly running", base, tokens, args.clients,
-                                  args.actions, nightly))  # fmt: skip
+                                  args.actions, args.pause, nightly))  # fmt: skip
             finally:
                 nightly.wait(timeout=600)
         finally:
@@ -139,9 +142,11 @@ async def phase(
     tokens: list[str],
     clients: int,
     actions: int,
+    pause: float,
     nightly: subprocess.Popen[bytes] | None = None,
 ) -> None:
-    """``clients`` helpers answering at once until ``actions`` answers were sent."""
+    """``clients`` helpers answering at once until ``actions`` answers were sent, each waiting
+    ``pause`` seconds (from a random phase) between answers; 0 = flat out."""
     latency: dict[str, list[float]] = {"accept": [], "decline": []}
     errors: list[int] = []
     replaced = 0
@@ -154,6 +159,7 @@ async def phase(
 
         async def act() -> None:
             nonlocal left, replaced
+            await asyncio.sleep(rng.uniform(0, pause))
             while left > 0 and pool:
                 token = pool.pop()
                 headers = {"Authorization": f"Bearer {token}"}
@@ -173,6 +179,7 @@ async def phase(
                 elif kind == "decline":
                     replaced += bool(response.json().get("replacement_offers"))
                 pool.insert(0, token)
+                await asyncio.sleep(pause)
 
         began = time.perf_counter()
         await asyncio.gather(*(act() for _ in range(clients)))
