@@ -240,3 +240,23 @@ def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) 
         payload={"offer": offer.id, "order": order.id, "date": order.date.isoformat()},
         dedupe_key=f"reminder:offer:{offer.id}" if kind == "reminder" else None,
     )
+
+
+def helpers_day(
+    session: Session, helper_ids: Iterable[int], dates: Iterable[dt.date]
+) -> tuple[tuple[int, str], ...]:
+    """The helpers' live offers (id, status) on those dates: what is left of their day, as a
+    plan made with no lock held rests on it (re-match and claims compare it under the lock)."""
+    rows = session.execute(
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .where(
+            OfferRow.helper_id.in_(list(helper_ids) or [-1]),
+            OrderRow.date.in_(list(dates) or [dt.date.min]),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OfferRow.id)
+    ).all()
+    return tuple((offer_id, status) for offer_id, status in rows)

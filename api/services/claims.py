@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from api.errors import BadInput, Conflict, NotFound, ServiceError
 from api.services.assign import (
     create_assignment,
+    helpers_day,
     live_assignment,
     local_today,
 )
@@ -43,12 +44,10 @@ from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
-    LIVE_OFFER_STATUSES,
     AssignmentRow,
     ClaimRow,
     HelperRow,
     ItemRow,
-    OfferRow,
     OrderRow,
     UserRow,
     utcnow,
@@ -356,19 +355,8 @@ def _basis(session: Session, members: list[int], order_ids: list[int]) -> tuple[
         .where(OrderRow.id.in_(order_ids))
         .order_by(OrderRow.id)
     ).all()
-    busy = session.execute(
-        select(OfferRow.id, OfferRow.status)
-        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
-        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
-        .where(
-            OfferRow.helper_id.in_(members),
-            OrderRow.date.in_({row.date for row in orders} or {dt.date.min}),
-            OfferRow.status.in_(LIVE_OFFER_STATUSES),
-            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
-        )
-        .order_by(OfferRow.id)
-    ).all()
-    return (tuple(map(tuple, orders)), tuple(map(tuple, busy)))
+    busy = helpers_day(session, members, {row.date for row in orders})
+    return (tuple(map(tuple, orders)), busy)
 
 
 def _member_street(session: Session, members: list[int]) -> int:

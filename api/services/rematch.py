@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.services.assign import (
     add_offer,
+    helpers_day,
     live_assignment,
     live_offers,
     refresh_order_status,
@@ -42,8 +43,6 @@ from api.settings import Settings
 from api.store.db import begin_write
 from api.store.statuses import AssignmentStatus, OrderStatus, RunKind, RunStatus
 from api.store.tables import (
-    LIVE_ASSIGNMENT_STATUSES,
-    LIVE_OFFER_STATUSES,
     AssignmentRow,
     OfferRow,
     OrderRow,
@@ -232,19 +231,8 @@ def _basis(session: Session, order: OrderRow, added: Iterable[int]) -> tuple[obj
         .where(AssignmentRow.order_id == order.id)
         .order_by(OfferRow.id)
     ).all()
-    busy = session.execute(
-        select(OfferRow.id, OfferRow.status)
-        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
-        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
-        .where(
-            OfferRow.helper_id.in_(list(added) or [-1]),
-            OrderRow.date == order.date,
-            OfferRow.status.in_(LIVE_OFFER_STATUSES),
-            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
-        )
-        .order_by(OfferRow.id)
-    ).all()
-    return (order.status, order.version, tuple(map(tuple, offers)), tuple(map(tuple, busy)))
+    busy = helpers_day(session, added, [order.date])
+    return (order.status, order.version, tuple(map(tuple, offers)), busy)
 
 
 def apply_rematch(
