@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
-from service_bench import start_server  # bench/ is this script's folder
+from service_bench import login_all, percentiles, start_server  # bench/ is this script's folder
 from sqlalchemy import func, select
 
 from api.services.auth import add_user
@@ -111,29 +110,6 @@ def start_other_nightly(settings: Settings) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     time.sleep(3)  # let it get past seeding the run record and into its read and solve
     return process
-
-
-async def login_all(base: str, usernames: list[str]) -> list[str]:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        tokens = []
-        for name in usernames:
-            response = await client.post(
-                "/auth/token", data={"username": name, "password": PASSWORD}
-            )
-            response.raise_for_status()
-            tokens.append(response.json()["access_token"])
-        return tokens
-
-
-def percentiles(samples: list[float]) -> str:
-    if not samples:
-        return "n=0"
-    ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
-    return (
-        f"n={len(ordered)} p50={q[49] * 1000:.0f} ms p95={q[94] * 1000:.0f} ms "
-        f"p99={q[98] * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms"
-    )
 
 
 async def phase(

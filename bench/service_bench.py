@@ -135,7 +135,7 @@ def start_server(settings: Settings, port: int, workers: int) -> subprocess.Pope
 
 
 async def login_all(base: str, usernames: list[str]) -> list[str]:
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         tokens = []
         for name in usernames:
             response = await client.post(
@@ -147,6 +147,8 @@ async def login_all(base: str, usernames: list[str]) -> list[str]:
 
 
 def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "n=0"
     ordered = sorted(samples)
     q = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
     return (
