@@ -3,17 +3,27 @@
 Every test that asks for ``db_url`` runs twice: on a fresh SQLite file and on a fresh PostgreSQL
 database (created from a migrated template) when ``QUNBANG_TEST_PG_URL`` names a server. With
 ``QUNBANG_REQUIRE_PG=1`` (CI) a missing server fails the PostgreSQL runs instead of skipping them.
+
+Database states that many tests start from (``world``: the seeded tiny street with accounts; a
+module's "matched by a nightly run" fixture …) are *cached states* (``database_state``): each
+test process builds a state once per database kind in a scratch database, which then serves as
+the template of every test database that starts from it (a file copy on SQLite, ``CREATE
+DATABASE … TEMPLATE`` on PostgreSQL). A test still gets a database of its own, in exactly the
+state the fixtures would have built, and the fixtures return the values they returned then.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import shutil
+import sqlite3
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -25,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.app import create_app
 from api.deps import Actor, actor_of
 from api.services import auth
+from api.services.assign import local_today
 from api.services.auth import add_user
 from api.services.invariants import check_database
 from api.services.seed import seed_street
@@ -78,25 +89,198 @@ def pg_template() -> Iterator[str | None]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_template, pg_template) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A fresh, migrated, empty database."""
-    if request.param == "sqlite":
-        shutil.copy(sqlite_template, tmp_path / "qunbang.db")
-        yield f"sqlite:///{tmp_path / 'qunbang.db'}"
+# ----------------------------------------------------------------------------- cached states
+
+
+@dataclass(frozen=True)
+class StateContext:
+    """What a state's builder works on: a scratch database holding every earlier state of the
+    chain, the settings a test on it would get, and the values the earlier states returned."""
+
+    url: str
+    sessions: sessionmaker[Session]
+    settings: Settings
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """A fixture's database state: ``build`` puts a database holding the ``needs`` states into
+    this one and returns the fixture's value. ``module`` is the test module defining it (None:
+    this conftest, every module)."""
+
+    name: str
+    module: str | None
+    build: Callable[[StateContext], Any]
+    needs: tuple[str, ...]
+    settings: Callable[[str], Settings]
+
+
+_STATES: dict[tuple[str | None, str], DatabaseState] = {}
+_VALUES = pytest.StashKey[dict[str, Any]]()
+
+
+def make_settings(url: str) -> Settings:
+    """The settings the ``settings`` fixture gives a test on ``url``."""
+    return Settings(
+        database_url=url, tick_seconds=0, nightly_time_limit_s=5, rematch_time_limit_s=2
+    )
+
+
+def database_state(
+    name: str,
+    build: Callable[[StateContext], Any],
+    *,
+    needs: tuple[str, ...] = ("world",),
+    settings: Callable[[str], Settings] = make_settings,
+) -> Any:
+    """A fixture ``name`` (assign it to that name in the test module) whose database state
+    ``build`` makes, cached per test process and database kind (see the module docstring).
+    ``build`` must depend only on its context (and the calendar day, which is part of the key),
+    as a fixture of the same dependencies would."""
+    module = None if build.__module__ == __name__ else build.__module__
+    _STATES[(module, name)] = DatabaseState(name, module, build, needs, settings)
+
+    @pytest.fixture(name=name)
+    def state(request: pytest.FixtureRequest, db_url: str) -> Any:
+        return request.node.stash[_VALUES][name]
+
+    state.__doc__ = build.__doc__
+    return state
+
+
+def _chain(request: pytest.FixtureRequest) -> tuple[DatabaseState, ...]:
+    """The states the test asks for, with the states they need, each after its needs."""
+    module = request.module.__name__ if request.module else None
+
+    def lookup(name: str) -> DatabaseState | None:
+        return _STATES.get((module, name)) or _STATES.get((None, name))
+
+    chain: list[DatabaseState] = []
+
+    def add(state: DatabaseState) -> None:
+        if state in chain:
+            return
+        for need in state.needs:
+            needed = lookup(need)
+            assert needed is not None, f"state {state.name} needs unknown state {need}"
+            add(needed)
+        chain.append(state)
+
+    for name in request.fixturenames:
+        found = lookup(name)
+        if found is not None:
+            add(found)
+    return tuple(chain)
+
+
+@dataclass
+class _Cached:
+    template: str  # a SQLite file or a PostgreSQL database
+    values: dict[str, Any]
+
+
+@dataclass
+class StateCache:
+    """One test process's cached states of one database kind, keyed by chain and day."""
+
+    kind: str
+    base: str  # the migrated, empty template
+    folder: Path
+    cached: dict[tuple[Any, ...], _Cached] = field(default_factory=dict)
+
+    def template(self, chain: tuple[DatabaseState, ...]) -> _Cached:
+        """The template holding ``chain`` (built now, on top of its prefix's, if new)."""
+        if not chain:
+            return _Cached(self.base, {})
+        today = local_today(chain[-1].settings("sqlite://"))
+        key = (today, *((state.module, state.name) for state in chain))
+        if key not in self.cached:
+            below = self.template(chain[:-1])
+            url, name = self._copy(below.template)
+            state = chain[-1]
+            engine = make_engine(url)
+            try:
+                context = StateContext(
+                    url, session_factory(engine), state.settings(url), copy.deepcopy(below.values)
+                )
+                value = state.build(context)
+            finally:
+                engine.dispose()
+            if self.kind == "sqlite":  # fold the WAL into the file that gets copied
+                with sqlite3.connect(name) as conn:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.cached[key] = _Cached(name, {**context.values, state.name: value})
+        return self.cached[key]
+
+    def new(self, template: str, folder: Path) -> tuple[str, str]:
+        """A database copied from ``template`` (a SQLite file in ``folder``): (url, SQLite file
+        or PostgreSQL database)."""
+        return self._copy(template, folder / "qunbang.db")
+
+    def _copy(self, template: str, path: Path | None = None) -> tuple[str, str]:
+        if self.kind == "sqlite":
+            path = path or self.folder / f"qb_{uuid.uuid4().hex[:12]}.db"
+            shutil.copy(template, path)
+            return f"sqlite:///{path}", str(path)
+        assert PG_URL
+        name = f"qb_{uuid.uuid4().hex[:12]}"
+        admin = _admin(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+        return make_url(PG_URL).set(database=name).render_as_string(hide_password=False), name
+
+    def drop(self, name: str) -> None:
+        if self.kind == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{name}{suffix}").unlink(missing_ok=True)
+            return
+        assert PG_URL
+        admin = _admin(PG_URL)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    def close(self) -> None:
+        for cached in self.cached.values():
+            self.drop(cached.template)
+
+
+@pytest.fixture(scope="session")
+def sqlite_states(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    cache = StateCache("sqlite", str(sqlite_template), tmp_path_factory.mktemp("states"))
+    yield cache
+    cache.close()
+
+
+@pytest.fixture(scope="session")
+def pg_states(pg_template: str | None):  # type: ignore[no-untyped-def]
+    if pg_template is None:
+        yield None
         return
-    if not PG_URL:
-        if REQUIRE_PG:
-            pytest.fail("QUNBANG_REQUIRE_PG=1 but QUNBANG_TEST_PG_URL is not set")
-        pytest.skip("no PostgreSQL: set QUNBANG_TEST_PG_URL (make test-pg)")
-    name = f"qb_{uuid.uuid4().hex[:12]}"
-    admin = _admin(PG_URL)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    cache = StateCache("postgresql", pg_template, Path("."))
+    yield cache
+    cache.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_states, pg_states) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, migrated database of its own, holding the cached states the test asks for
+    (empty when it asks for none)."""
+    if request.param == "sqlite":
+        states: StateCache = sqlite_states
+    else:
+        if not PG_URL:
+            if REQUIRE_PG:
+                pytest.fail("QUNBANG_REQUIRE_PG=1 but QUNBANG_TEST_PG_URL is not set")
+            pytest.skip("no PostgreSQL: set QUNBANG_TEST_PG_URL (make test-pg)")
+        states = pg_states
+    cached = states.template(_chain(request))
+    url, name = states.new(cached.template, tmp_path)
+    request.node.stash[_VALUES] = copy.deepcopy(cached.values)
+    yield url
+    states.drop(name)
 
 
 @pytest.fixture(autouse=True)
@@ -136,9 +320,9 @@ class World:
     helper_ids: list[int]
 
 
-@pytest.fixture
-def world(sessions: sessionmaker[Session]) -> World:
-    with sessions() as session:
+def _seed_world(state: StateContext) -> World:
+    """The tiny street seeded with orders dated ``DATE`` and the accounts ``World`` names."""
+    with state.sessions() as session:
         seeded = seed_street(session, preset("tiny", seed=1), order_date=DATE)
         street = seeded.street
         communities = list(
@@ -163,11 +347,12 @@ def world(sessions: sessionmaker[Session]) -> World:
     return World(street.id, communities, helper_ids)
 
 
+world = database_state("world", _seed_world, needs=())
+
+
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(
-        database_url=db_url, tick_seconds=0, nightly_time_limit_s=5, rematch_time_limit_s=2
-    )
+    return make_settings(db_url)
 
 
 @pytest.fixture

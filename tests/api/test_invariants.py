@@ -27,27 +27,35 @@ from api.store.tables import (
     PointsEntry,
     Street,
 )
-from tests.api.conftest import DATE, World, actor_named
+from tests.api.conftest import DATE, StateContext, World, actor_named, database_state
 from tests.api.loop_support import live_teams, make_roomy
 
 NOW = dt.datetime(2026, 11, 22, 2, 0)  # naive UTC: the day before the orders, 10:00 street time
 runner = CliRunner()
 
 
-@pytest.fixture
-def settings(db_url: str) -> Settings:
+def one_second_settings(url: str) -> Settings:
     """A one-second nightly run: the tiny street needs no more."""
     return Settings(
-        database_url=db_url, tick_seconds=0, nightly_time_limit_s=1, rematch_time_limit_s=1
+        database_url=url, tick_seconds=0, nightly_time_limit_s=1, rematch_time_limit_s=1
     )
 
 
 @pytest.fixture
-def matched(sessions: sessionmaker[Session], settings: Settings, world: World) -> World:
+def settings(db_url: str) -> Settings:
+    """A one-second nightly run: the tiny street needs no more."""
+    return one_second_settings(db_url)
+
+
+def _matched(state: StateContext) -> World:
     """The tiny street, roomy, its orders matched by one nightly run."""
-    make_roomy(sessions)
-    run_nightly(sessions, settings, world.street_id, DATE, now=NOW)
+    world: World = state.values["world"]
+    make_roomy(state.sessions)
+    run_nightly(state.sessions, state.settings, world.street_id, DATE, now=NOW)
     return world
+
+
+matched = database_state("matched", _matched, settings=one_second_settings)
 
 
 def codes(sessions: sessionmaker[Session], street_id: int | None = None) -> list[str]:

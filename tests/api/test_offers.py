@@ -27,7 +27,7 @@ from api.store.tables import (
     RunRow,
     RunUnmatched,
 )
-from tests.api.conftest import World, login
+from tests.api.conftest import StateContext, World, database_state, login
 from tests.api.loop_support import (
     assert_db_plan_valid,
     helper_headers,
@@ -39,14 +39,16 @@ from tests.api.loop_support import (
 )
 
 
-@pytest.fixture
-def day(sessions: sessionmaker[Session], world: World, settings: Settings) -> dt.date:
+def _matched_tomorrow(state: StateContext) -> dt.date:
     """Tomorrow, with every order of the roomy street matched by a nightly run."""
-    day = tomorrow(settings)
-    move_orders(sessions, day)
-    make_roomy(sessions)
-    run_nightly(sessions, settings, world.street_id, day)
+    day = tomorrow(state.settings)
+    move_orders(state.sessions, day)
+    make_roomy(state.sessions)
+    run_nightly(state.sessions, state.settings, state.values["world"].street_id, day)
     return day
+
+
+day = database_state("day", _matched_tomorrow)
 
 
 def team_of(sessions: sessionmaker[Session], day: dt.date, size: int) -> tuple[int, list[OfferRow]]:

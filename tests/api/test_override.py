@@ -14,17 +14,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.services.nightly import run_nightly
 from api.settings import Settings
 from api.store.tables import AssignmentRow, AuditEntry, HelperRow, ItemRow, OfferRow, OrderRow
-from tests.api.conftest import World, login
+from tests.api.conftest import StateContext, World, database_state, login
 from tests.api.loop_support import live_teams, make_roomy, move_orders, tomorrow
 
 
-@pytest.fixture
-def day(sessions: sessionmaker[Session], world: World, settings: Settings) -> dt.date:
-    day = tomorrow(settings)
-    move_orders(sessions, day)
-    make_roomy(sessions)
-    run_nightly(sessions, settings, world.street_id, day)
+def _matched_tomorrow(state: StateContext) -> dt.date:
+    """Tomorrow, with every order of the roomy street matched by a nightly run."""
+    day = tomorrow(state.settings)
+    move_orders(state.sessions, day)
+    make_roomy(state.sessions)
+    run_nightly(state.sessions, state.settings, state.values["world"].street_id, day)
     return day
+
+
+day = database_state("day", _matched_tomorrow)
 
 
 def unskilled_pick(sessions: sessionmaker[Session], day: dt.date) -> tuple[int, int, int]:

@@ -9,7 +9,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select, update
@@ -33,7 +32,7 @@ from api.store.tables import (
 )
 from api.web import volunteer
 from api.web.render import LANG_COOKIE, csrf_token
-from tests.api.conftest import PASSWORD, World, login
+from tests.api.conftest import PASSWORD, StateContext, World, database_state, login
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
 Sessions = sessionmaker[Session]
@@ -56,19 +55,22 @@ class Pending:
 # ----------------------------------------------------------------------------- arranging
 
 
-@pytest.fixture
-def day(sessions: Sessions, world: World, settings: Settings) -> dt.date:
+def _roomy_tomorrow(state: StateContext) -> dt.date:
     """Every seeded order dated tomorrow on a roomy street (the pages run on the real clock)."""
-    day = tomorrow(settings)
-    move_orders(sessions, day)
-    make_roomy(sessions)
+    day = tomorrow(state.settings)
+    move_orders(state.sessions, day)
+    make_roomy(state.sessions)
     return day
 
 
-@pytest.fixture
-def offered(sessions: Sessions, settings: Settings, world: World, day: dt.date) -> None:
+def _offered(state: StateContext) -> None:
     """Tonight's run is made: every matched order has pending offers."""
-    run_nightly(sessions, settings, world.street_id, day)
+    world: World = state.values["world"]
+    run_nightly(state.sessions, state.settings, world.street_id, state.values["day"])
+
+
+day = database_state("day", _roomy_tomorrow)
+offered = database_state("offered", _offered, needs=("day",))
 
 
 def pending_offers(sessions: Sessions) -> dict[int, list[Pending]]:
