@@ -57,11 +57,12 @@ def _admin(url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """Tests hash dozens of passwords: use argon2id's cheapest settings (production keeps the
-    library's defaults)."""
-    original = auth.HASHER
+    library's defaults), also for the hash a login of an unknown username is checked against."""
+    original, original_dummy = auth.HASHER, auth._DUMMY_HASH
     auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    auth._DUMMY_HASH = auth.HASHER.hash("qunbang-dummy-password")
     yield
-    auth.HASHER = original
+    auth.HASHER, auth._DUMMY_HASH = original, original_dummy
 
 
 @pytest.fixture(scope="session")

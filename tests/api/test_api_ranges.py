@@ -150,6 +150,8 @@ def test_the_walk_finds_the_id_and_page_parameters() -> None:
         assert expected in seen
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_out_of_range_ints_never_give_a_server_error(app_client: TestClient) -> None:
     """Every int parameter of every route answers 2**63, 3e9, -1 and 0 without a 5xx; API routes
     refuse the values outside the range with 422 naming the parameter."""

@@ -488,6 +488,8 @@ def loop_databases(
     databases.close()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_random_loop_keeps_every_invariant(loop_databases: Databases) -> None:
     """Random sequences of the loop's operations never break an invariant, never raise anything
     but a refusal, and never drop an accepted member in a re-run (at least 100 steps on each

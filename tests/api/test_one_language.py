@@ -411,6 +411,8 @@ def pages(settings: Settings, world: World) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_every_page_speaks_one_language(pages: TestClient, sessions: Sessions, ids: Ids) -> None:
     """Every page for every role, in zh and en (and every form's answer), passes the
     one-language checks; every page route was read as a page by some role in both languages

@@ -126,6 +126,8 @@ def test_shipped_sizes_match_their_descriptions() -> None:
 LARGE = [p for p in SHIPPED if p not in SMALL]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("path", LARGE, ids=lambda p: p.parent.name + "/" + p.name)
 def test_shipped_street_solves_validly(path: Path) -> None:
     """Every shipped street's base solves with its own settings (time limit cut to 3 s) into a

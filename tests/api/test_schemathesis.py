@@ -43,6 +43,8 @@ def fuzz_client(sqlite_template: Path, tmp_path: Path) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_schemathesis_finds_nothing_for_any_role(fuzz_client: TestClient) -> None:
     """Generated requests (valid and invalid) from every role get no server error and pass all
     of schemathesis' checks: statuses, bodies and headers as the OpenAPI document declares."""

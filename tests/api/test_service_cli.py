@@ -108,6 +108,7 @@ def test_db_upgrade_is_idempotent(env: str) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
 
 
+@pytest.mark.timeout(240)
 @pytest.mark.slow
 def test_demo_loads_the_street_matches_tomorrow_and_prints_logins(
     monkeypatch: pytest.MonkeyPatch, tmp_path

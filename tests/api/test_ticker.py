@@ -262,6 +262,8 @@ class Server:
         self.process.wait(10)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)  # its waits give up after 60 s each
 def test_serve_with_two_workers_sends_each_message_once(
     db_url: str, sessions: sessionmaker[Session], hook: Hook, tmp_path: Path
 ) -> None:

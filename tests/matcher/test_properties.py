@@ -73,6 +73,8 @@ def _run(solver: str, prob: Problem) -> Result:
 # ----------------------------------------------------------------------------- validity
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("solver", ["cpsat", "greedy"])
 @PROPERTY
 @given(prob=problems(travel="geo"))
@@ -82,6 +84,8 @@ def test_valid_with_geo_travel(solver: str, prob: Problem) -> None:
     assert_valid(prob, _run(solver, prob), PARAMS.wait_boost)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("solver", ["cpsat", "greedy"])
 @PROPERTY
 @given(prob=problems(travel="matrix"))
@@ -93,6 +97,8 @@ def test_valid_with_matrix_travel(solver: str, prob: Problem) -> None:
 # ----------------------------------------------------------------------------- optimality
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @PROPERTY
 @given(prob=problems())
 def test_cpsat_covers_at_least_greedy(prob: Problem) -> None:
@@ -101,6 +107,8 @@ def test_cpsat_covers_at_least_greedy(prob: Problem) -> None:
     assert cpsat.weighted_coverage >= greedy.weighted_coverage, (cpsat, greedy)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @EXACT
 @given(prob=tiny_problems())
 @example(prob=_pin_beyond_radius())
@@ -117,6 +125,8 @@ def test_cpsat_coverage_is_the_brute_force_optimum(prob: Problem) -> None:
     assert result.weighted_coverage == best, (result.weighted_coverage, best, result.assignments)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @PROPERTY
 @given(prob=tiny_problems(pin_one_in=3))
 def test_infeasible_exactly_when_pins_conflict(prob: Problem) -> None:
@@ -131,6 +141,8 @@ def test_infeasible_exactly_when_pins_conflict(prob: Problem) -> None:
 # ----------------------------------------------------------------------------- determinism
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @PROPERTY
 @given(prob=problems())
 def test_cpsat_is_deterministic(prob: Problem) -> None:
@@ -143,6 +155,8 @@ def test_cpsat_is_deterministic(prob: Problem) -> None:
 # ----------------------------------------------------------------------------- explanations
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 @pytest.mark.parametrize("solver", ["cpsat", "greedy"])
 @PROPERTY
 @given(prob=problems())

@@ -176,6 +176,7 @@ def test_checker_confirms_the_d20200_certificate() -> None:
     assert gap_cost(d20200, agent_of) == 12238
 
 
+@pytest.mark.timeout(120)  # a 20 s solve
 @pytest.mark.slow
 def test_solve_reaches_the_gap1_problem1_optimum(gap1_path: Path) -> None:
     """c515-1 solved through the matcher costs 261 (the min-sense optimum) and is GAP-feasible."""
