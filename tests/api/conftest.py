@@ -27,8 +27,9 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -266,7 +267,9 @@ def pg_states(pg_template: str | None):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_states, pg_states) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def db_url(
+    request: pytest.FixtureRequest, tmp_path, sqlite_states, pg_states, shared_engines
+) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, migrated database of its own, holding the cached states the test asks for
     (empty when it asks for none)."""
     if request.param == "sqlite":
@@ -281,7 +284,56 @@ def db_url(request: pytest.FixtureRequest, tmp_path, sqlite_states, pg_states) -
     url, name = states.new(cached.template, tmp_path)
     request.node.stash[_VALUES] = copy.deepcopy(cached.values)
     yield url
+    shared_engines.release(url)  # no pooled connection outlives the test's database
     states.drop(name)
+
+
+class SharedEngines:
+    """Engines kept for the whole test process, pointed at each test's database in turn: one per
+    database kind for the tests' own sessions and the invariant check, and one for the app.
+
+    SQLAlchemy caches compiled statements per engine: with fresh engines for every test,
+    compiling the same queries again (the app's, the fixtures', the checker's) cost more than
+    running them. A connection is opened on the database its kind points at (``do_connect``);
+    ``release`` closes the pooled connections when a test is done with its database."""
+
+    def __init__(self) -> None:
+        self.engines: dict[tuple[str, str], Engine] = {}
+        self.targets: dict[str, str] = {}
+
+    def at(self, url: str, purpose: str = "test") -> Engine:
+        """The ``purpose`` engine of ``url``'s kind, opening its connections on ``url``'s
+        database (as ``make_engine(url)`` would)."""
+        parsed = make_url(url)
+        kind = parsed.get_backend_name()
+        assert parsed.database
+        self.targets[kind] = parsed.database
+        if (kind, purpose) not in self.engines:
+            engine = make_engine(url)
+
+            def to_target(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> None:
+                if kind == "sqlite":
+                    cargs[0] = self.targets[kind]
+                else:
+                    cparams["dbname"] = self.targets[kind]
+
+            event.listen(engine, "do_connect", to_target)
+            self.engines[(kind, purpose)] = engine
+        return self.engines[(kind, purpose)]
+
+    def release(self, url: str) -> None:
+        kind = make_url(url).get_backend_name()
+        for (engine_kind, _purpose), engine in self.engines.items():
+            if engine_kind == kind:
+                engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_engines() -> Iterator[SharedEngines]:
+    engines = SharedEngines()
+    yield engines
+    for engine in engines.engines.values():
+        engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -291,24 +343,25 @@ def _database_invariants(request: pytest.FixtureRequest) -> Iterator[None]:
     if "db_url" not in request.fixturenames or request.node.get_closest_marker("broken_db"):
         yield
         return
+    engines: SharedEngines = request.getfixturevalue("shared_engines")
     url = request.getfixturevalue("db_url")  # set up first, so it is dropped after the check
     yield
-    engine = make_engine(url)
+    engine = engines.at(url)
     try:
         with session_factory(engine)() as session:
             violations = check_database(session)
     finally:
-        engine.dispose()
+        engines.release(url)
     if violations:
         lines = "\n".join(f"  {v}" for v in violations)
         pytest.fail(f"{len(violations)} database invariant(s) broken after the test:\n{lines}")
 
 
 @pytest.fixture
-def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db_url)
-    yield session_factory(engine)
-    engine.dispose()
+def sessions(db_url: str, shared_engines: SharedEngines) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test's database."""
+    yield session_factory(shared_engines.at(db_url))
+    shared_engines.release(db_url)
 
 
 @dataclass
@@ -356,9 +409,17 @@ def settings(db_url: str) -> Settings:
     return make_settings(db_url)
 
 
+def kept_engine_app(settings: Settings, shared_engines: SharedEngines) -> FastAPI:
+    """``create_app(settings)`` on the process's kept app engine (see ``SharedEngines``)."""
+    app = create_app(settings, ticker=False)
+    app.state.engine = shared_engines.at(settings.database_url, "app")
+    app.state.sessions = session_factory(app.state.engine)
+    return app
+
+
 @pytest.fixture
-def client(settings: Settings, world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, ticker=False)) as test_client:
+def client(settings: Settings, world: World, shared_engines: SharedEngines) -> Iterator[TestClient]:
+    with TestClient(kept_engine_app(settings, shared_engines)) as test_client:
         yield test_client
 
 

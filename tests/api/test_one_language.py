@@ -27,7 +27,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import web
-from api.app import create_app
 from api.deps import Actor
 from api.services import points
 from api.services.assign import create_assignment, refresh_order_status, to_utc
@@ -54,7 +53,7 @@ from api.store.tables import (
 from api.web.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
 from matcher.model import Gender
 from matcher.result import Reason, Status
-from tests.api.conftest import PASSWORD, World
+from tests.api.conftest import PASSWORD, SharedEngines, World, kept_engine_app
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
 Sessions = sessionmaker[Session]
@@ -403,10 +402,10 @@ def post(client: TestClient, path: str, form: dict[str, object]):  # type: ignor
 
 
 @pytest.fixture
-def pages(settings: Settings, world: World) -> Iterator[TestClient]:
+def pages(settings: Settings, world: World, shared_engines: SharedEngines) -> Iterator[TestClient]:
     """A client that answers a server error as the browser would see it (a 500), not by
     raising it in the test."""
-    app = create_app(settings, ticker=False)
+    app = kept_engine_app(settings, shared_engines)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

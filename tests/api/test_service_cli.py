@@ -119,11 +119,11 @@ def test_demo_loads_the_street_matches_tomorrow_and_prints_logins(
     monkeypatch.setenv("QUNBANG_DATABASE_URL", url)
     get_settings.cache_clear()
     try:
-        first = runner.invoke(app, ["demo", "--no-serve", "--time-limit", "3"])
+        first = runner.invoke(app, ["demo", "--no-serve", "--time-limit", "0.5"])
         assert first.exit_code == 0, first.output
         assert "http://127.0.0.1:8000" in first.output
         assert re.search(r"staff", first.output) and "helper" in first.output
-        second = runner.invoke(app, ["demo", "--no-serve", "--time-limit", "3"])
+        second = runner.invoke(app, ["demo", "--no-serve", "--time-limit", "0.5"])
         assert second.exit_code == 0, second.output
     finally:
         get_settings.cache_clear()
