@@ -71,7 +71,7 @@ from api.store.tables import (
     Street,
 )
 from matcher.generator import preset
-from tests.api.conftest import PASSWORD, PG_URL, REQUIRE_PG, actor_named
+from tests.api.conftest import PASSWORD, PG_URL, REQUIRE_PG, SharedEngines, actor_named
 
 DATE = dt.date(2026, 11, 23)
 START = dt.datetime(2026, 11, 22, 2, 0)  # naive UTC: 10:00 the day before, street time
@@ -92,6 +92,9 @@ MIN_STEPS = MIN_STEPS_PER_CI_RUN // 2  # per database
 
 
 Drop = Callable[[], None]
+# Every example's database in turn, on engines kept for the run: SQLAlchemy's compiled-statement
+# cache (the checker's queries above all) then lasts all the examples.
+ENGINES = SharedEngines()
 
 
 @dataclass
@@ -198,7 +201,7 @@ class LoopMachine(RuleBasedStateMachine):
         began = time.perf_counter()
         self.url, self._drop = self.databases.new()
         self.tally.seconds["new database"] += time.perf_counter() - began
-        self.engine = make_engine(self.url)
+        self.engine = ENGINES.at(self.url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.settings = Settings(
             database_url=self.url, tick_seconds=0, nightly_time_limit_s=1, rematch_time_limit_s=0.5
@@ -213,7 +216,7 @@ class LoopMachine(RuleBasedStateMachine):
             self.helpers = list(session.scalars(select(HelperRow.id).order_by(HelperRow.id)))
 
     def teardown(self) -> None:
-        self.engine.dispose()
+        ENGINES.release(self.url)
         self._drop()
 
     # ------------------------------------------------------------------------- plumbing

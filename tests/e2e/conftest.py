@@ -41,6 +41,7 @@ from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import Community, HelperRow, OfferRow, SkillRow
 from matcher.generator import preset
+from tests.api.conftest import SharedEngines
 
 CHROMIUM = os.environ.get("QUNBANG_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("QUNBANG_REQUIRE_BROWSER") == "1"
@@ -194,8 +195,17 @@ def _free_socket() -> socket.socket:
     return sock
 
 
+@pytest.fixture(scope="session")
+def engines() -> Iterator[SharedEngines]:
+    """The app's engine kept across tests (its compiled-statement cache with it)."""
+    kept = SharedEngines()
+    yield kept
+    for engine in kept.engines.values():
+        engine.dispose()
+
+
 @pytest.fixture
-def site(seeded: tuple[Path, Street], tmp_path: Path) -> Iterator[Site]:
+def site(seeded: tuple[Path, Street], tmp_path: Path, engines: SharedEngines) -> Iterator[Site]:
     """A server of its own on loopback, over a fresh copy of the seeded street."""
     template, street = seeded
     shutil.copy(template, tmp_path / "qunbang.db")
@@ -203,9 +213,10 @@ def site(seeded: tuple[Path, Street], tmp_path: Path) -> Iterator[Site]:
     settings = _settings(url)
     sock = _free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, ticker=False), log_level="warning", access_log=False, lifespan="on"
-    )
+    app = create_app(settings, ticker=False)
+    app.state.engine = engines.at(url, "app")
+    app.state.sessions = session_factory(app.state.engine)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -218,6 +229,7 @@ def site(seeded: tuple[Path, Street], tmp_path: Path) -> Iterator[Site]:
         server.should_exit = True
         thread.join(10)
         engine.dispose()
+        engines.release(url)
         sock.close()
 
 
