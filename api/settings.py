@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     reminder_before_minutes: int = Field(default=120, ge=0)
     nightly_time_limit_s: float = Field(default=20.0, gt=0)
     rematch_time_limit_s: float = Field(default=2.0, gt=0)
+    # The nightly run's solve runs at this CPU niceness (0-19, Linux: per thread, inherited by
+    # the solver's threads): answers to helpers and pages keep the CPU while a street solves.
+    nightly_nice: int = Field(default=10, ge=0, le=19)
     # A re-run keeps every pending member where they are unless re-planning them too covers at
     # least this many more plain orders' worth of priority-weighted demand (see README).
     rerun_margin_orders: float = Field(default=1.0, ge=0)

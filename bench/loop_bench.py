@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -24,15 +25,17 @@ import time
 from pathlib import Path
 
 import httpx
-from service_bench import login_all, percentiles, start_server  # bench/ is this script's folder
+from argon2 import PasswordHasher
+from service_bench import percentiles, start_server  # bench/ is this script's folder
 from sqlalchemy import func, select
 
-from api.services.auth import add_user
+from api.services import auth
+from api.services.auth import add_user, hash_token
 from api.services.nightly import run_nightly
 from api.services.seed import seed_street
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
-from api.store.tables import HelperRow, OfferRow, Street
+from api.store.tables import HelperRow, OfferRow, Street, TokenRow, utcnow
 from matcher.generator import preset
 
 PASSWORD = "bench-password"
@@ -54,11 +57,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = args.database if args.database != "sqlite" else f"sqlite:///{folder}/bench.db"
         settings = Settings(database_url=url, nightly_time_limit_s=args.time_limit, tick_seconds=0)
-        usernames = prepare(settings)
+        tokens = prepare(settings)
         server = start_server(settings, args.port, args.workers)
         try:
             base = f"http://127.0.0.1:{args.port}"
-            tokens = asyncio.run(login_all(base, usernames))
             print(f"server: {args.workers} worker(s); {len(tokens)} helper accounts; "
                   f"{args.clients} acting at once")  # fmt: skip
             asyncio.run(phase("quiet", base, tokens, args.clients, args.actions, args.pause))
@@ -74,6 +76,8 @@ def main() -> None:
 
 
 def prepare(settings: Settings) -> list[str]:
+    """Seed, match, and give each helper holding a pending offer an account and a token (made
+    here, not by logging in: hundreds of password checks would only slow the bench down)."""
     migrate(settings.database_url)
     sessions = session_factory(make_engine(settings.database_url))
     with sessions() as session:
@@ -93,13 +97,17 @@ def prepare(settings: Settings) -> list[str]:
             .group_by(OfferRow.helper_id)
             .order_by(OfferRow.helper_id)
         ).all()
-        usernames = []
+        tokens = []
+        auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        expires = utcnow() + dt.timedelta(days=1)
         for helper_id, _count in holders:
             code = session.get_one(HelperRow, helper_id).code
-            add_user(session, f"bench-{code}", PASSWORD, "helper", helper_id=helper_id)
-            usernames.append(f"bench-{code}")
+            user = add_user(session, f"bench-{code}", PASSWORD, "helper", helper_id=helper_id)
+            token = secrets.token_urlsafe(32)
+            session.add(TokenRow(token_hash=hash_token(token), user_id=user.id, expires_at=expires))
+            tokens.append(token)
         session.commit()
-    return usernames
+    return tokens
 
 
 def start_other_nightly(settings: Settings) -> subprocess.Popen[bytes]:

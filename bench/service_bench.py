@@ -150,7 +150,12 @@ def percentiles(samples: list[float]) -> str:
     if not samples:
         return "n=0"
     ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
+    # "inclusive": percentiles within the samples (the default extrapolates past the maximum)
+    q = (
+        statistics.quantiles(ordered, n=100, method="inclusive")
+        if len(ordered) > 1
+        else ordered * 99
+    )
     return (
         f"n={len(ordered)} p50={q[49] * 1000:.1f} ms p95={q[94] * 1000:.1f} ms "
         f"p99={q[98] * 1000:.1f} ms max={ordered[-1] * 1000:.1f} ms"

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from api.errors import BadInput, Conflict, NotFound
 from api.schemas.common import UtcDateTime
@@ -253,7 +253,14 @@ def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
 
 def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
     offer = session.scalar(
-        select(OfferRow).where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+        select(OfferRow)
+        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+        .options(  # answering needs the offer and its assignment; the rest loads if used
+            joinedload(OfferRow.assignment).options(
+                lazyload(AssignmentRow.order), lazyload(AssignmentRow.offers)
+            ),
+            lazyload(OfferRow.helper),
+        )
     )
     if offer is None:
         raise NotFound(f"未找到邀请 / offer {offer_id} not found")

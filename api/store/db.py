@@ -15,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import api.store.stamps  # noqa: F401  (its listeners re-stamp cached rows on every write)
+
 log = logging.getLogger("qunbang.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "qunbang_write"
