@@ -115,14 +115,18 @@ def prepare(settings: Settings, clients: int) -> list[str]:
     return usernames
 
 
-def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Settings, port: int, workers: int, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``qunbang serve`` on 127.0.0.1:``port``; its output goes to ``log`` if given."""
     env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0")
     qunbang = Path(sys.executable).with_name("qunbang")
+    output = log.open("wb") if log else subprocess.DEVNULL
     server = subprocess.Popen(
         [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     for _ in range(100):
         try:

@@ -29,7 +29,7 @@ from api.services.assign import (
 )
 from api.services.closing import require_visit_day
 from api.services.paging import Page
-from api.services.rematch import end_if_empty, rematch
+from api.services.rematch import rematch_or_release
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -318,7 +318,7 @@ def decline(
         refresh_order_status(session, order)
         session.commit()  # the answer stands on its own; the re-match solves with no lock held
         log.info("offer %s declined by helper %s", offer_id, helper_id)
-        replacements = _rematch_safely(session, settings, order.id, order.date, now, "decline")
+        replacements = rematch_or_release(session, settings, order.id, order.date, now, "decline")
     view = get_offer(session, helper_id, offer_id)
     return DeclinedView(**vars(view), replacement_offers=replacements)
 
@@ -371,28 +371,6 @@ def _answered(offer: OfferRow) -> str:
     return f"该邀请{zh} / this offer is already {offer.status}"
 
 
-def _rematch_safely(
-    session: Session,
-    settings: Settings,
-    order_id: int,
-    date: dt.date,
-    now: dt.datetime,
-    trigger: str,
-) -> int:
-    """Re-match after an answer that is already committed: should it fail, the answer still
-    stands and the order waits for the next nightly run. Returns the number of new offers."""
-    try:
-        if date < local_today(settings, now):  # the visit day is over: nothing to offer
-            end_if_empty(session, order_id, now)
-            return 0
-        return len(rematch(session, settings, order_id, now, trigger=trigger))
-    except Exception:
-        session.rollback()
-        log.exception("re-match of order %s failed; left for the nightly run", order_id)
-        end_if_empty(session, order_id, now)  # an emptied team must not stay active
-        return 0
-
-
 # ----------------------------------------------------------------------------- the clock
 
 
@@ -427,7 +405,7 @@ def expire_due(session: Session, settings: Settings, now: dt.datetime | None = N
     session.commit()
     log.info("%s offer(s) expired", len(due))
     for order in orders:
-        _rematch_safely(session, settings, order.id, order.date, now, "expiry")
+        rematch_or_release(session, settings, order.id, order.date, now, "expiry")
     return len(due)
 
 
