@@ -392,18 +392,7 @@ def _withdraw_offers(
 ) -> tuple[list[int], list[int]]:
     """Withdraw the helper's live offers from today on; returns them and their orders, which
     go back to matching once this is committed."""
-    offers = session.scalars(
-        select(OfferRow)
-        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
-        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
-        .where(
-            OfferRow.helper_id == helper.id,
-            OfferRow.status.in_(LIVE_OFFER_STATUSES),
-            AssignmentRow.status == "active",
-            OrderRow.date >= local_today(settings, now),
-        )
-        .order_by(OfferRow.id)
-    ).all()
+    offers = _upcoming_offers(session, settings, helper, now)
     for offer in offers:
         offer.status = "withdrawn"
         offer.responded_at = offer.responded_at or now
