@@ -280,7 +280,7 @@ def accept(
     """Accept a pending offer before its deadline. Accepting twice is harmless; accepting an
     answered, withdrawn or overdue offer is a ``Conflict``."""
     now = now or utcnow()
-    begin_write(session, _street_of(session, helper_id, offer_id))
+    begin_write(session, *_street_and_order_of(session, helper_id, offer_id))
     offer = _own(session, helper_id, offer_id)
     if offer.status != "accepted":
         if offer.status != "pending":
@@ -306,7 +306,7 @@ def decline(
     """Decline a pending offer (or step back from an accepted one before the visit is done);
     the order is re-matched at once. Declining twice is harmless."""
     now = now or utcnow()
-    begin_write(session, _street_of(session, helper_id, offer_id))
+    begin_write(session, *_street_and_order_of(session, helper_id, offer_id))
     offer = _own(session, helper_id, offer_id)
     replacements = 0
     if offer.status != "declined":
@@ -323,17 +323,20 @@ def decline(
     return DeclinedView(**vars(view), replacement_offers=replacements)
 
 
-def _street_of(session: Session, helper_id: int, offer_id: int) -> int | None:
-    """The street whose write lock an answer to this offer takes (None: no such offer; the
-    all-streets lock then, and the caller's lookup reports it missing)."""
-    street_id = session.scalar(
-        select(OrderRow.street_id)
+def _street_and_order_of(
+    session: Session, helper_id: int, offer_id: int
+) -> tuple[int | None, int | None]:
+    """The street and order whose write locks an answer to this offer takes: the order's own,
+    the street's shared (``begin_write``). (None, None): no such offer; the all-streets lock
+    then, and the caller's lookup reports it missing."""
+    found = session.execute(
+        select(OrderRow.street_id, OrderRow.id)
         .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
         .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
         .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
-    )
+    ).first()
     session.rollback()  # end the read: the write transaction starts afresh
-    return street_id
+    return (found[0], found[1]) if found else (None, None)
 
 
 def _move(

@@ -142,7 +142,7 @@ def rematch(
         if plan is None:
             end_if_empty(session, order_id, now)
             return []
-        begin_write(session, plan.street_id)
+        begin_write(session, plan.street_id, plan.order_id, plan.added)
         try:
             added = apply_rematch(session, settings, plan, now, run_id=run_id)
         except Stale:
@@ -161,7 +161,7 @@ def end_if_empty(session: Session, order_id: int, now: dt.datetime) -> bool:
     session.rollback()
     if street_id is None:
         return False
-    begin_write(session, street_id)
+    begin_write(session, street_id, order_id)
     order = session.get_one(OrderRow, order_id)
     assignment = live_assignment(session, order_id)
     if (
