@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +36,9 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests run in worker threads that share one interpreter lock: a few at a time
+        # finish sooner than dozens sliced in turn (and hold the street's write lock shorter).
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         stop = threading.Event()
         thread = None
         if ticker and settings.tick_seconds > 0:

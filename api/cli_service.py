@@ -177,11 +177,13 @@ def db_check(
 ) -> None:
     """Check the database's invariants (reads only): exit 0 and one summary line if none is
     broken, 1 with one line per violation, 2 on bad input."""
+    from api.services.assign import local_today
     from api.services.invariants import check_database
     from api.store.tables import Street
 
     with exits():
-        engine = make_engine(get_settings().database_url)
+        settings = get_settings()
+        engine = make_engine(settings.database_url)
         try:
             with session_factory(engine)() as session:
                 street_id = None
@@ -189,7 +191,7 @@ def db_check(
                     street_id = session.scalar(select(Street.id).where(Street.code == street))
                     if street_id is None:
                         _fail(f"--street: 没有这个街道 / no street with code {street!r}", 2)
-                violations = check_database(session, street_id)
+                violations = check_database(session, street_id, local_today(settings))
         finally:
             engine.dispose()
     for violation in violations:

@@ -35,9 +35,14 @@ class Settings(BaseSettings):
     reminder_before_minutes: int = Field(default=120, ge=0)
     nightly_time_limit_s: float = Field(default=20.0, gt=0)
     rematch_time_limit_s: float = Field(default=2.0, gt=0)
+    # The nightly run's solve runs at this CPU niceness (0-19, Linux: per thread, inherited by
+    # the solver's threads): answers to helpers and pages keep the CPU while a street solves.
+    nightly_nice: int = Field(default=10, ge=0, le=19)
     # A re-run keeps every pending member where they are unless re-planning them too covers at
     # least this many more plain orders' worth of priority-weighted demand (see README).
     rerun_margin_orders: float = Field(default=1.0, ge=0)
+    # Requests served at once per server process (the rest wait their turn).
+    request_threads: int = Field(default=40, ge=1, le=200)
     # How often the server expires overdue offers, sends reminders and drains the outbox.
     tick_seconds: float = Field(default=30.0, ge=0)
     notify_sender: Literal["log", "webhook"] = "log"

@@ -115,14 +115,18 @@ def prepare(settings: Settings, clients: int) -> list[str]:
     return usernames
 
 
-def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings: Settings, port: int, workers: int, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``qunbang serve`` on 127.0.0.1:``port``; its output goes to ``log`` if given."""
     env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0")
     qunbang = Path(sys.executable).with_name("qunbang")
+    output = log.open("wb") if log else subprocess.DEVNULL
     server = subprocess.Popen(
         [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     for _ in range(100):
         try:
@@ -150,7 +154,12 @@ def percentiles(samples: list[float]) -> str:
     if not samples:
         return "n=0"
     ordered = sorted(samples)
-    q = statistics.quantiles(ordered, n=100) if len(ordered) > 1 else ordered * 99
+    # "inclusive": percentiles within the samples (the default extrapolates past the maximum)
+    q = (
+        statistics.quantiles(ordered, n=100, method="inclusive")
+        if len(ordered) > 1
+        else ordered * 99
+    )
     return (
         f"n={len(ordered)} p50={q[49] * 1000:.1f} ms p95={q[94] * 1000:.1f} ms "
         f"p99={q[98] * 1000:.1f} ms max={ordered[-1] * 1000:.1f} ms"

@@ -53,6 +53,11 @@ class Rule(StrEnum):
     INFEASIBLE_WITH_ASSIGNMENTS = "infeasible_with_assignments"
 
 
+# The rules a team with a place still to fill may break for now (size, lead skill, language):
+# a team being filled one member at a time is not yet complete.
+COMPLETE_TEAM_RULES = frozenset({Rule.TEAM_SIZE, Rule.LEAD_SKILL, Rule.LANGUAGE})
+
+
 class Violation(BaseModel):
     """One broken fact: which rule, which order and helper (when one is involved), and why."""
 

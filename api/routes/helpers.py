@@ -51,10 +51,15 @@ def get_helper(helper_id: IdPath, session: SessionDep, actor: StaffActor) -> Hel
 
 @router.patch("/helpers/{helper_id}")
 def update_helper(
-    helper_id: IdPath, body: HelperPatch, session: SessionDep, actor: StaffActor
+    helper_id: IdPath,
+    body: HelperPatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: StaffActor,
 ) -> HelperOut:
-    """Change some of a helper's fields; the ledger code stays."""
-    return ledger.update_helper(session, actor, helper_id, body)
+    """Change some of a helper's fields; the ledger code stays. Visits from today on the
+    helper can no longer serve are taken off them and re-matched."""
+    return ledger.update_helper(session, settings, actor, helper_id, body)
 
 
 @router.post("/helpers/{helper_id}/deactivate")
@@ -72,6 +77,9 @@ def my_profile(session: SessionDep, actor: HelperActor) -> HelperOut:
 
 
 @router.patch("/me")
-def update_my_profile(body: HelperSelfPatch, session: SessionDep, actor: HelperActor) -> HelperOut:
-    """Change your phone, availability or service radius (at most 20 km)."""
-    return ledger.update_my_profile(session, actor, body)
+def update_my_profile(
+    body: HelperSelfPatch, session: SessionDep, settings: SettingsDep, actor: HelperActor
+) -> HelperOut:
+    """Change your phone, availability or service radius (at most 20 km). A change that would
+    rule out a visit you accepted is refused (409) naming its day: step back from it first."""
+    return ledger.update_my_profile(session, settings, actor, body)

@@ -83,17 +83,18 @@ def get_offer(offer_id: IdPath, session: SessionDep, actor: HelperActor) -> Offe
 
 
 @router.post("/me/offers/{offer_id}/accept")
-def accept(
-    offer_id: IdPath, session: SessionDep, settings: SettingsDep, actor: HelperActor
+async def accept(
+    request: Request, offer_id: IdPath, settings: SettingsDep, actor: HelperActor
 ) -> OfferView:
     """Accept before the respond-by deadline; accepting twice is harmless."""
-    return offers.accept(session, settings, actor.own_helper_id(), offer_id)
+    # Answers come in bursts after the nightly run: one thread hop (see deps.in_session).
+    return await in_session(request, offers.accept, settings, actor.own_helper_id(), offer_id)
 
 
 @router.post("/me/offers/{offer_id}/decline")
-def decline(
+async def decline(
+    request: Request,
     offer_id: IdPath,
-    session: SessionDep,
     settings: SettingsDep,
     actor: HelperActor,
     body: DeclineIn | None = None,
@@ -101,7 +102,9 @@ def decline(
     """Decline; the order goes straight back to matching and someone else is asked
     (``replacement_offers``: how many were asked)."""
     reason = body.reason if body else ""
-    return offers.decline(session, settings, actor.own_helper_id(), offer_id, reason)
+    return await in_session(
+        request, offers.decline, settings, actor.own_helper_id(), offer_id, reason
+    )
 
 
 @router.post("/me/assignments/{assignment_id}/done")

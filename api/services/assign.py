@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from api.errors import Conflict
 from api.services.notify import enqueue
@@ -62,14 +62,32 @@ def respond_by(
     return max(deadline, now + dt.timedelta(minutes=10))
 
 
+def item_of(session: Session, order: OrderRow) -> ItemRow:
+    """The order's catalogue item, held by the session for its lifetime: the identity map keeps
+    only objects someone holds, and a run touching hundreds of orders would otherwise read the
+    same few items again for each (expired and re-read like any row after a commit)."""
+    item = session.get_one(ItemRow, order.item)
+    session.info.setdefault("items", {})[item.code] = item
+    return item
+
+
 def team_size(session: Session, order: OrderRow) -> int:
-    return session.get_one(ItemRow, order.item).team_size
+    return item_of(session, order).team_size
 
 
 def live_assignment(session: Session, order_id: int) -> AssignmentRow | None:
+    """The order's live assignment with its offers (their helpers and the order load when
+    first used: most callers only need the offers' statuses)."""
     return session.scalar(
-        select(AssignmentRow).where(
+        select(AssignmentRow)
+        .where(
             AssignmentRow.order_id == order_id, AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES)
+        )
+        .options(
+            lazyload(AssignmentRow.order),
+            selectinload(AssignmentRow.offers).options(
+                lazyload(OfferRow.helper), lazyload(OfferRow.assignment)
+            ),
         )
     )
 
@@ -104,6 +122,11 @@ def refresh_order_status(session: Session, order: OrderRow) -> str:
     status = expected_order_status(
         order.status, assignment.status if assignment else None, accepted, size
     )
+    return _settle(order, status)
+
+
+def _settle(order: OrderRow, status: str) -> str:
+    """Give the order ``status``; a change bumps its version (what lock-free plans compare)."""
     if status != order.status:
         order.status = status
         order.version += 1
@@ -143,23 +166,27 @@ def create_assignment(
     except IntegrityError as error:
         raise Conflict(f"订单已被分配 / order {order.id} was just taken by someone else") from error
     deadline = respond_by(settings, order, start_minute, now)
-    for helper_id in dict.fromkeys(helper_ids):
-        is_accepted = helper_id in accepted
-        offer = OfferRow(
+    offers = [
+        OfferRow(
             assignment_id=assignment.id,
             helper_id=helper_id,
-            status="accepted" if is_accepted else "pending",
+            status="accepted" if helper_id in accepted else "pending",
             offered_at=now,
             respond_by=deadline,
-            responded_at=now if is_accepted else None,
+            responded_at=now if helper_id in accepted else None,
             distance_km=(distances or {}).get(helper_id),
         )
-        session.add(offer)
-        session.flush()
-        if not is_accepted:
+        for helper_id in dict.fromkeys(helper_ids)
+    ]
+    session.add_all(offers)
+    session.flush()
+    for offer in offers:
+        if offer.status == "pending":
             notify_offer(session, offer, order, "offer")
-    session.refresh(assignment)
-    refresh_order_status(session, order)
+    session.expire(assignment, ["offers"])  # read again when next used
+    taken = sum(o.status == "accepted" for o in offers)
+    size = team_size(session, order)  # the team just made is the order's live assignment:
+    _settle(order, expected_order_status(order.status, assignment.status, taken, size))
     return assignment
 
 
@@ -185,7 +212,7 @@ def add_offer(
     session.add(offer)
     session.flush()
     notify_offer(session, offer, order, "offer")
-    session.refresh(assignment)
+    session.expire(assignment, ["offers"])  # the new member shows on the next read
     return offer
 
 
@@ -208,7 +235,7 @@ def withdraw_assignment(
 
 def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) -> None:
     """Queue the message for an offer event: offer, reminder, change or cancellation."""
-    item = session.get_one(ItemRow, order.item)
+    item = item_of(session, order)
     when = order.date.isoformat()
     if order.window_start is not None:
         when += f" {order.window_start // 60:02d}:{order.window_start % 60:02d}"

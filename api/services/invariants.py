@@ -18,6 +18,7 @@ Used by ``qunbang db check``, after every service test, and after every step of 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -39,10 +40,8 @@ from api.store.statuses import (
 )
 from api.store.tables import AssignmentRow, HelperRow, ItemRow, OfferRow, OrderRow, PointsEntry
 from matcher.result import Assignment
-from matcher.verify import Rule, check_plan
+from matcher.verify import COMPLETE_TEAM_RULES, check_plan
 
-# Rules a team with a place still to fill may break for a while (the re-match fills it).
-COMPLETE_TEAM_RULES = {Rule.TEAM_SIZE, Rule.LEAD_SKILL, Rule.LANGUAGE}
 MATCHER_KEY = re.compile(r"'[ohr](\d+)'")
 
 
@@ -65,15 +64,21 @@ class _Loop:
     live: dict[int, list[AssignmentRow]]  # order id -> live assignments (at most one, we hope)
     items: dict[str, ItemRow]
     street_id: int | None
+    today: dt.date | None = None
 
     def team_size(self, order: OrderRow) -> int:
         return self.items[order.item].team_size
 
 
-def check_database(session: Session, street_id: int | None = None) -> list[Violation]:
+def check_database(
+    session: Session, street_id: int | None = None, today: dt.date | None = None
+) -> list[Violation]:
     """Every broken invariant of the street (every street when ``street_id`` is None); empty if
-    none. Reads only."""
+    none. Reads only. With ``today`` (street time), the matching rules bind only the visits of
+    today on: an earlier visit was checked when it was given out, and the ledger may change
+    since (a helper who served mornings last week may serve afternoons now)."""
     loop = _read(session, street_id)
+    loop.today = today
     found: list[Violation] = []
     for check in CHECKS:
         found += check(session, loop)
@@ -222,8 +227,8 @@ def matching_rules_hold(session: Session, loop: _Loop) -> list[Violation]:
     lead skill or language for now."""
     days: dict[tuple[int, object], list[AssignmentRow]] = defaultdict(list)
     for order_id, assignments in sorted(loop.live.items()):
-        if not assignments[0].override_reason:
-            order = loop.orders[order_id]
+        order = loop.orders[order_id]
+        if not assignments[0].override_reason and (loop.today is None or order.date >= loop.today):
             days[(order.street_id, order.date)].append(assignments[0])
     found = []
     for (street_id, _), assignments in sorted(days.items(), key=lambda kv: str(kv[0])):

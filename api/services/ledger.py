@@ -39,6 +39,7 @@ from api.services.assign import (
     local_today,
     notify_offer,
     refresh_order_status,
+    team_size,
     withdraw_assignment,
 )
 from api.services.audit import audit
@@ -54,9 +55,11 @@ from api.services.ledger_views import (
     sees_personal_data,
     views,
 )
-from api.services.rematch import rematch
+from api.services.problem import team_violations
+from api.services.rematch import rematch, rematch_or_release
 from api.settings import Settings
 from api.store.db import begin_write
+from api.store.statuses import OfferStatus
 from api.store.tables import (
     LIVE_OFFER_STATUSES,
     OPEN_ORDER_STATUSES,
@@ -72,6 +75,7 @@ from api.store.tables import (
     utcnow,
 )
 from matcher.model import ResidentCategory
+from matcher.verify import COMPLETE_TEAM_RULES
 
 log = logging.getLogger("qunbang.ledger")
 
@@ -237,13 +241,98 @@ def _insert(session: Session, actor: Actor, table: PersonTable, values: dict[str
     return row
 
 
-def update_helper(session: Session, actor: Actor, helper_id: int, patch: HelperPatch) -> HelperOut:
-    """Change a helper's fields (staff, in scope); only the fields sent change."""
+def update_helper(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    helper_id: int,
+    patch: HelperPatch,
+    now: dt.datetime | None = None,
+) -> HelperOut:
+    """Change a helper's fields (staff, in scope); only the fields sent change. Visits from
+    today on that the helper can no longer serve by the matcher's rules (skills, reach, time,
+    limits) are taken off them, accepted ones too (the ledger is the office's word; the helper
+    is told), and the places re-matched at once."""
+    now = now or utcnow()
     begin_write(session)
     row = scoped_row(session, actor, HelperRow, helper_id)
     _apply(session, actor, HelperRow, row, patch.changes())
+    orders = _release_broken(session, settings, actor, row, now, refuse_accepted=False)
     session.commit()
+    for order_id, date in orders:
+        rematch_or_release(session, settings, order_id, date, now, "ledger")
     return helper_view(session, row)
+
+
+def _release_broken(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    helper: HelperRow,
+    now: dt.datetime,
+    *,
+    refuse_accepted: bool,
+) -> list[tuple[int, dt.date]]:
+    """After an edit of ``helper`` (flushed here): withdraw their live offers from today on
+    whose team the matcher's checker now rejects (``problem.team_violations``: the one rule
+    book), or — ``refuse_accepted`` — refuse the edit if one of those they accepted. Returns
+    the orders (id, date) to re-match once committed (``rematch_or_release``)."""
+    session.flush()
+    broken = [o for o in _upcoming_offers(session, settings, helper, now) if _breaks(session, o)]
+    accepted = [o for o in broken if o.status == OfferStatus.ACCEPTED]
+    if refuse_accepted and accepted:
+        days = "、".join(sorted({o.assignment.order.date.isoformat() for o in accepted}))
+        raise Conflict(
+            f"这样修改后，您已接受的 {days} 的服务将无法完成；请先退出这些服务 / with this change "
+            f"you could no longer do the visits you accepted on {days}; step back from them first"
+        )
+    for offer in broken:
+        offer.status, offer.responded_at = OfferStatus.WITHDRAWN, offer.responded_at or now
+        notify_offer(session, offer, offer.assignment.order, "change")
+    session.flush()
+    orders = sorted({o.assignment.order for o in broken}, key=lambda o: o.id)
+    for order in orders:  # as after a decline: the team stays live for the re-match to fill
+        refresh_order_status(session, order)
+    if broken:
+        detail = {"withdrawn_offers": [o.id for o in broken]}
+        audit(session, actor.user_id, "helper.offers_released", "helper", helper.id, detail)
+        log.info("helper %s edited: %d offers no longer fit, withdrawn", helper.id, len(broken))
+    return [(o.id, o.date) for o in orders]
+
+
+def _upcoming_offers(
+    session: Session, settings: Settings, helper: HelperRow, now: dt.datetime
+) -> list[OfferRow]:
+    """The helper's live offers on active teams from today on (street time)."""
+    return list(
+        session.scalars(
+            select(OfferRow)
+            .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+            .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+            .where(
+                OfferRow.helper_id == helper.id,
+                OfferRow.status.in_(LIVE_OFFER_STATUSES),
+                AssignmentRow.status == "active",
+                OrderRow.date >= local_today(settings, now),
+            )
+            .order_by(OfferRow.id)
+        )
+    )
+
+
+def _breaks(session: Session, offer: OfferRow) -> bool:
+    """Whether the offer's team, as it stands, breaks a hard rule (a place still to fill may
+    lack size, lead or language for now; a team staff sent against a rule is theirs)."""
+    assignment = offer.assignment
+    if assignment.override_reason:
+        return False
+    order = assignment.order
+    members = [o.helper_id for o in live_offers(assignment)]
+    short = len(members) < team_size(session, order)
+    return any(
+        not (short and v.rule in COMPLETE_TEAM_RULES)
+        for v in team_violations(session, order, members, assignment.start_minute)
+    )
 
 
 def update_resident(
@@ -303,18 +392,7 @@ def _withdraw_offers(
 ) -> tuple[list[int], list[int]]:
     """Withdraw the helper's live offers from today on; returns them and their orders, which
     go back to matching once this is committed."""
-    offers = session.scalars(
-        select(OfferRow)
-        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
-        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
-        .where(
-            OfferRow.helper_id == helper.id,
-            OfferRow.status.in_(LIVE_OFFER_STATUSES),
-            AssignmentRow.status == "active",
-            OrderRow.date >= local_today(settings, now),
-        )
-        .order_by(OfferRow.id)
-    ).all()
+    offers = _upcoming_offers(session, settings, helper, now)
     for offer in offers:
         offer.status = "withdrawn"
         offer.responded_at = offer.responded_at or now
@@ -393,12 +471,24 @@ def my_profile(session: Session, actor: Actor) -> HelperOut:
     return helper_view(session, _own(session, actor))
 
 
-def update_my_profile(session: Session, actor: Actor, patch: HelperSelfPatch) -> HelperOut:
-    """A helper changes their own phone, availability or radius (within the self limit)."""
+def update_my_profile(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    patch: HelperSelfPatch,
+    now: dt.datetime | None = None,
+) -> HelperOut:
+    """A helper changes their own phone, availability or radius (within the self limit). A
+    change that would leave a visit they accepted impossible is refused naming its day (they
+    step back from it first); pending offers it rules out are withdrawn and re-matched."""
+    now = now or utcnow()
     begin_write(session)
     row = _own(session, actor)
     _apply(session, actor, HelperRow, row, patch.changes())
+    orders = _release_broken(session, settings, actor, row, now, refuse_accepted=True)
     session.commit()
+    for order_id, date in orders:
+        rematch_or_release(session, settings, order_id, date, now, "ledger")
     return helper_view(session, row)
 
 

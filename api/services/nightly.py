@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -57,6 +59,7 @@ from api.store.tables import (
 )
 from matcher.candidates import broken_pins
 from matcher.metrics import trip_km
+from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Assignment, Result, Status
 from matcher.solve import solve, solve_greedy
@@ -187,6 +190,34 @@ def _params(settings: Settings) -> SolveParams:
     return SolveParams(time_limit_s=settings.nightly_time_limit_s, workers=2, seed=0)
 
 
+def _solve_politely(problem: Problem, params: SolveParams, nice: int) -> Result:
+    """``solve`` in a thread of its own at CPU niceness ``nice``: on Linux niceness belongs to a
+    thread and the solver's worker threads inherit it, so a street's nightly solve yields the
+    CPU to helpers' answers and staff pages (its time limit is wall time: on a busy machine it
+    finds less, never runs longer). The niceness ends with the thread."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return solve(problem, params)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
+        except OSError:  # not allowed here: solve at the caller's priority
+            pass
+        try:
+            outcome["result"] = solve(problem, params)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=work, name="nightly-solve", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]  # type: ignore[no-any-return]
+
+
 def _match_and_write(session: Session, settings: Settings, run_id: int, now: dt.datetime) -> RunRow:
     run = session.get_one(RunRow, run_id)
     street_id, date = run.street_id, run.date
@@ -314,7 +345,7 @@ def _solve(
         snapshot.pins, snapshot.fixed_starts = {}, {}
         snapshot.pending, snapshot.told_starts = {}, {}
         problem = _problem(session, street_id, date, snapshot)
-        result = solve(problem.problem, params)
+        result = _solve_politely(problem.problem, params, settings.nightly_nice)
         kept = False  # the pending members of the other orders were planned afresh
     if _no_plan(result):
         raise NightlyFailed(
@@ -344,15 +375,15 @@ def _keep_or_move(
     Returns the problem, its result and whether the pending members were kept."""
     if not snapshot.pending:
         problem = _problem(session, street_id, date, snapshot)
-        return problem, solve(problem.problem, params), True
+        return problem, _solve_politely(problem.problem, params, settings.nightly_nice), True
     kept = _problem(session, street_id, date, snapshot, keep_pending=True)
     if _unpin_broken(snapshot, kept):  # a pending member can no longer serve: let them go
         kept = _problem(session, street_id, date, snapshot, keep_pending=True)
-    kept_result = solve(kept.problem, params)
+    kept_result = _solve_politely(kept.problem, params, settings.nightly_nice)
     if not _no_plan(kept_result) and not kept_result.unmatched:
         return kept, kept_result, True
     free = _problem(session, street_id, date, snapshot)
-    free_result = solve(free.problem, params)
+    free_result = _solve_politely(free.problem, params, settings.nightly_nice)
     if _no_plan(free_result):
         return kept, kept_result, True
     margin = settings.rerun_margin_orders * WEIGHT_SCALE

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from api.errors import BadInput, Conflict, NotFound
 from api.schemas.common import UtcDateTime
@@ -29,7 +29,7 @@ from api.services.assign import (
 )
 from api.services.closing import require_visit_day
 from api.services.paging import Page
-from api.services.rematch import end_if_empty, rematch
+from api.services.rematch import rematch_or_release
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -253,7 +253,14 @@ def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
 
 def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
     offer = session.scalar(
-        select(OfferRow).where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+        select(OfferRow)
+        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+        .options(  # answering needs the offer and its assignment; the rest loads if used
+            joinedload(OfferRow.assignment).options(
+                lazyload(AssignmentRow.order), lazyload(AssignmentRow.offers)
+            ),
+            lazyload(OfferRow.helper),
+        )
     )
     if offer is None:
         raise NotFound(f"未找到邀请 / offer {offer_id} not found")
@@ -273,7 +280,7 @@ def accept(
     """Accept a pending offer before its deadline. Accepting twice is harmless; accepting an
     answered, withdrawn or overdue offer is a ``Conflict``."""
     now = now or utcnow()
-    begin_write(session, _street_of(session, helper_id, offer_id))
+    begin_write(session, *_street_and_order_of(session, helper_id, offer_id))
     offer = _own(session, helper_id, offer_id)
     if offer.status != "accepted":
         if offer.status != "pending":
@@ -299,7 +306,7 @@ def decline(
     """Decline a pending offer (or step back from an accepted one before the visit is done);
     the order is re-matched at once. Declining twice is harmless."""
     now = now or utcnow()
-    begin_write(session, _street_of(session, helper_id, offer_id))
+    begin_write(session, *_street_and_order_of(session, helper_id, offer_id))
     offer = _own(session, helper_id, offer_id)
     replacements = 0
     if offer.status != "declined":
@@ -311,22 +318,25 @@ def decline(
         refresh_order_status(session, order)
         session.commit()  # the answer stands on its own; the re-match solves with no lock held
         log.info("offer %s declined by helper %s", offer_id, helper_id)
-        replacements = _rematch_safely(session, settings, order.id, order.date, now, "decline")
+        replacements = rematch_or_release(session, settings, order.id, order.date, now, "decline")
     view = get_offer(session, helper_id, offer_id)
     return DeclinedView(**vars(view), replacement_offers=replacements)
 
 
-def _street_of(session: Session, helper_id: int, offer_id: int) -> int | None:
-    """The street whose write lock an answer to this offer takes (None: no such offer; the
-    all-streets lock then, and the caller's lookup reports it missing)."""
-    street_id = session.scalar(
-        select(OrderRow.street_id)
+def _street_and_order_of(
+    session: Session, helper_id: int, offer_id: int
+) -> tuple[int | None, int | None]:
+    """The street and order whose write locks an answer to this offer takes: the order's own,
+    the street's shared (``begin_write``). (None, None): no such offer; the all-streets lock
+    then, and the caller's lookup reports it missing."""
+    found = session.execute(
+        select(OrderRow.street_id, OrderRow.id)
         .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
         .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
         .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
-    )
+    ).first()
     session.rollback()  # end the read: the write transaction starts afresh
-    return street_id
+    return (found[0], found[1]) if found else (None, None)
 
 
 def _move(
@@ -364,28 +374,6 @@ def _answered(offer: OfferRow) -> str:
     return f"该邀请{zh} / this offer is already {offer.status}"
 
 
-def _rematch_safely(
-    session: Session,
-    settings: Settings,
-    order_id: int,
-    date: dt.date,
-    now: dt.datetime,
-    trigger: str,
-) -> int:
-    """Re-match after an answer that is already committed: should it fail, the answer still
-    stands and the order waits for the next nightly run. Returns the number of new offers."""
-    try:
-        if date < local_today(settings, now):  # the visit day is over: nothing to offer
-            end_if_empty(session, order_id, now)
-            return 0
-        return len(rematch(session, settings, order_id, now, trigger=trigger))
-    except Exception:
-        session.rollback()
-        log.exception("re-match of order %s failed; left for the nightly run", order_id)
-        end_if_empty(session, order_id, now)  # an emptied team must not stay active
-        return 0
-
-
 # ----------------------------------------------------------------------------- the clock
 
 
@@ -420,7 +408,7 @@ def expire_due(session: Session, settings: Settings, now: dt.datetime | None = N
     session.commit()
     log.info("%s offer(s) expired", len(due))
     for order in orders:
-        _rematch_safely(session, settings, order.id, order.date, now, "expiry")
+        rematch_or_release(session, settings, order.id, order.date, now, "expiry")
     return len(due)
 
 

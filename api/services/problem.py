@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.store.stamps import CATALOGUE, StampedCache, helpers_name
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -30,6 +32,7 @@ from api.store.tables import (
     SkillRow,
 )
 from matcher.catalogue import load_catalogue
+from matcher.eligible import eligible_helpers
 from matcher.model import (
     Catalogue,
     Category,
@@ -49,6 +52,10 @@ from matcher.result import Assignment
 from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
 from matcher.verify import Violation, check_plan
 
+_HELPERS = StampedCache()
+_CATALOGUES = StampedCache()
+FEW_LOADS = 300  # a problem of at most this many helpers reads only their visits of the day
+FEW_HELPERS = 50  # a problem of this few named helpers reads them directly, not the street
 DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
 
@@ -80,7 +87,12 @@ class StreetProblem:
 
 
 def catalogue_from_db(session: Session) -> Catalogue:
-    """The catalogue as stored (items may be deactivated by the office)."""
+    """The catalogue as stored (items may be deactivated by the office); kept while its stamp
+    holds."""
+    return _CATALOGUES.get(session, CATALOGUE, lambda: _read_catalogue(session))
+
+
+def _read_catalogue(session: Session) -> Catalogue:
     skills = session.scalars(select(SkillRow).order_by(SkillRow.code)).all()
     if not skills:
         return load_catalogue()
@@ -112,6 +124,61 @@ def _item(row: ItemRow) -> ServiceItem:
     )
 
 
+@dataclass(frozen=True)
+class StreetHelpers:
+    """A street's active helpers: their plain rows and, for each, the matcher's ``Helper`` with a
+    free day (immutable; kept per worker while the street's helpers' stamp holds)."""
+
+    rows: dict[int, Any]
+    free: dict[int, Helper]
+    ids: tuple[int, ...] = ()
+    lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reach: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @classmethod
+    def of(cls, rows: dict[int, Any]) -> StreetHelpers:
+        return cls(
+            rows,
+            {i: _free_helper(row) for i, row in rows.items()},
+            tuple(rows),
+            np.array([r.lat for r in rows.values()], dtype=float),
+            np.array([r.lon for r in rows.values()], dtype=float),
+            np.array([r.radius_km / DETOUR for r in rows.values()], dtype=float),
+        )
+
+    def within_boxes(self, residents: list[ResidentRow]) -> list[int]:
+        """Helpers whose radius, as a box around them, holds one of the residents: a necessary
+        condition of the reach rule (great-circle km × detour ≤ radius) with 5 % to spare, so
+        never stricter than the matcher, which still decides."""
+        inside = np.zeros(len(self.ids), dtype=bool)
+        km_per_degree = math.pi * EARTH_RADIUS_KM / 180 / 1.05
+        for resident in residents:
+            lon_scale = km_per_degree * math.cos(math.radians(min(89.0, abs(resident.lat) + 1.0)))
+            inside |= (np.abs(self.lat - resident.lat) * km_per_degree <= self.reach) & (
+                np.abs(self.lon - resident.lon) * lon_scale <= self.reach
+            )
+        return [self.ids[i] for i in np.flatnonzero(inside).tolist()]
+
+
+def forget_kept() -> None:
+    """Drop what this process keeps between problems (the next build reads everything afresh)."""
+    _HELPERS.clear()
+    _CATALOGUES.clear()
+
+
+def street_helpers(session: Session, street_id: int) -> StreetHelpers:
+    """The street's active helpers, by id (built once per change of any of them)."""
+
+    def read() -> StreetHelpers:
+        query = select(*HelperRow.__table__.columns).where(
+            HelperRow.street_id == street_id, HelperRow.active
+        )
+        return StreetHelpers.of({h.id: h for h in session.execute(query.order_by(HelperRow.id))})
+
+    return _HELPERS.get(session, helpers_name(street_id), read)
+
+
 def leg_minutes(helper: Any, resident: ResidentRow | Location) -> tuple[float, int]:
     """One-way km and round-trip minutes, as the matcher's geo travel computes them (``helper``:
     a helper row, ORM or plain)."""
@@ -140,10 +207,11 @@ def build_problem(
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
 
-    ``near`` (for a problem of one or a few orders: a re-match, a candidate list) reads only the
-    helpers whose own radius could reach one of the residents, by a bounding box that is always
-    looser than the matcher's reach check: the matcher still decides, the box only spares
-    reading helpers who could never be eligible.
+    ``near`` (for a problem of one or a few orders: a re-match, a candidate list) enters only
+    the helpers the matcher finds could serve one of the orders if their whole day were free
+    (``_could_serve``); what is left of a day only ever removes eligibility, so those are all
+    who could serve it now, and the matcher still decides among them. Helpers out of a bounding
+    box of their radius, always looser than the matcher's reach check, are not even asked.
 
     ``pins`` maps an order id to helpers who must serve it (members who already accepted).
     ``refused`` maps an order id to helpers who declined or let it expire: they are not offered
@@ -154,42 +222,63 @@ def build_problem(
     """
     orders = list(orders)
     pins = pins or {}
-    refused = refused or {}
-    # Plain rows (every column, no ORM objects): a street has thousands of helpers, and a
-    # one-order re-match must stay fast.
-    query = select(*HelperRow.__table__.columns).where(
-        HelperRow.street_id == street_id, HelperRow.active
-    )
-    if helper_ids is not None:
-        query = query.where(HelperRow.id.in_(helper_ids or {-1}))
-    if near and orders:
-        query = query.where(or_(*(_within_radius_box(o.resident) for o in orders)))
-    helper_rows: dict[int, Any] = {h.id: h for h in session.execute(query.order_by(HelperRow.id))}
+    fixed_starts = fixed_starts or {}
+    residents = {o.resident_id: o.resident for o in orders}
+    free: dict[int, Helper] = {}
+    if helper_ids is not None and len(helper_ids) <= FEW_HELPERS:
+        # Plain rows (every column, no ORM objects) of just these helpers.
+        query = select(*HelperRow.__table__.columns).where(
+            HelperRow.street_id == street_id, HelperRow.active, HelperRow.id.in_(helper_ids or {-1})
+        )
+        rows = session.execute(query.order_by(HelperRow.id))
+        helper_rows: dict[int, Any] = {h.id: h for h in rows}
+    else:
+        street = street_helpers(session, street_id)
+        chosen = street.within_boxes(list(residents.values())) if near and orders else street.ids
+        helper_rows = {i: street.rows[i] for i in chosen if helper_ids is None or i in helper_ids}
+        free = street.free
     kept = [*(h for pinned in pins.values() for h in pinned), *members]
     for helper_id in kept:  # a pinned member stays in, even if deactivated since
         if helper_id not in helper_rows:
             helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
-    residents = {o.resident_id: o.resident for o in orders}
-    loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
-    blocked = _refusals(orders, refused)
-    for row in helper_rows.values():  # the ledger's own blocks (resident codes)
-        codes = set(row.blocked_residents)
-        blocked[row.id].update(resident_key(r.id) for r in residents.values() if r.code in codes)
     catalogue = catalogue_from_db(session)
-    helpers = tuple(
-        _helper(row, loads.get(row.id, []), blocked.get(row.id, set()))
-        for row in helper_rows.values()
+    blocked = _refusals(orders, refused or {})
+    codes = {r.code: resident_key(r.id) for r in residents.values()}
+    for row in helper_rows.values():  # the ledger's own blocks (resident codes)
+        if row.blocked_residents:
+            blocked[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
+    circles = _circles(session, residents, helper_rows)
+    matcher_orders = tuple(
+        _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
     )
-    circles = _circles(session, residents, set(helper_rows))
-    problem = Problem(
-        date=date,
-        catalogue=catalogue,
-        helpers=helpers,
-        residents=tuple(_resident(r, circles.get(r.id, ())) for r in residents.values()),
-        orders=tuple(
-            _order(o, date, pins.get(o.id, ()), (fixed_starts or {}).get(o.id), catalogue)
-            for o in orders
-        ),
+
+    def problem_of(helpers: Iterable[Helper]) -> Problem:
+        helpers = tuple(helpers)
+        present = {h.id for h in helpers}
+        return Problem(
+            date=date,
+            catalogue=catalogue,
+            helpers=helpers,
+            residents=tuple(
+                _resident(r, tuple(h for h in circles.get(r.id, ()) if h in present))
+                for r in residents.values()
+            ),
+            orders=matcher_orders,
+        )
+
+    def whole_day(h: int) -> Helper:
+        return free.get(h) or _free_helper(helper_rows[h])
+
+    if near and orders:
+        could = _could_serve(
+            problem_of(_with_day(whole_day(h), [], blocked.get(h, set())) for h in helper_rows)
+        )
+        if could is not None:
+            keep = could | set(kept)
+            helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
+    loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
+    problem = problem_of(
+        _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
     )
     return StreetProblem(
         problem=problem,
@@ -199,16 +288,14 @@ def build_problem(
     )
 
 
-def _within_radius_box(resident: ResidentRow) -> ColumnElement[bool]:
-    """Helpers whose radius, as a box around them, holds the resident: a necessary condition of
-    the reach rule (great-circle km × detour ≤ radius) with 5 % to spare, so never stricter."""
-    km_per_degree = math.pi * EARTH_RADIUS_KM / 180 / 1.05
-    lon_scale = km_per_degree * math.cos(math.radians(min(89.0, abs(resident.lat) + 1.0)))
-    reach = HelperRow.radius_km / DETOUR
-    return and_(
-        func.abs(HelperRow.lat - resident.lat) * km_per_degree <= reach,
-        func.abs(HelperRow.lon - resident.lon) * lon_scale <= reach,
-    )
+def _could_serve(problem: Problem) -> set[int] | None:
+    """The helpers the matcher finds could serve one of the orders (``eligible_helpers``: all of
+    them, no nearest-N cut); None if some order could not be staffed even so — then everyone
+    stays in, so the matcher's explanation of why counts every helper as before."""
+    options = eligible_helpers(problem)
+    if any(o.blocked_reason is not None for o in options):
+        return None
+    return {row_id(e.helper) for o in options for e in o.helpers}
 
 
 @dataclass(frozen=True)
@@ -222,7 +309,7 @@ class Load:
 def _loads(
     session: Session, date: dt.date, solving: set[int], helpers: dict[int, Any]
 ) -> dict[int, list[Load]]:
-    rows = session.execute(
+    query = (
         select(
             OfferRow.helper_id,
             AssignmentRow.start_minute,
@@ -240,9 +327,11 @@ def _loads(
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
             OfferRow.status.in_(LIVE_OFFER_STATUSES),
         )
-    ).all()
+    )
+    if len(helpers) <= FEW_LOADS:  # a few helpers (a re-match's): just theirs
+        query = query.where(OfferRow.helper_id.in_(list(helpers) or [-1]))
     loads: dict[int, list[Load]] = defaultdict(list)
-    for helper_id, start, order_id, lat, lon, duration in rows:
+    for helper_id, start, order_id, lat, lon, duration in session.execute(query):
         if order_id in solving or helper_id not in helpers:
             continue
         _, minutes = leg_minutes(helpers[helper_id], Location(lat=lat, lon=lon))
@@ -263,15 +352,11 @@ def _refusals(orders: list[OrderRow], refused: dict[int, set[int]]) -> dict[int,
 
 
 def _circles(
-    session: Session, residents: dict[int, ResidentRow], helper_ids: set[int]
+    session: Session, residents: dict[int, ResidentRow], helpers: dict[int, Any]
 ) -> dict[int, tuple[str, ...]]:
-    """Each resident's circle: helpers from the ledger's circle plus those who served them."""
-    by_code = {
-        code: helper_id
-        for helper_id, code in session.execute(
-            select(HelperRow.id, HelperRow.code).where(HelperRow.id.in_(helper_ids or {-1}))
-        )
-    }
+    """Each resident's circle among ``helpers`` (plain rows by id): helpers from the ledger's
+    circle plus those who served them."""
+    by_code = {row.code: helper_id for helper_id, row in helpers.items()}
     served = session.execute(
         select(OrderRow.resident_id, OfferRow.helper_id)
         .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
@@ -286,30 +371,44 @@ def _circles(
     for resident in residents.values():
         circles[resident.id].update(by_code[c] for c in resident.circle if c in by_code)
     for resident_id, helper_id in served:
-        if helper_id in helper_ids:
+        if helper_id in helpers:
             circles[resident_id].add(helper_id)
     return {r: tuple(helper_key(h) for h in sorted(hs)) for r, hs in circles.items()}
 
 
-def _helper(row: Any, loads: list[Load], blocked: set[str]) -> Helper:
-    windows = [(int(a), int(b)) for a, b in row.availability]
-    for load in loads:
-        if load.span is not None:
-            windows = _cut(windows, load.span)
+def _free_helper(row: Any) -> Helper:
+    """The helper as the ledger has them, with their whole day free."""
     return Helper(
         id=helper_key(row.id),
         kind=HelperKind(row.kind),
         location=_where(row),
         skills=frozenset(row.skills),
-        availability=tuple(TimeWindow(start=a, end=b) for a, b in windows),
-        max_orders=max(0, row.max_orders - len(loads)),
+        availability=tuple(TimeWindow(start=int(a), end=int(b)) for a, b in row.availability),
+        max_orders=row.max_orders,
         max_minutes=row.max_minutes,
-        committed_minutes=sum(load.minutes for load in loads),
         radius_km=row.radius_km,
         languages=frozenset(row.languages),
         gender=Gender(row.gender) if row.gender else None,
-        blocked_residents=frozenset(blocked),
         speed_kmh=row.speed_kmh,
+    )
+
+
+def _with_day(free: Helper, loads: list[Load], blocked: set[str]) -> Helper:
+    """The helper with what is left of their day: each visit they hold takes an order and its
+    minutes, a timed one also its stretch of availability; ``blocked`` residents added."""
+    if not loads and not blocked:
+        return free
+    windows = [(w.start, w.end) for w in free.availability]
+    for load in loads:
+        if load.span is not None:
+            windows = _cut(windows, load.span)
+    return free.model_copy(
+        update={
+            "availability": tuple(TimeWindow(start=a, end=b) for a, b in windows),
+            "max_orders": max(0, free.max_orders - len(loads)),
+            "committed_minutes": sum(load.minutes for load in loads),
+            "blocked_residents": frozenset(blocked),
+        }
     )
 
 

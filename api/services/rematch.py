@@ -28,6 +28,7 @@ from api.services.assign import (
     helpers_day,
     live_assignment,
     live_offers,
+    local_today,
     refresh_order_status,
     team_size,
 )
@@ -141,7 +142,7 @@ def rematch(
         if plan is None:
             end_if_empty(session, order_id, now)
             return []
-        begin_write(session, plan.street_id)
+        begin_write(session, plan.street_id, plan.order_id, plan.added)
         try:
             added = apply_rematch(session, settings, plan, now, run_id=run_id)
         except Stale:
@@ -160,7 +161,7 @@ def end_if_empty(session: Session, order_id: int, now: dt.datetime) -> bool:
     session.rollback()
     if street_id is None:
         return False
-    begin_write(session, street_id)
+    begin_write(session, street_id, order_id)
     order = session.get_one(OrderRow, order_id)
     assignment = live_assignment(session, order_id)
     if (
@@ -342,3 +343,27 @@ def _why(problem: StreetProblem, result: Result, order: OrderRow) -> Unmatched:
         explanation_zh="除已在团队中的志愿者外，找不到能在同一时间到场补位的人。",
         explanation_en="No other helper can join the members already on the team at that time.",
     )
+
+
+def rematch_or_release(
+    session: Session,
+    settings: Settings,
+    order_id: int,
+    date: dt.date,
+    now: dt.datetime,
+    trigger: str,
+) -> int:
+    """Re-match after a change that is already committed (an answer, an expiry, a ledger edit
+    taking a member off): should it fail, the change still stands and the order waits for the
+    next nightly run; a team left with nobody ends (the order is open again). Returns the
+    number of new offers."""
+    try:
+        if date < local_today(settings, now):  # the visit day is over: nothing to offer
+            end_if_empty(session, order_id, now)
+            return 0
+        return len(rematch(session, settings, order_id, now, trigger=trigger))
+    except Exception:
+        session.rollback()
+        log.exception("re-match of order %s failed; left for the nightly run", order_id)
+        end_if_empty(session, order_id, now)  # an emptied team must not stay active
+        return 0

@@ -4,7 +4,7 @@ one Alembic history."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,14 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import api.store.stamps  # noqa: F401  (its listeners re-stamp cached rows on every write)
+
 log = logging.getLogger("qunbang.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "qunbang_write"
 WRITE_LOCK_KEY = 0x51_42_57  # "QBW": Qunbang's writers' advisory lock on PostgreSQL
+ORDER_LOCK_KEY = 0x51_42_4F  # "QBO": one order (with the street's lock shared)
+HELPER_LOCK_KEY = 0x51_42_48  # "QBH": one helper's day (with the street's lock shared)
 
 
 def make_engine(url: str) -> Engine:
@@ -41,7 +45,12 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def begin_write(session: Session, street_id: int | None = None) -> None:
+def begin_write(
+    session: Session,
+    street_id: int | None = None,
+    order_id: int | None = None,
+    helper_ids: Iterable[int] = (),
+) -> None:
     """Start a write transaction; writers of one street queue, one at a time.
 
     On PostgreSQL a writer takes transaction-scoped advisory locks: with ``street_id``, that
@@ -54,7 +63,14 @@ def begin_write(session: Session, street_id: int | None = None) -> None:
 
     On SQLite, a single file has one writer at a time: BEGIN IMMEDIATE takes the database's write
     lock at once (whatever the street), so concurrent writers wait on the busy timeout instead of
-    failing on a stale snapshot. Write transactions are kept short for that reason."""
+    failing on a stale snapshot. Write transactions are kept short for that reason.
+
+    ``order_id`` (with ``street_id``), on PostgreSQL: a writer that changes one order only (a
+    helper's answer, a re-match filling its places) shares the street's lock with other such
+    writers and takes that order's own lock, and the lock of each helper in ``helper_ids``
+    (those it adds to the team: it may add nobody else). Such writers go ahead together unless
+    they touch the same order or add the same helper; street-wide writers (nightly run, claims,
+    staff) still wait for them and they for those."""
     if session.in_transaction():
         session.commit()
     connection = session.connection(execution_options={WRITE_OPTION: True})
@@ -63,13 +79,20 @@ def begin_write(session: Session, street_id: int | None = None) -> None:
     if street_id is None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key, 0)"), {"key": WRITE_LOCK_KEY})
         return
-    # Always the shared lock first, then the street's: no two writers wait on each other in a
-    # circle.
+    # Always the all-streets lock first, then the street's, then an order's, then helpers' in
+    # id order: no two writers wait on each other in a circle.
     session.execute(text("SELECT pg_advisory_xact_lock_shared(:key, 0)"), {"key": WRITE_LOCK_KEY})
+    street_lock = "pg_advisory_xact_lock" + ("_shared" if order_id is not None else "")
     session.execute(
-        text("SELECT pg_advisory_xact_lock(:key, :street)"),
-        {"key": WRITE_LOCK_KEY, "street": street_id},
+        text(f"SELECT {street_lock}(:key, :street)"), {"key": WRITE_LOCK_KEY, "street": street_id}
     )
+    if order_id is None:
+        return
+    # Then the order's, then the helpers' in id order. Keys are int4: a clash only queues.
+    lock = text("SELECT pg_advisory_xact_lock(:key, :id)")
+    session.execute(lock, {"key": ORDER_LOCK_KEY, "id": order_id % 2**31})
+    for helper_id in sorted(set(helper_ids)):
+        session.execute(lock, {"key": HELPER_LOCK_KEY, "id": helper_id % 2**31})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

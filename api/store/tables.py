@@ -520,3 +520,13 @@ class LoginFailure(Base):
     username: Mapped[str] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime] = _created()
+
+
+class CacheStamp(Base):
+    """A random stamp that changes with every write to what it names (``helpers:<street id>``,
+    ``catalogue``): a process keeps what it built from those rows for as long as the stamp
+    stays the same (``api.store.stamps``)."""
+
+    __tablename__ = "cache_stamps"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))

@@ -471,3 +471,33 @@ def test_a_plan_the_checker_rejects_is_never_sent(
     with sessions() as session:
         assert count(session, OfferRow.id) == 0
         assert session.scalars(select(RunRow.status)).one() == "failed"
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no per-thread niceness here")
+def test_nightly_solve_runs_at_lower_cpu_priority_and_reports_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The nightly solve runs in its own thread at the configured niceness (the caller's own
+    priority untouched), returns the solver's result and re-raises the solver's error."""
+    import threading
+
+    def me() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    before = me()
+
+    def fake_solve(problem: object, params: object) -> str:
+        seen.append(me())
+        if problem == "boom":
+            raise RuntimeError("solver broke")
+        return "result"
+
+    monkeypatch.setattr(nightly, "solve", fake_solve)
+    params = nightly._params(Settings(database_url="sqlite://"))
+    assert nightly._solve_politely("p", params, 7) == "result"  # type: ignore[arg-type]
+    assert seen == [max(7, before)] and me() == before
+    with pytest.raises(RuntimeError, match="solver broke"):
+        nightly._solve_politely("boom", params, 7)  # type: ignore[arg-type]
+    assert nightly._solve_politely("p", params, 0) == "result"  # type: ignore[arg-type]
+    assert seen[-1] == before  # niceness 0: solved in the caller's thread, as it was

@@ -1,0 +1,136 @@
+"""Cache stamps: what a worker built from rows that rarely change (the matcher's view of a
+street's helpers, the catalogue) is kept while the rows' stamp stays the same.
+
+Every write to those rows through a session — ORM changes at flush, and ``update``/``delete``
+statements on their tables — gives the stamp a new random value in the same transaction
+(``after_flush`` / ``do_orm_execute`` listeners, installed on import of ``api.store.db``). So a
+reader that sees the old stamp sees the old rows or newer ones, and one that sees the new stamp
+sees the new rows: a kept value is never older than the stamp it is filed under. Random values
+(not counters) keep two databases, or a database made again, from sharing a stamp. A name
+without a stamp row is never cached (always read afresh). Raw SQL text that writes these tables
+bypasses the listeners: do not.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm.attributes import get_history
+
+from api.store.tables import CacheStamp, CategoryRow, HelperRow, ItemRow, SkillRow, Street
+
+T = TypeVar("T")
+CATALOGUE = "catalogue"
+CATALOGUE_TABLES = (SkillRow, CategoryRow, ItemRow)
+KEPT = 32  # values kept per process (a few per street: helpers; one catalogue per database)
+
+
+def helpers_name(street_id: int) -> str:
+    return f"helpers:{street_id}"
+
+
+def current(session: Session, name: str) -> str | None:
+    """The stamp of ``name`` as this session's transaction sees it (None: not stamped)."""
+    return session.scalar(select(CacheStamp.stamp).where(CacheStamp.name == name))
+
+
+class StampedCache:
+    """Values built from stamped rows, kept per database and name while the stamp holds."""
+
+    def __init__(self, kept: int = KEPT) -> None:
+        self._values: OrderedDict[tuple[str, str], tuple[str, Any]] = OrderedDict()
+        self._kept = kept
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, name: str, build: Callable[[], T]) -> T:
+        """The value kept for ``name`` if its stamp still holds, else ``build()`` (kept under
+        the stamp read before building: what it builds is at least that new)."""
+        stamp = current(session, name)
+        if stamp is None:
+            return build()
+        key = (str(session.get_bind().url), name)
+        with self._lock:
+            found = self._values.get(key)
+            if found is not None and found[0] == stamp:
+                self._values.move_to_end(key)
+                return found[1]  # type: ignore[no-any-return]
+        value = build()
+        with self._lock:
+            self._values[key] = (stamp, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self._kept:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+# ----------------------------------------------------------------------------- re-stamping
+
+
+def restamp(session: Session, names: Iterable[str]) -> None:
+    """Give each name a new stamp (creating its row), in the session's transaction."""
+    names = sorted(set(names))
+    if not names:
+        return
+    connection = session.connection()
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for name in names:
+        statement = dialect.insert(CacheStamp).values(name=name, stamp=uuid.uuid4().hex)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"], set_={"stamp": statement.excluded.stamp}
+            )
+        )
+
+
+def _restamp_all_helpers(session: Session) -> None:
+    session.connection().execute(
+        update(CacheStamp).where(CacheStamp.name.like("helpers:%")).values(stamp=uuid.uuid4().hex)
+    )
+
+
+def _changed_names(session: Session) -> tuple[set[str], bool]:
+    """The stamps the pending changes touch, and whether some helper's street is unknown."""
+    names: set[str] = set()
+    unknown = False
+    dirty = [o for o in session.dirty if session.is_modified(o, include_collections=False)]
+    for obj in (*session.new, *dirty, *session.deleted):
+        if isinstance(obj, CATALOGUE_TABLES):
+            names.add(CATALOGUE)
+        elif isinstance(obj, Street):
+            names.add(helpers_name(obj.id))
+        elif isinstance(obj, HelperRow):
+            history = get_history(obj, "street_id")
+            streets = {obj.street_id, *history.deleted}
+            unknown |= None in streets
+            names.update(helpers_name(s) for s in streets if s is not None)
+    return names, unknown
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: UOWTransaction) -> None:
+    names, unknown = _changed_names(session)
+    restamp(session, names)
+    if unknown:
+        _restamp_all_helpers(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_writes(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    name = getattr(getattr(state.statement, "table", None), "name", None)  # ORM or Core
+    if name == HelperRow.__tablename__:
+        _restamp_all_helpers(state.session)
+    elif name in {t.__tablename__ for t in CATALOGUE_TABLES}:
+        restamp(state.session, [CATALOGUE])

@@ -1,0 +1,148 @@
+"""What a worker keeps between problems (a street's helpers, the catalogue) never goes stale, and
+a re-match's small problem leaves out nobody who could serve the order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.services.assign import live_assignment, live_offers
+from api.services.nightly import run_nightly
+from api.services.problem import build_problem, forget_kept
+from api.services.rematch import _problem, refused_helpers
+from api.settings import Settings
+from api.store.stamps import current, helpers_name
+from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street
+from matcher.eligible import eligible_helpers
+from tests.api.conftest import World
+from tests.api.loop_support import move_orders, tomorrow
+
+STEPS = 12
+
+
+def _problem_now(session: Session, street_id: int, day: dt.date, *, kept: bool):  # type: ignore[no-untyped-def]
+    if not kept:
+        forget_kept()
+    orders = session.scalars(select(OrderRow).where(OrderRow.date == day)).all()
+    return build_problem(session, street_id, day, orders).problem
+
+
+def _edit(session: Session, rng: random.Random, street_id: int) -> str:
+    """One random write to the street's helpers or the catalogue, the ways the service makes
+    them (ORM changes at flush, update statements, new rows)."""
+    helpers = session.scalars(select(HelperRow).where(HelperRow.street_id == street_id)).all()
+    helper = rng.choice(helpers)
+    skills = sorted(session.scalars(select(SkillRow.code)))
+    kind = rng.choice(["skills", "radius", "day", "active", "statement", "new", "catalogue"])
+    if kind == "skills":
+        helper.skills = rng.sample(skills, rng.randint(0, len(skills)))
+    elif kind == "radius":
+        helper.radius_km = rng.choice([0.5, 2.0, 9.0])
+    elif kind == "day":
+        start = rng.randrange(0, 1200, 30)
+        helper.availability = [[start, start + rng.randrange(60, 240, 30)]]
+        helper.max_orders = rng.randint(0, 4)
+    elif kind == "active":
+        helper.active = not helper.active
+    elif kind == "statement":
+        session.execute(
+            update(HelperRow)
+            .where(HelperRow.id == helper.id)
+            .values(lat=helper.lat + rng.uniform(-0.01, 0.01))
+        )
+    elif kind == "new":
+        copy = {c.name: getattr(helper, c.name) for c in HelperRow.__table__.columns}
+        copy.update(id=None, code=f"{helper.code}-{rng.randrange(10**6)}", active=True)
+        session.add(HelperRow(**copy))
+    else:
+        item = rng.choice(session.scalars(select(ItemRow)).all())
+        item.duration_min = rng.choice([30, 45, 60, 90])
+    session.commit()
+    return kind
+
+
+def test_kept_helpers_and_catalogue_match_a_fresh_read_after_every_write(
+    sessions: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    """After every write of a random sequence, the problem built from what the process kept
+    equals the problem read afresh (the stamps changed with each write)."""
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    rng = random.Random(7)
+    with sessions() as session:
+        _problem_now(session, world.street_id, day, kept=True)  # fill what is kept
+        for step in range(STEPS):
+            before = current(session, helpers_name(world.street_id))
+            kind = _edit(session, rng, world.street_id)
+            kept = _problem_now(session, world.street_id, day, kept=True)
+            fresh = _problem_now(session, world.street_id, day, kept=False)
+            assert kept == fresh, f"step {step} ({kind}): a kept value went stale"
+            if kind != "catalogue":
+                assert current(session, helpers_name(world.street_id)) != before, kind
+
+
+def test_a_new_street_is_stamped_and_stamps_differ_between_streets(
+    sessions: sessionmaker[Session], world: World
+) -> None:
+    """Every street gets its own helpers' stamp when it is made; a write to one street's
+    helpers leaves the other's stamp alone."""
+    with sessions() as session:
+        session.add(Street(code="north", name="北街道"))
+        session.commit()
+        north = session.scalars(select(Street.id).where(Street.code == "north")).one()
+        first, other = (
+            current(session, helpers_name(world.street_id)),
+            current(session, helpers_name(north)),
+        )
+        assert first and other and first != other
+        helper = session.scalars(
+            select(HelperRow).where(HelperRow.street_id == world.street_id)
+        ).first()
+        assert helper is not None
+        helper.max_minutes += 10
+        session.commit()
+        assert current(session, helpers_name(north)) == other
+        assert current(session, helpers_name(world.street_id)) != first
+
+
+def test_rematch_problem_holds_everyone_who_could_serve(
+    sessions: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    """For every matched order of a street whose helpers' days are partly taken, the re-match's
+    small problem finds exactly the helpers (and distances) the whole street's problem finds,
+    and the same reason when nobody can be found."""
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    run_nightly(sessions, settings, world.street_id, day)
+    compared = 0
+    with sessions() as session:
+        orders = session.scalars(
+            select(OrderRow).where(OrderRow.date == day).order_by(OrderRow.id)
+        ).all()
+        for order in orders:
+            assignment = live_assignment(session, order.id)
+            if assignment is None:
+                continue
+            members = [o.helper_id for o in live_offers(assignment)][:-1]  # one place to fill
+            small = _problem(session, order, assignment, members).problem
+            whole = build_problem(
+                session,
+                order.street_id,
+                day,
+                [order],
+                pins={order.id: members} if members else None,
+                refused=refused_helpers(session, [order.id]),
+                fixed_starts={order.id: assignment.start_minute}
+                if members and assignment.start_minute is not None
+                else None,
+            ).problem
+            assert len(small.helpers) <= len(whole.helpers)
+            (near,) = eligible_helpers(small)
+            (full,) = eligible_helpers(whole)
+            assert near.helpers == full.helpers, f"order {order.id}"
+            assert near.blocked_reason == full.blocked_reason, f"order {order.id}"
+            compared += 1
+    assert compared >= 5
