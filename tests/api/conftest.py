@@ -39,6 +39,7 @@ from api.services import auth
 from api.services.assign import local_today
 from api.services.auth import add_user
 from api.services.invariants import check_database
+from api.services.problem import forget_kept
 from api.services.seed import seed_street
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
@@ -282,10 +283,18 @@ def db_url(
         states = pg_states
     cached = states.template(_chain(request))
     url, name = states.new(cached.template, tmp_path)
+    clear_stamped_caches()
     request.node.stash[_VALUES] = copy.deepcopy(cached.values)
     yield url
     shared_engines.release(url)  # no pooled connection outlives the test's database
     states.drop(name)
+
+
+def clear_stamped_caches() -> None:
+    """Drop what the process keeps per database URL (``api.services.problem.forget_kept``): the
+    kept engines (``SharedEngines``) serve every test's database under one URL, so each test
+    starts with nothing kept, as it would with engines of its own."""
+    forget_kept()
 
 
 class SharedEngines:

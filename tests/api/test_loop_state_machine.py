@@ -71,7 +71,14 @@ from api.store.tables import (
     Street,
 )
 from matcher.generator import preset
-from tests.api.conftest import PASSWORD, PG_URL, REQUIRE_PG, SharedEngines, actor_named
+from tests.api.conftest import (
+    PASSWORD,
+    PG_URL,
+    REQUIRE_PG,
+    SharedEngines,
+    actor_named,
+    clear_stamped_caches,
+)
 
 DATE = dt.date(2026, 11, 23)
 START = dt.datetime(2026, 11, 22, 2, 0)  # naive UTC: 10:00 the day before, street time
@@ -201,6 +208,7 @@ class LoopMachine(RuleBasedStateMachine):
         began = time.perf_counter()
         self.url, self._drop = self.databases.new()
         self.tally.seconds["new database"] += time.perf_counter() - began
+        clear_stamped_caches()  # a new database under the kept engines' one URL
         self.engine = ENGINES.at(self.url)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.settings = Settings(

@@ -41,7 +41,7 @@ from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import Community, HelperRow, OfferRow, SkillRow
 from matcher.generator import preset
-from tests.api.conftest import SharedEngines
+from tests.api.conftest import SharedEngines, clear_stamped_caches
 
 CHROMIUM = os.environ.get("QUNBANG_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("QUNBANG_REQUIRE_BROWSER") == "1"
@@ -214,6 +214,7 @@ def site(seeded: tuple[Path, Street], tmp_path: Path, engines: SharedEngines) ->
     sock = _free_socket()
     port = sock.getsockname()[1]
     app = create_app(settings, ticker=False)
+    clear_stamped_caches()
     app.state.engine = engines.at(url, "app")
     app.state.sessions = session_factory(app.state.engine)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
