@@ -10,6 +10,10 @@ test process builds a state once per database kind in a scratch database, which 
 the template of every test database that starts from it (a file copy on SQLite, ``CREATE
 DATABASE … TEMPLATE`` on PostgreSQL). A test still gets a database of its own, in exactly the
 state the fixtures would have built, and the fixtures return the values they returned then.
+
+The tests' sessions, the after-test invariant check and the ``client`` app run on engines kept
+for the whole test process (``SharedEngines``), pointed at each test's database in turn, so that
+SQLAlchemy compiles each query once per process instead of once per test.
 """
 
 from __future__ import annotations
