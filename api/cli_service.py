@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -87,6 +88,10 @@ def nightly(
     if time_limit is not None:
         settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
     day = _parse_date(date, settings)
+    if hasattr(os, "nice") and settings.nightly_nice > 0:
+        # A batch job: the whole process (reading, solving, writing) yields the CPU to the
+        # service's requests on the same machine (threads started later inherit it).
+        os.nice(settings.nightly_nice)
     with exits():
         sessions = _database(settings)
         for street_id, name in _streets(sessions, street):

@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     # A re-run keeps every pending member where they are unless re-planning them too covers at
     # least this many more plain orders' worth of priority-weighted demand (see README).
     rerun_margin_orders: float = Field(default=1.0, ge=0)
-    # Requests served at once per server process (the rest wait their turn).
-    request_threads: int = Field(default=40, ge=1, le=200)
+    # Requests served at once per server process (the rest wait their turn), and how often
+    # Python lets another thread run (ms): measured with bench/loop_bench.py (bench/README).
+    request_threads: int = Field(default=2, ge=1, le=200)
+    switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
     # How often the server expires overdue offers, sends reminders and drains the outbox.
     tick_seconds: float = Field(default=30.0, ge=0)
     notify_sender: Literal["log", "webhook"] = "log"

@@ -252,10 +252,12 @@ def build_problem(
         _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
     )
 
-    def problem_of(helpers: Iterable[Helper]) -> Problem:
+    def problem_of(helpers: Iterable[Helper], checked: bool = True) -> Problem:
         helpers = tuple(helpers)
         present = {h.id for h in helpers}
-        return Problem(
+        # Unchecked: the question to ``_could_serve`` only, made of parts already checked.
+        make = Problem if checked else Problem.model_construct
+        return make(
             date=date,
             catalogue=catalogue,
             helpers=helpers,
@@ -271,7 +273,10 @@ def build_problem(
 
     if near and orders:
         could = _could_serve(
-            problem_of(_with_day(whole_day(h), [], blocked.get(h, set())) for h in helper_rows)
+            problem_of(
+                (_with_day(whole_day(h), [], blocked.get(h, set())) for h in helper_rows),
+                checked=False,
+            )
         )
         if could is not None:
             keep = could | set(kept)
