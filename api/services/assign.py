@@ -110,11 +110,17 @@ def expected_order_status(
     return OrderStatus.ASSIGNED if accepted >= size else OrderStatus.OFFERED
 
 
-def refresh_order_status(session: Session, order: OrderRow) -> str:
-    """Set the order's status from its live assignment (cancelled orders stay cancelled)."""
+def refresh_order_status(
+    session: Session, order: OrderRow, assignment: AssignmentRow | None = None
+) -> str:
+    """Set the order's status from its live assignment (cancelled orders stay cancelled);
+    ``assignment``: that live assignment, when the caller holds it (not read again)."""
     if order.status == "cancelled":
         return order.status
-    assignment = live_assignment(session, order.id)
+    if assignment is None or assignment.order_id != order.id:
+        assignment = live_assignment(session, order.id)
+    elif assignment.status not in LIVE_ASSIGNMENT_STATUSES:
+        assignment = None
     accepted = size = 0
     if assignment is not None and assignment.status == AssignmentStatus.ACTIVE:
         accepted = sum(o.status == "accepted" for o in assignment.offers)

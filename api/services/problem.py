@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.store.stamps import CATALOGUE, StampedCache, helpers_name
+from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -86,10 +86,10 @@ class StreetProblem:
     residents: dict[str, ResidentRow] = field(default_factory=dict)
 
 
-def catalogue_from_db(session: Session) -> Catalogue:
+def catalogue_from_db(session: Session, stamp: str | None = "") -> Catalogue:
     """The catalogue as stored (items may be deactivated by the office); kept while its stamp
-    holds."""
-    return _CATALOGUES.get(session, CATALOGUE, lambda: _read_catalogue(session))
+    holds (``stamp``: as just read by the caller; default: read here)."""
+    return _CATALOGUES.get(session, CATALOGUE, lambda: _read_catalogue(session), stamp)
 
 
 def _read_catalogue(session: Session) -> Catalogue:
@@ -167,8 +167,9 @@ def forget_kept() -> None:
     _CATALOGUES.clear()
 
 
-def street_helpers(session: Session, street_id: int) -> StreetHelpers:
-    """The street's active helpers, by id (built once per change of any of them)."""
+def street_helpers(session: Session, street_id: int, stamp: str | None = "") -> StreetHelpers:
+    """The street's active helpers, by id (built once per change of any of them; ``stamp``: as
+    just read by the caller; default: read here)."""
 
     def read() -> StreetHelpers:
         query = select(*HelperRow.__table__.columns).where(
@@ -176,7 +177,7 @@ def street_helpers(session: Session, street_id: int) -> StreetHelpers:
         )
         return StreetHelpers.of({h.id: h for h in session.execute(query.order_by(HelperRow.id))})
 
-    return _HELPERS.get(session, helpers_name(street_id), read)
+    return _HELPERS.get(session, helpers_name(street_id), read, stamp)
 
 
 def leg_minutes(helper: Any, resident: ResidentRow | Location) -> tuple[float, int]:
@@ -225,6 +226,7 @@ def build_problem(
     fixed_starts = fixed_starts or {}
     residents = {o.resident_id: o.resident for o in orders}
     free: dict[int, Helper] = {}
+    stamps = current_many(session, [helpers_name(street_id), CATALOGUE])
     if helper_ids is not None and len(helper_ids) <= FEW_HELPERS:
         # Plain rows (every column, no ORM objects) of just these helpers.
         query = select(*HelperRow.__table__.columns).where(
@@ -233,7 +235,7 @@ def build_problem(
         rows = session.execute(query.order_by(HelperRow.id))
         helper_rows: dict[int, Any] = {h.id: h for h in rows}
     else:
-        street = street_helpers(session, street_id)
+        street = street_helpers(session, street_id, stamps[helpers_name(street_id)])
         chosen = street.within_boxes(list(residents.values())) if near and orders else street.ids
         helper_rows = {i: street.rows[i] for i in chosen if helper_ids is None or i in helper_ids}
         free = street.free
@@ -241,7 +243,7 @@ def build_problem(
     for helper_id in kept:  # a pinned member stays in, even if deactivated since
         if helper_id not in helper_rows:
             helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
-    catalogue = catalogue_from_db(session)
+    catalogue = catalogue_from_db(session, stamps[CATALOGUE])
     blocked = _refusals(orders, refused or {})
     codes = {r.code: resident_key(r.id) for r in residents.values()}
     for row in helper_rows.values():  # the ledger's own blocks (resident codes)

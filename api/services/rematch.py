@@ -266,7 +266,7 @@ def apply_rematch(
         if not plan.members:  # an empty team ends: the order is open again (claimable, next night)
             assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
             session.flush()
-    refresh_order_status(session, order)
+    refresh_order_status(session, order, assignment)
     if run_id is None:
         _finish(record, plan)
     log.info(

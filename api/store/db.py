@@ -80,19 +80,20 @@ def begin_write(
         session.execute(text("SELECT pg_advisory_xact_lock(:key, 0)"), {"key": WRITE_LOCK_KEY})
         return
     # Always the all-streets lock first, then the street's, then an order's, then helpers' in
-    # id order: no two writers wait on each other in a circle.
-    session.execute(text("SELECT pg_advisory_xact_lock_shared(:key, 0)"), {"key": WRITE_LOCK_KEY})
+    # id order: no two writers wait on each other in a circle. One round trip: the statements
+    # of a DO block run in order (its keys are integers this function formats itself).
     street_lock = "pg_advisory_xact_lock" + ("_shared" if order_id is not None else "")
-    session.execute(
-        text(f"SELECT {street_lock}(:key, :street)"), {"key": WRITE_LOCK_KEY, "street": street_id}
-    )
-    if order_id is None:
-        return
-    # Then the order's, then the helpers' in id order. Keys are int4: a clash only queues.
-    lock = text("SELECT pg_advisory_xact_lock(:key, :id)")
-    session.execute(lock, {"key": ORDER_LOCK_KEY, "id": order_id % 2**31})
-    for helper_id in sorted(set(helper_ids)):
-        session.execute(lock, {"key": HELPER_LOCK_KEY, "id": helper_id % 2**31})
+    locks = [
+        f"pg_advisory_xact_lock_shared({WRITE_LOCK_KEY}, 0)",
+        f"{street_lock}({WRITE_LOCK_KEY}, {int(street_id)})",
+    ]
+    if order_id is not None:  # keys are int4: a clash only queues
+        locks.append(f"pg_advisory_xact_lock({ORDER_LOCK_KEY}, {int(order_id) % 2**31})")
+        locks += [
+            f"pg_advisory_xact_lock({HELPER_LOCK_KEY}, {int(h) % 2**31})"
+            for h in sorted(set(helper_ids))
+        ]
+    session.execute(text("DO $$BEGIN " + " ".join(f"PERFORM {lock};" for lock in locks) + " END$$"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

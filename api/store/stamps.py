@@ -41,6 +41,14 @@ def current(session: Session, name: str) -> str | None:
     return session.scalar(select(CacheStamp.stamp).where(CacheStamp.name == name))
 
 
+def current_many(session: Session, names: Iterable[str]) -> dict[str, str | None]:
+    """The stamps of ``names`` in one read (None: not stamped)."""
+    names = list(names)
+    query = select(CacheStamp.name, CacheStamp.stamp).where(CacheStamp.name.in_(names))
+    found = {name: stamp for name, stamp in session.execute(query)}
+    return {name: found.get(name) for name in names}
+
+
 class StampedCache:
     """Values built from stamped rows, kept per database and name while the stamp holds."""
 
@@ -49,10 +57,12 @@ class StampedCache:
         self._kept = kept
         self._lock = threading.Lock()
 
-    def get(self, session: Session, name: str, build: Callable[[], T]) -> T:
+    def get(self, session: Session, name: str, build: Callable[[], T], stamp: str | None = "") -> T:
         """The value kept for ``name`` if its stamp still holds, else ``build()`` (kept under
-        the stamp read before building: what it builds is at least that new)."""
-        stamp = current(session, name)
+        the stamp read before building: what it builds is at least that new). ``stamp``: the
+        stamp the caller just read in this transaction (default: read it here)."""
+        if stamp == "":
+            stamp = current(session, name)
         if stamp is None:
             return build()
         key = (str(session.get_bind().url), name)
