@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.deps import Actor
 from api.services.assign import local_today
 from api.services.auth import add_user
+from api.services.nightly import run_nightly
 from api.services.problem import build_problem, helper_key, order_key
 from api.settings import Settings
 from api.store.tables import (
@@ -29,7 +30,7 @@ from matcher.params import ObjectiveWeights
 from matcher.result import Assignment, Reason, Result, Status, Unmatched
 from matcher.verify import verify
 from matcher.weights import order_weight
-from tests.api.conftest import PASSWORD, World, actor_named, login
+from tests.api.conftest import PASSWORD, StateContext, World, actor_named, login
 
 PLANNED = ("open", "offered", "assigned")
 
@@ -61,6 +62,16 @@ def make_roomy(sessions: sessionmaker[Session]) -> None:
             )
         )
         session.commit()
+
+
+def matched_tomorrow(state: StateContext) -> dt.date:
+    """Tomorrow, with every order of the roomy street matched by a nightly run (the body of the
+    ``day`` database states of several test modules: a state is registered per module)."""
+    day = tomorrow(state.settings)
+    move_orders(state.sessions, day)
+    make_roomy(state.sessions)
+    run_nightly(state.sessions, state.settings, state.values["world"].street_id, day)
+    return day
 
 
 def staff_actor(sessions: sessionmaker[Session], world: World, username: str = "staff") -> Actor:

@@ -7,27 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.nightly import run_nightly
-from api.settings import Settings
 from api.store.tables import AuditEntry, HelperRow, NotificationRow, OfferRow, RunRow
-from tests.api.conftest import World, login
-from tests.api.loop_support import helper_headers, make_roomy, move_orders, tomorrow
+from tests.api.conftest import StateContext, database_state, login
+from tests.api.loop_support import helper_headers, matched_tomorrow
 
 NO_TIME = [[0, 10]]  # ten minutes a day: no visit fits
 
 
-@pytest.fixture
-def day(sessions: sessionmaker[Session], world: World, settings: Settings) -> dt.date:
-    day = tomorrow(settings)
-    move_orders(sessions, day)
-    make_roomy(sessions)
-    run_nightly(sessions, settings, world.street_id, day)
-    return day
+def _matched_tomorrow(state: StateContext) -> dt.date:
+    """Tomorrow, with every order of the roomy street matched by a nightly run."""
+    return matched_tomorrow(state)
+
+
+day = database_state("day", _matched_tomorrow)
 
 
 def _offer(sessions: sessionmaker[Session], status: str) -> OfferRow:

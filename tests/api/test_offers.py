@@ -32,20 +32,14 @@ from tests.api.loop_support import (
     assert_db_plan_valid,
     helper_headers,
     live_teams,
-    make_roomy,
-    move_orders,
+    matched_tomorrow,
     split_street,
-    tomorrow,
 )
 
 
 def _matched_tomorrow(state: StateContext) -> dt.date:
     """Tomorrow, with every order of the roomy street matched by a nightly run."""
-    day = tomorrow(state.settings)
-    move_orders(state.sessions, day)
-    make_roomy(state.sessions)
-    run_nightly(state.sessions, state.settings, state.values["world"].street_id, day)
-    return day
+    return matched_tomorrow(state)
 
 
 day = database_state("day", _matched_tomorrow)

@@ -15,16 +15,12 @@ from api.services.nightly import run_nightly
 from api.settings import Settings
 from api.store.tables import AssignmentRow, AuditEntry, HelperRow, ItemRow, OfferRow, OrderRow
 from tests.api.conftest import StateContext, World, database_state, login
-from tests.api.loop_support import live_teams, make_roomy, move_orders, tomorrow
+from tests.api.loop_support import live_teams, matched_tomorrow, move_orders, tomorrow
 
 
 def _matched_tomorrow(state: StateContext) -> dt.date:
     """Tomorrow, with every order of the roomy street matched by a nightly run."""
-    day = tomorrow(state.settings)
-    move_orders(state.sessions, day)
-    make_roomy(state.sessions)
-    run_nightly(state.sessions, state.settings, state.values["world"].street_id, day)
-    return day
+    return matched_tomorrow(state)
 
 
 day = database_state("day", _matched_tomorrow)
