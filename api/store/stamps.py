@@ -65,7 +65,7 @@ class StampedCache:
             stamp = current(session, name)
         if stamp is None:
             return build()
-        key = (str(session.get_bind().url), name)
+        key = (str(session.get_bind().engine.url), name)
         with self._lock:
             found = self._values.get(key)
             if found is not None and found[0] == stamp:
