@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,7 +19,7 @@ from matcher.explain import REASON_LABELS
 from matcher.result import Reason
 
 COVERED, UNCOVERED = "#2e7d32", "#c62828"
-MAP_STYLE: dict[str, dict[str, object]] = {
+MAP_STYLE: dict[str, dict[str, Any]] = {
     "no_order": {"c": "#bdbdbd", "marker": "o", "s": 6},
     "covered": {"c": COVERED, "marker": "o", "s": 12},
     "uncovered": {"c": UNCOVERED, "marker": "o", "s": 16},

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from matcher.generator import StreetLayout
 from matcher.metrics import Summary, summarize, trip_km
-from matcher.model import Order, Problem
+from matcher.model import Helper, Order, Problem, Resident
 from matcher.params import SolveParams
 from matcher.result import Reason, Result
 from matcher.weights import order_weight
@@ -132,7 +132,7 @@ def map_points(run: ReportRun) -> MapPoints:
     """Residents (covered / uncovered / no order) and helpers (used / idle) in local km, on an
     equal-area-enough projection (east = Δlon·cos(lat), north = Δlat)."""
     problem, result = run.problem, run.result
-    people = [*problem.helpers, *problem.residents]
+    people: list[Helper | Resident] = [*problem.helpers, *problem.residents]
     if not people:
         return MapPoints()
     lat0 = sum(p.location.lat for p in people) / len(people)

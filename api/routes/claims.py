@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from api.deps import HelperActor, SessionDep, SettingsDep
 from api.openapi import declared_router
@@ -20,7 +21,7 @@ router = declared_router(prefix="/me", tags=["claims"])
 
 
 # Repeats are refused by the service (422 naming the field); the schema says so up front.
-DISTINCT = {"uniqueItems": True}
+DISTINCT: JsonDict = {"uniqueItems": True}
 
 
 class In(BaseModel):

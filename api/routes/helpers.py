@@ -3,14 +3,14 @@ own profile (``/me``)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 
 from api.deps import HelperActor, SessionDep, SettingsDep, StaffActor, StaffOrPlanner
 from api.openapi import declared_router
 from api.params import IdFilter, IdPath, PageNumber, PageSize
-from api.schemas.ledger import HelperIn, HelperOut, HelperPage, HelperPatch, HelperSelfPatch
+from api.schemas.ledger import HelperIn, HelperOut, HelperPage, HelperPatch, HelperSelfPatch, Page
 from api.services import ledger
 from api.services.ledger_views import LedgerFilters
 from matcher.model import HelperKind
@@ -18,7 +18,7 @@ from matcher.model import HelperKind
 router = declared_router(tags=["helpers"])
 
 
-@router.get("/helpers")
+@router.get("/helpers", response_model=HelperPage)
 def list_helpers(
     session: SessionDep,
     actor: StaffOrPlanner,
@@ -30,7 +30,7 @@ def list_helpers(
     q: Annotated[str | None, Query(max_length=100, description="name, code")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
-) -> HelperPage:
+) -> Page[Any]:
     """Helpers in your scope. Planners get the public view (no name, phone, address or exact
     location) and search by ledger code only."""
     filters = LedgerFilters(community_id, grid_id, kind, skill, active, q)

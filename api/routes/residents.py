@@ -3,14 +3,21 @@ without personal data; helpers and residents get 404."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query
 
 from api.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
 from api.openapi import declared_router
 from api.params import IdFilter, IdPath, PageNumber, PageSize
-from api.schemas.ledger import CategoryCounts, ResidentIn, ResidentOut, ResidentPage, ResidentPatch
+from api.schemas.ledger import (
+    CategoryCounts,
+    Page,
+    ResidentIn,
+    ResidentOut,
+    ResidentPage,
+    ResidentPatch,
+)
 from api.services import ledger
 from api.services.ledger_views import LedgerFilters
 from matcher.model import ResidentCategory
@@ -18,7 +25,7 @@ from matcher.model import ResidentCategory
 router = declared_router(tags=["residents"])
 
 
-@router.get("/residents")
+@router.get("/residents", response_model=ResidentPage)
 def list_residents(
     session: SessionDep,
     actor: StaffOrPlanner,
@@ -29,7 +36,7 @@ def list_residents(
     q: Annotated[str | None, Query(max_length=100, description="name, code, ID-card tail")] = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
-) -> ResidentPage:
+) -> Page[Any]:
     """Residents in your scope. Staff pages are audited; planners get the public view (no
     name, ID-card tail, phone, address, exact location or category), search by ledger code
     only and may not filter by category (403; see ``/residents/categories``)."""

@@ -14,6 +14,7 @@ from api.deps import Actor
 from api.errors import NotFound
 from api.schemas.ledger import HelperOut, HelperPublic, ResidentOut, ResidentPublic
 from api.services import paging
+from api.services.paging import AnySelect
 from api.store.tables import Grid, HelperRow, ResidentRow
 from matcher.model import Gender, HelperKind, ResidentCategory
 
@@ -40,7 +41,7 @@ def sees_personal_data(actor: Actor) -> bool:
     return actor.role == "staff"
 
 
-def scope(stmt: Select[Any], table: PersonTable, actor: Actor) -> Select[Any]:
+def scope(stmt: AnySelect, table: PersonTable, actor: Actor) -> AnySelect:
     """Narrow a select over helpers or residents to the caller's street (or community)."""
     if actor.role not in ("staff", "planner") or actor.street_id is None:
         return stmt.where(false())

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from api.errors import BadInput, NotFound
 from api.schemas.common import UtcDateTime
 from api.services.assign import live_assignment, local_today
 from api.services.audit import audit
-from api.services.paging import Page, fetch_page
+from api.services.paging import AnySelect, Page, fetch_page
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -179,7 +179,7 @@ def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
     return order
 
 
-def scope_orders(stmt: Select[Any], actor: Actor) -> Select[Any]:
+def scope_orders(stmt: AnySelect, actor: Actor) -> AnySelect:
     """Narrow a select over orders (joined to residents) to what the caller may see."""
     if actor.role == "staff":
         stmt = stmt.where(OrderRow.street_id == actor.street_id)

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from api.errors import BadInput
 
 T = TypeVar("T")
+# A select of any columns (SQLAlchemy 2.1 types each column of a select).
+AnySelect = Select[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)

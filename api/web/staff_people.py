@@ -28,7 +28,7 @@ PER_PAGE = 25
 KINDS = {"residents": ("居民", "residents"), "helpers": ("志愿者", "helpers")}
 
 
-def _labels(session: Session) -> dict[str, dict[str, tuple[str, str]]]:
+def _labels(session: Session) -> dict[str, Any]:
     """Catalogue codes → (Chinese, English) for kinds, categories and skills."""
     cat = catalogue.catalogue(session)
     return {

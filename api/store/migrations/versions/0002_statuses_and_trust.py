@@ -12,6 +12,8 @@ Revises: 0001
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -37,7 +39,7 @@ depends_on = None
 
 LIVE_ASSIGNMENT = sql_in("status", LIVE_ASSIGNMENT_STATUSES)
 LIVE_OFFER = sql_in("status", LIVE_OFFER_STATUSES)
-CHECKS = {
+CHECKS: dict[str, dict[str, type[StrEnum]]] = {
     "runs": {"status": RunStatus, "kind": RunKind},
     "claims": {"form": ClaimForm},
     "assignments": {"status": AssignmentStatus, "source": AssignmentSource},
