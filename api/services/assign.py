@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from api.errors import Conflict
 from api.services.notify import enqueue
 from api.settings import Settings
-from api.store.statuses import AssignmentStatus, OrderStatus
+from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -234,9 +234,17 @@ def withdraw_assignment(
     assignment.status = "withdrawn"
     assignment.ended_at = now
     for offer in live_offers(assignment):
-        offer.status = "withdrawn"
-        offer.responded_at = offer.responded_at or now
-        notify_offer(session, offer, assignment.order, kind)
+        withdraw_offer(session, offer, assignment.order, kind, now)
+
+
+def withdraw_offer(
+    session: Session, offer: OfferRow, order: OrderRow, kind: str, now: dt.datetime
+) -> None:
+    """Withdraw one member's offer and tell them (``kind``: cancellation or change). The caller
+    ends an emptied team (or re-matches it), refreshes the order and commits."""
+    offer.status = OfferStatus.WITHDRAWN
+    offer.responded_at = offer.responded_at or now
+    notify_offer(session, offer, order, kind)
 
 
 def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) -> None:

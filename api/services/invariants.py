@@ -77,15 +77,14 @@ def check_database(
     none. Reads only. With ``today`` (street time), the matching rules bind only the visits of
     today on: an earlier visit was checked when it was given out, and the ledger may change
     since (a helper who served mornings last week may serve afternoons now)."""
-    loop = _read(session, street_id)
-    loop.today = today
+    loop = _read(session, street_id, today)
     found: list[Violation] = []
     for check in CHECKS:
         found += check(session, loop)
     return found
 
 
-def _read(session: Session, street_id: int | None) -> _Loop:
+def _read(session: Session, street_id: int | None, today: dt.date | None) -> _Loop:
     orders = select(OrderRow).order_by(OrderRow.id)
     live = (
         select(AssignmentRow)
@@ -104,6 +103,7 @@ def _read(session: Session, street_id: int | None) -> _Loop:
         live=dict(by_order),
         items={i.code: i for i in session.scalars(select(ItemRow))},
         street_id=street_id,
+        today=today,
     )
 
 

@@ -37,10 +37,10 @@ from api.services.assign import (
     live_assignment,
     live_offers,
     local_today,
-    notify_offer,
     refresh_order_status,
     team_size,
     withdraw_assignment,
+    withdraw_offer,
 )
 from api.services.audit import audit
 from api.services.auth import revoke_tokens
@@ -287,8 +287,7 @@ def _release_broken(
             f"you could no longer do the visits you accepted on {days}; step back from them first"
         )
     for offer in broken:
-        offer.status, offer.responded_at = OfferStatus.WITHDRAWN, offer.responded_at or now
-        notify_offer(session, offer, offer.assignment.order, "change")
+        withdraw_offer(session, offer, offer.assignment.order, "change", now)
     session.flush()
     orders = sorted({o.assignment.order for o in broken}, key=lambda o: o.id)
     for order in orders:  # as after a decline: the team stays live for the re-match to fill
@@ -394,9 +393,7 @@ def _withdraw_offers(
     go back to matching once this is committed."""
     offers = _upcoming_offers(session, settings, helper, now)
     for offer in offers:
-        offer.status = "withdrawn"
-        offer.responded_at = offer.responded_at or now
-        notify_offer(session, offer, offer.assignment.order, "cancellation")
+        withdraw_offer(session, offer, offer.assignment.order, "cancellation", now)
     session.flush()
     orders = {offer.assignment.order.id: offer.assignment.order for offer in offers}
     for order in orders.values():  # an emptied team ends: the order is open again

@@ -131,21 +131,23 @@ class StreetHelpers:
 
     rows: dict[int, Any]
     free: dict[int, Helper]
-    ids: tuple[int, ...] = ()
-    lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    reach: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lat: np.ndarray  # by position in ``ids``
+    lon: np.ndarray
+    reach: np.ndarray  # radius ÷ detour, km
 
     @classmethod
     def of(cls, rows: dict[int, Any]) -> StreetHelpers:
         return cls(
             rows,
             {i: _free_helper(row) for i, row in rows.items()},
-            tuple(rows),
             np.array([r.lat for r in rows.values()], dtype=float),
             np.array([r.lon for r in rows.values()], dtype=float),
             np.array([r.radius_km / DETOUR for r in rows.values()], dtype=float),
         )
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(self.rows)
 
     def within_boxes(self, residents: list[ResidentRow]) -> list[int]:
         """Helpers whose radius, as a box around them, holds one of the residents: a necessary
@@ -158,7 +160,8 @@ class StreetHelpers:
             inside |= (np.abs(self.lat - resident.lat) * km_per_degree <= self.reach) & (
                 np.abs(self.lon - resident.lon) * lon_scale <= self.reach
             )
-        return [self.ids[i] for i in np.flatnonzero(inside).tolist()]
+        ids = self.ids
+        return [ids[i] for i in np.flatnonzero(inside).tolist()]
 
 
 def forget_kept() -> None:

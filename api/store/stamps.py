@@ -113,7 +113,12 @@ def _changed_names(session: Session) -> tuple[set[str], bool]:
     """The stamps the pending changes touch, and whether some helper's street is unknown."""
     names: set[str] = set()
     unknown = False
-    dirty = [o for o in session.dirty if session.is_modified(o, include_collections=False)]
+    stamped = (*CATALOGUE_TABLES, Street, HelperRow)  # every flush passes here: kinds first
+    dirty = [
+        o
+        for o in session.dirty
+        if isinstance(o, stamped) and session.is_modified(o, include_collections=False)
+    ]
     for obj in (*session.new, *dirty, *session.deleted):
         if isinstance(obj, CATALOGUE_TABLES):
             names.add(CATALOGUE)
