@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from api.errors import Conflict
 from api.services.notify import enqueue
 from api.settings import Settings
+from api.store.db import among
 from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -293,8 +294,8 @@ def helpers_day(
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
         .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
         .where(
-            OfferRow.helper_id.in_(list(helper_ids) or [-1]),
-            OrderRow.date.in_(list(dates) or [dt.date.min]),
+            among(session, OfferRow.helper_id, helper_ids),
+            among(session, OrderRow.date, dates),
             OfferRow.status.in_(LIVE_OFFER_STATUSES),
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
         )

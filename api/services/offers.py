@@ -29,7 +29,13 @@ from api.services.assign import (
 )
 from api.services.closing import require_visit_day
 from api.services.paging import Page
-from api.services.rematch import rematch_or_release
+from api.services.rematch import (
+    RematchPlan,
+    Stale,
+    apply_rematch,
+    plan_rematch,
+    rematch_or_release,
+)
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (
@@ -304,23 +310,118 @@ def decline(
     now: dt.datetime | None = None,
 ) -> DeclinedView:
     """Decline a pending offer (or step back from an accepted one before the visit is done);
-    the order is re-matched at once. Declining twice is harmless."""
+    the order is re-matched at once. Declining twice is harmless.
+
+    The re-match is solved first, with no lock held, as if the answer were written; the answer
+    and the new offers are then written together in one short transaction if nothing the plan
+    rests on moved. Otherwise (or if the visit day is over) the answer is written on its own and
+    the order re-matched afresh, as after an expiry."""
     now = now or utcnow()
-    begin_write(session, *_street_and_order_of(session, helper_id, offer_id))
-    offer = _own(session, helper_id, offer_id)
-    replacements = 0
-    if offer.status != "declined":
-        if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
-            raise Conflict(_answered(offer))
-        if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
-            raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
-        order = session.get_one(OrderRow, offer.assignment.order_id)
-        refresh_order_status(session, order)
-        session.commit()  # the answer stands on its own; the re-match solves with no lock held
-        log.info("offer %s declined by helper %s", offer_id, helper_id)
-        replacements = rematch_or_release(session, settings, order.id, order.date, now, "decline")
+    target = _answering(session, helper_id, offer_id)
+    plan = _plan_decline(session, settings, target, helper_id, offer_id, now)
+    try:
+        replacements = _write_decline(
+            session, settings, target, helper_id, offer_id, reason, now, plan
+        )
+    except Stale:
+        session.rollback()
+        replacements = _write_decline(session, settings, target, helper_id, offer_id, reason, now)
     view = get_offer(session, helper_id, offer_id)
     return DeclinedView(**vars(view), replacement_offers=replacements)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What an answer to an offer touches, read before its write: the street and order whose
+    write locks it takes (``begin_write``), and whether a decline of it would call for a
+    re-match. All None: no such offer of this helper (the lookup under the lock reports it)."""
+
+    street_id: int | None = None
+    order_id: int | None = None
+    date: dt.date | None = None
+    answerable: bool = False
+
+
+def _answering(session: Session, helper_id: int, offer_id: int) -> _Target:
+    found = session.execute(
+        select(
+            OrderRow.street_id, OrderRow.id, OrderRow.date, OfferRow.status, AssignmentRow.status
+        )
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+    ).first()
+    session.rollback()  # end the read: the write transaction starts afresh
+    if found is None:
+        return _Target()
+    street_id, order_id, date, offer_status, assignment_status = found
+    answerable = offer_status in LIVE_OFFER_STATUSES and assignment_status == "active"
+    return _Target(street_id, order_id, date, answerable)
+
+
+def _plan_decline(
+    session: Session,
+    settings: Settings,
+    target: _Target,
+    helper_id: int,
+    offer_id: int,
+    now: dt.datetime,
+) -> RematchPlan | None:
+    """The re-match a decline calls for, solved before the answer is written (reads only);
+    None when there is none to plan ahead (nothing to decline, the visit day over, or a plan
+    that cannot be made: the answer is then written alone and re-matched after)."""
+    if not target.answerable or target.order_id is None or target.date is None:
+        return None
+    if target.date < local_today(settings, now):
+        return None
+    try:
+        return plan_rematch(session, settings, target.order_id, now, leaving=(offer_id, helper_id))
+    except Exception:
+        log.exception("order %s: re-match planned ahead failed", target.order_id)
+        return None
+    finally:
+        session.rollback()
+
+
+def _write_decline(
+    session: Session,
+    settings: Settings,
+    target: _Target,
+    helper_id: int,
+    offer_id: int,
+    reason: str,
+    now: dt.datetime,
+    plan: RematchPlan | None = None,
+) -> int:
+    """Write the answer, with ``plan``'s new offers in the same transaction (raises ``Stale``,
+    nothing written, if the plan no longer holds); without a plan, commit the answer and then
+    re-match. Returns the number of new offers."""
+    added = plan.added if plan else ()
+    begin_write(session, target.street_id, target.order_id, added)
+    offer = _own(session, helper_id, offer_id)
+    if offer.status == "declined":
+        session.rollback()
+        return 0
+    if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
+        raise Conflict(_answered(offer))
+    if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
+        raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
+    if plan is not None:
+        try:
+            apply_rematch(session, settings, plan, now)
+        except Stale:
+            raise
+        except Exception as error:  # the answer must still land: write it alone, re-match after
+            log.exception("order %s: writing the planned re-match failed", plan.order_id)
+            raise Stale from error
+        session.commit()
+        log.info("offer %s declined by helper %s", offer_id, helper_id)
+        return len(added)
+    order = session.get_one(OrderRow, offer.assignment.order_id)
+    refresh_order_status(session, order)
+    session.commit()  # the answer stands on its own; the re-match solves with no lock held
+    log.info("offer %s declined by helper %s", offer_id, helper_id)
+    return rematch_or_release(session, settings, order.id, order.date, now, "decline")
 
 
 def _street_and_order_of(
@@ -329,14 +430,8 @@ def _street_and_order_of(
     """The street and order whose write locks an answer to this offer takes: the order's own,
     the street's shared (``begin_write``). (None, None): no such offer; the all-streets lock
     then, and the caller's lookup reports it missing."""
-    found = session.execute(
-        select(OrderRow.street_id, OrderRow.id)
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
-    ).first()
-    session.rollback()  # end the read: the write transaction starts afresh
-    return (found[0], found[1]) if found else (None, None)
+    target = _answering(session, helper_id, offer_id)
+    return target.street_id, target.order_id
 
 
 def _move(

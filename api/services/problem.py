@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.store.db import among
 from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -55,6 +56,7 @@ from matcher.verify import Violation, check_plan
 _HELPERS = StampedCache()
 _CATALOGUES = StampedCache()
 FEW_LOADS = 300  # a problem of at most this many helpers reads only their visits of the day
+COULD_SERVE_KEPT = 4096  # orders whose could-serve answer a worker keeps per street
 FEW_HELPERS = 50  # a problem of this few named helpers reads them directly, not the street
 DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
@@ -134,6 +136,10 @@ class StreetHelpers:
     lat: np.ndarray  # by position in ``ids``
     lon: np.ndarray
     reach: np.ndarray  # radius ÷ detour, km
+    # Who could serve an order with a whole day free and no refusals (``build_problem``'s
+    # ``near``), by the order's and its resident's matcher models and the catalogue's stamp:
+    # a re-match asks again for the same order after each decline.
+    could: dict[tuple[object, ...], set[int] | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rows: dict[int, Any]) -> StreetHelpers:
@@ -144,6 +150,16 @@ class StreetHelpers:
             np.array([r.lon for r in rows.values()], dtype=float),
             np.array([r.radius_km / DETOUR for r in rows.values()], dtype=float),
         )
+
+    def could_serve(
+        self, key: tuple[object, ...], ask: Callable[[], set[int] | None]
+    ) -> set[int] | None:
+        """``ask()``'s answer for ``key``, asked once while these helpers hold (a bounded memo)."""
+        if key not in self.could:
+            if len(self.could) >= COULD_SERVE_KEPT:
+                self.could.clear()
+            self.could[key] = ask()
+        return self.could[key]
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -229,6 +245,7 @@ def build_problem(
     fixed_starts = fixed_starts or {}
     residents = {o.resident_id: o.resident for o in orders}
     free: dict[int, Helper] = {}
+    street: StreetHelpers | None = None
     stamps = current_many(session, [helpers_name(street_id), CATALOGUE])
     if helper_ids is not None and len(helper_ids) <= FEW_HELPERS:
         # Plain rows (every column, no ORM objects) of just these helpers.
@@ -252,10 +269,10 @@ def build_problem(
     for row in helper_rows.values():  # the ledger's own blocks (resident codes)
         if row.blocked_residents:
             blocked[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
-    circles = _circles(session, residents, helper_rows)
     matcher_orders = tuple(
         _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
     )
+    circles: dict[int, tuple[str, ...]] = {}
 
     def problem_of(helpers: Iterable[Helper], checked: bool = True) -> Problem:
         helpers = tuple(helpers)
@@ -277,15 +294,39 @@ def build_problem(
         return free.get(h) or _free_helper(helper_rows[h])
 
     if near and orders:
-        could = _could_serve(
-            problem_of(
-                (_with_day(whole_day(h), [], blocked.get(h, set())) for h in helper_rows),
-                checked=False,
+        ledger = _refusals(orders, {})  # the ledger's own blocks, without this day's refusals
+        for row in helper_rows.values():
+            if row.blocked_residents:
+                ledger[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
+
+        def ask(ids: Iterable[int], blocks: dict[int, set[str]]) -> set[int] | None:
+            return _could_serve(
+                problem_of(
+                    (_with_day(whole_day(h), [], blocks.get(h, set())) for h in ids),
+                    checked=False,
+                )
             )
-        )
+
+        if street is not None and helper_ids is None:
+            # Who could serve with no refusals is the same question at every re-match of an
+            # order: asked once per worker while the street's helpers and the catalogue hold.
+            # A refusal only ever removes eligibility, so the exact answer is then asked of
+            # those few alone (the same helpers, each judged on their own, and the same
+            # verdict on whether a team can be formed from them).
+            key = (
+                stamps[CATALOGUE],
+                matcher_orders,
+                tuple(_resident(r, ()) for r in residents.values()),
+            )
+            could = street.could_serve(key, lambda: ask(helper_rows, ledger))
+            if could is not None and blocked != ledger:
+                could = ask(sorted(could & helper_rows.keys()), blocked)
+        else:
+            could = ask(helper_rows, blocked)
         if could is not None:
             keep = could | set(kept)
             helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
+    circles = _circles(session, residents, helper_rows)
     loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
     problem = problem_of(
         _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
@@ -339,7 +380,7 @@ def _loads(
         )
     )
     if len(helpers) <= FEW_LOADS:  # a few helpers (a re-match's): just theirs
-        query = query.where(OfferRow.helper_id.in_(list(helpers) or [-1]))
+        query = query.where(among(session, OfferRow.helper_id, helpers))
     loads: dict[int, list[Load]] = defaultdict(list)
     for helper_id, start, order_id, lat, lon, duration in session.execute(query):
         if order_id in solving or helper_id not in helpers:
@@ -372,7 +413,7 @@ def _circles(
         .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
         .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
         .where(
-            OrderRow.resident_id.in_(set(residents) or {-1}),
+            among(session, OrderRow.resident_id, residents),
             AssignmentRow.status.in_(("done", "confirmed")),
             OfferRow.status == "accepted",
         )

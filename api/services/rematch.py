@@ -41,8 +41,8 @@ from api.services.problem import (
     row_id,
 )
 from api.settings import Settings
-from api.store.db import begin_write
-from api.store.statuses import AssignmentStatus, OrderStatus, RunKind, RunStatus
+from api.store.db import among, begin_write
+from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus, RunKind, RunStatus
 from api.store.tables import (
     AssignmentRow,
     OfferRow,
@@ -68,7 +68,7 @@ def refused_helpers(session: Session, order_ids: Iterable[int]) -> dict[int, set
     rows = session.execute(
         select(AssignmentRow.order_id, OfferRow.helper_id)
         .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(AssignmentRow.order_id.in_(list(order_ids) or [-1]), OfferRow.status.in_(REFUSALS))
+        .where(among(session, AssignmentRow.order_id, order_ids), OfferRow.status.in_(REFUSALS))
     )
     for order_id, helper_id in rows:
         refused[order_id].add(helper_id)
@@ -185,9 +185,15 @@ def plan_rematch(
     now: dt.datetime,
     *,
     trigger: str = "decline",
+    leaving: tuple[int, int] | None = None,
 ) -> RematchPlan | None:
     """Solve the re-match of one order (reads only). None when there is nothing to fill. A plan
-    the matcher's verifier rejects is never returned as a plan (logged, treated as nobody)."""
+    the matcher's verifier rejects is never returned as a plan (logged, treated as nobody).
+
+    ``leaving`` (offer id, helper id): a member's answer not written yet — a decline planned
+    ahead so that the answer and its re-match are written in one transaction. The plan treats
+    that offer as declined: its helper is off the team and not asked again, and the plan's
+    basis expects the offer declined."""
     order = session.get(OrderRow, order_id)
     if order is None or order.status == OrderStatus.CANCELLED:
         return None
@@ -196,11 +202,12 @@ def plan_rematch(
         return None
     if assignment.override_reason:
         return None  # staff sent this team against a rule; the gap is theirs to fill
-    members = [o.helper_id for o in live_offers(assignment)]
+    gone = leaving[0] if leaving else None
+    members = [o.helper_id for o in live_offers(assignment) if o.id != gone]
     if len(members) >= team_size(session, order):
         return None
     began = time.perf_counter()
-    problem = _problem(session, order, assignment, members)
+    problem = _problem(session, order, assignment, members, leaving[1] if leaving else None)
     params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
     result = solve(problem.problem, params)
     planned = result.assignment_of(order_key(order.id))
@@ -218,22 +225,26 @@ def plan_rematch(
         distances={h: helper_km(problem, h, order) for h in added},
         unmatched=None if planned else _why(problem, result, order),
         result=result,
-        basis=_basis(session, order, added),
+        basis=_basis(session, order, added, declined=gone),
         solve_s=time.perf_counter() - began,
     )
 
 
-def _basis(session: Session, order: OrderRow, added: Iterable[int]) -> tuple[object, ...]:
+def _basis(
+    session: Session, order: OrderRow, added: Iterable[int], declined: int | None = None
+) -> tuple[object, ...]:
     """The order's version and its offers' states, and the live offers of that day held by the
-    helpers the plan adds (what is left of their day): what a re-match plan rests on."""
+    helpers the plan adds (what is left of their day): what a re-match plan rests on. Offer
+    ``declined`` is counted as declined (an answer planned ahead, written with the plan)."""
     offers = session.execute(
         select(OfferRow.id, OfferRow.status)
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
         .where(AssignmentRow.order_id == order.id)
         .order_by(OfferRow.id)
     ).all()
+    states = tuple((i, OfferStatus.DECLINED if i == declined else st) for i, st in offers)
     busy = helpers_day(session, added, [order.date])
-    return (order.status, order.version, tuple(map(tuple, offers)), busy)
+    return (order.status, order.version, states, busy)
 
 
 def apply_rematch(
@@ -267,8 +278,6 @@ def apply_rematch(
             assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
             session.flush()
     refresh_order_status(session, order, assignment)
-    if run_id is None:
-        _finish(record, plan)
     log.info(
         "order %s re-matched (%s): new offers to %s", order.id, plan.trigger, plan.added or "nobody"
     )
@@ -276,18 +285,25 @@ def apply_rematch(
 
 
 def _problem(
-    session: Session, order: OrderRow, assignment: AssignmentRow, members: list[int]
+    session: Session,
+    order: OrderRow,
+    assignment: AssignmentRow,
+    members: list[int],
+    declining: int | None = None,
 ) -> StreetProblem:
     fixed = {}
     if members and assignment.start_minute is not None:
         fixed[order.id] = assignment.start_minute
+    refused = refused_helpers(session, [order.id])
+    if declining is not None:
+        refused.setdefault(order.id, set()).add(declining)
     return build_problem(
         session,
         order.street_id,
         order.date,
         [order],
         pins={order.id: members} if members else None,
-        refused=refused_helpers(session, [order.id]),
+        refused=refused,
         fixed_starts=fixed,
         near=True,
     )
@@ -295,24 +311,25 @@ def _problem(
 
 def _new_run(session: Session, settings: Settings, plan: RematchPlan, now: dt.datetime) -> RunRow:
     order = session.get_one(OrderRow, plan.order_id)
-    run = RunRow(
+    run = RunRow(  # written once, finished: the plan is made, the writing cannot fail apart
         street_id=order.street_id,
         date=order.date,
         kind=RunKind.REMATCH,
-        status=RunStatus.RUNNING,
+        status=RunStatus.DONE,
         trigger=plan.trigger,
         started_at=now,
+        finished_at=utcnow(),
         settings={"time_limit_s": settings.rematch_time_limit_s, "order_id": order.id},
+        figures=_figures(plan),
     )
     session.add(run)
-    session.flush()
+    if plan.unmatched is not None:
+        session.flush()  # its id for the explanation's row
     return run
 
 
-def _finish(run: RunRow, plan: RematchPlan) -> None:
-    run.status = RunStatus.DONE
-    run.finished_at = utcnow()
-    run.figures = {
+def _figures(plan: RematchPlan) -> dict[str, object]:
+    return {
         "orders": 1,
         "covered": len(plan.result.assignments),
         "offers_created": len(plan.added),
