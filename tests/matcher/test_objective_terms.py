@@ -193,7 +193,18 @@ def test_wait_boost_favours_the_order_that_waited() -> None:
 
 
 def test_coverage_comes_before_any_cost() -> None:
-    """The cost stage never gives up coverage: even at a travel weight of 1000 the only, far,
-    helper serves the order."""
-    prob = one_chat(("bo", 2.0))
-    assert team(solved(prob, with_weight("travel", 1000))) == ("bo",)
+    """The cost stage never gives up coverage the first stage reached: at a travel weight of 1000
+    the far helper still takes the heavier order so that the only cleaner, ann, can clean. (The
+    hand rule, CP-SAT's hint, sends ann to the heavier order and leaves the cleaning, so its
+    coverage alone would not hold both orders.)"""
+    prob = problem(
+        [
+            helper("ann", "companionship", "cleaning", where=at(0.5), max_orders=1),
+            helper("bo", "companionship", where=at(2.0)),
+        ],
+        [resident("r1"), resident("r2")],
+        [order("o1", "r1", priority=2), order("o2", "r2", "CLEAN")],
+    )
+    result = solved(prob, with_weight("travel", 1000))
+    assert (team(result, "o1"), team(result, "o2")) == (("bo",), ("ann",))
+    assert result.weighted_coverage == 300
