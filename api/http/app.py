@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from api.http import pages as web
 from api.http import routes
+from api.http.errors import status_of
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
 from api.services.errors import ServiceError, TooManyAttempts
@@ -83,10 +84,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         body = {"detail": error.message, "code": error.code, "field": error.field}
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        status = status_of(error)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(error, TooManyAttempts):
             headers = {"Retry-After": str(error.retry_after)}
-        return JSONResponse(body, status_code=error.status, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from api.http.deps import CurrentActor, SessionDep, SettingsDep, oauth2
 from api.http.openapi import declared_router, error_responses
-from api.http.schemas.common import UtcDateTime
 from api.services.accounts import auth
+from api.services.types import UtcDateTime
 
 router = declared_router(tags=["auth"])
 SECRET = {"format": "password"}
