@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from typer.testing import CliRunner, Result
 
-from api.cli import app
+from api.cli.main import app
 from api.extras import MissingExtra, require
 from api.settings import get_settings
 from api.store.db import make_engine
@@ -103,9 +103,10 @@ def test_app_and_cli_import_without_extras(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "sys.modules['matplotlib'] = sys.modules['psycopg'] = None\n"
-        "import api.cli, api.app\n"
+        "import api.cli.main\n"
+        "from api.http.app import create_app\n"
         "from api.settings import Settings\n"
-        f"api.app.create_app(Settings(database_url='sqlite:///{tmp_path}/q.db'), ticker=False)\n"
+        f"create_app(Settings(database_url='sqlite:///{tmp_path}/q.db'), ticker=False)\n"
         "print('ok')\n"
     )
     done = subprocess.run(

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import Conflict
-from api.services import offers as offers_service
-from api.services.nightly import run_nightly
-from api.services.offers import accept, expire_due, send_reminders
-from api.services.ticker import tick
+from api.services.errors import Conflict
+from api.services.matching.nightly import run_nightly
+from api.services.messages.ticker import tick
+from api.services.offers import answers as offers_service
+from api.services.offers.answers import accept, expire_due, send_reminders
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,

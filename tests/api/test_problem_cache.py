@@ -9,10 +9,10 @@ import random
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.assign import live_assignment, live_offers
-from api.services.nightly import run_nightly
-from api.services.problem import build_problem, forget_kept, row_id
-from api.services.rematch import _problem, refused_helpers
+from api.services.matching.nightly import run_nightly
+from api.services.matching.problem import build_problem, forget_kept, row_id
+from api.services.offers.assign import live_assignment, live_offers
+from api.services.offers.rematch import _problem, refused_helpers
 from api.settings import Settings
 from api.store.stamps import current, helpers_name
 from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street
