@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     low_score_threshold: int = Field(default=2, ge=1, le=5)  # feedback at or below: follow-up visit
     follow_up_days: int = Field(default=3, ge=0)
+    # Offer the pseudo-locale "qps" (every catalog text marked ⟦…⟧): for tests and translators.
+    pseudo_locale: bool = False
 
 
 @lru_cache
