@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import CurrentActor, SessionDep, SettingsDep, oauth2
+from api.observability.health import database_health
 from api.openapi import declared_router, error_responses
-from api.schemas.common import UtcDateTime
+from api.schemas.common import ErrorOut, UtcDateTime
 from api.services import auth
 
 router = declared_router(tags=["auth"])
@@ -45,11 +46,22 @@ class LoginForm(OAuth2PasswordRequestForm):
         super().__init__(username=username, password=password)
 
 
-@router.get("/health")
-def health(session: SessionDep) -> dict[str, str]:
-    """Liveness and database reachability."""
-    auth.check_database(session)
-    return {"status": "ok"}
+UNAVAILABLE = {
+    "model": ErrorOut,
+    "description": "数据库无法连接或版本不符 / the database does not answer, or its schema is "
+    "not this version's",
+}
+
+
+@router.get("/health", responses={503: UNAVAILABLE})
+def health(session: SessionDep, response: Response) -> dict[str, str | None]:
+    """``{"status": "ok"}`` when the database answers and its schema is this version's; else
+    503 saying which (``database_unreachable``, ``schema_mismatch``)."""
+    problem = database_health(session)
+    if problem is None:
+        return {"status": "ok"}
+    response.status_code = 503
+    return {"status": "unavailable", "detail": problem.message, "code": problem.code, "field": None}
 
 
 # 401: wrong username or password; 429: too many attempts (login throttling).
