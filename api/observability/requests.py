@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import uuid
 
 from prometheus_client import (
     REGISTRY,
@@ -52,7 +51,7 @@ class RequestObservation:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
-        rid = incoming_id(scope) or uuid.uuid4().hex
+        rid = incoming_id(scope) or os.urandom(16).hex()  # 32 hex digits; uuid4 is 5x slower
         header = (HEADER, rid.encode())
         status = 500  # unless the app answers: an exception with no answer sent
 
