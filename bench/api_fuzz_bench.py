@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.app import create_app
-from api.services.assign import local_today
+from api.http.app import create_app
+from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from tests.api.fuzz_support import fuzz, role_headers, seed_fuzz_world

@@ -29,10 +29,10 @@ from argon2 import PasswordHasher
 from service_bench import percentiles, start_server  # bench/ is this script's folder
 from sqlalchemy import func, select
 
-from api.services import auth
-from api.services.auth import add_user, hash_token
-from api.services.nightly import run_nightly
-from api.services.seed import seed_street
+from api.services.accounts import auth
+from api.services.accounts.auth import add_user, hash_token
+from api.services.ledger.seed import seed_street
+from api.services.matching.nightly import run_nightly
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import HelperRow, OfferRow, Street, TokenRow, utcnow

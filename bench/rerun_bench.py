@@ -20,10 +20,10 @@ import tempfile
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.invariants import check_database
-from api.services.nightly import run_nightly
-from api.services.offers import accept, decline
-from api.services.seed import seed_street
+from api.services.ledger.seed import seed_street
+from api.services.matching.invariants import check_database
+from api.services.matching.nightly import run_nightly
+from api.services.offers.answers import accept, decline
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import AssignmentRow, OfferRow, Street

@@ -4,7 +4,7 @@
     python bench/scenario_bench.py --time-limit 10 --variants --gap-time-limit 5
     python bench/scenario_bench.py --scenarios scenarios/pastoral.yaml --no-gap
 
-Each scenario's base (``--variants``: and every variant) is solved by ``api.scenario_run`` with
+Each scenario's base (``--variants``: and every variant) is solved by ``api.planner.run`` with
 ``greedy`` and ``cpsat``, the very code behind ``qunbang scenario run``, and both plans are
 checked with the independent verifier. Then ``bench/gap_bench.py`` runs with a short time limit.
 Figures go to the terminal and to ``bench/out/scenarios.csv``. See bench/README.md.
@@ -21,8 +21,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from api.scenario import variant_names
-from api.scenario_run import Overrides, Run, load, run_scenario
+from api.planner.run import Overrides, Run, load, run_scenario
+from api.planner.scenario import variant_names
 from matcher.verify import verify
 
 REPO = Path(__file__).resolve().parents[1]

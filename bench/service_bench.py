@@ -28,9 +28,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from api.services.auth import add_user
-from api.services.nightly import run_nightly
-from api.services.seed import seed_street
+from api.services.accounts.auth import add_user
+from api.services.ledger.seed import seed_street
+from api.services.matching.nightly import run_nightly
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import HelperRow, OfferRow, Street

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.services import auth
+from api.services.accounts import auth
 from api.store.db import migrate
 from tests.api.test_loop_state_machine import (
     CI_EXAMPLES,

@@ -134,9 +134,8 @@ class _Relaxation:
         s.Add(self.coverage >= coverage_level)
         terms = []
         for ctx in self.contexts:
-            has_circle = bool(self.problem.resident(ctx.order.resident).circle)
             for k, candidate in enumerate(ctx.candidates):
-                cost = pair_cost(ctx, candidate, weights, has_circle)
+                cost = pair_cost(self.problem, ctx, candidate, weights)
                 if cost:
                     terms.append(cost * self.assign[ctx.index][k])
         unit = round(COST_SCALE * weights.fairness)

@@ -8,10 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 class ObjectiveWeights(BaseModel):
     """Weights of the second (cost) stage. Any may be zero.
 
-    Units: ``travel`` per round-trip km; ``continuity`` per team member who is not in the resident's
-    circle (only when the resident has a circle); ``fairness`` per unit of piled-up load, where a
-    helper's k-th order of the day costs k-1 units (so 1, 2, 3 orders cost 0, 1, 3); ``preference``
-    per team member whose gender differs from the resident's preferred gender.
+    Units: ``travel`` per round-trip km; ``continuity`` per team member who is not in the
+    resident's circle, only when the resident has a circle (``matcher.weights.continuity_misses``);
+    ``fairness`` per unit of piled-up load, where a helper's k-th order of the day costs k-1 units
+    (so 1, 2, 3 orders cost 0, 1, 3); ``preference`` per team member whose gender differs from the
+    resident's preferred gender.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -24,22 +24,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.errors import BadInput, Conflict, NotFound, ServiceError
-from api.services.assign import (
-    create_assignment,
-    helpers_day,
-    live_assignment,
-    local_today,
-)
-from api.services.audit import audit
-from api.services.paging import Page, check_page
-from api.services.problem import (
+from api.services.accounts.audit import audit
+from api.services.errors import BadInput, Conflict, NotFound, ServiceError
+from api.services.matching.problem import (
     StreetProblem,
     build_problem,
     helper_key,
     order_key,
     row_id,
 )
+from api.services.offers.assign import (
+    create_assignment,
+    helpers_day,
+    live_assignment,
+    local_today,
+)
+from api.services.paging import Page, check_page
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (

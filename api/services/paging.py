@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from api.errors import BadInput
+from api.services.errors import BadInput
 
 T = TypeVar("T")
 # A select of any columns (SQLAlchemy 2.1 types each column of a select).

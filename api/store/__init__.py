@@ -1,1 +1,3 @@
-"""Storage: tables, engines and sessions, migrations."""
+"""Storage: tables (``tables``), statuses as enums (``statuses``), engines, sessions and
+write locks (``db``), stamps of kept values (``stamps``), and Alembic migrations. May import
+``api.settings``; nothing above the database."""

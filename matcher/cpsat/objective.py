@@ -12,6 +12,7 @@ from matcher.candidates import Candidate, OrderContext
 from matcher.cpsat.variables import Variables
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
+from matcher.weights import continuity_misses
 
 COST_SCALE = 100
 
@@ -22,12 +23,15 @@ def coverage_expression(contexts: list[OrderContext], v: Variables) -> cp_model.
 
 
 def pair_cost(
-    ctx: OrderContext, candidate: Candidate, weights: ObjectiveWeights, has_circle: bool
+    problem: Problem, ctx: OrderContext, candidate: Candidate, weights: ObjectiveWeights
 ) -> int:
-    """Scaled cost of sending ``candidate`` to the order: travel, continuity, preference."""
-    cost = weights.travel * candidate.leg.km_round_trip
-    if has_circle and not candidate.in_circle:  # one miss (matcher.weights.continuity_misses)
-        cost += weights.continuity
+    """Scaled cost of sending ``candidate`` to the order: travel, continuity, preference.
+
+    Continuity counts ``matcher.weights.continuity_misses`` for this one member, as the figures
+    do for the whole team (a team's misses are the sum of its members')."""
+    circle = problem.resident(ctx.order.resident).circle
+    misses, _ = continuity_misses(circle, (problem.helpers[candidate.helper].id,))
+    cost = weights.travel * candidate.leg.km_round_trip + weights.continuity * misses
     if candidate.gender_mismatch:
         cost += weights.preference
     return round(COST_SCALE * cost)
@@ -43,9 +47,8 @@ def cost_expression(
     """Weighted travel + continuity loss + preference misses + unfair load (to minimise)."""
     terms: list[cp_model.LinearExprT] = []
     for ctx in contexts:
-        has_circle = bool(problem.resident(ctx.order.resident).circle)
         for k, candidate in enumerate(ctx.candidates):
-            cost = pair_cost(ctx, candidate, weights, has_circle)
+            cost = pair_cost(problem, ctx, candidate, weights)
             if cost:
                 terms.append(cost * v.assign[ctx.index][k])
     terms.extend(_fairness_terms(model, problem, v, weights))

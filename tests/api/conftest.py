@@ -37,14 +37,14 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
-from api.deps import Actor, actor_of
-from api.services import auth
-from api.services.assign import local_today
-from api.services.auth import add_user
-from api.services.invariants import check_database
-from api.services.problem import forget_kept
-from api.services.seed import seed_street
+from api.http.app import create_app
+from api.http.deps import Actor, actor_of
+from api.services.accounts import auth
+from api.services.accounts.auth import add_user
+from api.services.ledger.seed import seed_street
+from api.services.matching.invariants import check_database
+from api.services.matching.problem import forget_kept
+from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import Community, HelperRow, Street, UserRow
@@ -295,7 +295,8 @@ def db_url(
 
 
 def clear_stamped_caches() -> None:
-    """Drop what the process keeps per database URL (``api.services.problem.forget_kept``): the
+    """Drop what the process keeps per database URL
+    (``api.services.matching.problem.forget_kept``): the
     kept engines (``SharedEngines``) serve every test's database under one URL, so each test
     starts with nothing kept, as it would with engines of its own."""
     forget_kept()

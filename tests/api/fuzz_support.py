@@ -28,9 +28,9 @@ from schemathesis.core.failures import FailureGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.auth import add_user
-from api.services.nightly import run_nightly
-from api.services.seed import seed_street
+from api.services.accounts.auth import add_user
+from api.services.ledger.seed import seed_street
+from api.services.matching.nightly import run_nightly
 from api.settings import Settings
 from api.store.tables import Community, HelperRow, OfferRow, OrderRow
 from matcher.generator import preset

@@ -19,10 +19,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.app import create_app
-from api.params import ID_MAX, id_in_range, page_in_range
+from api.http.app import create_app
+from api.http.pages.render import csrf_token
+from api.http.params import ID_MAX, id_in_range, page_in_range
 from api.settings import Settings
-from api.web.render import csrf_token
 from tests.api.conftest import login
 
 HUGE = (2**63, 3_000_000_000, -1)  # outside every int parameter's range

@@ -10,8 +10,8 @@ from httpx import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
-from api.services import auth
+from api.http.app import create_app
+from api.services.accounts import auth
 from api.settings import Settings
 from api.store.tables import LoginFailure, TokenRow
 from tests.api.conftest import PASSWORD, World, login

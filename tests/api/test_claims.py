@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import Conflict, ServiceError
 from api.services import claims
+from api.services.errors import Conflict, ServiceError
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import Conflict
-from api.services.assign import create_assignment, local_today, to_utc
-from api.services.closing import confirm_done
-from api.services.offers import mark_done
+from api.services.closing.visits import confirm_done
+from api.services.errors import Conflict
+from api.services.offers.answers import mark_done
+from api.services.offers.assign import create_assignment, local_today, to_utc
 from api.settings import Settings
 from api.store.tables import AssignmentRow, FeedbackRow, FollowUpRow, OrderRow, PointsEntry
 from tests.api.conftest import World, login

@@ -17,12 +17,12 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services import imports, sheets
-from api.services.assign import create_assignment
-from api.services.exports import SHEET_HEADERS
-from api.services.import_columns import HELPER_COLUMNS, RESIDENT_COLUMNS
-from api.services.imports import ImportRejected, import_file
-from api.services.sheets import XLSX_MEDIA
+from api.services.ledger import imports, sheets
+from api.services.ledger.exports import SHEET_HEADERS
+from api.services.ledger.import_columns import HELPER_COLUMNS, RESIDENT_COLUMNS
+from api.services.ledger.imports import ImportRejected, import_file
+from api.services.ledger.sheets import XLSX_MEDIA
+from api.services.offers.assign import create_assignment
 from api.settings import Settings
 from api.store.tables import AuditEntry, Grid, HelperRow, OrderRow, ResidentRow, UserRow
 from tests.api.conftest import DATE, World, login

@@ -1,4 +1,5 @@
-"""The database invariants (``api.services.invariants``): a clean loop breaks none, each broken
+"""The database invariants (``api.services.matching.invariants``): a clean loop breaks none,
+each broken
 state is reported under its code with the ids involved, and ``qunbang db check`` exits 0/1/2."""
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from api.cli import app
-from api.errors import Conflict
-from api.services.closing import confirm_done
-from api.services.invariants import Violation, check_database
-from api.services.nightly import run_nightly
-from api.services.offers import accept, decline, mark_done
-from api.services.points import reverse_entry
+from api.cli.main import app
+from api.services.closing.points import reverse_entry
+from api.services.closing.visits import confirm_done
+from api.services.errors import Conflict
+from api.services.matching.invariants import Violation, check_database
+from api.services.matching.nightly import run_nightly
+from api.services.offers.answers import accept, decline, mark_done
 from api.settings import Settings, get_settings
 from api.store.tables import (
     AssignmentRow,

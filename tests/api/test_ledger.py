@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import Actor
-from api.services.assign import create_assignment
-from api.services.ledger import deactivate_helper, deactivate_resident
+from api.http.deps import Actor
+from api.services.ledger.people import deactivate_helper, deactivate_resident
+from api.services.offers.assign import create_assignment
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,

@@ -122,7 +122,7 @@ def test_db_check_binds_rules_from_today_on_when_told_the_day(
 ) -> None:
     """A visit before ``today`` was checked when given out: after its helper's day changes the
     checker flags it only when asked about every day, not from today on."""
-    from api.services.invariants import check_database
+    from api.services.matching.invariants import check_database
 
     offer = _offer(sessions, "pending")
     with sessions() as session:

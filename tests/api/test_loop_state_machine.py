@@ -41,17 +41,17 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import Actor
-from api.errors import ServiceError
-from api.services.auth import add_user
+from api.http.deps import Actor
+from api.services.accounts.auth import add_user
 from api.services.claims import claim_bundle, claim_single, claim_team, claimable_orders
-from api.services.closing import confirm_done, give_feedback
-from api.services.dispatch import cancel_order, candidates_for, reassign
-from api.services.invariants import Violation, check_database
-from api.services.nightly import run_nightly
-from api.services.offers import accept, decline, expire_due, mark_done, send_reminders
-from api.services.points import grant_bonus, reverse_entry
-from api.services.seed import seed_street
+from api.services.closing.points import grant_bonus, reverse_entry
+from api.services.closing.visits import confirm_done, give_feedback
+from api.services.errors import ServiceError
+from api.services.ledger.seed import seed_street
+from api.services.matching.invariants import Violation, check_database
+from api.services.matching.nightly import run_nightly
+from api.services.offers.answers import accept, decline, expire_due, mark_done, send_reminders
+from api.services.offers.dispatch import cancel_order, candidates_for, reassign
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.statuses import (

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-import api.services.nightly as nightly
-from api.errors import BadInput
-from api.services.nightly import NightlyFailed, run_nightly
-from api.services.offers import accept
-from api.services.runs import INTERRUPTED, list_runs
+import api.services.matching.nightly as nightly
+from api.services.errors import BadInput
+from api.services.matching.nightly import NightlyFailed, run_nightly
+from api.services.matching.runs import INTERRUPTED, list_runs
+from api.services.offers.answers import accept
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -125,7 +125,7 @@ def test_failure_inside_the_write_transaction_leaves_no_offers(
 
 KILLED = """
 import datetime as dt, pathlib, sys, time
-import api.services.nightly as nightly
+import api.services.matching.nightly as nightly
 from api.settings import Settings
 from api.store.db import make_engine, session_factory
 
@@ -368,7 +368,7 @@ def test_reruns_with_answers_between_strand_nothing_and_keep_teams(
     stay where they were unless the run moved their order, and each plan passes the verifier."""
     from sqlalchemy import text
 
-    from api.services.offers import decline
+    from api.services.offers.answers import decline
 
     make_roomy(sessions)
     run_nightly(sessions, settings, world.street_id, day)

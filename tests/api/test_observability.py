@@ -22,15 +22,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
-from api.observability.logs import (
+from api.http.app import create_app
+from api.http.observe import MULTIPROCESS_ENV, shared_across_workers
+from api.logs import (
     JsonLogFormatter,
     RequestIdFilter,
     configure_cli_logging,
     request_id,
     server_logging_config,
 )
-from api.observability.metrics import MULTIPROCESS_ENV, shared_across_workers
 from api.settings import Settings
 from api.store.db import session_factory
 from api.store.statuses import NotificationKind, NotificationStatus, RunKind, RunStatus
@@ -272,7 +272,7 @@ def test_metrics_need_the_scrape_token(client: TestClient, settings: Settings) -
 
 SCRIPT = """
 import sys
-from api.observability.requests import REQUEST_SECONDS, served_figures
+from api.http.observe import REQUEST_SECONDS, served_figures
 REQUEST_SECONDS.labels("/health", "GET", "2xx").observe(0.01)
 if sys.argv[1] == "print":
     sys.stdout.write(served_figures().decode())

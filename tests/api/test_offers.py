@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import Conflict
-from api.services.nightly import run_nightly
-from api.services.offers import accept, expire_due, send_reminders
-from api.services.ticker import tick
+from api.services.errors import Conflict
+from api.services.matching.nightly import run_nightly
+from api.services.messages.ticker import tick
+from api.services.offers import answers as offers_service
+from api.services.offers.answers import accept, expire_due, send_reminders
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -197,6 +198,99 @@ def test_decline_offers_the_place_to_someone_else_keeping_accepted_members(
         assert newcomer.id in {n.payload["offer"] for n in told}
         rematch = session.scalars(select(RunRow).where(RunRow.kind == "rematch")).one()
         assert rematch.status == "done" and rematch.figures["offers_created"] == 1
+        assert_db_plan_valid(session, world.street_id, day)
+
+
+def _decline_with_other_member_accepting_meanwhile(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int, OfferRow, OfferRow]:
+    """Decline one member of a team of two while the other accepts between the re-match's plan
+    and its write (what the plan rests on moves)."""
+    order_id, (stays, leaves) = team_of(sessions, day, 2)
+    planned = offers_service.plan_rematch
+
+    def plan_then_other_answers(*args: object, **kwargs: object) -> object:
+        plan = planned(*args, **kwargs)  # type: ignore[arg-type]
+        with sessions() as other:
+            accept(other, settings, stays.helper_id, stays.id)
+        return plan
+
+    afresh = offers_service.rematch_or_release
+    calls = []
+
+    def rematch_afresh(*args: object, **kwargs: object) -> int:
+        calls.append(args)
+        return afresh(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(offers_service, "plan_rematch", plan_then_other_answers)
+    monkeypatch.setattr(offers_service, "rematch_or_release", rematch_afresh)
+    response = client.post(
+        f"/me/offers/{leaves.id}/decline",
+        headers=helper_headers(client, sessions, leaves.helper_id),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["replacement_offers"] == 1
+    assert len(calls) == 1  # the stale plan was dropped and the order re-matched afresh
+    return order_id, stays, leaves
+
+
+def test_decline_whose_planned_rematch_is_overtaken_still_lands_and_rematches(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A re-match planned ahead of a decline is not written when the team changed meanwhile: the
+    answer is written alone and the order re-matched afresh (one re-match run, the other
+    member's acceptance kept, the decliner not asked again)."""
+    order_id, stays, leaves = _decline_with_other_member_accepting_meanwhile(
+        client, sessions, settings, day, monkeypatch
+    )
+    with sessions() as session:
+        assert session.get_one(OfferRow, leaves.id).status == "declined"
+        _, members = live_teams(session, day)[order_id]
+        helpers = {o.helper_id: o.status for o in members}
+        assert helpers[stays.helper_id] == "accepted" and leaves.helper_id not in helpers
+        assert sorted(helpers.values()) == ["accepted", "pending"]
+        runs = session.scalars(select(RunRow).where(RunRow.kind == "rematch")).all()
+        assert [r.figures["offers_created"] for r in runs] == [1]
+        assert_db_plan_valid(session, world.street_id, day)
+
+
+def test_decline_lands_when_writing_its_planned_rematch_fails(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should writing the planned re-match fail, nothing of it is half-written: the answer is
+    written alone and the order re-matched afresh."""
+    order_id, (stays, leaves) = team_of(sessions, day, 2)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(offers_service, "apply_rematch", broken)
+    response = client.post(
+        f"/me/offers/{leaves.id}/decline",
+        headers=helper_headers(client, sessions, leaves.helper_id),
+    )
+    assert response.status_code == 200, response.text
+    with sessions() as session:
+        assert session.get_one(OfferRow, leaves.id).status == "declined"
+        _, members = live_teams(session, day)[order_id]
+        helpers = {o.helper_id: o.status for o in members}
+        assert stays.helper_id in helpers and leaves.helper_id not in helpers
+        assert len(helpers) == 2
+        runs = session.scalars(select(RunRow).where(RunRow.kind == "rematch")).all()
+        assert len(runs) == 1
         assert_db_plan_valid(session, world.street_id, day)
 
 

@@ -26,15 +26,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api import web
-from api.deps import Actor
-from api.services import points
-from api.services.assign import create_assignment, refresh_order_status, to_utc
-from api.services.auth import add_user
-from api.services.closing import confirm_done
-from api.services.import_columns import COLUMNS
-from api.services.nightly import run_nightly
-from api.services.offers import mark_done
+from api.http import pages as web
+from api.http.deps import Actor
+from api.http.pages.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
+from api.services.accounts.auth import add_user
+from api.services.closing import points
+from api.services.closing.visits import confirm_done
+from api.services.ledger.import_columns import COLUMNS
+from api.services.matching.nightly import run_nightly
+from api.services.offers.answers import mark_done
+from api.services.offers.assign import create_assignment, refresh_order_status, to_utc
 from api.settings import Settings
 from api.store import statuses
 from api.store.tables import (
@@ -50,7 +51,6 @@ from api.store.tables import (
     Street,
     UserRow,
 )
-from api.web.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
 from matcher.model import Gender
 from matcher.result import Reason, Status
 from tests.api.conftest import PASSWORD, SharedEngines, World, kept_engine_app
@@ -297,9 +297,10 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
 
 
 def web_routes() -> Iterator[APIRoute]:
-    """The routes of every page module, found as the app finds them (``api.web.*.router``)."""
+    """The routes of every page module, found as the app finds them
+    (``api.http.pages.*.router``)."""
     for module in pkgutil.iter_modules(web.__path__):
-        router = getattr(importlib.import_module(f"api.web.{module.name}"), "router", None)
+        router = getattr(importlib.import_module(f"api.http.pages.{module.name}"), "router", None)
         for route in router.routes if router is not None else []:
             if isinstance(route, APIRoute):
                 yield route

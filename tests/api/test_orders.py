@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.deps import Actor
-from api.errors import BadInput, NotFound
-from api.services.assign import create_assignment, local_today, to_utc
-from api.services.auth import add_user
-from api.services.offers import mark_done
+from api.http.deps import Actor
+from api.services.accounts.auth import add_user
+from api.services.errors import BadInput, NotFound
+from api.services.offers.answers import mark_done
+from api.services.offers.assign import create_assignment, local_today, to_utc
 from api.services.orders import (
     OrderSpec,
     SeriesSpec,

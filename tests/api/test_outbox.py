@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.errors import BadInput, Conflict, Forbidden, NotFound
-from api.services import outbox
-from api.services.notify import enqueue
-from api.services.outbox import (
+from api.services.errors import BadInput, Conflict, Forbidden, NotFound
+from api.services.messages import outbox
+from api.services.messages.notify import enqueue
+from api.services.messages.outbox import (
     BACKOFF_BASE,
     BACKOFF_CAP,
     CLAIM,

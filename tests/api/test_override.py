@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.nightly import run_nightly
+from api.services.matching.nightly import run_nightly
 from api.settings import Settings
 from api.store.tables import AssignmentRow, AuditEntry, HelperRow, ItemRow, OfferRow, OrderRow
 from tests.api.conftest import StateContext, World, database_state, login

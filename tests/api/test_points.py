@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.points import balance, grant_bonus
-from api.services.seed import seed_street
+from api.services.closing.points import balance, grant_bonus
+from api.services.ledger.seed import seed_street
 from api.settings import Settings
 from api.store.tables import HelperRow, PointsEntry
 from matcher.generator import preset

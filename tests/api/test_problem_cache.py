@@ -9,10 +9,10 @@ import random
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.assign import live_assignment, live_offers
-from api.services.nightly import run_nightly
-from api.services.problem import build_problem, forget_kept
-from api.services.rematch import _problem, refused_helpers
+from api.services.matching.nightly import run_nightly
+from api.services.matching.problem import build_problem, forget_kept, row_id
+from api.services.offers.assign import live_assignment, live_offers
+from api.services.offers.rematch import _problem, refused_helpers
 from api.settings import Settings
 from api.store.stamps import current, helpers_name
 from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street
@@ -146,3 +146,75 @@ def test_rematch_problem_holds_everyone_who_could_serve(
             assert near.blocked_reason == full.blocked_reason, f"order {order.id}"
             compared += 1
     assert compared >= 5
+
+
+def _same_as_whole_street(session: Session, order: OrderRow) -> bool:
+    """Re-match ``order`` as if its last member declined: the small problem (with what the worker
+    remembers of who could serve the order) finds the helpers, distances and reason the whole
+    street's problem finds. False if the order has no live team."""
+    assignment = live_assignment(session, order.id)
+    if assignment is None or not live_offers(assignment):
+        return False
+    *members, leaving = [o.helper_id for o in live_offers(assignment)]
+    small = _problem(session, order, assignment, members, leaving).problem
+    refused = refused_helpers(session, [order.id])
+    refused.setdefault(order.id, set()).add(leaving)
+    whole = build_problem(
+        session,
+        order.street_id,
+        order.date,
+        [order],
+        pins={order.id: members} if members else None,
+        refused=refused,
+        fixed_starts={order.id: assignment.start_minute}
+        if members and assignment.start_minute is not None
+        else None,
+    ).problem
+    (near,) = eligible_helpers(small)
+    (full,) = eligible_helpers(whole)
+    assert leaving not in {row_id(e.helper) for e in near.helpers}, f"order {order.id}"
+    assert near.helpers == full.helpers, f"order {order.id}"
+    assert near.blocked_reason == full.blocked_reason, f"order {order.id}"
+    return True
+
+
+def test_rematch_asked_again_after_writes_holds_everyone_who_could_serve(
+    sessions: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    """Re-matching the same orders again and again, with a random write to the helpers or the
+    catalogue between rounds and the leaving member refused, still finds exactly whom the whole
+    street's problem finds (what a worker remembers of who could serve an order never goes
+    stale, and a refusal still counts)."""
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    run_nightly(sessions, settings, world.street_id, day)
+    rng = random.Random(11)
+    with sessions() as session:
+        skills = {
+            i.code: (i.required_skills, i.lead_skill) for i in session.scalars(select(ItemRow))
+        }
+    for round in range(6):
+        with sessions() as session:
+            orders = session.scalars(
+                select(OrderRow).where(OrderRow.date == day).order_by(OrderRow.id).limit(12)
+            ).all()
+            compared = sum(_same_as_whole_street(session, order) for order in orders)
+            assert compared >= 3
+        with sessions() as session:
+            if round < 3:
+                _edit(session, rng, world.street_id)
+            elif round == 3:  # services ask for no skill: more can serve
+                session.execute(update(ItemRow).values(required_skills=[], lead_skill=None))
+                session.commit()
+            else:  # and back: fewer can serve again
+                _restore(session, skills)
+
+
+def _restore(session: Session, skills: dict[str, tuple[list[str], str | None]]) -> None:
+    for code, (required, lead) in skills.items():
+        session.execute(
+            update(ItemRow)
+            .where(ItemRow.code == code)
+            .values(required_skills=required, lead_skill=lead)
+        )
+    session.commit()

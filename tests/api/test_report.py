@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from api.report import ReportRun, render_report, write_report
-from api.report.figures import run_figures
+from api.planner.report import ReportRun, render_report, write_report
+from api.planner.report.figures import run_figures
 from matcher.generator import generate_street_with_layout, preset
 from matcher.metrics import summarize
 from matcher.params import SolveParams

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api import scenario_run
-from api.cli import app
-from api.files import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml, parse_yaml
-from api.scenario import (
+from api.cli.main import app
+from api.planner import run as scenario_run
+from api.planner.scenario import (
     Scenario,
     ScenarioError,
     build,
@@ -23,7 +22,8 @@ from api.scenario import (
     variant_names,
     variants,
 )
-from api.scenario.schema import MAX_CSV_BYTES, MAX_FACTOR, MAX_LEGS
+from api.planner.scenario.schema import MAX_CSV_BYTES, MAX_FACTOR, MAX_LEGS
+from api.services.files import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, load_yaml, parse_yaml
 from matcher.generator import (
     MAX_COMMUNITIES,
     MAX_GRIDS_PER_COMMUNITY,

@@ -21,9 +21,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from api.app import create_app
-from api.schemas.common import utc_text
-from api.services.assign import local_today
+from api.http.app import create_app
+from api.http.schemas.common import utc_text
+from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.db import make_engine, session_factory
 from tests.api.fuzz_support import fuzz, role_headers, seed_fuzz_world

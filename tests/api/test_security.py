@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -332,9 +332,9 @@ def test_no_inline_script_or_style_in_any_template() -> None:
     CSP would block them."""
     from pathlib import Path
 
-    import api.web
+    import api.http.pages
 
-    folder = Path(api.web.__file__).parent / "templates"
+    folder = Path(api.http.pages.__file__).parent / "templates"
     for template in folder.rglob("*.html"):
         text = template.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
@@ -346,9 +346,9 @@ def test_every_post_form_in_the_templates_has_the_csrf_field() -> None:
     yet) carries {{ csrf_field() }}: a form added later without it fails here."""
     from pathlib import Path
 
-    import api.web
+    import api.http.pages
 
-    folder = Path(api.web.__file__).parent / "templates"
+    folder = Path(api.http.pages.__file__).parent / "templates"
     for template in folder.rglob("*.html"):
         for form in re.findall(r'<form method="post".*?</form>', template.read_text(), re.S):
             if 'action="/login"' not in form:
@@ -359,10 +359,10 @@ def test_map_legend_colours_match_the_map() -> None:
     """The legend's colours in the stylesheet are the map's (MAP_STYLES)."""
     from pathlib import Path
 
-    import api.web
-    from api.web.staff import MAP_STYLES
+    import api.http.pages
+    from api.http.pages.staff import MAP_STYLES
 
-    css = (Path(api.web.__file__).parent / "static" / "app.css").read_text()
+    css = (Path(api.http.pages.__file__).parent / "static" / "app.css").read_text()
     for key, (colour, *_rest) in MAP_STYLES.items():
         assert f".swatch.{key} {{ background: {colour}; }}" in css, key
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli.main import app
 from api.settings import get_settings
 from api.store.db import make_engine, session_factory
 from api.store.tables import OfferRow, RunRow, UserRow
@@ -64,7 +64,7 @@ def test_nightly_bad_input_exits_2(env: str, world: World, args: list[str], mess
 
 def test_nightly_failure_exits_1(env: str, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that fails inside exits 1, leaves a failed run record and no offers."""
-    import api.services.nightly as nightly
+    import api.services.matching.nightly as nightly
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("solver exploded")

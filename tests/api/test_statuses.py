@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.nightly import run_nightly
+from api.services.matching.nightly import run_nightly
 from api.settings import Settings
 from api.store import statuses
 from api.store.tables import (

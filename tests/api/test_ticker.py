@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services import lease, ticker
-from api.services.notify import enqueue
-from api.services.ticker import LEASE, lead_tick, lease_ttl, run_ticker
+from api.services.messages import lease, ticker
+from api.services.messages.notify import enqueue
+from api.services.messages.ticker import LEASE, lead_tick, lease_ttl, run_ticker
 from api.settings import Settings
 from api.store.tables import LeaseRow, NotificationRow
 from tests.api.test_outbox import Hook
@@ -227,7 +227,7 @@ class Server:
             "QUNBANG_NOTIFY_SENDER": "webhook",
             "QUNBANG_WEBHOOK_URL": hook_url,
         }
-        command = [sys.executable, "-m", "api.cli", "serve", "--workers", "2"]
+        command = [sys.executable, "-m", "api.cli.main", "serve", "--workers", "2"]
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [*command, "--host", "127.0.0.1", "--port", str(self.port)],

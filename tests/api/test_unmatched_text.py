@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.services.rematch import unmatched_row
+from api.services.offers.rematch import unmatched_row
 from matcher.result import Reason, Unmatched
 
 

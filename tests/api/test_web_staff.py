@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.assign import live_assignment, local_today
-from api.services.nightly import run_nightly
+from api.http.pages.render import csrf_token
+from api.http.pages.svg import Dot, DotStyle, bar_chart_svg, map_svg
+from api.services.matching.nightly import run_nightly
+from api.services.offers.assign import live_assignment, local_today
 from api.settings import Settings
 from api.store.tables import (
     AuditEntry,
@@ -24,8 +26,6 @@ from api.store.tables import (
     ResidentRow,
     RunUnmatched,
 )
-from api.web.render import csrf_token
-from api.web.svg import Dot, DotStyle, bar_chart_svg, map_svg
 from matcher.explain import REASON_LABELS
 from matcher.result import Reason
 from tests.api.conftest import PASSWORD, World

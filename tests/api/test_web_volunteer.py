@@ -15,10 +15,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
-from api.services import claims, points
-from api.services.assign import local_today
-from api.services.auth import add_user
-from api.services.nightly import run_nightly
+from api.http.pages import volunteer
+from api.http.pages.render import LANG_COOKIE, csrf_token
+from api.services import claims
+from api.services.accounts.auth import add_user
+from api.services.closing import points
+from api.services.matching.nightly import run_nightly
+from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -30,8 +33,6 @@ from api.store.tables import (
     UserRow,
     utcnow,
 )
-from api.web import volunteer
-from api.web.render import LANG_COOKIE, csrf_token
 from tests.api.conftest import PASSWORD, StateContext, World, database_state, login
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 

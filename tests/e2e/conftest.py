@@ -31,12 +31,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
-from api.services import auth
-from api.services.assign import local_today
-from api.services.auth import add_user
-from api.services.nightly import run_nightly
-from api.services.seed import seed_street
+from api.http.app import create_app
+from api.services.accounts import auth
+from api.services.accounts.auth import add_user
+from api.services.ledger.seed import seed_street
+from api.services.matching.nightly import run_nightly
+from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import Community, HelperRow, OfferRow, SkillRow

@@ -9,8 +9,8 @@ from typing import Any
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from api.services.notify import enqueue
-from api.services.outbox import MAX_ATTEMPTS
+from api.services.messages.notify import enqueue
+from api.services.messages.outbox import MAX_ATTEMPTS
 from api.store.tables import AuditEntry, HelperRow, NotificationRow
 from tests.e2e.conftest import Site, heading_jumps, login, shot, unnamed_controls
 

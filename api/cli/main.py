@@ -1,0 +1,222 @@
+"""The ``qunbang`` command line. What staff read is Chinese first, English second.
+
+Commands stay thin: they check options, call a service (``api.planner.run``,
+``api.planner.report``) and
+print (``api.cli.printing``). Input errors print one red message and exit with code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+
+from api.cli import service as cli_service
+from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
+from api.logs import configure_cli_logging
+from api.planner import run as scenario_run
+from api.planner.run import OptionError, Overrides
+from api.planner.scenario import ScenarioError, scenario_json_schema
+from api.settings import get_settings
+from matcher.generator import generate_street, preset
+from matcher.params import SolveParams
+from matcher.solve import solve, solve_greedy
+
+app = typer.Typer(help="群帮 Qunbang — 志愿者匹配 / volunteer matching", no_args_is_help=True)
+scenario_app = typer.Typer(
+    help="情景文件：运行、比较、报告 / scenario files: run, compare, report", no_args_is_help=True
+)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(cli_service.user_app, name="user")
+app.add_typer(cli_service.db_app, name="db")
+app.command("demo")(cli_service.demo)
+app.command("nightly")(cli_service.nightly)
+app.command("serve")(cli_service.serve)
+
+ScenarioFile = Annotated[Path, typer.Argument(help="scenario file (YAML)", show_default=False)]
+TimeLimit = Annotated[
+    float | None,
+    typer.Option(help="seconds per solve (> 0); default: the file's setting"),
+]
+Workers = Annotated[
+    int | None, typer.Option(min=1, max=64, help="CP-SAT threads; default: the file's setting")
+]
+OPTION_NAMES = {"time_limit_s": "--time-limit", "workers": "--workers", "seed": "--seed"}
+Seed = Annotated[int | None, typer.Option(min=0, help="CP-SAT seed; default: the file's setting")]
+
+
+@app.callback()
+def main() -> None:
+    """群帮 Qunbang — 志愿者匹配 / volunteer matching."""
+
+
+@app.command("match-demo")
+def match_demo(
+    time_limit: Annotated[float, typer.Option(help="CP-SAT time limit, seconds")] = 20.0,
+    workers: Annotated[int, typer.Option(help="CP-SAT worker threads")] = 2,
+    seed: Annotated[int, typer.Option(help="street generator and solver seed")] = 0,
+) -> None:
+    """Solve the generated demo street in memory with CP-SAT and the hand rule; print both."""
+    configure_cli_logging(get_settings().log_format)
+    began = time.perf_counter()
+    problem = generate_street(preset("demo", seed=seed))
+    console.print(
+        f"[bold]示范街道 / demo street[/bold] {problem.date}: {len(problem.helpers)} 名志愿者 "
+        f"helpers, {len(problem.residents)} 名居民 residents, {len(problem.orders)} 个订单 "
+        f"orders (generated in {time.perf_counter() - began:.1f}s)"
+    )
+    params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed)
+    greedy = solve_greedy(problem, params)
+    with console.status("CP-SAT 求解中 / solving…"):
+        cpsat = solve(problem, params)
+    print_comparison(problem, [greedy, cpsat])
+    print_unmatched(cpsat)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn input errors into a red message and exit code 2 (no traceback)."""
+    try:
+        yield
+    except (ScenarioError, OptionError) as error:
+        _fail(str(error))
+    except ValidationError as error:
+        lines = [f"{_option_name(e['loc'])}: {e['msg']}" for e in error.errors()]
+        _fail("\n".join(lines))
+    except OSError as error:  # e.g. --json or --out in a folder that cannot be created
+        _fail(f"{error.filename or ''}: {error.strerror or error}")
+
+
+def _option_name(loc: tuple[int | str, ...]) -> str:
+    """The command-line option behind a solver setting that failed validation."""
+    path = ".".join(str(part) for part in loc)
+    return OPTION_NAMES.get(path, path or "value")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]错误 / error: {escape(message)}[/red]", soft_wrap=True)  # paths intact
+    raise typer.Exit(code=2)
+
+
+@scenario_app.command("schema")
+def scenario_schema() -> None:
+    """Print the JSON Schema of scenario files (editors validate with it)."""
+    print(json.dumps(scenario_json_schema(), ensure_ascii=False, indent=2))
+
+
+@scenario_app.command("run")
+def scenario_run_command(
+    file: ScenarioFile,
+    variant: Annotated[str | None, typer.Option(help="variant to solve; default: base")] = None,
+    solver: Annotated[str, typer.Option(help="cpsat | greedy")] = "cpsat",
+    time_limit: TimeLimit = None,
+    workers: Workers = None,
+    seed: Seed = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="also write the result as JSON here")
+    ] = None,
+) -> None:
+    """Solve one variant of a scenario and print its summary and unmatched orders.
+
+    --json writes an object with: scenario, variant (null: base), label, solver, status, message,
+    orders_total, orders_covered, weighted_coverage (ratio 0..1), weighted_coverage_units,
+    weighted_demand_units, travel_km (total round-trip km), travel_km_mean, travel_km_max,
+    helpers_used, load_max, load_spread, continuity_rate, gap, runtime_s, stages (list of
+    {name, status, objective, bound, gap, runtime_s}), assignments (list of {order, helpers,
+    start: "HH:MM" or null}) and unmatched (list of {order, reason, explanation (Chinese),
+    explanation_en, outranked_by}).
+    """
+    overrides = Overrides(time_limit_s=time_limit, workers=workers, seed=seed)
+    with user_errors():
+        scenario = scenario_run.load(file)
+        with console.status(f"{solver} 求解中 / solving…") as status:
+            run = scenario_run.run_scenario(
+                file, scenario, variant, solver, overrides, _progress_line(status.update)
+            )
+    console.print(f"[bold]{escape(scenario.name)}[/bold] · {escape(run.label)} · {run.solver}")
+    print_summaries([(run.column, run.summary)])
+    if run.result.message:
+        console.print(f"说明 / note: {escape(run.result.message)}")
+    print_unmatched(run.result)
+    if json_path is not None:
+        with user_errors():
+            scenario_run.write_json(run, json_path)
+        console.print(f"JSON: {json_path}")
+
+
+def _progress_line(update: Callable[[str], None]) -> scenario_run.Progress:
+    def progress(stage: str, objective: float, bound: float, elapsed_s: float) -> None:
+        update(
+            f"CP-SAT {stage}: 当前最优 best {objective:,.1f} · 界 bound {bound:,.1f} · "
+            f"{elapsed_s:.1f} s"
+        )
+
+    return progress
+
+
+@scenario_app.command("compare")
+def scenario_compare(
+    file: ScenarioFile,
+    variants: Annotated[
+        str | None, typer.Option(help="comma-separated; 'base' is the file unchanged; default: all")
+    ] = None,
+    solvers: Annotated[str, typer.Option(help="comma-separated: cpsat, greedy")] = "cpsat",
+    time_limit: TimeLimit = None,
+    workers: Workers = None,
+) -> None:
+    """Solve several variants and solvers and print them side by side.
+
+    Under every figure of a later column: its difference against the first column.
+    """
+    overrides = Overrides(time_limit_s=time_limit, workers=workers)
+    runs = []
+    with user_errors():
+        scenario = scenario_run.load(file)
+        columns = scenario_run.compare_columns(
+            scenario, file, scenario_run.split_list(variants), scenario_run.split_list(solvers)
+        )
+        for variant, solver in columns:
+            name = f"{variant or scenario_run.BASE} · {solver}"
+            with console.status(f"{name} 求解中 / solving…") as status:
+                runs.append(
+                    scenario_run.run_scenario(
+                        file, scenario, variant, solver, overrides, _progress_line(status.update)
+                    )
+                )
+    print_summaries([(run.column, run.summary) for run in runs], differences=True)
+
+
+@scenario_app.command("report")
+def scenario_report(
+    file: ScenarioFile,
+    out: Annotated[Path, typer.Option(help="folder for the HTML report")],
+    variants: Annotated[str | None, typer.Option(help="comma-separated; default: all")] = None,
+    solver: Annotated[str, typer.Option(help="cpsat | greedy")] = "cpsat",
+    time_limit: TimeLimit = None,
+) -> None:
+    """Write a self-contained HTML report (charts, map, variants) and print its path.
+
+    The base scenario is always in the report; --variants picks the variants beside it.
+    """
+    from api.planner.report import write_report  # matplotlib loads only when a report is asked for
+
+    names = [v for v in scenario_run.split_list(variants) if v != scenario_run.BASE]
+    with user_errors():
+        scenario_run.check_solver(solver)
+        if time_limit is not None and time_limit <= 0:
+            raise OptionError("--time-limit: must be greater than 0")
+        with console.status("报告生成中 / writing the report…"):
+            html = write_report(file, names or None, out, solver, time_limit)
+    console.print(f"报告 / report: {html}")
+
+
+if __name__ == "__main__":
+    app()

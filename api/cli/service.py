@@ -1,0 +1,280 @@
+"""The service's commands: ``qunbang demo``, ``nightly``, ``serve``, ``db upgrade``, ``db check``,
+``user add``.
+
+Exit codes (cron-friendly): 0 done, 1 failed, 2 bad input. No traceback reaches the user; the
+error is one line (details go to the log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from sqlalchemy import select
+
+from api.cli.printing import console
+from api.logs import configure_cli_logging, server_logging_config
+from api.services.errors import ServiceError
+from api.settings import Settings, get_settings
+from api.store.db import make_engine, migrate, session_factory
+
+log = logging.getLogger("qunbang.cli")
+WORKER_HEALTHCHECK_S = 60
+
+user_app = typer.Typer(help="账号 / accounts", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 / database", no_args_is_help=True)
+
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="YYYY-MM-DD; default: tomorrow (street time)")
+]
+
+
+@contextmanager
+def exits() -> Iterator[None]:
+    """Bad input → exit 2, a failure → exit 1, each as one red line."""
+    from api.services.matching.nightly import NightlyFailed
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except NightlyFailed as error:
+        _fail(str(error), 1)
+    except ServiceError as error:
+        _fail(error.message, 2)
+    except Exception as error:  # anything else is a failure, logged in full
+        log.exception("command failed")
+        _fail(f"{type(error).__name__}: {error}", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    console.print(f"[red]错误 / error: {escape(message)}[/red]", soft_wrap=True)
+    raise typer.Exit(code=code)
+
+
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    migrate(settings.database_url)
+    return session_factory(make_engine(settings.database_url))
+
+
+def _parse_date(text: str | None, settings: Settings) -> dt.date:
+    from api.services.offers.assign import local_today
+
+    if text is None:
+        return local_today(settings) + dt.timedelta(days=1)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--date: 日期格式应为 YYYY-MM-DD / expected YYYY-MM-DD, got {text!r}", 2)
+        raise  # unreachable: _fail exits
+
+
+def nightly(
+    date: DateOption = None,
+    street: Annotated[str | None, typer.Option(help="street code; default: every street")] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="CP-SAT seconds; default QUNBANG_NIGHTLY_TIME_LIMIT_S"),
+    ] = None,
+) -> None:
+    """Match the open orders of a date and send the offers (exit 0 done, 1 failed, 2 bad input)."""
+    settings = get_settings()
+    configure_cli_logging(settings.log_format)
+    if time_limit is not None:
+        settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
+    day = _parse_date(date, settings)
+    if hasattr(os, "nice") and settings.nightly_nice > 0:
+        # A batch job: the whole process (reading, solving, writing) yields the CPU to the
+        # service's requests on the same machine (threads started later inherit it).
+        os.nice(settings.nightly_nice)
+    with exits():
+        sessions = _database(settings)
+        for street_id, name in _streets(sessions, street):
+            run = _run_nightly(sessions, settings, street_id, day, "cli")
+            print_run(name, run.date, run.id, run.figures)
+
+
+def _streets(sessions, code: str | None) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    from api.store.tables import Street
+
+    with sessions() as session:
+        query = select(Street.id, Street.name).order_by(Street.id)
+        if code is not None:
+            query = query.where(Street.code == code)
+        streets = [(row.id, row.name) for row in session.execute(query)]
+    if code is not None and not streets:
+        _fail(f"--street: 没有这个街道 / no street with code {code!r}", 2)
+    if not streets:
+        _fail("数据库里还没有街道 / the database has no street yet (try: qunbang demo)", 2)
+    return streets
+
+
+def _run_nightly(sessions, settings: Settings, street_id: int, day: dt.date, trigger: str):  # type: ignore[no-untyped-def]
+    from api.services.matching.nightly import run_nightly
+
+    with console.status(f"匹配中 / matching {day}…"):
+        return run_nightly(sessions, settings, street_id, day, trigger=trigger)
+
+
+def print_run(street: str, date: dt.date, run_id: int, figures: dict[str, Any]) -> None:
+    """One run's figures, Chinese first."""
+    console.print(f"[bold]{escape(street)}[/bold] {date} · 匹配批次 run #{run_id}")
+    shown = [
+        ("orders", "订单 orders"),
+        ("covered", "已匹配 matched"),
+        ("coverage_ratio", "加权覆盖率 weighted coverage"),
+        ("greedy_coverage_ratio", "人工规则 hand rule"),
+        ("travel_km", "路程 travel km"),
+        ("status", "求解状态 status"),
+        ("runtime_s", "用时 seconds"),
+    ]
+    for key, label in shown:
+        if key in figures:
+            value = figures[key]
+            if isinstance(value, float):
+                value = f"{value:.1%}" if "ratio" in key else f"{value:,.1f}"
+            console.print(f"  {label}: {value}")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
+) -> None:
+    """Run the API under uvicorn (OpenAPI at /docs)."""
+    import uvicorn
+
+    from api.http.observe import shared_across_workers
+
+    settings = get_settings()
+    with exits():
+        migrate(settings.database_url)
+    # Each worker process builds its app from the same environment (QUNBANG_*); each starts a
+    # ticker, and the ticker lease lets one of them work at a time (api.services.messages.ticker).
+    # Workers count their requests' latency in one shared folder (api.http.observe).
+    with shared_across_workers(workers):
+        uvicorn.run(
+            "api.http.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=server_logging_config(settings.log_format),
+            log_level="info",
+            # A starting worker imports the app for seconds on a busy machine and may not
+            # answer the supervisor's ping meanwhile; the default 5 s had workers killed and
+            # restarted over and over.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (QUNBANG_DATABASE_URL) to the newest schema."""
+    with exits():
+        migrate(get_settings().database_url)
+    console.print("数据库已是最新 / database is up to date")
+
+
+@db_app.command("check")
+def db_check(
+    street: Annotated[str | None, typer.Option(help="street code; default: every street")] = None,
+) -> None:
+    """Check the database's invariants (reads only): exit 0 and one summary line if none is
+    broken, 1 with one line per violation, 2 on bad input."""
+    from api.services.matching.invariants import check_database
+    from api.services.offers.assign import local_today
+    from api.store.tables import Street
+
+    with exits():
+        settings = get_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            with session_factory(engine)() as session:
+                street_id = None
+                if street is not None:
+                    street_id = session.scalar(select(Street.id).where(Street.code == street))
+                    if street_id is None:
+                        _fail(f"--street: 没有这个街道 / no street with code {street!r}", 2)
+                violations = check_database(session, street_id, local_today(settings))
+        finally:
+            engine.dispose()
+    for violation in violations:
+        console.print(escape(str(violation)), soft_wrap=True, highlight=False)
+    if violations:
+        raise typer.Exit(code=1)
+    where = f"street {street}" if street else "every street"
+    console.print(f"没有违反不变量 / no violations ({where})", highlight=False)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="staff | planner | helper | resident")],
+    street: Annotated[str | None, typer.Option(help="street code (staff, planner)")] = None,
+    community: Annotated[
+        str | None, typer.Option(help="community code: staff of one community")
+    ] = None,
+    helper: Annotated[str | None, typer.Option(help="helper ledger code (helper accounts)")] = None,
+    resident: Annotated[
+        str | None, typer.Option(help="resident ledger code (resident accounts)")
+    ] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="QUNBANG_NEW_PASSWORD"
+        ),
+    ] = "",
+) -> None:
+    """Create an account (the password is asked for, or read from QUNBANG_NEW_PASSWORD)."""
+    from api.services.accounts.users import add_account
+
+    with exits():
+        sessions = _database(get_settings())
+        with sessions() as session:
+            add_account(session, username, password, role, street, community, helper, resident)
+    console.print(f"已创建账号 / account created: {escape(username)} ({role})")
+
+
+def demo(
+    serve_too: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the server after")
+    ] = True,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
+    time_limit: Annotated[float | None, typer.Option(min=0.1, help="CP-SAT seconds")] = None,
+) -> None:
+    """Create the database, load the demo street, match tomorrow's orders and start the server."""
+    from api.services.ledger.demo import ensure_demo_helper, ensure_demo_street
+
+    settings = get_settings()
+    configure_cli_logging(settings.log_format)
+    if time_limit is not None:
+        settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
+    with exits():
+        sessions = _database(settings)
+        with console.status("载入示范街道 / loading the demo street…"):
+            street = ensure_demo_street(sessions, settings)
+        run = _run_nightly(sessions, settings, street.street_id, street.date, "demo")
+        print_run("示范街道 / demo street", run.date, run.id, run.figures)
+        helper_name = ensure_demo_helper(sessions, street)
+    accounts = street.accounts
+    url = f"http://{host}:{port}"
+    console.print(f"\n[bold]服务地址 / URL[/bold]: {url}   接口文档 / API docs: {url}/docs")
+    console.print(f"数据库 / database: {escape(settings.database_url)}")
+    console.print("演示账号 / demo logins (密码 password: " + escape(accounts.password) + ")")
+    console.print(
+        f"  工作人员 staff: {accounts.staff}   "
+        f"社区工作人员 community staff: {accounts.community_staff}"
+    )
+    console.print(f"  规划人员 planner: {accounts.planner}")
+    if helper_name:
+        console.print(f"  志愿者 helper: {accounts.helper} ({escape(helper_name)})")
+    if serve_too:
+        serve(host=host, port=port, workers=1)

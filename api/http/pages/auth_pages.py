@@ -1,0 +1,143 @@
+"""Login, logout, the language switch and the home redirect (by role)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.http.pages.render import (
+    LANG_COOKIE,
+    TOKEN_COOKIE,
+    PageActor,
+    check_csrf,
+    render,
+)
+from api.services.accounts import auth
+from api.services.errors import TooManyAttempts, Unauthorized
+from api.store.db import session_scope
+
+router = APIRouter(include_in_schema=False)
+HOMES = {"helper": "/v/", "staff": "/s/", "planner": "/s/", "resident": "/v/"}
+
+
+@router.get("/")
+def home(actor: PageActor) -> RedirectResponse:
+    return RedirectResponse(HOMES.get(actor.role, "/login"), status_code=303)
+
+
+EXPIRED = ("登录已过期，请重新登录", "Your login has expired: please log in again")
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "", expired: str = "") -> Response:
+    """The login form; after an expired login it says so and comes back to ``next``."""
+    notice = EXPIRED if expired else None
+    return render(request, "login.html", None, next=next if _local(next) else "", notice=notice)
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    settings = request.app.state.settings
+
+    client = request.client.host if request.client else ""
+
+    def check() -> auth.IssuedToken:
+        with session_scope(request.app.state.sessions) as session:
+            limits = auth.login_limits(settings)
+            return auth.login(
+                session,
+                username,
+                password,
+                settings.token_ttl_minutes,
+                client=client,
+                limits=limits,
+            )
+
+    try:
+        issued = await run_in_threadpool(check)
+    except (Unauthorized, TooManyAttempts) as error:
+        return _login_refused(request, error, next, username)
+    target = next if _local(next) else HOMES.get(issued.user.role, "/")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        TOKEN_COOKIE,
+        issued.token,
+        max_age=settings.token_ttl_minutes * 60,
+        httponly=True,
+        samesite="strict",
+        secure=settings.https,
+    )
+    return response
+
+
+def _login_refused(
+    request: Request, error: Unauthorized | TooManyAttempts, next: str, username: str
+) -> Response:
+    """The form again with the reason: a wrong password (401) or too many failures (429,
+    with the minutes to wait)."""
+    headers = None
+    if isinstance(error, TooManyAttempts):
+        minutes = -(-error.retry_after // 60)
+        message = (
+            f"登录失败次数过多，请 {minutes} 分钟后再试",
+            f"Too many failed logins: please try again in {minutes} min",
+        )
+        headers = {"Retry-After": str(error.retry_after)}
+    else:
+        message = ("用户名或密码错误", "Wrong username or password")
+    response = render(
+        request,
+        "login.html",
+        None,
+        error.status,
+        next=next if _local(next) else "",
+        login_error=message,
+        username=username,
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _local(url: str) -> bool:
+    """Only same-site paths may follow a login (no open redirect)."""
+    parsed = urlparse(url)
+    return bool(url) and url.startswith("/") and not url.startswith("//") and not parsed.netloc
+
+
+@router.post("/logout")
+async def logout(request: Request) -> RedirectResponse:
+    """End the login (in every worker at once). A forged logout (no CSRF token) is refused."""
+    token = request.cookies.get(TOKEN_COOKIE)
+    if token:
+        await check_csrf(request, token)
+
+        def revoke() -> None:
+            with session_scope(request.app.state.sessions) as session:
+                auth.logout(session, token)
+
+        await run_in_threadpool(revoke)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str) -> RedirectResponse:
+    back = request.headers.get("referer") or "/"
+    target = urlparse(back)
+    path = target.path + (f"?{target.query}" if target.query else "")
+    response = RedirectResponse(path if _local(path) else "/", status_code=303)
+    response.set_cookie(
+        LANG_COOKIE, "en" if code == "en" else "zh", max_age=365 * 86400, samesite="lax"
+    )
+    return response

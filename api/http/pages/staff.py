@@ -1,0 +1,320 @@
+"""Staff pages (``/s/…``) for the desk: tonight's run with its uncovered orders and a one-click
+manual assignment from a ranked list of candidates, entering an order (one-off or weekly), and the
+street map with the helper-load chart. Residents, helpers and the ledger import are in
+``staff_people``.
+
+Planners see the run and the map without personal data; helpers and residents are sent to their
+own home. Every page calls the services the JSON API calls; a form posts, the service decides,
+and the page redirects back with ``?msg=`` or ``?err=`` (or shows the form again with the error
+next to the field).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from api.http.deps import Actor, SessionDep
+from api.http.pages import labels, svg  # noqa: F401 (labels gives every template label(group, code))
+from api.http.pages.auth_pages import HOMES
+from api.http.pages.render import PageActor, in_language, language, render, tr
+from api.http.params import ID_MAX, IdPath, page_in_range
+from api.services import orders
+from api.services.errors import BadInput, NotFound, ServiceError
+from api.services.ledger import catalogue
+from api.services.matching import nightly, runs, street_map
+from api.services.matching.runs import RunView, UnmatchedView
+from api.services.offers import dispatch
+from api.services.offers.assign import local_today
+from api.services.offers.dispatch import CandidatesView
+from api.services.orders import OrderDetail
+from api.settings import Settings
+
+router = APIRouter(prefix="/s", include_in_schema=False)
+UNCOVERED_PER_PAGE = 10
+CANDIDATES = 8
+FormText = Annotated[str, Form()]
+
+
+# ----------------------------------------------------------------------------- shared
+
+
+def _gate(*roles: str) -> Callable[..., Any]:
+    async def check(actor: PageActor) -> Actor:
+        if actor.role not in roles:
+            home = "/s/" if actor.role in ("staff", "planner") else HOMES.get(actor.role, "/login")
+            raise HTTPException(303, headers={"Location": home})
+        return actor
+
+    return check
+
+
+StaffPage = Annotated[Actor, Depends(_gate("staff"))]
+DeskPage = Annotated[Actor, Depends(_gate("staff", "planner"))]
+
+
+def show(
+    request: Request, template: str, actor: Actor, status_code: int = 200, **context: Any
+) -> Response:
+    """A staff page: ``render`` plus ``say`` (``in_language``) for service messages and the
+    staff's scope."""
+    lang = language(request)
+    error = context.pop("error", None)
+    return render(
+        request,
+        template,
+        actor,
+        status_code,
+        say=lambda text: in_language(lang, text),
+        personal=actor.role == "staff",
+        street_wide=actor.role == "staff" and actor.community_id is None,
+        error=in_language(lang, error) if error else None,
+        **context,
+    )
+
+
+def back(request: Request, url: str, **params: str) -> RedirectResponse:
+    """303 to a staff page (anything else: /s/) with ``params`` added to its query."""
+    parts = urlsplit(url)
+    if not parts.path.startswith("/s/") or parts.netloc or parts.scheme:
+        parts = urlsplit("/s/")
+    lang = language(request)
+    extra = urlencode({k: in_language(lang, v) for k, v in params.items()})
+    query = "&".join(q for q in (parts.query, extra) if q)
+    target = (
+        parts.path
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+def parse_date(raw: str, field: str = "date") -> dt.date | None:
+    if not raw.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError as error:
+        raise BadInput(f"日期格式应为 年-月-日 / a date is YYYY-MM-DD: {raw!r}", field) from error
+
+
+def parse_minute(raw: str, field: str) -> int | None:
+    """ "HH:MM" → minutes after midnight ("" → None)."""
+    if not raw.strip():
+        return None
+    hours, sep, minutes = raw.strip().partition(":")
+    if sep and hours.isdigit() and minutes.isdigit() and int(minutes) < 60:
+        return int(hours) * 60 + int(minutes)
+    raise BadInput(f"时间格式应为 时:分 / a time is HH:MM: {raw!r}", field)
+
+
+def parse_int(raw: str, field: str) -> int:
+    try:
+        number = int(raw.strip())
+    except ValueError as error:
+        raise BadInput(f"应为整数 / a whole number is needed: {raw!r}", field) from error
+    if abs(number) > ID_MAX:  # past every id column: refuse before the database does
+        raise BadInput(f"数字太大 / number too large: {raw!r}", field)
+    return number
+
+
+def page_number(raw: str) -> int:
+    """A page number from the query ("" or nonsense: the first page)."""
+    return page_in_range(int(raw)) if raw.strip().isdigit() else 1
+
+
+def tomorrow(settings: Settings) -> dt.date:
+    return local_today(settings) + dt.timedelta(days=1)
+
+
+def the_day(request: Request, raw: str) -> tuple[dt.date, str | None]:
+    """The date asked for, else tomorrow (street time), with the error of a bad one."""
+    try:
+        return parse_date(raw) or tomorrow(request.app.state.settings), None
+    except BadInput as error:
+        return tomorrow(request.app.state.settings), error.message
+
+
+def community_names(session: Session, actor: Actor) -> dict[int, str]:
+    return {c.id: c.name for c in catalogue.communities(session, actor)}
+
+
+# ----------------------------------------------------------------------------- tonight's run
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """An order the run left unmatched: why, the order as it is now, and who could take it."""
+
+    unmatched: UnmatchedView
+    detail: OrderDetail | None
+    candidates: CandidatesView | None
+
+
+def latest_run(session: Session, settings: Settings, actor: Actor, day: dt.date) -> RunView | None:
+    found = runs.list_runs(session, settings, actor, date=day, kind="nightly", page_size=1)
+    return runs.get_run(session, settings, actor, found.items[0].id) if found.items else None
+
+
+def uncovered(session: Session, actor: Actor, run: RunView, number: int) -> list[Uncovered]:
+    """One page of the run's unmatched orders; for staff each with its order and, while it is
+    still open, the ranked candidates."""
+    shown = run.unmatched[(number - 1) * UNCOVERED_PER_PAGE : number * UNCOVERED_PER_PAGE]
+    out = []
+    for row in shown:
+        detail = candidates = None
+        if actor.role == "staff":
+            detail = orders.get_order(session, actor, row.order_id)
+            if detail.order.status == "open":
+                candidates = dispatch.candidates_for(session, actor, row.order_id, CANDIDATES)
+        out.append(Uncovered(row, detail, candidates))
+    return out
+
+
+@router.get("/")
+def run_page(
+    request: Request, actor: DeskPage, session: SessionDep, date: str = "", page: str = "1"
+) -> Response:
+    """Tonight's run: its figures and the orders it left uncovered, with candidates."""
+    day, error = the_day(request, date)
+    settings = request.app.state.settings
+    try:
+        run = latest_run(session, settings, actor, day)
+        pages = max(1, -(-len(run.unmatched) // UNCOVERED_PER_PAGE)) if run else 1
+        number = min(page_number(page), pages)
+        rows = uncovered(session, actor, run, number) if run else []
+        names = community_names(session, actor)
+    except ServiceError as failure:
+        return show(request, "s/run.html", actor, 400, section="run", day=day, run=None,
+                    rows=[], pages=1, number=1, names={}, error=failure.message,
+                    overrides=[])  # fmt: skip
+    overrides = dispatch.overrides_on(session, actor, day)
+    return show(request, "s/run.html", actor, section="run", day=day, run=run, rows=rows,
+                pages=pages, number=number, names=names, error=error,
+                overrides=overrides)  # fmt: skip
+
+
+@router.post("/runs")
+def start_run(request: Request, actor: StaffPage, date: FormText = "") -> RedirectResponse:
+    """Run the matching for the date now (street-wide staff); back to the run page."""
+    day, error = the_day(request, date)
+    target = f"/s/?date={day.isoformat()}"
+    if error:
+        return back(request, target, err=error)
+    try:
+        run = nightly.start_run(request.app.state.sessions, request.app.state.settings, actor, day)
+    except ServiceError as failure:
+        return back(request, target, err=failure.message)
+    figures = run.figures
+    done = f"{figures.get('covered', 0)}/{figures.get('orders', 0)}"
+    return back(
+        request, target, msg=f"匹配完成：已匹配 {done} 单 / Run done: {done} orders matched"
+    )
+
+
+@router.post("/orders/{order_id}/assign")
+def assign(
+    request: Request,
+    order_id: IdPath,
+    actor: StaffPage,
+    session: SessionDep,
+    helper_ids: Annotated[list[str] | None, Form()] = None,
+    helper_numbers: FormText = "",
+    override_reason: FormText = "",
+    next_url: Annotated[str, Form(alias="next")] = "/s/",
+) -> RedirectResponse:
+    """Hand an uncovered order to the picked helper(s): they get pending offers at once. Helpers
+    may also be typed by number; a team breaking a rule needs an override reason."""
+    try:
+        typed = [n for n in helper_numbers.replace("，", ",").split(",") if n.strip()]
+        picked = [parse_int(h.strip(), "helper_ids") for h in [*(helper_ids or []), *typed]]
+        team = dispatch.reassign(
+            session,
+            request.app.state.settings,
+            actor,
+            order_id,
+            picked,
+            override_reason=override_reason[:500],
+        )
+    except ServiceError as failure:
+        return back(request, next_url, err=failure.message)
+    zh, en = "、".join(m.name for m in team.members), ", ".join(m.name for m in team.members)
+    message = f"订单 {order_id} 已派给 {zh}，等待回复 / order {order_id} offered to {en}"
+    return back(request, next_url, msg=message)
+
+
+# ----------------------------------------------------------------------------- the map
+
+
+MAP_STYLES: dict[str, tuple[str, str, str, str]] = {  # colour, shape, zh, en
+    "helper-inactive": ("#767676", "square", "志愿者：已停用", "Helper: inactive"),
+    "helper-free": ("#2f8f9d", "square", "志愿者：空闲", "Helper: free"),
+    "helper-busy": ("#0b5cad", "square", "志愿者：有派单", "Helper: has orders"),
+    "resident-matched": ("#1e6b2f", "circle", "居民：已匹配", "Resident: matched"),
+    "resident-offered": ("#8a4b00", "circle", "居民：待回复", "Resident: offered"),
+    "resident-unmatched": ("#a31515", "circle", "居民：未匹配", "Resident: unmatched"),
+}
+
+
+def map_dots(view: street_map.StreetMap, lang: str, names: dict[int, str]) -> list[svg.Dot]:
+    """Each point with its tooltip: who (staff only), status, community, orders that day."""
+    dots = []
+    for point in [*view.helpers, *view.residents]:
+        key = f"{point.kind}-{point.status}"
+        zh, en = MAP_STYLES[key][2:]
+        parts = [tr(lang, f"{point.name}（{point.code}）", f"{point.name} ({point.code})")]
+        parts = parts if point.name else []
+        parts += [tr(lang, zh, en), names.get(point.community_id, "")]
+        parts.append(tr(lang, f"当日 {point.orders} 单", f"{point.orders} order(s) that day"))
+        dots.append(svg.Dot(point.lat, point.lon, key, " · ".join(p for p in parts if p)))
+    return dots
+
+
+def map_drawings(view: street_map.StreetMap, lang: str, names: dict[int, str]) -> dict[str, Any]:
+    styles = {k: svg.DotStyle(c, s, tr(lang, zh, en)) for k, (c, s, zh, en) in MAP_STYLES.items()}
+    dots = map_dots(view, lang, names)
+    counts = {key: sum(d.style == key for d in dots) for key in styles}
+    day = view.date.isoformat()
+    drawing = svg.map_svg(
+        dots,
+        styles,
+        title=tr(lang, f"街道地图 {day}", f"Street map {day}"),
+        desc=tr(
+            lang,
+            f"{len(view.residents)} 位当日有订单的居民，{len(view.helpers)} 位志愿者",
+            f"{len(view.residents)} residents with orders that day, {len(view.helpers)} helpers",
+        ),
+        km_label=tr(lang, "公里", "km"),
+    )
+    bars = [(str(n), helpers) for n, helpers in enumerate(view.load)]
+    chart = svg.bar_chart_svg(
+        bars,
+        title=tr(lang, f"志愿者当日单数分布 {day}", f"Helper load on {day}"),
+        desc=tr(lang, "各单数的志愿者人数", "How many helpers hold 0, 1, 2 … orders"),
+        x_label=tr(lang, "当日单数", "orders that day"),
+        y_label=tr(lang, "志愿者人数", "helpers"),
+        ident="load-chart",
+    )
+    return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars}
+
+
+@router.get("/map")
+def map_page(request: Request, actor: DeskPage, session: SessionDep, date: str = "") -> Response:
+    """The street on a map for the date, and how many orders each helper holds."""
+    day, error = the_day(request, date)
+    lang = language(request)
+    try:
+        view = street_map.street_map(session, actor, day)
+        names = community_names(session, actor)
+    except (BadInput, NotFound) as failure:
+        return show(request, "s/map.html", actor, 400, section="map", day=day, view=None,
+                    error=failure.message)  # fmt: skip
+    return show(request, "s/map.html", actor, section="map", day=day, view=view, error=error,
+                **map_drawings(view, lang, names))  # fmt: skip

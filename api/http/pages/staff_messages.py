@@ -1,0 +1,67 @@
+"""The staff page for the outbox (``/s/messages``): messages that failed or wait to be sent,
+with their kind, helper, attempts, last error and next attempt, and a button that sends a
+failed message again. The outbox service decides the scope (community staff see messages to
+their community's helpers only) and writes the audit entry of a resend.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.http.deps import SessionDep
+from api.http.pages.staff import StaffPage, back, page_number, show
+from api.http.params import IdPath
+from api.services.errors import ServiceError
+from api.services.messages import outbox
+from api.services.messages.outbox import NotificationFilters
+from api.store.statuses import NotificationStatus
+
+router = APIRouter(prefix="/s", include_in_schema=False)
+PER_PAGE = 25
+SHOWN = {  # the status filter: its value → (Chinese, English)
+    "unsent": ("未发出（发送失败和待发送）", "Not sent (failed and pending)"),
+    NotificationStatus.FAILED: ("发送失败", "Failed"),
+    NotificationStatus.PENDING: ("待发送", "Pending"),
+    NotificationStatus.SENT: ("已发送", "Sent"),
+    "all": ("全部", "All"),
+}
+
+
+@router.get("/messages")
+def messages(
+    request: Request, actor: StaffPage, session: SessionDep, status: str = "", page: str = "1"
+) -> Response:
+    """Messages to helpers in the staff member's scope, newest first; by default the ones not
+    sent (failed or pending)."""
+    shown = status if status in SHOWN else "unsent"
+    filters = NotificationFilters(
+        status=None if shown in ("unsent", "all") else shown, unsent=shown == "unsent"
+    )
+    found = outbox.list_notifications(session, actor, filters, page_number(page), PER_PAGE)
+    return show(request, "s/messages.html", actor, section="messages", found=found,
+                shown=shown, choices=SHOWN,
+                pager_base=f"/s/messages?status={shown}&")  # fmt: skip
+
+
+@router.post("/messages/{notification_id}/resend")
+def resend(
+    request: Request,
+    notification_id: IdPath,
+    actor: StaffPage,
+    session: SessionDep,
+    next_url: Annotated[str, Form(alias="next")] = "/s/messages",
+) -> RedirectResponse:
+    """Send a failed message again (its attempts start over); back to the list."""
+    try:
+        outbox.resend(session, actor, notification_id)
+    except ServiceError as failure:
+        session.rollback()
+        return back(request, next_url, err=failure.message)
+    message = (
+        f"消息 {notification_id} 将在下一轮重新发送 / "
+        f"message {notification_id} will be sent again on the next round"
+    )
+    return back(request, next_url, msg=message)

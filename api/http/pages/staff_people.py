@@ -1,0 +1,201 @@
+"""Staff pages for the ledger (台账): residents and helpers listed with search, filters and pages,
+their detail pages, and the CSV/XLSX import with every bad row shown as a table.
+
+The ledger services decide the scope (community staff see their community only) and write the
+audit entries (a page of residents, a resident's detail, an import).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from api.http.deps import Actor, SessionDep
+from api.http.pages.staff import StaffPage, back, page_number, show
+from api.http.params import IdPath, id_in_range
+from api.services import orders
+from api.services.errors import NotFound, ServiceError
+from api.services.ledger import catalogue, imports
+from api.services.ledger import people as ledger
+from api.services.ledger.views import LedgerFilters
+from api.services.offers.assign import local_today
+from api.services.orders import OrderFilters
+
+router = APIRouter(prefix="/s", include_in_schema=False)
+PER_PAGE = 25
+KINDS = {"residents": ("居民", "residents"), "helpers": ("志愿者", "helpers")}
+
+
+def _labels(session: Session) -> dict[str, Any]:
+    """Catalogue codes → (Chinese, English) for kinds, categories and skills."""
+    cat = catalogue.catalogue(session)
+    return {
+        "kinds": {k.code: (k.name_zh, k.name_en) for k in cat.helper_kinds},
+        "categories": {c.code: (c.name_zh, c.name_en) for c in cat.resident_categories},
+        "skills": {s.code: (s.name_zh, s.name_en) for s in cat.skills},
+    }
+
+
+def _id(raw: str) -> int | None:
+    """An id typed in the query ("", nonsense or past every id: None)."""
+    number = int(raw) if raw.strip().isdigit() else None
+    return number if number is not None and id_in_range(number) else None
+
+
+def _filters(community: str, kind: str, skill: str, active: str, q: str) -> LedgerFilters:
+    """The list filters as typed in the query ("" = any)."""
+    return LedgerFilters(
+        community_id=_id(community),
+        kind=kind.strip() or None,
+        skill=skill.strip() or None,
+        active={"1": True, "0": False}.get(active),
+        q=q.strip() or None,
+    )
+
+
+def _list_context(
+    session: Session, actor: Actor, query: dict[str, str], path: str
+) -> dict[str, Any]:
+    """What both list pages show around the table: the filters, the places and the labels."""
+    communities = [
+        c
+        for c in catalogue.communities(session, actor)
+        if actor.community_id is None or c.id == actor.community_id
+    ]
+    kept = {k: v for k, v in query.items() if v}
+    return {
+        "query": query,
+        "communities": communities,
+        "pager_base": f"{path}?{urlencode(kept)}{'&' if kept else ''}",
+        **_labels(session),
+    }
+
+
+# ----------------------------------------------------------------------------- residents
+
+
+@router.get("/residents")
+def residents(
+    request: Request,
+    actor: StaffPage,
+    session: SessionDep,
+    q: str = "",
+    community_id: str = "",
+    category: str = "",
+    active: str = "",
+    page: str = "1",
+) -> Response:
+    """Residents in the staff member's scope: search by name, code or ID-card tail; filters."""
+    query = {"q": q, "community_id": community_id, "category": category, "active": active}
+    filters = _filters(community_id, category, "", active, q)
+    found = ledger.list_residents(session, actor, filters, page_number(page), PER_PAGE)
+    context = _list_context(session, actor, query, "/s/residents")
+    return show(request, "s/residents.html", actor, section="residents", found=found, **context)
+
+
+@router.get("/residents/{resident_id}")
+def resident(
+    request: Request, resident_id: IdPath, actor: StaffPage, session: SessionDep
+) -> Response:
+    """One resident with every field (the read is audited) and their orders from today on."""
+    try:
+        person = ledger.get_resident(session, actor, resident_id)
+    except NotFound as missing:
+        session.rollback()
+        return show(request, "s/missing.html", actor, 404, section="residents",
+                    error=missing.message)  # fmt: skip
+    upcoming = OrderFilters(
+        resident_id=resident_id, date_from=local_today(request.app.state.settings)
+    )
+    placed = orders.list_orders(session, actor, upcoming, 1, 100)
+    return show(request, "s/resident.html", actor, section="residents", person=person,
+                placed=placed, **_labels(session))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@router.get("/helpers")
+def helpers(
+    request: Request,
+    actor: StaffPage,
+    session: SessionDep,
+    q: str = "",
+    community_id: str = "",
+    kind: str = "",
+    skill: str = "",
+    active: str = "",
+    page: str = "1",
+) -> Response:
+    """Helpers in the staff member's scope: search by name or code; filters."""
+    query = {"q": q, "community_id": community_id, "kind": kind, "skill": skill, "active": active}
+    filters = _filters(community_id, kind, skill, active, q)
+    found = ledger.list_helpers(session, actor, filters, page_number(page), PER_PAGE)
+    context = _list_context(session, actor, query, "/s/helpers")
+    return show(request, "s/helpers.html", actor, section="helpers", found=found, **context)
+
+
+@router.get("/helpers/{helper_id}")
+def helper(request: Request, helper_id: IdPath, actor: StaffPage, session: SessionDep) -> Response:
+    """One helper with every field."""
+    try:
+        person = ledger.get_helper(session, actor, helper_id)
+    except NotFound as missing:
+        return show(request, "s/missing.html", actor, 404, section="helpers",
+                    error=missing.message)  # fmt: skip
+    return show(request, "s/helper.html", actor, section="helpers", person=person,
+                **_labels(session))  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- import
+
+
+@router.get("/import/{kind}")
+def import_form(request: Request, kind: str, actor: StaffPage) -> Response:
+    """The upload form for a ledger file (CSV or XLSX)."""
+    if kind not in KINDS:
+        return show(request, "s/missing.html", actor, 404, error="未找到 / not found")
+    return show(request, "s/import.html", actor, section=kind, kind=kind,
+                kind_names=KINDS[kind], rows=[], filename="")  # fmt: skip
+
+
+@router.post("/import/{kind}")
+def import_upload(
+    request: Request,
+    kind: str,
+    actor: StaffPage,
+    session: SessionDep,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """Import the file: all rows or none. A bad file comes back with a table of its bad cells
+    (row, column, reason); a good one leads to the list with what was inserted and updated."""
+    if kind not in KINDS:
+        return show(request, "s/missing.html", actor, 404, error="未找到 / not found")
+    filename = file.filename if file is not None else ""
+    data = file.file.read(imports.MAX_BYTES + 1) if file is not None else b""
+    try:
+        report = imports.import_file(session, actor, kind, data, filename)
+    except ServiceError as failure:
+        session.rollback()
+        rows = list(getattr(failure, "errors", []))
+        return show(request, "s/import.html", actor, 422, section=kind, kind=kind,
+                    kind_names=KINDS[kind], rows=rows, filename=filename,
+                    error=failure.message)  # fmt: skip
+    return _imported(request, kind, report)
+
+
+def _imported(request: Request, kind: str, report: imports.ImportReport) -> RedirectResponse:
+    message = (
+        f"导入完成：新增 {report.inserted} 条，更新 {report.updated} 条 / imported: "
+        f"inserted {report.inserted}, updated {report.updated}"
+    )
+    if report.ignored_columns:
+        names = "、".join(report.ignored_columns)
+        english = ", ".join(report.ignored_columns)
+        zh, _, en = message.partition(" / ")
+        message = f"{zh}；忽略的列：{names} / {en}; ignored columns: {english}"
+    return back(request, f"/s/{kind}", msg=message)

@@ -1,0 +1,314 @@
+"""The volunteer pages (``/v``), mobile first: today and upcoming offers (accept, decline with a
+reason, done), open orders nearby to claim (alone, with teammates, as a bundle), and points.
+
+Every page calls the same services as the JSON API (offers, claims, points); the services
+decide what a helper may see (the resident's contact only on an accepted offer) and refuse
+what they may not do. Each action posts a form and redirects back with ``?msg=`` or ``?err=``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from api.http.deps import Actor, SessionDep, SettingsDep
+from api.http.pages import labels
+from api.http.pages.auth_pages import HOMES
+from api.http.pages.render import PageActor, in_language, language, render, tr
+from api.http.params import IdPath, page_in_range
+from api.services import claims
+from api.services.closing import points
+from api.services.closing import visits as closing
+from api.services.errors import ServiceError
+from api.services.offers import answers as offers
+from api.services.offers.assign import local_today, to_local
+from api.settings import Settings
+from api.store.tables import utcnow
+
+router = APIRouter(prefix="/v", include_in_schema=False)
+OFFERS_PER_PAGE = 50
+CLAIMABLE_PER_PAGE = 20
+POINTS_PER_PAGE = 20
+# Common reasons to decline, offered as a list (labels.PAIRS["decline_reason"]): quicker than
+# typing on a phone.
+DECLINE_REASONS = tuple(labels.PAIRS["decline_reason"])
+NEAR_DAYS = ("Yesterday", "Today", "Tomorrow")
+
+
+# ----------------------------------------------------------------------------- shared
+
+
+def _away(request: Request, actor: Actor) -> Response | None:
+    """Volunteer pages are for helper accounts: staff and planners go to their own pages, any
+    other account sees "not found" (nothing about helpers is shown to them)."""
+    if actor.role == "helper" and actor.helper_id is not None:
+        return None
+    home = HOMES.get(actor.role)
+    if home and not home.startswith("/v/"):
+        return RedirectResponse(home, status_code=303)
+    return render(request, "v/not_found.html", actor, 404)
+
+
+def _say(request: Request, zh: str, en: str) -> str:
+    return tr(language(request), zh, en)
+
+
+def _in_language(request: Request, message: str) -> str:
+    """A service message "中文 / English" in the page's language."""
+    return in_language(language(request), message)
+
+
+def _back(path: str, *, msg: str = "", err: str = "", anchor: str = "") -> RedirectResponse:
+    """Post/Redirect/Get: back to ``path`` with a message or an error to show."""
+    query = urlencode({key: value for key, value in (("msg", msg), ("err", err)) if value})
+    target = f"{path}?{query}" if query else path
+    return RedirectResponse(target + (f"#{anchor}" if anchor else ""), status_code=303)
+
+
+def _refused(request: Request, session: Session, path: str, error: ServiceError) -> Response:
+    session.rollback()
+    return _back(path, err=_in_language(request, error.message))
+
+
+def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
+    """Template helpers: ``day(date)`` as today / tomorrow / a weekday and date, and
+    ``moment(utc)`` for a stored time in the street's local time."""
+    lang = language(request)
+    today = local_today(settings)
+
+    def day(date: dt.date) -> str:
+        ahead = (date - today).days
+        if ahead in (-1, 0, 1):
+            return tr(lang, ("昨天", "今天", "明天")[ahead + 1], NEAR_DAYS[ahead + 1])
+        zh, en = labels.PAIRS["weekday"][str(date.weekday())]
+        if date.year != today.year:  # the year too, else 3000-01-01 reads as this 1 January
+            return tr(lang, f"{date.year}年{date.month}月{date.day}日 {zh}",
+                      f"{en} {date.day} {date:%b} {date.year}")  # fmt: skip
+        return tr(lang, f"{date.month}月{date.day}日 {zh}", f"{en} {date.day} {date:%b}")
+
+    def moment(value: dt.datetime) -> str:
+        local = to_local(settings, value)
+        return f"{day(local.date())} {local:%H:%M}"
+
+    def reached(date: dt.date) -> bool:  # the visit's day has come: it may be marked done
+        return closing.visit_day_reached(settings, date, utcnow())
+
+    return {"day": day, "moment": moment, "visit_day_reached": reached}
+
+
+def _page_number(page: str) -> int:
+    """A page number from the query ("", nonsense: the first page; huge: the last possible)."""
+    page = page.strip()
+    return page_in_range(int(page)) if page.isdigit() and len(page) <= 12 else 1
+
+
+# ----------------------------------------------------------------------------- today
+
+
+@router.get("/")
+def home(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
+) -> Response:
+    """My offers and assignments, upcoming first, each as a card with its actions."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = offers.my_offers(
+        session,
+        settings,
+        actor.own_helper_id(),
+        page=_page_number(page),
+        page_size=OFFERS_PER_PAGE,
+    )
+    return render(
+        request,
+        "v/home.html",
+        actor,
+        here="home",
+        found=found,
+        reasons=labels.options(language(request), "decline_reason"),
+        **_calendar(request, settings),
+    )
+
+
+@router.post("/offers/{offer_id}/accept")
+def accept(
+    offer_id: IdPath, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    if (away := _away(request, actor)) is not None:
+        return away
+    try:
+        offers.accept(session, settings, actor.own_helper_id(), offer_id)
+    except ServiceError as error:
+        return _refused(request, session, "/v/", error)
+    msg = _say(
+        request, "已接受，居民的联系方式已显示", "Accepted: the resident's details are shown"
+    )
+    return _back("/v/", msg=msg, anchor=f"offer-{offer_id}")
+
+
+@router.post("/offers/{offer_id}/decline")
+def decline(
+    offer_id: IdPath,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    reason: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Decline (or step back from an accepted visit) with one of the common reasons and an
+    optional note; the order goes straight back to matching."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    label = labels.PAIRS["decline_reason"].get(reason)
+    note = note.strip()
+    if label is None and not note:
+        return _back("/v/", err=_say(request, "请选择拒绝的原因", "Please choose a reason"))
+    # Stored as service texts are ("中文 / English"), for whoever reads it in either language.
+    text = " — ".join(part for part in (" / ".join(label) if label else "", note) if part)
+    try:
+        offers.decline(session, settings, actor.own_helper_id(), offer_id, text)
+    except ServiceError as error:
+        return _refused(request, session, "/v/", error)
+    msg = _say(request, "已拒绝，我们会另请志愿者", "Declined: we will ask someone else")
+    return _back("/v/", msg=msg)
+
+
+@router.post("/assignments/{assignment_id}/done")
+def done(
+    assignment_id: IdPath,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    if (away := _away(request, actor)) is not None:
+        return away
+    try:
+        view = offers.mark_done(session, settings, actor.own_helper_id(), assignment_id)
+    except ServiceError as error:
+        return _refused(request, session, "/v/", error)
+    msg = _say(request, "已标记完成，谢谢您！", "Marked done. Thank you!")
+    return _back("/v/", msg=msg, anchor=f"offer-{view.id}")
+
+
+# ----------------------------------------------------------------------------- nearby
+
+
+@router.get("/claim")
+def claimable(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
+) -> Response:
+    """Open orders nearby I may claim: alone, with teammates, or several together."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = claims.claimable_orders(
+        session,
+        settings,
+        actor.own_helper_id(),
+        page=_page_number(page),
+        page_size=CLAIMABLE_PER_PAGE,
+    )
+    return render(
+        request, "v/claim.html", actor, here="claim", found=found, **_calendar(request, settings)
+    )
+
+
+@router.post("/claim/bundle")
+def claim_bundle(
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    order_ids: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies the default)
+) -> Response:
+    """打包认领: the ticked orders, all or nothing."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    ids = _numbers(order_ids)
+    if ids is None:
+        return _back("/v/claim", err=_say(request, "订单编号有误", "Invalid order number"))
+    try:
+        outcome = claims.claim_bundle(session, settings, actor.own_helper_id(), ids)
+    except ServiceError as error:
+        return _refused(request, session, "/v/claim", error)
+    count = len(outcome.orders)
+    msg = _say(request, f"已一起认领 {count} 个订单", f"Claimed {count} orders together")
+    return _back("/v/", msg=msg)
+
+
+@router.post("/claim/{order_id:int}")
+def claim_single(
+    order_id: IdPath, request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """单独认领: a one-person order, accepted at once."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    try:
+        claims.claim_single(session, settings, actor.own_helper_id(), order_id)
+    except ServiceError as error:
+        return _refused(request, session, "/v/claim", error)
+    msg = _say(
+        request, "认领成功，居民的联系方式已显示", "Claimed: the resident's details are shown"
+    )
+    return _back("/v/", msg=msg)
+
+
+@router.post("/claim/{order_id:int}/team")
+def claim_team(
+    order_id: IdPath,
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    teammate: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies the default)
+) -> Response:
+    """集体认领: with teammates named by their helper numbers; each teammate confirms."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    ids = _numbers(teammate)
+    if ids is None:
+        err = _say(request, "队友编号只能是数字", "A teammate's number is digits only")
+        return _back("/v/claim", err=err)
+    try:
+        claims.claim_team(session, settings, actor.own_helper_id(), order_id, ids)
+    except ServiceError as error:
+        return _refused(request, session, "/v/claim", error)
+    msg = _say(request, "已认领，等待队友确认", "Claimed: waiting for your teammates to confirm")
+    return _back("/v/", msg=msg)
+
+
+def _numbers(values: list[str]) -> list[int] | None:
+    """Whole numbers typed or ticked (blank fields skipped); None if any is not a number."""
+    typed = [value.strip() for value in values if value.strip()]
+    if not all(value.isdecimal() and len(value) < 10 for value in typed):
+        return None
+    return [int(value) for value in typed]
+
+
+# ----------------------------------------------------------------------------- points
+
+
+@router.get("/points")
+def my_points(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
+) -> Response:
+    """My points balance and history, newest first."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = points.history(
+        session, actor, actor.own_helper_id(), _page_number(page), POINTS_PER_PAGE
+    )
+    return render(
+        request,
+        "v/points.html",
+        actor,
+        here="points",
+        found=found,
+        **_calendar(request, settings),
+    )

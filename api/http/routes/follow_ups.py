@@ -1,0 +1,45 @@
+"""Follow-up visits (回访) scheduled by low feedback scores: staff list and complete them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.http.deps import SessionDep, StaffActor
+from api.http.openapi import declared_router
+from api.http.params import IdPath, PageNumber, PageSize
+from api.services.closing import visits as closing
+from api.services.closing.visits import FollowUpView
+from api.services.paging import Page
+
+router = declared_router(tags=["follow-ups"])
+
+
+class FollowUpDoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: str = Field(default="", max_length=4000, description="what the visit found")
+
+
+@router.get("/follow-ups")
+def list_follow_ups(
+    session: SessionDep,
+    actor: StaffActor,
+    status: Literal["scheduled", "done"] | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
+) -> Page[FollowUpView]:
+    """Follow-up visits in your scope, soonest due first."""
+    return closing.list_follow_ups(session, actor, status, page, page_size)
+
+
+@router.post("/follow-ups/{follow_up_id}/done")
+def complete_follow_up(
+    follow_up_id: IdPath,
+    session: SessionDep,
+    actor: StaffActor,
+    body: Annotated[FollowUpDoneIn | None, Body()] = None,
+) -> FollowUpView:
+    """Record that the follow-up visit took place."""
+    return closing.complete_follow_up(session, actor, follow_up_id, body.notes if body else "")

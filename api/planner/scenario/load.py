@@ -1,0 +1,382 @@
+"""Reading a scenario file (YAML plus the CSV tables it names) and building its base street.
+
+Every problem with the input raises ``ScenarioError`` whose text names the file, the place
+(``street.explicit.helpers[12].skills[0]``, ``helpers.csv: row 4: column skills`` or a YAML line)
+and what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from api.planner.scenario.schema import (
+    MAX_CSV_BYTES,
+    MAX_ROWS,
+    HelperRow,
+    MatrixTravelFile,
+    OrderRow,
+    ResidentRow,
+    Scenario,
+)
+from api.services.files import decode_utf8, inside_folder, load_yaml, read_regular_file
+from matcher.catalogue import field_path, load_catalogue
+from matcher.generator import StreetLayout, generate_street_with_layout, preset
+from matcher.generator import StreetSpec as Spec
+from matcher.model import (
+    MINUTES_PER_DAY,
+    GeoTravel,
+    Helper,
+    Location,
+    MatrixTravel,
+    Order,
+    Problem,
+    Resident,
+    TimeWindow,
+    TravelLeg,
+)
+
+_ROW_MODELS: dict[str, type[BaseModel]] = {
+    "helpers": HelperRow,
+    "residents": ResidentRow,
+    "orders": OrderRow,
+    "legs": TravelLeg,
+}
+# Cross-reference messages of ``Problem``, e.g. "helper 'H1': field 'skills': unknown skill 'x'".
+_REFERENCE = re.compile(r"^(helper|resident|order) '(.*?)': field '(\w+)': (.*)$", re.DOTALL)
+_LEG = re.compile(r"^travel leg (\d+) \(.*?\): (?:field '(\w+)': )?(.*)$", re.DOTALL)
+_QUOTED_END = re.compile(r"'([^']*)'$")
+_SECTIONS = {"helper": "helpers", "resident": "residents", "order": "orders"}
+_SECTION_NAMES = ("helpers", "residents", "orders")
+_MAX_LISTED = 10
+
+Row = TypeVar("Row")
+Made = TypeVar("Made")
+
+
+class ScenarioError(ValueError):
+    """A scenario file cannot be read or does not describe a valid scenario; ``str`` is the
+    whole message for the user."""
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_scenario(path: Path) -> Scenario:
+    """The scenario in ``path`` with its CSV tables read; raises ``ScenarioError``."""
+    path = Path(path)
+    data = load_yaml(path, ScenarioError)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
+    street = data.get("street")
+    explicit = street.get("explicit") if isinstance(street, dict) else None
+    tables = _read_tables(path, explicit) if isinstance(explicit, dict) else {}
+    try:
+        scenario = Scenario.model_validate({**data, "source": path, "tables": tables})
+    except ValidationError as error:
+        raise ScenarioError(_describe(path, error)) from error
+    _check_variant_names(scenario)
+    if scenario.street.generated is None and scenario.street.explicit is None:
+        raise ScenarioError(f"{path}: street: give 'generated', 'explicit' or both")
+    if scenario.street.generated is None:
+        base_problem(scenario)  # explicit streets are small: catch bad references now
+    return scenario
+
+
+def _read_tables(path: Path, explicit: dict[str, Any]) -> dict[str, str]:
+    """Replace CSV paths in ``explicit`` by validated-later rows; returns section -> CSV name.
+    A CSV must lie in the scenario file's folder (or below it)."""
+    tables: dict[str, str] = {}
+    sections = [(explicit, name, f"street.explicit.{name}") for name in _SECTION_NAMES]
+    travel = explicit.get("travel")
+    if isinstance(travel, dict):
+        sections.append((travel, "legs", "street.explicit.travel.legs"))
+    for holder, section, field in sections:
+        value = holder.get(section)
+        if isinstance(value, str):
+            table = inside_folder(path.parent, value, f"{path}: {field}", ScenarioError)
+            rows = read_csv(table, _ROW_MODELS[section], MAX_ROWS[section], path.parent / value)
+            holder[section] = rows
+            tables[section] = value
+    return tables
+
+
+def read_csv(
+    path: Path, row_model: type[BaseModel], max_rows: int, shown: Path
+) -> list[dict[str, Any]]:
+    """The rows of the CSV table ``path`` (a regular UTF-8 file of at most ``MAX_CSV_BYTES``,
+    at most ``max_rows`` rows), checked against ``row_model`` (empty cells take defaults).
+    Errors name the file (as ``shown``), row, column and reason, never a cell's text."""
+    text = decode_utf8(read_regular_file(path, MAX_CSV_BYTES, ScenarioError), shown, ScenarioError)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        columns = [column.strip() for column in next(reader, [])]
+        _check_columns(shown, columns, row_model)
+        rows: list[dict[str, Any]] = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines, as csv.DictReader skips them
+            if len(rows) >= max_rows:
+                raise ScenarioError(
+                    f"{shown}: more than {max_rows:,} rows; the limit is {max_rows:,}"
+                )
+            if len(cells) > len(columns):
+                raise ScenarioError(
+                    f"{shown}: row {reader.line_num}: {len(cells)} cells but the header has "
+                    f"{len(columns)} columns"
+                )
+            given = zip(columns, cells, strict=False)  # short rows: missing cells are empty
+            rows.append({k: v.strip() for k, v in given if v.strip()})
+    except csv.Error as error:
+        raise ScenarioError(
+            f"{shown}: row {reader.line_num}: not a readable CSV row ({error})"
+        ) from None
+    problems = []
+    for index, row in enumerate(rows):
+        try:
+            row_model.model_validate(row)
+        except ValidationError as error:
+            for detail in error.errors(include_url=False):
+                column = str(detail["loc"][0]) if detail["loc"] else "?"
+                problems.append(f"row {index + 2}: column {column}: {_message(detail, echo=False)}")
+    if problems:
+        raise ScenarioError(_join(shown, problems))
+    return rows
+
+
+def _check_columns(path: Path, columns: list[str], row_model: type[BaseModel]) -> None:
+    """Header names are the model's fields; an unknown one is named by its position only."""
+    known = list(row_model.model_fields)
+    for number, column in enumerate(columns, start=1):
+        if column not in known:
+            raise ScenarioError(
+                f"{path}: row 1: column {number} is not a known column; columns are "
+                f"{', '.join(known)}"
+            )
+        if columns.index(column) != number - 1:
+            raise ScenarioError(f"{path}: row 1: column {column} appears twice")
+    missing = [n for n, f in row_model.model_fields.items() if f.is_required() and n not in columns]
+    if missing:
+        raise ScenarioError(f"{path}: row 1: missing column {missing[0]!r}")
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def _message(detail: Any, echo: bool = True) -> str:
+    """Pydantic's message; with ``echo`` the rejected value too (a CSV cell is never echoed)."""
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if not echo:
+        return message
+    if "input" in detail and detail["type"] not in ("missing", "extra_forbidden", "value_error"):
+        message = f"{message} (got {detail['input']!r})"
+    return message
+
+
+def _describe(path: Path, error: ValidationError) -> str:
+    lines = []
+    for detail in error.errors(include_url=False):
+        loc = tuple(part for part in detail["loc"] if part not in ("rows", "csv", "geo", "matrix"))
+        lines.append(f"{field_path(loc) or '<scenario>'}: {_message(detail)}")
+    return _join(path, lines)
+
+
+def _join(path: Path | str, lines: list[str]) -> str:
+    if len(lines) == 1:
+        return f"{path}: {lines[0]}"
+    shown = [f"  {line}" for line in lines[:_MAX_LISTED]]
+    if len(lines) > _MAX_LISTED:
+        shown.append(f"  … and {len(lines) - _MAX_LISTED} more")
+    return f"{path}: {len(lines)} errors:\n" + "\n".join(shown)
+
+
+def _check_variant_names(scenario: Scenario) -> None:
+    seen: set[str] = set()
+    for index, variant in enumerate(scenario.variants):
+        if variant.name in seen or variant.name == "base":
+            raise ScenarioError(
+                f"{scenario.source}: variants[{index}].name: {variant.name!r} is used twice "
+                "('base' is the unchanged scenario)"
+            )
+        seen.add(variant.name)
+
+
+def locate_problem_error(scenario: Scenario, message: str, where: str) -> str:
+    """A ``Problem`` validation message placed in the file: an explicit row when the id is one,
+    otherwise ``where`` (e.g. ``street`` or ``variants[1]``)."""
+    message = message.removeprefix("Value error, ")
+    placed = _place_reference(scenario, message) or _place_leg(scenario, message)
+    if placed is not None:
+        return placed
+    return f"{scenario.source}: {where}: {message}"
+
+
+def _place_reference(scenario: Scenario, message: str) -> str | None:
+    match = _REFERENCE.match(message)
+    explicit = scenario.street.explicit
+    if match is None or explicit is None:
+        return None
+    kind, entity_id, field, what = match.groups()
+    section = _SECTIONS[kind]
+    rows = getattr(explicit, section)
+    indices = [i for i, row in enumerate(rows) if row.id == entity_id]
+    if not indices:
+        return None
+    index = indices[-1] if what == "duplicate id" else indices[0]
+    field += _list_position(getattr(rows[index], field, None), what)
+    return _row_place(scenario, section, index, field, f"{what} (in {kind} {entity_id!r})")
+
+
+def _list_position(values: object, what: str) -> str:
+    """``[i]`` when ``what`` ends with a quoted value found at position i of ``values``."""
+    match = _QUOTED_END.search(what)
+    if match is None or not isinstance(values, list) or match.group(1) not in values:
+        return ""
+    return f"[{values.index(match.group(1))}]"
+
+
+def _place_leg(scenario: Scenario, message: str) -> str | None:
+    match = _LEG.match(message)
+    explicit = scenario.street.explicit
+    if match is None or explicit is None or not isinstance(explicit.travel, MatrixTravelFile):
+        return None
+    index, field, what = match.groups()
+    return _row_place(scenario, "legs", int(index), field, what)
+
+
+def _row_place(scenario: Scenario, section: str, index: int, field: str | None, what: str) -> str:
+    table = scenario.tables.get(section)
+    if table is not None:
+        column = f"column {field.split('[')[0]}: " if field else ""
+        return f"{scenario.source.parent / table}: row {index + 2}: {column}{what}"
+    prefix = "street.explicit.travel.legs" if section == "legs" else f"street.explicit.{section}"
+    suffix = f".{field}" if field else ""
+    return f"{scenario.source}: {prefix}[{index}]{suffix}: {what}"
+
+
+# ----------------------------------------------------------------------------- base problem
+
+
+def street_spec(scenario: Scenario) -> Spec | None:
+    """The generator spec: the preset (if any) with the file's fields laid over it."""
+    generated = scenario.street.generated
+    if generated is None:
+        return None
+    fields = generated.model_fields_set - {"preset"}
+    overrides = generated.model_dump(include=fields)
+    base = preset(generated.preset, seed=generated.seed) if generated.preset else Spec()
+    base_data = {**base.model_dump(), "date": scenario.date}
+    return Spec.model_validate({**base_data, **overrides})
+
+
+def base_problem(scenario: Scenario) -> tuple[Problem, StreetLayout | None]:
+    """The unchanged street of ``scenario``; raises ``ScenarioError`` on bad references."""
+    spec = street_spec(scenario)
+    try:
+        generated = _generate(scenario, spec)
+        return _combine(scenario, generated), (generated[1] if generated else None)
+    except ValidationError as error:
+        details = error.errors(include_url=False)
+        raise ScenarioError(
+            locate_problem_error(scenario, str(details[0]["msg"]), "street")
+        ) from error
+
+
+def _generate(scenario: Scenario, spec: Spec | None) -> tuple[Problem, StreetLayout] | None:
+    try:
+        return generate_street_with_layout(spec) if spec is not None else None
+    except ValidationError:
+        raise
+    except ValueError as error:  # the generator's own checks, e.g. an unknown skill_boost skill
+        message = str(error).replace("field '", "", 1).replace("':", ":", 1)
+        raise ScenarioError(f"{scenario.source}: street.generated.{message}") from error
+
+
+def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None) -> Problem:
+    explicit = scenario.street.explicit
+    if generated is not None and explicit is None:
+        return generated[0]
+    assert explicit is not None
+    helpers = _rows(scenario, "helpers", explicit.helpers, helper_from_row)
+    residents = _rows(scenario, "residents", explicit.residents, resident_from_row)
+    orders = _rows(scenario, "orders", explicit.orders, lambda row: order_from_row(row, scenario))
+    travel: GeoTravel | MatrixTravel = GeoTravel()
+    if isinstance(explicit.travel, MatrixTravelFile):
+        travel = MatrixTravel(legs=tuple(explicit.travel.legs))
+    elif explicit.travel is not None:
+        travel = GeoTravel(**explicit.travel.model_dump(exclude={"kind"}))
+    if generated is not None:
+        base = generated[0]
+        helpers, residents = base.helpers + helpers, base.residents + residents
+        orders = base.orders + orders
+        travel = travel if explicit.travel is not None else base.travel
+        catalogue = base.catalogue
+    else:
+        catalogue = load_catalogue()
+    for section, rows in (("helpers", helpers), ("residents", residents), ("orders", orders)):
+        if len(rows) > MAX_ROWS[section]:
+            raise ScenarioError(
+                f"{scenario.source}: street: {len(rows):,} {section} in all (generated and "
+                f"explicit); the limit is {MAX_ROWS[section]:,}"
+            )
+    return Problem(
+        date=scenario.date, catalogue=catalogue, helpers=helpers, residents=residents,
+        orders=orders, travel=travel,
+    )  # fmt: skip
+
+
+def _set(row: BaseModel, *names: str) -> dict[str, Any]:
+    """The optional fields the row actually gives, so the model's defaults apply otherwise."""
+    return {name: getattr(row, name) for name in names if getattr(row, name) is not None}
+
+
+def _rows(scenario: Scenario, section: str, rows: Sequence[Row], make: Callable[[Row], Made]
+          ) -> tuple[Made, ...]:  # fmt: skip
+    """``make`` applied to every row; a row the model rejects is named by its place in the file
+    (or CSV row and column), e.g. ``street.explicit.helpers[3].max_orders``."""
+    built = []
+    for index, row in enumerate(rows):
+        try:
+            built.append(make(row))
+        except ValidationError as error:
+            detail = error.errors(include_url=False)[0]
+            field = ".".join(str(part) for part in detail["loc"]) or None
+            what = str(detail["msg"]).removeprefix("Value error, ")
+            raise ScenarioError(_row_place(scenario, section, index, field, what)) from error
+    return tuple(built)
+
+
+def helper_from_row(row: HelperRow) -> Helper:
+    return Helper(
+        id=row.id, kind=row.kind, location=Location(lat=row.lat, lon=row.lon),
+        skills=frozenset(row.skills), availability=_windows(row.availability),
+        languages=frozenset(row.languages), gender=row.gender,
+        blocked_residents=frozenset(row.blocked_residents),
+        **_set(row, "max_orders", "max_minutes", "radius_km", "committed_minutes", "speed_kmh"),
+    )  # fmt: skip
+
+
+def _windows(windows: list[TimeWindow]) -> tuple[TimeWindow, ...]:
+    return tuple(windows) or (TimeWindow(start=0, end=MINUTES_PER_DAY),)
+
+
+def resident_from_row(row: ResidentRow) -> Resident:
+    return Resident(
+        id=row.id, category=row.category, location=Location(lat=row.lat, lon=row.lon),
+        circle=tuple(row.circle), preferred_gender=row.preferred_gender, language=row.language,
+        **_set(row, "priority_weight"),
+    )  # fmt: skip
+
+
+def order_from_row(row: OrderRow, scenario: Scenario) -> Order:
+    return Order(
+        id=row.id, resident=row.resident, item=row.item, date=scenario.date, window=row.window,
+        flexible_start=row.flexible_start, priority=row.priority, days_waited=row.days_waited,
+        pinned=tuple(row.pinned), **_set(row, "duration_min", "team_size"),
+    )  # fmt: skip

@@ -1,0 +1,275 @@
+"""Accounts, password hashing (argon2id), expiring bearer tokens (only their hash is stored)
+and login throttling (failed attempts counted in the database, so every worker sees them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from api.services.accounts.audit import audit
+from api.services.errors import BadInput, Conflict, TooManyAttempts, Unauthorized
+from api.settings import Settings
+from api.store.tables import ROLES, LoginFailure, TokenRow, UserRow, utcnow
+
+HASHER = PasswordHasher()
+# Verifying against this keeps an unknown username as slow as a wrong password.
+_DUMMY_HASH = HASHER.hash("qunbang-dummy-password")
+
+
+# Failed logins older than this are deleted (they no longer count towards any limit).
+FAILURES_KEPT = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """At most ``per_account`` failed logins for one username and ``per_client`` from one
+    client address within ``window``; past either, logins are refused (even with the right
+    password) until enough failures leave the window."""
+
+    per_account: int = 5
+    per_client: int = 20
+    window: dt.timedelta = dt.timedelta(minutes=15)
+
+
+def login_limits(settings: Settings) -> LoginLimits:
+    """The login limits the settings ask for."""
+    return LoginLimits(
+        per_account=settings.login_failures_per_account,
+        per_client=settings.login_failures_per_client,
+        window=dt.timedelta(minutes=settings.login_window_minutes),
+    )
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    """What a valid token says about its caller (one database read)."""
+
+    user_id: int
+    username: str
+    role: str
+    street_id: int | None
+    community_id: int | None
+    helper_id: int | None
+    resident_id: int | None
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: dt.datetime
+    user: UserRow
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    street_id: int | None = None,
+    community_id: int | None = None,
+    helper_id: int | None = None,
+    resident_id: int | None = None,
+    display_name: str = "",
+) -> UserRow:
+    """Create an account; the caller commits."""
+    if role not in ROLES:
+        raise BadInput(
+            f"未知角色 unknown role {role!r}; 可选 choose from {', '.join(ROLES)}", "role"
+        )
+    if len(password) < 8:
+        raise BadInput("密码至少 8 位 / password needs at least 8 characters", "password")
+    if role == "helper" and helper_id is None:
+        raise BadInput("志愿者账号需要关联志愿者 / a helper account needs a helper", "helper")
+    if role == "resident" and resident_id is None:
+        raise BadInput("居民账号需要关联居民 / a resident account needs a resident", "resident")
+    if role in ("staff", "planner") and street_id is None:
+        raise BadInput("工作人员账号需要街道 / staff and planner accounts need a street", "street")
+    if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
+        raise Conflict(f"用户名已存在 / username {username!r} is taken", "username")
+    user = UserRow(
+        username=username,
+        password_hash=HASHER.hash(password),
+        role=role,
+        street_id=street_id,
+        community_id=community_id,
+        helper_id=helper_id,
+        resident_id=resident_id,
+        display_name=display_name or username,
+    )
+    session.add(user)
+    session.flush()
+    audit(session, None, "user.add", "user", user.id, {"username": username, "role": role})
+    return user
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    ttl_minutes: int,
+    *,
+    client: str = "",
+    limits: LoginLimits | None = None,
+    now: dt.datetime | None = None,
+) -> IssuedToken:
+    """Check the password and issue a token valid for ``ttl_minutes``.
+
+    ``TooManyAttempts`` when the username or the client address had too many failures lately
+    (the password is then not even checked); ``Unauthorized`` for a wrong password or an unknown
+    or inactive account. The attempt is counted as a failure before the (slow) password check,
+    so that parallel guesses see each other; a success clears the account's failures."""
+    limits = limits or LoginLimits()
+    now = now or utcnow()
+    username, client = username[:64], client[:64]
+    _refuse_if_throttled(session, username, client, limits, now)
+    session.add(LoginFailure(username=username, client=client, at=now))
+    session.commit()
+    user = session.scalar(select(UserRow).where(UserRow.username == username))
+    # End the read before the slow hash check: each write below starts its own transaction
+    # (on SQLite a read transaction that later writes can fail if another writer went first).
+    session.commit()
+    try:
+        HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.active:
+        _forget_old_failures(session, username, client, now)
+        session.commit()
+        raise Unauthorized("用户名或密码错误 / wrong username or password")
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    token = secrets.token_urlsafe(32)
+    expires_at = now + dt.timedelta(minutes=ttl_minutes)
+    session.add(TokenRow(token_hash=hash_token(token), user_id=user.id, expires_at=expires_at))
+    session.commit()
+    return IssuedToken(token=token, expires_at=expires_at, user=user)
+
+
+def _refuse_if_throttled(
+    session: Session, username: str, client: str, limits: LoginLimits, now: dt.datetime
+) -> None:
+    """``TooManyAttempts`` with the seconds until the oldest counted failure leaves the window,
+    if the account or the client address reached its limit."""
+    since = now - limits.window
+    for column, value, limit, field in (
+        (LoginFailure.username, username, limits.per_account, "username"),
+        (LoginFailure.client, client, limits.per_client, None),
+    ):
+        recent = (
+            select(LoginFailure.at)
+            .where(column == value, LoginFailure.at > since)
+            .order_by(LoginFailure.at.desc())
+            .offset(limit - 1)
+            .limit(1)
+        )
+        oldest_counted = session.scalar(recent)
+        if oldest_counted is not None:
+            session.rollback()
+            wait = max(1, math.ceil((oldest_counted + limits.window - now).total_seconds()))
+            minutes = math.ceil(wait / 60)
+            raise TooManyAttempts(
+                f"登录失败次数过多，请 {minutes} 分钟后再试 / too many failed logins: "
+                f"try again in {minutes} min",
+                field,
+                retry_after=wait,
+            )
+    session.rollback()  # end the read: the write that follows starts a fresh transaction
+
+
+def _forget_old_failures(session: Session, username: str, client: str, now: dt.datetime) -> None:
+    """Delete this account's and this client's failures older than ``FAILURES_KEPT`` (both
+    indexed: a wrong password never scans the whole table)."""
+    session.execute(
+        delete(LoginFailure).where(
+            or_(LoginFailure.username == username, LoginFailure.client == client),
+            LoginFailure.at < now - FAILURES_KEPT,
+        )
+    )
+
+
+def owner_of_token(session: Session, token: str, now: dt.datetime | None = None) -> TokenOwner:
+    """The active user a valid, unexpired, unrevoked token belongs to: one indexed read, made
+    on every request, so that a logout or a deactivation in any worker takes effect at once."""
+    row = session.execute(
+        select(
+            UserRow.id,
+            UserRow.username,
+            UserRow.role,
+            UserRow.street_id,
+            UserRow.community_id,
+            UserRow.helper_id,
+            UserRow.resident_id,
+            TokenRow.expires_at,
+        )
+        .join(UserRow, TokenRow.user_id == UserRow.id)
+        .where(
+            TokenRow.token_hash == hash_token(token),
+            TokenRow.revoked.is_(False),
+            TokenRow.expires_at > (now or utcnow()),
+            UserRow.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        raise Unauthorized("登录已失效，请重新登录 / not logged in or the login has expired")
+    return TokenOwner(*row)
+
+
+def logout(session: Session, token: str) -> None:
+    session.execute(
+        update(TokenRow).where(TokenRow.token_hash == hash_token(token)).values(revoked=True)
+    )
+    session.commit()
+
+
+def revoke_tokens(
+    session: Session,
+    *,
+    user_id: int | None = None,
+    helper_id: int | None = None,
+    resident_id: int | None = None,
+) -> int:
+    """Revoke every live token of an account, or of the accounts tied to a helper or a
+    resident (part of the caller's transaction); returns how many were revoked."""
+    owners = [
+        column == value
+        for column, value in (
+            (UserRow.id, user_id),
+            (UserRow.helper_id, helper_id),
+            (UserRow.resident_id, resident_id),
+        )
+        if value is not None
+    ]
+    if not owners:
+        return 0
+    users = select(UserRow.id).where(or_(*owners))
+    result = session.execute(
+        update(TokenRow)
+        .where(TokenRow.user_id.in_(users), TokenRow.revoked.is_(False))
+        .values(revoked=True)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def deactivate_user(session: Session, actor_user_id: int | None, username: str) -> UserRow:
+    """Deactivate an account (kept, never deleted) and revoke its tokens; commits."""
+    user = session.scalar(select(UserRow).where(UserRow.username == username))
+    if user is None:
+        raise BadInput(f"没有这个账号 / no account {username!r}", "username")
+    user.active = False
+    revoked = revoke_tokens(session, user_id=user.id)
+    audit(session, actor_user_id, "user.deactivate", "user", user.id, {"revoked": revoked})
+    session.commit()
+    return user

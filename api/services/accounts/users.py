@@ -1,0 +1,73 @@
+"""Accounts by ledger codes, as the command line names them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.services.accounts.auth import add_user
+from api.services.errors import BadInput
+from api.store.db import begin_write
+from api.store.tables import Community, HelperRow, ResidentRow, Street, UserRow
+
+
+def add_account(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    street: str | None = None,
+    community: str | None = None,
+    helper: str | None = None,
+    resident: str | None = None,
+) -> UserRow:
+    """Create an account from street, community, helper and resident codes; commits."""
+    begin_write(session)
+    street_id = community_id = helper_id = resident_id = None
+    if street is not None:
+        street_id = _id(session, select(Street.id).where(Street.code == street), "street", street)
+    if community is not None:
+        if street_id is None:
+            raise BadInput(
+                "--community 需要同时给出 --street / --community needs --street", "community"
+            )
+        community_id = _id(
+            session,
+            select(Community.id).where(
+                Community.street_id == street_id, Community.code == community
+            ),
+            "community",
+            community,
+        )
+    if helper is not None:
+        row = session.scalar(select(HelperRow).where(HelperRow.code == helper))
+        if row is None:
+            raise BadInput(f"没有这个志愿者 / no helper with code {helper!r}", "helper")
+        helper_id, street_id = row.id, street_id or row.street_id
+    if resident is not None:
+        found = session.scalar(select(ResidentRow).where(ResidentRow.code == resident))
+        if found is None:
+            raise BadInput(f"没有这个居民 / no resident with code {resident!r}", "resident")
+        resident_id, street_id = found.id, street_id or found.street_id
+    user = add_user(
+        session,
+        username,
+        password,
+        role,
+        street_id=street_id,
+        community_id=community_id,
+        helper_id=helper_id,
+        resident_id=resident_id,
+    )
+    session.commit()
+    return user
+
+
+def _id(session: Session, query, what: str, code: str) -> int:  # type: ignore[no-untyped-def]
+    found = session.scalar(query)
+    if found is None:
+        raise BadInput(f"没有这个{_ZH[what]} / no {what} with code {code!r}", what)
+    return int(found)
+
+
+_ZH = {"street": "街道", "community": "社区"}

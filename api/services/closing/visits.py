@@ -1,0 +1,265 @@
+"""Closing the loop (五定闭环): staff confirm a visit a helper marked done, which credits each
+member's base points; the resident's feedback; and the follow-up visits (回访) a low score
+schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.http.deps import Actor
+from api.http.schemas.common import UtcDateTime
+from api.services.accounts.audit import audit
+from api.services.closing.points import credit_base
+from api.services.errors import BadInput, Conflict, NotFound
+from api.services.offers.assign import live_assignment, local_today, refresh_order_status
+from api.services.orders import order_view, scoped_order
+from api.services.paging import Page, fetch_page
+from api.settings import Settings
+from api.store.db import begin_write
+from api.store.statuses import AssignmentStatus, OrderStatus
+from api.store.tables import (
+    AssignmentRow,
+    FeedbackRow,
+    FollowUpRow,
+    ItemRow,
+    OrderRow,
+    ResidentRow,
+    utcnow,
+)
+
+log = logging.getLogger("qunbang.closing")
+FOLLOW_UP_STATUSES = ("scheduled", "done")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    order_id: int
+    status: str
+    confirmed_at: UtcDateTime
+    points: dict[int, int]  # helper id -> base points credited
+
+
+@dataclass(frozen=True)
+class FeedbackView:
+    id: int
+    order_id: int
+    score: int
+    comment: str
+    created_at: UtcDateTime
+    follow_up_id: int | None
+    follow_up_due: dt.date | None
+
+
+@dataclass(frozen=True)
+class FollowUpView:
+    id: int
+    order_id: int
+    resident_id: int
+    resident_name: str
+    item: str
+    order_date: dt.date
+    score: int | None
+    comment: str
+    due_date: dt.date
+    status: str
+    notes: str
+    done_at: UtcDateTime | None
+
+
+# ----------------------------------------------------------------------------- the visit's day
+
+CLOSING_ACTIONS = {"done": ("标记完成", "marked done"), "confirm": ("确认", "confirmed")}
+
+
+def visit_day_reached(settings: Settings, visit_date: dt.date, now: dt.datetime) -> bool:
+    """Whether ``visit_date`` has come in the street's time: a visit can be marked done, and
+    confirmed, only on or after its day (never the evening before, for tomorrow's visit)."""
+    return visit_date <= local_today(settings, now)
+
+
+def require_visit_day(
+    settings: Settings, visit_date: dt.date, now: dt.datetime, action: str
+) -> None:
+    """``Conflict`` if ``action`` ("done" or "confirm") comes before the visit's day. The one
+    rule both ``offers.mark_done`` and ``confirm_done`` ask."""
+    if visit_day_reached(settings, visit_date, now):
+        return
+    zh, en = CLOSING_ACTIONS[action]
+    day_zh = f"{visit_date.year}年{visit_date.month}月{visit_date.day}日"
+    raise Conflict(
+        f"服务日期是{day_zh}，当天起才能{zh} / the visit is on {visit_date.isoformat()}: it "
+        f"can be {en} from that day on",
+        "date",
+    )
+
+
+# ----------------------------------------------------------------------------- confirmation
+
+
+def confirm_done(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    order_id: int,
+    now: dt.datetime | None = None,
+) -> Confirmation:
+    """Confirm a visit a helper marked done and, in the same transaction, credit every member
+    who accepted it the item's base points. A second confirmation, or one before the visit's
+    day (street time), is a ``Conflict``."""
+    now = now or utcnow()
+    begin_write(session)
+    order = scoped_order(session, actor, order_id)
+    assignment = live_assignment(session, order.id)
+    if assignment is None or assignment.status != AssignmentStatus.DONE:
+        if order.status == OrderStatus.CONFIRMED:
+            raise Conflict(f"订单已确认 / order {order_id} was confirmed already")
+        raise Conflict(f"订单尚未完成 / order {order_id} is not done ({order.status})")
+    require_visit_day(settings, order.date, now, "confirm")
+    # Compare-and-set: of two staff confirming at once, only one moves the assignment on.
+    moved = session.execute(
+        update(AssignmentRow)
+        .where(AssignmentRow.id == assignment.id, AssignmentRow.status == AssignmentStatus.DONE)
+        .values(status=AssignmentStatus.CONFIRMED, confirmed_at=now, confirmed_by=actor.user_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"订单已确认 / order {order_id} was confirmed already")
+    session.refresh(assignment)
+    refresh_order_status(session, order)
+    members = sorted(o.helper_id for o in assignment.offers if o.status == "accepted")
+    item = session.get_one(ItemRow, order.item)
+    points = credit_base(session, actor, order, members, item.points, now)
+    audit(session, actor.user_id, "order.confirm", "order", order.id, {"points": points})
+    session.commit()
+    log.info("order %s confirmed; base points %s", order.id, points)
+    return Confirmation(order.id, order.status, now, points)
+
+
+# ----------------------------------------------------------------------------- feedback
+
+
+def give_feedback(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    order_id: int,
+    score: int,
+    comment: str = "",
+    now: dt.datetime | None = None,
+) -> FeedbackView:
+    """Record the resident's satisfaction (1-5) once per done or confirmed order. A score at or
+    below ``settings.low_score_threshold`` schedules a follow-up visit."""
+    now = now or utcnow()
+    begin_write(session)
+    order = scoped_order(session, actor, order_id)
+    if not 1 <= score <= 5:
+        raise BadInput("评分须在 1 到 5 之间 / score must be 1..5", "score")
+    if order.status not in ("done", "confirmed"):
+        raise Conflict(f"服务尚未完成，不能评价 / order {order_id} is not done yet")
+    feedback = FeedbackRow(
+        order_id=order.id, score=score, comment=comment, given_by=actor.user_id, created_at=now
+    )
+    try:
+        with session.begin_nested():  # one feedback per order (unique order_id)
+            session.add(feedback)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"该订单已评价 / order {order_id} already has feedback") from error
+    follow_up = None
+    if score <= settings.low_score_threshold:
+        due = local_today(settings, now) + dt.timedelta(days=settings.follow_up_days)
+        follow_up = FollowUpRow(order_id=order.id, feedback_id=feedback.id, due_date=due)
+        session.add(follow_up)
+        session.flush()
+    detail = {"score": score, "follow_up": follow_up.id if follow_up else None}
+    audit(session, actor.user_id, "feedback.give", "order", order.id, detail)
+    session.commit()
+    return FeedbackView(
+        id=feedback.id,
+        order_id=order.id,
+        score=score,
+        comment=comment,
+        created_at=feedback.created_at,
+        follow_up_id=follow_up.id if follow_up else None,
+        follow_up_due=follow_up.due_date if follow_up else None,
+    )
+
+
+# ----------------------------------------------------------------------------- follow-up visits
+
+
+def list_follow_ups(
+    session: Session,
+    actor: Actor,
+    status: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> Page[FollowUpView]:
+    """Follow-up visits of the staff member's street (or community), soonest due first."""
+    if status is not None and status not in FOLLOW_UP_STATUSES:
+        raise BadInput(f"状态须为 scheduled 或 done / status must be one of {FOLLOW_UP_STATUSES}")
+    stmt = (
+        select(FollowUpRow)
+        .join(OrderRow, OrderRow.id == FollowUpRow.order_id)
+        .join(ResidentRow, ResidentRow.id == OrderRow.resident_id)
+        .where(OrderRow.street_id == actor.street_id)
+    )
+    if actor.community_id is not None:
+        stmt = stmt.where(ResidentRow.community_id == actor.community_id)
+    if status is not None:
+        stmt = stmt.where(FollowUpRow.status == status)
+    stmt = stmt.order_by(FollowUpRow.due_date, FollowUpRow.id)
+    rows, total = fetch_page(session, stmt, page, page_size)
+    return Page([_follow_up_view(session, actor, row) for row in rows], total, page, page_size)
+
+
+def complete_follow_up(
+    session: Session,
+    actor: Actor,
+    follow_up_id: int,
+    notes: str = "",
+    now: dt.datetime | None = None,
+) -> FollowUpView:
+    """Record that the follow-up visit took place, with what was found."""
+    now = now or utcnow()
+    begin_write(session)
+    # Locked (PostgreSQL) so that two staff completing it at once cannot both succeed.
+    follow_up = session.get(FollowUpRow, follow_up_id, with_for_update=True)
+    if follow_up is None:
+        raise NotFound(f"未找到回访 / follow-up {follow_up_id} not found")
+    try:
+        scoped_order(session, actor, follow_up.order_id)
+    except NotFound as error:
+        raise NotFound(f"未找到回访 / follow-up {follow_up_id} not found") from error
+    if follow_up.status == "done":
+        raise Conflict(f"回访已完成 / follow-up {follow_up_id} is done already")
+    follow_up.status, follow_up.notes = "done", notes
+    follow_up.done_at, follow_up.done_by = now, actor.user_id
+    audit(session, actor.user_id, "follow_up.done", "follow_up", follow_up.id)
+    session.commit()
+    return _follow_up_view(session, actor, follow_up)
+
+
+def _follow_up_view(session: Session, actor: Actor, row: FollowUpRow) -> FollowUpView:
+    order = order_view(session, scoped_order(session, actor, row.order_id))
+    feedback = session.get(FeedbackRow, row.feedback_id) if row.feedback_id else None
+    return FollowUpView(
+        id=row.id,
+        order_id=order.id,
+        resident_id=order.resident_id,
+        resident_name=order.resident_name,
+        item=order.item,
+        order_date=order.date,
+        score=feedback.score if feedback else None,
+        comment=feedback.comment if feedback else "",
+        due_date=row.due_date,
+        status=row.status,
+        notes=row.notes,
+        done_at=row.done_at,
+    )

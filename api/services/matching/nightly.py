@@ -1,0 +1,647 @@
+"""The nightly run: match a street's open orders for a date and send the offers.
+
+A run is written as ``running`` in its own transaction first. The solve happens outside any
+write transaction; then every offer, withdrawal, explanation and the run's figures land in ONE
+transaction. A run that dies half-way therefore leaves only its ``running`` record, which the next
+run of that street and date (and any run listing) reports as failed.
+
+Re-running a date is stable. Members who accepted are pinned to their order at their start.
+Members with a pending offer are kept too (same order, same start): the run first plans with them
+pinned, and only if re-planning them as well covers at least ``rerun_margin_orders`` more plain
+orders' worth of priority-weighted demand does it move them (their offers are withdrawn, they are
+told). So a re-run that changes nothing sends nothing, and after changes it moves only what it
+must. Teams picked by hand (``manual``) or claimed (``claim``) are never re-planned; only their
+missing places are filled; a team staff sent against a rule (an override) is not touched at all.
+The run's figures count what it did to each order: kept, moved, withdrawn, new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.http.deps import Actor
+from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
+from api.services.matching.problem import StreetProblem, build_problem, row_id
+from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
+from api.services.offers.assign import (
+    add_offer,
+    create_assignment,
+    live_offers,
+    local_today,
+    notify_offer,
+    refresh_order_status,
+    team_size,
+)
+from api.services.offers.rematch import helper_km, refused_helpers, rematch, unmatched_row
+from api.services.orders import materialize_series
+from api.settings import Settings
+from api.store.db import begin_write, session_scope
+from api.store.statuses import AssignmentSource, AssignmentStatus, OfferStatus
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    OfferRow,
+    OrderRow,
+    RunRow,
+    Street,
+    utcnow,
+)
+from matcher.candidates import broken_pins
+from matcher.metrics import trip_km
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Assignment, Result, Status
+from matcher.solve import solve, solve_greedy
+from matcher.verify import verify
+from matcher.weights import WEIGHT_SCALE
+
+log = logging.getLogger("qunbang.nightly")
+REPLANNED_SOURCES = ("nightly", "rematch")  # teams the nightly run may change freely
+MATCHED_STATUSES = ("open", "offered")
+ATTEMPTS = 2  # a run whose orders change while it solves reads and solves once more
+
+
+class NightlyFailed(ServiceError):
+    """The run could not finish; its record says why (``status`` failed)."""
+
+    status = 500
+    code = "run_failed"
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class RunInProgress(NightlyFailed):
+    status = 409
+    code = "run_in_progress"
+
+
+class _StateChanged(Exception):
+    """Orders or offers of the date changed between the read and the write."""
+
+
+@dataclass
+class Snapshot:
+    """What a run read: the orders it plans, their pins and refusals, and a fingerprint of the
+    date's orders and live offers to check nothing moved before writing."""
+
+    orders: list[OrderRow]
+    pins: dict[int, list[int]] = field(default_factory=dict)  # accepted (or hand-picked) members
+    fixed_starts: dict[int, int] = field(default_factory=dict)  # where pins hold a start
+    pending: dict[int, list[int]] = field(default_factory=dict)  # pending members, kept if we can
+    told_starts: dict[int, int] = field(default_factory=dict)  # the start pending members hold
+    refused: dict[int, set[int]] = field(default_factory=dict)
+    deferred: list[int] = field(default_factory=list)  # left to ``rematch`` one by one
+    read_ids: list[int] = field(default_factory=list)  # the orders the fingerprint covers
+    fingerprint: tuple[Any, ...] = ()
+
+
+@dataclass
+class Plan:
+    problem: StreetProblem
+    result: Result
+    greedy: Result | None
+    kept_pending: bool = True  # False: pending members were re-planned (a better plan by margin)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run_nightly(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    *,
+    trigger: str = "cli",
+    user_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> RunRow:
+    """Match the street's open orders of ``date`` and write the offers and the run record in one
+    transaction. Raises ``BadInput`` (unknown street), ``RunInProgress`` (another run of that
+    street and date is live) or ``NightlyFailed`` (the run is recorded as failed)."""
+    now = now or utcnow()
+    run_id = _start(sessions, settings, street_id, date, trigger, user_id, now)
+    try:
+        with session_scope(sessions) as session:
+            return _match_and_write(session, settings, run_id, now)
+    except Exception as error:
+        log.exception("nightly run %s failed", run_id)
+        message = error.message if isinstance(error, ServiceError) else f"{error}"
+        mark_failed(sessions, run_id, message or type(error).__name__)
+        if isinstance(error, NightlyFailed):
+            raise
+        raise NightlyFailed(f"匹配运行失败 / run {run_id} failed: {message}", run_id) from error
+
+
+def _start(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    trigger: str,
+    user_id: int | None,
+    now: dt.datetime,
+) -> int:
+    """The ``running`` record (its own commit), after reaping interrupted runs and creating the
+    date's occurrences of recurring orders."""
+    with session_scope(sessions) as session:
+        begin_write(session, street_id)
+        if session.get(Street, street_id) is None:
+            raise BadInput(f"没有这个街道 / no street with id {street_id}", "street_id")
+        reap_interrupted(session, settings, street_id, date, now)
+        busy = session.scalar(
+            select(RunRow.id).where(
+                RunRow.street_id == street_id, RunRow.date == date, RunRow.status == "running"
+            )
+        )
+        if busy is not None:
+            raise RunInProgress(f"该日期的匹配正在运行 / run {busy} for {date} is still running")
+        materialize_series(session, street_id, date, settings=settings)
+        run = RunRow(
+            street_id=street_id,
+            date=date,
+            kind="nightly",
+            status="running",
+            trigger=trigger,
+            started_at=now,
+            settings=run_settings(settings, _params(settings), trigger),
+            started_by=user_id,
+        )
+        session.add(run)
+        session.commit()
+        log.info("nightly run %s started for street %s on %s", run.id, street_id, date)
+        return run.id
+
+
+def _params(settings: Settings) -> SolveParams:
+    return SolveParams(time_limit_s=settings.nightly_time_limit_s, workers=2, seed=0)
+
+
+def _solve_politely(problem: Problem, params: SolveParams, nice: int) -> Result:
+    """``solve`` in a thread of its own at CPU niceness ``nice``: on Linux niceness belongs to a
+    thread and the solver's worker threads inherit it, so a street's nightly solve yields the
+    CPU to helpers' answers and staff pages (its time limit is wall time: on a busy machine it
+    finds less, never runs longer). The niceness ends with the thread."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return solve(problem, params)
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            me = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
+        except OSError:  # not allowed here: solve at the caller's priority
+            pass
+        try:
+            outcome["result"] = solve(problem, params)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=work, name="nightly-solve", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]  # type: ignore[no-any-return]
+
+
+def _match_and_write(session: Session, settings: Settings, run_id: int, now: dt.datetime) -> RunRow:
+    run = session.get_one(RunRow, run_id)
+    street_id, date = run.street_id, run.date
+    began = time.perf_counter()
+    for attempt in range(1, ATTEMPTS + 1):
+        snapshot = read_snapshot(session, street_id, date)
+        plan = _solve(session, settings, street_id, date, snapshot)
+        session.commit()  # end the read transaction (objects stay loaded)
+        try:
+            return _write(session, settings, run_id, snapshot, plan, began, now)
+        except _StateChanged:
+            session.rollback()
+            log.warning("run %s: orders changed while solving (attempt %s)", run_id, attempt)
+    raise NightlyFailed(
+        f"运行期间订单一再变动，请稍后重试 / run {run_id}: the orders kept changing while it "
+        "solved; run it again"
+    )
+
+
+# ----------------------------------------------------------------------------- read
+
+
+def read_snapshot(session: Session, street_id: int, date: dt.date) -> Snapshot:
+    """The open and offered orders of the date that need (re)planning, with pins: accepted
+    members of re-plannable teams, every live member of hand-picked or claimed teams."""
+    orders = list(
+        session.scalars(
+            select(OrderRow)
+            .where(
+                OrderRow.street_id == street_id,
+                OrderRow.date == date,
+                OrderRow.status.in_(MATCHED_STATUSES),
+            )
+            .order_by(OrderRow.id)
+        )
+    )
+    live = _live_assignments(session, [o.id for o in orders])
+    snapshot = Snapshot(orders=[])
+    for order in orders:
+        assignment = live.get(order.id)
+        if assignment is not None and not _needs_plan(session, snapshot, order, assignment):
+            continue
+        snapshot.orders.append(order)
+    snapshot.read_ids = [o.id for o in snapshot.orders]
+    snapshot.refused = refused_helpers(session, snapshot.read_ids)
+    snapshot.fingerprint = fingerprint(session, street_id, date, snapshot.read_ids)
+    return snapshot
+
+
+def _needs_plan(
+    session: Session, snapshot: Snapshot, order: OrderRow, assignment: AssignmentRow
+) -> bool:
+    """Record the pins of an order that has a live team; False if there is nothing to plan."""
+    if assignment.status != AssignmentStatus.ACTIVE or assignment.override_reason:
+        return False  # an override was sent against a rule: planning around it could not work
+    members = live_offers(assignment)
+    if assignment.source in REPLANNED_SOURCES:
+        pinned = [o.helper_id for o in members if o.status == OfferStatus.ACCEPTED]
+        pending = [
+            o.helper_id for o in members if o.status == OfferStatus.PENDING and o.helper.active
+        ]
+    else:  # a hand-picked or claimed team keeps everyone; only missing places are filled
+        pinned, pending = [o.helper_id for o in members], []
+        if len(pinned) >= team_size(session, order):
+            return False
+    start = assignment.start_minute
+    if pinned:
+        snapshot.pins[order.id] = pinned
+        if start is not None:
+            snapshot.fixed_starts[order.id] = start
+    if pending:
+        snapshot.pending[order.id] = pending
+        if start is not None:
+            snapshot.told_starts[order.id] = start
+    return True
+
+
+def fingerprint(
+    session: Session, street_id: int, date: dt.date, order_ids: list[int], lock: bool = False
+) -> tuple[Any, ...]:
+    """The planned orders' (id, status, version) and every live offer of the date (id, status):
+    what the plan rests on. With ``lock`` the rows are locked (PostgreSQL; SQLite's write
+    transaction already excludes other writers) so nothing moves between the check and the
+    commit."""
+    orders = select(OrderRow.id, OrderRow.status, OrderRow.version).where(
+        OrderRow.id.in_(order_ids or [-1])
+    )
+    offers = (
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .where(
+            OrderRow.street_id == street_id,
+            OrderRow.date == date,
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
+        )
+    )
+    if lock:
+        orders = orders.with_for_update()
+        offers = offers.with_for_update(of=OfferRow)
+    return (
+        tuple(tuple(r) for r in session.execute(orders.order_by(OrderRow.id))),
+        tuple(tuple(r) for r in session.execute(offers.order_by(OfferRow.id))),
+    )
+
+
+# ----------------------------------------------------------------------------- solve
+
+
+def _solve(
+    session: Session, settings: Settings, street_id: int, date: dt.date, snapshot: Snapshot
+) -> Plan:
+    """Solve keeping pending members (``_keep_or_move``). Should the pinned orders admit no plan
+    together, they are taken out and left to ``rematch`` one by one after the write, so
+    one order nobody can complete does not stop the whole street's run."""
+    params = _params(settings)
+    problem, result, kept = _keep_or_move(session, settings, street_id, date, snapshot, params)
+    if _no_plan(result) and snapshot.pins:
+        log.warning(
+            "pinned orders admit no joint plan (%s); filling them one by one", result.message
+        )
+        snapshot.deferred = sorted(snapshot.pins)
+        snapshot.orders = [o for o in snapshot.orders if o.id not in snapshot.deferred]
+        snapshot.pins, snapshot.fixed_starts = {}, {}
+        snapshot.pending, snapshot.told_starts = {}, {}
+        problem = _problem(session, street_id, date, snapshot)
+        result = _solve_politely(problem.problem, params, settings.nightly_nice)
+        kept = False  # the pending members of the other orders were planned afresh
+    if _no_plan(result):
+        raise NightlyFailed(
+            f"求解器未给出方案 / the solver found no plan ({result.status}): {result.message}"
+        )
+    broken = verify(problem.problem, result, params.wait_boost)
+    if broken:  # never send a plan the matcher's own checker rejects
+        raise NightlyFailed(
+            f"方案未通过规则检查，未发送 / the plan breaks {len(broken)} rule(s) and was not "
+            f"sent: {broken[0].message}"
+        )
+    greedy = solve_greedy(problem.problem, params)
+    return Plan(problem, result, None if _no_plan(greedy) else greedy, kept)
+
+
+def _keep_or_move(
+    session: Session,
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    snapshot: Snapshot,
+    params: SolveParams,
+) -> tuple[StreetProblem, Result, bool]:
+    """Plan with the pending members pinned at the start they were told. When some order is left
+    uncovered, also plan with them free, and take that plan only if it covers at least
+    ``rerun_margin_orders`` plain orders' worth more (or keeping them admits no plan at all).
+    Returns the problem, its result and whether the pending members were kept."""
+    if not snapshot.pending:
+        problem = _problem(session, street_id, date, snapshot)
+        return problem, _solve_politely(problem.problem, params, settings.nightly_nice), True
+    kept = _problem(session, street_id, date, snapshot, keep_pending=True)
+    if _unpin_broken(snapshot, kept):  # a pending member can no longer serve: let them go
+        kept = _problem(session, street_id, date, snapshot, keep_pending=True)
+    kept_result = _solve_politely(kept.problem, params, settings.nightly_nice)
+    if not _no_plan(kept_result) and not kept_result.unmatched:
+        return kept, kept_result, True
+    free = _problem(session, street_id, date, snapshot)
+    free_result = _solve_politely(free.problem, params, settings.nightly_nice)
+    if _no_plan(free_result):
+        return kept, kept_result, True
+    margin = settings.rerun_margin_orders * WEIGHT_SCALE
+    gain = free_result.weighted_coverage - kept_result.weighted_coverage
+    if _no_plan(kept_result) or gain >= max(margin, 1):
+        log.info("re-run moves pending members: +%s weighted coverage", gain)
+        return free, free_result, False
+    return kept, kept_result, True
+
+
+def _unpin_broken(snapshot: Snapshot, kept: StreetProblem) -> bool:
+    """Drop from ``snapshot.pending`` the members the matcher says can no longer serve their
+    order on their own account (skills, reach, time or limits changed since they were told)."""
+    dropped = False
+    for key, helpers in broken_pins(kept.problem).items():
+        order_id = kept.orders[key].id
+        pending = snapshot.pending.get(order_id, [])
+        for helper_key_, _reason in helpers:
+            if row_id(helper_key_) in pending:
+                pending.remove(row_id(helper_key_))
+                dropped = True
+        if not pending:
+            snapshot.pending.pop(order_id, None)
+            snapshot.told_starts.pop(order_id, None)
+    return dropped
+
+
+def _problem(
+    session: Session,
+    street_id: int,
+    date: dt.date,
+    snapshot: Snapshot,
+    keep_pending: bool = False,
+) -> StreetProblem:
+    pins, starts = snapshot.pins, snapshot.fixed_starts
+    if keep_pending:
+        pins = {
+            order: [*snapshot.pins.get(order, []), *snapshot.pending.get(order, [])]
+            for order in {*snapshot.pins, *snapshot.pending}
+        }
+        starts = {**snapshot.told_starts, **snapshot.fixed_starts}
+    return build_problem(
+        session,
+        street_id,
+        date,
+        snapshot.orders,
+        pins=pins,
+        refused=snapshot.refused,
+        fixed_starts=starts,
+    )
+
+
+def _no_plan(result: Result) -> bool:
+    return result.status in (Status.INFEASIBLE, Status.UNKNOWN) and not result.assignments
+
+
+# ----------------------------------------------------------------------------- write
+
+
+def _write(
+    session: Session,
+    settings: Settings,
+    run_id: int,
+    snapshot: Snapshot,
+    plan: Plan,
+    began: float,
+    now: dt.datetime,
+) -> RunRow:
+    """Everything the run changes, in one transaction; then the deferred orders, each re-matched
+    on its own (solved with no lock held)."""
+    street_id = session.get_one(RunRow, run_id).street_id
+    begin_write(session, street_id)
+    session.expire_all()
+    run = session.get_one(RunRow, run_id)
+    found = fingerprint(session, run.street_id, run.date, snapshot.read_ids, lock=True)
+    if found != snapshot.fingerprint:
+        raise _StateChanged
+    writer = _Writer(session, settings, run, plan.problem, now)
+    planned = {a.order: a for a in plan.result.assignments}
+    live = _live_assignments(session, [o.id for o in plan.problem.orders.values()])
+    try:
+        for key, order in plan.problem.orders.items():
+            writer.apply(order, planned.get(key), live.get(order.id))
+    except Conflict as error:  # someone claimed an order of the plan meanwhile
+        raise _StateChanged from error
+    session.add_all(unmatched_row(run.id, u) for u in plan.result.unmatched)
+    run.status = "done"
+    run.finished_at = utcnow()
+    wall_s = time.perf_counter() - began
+    run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
+    session.commit()
+    log.info("nightly run %s done: %s", run.id, run.figures)
+    for order_id in snapshot.deferred:
+        rematch(session, settings, order_id, now, trigger="nightly", run_id=run.id)
+    session.refresh(run)
+    return run
+
+
+def _live_assignments(session: Session, order_ids: list[int]) -> dict[int, AssignmentRow]:
+    return {
+        a.order_id: a
+        for a in session.scalars(
+            select(AssignmentRow).where(
+                AssignmentRow.order_id.in_(order_ids or [-1]),
+                AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+            )
+        )
+    }
+
+
+@dataclass
+class _Writer:
+    """Brings each order's live team in line with the plan, touching only what changes, and
+    counts per order what the run did: ``kept`` (same members, same start), ``filled`` (empty
+    places given to new members, nobody moved), ``moved`` (a member withdrawn or the start
+    changed), ``withdrawn`` (the live team ended, nothing planned), ``new`` (a team where there
+    was none)."""
+
+    session: Session
+    settings: Settings
+    run: RunRow
+    problem: StreetProblem
+    now: dt.datetime
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def apply(
+        self, order: OrderRow, planned: Assignment | None, live: AssignmentRow | None
+    ) -> None:
+        if live is not None:
+            accepted = any(o.status == OfferStatus.ACCEPTED for o in live.offers)
+            moved = planned is None or live.start_minute != planned.start
+            if moved and not accepted:  # a new time, or no visit: the pending offers go
+                self._withdraw(live, keep=set())
+                self._end_if_empty(live)
+                refresh_order_status(self.session, order)
+                if planned is None:
+                    self.counts["orders_withdrawn"] += 1
+                    return
+                self.counts["orders_moved"] += 1
+                self._create(order, planned)
+                return
+            if planned is None:  # accepted members stay; nothing new to plan
+                self.counts["orders_kept"] += 1
+                return
+            self._update(order, live, planned)
+            return
+        if planned is not None:
+            self.counts["orders_new"] += 1
+            self._create(order, planned)
+
+    def _create(self, order: OrderRow, planned: Assignment) -> None:
+        team = [row_id(h) for h in planned.helpers]
+        create_assignment(
+            self.session,
+            self.settings,
+            order,
+            team,
+            source=AssignmentSource.NIGHTLY,
+            start_minute=planned.start,
+            run_id=self.run.id,
+            distances={h: helper_km(self.problem, h, order) for h in team},
+            now=self.now,
+        )
+        self.counts["offers_created"] += len(team)
+
+    def _update(self, order: OrderRow, live: AssignmentRow, planned: Assignment) -> None:
+        """Same visit time: drop the pending members the plan no longer has, add new ones. The
+        assignment stays live throughout (the plan gives it at least one member)."""
+        team = [row_id(h) for h in planned.helpers]
+        current = {o.helper_id for o in live_offers(live)}
+        withdrawn = self._withdraw(live, keep=set(team))
+        added = [h for h in team if h not in current]
+        for helper_id in added:
+            km = helper_km(self.problem, helper_id, order)
+            add_offer(self.session, self.settings, live, helper_id, distance_km=km, now=self.now)
+        self.counts["offers_created"] += len(added)
+        self.counts["offers_kept"] += len(current & set(team))
+        outcome = "orders_moved" if withdrawn else "orders_filled" if added else "orders_kept"
+        self.counts[outcome] += 1
+        refresh_order_status(self.session, order)
+
+    def _withdraw(self, assignment: AssignmentRow, keep: set[int]) -> int:
+        """Withdraw the pending offers of helpers not in ``keep`` (compare-and-set: an offer
+        accepted meanwhile is a changed state) and tell them. Returns how many."""
+        withdrawn = 0
+        for offer in live_offers(assignment):
+            if offer.status != OfferStatus.PENDING or offer.helper_id in keep:
+                continue
+            moved = self.session.execute(
+                update(OfferRow)
+                .where(OfferRow.id == offer.id, OfferRow.status == OfferStatus.PENDING)
+                .values(status=OfferStatus.WITHDRAWN, responded_at=self.now)
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise _StateChanged
+            self.session.refresh(offer)
+            notify_offer(self.session, offer, assignment.order, "change")
+            withdrawn += 1
+        self.counts["offers_withdrawn"] += withdrawn
+        self.session.refresh(assignment)
+        return withdrawn
+
+    def _end_if_empty(self, assignment: AssignmentRow) -> None:
+        """An assignment left without live members ends (its order is open again)."""
+        if not live_offers(assignment):
+            assignment.status = AssignmentStatus.WITHDRAWN
+            assignment.ended_at = self.now
+            self.session.flush()
+
+
+def _figures(plan: Plan, counts: Counter[str], deferred: int, wall_s: float) -> dict[str, Any]:
+    result, greedy, problem = plan.result, plan.greedy, plan.problem.problem
+    return {
+        "orders": len(problem.orders),
+        "covered": result.covered_orders,
+        "weighted_coverage": result.weighted_coverage,
+        "weighted_demand": result.weighted_demand,
+        "coverage_ratio": result.coverage_ratio,
+        "greedy_covered": greedy.covered_orders if greedy else None,
+        "greedy_coverage_ratio": greedy.coverage_ratio if greedy else None,
+        "travel_km": round(sum(trip_km(problem, result)), 3),
+        "status": str(result.status),
+        "gap": result.gap,
+        "runtime_s": round(result.runtime_s, 3),
+        "wall_s": round(wall_s, 3),
+        "message": result.message,
+        "stages": [s.model_dump(mode="json") for s in result.stages],
+        "unmatched": len(result.unmatched),
+        "deferred": deferred,
+        "offers_created": counts["offers_created"],
+        "offers_kept": counts["offers_kept"],
+        "offers_withdrawn": counts["offers_withdrawn"],
+        "orders_kept": counts["orders_kept"],
+        "orders_filled": counts["orders_filled"],
+        "orders_moved": counts["orders_moved"],
+        "orders_withdrawn": counts["orders_withdrawn"],
+        "orders_new": counts["orders_new"],
+        "pending_kept": plan.kept_pending,
+    }
+
+
+# ----------------------------------------------------------------------------- the staff endpoint
+
+
+def start_run(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    actor: Actor,
+    date: dt.date | None,
+    now: dt.datetime | None = None,
+) -> RunView:
+    """A run started by street staff for their street: ``date``, or tomorrow (street time)."""
+    if actor.street_id is None or actor.community_id is not None:
+        raise Forbidden("只有街道工作人员可以发起匹配 / only street-wide staff may start a run")
+    day = date or local_today(settings, now) + dt.timedelta(days=1)
+    run = run_nightly(
+        sessions, settings, actor.street_id, day, trigger="api", user_id=actor.user_id, now=now
+    )
+    with session_scope(sessions) as session:
+        return get_run(session, settings, actor, run.id, now)

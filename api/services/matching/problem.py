@@ -1,0 +1,536 @@
+"""Database rows → the matcher's ``Problem`` for one street and date (the one place this converts).
+
+Helpers enter with what is left of their day: every live assignment they hold that date outside
+the orders being matched (pending or accepted offers, done visits) takes one of their orders, its
+minutes plus travel, and — for a timed visit — that stretch of their availability.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.store.db import among
+from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    CategoryRow,
+    HelperRow,
+    ItemRow,
+    OfferRow,
+    OrderRow,
+    ResidentRow,
+    SkillRow,
+)
+from matcher.catalogue import load_catalogue
+from matcher.eligible import eligible_helpers
+from matcher.model import (
+    Catalogue,
+    Category,
+    Gender,
+    Helper,
+    HelperKind,
+    Location,
+    Order,
+    Problem,
+    Resident,
+    ResidentCategory,
+    ServiceItem,
+    Skill,
+    TimeWindow,
+)
+from matcher.result import Assignment
+from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
+from matcher.verify import Violation, check_plan
+
+_HELPERS = StampedCache()
+_CATALOGUES = StampedCache()
+FEW_LOADS = 300  # a problem of at most this many helpers reads only their visits of the day
+COULD_SERVE_KEPT = 4096  # orders whose could-serve answer a worker keeps per street
+FEW_HELPERS = 50  # a problem of this few named helpers reads them directly, not the street
+DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
+SPEED_KMH = 12.0
+
+
+def helper_key(helper_id: int) -> str:
+    return f"h{helper_id}"
+
+
+def resident_key(resident_id: int) -> str:
+    return f"r{resident_id}"
+
+
+def order_key(order_id: int) -> str:
+    return f"o{order_id}"
+
+
+def row_id(key: str) -> int:
+    return int(key[1:])
+
+
+@dataclass
+class StreetProblem:
+    """A matcher problem and the rows behind its ids."""
+
+    problem: Problem
+    orders: dict[str, OrderRow] = field(default_factory=dict)
+    helpers: dict[str, Any] = field(default_factory=dict)  # helper rows (plain or ORM)
+    residents: dict[str, ResidentRow] = field(default_factory=dict)
+
+
+def catalogue_from_db(session: Session, stamp: str | None = "") -> Catalogue:
+    """The catalogue as stored (items may be deactivated by the office); kept while its stamp
+    holds (``stamp``: as just read by the caller; default: read here)."""
+    return _CATALOGUES.get(session, CATALOGUE, lambda: _read_catalogue(session), stamp)
+
+
+def _read_catalogue(session: Session) -> Catalogue:
+    skills = session.scalars(select(SkillRow).order_by(SkillRow.code)).all()
+    if not skills:
+        return load_catalogue()
+    categories = session.scalars(select(CategoryRow).order_by(CategoryRow.code)).all()
+    items = session.scalars(select(ItemRow).order_by(ItemRow.code)).all()
+    return Catalogue(
+        skills=tuple(Skill(code=s.code, name_zh=s.name_zh, name_en=s.name_en) for s in skills),
+        categories=tuple(
+            Category(code=c.code, name_zh=c.name_zh, name_en=c.name_en, paid=c.paid)
+            for c in categories
+        ),
+        items=tuple(_item(i) for i in items),
+    )
+
+
+def _item(row: ItemRow) -> ServiceItem:
+    return ServiceItem(
+        code=row.code,
+        name_zh=row.name_zh,
+        name_en=row.name_en,
+        category=row.category,
+        paid=row.paid,
+        required_skills=frozenset(row.required_skills),
+        lead_skill=row.lead_skill,
+        duration_min=row.duration_min,
+        team_size=row.team_size,
+        max_distance_km=row.max_distance_km,
+        points=row.points,
+    )
+
+
+@dataclass(frozen=True)
+class StreetHelpers:
+    """A street's active helpers: their plain rows and, for each, the matcher's ``Helper`` with a
+    free day (immutable; kept per worker while the street's helpers' stamp holds)."""
+
+    rows: dict[int, Any]
+    free: dict[int, Helper]
+    lat: np.ndarray  # by position in ``ids``
+    lon: np.ndarray
+    reach: np.ndarray  # radius ÷ detour, km
+    # Who could serve an order with a whole day free and no refusals (``build_problem``'s
+    # ``near``), by the order's and its resident's matcher models and the catalogue's stamp:
+    # a re-match asks again for the same order after each decline.
+    could: dict[tuple[object, ...], set[int] | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: dict[int, Any]) -> StreetHelpers:
+        return cls(
+            rows,
+            {i: _free_helper(row) for i, row in rows.items()},
+            np.array([r.lat for r in rows.values()], dtype=float),
+            np.array([r.lon for r in rows.values()], dtype=float),
+            np.array([r.radius_km / DETOUR for r in rows.values()], dtype=float),
+        )
+
+    def could_serve(
+        self, key: tuple[object, ...], ask: Callable[[], set[int] | None]
+    ) -> set[int] | None:
+        """``ask()``'s answer for ``key``, asked once while these helpers hold (a bounded memo)."""
+        if key not in self.could:
+            if len(self.could) >= COULD_SERVE_KEPT:
+                self.could.clear()
+            self.could[key] = ask()
+        return self.could[key]
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(self.rows)
+
+    def within_boxes(self, residents: list[ResidentRow]) -> list[int]:
+        """Helpers whose radius, as a box around them, holds one of the residents: a necessary
+        condition of the reach rule (great-circle km × detour ≤ radius) with 5 % to spare, so
+        never stricter than the matcher, which still decides."""
+        inside = np.zeros(len(self.ids), dtype=bool)
+        km_per_degree = math.pi * EARTH_RADIUS_KM / 180 / 1.05
+        for resident in residents:
+            lon_scale = km_per_degree * math.cos(math.radians(min(89.0, abs(resident.lat) + 1.0)))
+            inside |= (np.abs(self.lat - resident.lat) * km_per_degree <= self.reach) & (
+                np.abs(self.lon - resident.lon) * lon_scale <= self.reach
+            )
+        ids = self.ids
+        return [ids[i] for i in np.flatnonzero(inside).tolist()]
+
+
+def forget_kept() -> None:
+    """Drop what this process keeps between problems (the next build reads everything afresh)."""
+    _HELPERS.clear()
+    _CATALOGUES.clear()
+
+
+def street_helpers(session: Session, street_id: int, stamp: str | None = "") -> StreetHelpers:
+    """The street's active helpers, by id (built once per change of any of them; ``stamp``: as
+    just read by the caller; default: read here)."""
+
+    def read() -> StreetHelpers:
+        query = select(*HelperRow.__table__.columns).where(
+            HelperRow.street_id == street_id, HelperRow.active
+        )
+        return StreetHelpers.of({h.id: h for h in session.execute(query.order_by(HelperRow.id))})
+
+    return _HELPERS.get(session, helpers_name(street_id), read, stamp)
+
+
+def leg_minutes(helper: Any, resident: ResidentRow | Location) -> tuple[float, int]:
+    """One-way km and round-trip minutes, as the matcher's geo travel computes them (``helper``:
+    a helper row, ORM or plain)."""
+    where = resident if isinstance(resident, Location) else _where(resident)
+    km = great_circle_km(Location(lat=helper.lat, lon=helper.lon), where) * DETOUR
+    return km, round_trip_minutes(2 * km, helper.speed_kmh or SPEED_KMH)
+
+
+def _where(row: Any) -> Location:
+    return Location(lat=row.lat, lon=row.lon)
+
+
+def build_problem(
+    session: Session,
+    street_id: int,
+    date: dt.date,
+    orders: Iterable[OrderRow],
+    *,
+    pins: dict[int, list[int]] | None = None,
+    refused: dict[int, set[int]] | None = None,
+    helper_ids: set[int] | None = None,
+    fixed_starts: dict[int, int] | None = None,
+    near: bool = False,
+    committed: bool = True,
+    members: Iterable[int] = (),
+) -> StreetProblem:
+    """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
+
+    ``near`` (for a problem of one or a few orders: a re-match, a candidate list) enters only
+    the helpers the matcher finds could serve one of the orders if their whole day were free
+    (``_could_serve``); what is left of a day only ever removes eligibility, so those are all
+    who could serve it now, and the matcher still decides among them. Helpers out of a bounding
+    box of their radius, always looser than the matcher's reach check, are not even asked.
+
+    ``pins`` maps an order id to helpers who must serve it (members who already accepted).
+    ``refused`` maps an order id to helpers who declined or let it expire: they are not offered
+    that resident again that day. ``helper_ids`` restricts the helpers (e.g. one claimer).
+    With ``committed=False`` helpers enter with their whole day (no visit outside ``orders`` is
+    taken off it) and ``members`` are entered even if deactivated since: what a checker needs
+    to verify the visits already given out (``api.services.matching.invariants``).
+    """
+    orders = list(orders)
+    pins = pins or {}
+    fixed_starts = fixed_starts or {}
+    residents = {o.resident_id: o.resident for o in orders}
+    free: dict[int, Helper] = {}
+    street: StreetHelpers | None = None
+    stamps = current_many(session, [helpers_name(street_id), CATALOGUE])
+    if helper_ids is not None and len(helper_ids) <= FEW_HELPERS:
+        # Plain rows (every column, no ORM objects) of just these helpers.
+        query = select(*HelperRow.__table__.columns).where(
+            HelperRow.street_id == street_id, HelperRow.active, HelperRow.id.in_(helper_ids or {-1})
+        )
+        rows = session.execute(query.order_by(HelperRow.id))
+        helper_rows: dict[int, Any] = {h.id: h for h in rows}
+    else:
+        street = street_helpers(session, street_id, stamps[helpers_name(street_id)])
+        chosen = street.within_boxes(list(residents.values())) if near and orders else street.ids
+        helper_rows = {i: street.rows[i] for i in chosen if helper_ids is None or i in helper_ids}
+        free = street.free
+    kept = [*(h for pinned in pins.values() for h in pinned), *members]
+    for helper_id in kept:  # a pinned member stays in, even if deactivated since
+        if helper_id not in helper_rows:
+            helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
+    catalogue = catalogue_from_db(session, stamps[CATALOGUE])
+    blocked = _refusals(orders, refused or {})
+    codes = {r.code: resident_key(r.id) for r in residents.values()}
+    for row in helper_rows.values():  # the ledger's own blocks (resident codes)
+        if row.blocked_residents:
+            blocked[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
+    matcher_orders = tuple(
+        _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
+    )
+    circles: dict[int, tuple[str, ...]] = {}
+
+    def problem_of(helpers: Iterable[Helper], checked: bool = True) -> Problem:
+        helpers = tuple(helpers)
+        present = {h.id for h in helpers}
+        # Unchecked: the question to ``_could_serve`` only, made of parts already checked.
+        make = Problem if checked else Problem.model_construct
+        return make(
+            date=date,
+            catalogue=catalogue,
+            helpers=helpers,
+            residents=tuple(
+                _resident(r, tuple(h for h in circles.get(r.id, ()) if h in present))
+                for r in residents.values()
+            ),
+            orders=matcher_orders,
+        )
+
+    def whole_day(h: int) -> Helper:
+        return free.get(h) or _free_helper(helper_rows[h])
+
+    if near and orders:
+        ledger = _refusals(orders, {})  # the ledger's own blocks, without this day's refusals
+        for row in helper_rows.values():
+            if row.blocked_residents:
+                ledger[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
+
+        def ask(ids: Iterable[int], blocks: dict[int, set[str]]) -> set[int] | None:
+            return _could_serve(
+                problem_of(
+                    (_with_day(whole_day(h), [], blocks.get(h, set())) for h in ids),
+                    checked=False,
+                )
+            )
+
+        if street is not None and helper_ids is None:
+            # Who could serve with no refusals is the same question at every re-match of an
+            # order: asked once per worker while the street's helpers and the catalogue hold.
+            # A refusal only ever removes eligibility, so the exact answer is then asked of
+            # those few alone (the same helpers, each judged on their own, and the same
+            # verdict on whether a team can be formed from them).
+            key = (
+                stamps[CATALOGUE],
+                matcher_orders,
+                tuple(_resident(r, ()) for r in residents.values()),
+            )
+            could = street.could_serve(key, lambda: ask(helper_rows, ledger))
+            if could is not None and blocked != ledger:
+                could = ask(sorted(could & helper_rows.keys()), blocked)
+        else:
+            could = ask(helper_rows, blocked)
+        if could is not None:
+            keep = could | set(kept)
+            helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
+    circles = _circles(session, residents, helper_rows)
+    loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
+    problem = problem_of(
+        _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
+    )
+    return StreetProblem(
+        problem=problem,
+        orders={order_key(o.id): o for o in orders},
+        helpers={helper_key(h): row for h, row in helper_rows.items()},
+        residents={resident_key(r): row for r, row in residents.items()},
+    )
+
+
+def _could_serve(problem: Problem) -> set[int] | None:
+    """The helpers the matcher finds could serve one of the orders (``eligible_helpers``: all of
+    them, no nearest-N cut); None if some order could not be staffed even so — then everyone
+    stays in, so the matcher's explanation of why counts every helper as before."""
+    options = eligible_helpers(problem)
+    if any(o.blocked_reason is not None for o in options):
+        return None
+    return {row_id(e.helper) for o in options for e in o.helpers}
+
+
+@dataclass(frozen=True)
+class Load:
+    """A visit a helper already holds that day."""
+
+    minutes: int  # visit plus round trip
+    span: tuple[int, int] | None  # occupied stretch of the day, for timed visits
+
+
+def _loads(
+    session: Session, date: dt.date, solving: set[int], helpers: dict[int, Any]
+) -> dict[int, list[Load]]:
+    query = (
+        select(
+            OfferRow.helper_id,
+            AssignmentRow.start_minute,
+            OrderRow.id,
+            ResidentRow.lat,
+            ResidentRow.lon,
+            ItemRow.duration_min,
+        )
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
+        .join(ItemRow, OrderRow.item == ItemRow.code)
+        .where(
+            OrderRow.date == date,
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
+        )
+    )
+    if len(helpers) <= FEW_LOADS:  # a few helpers (a re-match's): just theirs
+        query = query.where(among(session, OfferRow.helper_id, helpers))
+    loads: dict[int, list[Load]] = defaultdict(list)
+    for helper_id, start, order_id, lat, lon, duration in session.execute(query):
+        if order_id in solving or helper_id not in helpers:
+            continue
+        _, minutes = leg_minutes(helpers[helper_id], Location(lat=lat, lon=lon))
+        span = None
+        if start is not None:
+            out = (minutes + 1) // 2
+            span = (start - out, start + duration + minutes - out)
+        loads[helper_id].append(Load(minutes=duration + minutes, span=span))
+    return loads
+
+
+def _refusals(orders: list[OrderRow], refused: dict[int, set[int]]) -> dict[int, set[str]]:
+    blocked: dict[int, set[str]] = defaultdict(set)
+    for order in orders:
+        for helper_id in refused.get(order.id, ()):
+            blocked[helper_id].add(resident_key(order.resident_id))
+    return blocked
+
+
+def _circles(
+    session: Session, residents: dict[int, ResidentRow], helpers: dict[int, Any]
+) -> dict[int, tuple[str, ...]]:
+    """Each resident's circle among ``helpers`` (plain rows by id): helpers from the ledger's
+    circle plus those who served them."""
+    by_code = {row.code: helper_id for helper_id, row in helpers.items()}
+    served = session.execute(
+        select(OrderRow.resident_id, OfferRow.helper_id)
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(
+            among(session, OrderRow.resident_id, residents),
+            AssignmentRow.status.in_(("done", "confirmed")),
+            OfferRow.status == "accepted",
+        )
+    ).all()
+    circles: dict[int, set[int]] = defaultdict(set)
+    for resident in residents.values():
+        circles[resident.id].update(by_code[c] for c in resident.circle if c in by_code)
+    for resident_id, helper_id in served:
+        if helper_id in helpers:
+            circles[resident_id].add(helper_id)
+    return {r: tuple(helper_key(h) for h in sorted(hs)) for r, hs in circles.items()}
+
+
+def _free_helper(row: Any) -> Helper:
+    """The helper as the ledger has them, with their whole day free."""
+    return Helper(
+        id=helper_key(row.id),
+        kind=HelperKind(row.kind),
+        location=_where(row),
+        skills=frozenset(row.skills),
+        availability=tuple(TimeWindow(start=int(a), end=int(b)) for a, b in row.availability),
+        max_orders=row.max_orders,
+        max_minutes=row.max_minutes,
+        radius_km=row.radius_km,
+        languages=frozenset(row.languages),
+        gender=Gender(row.gender) if row.gender else None,
+        speed_kmh=row.speed_kmh,
+    )
+
+
+def _with_day(free: Helper, loads: list[Load], blocked: set[str]) -> Helper:
+    """The helper with what is left of their day: each visit they hold takes an order and its
+    minutes, a timed one also its stretch of availability; ``blocked`` residents added."""
+    if not loads and not blocked:
+        return free
+    windows = [(w.start, w.end) for w in free.availability]
+    for load in loads:
+        if load.span is not None:
+            windows = _cut(windows, load.span)
+    return free.model_copy(
+        update={
+            "availability": tuple(TimeWindow(start=a, end=b) for a, b in windows),
+            "max_orders": max(0, free.max_orders - len(loads)),
+            "committed_minutes": sum(load.minutes for load in loads),
+            "blocked_residents": frozenset(blocked),
+        }
+    )
+
+
+def _cut(windows: list[tuple[int, int]], span: tuple[int, int]) -> list[tuple[int, int]]:
+    """Availability windows with the busy span taken out."""
+    lo, hi = span
+    out = []
+    for start, end in windows:
+        if start < lo:
+            out.append((start, min(end, lo)))
+        if end > hi:
+            out.append((max(start, hi), end))
+    return [(a, b) for a, b in out if b > a]
+
+
+def _resident(row: ResidentRow, circle: tuple[str, ...]) -> Resident:
+    return Resident(
+        id=resident_key(row.id),
+        category=ResidentCategory(row.category),
+        location=_where(row),
+        priority_weight=row.priority_weight,
+        circle=circle,
+        preferred_gender=Gender(row.preferred_gender) if row.preferred_gender else None,
+        language=row.language,
+    )
+
+
+def _order(
+    row: OrderRow, date: dt.date, pinned: Iterable[int], start: int | None, catalogue: Catalogue
+) -> Order:
+    window = None
+    flexible = row.flexible
+    if start is not None:
+        duration = next(i.duration_min for i in catalogue.items if i.code == row.item)
+        window, flexible = TimeWindow(start=start, end=min(1440, start + duration)), False
+    elif row.window_start is not None and row.window_end is not None:
+        window = TimeWindow(start=row.window_start, end=row.window_end)
+    return Order(
+        id=order_key(row.id),
+        resident=resident_key(row.resident_id),
+        item=row.item,
+        date=date,
+        window=window,
+        flexible_start=flexible,
+        priority=row.priority,
+        days_waited=max(0, (date - row.placed_at.date()).days - 1),
+        pinned=tuple(helper_key(h) for h in pinned),
+    )
+
+
+def team_violations(
+    session: Session,
+    order: OrderRow,
+    helper_ids: list[int],
+    start: int | None,
+    refused: dict[int, set[int]] | None = None,
+) -> list[Violation]:
+    """The hard rules sending ``helper_ids`` to ``order`` at ``start`` would break, as the
+    matcher's own checker judges them: helpers enter with what is left of their day outside
+    this order (the one path manual assignment and claims take; nothing restated here)."""
+    fixed = {order.id: start} if start is not None else None
+    street = build_problem(
+        session,
+        order.street_id,
+        order.date,
+        [order],
+        refused=refused,
+        helper_ids=set(helper_ids),
+        fixed_starts=fixed,
+    )
+    team = tuple(sorted(helper_key(h) for h in helper_ids))
+    return check_plan(
+        street.problem, [Assignment(order=order_key(order.id), helpers=team, start=start)]
+    )

@@ -1,0 +1,243 @@
+"""Run records: what a run was asked, runs that died half-way, and what staff read about runs.
+
+A ``running`` run whose process is gone (same host, pid no longer alive) or that is older than
+three times its time limit plus a minute was interrupted: the next run of that street and date,
+and every run listing, marks it failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.http.deps import Actor
+from api.http.schemas.common import UtcDateTime
+from api.services.errors import BadInput, NotFound
+from api.services.paging import Page
+from api.settings import Settings
+from api.store.db import begin_write, session_scope
+from api.store.tables import OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow
+from matcher.params import SolveParams
+
+log = logging.getLogger("qunbang.runs")
+INTERRUPTED = "运行中断：进程在完成前结束 / interrupted: the process ended before the run finished"
+PRIVATE_SETTINGS = ("pid", "host")  # how interrupted runs are found; not for readers
+
+
+@dataclass(frozen=True)
+class UnmatchedView:
+    order_id: int
+    community_id: int
+    reason: str
+    explanation_zh: str
+    explanation_en: str
+    outranked_by: int | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    street_id: int
+    date: dt.date
+    kind: str
+    status: str
+    trigger: str
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
+    started_by: int | None
+    error: str
+    settings: dict[str, Any]
+    figures: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunView(RunSummary):
+    unmatched: list[UnmatchedView]
+
+
+# ----------------------------------------------------------------------------- records
+
+
+def run_settings(settings: Settings, params: SolveParams, trigger: str) -> dict[str, Any]:
+    """What a run records about how it solves, and where it runs (to spot a dead process)."""
+    return {
+        "time_limit_s": params.time_limit_s,
+        "workers": params.workers,
+        "seed": params.seed,
+        "candidate_limit": params.candidate_limit,
+        "weights": params.weights.model_dump(),
+        "offer_response_hours": settings.offer_response_hours,
+        "trigger": trigger,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+    }
+
+
+def is_interrupted(run: RunRow, settings: Settings, now: dt.datetime) -> bool:
+    """A ``running`` run whose process is gone, or far past any time it could take."""
+    if run.status != "running":
+        return False
+    info = run.settings or {}
+    limit = float(info.get("time_limit_s", settings.nightly_time_limit_s)) * 3 + 60
+    if (now - run.started_at).total_seconds() > limit:
+        return True
+    pid = info.get("pid")
+    if info.get("host") == socket.gethostname() and isinstance(pid, int):
+        return not _alive(pid)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def reap_interrupted(
+    session: Session, settings: Settings, street_id: int, date: dt.date | None, now: dt.datetime
+) -> int:
+    """Mark the street's interrupted runs (of ``date``, if given) failed. The caller holds a
+    write transaction and commits."""
+    query = select(RunRow).where(RunRow.street_id == street_id, RunRow.status == "running")
+    if date is not None:
+        query = query.where(RunRow.date == date)
+    reaped = 0
+    for run in session.scalars(query):
+        if is_interrupted(run, settings, now):
+            run.status, run.error, run.finished_at = "failed", INTERRUPTED, now
+            reaped += 1
+            log.warning("run %s was interrupted; marked failed", run.id)
+    return reaped
+
+
+def mark_failed(sessions: sessionmaker[Session], run_id: int, message: str) -> None:
+    """Record a run's failure in its own transaction (the run's own was rolled back)."""
+    try:
+        with session_scope(sessions) as session:
+            begin_write(session)
+            run = session.get(RunRow, run_id)
+            if run is not None and run.status == "running":
+                run.status, run.error, run.finished_at = "failed", message[:4000], utcnow()
+            session.commit()
+    except Exception:  # the database itself may be what failed; the next run reaps the record
+        log.exception("could not record the failure of run %s", run_id)
+
+
+def _reap_for_reading(
+    session: Session, settings: Settings, street_id: int, now: dt.datetime
+) -> None:
+    """Listings report interrupted runs as failed: write that down first (rarely needed)."""
+    running = session.scalars(
+        select(RunRow).where(RunRow.street_id == street_id, RunRow.status == "running")
+    ).all()
+    if any(is_interrupted(run, settings, now) for run in running):
+        begin_write(session)
+        reap_interrupted(session, settings, street_id, None, now)
+        session.commit()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def list_runs(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    *,
+    date: dt.date | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    now: dt.datetime | None = None,
+) -> Page[RunSummary]:
+    """The runs of the actor's street, newest first."""
+    street_id = _street(actor)
+    _reap_for_reading(session, settings, street_id, now or utcnow())
+    query = select(RunRow).where(RunRow.street_id == street_id)
+    if date is not None:
+        query = query.where(RunRow.date == date)
+    if status is not None:
+        query = query.where(RunRow.status == status)
+    if kind is not None:
+        query = query.where(RunRow.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(RunRow.started_at.desc(), RunRow.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    return Page([_summary(r) for r in rows], total, page, page_size)
+
+
+def get_run(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    run_id: int,
+    now: dt.datetime | None = None,
+) -> RunView:
+    """One run with its figures and the orders it could not match, each with why. Staff of one
+    community see only their community's unmatched orders."""
+    street_id = _street(actor)
+    _reap_for_reading(session, settings, street_id, now or utcnow())
+    run = session.get(RunRow, run_id)
+    if run is None or run.street_id != street_id:
+        raise NotFound(f"未找到匹配批次 / run {run_id} not found")
+    query = (
+        select(RunUnmatched, ResidentRow.community_id)
+        .join(OrderRow, RunUnmatched.order_id == OrderRow.id)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
+        .where(RunUnmatched.run_id == run.id)
+        .order_by(RunUnmatched.order_id)
+    )
+    if actor.community_id is not None:
+        query = query.where(ResidentRow.community_id == actor.community_id)
+    unmatched = [
+        UnmatchedView(
+            order_id=row.order_id,
+            community_id=community_id,
+            reason=row.reason,
+            explanation_zh=row.explanation_zh,
+            explanation_en=row.explanation_en,
+            outranked_by=row.outranked_by,
+        )
+        for row, community_id in session.execute(query)
+    ]
+    return RunView(**vars(_summary(run)), unmatched=unmatched)
+
+
+def _street(actor: Actor) -> int:
+    if actor.street_id is None:
+        raise BadInput("账号未关联街道 / this account belongs to no street", "street_id")
+    return actor.street_id
+
+
+def _summary(run: RunRow) -> RunSummary:
+    return RunSummary(
+        id=run.id,
+        street_id=run.street_id,
+        date=run.date,
+        kind=run.kind,
+        status=run.status,
+        trigger=run.trigger,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        started_by=run.started_by,
+        error=run.error,
+        settings={k: v for k, v in (run.settings or {}).items() if k not in PRIVATE_SETTINGS},
+        figures=run.figures or {},
+    )

@@ -1,0 +1,304 @@
+"""The primitives of the loop that every path shares (nightly run, re-match, claims, manual
+reassignment): give an order to a team, withdraw it, and keep the order's status in step.
+
+An order has at most one live assignment (a partial unique index); its members each hold an offer.
+The order's status follows from them: ``open`` without a live assignment, ``offered`` while any
+member is pending or a place is unfilled, ``assigned`` when the whole team accepted, then ``done``
+and ``confirmed`` as the assignment moves on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, lazyload, selectinload
+
+from api.services.errors import Conflict
+from api.services.messages.notify import enqueue
+from api.settings import Settings
+from api.store.db import among
+from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    AssignmentRow,
+    ItemRow,
+    OfferRow,
+    OrderRow,
+    utcnow,
+)
+
+
+def to_utc(settings: Settings, date: dt.date, minute: int) -> dt.datetime:
+    """Naive UTC of a local street date and minute after midnight."""
+    local = dt.datetime.combine(date, dt.time()) + dt.timedelta(minutes=minute)
+    aware = local.replace(tzinfo=ZoneInfo(settings.timezone))
+    return aware.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def to_local(settings: Settings, value: dt.datetime) -> dt.datetime:
+    """A stored (naive UTC) time as an aware street-local time."""
+    return value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone))
+
+
+def local_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
+    return to_local(settings, now or utcnow()).date()
+
+
+def respond_by(
+    settings: Settings, order: OrderRow, start_minute: int | None, now: dt.datetime | None = None
+) -> dt.datetime:
+    """An offer's deadline: ``offer_response_hours`` from now, but an hour before the visit (the
+    window's start, or 08:00 for an untimed order), and never less than 10 minutes from now."""
+    now = now or utcnow()
+    begins = start_minute if start_minute is not None else order.window_start
+    visit = to_utc(settings, order.date, begins if begins is not None else 8 * 60)
+    deadline = min(
+        now + dt.timedelta(hours=settings.offer_response_hours), visit - dt.timedelta(hours=1)
+    )
+    return max(deadline, now + dt.timedelta(minutes=10))
+
+
+def item_of(session: Session, order: OrderRow) -> ItemRow:
+    """The order's catalogue item, held by the session for its lifetime: the identity map keeps
+    only objects someone holds, and a run touching hundreds of orders would otherwise read the
+    same few items again for each (expired and re-read like any row after a commit)."""
+    item = session.get_one(ItemRow, order.item)
+    session.info.setdefault("items", {})[item.code] = item
+    return item
+
+
+def team_size(session: Session, order: OrderRow) -> int:
+    return item_of(session, order).team_size
+
+
+def live_assignment(session: Session, order_id: int) -> AssignmentRow | None:
+    """The order's live assignment with its offers (their helpers and the order load when
+    first used: most callers only need the offers' statuses)."""
+    return session.scalar(
+        select(AssignmentRow)
+        .where(
+            AssignmentRow.order_id == order_id, AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES)
+        )
+        .options(
+            lazyload(AssignmentRow.order),
+            selectinload(AssignmentRow.offers).options(
+                lazyload(OfferRow.helper), lazyload(OfferRow.assignment)
+            ),
+        )
+    )
+
+
+def live_offers(assignment: AssignmentRow) -> list[OfferRow]:
+    return [o for o in assignment.offers if o.status in LIVE_OFFER_STATUSES]
+
+
+def expected_order_status(
+    current: str, assignment_status: str | None, accepted: int, size: int
+) -> str:
+    """The status an order should have (pure): ``current`` if cancelled, else from its live
+    assignment's status (None: no live assignment), its accepted members and the team size."""
+    if current == OrderStatus.CANCELLED:
+        return current
+    if assignment_status is None:
+        return OrderStatus.OPEN
+    if assignment_status in (AssignmentStatus.DONE, AssignmentStatus.CONFIRMED):
+        return assignment_status
+    return OrderStatus.ASSIGNED if accepted >= size else OrderStatus.OFFERED
+
+
+def refresh_order_status(
+    session: Session, order: OrderRow, assignment: AssignmentRow | None = None
+) -> str:
+    """Set the order's status from its live assignment (cancelled orders stay cancelled);
+    ``assignment``: that live assignment, when the caller holds it (not read again)."""
+    if order.status == "cancelled":
+        return order.status
+    if assignment is None or assignment.order_id != order.id:
+        assignment = live_assignment(session, order.id)
+    elif assignment.status not in LIVE_ASSIGNMENT_STATUSES:
+        assignment = None
+    accepted = size = 0
+    if assignment is not None and assignment.status == AssignmentStatus.ACTIVE:
+        accepted = sum(o.status == "accepted" for o in assignment.offers)
+        size = team_size(session, order)
+    status = expected_order_status(
+        order.status, assignment.status if assignment else None, accepted, size
+    )
+    return _settle(order, status)
+
+
+def _settle(order: OrderRow, status: str) -> str:
+    """Give the order ``status``; a change bumps its version (what lock-free plans compare)."""
+    if status != order.status:
+        order.status = status
+        order.version += 1
+    return status
+
+
+def create_assignment(
+    session: Session,
+    settings: Settings,
+    order: OrderRow,
+    helper_ids: Iterable[int],
+    *,
+    source: str,
+    start_minute: int | None,
+    accepted: Iterable[int] = (),
+    run_id: int | None = None,
+    claim_id: int | None = None,
+    distances: dict[int, float] | None = None,
+    now: dt.datetime | None = None,
+) -> AssignmentRow:
+    """Give ``order`` to a team: one offer per member, ``accepted`` ones already accepted, the
+    others pending with a deadline and a notification. Raises ``Conflict`` if the order already
+    has a live assignment (someone else was faster). The caller commits."""
+    now = now or utcnow()
+    accepted = set(accepted)
+    assignment = AssignmentRow(
+        order_id=order.id,
+        run_id=run_id,
+        claim_id=claim_id,
+        source=source,
+        start_minute=start_minute,
+    )
+    try:
+        with session.begin_nested():
+            session.add(assignment)
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"订单已被分配 / order {order.id} was just taken by someone else") from error
+    deadline = respond_by(settings, order, start_minute, now)
+    offers = [
+        OfferRow(
+            assignment_id=assignment.id,
+            helper_id=helper_id,
+            status="accepted" if helper_id in accepted else "pending",
+            offered_at=now,
+            respond_by=deadline,
+            responded_at=now if helper_id in accepted else None,
+            distance_km=(distances or {}).get(helper_id),
+        )
+        for helper_id in dict.fromkeys(helper_ids)
+    ]
+    session.add_all(offers)
+    session.flush()
+    for offer in offers:
+        if offer.status == "pending":
+            notify_offer(session, offer, order, "offer")
+    session.expire(assignment, ["offers"])  # read again when next used
+    taken = sum(o.status == "accepted" for o in offers)
+    size = team_size(session, order)  # the team just made is the order's live assignment:
+    _settle(order, expected_order_status(order.status, assignment.status, taken, size))
+    return assignment
+
+
+def add_offer(
+    session: Session,
+    settings: Settings,
+    assignment: AssignmentRow,
+    helper_id: int,
+    *,
+    distance_km: float | None = None,
+    now: dt.datetime | None = None,
+) -> OfferRow:
+    """A new pending offer for a replacement member of a live assignment."""
+    now = now or utcnow()
+    order = assignment.order
+    offer = OfferRow(
+        assignment_id=assignment.id,
+        helper_id=helper_id,
+        offered_at=now,
+        respond_by=respond_by(settings, order, assignment.start_minute, now),
+        distance_km=distance_km,
+    )
+    session.add(offer)
+    session.flush()
+    notify_offer(session, offer, order, "offer")
+    session.expire(assignment, ["offers"])  # the new member shows on the next read
+    return offer
+
+
+def withdraw_assignment(
+    session: Session,
+    assignment: AssignmentRow,
+    kind: str = "cancellation",
+    now: dt.datetime | None = None,
+) -> None:
+    """End a live assignment: its pending and accepted offers are withdrawn and their holders
+    told (``kind``: cancellation or change). The caller refreshes the order and commits."""
+    now = now or utcnow()
+    assignment.status = "withdrawn"
+    assignment.ended_at = now
+    for offer in live_offers(assignment):
+        withdraw_offer(session, offer, assignment.order, kind, now)
+
+
+def withdraw_offer(
+    session: Session, offer: OfferRow, order: OrderRow, kind: str, now: dt.datetime
+) -> None:
+    """Withdraw one member's offer and tell them (``kind``: cancellation or change). The caller
+    ends an emptied team (or re-matches it), refreshes the order and commits."""
+    offer.status = OfferStatus.WITHDRAWN
+    offer.responded_at = offer.responded_at or now
+    notify_offer(session, offer, order, kind)
+
+
+def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) -> None:
+    """Queue the message for an offer event: offer, reminder, change or cancellation."""
+    item = item_of(session, order)
+    when = order.date.isoformat()
+    if order.window_start is not None:
+        when += f" {order.window_start // 60:02d}:{order.window_start % 60:02d}"
+    texts = {
+        "offer": (
+            f"新的服务邀请：{item.name_zh}，{when}，请及时回复",
+            f"New request: {item.name_en}, {when}. Please reply.",
+        ),
+        "reminder": (
+            f"提醒：{item.name_zh}（{when}）的邀请即将过期",
+            f"Reminder: the request {item.name_en} ({when}) expires soon.",
+        ),
+        "change": (
+            f"变更：{item.name_zh}（{when}）的安排已调整",
+            f"Change: the plan for {item.name_en} ({when}) has changed.",
+        ),
+        "cancellation": (
+            f"取消：{item.name_zh}（{when}）已取消",
+            f"Cancelled: {item.name_en} ({when}) no longer needs you.",
+        ),
+    }
+    text_zh, text_en = texts[kind]
+    enqueue(
+        session,
+        helper_id=offer.helper_id,
+        kind=kind,
+        text_zh=text_zh,
+        text_en=text_en,
+        payload={"offer": offer.id, "order": order.id, "date": order.date.isoformat()},
+        dedupe_key=f"reminder:offer:{offer.id}" if kind == "reminder" else None,
+    )
+
+
+def helpers_day(
+    session: Session, helper_ids: Iterable[int], dates: Iterable[dt.date]
+) -> tuple[tuple[int, str], ...]:
+    """The helpers' live offers (id, status) on those dates: what is left of their day, as a
+    plan made with no lock held rests on it (re-match and claims compare it under the lock)."""
+    rows = session.execute(
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .where(
+            among(session, OfferRow.helper_id, helper_ids),
+            among(session, OrderRow.date, dates),
+            OfferRow.status.in_(LIVE_OFFER_STATUSES),
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OfferRow.id)
+    ).all()
+    return tuple((offer_id, status) for offer_id, status in rows)

@@ -1,0 +1,367 @@
+"""Staff dispatching by hand (下单): pick a team from a ranked list, reassign, cancel.
+
+Every function checks that the order lies in the caller's scope (their street, or their
+community); an order outside it is ``NotFound``, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.http.deps import Actor
+from api.http.schemas.common import UtcDateTime
+from api.services.accounts.audit import audit
+from api.services.errors import BadInput, Conflict
+from api.services.matching.problem import build_problem, leg_minutes, row_id, team_violations
+from api.services.offers.assign import (
+    create_assignment,
+    live_assignment,
+    team_size,
+    withdraw_assignment,
+)
+from api.services.offers.rematch import refused_helpers
+from api.services.orders import scope_orders, scoped_order
+from api.settings import Settings
+from api.store.db import begin_write
+from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
+    OPEN_ORDER_STATUSES,
+    AssignmentRow,
+    HelperRow,
+    ItemRow,
+    OrderRow,
+    ResidentRow,
+    UserRow,
+    utcnow,
+)
+from matcher.eligible import Eligible, eligible_helpers
+from matcher.explain import REASON_LABELS, RULE_LABELS
+from matcher.verify import Violation
+
+log = logging.getLogger("qunbang.dispatch")
+
+
+@dataclass(frozen=True)
+class MemberView:
+    helper_id: int
+    name: str
+    offer_status: str
+    respond_by: UtcDateTime
+    distance_km: float | None
+
+
+@dataclass(frozen=True)
+class TeamView:
+    """An order's live team as staff see it (after a reassignment)."""
+
+    order_id: int
+    order_status: str
+    assignment_id: int
+    source: str
+    start_minute: int | None
+    members: list[MemberView]
+
+
+@dataclass(frozen=True)
+class CancelView:
+    order_id: int
+    status: str
+    cancelled_at: UtcDateTime
+    reason: str
+    offers_withdrawn: int
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    helper_id: int
+    name: str
+    community_id: int
+    km_one_way: float
+    in_circle: bool
+    has_lead: bool
+    speaks: bool
+    gender_mismatch: bool
+    offer_status: str | None  # on this order's live team, if there
+    why: list[str]
+
+
+@dataclass(frozen=True)
+class CandidatesView:
+    order_id: int
+    team_size: int
+    blocked_reason: str | None
+    blocked_zh: str | None
+    blocked_en: str | None
+    items: list[CandidateView]
+
+
+# ----------------------------------------------------------------------------- reassign
+
+
+class RuleBroken(BadInput):
+    """A hand-picked team breaks a hard rule and staff gave no reason to override it."""
+
+    code = "rule_broken"
+
+    def __init__(self, message: str, rules: list[str]) -> None:
+        super().__init__(message, "helper_ids")
+        self.rules = rules
+
+
+def reassign(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    order_id: int,
+    helper_ids: list[int],
+    now: dt.datetime | None = None,
+    *,
+    override_reason: str = "",
+) -> TeamView:
+    """Hand the order to a team staff picked: the live team is withdrawn (its members told of
+    the change) and the picked helpers get pending offers (source ``manual``), at the same
+    visit time. The team must pass the matcher's own checker (skills, reach, time, limits,
+    overlaps); a team that breaks a rule is refused naming it, unless staff give a reason to
+    override, which is recorded on the assignment and audited. Hand-picked teams are kept by
+    later nightly runs; an overridden one is left out of their plans altogether."""
+    now = now or utcnow()
+    street_id = session.scalar(select(OrderRow.street_id).where(OrderRow.id == order_id))
+    session.rollback()
+    begin_write(session, street_id)
+    order = scoped_order(session, actor, order_id)
+    if order.status not in OPEN_ORDER_STATUSES:
+        raise Conflict(f"订单已是「{order.status}」，不能改派 / an order {order.status} can't move")
+    team = _check_team(session, order, helper_ids)
+    live = live_assignment(session, order.id)
+    start = live.start_minute if live is not None else order.window_start
+    broken = team_violations(
+        session, order, [h.id for h in team], start, refused_helpers(session, [order.id])
+    )
+    reason = override_reason.strip()[:500]
+    if broken and not reason:
+        raise _rule_broken(session, broken)
+    if live is not None:
+        withdraw_assignment(session, live, "change", now)
+        session.flush()
+    distances = {h.id: round(leg_minutes(h, order.resident)[0], 3) for h in team}
+    assignment = create_assignment(
+        session,
+        settings,
+        order,
+        [h.id for h in team],
+        source="manual",
+        start_minute=start,
+        distances=distances,
+        now=now,
+    )
+    detail: dict[str, object] = {
+        "helpers": [h.id for h in team],
+        "replaced": live.id if live else None,
+    }
+    if broken:
+        assignment.override_reason, assignment.override_by = reason, actor.user_id
+        detail |= {"override_reason": reason, "rules": sorted({str(v.rule) for v in broken})}
+    action = "order.override" if broken else "order.reassign"
+    audit(session, actor.user_id, action, "order", order.id, detail)
+    session.commit()
+    log.info("order %s reassigned by user %s: %s", order.id, actor.user_id, detail)
+    return _team_view(session, order, assignment)
+
+
+def _rule_broken(session: Session, broken: list[Violation]) -> RuleBroken:
+    """The refusal, naming each broken rule and who breaks it (by helper number)."""
+    parts_zh, parts_en = [], []
+    for violation in broken:
+        zh, en = RULE_LABELS.get(violation.rule, (str(violation.rule), str(violation.rule)))
+        who = row_id(violation.helper) if violation.helper else None
+        parts_zh.append(f"{zh}（志愿者 {who}）" if who else zh)
+        parts_en.append(f"{en} (helper {who})" if who else en)
+    return RuleBroken(
+        f"违反规则：{'；'.join(dict.fromkeys(parts_zh))}。如确需派单，请填写理由 / breaks a "
+        f"rule: {'; '.join(dict.fromkeys(parts_en))}. To send them anyway, give a reason",
+        sorted({str(v.rule) for v in broken}),
+    )
+
+
+def _check_team(session: Session, order: OrderRow, helper_ids: list[int]) -> list[HelperRow]:
+    """The picked helpers: as many as the item's team, distinct, active, of the order's street."""
+    size = team_size(session, order)
+    if len(helper_ids) != size or len(set(helper_ids)) != size:
+        raise BadInput(
+            f"需要 {size} 位不同的志愿者 / pick exactly {size} different helper(s)", "helper_ids"
+        )
+    rows = {h.id: h for h in session.scalars(select(HelperRow).where(HelperRow.id.in_(helper_ids)))}
+    for helper_id in helper_ids:
+        helper = rows.get(helper_id)
+        if helper is None or helper.street_id != order.street_id or not helper.active:
+            raise BadInput(
+                f"志愿者 {helper_id} 不在本街道或已停用 / helper {helper_id} is not an active "
+                "helper of this street",
+                "helper_ids",
+            )
+    return [rows[h] for h in helper_ids]
+
+
+def _team_view(session: Session, order: OrderRow, assignment: AssignmentRow) -> TeamView:
+    session.refresh(assignment)
+    ids = [o.helper_id for o in assignment.offers]
+    rows = session.execute(select(HelperRow.id, HelperRow.name).where(HelperRow.id.in_(ids)))
+    names = {helper_id: name for helper_id, name in rows}
+    members = [
+        MemberView(o.helper_id, names[o.helper_id], o.status, o.respond_by, o.distance_km)
+        for o in sorted(assignment.offers, key=lambda o: o.id)
+        if o.status in LIVE_OFFER_STATUSES
+    ]
+    return TeamView(
+        order.id, order.status, assignment.id, assignment.source, assignment.start_minute, members
+    )
+
+
+# ----------------------------------------------------------------------------- cancel
+
+
+def cancel_order(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    order_id: int,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> CancelView:
+    """Cancel an order not yet done: its live team is withdrawn and every member told."""
+    now = now or utcnow()
+    begin_write(session)
+    order = scoped_order(session, actor, order_id)
+    if order.status not in OPEN_ORDER_STATUSES:
+        raise Conflict(
+            f"订单已是「{order.status}」，不能取消 / an order {order.status} can't be cancelled"
+        )
+    live = live_assignment(session, order.id)
+    withdrawn = 0
+    if live is not None:
+        withdrawn = sum(o.status in LIVE_OFFER_STATUSES for o in live.offers)
+        withdraw_assignment(session, live, "cancellation", now)
+    order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, reason
+    order.version += 1
+    audit(session, actor.user_id, "order.cancel", "order", order.id, {"reason": reason})
+    session.commit()
+    log.info("order %s cancelled by user %s", order.id, actor.user_id)
+    return CancelView(order.id, order.status, now, reason, withdrawn)
+
+
+# ----------------------------------------------------------------------------- candidates
+
+
+def candidates_for(
+    session: Session, actor: Actor, order_id: int, limit: int = 20
+) -> CandidatesView:
+    """Helpers able to serve the order on their own account, best first: the resident's circle,
+    then the nearest; each with why (distance, circle, lead skill, language)."""
+    order = scoped_order(session, actor, order_id)
+    problem = build_problem(
+        session,
+        order.street_id,
+        order.date,
+        [order],
+        refused=refused_helpers(session, [order.id]),
+    )
+    options = eligible_helpers(problem.problem)[0]
+    ranked = sorted(options.helpers, key=lambda e: (not e.in_circle, e.km_one_way))[:limit]
+    live = live_assignment(session, order.id)
+    on_team = {
+        o.helper_id: o.status
+        for o in (live.offers if live is not None else [])
+        if o.status in LIVE_OFFER_STATUSES
+    }
+    item = session.get_one(ItemRow, order.item)
+    language = order.resident.language
+    items = []
+    for eligible in ranked:
+        helper = problem.helpers[eligible.helper]
+        items.append(
+            CandidateView(
+                helper_id=helper.id,
+                name=helper.name,
+                community_id=helper.community_id,
+                km_one_way=round(eligible.km_one_way, 3),
+                in_circle=eligible.in_circle,
+                has_lead=eligible.has_lead,
+                speaks=eligible.speaks,
+                gender_mismatch=eligible.gender_mismatch,
+                offer_status=on_team.get(helper.id),
+                why=_why(eligible, item.lead_skill, language),
+            )
+        )
+    blocked = options.blocked_reason
+    labels = REASON_LABELS[blocked] if blocked is not None else (None, None)
+    return CandidatesView(
+        order.id, options.team, str(blocked) if blocked else None, labels[0], labels[1], items
+    )
+
+
+def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> list[str]:
+    reasons = [f"相距 {eligible.km_one_way:.1f} 公里 / {eligible.km_one_way:.1f} km away"]
+    if eligible.in_circle:
+        reasons.append("居民的熟人圈成员 / in the resident's circle")
+    if lead_skill and eligible.has_lead:
+        reasons.append(f"具备主导技能 / holds the lead skill ({lead_skill})")
+    if language and eligible.speaks:
+        reasons.append(f"会说居民的语言 / speaks the resident's language ({language})")
+    if eligible.gender_mismatch:
+        reasons.append("性别与居民偏好不符 / not the gender the resident prefers")
+    return reasons
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    """A live team staff sent against a hard rule, with their reason."""
+
+    order_id: int
+    assignment_id: int
+    helper_ids: list[int]
+    helper_names: list[str]
+    reason: str
+    by: str
+    at: dt.datetime
+
+
+def overrides_on(session: Session, actor: Actor, date: dt.date) -> list[OverrideView]:
+    """The live overridden teams of the date that the caller may see (staff only)."""
+    if actor.role != "staff":
+        return []
+    stmt = (
+        select(AssignmentRow, UserRow.username)
+        .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+        .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
+        .outerjoin(UserRow, AssignmentRow.override_by == UserRow.id)
+        .where(
+            OrderRow.date == date,
+            AssignmentRow.override_reason != "",
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OrderRow.id)
+    )
+    found = []
+    for assignment, username in session.execute(scope_orders(stmt, actor)):
+        members = [o for o in assignment.offers if o.status in LIVE_OFFER_STATUSES]
+        found.append(
+            OverrideView(
+                order_id=assignment.order_id,
+                assignment_id=assignment.id,
+                helper_ids=[o.helper_id for o in members],
+                helper_names=[o.helper.name for o in members],
+                reason=assignment.override_reason,
+                by=username or "",
+                at=assignment.created_at,
+            )
+        )
+    return found

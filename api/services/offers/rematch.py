@@ -1,0 +1,386 @@
+"""Re-matching one order: after a decline or an expiry the order goes straight back to matching.
+
+The solve runs with no lock held; the plan is then written under the street's write lock after
+checking that nothing it rests on moved (``rematch``). The members still on the team (accepted,
+or pending: they have not refused) stay pinned at the visit's start; helpers who declined or let
+the offer expire are not asked again; the missing places get new pending offers. The problem
+holds only that order — ``build_problem`` enters every helper with what is left of their day — so
+a re-match takes a fraction of a second on a street. If nobody can fill the place, the team stays
+as it is (the order stays ``offered``) for the next nightly run, and a ``rematch`` run records
+why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.services.matching.problem import (
+    StreetProblem,
+    build_problem,
+    helper_key,
+    leg_minutes,
+    order_key,
+    row_id,
+)
+from api.services.offers.assign import (
+    add_offer,
+    helpers_day,
+    live_assignment,
+    live_offers,
+    local_today,
+    refresh_order_status,
+    team_size,
+)
+from api.settings import Settings
+from api.store.db import among, begin_write
+from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus, RunKind, RunStatus
+from api.store.tables import (
+    AssignmentRow,
+    OfferRow,
+    OrderRow,
+    RunRow,
+    RunUnmatched,
+    utcnow,
+)
+from matcher.model import replace
+from matcher.params import SolveParams
+from matcher.result import Reason, Result, Unmatched
+from matcher.solve import solve, solve_greedy
+from matcher.verify import verify
+
+log = logging.getLogger("qunbang.rematch")
+REFUSALS = ("declined", "expired")
+ATTEMPTS = 3  # plans overtaken by another writer are solved again this often
+
+
+def refused_helpers(session: Session, order_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Per order, the helpers who declined it or let an offer for it expire."""
+    refused: dict[int, set[int]] = defaultdict(set)
+    rows = session.execute(
+        select(AssignmentRow.order_id, OfferRow.helper_id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(among(session, AssignmentRow.order_id, order_ids), OfferRow.status.in_(REFUSALS))
+    )
+    for order_id, helper_id in rows:
+        refused[order_id].add(helper_id)
+    return dict(refused)
+
+
+def helper_km(problem: StreetProblem, helper_id: int, order: OrderRow) -> float:
+    """One-way km from the helper's home to the resident's, as the matcher measured it."""
+    km, _ = leg_minutes(problem.helpers[helper_key(helper_id)], order.resident)
+    return round(km, 3)
+
+
+def unmatched_row(run_id: int, unmatched: Unmatched) -> RunUnmatched:
+    """A matcher explanation as a run's row (matcher ids mapped back to order ids, in the
+    sentences too: staff know order 17, not the matcher's "o17")."""
+    zh, en = unmatched.explanation_zh, unmatched.explanation_en
+    if unmatched.outranked_by:
+        key = re.compile(rf"\b{re.escape(unmatched.outranked_by)}\b")
+        number = str(row_id(unmatched.outranked_by))
+        zh, en = key.sub(number, zh), key.sub(number, en)
+    return RunUnmatched(
+        run_id=run_id,
+        order_id=row_id(unmatched.order),
+        reason=str(unmatched.reason),
+        explanation_zh=zh,
+        explanation_en=en,
+        outranked_by=row_id(unmatched.outranked_by) if unmatched.outranked_by else None,
+    )
+
+
+class Stale(Exception):
+    """What a re-match plan rests on changed before it could be written."""
+
+
+@dataclass(frozen=True)
+class RematchPlan:
+    """A re-match solved outside any write lock: whom to add, at what start, or why nobody;
+    ``basis`` is what it rests on, compared again under the lock before writing."""
+
+    order_id: int
+    street_id: int
+    trigger: str
+    members: tuple[int, ...]
+    added: tuple[int, ...]
+    start: int | None
+    distances: dict[int, float]
+    unmatched: Unmatched | None
+    result: Result
+    basis: tuple[object, ...]
+    solve_s: float
+
+
+def rematch(
+    session: Session,
+    settings: Settings,
+    order_id: int,
+    now: dt.datetime | None = None,
+    *,
+    trigger: str = "decline",
+    run_id: int | None = None,
+) -> list[int]:
+    """Fill the missing places of the order's live team: solve with no lock held, then take the
+    street's write lock, check nothing the plan rests on moved, and write. A plan overtaken by
+    another writer is solved again (``ATTEMPTS`` times); failing that, the order waits for the
+    nightly run. Returns the helpers newly offered the order. Ends any open transaction."""
+    now = now or utcnow()
+    for _ in range(ATTEMPTS):
+        session.rollback()  # a fresh read: no transaction, so no lock, while solving
+        plan = plan_rematch(session, settings, order_id, now, trigger=trigger)
+        session.rollback()
+        if plan is None:
+            end_if_empty(session, order_id, now)
+            return []
+        begin_write(session, plan.street_id, plan.order_id, plan.added)
+        try:
+            added = apply_rematch(session, settings, plan, now, run_id=run_id)
+        except Stale:
+            session.rollback()
+            continue
+        session.commit()
+        return added
+    log.warning("order %s: re-match kept being overtaken; left for the nightly run", order_id)
+    return []
+
+
+def end_if_empty(session: Session, order_id: int, now: dt.datetime) -> bool:
+    """End the order's active team if nobody is left on it (the order is open again: claimable,
+    and planned by the next nightly run). Its own short write; True if it ended one."""
+    street_id = session.scalar(select(OrderRow.street_id).where(OrderRow.id == order_id))
+    session.rollback()
+    if street_id is None:
+        return False
+    begin_write(session, street_id, order_id)
+    order = session.get_one(OrderRow, order_id)
+    assignment = live_assignment(session, order_id)
+    if (
+        assignment is None
+        or assignment.status != AssignmentStatus.ACTIVE
+        or live_offers(assignment)
+    ):
+        session.rollback()
+        return False
+    assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
+    session.flush()
+    refresh_order_status(session, order)
+    session.commit()
+    return True
+
+
+def plan_rematch(
+    session: Session,
+    settings: Settings,
+    order_id: int,
+    now: dt.datetime,
+    *,
+    trigger: str = "decline",
+    leaving: tuple[int, int] | None = None,
+) -> RematchPlan | None:
+    """Solve the re-match of one order (reads only). None when there is nothing to fill. A plan
+    the matcher's verifier rejects is never returned as a plan (logged, treated as nobody).
+
+    ``leaving`` (offer id, helper id): a member's answer not written yet — a decline planned
+    ahead so that the answer and its re-match are written in one transaction. The plan treats
+    that offer as declined: its helper is off the team and not asked again, and the plan's
+    basis expects the offer declined."""
+    order = session.get(OrderRow, order_id)
+    if order is None or order.status == OrderStatus.CANCELLED:
+        return None
+    assignment = live_assignment(session, order.id)
+    if assignment is None or assignment.status != AssignmentStatus.ACTIVE:
+        return None
+    if assignment.override_reason:
+        return None  # staff sent this team against a rule; the gap is theirs to fill
+    gone = leaving[0] if leaving else None
+    members = [o.helper_id for o in live_offers(assignment) if o.id != gone]
+    if len(members) >= team_size(session, order):
+        return None
+    began = time.perf_counter()
+    problem = _problem(session, order, assignment, members, leaving[1] if leaving else None)
+    params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
+    result = solve(problem.problem, params)
+    planned = result.assignment_of(order_key(order.id))
+    if planned is not None and (violations := verify(problem.problem, result)):
+        log.error("order %s: re-match plan breaks %s; not sent", order.id, violations)
+        planned = None
+    added = tuple(row_id(h) for h in planned.helpers if row_id(h) not in members) if planned else ()
+    return RematchPlan(
+        order_id=order.id,
+        street_id=order.street_id,
+        trigger=trigger,
+        members=tuple(members),
+        added=added,
+        start=planned.start if planned else None,
+        distances={h: helper_km(problem, h, order) for h in added},
+        unmatched=None if planned else _why(problem, result, order),
+        result=result,
+        basis=_basis(session, order, added, declined=gone),
+        solve_s=time.perf_counter() - began,
+    )
+
+
+def _basis(
+    session: Session, order: OrderRow, added: Iterable[int], declined: int | None = None
+) -> tuple[object, ...]:
+    """The order's version and its offers' states, and the live offers of that day held by the
+    helpers the plan adds (what is left of their day): what a re-match plan rests on. Offer
+    ``declined`` is counted as declined (an answer planned ahead, written with the plan)."""
+    offers = session.execute(
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(AssignmentRow.order_id == order.id)
+        .order_by(OfferRow.id)
+    ).all()
+    states = tuple((i, OfferStatus.DECLINED if i == declined else st) for i, st in offers)
+    busy = helpers_day(session, added, [order.date])
+    return (order.status, order.version, states, busy)
+
+
+def apply_rematch(
+    session: Session,
+    settings: Settings,
+    plan: RematchPlan,
+    now: dt.datetime,
+    *,
+    run_id: int | None = None,
+) -> list[int]:
+    """Write a re-match plan; the caller holds the street's write lock and commits. Raises
+    ``Stale`` when the order, its offers or the added helpers' day changed since planning. The
+    attempt is recorded on run ``run_id`` if given (the nightly run's fallback), else on a new
+    ``rematch`` run."""
+    session.expire_all()
+    order = session.get_one(OrderRow, plan.order_id)
+    if _basis(session, order, plan.added) != plan.basis:
+        raise Stale
+    assignment = live_assignment(session, order.id)
+    assert assignment is not None  # the basis holds: the live team is as planned
+    record = session.get_one(RunRow, run_id) if run_id else _new_run(session, settings, plan, now)
+    if plan.unmatched is None:
+        if not plan.members:  # nobody was told a time yet: the visit may move
+            assignment.start_minute = plan.start
+        for helper_id in plan.added:
+            km = plan.distances[helper_id]
+            add_offer(session, settings, assignment, helper_id, distance_km=km, now=now)
+    else:
+        session.add(unmatched_row(record.id, plan.unmatched))
+        if not plan.members:  # an empty team ends: the order is open again (claimable, next night)
+            assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
+            session.flush()
+    refresh_order_status(session, order, assignment)
+    log.info(
+        "order %s re-matched (%s): new offers to %s", order.id, plan.trigger, plan.added or "nobody"
+    )
+    return list(plan.added)
+
+
+def _problem(
+    session: Session,
+    order: OrderRow,
+    assignment: AssignmentRow,
+    members: list[int],
+    declining: int | None = None,
+) -> StreetProblem:
+    fixed = {}
+    if members and assignment.start_minute is not None:
+        fixed[order.id] = assignment.start_minute
+    refused = refused_helpers(session, [order.id])
+    if declining is not None:
+        refused.setdefault(order.id, set()).add(declining)
+    return build_problem(
+        session,
+        order.street_id,
+        order.date,
+        [order],
+        pins={order.id: members} if members else None,
+        refused=refused,
+        fixed_starts=fixed,
+        near=True,
+    )
+
+
+def _new_run(session: Session, settings: Settings, plan: RematchPlan, now: dt.datetime) -> RunRow:
+    order = session.get_one(OrderRow, plan.order_id)
+    run = RunRow(  # written once, finished: the plan is made, the writing cannot fail apart
+        street_id=order.street_id,
+        date=order.date,
+        kind=RunKind.REMATCH,
+        status=RunStatus.DONE,
+        trigger=plan.trigger,
+        started_at=now,
+        finished_at=utcnow(),
+        settings={"time_limit_s": settings.rematch_time_limit_s, "order_id": order.id},
+        figures=_figures(plan),
+    )
+    session.add(run)
+    if plan.unmatched is not None:
+        session.flush()  # its id for the explanation's row
+    return run
+
+
+def _figures(plan: RematchPlan) -> dict[str, object]:
+    return {
+        "orders": 1,
+        "covered": len(plan.result.assignments),
+        "offers_created": len(plan.added),
+        "status": str(plan.result.status),
+        "message": plan.result.message,
+        "runtime_s": round(plan.result.runtime_s, 3),
+        "wall_s": round(plan.solve_s, 3),
+    }
+
+
+def _why(problem: StreetProblem, result: Result, order: OrderRow) -> Unmatched:
+    """The matcher's explanation. With members pinned a failed solve has none (the pins make it
+    infeasible), so ask the hand rule about the order without pins; if that order alone could
+    be staffed, the members already on the team are what cannot be joined."""
+    key = order_key(order.id)
+    found = next((u for u in result.unmatched if u.order == key), None)
+    if found is not None:
+        return found
+    free = replace(
+        problem.problem, orders=tuple(replace(o, pinned=()) for o in problem.problem.orders)
+    )
+    found = next((u for u in solve_greedy(free).unmatched if u.order == key), None)
+    if found is not None:
+        return found
+    return Unmatched(
+        order=key,
+        reason=Reason.NOT_FREE,
+        explanation_zh="除已在团队中的志愿者外，找不到能在同一时间到场补位的人。",
+        explanation_en="No other helper can join the members already on the team at that time.",
+    )
+
+
+def rematch_or_release(
+    session: Session,
+    settings: Settings,
+    order_id: int,
+    date: dt.date,
+    now: dt.datetime,
+    trigger: str,
+) -> int:
+    """Re-match after a change that is already committed (an answer, an expiry, a ledger edit
+    taking a member off): should it fail, the change still stands and the order waits for the
+    next nightly run; a team left with nobody ends (the order is open again). Returns the
+    number of new offers."""
+    try:
+        if date < local_today(settings, now):  # the visit day is over: nothing to offer
+            end_if_empty(session, order_id, now)
+            return 0
+        return len(rematch(session, settings, order_id, now, trigger=trigger))
+    except Exception:
+        session.rollback()
+        log.exception("re-match of order %s failed; left for the nightly run", order_id)
+        end_if_empty(session, order_id, now)  # an emptied team must not stay active
+        return 0
