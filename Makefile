@@ -3,22 +3,26 @@
 #   make test   install the dev extras and Debian's chromium (.ci/chromium, as root) and run the
 #               whole test suite, the browser tests (tests/e2e) included
 #   make test-pg the same, with the API tests also run on a private PostgreSQL (.ci/pg)
+# Every install takes the versions in constraints.txt (those the tests last passed with); a
+# change to it or to pyproject.toml re-installs. make lock rewrites it with the newest versions
+# pyproject.toml allows (README: "Dependencies").
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test test-pg pg browser lint bench clean
+.PHONY: demo test test-pg pg browser lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP) --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -49,6 +53,19 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/street_bench.py
+
+# Install everything pyproject.toml names (dev extras included) at the newest versions it allows
+# into a scratch venv, and write what landed there to constraints.txt; then run make test.
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip && \
+	"$$tmp/venv/bin/python" -m pip install --quiet -e ".[dev]" && \
+	{ echo "# Versions make test last passed with; written by make lock (README: Dependencies)."; \
+	  "$$tmp/venv/bin/python" -m pip freeze --all --exclude-editable \
+	    | grep -v -e '^setuptools==' -e '^wheel=='; } > "$$tmp/constraints.txt" && \
+	mv "$$tmp/constraints.txt" constraints.txt
+	@echo "constraints.txt: $$(grep -c '==' constraints.txt) pins"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from api.cli import service as cli_service
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
+from api.extras import MissingExtra, require
 from api.logs import configure_cli_logging
 from api.planner import run as scenario_run
 from api.planner.run import OptionError, Overrides
@@ -83,11 +84,14 @@ def match_demo(
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn input errors into a red message and exit code 2 (no traceback)."""
+    """Turn input errors into a red message and exit code 2 (no traceback); a missing extra
+    into one with exit code 1."""
     try:
         yield
     except (ScenarioError, OptionError) as error:
         _fail(str(error))
+    except MissingExtra as error:  # a failure (exit 1), not bad input
+        _fail(str(error), code=1)
     except ValidationError as error:
         lines = [f"{_option_name(e['loc'])}: {e['msg']}" for e in error.errors()]
         _fail("\n".join(lines))
@@ -101,9 +105,9 @@ def _option_name(loc: tuple[int | str, ...]) -> str:
     return OPTION_NAMES.get(path, path or "value")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     console.print(f"[red]错误 / error: {escape(message)}[/red]", soft_wrap=True)  # paths intact
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
 
 
 @scenario_app.command("schema")
@@ -206,10 +210,11 @@ def scenario_report(
 
     The base scenario is always in the report; --variants picks the variants beside it.
     """
-    from api.planner.report import write_report  # matplotlib loads only when a report is asked for
-
     names = [v for v in scenario_run.split_list(variants) if v != scenario_run.BASE]
     with user_errors():
+        require("report")  # without matplotlib: one line naming the extra to install
+        from api.planner.report import write_report  # matplotlib: only for a report
+
         scenario_run.check_solver(solver)
         if time_limit is not None and time_limit <= 0:
             raise OptionError("--time-limit: must be greater than 0")

@@ -19,6 +19,7 @@ from rich.markup import escape
 from sqlalchemy import select
 
 from api.cli.printing import console
+from api.extras import MissingExtra
 from api.logs import configure_cli_logging, server_logging_config
 from api.services.errors import ServiceError
 from api.settings import Settings, get_settings
@@ -44,7 +45,7 @@ def exits() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except NightlyFailed as error:
+    except (NightlyFailed, MissingExtra) as error:
         _fail(str(error), 1)
     except ServiceError as error:
         _fail(error.message, 2)

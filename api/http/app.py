@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from api.http import pages as web
 from api.http import routes
+from api.http.errors import status_of
 from api.http.observe import RequestObservation
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
@@ -94,10 +95,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         body = {"detail": error.message, "code": error.code, "field": error.field}
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        status = status_of(error)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if isinstance(error, TooManyAttempts):
             headers = {"Retry-After": str(error.retry_after)}
-        return JSONResponse(body, status_code=error.status, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

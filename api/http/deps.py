@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -12,10 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.services.accounts.auth import owner_of_token
+from api.services.actor import Actor
 from api.services.errors import Forbidden, NotFound, Unauthorized
 from api.settings import Settings
 from api.store.db import session_scope
-from api.store.tables import UserRow
 
 T = TypeVar("T")
 oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -50,31 +49,6 @@ async def in_session(request: Request, service: Callable[..., T], *args: Any, **
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who is calling: the user's id, role and scope (street, community, own helper/resident)."""
-
-    user_id: int
-    username: str
-    role: str
-    street_id: int | None
-    community_id: int | None
-    helper_id: int | None
-    resident_id: int | None
-
-    def own_helper_id(self) -> int:
-        """The helper row of a helper account (``NotFound`` for an account tied to none)."""
-        if self.helper_id is None:
-            raise NotFound("未找到志愿者 / no helper is tied to this account")
-        return self.helper_id
-
-    def may_see_community(self, street_id: int, community_id: int) -> bool:
-        """Staff of a street see all its communities; community staff only their own."""
-        if self.street_id != street_id:
-            return False
-        return self.community_id is None or self.community_id == community_id
-
-
 async def current_actor(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Actor:
     """The caller of an API route (bearer token only: the API never reads the login cookie, so
     a page's cookie cannot be used to call it from another site)."""
@@ -103,19 +77,6 @@ def _actor_from_db(sessions: sessionmaker[Session], token: str) -> Actor:
             helper_id=owner.helper_id,
             resident_id=owner.resident_id,
         )
-
-
-def actor_of(user: UserRow) -> Actor:
-    """The actor of an account."""
-    return Actor(
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        street_id=user.street_id,
-        community_id=user.community_id,
-        helper_id=user.helper_id,
-        resident_id=user.resident_id,
-    )
 
 
 def _role(*roles: str):  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from api.http.deps import current_actor
-from api.http.schemas.common import ErrorOut, InvalidOut
+from api.http.errors import ErrorOut, InvalidOut
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MEANINGS = {

@@ -1,7 +1,7 @@
 """Ids and page numbers as the API takes them, typed once: in a path, a query or a body, a value
 outside the columns' range is refused with 422 naming the field before the database sees it.
 
-The bound and the body form (``Id``) live in ``api.http.schemas.common`` (plain pydantic, for the
+The bound and the body form (``Id``) live in ``api.services.types`` (plain pydantic, for the
 schemas too); this module adds the path and query forms. Page numbers share the bound:
 (page - 1) * page_size then stays far inside a 64-bit OFFSET. Pages (``api/web``) parse their
 forms by hand and use ``id_in_range`` and ``page_in_range`` for the same bounds.
@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from api.http.schemas.common import ID_MAX, Id
+from api.services.types import ID_MAX, Id
 
 PAGE_MAX = ID_MAX
 PAGE_SIZE_MAX = 200  # the lists' usual bound; a service may allow fewer

@@ -16,12 +16,12 @@ from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
 from api.services.offers.assign import live_assignment, local_today
 from api.services.paging import AnySelect, Page, fetch_page
+from api.services.types import UtcDateTime
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
 from api.store.tables import (

@@ -1,3 +1,3 @@
 """Storage: tables (``tables``), statuses as enums (``statuses``), engines, sessions and
 write locks (``db``), stamps of kept values (``stamps``), and Alembic migrations. May import
-``api.settings``; nothing above the database."""
+``api.settings`` and ``api.extras``; nothing above the database."""

@@ -12,10 +12,11 @@ from typing import Any, cast
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import ARRAY, ColumnElement, Engine, any_, create_engine, event, literal, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import api.store.stamps  # noqa: F401  (its listeners re-stamp cached rows on every write)
+from api.extras import require
 
 log = logging.getLogger("qunbang.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,7 +30,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created and the file put in WAL mode."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(_server_url(parsed), pool_size=10, max_overflow=20, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -38,6 +39,17 @@ def make_engine(url: str) -> Engine:
     # starts when SQLAlchemy says so, and write transactions can lock up front (begin_write).
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _server_url(url: URL) -> URL:
+    """A database server's URL, PostgreSQL through psycopg (3): a bare ``postgresql://`` would
+    mean psycopg2, which Qunbang does not install. Without the ``[postgres]`` extra: one clear
+    line (``MissingExtra``), not an ImportError from inside SQLAlchemy."""
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    if url.drivername == "postgresql+psycopg":
+        require("postgres")
+    return url
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -38,9 +38,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.http.app import create_app
-from api.http.deps import Actor, actor_of
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
+from api.services.actor import Actor, actor_of
 from api.services.ledger.seed import seed_street
 from api.services.matching.invariants import check_database
 from api.services.matching.problem import forget_kept

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.deps import Actor
 from api.services.accounts.auth import add_user
+from api.services.actor import Actor
 from api.services.matching.nightly import run_nightly
 from api.services.matching.problem import build_problem, helper_key, order_key
 from api.services.offers.assign import local_today

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services import claims
-from api.services.errors import Conflict, ServiceError
+from api.services.errors import BadInput, Conflict, ServiceError
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -497,7 +497,7 @@ def test_bundle_over_the_day_limit_is_refused(
         session.commit()
         with pytest.raises(ServiceError, match="exceed") as refused:
             claims.claim_bundle(session, settings, helper_id, order_ids, now=NOW)
-        assert refused.value.status == 422
+        assert isinstance(refused.value, BadInput)
         assert all(not live_assignments(session, o) for o in order_ids)
 
 

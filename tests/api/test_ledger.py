@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.deps import Actor
+from api.services.actor import Actor
 from api.services.ledger.people import deactivate_helper, deactivate_resident
 from api.services.offers.assign import create_assignment
 from api.settings import Settings

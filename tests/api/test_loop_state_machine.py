@@ -41,8 +41,8 @@ from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.deps import Actor
 from api.services.accounts.auth import add_user
+from api.services.actor import Actor
 from api.services.claims import claim_bundle, claim_single, claim_team, claimable_orders
 from api.services.closing.points import grant_bonus, reverse_entry
 from api.services.closing.visits import confirm_done, give_feedback

@@ -27,9 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.http import pages as web
-from api.http.deps import Actor
 from api.http.pages.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
 from api.services.accounts.auth import add_user
+from api.services.actor import Actor
 from api.services.closing import points
 from api.services.closing.visits import confirm_done
 from api.services.ledger.import_columns import COLUMNS

@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.deps import Actor
 from api.services.accounts.auth import add_user
+from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
 from api.services.offers.answers import mark_done
 from api.services.offers.assign import create_assignment, local_today, to_utc

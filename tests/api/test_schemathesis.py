@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from api.http.app import create_app
-from api.http.schemas.common import utc_text
 from api.services.offers.assign import local_today
+from api.services.types import utc_text
 from api.settings import Settings
 from api.store.db import make_engine, session_factory
 from tests.api.fuzz_support import fuzz, role_headers, seed_fuzz_world

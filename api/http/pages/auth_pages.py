@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.http.errors import status_of
 from api.http.pages.render import (
     LANG_COOKIE,
     TOKEN_COOKIE,
@@ -98,7 +99,7 @@ def _login_refused(
         request,
         "login.html",
         None,
-        error.status,
+        status_of(error),
         next=next if _local(next) else "",
         login_error=message,
         username=username,

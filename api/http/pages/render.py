@@ -16,7 +16,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from api.http.deps import Actor, actor_for_token
+from api.http.deps import actor_for_token
+from api.services.actor import Actor
 from api.services.errors import Unauthorized
 from api.services.offers.assign import to_local
 

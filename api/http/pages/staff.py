@@ -21,12 +21,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor, SessionDep
+from api.http.deps import SessionDep
 from api.http.pages import labels, svg  # noqa: F401 (labels gives every template label(group, code))
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render, tr
 from api.http.params import ID_MAX, IdPath, page_in_range
 from api.services import orders
+from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound, ServiceError
 from api.services.ledger import catalogue
 from api.services.matching import nightly, runs, street_map

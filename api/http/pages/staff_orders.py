@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor, SessionDep
+from api.http.deps import SessionDep
 from api.http.pages.render import in_language, language
 from api.http.pages.staff import (
     FormText,
@@ -24,6 +24,7 @@ from api.http.pages.staff import (
     tomorrow,
 )
 from api.services import orders
+from api.services.actor import Actor
 from api.services.errors import BadInput, ServiceError
 from api.services.ledger import catalogue
 from api.services.ledger import people as ledger

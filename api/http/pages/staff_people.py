@@ -14,10 +14,11 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor, SessionDep
+from api.http.deps import SessionDep
 from api.http.pages.staff import StaffPage, back, page_number, show
 from api.http.params import IdPath, id_in_range
 from api.services import orders
+from api.services.actor import Actor
 from api.services.errors import NotFound, ServiceError
 from api.services.ledger import catalogue, imports
 from api.services.ledger import people as ledger

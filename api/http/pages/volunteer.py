@@ -16,12 +16,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor, SessionDep, SettingsDep
+from api.http.deps import SessionDep, SettingsDep
 from api.http.pages import labels
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render, tr
 from api.http.params import IdPath, page_in_range
 from api.services import claims
+from api.services.actor import Actor
 from api.services.closing import points
 from api.services.closing import visits as closing
 from api.services.errors import ServiceError

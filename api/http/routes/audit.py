@@ -9,9 +9,9 @@ from fastapi import Query
 from api.http.deps import SessionDep, StaffActor
 from api.http.openapi import declared_router
 from api.http.params import IdFilter, PageNumber, PageSize
-from api.http.schemas.ledger import Page
 from api.services.accounts import audit_log
 from api.services.accounts.audit_log import AuditFilters, AuditOut
+from api.services.paging import Page
 
 router = declared_router(tags=["audit"])
 

@@ -9,10 +9,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.http.deps import CurrentActor, SessionDep, SettingsDep, oauth2
+from api.http.errors import ErrorOut
 from api.http.openapi import declared_router, error_responses
-from api.http.schemas.common import ErrorOut, UtcDateTime
 from api.services.accounts import auth
 from api.services.operations import database_health
+from api.services.types import UtcDateTime
 
 router = declared_router(tags=["auth"])
 SECRET = {"format": "password"}

@@ -12,10 +12,10 @@ from pydantic.json_schema import JsonDict
 from api.http.deps import HelperActor, SessionDep, SettingsDep
 from api.http.openapi import declared_router
 from api.http.params import Id, PageNumber
-from api.http.schemas.common import Day
 from api.services import claims
 from api.services.claims import ClaimableOrder, ClaimOutcome
 from api.services.paging import Page
+from api.services.types import Day
 
 router = declared_router(prefix="/me", tags=["claims"])
 

@@ -10,12 +10,14 @@ from fastapi import Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from api.http.deps import Actor, SessionDep, StaffActor
+from api.http.deps import SessionDep, StaffActor
+from api.http.errors import ErrorOut, InvalidOut
 from api.http.openapi import declared_router
-from api.http.schemas.common import Day, ErrorOut, InvalidOut
-from api.http.schemas.ledger import ImportOut
+from api.services.actor import Actor
 from api.services.ledger import exports, imports
 from api.services.ledger.exports import ExportFile
+from api.services.ledger.models import ImportOut
+from api.services.types import Day
 
 router = declared_router(tags=["ledger import and export"])
 FormatQuery = Annotated[Literal["csv", "xlsx"], Query(alias="format")]

@@ -10,9 +10,9 @@ from fastapi import Query
 from api.http.deps import HelperActor, SessionDep, StaffActor
 from api.http.openapi import declared_router
 from api.http.params import IdFilter, IdPath, PageNumber, PageSize
-from api.http.schemas.ledger import Page
 from api.services.messages import outbox
 from api.services.messages.outbox import NotificationFilters, NotificationOut
+from api.services.paging import Page
 from api.store.statuses import NotificationKind, NotificationStatus
 
 router = declared_router(tags=["notifications"])

@@ -18,12 +18,12 @@ from api.http.deps import (
 )
 from api.http.openapi import declared_router
 from api.http.params import Id, IdPath, PageNumber, PageSize
-from api.http.schemas.common import Day
 from api.services.offers import answers as offers
 from api.services.offers import dispatch
 from api.services.offers.answers import DeclinedView, OfferView
 from api.services.offers.dispatch import CancelView, CandidatesView, TeamView
 from api.services.paging import Page
+from api.services.types import Day
 
 router = declared_router(tags=["offers"])
 

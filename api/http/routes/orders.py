@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.http.deps import SessionDep, SettingsDep, StaffActor, StaffOrResident
 from api.http.openapi import declared_router
 from api.http.params import Id, IdPath, PageNumber, PageSize
-from api.http.schemas.common import Day
 from api.services import orders
 from api.services.closing import visits as closing
 from api.services.closing.visits import Confirmation
@@ -24,6 +23,7 @@ from api.services.orders import (
     SeriesSpec,
     SeriesView,
 )
+from api.services.types import Day
 
 router = declared_router(tags=["orders"])
 

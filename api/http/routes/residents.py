@@ -10,7 +10,8 @@ from fastapi import Query
 from api.http.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
 from api.http.openapi import declared_router
 from api.http.params import IdFilter, IdPath, PageNumber, PageSize
-from api.http.schemas.ledger import (
+from api.services.ledger import people as ledger
+from api.services.ledger.models import (
     CategoryCounts,
     Page,
     ResidentIn,
@@ -18,7 +19,6 @@ from api.http.schemas.ledger import (
     ResidentPage,
     ResidentPatch,
 )
-from api.services.ledger import people as ledger
 from api.services.ledger.views import LedgerFilters
 from matcher.model import ResidentCategory
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.http.deps import SessionDep, SettingsDep, StaffActor, StaffOrPlanner
 from api.http.openapi import declared_router, error_responses
 from api.http.params import IdPath, PageNumber, PageSize
-from api.http.schemas.common import Day
 from api.services.matching import nightly, runs
 from api.services.matching.runs import RunSummary, RunView
 from api.services.paging import Page
+from api.services.types import Day
 
 router = declared_router(tags=["runs"])
 

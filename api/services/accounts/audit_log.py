@@ -14,11 +14,11 @@ from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
-from api.http.schemas.ledger import Page
+from api.services.actor import Actor
 from api.services.errors import Forbidden
 from api.services.ledger.views import fetch_page
+from api.services.paging import Page
+from api.services.types import UtcDateTime
 from api.store.tables import AuditEntry, HelperRow, ResidentRow, UserRow
 
 

@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.ledger.views import scoped_row
 from api.services.orders import scoped_order
 from api.services.paging import fetch_page
+from api.services.types import UtcDateTime
 from api.store.db import begin_write
 from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
 

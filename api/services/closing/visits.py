@@ -12,14 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.closing.points import credit_base
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.offers.assign import live_assignment, local_today, refresh_order_status
 from api.services.orders import order_view, scoped_order
 from api.services.paging import Page, fetch_page
+from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.statuses import AssignmentStatus, OrderStatus

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
+from api.services.actor import Actor
 from api.services.errors import NotFound
 from api.services.ledger.import_columns import CATEGORY_LABELS, KIND_LABELS
 from api.store.tables import CategoryRow, Community, Grid, HelperRow, ItemRow, ResidentRow, SkillRow

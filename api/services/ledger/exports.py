@@ -16,8 +16,8 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import Forbidden
 from api.services.ledger.import_columns import COLUMNS, clock
 from api.services.ledger.sheets import CSV_MEDIA, XLSX_MEDIA, Value, write_csv, write_xlsx

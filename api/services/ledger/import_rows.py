@@ -1,6 +1,6 @@
 """Checking an import's rows against the ledger: each cell read by its column, communities,
 grids and skills resolved by name or code, the staff member's scope, codes repeated in the file,
-and the same limits the API applies (``api.http.schemas.ledger``). Every problem is kept, so the
+and the same limits the API applies (``api.services.ledger.models``). Every problem is kept, so the
 office sees all of them at once."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.ledger import HelperIn, ResidentIn
+from api.services.actor import Actor
 from api.services.errors import BadInput
 from api.services.ledger.import_columns import COLUMNS, CellError, Column, fold
+from api.services.ledger.models import HelperIn, ResidentIn
 from api.store.tables import Community, Grid, HelperRow, ResidentRow, SkillRow
 
 TABLES: dict[str, type[HelperRow] | type[ResidentRow]] = {

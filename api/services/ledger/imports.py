@@ -20,8 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden
 from api.services.files import FileRefused, read_regular_file
 from api.services.ledger.import_columns import COLUMNS, Column, by_header, header_key

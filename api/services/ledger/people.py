@@ -14,27 +14,30 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.ledger import (
+from api.services.accounts.audit import audit
+from api.services.accounts.auth import revoke_tokens
+from api.services.actor import Actor
+from api.services.errors import BadInput, Conflict, Forbidden, NotFound
+from api.services.ledger.models import (
     CategoryCounts,
     HelperIn,
     HelperOut,
+    HelperPage,
     HelperPatch,
+    HelperPublic,
     HelperSelfPatch,
-    Page,
     ResidentIn,
     ResidentOut,
+    ResidentPage,
     ResidentPatch,
+    ResidentPublic,
 )
-from api.services.accounts.audit import audit
-from api.services.accounts.auth import revoke_tokens
-from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.ledger.views import (
     LedgerFilters,
     PersonTable,
@@ -85,15 +88,16 @@ log = logging.getLogger("qunbang.ledger")
 
 def list_helpers(
     session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, page_size: int = 50
-) -> Page[Any]:
+) -> HelperPage:
     """The caller's helpers, filtered and paginated (full view for staff, public for planners)."""
     rows, total = fetch_page(session, filtered(HelperRow, actor, filters), page, page_size)
-    return Page(items=views(session, actor, rows), total=total, page=page, page_size=page_size)
+    items = cast(list[HelperOut | HelperPublic], views(session, actor, rows))
+    return HelperPage(items=items, total=total, page=page, page_size=page_size)
 
 
 def list_residents(
     session: Session, actor: Actor, filters: LedgerFilters, page: int = 1, page_size: int = 50
-) -> Page[Any]:
+) -> ResidentPage:
     """The caller's residents, filtered and paginated. A staff page shows personal data, so the
     residents on it are written to the audit log. Planners may not filter by category (that
     would list who is in it): they get counts per category (``category_counts``)."""
@@ -103,13 +107,13 @@ def list_residents(
             "category",
         )
     rows, total = fetch_page(session, filtered(ResidentRow, actor, filters), page, page_size)
-    items = views(session, actor, rows)
+    items = cast(list[ResidentOut | ResidentPublic], views(session, actor, rows))
     if rows and sees_personal_data(actor):
         begin_write(session)
         shown = {"ids": [row.id for row in rows]}
         audit(session, actor.user_id, "resident.list", "resident", "", shown)
         session.commit()
-    return Page(items=items, total=total, page=page, page_size=page_size)
+    return ResidentPage(items=items, total=total, page=page, page_size=page_size)
 
 
 def category_counts(session: Session, actor: Actor, filters: LedgerFilters) -> CategoryCounts:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Select, String, cast, false, or_, select
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.ledger import HelperOut, HelperPublic, ResidentOut, ResidentPublic
 from api.services import paging
+from api.services.actor import Actor
 from api.services.errors import NotFound
+from api.services.ledger.models import HelperOut, HelperPublic, ResidentOut, ResidentPublic
 from api.services.paging import AnySelect
 from api.store.tables import Grid, HelperRow, ResidentRow
 from matcher.model import Gender, HelperKind, ResidentCategory

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.deps import Actor
+from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
 from api.services.matching.problem import StreetProblem, build_problem, row_id
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
@@ -75,7 +75,6 @@ ATTEMPTS = 2  # a run whose orders change while it solves reads and solves once 
 class NightlyFailed(ServiceError):
     """The run could not finish; its record says why (``status`` failed)."""
 
-    status = 500
     code = "run_failed"
 
     def __init__(self, message: str, run_id: int | None = None) -> None:
@@ -84,7 +83,8 @@ class NightlyFailed(ServiceError):
 
 
 class RunInProgress(NightlyFailed):
-    status = 409
+    """Another run of the street and date is live."""
+
     code = "run_in_progress"
 
 

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
+from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
 from api.services.paging import Page
+from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
 from api.store.tables import OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
 from api.services.ledger.views import scope, sees_personal_data
 from api.store.db import begin_write

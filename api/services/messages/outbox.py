@@ -31,13 +31,13 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
-from api.http.schemas.ledger import Page
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.ledger.views import fetch_page
 from api.services.messages.lease import begin_row_write
+from api.services.paging import Page
+from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.statuses import NotificationStatus, Role
 from api.store.tables import HelperRow, NotificationRow, utcnow

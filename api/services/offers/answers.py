@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
-from api.http.schemas.common import UtcDateTime
 from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.offers.assign import (
@@ -36,6 +35,7 @@ from api.services.offers.rematch import (
     rematch_or_release,
 )
 from api.services.paging import Page
+from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.http.deps import Actor
-from api.http.schemas.common import UtcDateTime
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
 from api.services.matching.problem import build_problem, leg_minutes, row_id, team_violations
 from api.services.offers.assign import (
@@ -26,6 +25,7 @@ from api.services.offers.assign import (
 )
 from api.services.offers.rematch import refused_helpers
 from api.services.orders import scope_orders, scoped_order
+from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.tables import (

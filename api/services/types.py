@@ -1,8 +1,6 @@
-"""What every API schema shares: ids within the columns' range, timestamps in UTC with ``Z``,
-and the error body.
-
-Plain pydantic, no FastAPI: services may use ``UtcDateTime`` in the views they return.
-``api.http.params`` builds the path and query forms of ``Id`` from the same bound."""
+"""Data types the services' inputs and views share: ids within the columns' range, days as
+"YYYY-MM-DD", moments in UTC with ``Z``. Plain pydantic (no FastAPI); ``api.http.params`` builds
+the path and query forms of ``Id`` from the same bound."""
 
 from __future__ import annotations
 
@@ -10,7 +8,7 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 # Ids are INTEGER columns on PostgreSQL (32 bits; SQLite's are 64): the smaller bound holds on both.
 ID_MAX = 2**31 - 1
@@ -48,24 +46,3 @@ UtcDateTime = Annotated[
     PlainSerializer(utc_text, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
-
-
-class ErrorOut(BaseModel):
-    """Every refusal: a message for people (Chinese / English), a stable code for programs,
-    and the input field at fault when there is one."""
-
-    detail: str
-    code: str = Field(description="e.g. not_found, forbidden, conflict, bad_input, invalid")
-    field: str | None = None
-
-
-class FieldProblem(BaseModel):
-    field: str
-    message: str
-
-
-class InvalidOut(ErrorOut):
-    """A request the API could not read (422): ``field`` names the first bad input, ``errors``
-    lists them all. Refusals by the service (also 422) come without ``errors``."""
-
-    errors: list[FieldProblem] = []

@@ -8,7 +8,8 @@ personal field (name, phone, address, ID-card tail, exact location, circle and b
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,10 +22,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from api.http.schemas.common import Id, UtcDateTime
+from api.services.paging import Page
+from api.services.types import Id, UtcDateTime
 from matcher.model import Gender, HelperKind, ResidentCategory
-
-T = TypeVar("T")
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S(.*\S)?$")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
@@ -63,15 +63,6 @@ def check_windows(windows: list[Window] | None) -> list[Window] | None:
 def upper_x(value: object) -> object:
     """ID-card tails end in a digit or X; accept a lower-case x."""
     return value.strip().upper() if isinstance(value, str) else value
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list and the total number of matching rows."""
-
-    items: list[T]
-    total: int
-    page: int
-    page_size: int
 
 
 class _NoNulls(BaseModel):
@@ -213,8 +204,11 @@ class HelperOut(HelperPublic):
 HelperItem = Annotated[HelperOut | HelperPublic, Field(discriminator="view")]
 
 
+@dataclass(frozen=True)
 class HelperPage(Page[HelperItem]):
     """A page of helpers: ``view`` tells the full record (staff) from the public one."""
+
+    items: list[HelperItem]
 
 
 # ----------------------------------------------------------------------------- residents
@@ -293,8 +287,11 @@ class ResidentOut(ResidentPublic):
 ResidentItem = Annotated[ResidentOut | ResidentPublic, Field(discriminator="view")]
 
 
+@dataclass(frozen=True)
 class ResidentPage(Page[ResidentItem]):
     """A page of residents: ``view`` tells the full record (staff) from the public one."""
+
+    items: list[ResidentItem]
 
 
 class CategoryCounts(BaseModel):
