@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     follow_up_days: int = Field(default=3, ge=0)
     # Offer the pseudo-locale "qps" (every catalog text marked ⟦…⟧): for tests and translators.
     pseudo_locale: bool = False
+    # Log lines as text (uvicorn's shape, with the request id) or one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
+    # What a scraper sends to read /metrics (Authorization: Bearer …); empty: nobody may.
+    metrics_token: SecretStr = SecretStr("")
 
 
 @lru_cache
