@@ -22,6 +22,7 @@ from rich.markup import escape
 from api.cli import service as cli_service
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
 from api.extras import MissingExtra, require
+from api.i18n import gettext as _
 from api.logs import configure_cli_logging
 from api.planner import run as scenario_run
 from api.planner.run import OptionError, Overrides
@@ -76,7 +77,7 @@ def match_demo(
     )
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed)
     greedy = solve_greedy(problem, params)
-    with console.status("CP-SAT 求解中 / solving…"):
+    with console.status(_("solving…")):
         cpsat = solve(problem, params)
     print_comparison(problem, [greedy, cpsat])
     print_unmatched(cpsat)
@@ -106,7 +107,9 @@ def _option_name(loc: tuple[int | str, ...]) -> str:
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]错误 / error: {escape(message)}[/red]", soft_wrap=True)  # paths intact
+    console.print(
+        "[red]" + _("error: %(message)s", message=escape(message)) + "[/red]", soft_wrap=True
+    )  # paths intact
     raise typer.Exit(code=code)
 
 
@@ -141,14 +144,14 @@ def scenario_run_command(
     overrides = Overrides(time_limit_s=time_limit, workers=workers, seed=seed)
     with user_errors():
         scenario = scenario_run.load(file)
-        with console.status(f"{solver} 求解中 / solving…") as status:
+        with console.status(_("solving… (%(solver)s)", solver=solver)) as status:
             run = scenario_run.run_scenario(
                 file, scenario, variant, solver, overrides, _progress_line(status.update)
             )
     console.print(f"[bold]{escape(scenario.name)}[/bold] · {escape(run.label)} · {run.solver}")
     print_summaries([(run.column, run.summary)])
     if run.result.message:
-        console.print(f"说明 / note: {escape(run.result.message)}")
+        console.print(_("note: %(message)s", message=escape(run.result.message)))
     print_unmatched(run.result)
     if json_path is not None:
         with user_errors():
@@ -189,7 +192,7 @@ def scenario_compare(
         )
         for variant, solver in columns:
             name = f"{variant or scenario_run.BASE} · {solver}"
-            with console.status(f"{name} 求解中 / solving…") as status:
+            with console.status(_("solving… (%(name)s)", name=name)) as status:
                 runs.append(
                     scenario_run.run_scenario(
                         file, scenario, variant, solver, overrides, _progress_line(status.update)
@@ -218,9 +221,9 @@ def scenario_report(
         scenario_run.check_solver(solver)
         if time_limit is not None and time_limit <= 0:
             raise OptionError("--time-limit: must be greater than 0")
-        with console.status("报告生成中 / writing the report…"):
+        with console.status(_("writing the report…")):
             html = write_report(file, names or None, out, solver, time_limit)
-    console.print(f"报告 / report: {html}")
+    console.print(_("report: %(html)s", html=html))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from api.cli.printing import console
 from api.extras import MissingExtra
+from api.i18n import gettext as _
 from api.logs import configure_cli_logging, server_logging_config
 from api.services.errors import ServiceError
 from api.settings import Settings, get_settings
@@ -55,7 +56,9 @@ def exits() -> Iterator[None]:
 
 
 def _fail(message: str, code: int) -> None:
-    console.print(f"[red]错误 / error: {escape(message)}[/red]", soft_wrap=True)
+    console.print(
+        "[red]" + _("error: %(message)s", message=escape(message)) + "[/red]", soft_wrap=True
+    )
     raise typer.Exit(code=code)
 
 
@@ -72,7 +75,7 @@ def _parse_date(text: str | None, settings: Settings) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        _fail(f"--date: 日期格式应为 YYYY-MM-DD / expected YYYY-MM-DD, got {text!r}", 2)
+        _fail(_("expected YYYY-MM-DD, got %(text)s", text=repr(text)), 2)
         raise  # unreachable: _fail exits
 
 
@@ -110,16 +113,16 @@ def _streets(sessions, code: str | None) -> list[tuple[int, str]]:  # type: igno
             query = query.where(Street.code == code)
         streets = [(row.id, row.name) for row in session.execute(query)]
     if code is not None and not streets:
-        _fail(f"--street: 没有这个街道 / no street with code {code!r}", 2)
+        _fail(_("no street with code %(code)s", code=repr(code)), 2)
     if not streets:
-        _fail("数据库里还没有街道 / the database has no street yet (try: qunbang demo)", 2)
+        _fail(_("the database has no street yet (try: qunbang demo)"), 2)
     return streets
 
 
 def _run_nightly(sessions, settings: Settings, street_id: int, day: dt.date, trigger: str):  # type: ignore[no-untyped-def]
     from api.services.matching.nightly import run_nightly
 
-    with console.status(f"匹配中 / matching {day}…"):
+    with console.status(_("matching %(day)s…", day=day)):
         return run_nightly(sessions, settings, street_id, day, trigger=trigger)
 
 
@@ -180,7 +183,7 @@ def db_upgrade() -> None:
     """Bring the database (QUNBANG_DATABASE_URL) to the newest schema."""
     with exits():
         migrate(get_settings().database_url)
-    console.print("数据库已是最新 / database is up to date")
+    console.print(_("database is up to date"))
 
 
 @db_app.command("check")
@@ -202,7 +205,7 @@ def db_check(
                 if street is not None:
                     street_id = session.scalar(select(Street.id).where(Street.code == street))
                     if street_id is None:
-                        _fail(f"--street: 没有这个街道 / no street with code {street!r}", 2)
+                        _fail(_("no street with code %(street)s", street=repr(street)), 2)
                 violations = check_database(session, street_id, local_today(settings))
         finally:
             engine.dispose()
@@ -211,7 +214,7 @@ def db_check(
     if violations:
         raise typer.Exit(code=1)
     where = f"street {street}" if street else "every street"
-    console.print(f"没有违反不变量 / no violations ({where})", highlight=False)
+    console.print(_("no violations (%(where)s)", where=where), highlight=False)
 
 
 @user_app.command("add")
@@ -240,7 +243,9 @@ def user_add(
         sessions = _database(get_settings())
         with sessions() as session:
             add_account(session, username, password, role, street, community, helper, resident)
-    console.print(f"已创建账号 / account created: {escape(username)} ({role})")
+    console.print(
+        _("account created: %(username)s (%(role)s)", username=escape(username), role=role)
+    )
 
 
 def demo(
@@ -260,15 +265,15 @@ def demo(
         settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
     with exits():
         sessions = _database(settings)
-        with console.status("载入示范街道 / loading the demo street…"):
+        with console.status(_("loading the demo street…")):
             street = ensure_demo_street(sessions, settings)
         run = _run_nightly(sessions, settings, street.street_id, street.date, "demo")
-        print_run("示范街道 / demo street", run.date, run.id, run.figures)
+        print_run(_("demo street"), run.date, run.id, run.figures)
         helper_name = ensure_demo_helper(sessions, street)
     accounts = street.accounts
     url = f"http://{host}:{port}"
     console.print(f"\n[bold]服务地址 / URL[/bold]: {url}   接口文档 / API docs: {url}/docs")
-    console.print(f"数据库 / database: {escape(settings.database_url)}")
+    console.print(_("database: %(database_url)s", database_url=escape(settings.database_url)))
     console.print("演示账号 / demo logins (密码 password: " + escape(accounts.password) + ")")
     console.print(
         f"  工作人员 staff: {accounts.staff}   "

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from api.i18n import gettext as _
 from api.services.accounts.auth import owner_of_token
 from api.services.actor import Actor
 from api.services.errors import Forbidden, NotFound, Unauthorized
@@ -53,7 +54,7 @@ async def current_actor(request: Request, token: Annotated[str | None, Depends(o
     """The caller of an API route (bearer token only: the API never reads the login cookie, so
     a page's cookie cannot be used to call it from another site)."""
     if not token:
-        raise Unauthorized("请先登录 / please log in")
+        raise Unauthorized(_("please log in"))
     return await actor_for_token(request, token)
 
 
@@ -84,8 +85,8 @@ def _role(*roles: str):  # type: ignore[no-untyped-def]
         if actor.role not in roles:
             # A helper probing staff routes learns nothing about what exists there.
             if actor.role in ("helper", "resident"):
-                raise NotFound("未找到 / not found")
-            raise Forbidden("无权访问 / your role may not do this")
+                raise NotFound(_("not found"))
+            raise Forbidden(_("your role may not do this"))
         return actor
 
     return check

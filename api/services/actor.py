@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.i18n import gettext as _
 from api.services.errors import NotFound
 from api.store.tables import UserRow
 
@@ -24,7 +25,7 @@ class Actor:
     def own_helper_id(self) -> int:
         """The helper row of a helper account (``NotFound`` for an account tied to none)."""
         if self.helper_id is None:
-            raise NotFound("未找到志愿者 / no helper is tied to this account")
+            raise NotFound(_("no helper is tied to this account"))
         return self.helper_id
 
     def may_see_community(self, street_id: int, community_id: int) -> bool:

@@ -16,6 +16,8 @@ from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
@@ -175,7 +177,7 @@ def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
     """The order if the caller may see it, else ``NotFound``."""
     order = session.get(OrderRow, order_id)
     if order is None or not may_see_resident(actor, order.resident):
-        raise NotFound(f"未找到订单 / order {order_id} not found")
+        raise NotFound(_("order %(order_id)s not found", order_id=order_id))
     return order
 
 
@@ -198,43 +200,45 @@ def _resident_for(session: Session, actor: Actor, resident_id: int | None) -> Re
     if actor.role == "resident" and resident_id is None:
         resident_id = actor.resident_id
     if resident_id is None:
-        raise BadInput("请指定居民 / resident_id is required", "resident_id")
+        raise BadInput(_("resident_id is required"), "resident_id")
     resident = session.get(ResidentRow, resident_id)
     if resident is None or not may_see_resident(actor, resident):
-        raise NotFound(f"未找到居民 / resident {resident_id} not found")
+        raise NotFound(_("resident %(resident_id)s not found", resident_id=resident_id))
     if not resident.active:
-        raise BadInput("该居民已停用 / this resident is deactivated", "resident_id")
+        raise BadInput(_("this resident is deactivated"), "resident_id")
     return resident
 
 
 def _active_item(session: Session, code: str) -> ItemRow:
     item = session.get(ItemRow, code)
     if item is None or not item.active:
-        raise BadInput(f"未知或已停用的服务项目 / unknown or inactive item {code!r}", "item")
+        raise BadInput(_("unknown or inactive item %(code)s", code=repr(code)), "item")
     return item
 
 
 def _check_window(item: ItemRow, start: int | None, end: int | None, priority: int) -> None:
     """A window is both ends or neither, inside the day, and holds the item's whole visit."""
     if not 1 <= priority <= 5:
-        raise BadInput("优先级须在 1 到 5 之间 / priority must be 1..5", "priority")
+        raise BadInput(_("priority must be 1..5"), "priority")
     if start is None and end is None:
         return
     if start is None or end is None:
         field = "window_start" if start is None else "window_end"
-        raise BadInput("时间窗须同时给出起止 / give both window_start and window_end", field)
+        raise BadInput(_("give both window_start and window_end"), field)
     for field, minute in (("window_start", start), ("window_end", end)):
         if not 0 <= minute <= MINUTES_PER_DAY:
-            raise BadInput("时间须在 0 到 1440 分钟之间 / minutes must be 0..1440", field)
+            raise BadInput(_("minutes must be 0..1440"), field)
     if end - start < item.duration_min:
         raise BadInput(
-            f"时间窗短于服务时长 {item.duration_min} 分钟 / the window is shorter than the "
-            f"item's {item.duration_min} minutes",
+            _(
+                "the window is shorter than the item's %(duration_min)s minutes",
+                duration_min=item.duration_min,
+            ),
             "window_end",
         )
 
 
-DATE_FIELDS = {"date": "日期", "start_date": "开始日期", "end_date": "结束日期"}
+DATE_FIELDS = {"date": N_("Date"), "start_date": N_("Start date"), "end_date": N_("End date")}
 
 
 def horizon(session: Session, settings: Settings, street_id: int, now: dt.datetime) -> DateRange:
@@ -247,19 +251,28 @@ def horizon(session: Session, settings: Settings, street_id: int, now: dt.dateti
 
 def _check_date(dates: DateRange, date: dt.date, field: str = "date") -> None:
     """A date inside the street's horizon, else ``BadInput`` naming ``field``."""
-    label = DATE_FIELDS.get(field, field)
+    label = _(DATE_FIELDS[field]) if field in DATE_FIELDS else field
     if date < dates.first:
         raise BadInput(
-            f"{label}不能早于今天（{dates.first.isoformat()}） / {field} {date.isoformat()} is in "
-            f"the past (today is {dates.first.isoformat()})",
+            _(
+                "%(label)s %(date)s is in the past (today is %(today)s)",
+                label=label,
+                date=date.isoformat(),
+                today=dates.first.isoformat(),
+            ),
             field,
         )
     if date > dates.last:
         days = (dates.last - dates.first).days
         raise BadInput(
-            f"{label}最晚为 {dates.last.isoformat()}（今天起 {days} 天内） / {field} "
-            f"{date.isoformat()} is too far ahead: the latest is {dates.last.isoformat()} "
-            f"({days} days from today)",
+            _(
+                "%(label)s %(date)s is too far ahead: the latest is %(last)s "
+                "(%(days)s days from today)",
+                label=label,
+                date=date.isoformat(),
+                last=dates.last.isoformat(),
+                days=days,
+            ),
             field,
         )
 
@@ -324,14 +337,12 @@ def place_series(
     _check_window(item, spec.window_start, spec.window_end, spec.priority)
     weekdays = sorted(set(spec.weekdays))
     if not weekdays or any(not 0 <= day <= 6 for day in weekdays):
-        raise BadInput(
-            "星期须为 0（周一）到 6（周日） / weekdays must be 0 (Mon) .. 6 (Sun)", "weekdays"
-        )
+        raise BadInput(_("weekdays must be 0 (Mon) .. 6 (Sun)"), "weekdays")
     dates = horizon(session, settings, resident.street_id, now)
     _check_date(dates, spec.start_date, "start_date")
     if spec.end_date is not None:
         if spec.end_date < spec.start_date:
-            raise BadInput("结束日期早于开始日期 / end_date is before start_date", "end_date")
+            raise BadInput(_("end_date is before start_date"), "end_date")
         _check_date(dates, spec.end_date, "end_date")
     series = OrderSeries(
         resident_id=resident.id,
@@ -458,7 +469,7 @@ def _scoped_series(session: Session, actor: Actor, series_id: int) -> OrderSerie
     series = session.get(OrderSeries, series_id)
     resident = session.get(ResidentRow, series.resident_id) if series else None
     if series is None or resident is None or not may_see_resident(actor, resident):
-        raise NotFound(f"未找到周期订单 / order series {series_id} not found")
+        raise NotFound(_("order series %(series_id)s not found", series_id=series_id))
     return series
 
 

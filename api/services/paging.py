@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.errors import BadInput
 
 T = TypeVar("T")
@@ -28,9 +29,9 @@ class Page(Generic[T]):
 def check_page(page: int, page_size: int, most: int) -> None:
     """``BadInput`` naming the field unless page >= 1 and 1 <= page_size <= ``most``."""
     if page < 1:
-        raise BadInput("页码从 1 开始 / page must be 1 or more", "page")
+        raise BadInput(_("page must be 1 or more"), "page")
     if not 1 <= page_size <= most:
-        raise BadInput(f"每页条数须在 1 到 {most} 之间 / page_size must be 1..{most}", "page_size")
+        raise BadInput(_("page_size must be 1..%(most)s", most=most), "page_size")
 
 
 def fetch_page(

@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+from api.i18n import gettext as _
+
 # Ids are INTEGER columns on PostgreSQL (32 bits; SQLite's are 64): the smaller bound holds on both.
 ID_MAX = 2**31 - 1
 # An id in a body or a query model: 1 … ID_MAX.
@@ -24,7 +26,7 @@ def iso_date(value: object) -> object:
     read a number, or a string of digits, as seconds since 1970."""
     readable = isinstance(value, str) and ISO_DAY.fullmatch(value.strip())
     if isinstance(value, int | float | str) and not readable:
-        raise ValueError("日期格式应为 年-月-日 / a date is YYYY-MM-DD")
+        raise ValueError(_("a date is YYYY-MM-DD"))
     return value
 
 

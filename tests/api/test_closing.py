@@ -156,7 +156,8 @@ def test_done_only_from_the_visits_day_in_street_time(
             mark_done(session, settings, team[0], assignment.id, now=eve)
         session.rollback()
         assert "当天起才能标记完成" in refused.value.message
-        assert order.date.isoformat() in refused.value.message
+        day = order.date
+        assert f"{day.year}年{day.month}月{day.day}日" in refused.value.message
         assert session.get_one(AssignmentRow, assignment.id).status == "active"
         midnight = at_local(settings, order.date, 0)
         view = mark_done(session, settings, team[0], assignment.id, now=midnight)

@@ -67,14 +67,14 @@ def test_the_extractor_finds_the_pages_messages() -> None:
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
 def test_every_message_in_use_is_translated_in_each_shipped_catalog(locale: str) -> None:
-    """zh_CN and en are complete: each message id in use has a non-empty translation with the
-    same %(name)s places."""
+    """zh_CN and en are complete: each message id in use has a non-empty translation using only
+    the %(name)s places its id has."""
     catalog = _catalog(locale)
     missing = sorted(str(key) for key in _used() if not catalog.get(key))
     assert missing == []
-    for (_, message), text in catalog.items():
+    for (_, message), text in catalog.items():  # a translation may leave a place out
         places = {p.split(")")[0] for p in message.split("%(")[1:]}
-        assert places == {p.split(")")[0] for p in text.split("%(")[1:]}, message
+        assert {p.split(")")[0] for p in text.split("%(")[1:]} <= places, message
 
 
 class _Text(HTMLParser):

@@ -298,7 +298,7 @@ def test_db_check_exits_0_1_or_2(env: str, sessions: sessionmaker[Session], matc
         code = session.get_one(Street, matched.street_id).code
     result = runner.invoke(app, ["db", "check", "--street", code])
     assert result.exit_code == 0, result.output
-    assert result.output.count("\n") == 1 and "no violations" in result.output
+    assert result.output.count("\n") == 1 and "没有违反不变量" in result.output
     with sessions() as session:
         session.execute(update(OrderRow).where(OrderRow.status == "offered").values(status="open"))
         session.commit()

@@ -58,7 +58,7 @@ def test_team_breaking_a_rule_is_refused_naming_it(
     assert response.status_code == 422, response.text
     body = response.json()
     assert body["code"] == "rule_broken" and body["field"] == "helper_ids"
-    assert "缺少所需技能" in body["detail"] and f"helper {pick}" in body["detail"]
+    assert "缺少所需技能" in body["detail"] and f"志愿者 {pick}" in body["detail"]
     with sessions() as session:
         _, members = live_teams(session, day)[order_id]
         assert [o.helper_id for o in members] == [member]

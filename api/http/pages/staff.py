@@ -26,6 +26,7 @@ from api.http.pages import labels, svg  # noqa: F401 (labels gives every templat
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render, tr
 from api.http.params import ID_MAX, IdPath, page_in_range
+from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound, ServiceError
@@ -103,7 +104,7 @@ def parse_date(raw: str, field: str = "date") -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw.strip())
     except ValueError as error:
-        raise BadInput(f"日期格式应为 年-月-日 / a date is YYYY-MM-DD: {raw!r}", field) from error
+        raise BadInput(_("a date is YYYY-MM-DD: %(raw)s", raw=repr(raw)), field) from error
 
 
 def parse_minute(raw: str, field: str) -> int | None:
@@ -113,16 +114,16 @@ def parse_minute(raw: str, field: str) -> int | None:
     hours, sep, minutes = raw.strip().partition(":")
     if sep and hours.isdigit() and minutes.isdigit() and int(minutes) < 60:
         return int(hours) * 60 + int(minutes)
-    raise BadInput(f"时间格式应为 时:分 / a time is HH:MM: {raw!r}", field)
+    raise BadInput(_("a time is HH:MM: %(raw)s", raw=repr(raw)), field)
 
 
 def parse_int(raw: str, field: str) -> int:
     try:
         number = int(raw.strip())
     except ValueError as error:
-        raise BadInput(f"应为整数 / a whole number is needed: {raw!r}", field) from error
+        raise BadInput(_("a whole number is needed: %(raw)s", raw=repr(raw)), field) from error
     if abs(number) > ID_MAX:  # past every id column: refuse before the database does
-        raise BadInput(f"数字太大 / number too large: {raw!r}", field)
+        raise BadInput(_("number too large: %(raw)s", raw=repr(raw)), field)
     return number
 
 
@@ -215,9 +216,7 @@ def start_run(request: Request, actor: StaffPage, date: FormText = "") -> Redire
         return back(request, target, err=failure.message)
     figures = run.figures
     done = f"{figures.get('covered', 0)}/{figures.get('orders', 0)}"
-    return back(
-        request, target, msg=f"匹配完成：已匹配 {done} 单 / Run done: {done} orders matched"
-    )
+    return back(request, target, msg=_("Run done: %(done)s orders matched", done=done))
 
 
 @router.post("/orders/{order_id}/assign")
@@ -246,8 +245,8 @@ def assign(
         )
     except ServiceError as failure:
         return back(request, next_url, err=failure.message)
-    zh, en = "、".join(m.name for m in team.members), ", ".join(m.name for m in team.members)
-    message = f"订单 {order_id} 已派给 {zh}，等待回复 / order {order_id} offered to {en}"
+    names = _(", ").join(m.name for m in team.members)
+    message = _("order %(order_id)s offered to %(names)s", order_id=order_id, names=names)
     return back(request, next_url, msg=message)
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.http.deps import SessionDep
 from api.http.pages.staff import StaffPage, back, page_number, show
 from api.http.params import IdPath
+from api.i18n import gettext as _
 from api.services.errors import ServiceError
 from api.services.messages import outbox
 from api.services.messages.outbox import NotificationFilters
@@ -60,8 +61,8 @@ def resend(
     except ServiceError as failure:
         session.rollback()
         return back(request, next_url, err=failure.message)
-    message = (
-        f"消息 {notification_id} 将在下一轮重新发送 / "
-        f"message {notification_id} will be sent again on the next round"
+    message = _(
+        "message %(notification_id)s will be sent again on the next round",
+        notification_id=notification_id,
     )
     return back(request, next_url, msg=message)

@@ -23,6 +23,7 @@ from api.http.pages.staff import (
     show,
     tomorrow,
 )
+from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
 from api.services.errors import BadInput, ServiceError
@@ -57,7 +58,7 @@ class OrderForm:
         """The order or series the form asks for (``BadInput`` naming the field if unreadable)."""
         day = parse_date(self.date)
         if day is None:
-            raise BadInput("请选择日期 / pick a date", "date")
+            raise BadInput(_("pick a date"), "date")
         common: dict[str, Any] = {
             "item": self.item,
             "resident_id": parse_int(self.resident_id, "resident_id"),
@@ -144,10 +145,10 @@ def place_order(
         if isinstance(spec, SeriesSpec):
             series = orders.place_series(session, settings, actor, spec)
             count = series.occurrences
-            done = f"已录入每周重复订单，已生成 {count} 次 / weekly order entered: {count} visits"
+            done = _("weekly order entered: %(count)s visits", count=count)
         else:
             order = orders.place_order(session, settings, actor, spec)
-            done = f"已录入订单 {order.id} / order {order.id} entered"
+            done = _("order %(id)s entered", id=order.id)
     except ServiceError as failure:
         session.rollback()
         field = {"start_date": "date"}.get(failure.field or "", failure.field or "")

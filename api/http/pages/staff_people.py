@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.http.deps import SessionDep
 from api.http.pages.staff import StaffPage, back, page_number, show
 from api.http.params import IdPath, id_in_range
+from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
 from api.services.errors import NotFound, ServiceError
@@ -159,7 +160,7 @@ def helper(request: Request, helper_id: IdPath, actor: StaffPage, session: Sessi
 def import_form(request: Request, kind: str, actor: StaffPage) -> Response:
     """The upload form for a ledger file (CSV or XLSX)."""
     if kind not in KINDS:
-        return show(request, "s/missing.html", actor, 404, error="未找到 / not found")
+        return show(request, "s/missing.html", actor, 404, error=_("not found"))
     return show(request, "s/import.html", actor, section=kind, kind=kind,
                 kind_names=KINDS[kind], rows=[], filename="")  # fmt: skip
 
@@ -175,7 +176,7 @@ def import_upload(
     """Import the file: all rows or none. A bad file comes back with a table of its bad cells
     (row, column, reason); a good one leads to the list with what was inserted and updated."""
     if kind not in KINDS:
-        return show(request, "s/missing.html", actor, 404, error="未找到 / not found")
+        return show(request, "s/missing.html", actor, 404, error=_("not found"))
     filename = file.filename if file is not None else ""
     data = file.file.read(imports.MAX_BYTES + 1) if file is not None else b""
     try:
@@ -190,13 +191,12 @@ def import_upload(
 
 
 def _imported(request: Request, kind: str, report: imports.ImportReport) -> RedirectResponse:
-    message = (
-        f"导入完成：新增 {report.inserted} 条，更新 {report.updated} 条 / imported: "
-        f"inserted {report.inserted}, updated {report.updated}"
-    )
+    counts = {"inserted": report.inserted, "updated": report.updated}
+    message = _("imported: inserted %(inserted)s, updated %(updated)s", **counts)
     if report.ignored_columns:
-        names = "、".join(report.ignored_columns)
-        english = ", ".join(report.ignored_columns)
-        zh, _, en = message.partition(" / ")
-        message = f"{zh}；忽略的列：{names} / {en}; ignored columns: {english}"
+        message = _(
+            "imported: inserted %(inserted)s, updated %(updated)s; ignored columns: %(names)s",
+            names=_(", ").join(report.ignored_columns),
+            **counts,
+        )
     return back(request, f"/s/{kind}", msg=message)

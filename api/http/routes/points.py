@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from api.http.deps import HelperActor, SessionDep, StaffActor
 from api.http.openapi import declared_router
 from api.http.params import Id, IdPath, PageNumber, PageSize
+from api.i18n import gettext as _
 from api.services.closing import points
 from api.services.closing.points import EntryView, PointsHistory
 
@@ -21,7 +22,7 @@ MAX_BONUS = 100_000
 def json_integer(value: object) -> object:
     """A JSON integer, as JSON Schema counts them (5 and 5.0), but not "5" or true."""
     if isinstance(value, bool | str):
-        raise ValueError("须为整数 / must be a whole number")
+        raise ValueError(_("must be a whole number"))
     return value
 
 

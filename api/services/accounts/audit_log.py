@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import Forbidden
 from api.services.ledger.views import fetch_page
@@ -46,7 +47,7 @@ def list_audit(
 ) -> Page[AuditOut]:
     """Audit entries of the caller's street, newest first."""
     if actor.role != "staff" or actor.street_id is None or actor.community_id is not None:
-        raise Forbidden("仅街道工作人员可查看审计日志 / only street-wide staff read the audit log")
+        raise Forbidden(_("only street-wide staff read the audit log"))
     helper, resident = aliased(HelperRow), aliased(ResidentRow)
     street = func.coalesce(UserRow.street_id, helper.street_id, resident.street_id)
     stmt = (

@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.errors import BadInput, Conflict, TooManyAttempts, Unauthorized
 from api.settings import Settings
@@ -91,15 +92,15 @@ def add_user(
             f"未知角色 unknown role {role!r}; 可选 choose from {', '.join(ROLES)}", "role"
         )
     if len(password) < 8:
-        raise BadInput("密码至少 8 位 / password needs at least 8 characters", "password")
+        raise BadInput(_("password needs at least 8 characters"), "password")
     if role == "helper" and helper_id is None:
-        raise BadInput("志愿者账号需要关联志愿者 / a helper account needs a helper", "helper")
+        raise BadInput(_("a helper account needs a helper"), "helper")
     if role == "resident" and resident_id is None:
-        raise BadInput("居民账号需要关联居民 / a resident account needs a resident", "resident")
+        raise BadInput(_("a resident account needs a resident"), "resident")
     if role in ("staff", "planner") and street_id is None:
-        raise BadInput("工作人员账号需要街道 / staff and planner accounts need a street", "street")
+        raise BadInput(_("staff and planner accounts need a street"), "street")
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
-        raise Conflict(f"用户名已存在 / username {username!r} is taken", "username")
+        raise Conflict(_("username %(username)s is taken", username=repr(username)), "username")
     user = UserRow(
         username=username,
         password_hash=HASHER.hash(password),
@@ -149,7 +150,7 @@ def login(
     if user is None or not user.active:
         _forget_old_failures(session, username, client, now)
         session.commit()
-        raise Unauthorized("用户名或密码错误 / wrong username or password")
+        raise Unauthorized(_("wrong username or password"))
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     token = secrets.token_urlsafe(32)
     expires_at = now + dt.timedelta(minutes=ttl_minutes)
@@ -181,8 +182,7 @@ def _refuse_if_throttled(
             wait = max(1, math.ceil((oldest_counted + limits.window - now).total_seconds()))
             minutes = math.ceil(wait / 60)
             raise TooManyAttempts(
-                f"登录失败次数过多，请 {minutes} 分钟后再试 / too many failed logins: "
-                f"try again in {minutes} min",
+                _("too many failed logins: try again in %(minutes)s min", minutes=minutes),
                 field,
                 retry_after=wait,
             )
@@ -223,7 +223,7 @@ def owner_of_token(session: Session, token: str, now: dt.datetime | None = None)
         )
     ).first()
     if row is None:
-        raise Unauthorized("登录已失效，请重新登录 / not logged in or the login has expired")
+        raise Unauthorized(_("not logged in or the login has expired"))
     return TokenOwner(*row)
 
 
@@ -267,7 +267,7 @@ def deactivate_user(session: Session, actor_user_id: int | None, username: str) 
     """Deactivate an account (kept, never deleted) and revoke its tokens; commits."""
     user = session.scalar(select(UserRow).where(UserRow.username == username))
     if user is None:
-        raise BadInput(f"没有这个账号 / no account {username!r}", "username")
+        raise BadInput(_("no account %(username)s", username=repr(username)), "username")
     user.active = False
     revoked = revoke_tokens(session, user_id=user.id)
     audit(session, actor_user_id, "user.deactivate", "user", user.id, {"revoked": revoked})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.auth import add_user
 from api.services.errors import BadInput
 from api.store.db import begin_write
@@ -28,9 +29,7 @@ def add_account(
         street_id = _id(session, select(Street.id).where(Street.code == street), "street", street)
     if community is not None:
         if street_id is None:
-            raise BadInput(
-                "--community 需要同时给出 --street / --community needs --street", "community"
-            )
+            raise BadInput(_("--community needs --street"), "community")
         community_id = _id(
             session,
             select(Community.id).where(
@@ -42,12 +41,14 @@ def add_account(
     if helper is not None:
         row = session.scalar(select(HelperRow).where(HelperRow.code == helper))
         if row is None:
-            raise BadInput(f"没有这个志愿者 / no helper with code {helper!r}", "helper")
+            raise BadInput(_("no helper with code %(helper)s", helper=repr(helper)), "helper")
         helper_id, street_id = row.id, street_id or row.street_id
     if resident is not None:
         found = session.scalar(select(ResidentRow).where(ResidentRow.code == resident))
         if found is None:
-            raise BadInput(f"没有这个居民 / no resident with code {resident!r}", "resident")
+            raise BadInput(
+                _("no resident with code %(resident)s", resident=repr(resident)), "resident"
+            )
         resident_id, street_id = found.id, street_id or found.street_id
     user = add_user(
         session,
@@ -66,7 +67,15 @@ def add_account(
 def _id(session: Session, query, what: str, code: str) -> int:  # type: ignore[no-untyped-def]
     found = session.scalar(query)
     if found is None:
-        raise BadInput(f"没有这个{_ZH[what]} / no {what} with code {code!r}", what)
+        raise BadInput(
+            _(
+                "no %(what)s with code %(code)s (%(value)s)",
+                value=_ZH[what],
+                what=what,
+                code=repr(code),
+            ),
+            what,
+        )
     return int(found)
 
 

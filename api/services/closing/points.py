@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, NotFound
@@ -63,7 +64,7 @@ def credit_base(
         return {}
     credited = {}
     for helper_id in dict.fromkeys(helper_ids):
-        reason = f"基础积分 / base points for order {order.id} ({order.item})"
+        reason = _("base points for order %(id)s (%(item)s)", id=order.id, item=order.item)
         session.add(_entry(helper_id, amount, "base", order.id, None, reason, actor, now))
         credited[helper_id] = amount
     session.flush()
@@ -84,7 +85,7 @@ def grant_bonus(
     begin_write(session)
     helper = _helper_for_staff(session, actor, helper_id)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise BadInput("赠分须为正整数 / amount must be a positive whole number", "amount")
+        raise BadInput(_("amount must be a positive whole number"), "amount")
     reason = _reason(reason)
     if order_id is not None:
         try:
@@ -113,13 +114,13 @@ def reverse_entry(
     begin_write(session)
     original = session.get(PointsEntry, entry_id)
     if original is None:
-        raise NotFound(f"未找到积分记录 / points entry {entry_id} not found")
+        raise NotFound(_("points entry %(entry_id)s not found", entry_id=entry_id))
     try:
         _helper_for_staff(session, actor, original.helper_id)
     except NotFound as error:
-        raise NotFound(f"未找到积分记录 / points entry {entry_id} not found") from error
+        raise NotFound(_("points entry %(entry_id)s not found", entry_id=entry_id)) from error
     if original.kind == "reversal":
-        raise BadInput("冲正记录不能再冲正 / a reversal cannot be reversed", "entry_id")
+        raise BadInput(_("a reversal cannot be reversed"), "entry_id")
     reason = _reason(reason)
     reversal = _entry(
         original.helper_id,
@@ -136,7 +137,9 @@ def reverse_entry(
             session.add(reversal)
             session.flush()
     except IntegrityError as error:
-        raise Conflict(f"该记录已冲正 / points entry {entry_id} was reversed already") from error
+        raise Conflict(
+            _("points entry %(entry_id)s was reversed already", entry_id=entry_id)
+        ) from error
     audit(session, actor.user_id, "points.reverse", "points_entry", reversal.id, _detail(reversal))
     session.commit()
     return _view(reversal, None)
@@ -159,7 +162,7 @@ def history(
     helpers of their street."""
     if actor.role == "helper":
         if actor.helper_id != helper_id:
-            raise NotFound(f"未找到志愿者 / helper {helper_id} not found")
+            raise NotFound(_("helper %(helper_id)s not found", helper_id=helper_id))
     else:
         _helper_for_staff(session, actor, helper_id)
     stmt = (
@@ -192,7 +195,7 @@ def _helper_for_staff(session: Session, actor: Actor, helper_id: int) -> HelperR
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise BadInput("请填写原因 / a reason is required", "reason")
+        raise BadInput(_("a reason is required"), "reason")
     return reason
 
 

@@ -12,6 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import i18n
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.points import credit_base
@@ -74,7 +77,10 @@ class FollowUpView:
 
 # ----------------------------------------------------------------------------- the visit's day
 
-CLOSING_ACTIONS = {"done": ("标记完成", "marked done"), "confirm": ("确认", "confirmed")}
+CLOSING_ACTIONS = {
+    "done": N_("the visit is on %(day)s: it can be marked done from that day on"),
+    "confirm": N_("the visit is on %(day)s: it can be confirmed from that day on"),
+}
 
 
 def visit_day_reached(settings: Settings, visit_date: dt.date, now: dt.datetime) -> bool:
@@ -90,11 +96,8 @@ def require_visit_day(
     rule both ``offers.mark_done`` and ``confirm_done`` ask."""
     if visit_day_reached(settings, visit_date, now):
         return
-    zh, en = CLOSING_ACTIONS[action]
-    day_zh = f"{visit_date.year}年{visit_date.month}月{visit_date.day}日"
     raise Conflict(
-        f"服务日期是{day_zh}，当天起才能{zh} / the visit is on {visit_date.isoformat()}: it "
-        f"can be {en} from that day on",
+        _(CLOSING_ACTIONS[action], day=i18n.format_day(visit_date, "long")),
         "date",
     )
 
@@ -118,8 +121,10 @@ def confirm_done(
     assignment = live_assignment(session, order.id)
     if assignment is None or assignment.status != AssignmentStatus.DONE:
         if order.status == OrderStatus.CONFIRMED:
-            raise Conflict(f"订单已确认 / order {order_id} was confirmed already")
-        raise Conflict(f"订单尚未完成 / order {order_id} is not done ({order.status})")
+            raise Conflict(_("order %(order_id)s was confirmed already", order_id=order_id))
+        raise Conflict(
+            _("order %(order_id)s is not done (%(status)s)", order_id=order_id, status=order.status)
+        )
     require_visit_day(settings, order.date, now, "confirm")
     # Compare-and-set: of two staff confirming at once, only one moves the assignment on.
     moved = session.execute(
@@ -129,7 +134,7 @@ def confirm_done(
         .execution_options(synchronize_session="fetch")
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"订单已确认 / order {order_id} was confirmed already")
+        raise Conflict(_("order %(order_id)s was confirmed already", order_id=order_id))
     session.refresh(assignment)
     refresh_order_status(session, order)
     members = sorted(o.helper_id for o in assignment.offers if o.status == "accepted")
@@ -159,9 +164,9 @@ def give_feedback(
     begin_write(session)
     order = scoped_order(session, actor, order_id)
     if not 1 <= score <= 5:
-        raise BadInput("评分须在 1 到 5 之间 / score must be 1..5", "score")
+        raise BadInput(_("score must be 1..5"), "score")
     if order.status not in ("done", "confirmed"):
-        raise Conflict(f"服务尚未完成，不能评价 / order {order_id} is not done yet")
+        raise Conflict(_("order %(order_id)s is not done yet", order_id=order_id))
     feedback = FeedbackRow(
         order_id=order.id, score=score, comment=comment, given_by=actor.user_id, created_at=now
     )
@@ -170,7 +175,7 @@ def give_feedback(
             session.add(feedback)
             session.flush()
     except IntegrityError as error:
-        raise Conflict(f"该订单已评价 / order {order_id} already has feedback") from error
+        raise Conflict(_("order %(order_id)s already has feedback", order_id=order_id)) from error
     follow_up = None
     if score <= settings.low_score_threshold:
         due = local_today(settings, now) + dt.timedelta(days=settings.follow_up_days)
@@ -203,7 +208,9 @@ def list_follow_ups(
 ) -> Page[FollowUpView]:
     """Follow-up visits of the staff member's street (or community), soonest due first."""
     if status is not None and status not in FOLLOW_UP_STATUSES:
-        raise BadInput(f"状态须为 scheduled 或 done / status must be one of {FOLLOW_UP_STATUSES}")
+        raise BadInput(
+            _("status must be one of %(FOLLOW_UP_STATUSES)s", FOLLOW_UP_STATUSES=FOLLOW_UP_STATUSES)
+        )
     stmt = (
         select(FollowUpRow)
         .join(OrderRow, OrderRow.id == FollowUpRow.order_id)
@@ -232,13 +239,15 @@ def complete_follow_up(
     # Locked (PostgreSQL) so that two staff completing it at once cannot both succeed.
     follow_up = session.get(FollowUpRow, follow_up_id, with_for_update=True)
     if follow_up is None:
-        raise NotFound(f"未找到回访 / follow-up {follow_up_id} not found")
+        raise NotFound(_("follow-up %(follow_up_id)s not found", follow_up_id=follow_up_id))
     try:
         scoped_order(session, actor, follow_up.order_id)
     except NotFound as error:
-        raise NotFound(f"未找到回访 / follow-up {follow_up_id} not found") from error
+        raise NotFound(
+            _("follow-up %(follow_up_id)s not found", follow_up_id=follow_up_id)
+        ) from error
     if follow_up.status == "done":
-        raise Conflict(f"回访已完成 / follow-up {follow_up_id} is done already")
+        raise Conflict(_("follow-up %(follow_up_id)s is done already", follow_up_id=follow_up_id))
     follow_up.status, follow_up.notes = "done", notes
     follow_up.done_at, follow_up.done_by = now, actor.user_id
     audit(session, actor.user_id, "follow_up.done", "follow_up", follow_up.id)

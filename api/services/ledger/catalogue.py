@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import NotFound
 from api.services.ledger.import_columns import CATEGORY_LABELS, KIND_LABELS
@@ -99,5 +100,5 @@ def _street(session: Session, actor: Actor) -> int:
     elif actor.resident_id is not None:
         row = session.get(ResidentRow, actor.resident_id)
     if row is None:
-        raise NotFound("未找到所属街道 / your account has no street")
+        raise NotFound(_("your account has no street"))
     return row.street_id

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import Forbidden
@@ -63,7 +64,7 @@ class ExportFile:
 
 def _staff(actor: Actor) -> None:
     if actor.role != "staff" or actor.street_id is None:
-        raise Forbidden("仅工作人员可导出 / only staff export (the files hold personal data)")
+        raise Forbidden(_("only staff export (the files hold personal data)"))
 
 
 def _file(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api.i18n import gettext as _
 from matcher.model import Gender, HelperKind, ResidentCategory
 
 Cell = str | int | float
@@ -65,11 +66,11 @@ RANGE = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*[-~至到—–]\s*(\d{1,2})(?::(
 
 
 class CellError(ValueError):
-    """A cell the importer cannot read; ``reason`` is Chinese first, then English."""
+    """A cell the importer cannot read; ``reason`` in the reader's language."""
 
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.reason = f"{zh} / {en}"
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def fold(text: str) -> str:
@@ -106,13 +107,13 @@ def number(raw: str) -> float:
     try:
         return float(fold(raw).replace(",", ""))
     except ValueError:
-        raise CellError("应为数字", "must be a number") from None
+        raise CellError(_("must be a number")) from None
 
 
 def integer(raw: str) -> int:
     value = number(raw)
     if not value.is_integer():
-        raise CellError("应为整数", "must be a whole number")
+        raise CellError(_("must be a whole number"))
     return int(value)
 
 
@@ -128,7 +129,14 @@ def _label(raw: str, known: dict[str, str], labels: dict[str, tuple[str, str]]) 
     code = known.get(fold(raw))
     if code is None:
         choices = "、".join(zh for zh, _ in labels.values())
-        raise CellError(f"无法识别“{raw}”，可选：{choices}", f"unknown value {raw!r}")
+        raise CellError(
+            _(
+                "unknown value %(raw2)s (%(raw)s) (%(choices)s)",
+                raw=raw,
+                choices=choices,
+                raw2=repr(raw),
+            )
+        )
     return str(code)
 
 
@@ -138,7 +146,7 @@ def gender(raw: str) -> str:
         return Gender.MALE.value
     if value in ("女", "female", "f"):
         return Gender.FEMALE.value
-    raise CellError("性别应为“男”或“女”", "gender must be 男 (male) or 女 (female)")
+    raise CellError(_("gender must be 男 (male) or 女 (female)"))
 
 
 def preferred_gender(raw: str) -> str | None:
@@ -157,7 +165,7 @@ def language(raw: str) -> str:
             return code
     code = LANGUAGE_SYNONYMS.get(value, value)
     if not re.fullmatch(r"[a-z]{2,8}", code):
-        raise CellError(f"无法识别语言“{raw}”", f"unknown language {raw!r}")
+        raise CellError(_("unknown language %(raw2)s (%(raw)s)", raw=raw, raw2=repr(raw)))
     return code
 
 
@@ -176,13 +184,22 @@ def windows(raw: str) -> list[tuple[int, int]]:
         match = RANGE.match(part)
         if match is None:
             raise CellError(
-                f"时段“{part}”格式不对，应如 08:00-11:30",
-                f"window {part!r} should read 08:00-11:30",
+                _(
+                    "window %(part2)s should read 08:00-11:30 (%(part)s)",
+                    part=part,
+                    part2=repr(part),
+                ),
             )
         start_h, start_m, end_h, end_m = (int(g or 0) for g in match.groups())
         start, end = start_h * 60 + start_m, end_h * 60 + end_m
         if start_m > 59 or end_m > 59 or end > 1440 or end <= start:
-            raise CellError(f"时段“{part}”不成立", f"window {part!r} is not a valid time span")
+            raise CellError(
+                _(
+                    "window %(part2)s is not a valid time span (%(part)s)",
+                    part=part,
+                    part2=repr(part),
+                )
+            )
         found.append((start, end))
     return found
 
@@ -193,9 +210,7 @@ def id_card_tail(raw: str) -> str:
     if value.isdigit() and len(value) < 4:
         value = value.zfill(4)
     if not re.fullmatch(r"[0-9]{3}[0-9X]", value):
-        raise CellError(
-            "身份证后四位应为 4 位数字（末位可为 X）", "ID-card tail: 4 digits (last may be X)"
-        )
+        raise CellError(_("ID-card tail: 4 digits (last may be X)"))
     return value
 
 
@@ -248,7 +263,7 @@ class Column:
         raw = raw.strip().removeprefix("'")  # Excel's "this is text" mark; exports add it too
         if raw == "":
             if self.required:
-                raise CellError("必填项为空", "a required value is empty")
+                raise CellError(_("a required value is empty"))
             return list(self.empty) if isinstance(self.empty, list) else self.empty
         return self.parse(raw)
 

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput
 from api.services.ledger.import_columns import COLUMNS, CellError, Column, fold
@@ -29,14 +31,14 @@ MODELS: dict[str, type[HelperIn] | type[ResidentIn]] = {
 }
 # Pydantic's checks in words staff read.
 PYDANTIC_REASONS = {
-    "greater_than": ("应大于 {gt}", "must be greater than {gt}"),
-    "greater_than_equal": ("应不小于 {ge}", "must be at least {ge}"),
-    "less_than": ("应小于 {lt}", "must be less than {lt}"),
-    "less_than_equal": ("应不大于 {le}", "must be at most {le}"),
-    "string_too_long": ("最多 {max_length} 个字符", "at most {max_length} characters"),
-    "string_too_short": ("不能为空", "may not be empty"),
-    "string_pattern_mismatch": ("格式不正确", "wrong format"),
-    "missing": ("必填项为空", "a required value is empty"),
+    "greater_than": N_("must be greater than %(gt)s"),
+    "greater_than_equal": N_("must be at least %(ge)s"),
+    "less_than": N_("must be less than %(lt)s"),
+    "less_than_equal": N_("must be at most %(le)s"),
+    "string_too_long": N_("at most %(max_length)s characters"),
+    "string_too_short": N_("may not be empty"),
+    "string_pattern_mismatch": N_("wrong format"),
+    "missing": N_("a required value is empty"),
 }
 
 
@@ -141,7 +143,7 @@ def check_rows(
         key = fold(code)
         if key and key in first_seen:
             repeats = first_seen[key]
-            reason = f"编号与第 {repeats} 行重复 / code repeats row {repeats}"
+            reason = _("code repeats row %(repeats)s", repeats=repeats)
             bad.append(RowError(number, header.written("code"), reason))
         first_seen.setdefault(key, number)
         errors += bad
@@ -150,7 +152,7 @@ def check_rows(
     if errors:
         rows = len({error.row for error in errors})
         raise ImportRejected(
-            f"{rows} 行有错误，未导入任何数据 / {rows} rows have errors; nothing was imported",
+            _("%(rows)s rows have errors; nothing was imported", rows=rows),
             errors,
         )
     return records
@@ -182,7 +184,7 @@ def _check_row(
         failed.add(name)
         errors.append(RowError(number, header.written(name), reason))
 
-    for name, (index, _) in header.columns.items():
+    for name, (index, _kind) in header.columns.items():
         try:
             raw[name] = columns[name].read(cells[index] if index < len(cells) else "")
         except CellError as error:
@@ -195,7 +197,7 @@ def _check_row(
     ):
         bad(
             "code",
-            "该编号属于您管辖范围以外的记录 / this code belongs to a record outside your scope",
+            _("this code belongs to a record outside your scope"),
         )
     values = _resolve(actor, raw, existing, lookups, bad)
     base = {name: getattr(existing, name) for name in MODELS[kind].model_fields} if existing else {}
@@ -225,12 +227,15 @@ def _resolve(
     if "skills" in raw:
         unknown = [name for name in raw["skills"] if fold(name) not in lookups.skills]
         if unknown:
-            bad("skills", f"未知技能：{'、'.join(unknown)} / unknown skills: {', '.join(unknown)}")
+            bad(
+                "skills",
+                _("unknown skills: %(skills)s", skills=_(", ").join(unknown)),
+            )
         values["skills"] = sorted({lookups.skills.get(fold(name), name) for name in raw["skills"]})
     if "circle" in raw:
         unknown = [code for code in raw["circle"] if fold(code) not in lookups.helper_codes]
         if unknown:
-            bad("circle", f"台账中没有志愿者 {'、'.join(unknown)} / unknown helper codes")
+            bad("circle", _("unknown helper codes (%(value)s)", value="、".join(unknown)))
         known = [lookups.helper_codes.get(fold(code), code) for code in raw["circle"]]
         values["circle"] = list(dict.fromkeys(known))
     return values
@@ -239,11 +244,13 @@ def _resolve(
 def _community(actor: Actor, name: str, lookups: Lookups, bad: Any) -> Community | None:
     found = lookups.communities.get(fold(name), [])
     if len(found) != 1:
-        why = "有多个同名社区" if found else "未知社区"
-        bad("community", f"{why}“{name}” / {'ambiguous' if found else 'unknown'} community")
+        if found:
+            bad("community", _("ambiguous community %(name)s", name=name))
+        else:
+            bad("community", _("unknown community %(name)s", name=name))
         return None
     if not actor.may_see_community(found[0].street_id, found[0].id):
-        bad("community", f"社区“{name}”不在您的管辖范围 / community outside your scope")
+        bad("community", _("community outside your scope (%(name)s)", name=name))
         return None
     return found[0]
 
@@ -258,7 +265,9 @@ def _grid(
         return None
     grid_id = lookups.grids.get(community.id, {}).get(fold(raw["grid"]))
     if grid_id is None:
-        bad("grid", f"社区“{community.name}”中没有网格“{raw['grid']}” / unknown grid")
+        bad(
+            "grid", _("unknown grid (%(name)s) (%(value)s)", name=community.name, value=raw["grid"])
+        )
     return grid_id
 
 
@@ -269,5 +278,7 @@ def _reason(problem: Any) -> str:
         key: int(value) if isinstance(value, float) and value.is_integer() else value
         for key, value in problem.get("ctx", {}).items()
     }
-    zh, en = PYDANTIC_REASONS.get(problem["type"], ("取值无效", problem["msg"]))
-    return f"{zh.format(**ctx)} / {en.format(**ctx)}"
+    reason = PYDANTIC_REASONS.get(problem["type"])
+    if reason is None:
+        return _("invalid value (%(detail)s)", detail=problem["msg"])
+    return _(reason, **ctx)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden
@@ -62,14 +63,14 @@ def import_file(
     for a staff member (an ``Actor`` or a user id). Raises ``ImportRejected`` listing every bad
     row, and then nothing is written."""
     if kind not in TABLES:
-        raise BadInput(f"未知台账类型 / unknown ledger {kind!r}: helpers or residents", "kind")
+        raise BadInput(_("unknown ledger %(kind)s: helpers or residents", kind=repr(kind)), "kind")
     actor = _actor(session, actor_or_user_id)
     if isinstance(path_or_bytes, str | Path):
         filename = filename or Path(path_or_bytes).name
         path_or_bytes = _read_path(Path(path_or_bytes))
     name = _shown_name(filename)
     if len(path_or_bytes) > MAX_BYTES:
-        raise _file_rejected(name, f"文件过大（上限 10 MB） / the file is over {MAX_BYTES} bytes")
+        raise _file_rejected(name, _("the file is over %(MAX_BYTES)s bytes", MAX_BYTES=MAX_BYTES))
     try:
         # the header may sit below a title and blank rows: a few rows more than MAX_ROWS
         rows = read_rows(path_or_bytes, filename, MAX_ROWS + HEADER_SEARCH_ROWS + 100)
@@ -100,12 +101,14 @@ def _actor(session: Session, actor_or_user_id: Actor | int) -> Actor:
     else:
         user = session.get(UserRow, actor_or_user_id)
         if user is None or not user.active:
-            raise Forbidden(f"未知用户 / unknown user {actor_or_user_id}")
+            raise Forbidden(
+                _("unknown user %(actor_or_user_id)s", actor_or_user_id=actor_or_user_id)
+            )
         actor = Actor(
             user.id, user.username, user.role, user.street_id, user.community_id, None, None
         )
     if actor.role != "staff" or actor.street_id is None:
-        raise Forbidden("仅工作人员可导入台账 / only staff import the ledger")
+        raise Forbidden(_("only staff import the ledger"))
     return actor
 
 
@@ -114,7 +117,7 @@ def _read_path(path: Path) -> bytes:
     try:
         return read_regular_file(path, MAX_BYTES)
     except FileRefused as error:
-        raise ImportRejected(f"无法读取文件 / cannot read the file: {error}") from error
+        raise ImportRejected(_("cannot read the file: %(error)s", error=error)) from error
 
 
 def _shown_name(filename: str | None) -> str:
@@ -127,8 +130,7 @@ def _file_rejected(name: str, message: str, errors: list[RowError] | None = None
     """``message`` ("中文 / English") with the file named in both languages."""
     if not name:
         return ImportRejected(message, errors or [])
-    zh, separator, en = message.partition(" / ")
-    named = f"{name}：{zh} / {name}: {en}" if separator else f"{name}: {message}"
+    named = _("%(name)s: %(message)s", name=name, message=message) if message else name
     return ImportRejected(named, errors or [])
 
 
@@ -141,7 +143,7 @@ def _split(
     """The header and the data rows after it (blank rows dropped, numbers kept)."""
     filled = [(number, cells) for number, cells in rows if any(cells)]
     if not filled:
-        raise ImportRejected("文件为空 / the file is empty")
+        raise ImportRejected(_("the file is empty"))
     known = by_header(columns)
     at = next(
         (
@@ -154,9 +156,9 @@ def _split(
     header = _header(*filled[at], columns, known)
     body = filled[at + 1 :]
     if not body:
-        raise ImportRejected("文件中没有数据行 / the file has a header but no data rows")
+        raise ImportRejected(_("the file has a header but no data rows"))
     if len(body) > MAX_ROWS:
-        raise ImportRejected(f"行数过多（上限 {MAX_ROWS}） / more than {MAX_ROWS} rows")
+        raise ImportRejected(_("more than %(MAX_ROWS)s rows", MAX_ROWS=MAX_ROWS))
     return header, body
 
 
@@ -173,17 +175,22 @@ def _header(
         elif column.field in found:
             first = found[column.field][1]
             errors.append(
-                RowError(number, written, f"与“{first}”列重复 / same column as {first!r}")
+                RowError(
+                    number,
+                    written,
+                    _("same column as %(first2)s (%(first)s)", first=first, first2=repr(first)),
+                )
             )
         else:
             found[column.field] = (index, written)
     missing = [c.header for c in columns if c.required and c.field not in found]
-    errors += [RowError(number, name, "缺少必填列 / required column missing") for name in missing]
+    errors += [RowError(number, name, _("required column missing")) for name in missing]
     if errors:
-        names = "、".join(missing) or "-"
         raise ImportRejected(
-            f"表头有误（缺少必填列：{names}），未导入任何数据 / bad header row "
-            f"(missing required columns: {', '.join(missing) or '-'}); nothing was imported",
+            _(
+                "bad header row (missing required columns: %(columns)s); nothing was imported",
+                columns=_(", ").join(missing) or "-",
+            ),
             errors,
         )
     return Header(number, found, ignored)
@@ -213,5 +220,5 @@ def _write(
     try:
         session.flush()
     except IntegrityError as error:  # the same code added by someone else at the same moment
-        raise Conflict("台账刚被他人修改，请重试 / the ledger changed meanwhile: retry") from error
+        raise Conflict(_("the ledger changed meanwhile: retry")) from error
     return ImportReport(inserted, updated, header.ignored)

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from api.i18n import gettext as _
 from api.services.paging import Page
 from api.services.types import Id, UtcDateTime
 from matcher.model import Gender, HelperKind, ResidentCategory
@@ -53,10 +54,12 @@ def check_windows(windows: list[Window] | None) -> list[Window] | None:
     ordered = sorted(windows)
     for start, end in ordered:
         if end <= start:
-            raise ValueError(f"时段结束早于开始 / window {start}-{end} ends before it starts")
-    for (_, end), (start, _) in itertools.pairwise(ordered):
+            raise ValueError(
+                _("window %(start)s-%(end)s ends before it starts", start=start, end=end)
+            )
+    for (_start, end), (start, _end) in itertools.pairwise(ordered):
         if start < end:
-            raise ValueError("时段重叠 / windows overlap")
+            raise ValueError(_("windows overlap"))
     return ordered
 
 
@@ -75,7 +78,7 @@ class _NoNulls(BaseModel):
     @classmethod
     def _not_null(cls, value: object, info: ValidationInfo) -> object:
         if value is None and info.field_name not in cls.NULLABLE:
-            raise ValueError("不能为空 / may not be null")
+            raise ValueError(_("may not be null"))
         return value
 
     @classmethod

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.accounts.auth import revoke_tokens
 from api.services.actor import Actor
@@ -103,7 +104,7 @@ def list_residents(
     would list who is in it): they get counts per category (``category_counts``)."""
     if filters.kind is not None and not sees_personal_data(actor):
         raise Forbidden(
-            "规划人员只能查看各类居民的人数 / planners see counts per category, not who is in it",
+            _("planners see counts per category, not who is in it"),
             "category",
         )
     rows, total = fetch_page(session, filtered(ResidentRow, actor, filters), page, page_size)
@@ -152,15 +153,22 @@ def check_place(session: Session, actor: Actor, community_id: int, grid_id: int 
     community = session.get(Community, community_id)
     if community is None or not actor.may_see_community(community.street_id, community.id):
         raise BadInput(
-            f"社区不存在或不在您的管辖范围 / community {community_id} is unknown or outside "
-            "your scope",
+            _(
+                "community %(community_id)s is unknown or outside your scope",
+                community_id=community_id,
+            ),
             "community_id",
         )
     if grid_id is not None:
         grid = session.get(Grid, grid_id)
         if grid is None or grid.community_id != community.id:
             raise BadInput(
-                f"网格不属于该社区 / grid {grid_id} is not in community {community_id}", "grid_id"
+                _(
+                    "grid %(grid_id)s is not in community %(community_id)s",
+                    grid_id=grid_id,
+                    community_id=community_id,
+                ),
+                "grid_id",
             )
     return community.street_id
 
@@ -171,7 +179,7 @@ def check_skills(session: Session, skills: list[str]) -> list[str]:
     known = set(session.scalars(select(SkillRow.code).where(SkillRow.code.in_(wanted))))
     unknown = [code for code in wanted if code not in known]
     if unknown:
-        raise BadInput(f"未知技能 / unknown skills: {', '.join(unknown)}", "skills")
+        raise BadInput(_("unknown skills: %(value)s", value=", ".join(unknown)), "skills")
     return wanted
 
 
@@ -187,7 +195,7 @@ def check_codes(
     )
     unknown = [code for code in wanted if code not in known]
     if unknown:
-        raise BadInput(f"台账中没有这些编号 / unknown ledger codes: {', '.join(unknown)}", field)
+        raise BadInput(_("unknown ledger codes: %(value)s", value=", ".join(unknown)), field)
     return wanted
 
 
@@ -234,13 +242,15 @@ def create_resident(session: Session, actor: Actor, spec: ResidentIn) -> Residen
 def _insert(session: Session, actor: Actor, table: PersonTable, values: dict[str, Any]) -> Any:
     entity = "helper" if table is HelperRow else "resident"
     if session.scalar(select(table.id).where(table.code == values["code"])) is not None:
-        raise Conflict(f"编号已存在 / ledger code {values['code']!r} is taken", "code")
+        raise Conflict(_("ledger code %(value)s is taken", value=repr(values["code"])), "code")
     row = table(**_checked(session, actor, table, None, values))
     session.add(row)
     try:
         session.flush()
     except IntegrityError as error:  # the same code added at the same moment
-        raise Conflict(f"编号已存在 / ledger code {values['code']!r} is taken", "code") from error
+        raise Conflict(
+            _("ledger code %(value)s is taken", value=repr(values["code"])), "code"
+        ) from error
     audit(session, actor.user_id, f"{entity}.create", entity, row.id, {"code": row.code})
     return row
 
@@ -287,8 +297,11 @@ def _release_broken(
     if refuse_accepted and accepted:
         days = "、".join(sorted({o.assignment.order.date.isoformat() for o in accepted}))
         raise Conflict(
-            f"这样修改后，您已接受的 {days} 的服务将无法完成；请先退出这些服务 / with this change "
-            f"you could no longer do the visits you accepted on {days}; step back from them first"
+            _(
+                "with this change you could no longer do the visits you accepted on %(days)s; "
+                "step back from them first",
+                days=days,
+            )
         )
     for offer in broken:
         withdraw_offer(session, offer, offer.assignment.order, "change", now)
@@ -460,7 +473,7 @@ def _cancel_orders(
         if assignment is not None and assignment.status == "active":
             withdraw_assignment(session, assignment, "cancellation", now)
         order.status, order.cancelled_at, order.version = "cancelled", now, order.version + 1
-        order.cancel_reason = "居民已停用 / resident deactivated"
+        order.cancel_reason = _("resident deactivated")
     return [order.id for order in orders]
 
 
@@ -496,5 +509,5 @@ def update_my_profile(
 def _own(session: Session, actor: Actor) -> HelperRow:
     row = session.get(HelperRow, actor.helper_id) if actor.helper_id is not None else None
     if row is None or actor.role != "helper":
-        raise NotFound("未找到志愿者 / helper not found")
+        raise NotFound(_("helper not found"))
     return row

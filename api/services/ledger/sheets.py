@@ -18,6 +18,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from api.i18n import N_
+from api.i18n import gettext as _
+
 log = logging.getLogger("qunbang.sheets")
 Row = tuple[int, list[str]]  # (spreadsheet row number, cells as text)
 Value = str | int | float | None
@@ -29,11 +32,11 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # directory declares bound what zipfile will inflate, so they are checked before openpyxl reads.
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a 20,000-row ledger unpacks to about 20 MB
 MAX_COLUMNS = 1000
-DAMAGED = "无法读取 Excel 文件，文件可能已损坏 / cannot read the Excel file: it may be damaged"
+DAMAGED = N_("cannot read the Excel file: it may be damaged")
 
 
 class SheetError(ValueError):
-    """A file that cannot be read as a spreadsheet; the message is Chinese, then English."""
+    """A file that cannot be read as a spreadsheet; the message is in the reader's language."""
 
 
 def read_rows(data: bytes, filename: str | None = None, max_rows: int | None = None) -> list[Row]:
@@ -41,16 +44,13 @@ def read_rows(data: bytes, filename: str | None = None, max_rows: int | None = N
     a file with more than ``max_rows`` rows (blank ones included) is refused while reading.
     The format is told by the content (an XLSX file is a zip), not trusted from the name."""
     if not data.strip():
-        raise SheetError("文件为空 / the file is empty")
+        raise SheetError(_("the file is empty"))
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(data, max_rows)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SheetError(
-            "不支持旧版 .xls 文件，请另存为 .xlsx 或 .csv / old .xls files are not supported: "
-            "save the sheet as .xlsx or .csv"
-        )
+        raise SheetError(_("old .xls files are not supported: save the sheet as .xlsx or .csv"))
     if filename and filename.lower().endswith((".xlsx", ".xlsm")):
-        raise SheetError(DAMAGED)
+        raise SheetError(_(DAMAGED))
     return _read_csv(_decode(data), max_rows)
 
 
@@ -68,10 +68,7 @@ def _decode(data: bytes) -> str:
             continue
         if "\x00" not in text:
             return text
-    raise SheetError(
-        "无法识别文件内容，请上传 CSV（UTF-8 或 GB18030）或 XLSX 文件 / cannot read the file: "
-        "upload a CSV (UTF-8 or GB18030) or an XLSX file"
-    )
+    raise SheetError(_("cannot read the file: upload a CSV (UTF-8 or GB18030) or an XLSX file"))
 
 
 def _read_csv(text: str, max_rows: int | None) -> list[Row]:
@@ -85,14 +82,14 @@ def _read_csv(text: str, max_rows: int | None) -> list[Row]:
             rows.append((number, [cell.strip() for cell in row]))
     except csv.Error as error:  # its messages name the problem, not the cell's text
         raise SheetError(
-            f"第 {reader.line_num} 行 CSV 格式有误 / row {reader.line_num}: malformed CSV ({error})"
+            _("row %(line_num)s: malformed CSV (%(error)s)", line_num=reader.line_num, error=error)
         ) from error
     return rows
 
 
 def _check_count(number: int, max_rows: int | None) -> None:
     if max_rows is not None and number > max_rows:
-        raise SheetError(f"行数过多（上限 {max_rows} 行） / more than {max_rows} rows")
+        raise SheetError(_("more than %(max_rows)s rows", max_rows=max_rows))
 
 
 def _read_xlsx(data: bytes, max_rows: int | None) -> list[Row]:
@@ -101,10 +98,10 @@ def _read_xlsx(data: bytes, max_rows: int | None) -> list[Row]:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds on a damaged file: all "unreadable"
         log.info("unreadable xlsx: %r", error)
-        raise SheetError(DAMAGED) from error
+        raise SheetError(_(DAMAGED)) from error
     try:
         if not book.worksheets:
-            raise SheetError("Excel 文件中没有工作表 / the Excel file has no sheet")
+            raise SheetError(_("the Excel file has no sheet"))
         sheet = book.worksheets[0]
         sheet.reset_dimensions()  # some writers store wrong dimensions; read what is there
         # Read-only rows come padded from row 1 (empty rows as empty tuples), so counting
@@ -114,8 +111,11 @@ def _read_xlsx(data: bytes, max_rows: int | None) -> list[Row]:
             _check_count(number, max_rows)
             if len(values) > MAX_COLUMNS:
                 raise SheetError(
-                    f"第 {number} 行超过 {MAX_COLUMNS} 列 / row {number}: more than "
-                    f"{MAX_COLUMNS} columns"
+                    _(
+                        "row %(number)s: more than %(MAX_COLUMNS)s columns",
+                        number=number,
+                        MAX_COLUMNS=MAX_COLUMNS,
+                    )
                 )
             rows.append((number, [_cell_text(value) for value in values]))
         return rows
@@ -123,7 +123,7 @@ def _read_xlsx(data: bytes, max_rows: int | None) -> list[Row]:
         raise
     except Exception as error:  # the sheet is read lazily: damage inside it shows up here
         log.info("damaged xlsx sheet: %r", error)
-        raise SheetError(DAMAGED) from error
+        raise SheetError(_(DAMAGED)) from error
     finally:
         book.close()
 
@@ -135,11 +135,10 @@ def _check_zip(data: bytes) -> None:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as error:
         log.info("unreadable xlsx zip: %r", error)
-        raise SheetError(DAMAGED) from error
+        raise SheetError(_(DAMAGED)) from error
     if unpacked > MAX_UNZIPPED_BYTES:
         raise SheetError(
-            f"Excel 文件解压后超过 {MAX_UNZIPPED_BYTES // 2**20} MB / the Excel file unpacks to "
-            f"more than {MAX_UNZIPPED_BYTES // 2**20} MB"
+            _("the Excel file unpacks to more than %(value)s MB", value=MAX_UNZIPPED_BYTES // 2**20)
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, String, cast, false, or_, select
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services import paging
 from api.services.actor import Actor
 from api.services.errors import NotFound
@@ -60,8 +61,9 @@ def scoped_row(session: Session, actor: Actor, table: PersonTable, row_id: int) 
         or actor.role != "staff"
         or not actor.may_see_community(row.street_id, row.community_id)
     ):
-        what = "志愿者 / helper" if table is HelperRow else "居民 / resident"
-        raise NotFound(f"未找到{what} {row_id} not found")
+        if table is HelperRow:
+            raise NotFound(_("helper %(id)s not found", id=row_id))
+        raise NotFound(_("resident %(id)s not found", id=row_id))
     return row
 
 

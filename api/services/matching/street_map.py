@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
@@ -70,9 +71,9 @@ class StreetMap:
 def street_map(session: Session, actor: Actor, date: dt.date) -> StreetMap:
     """Residents with an order on ``date`` and the helpers, in the caller's scope."""
     if actor.role not in ("staff", "planner"):
-        raise NotFound("未找到 / not found")
+        raise NotFound(_("not found"))
     if actor.street_id is None:
-        raise BadInput("账号未关联街道 / this account belongs to no street", "street_id")
+        raise BadInput(_("this account belongs to no street"), "street_id")
     personal = sees_personal_data(actor)
     residents = _residents(session, actor, date, personal)
     helpers, load = _helpers(session, actor, date, personal)

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
@@ -106,7 +107,7 @@ def make_sender(settings: Settings) -> Sender:
     """The sender ``settings.notify_sender`` names."""
     if settings.notify_sender == "webhook":
         if not settings.webhook_url:
-            raise BadInput("未配置 webhook 地址 / QUNBANG_WEBHOOK_URL is not set", "webhook_url")
+            raise BadInput(_("QUNBANG_WEBHOOK_URL is not set"), "webhook_url")
         return WebhookSender(settings.webhook_url)
     return LogSender()
 
@@ -239,16 +240,14 @@ def resend(session: Session, actor: Actor, notification_id: int) -> Notification
     """Staff: send a failed message in their scope again. Its attempts and back-off start over
     (the last error stays until the next try); the ticker sends it on its next round."""
     if actor.role != Role.STAFF:
-        raise Forbidden("仅工作人员可重新发送消息 / only staff resend messages")
+        raise Forbidden(_("only staff resend messages"))
     row = session.scalars(
         _scoped(select(NotificationRow), actor).where(NotificationRow.id == notification_id)
     ).first()
     if row is None:
-        raise NotFound("未找到这条消息 / no such message")
+        raise NotFound(_("no such message"))
     if row.status != NotificationStatus.FAILED:
-        raise Conflict(
-            "只有发送失败的消息可以重新发送 / only a message that failed can be resent", "status"
-        )
+        raise Conflict(_("only a message that failed can be resent"), "status")
     detail = {"attempts": row.attempts, "last_error": row.last_error[:200]}
     begin_row_write(session)
     moved = session.execute(
@@ -262,7 +261,7 @@ def resend(session: Session, actor: Actor, notification_id: int) -> Notification
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]  # resent by someone else meanwhile
         session.rollback()
-        raise Conflict("这条消息已在重新发送 / the message is already being resent", "status")
+        raise Conflict(_("the message is already being resent"), "status")
     audit(session, actor.user_id, "notification.resend", "notification", notification_id, detail)
     session.commit()
     fresh = session.get_one(NotificationRow, notification_id, populate_existing=True)
@@ -311,7 +310,7 @@ def _scoped(stmt: Select[Any], actor: Actor) -> Select[Any]:
     if actor.role == Role.HELPER and actor.helper_id is not None:
         return stmt.where(NotificationRow.helper_id == actor.helper_id)
     if actor.role != Role.STAFF or actor.street_id is None:
-        raise NotFound("未找到 / not found")
+        raise NotFound(_("not found"))
     stmt = stmt.outerjoin(HelperRow, NotificationRow.helper_id == HelperRow.id)
     in_scope = HelperRow.street_id == actor.street_id
     if actor.community_id is not None:

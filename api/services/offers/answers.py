@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.offers.assign import (
@@ -214,7 +216,7 @@ def my_offers(
 ) -> Page[OfferView]:
     """The helper's offers and assignments (default: pending and accepted), upcoming first."""
     if status not in STATUS_FILTERS:
-        raise BadInput(f"未知状态 / unknown status {status!r}", "status")
+        raise BadInput(_("unknown status %(status)s", status=repr(status)), "status")
     conditions = [OfferRow.helper_id == helper_id, OfferRow.status.in_(STATUS_FILTERS[status])]
     if date_from is not None:
         conditions.append(OrderRow.date >= date_from)
@@ -253,7 +255,7 @@ def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
         _view_query().where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
     ).first()
     if row is None:
-        raise NotFound(f"未找到邀请 / offer {offer_id} not found")
+        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
     return _view(row)
 
 
@@ -269,7 +271,7 @@ def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
         )
     )
     if offer is None:
-        raise NotFound(f"未找到邀请 / offer {offer_id} not found")
+        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
     return offer
 
 
@@ -292,9 +294,9 @@ def accept(
         if offer.status != "pending":
             raise Conflict(_answered(offer))
         if now > offer.respond_by:
-            raise Conflict("回复期限已过 / the deadline to answer this offer has passed")
+            raise Conflict(_("the deadline to answer this offer has passed"))
         if not _move(session, offer, "pending", "accepted", now):
-            raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
+            raise Conflict(_("the offer changed meanwhile; reload it"))
         refresh_order_status(session, session.get_one(OrderRow, offer.assignment.order_id))
         session.commit()
         log.info("offer %s accepted by helper %s", offer_id, helper_id)
@@ -405,7 +407,7 @@ def _write_decline(
     if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
         raise Conflict(_answered(offer))
     if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
-        raise Conflict("邀请状态已变化，请刷新 / the offer changed meanwhile; reload it")
+        raise Conflict(_("the offer changed meanwhile; reload it"))
     if plan is not None:
         try:
             apply_rematch(session, settings, plan, now)
@@ -456,17 +458,17 @@ def _move(
     return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
-ANSWERED_ZH = {
-    "accepted": "已接受",
-    "declined": "已拒绝",
-    "expired": "已过期",
-    "withdrawn": "已撤回",
+ANSWERED = {
+    "accepted": N_("this offer is already accepted"),
+    "declined": N_("this offer is already declined"),
+    "expired": N_("this offer is already expired"),
+    "withdrawn": N_("this offer is already withdrawn"),
 }
+ANSWERED_OTHERWISE = N_("this offer is already answered")
 
 
 def _answered(offer: OfferRow) -> str:
-    zh = ANSWERED_ZH.get(offer.status, "已处理")
-    return f"该邀请{zh} / this offer is already {offer.status}"
+    return _(ANSWERED.get(offer.status, ANSWERED_OTHERWISE))
 
 
 # ----------------------------------------------------------------------------- the clock
@@ -563,12 +565,12 @@ def mark_done(
         )
     )
     if offer is None:
-        raise NotFound(f"未找到任务 / assignment {assignment_id} not found")
+        raise NotFound(_("assignment %(assignment_id)s not found", assignment_id=assignment_id))
     assignment = offer.assignment
     if assignment.status == "active":
         order = session.get_one(OrderRow, assignment.order_id)
         if refresh_order_status(session, order) != "assigned":
-            raise Conflict("团队成员尚未全部接单 / not every member of the team has accepted yet")
+            raise Conflict(_("not every member of the team has accepted yet"))
         require_visit_day(settings, order.date, now, "done")
         moved = session.execute(
             update(AssignmentRow)
@@ -577,10 +579,10 @@ def mark_done(
             .execution_options(synchronize_session=False)
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict("任务状态已变化，请刷新 / the assignment changed meanwhile; reload it")
+            raise Conflict(_("the assignment changed meanwhile; reload it"))
         session.expire_all()
         refresh_order_status(session, session.get_one(OrderRow, assignment.order_id))
         session.commit()
     elif assignment.status not in ("done", "confirmed"):
-        raise Conflict(f"任务已结束 / the assignment is {assignment.status}")
+        raise Conflict(_("the assignment is %(status)s", status=assignment.status))
     return get_offer(session, helper_id, offer.id)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
+from api.i18n import gettext as _
 from api.services.errors import Conflict
 from api.services.messages.notify import enqueue
 from api.settings import Settings
@@ -171,7 +172,7 @@ def create_assignment(
             session.add(assignment)
             session.flush()
     except IntegrityError as error:
-        raise Conflict(f"订单已被分配 / order {order.id} was just taken by someone else") from error
+        raise Conflict(_("order %(id)s was just taken by someone else", id=order.id)) from error
     deadline = respond_by(settings, order, start_minute, now)
     offers = [
         OfferRow(

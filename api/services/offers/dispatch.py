@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import i18n
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
@@ -136,7 +138,7 @@ def reassign(
     begin_write(session, street_id)
     order = scoped_order(session, actor, order_id)
     if order.status not in OPEN_ORDER_STATUSES:
-        raise Conflict(f"订单已是「{order.status}」，不能改派 / an order {order.status} can't move")
+        raise Conflict(_("an order %(status)s can't move", status=order.status))
     team = _check_team(session, order, helper_ids)
     live = live_assignment(session, order.id)
     start = live.start_minute if live is not None else order.window_start
@@ -176,15 +178,17 @@ def reassign(
 
 def _rule_broken(session: Session, broken: list[Violation]) -> RuleBroken:
     """The refusal, naming each broken rule and who breaks it (by helper number)."""
-    parts_zh, parts_en = [], []
+    parts = []
     for violation in broken:
         zh, en = RULE_LABELS.get(violation.rule, (str(violation.rule), str(violation.rule)))
+        rule = zh if i18n.short() == "zh" else en  # the matcher's rule names, in two languages
         who = row_id(violation.helper) if violation.helper else None
-        parts_zh.append(f"{zh}（志愿者 {who}）" if who else zh)
-        parts_en.append(f"{en} (helper {who})" if who else en)
+        parts.append(_("%(rule)s (helper %(who)s)", rule=rule, who=who) if who else rule)
     return RuleBroken(
-        f"违反规则：{'；'.join(dict.fromkeys(parts_zh))}。如确需派单，请填写理由 / breaks a "
-        f"rule: {'; '.join(dict.fromkeys(parts_en))}. To send them anyway, give a reason",
+        _(
+            "breaks a rule: %(rules)s. To send them anyway, give a reason",
+            rules=_("; ").join(dict.fromkeys(parts)),
+        ),
         sorted({str(v.rule) for v in broken}),
     )
 
@@ -193,16 +197,16 @@ def _check_team(session: Session, order: OrderRow, helper_ids: list[int]) -> lis
     """The picked helpers: as many as the item's team, distinct, active, of the order's street."""
     size = team_size(session, order)
     if len(helper_ids) != size or len(set(helper_ids)) != size:
-        raise BadInput(
-            f"需要 {size} 位不同的志愿者 / pick exactly {size} different helper(s)", "helper_ids"
-        )
+        raise BadInput(_("pick exactly %(size)s different helper(s)", size=size), "helper_ids")
     rows = {h.id: h for h in session.scalars(select(HelperRow).where(HelperRow.id.in_(helper_ids)))}
     for helper_id in helper_ids:
         helper = rows.get(helper_id)
         if helper is None or helper.street_id != order.street_id or not helper.active:
             raise BadInput(
-                f"志愿者 {helper_id} 不在本街道或已停用 / helper {helper_id} is not an active "
-                "helper of this street",
+                _(
+                    "helper %(helper_id)s is not an active helper of this street",
+                    helper_id=helper_id,
+                ),
                 "helper_ids",
             )
     return [rows[h] for h in helper_ids]
@@ -239,9 +243,7 @@ def cancel_order(
     begin_write(session)
     order = scoped_order(session, actor, order_id)
     if order.status not in OPEN_ORDER_STATUSES:
-        raise Conflict(
-            f"订单已是「{order.status}」，不能取消 / an order {order.status} can't be cancelled"
-        )
+        raise Conflict(_("an order %(status)s can't be cancelled", status=order.status))
     live = live_assignment(session, order.id)
     withdrawn = 0
     if live is not None:
@@ -306,15 +308,15 @@ def candidates_for(
 
 
 def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> list[str]:
-    reasons = [f"相距 {eligible.km_one_way:.1f} 公里 / {eligible.km_one_way:.1f} km away"]
+    reasons = [_("%(km_one_way)s km away", km_one_way=format(eligible.km_one_way, ".1f"))]
     if eligible.in_circle:
-        reasons.append("居民的熟人圈成员 / in the resident's circle")
+        reasons.append(_("in the resident's circle"))
     if lead_skill and eligible.has_lead:
-        reasons.append(f"具备主导技能 / holds the lead skill ({lead_skill})")
+        reasons.append(_("holds the lead skill (%(lead_skill)s)", lead_skill=lead_skill))
     if language and eligible.speaks:
-        reasons.append(f"会说居民的语言 / speaks the resident's language ({language})")
+        reasons.append(_("speaks the resident's language (%(language)s)", language=language))
     if eligible.gender_mismatch:
-        reasons.append("性别与居民偏好不符 / not the gender the resident prefers")
+        reasons.append(_("not the gender the resident prefers"))
     return reasons
 
 
