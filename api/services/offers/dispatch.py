@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
-from api.services.matching.problem import build_problem, leg_minutes, row_id, team_violations
+from api.services.matching.problem import (
+    TeamViolation,
+    build_problem,
+    leg_minutes,
+    team_violations,
+)
 from api.services.offers.assign import (
     create_assignment,
     live_assignment,
@@ -42,7 +47,6 @@ from api.store.tables import (
 )
 from matcher.eligible import Eligible, eligible_helpers
 from matcher.explain import REASON_LABELS, RULE_LABELS
-from matcher.verify import Violation
 
 log = logging.getLogger("qunbang.dispatch")
 
@@ -174,12 +178,12 @@ def reassign(
     return _team_view(session, order, assignment)
 
 
-def _rule_broken(session: Session, broken: list[Violation]) -> RuleBroken:
+def _rule_broken(session: Session, broken: list[TeamViolation]) -> RuleBroken:
     """The refusal, naming each broken rule and who breaks it (by helper number)."""
     parts_zh, parts_en = [], []
     for violation in broken:
         zh, en = RULE_LABELS.get(violation.rule, (str(violation.rule), str(violation.rule)))
-        who = row_id(violation.helper) if violation.helper else None
+        who = violation.helper_id
         parts_zh.append(f"{zh}（志愿者 {who}）" if who else zh)
         parts_en.append(f"{en} (helper {who})" if who else en)
     return RuleBroken(
