@@ -69,3 +69,14 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# The catalogs (api/i18n/locales): extract every message id of the code and the page templates,
+# then add new ids to each catalog (untranslated: tests/api/test_i18n.py fails until they are).
+# A new language: make i18n-init LOCALE=mn, translate api/i18n/locales/mn/LC_MESSAGES/messages.po.
+i18n: $(VENV)/.installed-dev
+	mkdir -p var
+	$(BIN)/pybabel --quiet extract -F api/i18n/babel.cfg -k pgettext:1c,2 -o var/messages.pot .
+	$(BIN)/pybabel --quiet update -i var/messages.pot -d api/i18n/locales --no-fuzzy-matching -w 100
+
+i18n-init: i18n
+	$(BIN)/pybabel init -i var/messages.pot -d api/i18n/locales -l $(LOCALE) -w 100

@@ -8,6 +8,7 @@ there and what it may import):
 - ``api.planner``: planner tools: scenario files and their HTML report.
 - ``api.cli``: the ``qunbang`` command line.
 - ``api.settings``: configuration (environment variables), read by every layer.
+- ``api.logs``: logging set-up (text or JSON) and the request id on every line, for every layer.
 - ``api.extras``: the optional extras (``[postgres]``, ``[report]``); a layer that needs one
   calls ``require`` first, which names the extra to install when it is missing.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     low_score_threshold: int = Field(default=2, ge=1, le=5)  # feedback at or below: follow-up visit
     follow_up_days: int = Field(default=3, ge=0)
+    # Offer the pseudo-locale "qps" (every catalog text marked ⟦…⟧): for tests and translators.
+    pseudo_locale: bool = False
+    # Log lines as text (uvicorn's shape, with the request id) or one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
+    # What a scraper sends to read /metrics (Authorization: Bearer …); empty: nobody may.
+    metrics_token: SecretStr = SecretStr("")
 
 
 @lru_cache

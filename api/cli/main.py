@@ -9,7 +9,6 @@ traceback.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,9 +22,11 @@ from rich.markup import escape
 from api.cli import service as cli_service
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
 from api.extras import MissingExtra, require
+from api.logs import configure_cli_logging
 from api.planner import run as scenario_run
 from api.planner.run import OptionError, Overrides
 from api.planner.scenario import ScenarioError, scenario_json_schema
+from api.settings import get_settings
 from matcher.generator import generate_street, preset
 from matcher.params import SolveParams
 from matcher.solve import solve, solve_greedy
@@ -65,7 +66,7 @@ def match_demo(
     seed: Annotated[int, typer.Option(help="street generator and solver seed")] = 0,
 ) -> None:
     """Solve the generated demo street in memory with CP-SAT and the hand rule; print both."""
-    logging.basicConfig(level=logging.WARNING)
+    configure_cli_logging(get_settings().log_format)
     began = time.perf_counter()
     problem = generate_street(preset("demo", seed=seed))
     console.print(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from api.cli.printing import console
 from api.extras import MissingExtra
+from api.logs import configure_cli_logging, server_logging_config
 from api.services.errors import ServiceError
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, migrate, session_factory
@@ -84,8 +85,8 @@ def nightly(
     ] = None,
 ) -> None:
     """Match the open orders of a date and send the offers (exit 0 done, 1 failed, 2 bad input)."""
-    logging.basicConfig(level=logging.WARNING)
     settings = get_settings()
+    configure_cli_logging(settings.log_format)
     if time_limit is not None:
         settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
     day = _parse_date(date, settings)
@@ -150,23 +151,28 @@ def serve(
     """Run the API under uvicorn (OpenAPI at /docs)."""
     import uvicorn
 
+    from api.http.observe import shared_across_workers
+
     settings = get_settings()
     with exits():
         migrate(settings.database_url)
     # Each worker process builds its app from the same environment (QUNBANG_*); each starts a
     # ticker, and the ticker lease lets one of them work at a time (api.services.messages.ticker).
-    uvicorn.run(
-        "api.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        # A starting worker imports the app for seconds on a busy machine and may not answer
-        # the supervisor's ping meanwhile; the default 5 s had workers killed and restarted
-        # over and over.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
-    )
+    # Workers count their requests' latency in one shared folder (api.http.observe).
+    with shared_across_workers(workers):
+        uvicorn.run(
+            "api.http.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=server_logging_config(settings.log_format),
+            log_level="info",
+            # A starting worker imports the app for seconds on a busy machine and may not
+            # answer the supervisor's ping meanwhile; the default 5 s had workers killed and
+            # restarted over and over.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )
 
 
 @db_app.command("upgrade")
@@ -248,8 +254,8 @@ def demo(
     """Create the database, load the demo street, match tomorrow's orders and start the server."""
     from api.services.ledger.demo import ensure_demo_helper, ensure_demo_street
 
-    logging.basicConfig(level=logging.WARNING)
     settings = get_settings()
+    configure_cli_logging(settings.log_format)
     if time_limit is not None:
         settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
     with exits():

@@ -18,10 +18,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
 
 from api.http import pages as web
 from api.http import routes
 from api.http.errors import status_of
+from api.http.observe import RequestObservation
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
 from api.services.errors import ServiceError, TooManyAttempts
@@ -29,6 +31,15 @@ from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
 
 log = logging.getLogger("qunbang.api")
+
+
+class QunbangApp(FastAPI):
+    """FastAPI with each request's id and latency taken outermost (``RequestObservation``):
+    around the framework's error handler too, so that a 500's log line and answer carry the id
+    and its latency counts (``add_middleware`` would put it inside)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestObservation(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None, *, ticker: bool = True) -> FastAPI:
@@ -60,7 +71,7 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
             thread.join(timeout=10)  # it gives the ticker lease up on its way out
         engine.dispose()
 
-    app = FastAPI(
+    app = QunbangApp(
         title="群帮 Qunbang",
         description="志愿者匹配服务 / volunteer matching service",
         version="0.1.0",

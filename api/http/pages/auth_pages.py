@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import i18n
 from api.http.errors import status_of
 from api.http.pages.render import (
     LANG_COOKIE,
@@ -138,7 +139,7 @@ def switch_language(request: Request, code: str) -> RedirectResponse:
     target = urlparse(back)
     path = target.path + (f"?{target.query}" if target.query else "")
     response = RedirectResponse(path if _local(path) else "/", status_code=303)
-    response.set_cookie(
-        LANG_COOKIE, "en" if code == "en" else "zh", max_age=365 * 86400, samesite="lax"
-    )
+    pseudo = request.app.state.settings.pseudo_locale
+    chosen = i18n.choose(code, None, None, pseudo=pseudo)  # an unknown code: the default
+    response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
     return response

@@ -16,6 +16,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from api import i18n
 from api.http.deps import actor_for_token
 from api.services.actor import Actor
 from api.services.errors import Unauthorized
@@ -52,8 +53,22 @@ class FormRefused(Exception):
     request, or a form from before a new login): refused, nothing changed."""
 
 
+def locale_of(request: Request) -> str:
+    """The page's locale: the language cookie (set by ``/lang/{code}``), then the browser's
+    ``Accept-Language``, else Chinese (``api.i18n.choose``)."""
+    app = request.scope.get("app")
+    pseudo = bool(app is not None and app.state.settings.pseudo_locale)
+    return i18n.choose(
+        None,
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+        pseudo=pseudo,
+    )
+
+
 def language(request: Request) -> str:
-    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+    """The page's language as pages compare it ("zh" or "en"; a pseudo-locale reads as "en")."""
+    return "zh" if i18n.short(locale_of(request)) == "zh" else "en"
 
 
 def tr(lang: str, zh: str, en: str) -> str:
@@ -133,12 +148,17 @@ PageActor = Annotated[Actor, Depends(page_actor)]
 def render(
     request: Request, template: str, actor: Actor | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    """A page: the template with the actor, the language and ``t(zh, en)`` for texts."""
-    lang = language(request)
+    """A page: the template with the actor and the page's locale (the catalogs' ``_`` and
+    Babel's formats follow it); ``t(zh, en)`` picks one of a text given in both languages as
+    data (a catalogue item's names, a stored notification)."""
+    locale = locale_of(request)
+    i18n.set_locale(locale)
+    lang = "zh" if i18n.short(locale) == "zh" else "en"
     context.update(
         request=request,
         actor=actor,
         lang=lang,
+        html_lang="zh-CN" if lang == "zh" else i18n.short(locale),
         t=lambda zh, en: tr(lang, zh, en),
         message=request.query_params.get("msg"),
         error=context.get("error") or request.query_params.get("err"),
@@ -162,6 +182,29 @@ def local_time(context: Context, value: dt.datetime | None) -> str:
     return to_local(settings, value).strftime("%m-%d %H:%M")
 
 
+def _gettext(message: str) -> str:
+    return i18n.translations(i18n.current()).ugettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return i18n.translations(i18n.current()).ungettext(singular, plural, n)
+
+
+def _pgettext(context: str, message: str) -> str:
+    return i18n.translations(i18n.current()).upgettext(context, message)
+
+
+def _npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return i18n.translations(i18n.current()).unpgettext(context, singular, plural, n)
+
+
+# Every page text is ``_("English")`` (or ``pgettext``) from the catalogs, in the locale ``render``
+# sets for the request; newstyle: ``_("Page %(page)s", page=n)`` fills places after translating.
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
+)
+templates.env.globals["format_km"] = i18n.format_km
 templates.env.filters["clock"] = clock
 templates.env.filters["local_time"] = local_time
 templates.env.globals["csrf_field"] = csrf_field

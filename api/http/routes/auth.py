@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.http.deps import CurrentActor, SessionDep, SettingsDep, oauth2
+from api.http.errors import ErrorOut
 from api.http.openapi import declared_router, error_responses
 from api.services.accounts import auth
+from api.services.operations import database_health
 from api.services.types import UtcDateTime
 
 router = declared_router(tags=["auth"])
@@ -45,11 +47,22 @@ class LoginForm(OAuth2PasswordRequestForm):
         super().__init__(username=username, password=password)
 
 
-@router.get("/health")
-def health(session: SessionDep) -> dict[str, str]:
-    """Liveness and database reachability."""
-    auth.check_database(session)
-    return {"status": "ok"}
+UNAVAILABLE = {
+    "model": ErrorOut,
+    "description": "数据库无法连接或版本不符 / the database does not answer, or its schema is "
+    "not this version's",
+}
+
+
+@router.get("/health", responses={503: UNAVAILABLE})
+def health(session: SessionDep, response: Response) -> dict[str, str | None]:
+    """``{"status": "ok"}`` when the database answers and its schema is this version's; else
+    503 saying which (``database_unreachable``, ``schema_mismatch``)."""
+    problem = database_health(session)
+    if problem is None:
+        return {"status": "ok"}
+    response.status_code = 503
+    return {"status": "unavailable", "detail": problem.message, "code": problem.code, "field": None}
 
 
 # 401: wrong username or password; 429: too many attempts (login throttling).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.services.accounts.audit import audit
@@ -273,8 +273,3 @@ def deactivate_user(session: Session, actor_user_id: int | None, username: str) 
     audit(session, actor_user_id, "user.deactivate", "user", user.id, {"revoked": revoked})
     session.commit()
     return user
-
-
-def check_database(session: Session) -> None:
-    """Raise if the database does not answer (the health check)."""
-    session.execute(text("SELECT 1"))
