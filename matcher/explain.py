@@ -1,12 +1,13 @@
-"""Why an order was left unmatched, in a sentence staff understand (Chinese first, then English)."""
+"""Why an order was left unmatched, as data: a reason and its facts (``WhyParams``); the
+sentences people read are made from them outside the matcher. Also the short labels of reasons
+and rules."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from matcher.candidates import Eligibility, OrderContext
-from matcher.model import Problem
-from matcher.result import Reason, Unmatched
+from matcher.result import Reason, Unmatched, WhyParams, Window
 from matcher.verify import Rule
 
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
@@ -69,7 +70,6 @@ def _explain(
     covered: Mapping[int, Plan],
     by_helper: dict[int, list[int]],
 ) -> Unmatched:
-    problem = eligibility.problem
     reason = ctx.blocked_reason
     rival = None
     if reason is None:
@@ -78,13 +78,12 @@ def _explain(
             reason = Reason.NOT_FREE if ctx.timed else Reason.AT_LIMIT
         else:
             reason = Reason.OUTRANKED if rival.weight > ctx.weight else Reason.AT_LIMIT
-    zh, en = _sentences(problem, eligibility, ctx, reason, rival)
+    outranking = rival if reason is Reason.OUTRANKED else None
     return Unmatched(
         order=ctx.order.id,
         reason=reason,
-        explanation_zh=zh,
-        explanation_en=en,
-        outranked_by=rival.order.id if reason is Reason.OUTRANKED and rival else None,
+        params=_params(eligibility, ctx, outranking),
+        outranked_by=outranking.order.id if outranking else None,
     )
 
 
@@ -113,70 +112,22 @@ def _competes(ctx: OrderContext, other: OrderContext, other_start: int | None) -
     return lo - 60 - other.duration <= other_start <= hi + ctx.duration + 60
 
 
-def _sentences(
-    problem: Problem,
-    eligibility: Eligibility,
-    ctx: OrderContext,
-    reason: Reason,
-    rival: OrderContext | None,
-) -> tuple[str, str]:
-    item = ctx.item
-    team_zh = f"（需 {ctx.team} 人同去）" if ctx.team > 1 else ""
-    team_en = f" (needs a team of {ctx.team})" if ctx.team > 1 else ""
-    if reason is Reason.NO_SKILL:
-        skills = sorted(item.required_skills | ({item.lead_skill} if item.lead_skill else set()))
-        names = {s.code: s for s in problem.catalogue.skills}
-        zh_skills = "、".join(names[s].name_zh for s in skills) or "无"
-        en_skills = ", ".join(names[s].name_en for s in skills) or "none"
-        language = problem.resident(ctx.order.resident).language
-        extra_zh = f"，且会说 {language} 语" if language else ""
-        extra_en = f" and speaking {language}" if language else ""
-        return (
-            f"没有志愿者具备「{item.name_zh}」所需技能（{zh_skills}）{extra_zh}{team_zh}。",
-            f"No helper has the skills for {item.name_en} ({en_skills}){extra_en}{team_en}.",
-        )
-    if reason is Reason.OUT_OF_REACH:
-        km = _nearest_skilled_km(eligibility, ctx)
-        near_zh = f"最近的一位相距约 {km:.1f} 公里" if km is not None else "没有可用的路程数据"
-        near_en = f"the nearest is about {km:.1f} km away" if km is not None else "no travel data"
-        return (
-            f"具备技能的志愿者都不在服务范围内，{near_zh}{team_zh}。",
-            f"Helpers with the skills all live out of reach; {near_en}{team_en}.",
-        )
-    if reason is Reason.NOT_FREE:
-        when_zh, when_en = _window_text(ctx)
-        return (
-            f"附近合适的志愿者{when_zh}都没有空{team_zh}。",
-            f"No suitable helper nearby is free {when_en}{team_en}.",
-        )
-    if reason is Reason.AT_LIMIT:
-        return (
-            f"附近合适的志愿者今天的接单数或服务时长已满{team_zh}。",
-            "All suitable helpers nearby have reached today's limit of orders or minutes"
-            f"{team_en}.",
-        )
-    other = rival.order.id if rival else "?"
-    other_item = rival.item if rival else item
-    return (
-        f"附近合适的志愿者已被优先级更高的订单 {other}（{other_item.name_zh}）占用{team_zh}。",
-        f"Lost to higher-priority order {other} ({other_item.name_en}), "
-        f"which took the suitable helpers{team_en}.",
-    )
-
-
-def _nearest_skilled_km(eligibility: Eligibility, ctx: OrderContext) -> float | None:
+def _params(eligibility: Eligibility, ctx: OrderContext, rival: OrderContext | None) -> WhyParams:
+    """The facts a reader's sentence is made of (``api.services.matching.explain_text``)."""
+    item, window = ctx.item, ctx.order.window
     km_rt, _, present = eligibility.travel.arrays_for_order(ctx.order)
-    mask = eligibility.skill_mask(ctx.item) & present
-    return float(km_rt[mask].min() / 2) if mask.any() else None
-
-
-def _window_text(ctx: OrderContext) -> tuple[str, str]:
-    window = ctx.order.window
-    if window is None:
-        return "今天", "today"
-    span = f"{_clock(window.start)}–{_clock(window.end)}"
-    return f"在 {span} ", span
-
-
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
+    skilled = eligibility.skill_mask(item) & present
+    in_reach = skilled & eligibility.reach_mask(ctx, km_rt, present)
+    return WhyParams(
+        item=item.code,
+        team=ctx.team,
+        skills=tuple(
+            sorted(item.required_skills | ({item.lead_skill} if item.lead_skill else set()))
+        ),
+        language=eligibility.problem.resident(ctx.order.resident).language,
+        skilled=int(skilled.sum()),
+        in_reach=int(in_reach.sum()),
+        nearest_km=float(km_rt[skilled].min() / 2) if skilled.any() else None,
+        window=Window(start=window.start, end=window.end) if window else None,
+        rival_item=rival.item.code if rival else None,
+    )

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from matcher import generator_data as data
 from matcher.catalogue import load_catalogue
+from matcher.errors import ProblemError
 from matcher.generator_draw import Spot, block_some, make_helpers, make_orders, make_residents
 from matcher.model import (
     Catalogue,
@@ -143,7 +144,8 @@ def generate_street_with_layout(
     catalogue = _street_catalogue(catalogue, spec.item_distance_scale)
     unknown = sorted(set(spec.skill_boost) - catalogue.skill_codes)
     if unknown:
-        raise ValueError(f"field 'skill_boost': unknown skill {unknown[0]!r}")
+        what = f"unknown skill {unknown[0]!r}"
+        raise ProblemError(None, None, "skill_boost", what, value=unknown[0])
     geometry = _Geometry(spec, rng)
     helpers, helper_spots = make_helpers(spec, rng, geometry)
     residents, resident_spots = make_residents(spec, rng, geometry, helpers, helper_spots)

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from matcher.errors import ProblemError
+
 MINUTES_PER_DAY = 1440
 
 Minute = Annotated[int, Field(ge=0, le=MINUTES_PER_DAY)]
@@ -101,16 +103,19 @@ class Catalogue(Frozen):
         skills = self.skill_codes
         categories = {c.code: c for c in self.categories}
         for item in self.items:
-            where = f"item {item.code!r}"
+            code = item.code
             if item.category not in categories:
-                raise ValueError(f"{where}: field 'category': unknown category {item.category!r}")
+                what = f"unknown category {item.category!r}"
+                raise ProblemError("item", code, "category", what, value=item.category)
             if categories[item.category].paid != item.paid:
-                raise ValueError(f"{where}: field 'paid': differs from its category")
+                raise ProblemError("item", code, "paid", "differs from its category")
             for skill in sorted(item.required_skills):
                 if skill not in skills:
-                    raise ValueError(f"{where}: field 'required_skills': unknown skill {skill!r}")
+                    what = f"unknown skill {skill!r}"
+                    raise ProblemError("item", code, "required_skills", what, value=skill)
             if item.lead_skill is not None and item.lead_skill not in skills:
-                raise ValueError(f"{where}: field 'lead_skill': unknown skill {item.lead_skill!r}")
+                what = f"unknown skill {item.lead_skill!r}"
+                raise ProblemError("item", code, "lead_skill", what, value=item.lead_skill)
         return self
 
     @property
@@ -173,7 +178,7 @@ class Helper(Frozen):
         ordered = sorted(self.availability, key=lambda w: w.start)
         for before, after in itertools.pairwise(ordered):
             if after.start < before.end:
-                raise ValueError(f"helper {self.id!r}: field 'availability': windows overlap")
+                raise ProblemError("helper", self.id, "availability", "windows overlap")
         return self
 
 
@@ -269,66 +274,74 @@ class Problem(Frozen):
         for helper in self.helpers:
             for skill in sorted(helper.skills):
                 if skill not in skills:
-                    raise ValueError(
-                        f"helper {helper.id!r}: field 'skills': unknown skill {skill!r}"
-                    )
+                    what = f"unknown skill {skill!r}"
+                    raise ProblemError("helper", helper.id, "skills", what, value=skill)
             for resident in sorted(helper.blocked_residents):
                 if resident not in residents:
-                    raise ValueError(
-                        f"helper {helper.id!r}: field 'blocked_residents': "
-                        f"unknown resident {resident!r}"
-                    )
+                    what = f"unknown resident {resident!r}"
+                    field = "blocked_residents"
+                    raise ProblemError("helper", helper.id, field, what, value=resident)
 
     def _check_residents(self) -> None:
         helpers = {h.id for h in self.helpers}
         for resident in self.residents:
             for helper in resident.circle:
                 if helper not in helpers:
-                    raise ValueError(
-                        f"resident {resident.id!r}: field 'circle': unknown helper {helper!r}"
-                    )
+                    what = f"unknown helper {helper!r}"
+                    raise ProblemError("resident", resident.id, "circle", what, value=helper)
 
     def _check_orders(self) -> None:
         helpers = {h.id for h in self.helpers}
         residents = {r.id for r in self.residents}
         items = {i.code: i for i in self.catalogue.items}
         for order in self.orders:
-            where = f"order {order.id!r}"
-            if order.resident not in residents:
-                raise ValueError(f"{where}: field 'resident': unknown resident {order.resident!r}")
-            if order.item not in items:
-                raise ValueError(f"{where}: field 'item': unknown catalogue item {order.item!r}")
-            if order.date != self.date:
-                raise ValueError(f"{where}: field 'date': {order.date} is not the problem date")
-            duration = order_duration(order, items[order.item])
-            if order.window is not None and order.window.length < duration:
-                raise ValueError(
-                    f"{where}: field 'window': {order.window.length} min is shorter than "
-                    f"the {duration} min service"
-                )
-            if order.flexible_start and order.window is None:
-                raise ValueError(f"{where}: field 'flexible_start': needs a window")
-            team = order_team_size(order, items[order.item])
-            if len(set(order.pinned)) != len(order.pinned):
-                raise ValueError(f"{where}: field 'pinned': a helper is pinned twice")
-            if len(order.pinned) > team:
-                raise ValueError(f"{where}: field 'pinned': more helpers than the team size {team}")
-            for helper in order.pinned:
-                if helper not in helpers:
-                    raise ValueError(f"{where}: field 'pinned': unknown helper {helper!r}")
+            self._check_order(order, helpers, residents, items)
+
+    def _check_order(
+        self,
+        order: Order,
+        helpers: set[str],
+        residents: set[str],
+        items: dict[str, ServiceItem],
+    ) -> None:
+        def bad(field: str, what: str, value: str | None = None) -> ProblemError:
+            return ProblemError("order", order.id, field, what, value=value)
+
+        if order.resident not in residents:
+            raise bad("resident", f"unknown resident {order.resident!r}")
+        if order.item not in items:
+            raise bad("item", f"unknown catalogue item {order.item!r}")
+        if order.date != self.date:
+            raise bad("date", f"{order.date} is not the problem date")
+        duration = order_duration(order, items[order.item])
+        if order.window is not None and order.window.length < duration:
+            what = f"{order.window.length} min is shorter than the {duration} min service"
+            raise bad("window", what)
+        if order.flexible_start and order.window is None:
+            raise bad("flexible_start", "needs a window")
+        team = order_team_size(order, items[order.item])
+        if len(set(order.pinned)) != len(order.pinned):
+            raise bad("pinned", "a helper is pinned twice")
+        if len(order.pinned) > team:
+            raise bad("pinned", f"more helpers than the team size {team}")
+        for helper in order.pinned:
+            if helper not in helpers:
+                raise bad("pinned", f"unknown helper {helper!r}", helper)
 
     def _check_matrix(self, matrix: MatrixTravel) -> None:
         helpers = {h.id for h in self.helpers}
         orders = {o.id for o in self.orders}
         seen: set[tuple[str, str]] = set()
         for index, leg in enumerate(matrix.legs):
-            where = f"travel leg {index} ({leg.helper!r}, {leg.order!r})"
+            label = f"travel leg {index} ({leg.helper!r}, {leg.order!r})"
             if leg.helper not in helpers:
-                raise ValueError(f"{where}: field 'helper': unknown helper {leg.helper!r}")
+                what = f"unknown helper {leg.helper!r}"
+                raise ProblemError("travel leg", index, "helper", what, label=label)
             if leg.order not in orders:
-                raise ValueError(f"{where}: field 'order': unknown order {leg.order!r}")
+                what = f"unknown order {leg.order!r}"
+                raise ProblemError("travel leg", index, "order", what, label=label)
             if (leg.helper, leg.order) in seen:
-                raise ValueError(f"{where}: duplicate pair")
+                raise ProblemError("travel leg", index, None, "duplicate pair", label=label)
             seen.add((leg.helper, leg.order))
 
     # Lookups used by solvers, explanations and the verifier.
@@ -375,7 +388,7 @@ def order_team_size(order: Order, item: ServiceItem) -> int:
 def _require_unique(kind: str, ids: list[str]) -> None:
     duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
     if duplicates:
-        raise ValueError(f"{kind} {duplicates[0]!r}: field 'id': duplicate id")
+        raise ProblemError(kind, duplicates[0], "id", "duplicate id", duplicate=True)
 
 
 Model = TypeVar("Model", bound=BaseModel)

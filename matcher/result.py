@@ -48,11 +48,43 @@ class Assignment(Frozen):
     start: int | None  # minutes after midnight; None for untimed orders
 
 
+class Window(Frozen):
+    """A stretch of the day, minutes after midnight."""
+
+    start: int
+    end: int
+
+
+class WhyParams(Frozen):
+    """The facts behind an unmatched order's reason, as data (a reader's sentence is made from
+    them at the edge). Counts are of the problem's helpers, each stage within the one before.
+
+    ``item``: the order's catalogue item; ``team``: helpers it needs; ``skills``: the skills it
+    needs (required and lead); ``language``: the resident's language, if any; ``skilled``: helpers
+    with the skills; ``in_reach``: of those, helpers within reach; ``nearest_km``: the nearest
+    helper with the skills, one way (None without travel data); ``window``: the order's window
+    (None for an untimed order, i.e. the whole day); ``rival_item``: the outranking order's item;
+    ``joining``: members already on the team whom the missing places must join (a re-match).
+    """
+
+    item: str = ""
+    team: int = 1
+    skills: tuple[str, ...] = ()
+    language: str | None = None
+    skilled: int | None = None
+    in_reach: int | None = None
+    nearest_km: float | None = None
+    window: Window | None = None
+    rival_item: str | None = None
+    joining: int = 0
+
+
 class Unmatched(Frozen):
+    """An order left unmatched: the reason, its facts, and the outranking order (matcher id)."""
+
     order: str
     reason: Reason
-    explanation_zh: str
-    explanation_en: str
+    params: WhyParams = WhyParams()
     outranked_by: str | None = None
 
 

@@ -165,7 +165,7 @@ def check_plan(problem: Problem, assignments: Iterable[Assignment]) -> list[Viol
         runtime_s=0.0,
         assignments=chosen,
         unmatched=tuple(
-            Unmatched(order=o.id, reason=Reason.NOT_FREE, explanation_zh="", explanation_en="")
+            Unmatched(order=o.id, reason=Reason.NOT_FREE)
             for o in problem.orders
             if o.id not in covered
         ),

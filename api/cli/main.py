@@ -80,7 +80,7 @@ def match_demo(
     with console.status(_("solving…")):
         cpsat = solve(problem, params)
     print_comparison(problem, [greedy, cpsat])
-    print_unmatched(cpsat)
+    print_unmatched(cpsat, problem.catalogue)
 
 
 @contextmanager
@@ -138,8 +138,8 @@ def scenario_run_command(
     weighted_demand_units, travel_km (total round-trip km), travel_km_mean, travel_km_max,
     helpers_used, load_max, load_spread, continuity_rate, gap, runtime_s, stages (list of
     {name, status, objective, bound, gap, runtime_s}), assignments (list of {order, helpers,
-    start: "HH:MM" or null}) and unmatched (list of {order, reason, explanation (Chinese),
-    explanation_en, outranked_by}).
+    start: "HH:MM" or null}) and unmatched (list of {order, reason, params (the reason's facts),
+    explanation (Chinese), explanation_en, outranked_by}).
     """
     overrides = Overrides(time_limit_s=time_limit, workers=workers, seed=seed)
     with user_errors():
@@ -152,7 +152,7 @@ def scenario_run_command(
     print_summaries([(run.column, run.summary)])
     if run.result.message:
         console.print(_("note: %(message)s", message=escape(run.result.message)))
-    print_unmatched(run.result)
+    print_unmatched(run.result, run.problem.catalogue)
     if json_path is not None:
         with user_errors():
             scenario_run.write_json(run, json_path)

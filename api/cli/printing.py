@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from api.services.matching.explain_text import explain_en, explain_zh
 from matcher.explain import REASON_LABELS as REASON_LABELS_ZH_EN
 from matcher.metrics import Summary, summarize
-from matcher.model import Problem
+from matcher.model import Catalogue, Problem
 from matcher.result import Reason, Result
 
 console = Console()
@@ -78,7 +79,9 @@ SUMMARY_ROWS = (
 )
 
 
-def print_unmatched(result: Result, examples: int = 2) -> None:
+def print_unmatched(result: Result, catalogue: Catalogue, examples: int = 2) -> None:
+    """Unmatched orders per reason, with a few examples in both languages (the matcher's own
+    order ids: the CLI solves scenario and generated problems, whose ids are their names)."""
     if not result.unmatched:
         console.print("全部订单已匹配 / every order is matched")
         return
@@ -90,7 +93,9 @@ def print_unmatched(result: Result, examples: int = 2) -> None:
         rows = [u for u in result.unmatched if u.reason is reason]
         if rows:
             sample = "\n".join(
-                f"{u.order}: {u.explanation_zh}\n  {u.explanation_en}" for u in rows[:examples]
+                f"{u.order}: {explain_zh(u.reason, u.params, catalogue, u.outranked_by)}\n"
+                f"  {explain_en(u.reason, u.params, catalogue, u.outranked_by)}"
+                for u in rows[:examples]
             )
             table.add_row(REASON_LABELS[reason], str(len(rows)), sample)
     console.print(table)

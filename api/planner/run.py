@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.planner.scenario import Scenario, build, load_scenario, variant_names
+from api.services.matching.explain_text import explain_en, explain_zh
 from matcher.cpsat.solver import Progress  # re-exported for the CLI
 from matcher.metrics import Summary, summarize
 from matcher.model import Problem
@@ -141,7 +142,7 @@ def compare_columns(
 
 def result_json(run: Run) -> dict[str, Any]:
     """The machine-readable result written by ``run --json`` (keys documented in README.md)."""
-    summary, result = run.summary, run.result
+    summary, result, catalogue = run.summary, run.result, run.problem.catalogue
     return {
         "scenario": run.scenario,
         "variant": run.variant,
@@ -182,8 +183,10 @@ def result_json(run: Run) -> dict[str, Any]:
             {
                 "order": u.order,
                 "reason": str(u.reason),
-                "explanation": u.explanation_zh,
-                "explanation_en": u.explanation_en,
+                "params": u.params.model_dump(mode="json"),
+                # A scenario's own order ids are what its reader knows: shown as they are.
+                "explanation": explain_zh(u.reason, u.params, catalogue, u.outranked_by),
+                "explanation_en": explain_en(u.reason, u.params, catalogue, u.outranked_by),
                 "outranked_by": u.outranked_by,
             }
             for u in result.unmatched

@@ -26,13 +26,7 @@ from sqlalchemy.orm import Session
 
 from api.services.accounts.audit import audit
 from api.services.errors import BadInput, Conflict, NotFound, ServiceError
-from api.services.matching.problem import (
-    StreetProblem,
-    build_problem,
-    helper_key,
-    order_key,
-    row_id,
-)
+from api.services.matching.problem import StreetProblem, build_problem
 from api.services.offers.assign import (
     create_assignment,
     helpers_day,
@@ -165,7 +159,7 @@ def _claimable_on(
     among its eligible helpers (and, for a one-person item, holds any lead skill and speaks the
     resident's language, as serving alone requires)."""
     street = build_problem(session, helper.street_id, date, orders, helper_ids={helper.id})
-    me = helper_key(helper.id)
+    me = street.keys.helpers.key(helper.id)
     found = []
     for option in eligible_helpers(street.problem):
         mine = next((e for e in option.helpers if e.helper == me), None)
@@ -464,7 +458,9 @@ def _plan_day(
             earliest = earliest_common_start(team)
             start = earliest if earliest is not None else start
         helpers = street.problem.helpers
-        distances = {row_id(helpers[c.helper].id): round(c.leg.km_one_way, 2) for c in team}
+        distances = {
+            street.keys.helpers.row(helpers[c.helper].id): round(c.leg.km_one_way, 2) for c in team
+        }
         plans.append(_Plan(street.orders[ctx.order.id], start, distances))
     _verify(street, plans)
     return plans
@@ -475,8 +471,8 @@ def _verify(street: StreetProblem, plans: list[_Plan]) -> None:
     should it not, it is refused naming the rule."""
     chosen = [
         Assignment(
-            order=order_key(p.order.id),
-            helpers=tuple(sorted(helper_key(h) for h in p.distances)),
+            order=street.keys.orders.key(p.order.id),
+            helpers=tuple(sorted(street.keys.helpers.keys(p.distances))),
             start=p.start,
         )
         for p in plans
@@ -495,7 +491,7 @@ def _check_members(
     resident's language."""
     order_id = street.orders[ctx.order.id].id
     for helper_id in members:
-        index = eligibility.helper_index[helper_key(helper_id)]
+        index = eligibility.helper_index[street.keys.helpers.key(helper_id)]
         leg = eligibility.travel.leg(street.problem.helpers[index], ctx.order)
         reason = pin_reason(eligibility, ctx, index, leg)
         if reason is not None:

@@ -278,15 +278,21 @@ class RunRow(Base):
 
 
 class RunUnmatched(Base):
-    """Why a run could not match an order, in words staff understand."""
+    """Why a run could not match an order, as data: the matcher's reason and its facts
+    (``params``: ``matcher.result.WhyParams`` as JSON), and the outranking order; sentences are
+    made from them where they are shown (``api.services.matching.explain_text``).
+
+    Rows written before migration 0004 have no ``params``: their stored sentences
+    (``explanation_zh``/``explanation_en``, no longer written) are shown as they are."""
 
     __tablename__ = "run_unmatched"
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     reason: Mapped[str] = mapped_column(String(32))
-    explanation_zh: Mapped[str] = mapped_column(Text)
-    explanation_en: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any] | None] = mapped_column()
+    explanation_zh: Mapped[str | None] = mapped_column(Text)
+    explanation_en: Mapped[str | None] = mapped_column(Text)
     outranked_by: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
 
 

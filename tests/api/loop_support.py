@@ -138,7 +138,7 @@ def assert_db_plan_valid(session: Session, street_id: int, day: dt.date) -> int:
         runtime_s=0.0,
         assignments=assignments,
         unmatched=tuple(
-            Unmatched(order=o.id, reason=Reason.NOT_FREE, explanation_zh="", explanation_en="")
+            Unmatched(order=o.id, reason=Reason.NOT_FREE)
             for o in problem.orders
             if o.id not in covered
         ),

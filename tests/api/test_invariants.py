@@ -201,7 +201,7 @@ def test_matching_rules_come_from_the_matchers_verifier(
         found = check_database(session)
     found_codes = {v.code for v in found}
     assert {"rule_team_size", "rule_max_orders"} <= found_codes
-    assert any(f"order {order_id} has 2 helper(s)" in v.message for v in found)
+    assert any(f"order {order_id}: " in v.message and "has 2 helper(s)" in v.message for v in found)
     assert all(v.code.startswith("rule_") for v in found)
 
 

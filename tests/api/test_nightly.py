@@ -82,7 +82,7 @@ def test_run_writes_offers_and_record_together(
         unmatched = session.scalars(select(RunUnmatched).where(RunUnmatched.run_id == run.id))
         rows = list(unmatched)
         assert len(rows) == 40 - figures["covered"]
-        assert all(r.explanation_zh and r.explanation_en and r.reason for r in rows)
+        assert all(r.params and r.params["item"] and r.reason for r in rows)
         kinds = session.scalars(select(NotificationRow.kind)).all()
         assert kinds.count("offer") == places
         open_orders = session.scalar(
@@ -311,7 +311,7 @@ def test_partial_team_nobody_can_complete_does_not_fail_the_run(
                 RunUnmatched.run_id == run.id, RunUnmatched.order_id == order_id
             )
         ).one()
-        assert why.explanation_en
+        assert why.params is not None and why.explanation_en is None  # facts, no sentence
 
 
 def test_unknown_street_is_bad_input(

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.matching.nightly import run_nightly
-from api.services.matching.problem import build_problem, forget_kept, row_id
+from api.services.matching.problem import build_problem, forget_kept, helper_key
 from api.services.offers.assign import live_assignment, live_offers
 from api.services.offers.rematch import _problem, refused_helpers
 from api.settings import Settings
@@ -172,7 +172,7 @@ def _same_as_whole_street(session: Session, order: OrderRow) -> bool:
     ).problem
     (near,) = eligible_helpers(small)
     (full,) = eligible_helpers(whole)
-    assert leaving not in {row_id(e.helper) for e in near.helpers}, f"order {order.id}"
+    assert helper_key(leaving) not in {e.helper for e in near.helpers}, f"order {order.id}"
     assert near.helpers == full.helpers, f"order {order.id}"
     assert near.blocked_reason == full.blocked_reason, f"order {order.id}"
     return True

@@ -703,3 +703,28 @@ def test_run_json_is_written_whole_or_not_at_all(
         scenario_run.write_json(run, target)
     assert json.loads(target.read_text(encoding="utf-8")) == first
     assert [p.name for p in target.parent.iterdir()] == ["run.json"]
+
+
+def test_unknown_helper_in_a_travel_leg_names_its_csv_row(tmp_path: Path) -> None:
+    """A leg naming an unknown helper is placed at its row and column of legs.csv, read from
+    the matcher's error data (kind, index, field), not from its message."""
+    for name in ("helpers.csv", "residents.csv", "orders.csv", "scenario.yaml"):
+        (tmp_path / name).write_bytes((SCENARIOS / "explicit-csv" / name).read_bytes())
+    legs = (SCENARIOS / "explicit-csv" / "legs.csv").read_text(encoding="utf-8").splitlines()
+    legs.insert(2, "H99,O1,1.0,10")
+    (tmp_path / "legs.csv").write_text("\n".join(legs) + "\n", encoding="utf-8")
+    assert error_of(tmp_path / "scenario.yaml") == (
+        f"{tmp_path / 'legs.csv'}: row 3: column helper: unknown helper 'H99'"
+    )
+
+
+def test_scenario_loader_reads_error_locations_as_data() -> None:
+    """The loader places matcher errors from ``ProblemError``'s fields: it uses no regular
+    expression and does not take the matcher's messages apart."""
+    import api.planner.scenario.load as load
+    import api.planner.scenario.variants as variants
+
+    for module in (load, variants):
+        text = Path(module.__file__ or "").read_text(encoding="utf-8")
+        assert "import re\n" not in text and "re.compile" not in text, module.__name__
+        assert '.replace("field \'"' not in text, module.__name__

@@ -161,12 +161,17 @@ def test_cpsat_is_deterministic(prob: Problem) -> None:
 @PROPERTY
 @given(prob=problems())
 def test_unmatched_orders_are_explained(solver: str, prob: Problem) -> None:
-    """Unmatched orders have a Reason and zh/en text; OUTRANKED names a covered, heavier order."""
+    """Unmatched orders have a Reason and its facts (the order's item and team; counts that
+    narrow stage by stage); OUTRANKED names a covered, heavier order and its item."""
     result = _run(solver, prob)
     covered = {a.order for a in result.assignments}
     for entry in result.unmatched:
         assert entry.reason in set(Reason), entry
-        assert entry.explanation_zh.strip() and entry.explanation_en.strip(), entry
+        order, params = prob.order(entry.order), entry.params
+        assert (params.item, params.team) == (order.item, prob.team_size(order)), entry
+        assert params.skilled is not None and params.in_reach is not None, entry
+        assert 0 <= params.in_reach <= params.skilled <= len(prob.helpers), entry
+        assert (params.rival_item is not None) == (entry.reason is Reason.OUTRANKED), entry
         if entry.reason is not Reason.OUTRANKED:
             assert entry.outranked_by is None, entry
             continue

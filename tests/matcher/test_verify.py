@@ -23,13 +23,7 @@ def assign(order_id: str, *helpers: str, start: int | None = None) -> Assignment
 
 
 def unmatched(order_id: str, outranked_by: str | None = None) -> Unmatched:
-    return Unmatched(
-        order=order_id,
-        reason=Reason.NOT_FREE,
-        explanation_zh="无",
-        explanation_en="none",
-        outranked_by=outranked_by,
-    )
+    return Unmatched(order=order_id, reason=Reason.NOT_FREE, outranked_by=outranked_by)
 
 
 def result_of(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from api.planner.scenario.schema import (
 )
 from api.services.files import decode_utf8, inside_folder, load_yaml, read_regular_file
 from matcher.catalogue import field_path, load_catalogue
+from matcher.errors import ProblemError
 from matcher.generator import StreetLayout, generate_street_with_layout, preset
 from matcher.generator import StreetSpec as Spec
 from matcher.model import (
@@ -48,10 +48,6 @@ _ROW_MODELS: dict[str, type[BaseModel]] = {
     "orders": OrderRow,
     "legs": TravelLeg,
 }
-# Cross-reference messages of ``Problem``, e.g. "helper 'H1': field 'skills': unknown skill 'x'".
-_REFERENCE = re.compile(r"^(helper|resident|order) '(.*?)': field '(\w+)': (.*)$", re.DOTALL)
-_LEG = re.compile(r"^travel leg (\d+) \(.*?\): (?:field '(\w+)': )?(.*)$", re.DOTALL)
-_QUOTED_END = re.compile(r"'([^']*)'$")
 _SECTIONS = {"helper": "helpers", "resident": "residents", "order": "orders"}
 _SECTION_NAMES = ("helpers", "residents", "orders")
 _MAX_LISTED = 10
@@ -207,47 +203,49 @@ def _check_variant_names(scenario: Scenario) -> None:
         seen.add(variant.name)
 
 
-def locate_problem_error(scenario: Scenario, message: str, where: str) -> str:
-    """A ``Problem`` validation message placed in the file: an explicit row when the id is one,
-    otherwise ``where`` (e.g. ``street`` or ``variants[1]``)."""
-    message = message.removeprefix("Value error, ")
-    placed = _place_reference(scenario, message) or _place_leg(scenario, message)
-    if placed is not None:
-        return placed
-    return f"{scenario.source}: {where}: {message}"
+def locate_problem_error(scenario: Scenario, error: ValidationError, where: str) -> str:
+    """A ``Problem`` validation error placed in the file: an explicit row when the matcher's
+    ``ProblemError`` names one (its kind, id and field, read as data), otherwise ``where``
+    (e.g. ``street`` or ``variants[1]``)."""
+    problem = ProblemError.of(error)
+    if problem is not None:
+        placed = _place_reference(scenario, problem) or _place_leg(scenario, problem)
+        if placed is not None:
+            return placed
+        return f"{scenario.source}: {where}: {problem}"
+    detail = error.errors(include_url=False)[0]
+    return f"{scenario.source}: {where}: {_message(detail, echo=False)}"
 
 
-def _place_reference(scenario: Scenario, message: str) -> str | None:
-    match = _REFERENCE.match(message)
+def _place_reference(scenario: Scenario, error: ProblemError) -> str | None:
     explicit = scenario.street.explicit
-    if match is None or explicit is None:
+    section = _SECTIONS.get(error.kind or "")
+    if explicit is None or section is None or error.field is None:
         return None
-    kind, entity_id, field, what = match.groups()
-    section = _SECTIONS[kind]
     rows = getattr(explicit, section)
-    indices = [i for i, row in enumerate(rows) if row.id == entity_id]
+    indices = [i for i, row in enumerate(rows) if row.id == error.id]
     if not indices:
         return None
-    index = indices[-1] if what == "duplicate id" else indices[0]
-    field += _list_position(getattr(rows[index], field, None), what)
-    return _row_place(scenario, section, index, field, f"{what} (in {kind} {entity_id!r})")
+    index = indices[-1] if error.duplicate else indices[0]
+    field = error.field + _list_position(getattr(rows[index], error.field, None), error.value)
+    where = f"{error.what} (in {error.kind} {error.id!r})"
+    return _row_place(scenario, section, index, field, where)
 
 
-def _list_position(values: object, what: str) -> str:
-    """``[i]`` when ``what`` ends with a quoted value found at position i of ``values``."""
-    match = _QUOTED_END.search(what)
-    if match is None or not isinstance(values, list) or match.group(1) not in values:
+def _list_position(values: object, value: str | None) -> str:
+    """``[i]`` when ``value`` is found at position i of the list ``values``."""
+    if value is None or not isinstance(values, list) or value not in values:
         return ""
-    return f"[{values.index(match.group(1))}]"
+    return f"[{values.index(value)}]"
 
 
-def _place_leg(scenario: Scenario, message: str) -> str | None:
-    match = _LEG.match(message)
+def _place_leg(scenario: Scenario, error: ProblemError) -> str | None:
     explicit = scenario.street.explicit
-    if match is None or explicit is None or not isinstance(explicit.travel, MatrixTravelFile):
+    if error.kind != "travel leg" or not isinstance(error.id, int):
         return None
-    index, field, what = match.groups()
-    return _row_place(scenario, "legs", int(index), field, what)
+    if explicit is None or not isinstance(explicit.travel, MatrixTravelFile):
+        return None
+    return _row_place(scenario, "legs", error.id, error.field, error.what)
 
 
 def _row_place(scenario: Scenario, section: str, index: int, field: str | None, what: str) -> str:
@@ -282,10 +280,7 @@ def base_problem(scenario: Scenario) -> tuple[Problem, StreetLayout | None]:
         generated = _generate(scenario, spec)
         return _combine(scenario, generated), (generated[1] if generated else None)
     except ValidationError as error:
-        details = error.errors(include_url=False)
-        raise ScenarioError(
-            locate_problem_error(scenario, str(details[0]["msg"]), "street")
-        ) from error
+        raise ScenarioError(locate_problem_error(scenario, error, "street")) from error
 
 
 def _generate(scenario: Scenario, spec: Spec | None) -> tuple[Problem, StreetLayout] | None:
@@ -293,9 +288,9 @@ def _generate(scenario: Scenario, spec: Spec | None) -> tuple[Problem, StreetLay
         return generate_street_with_layout(spec) if spec is not None else None
     except ValidationError:
         raise
-    except ValueError as error:  # the generator's own checks, e.g. an unknown skill_boost skill
-        message = str(error).replace("field '", "", 1).replace("':", ":", 1)
-        raise ScenarioError(f"{scenario.source}: street.generated.{message}") from error
+    except ProblemError as error:  # the generator's own checks, e.g. an unknown skill_boost skill
+        field = f".{error.field}" if error.field else ""
+        raise ScenarioError(f"{scenario.source}: street.generated{field}: {error.what}") from error
 
 
 def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None) -> Problem:

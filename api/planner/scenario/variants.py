@@ -110,8 +110,7 @@ class _State:
                 weights = replace(self.params.weights, **change.model_dump(exclude_unset=True))
                 self.params = replace(self.params, weights=weights)
         except ValidationError as error:
-            message = str(error.errors(include_url=False)[0]["msg"])
-            raise ScenarioError(locate_problem_error(self.scenario, message, self.where)) from error
+            raise ScenarioError(locate_problem_error(self.scenario, error, self.where)) from error
 
     def _update(self, **changes: object) -> None:
         self.problem = replace(self.problem, **changes)

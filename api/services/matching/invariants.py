@@ -19,7 +19,6 @@ Used by ``qunbang db check``, after every service test, and after every step of 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.services.closing.points import balance
-from api.services.matching.problem import build_problem, helper_key, order_key
+from api.services.matching.keys import Keys
+from api.services.matching.problem import build_problem
 from api.services.offers.assign import expected_order_status, live_offers
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -41,8 +41,7 @@ from api.store.statuses import (
 from api.store.tables import AssignmentRow, HelperRow, ItemRow, OfferRow, OrderRow, PointsEntry
 from matcher.result import Assignment
 from matcher.verify import COMPLETE_TEAM_RULES, check_plan
-
-MATCHER_KEY = re.compile(r"'[ohr](\d+)'")
+from matcher.verify import Violation as MatcherViolation
 
 
 @dataclass(frozen=True)
@@ -244,15 +243,14 @@ def _verify_day(
     date = orders[0].date
     try:
         members = {h for team in teams.values() for h in team}
-        problem = build_problem(
-            session, street_id, date, orders, committed=False, members=members
-        ).problem
+        street = build_problem(session, street_id, date, orders, committed=False, members=members)
     except ValueError as error:  # the rows do not even make a valid problem
         return [Violation("problem_invalid", f"street {street_id} on {date}: {error}")]
+    problem, keys = street.problem, street.keys
     plan = [
         Assignment(
-            order=order_key(a.order_id),
-            helpers=tuple(helper_key(h) for h in teams[a.order_id]),
+            order=keys.orders.key(a.order_id),
+            helpers=keys.helpers.keys(teams[a.order_id]),
             start=a.start_minute,
         )
         for a in assignments
@@ -261,12 +259,22 @@ def _verify_day(
     for violation in check_plan(problem, plan):
         if violation.rule in COMPLETE_TEAM_RULES and violation.order is not None:
             order = problem.order(violation.order)
-            size, team = problem.team_size(order), teams[int(violation.order[1:])]
+            size, team = problem.team_size(order), teams[keys.orders.row(violation.order)]
             if len(team) < size:  # a place still to fill
                 continue
-        message = MATCHER_KEY.sub(r"\1", violation.message)
-        found.append(Violation(f"rule_{violation.rule}", f"{date}: {message}"))
+        found.append(Violation(f"rule_{violation.rule}", f"{date}: {_named(violation, keys)}"))
     return found
+
+
+def _named(violation: MatcherViolation, keys: Keys) -> str:
+    """The order and helper a matcher violation is about, by their row ids, then the
+    matcher's own diagnostic (which speaks of the matcher's ids)."""
+    where = []
+    if violation.order is not None:
+        where.append(f"order {keys.orders.row(violation.order)}")
+    if violation.helper is not None:
+        where.append(f"helper {keys.helpers.row(violation.helper)}")
+    return f"{', '.join(where) or 'plan'}: {violation.message} (matcher ids)"
 
 
 # ----------------------------------------------------------------------------- points

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
-from api.services.matching.problem import StreetProblem, build_problem, row_id
+from api.services.matching.problem import StreetProblem, build_problem
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
 from api.services.offers.assign import (
     add_offer,
@@ -401,9 +401,9 @@ def _unpin_broken(snapshot: Snapshot, kept: StreetProblem) -> bool:
     for key, helpers in broken_pins(kept.problem).items():
         order_id = kept.orders[key].id
         pending = snapshot.pending.get(order_id, [])
-        for helper_key_, _reason in helpers:
-            if row_id(helper_key_) in pending:
-                pending.remove(row_id(helper_key_))
+        for helper_key, _reason in helpers:
+            if (helper_id := kept.keys.helpers.row(helper_key)) in pending:
+                pending.remove(helper_id)
                 dropped = True
         if not pending:
             snapshot.pending.pop(order_id, None)
@@ -469,7 +469,8 @@ def _write(
             writer.apply(order, planned.get(key), live.get(order.id))
     except Conflict as error:  # someone claimed an order of the plan meanwhile
         raise _StateChanged from error
-    session.add_all(unmatched_row(run.id, u) for u in plan.result.unmatched)
+    keys = plan.problem.keys
+    session.add_all(unmatched_row(run.id, u, keys) for u in plan.result.unmatched)
     run.status = "done"
     run.finished_at = utcnow()
     wall_s = time.perf_counter() - began
@@ -535,7 +536,7 @@ class _Writer:
             self._create(order, planned)
 
     def _create(self, order: OrderRow, planned: Assignment) -> None:
-        team = [row_id(h) for h in planned.helpers]
+        team = self.problem.keys.helpers.rows(planned.helpers)
         create_assignment(
             self.session,
             self.settings,
@@ -552,7 +553,7 @@ class _Writer:
     def _update(self, order: OrderRow, live: AssignmentRow, planned: Assignment) -> None:
         """Same visit time: drop the pending members the plan no longer has, add new ones. The
         assignment stays live throughout (the plan gives it at least one member)."""
-        team = [row_id(h) for h in planned.helpers]
+        team = self.problem.keys.helpers.rows(planned.helpers)
         current = {o.helper_id for o in live_offers(live)}
         withdrawn = self._withdraw(live, keep=set(team))
         added = [h for h in team if h not in current]

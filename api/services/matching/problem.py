@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
 from api.store.db import among
 from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
 from api.store.tables import (
@@ -51,7 +52,7 @@ from matcher.model import (
 )
 from matcher.result import Assignment
 from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
-from matcher.verify import Violation, check_plan
+from matcher.verify import Rule, check_plan
 
 _HELPERS = StampedCache()
 _CATALOGUES = StampedCache()
@@ -62,27 +63,12 @@ DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
 
 
-def helper_key(helper_id: int) -> str:
-    return f"h{helper_id}"
-
-
-def resident_key(resident_id: int) -> str:
-    return f"r{resident_id}"
-
-
-def order_key(order_id: int) -> str:
-    return f"o{order_id}"
-
-
-def row_id(key: str) -> int:
-    return int(key[1:])
-
-
 @dataclass
 class StreetProblem:
-    """A matcher problem and the rows behind its ids."""
+    """A matcher problem, its ids both ways (``keys``) and the rows behind them."""
 
     problem: Problem
+    keys: Keys
     orders: dict[str, OrderRow] = field(default_factory=dict)
     helpers: dict[str, Any] = field(default_factory=dict)  # helper rows (plain or ORM)
     residents: dict[str, ResidentRow] = field(default_factory=dict)
@@ -300,11 +286,13 @@ def build_problem(
                 ledger[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
 
         def ask(ids: Iterable[int], blocks: dict[int, set[str]]) -> set[int] | None:
+            ids = list(ids)
             return _could_serve(
                 problem_of(
                     (_with_day(whole_day(h), [], blocks.get(h, set())) for h in ids),
                     checked=False,
-                )
+                ),
+                Keys.of(helpers=ids).helpers,
             )
 
         if street is not None and helper_ids is None:
@@ -327,26 +315,31 @@ def build_problem(
             keep = could | set(kept)
             helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
     circles = _circles(session, residents, helper_rows)
+    # The helpers asked about are named too, even if not entered (e.g. deactivated): the
+    # checker then reports them as unknown to the problem.
+    asked = helper_rows.keys() | (helper_ids or set())
+    keys = Keys.of(orders=(o.id for o in orders), helpers=sorted(asked), residents=residents)
     loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
     problem = problem_of(
         _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
     )
     return StreetProblem(
         problem=problem,
+        keys=keys,
         orders={order_key(o.id): o for o in orders},
         helpers={helper_key(h): row for h, row in helper_rows.items()},
         residents={resident_key(r): row for r, row in residents.items()},
     )
 
 
-def _could_serve(problem: Problem) -> set[int] | None:
+def _could_serve(problem: Problem, helpers: IdMap) -> set[int] | None:
     """The helpers the matcher finds could serve one of the orders (``eligible_helpers``: all of
     them, no nearest-N cut); None if some order could not be staffed even so — then everyone
     stays in, so the matcher's explanation of why counts every helper as before."""
     options = eligible_helpers(problem)
     if any(o.blocked_reason is not None for o in options):
         return None
-    return {row_id(e.helper) for o in options for e in o.helpers}
+    return {helpers.row(e.helper) for o in options for e in o.helpers}
 
 
 @dataclass(frozen=True)
@@ -516,7 +509,7 @@ def team_violations(
     helper_ids: list[int],
     start: int | None,
     refused: dict[int, set[int]] | None = None,
-) -> list[Violation]:
+) -> list[TeamViolation]:
     """The hard rules sending ``helper_ids`` to ``order`` at ``start`` would break, as the
     matcher's own checker judges them: helpers enter with what is left of their day outside
     this order (the one path manual assignment and claims take; nothing restated here)."""
@@ -530,7 +523,19 @@ def team_violations(
         helper_ids=set(helper_ids),
         fixed_starts=fixed,
     )
-    team = tuple(sorted(helper_key(h) for h in helper_ids))
-    return check_plan(
-        street.problem, [Assignment(order=order_key(order.id), helpers=team, start=start)]
-    )
+    keys = street.keys
+    team = tuple(sorted(keys.helpers.keys(helper_ids)))
+    planned = Assignment(order=keys.orders.key(order.id), helpers=team, start=start)
+    return [
+        TeamViolation(v.rule, keys.helpers.row(v.helper) if v.helper else None, v.message)
+        for v in check_plan(street.problem, [planned])
+    ]
+
+
+@dataclass(frozen=True)
+class TeamViolation:
+    """A hard rule a hand-picked team breaks, and the helper (row id) who breaks it, if one."""
+
+    rule: Rule
+    helper_id: int | None
+    message: str  # the matcher's diagnostic, in its own ids

@@ -19,12 +19,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
+from api.services.matching.explain_text import explain_en, explain_zh
+from api.services.matching.problem import catalogue_from_db
 from api.services.paging import Page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
 from api.store.tables import OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow
+from matcher.model import Catalogue
 from matcher.params import SolveParams
+from matcher.result import WhyParams
 
 log = logging.getLogger("qunbang.runs")
 INTERRUPTED = "运行中断：进程在完成前结束 / interrupted: the process ended before the run finished"
@@ -33,9 +37,14 @@ PRIVATE_SETTINGS = ("pid", "host")  # how interrupted runs are found; not for re
 
 @dataclass(frozen=True)
 class UnmatchedView:
+    """An order a run could not match: the reason and its facts (``params``, the matcher's
+    ``WhyParams``; None for a row from before they were stored), and the sentences made from
+    them in each language."""
+
     order_id: int
     community_id: int
     reason: str
+    params: dict[str, Any] | None
     explanation_zh: str
     explanation_en: str
     outranked_by: int | None
@@ -206,18 +215,32 @@ def get_run(
     )
     if actor.community_id is not None:
         query = query.where(ResidentRow.community_id == actor.community_id)
-    unmatched = [
-        UnmatchedView(
-            order_id=row.order_id,
-            community_id=community_id,
-            reason=row.reason,
-            explanation_zh=row.explanation_zh,
-            explanation_en=row.explanation_en,
-            outranked_by=row.outranked_by,
-        )
-        for row, community_id in session.execute(query)
-    ]
+    rows = session.execute(query).all()
+    unmatched: list[UnmatchedView] = []
+    if rows:
+        catalogue = catalogue_from_db(session)
+        unmatched = [_unmatched_view(row, community_id, catalogue) for row, community_id in rows]
     return RunView(**vars(_summary(run)), unmatched=unmatched)
+
+
+def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) -> UnmatchedView:
+    """The stored reason and facts, with the sentences made from them (a row from before
+    migration 0004 has no facts: its stored sentences are shown as they are)."""
+    if row.params is None:
+        zh, en = row.explanation_zh or "", row.explanation_en or ""
+    else:
+        params = WhyParams.model_validate(row.params)
+        zh = explain_zh(row.reason, params, catalogue, row.outranked_by)
+        en = explain_en(row.reason, params, catalogue, row.outranked_by)
+    return UnmatchedView(
+        order_id=row.order_id,
+        community_id=community_id,
+        reason=row.reason,
+        params=row.params,
+        explanation_zh=zh,
+        explanation_en=en,
+        outranked_by=row.outranked_by,
+    )
 
 
 def _street(actor: Actor) -> int:

@@ -18,7 +18,12 @@ from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
-from api.services.matching.problem import build_problem, leg_minutes, row_id, team_violations
+from api.services.matching.problem import (
+    TeamViolation,
+    build_problem,
+    leg_minutes,
+    team_violations,
+)
 from api.services.offers.assign import (
     create_assignment,
     live_assignment,
@@ -44,7 +49,6 @@ from api.store.tables import (
 )
 from matcher.eligible import Eligible, eligible_helpers
 from matcher.explain import REASON_LABELS, RULE_LABELS
-from matcher.verify import Violation
 
 log = logging.getLogger("qunbang.dispatch")
 
@@ -176,13 +180,13 @@ def reassign(
     return _team_view(session, order, assignment)
 
 
-def _rule_broken(session: Session, broken: list[Violation]) -> RuleBroken:
+def _rule_broken(session: Session, broken: list[TeamViolation]) -> RuleBroken:
     """The refusal, naming each broken rule and who breaks it (by helper number)."""
     parts = []
     for violation in broken:
         zh, en = RULE_LABELS.get(violation.rule, (str(violation.rule), str(violation.rule)))
         rule = zh if i18n.short() == "zh" else en  # the matcher's rule names, in two languages
-        who = row_id(violation.helper) if violation.helper else None
+        who = violation.helper_id
         parts.append(_("%(rule)s (helper %(who)s)", rule=rule, who=who) if who else rule)
     return RuleBroken(
         _(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -23,14 +22,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.services.matching.problem import (
-    StreetProblem,
-    build_problem,
-    helper_key,
-    leg_minutes,
-    order_key,
-    row_id,
-)
+from api.services.matching.keys import Keys
+from api.services.matching.problem import StreetProblem, build_problem, leg_minutes
 from api.services.offers.assign import (
     add_offer,
     helpers_day,
@@ -53,7 +46,7 @@ from api.store.tables import (
 )
 from matcher.model import replace
 from matcher.params import SolveParams
-from matcher.result import Reason, Result, Unmatched
+from matcher.result import Reason, Result, Unmatched, WhyParams
 from matcher.solve import solve, solve_greedy
 from matcher.verify import verify
 
@@ -77,25 +70,21 @@ def refused_helpers(session: Session, order_ids: Iterable[int]) -> dict[int, set
 
 def helper_km(problem: StreetProblem, helper_id: int, order: OrderRow) -> float:
     """One-way km from the helper's home to the resident's, as the matcher measured it."""
-    km, _ = leg_minutes(problem.helpers[helper_key(helper_id)], order.resident)
+    km, _ = leg_minutes(problem.helpers[problem.keys.helpers.key(helper_id)], order.resident)
     return round(km, 3)
 
 
-def unmatched_row(run_id: int, unmatched: Unmatched) -> RunUnmatched:
-    """A matcher explanation as a run's row (matcher ids mapped back to order ids, in the
-    sentences too: staff know order 17, not the matcher's "o17")."""
-    zh, en = unmatched.explanation_zh, unmatched.explanation_en
-    if unmatched.outranked_by:
-        key = re.compile(rf"\b{re.escape(unmatched.outranked_by)}\b")
-        number = str(row_id(unmatched.outranked_by))
-        zh, en = key.sub(number, zh), key.sub(number, en)
+def unmatched_row(run_id: int, unmatched: Unmatched, keys: Keys) -> RunUnmatched:
+    """A matcher explanation as a run's row: the reason and its facts as data, the order and
+    the outranking order mapped back to order ids through the problem's ``keys`` (sentences
+    are made where they are shown: ``api.services.matching.explain_text``)."""
+    outranked = unmatched.outranked_by
     return RunUnmatched(
         run_id=run_id,
-        order_id=row_id(unmatched.order),
+        order_id=keys.orders.row(unmatched.order),
         reason=str(unmatched.reason),
-        explanation_zh=zh,
-        explanation_en=en,
-        outranked_by=row_id(unmatched.outranked_by) if unmatched.outranked_by else None,
+        params=unmatched.params.model_dump(mode="json"),
+        outranked_by=keys.orders.row(outranked) if outranked is not None else None,
     )
 
 
@@ -210,11 +199,13 @@ def plan_rematch(
     problem = _problem(session, order, assignment, members, leaving[1] if leaving else None)
     params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
     result = solve(problem.problem, params)
-    planned = result.assignment_of(order_key(order.id))
+    keys = problem.keys
+    planned = result.assignment_of(keys.orders.key(order.id))
     if planned is not None and (violations := verify(problem.problem, result)):
         log.error("order %s: re-match plan breaks %s; not sent", order.id, violations)
         planned = None
-    added = tuple(row_id(h) for h in planned.helpers if row_id(h) not in members) if planned else ()
+    team = keys.helpers.rows(planned.helpers) if planned else []
+    added = tuple(h for h in team if h not in members)
     return RematchPlan(
         order_id=order.id,
         street_id=order.street_id,
@@ -273,7 +264,8 @@ def apply_rematch(
             km = plan.distances[helper_id]
             add_offer(session, settings, assignment, helper_id, distance_km=km, now=now)
     else:
-        session.add(unmatched_row(record.id, plan.unmatched))
+        # A re-match's problem holds this order alone: those are all its keys.
+        session.add(unmatched_row(record.id, plan.unmatched, Keys.of(orders=[plan.order_id])))
         if not plan.members:  # an empty team ends: the order is open again (claimable, next night)
             assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
             session.flush()
@@ -344,7 +336,7 @@ def _why(problem: StreetProblem, result: Result, order: OrderRow) -> Unmatched:
     """The matcher's explanation. With members pinned a failed solve has none (the pins make it
     infeasible), so ask the hand rule about the order without pins; if that order alone could
     be staffed, the members already on the team are what cannot be joined."""
-    key = order_key(order.id)
+    key = problem.keys.orders.key(order.id)
     found = next((u for u in result.unmatched if u.order == key), None)
     if found is not None:
         return found
@@ -354,12 +346,8 @@ def _why(problem: StreetProblem, result: Result, order: OrderRow) -> Unmatched:
     found = next((u for u in solve_greedy(free).unmatched if u.order == key), None)
     if found is not None:
         return found
-    return Unmatched(
-        order=key,
-        reason=Reason.NOT_FREE,
-        explanation_zh="除已在团队中的志愿者外，找不到能在同一时间到场补位的人。",
-        explanation_en="No other helper can join the members already on the team at that time.",
-    )
+    params = WhyParams(item=order.item, joining=max(1, len(problem.problem.order(key).pinned)))
+    return Unmatched(order=key, reason=Reason.NOT_FREE, params=params)
 
 
 def rematch_or_release(
