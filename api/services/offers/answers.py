@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
+from api.services.matching.plan import Stale
 from api.services.offers.assign import (
     local_today,
     notify_offer,
@@ -29,7 +30,6 @@ from api.services.offers.assign import (
 )
 from api.services.offers.rematch import (
     RematchPlan,
-    Stale,
     apply_rematch,
     plan_rematch,
     rematch_or_release,
