@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from api.http import pages as web
 from api.http import routes
 from api.http.errors import status_of
+from api.http.locale import RequestLocale
 from api.http.observe import RequestObservation
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
@@ -39,7 +40,7 @@ class QunbangApp(FastAPI):
     and its latency counts (``add_middleware`` would put it inside)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestObservation(super().build_middleware_stack())
+        return RequestObservation(RequestLocale(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None, *, ticker: bool = True) -> FastAPI:

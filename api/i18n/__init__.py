@@ -49,6 +49,7 @@ def forget() -> None:
     shipped.cache_clear()
     translations.cache_clear()
 
+
 _current: ContextVar[str] = ContextVar("qunbang_locale", default=DEFAULT)
 
 
@@ -107,6 +108,12 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
 
 
 _ = gettext
+
+
+def N_(message: str, /) -> str:
+    """Mark ``message`` as a message id where it is defined (found by ``make i18n``); it is
+    translated where it is shown, with ``gettext``."""
+    return message
 
 
 def in_locale(locale: str, message: str, /, **params: Any) -> str:

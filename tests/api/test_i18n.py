@@ -23,7 +23,14 @@ from api.http.pages.render import LANG_COOKIE, templates
 
 API = Path(__file__).resolve().parents[2] / "api"
 TEMPLATES = API / "http" / "pages" / "templates"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "N_": None,
+    "label_id": ((1, "c"), 2),
+}
 # Texts a page may show outside the catalogs: each language's own name in the language switch.
 AUTONYMS = {"中文", "English"}
 ATTRIBUTES = re.compile(r'(\s*[\w-]+="[^"]*")+\s*')  # a macro writing attributes only
@@ -223,3 +230,12 @@ def test_a_language_is_added_by_adding_its_catalog(
     finally:
         monkeypatch.undo()
         i18n.forget()
+
+
+def test_every_matcher_reason_has_a_label() -> None:
+    """The pages' reason labels cover every reason the matcher gives (no "other" for a known
+    reason)."""
+    from api.http.pages.labels import LABELS
+    from matcher.result import Reason
+
+    assert set(LABELS["reason"]) == {str(reason) for reason in Reason}

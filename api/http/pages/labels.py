@@ -1,141 +1,147 @@
-"""What pages show for a stored code: one table of display labels per locale, so that a Chinese
-page never shows "OPTIMAL", "zh", "male" or "pending", and an English page no Chinese label.
+"""What pages show for a stored code: a label from the catalogs (``pgettext(group, English)``),
+so that a Chinese page never shows "OPTIMAL", "zh", "male" or "pending", and an English page no
+Chinese label.
 
-This is the one place the pages look labels up (``label(group, code)`` in every template); it is
-written to become the gettext catalog later: each entry's id is ``group.code``.
-"""
+This is the one place the pages look labels up (``label(group, code)`` in every template). Each
+label's message id is its English text with the group as context; ``label_id`` marks them for
+``make i18n``'s extraction."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import pass_context
-from jinja2.runtime import Context
-
+from api import i18n
 from api.http.pages.render import templates
-from matcher.explain import REASON_LABELS
 
-LOCALES = ("zh", "en")
 
-# group -> code -> (Chinese, English)
-PAIRS: dict[str, dict[str, tuple[str, str]]] = {
+def label_id(group: str, text: str) -> str:
+    """``text`` (English) as the message id of a label of ``group`` (a marker for extraction;
+    translated where shown)."""
+    return text
+
+
+# group -> code -> English label (the message id; its context is the group)
+LABELS: dict[str, dict[str, str]] = {
     "order_status": {
-        "open": ("未匹配", "open"),
-        "offered": ("已派单，待回复", "offered"),
-        "assigned": ("已接单", "assigned"),
-        "done": ("已完成", "done"),
-        "confirmed": ("已确认", "confirmed"),
-        "cancelled": ("已取消", "cancelled"),
+        "open": label_id("order_status", "open"),
+        "offered": label_id("order_status", "offered"),
+        "assigned": label_id("order_status", "assigned"),
+        "done": label_id("order_status", "done"),
+        "confirmed": label_id("order_status", "confirmed"),
+        "cancelled": label_id("order_status", "cancelled"),
     },
     "offer_status": {
-        "pending": ("待回复", "pending"),
-        "accepted": ("已接受", "accepted"),
-        "declined": ("已拒绝", "declined"),
-        "expired": ("已过期", "expired"),
-        "withdrawn": ("已撤回", "withdrawn"),
+        "pending": label_id("offer_status", "pending"),
+        "accepted": label_id("offer_status", "accepted"),
+        "declined": label_id("offer_status", "declined"),
+        "expired": label_id("offer_status", "expired"),
+        "withdrawn": label_id("offer_status", "withdrawn"),
     },
     "assignment_status": {
-        "active": ("进行中", "active"),
-        "done": ("已完成", "done"),
-        "confirmed": ("已确认", "confirmed"),
-        "withdrawn": ("已撤回", "withdrawn"),
+        "active": label_id("assignment_status", "active"),
+        "done": label_id("assignment_status", "done"),
+        "confirmed": label_id("assignment_status", "confirmed"),
+        "withdrawn": label_id("assignment_status", "withdrawn"),
     },
     "run_status": {
-        "running": ("运行中", "running"),
-        "done": ("完成", "done"),
-        "failed": ("失败", "failed"),
+        "running": label_id("run_status", "running"),
+        "done": label_id("run_status", "done"),
+        "failed": label_id("run_status", "failed"),
     },
-    "run_kind": {"nightly": ("夜间匹配", "nightly run"), "rematch": ("重新匹配", "re-match")},
+    "run_kind": {
+        "nightly": label_id("run_kind", "nightly run"),
+        "rematch": label_id("run_kind", "re-match"),
+    },
     "solver_status": {
-        "OPTIMAL": ("最优", "optimal"),
-        "FEASIBLE": ("可行（未证明最优）", "feasible (not proven optimal)"),
-        "INFEASIBLE": ("无可行方案", "infeasible"),
-        "UNKNOWN": ("时限内未找到方案", "no plan found in time"),
+        "OPTIMAL": label_id("solver_status", "optimal"),
+        "FEASIBLE": label_id("solver_status", "feasible (not proven optimal)"),
+        "INFEASIBLE": label_id("solver_status", "infeasible"),
+        "UNKNOWN": label_id("solver_status", "no plan found in time"),
     },
-    "reason": {str(code): pair for code, pair in REASON_LABELS.items()},
     "language": {
-        "zh": ("汉语", "Chinese"),
-        "mn": ("蒙古语", "Mongolian"),
-        "en": ("英语", "English"),
+        "zh": label_id("language", "Chinese"),
+        "mn": label_id("language", "Mongolian"),
+        "en": label_id("language", "English"),
     },
-    "gender": {"male": ("男", "male"), "female": ("女", "female")},
+    "gender": {
+        "male": label_id("gender", "male"),
+        "female": label_id("gender", "female"),
+    },
     "role": {
-        "staff": ("工作人员", "staff"),
-        "planner": ("规划人员", "planner"),
-        "helper": ("志愿者", "volunteer"),
-        "resident": ("居民", "resident"),
+        "staff": label_id("role", "staff"),
+        "planner": label_id("role", "planner"),
+        "helper": label_id("role", "volunteer"),
+        "resident": label_id("role", "resident"),
     },
     "points_kind": {
-        "base": ("服务积分", "Visit points"),
-        "bonus": ("组织赠分", "Bonus from the organisation"),
-        "reversal": ("更正", "Correction"),
+        "base": label_id("points_kind", "Visit points"),
+        "bonus": label_id("points_kind", "Bonus from the organisation"),
+        "reversal": label_id("points_kind", "Correction"),
     },
     "notification_kind": {
-        "offer": ("派单", "offer"),
-        "reminder": ("回复提醒", "reminder"),
-        "change": ("变更", "change"),
-        "cancellation": ("取消", "cancellation"),
+        "offer": label_id("notification_kind", "offer"),
+        "reminder": label_id("notification_kind", "reminder"),
+        "change": label_id("notification_kind", "change"),
+        "cancellation": label_id("notification_kind", "cancellation"),
     },
     "notification_status": {
-        "pending": ("待发送", "pending"),
-        "sent": ("已发送", "sent"),
-        "failed": ("发送失败", "failed"),
+        "pending": label_id("notification_status", "pending"),
+        "sent": label_id("notification_status", "sent"),
+        "failed": label_id("notification_status", "failed"),
     },
     "decline_reason": {
-        "busy": ("那个时间没空", "Busy at that time"),
-        "unwell": ("身体不适", "Not feeling well"),
-        "far": ("距离太远", "Too far away"),
-        "unable": ("做不了这项服务", "Cannot do this service"),
-        "other": ("其他原因", "Another reason"),
+        "busy": label_id("decline_reason", "Busy at that time"),
+        "unwell": label_id("decline_reason", "Not feeling well"),
+        "far": label_id("decline_reason", "Too far away"),
+        "unable": label_id("decline_reason", "Cannot do this service"),
+        "other": label_id("decline_reason", "Another reason"),
     },
     "weekday": {
-        "0": ("周一", "Mon"),
-        "1": ("周二", "Tue"),
-        "2": ("周三", "Wed"),
-        "3": ("周四", "Thu"),
-        "4": ("周五", "Fri"),
-        "5": ("周六", "Sat"),
-        "6": ("周日", "Sun"),
+        "0": label_id("weekday", "Mon"),
+        "1": label_id("weekday", "Tue"),
+        "2": label_id("weekday", "Wed"),
+        "3": label_id("weekday", "Thu"),
+        "4": label_id("weekday", "Fri"),
+        "5": label_id("weekday", "Sat"),
+        "6": label_id("weekday", "Sun"),
+    },
+    # The matcher's reasons (``matcher.explain.Reason``); a test checks none is missing.
+    "reason": {
+        "no_skill": label_id("reason", "no helper has the skill"),
+        "out_of_reach": label_id("reason", "none within reach"),
+        "not_free": label_id("reason", "none free in the window"),
+        "at_limit": label_id("reason", "all at their limit"),
+        "outranked": label_id("reason", "lost to higher priority"),
     },
 }
 # What a code nobody labelled yet shows (never the code itself on a page).
-UNKNOWN: dict[str, tuple[str, str]] = {
-    "reason": ("其他原因", "another reason"),
-    "language": ("其他语言", "another language"),
+UNKNOWN: dict[str, str] = {
+    "reason": label_id("reason", "another reason"),
+    "language": label_id("language", "another language"),
 }
-FALLBACK = ("其他", "other")
-
-# The tables per locale: locale -> "group.code" -> text (the gettext catalogs to be).
-CATALOGS: dict[str, dict[str, str]] = {
-    locale: {
-        f"{group}.{code}": pair[index]
-        for group, codes in PAIRS.items()
-        for code, pair in codes.items()
-    }
-    for index, locale in enumerate(LOCALES)
-}
+FALLBACK = label_id("label", "other")
 
 
-def display(lang: str, group: str, code: Any) -> str:
-    """The label of ``code`` in ``group`` for the page's language; an unknown code shows the
+def display(group: str, code: Any) -> str:
+    """The label of ``code`` in ``group`` in the current locale; an unknown code shows the
     group's "other" label, so that a raw code never reaches a page. None shows "—"."""
     if code is None or code == "":
         return "—"
-    locale = lang if lang in CATALOGS else LOCALES[0]
-    found = CATALOGS[locale].get(f"{group}.{code}")
-    if found is not None:
-        return found
-    return UNKNOWN.get(group, FALLBACK)[LOCALES.index(locale)]
+    found = LABELS.get(group, {}).get(str(code))
+    if found is None:
+        group, found = ("label", FALLBACK) if group not in UNKNOWN else (group, UNKNOWN[group])
+    return i18n.translations(i18n.current()).upgettext(group, found)
 
 
-def options(lang: str, group: str) -> list[tuple[str, str]]:
+def display_in(locale: str, group: str, code: Any) -> str:
+    """The label in ``locale`` (e.g. a text stored for readers of every language)."""
+    with i18n.use_locale(locale):
+        return display(group, code)
+
+
+def options(group: str) -> list[tuple[str, str]]:
     """Every code of ``group`` with its label, in table order (for a form's choices)."""
-    return [(code, display(lang, group, code)) for code in PAIRS[group]]
+    return [(code, display(group, code)) for code in LABELS[group]]
 
 
-@pass_context
-def _label(context: Context, group: str, code: Any) -> str:
-    return display(context.get("lang", LOCALES[0]), group, code)
-
-
-templates.env.globals["label"] = _label
+templates.env.globals["label"] = display

@@ -18,13 +18,13 @@ from markupsafe import Markup
 
 from api import i18n
 from api.http.deps import actor_for_token
+from api.http.locale import LANG_COOKIE
 from api.services.actor import Actor
 from api.services.errors import Unauthorized
 from api.services.offers.assign import to_local
 
 HERE = Path(__file__).parent
 TOKEN_COOKIE = "qb_token"
-LANG_COOKIE = "qb_lang"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 

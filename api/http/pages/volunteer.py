@@ -16,11 +16,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from api import i18n
 from api.http.deps import SessionDep, SettingsDep
 from api.http.pages import labels
 from api.http.pages.auth_pages import HOMES
-from api.http.pages.render import PageActor, in_language, language, render, tr
+from api.http.pages.render import PageActor, in_language, language, locale_of, render
 from api.http.params import IdPath, page_in_range
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services import claims
 from api.services.actor import Actor
 from api.services.closing import points
@@ -35,10 +38,10 @@ router = APIRouter(prefix="/v", include_in_schema=False)
 OFFERS_PER_PAGE = 50
 CLAIMABLE_PER_PAGE = 20
 POINTS_PER_PAGE = 20
-# Common reasons to decline, offered as a list (labels.PAIRS["decline_reason"]): quicker than
+# Common reasons to decline, offered as a list (labels.LABELS["decline_reason"]): quicker than
 # typing on a phone.
-DECLINE_REASONS = tuple(labels.PAIRS["decline_reason"])
-NEAR_DAYS = ("Yesterday", "Today", "Tomorrow")
+DECLINE_REASONS = tuple(labels.LABELS["decline_reason"])
+NEAR_DAYS = (N_("Yesterday"), N_("Today"), N_("Tomorrow"))
 
 
 # ----------------------------------------------------------------------------- shared
@@ -53,10 +56,6 @@ def _away(request: Request, actor: Actor) -> Response | None:
     if home and not home.startswith("/v/"):
         return RedirectResponse(home, status_code=303)
     return render(request, "v/not_found.html", actor, 404)
-
-
-def _say(request: Request, zh: str, en: str) -> str:
-    return tr(language(request), zh, en)
 
 
 def _in_language(request: Request, message: str) -> str:
@@ -79,18 +78,22 @@ def _refused(request: Request, session: Session, path: str, error: ServiceError)
 def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
     """Template helpers: ``day(date)`` as today / tomorrow / a weekday and date, and
     ``moment(utc)`` for a stored time in the street's local time."""
-    lang = language(request)
+    locale = locale_of(request)
     today = local_today(settings)
 
     def day(date: dt.date) -> str:
-        ahead = (date - today).days
-        if ahead in (-1, 0, 1):
-            return tr(lang, ("昨天", "今天", "明天")[ahead + 1], NEAR_DAYS[ahead + 1])
-        zh, en = labels.PAIRS["weekday"][str(date.weekday())]
-        if date.year != today.year:  # the year too, else 3000-01-01 reads as this 1 January
-            return tr(lang, f"{date.year}年{date.month}月{date.day}日 {zh}",
-                      f"{en} {date.day} {date:%b} {date.year}")  # fmt: skip
-        return tr(lang, f"{date.month}月{date.day}日 {zh}", f"{en} {date.day} {date:%b}")
+        with i18n.use_locale(locale):
+            ahead = (date - today).days
+            if ahead in (-1, 0, 1):
+                return _(NEAR_DAYS[ahead + 1])
+            names = {
+                "weekday": i18n.format_day(date, "EEE"),
+                "month": i18n.format_day(date, "MMM"),
+                "day": date.day,
+            }
+            if date.year != today.year:  # the year too, else 3000-01-01 reads as this 1 January
+                return _("%(weekday)s %(day)s %(month)s %(year)s", year=date.year, **names)
+            return _("%(weekday)s %(day)s %(month)s", **names)
 
     def moment(value: dt.datetime) -> str:
         local = to_local(settings, value)
@@ -131,7 +134,7 @@ def home(
         actor,
         here="home",
         found=found,
-        reasons=labels.options(language(request), "decline_reason"),
+        reasons=labels.options("decline_reason"),
         **_calendar(request, settings),
     )
 
@@ -146,9 +149,7 @@ def accept(
         offers.accept(session, settings, actor.own_helper_id(), offer_id)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
-    msg = _say(
-        request, "已接受，居民的联系方式已显示", "Accepted: the resident's details are shown"
-    )
+    msg = _("Accepted: the resident's details are shown")
     return _back("/v/", msg=msg, anchor=f"offer-{offer_id}")
 
 
@@ -166,17 +167,20 @@ def decline(
     optional note; the order goes straight back to matching."""
     if (away := _away(request, actor)) is not None:
         return away
-    label = labels.PAIRS["decline_reason"].get(reason)
+    known = reason in labels.LABELS["decline_reason"]
     note = note.strip()
-    if label is None and not note:
-        return _back("/v/", err=_say(request, "请选择拒绝的原因", "Please choose a reason"))
-    # Stored as service texts are ("中文 / English"), for whoever reads it in either language.
-    text = " — ".join(part for part in (" / ".join(label) if label else "", note) if part)
+    if not known and not note:
+        return _back("/v/", err=_("Please choose a reason"))
+    # Stored in both languages ("中文 / English"), for whoever reads it.
+    label = " / ".join(
+        labels.display_in(locale, "decline_reason", reason) for locale in ("zh_CN", "en")
+    )
+    text = " — ".join(part for part in (label if known else "", note) if part)
     try:
         offers.decline(session, settings, actor.own_helper_id(), offer_id, text)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
-    msg = _say(request, "已拒绝，我们会另请志愿者", "Declined: we will ask someone else")
+    msg = _("Declined: we will ask someone else")
     return _back("/v/", msg=msg)
 
 
@@ -194,7 +198,7 @@ def done(
         view = offers.mark_done(session, settings, actor.own_helper_id(), assignment_id)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
-    msg = _say(request, "已标记完成，谢谢您！", "Marked done. Thank you!")
+    msg = _("Marked done. Thank you!")
     return _back("/v/", msg=msg, anchor=f"offer-{view.id}")
 
 
@@ -233,13 +237,13 @@ def claim_bundle(
         return away
     ids = _numbers(order_ids)
     if ids is None:
-        return _back("/v/claim", err=_say(request, "订单编号有误", "Invalid order number"))
+        return _back("/v/claim", err=_("Invalid order number"))
     try:
         outcome = claims.claim_bundle(session, settings, actor.own_helper_id(), ids)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     count = len(outcome.orders)
-    msg = _say(request, f"已一起认领 {count} 个订单", f"Claimed {count} orders together")
+    msg = _("Claimed %(count)s orders together", count=count)
     return _back("/v/", msg=msg)
 
 
@@ -254,9 +258,7 @@ def claim_single(
         claims.claim_single(session, settings, actor.own_helper_id(), order_id)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
-    msg = _say(
-        request, "认领成功，居民的联系方式已显示", "Claimed: the resident's details are shown"
-    )
+    msg = _("Claimed: the resident's details are shown")
     return _back("/v/", msg=msg)
 
 
@@ -274,13 +276,13 @@ def claim_team(
         return away
     ids = _numbers(teammate)
     if ids is None:
-        err = _say(request, "队友编号只能是数字", "A teammate's number is digits only")
+        err = _("A teammate's number is digits only")
         return _back("/v/claim", err=err)
     try:
         claims.claim_team(session, settings, actor.own_helper_id(), order_id, ids)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
-    msg = _say(request, "已认领，等待队友确认", "Claimed: waiting for your teammates to confirm")
+    msg = _("Claimed: waiting for your teammates to confirm")
     return _back("/v/", msg=msg)
 
 
