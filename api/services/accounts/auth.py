@@ -15,6 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.services.accounts.audit import audit
+from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, TooManyAttempts, Unauthorized
 from api.settings import Settings
 from api.store.tables import ROLES, LoginFailure, TokenRow, UserRow, utcnow
@@ -46,20 +47,6 @@ def login_limits(settings: Settings) -> LoginLimits:
         per_client=settings.login_failures_per_client,
         window=dt.timedelta(minutes=settings.login_window_minutes),
     )
-
-
-@dataclass(frozen=True)
-class TokenOwner:
-    """What a valid token says about its caller (one database read)."""
-
-    user_id: int
-    username: str
-    role: str
-    street_id: int | None
-    community_id: int | None
-    helper_id: int | None
-    resident_id: int | None
-    expires_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -200,9 +187,10 @@ def _forget_old_failures(session: Session, username: str, client: str, now: dt.d
     )
 
 
-def owner_of_token(session: Session, token: str, now: dt.datetime | None = None) -> TokenOwner:
-    """The active user a valid, unexpired, unrevoked token belongs to: one indexed read, made
-    on every request, so that a logout or a deactivation in any worker takes effect at once."""
+def actor_of_token(session: Session, token: str, now: dt.datetime | None = None) -> Actor:
+    """The actor whose valid, unexpired, unrevoked token this is (an active account): one
+    indexed read, made on every request, so that a logout or a deactivation in any worker takes
+    effect at once."""
     row = session.execute(
         select(
             UserRow.id,
@@ -212,8 +200,8 @@ def owner_of_token(session: Session, token: str, now: dt.datetime | None = None)
             UserRow.community_id,
             UserRow.helper_id,
             UserRow.resident_id,
-            TokenRow.expires_at,
         )
+        .select_from(TokenRow)
         .join(UserRow, TokenRow.user_id == UserRow.id)
         .where(
             TokenRow.token_hash == hash_token(token),
@@ -224,7 +212,7 @@ def owner_of_token(session: Session, token: str, now: dt.datetime | None = None)
     ).first()
     if row is None:
         raise Unauthorized("登录已失效，请重新登录 / not logged in or the login has expired")
-    return TokenOwner(*row)
+    return Actor(*row)
 
 
 def logout(session: Session, token: str) -> None:
