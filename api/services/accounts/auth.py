@@ -15,7 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.services.accounts.audit import audit
-from api.services.actor import Actor
+from api.services.actor import Actor, actor_of
 from api.services.errors import BadInput, Conflict, TooManyAttempts, Unauthorized
 from api.settings import Settings
 from api.store.tables import ROLES, LoginFailure, TokenRow, UserRow, utcnow
@@ -191,28 +191,19 @@ def actor_of_token(session: Session, token: str, now: dt.datetime | None = None)
     """The actor whose valid, unexpired, unrevoked token this is (an active account): one
     indexed read, made on every request, so that a logout or a deactivation in any worker takes
     effect at once."""
-    row = session.execute(
-        select(
-            UserRow.id,
-            UserRow.username,
-            UserRow.role,
-            UserRow.street_id,
-            UserRow.community_id,
-            UserRow.helper_id,
-            UserRow.resident_id,
-        )
-        .select_from(TokenRow)
-        .join(UserRow, TokenRow.user_id == UserRow.id)
+    user = session.scalar(
+        select(UserRow)
+        .join(TokenRow, TokenRow.user_id == UserRow.id)
         .where(
             TokenRow.token_hash == hash_token(token),
             TokenRow.revoked.is_(False),
             TokenRow.expires_at > (now or utcnow()),
             UserRow.active.is_(True),
         )
-    ).first()
-    if row is None:
+    )
+    if user is None:
         raise Unauthorized("登录已失效，请重新登录 / not logged in or the login has expired")
-    return Actor(*row)
+    return actor_of(user)
 
 
 def logout(session: Session, token: str) -> None:
