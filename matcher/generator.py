@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from matcher import generator_data as data
 from matcher.catalogue import load_catalogue
@@ -23,6 +23,7 @@ from matcher.errors import ProblemError
 from matcher.generator_draw import Spot, block_some, make_helpers, make_orders, make_residents
 from matcher.model import (
     Catalogue,
+    Frozen,
     GeoTravel,
     HelperKind,
     Location,
@@ -44,10 +45,8 @@ MAX_RESIDENTS = 250_000
 MAX_ORDERS = 50_000
 
 
-class StreetSpec(BaseModel):
+class StreetSpec(Frozen):
     """What street to generate. Counts are exact; shares are met as closely as rounding allows."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     seed: int = 0
     date: dt.date = dt.date(2026, 11, 23)
@@ -89,10 +88,8 @@ class StreetSpec(BaseModel):
         return data.TOWN if self.geography == "town" else data.PASTORAL
 
 
-class Place(BaseModel):
+class Place(Frozen):
     """Where a helper or resident lives."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     community: str
     grid: str
@@ -102,18 +99,14 @@ class Place(BaseModel):
         return f"{self.community}{self.grid}"
 
 
-class CommunityLayout(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CommunityLayout(Frozen):
     name: str
     centre: Location
     grids: tuple[str, ...]
 
 
-class StreetLayout(BaseModel):
+class StreetLayout(Frozen):
     """Communities and grids of a generated street, and the place of every helper and resident."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     communities: tuple[CommunityLayout, ...]
     places: dict[str, Place]

@@ -20,8 +20,9 @@ START_POOL = 20  # nearest helpers with room whose free slots are tried as start
 
 
 @dataclass
-class Plan:
-    """What a helper can still take on today, and when they are already busy."""
+class HelperDay:
+    """A helper's day as the hand rule books it: how many orders and minutes are left, and the
+    stretches already taken (travel included)."""
 
     orders_left: int
     minutes_left: int
@@ -60,7 +61,7 @@ def greedy_assign(
 ) -> GreedyOutcome:
     """Run the hand rule; pinned orders are placed first with their pinned helpers."""
     began = time.perf_counter()
-    plans = [Plan(h.max_orders, h.max_minutes - h.committed_minutes) for h in problem.helpers]
+    days = [HelperDay(h.max_orders, h.max_minutes - h.committed_minutes) for h in problem.helpers]
     chosen: dict[int, tuple[list[int], int | None]] = {}
     teams: dict[int, list[Candidate]] = {}
     pin_errors: list[str] = []
@@ -68,14 +69,14 @@ def greedy_assign(
     for ctx in ranked:
         if ctx.blocked_reason is not None and not ctx.pinned:
             continue
-        team = _place(eligibility, ctx, plans)
+        team = _place(eligibility, ctx, days)
         if team is None:
             if ctx.pinned:
                 pin_errors.append(f"order {ctx.order.id!r}: pinned helpers cannot all serve it")
             continue
         helpers, start = team
         for candidate in helpers:
-            _book(plans[candidate.helper], ctx, candidate, start)
+            _book(days[candidate.helper], ctx, candidate, start)
         chosen[ctx.index] = ([c.helper for c in helpers], start)
         teams[ctx.index] = helpers
     return GreedyOutcome(chosen, teams, pin_errors, time.perf_counter() - began)
@@ -86,7 +87,7 @@ def _earliest(ctx: OrderContext) -> int:
 
 
 def _place(
-    eligibility: Eligibility, ctx: OrderContext, plans: list[Plan]
+    eligibility: Eligibility, ctx: OrderContext, days: list[HelperDay]
 ) -> tuple[list[Candidate], int | None] | None:
     lazy = _Lazy(eligibility, ctx)
     # Every pinned helper who can serve the order on their own account is a candidate (see
@@ -95,15 +96,15 @@ def _place(
     pinned = [by_helper[i] for i in ctx.pinned if i in by_helper]
     if len(pinned) < len(ctx.pinned):
         return None
-    for start in _start_options(ctx, lazy, plans, pinned):
-        team = _team_at(ctx, lazy, plans, start, pinned)
+    for start in _start_options(ctx, lazy, days, pinned):
+        team = _team_at(ctx, lazy, days, start, pinned)
         if team is not None:
             return team, start
     return None
 
 
 def _start_options(
-    ctx: OrderContext, lazy: _Lazy, plans: list[Plan], pinned: list[Candidate]
+    ctx: OrderContext, lazy: _Lazy, days: list[HelperDay], pinned: list[Candidate]
 ) -> list[int | None]:
     """Untimed: no start. Timed: the earliest free starts of the pinned helpers and of the
     nearest helpers with room (the office tries the earliest slot its nearest helpers can do)."""
@@ -113,21 +114,21 @@ def _start_options(
     if lo == hi:
         return [lo]
     # Pinned helpers' free slots first; then, pinned or not, the nearest helpers with room.
-    nearest = islice((c for c in lazy if _has_room(ctx, c, plans)), START_POOL)
+    nearest = islice((c for c in lazy if _has_room(ctx, c, days)), START_POOL)
     pool = [*pinned, *nearest]
     options: list[int | None] = []
     for candidate in pool:
-        start = earliest_free_start(ctx, candidate, plans[candidate.helper])
+        start = earliest_free_start(ctx, candidate, days[candidate.helper])
         if start is not None and start not in options:
             options.append(start)
     return sorted(options, key=lambda start: start or 0)
 
 
-def _has_room(ctx: OrderContext, candidate: Candidate, plans: list[Plan]) -> bool:
-    return _free(ctx, candidate, plans[candidate.helper], None)
+def _has_room(ctx: OrderContext, candidate: Candidate, days: list[HelperDay]) -> bool:
+    return _free(ctx, candidate, days[candidate.helper], None)
 
 
-def earliest_free_start(ctx: OrderContext, candidate: Candidate, plan: Plan) -> int | None:
+def earliest_free_start(ctx: OrderContext, candidate: Candidate, day: HelperDay) -> int | None:
     """The first start in the candidate's allowed ranges whose visit misses all busy periods."""
     leg = candidate.leg
     for first, last in candidate.starts or ():
@@ -135,7 +136,7 @@ def earliest_free_start(ctx: OrderContext, candidate: Candidate, plan: Plan) -> 
         moved = True
         while moved and start <= last:
             moved = False
-            for begin, end in plan.busy:
+            for begin, end in day.busy:
                 if (
                     start - leg.minutes_out < end
                     and begin < start + ctx.duration + leg.minutes_back
@@ -147,23 +148,27 @@ def earliest_free_start(ctx: OrderContext, candidate: Candidate, plan: Plan) -> 
 
 
 def _team_at(
-    ctx: OrderContext, lazy: _Lazy, plans: list[Plan], start: int | None, pinned: list[Candidate]
+    ctx: OrderContext,
+    lazy: _Lazy,
+    days: list[HelperDay],
+    start: int | None,
+    pinned: list[Candidate],
 ) -> list[Candidate] | None:
     """The nearest free helpers at ``start``: pinned first, then a lead-skill holder and a
     speaker of the resident's language if still missing, then the nearest others."""
     team = list(pinned)
-    if not all(_free(ctx, c, plans[c.helper], start) for c in team):
+    if not all(_free(ctx, c, days[c.helper], start) for c in team):
         return None
     wants = [lambda c: c.has_lead, lambda c: c.speaks]
     needs = [ctx.needs_lead, ctx.needs_language]
     for want, needed in zip(wants, needs, strict=True):
         if needed and not any(want(c) for c in team):
-            pick = _nearest_free(ctx, lazy, plans, start, team, want)
+            pick = _nearest_free(ctx, lazy, days, start, team, want)
             if pick is None:
                 return None
             team.append(pick)
     while len(team) < ctx.team:
-        pick = _nearest_free(ctx, lazy, plans, start, team, lambda c: True)
+        pick = _nearest_free(ctx, lazy, days, start, team, lambda c: True)
         if pick is None:
             return None
         team.append(pick)
@@ -173,7 +178,7 @@ def _team_at(
 def _nearest_free(
     ctx: OrderContext,
     lazy: _Lazy,
-    plans: list[Plan],
+    days: list[HelperDay],
     start: int | None,
     team: list[Candidate],
     want,
@@ -182,21 +187,21 @@ def _nearest_free(
     for candidate in lazy:
         if candidate.helper in taken or not want(candidate):
             continue
-        if _free(ctx, candidate, plans[candidate.helper], start):
+        if _free(ctx, candidate, days[candidate.helper], start):
             return candidate
     return None
 
 
-def _free(ctx: OrderContext, candidate: Candidate, plan: Plan, start: int | None) -> bool:
+def _free(ctx: OrderContext, candidate: Candidate, day: HelperDay, start: int | None) -> bool:
     minutes = ctx.duration + candidate.leg.minutes_round_trip
-    if plan.orders_left < 1 or plan.minutes_left < minutes:
+    if day.orders_left < 1 or day.minutes_left < minutes:
         return False
     if start is None:
         return True
     if not any(first <= start <= last for first, last in candidate.starts or ()):
         return False
     begin, end = _occupied(ctx, candidate, start)
-    return all(end <= b or e <= begin for b, e in plan.busy)
+    return all(end <= b or e <= begin for b, e in day.busy)
 
 
 def _occupied(ctx: OrderContext, candidate: Candidate, start: int) -> tuple[int, int]:
@@ -204,8 +209,8 @@ def _occupied(ctx: OrderContext, candidate: Candidate, start: int) -> tuple[int,
     return start - leg.minutes_out, start + ctx.duration + leg.minutes_back
 
 
-def _book(plan: Plan, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
-    plan.orders_left -= 1
-    plan.minutes_left -= ctx.duration + candidate.leg.minutes_round_trip
+def _book(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
+    day.orders_left -= 1
+    day.minutes_left -= ctx.duration + candidate.leg.minutes_round_trip
     if start is not None:
-        plan.busy.append(_occupied(ctx, candidate, start))
+        day.busy.append(_occupied(ctx, candidate, start))

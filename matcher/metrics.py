@@ -5,17 +5,13 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from pydantic import BaseModel, ConfigDict
-
-from matcher.model import Problem
+from matcher.model import Frozen, Problem
 from matcher.result import Result
 from matcher.travel import TravelTable
 from matcher.weights import continuity_misses
 
 
-class Summary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Summary(Frozen):
     solver: str
     status: str
     orders_total: int

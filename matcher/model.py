@@ -25,6 +25,9 @@ Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class Frozen(BaseModel):
+    """The one immutable base of the matcher's data (problem, parameters, results): fields cannot
+    be set after validation, unknown fields are refused. Variants are made with ``replace``."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 

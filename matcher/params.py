@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from matcher.model import Frozen
 
 
-class ObjectiveWeights(BaseModel):
+class ObjectiveWeights(Frozen):
     """Weights of the second (cost) stage. Any may be zero.
 
     Units: ``travel`` per round-trip km; ``continuity`` per team member who is not in the
@@ -15,15 +17,13 @@ class ObjectiveWeights(BaseModel):
     resident's preferred gender.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     travel: float = Field(default=1.0, ge=0)
     continuity: float = Field(default=2.0, ge=0)
     fairness: float = Field(default=0.5, ge=0)
     preference: float = Field(default=1.0, ge=0)
 
 
-class SolveParams(BaseModel):
+class SolveParams(Frozen):
     """How to solve: time limit, determinism and objective weights.
 
     ``candidate_limit`` keeps, per order, only the K nearest eligible helpers (plus the
@@ -33,8 +33,6 @@ class SolveParams(BaseModel):
     spare gains up to about 2 % more coverage on a scarce street with 6 (bench/README.md).
     ``wait_boost`` raises an order's priority by that fraction per day already waited.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     time_limit_s: float = Field(default=30.0, gt=0)
     coverage_time_share: float = Field(default=0.5, gt=0, le=1)

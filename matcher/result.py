@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
-
+from matcher.model import Frozen
 from matcher.params import ObjectiveWeights
 
 
@@ -24,10 +23,6 @@ class Reason(StrEnum):
     NOT_FREE = "not_free"
     AT_LIMIT = "at_limit"
     OUTRANKED = "outranked"
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Stage(Frozen):

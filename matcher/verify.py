@@ -20,9 +20,7 @@ from enum import StrEnum
 from itertools import combinations
 from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict
-
-from matcher.model import GeoTravel, Helper, Location, MatrixTravel, Order, Problem
+from matcher.model import Frozen, GeoTravel, Helper, Location, MatrixTravel, Order, Problem
 from matcher.params import ObjectiveWeights
 from matcher.result import Assignment, Reason, Result, Status, Unmatched
 from matcher.weights import order_weight
@@ -58,10 +56,8 @@ class Rule(StrEnum):
 COMPLETE_TEAM_RULES = frozenset({Rule.TEAM_SIZE, Rule.LEAD_SKILL, Rule.LANGUAGE})
 
 
-class Violation(BaseModel):
+class Violation(Frozen):
     """One broken fact: which rule, which order and helper (when one is involved), and why."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: Rule
     order: str | None

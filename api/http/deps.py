@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from api.i18n import gettext as _
-from api.services.accounts.auth import owner_of_token
+from api.services.accounts.auth import actor_of_token
 from api.services.actor import Actor
 from api.services.errors import Forbidden, NotFound, Unauthorized
 from api.settings import Settings
@@ -68,16 +68,7 @@ async def actor_for_token(request: Request, token: str) -> Actor:
 
 def _actor_from_db(sessions: sessionmaker[Session], token: str) -> Actor:
     with session_scope(sessions) as session:
-        owner = owner_of_token(session, token)
-        return Actor(
-            user_id=owner.user_id,
-            username=owner.username,
-            role=owner.role,
-            street_id=owner.street_id,
-            community_id=owner.community_id,
-            helper_id=owner.helper_id,
-            resident_id=owner.resident_id,
-        )
+        return actor_of_token(session, token)
 
 
 def _role(*roles: str):  # type: ignore[no-untyped-def]

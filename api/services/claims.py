@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from api.services.accounts.audit import audit
 from api.services.errors import BadInput, Conflict, NotFound, ServiceError
+from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.offers.assign import (
     create_assignment,
@@ -274,10 +276,26 @@ def claim_bundle(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _Visit:
+    """One claimed order as it will be written: its start and the members' distances."""
+
     order: OrderRow
     start: int | None
     distances: dict[int, float]  # member helper id -> one-way km, claimer first
+
+
+@dataclass(frozen=True)
+class ClaimPlan(Plan):
+    """A claim (a ``Plan``): one visit per claimed order. Its basis is the orders and the
+    members' day (``_basis``), read before solving."""
+
+    members: tuple[int, ...]
+    order_ids: tuple[int, ...]
+    street_id: int
+    visits: tuple[_Visit, ...]
+
+    def read_basis(self, session: Session) -> Basis:
+        return _basis(session, list(self.members), list(self.order_ids))
 
 
 def _claim(
@@ -297,22 +315,27 @@ def _claim(
     members = [claimer, *teammates]
     for _ in range(ATTEMPTS):
         session.rollback()
-        street_id = _member_street(session, members)
-        basis = _basis(session, members, order_ids)
-        plans = _plan(session, settings, form, street_id, order_ids, members, now)
+        plan = _plan(session, settings, form, order_ids, members, now)
         session.rollback()
-        begin_write(session, street_id)
+        begin_write(session, plan.street_id)
         try:
             _lock_members(session, members)
-            if _basis(session, members, order_ids) != basis:
-                session.rollback()
-                continue
-            outcome = _write(session, settings, form, claimer, plans, now)
+            plan.check(session)
+            outcome = _write(session, settings, form, claimer, plan, now)
+        except Stale:
+            session.rollback()
+            continue
         except ServiceError:
             session.rollback()
             raise
         session.commit()
-        log.info("claim %s by helper %s: orders %s", form, claimer, order_ids)
+        log.info(
+            "claim %s by helper %s: orders %s (planned in %.3fs)",
+            form,
+            claimer,
+            order_ids,
+            plan.solve_s,
+        )
         return outcome
     raise Conflict(
         "订单或您的日程刚有变动，请重试 / the orders or your day changed meanwhile; try again"
@@ -323,27 +346,38 @@ def _plan(
     session: Session,
     settings: Settings,
     form: str,
-    street_id: int,
     order_ids: list[int],
     members: list[int],
     now: dt.datetime,
-) -> list[_Plan]:
+) -> ClaimPlan:
+    """Check the members and orders and solve the claim (reads only; refusals raise). The basis
+    is read first: the plan rests on what was read before solving."""
+    began = time.perf_counter()
+    street_id = _member_street(session, members)
+    basis = _basis(session, members, order_ids)
     by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
     for order in _open_rows(session, settings, street_id, order_ids, now):
         _check_team_size(session, form, order, len(members))
         by_date[order.date].append(order)
-    return [
-        plan
+    visits = [
+        visit
         for date, orders in sorted(by_date.items())
-        for plan in _plan_day(session, settings, street_id, date, orders, members, form)
+        for visit in _plan_day(session, settings, street_id, date, orders, members, form)
     ]
+    return ClaimPlan(
+        basis=basis,
+        solve_s=time.perf_counter() - began,
+        members=tuple(members),
+        order_ids=tuple(order_ids),
+        street_id=street_id,
+        visits=tuple(visits),
+    )
 
 
-def _basis(session: Session, members: list[int], order_ids: list[int]) -> tuple[object, ...]:
+def _basis(session: Session, members: list[int], order_ids: list[int]) -> Basis:
     """What a claim plan rests on: each order's status and version, and the members' live offers
     on those orders' dates (what is left of their day). Read before planning and again under
     the lock: any change in between means the plan is planned again."""
-    session.expire_all()
     orders = session.execute(
         select(OrderRow.id, OrderRow.status, OrderRow.version, OrderRow.date)
         .where(OrderRow.id.in_(order_ids))
@@ -432,7 +466,7 @@ def _plan_day(
     orders: list[OrderRow],
     members: list[int],
     form: str,
-) -> list[_Plan]:
+) -> list[_Visit]:
     """Solve the day's claimed orders with only the members, all pinned; refuse with the reason
     when they cannot serve them (each on their own account, or all together)."""
     pins = {order.id: members for order in orders}
@@ -448,7 +482,7 @@ def _plan_day(
         if form == "bundle":
             raise _bundle_conflict(street, params)
         raise BadInput("该团队无法共同完成此订单 / this team cannot serve the order together")
-    plans = []
+    visits = []
     for ctx in contexts:
         by_index = {c.helper: c for c in ctx.candidates}
         team = [by_index[i] for i in ctx.pinned]
@@ -461,21 +495,21 @@ def _plan_day(
         distances = {
             street.keys.helpers.row(helpers[c.helper].id): round(c.leg.km_one_way, 2) for c in team
         }
-        plans.append(_Plan(street.orders[ctx.order.id], start, distances))
-    _verify(street, plans)
-    return plans
+        visits.append(_Visit(street.orders[ctx.order.id], start, distances))
+    _verify(street, visits)
+    return visits
 
 
-def _verify(street: StreetProblem, plans: list[_Plan]) -> None:
+def _verify(street: StreetProblem, visits: list[_Visit]) -> None:
     """The claim as it will be written passes the matcher's own checker (one rule, one place);
     should it not, it is refused naming the rule."""
     chosen = [
         Assignment(
-            order=street.keys.orders.key(p.order.id),
-            helpers=tuple(sorted(street.keys.helpers.keys(p.distances))),
-            start=p.start,
+            order=street.keys.orders.key(v.order.id),
+            helpers=tuple(sorted(street.keys.helpers.keys(v.distances))),
+            start=v.start,
         )
-        for p in plans
+        for v in visits
     ]
     broken = check_plan(street.problem, chosen)
     if broken:
@@ -555,7 +589,7 @@ def _write(
     settings: Settings,
     form: str,
     claimer: int,
-    plans: list[_Plan],
+    plan: ClaimPlan,
     now: dt.datetime,
 ) -> ClaimOutcome:
     """The claim and one assignment per order: the claimer accepted, teammates pending."""
@@ -563,25 +597,26 @@ def _write(
     session.add(claim)
     session.flush()
     claimed = []
-    for plan in sorted(plans, key=lambda p: p.order.id):  # id order: no deadlocks between claims
-        _take(session, plan.order)
+    # in order id order: two claims never wait on each other's orders (no deadlocks)
+    for visit in sorted(plan.visits, key=lambda v: v.order.id):
+        _take(session, visit.order)
         assignment = create_assignment(
             session,
             settings,
-            plan.order,
-            list(plan.distances),
+            visit.order,
+            list(visit.distances),
             source="claim",
-            start_minute=plan.start,
+            start_minute=visit.start,
             accepted=[claimer],
             claim_id=claim.id,
-            distances=plan.distances,
+            distances=visit.distances,
             now=now,
         )
         members = {offer.helper_id: offer.status for offer in assignment.offers}
-        order = plan.order
-        claimed.append(ClaimedOrder(order.id, assignment.id, plan.start, order.status, members))
+        order = visit.order
+        claimed.append(ClaimedOrder(order.id, assignment.id, visit.start, order.status, members))
     user_id = session.scalar(select(UserRow.id).where(UserRow.helper_id == claimer))
-    detail = {"orders": [c.order_id for c in claimed], "members": list(plans[0].distances)}
+    detail = {"orders": [c.order_id for c in claimed], "members": list(plan.visits[0].distances)}
     audit(session, user_id, f"claim.{form}", "claim", claim.id, detail)
     return ClaimOutcome(claim.id, form, claimed)
 

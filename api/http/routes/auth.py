@@ -103,11 +103,4 @@ def logout(
 @router.get("/auth/me")
 def me(actor: CurrentActor) -> MeOut:
     """The logged-in account and its scope."""
-    return MeOut(
-        username=actor.username,
-        role=actor.role,
-        street_id=actor.street_id,
-        community_id=actor.community_id,
-        helper_id=actor.helper_id,
-        resident_id=actor.resident_id,
-    )
+    return MeOut.model_validate(actor, from_attributes=True)

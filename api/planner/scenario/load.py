@@ -18,10 +18,10 @@ from pydantic import BaseModel, ValidationError
 from api.planner.scenario.schema import (
     MAX_CSV_BYTES,
     MAX_ROWS,
-    HelperRow,
+    HelperEntry,
     MatrixTravelFile,
-    OrderRow,
-    ResidentRow,
+    OrderEntry,
+    ResidentEntry,
     Scenario,
 )
 from api.services.files import decode_utf8, inside_folder, load_yaml, read_regular_file
@@ -43,9 +43,9 @@ from matcher.model import (
 )
 
 _ROW_MODELS: dict[str, type[BaseModel]] = {
-    "helpers": HelperRow,
-    "residents": ResidentRow,
-    "orders": OrderRow,
+    "helpers": HelperEntry,
+    "residents": ResidentEntry,
+    "orders": OrderEntry,
     "legs": TravelLeg,
 }
 _SECTIONS = {"helper": "helpers", "resident": "residents", "order": "orders"}
@@ -298,9 +298,9 @@ def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None)
     if generated is not None and explicit is None:
         return generated[0]
     assert explicit is not None
-    helpers = _rows(scenario, "helpers", explicit.helpers, helper_from_row)
-    residents = _rows(scenario, "residents", explicit.residents, resident_from_row)
-    orders = _rows(scenario, "orders", explicit.orders, lambda row: order_from_row(row, scenario))
+    helpers = _rows(scenario, "helpers", explicit.helpers, helper_from_entry)
+    residents = _rows(scenario, "residents", explicit.residents, resident_from_entry)
+    orders = _rows(scenario, "orders", explicit.orders, lambda row: order_from_entry(row, scenario))
     travel: GeoTravel | MatrixTravel = GeoTravel()
     if isinstance(explicit.travel, MatrixTravelFile):
         travel = MatrixTravel(legs=tuple(explicit.travel.legs))
@@ -347,13 +347,13 @@ def _rows(scenario: Scenario, section: str, rows: Sequence[Row], make: Callable[
     return tuple(built)
 
 
-def helper_from_row(row: HelperRow) -> Helper:
+def helper_from_entry(entry: HelperEntry) -> Helper:
     return Helper(
-        id=row.id, kind=row.kind, location=Location(lat=row.lat, lon=row.lon),
-        skills=frozenset(row.skills), availability=_windows(row.availability),
-        languages=frozenset(row.languages), gender=row.gender,
-        blocked_residents=frozenset(row.blocked_residents),
-        **_set(row, "max_orders", "max_minutes", "radius_km", "committed_minutes", "speed_kmh"),
+        id=entry.id, kind=entry.kind, location=Location(lat=entry.lat, lon=entry.lon),
+        skills=frozenset(entry.skills), availability=_windows(entry.availability),
+        languages=frozenset(entry.languages), gender=entry.gender,
+        blocked_residents=frozenset(entry.blocked_residents),
+        **_set(entry, "max_orders", "max_minutes", "radius_km", "committed_minutes", "speed_kmh"),
     )  # fmt: skip
 
 
@@ -361,17 +361,18 @@ def _windows(windows: list[TimeWindow]) -> tuple[TimeWindow, ...]:
     return tuple(windows) or (TimeWindow(start=0, end=MINUTES_PER_DAY),)
 
 
-def resident_from_row(row: ResidentRow) -> Resident:
+def resident_from_entry(entry: ResidentEntry) -> Resident:
     return Resident(
-        id=row.id, category=row.category, location=Location(lat=row.lat, lon=row.lon),
-        circle=tuple(row.circle), preferred_gender=row.preferred_gender, language=row.language,
-        **_set(row, "priority_weight"),
+        id=entry.id, category=entry.category, location=Location(lat=entry.lat, lon=entry.lon),
+        circle=tuple(entry.circle), preferred_gender=entry.preferred_gender,
+        language=entry.language, **_set(entry, "priority_weight"),
     )  # fmt: skip
 
 
-def order_from_row(row: OrderRow, scenario: Scenario) -> Order:
+def order_from_entry(entry: OrderEntry, scenario: Scenario) -> Order:
     return Order(
-        id=row.id, resident=row.resident, item=row.item, date=scenario.date, window=row.window,
-        flexible_start=row.flexible_start, priority=row.priority, days_waited=row.days_waited,
-        pinned=tuple(row.pinned), **_set(row, "duration_min", "team_size"),
+        id=entry.id, resident=entry.resident, item=entry.item, date=scenario.date,
+        window=entry.window, flexible_start=entry.flexible_start, priority=entry.priority,
+        days_waited=entry.days_waited, pinned=tuple(entry.pinned),
+        **_set(entry, "duration_min", "team_size"),
     )  # fmt: skip

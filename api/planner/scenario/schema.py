@@ -4,8 +4,9 @@ A scenario describes one street for one date, ``generated`` by the seeded street
 ``explicit`` (people and orders inline or in CSV files beside the YAML), or both (explicit people
 are added to the generated street), plus named ``variants`` and ``solver`` settings.
 
-People and orders use flat rows, the same inline and in CSV files (a CSV cell holding a list
-separates its entries with ``;``):
+People and orders are flat entries (``HelperEntry``, ``ResidentEntry``, ``OrderEntry``: a scenario's
+rows, named apart from the database's ``*Row`` records), the same inline and as rows of CSV files
+(a CSV cell holding a list separates its items with ``;``):
 
 - helpers: ``id, kind, lat, lon, skills, availability, max_orders, max_minutes, radius_km,
   languages, gender, blocked_residents, committed_minutes, speed_kmh``; ``availability`` is a list
@@ -29,7 +30,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from matcher.generator import MAX_HELPERS, MAX_ORDERS, MAX_RESIDENTS, StreetSpec
-from matcher.model import Gender, HelperKind, ResidentCategory, TimeWindow, TravelLeg
+from matcher.model import Frozen, Gender, HelperKind, ResidentCategory, TimeWindow, TravelLeg
 from matcher.params import SolveParams
 
 DEFAULT_DATE = dt.date(2026, 11, 23)
@@ -52,8 +52,8 @@ MAX_ROWS = {"helpers": MAX_HELPERS, "residents": MAX_RESIDENTS, "orders": MAX_OR
 MAX_FACTOR = 100.0  # scale_radius, scale_orders
 
 
-class FileModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class FileModel(Frozen):
+    """A part of a scenario file: immutable, unknown keys refused (the matcher's ``Frozen``)."""
 
 
 # ----------------------------------------------------------------------------- cell types
@@ -84,10 +84,10 @@ Window = Annotated[TimeWindow, BeforeValidator(parse_window)]
 Windows = Annotated[list[Window], BeforeValidator(_split_list)]
 
 
-# ----------------------------------------------------------------------------- rows
+# ----------------------------------------------------------------------------- entries
 
 
-class HelperRow(FileModel):
+class HelperEntry(FileModel):
     """One helper (resource-type resident)."""
 
     id: str
@@ -106,7 +106,7 @@ class HelperRow(FileModel):
     speed_kmh: float | None = None
 
 
-class ResidentRow(FileModel):
+class ResidentEntry(FileModel):
     """One service-type resident who places orders."""
 
     id: str
@@ -119,7 +119,7 @@ class ResidentRow(FileModel):
     language: str | None = None
 
 
-class OrderRow(FileModel):
+class OrderEntry(FileModel):
     """One order for the scenario's date; ``window`` empty means any time that day."""
 
     id: str
@@ -146,9 +146,9 @@ def _listing(row: type[BaseModel]) -> Any:
     ]
 
 
-HelperList = _listing(HelperRow)
-ResidentList = _listing(ResidentRow)
-OrderList = _listing(OrderRow)
+HelperList = _listing(HelperEntry)
+ResidentList = _listing(ResidentEntry)
+OrderList = _listing(OrderEntry)
 LegList = _listing(TravelLeg)
 
 
@@ -181,7 +181,7 @@ class GeneratedStreet(StreetSpec):
     preset: PRESET_NAMES | None = None
 
 
-class Street(FileModel):
+class ScenarioStreet(FileModel):
     generated: GeneratedStreet | None = None
     explicit: ExplicitStreet | None = None
 
@@ -311,7 +311,7 @@ class ScenarioFile(FileModel):
     name: str = Field(min_length=1)
     description: str = ""
     date: dt.date = DEFAULT_DATE
-    street: Street
+    street: ScenarioStreet
     solver: SolverSettings = SolverSettings()
     variants: list[Variant] = []
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
+from api.services.actor import Actor, actor_of
 from api.services.errors import BadInput, Conflict, TooManyAttempts, Unauthorized
 from api.settings import Settings
 from api.store.tables import ROLES, LoginFailure, TokenRow, UserRow, utcnow
@@ -47,20 +48,6 @@ def login_limits(settings: Settings) -> LoginLimits:
         per_client=settings.login_failures_per_client,
         window=dt.timedelta(minutes=settings.login_window_minutes),
     )
-
-
-@dataclass(frozen=True)
-class TokenOwner:
-    """What a valid token says about its caller (one database read)."""
-
-    user_id: int
-    username: str
-    role: str
-    street_id: int | None
-    community_id: int | None
-    helper_id: int | None
-    resident_id: int | None
-    expires_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -200,31 +187,23 @@ def _forget_old_failures(session: Session, username: str, client: str, now: dt.d
     )
 
 
-def owner_of_token(session: Session, token: str, now: dt.datetime | None = None) -> TokenOwner:
-    """The active user a valid, unexpired, unrevoked token belongs to: one indexed read, made
-    on every request, so that a logout or a deactivation in any worker takes effect at once."""
-    row = session.execute(
-        select(
-            UserRow.id,
-            UserRow.username,
-            UserRow.role,
-            UserRow.street_id,
-            UserRow.community_id,
-            UserRow.helper_id,
-            UserRow.resident_id,
-            TokenRow.expires_at,
-        )
-        .join(UserRow, TokenRow.user_id == UserRow.id)
+def actor_of_token(session: Session, token: str, now: dt.datetime | None = None) -> Actor:
+    """The actor whose valid, unexpired, unrevoked token this is (an active account): one
+    indexed read, made on every request, so that a logout or a deactivation in any worker takes
+    effect at once."""
+    user = session.scalar(
+        select(UserRow)
+        .join(TokenRow, TokenRow.user_id == UserRow.id)
         .where(
             TokenRow.token_hash == hash_token(token),
             TokenRow.revoked.is_(False),
             TokenRow.expires_at > (now or utcnow()),
             UserRow.active.is_(True),
         )
-    ).first()
-    if row is None:
+    )
+    if user is None:
         raise Unauthorized(_("not logged in or the login has expired"))
-    return TokenOwner(*row)
+    return actor_of(user)
 
 
 def logout(session: Session, token: str) -> None:

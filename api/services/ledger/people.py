@@ -270,8 +270,25 @@ def update_helper(
     now = now or utcnow()
     begin_write(session)
     row = scoped_row(session, actor, HelperRow, helper_id)
-    _apply(session, actor, HelperRow, row, patch.changes())
-    orders = _release_broken(session, settings, actor, row, now, refuse_accepted=False)
+    changes = patch.changes()
+    return _change_helper(session, settings, actor, row, changes, now, refuse_accepted=False)
+
+
+def _change_helper(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    row: HelperRow,
+    changes: dict[str, Any],
+    now: dt.datetime,
+    *,
+    refuse_accepted: bool,
+) -> HelperOut:
+    """Apply ``changes`` to the helper (the caller holds the write lock), take them off the
+    visits they can no longer serve (``_release_broken``: an accepted one refuses the change
+    when ``refuse_accepted``, else is released too), commit, then re-match those orders."""
+    _apply(session, actor, HelperRow, row, changes)
+    orders = _release_broken(session, settings, actor, row, now, refuse_accepted=refuse_accepted)
     session.commit()
     for order_id, date in orders:
         rematch_or_release(session, settings, order_id, date, now, "ledger")
@@ -498,12 +515,8 @@ def update_my_profile(
     now = now or utcnow()
     begin_write(session)
     row = _own(session, actor)
-    _apply(session, actor, HelperRow, row, patch.changes())
-    orders = _release_broken(session, settings, actor, row, now, refuse_accepted=True)
-    session.commit()
-    for order_id, date in orders:
-        rematch_or_release(session, settings, order_id, date, now, "ledger")
-    return helper_view(session, row)
+    changes = patch.changes()
+    return _change_helper(session, settings, actor, row, changes, now, refuse_accepted=True)
 
 
 def _own(session: Session, actor: Actor) -> HelperRow:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
+from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
 from api.services.offers.assign import (
@@ -88,14 +89,10 @@ class RunInProgress(NightlyFailed):
     code = "run_in_progress"
 
 
-class _StateChanged(Exception):
-    """Orders or offers of the date changed between the read and the write."""
-
-
 @dataclass
 class Snapshot:
-    """What a run read: the orders it plans, their pins and refusals, and a fingerprint of the
-    date's orders and live offers to check nothing moved before writing."""
+    """What a run read: the orders it plans, their pins and refusals, and its plan's basis (the
+    date's orders and live offers, checked again before writing)."""
 
     orders: list[OrderRow]
     pins: dict[int, list[int]] = field(default_factory=dict)  # accepted (or hand-picked) members
@@ -104,16 +101,25 @@ class Snapshot:
     told_starts: dict[int, int] = field(default_factory=dict)  # the start pending members hold
     refused: dict[int, set[int]] = field(default_factory=dict)
     deferred: list[int] = field(default_factory=list)  # left to ``rematch`` one by one
-    read_ids: list[int] = field(default_factory=list)  # the orders the fingerprint covers
-    fingerprint: tuple[Any, ...] = ()
+    read_ids: list[int] = field(default_factory=list)  # the orders the basis covers
+    basis: Basis = ()
 
 
-@dataclass
-class Plan:
+@dataclass(frozen=True)
+class NightlyPlan(Plan):
+    """A nightly run's plan (a ``Plan``): the matcher's result for the street's problem, the hand
+    rule's for comparison. Its basis is the date's planned orders and live offers (``_basis``)."""
+
+    street_id: int
+    date: dt.date
+    order_ids: list[int]  # the orders read (the basis covers them)
     problem: StreetProblem
     result: Result
     greedy: Result | None
     kept_pending: bool = True  # False: pending members were re-planned (a better plan by margin)
+
+    def read_basis(self, session: Session) -> Basis:
+        return _basis(session, self.street_id, self.date, self.order_ids, lock=True)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -228,7 +234,7 @@ def _match_and_write(session: Session, settings: Settings, run_id: int, now: dt.
         session.commit()  # end the read transaction (objects stay loaded)
         try:
             return _write(session, settings, run_id, snapshot, plan, began, now)
-        except _StateChanged:
+        except Stale:
             session.rollback()
             log.warning("run %s: orders changed while solving (attempt %s)", run_id, attempt)
     raise NightlyFailed(
@@ -263,7 +269,7 @@ def read_snapshot(session: Session, street_id: int, date: dt.date) -> Snapshot:
         snapshot.orders.append(order)
     snapshot.read_ids = [o.id for o in snapshot.orders]
     snapshot.refused = refused_helpers(session, snapshot.read_ids)
-    snapshot.fingerprint = fingerprint(session, street_id, date, snapshot.read_ids)
+    snapshot.basis = _basis(session, street_id, date, snapshot.read_ids)
     return snapshot
 
 
@@ -295,9 +301,9 @@ def _needs_plan(
     return True
 
 
-def fingerprint(
+def _basis(
     session: Session, street_id: int, date: dt.date, order_ids: list[int], lock: bool = False
-) -> tuple[Any, ...]:
+) -> Basis:
     """The planned orders' (id, status, version) and every live offer of the date (id, status):
     what the plan rests on. With ``lock`` the rows are locked (PostgreSQL; SQLite's write
     transaction already excludes other writers) so nothing moves between the check and the
@@ -330,10 +336,11 @@ def fingerprint(
 
 def _solve(
     session: Session, settings: Settings, street_id: int, date: dt.date, snapshot: Snapshot
-) -> Plan:
+) -> NightlyPlan:
     """Solve keeping pending members (``_keep_or_move``). Should the pinned orders admit no plan
     together, they are taken out and left to ``rematch`` one by one after the write, so
     one order nobody can complete does not stop the whole street's run."""
+    began = time.perf_counter()
     params = _params(settings)
     problem, result, kept = _keep_or_move(session, settings, street_id, date, snapshot, params)
     if _no_plan(result) and snapshot.pins:
@@ -358,7 +365,17 @@ def _solve(
             f"sent: {broken[0].message}"
         )
     greedy = solve_greedy(problem.problem, params)
-    return Plan(problem, result, None if _no_plan(greedy) else greedy, kept)
+    return NightlyPlan(
+        basis=snapshot.basis,
+        solve_s=time.perf_counter() - began,
+        street_id=street_id,
+        date=date,
+        order_ids=snapshot.read_ids,
+        problem=problem,
+        result=result,
+        greedy=None if _no_plan(greedy) else greedy,
+        kept_pending=kept,
+    )
 
 
 def _keep_or_move(
@@ -448,19 +465,15 @@ def _write(
     settings: Settings,
     run_id: int,
     snapshot: Snapshot,
-    plan: Plan,
+    plan: NightlyPlan,
     began: float,
     now: dt.datetime,
 ) -> RunRow:
     """Everything the run changes, in one transaction; then the deferred orders, each re-matched
     on its own (solved with no lock held)."""
-    street_id = session.get_one(RunRow, run_id).street_id
-    begin_write(session, street_id)
-    session.expire_all()
+    begin_write(session, plan.street_id)
+    plan.check(session)
     run = session.get_one(RunRow, run_id)
-    found = fingerprint(session, run.street_id, run.date, snapshot.read_ids, lock=True)
-    if found != snapshot.fingerprint:
-        raise _StateChanged
     writer = _Writer(session, settings, run, plan.problem, now)
     planned = {a.order: a for a in plan.result.assignments}
     live = _live_assignments(session, [o.id for o in plan.problem.orders.values()])
@@ -468,7 +481,7 @@ def _write(
         for key, order in plan.problem.orders.items():
             writer.apply(order, planned.get(key), live.get(order.id))
     except Conflict as error:  # someone claimed an order of the plan meanwhile
-        raise _StateChanged from error
+        raise Stale from error
     keys = plan.problem.keys
     session.add_all(unmatched_row(run.id, u, keys) for u in plan.result.unmatched)
     run.status = "done"
@@ -476,7 +489,7 @@ def _write(
     wall_s = time.perf_counter() - began
     run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
     session.commit()
-    log.info("nightly run %s done: %s", run.id, run.figures)
+    log.info("nightly run %s done (solved in %.3fs): %s", run.id, plan.solve_s, run.figures)
     for order_id in snapshot.deferred:
         rematch(session, settings, order_id, now, trigger="nightly", run_id=run.id)
     session.refresh(run)
@@ -580,7 +593,7 @@ class _Writer:
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise _StateChanged
+                raise Stale
             self.session.refresh(offer)
             notify_offer(self.session, offer, assignment.order, "change")
             withdrawn += 1
@@ -596,7 +609,9 @@ class _Writer:
             self.session.flush()
 
 
-def _figures(plan: Plan, counts: Counter[str], deferred: int, wall_s: float) -> dict[str, Any]:
+def _figures(
+    plan: NightlyPlan, counts: Counter[str], deferred: int, wall_s: float
+) -> dict[str, Any]:
     result, greedy, problem = plan.result, plan.greedy, plan.problem.problem
     return {
         "orders": len(problem.orders),

@@ -24,6 +24,7 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
+from api.services.matching.plan import Stale
 from api.services.offers.assign import (
     local_today,
     notify_offer,
@@ -31,7 +32,6 @@ from api.services.offers.assign import (
 )
 from api.services.offers.rematch import (
     RematchPlan,
-    Stale,
     apply_rematch,
     plan_rematch,
     rematch_or_release,

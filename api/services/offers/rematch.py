@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.services.matching.keys import Keys
+from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem, leg_minutes
 from api.services.offers.assign import (
     add_offer,
@@ -88,14 +89,10 @@ def unmatched_row(run_id: int, unmatched: Unmatched, keys: Keys) -> RunUnmatched
     )
 
 
-class Stale(Exception):
-    """What a re-match plan rests on changed before it could be written."""
-
-
 @dataclass(frozen=True)
-class RematchPlan:
-    """A re-match solved outside any write lock: whom to add, at what start, or why nobody;
-    ``basis`` is what it rests on, compared again under the lock before writing."""
+class RematchPlan(Plan):
+    """A re-match (a ``Plan``): whom to add, at what start, or why nobody. Its basis is the
+    order, its offers and the added helpers' day (``_basis``)."""
 
     order_id: int
     street_id: int
@@ -106,8 +103,9 @@ class RematchPlan:
     distances: dict[int, float]
     unmatched: Unmatched | None
     result: Result
-    basis: tuple[object, ...]
-    solve_s: float
+
+    def read_basis(self, session: Session) -> Basis:
+        return _basis(session, session.get_one(OrderRow, self.order_id), self.added)
 
 
 def rematch(
@@ -223,7 +221,7 @@ def plan_rematch(
 
 def _basis(
     session: Session, order: OrderRow, added: Iterable[int], declined: int | None = None
-) -> tuple[object, ...]:
+) -> Basis:
     """The order's version and its offers' states, and the live offers of that day held by the
     helpers the plan adds (what is left of their day): what a re-match plan rests on. Offer
     ``declined`` is counted as declined (an answer planned ahead, written with the plan)."""
@@ -250,10 +248,8 @@ def apply_rematch(
     ``Stale`` when the order, its offers or the added helpers' day changed since planning. The
     attempt is recorded on run ``run_id`` if given (the nightly run's fallback), else on a new
     ``rematch`` run."""
-    session.expire_all()
+    plan.check(session)
     order = session.get_one(OrderRow, plan.order_id)
-    if _basis(session, order, plan.added) != plan.basis:
-        raise Stale
     assignment = live_assignment(session, order.id)
     assert assignment is not None  # the basis holds: the live team is as planned
     record = session.get_one(RunRow, run_id) if run_id else _new_run(session, settings, plan, now)
