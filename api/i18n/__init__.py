@@ -19,7 +19,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ def forget() -> None:
     """Read the catalogs afresh (after one was added or edited)."""
     shipped.cache_clear()
     translations.cache_clear()
+    choose.cache_clear()
 
 
 _current: ContextVar[str] = ContextVar("qunbang_locale", default=DEFAULT)
@@ -125,6 +126,7 @@ def in_locale(locale: str, message: str, /, **params: Any) -> str:
 # ----------------------------------------------------------------------------- choosing
 
 
+@lru_cache(maxsize=1024)  # a few distinct browsers' headers: asked on every request
 def choose(
     chosen: str | None, cookie: str | None, accept_language: str | None, *, pseudo: bool = False
 ) -> str:
