@@ -25,6 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api import i18n
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.errors import BadInput, Conflict, NotFound, ServiceError
 from api.services.matching.plan import Basis, Plan, Stale
@@ -67,11 +70,11 @@ log = logging.getLogger("qunbang.claims")
 MAX_BUNDLE = 10
 ATTEMPTS = 3  # a claim plan overtaken by another writer is planned again this often
 MAX_PAGE_SIZE = 100
-WHY_NOT: dict[Reason, tuple[str, str]] = {  # why one member cannot serve an order
-    Reason.NO_SKILL: ("不具备所需技能", "a required skill is missing"),
-    Reason.OUT_OF_REACH: ("超出服务范围", "out of reach (radius or the item's distance limit)"),
-    Reason.NOT_FREE: ("该时段没有空闲（含路程）", "not free in the time window, travel included"),
-    Reason.AT_LIMIT: ("当日已无余量", "no room left that day (orders or minutes)"),
+WHY_NOT: dict[Reason, str] = {  # why one member cannot serve an order
+    Reason.NO_SKILL: N_("a required skill is missing"),
+    Reason.OUT_OF_REACH: N_("out of reach (radius or the item's distance limit)"),
+    Reason.NOT_FREE: N_("not free in the time window, travel included"),
+    Reason.AT_LIMIT: N_("no room left that day (orders or minutes)"),
 }
 
 
@@ -129,10 +132,10 @@ def claimable_orders(
     items are listed too, marked as needing teammates."""
     check_page(page, page_size, MAX_PAGE_SIZE)
     if date_from and date_to and date_to < date_from:
-        raise BadInput("结束日期早于开始日期 / date_to is before date_from", field="date_to")
+        raise BadInput(_("date_to is before date_from"), field="date_to")
     helper = session.get(HelperRow, helper_id)
     if helper is None or not helper.active:
-        raise NotFound("未找到志愿者 / helper not found or no longer active")
+        raise NotFound(_("helper not found or no longer active"))
     now = now or utcnow()
     today = local_today(settings, now)
     items = _items(session)
@@ -251,7 +254,7 @@ def claim_team(
     teammates = list(teammate_ids)
     if not teammates or len(set(teammates)) != len(teammates) or helper_id in teammates:
         raise BadInput(
-            "请指定不重复的队友（不含自己） / name distinct teammates, not yourself",
+            _("name distinct teammates, not yourself"),
             field="teammate_ids",
         )
     return _claim(session, settings, "team", helper_id, [order_id], teammates, now)
@@ -268,8 +271,7 @@ def claim_bundle(
     ids = list(order_ids)
     if not 2 <= len(ids) <= MAX_BUNDLE or len(set(ids)) != len(ids):
         raise BadInput(
-            f"打包认领需要 2 至 {MAX_BUNDLE} 个不同的订单 / a bundle takes 2 to {MAX_BUNDLE} "
-            "distinct orders",
+            _("a bundle takes 2 to %(MAX_BUNDLE)s distinct orders", MAX_BUNDLE=MAX_BUNDLE),
             field="order_ids",
         )
     return _claim(session, settings, "bundle", helper_id, ids, [], now)
@@ -313,7 +315,7 @@ def _claim(
     nothing is written."""
     now = now or utcnow()
     members = [claimer, *teammates]
-    for _ in range(ATTEMPTS):
+    for _attempt in range(ATTEMPTS):
         session.rollback()
         plan = _plan(session, settings, form, order_ids, members, now)
         session.rollback()
@@ -337,9 +339,7 @@ def _claim(
             plan.solve_s,
         )
         return outcome
-    raise Conflict(
-        "订单或您的日程刚有变动，请重试 / the orders or your day changed meanwhile; try again"
-    )
+    raise Conflict(_("the orders or your day changed meanwhile; try again"))
 
 
 def _plan(
@@ -398,13 +398,15 @@ def _member_street(session: Session, members: list[int]) -> int:
         )
     }
     if members[0] not in rows or not rows[members[0]][1]:
-        raise NotFound("未找到志愿者 / helper not found or no longer active")
+        raise NotFound(_("helper not found or no longer active"))
     street_id = rows[members[0]][0]
     for teammate in members[1:]:
         if rows.get(teammate) != (street_id, True):
             raise BadInput(
-                f"队友 {teammate} 不是本街道的在册志愿者 / teammate {teammate} is not an active "
-                "helper of your street",
+                _(
+                    "teammate %(teammate)s is not an active helper of your street",
+                    teammate=teammate,
+                ),
                 field="teammate_ids",
             )
     return street_id
@@ -420,7 +422,7 @@ def _lock_members(session: Session, members: list[int]) -> None:
         .with_for_update()
     ).all()
     if len(locked) != len(set(members)) or not all(active for _, active in locked):
-        raise Conflict("有成员刚被停用 / a member was just deactivated")
+        raise Conflict(_("a member was just deactivated"))
 
 
 def _open_rows(
@@ -431,13 +433,11 @@ def _open_rows(
     for order_id in sorted(order_ids):
         order = session.get(OrderRow, order_id)
         if order is None or order.street_id != street_id:
-            raise NotFound(f"未找到订单 {order_id} / order {order_id} not found", field="order_id")
+            raise NotFound(_("order %(order_id)s not found", order_id=order_id), field="order_id")
         if order.status != "open" or live_assignment(session, order_id) is not None:
-            raise Conflict(f"订单 {order_id} 已被认领或分配 / order {order_id} is already taken")
+            raise Conflict(_("order %(order_id)s is already taken", order_id=order_id))
         if _too_late(settings, order, session.get_one(ItemRow, order.item), now):
-            raise BadInput(
-                f"订单 {order_id} 的服务时间已过 / order {order_id} is past", field="order_id"
-            )
+            raise BadInput(_("order %(order_id)s is past", order_id=order_id), field="order_id")
         orders.append(order)
     return orders
 
@@ -446,14 +446,20 @@ def _check_team_size(session: Session, form: str, order: OrderRow, members: int)
     needed = session.get_one(ItemRow, order.item).team_size
     if form != "team" and needed > 1:
         raise BadInput(
-            f"订单 {order.id} 需要 {needed} 人的团队，请用集体认领 / order {order.id} needs a "
-            f"team of {needed}: claim it with teammates",
+            _(
+                "order %(id)s needs a team of %(needed)s: claim it with teammates",
+                id=order.id,
+                needed=needed,
+            ),
             field="order_id" if form == "single" else "order_ids",
         )
     if form == "team" and members != needed:
         raise BadInput(
-            f"该订单需要 {needed} 人，您的团队有 {members} 人 / the order needs a team of "
-            f"{needed}, yours has {members}",
+            _(
+                "the order needs a team of %(needed)s, yours has %(members)s",
+                needed=needed,
+                members=members,
+            ),
             field="teammate_ids",
         )
 
@@ -481,7 +487,7 @@ def _plan_day(
     if not _covers_all(result, street.problem):
         if form == "bundle":
             raise _bundle_conflict(street, params)
-        raise BadInput("该团队无法共同完成此订单 / this team cannot serve the order together")
+        raise BadInput(_("this team cannot serve the order together"))
     visits = []
     for ctx in contexts:
         by_index = {c.helper: c for c in ctx.candidates}
@@ -513,9 +519,9 @@ def _verify(street: StreetProblem, visits: list[_Visit]) -> None:
     ]
     broken = check_plan(street.problem, chosen)
     if broken:
-        zh = "；".join(dict.fromkeys(RULE_LABELS[v.rule][0] for v in broken))
-        en = "; ".join(dict.fromkeys(RULE_LABELS[v.rule][1] for v in broken))
-        raise BadInput(f"无法认领：{zh} / cannot claim: {en}", field="order_ids")
+        index = 0 if i18n.short() == "zh" else 1  # the matcher's rule names, in two languages
+        rules = _("; ").join(dict.fromkeys(RULE_LABELS[v.rule][index] for v in broken))
+        raise BadInput(_("cannot claim: %(rules)s", rules=rules), field="order_ids")
 
 
 def _check_members(
@@ -529,27 +535,35 @@ def _check_members(
         leg = eligibility.travel.leg(street.problem.helpers[index], ctx.order)
         reason = pin_reason(eligibility, ctx, index, leg)
         if reason is not None:
-            zh, en = WHY_NOT.get(reason, (reason.value, reason.value))
+            why = _(WHY_NOT[reason]) if reason in WHY_NOT else str(reason.value)
             claimer = helper_id == members[0]
-            who_zh, who_en = (
-                ("您", "you") if claimer else (f"队友 {helper_id}", f"teammate {helper_id}")
-            )
             raise BadInput(
-                f"{who_zh}无法接订单 {order_id}：{zh} / {who_en} cannot take order {order_id}: "
-                + en,
+                _("you cannot take order %(order)s: %(why)s", order=order_id, why=why)
+                if claimer
+                else _(
+                    "teammate %(teammate)s cannot take order %(order)s: %(why)s",
+                    teammate=helper_id,
+                    order=order_id,
+                    why=why,
+                ),
                 field="order_id" if claimer else "teammate_ids",
             )
     team = [c for c in ctx.candidates if c.helper in set(ctx.pinned)]
     if ctx.needs_lead and not any(c.has_lead for c in team):
         lead = ctx.item.lead_skill
         raise BadInput(
-            f"订单 {order_id} 需要具备「{lead}」技能的带队人 / order {order_id} needs a lead "
-            f"holding the skill {lead!r}",
+            _(
+                "order %(order_id)s needs a lead holding the skill %(lead)s",
+                order_id=order_id,
+                lead=lead,
+            ),
         )
     if ctx.needs_language and not any(c.speaks for c in team):
         raise BadInput(
-            f"订单 {order_id} 需要会说居民语言的成员 / order {order_id} needs a member who "
-            "speaks the resident's language",
+            _(
+                "order %(order_id)s needs a member who speaks the resident's language",
+                order_id=order_id,
+            ),
         )
 
 
@@ -571,15 +585,17 @@ def _bundle_conflict(street: StreetProblem, params: SolveParams) -> BadInput:
         helper = problem.helpers[0]
         orders, minutes = helper.max_orders, helper.max_minutes - helper.committed_minutes
         return BadInput(
-            f"这些订单合计超出您当天的余量（{orders} 单，{minutes} 分钟） / together the orders "
-            f"exceed what is left of your day ({orders} orders, {minutes} minutes)",
+            _(
+                "together the orders exceed what is left of your day "
+                "(%(orders)s orders, %(minutes)s minutes)",
+                orders=orders,
+                minutes=minutes,
+            ),
             field="order_ids",
         )
-    pairs_zh = "、".join(f"订单 {a} 与 {b}" for a, b in clashes)
-    pairs_en = ", ".join(f"orders {a} and {b}" for a, b in clashes)
+    pairs = _(", ").join(_("orders %(a)s and %(b)s", a=a, b=b) for a, b in clashes)
     return BadInput(
-        f"打包的订单时间冲突（含路程）：{pairs_zh} / the bundled orders clash in time, travel "
-        f"included: {pairs_en}",
+        _("the bundled orders clash in time, travel included: %(pairs)s", pairs=pairs),
         field="order_ids",
     )
 
@@ -634,5 +650,5 @@ def _take(session: Session, order: OrderRow) -> None:
         .execution_options(synchronize_session=False)
     )
     if taken is None:
-        raise Conflict(f"订单 {order.id} 刚被他人认领 / order {order.id} was just taken")
+        raise Conflict(_("order %(id)s was just taken", id=order.id))
     session.refresh(order)

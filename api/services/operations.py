@@ -14,6 +14,7 @@ from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from api.i18n import gettext as _
 from api.store.db import alembic_config
 from api.store.statuses import NotificationStatus, RunKind, RunStatus
 from api.store.tables import NotificationRow, RunRow, Street
@@ -46,17 +47,19 @@ def database_health(session: Session) -> Unhealthy | None:
         session.rollback()
         if not _answers(session):
             log.warning("health: the database does not answer: %s", _first_line(error))
-            return Unhealthy(
-                "database_unreachable", "数据库无法连接 / the database does not answer"
-            )
+            return Unhealthy("database_unreachable", _("the database does not answer"))
         found = frozenset()  # it answers, but was never migrated
     expected = schema_heads()
     if found != expected:
         log.warning("health: schema at %s, this code expects %s", sorted(found), sorted(expected))
         return Unhealthy(
             "schema_mismatch",
-            f"数据库结构版本不符 / the database schema is at {', '.join(sorted(found)) or 'none'}, "
-            f"this version needs {', '.join(sorted(expected))} (qunbang db upgrade)",
+            _(
+                "the database schema is at %(found)s, this version needs %(needed)s "
+                "(qunbang db upgrade)",
+                found=", ".join(sorted(found)) or "none",
+                needed=", ".join(sorted(expected)),
+            ),
         )
     return None
 

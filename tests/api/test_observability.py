@@ -331,7 +331,7 @@ def test_health_is_503_when_the_database_is_missing(
         engine.dispose()
     assert answer.status_code == 503
     assert answer.json()["code"] == "database_unreachable"
-    assert answer.json()["status"] == "unavailable" and "database" in answer.json()["detail"]
+    assert answer.json()["status"] == "unavailable" and "数据库" in answer.json()["detail"]
 
 
 def test_health_is_503_when_the_schema_is_not_this_versions(

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
 from api.services.matching.plan import Basis, Plan, Stale
@@ -149,7 +150,9 @@ def run_nightly(
         mark_failed(sessions, run_id, message or type(error).__name__)
         if isinstance(error, NightlyFailed):
             raise
-        raise NightlyFailed(f"匹配运行失败 / run {run_id} failed: {message}", run_id) from error
+        raise NightlyFailed(
+            _("run %(run_id)s failed: %(message)s", run_id=run_id, message=message), run_id
+        ) from error
 
 
 def _start(
@@ -166,7 +169,7 @@ def _start(
     with session_scope(sessions) as session:
         begin_write(session, street_id)
         if session.get(Street, street_id) is None:
-            raise BadInput(f"没有这个街道 / no street with id {street_id}", "street_id")
+            raise BadInput(_("no street with id %(street_id)s", street_id=street_id), "street_id")
         reap_interrupted(session, settings, street_id, date, now)
         busy = session.scalar(
             select(RunRow.id).where(
@@ -174,7 +177,9 @@ def _start(
             )
         )
         if busy is not None:
-            raise RunInProgress(f"该日期的匹配正在运行 / run {busy} for {date} is still running")
+            raise RunInProgress(
+                _("run %(busy)s for %(date)s is still running", busy=busy, date=date)
+            )
         materialize_series(session, street_id, date, settings=settings)
         run = RunRow(
             street_id=street_id,
@@ -238,8 +243,7 @@ def _match_and_write(session: Session, settings: Settings, run_id: int, now: dt.
             session.rollback()
             log.warning("run %s: orders changed while solving (attempt %s)", run_id, attempt)
     raise NightlyFailed(
-        f"运行期间订单一再变动，请稍后重试 / run {run_id}: the orders kept changing while it "
-        "solved; run it again"
+        _("run %(run_id)s: the orders kept changing while it solved; run it again", run_id=run_id)
     )
 
 
@@ -356,13 +360,20 @@ def _solve(
         kept = False  # the pending members of the other orders were planned afresh
     if _no_plan(result):
         raise NightlyFailed(
-            f"求解器未给出方案 / the solver found no plan ({result.status}): {result.message}"
+            _(
+                "the solver found no plan (%(status)s): %(message)s",
+                status=result.status,
+                message=result.message,
+            )
         )
     broken = verify(problem.problem, result, params.wait_boost)
     if broken:  # never send a plan the matcher's own checker rejects
         raise NightlyFailed(
-            f"方案未通过规则检查，未发送 / the plan breaks {len(broken)} rule(s) and was not "
-            f"sent: {broken[0].message}"
+            _(
+                "the plan breaks %(broken)s rule(s) and was not sent: %(message)s",
+                broken=len(broken),
+                message=broken[0].message,
+            )
         )
     greedy = solve_greedy(problem.problem, params)
     return NightlyPlan(
@@ -654,7 +665,7 @@ def start_run(
 ) -> RunView:
     """A run started by street staff for their street: ``date``, or tomorrow (street time)."""
     if actor.street_id is None or actor.community_id is not None:
-        raise Forbidden("只有街道工作人员可以发起匹配 / only street-wide staff may start a run")
+        raise Forbidden(_("only street-wide staff may start a run"))
     day = date or local_today(settings, now) + dt.timedelta(days=1)
     run = run_nightly(
         sessions, settings, actor.street_id, day, trigger="api", user_id=actor.user_id, now=now

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
 from api.services.matching.explain_text import explain_en, explain_zh
@@ -205,7 +206,7 @@ def get_run(
     _reap_for_reading(session, settings, street_id, now or utcnow())
     run = session.get(RunRow, run_id)
     if run is None or run.street_id != street_id:
-        raise NotFound(f"未找到匹配批次 / run {run_id} not found")
+        raise NotFound(_("run %(run_id)s not found", run_id=run_id))
     query = (
         select(RunUnmatched, ResidentRow.community_id)
         .join(OrderRow, RunUnmatched.order_id == OrderRow.id)
@@ -245,7 +246,7 @@ def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) 
 
 def _street(actor: Actor) -> int:
     if actor.street_id is None:
-        raise BadInput("账号未关联街道 / this account belongs to no street", "street_id")
+        raise BadInput(_("this account belongs to no street"), "street_id")
     return actor.street_id
 
 
