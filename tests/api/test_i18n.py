@@ -8,6 +8,7 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Iterator
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -36,7 +37,8 @@ AUTONYMS = {"中文", "English"}
 ATTRIBUTES = re.compile(r'(\s*[\w-]+="[^"]*")+\s*')  # a macro writing attributes only
 
 
-def _used() -> set[tuple[str | None, str]]:
+@cache
+def _used() -> frozenset[tuple[str | None, str]]:
     """(context, message id) of every ``_``/``gettext``/``pgettext`` call in api/ (Python) and
     in the page templates (Jinja)."""
     method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
@@ -47,7 +49,7 @@ def _used() -> set[tuple[str | None, str]]:
     ):
         ids = message if isinstance(message, tuple) else (message,)
         found.update((context, one) for one in ids if one)
-    return found
+    return frozenset(found)
 
 
 def _catalog(locale: str) -> dict[tuple[str | None, str], str]:
