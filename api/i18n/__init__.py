@@ -117,6 +117,12 @@ def N_(message: str, /) -> str:
     return message
 
 
+def pick(zh: str, en: str) -> str:
+    """One of a text given in both languages as data (e.g. the matcher's rule names), in the
+    language of the current locale (a pseudo-locale reads English)."""
+    return zh if short() == "zh" else en
+
+
 def in_locale(locale: str, message: str, /, **params: Any) -> str:
     """``message`` translated into ``locale`` (e.g. a notification in its recipient's language)."""
     with use_locale(locale):

@@ -519,8 +519,7 @@ def _verify(street: StreetProblem, visits: list[_Visit]) -> None:
     ]
     broken = check_plan(street.problem, chosen)
     if broken:
-        index = 0 if i18n.short() == "zh" else 1  # the matcher's rule names, in two languages
-        rules = _("; ").join(dict.fromkeys(RULE_LABELS[v.rule][index] for v in broken))
+        rules = _("; ").join(dict.fromkeys(i18n.pick(*RULE_LABELS[v.rule]) for v in broken))
         raise BadInput(_("cannot claim: %(rules)s", rules=rules), field="order_ids")
 
 

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 from jinja2 import Environment
 
 from api import i18n
-from api.http.pages.render import LANG_COOKIE, templates
+from api.http.locale import LANG_COOKIE
+from api.http.pages.render import templates
 
 API = Path(__file__).resolve().parents[2] / "api"
 TEMPLATES = API / "http" / "pages" / "templates"

@@ -27,7 +27,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.http import pages as web
-from api.http.pages.render import LANG_COOKIE, TOKEN_COOKIE, csrf_token
+from api.http.locale import LANG_COOKIE
+from api.http.pages.render import TOKEN_COOKIE, csrf_token
 from api.services.accounts.auth import add_user
 from api.services.actor import Actor
 from api.services.closing import points

@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
+from api.http.locale import LANG_COOKIE
 from api.http.pages import volunteer
-from api.http.pages.render import LANG_COOKIE, csrf_token
+from api.http.pages.render import csrf_token
 from api.services import claims
 from api.services.accounts.auth import add_user
 from api.services.closing import points

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api import i18n
 from api.http.errors import status_of
+from api.http.locale import LANG_COOKIE
 from api.http.pages.render import (
-    LANG_COOKIE,
     TOKEN_COOKIE,
     PageActor,
     check_csrf,

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from api import i18n
 from api.http.deps import actor_for_token
-from api.http.locale import LANG_COOKIE
+from api.http.locale import locale_of
 from api.services.actor import Actor
 from api.services.errors import Unauthorized
 from api.services.offers.assign import to_local
@@ -51,19 +51,6 @@ class LoginRequired(Exception):
 class FormRefused(Exception):
     """A page's form came without the CSRF token of the login it was sent with (a forged
     request, or a form from before a new login): refused, nothing changed."""
-
-
-def locale_of(request: Request) -> str:
-    """The page's locale: the language cookie (set by ``/lang/{code}``), then the browser's
-    ``Accept-Language``, else Chinese (``api.i18n.choose``)."""
-    app = request.scope.get("app")
-    pseudo = bool(app is not None and app.state.settings.pseudo_locale)
-    return i18n.choose(
-        None,
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-        pseudo=pseudo,
-    )
 
 
 def language(request: Request) -> str:
@@ -150,9 +137,9 @@ def render(
 ) -> HTMLResponse:
     """A page: the template with the actor and the page's locale (the catalogs' ``_`` and
     Babel's formats follow it); ``t(zh, en)`` picks one of a text given in both languages as
-    data (a catalogue item's names, a stored notification)."""
-    locale = locale_of(request)
-    i18n.set_locale(locale)
+    data (a catalogue item's names, a stored notification). The request's locale was set
+    before the route ran (``api.http.locale``)."""
+    locale = i18n.current()
     lang = "zh" if i18n.short(locale) == "zh" else "en"
     context.update(
         request=request,

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from api import i18n
 from api.http.deps import SessionDep, SettingsDep
+from api.http.locale import locale_of
 from api.http.pages import labels
 from api.http.pages.auth_pages import HOMES
-from api.http.pages.render import PageActor, in_language, language, locale_of, render
+from api.http.pages.render import PageActor, in_language, language, render
 from api.http.params import IdPath, page_in_range
 from api.i18n import N_
 from api.i18n import gettext as _

@@ -250,11 +250,16 @@ def build_problem(
         if helper_id not in helper_rows:
             helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
     catalogue = catalogue_from_db(session, stamps[CATALOGUE])
-    blocked = _refusals(orders, refused or {})
     codes = {r.code: resident_key(r.id) for r in residents.values()}
-    for row in helper_rows.values():  # the ledger's own blocks (resident codes)
-        if row.blocked_residents:
-            blocked[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
+    ledger: dict[int, set[str]] = {  # the ledger's own blocks (resident codes)
+        row.id: {codes[c] for c in row.blocked_residents if c in codes}
+        for row in helper_rows.values()
+        if row.blocked_residents
+    }
+    refusals = _refusals(orders, refused or {})  # this day's declines and expiries
+    blocked = {
+        h: ledger.get(h, set()) | refusals.get(h, set()) for h in ledger.keys() | refusals.keys()
+    }
     matcher_orders = tuple(
         _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
     )
@@ -280,10 +285,6 @@ def build_problem(
         return free.get(h) or _free_helper(helper_rows[h])
 
     if near and orders:
-        ledger = _refusals(orders, {})  # the ledger's own blocks, without this day's refusals
-        for row in helper_rows.values():
-            if row.blocked_residents:
-                ledger[row.id].update(codes[c] for c in row.blocked_residents if c in codes)
 
         def ask(ids: Iterable[int], blocks: dict[int, set[str]]) -> set[int] | None:
             ids = list(ids)
@@ -307,7 +308,7 @@ def build_problem(
                 tuple(_resident(r, ()) for r in residents.values()),
             )
             could = street.could_serve(key, lambda: ask(helper_rows, ledger))
-            if could is not None and blocked != ledger:
+            if could is not None and refusals:
                 could = ask(sorted(could & helper_rows.keys()), blocked)
         else:
             could = ask(helper_rows, blocked)

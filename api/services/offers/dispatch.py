@@ -184,8 +184,7 @@ def _rule_broken(session: Session, broken: list[TeamViolation]) -> RuleBroken:
     """The refusal, naming each broken rule and who breaks it (by helper number)."""
     parts = []
     for violation in broken:
-        zh, en = RULE_LABELS.get(violation.rule, (str(violation.rule), str(violation.rule)))
-        rule = zh if i18n.short() == "zh" else en  # the matcher's rule names, in two languages
+        rule = i18n.pick(*RULE_LABELS.get(violation.rule, (violation.rule, violation.rule)))
         who = violation.helper_id
         parts.append(_("%(rule)s (helper %(who)s)", rule=rule, who=who) if who else rule)
     return RuleBroken(
