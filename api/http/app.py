@@ -27,6 +27,7 @@ from api.http.locale import RequestLocale
 from api.http.observe import RequestObservation
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
+from api.i18n import gettext as _
 from api.services.errors import ServiceError, TooManyAttempts
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
@@ -118,7 +119,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in error.errors()]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         body = {
-            "detail": f"输入有误 / invalid input: {summary}",
+            # pydantic's own words name each problem (in English: the API's developers read
+            # them); the sentence around them is the reader's.
+            "detail": _("invalid input: %(problems)s", problems=summary),
             "code": "invalid",
             "field": problems[0]["field"] if problems else None,
             "errors": problems,
@@ -129,7 +132,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)
         body = {
-            "detail": "服务器内部错误，已记录 / internal error (logged)",
+            "detail": _("internal error (logged)"),
             "code": "internal",
             "field": None,
         }
