@@ -27,6 +27,7 @@ from api.http.locale import RequestLocale
 from api.http.observe import RequestObservation
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.errors import ServiceError, TooManyAttempts
 from api.settings import Settings, get_settings
@@ -109,7 +110,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         shared error shape; redirects (pages' role gates) as they are."""
         if error.status_code < 400:
             return await http_exception_handler(request, error)
-        body = {"detail": str(error.detail), "code": f"http_{error.status_code}", "field": None}
+        detail = _(FRAMEWORK[error.status_code]) if error.status_code in FRAMEWORK else error.detail
+        body = {"detail": str(detail), "code": f"http_{error.status_code}", "field": None}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -139,6 +141,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=500)
 
 
+# The framework's own refusals, in the reader's language (its English phrase for the rest).
+FRAMEWORK = {
+    400: N_("the request could not be read (is its body valid?)"),
+    404: N_("not found"),
+    405: N_("this address does not take that method"),
+}
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 

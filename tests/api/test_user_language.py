@@ -204,3 +204,17 @@ def test_choosing_the_language_costs_no_query(
         assert page_lang(client, "/s/import/residents") == "en"
     assert with_choice == without_choice
     assert [q for q in with_choice if q.lstrip().upper().startswith("SELECT")] == with_choice[-1:]
+
+
+def test_logging_in_brings_the_accounts_language_to_the_device(
+    client: TestClient, sessions: Sessions, world: World
+) -> None:
+    """A login on a new device sets the language cookie to the account's language, so that
+    the pages without a login there (the login page after a logout) speak it too."""
+    set_language(sessions, "planner", "en")
+    web_login(client, "planner")
+    assert client.cookies.get(LANG_COOKIE) == "en"
+    client.cookies.delete(TOKEN_COOKIE)
+    assert page_lang(client, "/login", **{"Accept-Language": "zh"}) == "en"
+    web_login(client, "staff")  # no language of its own: the cookie is left alone
+    assert LANG_COOKIE not in client.cookies

@@ -82,6 +82,9 @@ async def login_submit(
         samesite="strict",
         secure=settings.https,
     )
+    if issued.user.language:  # the account's own language: also on this device's pages
+        response.set_cookie(LANG_COOKIE, issued.user.language, max_age=LANG_COOKIE_AGE,
+                            samesite="lax")  # fmt: skip
     return response
 
 
