@@ -41,7 +41,6 @@ from api.store.tables import (
     RunUnmatched,
     SkillRow,
     Street,
-    UserRow,
 )
 from matcher.result import WhyParams
 from tests.api import test_one_language as one_language
@@ -101,7 +100,7 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         HelperRow.name, HelperRow.code, HelperRow.address, HelperRow.phone,
         SkillRow.name_zh, SkillRow.name_en, CategoryRow.name_zh, CategoryRow.name_en,
         ItemRow.code, ItemRow.name_zh, ItemRow.name_en, OrderRow.note, PointsEntry.reason,
-        UserRow.username, NotificationRow.text_zh, NotificationRow.text_en,
+        NotificationRow.text_zh, NotificationRow.text_en,
         NotificationRow.last_error, RunRow.error, RunUnmatched.explanation_zh,
         RunUnmatched.explanation_en,
     ]  # fmt: skip
