@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import i18n
-from api.services.ledger.import_columns import CATEGORY_LABELS, COLUMNS, KIND_LABELS
+from api.services.ledger import import_columns
+from api.services.ledger.import_columns import COLUMNS
 from api.services.matching.explain_text import explain_en
 from api.services.matching.problem import catalogue_from_db
 from api.settings import Settings
@@ -58,10 +59,13 @@ LETTER = re.compile(r"[^\W\d_]")  # any letter of any script
 
 # Texts still given as pairs in code outside the HTTP edge, shown as data by the pages: the
 # ledger's helper kinds and resident categories (``api.services.ledger.import_columns``
-# KIND_LABELS / CATEGORY_LABELS, owned by the services' conversion). Listed one by one, so a new
-# escape elsewhere still fails.
+# KIND_LABELS / CATEGORY_LABELS, owned by the services' conversion; gone once converted).
+# Listed one by one, so a new escape elsewhere still fails.
 NOT_YET_IN_CATALOGS = frozenset(
-    name for labels in (KIND_LABELS, CATEGORY_LABELS) for pair in labels.values() for name in pair
+    name
+    for labels in ("KIND_LABELS", "CATEGORY_LABELS")
+    for pair in getattr(import_columns, labels, {}).values()
+    for name in pair
 )
 
 
