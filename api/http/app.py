@@ -7,9 +7,10 @@ import logging
 import pkgutil
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
         # for less).
         to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         sys.setswitchinterval(settings.switch_interval_ms / 1000)
+        _prepare_routes(app.router.routes)
         stop = threading.Event()
         thread = None
         if ticker and settings.tick_seconds > 0:
@@ -92,6 +94,20 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
                 app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(web.__file__).parent / "static"), "static")
     return app
+
+
+def _prepare_routes(routes: Iterable[Any]) -> None:
+    """Build each included router's table of routes now, not on the first request: FastAPI
+    builds them lazily (field validators for every route, about a second of a starting worker's
+    CPU, which every request arriving meanwhile would wait for). Asked by name, so that a
+    FastAPI without these lazy tables just skips this."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            _prepare_routes(candidates())
+        low_priority = getattr(route, "effective_low_priority_routes", None)
+        if callable(low_priority):
+            low_priority()
 
 
 def _add_error_handlers(app: FastAPI) -> None:
