@@ -156,7 +156,8 @@ def print_run(street: str, date: dt.date, run_id: int, figures: dict[str, Any]) 
     )
     for key, label, show in RUN_FIGURES:
         if figures.get(key) is not None:
-            console.print(f"  {_(label)}: {show(figures[key])}")
+            line = _("%(figure)s: %(value)s", figure=_(label), value=show(figures[key]))
+            console.print("  " + line)
 
 
 def serve(
@@ -302,6 +303,6 @@ def demo(
             (labels.pgettext("role", "volunteer"), f"{accounts.helper} ({escape(helper_name)})")
         )
     for role, login in logins:
-        console.print(f"  {role}: {login}")
+        console.print("  " + _("%(figure)s: %(value)s", figure=role, value=login))
     if serve_too:
         serve(host=host, port=port, workers=1)

@@ -672,7 +672,9 @@ def test_fuzz_broken_scenario_files_give_one_clear_line(tmp_path: Path) -> None:
     before = sorted(p.name for p in (tmp_path / "broken").iterdir())
     out = tmp_path / "out.json"
     for name, path in paths.items():
-        result = runner.invoke(app, ["--lang", "en", "scenario", "run", str(path), "--json", str(out)])
+        result = runner.invoke(
+            app, ["--lang", "en", "scenario", "run", str(path), "--json", str(out)]
+        )
         assert result.exit_code == 2, (name, result.output, result.exception)
         line = result.output.strip()
         assert "\n" not in line and str(path) in line and "Traceback" not in line, line
