@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from api import i18n
-from api.planner.report import ReportRun, render_report, write_report
+from api.planner.report import ReportRun, charts, render_report, write_report
 from api.planner.report.figures import run_figures
 from matcher.generator import generate_street_with_layout, preset
 from matcher.metrics import summarize
@@ -190,8 +190,16 @@ def _headings(html: str, data: list[str]) -> list[str]:
     return texts
 
 
+@pytest.fixture
+def no_pictures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Charts drawn (their labels looked up) but not rasterised: the text tests read the page."""
+    monkeypatch.setattr(charts, "to_png", lambda figure: b"chart")
+
+
 @pytest.mark.parametrize(("locale", "lang"), [("en", "en"), ("zh_CN", "zh-CN")])
-def test_the_report_renders_in_one_locale(runs: list[ReportRun], locale: str, lang: str) -> None:
+def test_the_report_renders_in_one_locale(
+    runs: list[ReportRun], locale: str, lang: str, no_pictures: None
+) -> None:
     """Rendered in en or zh_CN, the page says so in ``<html lang>`` and its title, headings,
     table heads and captions are in that language only (names given as data aside)."""
     two = [
@@ -212,9 +220,38 @@ def test_the_report_renders_in_one_locale(runs: list[ReportRun], locale: str, la
         assert [t for t in texts if re.search(r"[A-Za-z]{2,}", t)] == []
 
 
-def test_the_pseudo_locale_marks_the_reports_own_words(runs: list[ReportRun]) -> None:
+def test_the_pseudo_locale_marks_the_reports_own_words(
+    runs: list[ReportRun], no_pictures: None
+) -> None:
     """In qps every heading, table head and caption with words is a marked catalog text."""
     with i18n.use_locale(i18n.PSEUDO):
         html = render_report("tiny", runs[:1], generated=GENERATED)
     texts = _headings(html, ["tiny"])
     assert texts and all(i18n.PSEUDO_OPEN in t for t in texts if re.search("[A-Za-z]", t))
+
+
+def test_charts_are_labelled_in_the_locale_or_in_english_without_a_cjk_font(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Chinese report's charts use a CJK font when matplotlib knows one, else English (never
+    empty boxes); other locales draw as they are."""
+    import matplotlib
+
+    seen: list[tuple[str, str]] = []
+
+    @charts.localized
+    def draw() -> bytes:
+        seen.append((i18n.current(), matplotlib.rcParams["font.sans-serif"][0]))
+        return b""
+
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    with i18n.use_locale("zh_CN"):
+        draw()
+    monkeypatch.setattr(charts, "cjk_font", lambda: "Noto Sans CJK SC")
+    with i18n.use_locale("zh_CN"):
+        draw()
+    with i18n.use_locale("en"):
+        draw()
+    assert seen[0][0] == "en"
+    assert seen[1] == ("zh_CN", "Noto Sans CJK SC")
+    assert seen[2][0] == "en" and seen[2][1] != "Noto Sans CJK SC"
