@@ -32,6 +32,7 @@ from api.logs import configure_cli_logging
 from api.planner import run as scenario_run
 from api.planner.run import OptionError, Overrides
 from api.planner.scenario import ScenarioError, scenario_json_schema
+from api.planner.scenario.messages import pydantic_message
 from api.settings import Settings, get_settings
 from matcher.generator import generate_street, preset
 from matcher.params import SolveParams
@@ -128,7 +129,7 @@ def user_errors() -> Iterator[None]:
     except MissingExtra as error:  # a failure (exit 1), not bad input
         _fail(str(error), code=1)
     except ValidationError as error:
-        lines = [f"{_option_name(e['loc'])}: {e['msg']}" for e in error.errors()]
+        lines = [f"{_option_name(e['loc'])}: {pydantic_message(e)}" for e in error.errors()]
         _fail("\n".join(lines))
     except OSError as error:  # e.g. --json or --out in a folder that cannot be created
         _fail(f"{error.filename or ''}: {error.strerror or error}")

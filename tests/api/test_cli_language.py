@@ -22,7 +22,8 @@ from api.settings import Settings, get_settings
 
 CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 WORD = re.compile(rf"[A-Za-z{CJK}]")
-MARKED = re.compile(rf"{i18n.PSEUDO_OPEN}.*?{i18n.PSEUDO_CLOSE}", re.S)
+OPEN, CLOSE = i18n.PSEUDO_OPEN, i18n.PSEUDO_CLOSE
+MARKED = re.compile(rf"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")  # innermost: marks nest (error: ⟦…⟧)
 ORDER_ID = re.compile(r"\bO\d{4}\b")
 SCENARIO = """\
 name: tiny-street
@@ -65,7 +66,9 @@ def pseudo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 def _unmarked(output: str, data: list[str]) -> list[str]:
     """The lines of ``output`` with a letter or CJK character outside marked texts and
     ``data``."""
-    text = MARKED.sub(" ", output)
+    text, before = output, ""
+    while text != before:
+        before, text = text, MARKED.sub(" ", text)
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
     text = ORDER_ID.sub(" ", text)
@@ -148,9 +151,12 @@ def test_every_line_the_commands_print_is_marked_in_the_pseudo_locale(
     scenario_file: Path, tmp_path: Path, pseudo: None, wide: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In qps, db upgrade and check (sound and unknown street), scenario run, compare and
-    report, and an unknown variant: every letter printed is inside a marked text or is data
-    (paths, names, order ids; the matcher's explanations are data given in two languages)."""
+    report, an unknown variant and a file pydantic rejects: every letter printed is inside a
+    marked text or is data (paths, field paths, names, order ids; the matcher's explanations
+    are data given in two languages)."""
     file = str(scenario_file)
+    broken = tmp_path / "broken.yaml"  # pydantic's errors too, in the catalogs' words
+    broken.write_text(SCENARIO.replace("helpers: 20", "helpers: -5, bogus: 1"), encoding="utf-8")
     commands = [
         (["db", "upgrade"], 0),
         (["db", "check"], 0),
@@ -158,10 +164,12 @@ def test_every_line_the_commands_print_is_marked_in_the_pseudo_locale(
         (["scenario", "run", file, "--solver", "greedy"], 0),
         (["scenario", "compare", file, "--solvers", "greedy"], 0),
         (["scenario", "run", file, "--variant", "nowhere"], 2),
+        (["scenario", "run", str(broken)], 2),
         (["scenario", "report", file, "--solver", "greedy", "--out", str(tmp_path / "r")], 0),
     ]
     monkeypatch.setattr(charts, "to_png", lambda figure: b"chart")  # the page is not read here
-    data = [*DATA, str(tmp_path), *_explanations(scenario_file)]
+    fields = ["street.generated.helpers", "street.generated.bogus"]
+    data = [*DATA, *fields, str(tmp_path), *_explanations(scenario_file)]
     for args, code in commands:
         result = runner.invoke(app, ["--lang", "qps", *args])
         assert result.exit_code == code, (args, result.output)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.i18n import format_number
 from api.i18n import gettext as _
+from api.planner.scenario.messages import pydantic_message
 from api.planner.scenario.schema import (
     MAX_CSV_BYTES,
     MAX_ROWS,
@@ -205,9 +206,9 @@ def _check_columns(path: Path, columns: list[str], row_model: type[BaseModel]) -
 
 
 def _message(detail: Any, echo: bool = True) -> str:
-    """Pydantic's message (English: pydantic's own words; ours are translated where raised);
-    with ``echo`` the rejected value too (a CSV cell is never echoed)."""
-    message = str(detail["msg"]).removeprefix("Value error, ")
+    """Pydantic's message in the reader's language (``messages``); with ``echo`` the rejected
+    value too (a CSV cell is never echoed)."""
+    message = pydantic_message(detail)
     if not echo:
         return message
     if "input" in detail and detail["type"] not in ("missing", "extra_forbidden", "value_error"):
@@ -403,7 +404,7 @@ def _rows(scenario: Scenario, section: str, rows: Sequence[Row], make: Callable[
         except ValidationError as error:
             detail = error.errors(include_url=False)[0]
             field = ".".join(str(part) for part in detail["loc"]) or None
-            what = str(detail["msg"]).removeprefix("Value error, ")
+            what = pydantic_message(detail)
             raise ScenarioError(_row_place(scenario, section, index, field, what)) from error
     return tuple(built)
 
