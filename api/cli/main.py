@@ -73,7 +73,10 @@ Lang = Annotated[
 @app.callback()
 def main(ctx: typer.Context, lang: Lang = None) -> None:
     """Qunbang: volunteer matching for street offices."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError:  # a bad QUNBANG_* value: the commands that read it say so
+        settings = Settings.model_construct()
     try:
         locale = cli_locale(lang, settings)
     except UnknownLanguage as error:  # said in the language the system asks for
