@@ -192,8 +192,10 @@ def _headings(html: str, data: list[str]) -> list[str]:
 
 @pytest.fixture
 def no_pictures(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Charts drawn (their labels looked up) but not rasterised: the text tests read the page."""
+    """Charts drawn (their labels looked up) but not rasterised: the text tests read the page.
+    A CJK font is assumed, so that a Chinese page's charts speak Chinese too."""
     monkeypatch.setattr(charts, "to_png", lambda figure: b"chart")
+    monkeypatch.setattr(charts, "cjk_font", lambda: "DejaVu Sans")
 
 
 @pytest.mark.parametrize(("locale", "lang"), [("en", "en"), ("zh_CN", "zh-CN")])
@@ -255,3 +257,16 @@ def test_charts_are_labelled_in_the_locale_or_in_english_without_a_cjk_font(
     assert seen[0][0] == "en"
     assert seen[1] == ("zh_CN", "Noto Sans CJK SC")
     assert seen[2][0] == "en" and seen[2][1] != "Noto Sans CJK SC"
+
+
+def test_without_a_cjk_font_the_chinese_page_gives_the_english_map_legend(
+    runs: list[ReportRun], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Charts labelled in English for want of a font: the map's caption says what each of
+    their legend's entries means, in the page's language."""
+    monkeypatch.setattr(charts, "to_png", lambda figure: b"chart")
+    monkeypatch.setattr(charts, "cjk_font", lambda: None)
+    with i18n.use_locale("zh_CN"):
+        html = render_report("tiny", runs[:1], generated=GENERATED)
+        key = f"resident, no order today = {i18n.gettext('resident, no order today')}"
+    assert key in html and "今日无订单的居民" in key

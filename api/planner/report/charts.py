@@ -57,6 +57,14 @@ def cjk_font() -> str | None:
     return found
 
 
+def chart_locale() -> str:
+    """The locale the charts are labelled in: the current one, or English for Chinese without
+    a CJK font."""
+    if i18n.short() == "zh" and cjk_font() is None:
+        return "en"
+    return i18n.current()
+
+
 @contextmanager
 def _chart_language() -> Iterator[None]:
     """Draw in the current locale, with a CJK font for Chinese; in English without one.

@@ -16,6 +16,7 @@ from api.i18n import gettext as _
 from api.planner import labels
 from api.planner.report import charts
 from api.planner.report.figures import (
+    MAP_GROUPS,
     ReportRun,
     RunFigures,
     Split,
@@ -190,6 +191,11 @@ def _run_section(index: int, run: ReportRun, figs: RunFigures) -> str:
         legend = _("Communities: %(communities)s.", communities=communities)
     else:
         legend = ""
+    if charts.chart_locale() != i18n.current():  # the chart speaks English: its legend here
+        legend += " " + _("; ").join(
+            f"{i18n.in_locale(charts.chart_locale(), group)} = {_(group)}"
+            for group in MAP_GROUPS.values()
+        )
     parts.append(
         _figure(
             charts.map_chart(figs.map_points),
