@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from html import escape
 
+from api.i18n import gettext as _
 from api.planner.report import charts
 from api.planner.report.figures import (
     MAP_GROUPS,
@@ -16,7 +17,7 @@ from api.planner.report.figures import (
     Split,
     run_figures,
 )
-from matcher.explain import REASON_LABELS
+from api.services.matching.explain_text import reason_label
 from matcher.metrics import Summary
 from matcher.result import Reason
 
@@ -103,15 +104,13 @@ def _comparison(figures: list[RunFigures]) -> str:
             )
         rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}</tr>")
     for reason in Reason:
-        zh, en = REASON_LABELS[reason]
+        label = _("unmatched: %(reason)s", reason=reason_label(reason))
         base = figures[0].reasons.get(reason, 0)
         cells = [f"<td>{base}</td>"]
         for figs in figures[1:]:
             value = figs.reasons.get(reason, 0)
             cells.append(f"<td>{value} {_difference(value - base, '{:.0f}', False)}</td>")
-        rows.append(
-            f"<tr><td>未匹配：{escape(zh)} / unmatched: {escape(en)}</td>{''.join(cells)}</tr>"
-        )
+        rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}</tr>")
     chart = charts.comparison_chart(figures, codes)
     caption = "；".join(f"{c} = {f.label}" for c, f in zip(codes, figures, strict=True))
     return (
@@ -235,9 +234,7 @@ def _both(name_zh: str, name_en: str, code: str) -> str:
 
 def _reasons_section(reasons: dict[Reason, int]) -> str:
     rows = "".join(
-        f"<tr><td>{escape(REASON_LABELS[r][0])} / {escape(REASON_LABELS[r][1])}</td>"
-        f"<td>{reasons.get(r, 0)}</td></tr>"
-        for r in Reason
+        f"<tr><td>{escape(reason_label(r))}</td><td>{reasons.get(r, 0)}</td></tr>" for r in Reason
     )
     return _figure(
         charts.reasons_chart(reasons),

@@ -235,7 +235,7 @@ def _resolve(
     if "circle" in raw:
         unknown = [code for code in raw["circle"] if fold(code) not in lookups.helper_codes]
         if unknown:
-            bad("circle", _("unknown helper codes (%(value)s)", value="、".join(unknown)))
+            bad("circle", _("unknown helper codes (%(value)s)", value=_(", ").join(unknown)))
         known = [lookups.helper_codes.get(fold(code), code) for code in raw["circle"]]
         values["circle"] = list(dict.fromkeys(known))
     return values
