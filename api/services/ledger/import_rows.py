@@ -273,7 +273,7 @@ def _grid(
 
 def _reason(problem: Any) -> str:
     if problem["type"] == "value_error":
-        return str(problem["ctx"]["error"])  # our own validators speak both languages
+        return str(problem["ctx"]["error"])  # our own validators speak the catalogs
     ctx = {
         key: int(value) if isinstance(value, float) and value.is_integer() else value
         for key, value in problem.get("ctx", {}).items()
