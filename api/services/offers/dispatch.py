@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import i18n
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
@@ -312,7 +313,7 @@ def candidates_for(
 
 
 def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> list[str]:
-    reasons = [_("%(km_one_way)s km away", km_one_way=format(eligible.km_one_way, ".1f"))]
+    reasons = [_("%(distance)s away", distance=i18n.format_km(eligible.km_one_way))]
     if eligible.in_circle:
         reasons.append(_("in the resident's circle"))
     if lead_skill and eligible.has_lead:
