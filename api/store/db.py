@@ -62,6 +62,8 @@ def begin_write(
     street_id: int | None = None,
     order_id: int | None = None,
     helper_ids: Iterable[int] = (),
+    *,
+    after_read: bool = False,
 ) -> None:
     """Start a write transaction; writers of one street queue, one at a time.
 
@@ -82,11 +84,18 @@ def begin_write(
     writers and takes that order's own lock, and the lock of each helper in ``helper_ids``
     (those it adds to the team: it may add nobody else). Such writers go ahead together unless
     they touch the same order or add the same helper; street-wide writers (nightly run, claims,
-    staff) still wait for them and they for those."""
-    if session.in_transaction():
+    staff) still wait for them and they for those.
+
+    ``after_read``: the open transaction has only read (e.g. which street and order an answer
+    touches). On PostgreSQL the locks are then taken in it, saving a round trip to end it and
+    one to begin anew: under READ COMMITTED every statement after the locks reads afresh, so
+    nothing read before them is trusted more than if it had been committed first. SQLite ends
+    it and begins IMMEDIATE as always."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if session.in_transaction() and not (after_read and postgres):
         session.commit()
-    connection = session.connection(execution_options={WRITE_OPTION: True})
-    if connection.dialect.name != "postgresql":
+    if not postgres:
+        session.connection(execution_options={WRITE_OPTION: True})
         return
     if street_id is None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key, 0)"), {"key": WRITE_LOCK_KEY})

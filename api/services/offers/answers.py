@@ -29,6 +29,7 @@ from api.services.offers.assign import (
     local_today,
     notify_offer,
     refresh_order_status,
+    settle_order,
 )
 from api.services.offers.rematch import (
     RematchPlan,
@@ -40,6 +41,7 @@ from api.services.paging import Page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
+from api.store.statuses import OfferStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -286,21 +288,44 @@ def accept(
     now: dt.datetime | None = None,
 ) -> OfferView:
     """Accept a pending offer before its deadline. Accepting twice is harmless; accepting an
-    answered, withdrawn or overdue offer is a ``Conflict``."""
+    answered, withdrawn or overdue offer is a ``Conflict``.
+
+    The common case is a compare-and-set of the offer and the order's status settled, in one
+    short transaction with no row objects loaded; only a refused answer reads the offer to say
+    why."""
     now = now or utcnow()
-    begin_write(session, *_street_and_order_of(session, helper_id, offer_id))
-    offer = _own(session, helper_id, offer_id)
-    if offer.status != "accepted":
-        if offer.status != "pending":
-            raise Conflict(_answered(offer))
-        if now > offer.respond_by:
-            raise Conflict(_("the deadline to answer this offer has passed"))
-        if not _move(session, offer, "pending", "accepted", now):
+    target = _answering(session, helper_id, offer_id, end_read=False)
+    if target.order_id is None:
+        session.rollback()
+        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
+    begin_write(session, target.street_id, target.order_id, after_read=True)
+    moved = session.execute(
+        update(OfferRow)
+        .where(
+            OfferRow.id == offer_id,
+            OfferRow.helper_id == helper_id,
+            OfferRow.status == OfferStatus.PENDING,
+            OfferRow.respond_by >= now,
+        )
+        .values(status=OfferStatus.ACCEPTED, responded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        offer = _own(session, helper_id, offer_id)
+        if offer.status != OfferStatus.ACCEPTED:
+            if offer.status != OfferStatus.PENDING:
+                raise Conflict(_answered(offer))
+            if now > offer.respond_by:
+                raise Conflict(_("the deadline to answer this offer has passed"))
             raise Conflict(_("the offer changed meanwhile; reload it"))
-        refresh_order_status(session, session.get_one(OrderRow, offer.assignment.order_id))
-        session.commit()
-        log.info("offer %s accepted by helper %s", offer_id, helper_id)
-    return get_offer(session, helper_id, offer_id)
+        view = get_offer(session, helper_id, offer_id)  # accepted before: nothing to write
+        session.rollback()
+        return view
+    settle_order(session, target.order_id)
+    view = get_offer(session, helper_id, offer_id)
+    session.commit()
+    log.info("offer %s accepted by helper %s", offer_id, helper_id)
+    return view
 
 
 def decline(
@@ -319,17 +344,16 @@ def decline(
     rests on moved. Otherwise (or if the visit day is over) the answer is written on its own and
     the order re-matched afresh, as after an expiry."""
     now = now or utcnow()
-    target = _answering(session, helper_id, offer_id)
+    target = _answering(session, helper_id, offer_id, end_read=False)  # the plan reads on
+    if target.order_id is None:
+        session.rollback()
+        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
     plan = _plan_decline(session, settings, target, helper_id, offer_id, now)
     try:
-        replacements = _write_decline(
-            session, settings, target, helper_id, offer_id, reason, now, plan
-        )
+        return _write_decline(session, settings, target, helper_id, offer_id, reason, now, plan)
     except Stale:
         session.rollback()
-        replacements = _write_decline(session, settings, target, helper_id, offer_id, reason, now)
-    view = get_offer(session, helper_id, offer_id)
-    return DeclinedView(**vars(view), replacement_offers=replacements)
+        return _write_decline(session, settings, target, helper_id, offer_id, reason, now)
 
 
 @dataclass(frozen=True)
@@ -344,7 +368,12 @@ class _Target:
     answerable: bool = False
 
 
-def _answering(session: Session, helper_id: int, offer_id: int) -> _Target:
+def _answering(
+    session: Session, helper_id: int, offer_id: int, *, end_read: bool = True
+) -> _Target:
+    """What an answer to the offer touches; ``end_read``: end the reading transaction (a
+    caller that takes its write locks next passes ``after_read=True`` to ``begin_write``
+    instead)."""
     found = session.execute(
         select(
             OrderRow.street_id, OrderRow.id, OrderRow.date, OfferRow.status, AssignmentRow.status
@@ -353,7 +382,8 @@ def _answering(session: Session, helper_id: int, offer_id: int) -> _Target:
         .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
         .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
     ).first()
-    session.rollback()  # end the read: the write transaction starts afresh
+    if end_read:
+        session.rollback()  # end the read: the write transaction starts afresh
     if found is None:
         return _Target()
     street_id, order_id, date, offer_status, assignment_status = found
@@ -394,16 +424,16 @@ def _write_decline(
     reason: str,
     now: dt.datetime,
     plan: RematchPlan | None = None,
-) -> int:
+) -> DeclinedView:
     """Write the answer, with ``plan``'s new offers in the same transaction (raises ``Stale``,
     nothing written, if the plan no longer holds); without a plan, commit the answer and then
-    re-match. Returns the number of new offers."""
+    re-match. Returns the declined offer as it then stands, with the number of new offers."""
     added = plan.added if plan else ()
     begin_write(session, target.street_id, target.order_id, added)
     offer = _own(session, helper_id, offer_id)
     if offer.status == "declined":
         session.rollback()
-        return 0
+        return DeclinedView(**vars(get_offer(session, helper_id, offer_id)))
     if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
         raise Conflict(_answered(offer))
     if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
@@ -416,24 +446,18 @@ def _write_decline(
         except Exception as error:  # the answer must still land: write it alone, re-match after
             log.exception("order %s: writing the planned re-match failed", plan.order_id)
             raise Stale from error
+        view = get_offer(session, helper_id, offer_id)  # read in the write: one transaction
         session.commit()
         log.info("offer %s declined by helper %s", offer_id, helper_id)
-        return len(added)
+        return DeclinedView(**vars(view), replacement_offers=len(added))
     order = session.get_one(OrderRow, offer.assignment.order_id)
     refresh_order_status(session, order)
     session.commit()  # the answer stands on its own; the re-match solves with no lock held
     log.info("offer %s declined by helper %s", offer_id, helper_id)
-    return rematch_or_release(session, settings, order.id, order.date, now, "decline")
-
-
-def _street_and_order_of(
-    session: Session, helper_id: int, offer_id: int
-) -> tuple[int | None, int | None]:
-    """The street and order whose write locks an answer to this offer takes: the order's own,
-    the street's shared (``begin_write``). (None, None): no such offer; the all-streets lock
-    then, and the caller's lookup reports it missing."""
-    target = _answering(session, helper_id, offer_id)
-    return target.street_id, target.order_id
+    added_after = rematch_or_release(session, settings, order.id, order.date, now, "decline")
+    view = get_offer(session, helper_id, offer_id)
+    session.rollback()
+    return DeclinedView(**vars(view), replacement_offers=added_after)
 
 
 def _move(

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
@@ -65,6 +66,9 @@ def respond_by(
     return max(deadline, now + dt.timedelta(minutes=10))
 
 
+_Row = TypeVar("_Row")
+
+
 def item_of(session: Session, order: OrderRow) -> ItemRow:
     """The order's catalogue item, held by the session for its lifetime: the identity map keeps
     only objects someone holds, and a run touching hundreds of orders would otherwise read the
@@ -72,6 +76,13 @@ def item_of(session: Session, order: OrderRow) -> ItemRow:
     item = session.get_one(ItemRow, order.item)
     session.info.setdefault("items", {})[item.code] = item
     return item
+
+
+def hold(session: Session, row: _Row) -> _Row:
+    """Keep ``row`` in the session for its lifetime (the identity map keeps only rows someone
+    holds): a later ``get`` of it in the same transaction then reads nothing."""
+    session.info.setdefault("held", []).append(row)
+    return row
 
 
 def team_size(session: Session, order: OrderRow) -> int:
@@ -132,6 +143,42 @@ def refresh_order_status(
         order.status, assignment.status if assignment else None, accepted, size
     )
     return _settle(order, status)
+
+
+def settle_order(session: Session, order_id: int) -> str:
+    """``refresh_order_status`` for a writer holding no loaded rows (an answer written as one
+    compare-and-set): one read of the order, its team size and its live team's accepted count,
+    and one write if the status changes (bumping the version, as ``_settle``)."""
+    accepted = (
+        select(func.count(OfferRow.id))
+        .where(OfferRow.assignment_id == AssignmentRow.id, OfferRow.status == OfferStatus.ACCEPTED)
+        .correlate(AssignmentRow)
+        .scalar_subquery()
+    )
+    current, size, assignment_status, members = session.execute(
+        select(OrderRow.status, ItemRow.team_size, AssignmentRow.status, accepted)
+        .join(ItemRow, OrderRow.item == ItemRow.code)
+        .outerjoin(
+            AssignmentRow,
+            and_(
+                AssignmentRow.order_id == OrderRow.id,
+                AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+            ),
+        )
+        .where(OrderRow.id == order_id)
+    ).one()
+    active = assignment_status == AssignmentStatus.ACTIVE
+    status = expected_order_status(
+        current, assignment_status, members if active else 0, size if active else 0
+    )
+    if status != current:
+        session.execute(
+            update(OrderRow)
+            .where(OrderRow.id == order_id)
+            .values(status=status, version=OrderRow.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    return status
 
 
 def _settle(order: OrderRow, status: str) -> str:

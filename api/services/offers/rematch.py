@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from api.services.matching.keys import Keys
@@ -28,6 +28,7 @@ from api.services.matching.problem import StreetProblem, build_problem, leg_minu
 from api.services.offers.assign import (
     add_offer,
     helpers_day,
+    hold,
     live_assignment,
     live_offers,
     local_today,
@@ -38,6 +39,8 @@ from api.settings import Settings
 from api.store.db import among, begin_write
 from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus, RunKind, RunStatus
 from api.store.tables import (
+    LIVE_ASSIGNMENT_STATUSES,
+    LIVE_OFFER_STATUSES,
     AssignmentRow,
     OfferRow,
     OrderRow,
@@ -105,7 +108,9 @@ class RematchPlan(Plan):
     result: Result
 
     def read_basis(self, session: Session) -> Basis:
-        return _basis(session, session.get_one(OrderRow, self.order_id), self.added)
+        # Held by the session: writing the plan next uses the order read here, not read again.
+        order = hold(session, session.get_one(OrderRow, self.order_id))
+        return _basis(session, order, self.added)
 
 
 def rematch(
@@ -184,17 +189,17 @@ def plan_rematch(
     order = session.get(OrderRow, order_id)
     if order is None or order.status == OrderStatus.CANCELLED:
         return None
-    assignment = live_assignment(session, order.id)
-    if assignment is None or assignment.status != AssignmentStatus.ACTIVE:
+    team = _live_team(session, order.id)
+    if team is None or team.status != AssignmentStatus.ACTIVE:
         return None
-    if assignment.override_reason:
+    if team.override_reason:
         return None  # staff sent this team against a rule; the gap is theirs to fill
     gone = leaving[0] if leaving else None
-    members = [o.helper_id for o in live_offers(assignment) if o.id != gone]
+    members = [helper for offer, helper in team.offers if offer != gone]
     if len(members) >= team_size(session, order):
         return None
     began = time.perf_counter()
-    problem = _problem(session, order, assignment, members, leaving[1] if leaving else None)
+    problem = _problem(session, order, team.start_minute, members, leaving[1] if leaving else None)
     params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
     result = solve(problem.problem, params)
     keys = problem.keys
@@ -202,8 +207,8 @@ def plan_rematch(
     if planned is not None and (violations := verify(problem.problem, result)):
         log.error("order %s: re-match plan breaks %s; not sent", order.id, violations)
         planned = None
-    team = keys.helpers.rows(planned.helpers) if planned else []
-    added = tuple(h for h in team if h not in members)
+    chosen = keys.helpers.rows(planned.helpers) if planned else []
+    added = tuple(h for h in chosen if h not in members)
     return RematchPlan(
         order_id=order.id,
         street_id=order.street_id,
@@ -272,16 +277,57 @@ def apply_rematch(
     return list(plan.added)
 
 
+@dataclass(frozen=True)
+class _Team:
+    """An order's live assignment as a re-match plans on it: its state, the visit's start and
+    its live offers (offer id, helper id)."""
+
+    status: str
+    override_reason: str | None
+    start_minute: int | None
+    offers: tuple[tuple[int, int], ...]
+
+
+def _live_team(session: Session, order_id: int) -> _Team | None:
+    """The order's live assignment and its live offers, in one read (no row objects)."""
+    rows = session.execute(
+        select(
+            AssignmentRow.status,
+            AssignmentRow.override_reason,
+            AssignmentRow.start_minute,
+            OfferRow.id,
+            OfferRow.helper_id,
+        )
+        .outerjoin(
+            OfferRow,
+            and_(
+                OfferRow.assignment_id == AssignmentRow.id,
+                OfferRow.status.in_(LIVE_OFFER_STATUSES),
+            ),
+        )
+        .where(
+            AssignmentRow.order_id == order_id,
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+        )
+        .order_by(OfferRow.id)
+    ).all()
+    if not rows:
+        return None
+    status, override, start = rows[0][:3]
+    offers = tuple((r[3], r[4]) for r in rows if r[3] is not None)
+    return _Team(status, override, start, offers)
+
+
 def _problem(
     session: Session,
     order: OrderRow,
-    assignment: AssignmentRow,
+    start_minute: int | None,
     members: list[int],
     declining: int | None = None,
 ) -> StreetProblem:
     fixed = {}
-    if members and assignment.start_minute is not None:
-        fixed[order.id] = assignment.start_minute
+    if members and start_minute is not None:
+        fixed[order.id] = start_minute
     refused = refused_helpers(session, [order.id])
     if declining is not None:
         refused.setdefault(order.id, set()).add(declining)
