@@ -10,9 +10,9 @@ from matcher.result import Reason, Unmatched, WhyParams, Window
 
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
 
-# Short labels for each reason, (Chinese, English), for a reader of the matcher alone (the
-# command line's table still reads them). The service names reasons and rules through its
-# catalogs: ``api.services.matching.explain_text.reason_label`` / ``rule_label``.
+# Short labels for each reason, (Chinese, English): still read by the command line's table
+# (api/cli/printing.py) and a page test; remove once they read the catalogs' names like the rest
+# of the service (``api.services.matching.explain_text.reason_label`` / ``rule_label``).
 REASON_LABELS: dict[Reason, tuple[str, str]] = {
     Reason.NO_SKILL: ("无人具备技能", "no helper has the skill"),
     Reason.OUT_OF_REACH: ("超出服务范围", "none within reach"),

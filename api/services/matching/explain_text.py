@@ -13,20 +13,11 @@ names), chosen per locale.
 from __future__ import annotations
 
 from api import i18n
-from api.i18n import N_
+from api.i18n import N_, pgettext
 from api.i18n import gettext as _
 from matcher.model import Catalogue
 from matcher.result import Reason, WhyParams
 from matcher.verify import Rule
-
-# Short names of the reasons, as tables and charts show them.
-REASON_NAMES: dict[Reason, str] = {
-    Reason.NO_SKILL: N_("no helper has the skill"),
-    Reason.OUT_OF_REACH: N_("none within reach"),
-    Reason.NOT_FREE: N_("none free in the window"),
-    Reason.AT_LIMIT: N_("all at their limit"),
-    Reason.OUTRANKED: N_("lost to higher priority"),
-}
 
 # The rules of the matcher's checker: those a hand-picked team or a claim can break
 # (``matcher.verify.check_plan``), as staff and volunteers read them, and a result's own checks.
@@ -54,11 +45,17 @@ RULE_NAMES: dict[Rule, str] = {
 
 
 def reason_label(reason: Reason | str) -> str:
-    """The short name of a matcher reason in the current locale (an unknown code as it is)."""
-    try:
-        return _(REASON_NAMES[Reason(reason)])
-    except ValueError:
-        return str(reason)
+    """The short name of a matcher reason in the current locale. The message ids are the pages'
+    reason labels (context "reason", ``api.http.pages.labels``): one translation serves pages,
+    tables and charts."""
+    labels: dict[str, str] = {
+        Reason.NO_SKILL: pgettext("reason", "no helper has the skill"),
+        Reason.OUT_OF_REACH: pgettext("reason", "none within reach"),
+        Reason.NOT_FREE: pgettext("reason", "none free in the window"),
+        Reason.AT_LIMIT: pgettext("reason", "all at their limit"),
+        Reason.OUTRANKED: pgettext("reason", "lost to higher priority"),
+    }
+    return labels.get(reason, pgettext("reason", "another reason"))
 
 
 def rule_label(rule: Rule | str) -> str:
