@@ -14,7 +14,6 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from api.i18n import use_locale
 from api.planner.report.figures import MAP_GROUPS, MapPoints, RunFigures, Split
 from api.services.matching.explain_text import reason_label
 from matcher.result import Reason
@@ -62,8 +61,7 @@ def reasons_chart(reasons: dict[Reason, int]) -> bytes:
     """Bars of unmatched orders per reason (every reason shown, zero included)."""
     figure = Figure(figsize=(8, 3))
     axes = figure.add_subplot()
-    with use_locale("en"):  # text inside images is English (see above)
-        labels = [reason_label(r) for r in Reason]
+    labels = [reason_label(r) for r in Reason]
     counts = [reasons.get(r, 0) for r in Reason]
     bars = axes.barh(labels, counts, color="#ef6c00")
     axes.bar_label(bars, padding=2, fontsize=8)
