@@ -24,7 +24,7 @@ from api.services.errors import Conflict
 from api.services.messages.notify import enqueue
 from api.settings import Settings
 from api.store.db import among
-from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus
+from api.store.statuses import AssignmentStatus, NotificationKind, OfferStatus, OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -298,11 +298,11 @@ def withdraw_offer(
 
 
 # What a helper is told about an offer, by kind (message ids; rendered in each language).
-NOTICES = {
-    "offer": N_("New request: %(item)s, %(when)s. Please reply."),
-    "reminder": N_("Reminder: the request %(item)s (%(when)s) expires soon."),
-    "change": N_("Change: the plan for %(item)s (%(when)s) has changed."),
-    "cancellation": N_("Cancelled: %(item)s (%(when)s) no longer needs you."),
+NOTICES: dict[str, str] = {
+    NotificationKind.OFFER: N_("New request: %(item)s, %(when)s. Please reply."),
+    NotificationKind.REMINDER: N_("Reminder: the request %(item)s (%(when)s) expires soon."),
+    NotificationKind.CHANGE: N_("Change: the plan for %(item)s (%(when)s) has changed."),
+    NotificationKind.CANCELLATION: N_("Cancelled: %(item)s (%(when)s) no longer needs you."),
 }
 
 
