@@ -7,9 +7,10 @@ import logging
 import pkgutil
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
@@ -27,6 +28,8 @@ from api.http.locale import RequestLocale
 from api.http.observe import RequestObservation
 from api.http.pages.page_errors import invalid_input_page, is_page
 from api.http.pages.security import install as install_security
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.errors import ServiceError, TooManyAttempts
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
         # for less).
         to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         sys.setswitchinterval(settings.switch_interval_ms / 1000)
+        _prepare_routes(app.router.routes)
         stop = threading.Event()
         thread = None
         if ticker and settings.tick_seconds > 0:
@@ -92,6 +96,20 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
     return app
 
 
+def _prepare_routes(routes: Iterable[Any]) -> None:
+    """Build each included router's table of routes now, not on the first request: FastAPI
+    builds them lazily (field validators for every route, about a second of a starting worker's
+    CPU, which every request arriving meanwhile would wait for). Asked by name, so that a
+    FastAPI without these lazy tables just skips this."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        if callable(candidates):
+            _prepare_routes(candidates())
+        low_priority = getattr(route, "effective_low_priority_routes", None)
+        if callable(low_priority):
+            low_priority()
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
@@ -108,7 +126,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         shared error shape; redirects (pages' role gates) as they are."""
         if error.status_code < 400:
             return await http_exception_handler(request, error)
-        body = {"detail": str(error.detail), "code": f"http_{error.status_code}", "field": None}
+        detail = _(FRAMEWORK[error.status_code]) if error.status_code in FRAMEWORK else error.detail
+        body = {"detail": str(detail), "code": f"http_{error.status_code}", "field": None}
         return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -118,7 +137,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = [{"field": _field_name(e["loc"]), "message": e["msg"]} for e in error.errors()]
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         body = {
-            "detail": f"输入有误 / invalid input: {summary}",
+            # pydantic's own words name each problem (in English: the API's developers read
+            # them); the sentence around them is the reader's.
+            "detail": _("invalid input: %(problems)s", problems=summary),
             "code": "invalid",
             "field": problems[0]["field"] if problems else None,
             "errors": problems,
@@ -129,13 +150,19 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=error)
         body = {
-            "detail": "服务器内部错误，已记录 / internal error (logged)",
+            "detail": _("internal error (logged)"),
             "code": "internal",
             "field": None,
         }
         return JSONResponse(body, status_code=500)
 
 
+# The framework's own refusals, in the reader's language (its English phrase for the rest).
+FRAMEWORK = {
+    400: N_("the request could not be read (is its body valid?)"),
+    404: N_("not found"),
+    405: N_("this address does not take that method"),
+}
 LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 

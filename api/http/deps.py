@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from api.http.locale import use_user_language
 from api.i18n import gettext as _
 from api.services.accounts.auth import actor_of_token
 from api.services.actor import Actor
@@ -62,8 +63,13 @@ async def actor_for_token(request: Request, token: str) -> Actor:
     """The actor a token belongs to; ``Unauthorized`` if the token is unknown, expired or
     revoked or its account inactive. Asked of the database on every request (one indexed read
     in a worker thread): no cache, so a logout or a deactivation made by any worker process
-    takes effect at once everywhere. Shared by API routes and pages (login cookie)."""
-    return await run_in_threadpool(_actor_from_db, request.app.state.sessions, token)
+    takes effect at once everywhere. Shared by API routes and pages (login cookie).
+
+    The same read brings the user's own language: from here on the request speaks it (set in
+    the request's context, before the route and its worker thread run)."""
+    actor = await run_in_threadpool(_actor_from_db, request.app.state.sessions, token)
+    use_user_language(request, actor.language)
+    return actor
 
 
 def _actor_from_db(sessions: sessionmaker[Session], token: str) -> Actor:

@@ -25,14 +25,16 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy.orm import Session
 
 from api.http.observe import served_figures
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.errors import Unauthorized
 from api.services.operations import NightlyFigures, nightly_figures, outbox_backlog
 from api.settings import Settings
 from api.store.tables import utcnow
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-OFF = "指标未开启：请设置 QUNBANG_METRICS_TOKEN / metrics are off: set QUNBANG_METRICS_TOKEN"
-REFUSED = "需要指标令牌 / the metrics token is required (Authorization: Bearer …)"
+OFF = N_("metrics are off: set QUNBANG_METRICS_TOKEN")
+REFUSED = N_("the metrics token is required (Authorization: Bearer …)")
 Figure = Callable[[NightlyFigures], float | None]
 NIGHTLY: tuple[tuple[str, str, Figure], ...] = (  # name, help, the figure
     (
@@ -68,10 +70,10 @@ def check_scrape_token(settings: Settings, authorization: str | None) -> None:
     """Raise ``Unauthorized`` unless ``authorization`` is ``Bearer <QUNBANG_METRICS_TOKEN>``."""
     expected = settings.metrics_token.get_secret_value()
     if not expected:
-        raise Unauthorized(OFF)
-    scheme, _, given = (authorization or "").partition(" ")
+        raise Unauthorized(_(OFF))
+    scheme, _space, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized(REFUSED)
+        raise Unauthorized(_(REFUSED))
 
 
 def render_metrics(session: Session, now: dt.datetime | None = None) -> bytes:

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from api.http.deps import current_actor
 from api.http.errors import ErrorOut, InvalidOut
+from api.i18n import gettext as _
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MEANINGS = {
@@ -99,10 +100,10 @@ class DeclaredRoute(APIRoute):
         single = self.single_values
 
         async def checked(request: Request) -> Response:
-            names = [name for name, _ in request.query_params.multi_items() if name in single]
+            names = [name for name, _value in request.query_params.multi_items() if name in single]
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
-                message = "只能给一个值 / give one value only"
+                message = _("give one value only")
                 raise RequestValidationError(
                     [
                         {"loc": ("query", name), "msg": message, "type": "repeated"}

@@ -21,6 +21,7 @@ class Actor:
     community_id: int | None
     helper_id: int | None
     resident_id: int | None
+    language: str | None = None  # the user's own language (None: no choice made)
 
     def own_helper_id(self) -> int:
         """The helper row of a helper account (``NotFound`` for an account tied to none)."""
@@ -45,4 +46,5 @@ def actor_of(user: UserRow) -> Actor:
         community_id=user.community_id,
         helper_id=user.helper_id,
         resident_id=user.resident_id,
+        language=user.language,
     )

@@ -11,7 +11,16 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ARRAY, ColumnElement, Engine, any_, create_engine, event, literal, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Engine,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -156,12 +165,18 @@ def migrate(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
-def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
-    """``column IN values`` for a list of ids or dates whose length varies from call to call.
-    On PostgreSQL as ``column = ANY(:array)``: one statement text whatever the length, so the
-    driver prepares it once per connection and the server stops planning it on every call (an
-    IN list of another length is another statement, planned afresh: about 1 ms for a join)."""
-    values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(ColumnElement[bool], column == any_(literal(values, ARRAY(column.type))))
-    return cast(ColumnElement[bool], column.in_(values))
+def dialect_of(session: Session) -> str:
+    """The name of the database the session talks to ("postgresql", "sqlite")."""
+    return session.get_bind().dialect.name
+
+
+def among_bound(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """``column IN :name`` for a list of ids or dates bound at each execution, in a statement
+    built once per dialect and run many times (building and keying a statement costs more than
+    running a small one). On PostgreSQL as ``column = ANY(:name)``: one statement text whatever
+    the list's length, so the driver prepares it once per connection and the server stops
+    planning it on every call (an IN list of another length is another statement, planned
+    afresh: about 1 ms for a join)."""
+    if dialect == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))

@@ -17,9 +17,10 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import event, select, update
+from sqlalchemy import Select, bindparam, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
@@ -44,9 +45,15 @@ def current(session: Session, name: str) -> str | None:
 def current_many(session: Session, names: Iterable[str]) -> dict[str, str | None]:
     """The stamps of ``names`` in one read (None: not stamped)."""
     names = list(names)
-    query = select(CacheStamp.name, CacheStamp.stamp).where(CacheStamp.name.in_(names))
-    found = {name: stamp for name, stamp in session.execute(query)}
+    found = {name: stamp for name, stamp in session.execute(_stamps(), {"names": names})}
     return {name: found.get(name) for name in names}
+
+
+@cache  # built once, run with each call's names
+def _stamps() -> Select[str, str]:
+    return select(CacheStamp.name, CacheStamp.stamp).where(
+        CacheStamp.name.in_(bindparam("names", expanding=True))
+    )
 
 
 class StampedCache:

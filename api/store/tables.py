@@ -447,6 +447,9 @@ class UserRow(Base):
     helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), unique=True)
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The user's own language (a shipped locale: "zh_CN", "en"); None: the cookie and the
+    # browser decide (``api.http.locale``).
+    language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = _created()
 
 

@@ -349,3 +349,35 @@ def test_health_is_503_when_the_schema_is_not_this_versions(
             session.commit()
     assert answer.status_code == 503 and answer.json()["code"] == "schema_mismatch"
     assert "0001" in answer.json()["detail"] and str(head) in answer.json()["detail"]
+
+
+def test_route_tables_are_built_at_startup_not_on_the_first_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A starting worker builds FastAPI's lazy per-router route tables in its lifespan, so the
+    first requests do not wait for them (about a second of CPU on a busy machine)."""
+    import fastapi.routing as routing
+
+    included = getattr(routing, "_IncludedRouter", None)
+    if included is None:
+        pytest.skip("this FastAPI builds its route tables eagerly")
+    built: list[str] = []
+    build = included._build_effective_context
+
+    def counting(self: object, route: object) -> object:
+        built.append(getattr(route, "path", "?"))
+        return build(self, route)
+
+    monkeypatch.setattr(included, "_build_effective_context", counting)
+    url = f"sqlite:///{tmp_path}/q.db"
+    from api.store.db import migrate
+
+    migrate(url)
+    app = create_app(Settings(database_url=url, tick_seconds=0), ticker=False)
+    assert built == []
+    with TestClient(app) as client:
+        at_startup = len(built)
+        assert at_startup > 20  # every included router's routes
+        assert client.get("/health").status_code == 200
+        assert client.get("/no/such/page").status_code == 404  # walks every router
+    assert len(built) == at_startup

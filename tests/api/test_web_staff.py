@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api import i18n
 from api.http.pages.render import csrf_token
 from api.http.pages.svg import Dot, DotStyle, bar_chart_svg, map_svg
 from api.services.matching.explain_text import explain_zh
@@ -595,6 +596,8 @@ def test_staff_pages_speak_english_after_the_switch(
     assert "Tonight's run" in page and "Hand rule: " in page and "Reason: " in page
     assert "km away" in page and "Assign to" in page and "今晚的匹配" not in page
     drawing, chart = svgs(client.get(f"/s/map?date={day.isoformat()}").text)
-    assert drawing.findtext(f"{SVG}title") == f"Street map {day.isoformat()}"
-    assert chart.findtext(f"{SVG}title") == f"Helper load on {day.isoformat()}"
+    with i18n.use_locale("en"):
+        shown = i18n.format_day(day)  # "Nov 27, 2026"
+    assert drawing.findtext(f"{SVG}title") == f"Street map {shown}"
+    assert chart.findtext(f"{SVG}title") == f"Helper load on {shown}"
     assert "order(s) that day" in ET.tostring(drawing, encoding="unicode")

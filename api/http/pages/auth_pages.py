@@ -11,14 +11,18 @@ from starlette.concurrency import run_in_threadpool
 
 from api import i18n
 from api.http.errors import status_of
-from api.http.locale import LANG_COOKIE
+from api.http.locale import LANG_COOKIE, LANG_COOKIE_AGE
 from api.http.pages.render import (
     TOKEN_COOKIE,
     PageActor,
     check_csrf,
+    page_actor,
     render,
 )
-from api.services.accounts import auth
+from api.i18n import N_
+from api.i18n import gettext as _
+from api.services.accounts import auth, users
+from api.services.actor import Actor
 from api.services.errors import TooManyAttempts, Unauthorized
 from api.store.db import session_scope
 
@@ -31,13 +35,13 @@ def home(actor: PageActor) -> RedirectResponse:
     return RedirectResponse(HOMES.get(actor.role, "/login"), status_code=303)
 
 
-EXPIRED = ("登录已过期，请重新登录", "Your login has expired: please log in again")
+EXPIRED = N_("Your login has expired: please log in again")
 
 
 @router.get("/login")
 def login_page(request: Request, next: str = "", expired: str = "") -> Response:
     """The login form; after an expired login it says so and comes back to ``next``."""
-    notice = EXPIRED if expired else None
+    notice = _(EXPIRED) if expired else None
     return render(request, "login.html", None, next=next if _local(next) else "", notice=notice)
 
 
@@ -78,6 +82,9 @@ async def login_submit(
         samesite="strict",
         secure=settings.https,
     )
+    if issued.user.language:  # the account's own language: also on this device's pages
+        response.set_cookie(LANG_COOKIE, issued.user.language, max_age=LANG_COOKIE_AGE,
+                            samesite="lax")  # fmt: skip
     return response
 
 
@@ -89,13 +96,10 @@ def _login_refused(
     headers = None
     if isinstance(error, TooManyAttempts):
         minutes = -(-error.retry_after // 60)
-        message = (
-            f"登录失败次数过多，请 {minutes} 分钟后再试",
-            f"Too many failed logins: please try again in {minutes} min",
-        )
+        message = _("Too many failed logins: please try again in %(minutes)s min", minutes=minutes)
         headers = {"Retry-After": str(error.retry_after)}
     else:
-        message = ("用户名或密码错误", "Wrong username or password")
+        message = _("Wrong username or password")
     response = render(
         request,
         "login.html",
@@ -135,11 +139,40 @@ async def logout(request: Request) -> RedirectResponse:
 
 @router.get("/lang/{code}")
 def switch_language(request: Request, code: str) -> RedirectResponse:
+    """The language switch of a signed-out page: the language cookie, back to the page. (A
+    signed-in user's own choice wins over the cookie: their switch posts, below.)"""
+    return _back_in(request, _offered(request, code))
+
+
+@router.post("/lang/{code}")
+async def choose_language(request: Request, code: str) -> RedirectResponse:
+    """The language switch of a signed-in page (a form with the login's CSRF token): stores
+    the choice on the user, so that it follows them to every device, and sets the cookie too
+    (it stays after a logout). Signed out: the cookie only."""
+    chosen = _offered(request, code)
+    if request.cookies.get(TOKEN_COOKIE):
+        actor = await page_actor(request)  # an expired login: to the login page
+        if chosen != i18n.PSEUDO:  # the pseudo-locale is for tests: never stored
+
+            def store(actor: Actor = actor) -> None:
+                with session_scope(request.app.state.sessions) as session:
+                    users.set_language(session, actor, chosen)
+
+            await run_in_threadpool(store)
+    return _back_in(request, chosen)
+
+
+def _offered(request: Request, code: str) -> str:
+    """The locale ``code`` names (an unknown code: the default)."""
+    return i18n.choose(code, None, None, pseudo=request.app.state.settings.pseudo_locale)
+
+
+def _back_in(request: Request, locale: str) -> RedirectResponse:
+    """303 back to the page the switch was on (a same-site path, else the home), with the
+    language cookie set."""
     back = request.headers.get("referer") or "/"
     target = urlparse(back)
     path = target.path + (f"?{target.query}" if target.query else "")
     response = RedirectResponse(path if _local(path) else "/", status_code=303)
-    pseudo = request.app.state.settings.pseudo_locale
-    chosen = i18n.choose(code, None, None, pseudo=pseudo)  # an unknown code: the default
-    response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
+    response.set_cookie(LANG_COOKIE, locale, max_age=LANG_COOKIE_AGE, samesite="lax")
     return response

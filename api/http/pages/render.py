@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
+from babel import Locale
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -18,7 +20,6 @@ from markupsafe import Markup
 
 from api import i18n
 from api.http.deps import actor_for_token
-from api.http.locale import locale_of
 from api.services.actor import Actor
 from api.services.errors import Unauthorized
 from api.services.offers.assign import to_local
@@ -53,9 +54,29 @@ class FormRefused(Exception):
     request, or a form from before a new login): refused, nothing changed."""
 
 
-def language(request: Request) -> str:
-    """The page's language as pages compare it ("zh" or "en"; a pseudo-locale reads as "en")."""
-    return "zh" if i18n.short(locale_of(request)) == "zh" else "en"
+def language(_request: Request | None = None) -> str:
+    """The page's language as pages compare it ("zh" or "en"; a pseudo-locale reads as "en"):
+    of the locale chosen for the request (``api.http.locale``: the user's own, once the login
+    is known, then the cookie and the browser)."""
+    return "zh" if i18n.short() == "zh" else "en"
+
+
+@cache
+def _autonym(locale: str) -> tuple[str, str]:
+    """A locale's name in its own language and its HTML ``lang`` ("中文", "zh-CN")."""
+    tag = "zh-CN" if i18n.short(locale) == "zh" else i18n.short(locale)
+    if locale == i18n.PSEUDO:
+        return i18n.pseudo("Pseudo"), tag
+    return Locale.parse(locale).language_name or locale, tag
+
+
+def other_languages(request: Request) -> list[tuple[str, str, str]]:
+    """The language switch: every other language on offer as (locale, its own name, HTML
+    ``lang``); adding a catalog adds one."""
+    offered = list(i18n.shipped())
+    if request.app.state.settings.pseudo_locale:
+        offered.append(i18n.PSEUDO)
+    return [(code, *_autonym(code)) for code in offered if code != i18n.current()]
 
 
 def tr(lang: str, zh: str, en: str) -> str:
@@ -137,8 +158,9 @@ def render(
 ) -> HTMLResponse:
     """A page: the template with the actor and the page's locale (the catalogs' ``_`` and
     Babel's formats follow it); ``t(zh, en)`` picks one of a text given in both languages as
-    data (a catalogue item's names, a stored notification). The request's locale was set
-    before the route ran (``api.http.locale``)."""
+    data (a catalogue item's names, a stored notification), never a text of the page's own
+    (those are catalog messages). The request's locale was set before the route ran
+    (``api.http.locale``; the user's own language where the login was resolved)."""
     locale = i18n.current()
     lang = "zh" if i18n.short(locale) == "zh" else "en"
     context.update(
@@ -147,6 +169,7 @@ def render(
         lang=lang,
         html_lang="zh-CN" if lang == "zh" else i18n.short(locale),
         t=lambda zh, en: tr(lang, zh, en),
+        languages=other_languages(request),
         message=request.query_params.get("msg"),
         error=context.get("error") or request.query_params.get("err"),
     )

@@ -8,6 +8,7 @@ cannot make a browser send."""
 from __future__ import annotations
 
 import json
+from html import escape
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -15,7 +16,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import i18n
 from api.http.pages.render import FormRefused, LoginRequired, render
+from api.i18n import N_
+from api.i18n import gettext as _
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSP = (
@@ -37,8 +41,7 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-REFUSED_ZH = "来自其他网站的请求已拒绝"
-REFUSED_EN = "request from another site refused"
+REFUSED = N_("Request from another site refused.")
 
 
 def install(app: FastAPI, *, https: bool, site_origin: str = "") -> None:
@@ -121,17 +124,17 @@ def _netloc(url: str) -> str:
 async def _refuse(path: str, send: Send) -> None:
     """403: JSON for the API (``{detail, code, field}``), a short page for the pages."""
     page = not path.startswith("/docs") and path.split("/")[1] in PAGE_ROOTS
-    if page:
+    if page:  # in the request's language (``RequestLocale`` runs before this middleware)
+        lang = "zh-CN" if i18n.short() == "zh" else i18n.short()
         body = (
-            '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>403</title>'
-            f'<p>{REFUSED_ZH}。<a href="/">返回首页</a></p>'
-            f'<p lang="en">The {REFUSED_EN}. <a href="/">Home</a></p></html>'
+            f'<!doctype html><html lang="{escape(lang)}"><meta charset="utf-8"><title>403</title>'
+            f'<p>{escape(_(REFUSED))} <a href="/">{escape(_("Back to the home page"))}</a></p>'
+            "</html>"
         ).encode()
         content_type = b"text/html; charset=utf-8"
     else:
-        detail = f"{REFUSED_ZH} / {REFUSED_EN}"
         body = json.dumps(
-            {"detail": detail, "code": "forbidden", "field": None}, ensure_ascii=False
+            {"detail": _(REFUSED), "code": "forbidden", "field": None}, ensure_ascii=False
         ).encode()
         content_type = b"application/json"
     await send(

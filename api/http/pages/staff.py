@@ -21,11 +21,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from api import i18n
 from api.http.deps import SessionDep
 from api.http.pages import labels, svg  # noqa: F401 (labels gives every template label(group, code))
 from api.http.pages.auth_pages import HOMES
-from api.http.pages.render import PageActor, in_language, language, render, tr
+from api.http.pages.render import PageActor, in_language, language, render
 from api.http.params import ID_MAX, IdPath, page_in_range
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
@@ -253,53 +255,52 @@ def assign(
 # ----------------------------------------------------------------------------- the map
 
 
-MAP_STYLES: dict[str, tuple[str, str, str, str]] = {  # colour, shape, zh, en
-    "helper-inactive": ("#767676", "square", "志愿者：已停用", "Helper: inactive"),
-    "helper-free": ("#2f8f9d", "square", "志愿者：空闲", "Helper: free"),
-    "helper-busy": ("#0b5cad", "square", "志愿者：有派单", "Helper: has orders"),
-    "resident-matched": ("#1e6b2f", "circle", "居民：已匹配", "Resident: matched"),
-    "resident-offered": ("#8a4b00", "circle", "居民：待回复", "Resident: offered"),
-    "resident-unmatched": ("#a31515", "circle", "居民：未匹配", "Resident: unmatched"),
+MAP_STYLES: dict[str, tuple[str, str, str]] = {  # colour, shape, legend (a message id)
+    "helper-inactive": ("#767676", "square", N_("Helper: inactive")),
+    "helper-free": ("#2f8f9d", "square", N_("Helper: free")),
+    "helper-busy": ("#0b5cad", "square", N_("Helper: has orders")),
+    "resident-matched": ("#1e6b2f", "circle", N_("Resident: matched")),
+    "resident-offered": ("#8a4b00", "circle", N_("Resident: offered")),
+    "resident-unmatched": ("#a31515", "circle", N_("Resident: unmatched")),
 }
 
 
-def map_dots(view: street_map.StreetMap, lang: str, names: dict[int, str]) -> list[svg.Dot]:
+def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]:
     """Each point with its tooltip: who (staff only), status, community, orders that day."""
     dots = []
     for point in [*view.helpers, *view.residents]:
         key = f"{point.kind}-{point.status}"
-        zh, en = MAP_STYLES[key][2:]
-        parts = [tr(lang, f"{point.name}（{point.code}）", f"{point.name} ({point.code})")]
-        parts = parts if point.name else []
-        parts += [tr(lang, zh, en), names.get(point.community_id, "")]
-        parts.append(tr(lang, f"当日 {point.orders} 单", f"{point.orders} order(s) that day"))
+        who = _("%(name)s (%(code)s)", name=point.name, code=point.code) if point.name else ""
+        parts = [who, _(MAP_STYLES[key][2]), names.get(point.community_id, "")]
+        parts.append(_("%(orders)s order(s) that day", orders=point.orders))
         dots.append(svg.Dot(point.lat, point.lon, key, " · ".join(p for p in parts if p)))
     return dots
 
 
-def map_drawings(view: street_map.StreetMap, lang: str, names: dict[int, str]) -> dict[str, Any]:
-    styles = {k: svg.DotStyle(c, s, tr(lang, zh, en)) for k, (c, s, zh, en) in MAP_STYLES.items()}
-    dots = map_dots(view, lang, names)
+def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str, Any]:
+    """The map and the load chart of ``view``, in the request's language."""
+    styles = {key: svg.DotStyle(c, s, _(label)) for key, (c, s, label) in MAP_STYLES.items()}
+    dots = map_dots(view, names)
     counts = {key: sum(d.style == key for d in dots) for key in styles}
-    day = view.date.isoformat()
+    day = i18n.format_day(view.date)
     drawing = svg.map_svg(
         dots,
         styles,
-        title=tr(lang, f"街道地图 {day}", f"Street map {day}"),
-        desc=tr(
-            lang,
-            f"{len(view.residents)} 位当日有订单的居民，{len(view.helpers)} 位志愿者",
-            f"{len(view.residents)} residents with orders that day, {len(view.helpers)} helpers",
+        title=_("Street map %(day)s", day=day),
+        desc=_(
+            "%(residents)s residents with orders that day, %(helpers)s helpers",
+            residents=len(view.residents),
+            helpers=len(view.helpers),
         ),
-        km_label=tr(lang, "公里", "km"),
+        km_text=i18n.format_km,
     )
     bars = [(str(n), helpers) for n, helpers in enumerate(view.load)]
     chart = svg.bar_chart_svg(
         bars,
-        title=tr(lang, f"志愿者当日单数分布 {day}", f"Helper load on {day}"),
-        desc=tr(lang, "各单数的志愿者人数", "How many helpers hold 0, 1, 2 … orders"),
-        x_label=tr(lang, "当日单数", "orders that day"),
-        y_label=tr(lang, "志愿者人数", "helpers"),
+        title=_("Helper load on %(day)s", day=day),
+        desc=_("How many helpers hold 0, 1, 2 … orders"),
+        x_label=_("orders that day"),
+        y_label=_("number of helpers"),
         ident="load-chart",
     )
     return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars}
@@ -309,7 +310,6 @@ def map_drawings(view: street_map.StreetMap, lang: str, names: dict[int, str]) -
 def map_page(request: Request, actor: DeskPage, session: SessionDep, date: str = "") -> Response:
     """The street on a map for the date, and how many orders each helper holds."""
     day, error = the_day(request, date)
-    lang = language(request)
     try:
         view = street_map.street_map(session, actor, day)
         names = community_names(session, actor)
@@ -317,4 +317,4 @@ def map_page(request: Request, actor: DeskPage, session: SessionDep, date: str =
         return show(request, "s/map.html", actor, 400, section="map", day=day, view=None,
                     error=failure.message)  # fmt: skip
     return show(request, "s/map.html", actor, section="map", day=day, view=view, error=error,
-                **map_drawings(view, lang, names))  # fmt: skip
+                **map_drawings(view, names))  # fmt: skip

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.http.deps import SessionDep
 from api.http.pages.staff import StaffPage, back, page_number, show
 from api.http.params import IdPath
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.errors import ServiceError
 from api.services.messages import outbox
@@ -22,12 +23,12 @@ from api.store.statuses import NotificationStatus
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 25
-SHOWN = {  # the status filter: its value → (Chinese, English)
-    "unsent": ("未发出（发送失败和待发送）", "Not sent (failed and pending)"),
-    NotificationStatus.FAILED: ("发送失败", "Failed"),
-    NotificationStatus.PENDING: ("待发送", "Pending"),
-    NotificationStatus.SENT: ("已发送", "Sent"),
-    "all": ("全部", "All"),
+SHOWN = {  # the status filter: its value → its name
+    "unsent": N_("Not sent (failed and pending)"),
+    NotificationStatus.FAILED: N_("Failed"),
+    NotificationStatus.PENDING: N_("Pending"),
+    NotificationStatus.SENT: N_("Sent"),
+    "all": N_("All"),
 }
 
 
@@ -43,7 +44,7 @@ def messages(
     )
     found = outbox.list_notifications(session, actor, filters, page_number(page), PER_PAGE)
     return show(request, "s/messages.html", actor, section="messages", found=found,
-                shown=shown, choices=SHOWN,
+                shown=shown, choices={value: _(name) for value, name in SHOWN.items()},
                 pager_base=f"/s/messages?status={shown}&")  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from api.http.deps import SessionDep
 from api.http.pages.staff import StaffPage, back, page_number, show
 from api.http.params import IdPath, id_in_range
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
@@ -29,7 +30,10 @@ from api.services.orders import OrderFilters
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 25
-KINDS = {"residents": ("居民", "residents"), "helpers": ("志愿者", "helpers")}
+KINDS = {  # a ledger: (the import page's title, the link back to its list)
+    "residents": (N_("Import the residents' ledger"), N_("Residents")),
+    "helpers": (N_("Import the helpers' ledger"), N_("Helpers")),
+}
 
 
 def _labels(session: Session) -> dict[str, Any]:
@@ -162,7 +166,7 @@ def import_form(request: Request, kind: str, actor: StaffPage) -> Response:
     if kind not in KINDS:
         return show(request, "s/missing.html", actor, 404, error=_("not found"))
     return show(request, "s/import.html", actor, section=kind, kind=kind,
-                kind_names=KINDS[kind], rows=[], filename="")  # fmt: skip
+                kind_names=[_(name) for name in KINDS[kind]], rows=[], filename="")  # fmt: skip
 
 
 @router.post("/import/{kind}")
@@ -185,7 +189,7 @@ def import_upload(
         session.rollback()
         rows = list(getattr(failure, "errors", []))
         return show(request, "s/import.html", actor, 422, section=kind, kind=kind,
-                    kind_names=KINDS[kind], rows=rows, filename=filename,
+                    kind_names=[_(name) for name in KINDS[kind]], rows=rows, filename=filename,
                     error=failure.message)  # fmt: skip
     return _imported(request, kind, report)
 

@@ -8,7 +8,7 @@ text is escaped; each drawing has a viewBox, ``role="img"``, an ``aria-labelledb
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -102,14 +102,18 @@ def _shape(x: float, y: float, style: DotStyle, title: str, key: str) -> str:
     return f'<circle {common} cx="{_f(x)}" cy="{_f(y)}" r="6">{tip}</circle>'
 
 
-def _scale_bar(frame: _Frame, height: float, km_label: str) -> list[str]:
+def _km(km: float) -> str:
+    return f"{km:g} km"
+
+
+def _scale_bar(frame: _Frame, height: float, km_text: Callable[[float], str]) -> list[str]:
     """A bar of a round length (0.1, 0.2, 0.5, 1, 2, 5 … km) about a fifth of the width."""
     want = (MAP_WIDTH - 2 * PAD) / 5 / frame.scale
     step = 10 ** math.floor(math.log10(want))
     km = max((m * step for m in (1, 2, 5) if m * step <= want), default=step)
     length = km * frame.scale
     y = height - 10
-    label = f"{km:g} {km_label}"
+    label = km_text(km)
     return [
         f'<g class="scale" stroke="#1a1a1a" stroke-width="2">'
         f'<line x1="{PAD}" y1="{_f(y)}" x2="{_f(PAD + length)}" y2="{_f(y)}"/></g>',
@@ -125,10 +129,11 @@ def map_svg(
     title: str,
     desc: str,
     ident: str = "street-map",
-    km_label: str = "km",
+    km_text: Callable[[float], str] = _km,
 ) -> Markup:
     """The dots on a plain map (north up, true proportions), drawn in the order of ``styles``
-    so that later groups lie on top; a scale bar in the corner."""
+    so that later groups lie on top; a scale bar in the corner, its length written by
+    ``km_text`` (the page's: ``api.i18n.format_km``)."""
     frame, height = _frame(dots, MAP_WIDTH)
     parts = _open(ident, MAP_WIDTH, height, title, desc)
     parts.append(f'<rect x="0" y="0" width="{MAP_WIDTH}" height="{_f(height)}" fill="#f7f9fb"/>')
@@ -137,7 +142,7 @@ def map_svg(
         parts.append(f'<g class="group {_x(key)}">')
         parts += [_shape(*frame.xy(d.lat, d.lon), style, d.title, key) for d in group]
         parts.append("</g>")
-    parts += _scale_bar(frame, height, km_label)
+    parts += _scale_bar(frame, height, km_text)
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from api import i18n
 from api.http.deps import SessionDep, SettingsDep
-from api.http.locale import locale_of
 from api.http.pages import labels
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render
@@ -79,7 +78,7 @@ def _refused(request: Request, session: Session, path: str, error: ServiceError)
 def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
     """Template helpers: ``day(date)`` as today / tomorrow / a weekday and date, and
     ``moment(utc)`` for a stored time in the street's local time."""
-    locale = locale_of(request)
+    locale = i18n.current()  # the request's (``api.http.locale``), kept for the template
     today = local_today(settings)
 
     def day(date: dt.date) -> str:

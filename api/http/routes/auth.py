@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Form, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.http.deps import CurrentActor, SessionDep, SettingsDep, oauth2
 from api.http.errors import ErrorOut
 from api.http.openapi import declared_router, error_responses
-from api.services.accounts import auth
+from api.services.accounts import auth, users
+from api.services.actor import actor_of
 from api.services.operations import database_health
 from api.services.types import UtcDateTime
 
@@ -33,6 +34,17 @@ class MeOut(BaseModel):
     community_id: int | None
     helper_id: int | None
     resident_id: int | None
+    language: str | None = Field(
+        None, description="the account's own language (a locale: zh_CN, en); null: none chosen"
+    )
+
+
+class LanguageIn(BaseModel):
+    language: str | None = Field(
+        max_length=16,
+        description="a shipped locale (zh_CN, en) or its language (zh); null forgets the "
+        "choice (then the language cookie and Accept-Language decide)",
+    )
 
 
 class LoginForm(OAuth2PasswordRequestForm):
@@ -104,3 +116,12 @@ def logout(
 def me(actor: CurrentActor) -> MeOut:
     """The logged-in account and its scope."""
     return MeOut.model_validate(actor, from_attributes=True)
+
+
+@router.put("/auth/me/language")
+def set_my_language(body: LanguageIn, actor: CurrentActor, session: SessionDep) -> MeOut:
+    """Choose the account's own language for its pages and the API's messages: it wins over
+    the language cookie and ``Accept-Language``, on every device (null: no choice). Any
+    signed-in role; 422 for a language without a catalog."""
+    user = users.set_language(session, actor, body.language)
+    return MeOut.model_validate(actor_of(user), from_attributes=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api import i18n
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.auth import add_user
+from api.services.actor import Actor
 from api.services.errors import BadInput
 from api.store.db import begin_write
 from api.store.tables import Community, HelperRow, ResidentRow, Street, UserRow
@@ -76,3 +78,33 @@ _MISSING = {
     "street": N_("unknown street code %(code)s"),
     "community": N_("unknown community code %(code)s"),
 }
+
+
+def set_language(session: Session, actor: Actor, language: str | None) -> UserRow:
+    """Store the acting user's own language (a shipped locale, e.g. ``zh_CN`` or ``en``, or a
+    language part such as ``zh``; ``None`` forgets the choice: the cookie and the browser decide
+    again); commits. ``BadInput`` for a language without a catalog."""
+    chosen = None
+    if language is not None:
+        chosen = next(
+            (
+                locale
+                for locale in i18n.shipped()
+                if language.replace("-", "_").lower() in (locale.lower(), i18n.short(locale))
+            ),
+            None,
+        )
+        if chosen is None:
+            raise BadInput(
+                _(
+                    "no language %(language)s: choose from %(choices)s",
+                    language=repr(language),
+                    choices=", ".join(i18n.shipped()),
+                ),
+                "language",
+            )
+    begin_write(session)
+    user = session.get_one(UserRow, actor.user_id)
+    user.language = chosen
+    session.commit()
+    return user

@@ -12,14 +12,15 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
-from api.store.db import among
+from api.store.db import among_bound, dialect_of
 from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -354,6 +355,26 @@ class Load:
 def _loads(
     session: Session, date: dt.date, solving: set[int], helpers: dict[int, Any]
 ) -> dict[int, list[Load]]:
+    few = len(helpers) <= FEW_LOADS  # a few helpers (a re-match's): just theirs
+    values: dict[str, Any] = {"date": date}
+    if few:
+        values["helpers"] = list(helpers)
+    rows = session.execute(_loads_query(dialect_of(session), few), values)
+    loads: dict[int, list[Load]] = defaultdict(list)
+    for helper_id, start, order_id, lat, lon, duration in rows:
+        if order_id in solving or helper_id not in helpers:
+            continue
+        _, minutes = leg_minutes(helpers[helper_id], Location(lat=lat, lon=lon))
+        span = None
+        if start is not None:
+            out = (minutes + 1) // 2
+            span = (start - out, start + duration + minutes - out)
+        loads[helper_id].append(Load(minutes=duration + minutes, span=span))
+    return loads
+
+
+@cache  # built once per database kind and shape, run with each call's values
+def _loads_query(dialect: str, few: bool) -> Select[int, int | None, int, float, float, int]:
     query = (
         select(
             OfferRow.helper_id,
@@ -368,24 +389,14 @@ def _loads(
         .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
         .join(ItemRow, OrderRow.item == ItemRow.code)
         .where(
-            OrderRow.date == date,
+            OrderRow.date == bindparam("date"),
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
             OfferRow.status.in_(LIVE_OFFER_STATUSES),
         )
     )
-    if len(helpers) <= FEW_LOADS:  # a few helpers (a re-match's): just theirs
-        query = query.where(among(session, OfferRow.helper_id, helpers))
-    loads: dict[int, list[Load]] = defaultdict(list)
-    for helper_id, start, order_id, lat, lon, duration in session.execute(query):
-        if order_id in solving or helper_id not in helpers:
-            continue
-        _, minutes = leg_minutes(helpers[helper_id], Location(lat=lat, lon=lon))
-        span = None
-        if start is not None:
-            out = (minutes + 1) // 2
-            span = (start - out, start + duration + minutes - out)
-        loads[helper_id].append(Load(minutes=duration + minutes, span=span))
-    return loads
+    if few:
+        query = query.where(among_bound(OfferRow.helper_id, "helpers", dialect))
+    return query
 
 
 def _refusals(orders: list[OrderRow], refused: dict[int, set[int]]) -> dict[int, set[str]]:
@@ -402,16 +413,7 @@ def _circles(
     """Each resident's circle among ``helpers`` (plain rows by id): helpers from the ledger's
     circle plus those who served them."""
     by_code = {row.code: helper_id for helper_id, row in helpers.items()}
-    served = session.execute(
-        select(OrderRow.resident_id, OfferRow.helper_id)
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(
-            among(session, OrderRow.resident_id, residents),
-            AssignmentRow.status.in_(("done", "confirmed")),
-            OfferRow.status == "accepted",
-        )
-    ).all()
+    served = session.execute(_served(dialect_of(session)), {"residents": list(residents)}).all()
     circles: dict[int, set[int]] = defaultdict(set)
     for resident in residents.values():
         circles[resident.id].update(by_code[c] for c in resident.circle if c in by_code)
@@ -419,6 +421,22 @@ def _circles(
         if helper_id in helpers:
             circles[resident_id].add(helper_id)
     return {r: tuple(helper_key(h) for h in sorted(hs)) for r, hs in circles.items()}
+
+
+@cache
+def _served(dialect: str) -> Select[int, int]:
+    """Who served which of the residents (bound as ``residents``): accepted members of done
+    or confirmed visits."""
+    return (
+        select(OrderRow.resident_id, OfferRow.helper_id)
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(
+            among_bound(OrderRow.resident_id, "residents", dialect),
+            AssignmentRow.status.in_(("done", "confirmed")),
+            OfferRow.status == "accepted",
+        )
+    )
 
 
 def _free_helper(row: Any) -> Helper:

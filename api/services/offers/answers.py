@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import Select, Update, and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from api.i18n import N_
@@ -170,6 +170,13 @@ def _view_query() -> Select[*tuple[Any, ...]]:
     )
 
 
+@cache
+def _one_view() -> Select[*tuple[Any, ...]]:
+    return _view_query().where(
+        OfferRow.id == bindparam("offer"), OfferRow.helper_id == bindparam("helper")
+    )
+
+
 def _view(row: object) -> OfferView:
     r = row._mapping  # type: ignore[attr-defined]
     revealed = r["status"] == "accepted" and r["assignment_status"] in LIVE_ASSIGNMENT_STATUSES
@@ -253,18 +260,24 @@ def my_offers(
 
 def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
     """One of the helper's own offers; anyone else's is ``NotFound`` (never a hint it exists)."""
-    row = session.execute(
-        _view_query().where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
-    ).first()
+    row = session.execute(_one_view(), {"offer": offer_id, "helper": helper_id}).first()
     if row is None:
         raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
     return _view(row)
 
 
 def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
-    offer = session.scalar(
+    offer = session.scalar(_own_query(), {"offer": offer_id, "helper": helper_id})
+    if offer is None:
+        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
+    return offer
+
+
+@cache  # the hot statements are built once; each run binds its values
+def _own_query() -> Select[OfferRow]:
+    return (
         select(OfferRow)
-        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
+        .where(OfferRow.id == bindparam("offer"), OfferRow.helper_id == bindparam("helper"))
         .options(  # answering needs the offer and its assignment; the rest loads if used
             joinedload(OfferRow.assignment).options(
                 lazyload(AssignmentRow.order), lazyload(AssignmentRow.offers)
@@ -272,9 +285,6 @@ def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
             lazyload(OfferRow.helper),
         )
     )
-    if offer is None:
-        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
-    return offer
 
 
 # ----------------------------------------------------------------------------- answering
@@ -299,17 +309,7 @@ def accept(
         session.rollback()
         raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
     begin_write(session, target.street_id, target.order_id, after_read=True)
-    moved = session.execute(
-        update(OfferRow)
-        .where(
-            OfferRow.id == offer_id,
-            OfferRow.helper_id == helper_id,
-            OfferRow.status == OfferStatus.PENDING,
-            OfferRow.respond_by >= now,
-        )
-        .values(status=OfferStatus.ACCEPTED, responded_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    moved = session.execute(_accepting(), {"offer": offer_id, "helper": helper_id, "now": now})
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         offer = _own(session, helper_id, offer_id)
         if offer.status != OfferStatus.ACCEPTED:
@@ -326,6 +326,22 @@ def accept(
     session.commit()
     log.info("offer %s accepted by helper %s", offer_id, helper_id)
     return view
+
+
+@cache
+def _accepting() -> Update:
+    """Accept the offer if it is the helper's, pending and not overdue (a compare-and-set)."""
+    return (
+        update(OfferRow)
+        .where(
+            OfferRow.id == bindparam("offer"),
+            OfferRow.helper_id == bindparam("helper"),
+            OfferRow.status == OfferStatus.PENDING,
+            OfferRow.respond_by >= bindparam("now"),
+        )
+        .values(status=OfferStatus.ACCEPTED, responded_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def decline(
@@ -374,14 +390,7 @@ def _answering(
     """What an answer to the offer touches; ``end_read``: end the reading transaction (a
     caller that takes its write locks next passes ``after_read=True`` to ``begin_write``
     instead)."""
-    found = session.execute(
-        select(
-            OrderRow.street_id, OrderRow.id, OrderRow.date, OfferRow.status, AssignmentRow.status
-        )
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(OfferRow.id == offer_id, OfferRow.helper_id == helper_id)
-    ).first()
+    found = session.execute(_answering_query(), {"offer": offer_id, "helper": helper_id}).first()
     if end_read:
         session.rollback()  # end the read: the write transaction starts afresh
     if found is None:
@@ -389,6 +398,18 @@ def _answering(
     street_id, order_id, date, offer_status, assignment_status = found
     answerable = offer_status in LIVE_OFFER_STATUSES and assignment_status == "active"
     return _Target(street_id, order_id, date, answerable)
+
+
+@cache
+def _answering_query() -> Select[int, int, dt.date, str, str]:
+    return (
+        select(
+            OrderRow.street_id, OrderRow.id, OrderRow.date, OfferRow.status, AssignmentRow.status
+        )
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(OfferRow.id == bindparam("offer"), OfferRow.helper_id == bindparam("helper"))
+    )
 
 
 def _plan_decline(
@@ -469,17 +490,25 @@ def _move(
     reason: str | None = None,
 ) -> bool:
     """Compare-and-set an offer's status: of two answers at once, only one lands."""
-    values: dict[str, object] = {"status": new, "responded_at": now}
+    values = {"offer": offer.id, "old": old, "new": new, "now": now}
     if reason is not None:
-        values["decline_reason"] = reason
-    moved = session.execute(
+        values["reason"] = reason
+    moved = session.execute(_moving(reason is not None), values)
+    session.expire_all()
+    return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+@cache
+def _moving(with_reason: bool) -> Update:
+    values: dict[str, Any] = {"status": bindparam("new"), "responded_at": bindparam("now")}
+    if with_reason:
+        values["decline_reason"] = bindparam("reason")
+    return (
         update(OfferRow)
-        .where(OfferRow.id == offer.id, OfferRow.status == old)
+        .where(OfferRow.id == bindparam("offer"), OfferRow.status == bindparam("old"))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    session.expire_all()
-    return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 ANSWERED = {

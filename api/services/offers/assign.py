@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, Update, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
@@ -23,7 +24,7 @@ from api.i18n import gettext as _
 from api.services.errors import Conflict
 from api.services.messages.notify import enqueue
 from api.settings import Settings
-from api.store.db import among
+from api.store.db import among_bound, dialect_of
 from api.store.statuses import AssignmentStatus, NotificationKind, OfferStatus, OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -149,13 +150,27 @@ def settle_order(session: Session, order_id: int) -> str:
     """``refresh_order_status`` for a writer holding no loaded rows (an answer written as one
     compare-and-set): one read of the order, its team size and its live team's accepted count,
     and one write if the status changes (bumping the version, as ``_settle``)."""
+    current, size, assignment_status, members = session.execute(
+        _settling(), {"order": order_id}
+    ).one()
+    active = assignment_status == AssignmentStatus.ACTIVE
+    status = expected_order_status(
+        current, assignment_status, members if active else 0, size if active else 0
+    )
+    if status != current:
+        session.execute(_settled(), {"order": order_id, "status": status})
+    return status
+
+
+@cache  # built once, run with each order's id
+def _settling() -> Select[str, int, str | None, int]:
     accepted = (
         select(func.count(OfferRow.id))
         .where(OfferRow.assignment_id == AssignmentRow.id, OfferRow.status == OfferStatus.ACCEPTED)
         .correlate(AssignmentRow)
         .scalar_subquery()
     )
-    current, size, assignment_status, members = session.execute(
+    return (
         select(OrderRow.status, ItemRow.team_size, AssignmentRow.status, accepted)
         .join(ItemRow, OrderRow.item == ItemRow.code)
         .outerjoin(
@@ -165,20 +180,18 @@ def settle_order(session: Session, order_id: int) -> str:
                 AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
             ),
         )
-        .where(OrderRow.id == order_id)
-    ).one()
-    active = assignment_status == AssignmentStatus.ACTIVE
-    status = expected_order_status(
-        current, assignment_status, members if active else 0, size if active else 0
+        .where(OrderRow.id == bindparam("order"))
     )
-    if status != current:
-        session.execute(
-            update(OrderRow)
-            .where(OrderRow.id == order_id)
-            .values(status=status, version=OrderRow.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-    return status
+
+
+@cache
+def _settled() -> Update:
+    return (
+        update(OrderRow)
+        .where(OrderRow.id == bindparam("order"))
+        .values(status=bindparam("status"), version=OrderRow.version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _settle(order: OrderRow, status: str) -> str:
@@ -339,15 +352,22 @@ def helpers_day(
     """The helpers' live offers (id, status) on those dates: what is left of their day, as a
     plan made with no lock held rests on it (re-match and claims compare it under the lock)."""
     rows = session.execute(
+        _helpers_day(dialect_of(session)), {"helpers": list(helper_ids), "dates": list(dates)}
+    ).all()
+    return tuple((offer_id, status) for offer_id, status in rows)
+
+
+@cache
+def _helpers_day(dialect: str) -> Select[int, str]:
+    return (
         select(OfferRow.id, OfferRow.status)
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
         .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
         .where(
-            among(session, OfferRow.helper_id, helper_ids),
-            among(session, OrderRow.date, dates),
+            among_bound(OfferRow.helper_id, "helpers", dialect),
+            among_bound(OrderRow.date, "dates", dialect),
             OfferRow.status.in_(LIVE_OFFER_STATUSES),
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
         )
         .order_by(OfferRow.id)
-    ).all()
-    return tuple((offer_id, status) for offer_id, status in rows)
+    )

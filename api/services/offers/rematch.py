@@ -18,8 +18,9 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.services.matching.keys import Keys
@@ -36,7 +37,7 @@ from api.services.offers.assign import (
     team_size,
 )
 from api.settings import Settings
-from api.store.db import among, begin_write
+from api.store.db import among_bound, begin_write, dialect_of
 from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus, RunKind, RunStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -62,14 +63,22 @@ ATTEMPTS = 3  # plans overtaken by another writer are solved again this often
 def refused_helpers(session: Session, order_ids: Iterable[int]) -> dict[int, set[int]]:
     """Per order, the helpers who declined it or let an offer for it expire."""
     refused: dict[int, set[int]] = defaultdict(set)
-    rows = session.execute(
-        select(AssignmentRow.order_id, OfferRow.helper_id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(among(session, AssignmentRow.order_id, order_ids), OfferRow.status.in_(REFUSALS))
-    )
+    rows = session.execute(_refused(dialect_of(session)), {"orders": list(order_ids)})
     for order_id, helper_id in rows:
         refused[order_id].add(helper_id)
     return dict(refused)
+
+
+@cache  # built once per database kind, run with each call's orders
+def _refused(dialect: str) -> Select[int, int]:
+    return (
+        select(AssignmentRow.order_id, OfferRow.helper_id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(
+            among_bound(AssignmentRow.order_id, "orders", dialect),
+            OfferRow.status.in_(REFUSALS),
+        )
+    )
 
 
 def helper_km(problem: StreetProblem, helper_id: int, order: OrderRow) -> float:
@@ -230,15 +239,20 @@ def _basis(
     """The order's version and its offers' states, and the live offers of that day held by the
     helpers the plan adds (what is left of their day): what a re-match plan rests on. Offer
     ``declined`` is counted as declined (an answer planned ahead, written with the plan)."""
-    offers = session.execute(
-        select(OfferRow.id, OfferRow.status)
-        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(AssignmentRow.order_id == order.id)
-        .order_by(OfferRow.id)
-    ).all()
+    offers = session.execute(_order_offers(), {"order": order.id}).all()
     states = tuple((i, OfferStatus.DECLINED if i == declined else st) for i, st in offers)
     busy = helpers_day(session, added, [order.date])
     return (order.status, order.version, states, busy)
+
+
+@cache
+def _order_offers() -> Select[int, str]:
+    return (
+        select(OfferRow.id, OfferRow.status)
+        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(AssignmentRow.order_id == bindparam("order"))
+        .order_by(OfferRow.id)
+    )
 
 
 def apply_rematch(
@@ -290,7 +304,17 @@ class _Team:
 
 def _live_team(session: Session, order_id: int) -> _Team | None:
     """The order's live assignment and its live offers, in one read (no row objects)."""
-    rows = session.execute(
+    rows = session.execute(_team_query(), {"order": order_id}).all()
+    if not rows:
+        return None
+    status, override, start = rows[0][:3]
+    offers = tuple((r[3], r[4]) for r in rows if r[3] is not None and r[4] is not None)
+    return _Team(status, override, start, offers)
+
+
+@cache
+def _team_query() -> Select[str, str | None, int | None, int | None, int | None]:
+    return (
         select(
             AssignmentRow.status,
             AssignmentRow.override_reason,
@@ -306,16 +330,11 @@ def _live_team(session: Session, order_id: int) -> _Team | None:
             ),
         )
         .where(
-            AssignmentRow.order_id == order_id,
+            AssignmentRow.order_id == bindparam("order"),
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
         )
         .order_by(OfferRow.id)
-    ).all()
-    if not rows:
-        return None
-    status, override, start = rows[0][:3]
-    offers = tuple((r[3], r[4]) for r in rows if r[3] is not None)
-    return _Team(status, override, start, offers)
+    )
 
 
 def _problem(
