@@ -11,8 +11,8 @@ from matcher.result import Reason, Unmatched, WhyParams, Window
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
 
 # Short labels for each reason, (Chinese, English): still read by the command line's table
-# (api/cli/printing.py) and a page test; remove once they read the catalogs' names like the rest
-# of the service (``api.services.matching.explain_text.reason_label`` / ``rule_label``).
+# (api/cli/printing.py) only; remove once it reads the catalogs' names like the rest of the
+# service (``api.services.matching.explain_text.reason_label`` / ``rule_label``).
 REASON_LABELS: dict[Reason, tuple[str, str]] = {
     Reason.NO_SKILL: ("无人具备技能", "no helper has the skill"),
     Reason.OUT_OF_REACH: ("超出服务范围", "none within reach"),
