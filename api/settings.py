@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     follow_up_days: int = Field(default=3, ge=0)
     # Offer the pseudo-locale "qps" (every catalog text marked ⟦…⟧): for tests and translators.
     pseudo_locale: bool = False
+    # The command line's language (zh_CN, en; "zh" and "en_US" do too); empty: the system's
+    # LC_ALL / LC_MESSAGES / LANG, else Chinese. ``--lang`` overrides it (api.cli.language).
+    lang: str = ""
     # Log lines as text (uvicorn's shape, with the request id) or one JSON object per line.
     log_format: Literal["text", "json"] = "text"
     # What a scraper sends to read /metrics (Authorization: Bearer …); empty: nobody may.

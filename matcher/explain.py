@@ -1,5 +1,6 @@
 """Why an order was left unmatched, as data: a reason and its facts (``WhyParams``); the
-sentences people read are made from them outside the matcher. Also the short labels of reasons."""
+sentences and names people read are made from them outside the matcher
+(``api.services.matching.explain_text``)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,6 @@ from matcher.candidates import Eligibility, OrderContext
 from matcher.result import Reason, Unmatched, WhyParams, Window
 
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
-
-# Short labels for each reason, (Chinese, English): still read by the command line's table
-# (api/cli/printing.py) only; remove once it reads the catalogs' names like the rest of the
-# service (``api.services.matching.explain_text.reason_label`` / ``rule_label``).
-REASON_LABELS: dict[Reason, tuple[str, str]] = {
-    Reason.NO_SKILL: ("无人具备技能", "no helper has the skill"),
-    Reason.OUT_OF_REACH: ("超出服务范围", "none within reach"),
-    Reason.NOT_FREE: ("时段内无空闲", "none free in the window"),
-    Reason.AT_LIMIT: ("已达当日上限", "all at their limit"),
-    Reason.OUTRANKED: ("让位于更高优先级", "lost to higher priority"),
-}
 
 
 def explain_unmatched(

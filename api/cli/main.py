@@ -1,4 +1,7 @@
-"""The ``qunbang`` command line. What staff read is Chinese first, English second.
+"""The ``qunbang`` command line. What a command prints is in one language, from the catalogs:
+``--lang``, else ``QUNBANG_LANG``, else the system's locale, else Chinese (``api.cli.language``).
+Help texts stay English (Typer builds them when the module is imported, before ``--lang`` is
+read).
 
 Commands stay thin: they check options, call a service (``api.planner.run``,
 ``api.planner.report``) and
@@ -20,22 +23,23 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from api.cli import service as cli_service
+from api.cli.language import UnknownLanguage, cli_locale, offered
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
 from api.extras import MissingExtra, require
+from api.i18n import current, format_day, format_number, use_locale
 from api.i18n import gettext as _
 from api.logs import configure_cli_logging
 from api.planner import run as scenario_run
 from api.planner.run import OptionError, Overrides
 from api.planner.scenario import ScenarioError, scenario_json_schema
-from api.settings import get_settings
+from api.planner.scenario.messages import pydantic_message
+from api.settings import Settings, get_settings
 from matcher.generator import generate_street, preset
 from matcher.params import SolveParams
 from matcher.solve import solve, solve_greedy
 
-app = typer.Typer(help="群帮 Qunbang — 志愿者匹配 / volunteer matching", no_args_is_help=True)
-scenario_app = typer.Typer(
-    help="情景文件：运行、比较、报告 / scenario files: run, compare, report", no_args_is_help=True
-)
+app = typer.Typer(help="Qunbang: volunteer matching for street offices.", no_args_is_help=True)
+scenario_app = typer.Typer(help="Scenario files: run, compare, report.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(cli_service.user_app, name="user")
 app.add_typer(cli_service.db_app, name="db")
@@ -55,9 +59,37 @@ OPTION_NAMES = {"time_limit_s": "--time-limit", "workers": "--workers", "seed": 
 Seed = Annotated[int | None, typer.Option(min=0, help="CP-SAT seed; default: the file's setting")]
 
 
+Lang = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="language of what the command prints: zh_CN or en; default: QUNBANG_LANG, "
+        "then LC_ALL / LC_MESSAGES / LANG, then zh_CN",
+        show_default=False,
+    ),
+]
+
+
 @app.callback()
-def main() -> None:
-    """群帮 Qunbang — 志愿者匹配 / volunteer matching."""
+def main(ctx: typer.Context, lang: Lang = None) -> None:
+    """Qunbang: volunteer matching for street offices."""
+    try:
+        settings = get_settings()
+    except ValidationError:  # a bad QUNBANG_* value: the commands that read it say so
+        settings = Settings.model_construct()
+    try:
+        locale = cli_locale(lang, settings)
+    except UnknownLanguage as error:  # said in the language the system asks for
+        with use_locale(cli_locale(None, settings.model_copy(update={"lang": ""}))):
+            _fail(_unknown_language(str(error), settings))
+    ctx.with_resource(use_locale(locale))  # the command's locale, given back when it ends
+
+
+def _unknown_language(wish: str, settings: Settings) -> str:
+    choices = ", ".join(offered(settings))
+    return _(
+        "unknown language %(lang)s; choose one of: %(choices)s", lang=repr(wish), choices=choices
+    )
 
 
 @app.command("match-demo")
@@ -71,9 +103,15 @@ def match_demo(
     began = time.perf_counter()
     problem = generate_street(preset("demo", seed=seed))
     console.print(
-        f"[bold]示范街道 / demo street[/bold] {problem.date}: {len(problem.helpers)} 名志愿者 "
-        f"helpers, {len(problem.residents)} 名居民 residents, {len(problem.orders)} 个订单 "
-        f"orders (generated in {time.perf_counter() - began:.1f}s)"
+        _(
+            "Demo street, %(date)s: %(helpers)s helpers, %(residents)s residents, %(orders)s "
+            "orders (generated in %(seconds)s s)",
+            date=format_day(problem.date),
+            helpers=format_number(len(problem.helpers)),
+            residents=format_number(len(problem.residents)),
+            orders=format_number(len(problem.orders)),
+            seconds=format_number(time.perf_counter() - began, 1),
+        )
     )
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed)
     greedy = solve_greedy(problem, params)
@@ -94,7 +132,7 @@ def user_errors() -> Iterator[None]:
     except MissingExtra as error:  # a failure (exit 1), not bad input
         _fail(str(error), code=1)
     except ValidationError as error:
-        lines = [f"{_option_name(e['loc'])}: {e['msg']}" for e in error.errors()]
+        lines = [f"{_option_name(e['loc'])}: {pydantic_message(e)}" for e in error.errors()]
         _fail("\n".join(lines))
     except OSError as error:  # e.g. --json or --out in a folder that cannot be created
         _fail(f"{error.filename or ''}: {error.strerror or error}")
@@ -156,14 +194,19 @@ def scenario_run_command(
     if json_path is not None:
         with user_errors():
             scenario_run.write_json(run, json_path)
-        console.print(f"JSON: {json_path}")
+        console.print(_("JSON written to %(path)s", path=escape(str(json_path))), soft_wrap=True)
 
 
 def _progress_line(update: Callable[[str], None]) -> scenario_run.Progress:
     def progress(stage: str, objective: float, bound: float, elapsed_s: float) -> None:
         update(
-            f"CP-SAT {stage}: 当前最优 best {objective:,.1f} · 界 bound {bound:,.1f} · "
-            f"{elapsed_s:.1f} s"
+            _(
+                "CP-SAT, stage %(stage)s: best %(best)s · bound %(bound)s · %(seconds)s s",
+                stage=stage,
+                best=format_number(objective, 1),
+                bound=format_number(bound, 1),
+                seconds=format_number(elapsed_s, 1),
+            )
         )
 
     return progress
@@ -208,6 +251,10 @@ def scenario_report(
     variants: Annotated[str | None, typer.Option(help="comma-separated; default: all")] = None,
     solver: Annotated[str, typer.Option(help="cpsat | greedy")] = "cpsat",
     time_limit: TimeLimit = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(help="language of the report (zh_CN, en); default: the command's language"),
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report (charts, map, variants) and print its path.
 
@@ -220,10 +267,22 @@ def scenario_report(
 
         scenario_run.check_solver(solver)
         if time_limit is not None and time_limit <= 0:
-            raise OptionError("--time-limit: must be greater than 0")
+            raise OptionError(_("--time-limit: must be greater than 0"))
+        locale = _report_locale(lang)
         with console.status(_("writing the report…")):
-            html = write_report(file, names or None, out, solver, time_limit)
+            html = write_report(file, names or None, out, solver, time_limit, locale)
     console.print(_("report: %(html)s", html=html))
+
+
+def _report_locale(lang: str | None) -> str:
+    """The report's locale: ``--lang`` of the report command, else the command's own."""
+    if lang is None:
+        return current()
+    settings = get_settings()
+    try:
+        return cli_locale(lang, settings)
+    except UnknownLanguage as error:
+        raise OptionError("--lang: " + _unknown_language(str(error), settings)) from None
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ from sqlalchemy import select
 
 from api.cli.printing import console
 from api.extras import MissingExtra
+from api.i18n import N_, format_day, format_km, format_number
 from api.i18n import gettext as _
 from api.logs import configure_cli_logging, server_logging_config
+from api.planner import labels
 from api.services.errors import ServiceError
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, migrate, session_factory
@@ -29,8 +31,8 @@ from api.store.db import make_engine, migrate, session_factory
 log = logging.getLogger("qunbang.cli")
 WORKER_HEALTHCHECK_S = 60
 
-user_app = typer.Typer(help="账号 / accounts", no_args_is_help=True)
-db_app = typer.Typer(help="数据库 / database", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: upgrade, check.", no_args_is_help=True)
 
 DateOption = Annotated[
     str | None, typer.Option("--date", help="YYYY-MM-DD; default: tomorrow (street time)")
@@ -75,7 +77,7 @@ def _parse_date(text: str | None, settings: Settings) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        _fail(_("expected YYYY-MM-DD, got %(text)s", text=repr(text)), 2)
+        _fail(_("--date: expected YYYY-MM-DD, got %(text)s", text=repr(text)), 2)
         raise  # unreachable: _fail exits
 
 
@@ -113,7 +115,7 @@ def _streets(sessions, code: str | None) -> list[tuple[int, str]]:  # type: igno
             query = query.where(Street.code == code)
         streets = [(row.id, row.name) for row in session.execute(query)]
     if code is not None and not streets:
-        _fail(_("no street with code %(code)s", code=repr(code)), 2)
+        _fail(_("--street: no street with code %(code)s", code=repr(code)), 2)
     if not streets:
         _fail(_("the database has no street yet (try: qunbang demo)"), 2)
     return streets
@@ -126,24 +128,36 @@ def _run_nightly(sessions, settings: Settings, street_id: int, day: dt.date, tri
         return run_nightly(sessions, settings, street_id, day, trigger=trigger)
 
 
+# A run's figures as the command prints them: key, label (a message id), how the value reads.
+RUN_FIGURES: tuple[tuple[str, str, Any], ...] = (
+    ("orders", N_("Orders"), format_number),
+    ("covered", N_("Matched"), format_number),
+    ("coverage_ratio", N_("Weighted coverage"), lambda v: format_number(100 * v, 1) + " %"),
+    (
+        "greedy_coverage_ratio",
+        N_("Hand rule's coverage"),
+        lambda v: format_number(100 * v, 1) + " %",
+    ),
+    ("travel_km", N_("Travel"), format_km),
+    ("status", N_("Solver status"), labels.solver_status),
+    ("runtime_s", N_("Runtime"), lambda v: _("%(seconds)s s", seconds=format_number(v, 1))),
+)
+
+
 def print_run(street: str, date: dt.date, run_id: int, figures: dict[str, Any]) -> None:
-    """One run's figures, Chinese first."""
-    console.print(f"[bold]{escape(street)}[/bold] {date} · 匹配批次 run #{run_id}")
-    shown = [
-        ("orders", "订单 orders"),
-        ("covered", "已匹配 matched"),
-        ("coverage_ratio", "加权覆盖率 weighted coverage"),
-        ("greedy_coverage_ratio", "人工规则 hand rule"),
-        ("travel_km", "路程 travel km"),
-        ("status", "求解状态 status"),
-        ("runtime_s", "用时 seconds"),
-    ]
-    for key, label in shown:
-        if key in figures:
-            value = figures[key]
-            if isinstance(value, float):
-                value = f"{value:.1%}" if "ratio" in key else f"{value:,.1f}"
-            console.print(f"  {label}: {value}")
+    """One run's figures, in the command's language."""
+    console.print(
+        _(
+            "%(street)s, %(date)s · run #%(run)s",
+            street=f"[bold]{escape(street)}[/bold]",
+            date=format_day(date),
+            run=run_id,
+        )
+    )
+    for key, label, show in RUN_FIGURES:
+        if figures.get(key) is not None:
+            line = _("%(figure)s: %(value)s", figure=_(label), value=show(figures[key]))
+            console.print("  " + line)
 
 
 def serve(
@@ -205,7 +219,7 @@ def db_check(
                 if street is not None:
                     street_id = session.scalar(select(Street.id).where(Street.code == street))
                     if street_id is None:
-                        _fail(_("no street with code %(street)s", street=repr(street)), 2)
+                        _fail(_("--street: no street with code %(code)s", code=repr(street)), 2)
                 violations = check_database(session, street_id, local_today(settings))
         finally:
             engine.dispose()
@@ -213,8 +227,12 @@ def db_check(
         console.print(escape(str(violation)), soft_wrap=True, highlight=False)
     if violations:
         raise typer.Exit(code=1)
-    where = f"street {street}" if street else "every street"
-    console.print(_("no violations (%(where)s)", where=where), highlight=False)
+    if street:
+        console.print(
+            _("no violations (street %(street)s)", street=escape(street)), highlight=False
+        )
+    else:
+        console.print(_("no violations (every street)"), highlight=False)
 
 
 @user_app.command("add")
@@ -272,15 +290,19 @@ def demo(
         helper_name = ensure_demo_helper(sessions, street)
     accounts = street.accounts
     url = f"http://{host}:{port}"
-    console.print(f"\n[bold]服务地址 / URL[/bold]: {url}   接口文档 / API docs: {url}/docs")
+    console.print("\n" + _("Address: %(url)s   API documentation: %(url)s/docs", url=url))
     console.print(_("database: %(database_url)s", database_url=escape(settings.database_url)))
-    console.print("演示账号 / demo logins (密码 password: " + escape(accounts.password) + ")")
-    console.print(
-        f"  工作人员 staff: {accounts.staff}   "
-        f"社区工作人员 community staff: {accounts.community_staff}"
-    )
-    console.print(f"  规划人员 planner: {accounts.planner}")
+    console.print(_("Demo logins (password: %(password)s)", password=escape(accounts.password)))
+    logins = [
+        (labels.pgettext("role", "staff"), accounts.staff),
+        (_("community staff"), accounts.community_staff),
+        (labels.pgettext("role", "planner"), accounts.planner),
+    ]
     if helper_name:
-        console.print(f"  志愿者 helper: {accounts.helper} ({escape(helper_name)})")
+        logins.append(
+            (labels.pgettext("role", "volunteer"), f"{accounts.helper} ({escape(helper_name)})")
+        )
+    for role, login in logins:
+        console.print("  " + _("%(figure)s: %(value)s", figure=role, value=login))
     if serve_too:
         serve(host=host, port=port, workers=1)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.i18n import gettext as _
 from api.planner.scenario import Scenario, build, load_scenario, variant_names
-from api.services.matching.explain_text import explain_en, explain_zh
+from api.services.matching.explain_text import explain_in
 from matcher.cpsat.solver import Progress  # re-exported for the CLI
 from matcher.metrics import Summary, summarize
 from matcher.model import Problem
@@ -76,7 +77,13 @@ def apply_overrides(params: SolveParams, overrides: Overrides) -> SolveParams:
 
 def check_solver(solver: str) -> str:
     if solver not in SOLVERS:
-        raise OptionError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+        raise OptionError(
+            _(
+                "unknown solver %(solver)s; choose one of: %(choices)s",
+                solver=repr(solver),
+                choices=", ".join(SOLVERS),
+            )
+        )
     return solver
 
 
@@ -90,7 +97,14 @@ def check_variant(scenario: Scenario, path: Path, variant: str | None) -> str | 
     if variant == BASE:
         return None
     valid = ", ".join([BASE, *names])
-    raise OptionError(f"{path}: unknown variant {variant!r}; valid variants: {valid}")
+    raise OptionError(
+        _(
+            "%(path)s: unknown variant %(variant)s; valid variants: %(valid)s",
+            path=path,
+            variant=repr(variant),
+            valid=valid,
+        )
+    )
 
 
 def split_list(text: str | None) -> list[str]:
@@ -185,8 +199,8 @@ def result_json(run: Run) -> dict[str, Any]:
                 "reason": str(u.reason),
                 "params": u.params.model_dump(mode="json"),
                 # A scenario's own order ids are what its reader knows: shown as they are.
-                "explanation": explain_zh(u.reason, u.params, catalogue, u.outranked_by),
-                "explanation_en": explain_en(u.reason, u.params, catalogue, u.outranked_by),
+                "explanation": explain_in("zh_CN", u.reason, u.params, catalogue, u.outranked_by),
+                "explanation_en": explain_in("en", u.reason, u.params, catalogue, u.outranked_by),
                 "outranked_by": u.outranked_by,
             }
             for u in result.unmatched

@@ -62,9 +62,9 @@ def test_run_prints_summary_and_writes_documented_json(scenario_file: Path, tmp_
     every order either assigned or unmatched, once."""
     out = tmp_path / "out" / "result.json"
     args = ["scenario", "run", str(scenario_file), "--time-limit", "3", "--workers", "1"]
-    result = runner.invoke(app, [*args, "--json", str(out)])
+    result = runner.invoke(app, ["--lang", "en", *args, "--json", str(out)])
     assert result.exit_code == 0, result.output
-    assert "weighted coverage" in result.output and "continuity rate" in result.output
+    assert "Weighted coverage" in result.output and "Continuity rate" in result.output
     data = json.loads(out.read_text(encoding="utf-8"))
     assert set(data) == DOCUMENTED_KEYS
     assert data["solver"] == "cpsat" and data["variant"] is None
@@ -96,10 +96,10 @@ def test_run_with_greedy_solver(scenario_file: Path, tmp_path: Path) -> None:
 def test_compare_prints_columns_and_differences(scenario_file: Path) -> None:
     """``compare`` with two variants prints one column each and differences to the first."""
     args = ["scenario", "compare", str(scenario_file), "--variants", "base,wider"]
-    result = runner.invoke(app, [*args, "--solvers", "greedy", "--time-limit", "2"])
+    result = runner.invoke(app, ["--lang", "en", *args, "--solvers", "greedy", "--time-limit", "2"])
     assert result.exit_code == 0, result.output
     assert "base · greedy" in result.output and "wider · greedy" in result.output
-    assert re.search(r"(±0|[+\u2212]\d+\.\d+) km", result.output)
+    assert re.search(r"(±0|[+\u2212]\d[\d,.]*) km", result.output)
 
 
 def test_broken_file_exits_2_naming_file_and_field(tmp_path: Path) -> None:
@@ -139,10 +139,19 @@ def test_unwritable_json_path_exits_2(scenario_file: Path, tmp_path: Path) -> No
 
 
 def test_report_writes_html(scenario_file: Path, tmp_path: Path) -> None:
-    """``report`` writes the HTML file into --out and prints its path."""
+    """``report`` writes the HTML file into --out and prints its path; its ``--lang`` sets the
+    page's language apart from the command's."""
     out = tmp_path / "report"
     args = ["scenario", "report", str(scenario_file), "--out", str(out), "--solver", "greedy"]
-    result = runner.invoke(app, [*args, "--variants", "base,wider"])
+    result = runner.invoke(
+        app, ["--lang", "zh_CN", *args, "--variants", "base,wider", "--lang", "en"]
+    )
     assert result.exit_code == 0, result.output
     html = next(out.glob("*.html"))
     assert html.name in " ".join(result.output.split()).replace(" ", "")
+    assert "报告" in result.output  # the command speaks Chinese, the page English
+    assert '<html lang="en">' in html.read_text(encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    bad = [*args[:3], "--out", str(elsewhere), "--lang", "fr"]
+    refused = runner.invoke(app, bad)
+    assert refused.exit_code == 2 and "--lang" in refused.output and not elsewhere.exists()

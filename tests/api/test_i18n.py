@@ -54,10 +54,23 @@ def _used() -> frozenset[tuple[str | None, str]]:
 
 
 def _catalog(locale: str) -> dict[tuple[str | None, str], str]:
+    """(context, id) → translation; a plural message (``ngettext``) under each of its two ids,
+    its forms joined, or "" if any form is missing."""
     path = i18n.LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as file:
         catalog = read_po(file, locale=locale)
-    return {(m.context, m.id): m.string for m in catalog if m.id and isinstance(m.id, str)}
+    found: dict[tuple[str | None, str], str] = {}
+    for m in catalog:
+        if not m.id:
+            continue
+        if isinstance(m.id, str):
+            found[(m.context, m.id)] = m.string
+            continue
+        forms = tuple(m.string)
+        joined = " | ".join(forms) if forms and all(forms) else ""
+        for one in m.id:  # both ids' places may appear in each form
+            found[(m.context, one)] = joined
+    return found
 
 
 def test_the_extractor_finds_the_pages_messages() -> None:
@@ -77,6 +90,8 @@ def test_every_message_in_use_is_translated_in_each_shipped_catalog(locale: str)
     assert missing == []
     for (_, message), text in catalog.items():  # a translation may leave a place out
         places = {p.split(")")[0] for p in message.split("%(")[1:]}
+        if " | " in text:  # a plural's forms: ngettext always fills %(n)s
+            places.add("n")
         assert {p.split(")")[0] for p in text.split("%(")[1:]} <= places, message
 
 

@@ -6,15 +6,24 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.services.matching import problem as problem_module
 from api.services.matching.nightly import run_nightly
-from api.services.matching.problem import build_problem, forget_kept, helper_key
+from api.services.matching.problem import (
+    _prefill,
+    build_problem,
+    catalogue_from_db,
+    forget_kept,
+    helper_key,
+    street_helpers,
+)
 from api.services.offers.assign import live_assignment, live_offers
 from api.services.offers.rematch import _problem, refused_helpers
 from api.settings import Settings
-from api.store.stamps import current, helpers_name
+from api.store.stamps import CATALOGUE, current, helpers_name
 from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street
 from matcher.eligible import eligible_helpers
 from tests.api.conftest import World
@@ -127,7 +136,7 @@ def test_rematch_problem_holds_everyone_who_could_serve(
             if assignment is None:
                 continue
             members = [o.helper_id for o in live_offers(assignment)][:-1]  # one place to fill
-            small = _problem(session, order, assignment, members).problem
+            small = _problem(session, order, assignment.start_minute, members).problem
             whole = build_problem(
                 session,
                 order.street_id,
@@ -156,7 +165,7 @@ def _same_as_whole_street(session: Session, order: OrderRow) -> bool:
     if assignment is None or not live_offers(assignment):
         return False
     *members, leaving = [o.helper_id for o in live_offers(assignment)]
-    small = _problem(session, order, assignment, members, leaving).problem
+    small = _problem(session, order, assignment.start_minute, members, leaving).problem
     refused = refused_helpers(session, [order.id])
     refused.setdefault(order.id, set()).add(leaving)
     whole = build_problem(
@@ -218,3 +227,50 @@ def _restore(session: Session, skills: dict[str, tuple[list[str], str | None]]) 
             .values(required_skills=required, lead_skill=lead)
         )
     session.commit()
+
+
+def test_a_days_prefilled_answers_are_those_each_order_gets_asked_alone(
+    sessions: sessionmaker[Session],
+    world: World,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Who could serve each of a day's orders, asked for the whole day at once (the background
+    prefill a day's first re-match starts), equals key for key what asking for each order alone
+    gives; and a day's prefill starts once per worker, not at every re-match."""
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    with sessions() as session:  # some helpers barred from some residents (the ledger's blocks)
+        barred = session.scalars(
+            select(OrderRow).where(OrderRow.date == day).order_by(OrderRow.id).limit(5)
+        ).all()
+        codes = [order.resident.code for order in barred]
+        for helper in session.scalars(select(HelperRow).where(HelperRow.id % 3 == 0)):
+            helper.blocked_residents = codes
+        session.commit()
+    run_nightly(sessions, settings, world.street_id, day)
+    started: list[dt.date] = []
+    monkeypatch.setattr(
+        problem_module, "_start_prefill", lambda _s, _street, _id, date, *_: started.append(date)
+    )
+    forget_kept()
+    with sessions() as session:
+        orders = session.scalars(
+            select(OrderRow)
+            .where(OrderRow.date == day, OrderRow.status != "cancelled")
+            .order_by(OrderRow.id)
+        ).all()
+        for order in orders:  # a first gap: nobody pinned, no refusals
+            build_problem(session, order.street_id, day, [order], near=True)
+        alone = dict(street_helpers(session, world.street_id).could)
+        stamp = current(session, CATALOGUE)
+        catalogue = catalogue_from_db(session)
+    assert started == [day]
+    assert len(alone) == len(orders) >= 5
+    assert any(could for could in alone.values())
+    forget_kept()
+    with sessions() as session:
+        street = street_helpers(session, world.street_id)
+        engine = session.get_bind()
+    _prefill(engine, street, world.street_id, day, stamp, catalogue)  # type: ignore[arg-type]
+    assert street.could == alone

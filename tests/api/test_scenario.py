@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from api import i18n
 from api.cli.main import app
 from api.planner import run as scenario_run
 from api.planner.scenario import (
@@ -76,6 +78,14 @@ street:
     orders:
       - {id: O1, resident: R1, item: H06}
 """
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The messages below are checked in English (the catalogs' ids); the command line is
+    asked for English with ``--lang en``."""
+    with i18n.use_locale("en"):
+        yield
 
 
 def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
@@ -368,7 +378,7 @@ def test_unknown_variant_lists_valid_names(tiny: Scenario) -> None:
         build(tiny, "nope")
     assert str(caught.value) == (
         f"{tiny.source}: unknown variant 'nope'; "
-        "choose one of base, nurses, reach, health-x2, no-parties, tuned"
+        "valid variants: base, nurses, reach, health-x2, no-parties, tuned"
     )
 
 
@@ -454,7 +464,7 @@ def test_yaml_loader_bounds_size_and_refuses_non_text(tmp_path: Path) -> None:
 def test_yaml_loader_errors_through_the_cli_exit_2_in_one_line(tmp_path: Path) -> None:
     """Through ``qunbang scenario run`` a loader error is one red line and exit code 2."""
     path = write(tmp_path, "name: t\nstreet: " + "[" * 3000 + "]" * 3000 + "\n")
-    result = runner.invoke(app, ["scenario", "run", str(path)])
+    result = runner.invoke(app, ["--lang", "en", "scenario", "run", str(path)])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "Traceback" not in result.output
     assert "nested more than 50 levels deep" in result.output
@@ -662,7 +672,9 @@ def test_fuzz_broken_scenario_files_give_one_clear_line(tmp_path: Path) -> None:
     before = sorted(p.name for p in (tmp_path / "broken").iterdir())
     out = tmp_path / "out.json"
     for name, path in paths.items():
-        result = runner.invoke(app, ["scenario", "run", str(path), "--json", str(out)])
+        result = runner.invoke(
+            app, ["--lang", "en", "scenario", "run", str(path), "--json", str(out)]
+        )
         assert result.exit_code == 2, (name, result.output, result.exception)
         line = result.output.strip()
         assert "\n" not in line and str(path) in line and "Traceback" not in line, line

@@ -38,9 +38,9 @@ def _count(db_url: str, query) -> int:  # type: ignore[no-untyped-def]
 
 def test_nightly_matches_and_exits_0(env: str, world: World) -> None:
     """A good run exits 0, prints the figures and leaves a done run with offers."""
-    result = runner.invoke(app, ["nightly", "--date", DATE.isoformat()])
+    result = runner.invoke(app, ["--lang", "en", "nightly", "--date", DATE.isoformat()])
     assert result.exit_code == 0, result.output
-    assert "run #" in result.output
+    assert "run #" in result.output and "Weighted coverage" in result.output
     assert _count(env, select(func.count()).select_from(RunRow).where(RunRow.status == "done")) == 1
     assert _count(env, select(func.count()).select_from(OfferRow)) > 0
 

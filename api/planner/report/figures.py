@@ -1,8 +1,7 @@
 """The numbers behind the report's charts, computed from one problem and its result.
 
-Pure data (no plotting), so tests can check the figures apart from the pictures. Chart labels
-are ASCII codes or English names because the rendering machine may have no CJK font; the page
-maps codes to the Chinese names.
+Pure data (no plotting), so tests can check the figures apart from the pictures. Groups in
+charts are short ASCII codes (a grid's or category's code); the page's tables give their names.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from api.i18n import N_
 from matcher.generator import StreetLayout
 from matcher.metrics import Summary, summarize, trip_km
 from matcher.model import Helper, Order, Problem, Resident
@@ -166,11 +166,11 @@ def map_points(run: ReportRun) -> MapPoints:
     return points
 
 
-# Map groups: chart legend (English) and page legend (Chinese).
-MAP_GROUPS: dict[str, tuple[str, str]] = {
-    "no_order": ("resident, no order", "今日无订单的居民"),
-    "covered": ("resident, all orders covered", "订单全部匹配的居民"),
-    "uncovered": ("resident, order not covered", "有未匹配订单的居民"),
-    "helper_idle": ("helper, idle", "未派单的志愿者"),
-    "helper_used": ("helper, assigned", "已派单的志愿者"),
+# Map groups and their legend (message ids, translated where the chart is drawn).
+MAP_GROUPS: dict[str, str] = {
+    "no_order": N_("resident, no order today"),
+    "covered": N_("resident, every order covered"),
+    "uncovered": N_("resident, an order not covered"),
+    "helper_idle": N_("helper, no order"),
+    "helper_used": N_("helper, assigned"),
 }

@@ -1,5 +1,7 @@
 """``render_report``: one self-contained HTML page (inline CSS, charts as base64 PNG, no links
-out), Chinese first and English second in headings and tables."""
+out) in the current locale: every heading, caption and label from the catalogs, numbers and
+dates formatted by Babel, ``<html lang>`` the locale's. Scenario, variant, community and grid
+names are data and show as they are."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from html import escape
 
+from api import i18n
+from api.i18n import N_, format_moment, format_number
 from api.i18n import gettext as _
+from api.planner import labels
 from api.planner.report import charts
 from api.planner.report.figures import (
     MAP_GROUPS,
@@ -37,29 +42,30 @@ figcaption, .note { color: #616161; font-size: .92em; }
 .better { color: #2e7d32; } .worse { color: #c62828; }
 """
 
-# (label zh / en, how to read it off a summary, format, higher is better?)
-Metric = tuple[str, Callable[[Summary], float], str, bool | None]
+# (label: a message id, how to read it off a summary, decimals shown, higher is better?)
+Metric = tuple[str, Callable[[Summary], float], int, bool | None]
 METRICS: list[Metric] = [
-    ("订单数 / orders", lambda s: s.orders_total, "{:.0f}", None),
-    ("已匹配 / covered", lambda s: s.orders_covered, "{:.0f}", True),
-    ("加权覆盖率 / weighted coverage %", lambda s: s.weighted_coverage_pct, "{:.1f}", True),
-    ("总路程 km / travel km total", lambda s: s.travel_km_total, "{:.1f}", False),
-    ("平均路程 km / travel km mean", lambda s: s.travel_km_mean, "{:.2f}", False),
-    ("最远路程 km / travel km max", lambda s: s.travel_km_max, "{:.2f}", False),
-    ("出勤志愿者 / helpers used", lambda s: s.helpers_used, "{:.0f}", None),
-    ("负荷离散度 / load spread (std)", lambda s: s.load_spread, "{:.2f}", False),
-    ("熟人延续率 / continuity rate %", lambda s: 100 * s.continuity_rate, "{:.1f}", True),
-    ("最优性差距 / gap %", lambda s: 100 * s.gap, "{:.2f}", False),
-    ("用时 s / runtime s", lambda s: s.runtime_s, "{:.1f}", None),
+    (N_("Orders"), lambda s: s.orders_total, 0, None),
+    (N_("Covered"), lambda s: s.orders_covered, 0, True),
+    (N_("Weighted coverage %"), lambda s: s.weighted_coverage_pct, 1, True),
+    (N_("Travel km (total)"), lambda s: s.travel_km_total, 1, False),
+    (N_("Travel km (mean per visit)"), lambda s: s.travel_km_mean, 2, False),
+    (N_("Travel km (longest visit)"), lambda s: s.travel_km_max, 2, False),
+    (N_("Helpers used"), lambda s: s.helpers_used, 0, None),
+    (N_("Load spread (sd)"), lambda s: s.load_spread, 2, False),
+    (N_("Continuity rate %"), lambda s: 100 * s.continuity_rate, 1, True),
+    (N_("Optimality gap %"), lambda s: 100 * s.gap, 2, False),
+    (N_("Runtime (s)"), lambda s: s.runtime_s, 1, None),
 ]
 
 
 def render_report(
     title: str, runs: Sequence[ReportRun], generated: dt.datetime | None = None
 ) -> str:
-    """The whole report page for ``runs`` (the first is the baseline of the comparison)."""
+    """The whole report page for ``runs`` (the first is the baseline of the comparison), in
+    the current locale."""
     if not runs:
-        raise ValueError("a report needs at least one run")
+        raise ValueError("a report needs at least one run")  # a programming error
     generated = generated or dt.datetime.now().replace(microsecond=0)
     figures = [run_figures(run) for run in runs]
     parts = [_header(title, runs, generated)]
@@ -68,23 +74,34 @@ def render_report(
     for index, (run, figs) in enumerate(zip(runs, figures, strict=True), start=1):
         parts.append(_run_section(index, run, figs))
     body = "\n".join(parts)
+    page_title = _("%(title)s — Qunbang", title=title)
     return (
-        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{html_lang()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)} — 群帮 Qunbang</title>\n<style>{CSS}</style>\n</head>\n"
+        f"<title>{escape(page_title)}</title>\n"
+        f"<style>{CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
 
+def html_lang(locale: str | None = None) -> str:
+    """The page's ``lang`` attribute for ``locale`` (BCP 47: ``zh-CN``, ``en``)."""
+    return (locale or i18n.current()).replace("_", "-")
+
+
 def _header(title: str, runs: Sequence[ReportRun], generated: dt.datetime) -> str:
-    dates = sorted({run.problem.date.isoformat() for run in runs})
+    days = [i18n.format_day(day) for day in sorted({run.problem.date for run in runs})]
     items = "".join(f"<li>{escape(run.label)} ({escape(run.result.solver)})</li>" for run in runs)
+    heading = _("Scenario report: %(title)s", title=title)
+    scenario = _("Scenario:")
+    dates = _("Service date: %(dates)s", dates=_(", ").join(days))
+    moment = _("Generated: %(moment)s", moment=format_moment(generated, "medium"))
+    runs_label = _("Runs:")
     return (
-        f"<h1>情景报告 / Scenario report: {escape(title)}</h1>\n"
-        f"<p>情景 / Scenario: <strong>{escape(title)}</strong><br>"
-        f"服务日期 / Service date: {escape(', '.join(dates))}<br>"
-        f"生成时间 / Generated: {escape(generated.isoformat(sep=' '))}</p>\n"
-        f"<p>方案 / Runs:</p><ol>{items}</ol>"
+        f"<h1>{escape(heading)}</h1>\n"
+        f"<p>{escape(scenario)} <strong>{escape(title)}</strong><br>"
+        f"{escape(dates)}<br>{escape(moment)}</p>\n"
+        f"<p>{escape(runs_label)}</p><ol>{items}</ol>"
     )
 
 
@@ -94,40 +111,45 @@ def _comparison(figures: list[RunFigures]) -> str:
         f"<th>{code}<br>{escape(f.label)}</th>" for code, f in zip(codes, figures, strict=True)
     )
     rows = []
-    for label, value_of, fmt, higher_better in METRICS:
+    for label, value_of, places, higher_better in METRICS:
         base = value_of(figures[0].summary)
-        cells = [f"<td>{fmt.format(base)}</td>"]
+        cells = [f"<td>{_number(base, places)}</td>"]
         for figs in figures[1:]:
             value = value_of(figs.summary)
             cells.append(
-                f"<td>{fmt.format(value)} {_difference(value - base, fmt, higher_better)}</td>"
+                f"<td>{_number(value, places)} "
+                f"{_difference(value - base, places, higher_better)}</td>"
             )
-        rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}</tr>")
+        rows.append(f"<tr><td>{escape(_(label))}</td>{''.join(cells)}</tr>")
     for reason in Reason:
         label = _("unmatched: %(reason)s", reason=reason_label(reason))
         base = figures[0].reasons.get(reason, 0)
         cells = [f"<td>{base}</td>"]
         for figs in figures[1:]:
             value = figs.reasons.get(reason, 0)
-            cells.append(f"<td>{value} {_difference(value - base, '{:.0f}', False)}</td>")
+            cells.append(f"<td>{value} {_difference(value - base, 0, False)}</td>")
         rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}</tr>")
     chart = charts.comparison_chart(figures, codes)
-    caption = "；".join(f"{c} = {f.label}" for c, f in zip(codes, figures, strict=True))
+    heading, figure = _("Variant comparison"), _("Figure")
+    note = _("In brackets: the difference against the first run (R1).")
+    caption = _("; ").join(f"{c} = {f.label}" for c, f in zip(codes, figures, strict=True))
     return (
-        "<h2>方案对比 / Variant comparison</h2>\n"
-        "<p class='note'>括号内为与第一个方案（R1）的差值 / "
-        "in brackets: difference against the first run (R1).</p>\n"
-        f"<table><thead><tr><th>指标 / figure</th>{head}</tr></thead>"
+        f"<h2>{escape(heading)}</h2>\n<p class='note'>{escape(note)}</p>\n"
+        f"<table><thead><tr><th>{escape(figure)}</th>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>\n"
-        + _figure(chart, "方案对比（百分比与未匹配原因）/ Comparison of runs", caption)
+        + _figure(chart, _("Comparison of runs (percentages and unmatched reasons)"), caption)
     )
 
 
-def _difference(delta: float, fmt: str, higher_better: bool | None) -> str:
-    text = fmt.format(delta)
-    if text.lstrip("-").strip("0.") == "":
+def _number(value: float, places: int) -> str:
+    return escape(format_number(value, places))
+
+
+def _difference(delta: float, places: int, higher_better: bool | None) -> str:
+    if round(delta, places) == 0:
         return "(±0)"
-    sign = "+" if delta > 0 else ""
+    text = _number(abs(delta), places)
+    sign = "+" if delta > 0 else "\u2212"  # a real minus sign
     if higher_better is None:
         return f"({sign}{text})"
     css = "better" if (delta > 0) == higher_better else "worse"
@@ -135,42 +157,49 @@ def _difference(delta: float, fmt: str, higher_better: bool | None) -> str:
 
 
 def _run_section(index: int, run: ReportRun, figs: RunFigures) -> str:
-    label = escape(run.label)
-    parts = [
-        f"<h2>方案 R{index}：{label} / Run R{index}: {label}</h2>",
-        _summary_table(figs.summary),
-    ]
+    heading = escape(_("Run R%(number)s: %(label)s", number=index, label=run.label))
+    parts = [f"<h2>{heading}</h2>", _summary_table(figs.summary)]
     if run.result.message:
-        parts.append(f"<p class='note'>求解信息 / Solver message: {escape(run.result.message)}</p>")
+        note = _("Solver message: %(message)s", message=run.result.message)
+        parts.append(f"<p class='note'>{escape(note)}</p>")
     parts.append(_category_section(figs.by_category))
     parts.append(_grid_section(figs.by_grid))
     parts.append(_reasons_section(figs.reasons))
     parts.append(
         _figure(
             charts.load_chart(figs.helper_loads),
-            "志愿者负荷分布 / Helper load distribution",
-            f"每位志愿者当日接单数，含未派单者（共 {figs.helpers_total} 人）/ orders per helper "
-            f"today, idle helpers included ({figs.helpers_total} helpers).",
+            _("Helper load distribution"),
+            _(
+                "Orders per helper today, idle helpers included (%(helpers)s helpers).",
+                helpers=format_number(figs.helpers_total),
+            ),
         )
     )
     parts.append(
         _figure(
             charts.travel_chart(figs.trip_km),
-            "路程分布 / Travel distance distribution",
-            "每次上门的往返公里数 / round-trip km per visit (one per helper per covered order).",
+            _("Travel distance distribution"),
+            _("Round-trip km per visit (one per helper per covered order)."),
         )
     )
-    legend = "；".join(f"{en} = {zh}" for en, zh in MAP_GROUPS.values())
     if run.layout is not None:
-        legend += "；C1… = " + "，".join(
+        communities = _(", ").join(
             f"C{n} {c.name}" for n, c in enumerate(run.layout.communities, start=1)
+        )
+        legend = _("Communities: %(communities)s.", communities=communities)
+    else:
+        legend = ""
+    if charts.chart_locale() != i18n.current():  # the chart speaks English: its legend here
+        legend += " " + _("; ").join(
+            f"{i18n.in_locale(charts.chart_locale(), group)} = {_(group)}"
+            for group in MAP_GROUPS.values()
         )
     parts.append(
         _figure(
             charts.map_chart(figs.map_points),
-            "居民与志愿者分布图 / Map of residents and helpers",
-            "坐标为距街道中心的公里数，灰线为派单 / km from the street's centre; grey lines are "
-            f"assignments. {legend}",
+            _("Map of residents and helpers"),
+            _("Kilometres from the street's centre; grey lines are assignments.")
+            + (" " + legend if legend else ""),
         )
     )
     return "\n".join(parts)
@@ -178,73 +207,74 @@ def _run_section(index: int, run: ReportRun, figs: RunFigures) -> str:
 
 def _summary_table(summary: Summary) -> str:
     rows = [
-        f"<tr><td>{escape(label)}</td><td>{fmt.format(value_of(summary))}</td></tr>"
-        for label, value_of, fmt, _ in METRICS
+        f"<tr><td>{escape(_(label))}</td><td>{_number(value_of(summary), places)}</td></tr>"
+        for label, value_of, places, _better in METRICS
     ]
-    rows.insert(0, f"<tr><td>求解器 / solver</td><td>{escape(summary.solver)}</td></tr>")
-    rows.insert(1, f"<tr><td>状态 / status</td><td>{escape(summary.status)}</td></tr>")
+    status = labels.solver_status(summary.status)
+    solver, status_label = _("Solver"), _("Solver status")
+    rows.insert(0, f"<tr><td>{escape(solver)}</td><td>{escape(summary.solver)}</td></tr>")
+    rows.insert(1, f"<tr><td>{escape(status_label)}</td><td>{escape(status)}</td></tr>")
+    head = "".join(f"<th>{escape(text)}</th>" for text in (_("Figure"), _("Value")))
+    summary_heading = _("Summary")
     return (
-        "<h3>概要 / Summary</h3>\n"
-        f"<table><thead><tr><th>指标 / figure</th><th>值 / value</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<h3>{escape(summary_heading)}</h3>\n"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
 def _category_section(splits: list[Split]) -> str:
-    chart = charts.coverage_chart(splits, "Coverage by service category")
-    return _figure(
-        chart, "按服务类别的覆盖 / Coverage by service category", _split_caption(splits)
-    ) + _split_table(splits, "服务类别 / category")
+    title = N_("Coverage by service category")
+    chart = charts.coverage_chart(splits, title)
+    return _figure(chart, _(title), _split_caption()) + _split_table(splits, _("Service category"))
 
 
 def _grid_section(splits: list[Split] | None) -> str:
+    title = N_("Coverage by grid")
+    heading = _(title)
     if splits is None:
-        return (
-            "<h3>按网格的覆盖 / Coverage by grid</h3>\n<p class='note'>本情景没有社区与网格信息，"
-            "无法按网格或社区统计。/ This scenario has no communities or grids, so coverage by "
-            "grid or resident community is unavailable.</p>"
+        note = _(
+            "This scenario has no communities or grids, so coverage by grid or resident "
+            "community is unavailable."
         )
-    chart = charts.coverage_chart(splits, "Coverage by grid")
-    return _figure(chart, "按网格的覆盖 / Coverage by grid", _split_caption(splits)) + _split_table(
-        splits, "网格 / grid"
-    )
+        return f"<h3>{escape(heading)}</h3>\n<p class='note'>{escape(note)}</p>"
+    chart = charts.coverage_chart(splits, title)
+    return _figure(chart, heading, _split_caption()) + _split_table(splits, _("Grid"))
 
 
-def _split_caption(splits: list[Split]) -> str:
-    return "绿色为已匹配、红色为未匹配的加权需求 / green: covered, red: uncovered weighted demand."
+def _split_caption() -> str:
+    return _("Green: covered, red: uncovered priority-weighted demand.")
 
 
 def _split_table(splits: list[Split], heading: str) -> str:
     rows = "".join(
-        f"<tr><td>{escape(s.code)}</td><td>{escape(_both(s.name_zh, s.name_en, s.code))}</td>"
-        f"<td>{s.covered_orders}</td><td>{s.uncovered_orders}</td>"
-        f"<td>{s.coverage_pct:.1f}</td></tr>"
+        f"<tr><td>{escape(s.code)}</td><td>{escape(i18n.pick(s.name_zh, s.name_en))}</td>"
+        f"<td>{_number(s.covered_orders, 0)}</td><td>{_number(s.uncovered_orders, 0)}</td>"
+        f"<td>{_number(s.coverage_pct, 1)}</td></tr>"
         for s in splits
     )
-    return (
-        f"<table><thead><tr><th>图中代号 / code</th><th>{escape(heading)}</th>"
-        "<th>已匹配 / covered</th><th>未匹配 / uncovered</th><th>加权覆盖率 % / weighted %</th>"
-        f"</tr></thead><tbody>{rows}</tbody></table>"
+    head = "".join(
+        f"<th>{escape(text)}</th>"
+        for text in (
+            _("Code in the chart"),
+            heading,
+            _("Covered"),
+            _("Uncovered"),
+            _("Weighted coverage %"),
+        )
     )
-
-
-def _both(name_zh: str, name_en: str, code: str) -> str:
-    return name_zh if name_en in (code, name_zh) else f"{name_zh} / {name_en}"
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _reasons_section(reasons: dict[Reason, int]) -> str:
     rows = "".join(
         f"<tr><td>{escape(reason_label(r))}</td><td>{reasons.get(r, 0)}</td></tr>" for r in Reason
     )
+    head = "".join(f"<th>{escape(text)}</th>" for text in (_("Reason"), _("Orders")))
     return _figure(
         charts.reasons_chart(reasons),
-        "未匹配原因 / Uncovered orders by reason",
-        "每个未匹配订单只计最基本的原因 / "
-        "each unmatched order counts once, by its most basic cause.",
-    ) + (
-        "<table><thead><tr><th>原因 / reason</th><th>订单 / orders</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-    )
+        _("Uncovered orders by reason"),
+        _("Each unmatched order counts once, by its most basic cause."),
+    ) + (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
 
 
 def _figure(png: bytes, heading: str, caption: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from api import i18n
 from api.planner.report.figures import ReportRun
 from api.planner.report.page import render_report
 from matcher.solve import solve, solve_greedy
@@ -18,17 +19,25 @@ def write_report(
     out_dir: Path,
     solver: str = "cpsat",
     time_limit: float | None = None,
+    locale: str | None = None,
 ) -> Path:
     """Solve the scenario in ``path`` (its base, then each of ``variants``; ``None`` means every
     variant in the file) with ``solver`` ("cpsat" or "greedy") and write ``out_dir/report.html``.
 
-    ``time_limit`` overrides the file's time limit. Raises ``ScenarioError`` for a bad file or an
+    ``time_limit`` overrides the file's time limit; the page is written in ``locale`` (default:
+    the current one). Raises ``ScenarioError`` for a bad file or an
     unknown variant and ``ValueError`` for an unknown solver.
     """
     from api.planner.scenario import build, load_scenario, variant_names  # the edge: file reading
 
     if solver not in ("cpsat", "greedy"):
-        raise ValueError(f"unknown solver {solver!r}; choose cpsat or greedy")
+        raise ValueError(
+            i18n.gettext(
+                "unknown solver %(solver)s; choose one of: %(choices)s",
+                solver=repr(solver),
+                choices="cpsat, greedy",
+            )
+        )
     scenario = load_scenario(Path(path))
     names = variant_names(scenario) if variants is None else list(variants)
     runs = []
@@ -47,7 +56,9 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "report.html"
-    target.write_text(render_report(_title(scenario, path), runs), encoding="utf-8")
+    with i18n.use_locale(locale or i18n.current()):
+        html = render_report(_title(scenario, path), runs)
+    target.write_text(html, encoding="utf-8")
     return target
 
 

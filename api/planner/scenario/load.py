@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from api.i18n import format_number
+from api.i18n import gettext as _
+from api.planner.scenario.messages import pydantic_message
 from api.planner.scenario.schema import (
     MAX_CSV_BYTES,
     MAX_ROWS,
@@ -69,7 +72,13 @@ def load_scenario(path: Path) -> Scenario:
     path = Path(path)
     data = load_yaml(path, ScenarioError)
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
+        raise ScenarioError(
+            _(
+                "%(path)s: expected a mapping at the top, found %(found)s",
+                path=path,
+                found=type(data).__name__,
+            )
+        )
     street = data.get("street")
     explicit = street.get("explicit") if isinstance(street, dict) else None
     tables = _read_tables(path, explicit) if isinstance(explicit, dict) else {}
@@ -79,7 +88,7 @@ def load_scenario(path: Path) -> Scenario:
         raise ScenarioError(_describe(path, error)) from error
     _check_variant_names(scenario)
     if scenario.street.generated is None and scenario.street.explicit is None:
-        raise ScenarioError(f"{path}: street: give 'generated', 'explicit' or both")
+        raise ScenarioError(_("%(path)s: street: give 'generated', 'explicit' or both", path=path))
     if scenario.street.generated is None:
         base_problem(scenario)  # explicit streets are small: catch bad references now
     return scenario
@@ -120,18 +129,33 @@ def read_csv(
                 continue  # blank lines, as csv.DictReader skips them
             if len(rows) >= max_rows:
                 raise ScenarioError(
-                    f"{shown}: more than {max_rows:,} rows; the limit is {max_rows:,}"
+                    _(
+                        "%(path)s: more than %(limit)s rows; the limit is %(limit)s",
+                        path=shown,
+                        limit=format_number(max_rows),
+                    )
                 )
             if len(cells) > len(columns):
                 raise ScenarioError(
-                    f"{shown}: row {reader.line_num}: {len(cells)} cells but the header has "
-                    f"{len(columns)} columns"
+                    _(
+                        "%(path)s: row %(row)s: %(cells)s cells but the header has %(columns)s "
+                        "columns",
+                        path=shown,
+                        row=reader.line_num,
+                        cells=len(cells),
+                        columns=len(columns),
+                    )
                 )
             given = zip(columns, cells, strict=False)  # short rows: missing cells are empty
             rows.append({k: v.strip() for k, v in given if v.strip()})
     except csv.Error as error:
         raise ScenarioError(
-            f"{shown}: row {reader.line_num}: not a readable CSV row ({error})"
+            _(
+                "%(path)s: row %(row)s: not a readable CSV row (%(error)s)",
+                path=shown,
+                row=reader.line_num,
+                error=error,
+            )
         ) from None
     problems = []
     for index, row in enumerate(rows):
@@ -140,7 +164,14 @@ def read_csv(
         except ValidationError as error:
             for detail in error.errors(include_url=False):
                 column = str(detail["loc"][0]) if detail["loc"] else "?"
-                problems.append(f"row {index + 2}: column {column}: {_message(detail, echo=False)}")
+                problems.append(
+                    _(
+                        "row %(row)s: column %(column)s: %(message)s",
+                        row=index + 2,
+                        column=column,
+                        message=_message(detail, echo=False),
+                    )
+                )
     if problems:
         raise ScenarioError(_join(shown, problems))
     return rows
@@ -152,26 +183,36 @@ def _check_columns(path: Path, columns: list[str], row_model: type[BaseModel]) -
     for number, column in enumerate(columns, start=1):
         if column not in known:
             raise ScenarioError(
-                f"{path}: row 1: column {number} is not a known column; columns are "
-                f"{', '.join(known)}"
+                _(
+                    "%(path)s: row 1: column %(number)s is not a known column; columns are "
+                    "%(known)s",
+                    path=path,
+                    number=number,
+                    known=", ".join(known),
+                )
             )
         if columns.index(column) != number - 1:
-            raise ScenarioError(f"{path}: row 1: column {column} appears twice")
+            raise ScenarioError(
+                _("%(path)s: row 1: column %(column)s appears twice", path=path, column=column)
+            )
     missing = [n for n, f in row_model.model_fields.items() if f.is_required() and n not in columns]
     if missing:
-        raise ScenarioError(f"{path}: row 1: missing column {missing[0]!r}")
+        raise ScenarioError(
+            _("%(path)s: row 1: missing column %(column)s", path=path, column=repr(missing[0]))
+        )
 
 
 # ----------------------------------------------------------------------------- messages
 
 
 def _message(detail: Any, echo: bool = True) -> str:
-    """Pydantic's message; with ``echo`` the rejected value too (a CSV cell is never echoed)."""
-    message = str(detail["msg"]).removeprefix("Value error, ")
+    """Pydantic's message in the reader's language (``messages``); with ``echo`` the rejected
+    value too (a CSV cell is never echoed)."""
+    message = pydantic_message(detail)
     if not echo:
         return message
     if "input" in detail and detail["type"] not in ("missing", "extra_forbidden", "value_error"):
-        message = f"{message} (got {detail['input']!r})"
+        message = _("%(message)s (got %(value)s)", message=message, value=repr(detail["input"]))
     return message
 
 
@@ -188,8 +229,9 @@ def _join(path: Path | str, lines: list[str]) -> str:
         return f"{path}: {lines[0]}"
     shown = [f"  {line}" for line in lines[:_MAX_LISTED]]
     if len(lines) > _MAX_LISTED:
-        shown.append(f"  … and {len(lines) - _MAX_LISTED} more")
-    return f"{path}: {len(lines)} errors:\n" + "\n".join(shown)
+        shown.append("  " + _("… and %(count)s more", count=len(lines) - _MAX_LISTED))
+    head = _("%(path)s: %(count)s errors:", path=path, count=len(lines))  # two or more
+    return head + "\n" + "\n".join(shown)
 
 
 def _check_variant_names(scenario: Scenario) -> None:
@@ -197,8 +239,13 @@ def _check_variant_names(scenario: Scenario) -> None:
     for index, variant in enumerate(scenario.variants):
         if variant.name in seen or variant.name == "base":
             raise ScenarioError(
-                f"{scenario.source}: variants[{index}].name: {variant.name!r} is used twice "
-                "('base' is the unchanged scenario)"
+                _(
+                    "%(path)s: variants[%(index)s].name: %(name)s is used twice ('base' is the "
+                    "unchanged scenario)",
+                    path=scenario.source,
+                    index=index,
+                    name=repr(variant.name),
+                )
             )
         seen.add(variant.name)
 
@@ -228,7 +275,7 @@ def _place_reference(scenario: Scenario, error: ProblemError) -> str | None:
         return None
     index = indices[-1] if error.duplicate else indices[0]
     field = error.field + _list_position(getattr(rows[index], error.field, None), error.value)
-    where = f"{error.what} (in {error.kind} {error.id!r})"
+    where = _("%(what)s (in %(kind)s %(id)s)", what=error.what, kind=error.kind, id=repr(error.id))
     return _row_place(scenario, section, index, field, where)
 
 
@@ -251,8 +298,17 @@ def _place_leg(scenario: Scenario, error: ProblemError) -> str | None:
 def _row_place(scenario: Scenario, section: str, index: int, field: str | None, what: str) -> str:
     table = scenario.tables.get(section)
     if table is not None:
-        column = f"column {field.split('[')[0]}: " if field else ""
-        return f"{scenario.source.parent / table}: row {index + 2}: {column}{what}"
+        path = scenario.source.parent / table
+        if field:
+            column = field.split("[")[0]
+            return _(
+                "%(path)s: row %(row)s: column %(column)s: %(message)s",
+                path=path,
+                row=index + 2,
+                column=column,
+                message=what,
+            )
+        return _("%(path)s: row %(row)s: %(message)s", path=path, row=index + 2, message=what)
     prefix = "street.explicit.travel.legs" if section == "legs" else f"street.explicit.{section}"
     suffix = f".{field}" if field else ""
     return f"{scenario.source}: {prefix}[{index}]{suffix}: {what}"
@@ -317,8 +373,14 @@ def _combine(scenario: Scenario, generated: tuple[Problem, StreetLayout] | None)
     for section, rows in (("helpers", helpers), ("residents", residents), ("orders", orders)):
         if len(rows) > MAX_ROWS[section]:
             raise ScenarioError(
-                f"{scenario.source}: street: {len(rows):,} {section} in all (generated and "
-                f"explicit); the limit is {MAX_ROWS[section]:,}"
+                _(
+                    "%(path)s: street: %(total)s %(section)s in all (generated and explicit); "
+                    "the limit is %(limit)s",
+                    path=scenario.source,
+                    total=format_number(len(rows)),
+                    section=section,
+                    limit=format_number(MAX_ROWS[section]),
+                )
             )
     return Problem(
         date=scenario.date, catalogue=catalogue, helpers=helpers, residents=residents,
@@ -342,7 +404,7 @@ def _rows(scenario: Scenario, section: str, rows: Sequence[Row], make: Callable[
         except ValidationError as error:
             detail = error.errors(include_url=False)[0]
             field = ".".join(str(part) for part in detail["loc"]) or None
-            what = str(detail["msg"]).removeprefix("Value error, ")
+            what = pydantic_message(detail)
             raise ScenarioError(_row_place(scenario, section, index, field, what)) from error
     return tuple(built)
 

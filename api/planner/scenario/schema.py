@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from api.i18n import gettext as _
 from matcher.generator import MAX_HELPERS, MAX_ORDERS, MAX_RESIDENTS, StreetSpec
 from matcher.model import Frozen, Gender, HelperKind, ResidentCategory, TimeWindow, TravelLeg
 from matcher.params import SolveParams
@@ -72,10 +73,10 @@ def parse_window(value: Any) -> Any:
         return value
     match = _CLOCK.match(value)
     if match is None:
-        raise ValueError("expected a window like '08:00-11:30'")
+        raise ValueError(_("expected a window like '08:00-11:30'"))
     h1, m1, h2, m2 = (int(part) for part in match.groups())
     if m1 > 59 or m2 > 59:
-        raise ValueError("minutes must be 00-59")
+        raise ValueError(_("minutes must be 00-59"))
     return TimeWindow(start=h1 * 60 + m1, end=h2 * 60 + m2)
 
 
@@ -256,7 +257,7 @@ class ScaleOrders(FileModel):
     @model_validator(mode="after")
     def _one_target(self) -> ScaleOrders:
         if (self.category is None) == (self.item is None):
-            raise ValueError("give exactly one of 'category' or 'item'")
+            raise ValueError(_("give exactly one of 'category' or 'item'"))
         return self
 
 
@@ -287,7 +288,11 @@ class Change(FileModel):
         if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in CHANGE_KINDS:
             got = list(data) if isinstance(data, dict) else data
             raise ValueError(
-                f"a change is a mapping with exactly one of {', '.join(CHANGE_KINDS)}; got {got!r}"
+                _(
+                    "a change is a mapping with exactly one of %(kinds)s; got %(got)s",
+                    kinds=", ".join(CHANGE_KINDS),
+                    got=repr(got),
+                )
             )
         return data
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from api.i18n import N_, format_number
+from api.i18n import gettext as _
 from api.planner.scenario.load import ScenarioError, base_problem, locate_problem_error
 from api.planner.scenario.schema import (
     MAX_LEGS,
@@ -69,7 +71,14 @@ def _variant_index(scenario: Scenario, name: str) -> int:
     names = variant_names(scenario)
     if name not in names:
         valid = ", ".join([BASE, *names])
-        raise ScenarioError(f"{scenario.source}: unknown variant {name!r}; choose one of {valid}")
+        raise ScenarioError(
+            _(
+                "%(path)s: unknown variant %(variant)s; valid variants: %(valid)s",
+                path=scenario.source,
+                variant=repr(name),
+                valid=valid,
+            )
+        )
     return names.index(name)
 
 
@@ -88,6 +97,7 @@ class _State:
         self.where = where
 
     def fail(self, message: str) -> ScenarioError:
+        """The error at the change being applied; ``message`` is already translated."""
         return ScenarioError(f"{self.scenario.source}: {self.where}: {message}")
 
     def apply(self, name: str, change: object, number: int) -> None:
@@ -120,10 +130,14 @@ class _State:
     def _add_helpers(self, change: AddHelpers, number: int) -> None:
         total = len(self.problem.helpers) + change.count
         if total > MAX_HELPERS:
-            raise self.fail(f"{total:,} helpers in all; the limit is {MAX_HELPERS:,}")
+            raise self.fail(
+                _too_many(
+                    N_("%(total)s helpers in all; the limit is %(limit)s"), total, MAX_HELPERS
+                )
+            )
         unknown = sorted(set(change.skills) - self.problem.catalogue.skill_codes)
         if unknown:
-            raise self.fail(f"unknown skill {unknown[0]!r}")
+            raise self.fail(_("unknown skill %(skill)s", skill=repr(unknown[0])))
         centres = self._centres(change)
         seed = f"{self.scenario.solver.seed}:{self.where}:{number}"
         rng = random.Random(seed)
@@ -150,24 +164,30 @@ class _State:
         if change.community is None and change.grid is None:
             helpers = self.problem.helpers or ()
             if not helpers:
-                raise self.fail("the street has no helpers to place recruits near")
+                raise self.fail(_("the street has no helpers to place recruits near"))
             layout = self.layout
             return [
                 (h.location, layout.places.get(h.id) if layout is not None else None)
                 for h in helpers
             ]
         if self.layout is None:
-            raise self.fail("'community' and 'grid' need a generated street")
+            raise self.fail(_("'community' and 'grid' need a generated street"))
         members = self._members(self.layout, change)
         if not members:
-            raise self.fail(f"no one lives in {change.grid or change.community!r}")
+            raise self.fail(
+                _("no one lives in %(place)s", place=repr(change.grid or change.community))
+            )
         return [(_mean(members), self.layout.places[members[0][0]])]
 
     def _members(self, layout: StreetLayout, change: AddHelpers) -> list[tuple[str, Location]]:
         names = [c.name for c in layout.communities]
         if change.community is not None and change.community not in names:
             raise self.fail(
-                f"unknown community {change.community!r}; choose one of {', '.join(names)}"
+                _(
+                    "unknown community %(community)s; choose one of %(choices)s",
+                    community=repr(change.community),
+                    choices=", ".join(names),
+                )
             )
 
         def fits(place: Place) -> bool:
@@ -188,11 +208,11 @@ class _State:
     def _scale_orders(self, change: ScaleOrders) -> None:
         catalogue = self.problem.catalogue
         if change.item is not None and change.item not in {i.code for i in catalogue.items}:
-            raise self.fail(f"unknown catalogue item {change.item!r}")
+            raise self.fail(_("unknown catalogue item %(item)s", item=repr(change.item)))
         if change.category is not None and change.category not in {
             c.code for c in catalogue.categories
         }:
-            raise self.fail(f"unknown category {change.category!r}")
+            raise self.fail(_("unknown category %(category)s", category=repr(change.category)))
         chosen = [
             o
             for o in self.problem.orders
@@ -201,7 +221,9 @@ class _State:
         target = round(len(chosen) * change.factor)
         if len(self.problem.orders) - len(chosen) + target > MAX_ORDERS:
             total = len(self.problem.orders) - len(chosen) + target
-            raise self.fail(f"{total:,} orders in all; the limit is {MAX_ORDERS:,}")
+            raise self.fail(
+                _too_many(N_("%(total)s orders in all; the limit is %(limit)s"), total, MAX_ORDERS)
+            )
         chosen_ids = {o.id for o in chosen}
         others = tuple(o for o in self.problem.orders if o.id not in chosen_ids)
         kept = chosen[:target]
@@ -218,7 +240,11 @@ class _State:
             extra = sum(len(legs_of.get(original.id, ())) for original, _ in copies)
             if len(travel.legs) + extra > MAX_LEGS:
                 total = len(travel.legs) + extra
-                raise self.fail(f"{total:,} travel legs in all; the limit is {MAX_LEGS:,}")
+                raise self.fail(
+                    _too_many(
+                        N_("%(total)s travel legs in all; the limit is %(limit)s"), total, MAX_LEGS
+                    )
+                )
             extra_legs = tuple(
                 replace(leg, order=copy.id) for original, copy in copies
                 for leg in legs_of.get(original.id, [])
@@ -269,3 +295,8 @@ def _scatter(rng: random.Random, centre: Location, spread_km: float) -> Location
     lat = centre.lat + dy / KM_PER_DEG_LAT
     lon = centre.lon + dx / (KM_PER_DEG_LAT * math.cos(math.radians(centre.lat)))
     return Location(lat=round(lat, 6), lon=round(lon, 6))
+
+
+def _too_many(message: str, total: int, limit: int) -> str:
+    """``message`` (an id with ``%(total)s`` and ``%(limit)s``) with both numbers formatted."""
+    return _(message, total=format_number(total), limit=format_number(limit))

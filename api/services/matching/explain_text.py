@@ -3,8 +3,8 @@ unmatched (a sentence made at the edge from the matcher's reason and facts,
 ``matcher.result.WhyParams``, never parsed again), and the short names of the matcher's reasons
 and of the rules a hand-picked team or a claim can break.
 
-``explain`` renders in the current locale (``api.i18n.use_locale`` picks another, e.g. for
-records that keep the sentence in each language). Callers pass the outranking order as the reader
+``explain`` renders in the current locale, ``explain_in`` in a given one (for records that keep
+the sentence in each language). Callers pass the outranking order as the reader
 knows it (an order number mapped through ``StreetProblem.keys``, or a scenario's own order id),
 never the matcher's key. Item and skill names are data (the catalogue's Chinese and English
 names), chosen per locale.
@@ -136,26 +136,16 @@ def _not_free(params: WhyParams, team: str) -> str:
     )
 
 
-def explain_zh(
+def explain_in(
+    locale: str,
     reason: Reason | str,
     params: WhyParams,
     catalogue: Catalogue,
     outranked_by: int | str | None = None,
 ) -> str:
-    """``explain`` in zh_CN, for callers not yet moved to ``explain`` (api/cli/printing.py,
-    api/planner/run.py); remove once none is left."""
-    with i18n.use_locale("zh_CN"):
-        return explain(reason, params, catalogue, outranked_by)
-
-
-def explain_en(
-    reason: Reason | str,
-    params: WhyParams,
-    catalogue: Catalogue,
-    outranked_by: int | str | None = None,
-) -> str:
-    """``explain`` in en, for callers not yet moved to ``explain``; remove once none is left."""
-    with i18n.use_locale("en"):
+    """``explain`` in ``locale`` (for records and answers that keep the sentence in each
+    language)."""
+    with i18n.use_locale(locale):
         return explain(reason, params, catalogue, outranked_by)
 
 

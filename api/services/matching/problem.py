@@ -8,7 +8,9 @@ minutes plus travel, and — for a timed visit — that stretch of their availab
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,12 +18,13 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Select, bindparam, select
+from sqlalchemy.orm import Session, selectinload
 
 from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
 from api.store.db import among_bound, dialect_of
 from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
+from api.store.statuses import OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -55,10 +58,12 @@ from matcher.result import Assignment
 from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
 from matcher.verify import Rule, check_plan
 
+log = logging.getLogger("qunbang.problem")
 _HELPERS = StampedCache()
 _CATALOGUES = StampedCache()
 FEW_LOADS = 300  # a problem of at most this many helpers reads only their visits of the day
 COULD_SERVE_KEPT = 4096  # orders whose could-serve answer a worker keeps per street
+PREFILL = True  # a day's first re-match asks for all its orders in the background
 FEW_HELPERS = 50  # a problem of this few named helpers reads them directly, not the street
 DETOUR = 1.3  # matcher.model.GeoTravel's defaults: the street's travel model
 SPEED_KMH = 12.0
@@ -127,6 +132,9 @@ class StreetHelpers:
     # ``near``), by the order's and its resident's matcher models and the catalogue's stamp:
     # a re-match asks again for the same order after each decline.
     could: dict[tuple[object, ...], set[int] | None] = field(default_factory=dict)
+    # The days (date, catalogue stamp) whose orders' answers are being or were asked at once.
+    prefilled: set[tuple[dt.date, str | None]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, rows: dict[int, Any]) -> StreetHelpers:
@@ -147,6 +155,14 @@ class StreetHelpers:
                 self.could.clear()
             self.could[key] = ask()
         return self.could[key]
+
+    def first_prefill(self, day: tuple[dt.date, str | None]) -> bool:
+        """True once per day (date, catalogue stamp): the caller then prefills its answers."""
+        with self._lock:
+            if day in self.prefilled:
+                return False
+            self.prefilled.add(day)
+            return True
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -308,6 +324,8 @@ def build_problem(
                 matcher_orders,
                 tuple(_resident(r, ()) for r in residents.values()),
             )
+            if key not in street.could and street.first_prefill((date, stamps[CATALOGUE])):
+                _start_prefill(session, street, street_id, date, stamps[CATALOGUE], catalogue)
             could = street.could_serve(key, lambda: ask(helper_rows, ledger))
             if could is not None and refusals:
                 could = ask(sorted(could & helper_rows.keys()), blocked)
@@ -332,6 +350,87 @@ def build_problem(
         helpers={helper_key(h): row for h, row in helper_rows.items()},
         residents={resident_key(r): row for r, row in residents.items()},
     )
+
+
+def _start_prefill(
+    session: Session,
+    street: StreetHelpers,
+    street_id: int,
+    date: dt.date,
+    catalogue_stamp: str | None,
+    catalogue: Catalogue,
+) -> None:
+    """Ask who could serve each of the day's orders at once, in the background, so that the
+    first re-match of each finds its answer kept (asked alone: a few ms for each of hundreds
+    of helpers; asked for the whole day at once, about a ms per order). Asked of the matcher
+    exactly as ``build_problem`` asks for one order with nobody pinned (a team's first gap):
+    the same models under the same key, so a kept answer is the one the question would get.
+    Only where the session is bound to an engine (its own connection then reads the day)."""
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or not PREFILL:
+        return
+    threading.Thread(
+        target=_prefill,
+        args=(engine, street, street_id, date, catalogue_stamp, catalogue),
+        name=f"could-serve-{street_id}-{date}",
+        daemon=True,
+    ).start()
+
+
+def _prefill(
+    engine: Engine,
+    street: StreetHelpers,
+    street_id: int,
+    date: dt.date,
+    catalogue_stamp: str | None,
+    catalogue: Catalogue,
+) -> None:
+    try:
+        with Session(engine) as session:
+            orders = session.scalars(
+                select(OrderRow)
+                .where(
+                    OrderRow.street_id == street_id,
+                    OrderRow.date == date,
+                    OrderRow.status != OrderStatus.CANCELLED,
+                )
+                .options(selectinload(OrderRow.resident))
+            ).all()
+            residents = {o.resident_id: o.resident for o in orders}
+        if not orders:
+            return
+        codes = {r.code: resident_key(r.id) for r in residents.values()}
+        helpers = tuple(
+            _with_day(
+                street.free[h],
+                [],
+                {codes[c] for c in street.rows[h].blocked_residents or () if c in codes},
+            )
+            for h in street.ids
+        )
+        models = {r: _resident(row, ()) for r, row in residents.items()}
+        matcher_orders = [_order(o, date, (), None, catalogue) for o in orders]
+        problem = Problem.model_construct(
+            date=date,
+            catalogue=catalogue,
+            helpers=helpers,
+            residents=tuple(models.values()),
+            orders=tuple(matcher_orders),
+        )
+        ids = Keys.of(helpers=street.ids).helpers
+        for order, model, options in zip(
+            orders, matcher_orders, eligible_helpers(problem), strict=True
+        ):
+            could = (
+                None
+                if options.blocked_reason is not None
+                else {ids.row(e.helper) for e in options.helpers}
+            )
+            key = (catalogue_stamp, (model,), (models[order.resident_id],))
+            if len(street.could) < COULD_SERVE_KEPT:
+                street.could.setdefault(key, could)
+    except Exception:  # only a head start: each order is still asked on its own if need be
+        log.warning("could-serve prefill of street %s on %s failed", street_id, date, exc_info=True)
 
 
 def _could_serve(problem: Problem, helpers: IdMap) -> set[int] | None:

@@ -22,7 +22,7 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
-from api.services.matching.explain_text import explain
+from api.services.matching.explain_text import explain_in
 from api.services.matching.problem import catalogue_from_db
 from api.services.paging import Page
 from api.services.types import UtcDateTime
@@ -237,7 +237,8 @@ def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) 
     else:
         params = WhyParams.model_validate(row.params)
         zh, en, here = (
-            _render(locale, row, params, catalogue) for locale in ("zh_CN", "en", i18n.current())
+            explain_in(locale, row.reason, params, catalogue, row.outranked_by)
+            for locale in ("zh_CN", "en", i18n.current())
         )
     return UnmatchedView(
         order_id=row.order_id,
@@ -249,11 +250,6 @@ def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) 
         explanation_en=en,
         outranked_by=row.outranked_by,
     )
-
-
-def _render(locale: str, row: RunUnmatched, params: WhyParams, catalogue: Catalogue) -> str:
-    with i18n.use_locale(locale):
-        return explain(row.reason, params, catalogue, row.outranked_by)
 
 
 def _error_text(error: str) -> str:
