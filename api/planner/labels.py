@@ -5,13 +5,10 @@ catalogs: the same message ids and contexts as the pages' labels
 
 from __future__ import annotations
 
-from api import i18n
+from api.i18n import pgettext
 from matcher.result import Status
 
-
-def pgettext(context: str, message: str, /) -> str:
-    """``message`` with its context ``context``, in the current locale."""
-    return i18n.translations(i18n.current()).upgettext(context, message)
+__all__ = ["pgettext", "solver_status"]  # pgettext: for the command line's role names
 
 
 def solver_status(status: str) -> str:
