@@ -1,6 +1,6 @@
 """Why an order was left unmatched, as data: a reason and its facts (``WhyParams``); the
-sentences people read are made from them outside the matcher. Also the short labels of reasons
-and rules."""
+sentences and names people read are made from them outside the matcher
+(``api.services.matching.explain_text``)."""
 
 from __future__ import annotations
 
@@ -8,44 +8,8 @@ from collections.abc import Mapping
 
 from matcher.candidates import Eligibility, OrderContext
 from matcher.result import Reason, Unmatched, WhyParams, Window
-from matcher.verify import Rule
 
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
-
-# Short labels for each reason, (Chinese, English), as tables and charts show them.
-REASON_LABELS: dict[Reason, tuple[str, str]] = {
-    Reason.NO_SKILL: ("无人具备技能", "no helper has the skill"),
-    Reason.OUT_OF_REACH: ("超出服务范围", "none within reach"),
-    Reason.NOT_FREE: ("时段内无空闲", "none free in the window"),
-    Reason.AT_LIMIT: ("已达当日上限", "all at their limit"),
-    Reason.OUTRANKED: ("让位于更高优先级", "lost to higher priority"),
-}
-
-# The hard rules a hand-picked team or a claim can break (``matcher.verify.check_plan``), as staff
-# and volunteers read them.
-RULE_LABELS: dict[Rule, tuple[str, str]] = {
-    Rule.UNKNOWN_ID: ("不在本次匹配范围内", "not part of this matching"),
-    Rule.DUPLICATE_ORDER: ("订单重复", "order listed twice"),
-    Rule.DUPLICATE_HELPER: ("志愿者重复", "helper listed twice"),
-    Rule.SKILL: ("缺少所需技能", "lacks a required skill"),
-    Rule.LEAD_SKILL: ("团队中没有具备主导技能的人", "nobody in the team holds the lead skill"),
-    Rule.LANGUAGE: (
-        "团队中没有会说居民语言的人",
-        "nobody in the team speaks the resident's language",
-    ),
-    Rule.BLOCKED: (
-        "与该居民不匹配（已拒绝或被屏蔽）",
-        "blocked for this resident (declined or barred)",
-    ),
-    Rule.REACH: ("超出服务范围", "out of reach (radius or the item's distance limit)"),
-    Rule.WINDOW: ("不在订单时段内", "outside the order's time window"),
-    Rule.AVAILABILITY: ("该时段没有空闲（含路程）", "not available then, travel included"),
-    Rule.OVERLAP: ("与其已有的服务时间冲突", "clashes with another of their visits"),
-    Rule.MAX_ORDERS: ("超出当日单数上限", "over their daily number of orders"),
-    Rule.MAX_MINUTES: ("超出当日服务时长上限", "over their daily minutes"),
-    Rule.TEAM_SIZE: ("团队人数不符", "the team has the wrong size"),
-    Rule.PINNED: ("漏掉了已接单的成员", "leaves out a member who accepted"),
-}
 
 
 def explain_unmatched(

@@ -11,11 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from api import i18n
 from api.i18n import N_, format_number
 from api.i18n import gettext as _
 from api.planner import labels
-from api.services.matching.explain_text import explain_en, explain_zh
+from api.services.matching.explain_text import explain, reason_label
 from matcher.metrics import Summary, summarize
 from matcher.model import Catalogue, Problem
 from matcher.result import Reason, Result, Unmatched
@@ -110,12 +109,10 @@ def print_unmatched(result: Result, catalogue: Catalogue, examples: int = 2) -> 
             sample = "\n".join(
                 f"{escape(u.order)}: {escape(explanation(u, catalogue))}" for u in rows[:examples]
             )
-            table.add_row(labels.reason(reason), format_number(len(rows)), sample)
+            table.add_row(reason_label(reason), format_number(len(rows)), sample)
     console.print(table)
 
 
 def explanation(unmatched: Unmatched, catalogue: Catalogue) -> str:
-    """Why an order was left unmatched, in the command's language (the sentences are data in
-    both languages in ``explain_text``; the pseudo-locale reads English)."""
-    args = (unmatched.reason, unmatched.params, catalogue, unmatched.outranked_by)
-    return i18n.pick(explain_zh(*args), explain_en(*args))
+    """Why an order was left unmatched, in the command's language (from the catalogs)."""
+    return explain(unmatched.reason, unmatched.params, catalogue, unmatched.outranked_by)

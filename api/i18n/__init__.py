@@ -102,6 +102,12 @@ def gettext(message: str, /, **params: Any) -> str:
     return text % params if params else text
 
 
+def pgettext(context: str, message: str, /, **params: Any) -> str:
+    """``message`` with its ``context`` (e.g. a label's group) in the current locale."""
+    text = translations(current()).upgettext(context, message)
+    return text % params if params else text
+
+
 def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
     """The singular or plural form for ``n`` in the current locale (``n`` is a parameter)."""
     text = translations(current()).ungettext(singular, plural, n)

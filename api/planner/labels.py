@@ -1,16 +1,14 @@
-"""Labels the planner tools and the command line show for the matcher's codes (solver statuses,
-unmatched reasons), from the catalogs: the same message ids and contexts as the pages' labels
+"""Labels the planner tools and the command line show for the matcher's codes (solver statuses;
+unmatched reasons are named by ``api.services.matching.explain_text.reason_label``), from the
+catalogs: the same message ids and contexts as the pages' labels
 (``api.http.pages.labels``), so one translation serves both; a raw code is never shown."""
 
 from __future__ import annotations
 
-from api import i18n
-from matcher.result import Reason, Status
+from api.i18n import pgettext
+from matcher.result import Status
 
-
-def pgettext(context: str, message: str, /) -> str:
-    """``message`` with its context ``context``, in the current locale."""
-    return i18n.translations(i18n.current()).upgettext(context, message)
+__all__ = ["pgettext", "solver_status"]  # pgettext: for the command line's role names
 
 
 def solver_status(status: str) -> str:
@@ -22,15 +20,3 @@ def solver_status(status: str) -> str:
         Status.UNKNOWN: pgettext("solver_status", "no plan found in time"),
     }
     return labels.get(status, pgettext("label", "other"))
-
-
-def reason(code: str) -> str:
-    """What an unmatched order's reason (``no_skill`` …) reads as."""
-    labels: dict[str, str] = {
-        Reason.NO_SKILL: pgettext("reason", "no helper has the skill"),
-        Reason.OUT_OF_REACH: pgettext("reason", "none within reach"),
-        Reason.NOT_FREE: pgettext("reason", "none free in the window"),
-        Reason.AT_LIMIT: pgettext("reason", "all at their limit"),
-        Reason.OUTRANKED: pgettext("reason", "lost to higher priority"),
-    }
-    return labels.get(code, pgettext("reason", "another reason"))

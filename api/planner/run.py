@@ -15,7 +15,7 @@ from typing import Any
 
 from api.i18n import gettext as _
 from api.planner.scenario import Scenario, build, load_scenario, variant_names
-from api.services.matching.explain_text import explain_en, explain_zh
+from api.services.matching.explain_text import explain_in
 from matcher.cpsat.solver import Progress  # re-exported for the CLI
 from matcher.metrics import Summary, summarize
 from matcher.model import Problem
@@ -199,8 +199,8 @@ def result_json(run: Run) -> dict[str, Any]:
                 "reason": str(u.reason),
                 "params": u.params.model_dump(mode="json"),
                 # A scenario's own order ids are what its reader knows: shown as they are.
-                "explanation": explain_zh(u.reason, u.params, catalogue, u.outranked_by),
-                "explanation_en": explain_en(u.reason, u.params, catalogue, u.outranked_by),
+                "explanation": explain_in("zh_CN", u.reason, u.params, catalogue, u.outranked_by),
+                "explanation_en": explain_in("en", u.reason, u.params, catalogue, u.outranked_by),
                 "outranked_by": u.outranked_by,
             }
             for u in result.unmatched

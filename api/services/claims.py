@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api import i18n
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.errors import BadInput, Conflict, NotFound, ServiceError
+from api.services.matching.explain_text import rule_label
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.offers.assign import (
@@ -59,7 +59,6 @@ from matcher.candidates import (
     pin_reason,
 )
 from matcher.eligible import eligible_helpers
-from matcher.explain import RULE_LABELS
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Assignment, Reason, Result, Status
@@ -519,7 +518,7 @@ def _verify(street: StreetProblem, visits: list[_Visit]) -> None:
     ]
     broken = check_plan(street.problem, chosen)
     if broken:
-        rules = _("; ").join(dict.fromkeys(i18n.pick(*RULE_LABELS[v.rule]) for v in broken))
+        rules = _("; ").join(dict.fromkeys(rule_label(v.rule) for v in broken))
         raise BadInput(_("cannot claim: %(rules)s", rules=rules), field="order_ids")
 
 

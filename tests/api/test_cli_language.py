@@ -17,7 +17,7 @@ from api.cli.language import UnknownLanguage, cli_locale
 from api.cli.main import app
 from api.planner import run as scenario_run
 from api.planner.report import charts
-from api.services.matching.explain_text import explain_en
+from api.services.matching.explain_text import explain_in
 from api.settings import Settings, get_settings
 
 CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
@@ -76,12 +76,15 @@ def _unmarked(output: str, data: list[str]) -> list[str]:
 
 
 def _explanations(path: Path) -> list[str]:
-    """The English explanations of the greedy run's unmatched orders: sentences given in both
-    languages as data by ``explain_text`` (the pseudo-locale reads English)."""
+    """The English explanations of the greedy run's unmatched orders (the JSON's
+    ``explanation_en``, written whatever the command's language)."""
     scenario = scenario_run.load(path)
     run = scenario_run.run_scenario(path, scenario, None, "greedy", scenario_run.Overrides())
     catalogue = run.problem.catalogue
-    return [explain_en(u.reason, u.params, catalogue, u.outranked_by) for u in run.result.unmatched]
+    return [
+        explain_in("en", u.reason, u.params, catalogue, u.outranked_by)
+        for u in run.result.unmatched
+    ]
 
 
 # ----------------------------------------------------------------------------- choosing

@@ -257,3 +257,77 @@ def test_every_matcher_reason_has_a_label() -> None:
     from matcher.result import Reason
 
     assert set(LABELS["reason"]) == {str(reason) for reason in Reason}
+
+
+def test_every_matcher_reason_and_rule_has_a_catalog_name() -> None:
+    """The service names every reason the matcher gives (none falls back to "another reason")
+    and every rule its checker can report through catalog messages, translated in each shipped
+    catalog."""
+    from api.services.matching.explain_text import RULE_NAMES, reason_label
+    from matcher.result import Reason
+    from matcher.verify import Rule
+
+    assert set(RULE_NAMES) == set(Rule)
+    for locale in ("zh_CN", "en"):
+        catalog = _catalog(locale)
+        assert all(catalog.get((None, message)) for message in RULE_NAMES.values())
+        with i18n.use_locale(locale):
+            names = {reason_label(reason) for reason in Reason}
+            assert len(names) == len(Reason)
+            assert i18n.pgettext("reason", "another reason") not in names
+
+
+def test_the_pseudo_locale_marks_explanations_and_the_matchers_names() -> None:
+    """Unmatched explanations (their facts filled in) and the names of reasons and rules pass
+    through the catalogs: in the pseudo-locale each is marked, with the facts inside."""
+    from api.services.matching.explain_text import explain, reason_label, rule_label
+    from matcher.result import Reason
+    from matcher.verify import Rule
+    from tests.api.test_unmatched_text import BEFORE, CATALOGUE
+
+    def marked(text: str) -> bool:
+        return text.startswith(i18n.PSEUDO_OPEN) and text.endswith(i18n.PSEUDO_CLOSE)
+
+    with i18n.use_locale(i18n.PSEUDO):
+        assert all(marked(reason_label(reason)) for reason in Reason)
+        assert all(marked(rule_label(rule)) for rule in Rule)
+        sentences = [explain(r, p, CATALOGUE, by) for r, p, by, _zh, _en in BEFORE]
+    assert all(marked(sentence) for sentence in sentences), sentences
+    assert "%(" not in "".join(sentences)
+    assert "17" in sentences[6] and "Smartphone lessons" in sentences[6]  # outranked: its facts
+    assert "09:00" in sentences[3] and "10:30" in sentences[3]  # not free: its window
+
+
+def test_no_language_pair_is_left_in_the_services() -> None:
+    """No code under api/services writes reader-facing Chinese or a "中文 / English" pair: every
+    CJK string (docstrings and comments aside) is in a file holding the office's sheet formats
+    or demo data, which are data, not messages."""
+    import ast
+
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    data_files = {  # the ledger's column aliases and sheet headers, demo names, Excel's yes/no
+        "ledger/import_columns.py",
+        "ledger/exports.py",
+        "ledger/seed.py",
+        "ledger/sheets.py",
+    }
+    found = []
+    for path in sorted((API / "services").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        name = str(path.relative_to(API / "services"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            if id(node) in docstrings or not cjk.search(node.value):
+                continue
+            if name not in data_files or " / " in node.value:
+                found.append(f"{name}:{node.lineno}: {node.value!r}")
+    assert found == []

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.ledger import imports, sheets
-from api.services.ledger.exports import SHEET_HEADERS
 from api.services.ledger.import_columns import HELPER_COLUMNS, RESIDENT_COLUMNS
 from api.services.ledger.imports import ImportRejected, import_file
 from api.services.ledger.sheets import XLSX_MEDIA
@@ -31,6 +30,20 @@ from tests.api.test_orders import HAND_PICKED
 
 DATA = Path(__file__).parent.parent / "data"
 HEADER = "编号,姓名,社区,网格,电话,纬度,经度,类型,技能,每日最多单数,可服务时段"
+# The day's sheet's header row as a Chinese office reads it.
+SHEET_HEADERS_ZH = (
+    "日期",
+    "时间",
+    "服务项目",
+    "社区",
+    "居民",
+    "地址",
+    "电话",
+    "志愿者",
+    "志愿者电话",
+    "状态",
+    "备注",
+)
 GOOD_ROW = "T-1,好人,青山社区,第1网格,13800000000,40.84,111.75,党员,陪伴聊天,2,08:00-12:00"
 
 
@@ -329,7 +342,8 @@ def test_assignment_sheet_has_one_row_per_member(
     other: Other,
 ) -> None:
     """The day's sheet lists each team member with the resident's contact details and the
-    member's status, an unmatched order once as 待匹配, and only orders in the caller's scope."""
+    member's status, an unmatched order once as 待匹配, and only orders in the caller's scope;
+    its words are in the reader's language (zh_CN unless asked otherwise)."""
     with sessions() as session:
         orders = list(session.scalars(select(OrderRow).order_by(OrderRow.id)))
         first = orders[0]
@@ -354,7 +368,7 @@ def test_assignment_sheet_has_one_row_per_member(
     rows = list(
         load_workbook(io.BytesIO(exported.content)).worksheets[0].iter_rows(values_only=True)
     )
-    assert rows[0] == SHEET_HEADERS
+    assert rows[0] == SHEET_HEADERS_ZH
     body = rows[1:]
     assert len(body) == len(orders) + 2  # one order has two members; the other community's order
     mine = [r for r in body if r[4] == resident.name and r[7] in {h.name for h in helpers}]
@@ -381,6 +395,14 @@ def test_assignment_sheet_has_one_row_per_member(
             select(AuditEntry).where(AuditEntry.action == "assignments.export")
         ).all()
     assert [e.detail["rows"] for e in exports] == [len(orders) + 2, len(orders) + 1]
+    english = client.get(
+        "/exports/assignments",
+        headers={**login(client, "staff"), "Accept-Language": "en"},
+        params={"date": DATE.isoformat()},
+    )
+    header, *body_en = english.content.decode("utf-8-sig").splitlines()
+    assert header.startswith("Date,Time,Service item,") and "Volunteer's phone" in header
+    assert sum(line.count(",not matched yet,") for line in body_en) == len(orders)
 
 
 def test_exports_are_for_staff_only(client: TestClient, world: World) -> None:

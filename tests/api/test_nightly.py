@@ -190,7 +190,7 @@ def test_killed_process_leaves_only_a_run_reported_failed(
         assert session.scalars(select(RunRow.status)).one() == "running"
         listed = list_runs(session, settings, staff_actor(sessions, world))
         assert [r.status for r in listed.items] == ["failed"]
-        assert listed.items[0].error == INTERRUPTED
+        assert listed.items[0].error == "运行中断：进程在完成前结束"  # shown in zh_CN
     run = run_nightly(sessions, settings, world.street_id, day)
     assert run.status == "done"
     with sessions() as session:

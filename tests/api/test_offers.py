@@ -11,16 +11,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.i18n import format_day, use_locale
 from api.services.errors import Conflict
 from api.services.matching.nightly import run_nightly
 from api.services.messages.ticker import tick
 from api.services.offers import answers as offers_service
 from api.services.offers.answers import accept, expire_due, send_reminders
+from api.services.offers.assign import create_assignment
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
     AuditEntry,
     HelperRow,
+    ItemRow,
     NotificationRow,
     OfferRow,
     OrderRow,
@@ -514,3 +517,33 @@ def test_my_offers_pages_and_filters(
     assert client.get("/me/offers?status=accepted", headers=headers).json()["total"] == 0
     assert client.get("/me/offers?status=bogus", headers=headers).status_code == 422
     assert client.get("/me/offers?page=0", headers=headers).status_code == 422
+
+
+def test_an_offers_notice_is_rendered_from_the_catalogs_in_each_language(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """A new offer's notice is stored in zh_CN and in en, each from the catalogs with the item's
+    name in that language and the day and start as that language writes them."""
+    with sessions() as session:
+        order = session.scalars(
+            select(OrderRow).where(OrderRow.street_id == world.street_id).order_by(OrderRow.id)
+        ).first()
+        assert order is not None
+        order.window_start, order.window_end = 545, 600
+        helper_id = world.helper_ids[0]
+        create_assignment(
+            session, settings, order, [helper_id], source="manual", start_minute=545
+        ).override_reason = "hand-picked to read its notice"  # the team's rules are not the point
+        session.commit()
+        item = session.get_one(ItemRow, order.item)
+        notice = session.scalars(
+            select(NotificationRow).where(
+                NotificationRow.helper_id == helper_id, NotificationRow.kind == "offer"
+            )
+        ).one()
+        with use_locale("zh_CN"):
+            day_zh = format_day(order.date)
+        with use_locale("en"):
+            day_en = format_day(order.date)
+    assert notice.text_zh == f"新的服务邀请：{item.name_zh}，{day_zh} 09:05，请及时回复"
+    assert notice.text_en == f"New request: {item.name_en}, {day_en} at 09:05. Please reply."

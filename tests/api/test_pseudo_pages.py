@@ -25,8 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import i18n
 from api.services.ledger import import_columns
 from api.services.ledger.import_columns import COLUMNS
-from api.services.matching.explain_text import explain_en
-from api.services.matching.problem import catalogue_from_db
 from api.settings import Settings
 from api.store.tables import (
     CategoryRow,
@@ -43,7 +41,6 @@ from api.store.tables import (
     SkillRow,
     Street,
 )
-from matcher.result import WhyParams
 from tests.api import test_one_language as one_language
 from tests.api.conftest import SharedEngines, World, kept_engine_app
 from tests.api.test_one_language import Ids, log_in_as, more_gets, page_paths, visible
@@ -82,19 +79,6 @@ def babel_names() -> set[str]:
     return names
 
 
-def explanations(session: Session) -> set[str]:
-    """The unmatched orders' explanations as the run page shows them: still made as sentences
-    in both languages (``api.services.matching.explain_text``, owned by the services'
-    conversion), not from the catalogs. Exactly the seeded run's sentences."""
-    catalogue = catalogue_from_db(session)
-    found = set()
-    for row in session.scalars(select(RunUnmatched)):
-        if row.params is not None:
-            facts = WhyParams.model_validate(row.params)
-            found.add(explain_en(row.reason, facts, catalogue, row.outranked_by))
-    return found
-
-
 def data_pattern(sessions: Sessions) -> re.Pattern[str]:
     """Every string of the seeded world a page may show as it is, as one pattern (longest
     first, whole words where a string is a word, so that "Sent" in "Sentence" is not data)."""
@@ -112,7 +96,6 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
     with sessions() as session:
         for column in columns:
             found |= {v for v in session.scalars(select(column).distinct()) if v}
-        found |= explanations(session)
     # A ledger file's column names are Chinese whatever the page's language (the header the
     # file must carry, as it must be written).
     found |= {column.header for columns in COLUMNS.values() for column in columns}

@@ -3,23 +3,27 @@ between the database and the matcher through one typed mapping."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.services.matching.explain_text import explain_en, explain_zh
+from api.i18n import use_locale
+from api.services.matching.explain_text import explain
 from api.services.matching.keys import Keys, UnknownId
-from api.services.matching.runs import get_run
+from api.services.matching.runs import INTERRUPTED, get_run, list_runs
 from api.services.offers.rematch import unmatched_row
 from api.settings import Settings
+from api.store.statuses import RunStatus
 from api.store.tables import OrderRow, RunRow, RunUnmatched
 from matcher.catalogue import load_catalogue
 from matcher.result import Reason, Unmatched, WhyParams, Window
 from tests.api.conftest import World, actor_named
 
 CATALOGUE = load_catalogue()
+DAY = dt.date(2026, 11, 26)
 TEAM = WhyParams(item="H04", team=2, skills=("nursing", "physician"), skilled=0, in_reach=0)
 
 # (reason, facts, outranking order) and the sentences the matcher wrote before they were data.
@@ -90,9 +94,12 @@ BEFORE = [
 def test_sentences_are_made_from_reason_and_facts(
     reason: Reason, params: WhyParams, outranked_by: int | None, zh: str, en: str
 ) -> None:
-    """Each reason's facts render the very sentence the matcher used to write, in zh and en."""
-    assert explain_zh(reason, params, CATALOGUE, outranked_by) == zh
-    assert explain_en(reason, params, CATALOGUE, outranked_by) == en
+    """Each reason's facts render, from the catalogs, the very sentence the matcher used to
+    write, in zh_CN and en."""
+    with use_locale("zh_CN"):
+        assert explain(reason, params, CATALOGUE, outranked_by) == zh
+    with use_locale("en"):
+        assert explain(reason, params, CATALOGUE, outranked_by) == en
 
 
 def test_keys_map_both_ways_and_refuse_unknown_ids() -> None:
@@ -186,3 +193,25 @@ def test_no_sentence_is_parsed_or_rewritten() -> None:
         text = (root / name).read_text(encoding="utf-8")
         assert "import re\n" not in text and "re.compile" not in text, name
         assert "[1:])" not in text, name
+
+
+def test_an_interrupted_runs_error_reads_in_the_readers_language(
+    sessions: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    """An interrupted run's stored error (its message id, or the "中文 / English" pair of rows
+    from before the catalogs) reads in the current locale; any other error reads as stored."""
+    stored = [INTERRUPTED, "运行中断：进程在完成前结束 / " + INTERRUPTED, "solver crashed"]
+    with sessions() as session:
+        for error in stored:
+            session.add(
+                RunRow(street_id=world.street_id, date=DAY, status=RunStatus.FAILED, error=error)
+            )
+        session.commit()
+        staff = actor_named(session, "staff")
+        with use_locale("zh_CN"):
+            zh = [r.error for r in list_runs(session, settings, staff).items]
+        with use_locale("en"):
+            en = [r.error for r in list_runs(session, settings, staff).items]
+    interrupted_zh = "运行中断：进程在完成前结束"
+    assert sorted(zh) == sorted([interrupted_zh, interrupted_zh, "solver crashed"])
+    assert sorted(en) == sorted([INTERRUPTED, INTERRUPTED, "solver crashed"])

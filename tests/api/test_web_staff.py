@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import i18n
 from api.http.pages.render import csrf_token
 from api.http.pages.svg import Dot, DotStyle, bar_chart_svg, map_svg
-from api.services.matching.explain_text import explain_zh
+from api.services.matching.explain_text import explain, reason_label
 from api.services.matching.nightly import run_nightly
 from api.services.matching.problem import catalogue_from_db
 from api.services.offers.assign import live_assignment, local_today
@@ -29,8 +29,7 @@ from api.store.tables import (
     ResidentRow,
     RunUnmatched,
 )
-from matcher.explain import REASON_LABELS
-from matcher.result import Reason, WhyParams
+from matcher.result import WhyParams
 from tests.api.conftest import PASSWORD, World
 from tests.api.loop_support import make_roomy, move_orders, tomorrow
 from tests.api.test_imports import GOOD_ROW, HEADER, csv_bytes
@@ -99,12 +98,13 @@ def test_run_button_runs_matching_and_the_page_shows_figures_and_reasons(
     with sessions() as session:
         first = session.scalars(select(RunUnmatched).order_by(RunUnmatched.order_id)).first()
         assert first is not None
-        reason = REASON_LABELS[Reason(first.reason)][0]
         assert first.params is not None
-        sentence = explain_zh(
-            first.reason, WhyParams.model_validate(first.params), catalogue_from_db(session),
-            first.outranked_by,
-        )  # fmt: skip
+        with i18n.use_locale("zh_CN"):
+            reason = reason_label(first.reason)
+            sentence = explain(
+                first.reason, WhyParams.model_validate(first.params), catalogue_from_db(session),
+                first.outranked_by,
+            )  # fmt: skip
     assert reason in card(page, first.order_id)
     assert sentence in unescape(card(page, first.order_id))
 

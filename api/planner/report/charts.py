@@ -25,9 +25,8 @@ from matplotlib.ticker import MaxNLocator
 from api import i18n
 from api.i18n import format_km, format_number
 from api.i18n import gettext as _
-from api.planner import labels
 from api.planner.report.figures import MAP_GROUPS, MapPoints, RunFigures, Split
-from matcher.explain import REASON_LABELS
+from api.services.matching.explain_text import reason_label
 from matcher.result import Reason
 
 COVERED, UNCOVERED = "#2e7d32", "#c62828"
@@ -127,7 +126,7 @@ def reasons_chart(reasons: dict[Reason, int]) -> bytes:
     """Bars of unmatched orders per reason (every reason shown, zero included)."""
     figure = Figure(figsize=(8, 3))
     axes = figure.add_subplot()
-    labels = [REASON_LABELS[r][1] for r in Reason]
+    labels = [reason_label(r) for r in Reason]
     counts = [reasons.get(r, 0) for r in Reason]
     bars = axes.barh(labels, counts, color="#ef6c00")
     axes.bar_label(bars, padding=2, fontsize=8)
@@ -216,7 +215,7 @@ def comparison_chart(runs: list[RunFigures], codes: list[str]) -> bytes:
     left.set_ylabel("%")
     left.set_title(_("Coverage, continuity, helpers used"))
     counts = [[r.reasons.get(reason, 0) for reason in Reason] for r in runs]
-    _grouped(right, [labels.reason(r) for r in Reason], counts, codes)
+    _grouped(right, [reason_label(r) for r in Reason], counts, codes)
     right.set_ylabel(_("unmatched orders"))
     right.yaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_title(_("Uncovered orders by reason"))

@@ -22,7 +22,7 @@ from api.planner.report.figures import (
     Split,
     run_figures,
 )
-from matcher.explain import REASON_LABELS
+from api.services.matching.explain_text import reason_label
 from matcher.metrics import Summary
 from matcher.result import Reason
 
@@ -122,15 +122,13 @@ def _comparison(figures: list[RunFigures]) -> str:
             )
         rows.append(f"<tr><td>{escape(_(label))}</td>{''.join(cells)}</tr>")
     for reason in Reason:
-        zh, en = REASON_LABELS[reason]
+        label = _("unmatched: %(reason)s", reason=reason_label(reason))
         base = figures[0].reasons.get(reason, 0)
         cells = [f"<td>{base}</td>"]
         for figs in figures[1:]:
             value = figs.reasons.get(reason, 0)
             cells.append(f"<td>{value} {_difference(value - base, 0, False)}</td>")
-        rows.append(
-            f"<tr><td>未匹配：{escape(zh)} / unmatched: {escape(en)}</td>{''.join(cells)}</tr>"
-        )
+        rows.append(f"<tr><td>{escape(label)}</td>{''.join(cells)}</tr>")
     chart = charts.comparison_chart(figures, codes)
     heading, figure = _("Variant comparison"), _("Figure")
     note = _("In brackets: the difference against the first run (R1).")
@@ -269,9 +267,7 @@ def _split_table(splits: list[Split], heading: str) -> str:
 
 def _reasons_section(reasons: dict[Reason, int]) -> str:
     rows = "".join(
-        f"<tr><td>{escape(REASON_LABELS[r][0])} / {escape(REASON_LABELS[r][1])}</td>"
-        f"<td>{reasons.get(r, 0)}</td></tr>"
-        for r in Reason
+        f"<tr><td>{escape(reason_label(r))}</td><td>{reasons.get(r, 0)}</td></tr>" for r in Reason
     )
     head = "".join(f"<th>{escape(text)}</th>" for text in (_("Reason"), _("Orders")))
     return _figure(

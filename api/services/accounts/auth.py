@@ -76,7 +76,12 @@ def add_user(
     """Create an account; the caller commits."""
     if role not in ROLES:
         raise BadInput(
-            f"未知角色 unknown role {role!r}; 可选 choose from {', '.join(ROLES)}", "role"
+            _(
+                "unknown role %(role)s; choose from %(roles)s",
+                role=repr(role),
+                roles=_(", ").join(ROLES),
+            ),
+            "role",
         )
     if len(password) < 8:
         raise BadInput(_("password needs at least 8 characters"), "password")

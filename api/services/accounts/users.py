@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import i18n
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.auth import add_user
 from api.services.actor import Actor
@@ -69,19 +70,14 @@ def add_account(
 def _id(session: Session, query, what: str, code: str) -> int:  # type: ignore[no-untyped-def]
     found = session.scalar(query)
     if found is None:
-        raise BadInput(
-            _(
-                "no %(what)s with code %(code)s (%(value)s)",
-                value=_ZH[what],
-                what=what,
-                code=repr(code),
-            ),
-            what,
-        )
+        raise BadInput(_(_MISSING[what], code=repr(code)), what)
     return int(found)
 
 
-_ZH = {"street": "街道", "community": "社区"}
+_MISSING = {
+    "street": N_("unknown street code %(code)s"),
+    "community": N_("unknown community code %(code)s"),
+}
 
 
 def set_language(session: Session, actor: Actor, language: str | None) -> UserRow:

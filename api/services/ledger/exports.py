@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.i18n import N_, pick
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
@@ -36,23 +37,27 @@ from api.store.tables import (
 )
 
 Format = Literal["csv", "xlsx"]
+# The ledger's sheet titles, in the office's language like the headers it re-imports.
+LEDGER_TITLES = {"helpers": "志愿者台账", "residents": "居民台账"}
+# The day's sheet is read, not re-imported: its words are messages, written in the reader's
+# language (zh_CN: 日期 时间 服务项目 社区 居民 地址 电话 志愿者 志愿者电话 状态 备注, 派单表).
 SHEET_HEADERS = (
-    "日期",
-    "时间",
-    "服务项目",
-    "社区",
-    "居民",
-    "地址",
-    "电话",
-    "志愿者",
-    "志愿者电话",
-    "状态",
-    "备注",
+    N_("Date"),
+    N_("Time"),
+    N_("Service item"),
+    N_("Community"),
+    N_("Resident"),
+    N_("Resident's address"),
+    N_("Phone"),
+    N_("Volunteer"),
+    N_("Volunteer's phone"),
+    N_("Status"),
+    N_("Note"),
 )
-SHEET_TITLES = {"helpers": "志愿者台账", "residents": "居民台账", "assignments": "派单表"}
-OFFER_STATUS = {"pending": "待接受", "accepted": "已接受"}
-ASSIGNMENT_STATUS = {"done": "已完成", "confirmed": "已确认"}
-UNMATCHED = "待匹配"
+SHEET_TITLE = N_("Assignment sheet")
+OFFER_STATUS = {"pending": N_("awaiting reply"), "accepted": N_("accepted")}
+ASSIGNMENT_STATUS = {"done": N_("visit done"), "confirmed": N_("visit confirmed")}
+UNMATCHED = N_("not matched yet")
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def export_ledger(
     audit(session, actor.user_id, f"{kind[:-1]}.export", kind[:-1], "", detail)
     session.commit()
     headers = [column.header for column in columns]
-    return _file(kind, fmt, headers, cells, SHEET_TITLES[kind])
+    return _file(kind, fmt, headers, cells, LEDGER_TITLES[kind])
 
 
 def _display_names(session: Session) -> dict[str, dict[Any, str]]:
@@ -130,7 +135,7 @@ class SheetLine:
     order: OrderRow
     item: ItemRow
     start: int | None  # the planned start (None: not planned yet)
-    status: str
+    status: str  # a message id, shown in the reader's language
     helper: HelperRow | None
 
     def sort_key(self) -> tuple[int, int, int, int]:
@@ -141,7 +146,8 @@ class SheetLine:
 
 def export_assignments(session: Session, actor: Actor, date: dt.date, fmt: Format) -> ExportFile:
     """The assignment sheet (派单表) of ``date`` for the caller's scope: one row per team member
-    (pending or accepted), and one row for an order nobody holds yet (状态 待匹配)."""
+    (pending or accepted), and one row for an order nobody holds yet (status "not matched
+    yet"), in the reader's language."""
     _staff(actor)
     rows = [_sheet_row(line) for line in _lines(session, actor, date)]
     begin_write(session)
@@ -149,7 +155,8 @@ def export_assignments(session: Session, actor: Actor, date: dt.date, fmt: Forma
     audit(session, actor.user_id, "assignments.export", "order", "", detail)
     session.commit()
     name = f"assignments-{date.isoformat()}"
-    return _file(name, fmt, SHEET_HEADERS, rows, SHEET_TITLES["assignments"])
+    headers = [_(header) for header in SHEET_HEADERS]
+    return _file(name, fmt, headers, rows, _(SHEET_TITLE))
 
 
 def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
@@ -202,25 +209,25 @@ def _sheet_row(line: SheetLine) -> list[Value]:
     return [
         order.date.isoformat(),
         _when(line),
-        line.item.name_zh,
+        pick(line.item.name_zh, line.item.name_en),
         resident.community.name,
         resident.name,
         resident.address,
         resident.phone,
         helper.name if helper else "",
         helper.phone if helper else "",
-        line.status,
+        _(line.status),
         order.note,
     ]
 
 
 def _when(line: SheetLine) -> str:
     """``09:00-10:00``: the planned start and the item's duration; an order without a planned
-    start shows its window (a flexible one the whole window); an untimed one 不限时段."""
+    start shows its window (a flexible one the whole window); an untimed one says so."""
     order, duration = line.order, line.item.duration_min
     if line.start is not None:
         return f"{clock(line.start)}-{clock(min(line.start + duration, 1440))}"
     if order.window_start is None or order.window_end is None:
-        return "不限时段"
+        return _("any time of day")
     end = order.window_end if order.flexible else min(order.window_start + duration, 1440)
     return f"{clock(order.window_start)}-{clock(end)}"

@@ -235,7 +235,7 @@ def _resolve(
     if "circle" in raw:
         unknown = [code for code in raw["circle"] if fold(code) not in lookups.helper_codes]
         if unknown:
-            bad("circle", _("unknown helper codes (%(value)s)", value="、".join(unknown)))
+            bad("circle", _("unknown helper codes (%(value)s)", value=_(", ").join(unknown)))
         known = [lookups.helper_codes.get(fold(code), code) for code in raw["circle"]]
         values["circle"] = list(dict.fromkeys(known))
     return values
@@ -273,7 +273,7 @@ def _grid(
 
 def _reason(problem: Any) -> str:
     if problem["type"] == "value_error":
-        return str(problem["ctx"]["error"])  # our own validators speak both languages
+        return str(problem["ctx"]["error"])  # our own validators speak the catalogs
     ctx = {
         key: int(value) if isinstance(value, float) and value.is_integer() else value
         for key, value in problem.get("ctx", {}).items()

@@ -121,13 +121,13 @@ def _read_path(path: Path) -> bytes:
 
 
 def _shown_name(filename: str | None) -> str:
-    """The upload's name as messages show it: short, without slashes (they split messages)."""
+    """The upload's name as messages show it: short, without slashes."""
     name = Path((filename or "").replace("\\", "/")).name.replace("/", "_")
     return name[:80] + "…" if len(name) > 80 else name
 
 
 def _file_rejected(name: str, message: str, errors: list[RowError] | None = None) -> ImportRejected:
-    """``message`` ("中文 / English") with the file named in both languages."""
+    """``message`` with the uploaded file named before it."""
     if not name:
         return ImportRejected(message, errors or [])
     named = _("%(name)s: %(message)s", name=name, message=message) if message else name

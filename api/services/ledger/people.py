@@ -312,7 +312,7 @@ def _release_broken(
     broken = [o for o in _upcoming_offers(session, settings, helper, now) if _breaks(session, o)]
     accepted = [o for o in broken if o.status == OfferStatus.ACCEPTED]
     if refuse_accepted and accepted:
-        days = "、".join(sorted({o.assignment.order.date.isoformat() for o in accepted}))
+        days = _(", ").join(sorted({o.assignment.order.date.isoformat() for o in accepted}))
         raise Conflict(
             _(
                 "with this change you could no longer do the visits you accepted on %(days)s; "

@@ -1,128 +1,168 @@
-"""Why an order was left unmatched, as a sentence in the reader's language: made at the edge
-from the matcher's reason and facts (``matcher.result.WhyParams``), never parsed again.
+"""What the matcher's codes say to a reader, from the gettext catalogs: why an order was left
+unmatched (a sentence made at the edge from the matcher's reason and facts,
+``matcher.result.WhyParams``, never parsed again), and the short names of the matcher's reasons
+and of the rules a hand-picked team or a claim can break.
 
-Every sentence template is here, as a (中文, English) pair under a message id, so that the move to
-gettext catalogs happens in this one place. ``explain_zh`` and ``explain_en`` are the only two
-renderers; callers pass the outranking order as the reader knows it (an order number mapped
-through ``StreetProblem.keys``, or a scenario's own order id), never the matcher's key.
+``explain`` renders in the current locale, ``explain_in`` in a given one (for records that keep
+the sentence in each language). Callers pass the outranking order as the reader
+knows it (an order number mapped through ``StreetProblem.keys``, or a scenario's own order id),
+never the matcher's key. Item and skill names are data (the catalogue's Chinese and English
+names), chosen per locale.
 """
 
 from __future__ import annotations
 
+from api import i18n
+from api.i18n import N_, pgettext
+from api.i18n import gettext as _
 from matcher.model import Catalogue
 from matcher.result import Reason, WhyParams
+from matcher.verify import Rule
 
-ZH, EN = 0, 1
-
-TEMPLATES: dict[str, tuple[str, str]] = {
-    "team": ("（需 {team} 人同去）", " (needs a team of {team})"),
-    "list": ("、", ", "),
-    "no_skills": ("无", "none"),
-    "speaking": ("，且会说 {language} 语", " and speaking {language}"),
-    Reason.NO_SKILL: (
-        "没有志愿者具备「{item}」所需技能（{skills}）{speaking}{team}。",
-        "No helper has the skills for {item} ({skills}){speaking}{team}.",
-    ),
-    "nearest": ("最近的一位相距约 {km:.1f} 公里", "the nearest is about {km:.1f} km away"),
-    "no_travel": ("没有可用的路程数据", "no travel data"),
-    Reason.OUT_OF_REACH: (
-        "具备技能的志愿者都不在服务范围内，{nearest}{team}。",
-        "Helpers with the skills all live out of reach; {nearest}{team}.",
-    ),
-    "today": ("今天", "today"),
-    "window": ("在 {start}–{end} ", "{start}–{end}"),
-    Reason.NOT_FREE: (
-        "附近合适的志愿者{when}都没有空{team}。",
-        "No suitable helper nearby is free {when}{team}.",
-    ),
-    "joining": (
-        "除已在团队中的志愿者外，找不到能在同一时间到场补位的人。",
-        "No other helper can join the members already on the team at that time.",
-    ),
-    Reason.AT_LIMIT: (
-        "附近合适的志愿者今天的接单数或服务时长已满{team}。",
-        "All suitable helpers nearby have reached today's limit of orders or minutes{team}.",
-    ),
-    Reason.OUTRANKED: (
-        "附近合适的志愿者已被优先级更高的订单 {other}（{other_item}）占用{team}。",
-        "Lost to higher-priority order {other} ({other_item}), which took the suitable "
-        "helpers{team}.",
-    ),
+# The rules of the matcher's checker: those a hand-picked team or a claim can break
+# (``matcher.verify.check_plan``), as staff and volunteers read them, and a result's own checks.
+RULE_NAMES: dict[Rule, str] = {
+    Rule.UNKNOWN_ID: N_("not part of this matching"),
+    Rule.DUPLICATE_ORDER: N_("order listed twice"),
+    Rule.DUPLICATE_HELPER: N_("helper listed twice"),
+    Rule.SKILL: N_("lacks a required skill"),
+    Rule.LEAD_SKILL: N_("nobody in the team holds the lead skill"),
+    Rule.LANGUAGE: N_("nobody in the team speaks the resident's language"),
+    Rule.BLOCKED: N_("blocked for this resident (declined or barred)"),
+    Rule.REACH: N_("out of reach (radius or the item's distance limit)"),
+    Rule.WINDOW: N_("outside the order's time window"),
+    Rule.AVAILABILITY: N_("not available then, travel included"),
+    Rule.OVERLAP: N_("clashes with another of their visits"),
+    Rule.MAX_ORDERS: N_("over their daily number of orders"),
+    Rule.MAX_MINUTES: N_("over their daily minutes"),
+    Rule.TEAM_SIZE: N_("the team has the wrong size"),
+    Rule.PINNED: N_("leaves out a member who accepted"),
+    # a result's own consistency (``matcher.verify.verify``), not a team's
+    Rule.UNMATCHED: N_("an order is both planned and unmatched, or neither"),
+    Rule.COVERAGE_FIGURE: N_("the coverage figures do not add up"),
+    Rule.INFEASIBLE_WITH_ASSIGNMENTS: N_("reported infeasible, yet carries visits"),
 }
 
 
-def explain_zh(
+def reason_label(reason: Reason | str) -> str:
+    """The short name of a matcher reason in the current locale. The message ids are the pages'
+    reason labels (context "reason", ``api.http.pages.labels``): one translation serves pages,
+    tables and charts."""
+    labels: dict[str, str] = {
+        Reason.NO_SKILL: pgettext("reason", "no helper has the skill"),
+        Reason.OUT_OF_REACH: pgettext("reason", "none within reach"),
+        Reason.NOT_FREE: pgettext("reason", "none free in the window"),
+        Reason.AT_LIMIT: pgettext("reason", "all at their limit"),
+        Reason.OUTRANKED: pgettext("reason", "lost to higher priority"),
+    }
+    return labels.get(reason, pgettext("reason", "another reason"))
+
+
+def rule_label(rule: Rule | str) -> str:
+    """The name of a broken rule in the current locale (an unknown code as it is)."""
+    try:
+        return _(RULE_NAMES[Rule(rule)])
+    except ValueError:
+        return str(rule)
+
+
+def explain(
     reason: Reason | str,
     params: WhyParams,
     catalogue: Catalogue,
     outranked_by: int | str | None = None,
 ) -> str:
-    """The Chinese sentence for an unmatched order."""
-    return _explain(ZH, Reason(reason), params, catalogue, outranked_by)
-
-
-def explain_en(
-    reason: Reason | str,
-    params: WhyParams,
-    catalogue: Catalogue,
-    outranked_by: int | str | None = None,
-) -> str:
-    """The English sentence for an unmatched order."""
-    return _explain(EN, Reason(reason), params, catalogue, outranked_by)
-
-
-def _say(key: str, lang: int, **values: object) -> str:
-    return TEMPLATES[key][lang].format(**values)
-
-
-def _explain(
-    lang: int,
-    reason: Reason,
-    params: WhyParams,
-    catalogue: Catalogue,
-    outranked_by: int | str | None,
-) -> str:
-    team = _say("team", lang, team=params.team) if params.team > 1 else ""
-    item = _item_name(catalogue, params.item, lang)
+    """The sentence saying why an order was left unmatched, in the current locale."""
+    reason = Reason(reason)
+    team = _(" (needs a team of %(team)s)", team=params.team) if params.team > 1 else ""
     if reason is Reason.NO_SKILL:
-        skills = _say("list", lang).join(_skill_name(catalogue, s, lang) for s in params.skills)
-        speaking = _say("speaking", lang, language=params.language) if params.language else ""
-        skills = skills or _say("no_skills", lang)
-        return _say(reason, lang, item=item, skills=skills, speaking=speaking, team=team)
+        return _no_skill(params, catalogue, team)
     if reason is Reason.OUT_OF_REACH:
-        km = params.nearest_km
-        nearest = _say("nearest", lang, km=km) if km is not None else _say("no_travel", lang)
-        return _say(reason, lang, nearest=nearest, team=team)
-    if reason is Reason.NOT_FREE:
-        if params.joining:
-            return _say("joining", lang)
-        window = params.window
-        when = (
-            _say("window", lang, start=_clock(window.start), end=_clock(window.end))
-            if window
-            else _say("today", lang)
+        if params.nearest_km is None:
+            return _(
+                "Helpers with the skills all live out of reach; no travel data%(team)s.", team=team
+            )
+        return _(
+            "Helpers with the skills all live out of reach; the nearest is about %(distance)s "
+            "away%(team)s.",
+            distance=i18n.format_km(params.nearest_km),
+            team=team,
         )
-        return _say(reason, lang, when=when, team=team)
+    if reason is Reason.NOT_FREE:
+        return _not_free(params, team)
     if reason is Reason.AT_LIMIT:
-        return _say(reason, lang, team=team)
-    other = "?" if outranked_by is None else outranked_by
-    other_item = _item_name(catalogue, params.rival_item or params.item, lang)
-    return _say(reason, lang, other=other, other_item=other_item, team=team)
+        return _(
+            "All suitable helpers nearby have reached today's limit of orders or minutes%(team)s.",
+            team=team,
+        )
+    return _(
+        "Lost to higher-priority order %(other)s (%(other_item)s), which took the suitable "
+        "helpers%(team)s.",
+        other="?" if outranked_by is None else outranked_by,
+        other_item=_item_name(catalogue, params.rival_item or params.item),
+        team=team,
+    )
 
 
-def _item_name(catalogue: Catalogue, code: str, lang: int) -> str:
+def _no_skill(params: WhyParams, catalogue: Catalogue, team: str) -> str:
+    item = _item_name(catalogue, params.item)
+    skills = _(", ").join(_skill_name(catalogue, s) for s in params.skills) or _("none")
+    if params.language:
+        return _(
+            "No helper has the skills for %(item)s (%(skills)s) and speaking %(language)s%(team)s.",
+            item=item,
+            skills=skills,
+            language=params.language,
+            team=team,
+        )
+    return _(
+        "No helper has the skills for %(item)s (%(skills)s)%(team)s.",
+        item=item,
+        skills=skills,
+        team=team,
+    )
+
+
+def _not_free(params: WhyParams, team: str) -> str:
+    if params.joining:
+        return _("No other helper can join the members already on the team at that time.")
+    if params.window is None:
+        return _("No suitable helper nearby is free today%(team)s.", team=team)
+    return _(
+        "No suitable helper nearby is free %(start)s–%(end)s%(team)s.",
+        start=_clock(params.window.start),
+        end=_clock(params.window.end),
+        team=team,
+    )
+
+
+def explain_in(
+    locale: str,
+    reason: Reason | str,
+    params: WhyParams,
+    catalogue: Catalogue,
+    outranked_by: int | str | None = None,
+) -> str:
+    """``explain`` in ``locale`` (for records and answers that keep the sentence in each
+    language)."""
+    with i18n.use_locale(locale):
+        return explain(reason, params, catalogue, outranked_by)
+
+
+def _item_name(catalogue: Catalogue, code: str) -> str:
     item = next((i for i in catalogue.items if i.code == code), None)
     if item is None:  # an item no longer in the catalogue: its code
         return code
-    return item.name_en if lang == EN else item.name_zh
+    return i18n.pick(item.name_zh, item.name_en)
 
 
-def _skill_name(catalogue: Catalogue, code: str, lang: int) -> str:
+def _skill_name(catalogue: Catalogue, code: str) -> str:
     skill = next((s for s in catalogue.skills if s.code == code), None)
     if skill is None:
         return code
-    return skill.name_en if lang == EN else skill.name_zh
+    return i18n.pick(skill.name_zh, skill.name_en)
 
 
 def _clock(minute: int) -> str:
+    """A time of day on the 24-hour clock every office uses ("09:00"; 1440 is "24:00")."""
     return f"{minute // 60:02d}:{minute % 60:02d}"

@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api import i18n
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
-from api.services.matching.explain_text import explain_en, explain_zh
+from api.services.matching.explain_text import explain_in
 from api.services.matching.problem import catalogue_from_db
 from api.services.paging import Page
 from api.services.types import UtcDateTime
@@ -32,20 +34,22 @@ from matcher.params import SolveParams
 from matcher.result import WhyParams
 
 log = logging.getLogger("qunbang.runs")
-INTERRUPTED = "运行中断：进程在完成前结束 / interrupted: the process ended before the run finished"
+# An interrupted run's error, stored as its message id and shown in the reader's language.
+INTERRUPTED = N_("interrupted: the process ended before the run finished")
 PRIVATE_SETTINGS = ("pid", "host")  # how interrupted runs are found; not for readers
 
 
 @dataclass(frozen=True)
 class UnmatchedView:
     """An order a run could not match: the reason and its facts (``params``, the matcher's
-    ``WhyParams``; None for a row from before they were stored), and the sentences made from
-    them in each language."""
+    ``WhyParams``; None for a row from before they were stored), and the sentence made from
+    them in the reader's language and in each shipped one (the API returns both)."""
 
     order_id: int
     community_id: int
     reason: str
     params: dict[str, Any] | None
+    explanation: str  # in the reader's language
     explanation_zh: str
     explanation_en: str
     outranked_by: int | None
@@ -229,19 +233,32 @@ def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) 
     migration 0004 has no facts: its stored sentences are shown as they are)."""
     if row.params is None:
         zh, en = row.explanation_zh or "", row.explanation_en or ""
+        here = zh if i18n.short() == "zh" else en
     else:
         params = WhyParams.model_validate(row.params)
-        zh = explain_zh(row.reason, params, catalogue, row.outranked_by)
-        en = explain_en(row.reason, params, catalogue, row.outranked_by)
+        zh, en, here = (
+            explain_in(locale, row.reason, params, catalogue, row.outranked_by)
+            for locale in ("zh_CN", "en", i18n.current())
+        )
     return UnmatchedView(
         order_id=row.order_id,
         community_id=community_id,
         reason=row.reason,
         params=row.params,
+        explanation=here,
         explanation_zh=zh,
         explanation_en=en,
         outranked_by=row.outranked_by,
     )
+
+
+def _error_text(error: str) -> str:
+    """A run's stored error as the reader reads it: an interrupted run's message id (or the
+    "中文 / English" pair rows from before the catalogs hold) in the current locale; any other
+    error (an exception's text) as it is."""
+    if error == INTERRUPTED or error.endswith(" / " + INTERRUPTED):
+        return _(INTERRUPTED)
+    return error
 
 
 def _street(actor: Actor) -> int:
@@ -261,7 +278,7 @@ def _summary(run: RunRow) -> RunSummary:
         started_at=run.started_at,
         finished_at=run.finished_at,
         started_by=run.started_by,
-        error=run.error,
+        error=_error_text(run.error),
         settings={k: v for k, v in (run.settings or {}).items() if k not in PRIVATE_SETTINGS},
         figures=run.figures or {},
     )

@@ -19,12 +19,13 @@ from sqlalchemy import Select, Update, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
+from api.i18n import N_, format_day, pick, use_locale
 from api.i18n import gettext as _
 from api.services.errors import Conflict
 from api.services.messages.notify import enqueue
 from api.settings import Settings
 from api.store.db import among_bound, dialect_of
-from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus
+from api.store.statuses import AssignmentStatus, NotificationKind, OfferStatus, OrderStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -309,31 +310,20 @@ def withdraw_offer(
     notify_offer(session, offer, order, kind)
 
 
+# What a helper is told about an offer, by kind (message ids; rendered in each language).
+NOTICES: dict[str, str] = {
+    NotificationKind.OFFER: N_("New request: %(item)s, %(when)s. Please reply."),
+    NotificationKind.REMINDER: N_("Reminder: the request %(item)s (%(when)s) expires soon."),
+    NotificationKind.CHANGE: N_("Change: the plan for %(item)s (%(when)s) has changed."),
+    NotificationKind.CANCELLATION: N_("Cancelled: %(item)s (%(when)s) no longer needs you."),
+}
+
+
 def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) -> None:
-    """Queue the message for an offer event: offer, reminder, change or cancellation."""
+    """Queue the message for an offer event: offer, reminder, change or cancellation (its text
+    in each language, from the catalogs)."""
     item = item_of(session, order)
-    when = order.date.isoformat()
-    if order.window_start is not None:
-        when += f" {order.window_start // 60:02d}:{order.window_start % 60:02d}"
-    texts = {
-        "offer": (
-            f"新的服务邀请：{item.name_zh}，{when}，请及时回复",
-            f"New request: {item.name_en}, {when}. Please reply.",
-        ),
-        "reminder": (
-            f"提醒：{item.name_zh}（{when}）的邀请即将过期",
-            f"Reminder: the request {item.name_en} ({when}) expires soon.",
-        ),
-        "change": (
-            f"变更：{item.name_zh}（{when}）的安排已调整",
-            f"Change: the plan for {item.name_en} ({when}) has changed.",
-        ),
-        "cancellation": (
-            f"取消：{item.name_zh}（{when}）已取消",
-            f"Cancelled: {item.name_en} ({when}) no longer needs you.",
-        ),
-    }
-    text_zh, text_en = texts[kind]
+    text_zh, text_en = (_notice(locale, kind, item, order) for locale in ("zh_CN", "en"))
     enqueue(
         session,
         helper_id=offer.helper_id,
@@ -343,6 +333,17 @@ def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) 
         payload={"offer": offer.id, "order": order.id, "date": order.date.isoformat()},
         dedupe_key=f"reminder:offer:{offer.id}" if kind == "reminder" else None,
     )
+
+
+def _notice(locale: str, kind: str, item: ItemRow, order: OrderRow) -> str:
+    """The notice of ``kind`` about ``order`` in ``locale``: the item's name and the day (and
+    the start of its window, if it has one) as that language writes them."""
+    with use_locale(locale):
+        when = format_day(order.date)
+        if order.window_start is not None:
+            start = order.window_start
+            when = _("%(day)s at %(time)s", day=when, time=f"{start // 60:02d}:{start % 60:02d}")
+        return _(NOTICES[kind], item=pick(item.name_zh, item.name_en), when=when)
 
 
 def helpers_day(

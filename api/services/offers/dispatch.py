@@ -18,6 +18,7 @@ from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
+from api.services.matching.explain_text import reason_label, rule_label
 from api.services.matching.problem import (
     TeamViolation,
     build_problem,
@@ -48,7 +49,6 @@ from api.store.tables import (
     utcnow,
 )
 from matcher.eligible import Eligible, eligible_helpers
-from matcher.explain import REASON_LABELS, RULE_LABELS
 
 log = logging.getLogger("qunbang.dispatch")
 
@@ -102,8 +102,7 @@ class CandidatesView:
     order_id: int
     team_size: int
     blocked_reason: str | None
-    blocked_zh: str | None
-    blocked_en: str | None
+    blocked_label: str | None  # the reason's name in the reader's language
     items: list[CandidateView]
 
 
@@ -184,7 +183,7 @@ def _rule_broken(session: Session, broken: list[TeamViolation]) -> RuleBroken:
     """The refusal, naming each broken rule and who breaks it (by helper number)."""
     parts = []
     for violation in broken:
-        rule = i18n.pick(*RULE_LABELS.get(violation.rule, (violation.rule, violation.rule)))
+        rule = rule_label(violation.rule)
         who = violation.helper_id
         parts.append(_("%(rule)s (helper %(who)s)", rule=rule, who=who) if who else rule)
     return RuleBroken(
@@ -304,14 +303,17 @@ def candidates_for(
             )
         )
     blocked = options.blocked_reason
-    labels = REASON_LABELS[blocked] if blocked is not None else (None, None)
     return CandidatesView(
-        order.id, options.team, str(blocked) if blocked else None, labels[0], labels[1], items
+        order.id,
+        options.team,
+        str(blocked) if blocked else None,
+        reason_label(blocked) if blocked else None,
+        items,
     )
 
 
 def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> list[str]:
-    reasons = [_("%(km_one_way)s km away", km_one_way=format(eligible.km_one_way, ".1f"))]
+    reasons = [_("%(distance)s away", distance=i18n.format_km(eligible.km_one_way))]
     if eligible.in_circle:
         reasons.append(_("in the resident's circle"))
     if lead_skill and eligible.has_lead:
