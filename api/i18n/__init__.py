@@ -173,7 +173,11 @@ def _known(wish: str | None, offered: list[str]) -> str | None:
 
 
 def _babel_locale(locale: str | None = None) -> Locale:
-    locale = locale or current()
+    return _parsed(locale or current())
+
+
+@cache  # parsing looks the locale up among Babel's data files: about a millisecond each time
+def _parsed(locale: str) -> Locale:
     return Locale.parse("en" if locale == PSEUDO else locale)
 
 

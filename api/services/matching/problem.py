@@ -265,6 +265,7 @@ def build_problem(
         _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
     )
     circles: dict[int, tuple[str, ...]] = {}
+    day_read: set[int] | None = None  # whose day's visits are read (None: every helper entered)
 
     def problem_of(helpers: Iterable[Helper], checked: bool = True) -> Problem:
         helpers = tuple(helpers)
@@ -310,7 +311,14 @@ def build_problem(
             )
             could = street.could_serve(key, lambda: ask(helper_rows, ledger))
             if could is not None and refusals:
+                free_day = could
                 could = ask(sorted(could & helper_rows.keys()), blocked)
+                if could is None:
+                    # Nobody left who could serve (all who could have refused): everyone stays
+                    # in for the explanation, but only those who could serve with a free day
+                    # need their day read. The others fail a step (skills, reach, hours, the
+                    # ledger) that a taken day only makes harder: the explanation is the same.
+                    day_read = free_day | set(kept)
         else:
             could = ask(helper_rows, blocked)
         if could is not None:
@@ -321,7 +329,12 @@ def build_problem(
     # checker then reports them as unknown to the problem.
     asked = helper_rows.keys() | (helper_ids or set())
     keys = Keys.of(orders=(o.id for o in orders), helpers=sorted(asked), residents=residents)
-    loads = _loads(session, date, {o.id for o in orders}, helper_rows) if committed else {}
+    busy = (
+        helper_rows
+        if day_read is None
+        else {h: helper_rows[h] for h in day_read & helper_rows.keys()}
+    )
+    loads = _loads(session, date, {o.id for o in orders}, busy) if committed else {}
     problem = problem_of(
         _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
     )
