@@ -75,7 +75,7 @@ clean:
 # A new language: make i18n-init LOCALE=mn, translate api/i18n/locales/mn/LC_MESSAGES/messages.po.
 i18n: $(VENV)/.installed-dev
 	mkdir -p var
-	$(BIN)/pybabel --quiet extract -F api/i18n/babel.cfg -k pgettext:1c,2 -k N_ -k label_id:1c,2 -o var/messages.pot .
+	$(BIN)/pybabel --quiet extract -F api/i18n/babel.cfg -k pgettext:1c,2 -k N_ -k lazy -k label_id:1c,2 -o var/messages.pot .
 	$(BIN)/pybabel --quiet update -i var/messages.pot -d api/i18n/locales --no-fuzzy-matching -w 100
 
 i18n-init: i18n

@@ -12,6 +12,7 @@ traceback.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from api.cli import service as cli_service
 from api.cli.language import UnknownLanguage, cli_locale, offered
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
 from api.extras import MissingExtra, require
-from api.i18n import current, format_day, format_number, use_locale
+from api.i18n import current, format_day, format_number, lazy, use_locale
 from api.i18n import gettext as _
 from api.logs import configure_cli_logging
 from api.planner import run as scenario_run
@@ -38,51 +39,97 @@ from matcher.generator import generate_street, preset
 from matcher.params import SolveParams
 from matcher.solve import solve, solve_greedy
 
-app = typer.Typer(help="Qunbang: volunteer matching for street offices.", no_args_is_help=True)
-scenario_app = typer.Typer(help="Scenario files: run, compare, report.", no_args_is_help=True)
+app = typer.Typer(
+    help=lazy("Qunbang: volunteer matching for street offices."), no_args_is_help=True
+)
+scenario_app = typer.Typer(help=lazy("Scenario files: run, compare, report."), no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(cli_service.user_app, name="user")
 app.add_typer(cli_service.db_app, name="db")
-app.command("demo")(cli_service.demo)
-app.command("nightly")(cli_service.nightly)
-app.command("serve")(cli_service.serve)
+app.command(
+    "demo",
+    help=lazy(
+        "Create the database, load the demo street, match tomorrow's orders and start the server."
+    ),
+)(cli_service.demo)
+app.command(
+    "nightly",
+    help=lazy(
+        "Match the open orders of a date and send the offers (exit 0 done, 1 failed, 2 bad input)."
+    ),
+)(cli_service.nightly)
+app.command("serve", help=lazy("Run the API under uvicorn (OpenAPI at /docs)."))(cli_service.serve)
 
-ScenarioFile = Annotated[Path, typer.Argument(help="scenario file (YAML)", show_default=False)]
+ScenarioFile = Annotated[
+    Path, typer.Argument(help=lazy("scenario file (YAML)"), show_default=False)
+]
 TimeLimit = Annotated[
     float | None,
-    typer.Option(help="seconds per solve (> 0); default: the file's setting"),
+    typer.Option(help=lazy("seconds per solve (> 0); default: the file's setting")),
 ]
 Workers = Annotated[
-    int | None, typer.Option(min=1, max=64, help="CP-SAT threads; default: the file's setting")
+    int | None,
+    typer.Option(min=1, max=64, help=lazy("CP-SAT threads; default: the file's setting")),
 ]
 OPTION_NAMES = {"time_limit_s": "--time-limit", "workers": "--workers", "seed": "--seed"}
-Seed = Annotated[int | None, typer.Option(min=0, help="CP-SAT seed; default: the file's setting")]
+Seed = Annotated[
+    int | None, typer.Option(min=0, help=lazy("CP-SAT seed; default: the file's setting"))
+]
 
 
 Lang = Annotated[
     str | None,
     typer.Option(
         "--lang",
-        help="language of what the command prints: zh_CN or en; default: QUNBANG_LANG, "
-        "then LC_ALL / LC_MESSAGES / LANG, then zh_CN",
+        help=lazy(
+            "language of what the command prints: zh_CN or en; default: QUNBANG_LANG, "
+            "then LC_ALL / LC_MESSAGES / LANG, then zh_CN"
+        ),
         show_default=False,
     ),
 ]
 
 
-@app.callback()
+@app.callback(help=lazy("Qunbang: volunteer matching for street offices."))
 def main(ctx: typer.Context, lang: Lang = None) -> None:
     """Qunbang: volunteer matching for street offices."""
-    try:
-        settings = get_settings()
-    except ValidationError:  # a bad QUNBANG_* value: the commands that read it say so
-        settings = Settings.model_construct()
+    settings = _settings()
     try:
         locale = cli_locale(lang, settings)
     except UnknownLanguage as error:  # said in the language the system asks for
         with use_locale(cli_locale(None, settings.model_copy(update={"lang": ""}))):
             _fail(_unknown_language(str(error), settings))
     ctx.with_resource(use_locale(locale))  # the command's locale, given back when it ends
+
+
+def run() -> None:
+    """The ``qunbang`` command. Its help texts are read when shown, so they too speak the
+    command's language: chosen here before any option is parsed (``--lang`` wherever it
+    stands, else the setting and the system's), as ``main`` chooses it for the command."""
+    wish = _lang_option(sys.argv[1:])
+    settings = _settings()
+    try:
+        locale = cli_locale(wish, settings)
+    except UnknownLanguage:  # main says so, in the system's language
+        locale = cli_locale(None, settings.model_copy(update={"lang": ""}))
+    with use_locale(locale):
+        app()
+
+
+def _lang_option(args: list[str]) -> str | None:
+    for index, arg in enumerate(args):
+        if arg == "--lang" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError:  # a bad QUNBANG_* value: the commands that read it say so
+        return Settings.model_construct()
 
 
 def _unknown_language(wish: str, settings: Settings) -> str:
@@ -92,11 +139,16 @@ def _unknown_language(wish: str, settings: Settings) -> str:
     )
 
 
-@app.command("match-demo")
+@app.command(
+    "match-demo",
+    help=lazy(
+        "Solve the generated demo street in memory with CP-SAT and the hand rule; print both."
+    ),
+)
 def match_demo(
-    time_limit: Annotated[float, typer.Option(help="CP-SAT time limit, seconds")] = 20.0,
-    workers: Annotated[int, typer.Option(help="CP-SAT worker threads")] = 2,
-    seed: Annotated[int, typer.Option(help="street generator and solver seed")] = 0,
+    time_limit: Annotated[float, typer.Option(help=lazy("CP-SAT time limit, seconds"))] = 20.0,
+    workers: Annotated[int, typer.Option(help=lazy("CP-SAT worker threads"))] = 2,
+    seed: Annotated[int, typer.Option(help=lazy("street generator and solver seed"))] = 0,
 ) -> None:
     """Solve the generated demo street in memory with CP-SAT and the hand rule; print both."""
     configure_cli_logging(get_settings().log_format)
@@ -151,22 +203,28 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
-@scenario_app.command("schema")
+@scenario_app.command(
+    "schema", help=lazy("Print the JSON Schema of scenario files (editors validate with it).")
+)
 def scenario_schema() -> None:
     """Print the JSON Schema of scenario files (editors validate with it)."""
     print(json.dumps(scenario_json_schema(), ensure_ascii=False, indent=2))
 
 
-@scenario_app.command("run")
+@scenario_app.command(
+    "run", help=lazy("Solve one variant of a scenario and print its summary and unmatched orders.")
+)
 def scenario_run_command(
     file: ScenarioFile,
-    variant: Annotated[str | None, typer.Option(help="variant to solve; default: base")] = None,
-    solver: Annotated[str, typer.Option(help="cpsat | greedy")] = "cpsat",
+    variant: Annotated[
+        str | None, typer.Option(help=lazy("variant to solve; default: base"))
+    ] = None,
+    solver: Annotated[str, typer.Option(help=lazy("cpsat | greedy"))] = "cpsat",
     time_limit: TimeLimit = None,
     workers: Workers = None,
     seed: Seed = None,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="also write the result as JSON here")
+        Path | None, typer.Option("--json", help=lazy("also write the result as JSON here"))
     ] = None,
 ) -> None:
     """Solve one variant of a scenario and print its summary and unmatched orders.
@@ -212,13 +270,16 @@ def _progress_line(update: Callable[[str], None]) -> scenario_run.Progress:
     return progress
 
 
-@scenario_app.command("compare")
+@scenario_app.command(
+    "compare", help=lazy("Solve several variants and solvers and print them side by side.")
+)
 def scenario_compare(
     file: ScenarioFile,
     variants: Annotated[
-        str | None, typer.Option(help="comma-separated; 'base' is the file unchanged; default: all")
+        str | None,
+        typer.Option(help=lazy("comma-separated; 'base' is the file unchanged; default: all")),
     ] = None,
-    solvers: Annotated[str, typer.Option(help="comma-separated: cpsat, greedy")] = "cpsat",
+    solvers: Annotated[str, typer.Option(help=lazy("comma-separated: cpsat, greedy"))] = "cpsat",
     time_limit: TimeLimit = None,
     workers: Workers = None,
 ) -> None:
@@ -244,16 +305,23 @@ def scenario_compare(
     print_summaries([(run.column, run.summary) for run in runs], differences=True)
 
 
-@scenario_app.command("report")
+@scenario_app.command(
+    "report",
+    help=lazy("Write a self-contained HTML report (charts, map, variants) and print its path."),
+)
 def scenario_report(
     file: ScenarioFile,
-    out: Annotated[Path, typer.Option(help="folder for the HTML report")],
-    variants: Annotated[str | None, typer.Option(help="comma-separated; default: all")] = None,
-    solver: Annotated[str, typer.Option(help="cpsat | greedy")] = "cpsat",
+    out: Annotated[Path, typer.Option(help=lazy("folder for the HTML report"))],
+    variants: Annotated[
+        str | None, typer.Option(help=lazy("comma-separated; default: all"))
+    ] = None,
+    solver: Annotated[str, typer.Option(help=lazy("cpsat | greedy"))] = "cpsat",
     time_limit: TimeLimit = None,
     lang: Annotated[
         str | None,
-        typer.Option(help="language of the report (zh_CN, en); default: the command's language"),
+        typer.Option(
+            help=lazy("language of the report (zh_CN, en); default: the command's language")
+        ),
     ] = None,
 ) -> None:
     """Write a self-contained HTML report (charts, map, variants) and print its path.

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from api.cli.printing import console
 from api.extras import MissingExtra
-from api.i18n import N_, format_day, format_km, format_number
+from api.i18n import N_, format_day, format_km, format_number, lazy
 from api.i18n import gettext as _
 from api.logs import configure_cli_logging, server_logging_config
 from api.planner import labels
@@ -31,11 +31,11 @@ from api.store.db import make_engine, migrate, session_factory
 log = logging.getLogger("qunbang.cli")
 WORKER_HEALTHCHECK_S = 60
 
-user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
-db_app = typer.Typer(help="The database: upgrade, check.", no_args_is_help=True)
+user_app = typer.Typer(help=lazy("Accounts."), no_args_is_help=True)
+db_app = typer.Typer(help=lazy("The database: upgrade, check."), no_args_is_help=True)
 
 DateOption = Annotated[
-    str | None, typer.Option("--date", help="YYYY-MM-DD; default: tomorrow (street time)")
+    str | None, typer.Option("--date", help=lazy("YYYY-MM-DD; default: tomorrow (street time)"))
 ]
 
 
@@ -83,10 +83,12 @@ def _parse_date(text: str | None, settings: Settings) -> dt.date:
 
 def nightly(
     date: DateOption = None,
-    street: Annotated[str | None, typer.Option(help="street code; default: every street")] = None,
+    street: Annotated[
+        str | None, typer.Option(help=lazy("street code; default: every street"))
+    ] = None,
     time_limit: Annotated[
         float | None,
-        typer.Option(min=0.1, help="CP-SAT seconds; default QUNBANG_NIGHTLY_TIME_LIMIT_S"),
+        typer.Option(min=0.1, help=lazy("CP-SAT seconds; default QUNBANG_NIGHTLY_TIME_LIMIT_S")),
     ] = None,
 ) -> None:
     """Match the open orders of a date and send the offers (exit 0 done, 1 failed, 2 bad input)."""
@@ -161,9 +163,9 @@ def print_run(street: str, date: dt.date, run_id: int, figures: dict[str, Any]) 
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes")] = 1,
+    host: Annotated[str, typer.Option(help=lazy("address to listen on"))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help=lazy("port"))] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help=lazy("server processes"))] = 1,
 ) -> None:
     """Run the API under uvicorn (OpenAPI at /docs)."""
     import uvicorn
@@ -192,7 +194,9 @@ def serve(
         )
 
 
-@db_app.command("upgrade")
+@db_app.command(
+    "upgrade", help=lazy("Bring the database (QUNBANG_DATABASE_URL) to the newest schema.")
+)
 def db_upgrade() -> None:
     """Bring the database (QUNBANG_DATABASE_URL) to the newest schema."""
     with exits():
@@ -200,9 +204,17 @@ def db_upgrade() -> None:
     console.print(_("database is up to date"))
 
 
-@db_app.command("check")
+@db_app.command(
+    "check",
+    help=lazy(
+        "Check the database's invariants (reads only): exit 0 and one summary line if none "
+        "is broken, 1 with one line per violation, 2 on bad input."
+    ),
+)
 def db_check(
-    street: Annotated[str | None, typer.Option(help="street code; default: every street")] = None,
+    street: Annotated[
+        str | None, typer.Option(help=lazy("street code; default: every street"))
+    ] = None,
 ) -> None:
     """Check the database's invariants (reads only): exit 0 and one summary line if none is
     broken, 1 with one line per violation, 2 on bad input."""
@@ -235,22 +247,31 @@ def db_check(
         console.print(_("no violations (every street)"), highlight=False)
 
 
-@user_app.command("add")
+@user_app.command(
+    "add",
+    help=lazy("Create an account (the password is asked for, or read from QUNBANG_NEW_PASSWORD)."),
+)
 def user_add(
-    username: Annotated[str, typer.Argument(help="login name")],
-    role: Annotated[str, typer.Option(help="staff | planner | helper | resident")],
-    street: Annotated[str | None, typer.Option(help="street code (staff, planner)")] = None,
+    username: Annotated[str, typer.Argument(help=lazy("login name"))],
+    role: Annotated[str, typer.Option(help=lazy("staff | planner | helper | resident"))],
+    street: Annotated[str | None, typer.Option(help=lazy("street code (staff, planner)"))] = None,
     community: Annotated[
-        str | None, typer.Option(help="community code: staff of one community")
+        str | None, typer.Option(help=lazy("community code: staff of one community"))
     ] = None,
-    helper: Annotated[str | None, typer.Option(help="helper ledger code (helper accounts)")] = None,
+    helper: Annotated[
+        str | None, typer.Option(help=lazy("helper ledger code (helper accounts)"))
+    ] = None,
     resident: Annotated[
-        str | None, typer.Option(help="resident ledger code (resident accounts)")
+        str | None, typer.Option(help=lazy("resident ledger code (resident accounts)"))
     ] = None,
     password: Annotated[
         str,
         typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, envvar="QUNBANG_NEW_PASSWORD"
+            prompt=lazy("Password"),
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="QUNBANG_NEW_PASSWORD",
+            help=lazy("the account's password (asked for when not given)"),
         ),
     ] = "",
 ) -> None:
@@ -268,11 +289,11 @@ def user_add(
 
 def demo(
     serve_too: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="start the server after")
+        bool, typer.Option("--serve/--no-serve", help=lazy("start the server after"))
     ] = True,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8000,
-    time_limit: Annotated[float | None, typer.Option(min=0.1, help="CP-SAT seconds")] = None,
+    host: Annotated[str, typer.Option(help=lazy("address to listen on"))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help=lazy("port"))] = 8000,
+    time_limit: Annotated[float | None, typer.Option(min=0.1, help=lazy("CP-SAT seconds"))] = None,
 ) -> None:
     """Create the database, load the demo street, match tomorrow's orders and start the server."""
     from api.services.ledger.demo import ensure_demo_helper, ensure_demo_street

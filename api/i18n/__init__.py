@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_date as _format_date
@@ -29,7 +29,7 @@ from babel.dates import format_datetime as _format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
+from babel.support import LazyProxy, Translations
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
@@ -115,6 +115,13 @@ def ngettext(singular: str, plural: str, n: int, /, **params: Any) -> str:
 
 
 _ = gettext
+
+
+def lazy(message: str, /) -> str:
+    """``message`` translated each time it is read, in the locale of that moment: for texts
+    made when a module is imported, before any locale is chosen (a command's help). Found by
+    ``make i18n`` like ``gettext``."""
+    return cast(str, LazyProxy(gettext, message, enable_cache=False))
 
 
 def N_(message: str, /) -> str:

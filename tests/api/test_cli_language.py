@@ -178,3 +178,64 @@ def test_every_line_the_commands_print_is_marked_in_the_pseudo_locale(
         assert result.exit_code == code, (args, result.output)
         assert i18n.PSEUDO_OPEN in result.output, args
         assert _unmarked(result.output, data) == [], args
+
+
+def _helps(command: object, path: str = "qunbang") -> Iterator[tuple[str, object]]:
+    """Every help text of the command line: each group's and command's, and each option's and
+    argument's (as the click objects Typer builds hold them)."""
+    yield path, getattr(command, "help", None)
+    for param in getattr(command, "params", []):
+        if param.name not in ("help", "install_completion", "show_completion"):  # click's own
+            yield f"{path} {param.name}", getattr(param, "help", None)
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _helps(sub, f"{path} {name}")
+
+
+def test_every_help_text_comes_from_the_catalogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the pseudo-locale every group's, command's and option's help is marked: all are
+    catalog messages (``i18n.lazy``) read in the locale in force when Typer builds the
+    command line, none a fixed English text."""
+    import typer.main
+
+    monkeypatch.setenv("QUNBANG_PSEUDO_LOCALE", "1")
+    i18n.forget()
+    with i18n.use_locale(i18n.PSEUDO):
+        helps = [(where, str(text)) for where, text in _helps(typer.main.get_command(app))]
+    assert len(helps) >= 40
+    assert [(where, text) for where, text in helps if OPEN not in text] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "expected", "absent"),
+    [
+        (["--lang", "zh_CN", "nightly", "--help"], {}, "匹配某日的未派订单", "Match the open"),
+        (["nightly", "--help"], {"QUNBANG_LANG": "en"}, "Match the open", "匹配"),
+        (["--lang=en", "db", "--help"], {"QUNBANG_LANG": "zh_CN"}, "The database:", "数据库"),
+        (["--help"], {"LANG": "en_US.UTF-8"}, "volunteer matching", "群帮："),
+        (["--help"], {"LANG": "C"}, "群帮：街道志愿者匹配服务", "volunteer matching"),
+    ],
+)
+def test_help_speaks_the_commands_language(
+    args: list[str],
+    environ: dict[str, str],
+    expected: str,
+    absent: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The ``qunbang`` command (``run``) shows its help in the language it would print in:
+    ``--lang`` wherever it stands, else QUNBANG_LANG, else the system's locale, else Chinese."""
+    from api.cli.main import run
+
+    for name in ("QUNBANG_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    monkeypatch.setattr("sys.argv", ["qunbang", *args])
+    with pytest.raises(SystemExit) as ended:
+        run()
+    get_settings.cache_clear()
+    output = " ".join(capsys.readouterr().out.split())  # the help's box wraps lines
+    assert ended.value.code == 0
+    assert expected in output and absent not in output

@@ -31,6 +31,7 @@ KEYWORDS = {
     "ngettext": (1, 2),
     "pgettext": ((1, "c"), 2),
     "N_": None,
+    "lazy": None,
     "label_id": ((1, "c"), 2),
 }
 # Texts a page may show outside the catalogs: each language's own name in the language switch.
