@@ -180,7 +180,7 @@ def serve(
     # Workers count their requests' latency in one shared folder (api.http.observe).
     with shared_across_workers(workers):
         uvicorn.run(
-            "api.http.app:create_app",
+            "api.http.app:serving_app",
             factory=True,
             host=host,
             port=port,

@@ -46,9 +46,18 @@ class QunbangApp(FastAPI):
         return RequestObservation(RequestLocale(super().build_middleware_stack()))
 
 
-def create_app(settings: Settings | None = None, *, ticker: bool = True) -> FastAPI:
+def serving_app() -> FastAPI:
+    """The app a server process runs (``qunbang serve``'s factory): built from the environment,
+    with its ticker, and its route tables built before it answers (``_prepare_routes``)."""
+    return create_app(warm=True)
+
+
+def create_app(
+    settings: Settings | None = None, *, ticker: bool = True, warm: bool = False
+) -> FastAPI:
     """The API for one database. ``ticker`` runs offer expiry, reminders and the outbox in the
-    background every ``settings.tick_seconds``."""
+    background every ``settings.tick_seconds``; ``warm`` builds the route tables at startup
+    (a server's workers; an app made for a test builds only what its requests walk)."""
     settings = settings or get_settings()
     engine = make_engine(settings.database_url)
 
@@ -60,7 +69,8 @@ def create_app(settings: Settings | None = None, *, ticker: bool = True) -> Fast
         # for less).
         to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         sys.setswitchinterval(settings.switch_interval_ms / 1000)
-        _prepare_routes(app.router.routes)
+        if warm:
+            _prepare_routes(app.router.routes)
         stop = threading.Event()
         thread = None
         if ticker and settings.tick_seconds > 0:

@@ -354,8 +354,9 @@ def test_health_is_503_when_the_schema_is_not_this_versions(
 def test_route_tables_are_built_at_startup_not_on_the_first_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A starting worker builds FastAPI's lazy per-router route tables in its lifespan, so the
-    first requests do not wait for them (about a second of CPU on a busy machine)."""
+    """A server's starting worker (``serving_app``: ``warm``) builds FastAPI's lazy per-router
+    route tables in its lifespan, so the first requests do not wait for them (about a second of
+    CPU on a busy machine); an app made for a test does not (a quarter second each)."""
     import fastapi.routing as routing
 
     included = getattr(routing, "_IncludedRouter", None)
@@ -373,7 +374,7 @@ def test_route_tables_are_built_at_startup_not_on_the_first_request(
     from api.store.db import migrate
 
     migrate(url)
-    app = create_app(Settings(database_url=url, tick_seconds=0), ticker=False)
+    app = create_app(Settings(database_url=url, tick_seconds=0), ticker=False, warm=True)
     assert built == []
     with TestClient(app) as client:
         at_startup = len(built)
