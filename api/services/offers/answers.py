@@ -262,14 +262,19 @@ def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
     """One of the helper's own offers; anyone else's is ``NotFound`` (never a hint it exists)."""
     row = session.execute(_one_view(), {"offer": offer_id, "helper": helper_id}).first()
     if row is None:
-        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
+        raise _no_such(offer_id)
     return _view(row)
+
+
+def _no_such(offer_id: int) -> NotFound:
+    """An offer that is not the helper's, as if it did not exist (never a hint it does)."""
+    return NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
 
 
 def _own(session: Session, helper_id: int, offer_id: int) -> OfferRow:
     offer = session.scalar(_own_query(), {"offer": offer_id, "helper": helper_id})
     if offer is None:
-        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
+        raise _no_such(offer_id)
     return offer
 
 
@@ -307,7 +312,7 @@ def accept(
     target = _answering(session, helper_id, offer_id, end_read=False)
     if target.order_id is None:
         session.rollback()
-        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
+        raise _no_such(offer_id)
     begin_write(session, target.street_id, target.order_id, after_read=True)
     moved = session.execute(_accepting(), {"offer": offer_id, "helper": helper_id, "now": now})
     if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -363,7 +368,7 @@ def decline(
     target = _answering(session, helper_id, offer_id, end_read=False)  # the plan reads on
     if target.order_id is None:
         session.rollback()
-        raise NotFound(_("offer %(offer_id)s not found", offer_id=offer_id))
+        raise _no_such(offer_id)
     plan = _plan_decline(session, settings, target, helper_id, offer_id, now)
     try:
         return _write_decline(session, settings, target, helper_id, offer_id, reason, now, plan)

@@ -71,18 +71,17 @@ _Row = TypeVar("_Row")
 
 
 def item_of(session: Session, order: OrderRow) -> ItemRow:
-    """The order's catalogue item, held by the session for its lifetime: the identity map keeps
-    only objects someone holds, and a run touching hundreds of orders would otherwise read the
-    same few items again for each (expired and re-read like any row after a commit)."""
-    item = session.get_one(ItemRow, order.item)
-    session.info.setdefault("items", {})[item.code] = item
-    return item
+    """The order's catalogue item, held by the session (``hold``): a run touching hundreds of
+    orders would otherwise read the same few items again for each (expired and re-read like
+    any row after a commit)."""
+    return hold(session, session.get_one(ItemRow, order.item))
 
 
 def hold(session: Session, row: _Row) -> _Row:
     """Keep ``row`` in the session for its lifetime (the identity map keeps only rows someone
-    holds): a later ``get`` of it in the same transaction then reads nothing."""
-    session.info.setdefault("held", []).append(row)
+    holds): a later ``get`` of it then reads nothing until it expires. Holding the same row
+    again keeps it once."""
+    session.info.setdefault("held", {})[id(row)] = row
     return row
 
 
