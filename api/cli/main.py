@@ -1,7 +1,7 @@
-"""The ``qunbang`` command line. What a command prints is in one language, from the catalogs:
-``--lang``, else ``QUNBANG_LANG``, else the system's locale, else Chinese (``api.cli.language``).
-Help texts stay English (Typer builds them when the module is imported, before ``--lang`` is
-read).
+"""The ``qunbang`` command line. What a command prints, its help included, is in one language,
+from the catalogs: ``--lang``, else ``QUNBANG_LANG``, else the system's locale, else Chinese
+(``api.cli.language``). Help texts are ``i18n.lazy`` messages, read when Typer builds the
+command line: ``run`` chooses the language before that.
 
 Commands stay thin: they check options, call a service (``api.planner.run``,
 ``api.planner.report``) and
@@ -97,7 +97,7 @@ def main(ctx: typer.Context, lang: Lang = None) -> None:
     try:
         locale = cli_locale(lang, settings)
     except UnknownLanguage as error:  # said in the language the system asks for
-        with use_locale(cli_locale(None, settings.model_copy(update={"lang": ""}))):
+        with use_locale(_system_locale(settings)):
             _fail(_unknown_language(str(error), settings))
     ctx.with_resource(use_locale(locale))  # the command's locale, given back when it ends
 
@@ -111,9 +111,14 @@ def run() -> None:
     try:
         locale = cli_locale(wish, settings)
     except UnknownLanguage:  # main says so, in the system's language
-        locale = cli_locale(None, settings.model_copy(update={"lang": ""}))
+        locale = _system_locale(settings)
     with use_locale(locale):
         app()
+
+
+def _system_locale(settings: Settings) -> str:
+    """The locale the system's variables ask for (an unknown ``--lang`` or setting left out)."""
+    return cli_locale(None, settings.model_copy(update={"lang": ""}))
 
 
 def _lang_option(args: list[str]) -> str | None:
