@@ -54,24 +54,37 @@ def _used() -> frozenset[tuple[str | None, str]]:
     return frozenset(found)
 
 
-def _catalog(locale: str) -> dict[tuple[str | None, str], str]:
-    """(context, id) → translation; a plural message (``ngettext``) under each of its two ids,
-    its forms joined, or "" if any form is missing."""
+def _places(text: str) -> set[str]:
+    return {p.split(")")[0] for p in text.split("%(")[1:]}
+
+
+def _catalog(locale: str) -> dict[tuple[str | None, str], tuple[tuple[str, ...], set[str]]]:
+    """(context, id) → the translation's forms (one; a plural message's, from ``ngettext``,
+    under each of its two ids) and the %(name)s places they may use: their ids', and ``n``
+    for a plural (ngettext always fills it)."""
     path = i18n.LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as file:
         catalog = read_po(file, locale=locale)
-    found: dict[tuple[str | None, str], str] = {}
+    found: dict[tuple[str | None, str], tuple[tuple[str, ...], set[str]]] = {}
     for m in catalog:
         if not m.id:
             continue
         if isinstance(m.id, str):
-            found[(m.context, m.id)] = m.string
+            found[(m.context, m.id)] = ((m.string,), _places(m.id))
             continue
-        forms = tuple(m.string)
-        joined = " | ".join(forms) if forms and all(forms) else ""
-        for one in m.id:  # both ids' places may appear in each form
-            found[(m.context, one)] = joined
+        places = {"n"}.union(*(_places(one) for one in m.id))
+        for one in m.id:
+            found[(m.context, one)] = (tuple(m.string), places)
     return found
+
+
+def _translated(
+    catalog: dict[tuple[str | None, str], tuple[tuple[str, ...], set[str]]],
+    key: tuple[str | None, str],
+) -> bool:
+    """The catalog holds ``key`` with every form translated."""
+    forms = catalog.get(key, ((), set()))[0]
+    return bool(forms) and all(forms)
 
 
 def test_the_extractor_finds_the_pages_messages() -> None:
@@ -87,13 +100,10 @@ def test_every_message_in_use_is_translated_in_each_shipped_catalog(locale: str)
     """zh_CN and en are complete: each message id in use has a non-empty translation using only
     the %(name)s places its id has."""
     catalog = _catalog(locale)
-    missing = sorted(str(key) for key in _used() if not catalog.get(key))
+    missing = sorted(str(key) for key in _used() if not _translated(catalog, key))
     assert missing == []
-    for (_, message), text in catalog.items():  # a translation may leave a place out
-        places = {p.split(")")[0] for p in message.split("%(")[1:]}
-        if " | " in text:  # a plural's forms: ngettext always fills %(n)s
-            places.add("n")
-        assert {p.split(")")[0] for p in text.split("%(")[1:]} <= places, message
+    for (_, message), (forms, places) in catalog.items():  # a translation may leave one out
+        assert all(_places(form) <= places for form in forms), message
 
 
 class _Text(HTMLParser):
@@ -271,7 +281,7 @@ def test_every_matcher_reason_and_rule_has_a_catalog_name() -> None:
     assert set(RULE_NAMES) == set(Rule)
     for locale in ("zh_CN", "en"):
         catalog = _catalog(locale)
-        assert all(catalog.get((None, message)) for message in RULE_NAMES.values())
+        assert all(_translated(catalog, (None, message)) for message in RULE_NAMES.values())
         with i18n.use_locale(locale):
             names = {reason_label(reason) for reason in Reason}
             assert len(names) == len(Reason)
