@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass, replace
 from functools import cache
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -35,6 +34,8 @@ class Unhealthy:
 @cache
 def schema_heads() -> frozenset[str]:
     """The schema revisions this code expects (read once from the migration scripts)."""
+    from alembic.script import ScriptDirectory  # here: Alembic is slow to import
+
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 

@@ -7,10 +7,8 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -26,6 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import api.store.stamps  # noqa: F401  (its listeners re-stamp cached rows on every write)
 from api.extras import require
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("qunbang.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -154,6 +155,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # here: only migrating needs Alembic (slow to import)
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -162,6 +165,8 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the database at ``url`` to the newest schema."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 

@@ -8,6 +8,7 @@ import hashlib
 import math
 import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -22,8 +23,14 @@ from api.settings import Settings
 from api.store.tables import ROLES, LoginFailure, TokenRow, UserRow, utcnow
 
 HASHER = PasswordHasher()
-# Verifying against this keeps an unknown username as slow as a wrong password.
-_DUMMY_HASH = HASHER.hash("qunbang-dummy-password")
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """What an unknown username's password is verified against, so that it is as slow as a
+    wrong password: made by ``hasher`` at its first use (not at import: every process would
+    pay a hash to start)."""
+    return hasher.hash("qunbang-dummy-password")
 
 
 # Failed logins older than this are deleted (they no longer count towards any limit).
@@ -136,7 +143,7 @@ def login(
     # (on SQLite a read transaction that later writes can fail if another writer went first).
     session.commit()
     try:
-        HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        HASHER.verify(user.password_hash if user else _dummy_hash(HASHER), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.active:
