@@ -196,6 +196,17 @@ def scope_orders(stmt: AnySelect, actor: Actor) -> AnySelect:
 # ----------------------------------------------------------------------------- checks
 
 
+def _checked(
+    session: Session, actor: Actor, spec: OrderSpec | SeriesSpec
+) -> tuple[ResidentRow, ItemRow]:
+    """The resident and the item of an order or series the caller asks for: a resident in the
+    caller's scope (a resident account: itself), an active item, a valid window and priority."""
+    resident = _resident_for(session, actor, spec.resident_id)
+    item = _active_item(session, spec.item)
+    _check_window(item, spec.window_start, spec.window_end, spec.priority)
+    return resident, item
+
+
 def _resident_for(session: Session, actor: Actor, resident_id: int | None) -> ResidentRow:
     if actor.role == "resident" and resident_id is None:
         resident_id = actor.resident_id
@@ -290,20 +301,14 @@ def place_order(
     """Place a one-off order for a resident in the caller's scope (or the caller itself)."""
     now = now or utcnow()
     begin_write(session)
-    resident = _resident_for(session, actor, spec.resident_id)
-    item = _active_item(session, spec.item)
-    _check_window(item, spec.window_start, spec.window_end, spec.priority)
+    resident, item = _checked(session, actor, spec)
     _check_date(horizon(session, settings, resident.street_id, now), spec.date)
     order = OrderRow(
         street_id=resident.street_id,
         resident_id=resident.id,
         item=item.code,
         date=spec.date,
-        window_start=spec.window_start,
-        window_end=spec.window_end,
-        flexible=spec.flexible,
-        priority=spec.priority,
-        note=spec.note,
+        **_visit_terms(spec),
         placed_by=actor.user_id,
         placed_at=now,
     )
@@ -313,6 +318,18 @@ def place_order(
     session.commit()
     log.info("order %s placed by user %s", order.id, actor.user_id)
     return order_view(session, order)
+
+
+def _visit_terms(source: OrderSpec | SeriesSpec | OrderSeries) -> dict[str, Any]:
+    """How the visit is wanted (window, flexibility, priority, note), as an order or a series
+    carries it: a placed order or series takes the caller's, an occurrence its series'."""
+    return {
+        "window_start": source.window_start,
+        "window_end": source.window_end,
+        "flexible": source.flexible,
+        "priority": source.priority,
+        "note": source.note,
+    }
 
 
 def _audit_detail(order: OrderRow) -> dict[str, Any]:
@@ -332,9 +349,7 @@ def place_series(
     """Start a recurring order and create its occurrences for the next days at once."""
     now = now or utcnow()
     begin_write(session)
-    resident = _resident_for(session, actor, spec.resident_id)
-    item = _active_item(session, spec.item)
-    _check_window(item, spec.window_start, spec.window_end, spec.priority)
+    resident, item = _checked(session, actor, spec)
     weekdays = sorted(set(spec.weekdays))
     if not weekdays or any(not 0 <= day <= 6 for day in weekdays):
         raise BadInput(_("weekdays must be 0 (Mon) .. 6 (Sun)"), "weekdays")
@@ -348,13 +363,9 @@ def place_series(
         resident_id=resident.id,
         item=item.code,
         weekdays=weekdays,
-        window_start=spec.window_start,
-        window_end=spec.window_end,
-        flexible=spec.flexible,
-        priority=spec.priority,
+        **_visit_terms(spec),
         start_date=spec.start_date,
         end_date=spec.end_date,
-        note=spec.note,
         created_by=actor.user_id,
         created_at=now,
     )
@@ -419,12 +430,8 @@ def _occur(
         resident_id=resident.id,
         item=series.item,
         date=date,
-        window_start=series.window_start,
-        window_end=series.window_end,
-        flexible=series.flexible,
-        priority=series.priority,
+        **_visit_terms(series),
         series_id=series.id,
-        note=series.note,
         placed_by=series.created_by,
         placed_at=now,
     )

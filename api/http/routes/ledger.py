@@ -78,6 +78,18 @@ def _download(export: ExportFile) -> Response:
     )
 
 
+def _ledger_download(
+    session: SessionDep,
+    actor: Actor,
+    kind: Literal["helpers", "residents"],
+    fmt: exports.Format,
+    include_inactive: bool,
+) -> Response:
+    """A ledger's file: the active records only unless ``include_inactive``."""
+    active = None if include_inactive else True
+    return _download(exports.export_ledger(session, actor, kind, fmt, active))
+
+
 @router.get("/exports/helpers", response_class=Response)
 def export_helpers(
     session: SessionDep,
@@ -86,8 +98,7 @@ def export_helpers(
     include_inactive: bool = False,
 ) -> Response:
     """Your helpers with the import's headers (re-imports unchanged); audited."""
-    active = None if include_inactive else True
-    return _download(exports.export_ledger(session, actor, "helpers", fmt, active))
+    return _ledger_download(session, actor, "helpers", fmt, include_inactive)
 
 
 @router.get("/exports/residents", response_class=Response)
@@ -98,8 +109,7 @@ def export_residents(
     include_inactive: bool = False,
 ) -> Response:
     """Your residents with the import's headers (re-imports unchanged); audited."""
-    active = None if include_inactive else True
-    return _download(exports.export_ledger(session, actor, "residents", fmt, active))
+    return _ledger_download(session, actor, "residents", fmt, include_inactive)
 
 
 @router.get("/exports/assignments", response_class=Response)

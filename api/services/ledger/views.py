@@ -129,6 +129,21 @@ def _place(row: Person, grids: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def _personal(row: Person) -> dict[str, Any]:
+    """What the full view of anyone on the ledger adds to the public one: who and where they
+    are exactly, and when they were added or deactivated."""
+    return {
+        "street_id": row.street_id,
+        "name": row.name,
+        "phone": row.phone,
+        "address": row.address,
+        "lat": row.lat,
+        "lon": row.lon,
+        "created_at": row.created_at,
+        "deactivated_at": row.deactivated_at,
+    }
+
+
 def helper_public(row: HelperRow, grids: dict[int, str]) -> HelperPublic:
     return HelperPublic(
         **_place(row, grids),
@@ -146,17 +161,10 @@ def helper_out(row: HelperRow, grids: dict[int, str]) -> HelperOut:
     public = helper_public(row, grids).model_dump(exclude={"view"})
     return HelperOut(
         **public,
-        street_id=row.street_id,
-        name=row.name,
-        phone=row.phone,
-        address=row.address,
-        lat=row.lat,
-        lon=row.lon,
+        **_personal(row),
         gender=Gender(row.gender) if row.gender else None,
         speed_kmh=row.speed_kmh,
         blocked_residents=list(row.blocked_residents),
-        created_at=row.created_at,
-        deactivated_at=row.deactivated_at,
     )
 
 
@@ -170,18 +178,11 @@ def resident_out(row: ResidentRow, grids: dict[int, str]) -> ResidentOut:
     public = resident_public(row, grids).model_dump(exclude={"view"})
     return ResidentOut(
         **public,
+        **_personal(row),
         category=ResidentCategory(row.category),
-        street_id=row.street_id,
-        name=row.name,
         id_card_tail=row.id_card_tail,
-        phone=row.phone,
-        address=row.address,
-        lat=row.lat,
-        lon=row.lon,
         preferred_gender=Gender(row.preferred_gender) if row.preferred_gender else None,
         circle=list(row.circle),
-        created_at=row.created_at,
-        deactivated_at=row.deactivated_at,
     )
 
 
