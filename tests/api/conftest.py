@@ -290,9 +290,38 @@ class _Refill:
                 " FROM pg_sequences WHERE schemaname = 'public'"
             ).fetchall()
             (schema,) = conn.execute(str(self._FINGERPRINT)).fetchone() or ("",)
+            guarded = self._guarded(conn)
         sequences = "SELECT " + ", ".join(p for (p,) in positions) if positions else ""
-        empty = "; ".join(f'DELETE FROM "{table}"' for table in reversed(tables))  # children first
-        return _Rows(empty, tuple(filled), sequences, schema)
+        # Children first; a table whose own triggers refuse a DELETE (the append-only points
+        # ledger) is truncated instead, with every table that refers to it, before the rest.
+        empty = [f'DELETE FROM "{table}"' for table in reversed(tables) if table not in guarded]
+        if guarded:
+            empty.insert(0, "TRUNCATE " + ", ".join(f'"{table}"' for table in sorted(guarded)))
+        return _Rows("; ".join(empty), tuple(filled), sequences, schema)
+
+    @staticmethod
+    def _guarded(conn: psycopg.Connection[Any]) -> set[str]:
+        """The tables with triggers of their own (not the foreign keys'), and every table that
+        refers to one of them."""
+        guarded = {
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND NOT t.tgisinternal"
+            )
+        }
+        refers = conn.execute(
+            "SELECT c.relname, p.relname FROM pg_constraint k"
+            " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE k.contype = 'f' AND n.nspname = 'public'"
+        ).fetchall()
+        while True:
+            more = {child for child, parent in refers if parent in guarded} - guarded
+            if not more:
+                return guarded
+            guarded |= more
 
     @staticmethod
     def _conninfo(name: str) -> str:
