@@ -171,15 +171,12 @@ def uncovered(session: Session, actor: Actor, run: RunView, number: int) -> list
     """One page of the run's unmatched orders; for staff each with its order and, while it is
     still open, the ranked candidates."""
     shown = run.unmatched[(number - 1) * UNCOVERED_PER_PAGE : number * UNCOVERED_PER_PAGE]
-    out = []
-    for row in shown:
-        detail = candidates = None
-        if actor.role == "staff":
-            detail = orders.get_order(session, actor, row.order_id)
-            if detail.order.status == "open":
-                candidates = dispatch.candidates_for(session, actor, row.order_id, CANDIDATES)
-        out.append(Uncovered(row, detail, candidates))
-    return out
+    if actor.role != "staff":
+        return [Uncovered(row, None, None) for row in shown]
+    details = {row.order_id: orders.get_order(session, actor, row.order_id) for row in shown}
+    still_open = [i for i, detail in details.items() if detail.order.status == "open"]
+    candidates = dispatch.candidates_for_many(session, actor, still_open, CANDIDATES)
+    return [Uncovered(row, details[row.order_id], candidates.get(row.order_id)) for row in shown]
 
 
 @router.get("/")
