@@ -475,7 +475,7 @@ def _check_catalogue(session: Session, street_file: StreetFile, path: Path | str
         elif entry.price_yuan is not None and not item.paid:
             lines.append(
                 _(
-                    "%(where)s: item %(code)s is free (公益类); only paid items have a price "
+                    "%(where)s: item %(code)s is free; only paid items have a price "
                     "(got %(value)s)",
                     where=f"catalogue.{code}.price_yuan",
                     code=code,
