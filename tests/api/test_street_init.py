@@ -402,3 +402,23 @@ def test_people_count_on_the_page(sessions: Sessions) -> None:
         view = street_view(session, actor_of(staff))
     dh = view.communities[0]
     assert dh.people == 1 and dh.grids[0].people == 1 and dh.grids[0].buildings[0].people == 1
+
+
+def test_migration_0006_goes_down_and_up(db_url: str, sessions: Sessions) -> None:
+    """Migration 0006 is reversible: down to 0005 drops its tables and columns, up again
+    brings them back, and a street file loads afterwards."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from api.store.db import alembic_config
+
+    config = alembic_config(db_url)
+    command.downgrade(config, "0005")
+    with sessions() as session:
+        schema = inspect(session.connection())
+        assert "buildings" not in schema.get_table_names()
+        assert "street_items" not in schema.get_table_names()
+        assert "review_orders" not in {c["name"] for c in schema.get_columns("streets")}
+        assert "building_id" not in {c["name"] for c in schema.get_columns("helpers")}
+    command.upgrade(config, "head")
+    assert init_street(sessions, EXAMPLE).created
