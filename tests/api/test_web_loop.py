@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.http.locale import LANG_COOKIE
 from api.http.pages import staff_orders
 from api.services.closing import points
+from api.services.closing import visits as closing
+from api.services.errors import BadInput
 from api.services.messages.notify import enqueue
 from api.services.offers.assign import local_today
 from api.settings import Settings
@@ -368,6 +370,25 @@ def test_confirm_many_confirms_the_done_ones_and_names_the_refused(
         assert confirms == 2
 
 
+def test_confirm_many_takes_each_order_once_and_at_most_a_bounded_number(
+    sessions: Sessions, settings: Settings, world: World
+) -> None:
+    """The service behind the page: an order ticked twice is confirmed once (the second
+    mention is not a refusal); an unknown order is refused as not found; too many at once is
+    refused before any is confirmed."""
+    order_id, _team = done_order(sessions, settings, world)
+    staff = staff_actor(sessions, world)
+    with sessions() as session:
+        too_many = list(range(1, closing.CONFIRM_MANY_MAX + 2))
+        with pytest.raises(BadInput):
+            closing.confirm_many(session, settings, staff, [order_id, *too_many])
+        session.rollback()
+        outcome = closing.confirm_many(session, settings, staff, [order_id, 99999999, order_id])
+    assert [c.order_id for c in outcome.confirmed] == [order_id]
+    assert [(r.order_id, r.order) for r in outcome.refused] == [(99999999, None)]
+    assert status_of(sessions, order_id) == "confirmed"
+
+
 def test_confirm_many_refuses_nothing_ticked_and_bad_numbers(client: TestClient) -> None:
     """Nothing ticked, or a number that is not one: a message on the list, nothing done."""
     web_login(client, "staff")
@@ -422,33 +443,33 @@ def test_bonus_and_reversal_on_the_helpers_page(
     assert "不能再冲正" in alert(twice)
 
 
-@pytest.mark.parametrize(
-    ("amount", "reason", "words"),
-    [
-        ("", "x", "正整数"),
-        ("abc", "x", "整数"),
-        ("0", "x", "正整数"),
-        ("-5", "x", "正整数"),
-        ("2.5", "x", "整数"),
-        ("100001", "x", "100000"),
-        ("9" * 30, "x", "太大"),
-        ("5", "  ", "原因"),
-        ("5", "x" * 2001, "2000"),
-    ],
-)
+BAD_BONUSES = [  # amount, reason, words of the message
+    ("", "x", "正整数"),
+    ("abc", "x", "整数"),
+    ("0", "x", "正整数"),
+    ("-5", "x", "正整数"),
+    ("2.5", "x", "整数"),
+    ("100001", "x", "100000"),
+    ("9" * 30, "x", "太大"),
+    ("5", "  ", "原因"),
+    ("5", "x" * 2001, "2000"),
+]
+
+
 def test_a_bad_bonus_is_a_clear_message(
-    client: TestClient, sessions: Sessions, world: World, amount: str, reason: str, words: str
+    client: TestClient, sessions: Sessions, world: World
 ) -> None:
     """An amount that is not a whole number from 1 to 100000, or a missing or overlong reason,
     is named on the helper's page and grants nothing."""
     helper_id = world.helper_ids[0]
     web_login(client, "staff")
-    response = client.post(
-        f"/s/helpers/{helper_id}/bonus", data={"amount": amount, "reason": reason}
-    )
-    page = page_of(response)
-    assert words in alert(page), alert(page)
-    assert response.url.path == f"/s/helpers/{helper_id}"
+    for amount, reason, words in BAD_BONUSES:
+        response = client.post(
+            f"/s/helpers/{helper_id}/bonus", data={"amount": amount, "reason": reason}
+        )
+        page = page_of(response)
+        assert words in alert(page), (amount, reason[:5], alert(page))
+        assert response.url.path == f"/s/helpers/{helper_id}"
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(PointsEntry)) == 0
 
