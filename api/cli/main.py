@@ -26,6 +26,7 @@ from rich.markup import escape
 from api.cli import service as cli_service
 from api.cli.language import UnknownLanguage, cli_locale, offered
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
+from api.cli.street import street_app
 from api.extras import MissingExtra, require
 from api.i18n import current, format_day, format_number, lazy, use_locale
 from api.i18n import gettext as _
@@ -46,6 +47,7 @@ scenario_app = typer.Typer(help=lazy("Scenario files: run, compare, report."), n
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(cli_service.user_app, name="user")
 app.add_typer(cli_service.db_app, name="db")
+app.add_typer(street_app, name="street")
 app.command(
     "demo",
     help=lazy(

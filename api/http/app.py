@@ -8,6 +8,7 @@ import pkgutil
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,7 @@ def create_app(
         stop.set()
         if thread is not None:
             thread.join(timeout=10)  # it gives the ticker lease up on its way out
+        app.state.background.shutdown(wait=True)  # a run being matched finishes first
         engine.dispose()
 
     app = QunbangApp(
@@ -95,6 +97,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    # Work a page starts and does not wait for (a matching run staff start): one at a time.
+    app.state.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qunbang-bg")
     _add_error_handlers(app)
     install_security(app, https=settings.https, site_origin=settings.site_origin)
     for package, name in ((routes, "api.http.routes"), (web, "api.http.pages")):

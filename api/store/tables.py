@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -78,6 +79,14 @@ class Street(Base):
     name: Mapped[str] = mapped_column(String(200))
     # Orders may be placed for today … today + this many days (street-local).
     order_horizon_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
+    # Set by ``qunbang street init`` (migration 0006): the street's IANA time zone (stored; the
+    # service still reads ``Settings.timezone``), whether residents' orders wait for community
+    # staff to review them, and the promised deadline of an order when its item sets none.
+    time_zone: Mapped[str] = mapped_column(
+        String(64), default="Asia/Shanghai", server_default="Asia/Shanghai"
+    )
+    review_orders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    default_deadline_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
 
 
 class Community(Base):
@@ -94,6 +103,17 @@ class Grid(Base):
     __table_args__ = (UniqueConstraint("community_id", "code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Building(Base):
+    """A building (楼栋) of a grid."""
+
+    __tablename__ = "buildings"
+    __table_args__ = (UniqueConstraint("grid_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
 
@@ -132,6 +152,26 @@ class ItemRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class StreetItemRow(Base):
+    """A street's own setting of a catalogue item (``qunbang street init``): enabled or not,
+    and a duration, team size and price (in fen, for paid items) replacing the shipped
+    catalogue's; None keeps the catalogue's. Items a street does not name use the catalogue.
+    Stored for the street's pages and a later matcher change: matching reads ``service_items``."""
+
+    __tablename__ = "street_items"
+    __table_args__ = (
+        CheckConstraint("duration_min IS NULL OR duration_min > 0", name="duration_min"),
+        CheckConstraint("team_size IS NULL OR team_size >= 1", name="team_size"),
+        CheckConstraint("price_fen IS NULL OR price_fen >= 0", name="price_fen"),
+    )
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), primary_key=True)
+    item: Mapped[str] = mapped_column(ForeignKey("service_items.code"), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    duration_min: Mapped[int | None] = mapped_column(Integer)
+    team_size: Mapped[int | None] = mapped_column(Integer)
+    price_fen: Mapped[int | None] = mapped_column(Integer)  # 1 yuan = 100 fen
+
+
 # ----------------------------------------------------------------------------- the ledger (台账)
 
 
@@ -144,6 +184,7 @@ class HelperRow(Base):
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str] = mapped_column(String(32), default="")
     address: Mapped[str] = mapped_column(String(300), default="")
@@ -176,6 +217,7 @@ class ResidentRow(Base):
     street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
     name: Mapped[str] = mapped_column(String(100))
     id_card_tail: Mapped[str] = mapped_column(String(8), default="")  # last digits of the ID card
     phone: Mapped[str] = mapped_column(String(32), default="")

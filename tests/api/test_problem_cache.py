@@ -16,12 +16,13 @@ from api.services.matching.problem import (
     helper_key,
 )
 from api.services.offers.assign import live_assignment, live_offers
+from api.services.offers.dispatch import candidates_for, candidates_for_many
 from api.services.offers.rematch import _problem, refused_helpers
 from api.settings import Settings
 from api.store.stamps import current, helpers_name
 from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street
 from matcher.eligible import eligible_helpers
-from tests.api.conftest import World
+from tests.api.conftest import World, actor_named
 from tests.api.loop_support import move_orders, tomorrow
 
 STEPS = 12
@@ -222,3 +223,39 @@ def _restore(session: Session, skills: dict[str, tuple[list[str], str | None]]) 
             .values(required_skills=required, lead_skill=lead)
         )
     session.commit()
+
+
+def test_candidates_of_many_orders_match_the_whole_streets_problem(
+    sessions: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    """The run page's candidates (``candidates_for_many``: the orders without a live team judged
+    together in one small problem, the others each alone) list for every order exactly the
+    helpers, order and distances, and the reason no team can be formed, that the whole street's
+    problem of that order alone gives; and ``candidates_for`` of one order agrees."""
+    day = tomorrow(settings)
+    move_orders(sessions, day)
+    run_nightly(sessions, settings, world.street_id, day)
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        orders = session.scalars(
+            select(OrderRow).where(OrderRow.date == day).order_by(OrderRow.id)
+        ).all()
+        teams = [live_assignment(session, order.id) is not None for order in orders]
+        assert any(teams) and not all(teams)  # both kinds are compared
+        many = candidates_for_many(session, staff, [order.id for order in orders], limit=10_000)
+        for order in orders:
+            whole = build_problem(
+                session,
+                order.street_id,
+                day,
+                [order],
+                refused=refused_helpers(session, [order.id]),
+            )
+            (full,) = eligible_helpers(whole.problem)
+            ranked = sorted(full.helpers, key=lambda e: (not e.in_circle, e.km_one_way))
+            expected = [(whole.helpers[e.helper].id, round(e.km_one_way, 3)) for e in ranked]
+            view = many[order.id]
+            assert [(c.helper_id, c.km_one_way) for c in view.items] == expected, order.id
+            reason = full.blocked_reason
+            assert view.blocked_reason == (str(reason) if reason else None)
+            assert candidates_for(session, staff, order.id, limit=10_000) == view

@@ -27,6 +27,7 @@ from api.services.ledger import import_columns
 from api.services.ledger.import_columns import COLUMNS
 from api.settings import Settings
 from api.store.tables import (
+    Building,
     CategoryRow,
     Community,
     Grid,
@@ -40,6 +41,7 @@ from api.store.tables import (
     RunUnmatched,
     SkillRow,
     Street,
+    UserRow,
 )
 from tests.api import test_one_language as one_language
 from tests.api.conftest import SharedEngines, World, kept_engine_app
@@ -90,7 +92,8 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         ItemRow.code, ItemRow.name_zh, ItemRow.name_en, OrderRow.note, PointsEntry.reason,
         NotificationRow.text_zh, NotificationRow.text_en,
         NotificationRow.last_error, RunRow.error, RunUnmatched.explanation_zh,
-        RunUnmatched.explanation_en,
+        RunUnmatched.explanation_en, UserRow.username, UserRow.display_name, Street.time_zone,
+        Building.code, Building.name,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import xml.etree.ElementTree as ET
 from html import unescape
 
@@ -85,12 +86,23 @@ def team_of(sessions: sessionmaker[Session], order_id: int) -> int:
 def test_run_button_runs_matching_and_the_page_shows_figures_and_reasons(
     client: TestClient, sessions: sessionmaker[Session], day: dt.date
 ) -> None:
-    """Run matching from the page: back on the run page, the figures (coverage against the hand
-    rule, orders matched, travel) and every uncovered order with its reason."""
+    """Run matching from the page: the browser is back on the run page at once, which shows the
+    run being matched (its progress, reloading itself) until it is done; then the figures
+    (coverage against the hand rule, orders matched, travel) and every uncovered order with
+    its reason."""
     web_login(client, "staff")
+    background = client.app.state.background  # type: ignore[attr-defined]
+    hold = threading.Event()
+    background.submit(hold.wait, 30)  # the run waits behind this until released
     response = client.post("/s/runs", data={"date": day.isoformat()})
-    assert response.status_code == 200 and "匹配完成" in response.text
-    page = response.text
+    assert response.status_code == 200 and "已开始" in response.text
+    running = response.text
+    assert "正在匹配" in running and "<progress" in running
+    assert '<meta http-equiv="refresh"' in running and "覆盖率" not in running
+    hold.set()
+    background.submit(lambda: None).result(timeout=60)  # the run before it is done
+    page = client.get(f"/s/?date={day.isoformat()}").text
+    assert "正在匹配" not in page and '<meta http-equiv="refresh"' not in page
     assert "覆盖率" in page and "手工规则" in page and "公里" in page
     missing = unmatched_ids(sessions)
     assert missing, "the tiny street leaves some orders uncovered"

@@ -171,15 +171,12 @@ def uncovered(session: Session, actor: Actor, run: RunView, number: int) -> list
     """One page of the run's unmatched orders; for staff each with its order and, while it is
     still open, the ranked candidates."""
     shown = run.unmatched[(number - 1) * UNCOVERED_PER_PAGE : number * UNCOVERED_PER_PAGE]
-    out = []
-    for row in shown:
-        detail = candidates = None
-        if actor.role == "staff":
-            detail = orders.get_order(session, actor, row.order_id)
-            if detail.order.status == "open":
-                candidates = dispatch.candidates_for(session, actor, row.order_id, CANDIDATES)
-        out.append(Uncovered(row, detail, candidates))
-    return out
+    if actor.role != "staff":
+        return [Uncovered(row, None, None) for row in shown]
+    details = {row.order_id: orders.get_order(session, actor, row.order_id) for row in shown}
+    still_open = [i for i, detail in details.items() if detail.order.status == "open"]
+    candidates = dispatch.candidates_for_many(session, actor, still_open, CANDIDATES)
+    return [Uncovered(row, details[row.order_id], candidates.get(row.order_id)) for row in shown]
 
 
 @router.get("/")
@@ -198,11 +195,11 @@ def run_page(
     except ServiceError as failure:
         return show(request, "s/run.html", actor, 400, section="run", day=day, run=None,
                     rows=[], pages=1, number=1, names={}, error=failure.message,
-                    overrides=[])  # fmt: skip
+                    overrides=[], progress=None)  # fmt: skip
     overrides = dispatch.overrides_on(session, actor, day)
     return show(request, "s/run.html", actor, section="run", day=day, run=run, rows=rows,
                 pages=pages, number=number, names=names, error=error,
-                overrides=overrides)  # fmt: skip
+                overrides=overrides, progress=runs.progress_of(run))  # fmt: skip
 
 
 @router.post("/runs")
@@ -212,13 +209,12 @@ def start_run(request: Request, actor: StaffPage, date: FormText = "") -> Redire
     target = f"/s/?date={day.isoformat()}"
     if error:
         return back(request, target, err=error)
+    state = request.app.state
     try:
-        run = nightly.start_run(request.app.state.sessions, request.app.state.settings, actor, day)
+        run = nightly.begin_run(state.sessions, state.settings, actor, day, state.background.submit)
     except ServiceError as failure:
         return back(request, target, err=failure.message)
-    figures = run.figures
-    done = f"{figures.get('covered', 0)}/{figures.get('orders', 0)}"
-    return back(request, target, msg=_("Run done: %(done)s orders matched", done=done))
+    return back(request, target, msg=_("Run %(id)s started: this page follows it.", id=run.id))
 
 
 @router.post("/orders/{order_id}/assign")

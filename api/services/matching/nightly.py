@@ -17,12 +17,14 @@ The run's figures count what it did to each order: kept, moved, withdrawn, new.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,6 +143,14 @@ def run_nightly(
     street and date is live) or ``NightlyFailed`` (the run is recorded as failed)."""
     now = now or utcnow()
     run_id = _start(sessions, settings, street_id, date, trigger, user_id, now)
+    return _finish(sessions, settings, run_id, now)
+
+
+def _finish(
+    sessions: sessionmaker[Session], settings: Settings, run_id: int, now: dt.datetime
+) -> RunRow:
+    """Match and write the ``running`` run ``run_id``; a failure is recorded on it and raised
+    as ``NightlyFailed``."""
     try:
         with session_scope(sessions) as session:
             return _match_and_write(session, settings, run_id, now)
@@ -664,11 +674,43 @@ def start_run(
     now: dt.datetime | None = None,
 ) -> RunView:
     """A run started by street staff for their street: ``date``, or tomorrow (street time)."""
-    if actor.street_id is None or actor.community_id is not None:
-        raise Forbidden(_("only street-wide staff may start a run"))
-    day = date or local_today(settings, now) + dt.timedelta(days=1)
+    street_id, day = _staff_run(settings, actor, date, now)
     run = run_nightly(
-        sessions, settings, actor.street_id, day, trigger="api", user_id=actor.user_id, now=now
+        sessions, settings, street_id, day, trigger="api", user_id=actor.user_id, now=now
     )
     with session_scope(sessions) as session:
         return get_run(session, settings, actor, run.id, now)
+
+
+def begin_run(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    actor: Actor,
+    date: dt.date | None,
+    launch: Callable[[Callable[[], None]], object],
+    now: dt.datetime | None = None,
+) -> RunView:
+    """``start_run`` that does not wait for the matching: the ``running`` record is written now
+    (a refusal — not street-wide staff, another run of that street and date still live — is
+    raised now) and the matching is handed to ``launch`` (e.g. an executor's ``submit``) to
+    run in the background. Returns the run as it stands: ``running``; its page follows it."""
+    street_id, day = _staff_run(settings, actor, date, now)
+    now = now or utcnow()
+    run_id = _start(sessions, settings, street_id, day, "api", actor.user_id, now)
+
+    def match() -> None:
+        with contextlib.suppress(NightlyFailed):  # recorded on the run, logged by _finish
+            _finish(sessions, settings, run_id, now)
+
+    launch(match)
+    with session_scope(sessions) as session:
+        return get_run(session, settings, actor, run_id, now)
+
+
+def _staff_run(
+    settings: Settings, actor: Actor, date: dt.date | None, now: dt.datetime | None
+) -> tuple[int, dt.date]:
+    """The street and date of a run staff start: their street, ``date`` or tomorrow."""
+    if actor.street_id is None or actor.community_id is not None:
+        raise Forbidden(_("only street-wide staff may start a run"))
+    return actor.street_id, date or local_today(settings, now) + dt.timedelta(days=1)

@@ -474,13 +474,17 @@ def _with_day(free: Helper, loads: list[Load], blocked: set[str]) -> Helper:
     minutes, a timed one also its stretch of availability; ``blocked`` residents added."""
     if not loads and not blocked:
         return free
-    windows = [(w.start, w.end) for w in free.availability]
-    for load in loads:
-        if load.span is not None:
-            windows = _cut(windows, load.span)
+    availability = free.availability
+    spans = [load.span for load in loads if load.span is not None]
+    if spans:
+        windows = [(w.start, w.end) for w in availability]
+        for span in spans:
+            windows = _cut(windows, span)
+        # Pieces of valid windows (start < end, within the day): built unchecked.
+        availability = tuple(TimeWindow.model_construct(start=a, end=b) for a, b in windows)
     return free.model_copy(
         update={
-            "availability": tuple(TimeWindow(start=a, end=b) for a, b in windows),
+            "availability": availability,
             "max_orders": max(0, free.max_orders - len(loads)),
             "committed_minutes": sum(load.minutes for load in loads),
             "blocked_residents": frozenset(blocked),

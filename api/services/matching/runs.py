@@ -28,6 +28,7 @@ from api.services.paging import Page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
+from api.store.statuses import RunStatus
 from api.store.tables import OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow
 from matcher.model import Catalogue
 from matcher.params import SolveParams
@@ -74,6 +75,26 @@ class RunSummary:
 @dataclass(frozen=True)
 class RunView(RunSummary):
     unmatched: list[UnmatchedView]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run being matched is: seconds since it started, its solver's time limit, and
+    their ratio in percent (at most 99: writing the result follows the solve)."""
+
+    elapsed: int
+    limit: int
+    percent: int
+
+
+def progress_of(run: RunView | None, now: dt.datetime | None = None) -> Progress | None:
+    """The progress of ``run`` if it is still being matched, else None."""
+    if run is None or run.status != RunStatus.RUNNING:
+        return None
+    now = now or utcnow()
+    elapsed = max(0.0, (now - run.started_at.replace(tzinfo=None)).total_seconds())
+    limit = max(1.0, float(run.settings.get("time_limit_s") or 1))
+    return Progress(int(elapsed), int(limit), min(99, int(100 * elapsed / limit)))
 
 
 # ----------------------------------------------------------------------------- records

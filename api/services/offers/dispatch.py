@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -27,6 +29,7 @@ from api.services.matching.problem import (
 )
 from api.services.offers.assign import (
     create_assignment,
+    item_of,
     live_assignment,
     team_size,
     withdraw_assignment,
@@ -42,7 +45,6 @@ from api.store.tables import (
     OPEN_ORDER_STATUSES,
     AssignmentRow,
     HelperRow,
-    ItemRow,
     OrderRow,
     ResidentRow,
     UserRow,
@@ -267,49 +269,83 @@ def candidates_for(
 ) -> CandidatesView:
     """Helpers able to serve the order on their own account, best first: the resident's circle,
     then the nearest; each with why (distance, circle, lead skill, language)."""
-    order = scoped_order(session, actor, order_id)
-    problem = build_problem(
+    return candidates_for_many(session, actor, [order_id], limit)[order_id]
+
+
+def candidates_for_many(
+    session: Session, actor: Actor, order_ids: Iterable[int], limit: int = 20
+) -> dict[int, CandidatesView]:
+    """``candidates_for`` of each order (a page listing several). Orders of one street and day
+    that have no live team are judged in one problem, so what they ask of the street (its
+    helpers and their day) is read once: the answers are the same, since the only visits an
+    order's problem leaves out of the helpers' day are its own team's."""
+    orders = [scoped_order(session, actor, order_id) for order_id in dict.fromkeys(order_ids)]
+    teams = {order.id: live_assignment(session, order.id) for order in orders}
+    groups: dict[tuple[object, ...], list[OrderRow]] = defaultdict(list)
+    for order in orders:
+        alone = teams[order.id] is not None
+        groups[("alone", order.id) if alone else (order.street_id, order.date)].append(order)
+    views: dict[int, CandidatesView] = {}
+    for group in groups.values():
+        views.update(_candidates(session, group, teams, limit))
+    return {order.id: views[order.id] for order in orders}
+
+
+def _candidates(
+    session: Session,
+    orders: list[OrderRow],
+    teams: dict[int, AssignmentRow | None],
+    limit: int,
+) -> dict[int, CandidatesView]:
+    """The candidates of ``orders`` (one street and day), from one problem of just those."""
+    first = orders[0]
+    problem = build_problem(  # ``near``: only who could serve one of them enters
         session,
-        order.street_id,
-        order.date,
-        [order],
-        refused=refused_helpers(session, [order.id]),
+        first.street_id,
+        first.date,
+        orders,
+        refused=refused_helpers(session, [order.id for order in orders]),
+        near=True,
     )
-    options = eligible_helpers(problem.problem)[0]
-    ranked = sorted(options.helpers, key=lambda e: (not e.in_circle, e.km_one_way))[:limit]
-    live = live_assignment(session, order.id)
-    on_team = {
-        o.helper_id: o.status
-        for o in (live.offers if live is not None else [])
-        if o.status in LIVE_OFFER_STATUSES
-    }
-    item = session.get_one(ItemRow, order.item)
-    language = order.resident.language
-    items = []
-    for eligible in ranked:
-        helper = problem.helpers[eligible.helper]
-        items.append(
-            CandidateView(
-                helper_id=helper.id,
-                name=helper.name,
-                community_id=helper.community_id,
-                km_one_way=round(eligible.km_one_way, 3),
-                in_circle=eligible.in_circle,
-                has_lead=eligible.has_lead,
-                speaks=eligible.speaks,
-                gender_mismatch=eligible.gender_mismatch,
-                offer_status=on_team.get(helper.id),
-                why=_why(eligible, item.lead_skill, language),
+    options = {o.order: o for o in eligible_helpers(problem.problem)}
+    views = {}
+    for order in orders:
+        found = options[problem.keys.orders.key(order.id)]
+        ranked = sorted(found.helpers, key=lambda e: (not e.in_circle, e.km_one_way))[:limit]
+        live = teams[order.id]
+        on_team = {
+            o.helper_id: o.status
+            for o in (live.offers if live is not None else [])
+            if o.status in LIVE_OFFER_STATUSES
+        }
+        item = item_of(session, order)
+        language = order.resident.language
+        items = []
+        for eligible in ranked:
+            helper = problem.helpers[eligible.helper]
+            items.append(
+                CandidateView(
+                    helper_id=helper.id,
+                    name=helper.name,
+                    community_id=helper.community_id,
+                    km_one_way=round(eligible.km_one_way, 3),
+                    in_circle=eligible.in_circle,
+                    has_lead=eligible.has_lead,
+                    speaks=eligible.speaks,
+                    gender_mismatch=eligible.gender_mismatch,
+                    offer_status=on_team.get(helper.id),
+                    why=_why(eligible, item.lead_skill, language),
+                )
             )
+        blocked = found.blocked_reason
+        views[order.id] = CandidatesView(
+            order.id,
+            found.team,
+            str(blocked) if blocked else None,
+            reason_label(blocked) if blocked else None,
+            items,
         )
-    blocked = options.blocked_reason
-    return CandidatesView(
-        order.id,
-        options.team,
-        str(blocked) if blocked else None,
-        reason_label(blocked) if blocked else None,
-        items,
-    )
+    return views
 
 
 def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> list[str]:
