@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.http.locale import LANG_COOKIE
 from api.http.pages import staff_orders
+from api.services import orders
 from api.services.closing import points
 from api.services.closing import visits as closing
-from api.services.errors import BadInput
+from api.services.errors import BadInput, ServiceError
 from api.services.messages.notify import enqueue
+from api.services.offers import dispatch
 from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.tables import (
@@ -387,6 +389,55 @@ def test_confirm_many_takes_each_order_once_and_at_most_a_bounded_number(
     assert [c.order_id for c in outcome.confirmed] == [order_id]
     assert [(r.order_id, r.order) for r in outcome.refused] == [(99999999, None)]
     assert status_of(sessions, order_id) == "confirmed"
+
+
+STATES = ("open", "done", "done+feedback", "confirmed", "cancelled")
+
+
+def order_in(sessions: Sessions, settings: Settings, world: World, state: str) -> int:
+    """A new order in ``state`` (made through the services, as staff would)."""
+    staff = staff_actor(sessions, world)
+    if state in ("open", "cancelled"):
+        order_id = open_order(sessions, settings, world)
+        if state == "cancelled":
+            with sessions() as session:
+                dispatch.cancel_order(session, settings, staff, order_id, "不需要了")
+        return order_id
+    order_id, _team = done_order(sessions, settings, world, item="L01")
+    with sessions() as session:
+        if state == "done+feedback":
+            closing.give_feedback(session, settings, staff, order_id, 4)
+        if state == "confirmed":
+            closing.confirm_done(session, settings, staff, order_id)
+    return order_id
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_steps_a_page_offers_are_the_ones_the_services_allow(
+    sessions: Sessions, settings: Settings, world: World
+) -> None:
+    """For an order in each state of the loop, ``next_steps`` offers cancel, confirm and
+    feedback exactly when the service doing it succeeds (a page never shows a button the
+    service refuses, nor hides one it allows)."""
+    staff = staff_actor(sessions, world)
+    actions = {
+        "cancel": lambda s, o: dispatch.cancel_order(s, settings, staff, o, "测试"),
+        "confirm": lambda s, o: closing.confirm_done(s, settings, staff, o),
+        "feedback": lambda s, o: closing.give_feedback(s, settings, staff, o, 5),
+    }
+    for state in STATES:
+        for action, run in actions.items():
+            order_id = order_in(sessions, settings, world, state)
+            with sessions() as session:
+                detail = orders.get_order(session, staff, order_id)
+                steps = closing.next_steps(detail.order.status, detail.feedback_score is not None)
+                try:
+                    run(session, order_id)
+                    allowed = True
+                except ServiceError:
+                    session.rollback()
+                    allowed = False
+            assert getattr(steps, action) == allowed, (state, action)
 
 
 def test_confirm_many_refuses_nothing_ticked_and_bad_numbers(client: TestClient) -> None:
