@@ -150,6 +150,8 @@ class OrderDetail:
     assignment: AssignmentView | None
     feedback_score: int | None
     feedback_comment: str | None
+    cancelled_at: UtcDateTime | None = None
+    cancel_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -550,6 +552,8 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
         assignment=team_view,
         feedback_score=feedback.score if feedback else None,
         feedback_comment=feedback.comment if feedback else None,
+        cancelled_at=order.cancelled_at,
+        cancel_reason=order.cancel_reason,
     )
 
 

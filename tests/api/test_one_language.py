@@ -16,7 +16,7 @@ import pkgutil
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from html.parser import HTMLParser
 
@@ -174,6 +174,7 @@ class Ids:
     failed_message_id: int  # a message the webhook refused
     pending_message_id: int
     day: dt.date
+    confirmed_order_id: int = 0  # the volunteer's visit, done and confirmed (feedback open)
 
 
 @pytest.fixture
@@ -250,15 +251,15 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
     with sessions() as session:
         entry = points.grant_bonus(session, staff, helper_id, 5, "帮忙搬桌子")
         points.reverse_entry(session, staff, entry.id, "记错了")
-        confirmed_visit(session, settings, staff, helper_id, day)
-    return ids
+        confirmed = confirmed_visit(session, settings, staff, helper_id, day)
+    return replace(ids, confirmed_order_id=confirmed)
 
 
 def confirmed_visit(
     session: Session, settings: Settings, staff: Actor, helper_id: int, day: dt.date
-) -> None:
+) -> int:
     """An open order of ``day`` the helper took, marked done and staff confirmed on the day
-    (base points, and a confirmed card)."""
+    (base points, and a confirmed card); its id."""
     order = session.scalars(
         select(OrderRow).where(OrderRow.status == "open").order_by(OrderRow.id.desc())
     ).first()
@@ -270,6 +271,7 @@ def confirmed_visit(
     session.commit()
     mark_done(session, settings, helper_id, assignment.id, now=on_the_day)
     confirm_done(session, settings, staff, order.id, now=on_the_day)
+    return order.id
 
 
 def data_strings(sessions: Sessions) -> re.Pattern[str]:
@@ -313,6 +315,7 @@ def page_paths(ids: Ids) -> Iterator[str]:
     values = {
         "resident_id": str(ids.resident_id),
         "helper_id": str(ids.helper_id),
+        "order_id": str(ids.order_id),
         "kind": "residents",
     }
     for route in web_routes():
@@ -339,6 +342,10 @@ def more_gets(ids: Ids) -> list[str]:
         "/v/?page=abc", "/v/claim?page=-3", "/v/points?page=99999999999999999999",
         "/login?next=/s/", "/s/messages?status=all", "/s/messages?status=failed",
         "/s/messages?status=bogus&page=x",
+        "/s/orders?date_from=&status=done", f"/s/orders?date_from={day}&date_to={day}",
+        "/s/orders?date_from=garbage&date_to=3000-13-45&status=bogus&community_id=x&page=-1",
+        f"/s/orders/{ids.confirmed_order_id}", "/s/orders/99999999", "/s/orders/abc",
+        f"/s/helpers/{ids.helper_id}?page=abc", "/v/inbox?page=99999999999999999999",
     ]  # fmt: skip
 
 
@@ -372,6 +379,19 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         ("/v/offers/99999999/accept", {}),
         ("/v/offers/abc/accept", {}),
         (f"/v/assignments/{ids.assignment_id}/done", {}),
+        ("/s/orders/confirm", {}),
+        ("/s/orders/confirm", {"order_ids": [str(ids.order_id), "99999999"]}),
+        ("/s/orders/confirm", {"order_ids": ["abc"]}),
+        (f"/s/orders/{ids.order_id}/confirm", {}),
+        (f"/s/orders/{ids.confirmed_order_id}/confirm", {}),
+        (f"/s/orders/{ids.order_id}/cancel", {"reason": " "}),
+        ("/s/orders/99999999/cancel", {"reason": "x"}),
+        (f"/s/orders/{ids.confirmed_order_id}/feedback", {"score": "9"}),
+        (f"/s/orders/{ids.confirmed_order_id}/feedback", {"score": "abc"}),
+        (f"/s/orders/{ids.order_id}/feedback", {"score": "3"}),
+        (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "abc", "reason": "x"}),
+        (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "999999", "reason": "x"}),
+        ("/s/points/99999999/reverse", {"reason": "x"}),
         ("/v/claim/bundle", {"order_ids": ["x"]}),
         (f"/v/claim/{ids.order_id}", {}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
