@@ -55,7 +55,8 @@ def test_staff_confirm_a_done_visit_enter_feedback_and_grant_a_bonus(
 ) -> None:
     """From the menu's order list (done visits), the order's page: confirm the visit (the
     helper gets the item's points), enter a score of 2 with the resident's words (a follow-up
-    is scheduled), then on the helper's page grant 5 bonus points with a reason."""
+    is scheduled), then on the helper's page grant 5 bonus points with a reason; last, on the
+    follow-ups page, record what the follow-up visit found."""
     order_id, helper_id, helper_name = done_visit(site)
     page = staff_page
     page.on("dialog", lambda dialog: dialog.accept())
@@ -103,6 +104,19 @@ def test_staff_confirm_a_done_visit_enter_feedback_and_grant_a_bonus(
         assert session.get_one(OrderRow, order_id).status == "confirmed"
         assert points.balance(session, helper_id) == BASE + 5
         assert session.scalars(select(FollowUpRow.order_id)).all() == [order_id]
+
+    menu = page.get_by_role("navigation", name="主菜单")
+    menu.get_by_role("link", name="回访", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("跟踪回访")
+    card = page.locator(".card.follow-up")
+    expect(card).to_contain_text("志愿者来晚了")
+    assert heading_jumps(page) == [] and unnamed_controls(page) == []
+    card.get_by_label("回访情况").fill("已上门致歉")
+    card.get_by_role("button", name="记录回访").click()
+    expect(page.get_by_role("status")).to_contain_text("已记录")
+    shot(page, "staff-follow-ups")
+    with site.sessions() as session:
+        assert session.scalars(select(FollowUpRow.status)).all() == ["done"]
 
 
 def test_a_volunteer_reads_their_messages(volunteer_page: Any, site: Site) -> None:

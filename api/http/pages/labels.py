@@ -30,6 +30,15 @@ LABELS: dict[str, dict[str, str]] = {
         "confirmed": label_id("order_status", "confirmed"),
         "cancelled": label_id("order_status", "cancelled"),
     },
+    "follow_up_status": {
+        "scheduled": label_id("follow_up_status", "to do"),
+        "done": label_id("follow_up_status", "done"),
+    },
+    "follow_up_filter": {
+        "scheduled": label_id("follow_up_filter", "To do"),
+        "done": label_id("follow_up_filter", "Done"),
+        "all": label_id("follow_up_filter", "All"),
+    },
     "offer_status": {
         "pending": label_id("offer_status", "pending"),
         "accepted": label_id("offer_status", "accepted"),

@@ -23,7 +23,7 @@ from api.services.offers.assign import live_assignment, local_today, refresh_ord
 from api.services.orders import OrderView, order_view, scoped_order
 from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
-from api.settings import Settings
+from api.settings import Settings, get_settings
 from api.store.db import begin_write
 from api.store.statuses import AssignmentStatus, OrderStatus
 from api.store.tables import (
@@ -106,6 +106,7 @@ class FollowUpView:
     status: str
     notes: str
     done_at: UtcDateTime | None
+    overdue: bool  # still to do and its due date has passed (street time)
 
 
 # ----------------------------------------------------------------------------- the visit's day
@@ -284,8 +285,10 @@ def list_follow_ups(
     status: str | None = None,
     page: int = 1,
     page_size: int = 50,
+    settings: Settings | None = None,
 ) -> Page[FollowUpView]:
-    """Follow-up visits of the staff member's street (or community), soonest due first."""
+    """Follow-up visits of the staff member's street (or community), soonest due first
+    (``settings``: the street's clock, for which are overdue; default the service's)."""
     if status is not None and status not in FOLLOW_UP_STATUSES:
         raise BadInput(
             _("status must be one of %(FOLLOW_UP_STATUSES)s", FOLLOW_UP_STATUSES=FOLLOW_UP_STATUSES)
@@ -302,7 +305,50 @@ def list_follow_ups(
         stmt = stmt.where(FollowUpRow.status == status)
     stmt = stmt.order_by(FollowUpRow.due_date, FollowUpRow.id)
     rows, total = fetch_page(session, stmt, page, page_size)
-    return Page([_follow_up_view(session, actor, row) for row in rows], total, page, page_size)
+    today = local_today(settings or get_settings())
+    views = [_follow_up_view(session, actor, row, today) for row in rows]
+    return Page(views, total, page, page_size)
+
+
+def reschedule_follow_up(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    follow_up_id: int,
+    due: dt.date,
+    now: dt.datetime | None = None,
+) -> FollowUpView:
+    """Move a follow-up visit still to do to another day: today (street time) or later, within
+    a year."""
+    now = now or utcnow()
+    today = local_today(settings, now)
+    if not today <= due <= today + dt.timedelta(days=366):
+        raise BadInput(_("a follow-up is due from today to a year ahead"), "due_date")
+    begin_write(session)
+    follow_up = _scoped_follow_up(session, actor, follow_up_id)
+    if follow_up.status == "done":
+        raise Conflict(_("follow-up %(follow_up_id)s is done already", follow_up_id=follow_up_id))
+    before = follow_up.due_date
+    follow_up.due_date = due
+    detail = {"from": before.isoformat(), "to": due.isoformat()}
+    audit(session, actor.user_id, "follow_up.reschedule", "follow_up", follow_up.id, detail)
+    session.commit()
+    return _follow_up_view(session, actor, follow_up, today)
+
+
+def _scoped_follow_up(session: Session, actor: Actor, follow_up_id: int) -> FollowUpRow:
+    """The follow-up, locked (PostgreSQL: two staff acting on it at once cannot both succeed),
+    if the caller may see its order; else ``NotFound``."""
+    follow_up = session.get(FollowUpRow, follow_up_id, with_for_update=True)
+    if follow_up is None:
+        raise NotFound(_("follow-up %(follow_up_id)s not found", follow_up_id=follow_up_id))
+    try:
+        scoped_order(session, actor, follow_up.order_id)
+    except NotFound as error:
+        raise NotFound(
+            _("follow-up %(follow_up_id)s not found", follow_up_id=follow_up_id)
+        ) from error
+    return follow_up
 
 
 def complete_follow_up(
@@ -315,16 +361,7 @@ def complete_follow_up(
     """Record that the follow-up visit took place, with what was found."""
     now = now or utcnow()
     begin_write(session)
-    # Locked (PostgreSQL) so that two staff completing it at once cannot both succeed.
-    follow_up = session.get(FollowUpRow, follow_up_id, with_for_update=True)
-    if follow_up is None:
-        raise NotFound(_("follow-up %(follow_up_id)s not found", follow_up_id=follow_up_id))
-    try:
-        scoped_order(session, actor, follow_up.order_id)
-    except NotFound as error:
-        raise NotFound(
-            _("follow-up %(follow_up_id)s not found", follow_up_id=follow_up_id)
-        ) from error
+    follow_up = _scoped_follow_up(session, actor, follow_up_id)
     if follow_up.status == "done":
         raise Conflict(_("follow-up %(follow_up_id)s is done already", follow_up_id=follow_up_id))
     follow_up.status, follow_up.notes = "done", notes
@@ -334,7 +371,9 @@ def complete_follow_up(
     return _follow_up_view(session, actor, follow_up)
 
 
-def _follow_up_view(session: Session, actor: Actor, row: FollowUpRow) -> FollowUpView:
+def _follow_up_view(
+    session: Session, actor: Actor, row: FollowUpRow, today: dt.date | None = None
+) -> FollowUpView:
     order = order_view(session, scoped_order(session, actor, row.order_id))
     feedback = session.get(FeedbackRow, row.feedback_id) if row.feedback_id else None
     return FollowUpView(
@@ -350,4 +389,5 @@ def _follow_up_view(session: Session, actor: Actor, row: FollowUpRow) -> FollowU
         status=row.status,
         notes=row.notes,
         done_at=row.done_at,
+        overdue=row.status == "scheduled" and today is not None and row.due_date < today,
     )
