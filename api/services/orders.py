@@ -20,6 +20,7 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
+from api.services.closing.deadlines import is_overdue, overdue_where, owner_for, promise
 from api.services.errors import BadInput, NotFound
 from api.services.offers.assign import live_assignment, local_today
 from api.services.paging import AnySelect, Page, fetch_page
@@ -96,6 +97,7 @@ class OrderFilters:
     community_id: int | None = None
     item: str | None = None
     resident_id: int | None = None
+    overdue: bool | None = None  # True: only overdue ones; False: none of them
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,10 @@ class OrderView:
     note: str
     placed_at: UtcDateTime
     version: int
+    owner_id: int | None  # 首接负责: the staff member answerable for it (None: nobody yet)
+    due_at: UtcDateTime | None  # 定时限: when its result is promised
+    first_date: dt.date | None  # the date first asked for (``date`` moves on when it rolls over)
+    overdue: bool  # past ``due_at`` with its result still owed
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ class OrderDetail:
     assignment: AssignmentView | None
     feedback_score: int | None
     feedback_comment: str | None
+    cancelled_at: UtcDateTime | None = None
+    cancel_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -313,6 +321,7 @@ def place_order(
         placed_by=actor.user_id,
         placed_at=now,
     )
+    promise(session, order, actor.user_id if actor.role == "staff" else None, now)
     session.add(order)
     session.flush()
     audit(session, actor.user_id, "order.place", "order", order.id, _audit_detail(order))
@@ -436,6 +445,7 @@ def _occur(
         placed_by=series.created_by,
         placed_at=now,
     )
+    promise(session, order, owner_for(session, series.created_by), now)
     try:
         with session.begin_nested():  # a concurrent run made it first: (series, date) is unique
             session.add(order)
@@ -493,6 +503,7 @@ def list_orders(
     session: Session, actor: Actor, filters: OrderFilters, page: int = 1, page_size: int = 50
 ) -> Page[OrderView]:
     """Orders in the caller's scope that match ``filters``, by date and start time."""
+    now = utcnow()
     stmt = scope_orders(
         select(OrderRow).join(ResidentRow, ResidentRow.id == OrderRow.resident_id), actor
     )
@@ -504,6 +515,7 @@ def list_orders(
         "community_id": lambda v: ResidentRow.community_id == v,
         "item": lambda v: OrderRow.item == v,
         "resident_id": lambda v: OrderRow.resident_id == v,
+        "overdue": lambda v: overdue_where(now) if v else ~overdue_where(now),
     }
     for name, condition in conditions.items():
         value = getattr(filters, name)
@@ -541,6 +553,8 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
         assignment=team_view,
         feedback_score=feedback.score if feedback else None,
         feedback_comment=feedback.comment if feedback else None,
+        cancelled_at=order.cancelled_at,
+        cancel_reason=order.cancel_reason,
     )
 
 
@@ -553,6 +567,7 @@ def order_view(session: Session, order: OrderRow) -> OrderView:
         item_name_en=item.name_en,
         resident_name=order.resident.name,
         community_id=order.resident.community_id,
+        overdue=is_overdue(order.status, order.due_at, utcnow()),
     )
 
 

@@ -288,6 +288,12 @@ class OrderRow(Base):
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     # Bumped on every status change: claims and offers use it for compare-and-set updates.
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # The closed loop (五定): who answers for the order (首接负责: the staff member who entered
+    # it; None until one takes it), when its result is promised (定时限), and the date first
+    # asked for (``date`` moves on while an order nobody could take rolls over to later runs).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    first_date: Mapped[dt.date | None] = mapped_column(Date)
 
     resident: Mapped[ResidentRow] = relationship(lazy="joined")
 

@@ -16,7 +16,7 @@ import pkgutil
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from html.parser import HTMLParser
 
@@ -176,6 +176,7 @@ class Ids:
     failed_message_id: int  # a message the webhook refused
     pending_message_id: int
     day: dt.date
+    confirmed_order_id: int = 0  # the volunteer's visit, done and confirmed (feedback open)
 
 
 @pytest.fixture
@@ -252,9 +253,9 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
     with sessions() as session:
         entry = points.grant_bonus(session, staff, helper_id, 5, "帮忙搬桌子")
         points.reverse_entry(session, staff, entry.id, "记错了")
-        confirmed_visit(session, settings, staff, helper_id, day)
+        confirmed = confirmed_visit(session, settings, staff, helper_id, day)
         resident_visit(session, settings, world, day)
-    return ids
+    return replace(ids, confirmed_order_id=confirmed)
 
 
 def resident_visit(session: Session, settings: Settings, world: World, day: dt.date) -> None:
@@ -273,9 +274,9 @@ def resident_visit(session: Session, settings: Settings, world: World, day: dt.d
 
 def confirmed_visit(
     session: Session, settings: Settings, staff: Actor, helper_id: int, day: dt.date
-) -> None:
+) -> int:
     """An open order of ``day`` the helper took, marked done and staff confirmed on the day
-    (base points, and a confirmed card)."""
+    (base points, and a confirmed card); its id."""
     order = session.scalars(
         select(OrderRow).where(OrderRow.status == "open").order_by(OrderRow.id.desc())
     ).first()
@@ -287,6 +288,7 @@ def confirmed_visit(
     session.commit()
     mark_done(session, settings, helper_id, assignment.id, now=on_the_day)
     confirm_done(session, settings, staff, order.id, now=on_the_day)
+    return order.id
 
 
 def data_strings(sessions: Sessions) -> re.Pattern[str]:
@@ -332,6 +334,7 @@ def page_paths(ids: Ids) -> Iterator[str]:
     values = {
         "resident_id": str(ids.resident_id),
         "helper_id": str(ids.helper_id),
+        "order_id": str(ids.order_id),
         "kind": "residents",
     }
     for route in web_routes():
@@ -358,6 +361,10 @@ def more_gets(ids: Ids) -> list[str]:
         "/v/?page=abc", "/v/claim?page=-3", "/v/points?page=99999999999999999999",
         "/login?next=/s/", "/s/messages?status=all", "/s/messages?status=failed",
         "/s/messages?status=bogus&page=x", "/r/?page=abc", "/r/?page=99999999999",
+        "/s/orders?date_from=&status=done", f"/s/orders?date_from={day}&date_to={day}",
+        "/s/orders?date_from=garbage&date_to=3000-13-45&status=bogus&community_id=x&page=-1",
+        f"/s/orders/{ids.confirmed_order_id}", "/s/orders/99999999", "/s/orders/abc",
+        f"/s/helpers/{ids.helper_id}?page=abc", "/v/inbox?page=99999999999999999999",
     ]  # fmt: skip
 
 
@@ -391,6 +398,19 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         ("/v/offers/99999999/accept", {}),
         ("/v/offers/abc/accept", {}),
         (f"/v/assignments/{ids.assignment_id}/done", {}),
+        ("/s/orders/confirm", {}),
+        ("/s/orders/confirm", {"order_ids": [str(ids.order_id), "99999999"]}),
+        ("/s/orders/confirm", {"order_ids": ["abc"]}),
+        (f"/s/orders/{ids.order_id}/confirm", {}),
+        (f"/s/orders/{ids.confirmed_order_id}/confirm", {}),
+        (f"/s/orders/{ids.order_id}/cancel", {"reason": " "}),
+        ("/s/orders/99999999/cancel", {"reason": "x"}),
+        (f"/s/orders/{ids.confirmed_order_id}/feedback", {"score": "9"}),
+        (f"/s/orders/{ids.confirmed_order_id}/feedback", {"score": "abc"}),
+        (f"/s/orders/{ids.order_id}/feedback", {"score": "3"}),
+        (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "abc", "reason": "x"}),
+        (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "999999", "reason": "x"}),
+        ("/s/points/99999999/reverse", {"reason": "x"}),
         ("/v/claim/bundle", {"order_ids": ["x"]}),
         ("/r/order", {}),
         ("/r/order", {"item": "L01", "date": "3000-01-01", "note": "x"}),

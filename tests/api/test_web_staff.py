@@ -20,6 +20,7 @@ from api.http.pages.svg import Dot, DotStyle, bar_chart_svg, map_svg
 from api.services.matching.explain_text import explain, reason_label
 from api.services.matching.nightly import run_nightly
 from api.services.matching.problem import catalogue_from_db
+from api.services.matching.runs import get_run
 from api.services.offers.assign import live_assignment, local_today
 from api.settings import Settings
 from api.store.tables import (
@@ -31,7 +32,7 @@ from api.store.tables import (
     RunUnmatched,
 )
 from matcher.result import WhyParams
-from tests.api.conftest import PASSWORD, World
+from tests.api.conftest import PASSWORD, World, actor_named, make_settings
 from tests.api.loop_support import make_roomy, move_orders, tomorrow
 from tests.api.test_imports import GOOD_ROW, HEADER, csv_bytes
 from tests.api.test_ledger import Other, add_community
@@ -70,8 +71,14 @@ def svgs(page: str) -> list[ET.Element]:
 
 
 def unmatched_ids(sessions: sessionmaker[Session]) -> list[int]:
+    """The latest run's uncovered orders in the order the run page lists them (``get_run``)."""
     with sessions() as session:
-        return list(session.scalars(select(RunUnmatched.order_id).order_by(RunUnmatched.order_id)))
+        run_id = session.scalar(select(func.max(RunUnmatched.run_id)))
+        if run_id is None:
+            return []
+        staff = actor_named(session, "staff")
+        run = get_run(session, make_settings("sqlite://"), staff, run_id)
+        return [u.order_id for u in run.unmatched]
 
 
 def team_of(sessions: sessionmaker[Session], order_id: int) -> int:
@@ -108,7 +115,9 @@ def test_run_button_runs_matching_and_the_page_shows_figures_and_reasons(
     assert missing, "the tiny street leaves some orders uncovered"
     assert f"未匹配的订单 ({len(missing)})" in page
     with sessions() as session:
-        first = session.scalars(select(RunUnmatched).order_by(RunUnmatched.order_id)).first()
+        first = session.scalars(
+            select(RunUnmatched).where(RunUnmatched.order_id == missing[0])
+        ).first()
         assert first is not None
         assert first.params is not None
         with i18n.use_locale("zh_CN"):

@@ -1,8 +1,10 @@
 """Staff pages for the ledger (台账): residents and helpers listed with search, filters and pages,
-their detail pages, and the CSV/XLSX import with every bad row shown as a table.
+their detail pages, and the CSV/XLSX import with every bad row shown as a table. A helper's page
+also holds their points ledger (积分), where staff grant a bonus (组织赠分) or reverse an entry.
 
-The ledger services decide the scope (community staff see their community only) and write the
-audit entries (a page of residents, a resident's detail, an import).
+The ledger and points services decide the scope (community staff see their community only) and
+write the audit entries (a page of residents, a resident's detail, an import, a bonus, a
+reversal).
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.http.deps import SessionDep
-from api.http.pages.staff import StaffPage, back, page_number, show
+from api.http.pages.staff import FormText, StaffPage, back, page_number, parse_int, show
 from api.http.params import IdPath, id_in_range
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
-from api.services.errors import NotFound, ServiceError
+from api.services.closing import points
+from api.services.errors import BadInput, NotFound, ServiceError
 from api.services.ledger import catalogue, imports
 from api.services.ledger import people as ledger
 from api.services.ledger.views import LedgerFilters
@@ -30,6 +33,7 @@ from api.services.orders import OrderFilters
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 25
+ENTRIES_PER_PAGE = 20
 KINDS = {  # a ledger: (the import page's title, the link back to its list)
     "residents": (N_("Import the residents' ledger"), N_("Residents")),
     "helpers": (N_("Import the helpers' ledger"), N_("Helpers")),
@@ -146,15 +150,66 @@ def helpers(
 
 
 @router.get("/helpers/{helper_id}")
-def helper(request: Request, helper_id: IdPath, actor: StaffPage, session: SessionDep) -> Response:
-    """One helper with every field."""
+def helper(
+    request: Request, helper_id: IdPath, actor: StaffPage, session: SessionDep, page: str = "1"
+) -> Response:
+    """One helper with every field, and their points: the balance, the entries newest first,
+    a form to grant a bonus and a button to reverse an entry."""
     try:
         person = ledger.get_helper(session, actor, helper_id)
+        ledger_page = points.history(session, actor, helper_id, page_number(page), ENTRIES_PER_PAGE)
     except NotFound as missing:
+        session.rollback()
         return show(request, "s/missing.html", actor, 404, section="helpers",
                     error=missing.message)  # fmt: skip
     return show(request, "s/helper.html", actor, section="helpers", person=person,
-                **_labels(session))  # fmt: skip
+                entries=ledger_page, max_bonus=points.MAX_BONUS,
+                max_reason=points.MAX_REASON, **_labels(session))  # fmt: skip
+
+
+def _points_url(helper_id: int) -> str:
+    return f"/s/helpers/{helper_id}#points"
+
+
+@router.post("/helpers/{helper_id}/bonus")
+def grant_bonus(
+    request: Request,
+    helper_id: IdPath,
+    actor: StaffPage,
+    session: SessionDep,
+    amount: FormText = "",
+    reason: FormText = "",
+) -> RedirectResponse:
+    """Grant the helper points from the organisation, with a reason; back to their page."""
+    try:
+        if not amount.strip():
+            raise BadInput(_("amount must be a positive whole number"), "amount")
+        entry = points.grant_bonus(session, actor, helper_id, parse_int(amount, "amount"), reason)
+    except ServiceError as failure:
+        session.rollback()
+        return back(request, _points_url(helper_id), err=failure.message)
+    done = _("%(amount)s bonus points granted", amount=entry.amount)
+    return back(request, _points_url(helper_id), msg=done)
+
+
+@router.post("/points/{entry_id}/reverse")
+def reverse_entry(
+    request: Request,
+    entry_id: IdPath,
+    actor: StaffPage,
+    session: SessionDep,
+    reason: FormText = "",
+    next_url: Annotated[str, Form(alias="next")] = "/s/helpers",
+) -> RedirectResponse:
+    """Correct a points entry by adding its opposite, with a reason; back to the helper."""
+    try:
+        reversal = points.reverse_entry(session, actor, entry_id, reason)
+    except ServiceError as failure:
+        session.rollback()
+        return back(request, next_url, err=failure.message)
+    done = _("entry %(id)s reversed (%(amount)s points)", id=entry_id,
+             amount=f"{reversal.amount:+d}")  # fmt: skip
+    return back(request, _points_url(reversal.helper_id), msg=done)
 
 
 # ----------------------------------------------------------------------------- import

@@ -1,5 +1,6 @@
 """The volunteer pages (``/v``), mobile first: today and upcoming offers (accept, decline with a
-reason, done), open orders nearby to claim (alone, with teammates, as a bundle), and points.
+reason, done), open orders nearby to claim (alone, with teammates, as a bundle), points, and the
+inbox of messages sent to the volunteer (new offer, reminder, change, cancellation).
 
 Every page calls the same services as the JSON API (offers, claims, points); the services
 decide what a helper may see (the resident's contact only on an accepted offer) and refuse
@@ -29,6 +30,8 @@ from api.services.actor import Actor
 from api.services.closing import points
 from api.services.closing import visits as closing
 from api.services.errors import ServiceError
+from api.services.messages import outbox
+from api.services.messages.outbox import NotificationFilters
 from api.services.offers import answers as offers
 from api.services.offers.assign import local_today, to_local
 from api.settings import Settings
@@ -38,6 +41,7 @@ router = APIRouter(prefix="/v", include_in_schema=False)
 OFFERS_PER_PAGE = 50
 CLAIMABLE_PER_PAGE = 20
 POINTS_PER_PAGE = 20
+INBOX_PER_PAGE = 20
 # Common reasons to decline, offered as a list (labels.LABELS["decline_reason"]): quicker than
 # typing on a phone.
 DECLINE_REASONS = tuple(labels.LABELS["decline_reason"])
@@ -314,4 +318,22 @@ def my_points(
         here="points",
         found=found,
         **_calendar(request, settings),
+    )
+
+
+# ----------------------------------------------------------------------------- inbox
+
+
+@router.get("/inbox")
+def inbox(
+    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep, page: str = "1"
+) -> Response:
+    """My messages, newest first, each in my language."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = outbox.list_notifications(
+        session, actor, NotificationFilters(), _page_number(page), INBOX_PER_PAGE
+    )
+    return render(
+        request, "v/inbox.html", actor, here="inbox", found=found, **_calendar(request, settings)
     )

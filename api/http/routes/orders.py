@@ -70,6 +70,9 @@ class OrderQuery(BaseModel):
     community_id: Id | None = None
     item: str | None = Field(default=None, max_length=64)
     resident_id: Id | None = None
+    overdue: bool | None = Field(
+        default=None, description="true: only orders past their promised deadline; false: none"
+    )
 
     def filters(self) -> OrderFilters:
         return OrderFilters(**self.model_dump())

@@ -12,11 +12,9 @@ from api.http.openapi import declared_router
 from api.http.params import Id, IdPath, PageNumber, PageSize
 from api.i18n import gettext as _
 from api.services.closing import points
-from api.services.closing.points import EntryView, PointsHistory
+from api.services.closing.points import MAX_BONUS, MAX_REASON, EntryView, PointsHistory
 
 router = declared_router(tags=["points"])
-# Far above any real bonus, far below what the INTEGER balance column holds.
-MAX_BONUS = 100_000
 
 
 def json_integer(value: object) -> object:
@@ -32,13 +30,13 @@ class BonusIn(BaseModel):
     amount: Annotated[int, BeforeValidator(json_integer)] = Field(
         gt=0, le=MAX_BONUS, description=f"whole points, 1…{MAX_BONUS}"
     )
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
     order_id: Id | None = None
 
 
 class ReverseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
 
 
 @router.get("/me/points")

@@ -25,6 +25,9 @@ from api.store.db import begin_write
 from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
 
 log = logging.getLogger("qunbang.points")
+# Far above any real bonus, far below what the INTEGER balance column holds.
+MAX_BONUS = 100_000
+MAX_REASON = 2000  # characters of a bonus's or a correction's reason
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ def grant_bonus(
     helper = _helper_for_staff(session, actor, helper_id)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise BadInput(_("amount must be a positive whole number"), "amount")
+    if amount > MAX_BONUS:
+        raise BadInput(_("a bonus is at most %(most)s points", most=MAX_BONUS), "amount")
     reason = _reason(reason)
     if order_id is not None:
         try:
@@ -196,6 +201,8 @@ def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise BadInput(_("a reason is required"), "reason")
+    if len(reason) > MAX_REASON:
+        raise BadInput(_("a reason is at most %(most)s characters", most=MAX_REASON), "reason")
     return reason
 
 

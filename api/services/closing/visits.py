@@ -13,20 +13,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import i18n
-from api.i18n import N_
+from api.i18n import N_, pgettext
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.points import credit_base
-from api.services.errors import BadInput, Conflict, NotFound
+from api.services.errors import BadInput, Conflict, NotFound, ServiceError
 from api.services.offers.assign import live_assignment, local_today, refresh_order_status
-from api.services.orders import order_view, scoped_order
+from api.services.orders import OrderView, order_view, scoped_order
 from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.statuses import AssignmentStatus, OrderStatus
 from api.store.tables import (
+    OPEN_ORDER_STATUSES,
     AssignmentRow,
     FeedbackRow,
     FollowUpRow,
@@ -38,6 +39,9 @@ from api.store.tables import (
 
 log = logging.getLogger("qunbang.closing")
 FOLLOW_UP_STATUSES = ("scheduled", "done")
+# An order takes the resident's feedback once its visit is done (confirmed or not).
+FEEDBACK_STATUSES = (OrderStatus.DONE, OrderStatus.CONFIRMED)
+CONFIRM_MANY_MAX = 200  # orders confirmed in one go (a page of the staff list is 50)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,35 @@ class Confirmation:
     status: str
     confirmed_at: UtcDateTime
     points: dict[int, int]  # helper id -> base points credited
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An order ``confirm_many`` did not confirm: the service's reason, and the order as the
+    caller may see it (None: not in their scope, or no such order)."""
+
+    order_id: int
+    order: OrderView | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ConfirmedMany:
+    confirmed: list[Confirmation]
+    refused: list[Refusal]
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """What staff may do next to an order in its state: cancel it (still being matched),
+    confirm its visit (done by the helpers, not yet confirmed), enter the resident's feedback
+    (done or confirmed, none given yet). The same rules ``dispatch.cancel_order``,
+    ``confirm_done`` and ``give_feedback`` check; those still decide (the visit's day, a
+    colleague who was quicker)."""
+
+    cancel: bool
+    confirm: bool
+    feedback: bool
 
 
 @dataclass(frozen=True)
@@ -102,6 +135,18 @@ def require_visit_day(
     )
 
 
+# ----------------------------------------------------------------------------- next steps
+
+
+def next_steps(status: str, has_feedback: bool) -> NextSteps:
+    """The steps of the loop an order in ``status`` (with feedback given or not) is open to."""
+    return NextSteps(
+        cancel=status in OPEN_ORDER_STATUSES,
+        confirm=status == OrderStatus.DONE,
+        feedback=status in FEEDBACK_STATUSES and not has_feedback,
+    )
+
+
 # ----------------------------------------------------------------------------- confirmation
 
 
@@ -122,8 +167,9 @@ def confirm_done(
     if assignment is None or assignment.status != AssignmentStatus.DONE:
         if order.status == OrderStatus.CONFIRMED:
             raise Conflict(_("order %(order_id)s was confirmed already", order_id=order_id))
+        status = pgettext("order_status", order.status)  # its label, as the pages name it
         raise Conflict(
-            _("order %(order_id)s is not done (%(status)s)", order_id=order_id, status=order.status)
+            _("order %(order_id)s is not done (%(status)s)", order_id=order_id, status=status)
         )
     require_visit_day(settings, order.date, now, "confirm")
     # Compare-and-set: of two staff confirming at once, only one moves the assignment on.
@@ -146,6 +192,39 @@ def confirm_done(
     return Confirmation(order.id, order.status, now, points)
 
 
+def confirm_many(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    order_ids: list[int],
+    now: dt.datetime | None = None,
+) -> ConfirmedMany:
+    """Confirm each order (each once, in the order given) through ``confirm_done``, each in its
+    own transaction: one that is refused (not done, before its day, confirmed already, not in
+    the caller's scope) is reported with its reason, and the others are still confirmed."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        raise BadInput(_("tick at least one order to confirm"), "order_ids")
+    if len(ids) > CONFIRM_MANY_MAX:
+        raise BadInput(_("at most %(count)s orders at once", count=CONFIRM_MANY_MAX), "order_ids")
+    confirmed, refused = [], []
+    for order_id in ids:
+        try:
+            confirmed.append(confirm_done(session, settings, actor, order_id, now))
+        except ServiceError as refusal:
+            session.rollback()
+            refused.append(Refusal(order_id, _visible(session, actor, order_id), refusal.message))
+    return ConfirmedMany(confirmed, refused)
+
+
+def _visible(session: Session, actor: Actor, order_id: int) -> OrderView | None:
+    """The order as ``actor`` may see it, or None."""
+    try:
+        return order_view(session, scoped_order(session, actor, order_id))
+    except NotFound:
+        return None
+
+
 # ----------------------------------------------------------------------------- feedback
 
 
@@ -165,7 +244,7 @@ def give_feedback(
     order = scoped_order(session, actor, order_id)
     if not 1 <= score <= 5:
         raise BadInput(_("score must be 1..5"), "score")
-    if order.status not in ("done", "confirmed"):
+    if order.status not in FEEDBACK_STATUSES:
         raise Conflict(_("order %(order_id)s is not done yet", order_id=order_id))
     feedback = FeedbackRow(
         order_id=order.id, score=score, comment=comment, given_by=actor.user_id, created_at=now

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.i18n import gettext as _
 from api.services.actor import Actor
+from api.services.closing.deadlines import roll_over
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
@@ -191,6 +192,7 @@ def _start(
                 _("run %(busy)s for %(date)s is still running", busy=busy, date=date)
             )
         materialize_series(session, street_id, date, settings=settings)
+        roll_over(session, settings, street_id, date, now)
         run = RunRow(
             street_id=street_id,
             date=date,

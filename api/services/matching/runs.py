@@ -21,6 +21,7 @@ from api import i18n
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.actor import Actor
+from api.services.closing.deadlines import overdue_where
 from api.services.errors import BadInput, NotFound
 from api.services.matching.explain_text import explain_in
 from api.services.matching.problem import catalogue_from_db
@@ -54,6 +55,7 @@ class UnmatchedView:
     explanation_zh: str
     explanation_en: str
     outranked_by: int | None
+    overdue: bool = False  # the order is past its promised deadline (listed first)
 
 
 @dataclass(frozen=True)
@@ -232,12 +234,20 @@ def get_run(
     run = session.get(RunRow, run_id)
     if run is None or run.street_id != street_id:
         raise NotFound(_("run %(run_id)s not found", run_id=run_id))
-    query = (
-        select(RunUnmatched, ResidentRow.community_id)
+    overdue = overdue_where(now or utcnow())
+    query = (  # what matters first: overdue, then the most urgent, then the earliest visit
+        select(RunUnmatched, ResidentRow.community_id, overdue)
         .join(OrderRow, RunUnmatched.order_id == OrderRow.id)
         .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
         .where(RunUnmatched.run_id == run.id)
-        .order_by(RunUnmatched.order_id)
+        .order_by(
+            overdue.desc(),
+            OrderRow.priority.desc(),
+            OrderRow.date,
+            OrderRow.window_start.is_(None),
+            OrderRow.window_start,
+            RunUnmatched.order_id,
+        )
     )
     if actor.community_id is not None:
         query = query.where(ResidentRow.community_id == actor.community_id)
@@ -245,11 +255,16 @@ def get_run(
     unmatched: list[UnmatchedView] = []
     if rows:
         catalogue = catalogue_from_db(session)
-        unmatched = [_unmatched_view(row, community_id, catalogue) for row, community_id in rows]
+        unmatched = [
+            _unmatched_view(row, community_id, bool(late), catalogue)
+            for row, community_id, late in rows
+        ]
     return RunView(**vars(_summary(run)), unmatched=unmatched)
 
 
-def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) -> UnmatchedView:
+def _unmatched_view(
+    row: RunUnmatched, community_id: int, overdue: bool, catalogue: Catalogue
+) -> UnmatchedView:
     """The stored reason and facts, with the sentences made from them (a row from before
     migration 0004 has no facts: its stored sentences are shown as they are)."""
     if row.params is None:
@@ -270,6 +285,7 @@ def _unmatched_view(row: RunUnmatched, community_id: int, catalogue: Catalogue) 
         explanation_zh=zh,
         explanation_en=en,
         outranked_by=row.outranked_by,
+        overdue=overdue,
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api import i18n
 from api.i18n import gettext as _
+from api.i18n import pgettext
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
@@ -143,7 +144,8 @@ def reassign(
     begin_write(session, street_id)
     order = scoped_order(session, actor, order_id)
     if order.status not in OPEN_ORDER_STATUSES:
-        raise Conflict(_("an order %(status)s can't move", status=order.status))
+        status = pgettext("order_status", order.status)  # its label, as the pages name it
+        raise Conflict(_("an order %(status)s can't move", status=status))
     team = _check_team(session, order, helper_ids)
     live = live_assignment(session, order.id)
     start = live.start_minute if live is not None else order.window_start
@@ -247,7 +249,8 @@ def cancel_order(
     begin_write(session)
     order = scoped_order(session, actor, order_id)
     if order.status not in OPEN_ORDER_STATUSES:
-        raise Conflict(_("an order %(status)s can't be cancelled", status=order.status))
+        status = pgettext("order_status", order.status)
+        raise Conflict(_("an order %(status)s can't be cancelled", status=status))
     live = live_assignment(session, order.id)
     withdrawn = 0
     if live is not None:
