@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from api.services.accounts.auth import add_user
-from api.store.statuses import OrderStatus
-from api.store.tables import OrderRow
+from api.services.offers.assign import create_assignment, refresh_order_status
+from api.store.statuses import AssignmentStatus, OrderStatus
+from api.store.tables import FeedbackRow, ItemRow, OrderRow, utcnow
 from tests.e2e.conftest import (
     MOBILE,
     PASSWORD,
@@ -23,10 +24,14 @@ from tests.e2e.conftest import (
 )
 
 
-def resident_account(site: Site) -> int:
-    """An account ``resident1`` for the resident of the first seeded order; the resident's id."""
+def resident_account(site: Site, resident_id: int | None = None) -> int:
+    """An account ``resident1`` for the resident (by default: of the first seeded order); the
+    resident's id."""
     with site.sessions() as session:
-        resident_id = session.scalars(select(OrderRow.resident_id).order_by(OrderRow.id)).first()
+        if resident_id is None:
+            resident_id = session.scalars(
+                select(OrderRow.resident_id).order_by(OrderRow.id)
+            ).first()
         assert resident_id is not None
         add_user(session, "resident1", PASSWORD, "resident", resident_id=resident_id)
         session.commit()
@@ -58,8 +63,8 @@ def test_resident_orders_sees_it_and_cancels_it(volunteer_page: Any, site: Site)
     login(page, "resident1")
     assert page.url.endswith("/r/")
     assert page.get_by_role("heading", name="我的订单", exact=True).is_visible()
-    check_phone_page(page)
     shot(page, "resident-home")
+    check_phone_page(page)
 
     page.get_by_role("link", name="我要点单").first.click()
     page.wait_for_url("**/r/order")
@@ -94,3 +99,48 @@ def test_resident_orders_sees_it_and_cancels_it(volunteer_page: Any, site: Site)
     assert "已取消" in page.locator(f"#order-{placed.id}").inner_text()
     assert newest_order(site, resident_id).status == OrderStatus.CANCELLED
     shot(page, "resident-cancelled")
+
+
+def done_visit(site: Site) -> OrderRow:
+    """An open one-person order taken by a helper who marked it done (in this test's copy)."""
+    with site.sessions() as session:
+        order = session.scalars(
+            select(OrderRow)
+            .join(ItemRow, ItemRow.code == OrderRow.item)
+            .where(OrderRow.status == OrderStatus.OPEN, ItemRow.team_size == 1)
+            .order_by(OrderRow.id)
+        ).first()
+        assert order is not None, "the seeded street has an open one-person order"
+        helper_id = next(iter(site.street.helpers.values()))
+        assignment = create_assignment(session, site.settings, order, [helper_id],
+                                       source="manual", start_minute=order.window_start,
+                                       accepted=[helper_id])  # fmt: skip
+        assignment.status, assignment.done_at = AssignmentStatus.DONE, utcnow()
+        session.flush()
+        refresh_order_status(session, order)
+        session.commit()
+        return order
+
+
+def test_resident_rates_a_done_visit(volunteer_page: Any, site: Site) -> None:
+    """A resident whose visit is done sees who came (first name only) and rates it 2 with a
+    comment; the rating is stored once and shown on the card instead of the form."""
+    page = volunteer_page
+    order = done_visit(site)
+    resident_account(site, order.resident_id)
+    login(page, "resident1")
+    card = page.locator(f"#order-{order.id}")
+    assert "已完成" in card.inner_text() and "上门志愿者" in card.inner_text()
+    card.get_by_label("不满意", exact=True).check()
+    card.get_by_label("补充说明（可不填）").fill("来晚了半小时")
+    shot(page, "resident-rating")
+    card.get_by_role("button", name="提交评价").click()
+    page.wait_for_url("**/r/?msg=*")
+    assert "谢谢您的评价" in page.locator(".notice").inner_text()
+    card = page.locator(f"#order-{order.id}")
+    assert "2 分" in card.inner_text() and card.locator("form").count() == 0
+    with site.sessions() as session:
+        feedback = session.scalars(
+            select(FeedbackRow).where(FeedbackRow.order_id == order.id)
+        ).one()
+        assert (feedback.score, feedback.comment) == (2, "来晚了半小时")
