@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
@@ -27,6 +26,7 @@ from pydantic import (
 from api.i18n import gettext as _
 from api.services.errors import BadInput
 from api.services.files import load_yaml
+from matcher.model import Frozen
 
 MAX_STREET_FILE_BYTES = 4 * 1024 * 1024
 MAX_LISTED = 10
@@ -61,8 +61,10 @@ class _Unreadable(ValueError):
     """Raised by the safe YAML reader (``api.services.files``); becomes ``StreetFileError``."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Strict(Frozen):
+    """Immutable and closed (``Frozen``), and strict: no value is coerced to a field's type."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class BuildingEntry(_Strict):

@@ -66,7 +66,7 @@ ITEM = N_("catalogue item")
 
 
 @dataclass(frozen=True)
-class Change:
+class SetupChange:
     """One thing ``init_street`` changed: ``action`` is added, changed or removed; ``what`` a
     message id above; ``code`` the thing's code; for a change, the field and both values."""
 
@@ -105,7 +105,7 @@ class StreetInit:
     street_id: int
     code: str
     created: bool
-    changes: list[Change] = field(default_factory=list)
+    changes: list[SetupChange] = field(default_factory=list)
     passwords: list[tuple[str, str]] = field(default_factory=list)  # (username, password)
 
 
@@ -131,12 +131,12 @@ def apply_street_file(session: Session, street_file: StreetFile, path: Path | st
     _check_catalogue(session, street_file, path)
     street = session.scalar(select(Street).where(Street.code == street_file.code))
     created = street is None
-    changes: list[Change] = []
+    changes: list[SetupChange] = []
     if street is None:
         street = Street(code=street_file.code, name=street_file.name)
         session.add(street)
         session.flush()
-        changes.append(Change("added", STREET, street.code))
+        changes.append(SetupChange("added", STREET, street.code))
     result = StreetInit(street.id, street.code, created, changes)
     _update(
         street,
@@ -175,7 +175,7 @@ def apply_street_file(session: Session, street_file: StreetFile, path: Path | st
 
 
 def _update(
-    row: Any, what: str, code: str, changes: list[Change], quiet: bool, **values: Any
+    row: Any, what: str, code: str, changes: list[SetupChange], quiet: bool, **values: Any
 ) -> bool:
     """Set each field of ``row`` that differs; ``quiet``: a new row (its adding is the change)."""
     changed = False
@@ -185,7 +185,7 @@ def _update(
             setattr(row, name, value)
             changed = True
             if not quiet:
-                changes.append(Change("changed", what, code, name, old, value))
+                changes.append(SetupChange("changed", what, code, name, old, value))
     return changed
 
 
@@ -197,7 +197,7 @@ def _places(
     street: Street,
     street_file: StreetFile,
     path: Path | str,
-    changes: list[Change],
+    changes: list[SetupChange],
 ) -> dict[str, int]:
     """Communities, grids and buildings as the file has them; community code -> id."""
     communities = {
@@ -219,7 +219,7 @@ def _places(
         if community is None:
             community = Community(street_id=street.id, code=entry.code, name=entry.name)
             session.add(community)
-            changes.append(Change("added", COMMUNITY, entry.code))
+            changes.append(SetupChange("added", COMMUNITY, entry.code))
         else:
             _update(community, COMMUNITY, entry.code, changes, False, name=entry.name)
         wanted_communities.append((community, entry))
@@ -233,7 +233,7 @@ def _places(
             if grid is None:
                 grid = Grid(community_id=community.id, code=grid_entry.code, name=grid_entry.name)
                 session.add(grid)
-                changes.append(Change("added", GRID, code))
+                changes.append(SetupChange("added", GRID, code))
             else:
                 _update(grid, GRID, code, changes, False, name=grid_entry.name)
             wanted_grids.append((grid, grid_entry, code))
@@ -247,7 +247,7 @@ def _places(
                 session.add(
                     Building(grid_id=grid.id, code=building_entry.code, name=building_entry.name)
                 )
-                changes.append(Change("added", BUILDING, code))
+                changes.append(SetupChange("added", BUILDING, code))
             else:
                 _update(building, BUILDING, code, changes, False, name=building_entry.name)
     _remove_unnamed(session, street_file, communities, grids, buildings, changes)
@@ -369,7 +369,7 @@ def _remove_unnamed(
     communities: dict[str, Community],
     grids: dict[int, dict[str, Grid]],
     buildings: dict[int, dict[str, Building]],
-    changes: list[Change],
+    changes: list[SetupChange],
 ) -> None:
     """Delete the empty places the file no longer names (checked empty: ``_refuse_removals``)."""
     gone_communities, gone_grids, gone_buildings = _unnamed(
@@ -377,15 +377,15 @@ def _remove_unnamed(
     )
     for building in gone_buildings:
         session.delete(building)
-        changes.append(Change("removed", BUILDING, building.code))
+        changes.append(SetupChange("removed", BUILDING, building.code))
     session.flush()
     for grid in gone_grids:
         session.delete(grid)
-        changes.append(Change("removed", GRID, grid.code))
+        changes.append(SetupChange("removed", GRID, grid.code))
     session.flush()
     for community in gone_communities:
         session.delete(community)
-        changes.append(Change("removed", COMMUNITY, community.code))
+        changes.append(SetupChange("removed", COMMUNITY, community.code))
 
 
 # ----------------------------------------------------------------------------- accounts
@@ -426,7 +426,7 @@ def _staff(
                 display_name=display,
             )
             result.passwords.append((entry.username, password))
-            result.changes.append(Change("added", ACCOUNT, entry.username))
+            result.changes.append(SetupChange("added", ACCOUNT, entry.username))
             continue
         if user.street_id != street.id or user.role not in (Role.STAFF, Role.PLANNER):
             raise Conflict(
@@ -487,7 +487,7 @@ def _check_catalogue(session: Session, street_file: StreetFile, path: Path | str
 
 
 def _catalogue(
-    session: Session, street: Street, street_file: StreetFile, changes: list[Change]
+    session: Session, street: Street, street_file: StreetFile, changes: list[SetupChange]
 ) -> None:
     """The street's item settings as the file has them; items it does not name go back to the
     catalogue's (their row is deleted: it held settings, not people)."""
@@ -505,12 +505,12 @@ def _catalogue(
         row = rows.pop(code, None)
         if row is None:
             session.add(StreetItemRow(street_id=street.id, item=code, **values))
-            changes.append(Change("added", ITEM, code))
+            changes.append(SetupChange("added", ITEM, code))
         else:
             _update(row, ITEM, code, changes, False, **values)
     for code, row in sorted(rows.items()):
         session.delete(row)
-        changes.append(Change("removed", ITEM, code))
+        changes.append(SetupChange("removed", ITEM, code))
 
 
 # ----------------------------------------------------------------------------- the page
