@@ -27,6 +27,7 @@ from api.services.paging import AnySelect, Page, fetch_page
 from api.services.types import UtcDateTime
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
+from api.store.statuses import OPEN_ORDER_STATUSES, OfferStatus, OrderStatus
 from api.store.tables import (
     FeedbackRow,
     ItemRow,
@@ -574,3 +575,88 @@ def from_row(view: type[T], row: object, **extra: Any) -> T:
     """A view dataclass from a table row: same-named columns copied, the rest from ``extra``."""
     names = {f.name for f in fields(view)} - extra.keys()  # type: ignore[arg-type]
     return view(**{name: getattr(row, name) for name in names}, **extra)
+
+
+# ----------------------------------------------------------------------------- a resident's own
+
+
+@dataclass(frozen=True)
+class ResidentOrder:
+    """A resident account's own order as its phone page shows it: the order, the helpers by
+    first name once the visit is arranged, the feedback given, and what the resident may do
+    (the services still decide: cancel ``dispatch.cancel_order``, rate ``give_feedback``)."""
+
+    order: OrderView
+    helpers: list[str]
+    feedback_score: int | None
+    may_cancel: bool
+    may_rate: bool
+
+
+# The order's statuses in which its resident sees who comes: the team has accepted (assigned)
+# or the visit took place. While helpers are only being asked (offered) nobody is named.
+HELPERS_SHOWN = (OrderStatus.ASSIGNED, OrderStatus.DONE, OrderStatus.CONFIRMED)
+RATED_STATUSES = (OrderStatus.DONE, OrderStatus.CONFIRMED)  # as ``give_feedback`` asks
+
+
+def first_name(name: str) -> str:
+    """What a resident sees of a helper's name: a Western name's first word; a Chinese name's
+    surname with the rest masked (王小明 → 王**), as Chinese services show a name."""
+    name = name.strip()
+    if " " in name:
+        return name.split()[0]
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def resident_orders(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    *,
+    upcoming: bool,
+    page: int = 1,
+    page_size: int = 20,
+    now: dt.datetime | None = None,
+) -> Page[ResidentOrder]:
+    """A resident account's own orders: from today on soonest first (``upcoming``), else the
+    earlier ones latest first. Any other account: ``NotFound``."""
+    if actor.role != "resident" or actor.resident_id is None:
+        raise NotFound(_("no resident is tied to this account"))
+    today = local_today(settings, now or utcnow())
+    stmt = select(OrderRow).where(OrderRow.resident_id == actor.resident_id)
+    if upcoming:
+        stmt = stmt.where(OrderRow.date >= today).order_by(
+            OrderRow.date, OrderRow.window_start.is_(None), OrderRow.window_start, OrderRow.id
+        )
+    else:
+        stmt = stmt.where(OrderRow.date < today).order_by(OrderRow.date.desc(), OrderRow.id.desc())
+    rows, total = fetch_page(session, stmt, page, page_size)
+    return Page([_resident_order(session, row, today) for row in rows], total, page, page_size)
+
+
+def resident_horizon(
+    session: Session, settings: Settings, actor: Actor, now: dt.datetime | None = None
+) -> DateRange:
+    """The dates a resident account may order for: its street's horizon (``BadInput`` for a
+    deactivated resident, ``NotFound`` for an account tied to none)."""
+    resident = _resident_for(session, actor, None)
+    return horizon(session, settings, resident.street_id, now or utcnow())
+
+
+def _resident_order(session: Session, order: OrderRow, today: dt.date) -> ResidentOrder:
+    score = session.scalar(select(FeedbackRow.score).where(FeedbackRow.order_id == order.id))
+    helpers: list[str] = []
+    assignment = live_assignment(session, order.id) if order.status in HELPERS_SHOWN else None
+    if assignment is not None:
+        helpers = [
+            first_name(offer.helper.name)
+            for offer in sorted(assignment.offers, key=lambda o: o.id)
+            if offer.status == OfferStatus.ACCEPTED
+        ]
+    return ResidentOrder(
+        order=order_view(session, order),
+        helpers=helpers,
+        feedback_score=score,
+        may_cancel=order.status in OPEN_ORDER_STATUSES and order.date >= today,
+        may_rate=order.status in RATED_STATUSES and score is None,
+    )

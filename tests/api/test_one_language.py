@@ -30,13 +30,14 @@ from api.http import pages as web
 from api.http.locale import LANG_COOKIE
 from api.http.pages.render import TOKEN_COOKIE, csrf_token
 from api.services.accounts.auth import add_user
-from api.services.actor import Actor
+from api.services.actor import Actor, actor_of
 from api.services.closing import points
 from api.services.closing.visits import confirm_done
 from api.services.ledger.import_columns import COLUMNS
 from api.services.matching.nightly import run_nightly
 from api.services.offers.answers import mark_done
 from api.services.offers.assign import create_assignment, refresh_order_status, to_utc
+from api.services.orders import OrderSpec, first_name, place_order
 from api.settings import Settings
 from api.store import statuses
 from api.store.tables import (
@@ -58,10 +59,11 @@ from tests.api.conftest import PASSWORD, SharedEngines, World, kept_engine_app
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
 Sessions = sessionmaker[Session]
-PAGE_PREFIXES = ("/v/", "/s/", "/login")
+PAGE_PREFIXES = ("/v/", "/s/", "/r/", "/login")
 SKIPPED = {"/lang/{code}"}  # the language switch: a redirect, visited by setting the cookie
 ROLES = ("visitor", "volunteer", "resident1", "staff", "staff_c1", "planner")
-ACTING = ("visitor", "volunteer", "staff")  # who also posts the forms and tries wrong addresses
+# Who also posts the forms and tries wrong addresses.
+ACTING = ("visitor", "volunteer", "resident1", "staff")
 CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 PAIR = re.compile(rf"[{CJK}]\s*/\s*[A-Za-z]|[A-Za-z.)]\s*/\s*[{CJK}]")
 PYDANTIC = ("Field required", "Input should be", "validation error", "value is not a valid")
@@ -252,7 +254,22 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
         entry = points.grant_bonus(session, staff, helper_id, 5, "帮忙搬桌子")
         points.reverse_entry(session, staff, entry.id, "记错了")
         confirmed = confirmed_visit(session, settings, staff, helper_id, day)
+        resident_visit(session, settings, world, day)
     return replace(ids, confirmed_order_id=confirmed)
+
+
+def resident_visit(session: Session, settings: Settings, world: World, day: dt.date) -> None:
+    """The resident account's own order of ``day``, which a helper took and marked done on the
+    day (its card names the helper and offers the rating)."""
+    account = session.scalars(select(UserRow).where(UserRow.username == "resident1")).one()
+    resident = actor_of(account)
+    placed = place_order(session, settings, resident, OrderSpec(item="L01", date=day, note="x"))
+    order = session.get_one(OrderRow, placed.id)
+    helper_id = world.helper_ids[-1]
+    assignment = create_assignment(session, settings, order, [helper_id], source="manual",
+                                   start_minute=None, accepted=[helper_id])  # fmt: skip
+    session.commit()
+    mark_done(session, settings, helper_id, assignment.id, now=to_utc(settings, day, 12 * 60))
 
 
 def confirmed_visit(
@@ -290,6 +307,8 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         found |= {
             zh for zh, en in session.execute(select(ItemRow.name_zh, ItemRow.name_en)) if not en
         }
+        # A helper as a resident's page names them (王小明 → 王**): a name, shown as it is.
+        found |= {first_name(name) for name in session.scalars(select(HelperRow.name)) if name}
     # A ledger file's column names are Chinese whatever the page's language: an import error
     # names the header the file must carry, as it must be written.
     found |= {column.header for columns in COLUMNS.values() for column in columns}
@@ -341,7 +360,7 @@ def more_gets(ids: Ids) -> list[str]:
         "/s/residents/99999999", "/s/helpers/99999999", "/s/helpers/abc", "/s/import/bogus",
         "/v/?page=abc", "/v/claim?page=-3", "/v/points?page=99999999999999999999",
         "/login?next=/s/", "/s/messages?status=all", "/s/messages?status=failed",
-        "/s/messages?status=bogus&page=x",
+        "/s/messages?status=bogus&page=x", "/r/?page=abc", "/r/?page=99999999999",
         "/s/orders?date_from=&status=done", f"/s/orders?date_from={day}&date_to={day}",
         "/s/orders?date_from=garbage&date_to=3000-13-45&status=bogus&community_id=x&page=-1",
         f"/s/orders/{ids.confirmed_order_id}", "/s/orders/99999999", "/s/orders/abc",
@@ -393,6 +412,18 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "999999", "reason": "x"}),
         ("/s/points/99999999/reverse", {"reason": "x"}),
         ("/v/claim/bundle", {"order_ids": ["x"]}),
+        ("/r/order", {}),
+        ("/r/order", {"item": "L01", "date": "3000-01-01", "note": "x"}),
+        ("/r/order", {"item": "L01", "date": "yesterday", "window": "night"}),
+        ("/r/order", {"item": "L01", "date": "2000-01-01"}),
+        ("/r/order", {"item": "NOPE", "date": ids.day.isoformat(), "window": "morning"}),
+        ("/r/order", {"item": "L01", "date": ids.day.isoformat(), "window": "morning"}),
+        (f"/r/orders/{ids.order_id}/cancel", {"reason": ""}),
+        (f"/r/orders/{ids.order_id}/cancel", {"reason": "not_needed"}),
+        (f"/r/orders/{ids.order_id}/rate", {"score": "5", "comment": "x"}),
+        (f"/r/orders/{ids.order_id}/rate", {"score": "x"}),
+        ("/r/orders/abc/cancel", {}),
+        ("/r/orders/99999999/rate", {"score": "3"}),
         (f"/v/claim/{ids.order_id}", {}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
