@@ -535,10 +535,19 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
     feedback = session.scalar(select(FeedbackRow).where(FeedbackRow.order_id == order.id))
     team_view = None
     if assignment is not None:
-        team = [
-            TeamMember(o.helper_id, o.helper.name, o.status, o.respond_by, o.responded_at)
-            for o in sorted(assignment.offers, key=lambda o: o.id)
-        ]
+        offers = sorted(assignment.offers, key=lambda o: o.id)
+        if actor.role == "resident":  # as their page shows it: who accepted, names masked
+            team = [
+                TeamMember(o.helper_id, first_name(o.helper.name), o.status, o.respond_by,
+                           o.responded_at)
+                for o in offers
+                if o.status == "accepted"
+            ]  # fmt: skip
+        else:
+            team = [
+                TeamMember(o.helper_id, o.helper.name, o.status, o.respond_by, o.responded_at)
+                for o in offers
+            ]
         team_view = AssignmentView(
             id=assignment.id,
             status=assignment.status,

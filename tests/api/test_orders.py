@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.accounts.auth import add_user
 from api.services.actor import Actor
 from api.services.errors import BadInput, NotFound
-from api.services.offers.answers import mark_done
+from api.services.matching.nightly import run_nightly
+from api.services.offers.answers import accept, mark_done
 from api.services.offers.assign import create_assignment, local_today, to_utc
 from api.services.orders import (
     OrderSpec,
@@ -31,6 +32,7 @@ from api.settings import Settings
 from api.store.tables import (
     AuditEntry,
     Community,
+    OfferRow,
     OrderRow,
     ResidentRow,
     Street,
@@ -577,3 +579,35 @@ def test_the_days_assignment_sheet_carries_the_orders_note(
 def first_resident_name(sessions: sessionmaker[Session], world: World) -> str:
     with sessions() as session:
         return first_resident(session, world).name
+
+
+def test_a_resident_sees_only_who_accepted_their_order_and_their_names_masked(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The order detail a resident account reads lists only the helpers who accepted, each name
+    masked as the resident's page shows it (王小明 → 王**): nobody while the offer is pending
+    (staff see that member in full), the member once they accept."""
+    day = local_today(settings) + dt.timedelta(days=1)
+    with sessions() as session:
+        session.execute(update(OrderRow).values(date=day))
+        session.commit()
+    run_nightly(sessions, settings, world.street_id, day)
+    with sessions() as session:
+        offer = session.scalars(
+            select(OfferRow).where(OfferRow.status == "pending").order_by(OfferRow.id)
+        ).first()
+        assert offer is not None
+        order_id, helper_id, name = offer.assignment.order_id, offer.helper_id, offer.helper.name
+        order = session.get_one(OrderRow, order_id)
+        add_user(session, "res-x", PASSWORD, "resident", resident_id=order.resident_id)
+        session.commit()
+    resident, staff = login(client, "res-x"), login(client, "staff")
+
+    def team(headers: dict[str, str]) -> list[tuple[int, str]]:
+        detail = client.get(f"/orders/{order_id}", headers=headers).json()
+        return [(m["helper_id"], m["name"]) for m in detail["assignment"]["team"]]
+
+    assert team(resident) == [] and (helper_id, name) in team(staff)
+    with sessions() as session:
+        accept(session, settings, helper_id, offer.id)
+    assert team(resident) == [(helper_id, name[:1] + "*" * (len(name) - 1))]
