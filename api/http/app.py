@@ -72,6 +72,8 @@ def create_app(
         sys.setswitchinterval(settings.switch_interval_ms / 1000)
         if warm:
             _prepare_routes(app.router.routes)
+        # Work a page starts and does not wait for (a matching run staff start): one at a time.
+        app.state.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qunbang-bg")
         stop = threading.Event()
         thread = None
         if ticker and settings.tick_seconds > 0:
@@ -97,8 +99,6 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    # Work a page starts and does not wait for (a matching run staff start): one at a time.
-    app.state.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qunbang-bg")
     _add_error_handlers(app)
     install_security(app, https=settings.https, site_origin=settings.site_origin)
     for package, name in ((routes, "api.http.routes"), (web, "api.http.pages")):

@@ -35,3 +35,10 @@ def id_in_range(value: int) -> bool:
 def page_in_range(value: int) -> int:
     """A page number typed into a page's query, clamped to 1 … PAGE_MAX."""
     return min(max(value, 1), PAGE_MAX)
+
+
+def page_from_query(raw: str) -> int:
+    """A page number from a page's query: "" or nonsense is the first page, a huge one the last
+    possible (never parsed past 12 digits)."""
+    raw = raw.strip()
+    return page_in_range(int(raw)) if raw.isdigit() and len(raw) <= 12 else 1

@@ -21,10 +21,13 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from api.i18n import gettext as _
+
 MAX_YAML_BYTES = 4 * 1024 * 1024
 MAX_YAML_DEPTH = 50
 MAX_YAML_NODES = 2_000_000  # nodes after expanding aliases
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_LISTED = 10  # errors of one file listed in its message; the rest are counted
 
 Refusal = type[ValueError]
 
@@ -128,7 +131,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        for key_node, _value in node.value:
             if not isinstance(key_node, ScalarNode) or key_node.tag == MERGE_TAG:
                 continue
             key = self.construct_object(key_node)  # type: ignore[no-untyped-call]
@@ -198,3 +201,15 @@ def _expanded_size(node: Node, sizes: dict[int, int | None], name: Path | str, e
         )
     sizes[key] = size
     return size
+
+
+def file_errors(path: Path | str, lines: list[str]) -> str:
+    """One message for the errors found in a file: ``file: field: reason``, or the first
+    ``MAX_LISTED`` of them listed under a count (and how many more)."""
+    if len(lines) == 1:
+        return f"{path}: {lines[0]}"
+    shown = [f"  {line}" for line in lines[:MAX_LISTED]]
+    if len(lines) > MAX_LISTED:
+        shown.append("  " + _("… and %(count)s more", count=len(lines) - MAX_LISTED))
+    head = _("%(path)s: %(count)s errors:", path=path, count=len(lines))  # two or more
+    return head + "\n" + "\n".join(shown)

@@ -587,9 +587,19 @@ def settings(db_url: str) -> Settings:
     return make_settings(db_url)
 
 
+_APPS: dict[str, FastAPI] = {}
+
+
 def kept_engine_app(settings: Settings, shared_engines: SharedEngines) -> FastAPI:
-    """``create_app(settings)`` on the process's kept app engine (see ``SharedEngines``)."""
-    app = create_app(settings, ticker=False)
+    """``create_app(settings)`` on the process's kept app engine (see ``SharedEngines``). The
+    app is kept too, one per process and settings (the database apart), with its state set
+    afresh for each test: FastAPI builds each router's table of routes on its first walk, which
+    cost every test a quarter second when each had a new app."""
+    key = settings.model_copy(update={"database_url": ""}).model_dump_json()
+    if key not in _APPS:
+        _APPS[key] = create_app(settings, ticker=False)
+    app = _APPS[key]
+    app.state.settings = settings
     app.state.engine = shared_engines.at(settings.database_url, "app")
     app.state.sessions = session_factory(app.state.engine)
     return app

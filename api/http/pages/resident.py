@@ -14,17 +14,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api import i18n
 from api.http.deps import SessionDep, SettingsDep
-from api.http.pages.auth_pages import HOMES
+from api.http.pages.phone import back_to, elsewhere, stated_reason
 from api.http.pages.render import PageActor, in_language, language, render
-from api.http.params import IdPath, page_in_range
+from api.http.params import IdPath, page_from_query
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import orders
@@ -81,19 +80,7 @@ SCORES = {
 def _away(request: Request, actor: Actor) -> Response | None:
     """Resident pages are for accounts tied to a resident: helpers, staff and planners go to
     their own pages, any other account sees "not found"."""
-    if actor.role == "resident" and actor.resident_id is not None:
-        return None
-    home = HOMES.get(actor.role)
-    if home and not home.startswith("/r/"):
-        return RedirectResponse(home, status_code=303)
-    return render(request, "r/not_found.html", actor, 404)
-
-
-def _back(path: str, *, msg: str = "", err: str = "", anchor: str = "") -> RedirectResponse:
-    """Post/Redirect/Get: back to ``path`` with a message or an error to show."""
-    query = urlencode({key: value for key, value in (("msg", msg), ("err", err)) if value})
-    target = f"{path}?{query}" if query else path
-    return RedirectResponse(target + (f"#{anchor}" if anchor else ""), status_code=303)
+    return elsewhere(request, actor, "resident", actor.resident_id, "r")
 
 
 def _refused(request: Request, session: Session, actor: Actor, error: ServiceError) -> Response:
@@ -103,12 +90,7 @@ def _refused(request: Request, session: Session, actor: Actor, error: ServiceErr
     message = in_language(language(request), error.message)
     if isinstance(error, NotFound):
         return render(request, "r/missing.html", actor, 404, error=message)
-    return _back("/r/", err=message)
-
-
-def _page_number(page: str) -> int:
-    page = page.strip()
-    return page_in_range(int(page)) if page.isdigit() and len(page) <= 12 else 1
+    return back_to("/r/", err=message)
 
 
 def _day_names(settings: Settings) -> dict[str, Any]:
@@ -150,7 +132,7 @@ def home(
         return away
     upcoming = orders.resident_orders(session, settings, actor, upcoming=True, page_size=50)
     earlier = orders.resident_orders(
-        session, settings, actor, upcoming=False, page=_page_number(page),
+        session, settings, actor, upcoming=False, page=page_from_query(page),
         page_size=ORDERS_PER_PAGE,
     )  # fmt: skip
     return render(
@@ -283,7 +265,7 @@ def place(
         return _order_page(request, session, settings, actor, form, 422, {field: message},
                            message)  # fmt: skip
     msg = _("Ordered. We will tell you when a helper is arranged.")
-    return _back("/r/", msg=msg, anchor=f"order-{placed.id}")
+    return back_to("/r/", msg=msg, anchor=f"order-{placed.id}")
 
 
 # ----------------------------------------------------------------------------- cancel and rate
@@ -305,19 +287,15 @@ def cancel(
     known = reason in CANCEL_REASONS
     note = note.strip()[:NOTE_MAX]
     if not known and not note:
-        return _back("/r/", err=_("Please choose why you cancel"), anchor=f"order-{order_id}")
-    # Stored in both languages ("中文 / English"), for whoever reads it.
-    label = (
-        " / ".join(i18n.in_locale(loc, CANCEL_REASONS[reason]) for loc in ("zh_CN", "en"))
-        if known
-        else ""
+        return back_to("/r/", err=_("Please choose why you cancel"), anchor=f"order-{order_id}")
+    text = stated_reason(
+        (lambda locale: i18n.in_locale(locale, CANCEL_REASONS[reason])) if known else None, note
     )
-    text = " — ".join(part for part in (label, note) if part)
     try:
         dispatch.cancel_order(session, settings, actor, order_id, text)
     except ServiceError as error:
         return _refused(request, session, actor, error)
-    return _back("/r/", msg=_("Order cancelled"), anchor=f"order-{order_id}")
+    return back_to("/r/", msg=_("Order cancelled"), anchor=f"order-{order_id}")
 
 
 @router.post("/orders/{order_id}/rate")
@@ -334,13 +312,13 @@ def rate(
     if (away := _away(request, actor)) is not None:
         return away
     if score.strip() not in {str(s) for s in SCORES}:
-        return _back("/r/", err=_("Please choose a score"), anchor=f"order-{order_id}")
+        return back_to("/r/", err=_("Please choose a score"), anchor=f"order-{order_id}")
     comment = comment.strip()
     if len(comment) > COMMENT_MAX:
         err = _("The comment is too long (at most %(count)s characters)", count=COMMENT_MAX)
-        return _back("/r/", err=err, anchor=f"order-{order_id}")
+        return back_to("/r/", err=err, anchor=f"order-{order_id}")
     try:
         closing.give_feedback(session, settings, actor, order_id, int(score), comment)
     except ServiceError as error:
         return _refused(request, session, actor, error)
-    return _back("/r/", msg=_("Thank you for your rating"), anchor=f"order-{order_id}")
+    return back_to("/r/", msg=_("Thank you for your rating"), anchor=f"order-{order_id}")

@@ -26,7 +26,7 @@ from api.http.deps import SessionDep
 from api.http.pages import labels, svg  # noqa: F401 (labels gives every template label(group, code))
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render
-from api.http.params import ID_MAX, IdPath, page_in_range
+from api.http.params import ID_MAX, IdPath, page_from_query
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import orders
@@ -129,11 +129,6 @@ def parse_int(raw: str, field: str) -> int:
     return number
 
 
-def page_number(raw: str) -> int:
-    """A page number from the query ("" or nonsense: the first page)."""
-    return page_in_range(int(raw)) if raw.strip().isdigit() else 1
-
-
 def tomorrow(settings: Settings) -> dt.date:
     return local_today(settings) + dt.timedelta(days=1)
 
@@ -189,7 +184,7 @@ def run_page(
     try:
         run = latest_run(session, settings, actor, day)
         pages = max(1, -(-len(run.unmatched) // UNCOVERED_PER_PAGE)) if run else 1
-        number = min(page_number(page), pages)
+        number = min(page_from_query(page), pages)
         rows = uncovered(session, actor, run, number) if run else []
         names = community_names(session, actor)
     except ServiceError as failure:

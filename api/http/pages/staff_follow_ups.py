@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.http.deps import SessionDep
-from api.http.pages.staff import FormText, StaffPage, back, page_number, parse_date, show
+from api.http.pages.staff import FormText, StaffPage, back, page_from_query, parse_date, show
 from api.http.params import IdPath
 from api.i18n import gettext as _
 from api.services.closing import visits as closing
@@ -27,7 +27,7 @@ def follow_ups(
 ) -> Response:
     """The follow-up visits in the staff member's area: to do (default), done, or all."""
     chosen = show_ if show_ in SHOWN else "scheduled"
-    number = page_number(page)
+    number = page_from_query(page)
     found = closing.list_follow_ups(
         session, actor, SHOWN[chosen], number, PER_PAGE, request.app.state.settings
     )

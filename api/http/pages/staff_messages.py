@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.http.deps import SessionDep
-from api.http.pages.staff import StaffPage, back, page_number, show
+from api.http.pages.staff import StaffPage, back, page_from_query, show
 from api.http.params import IdPath
 from api.i18n import N_
 from api.i18n import gettext as _
@@ -42,7 +42,7 @@ def messages(
     filters = NotificationFilters(
         status=None if shown in ("unsent", "all") else shown, unsent=shown == "unsent"
     )
-    found = outbox.list_notifications(session, actor, filters, page_number(page), PER_PAGE)
+    found = outbox.list_notifications(session, actor, filters, page_from_query(page), PER_PAGE)
     return show(request, "s/messages.html", actor, section="messages", found=found,
                 shown=shown, choices={value: _(name) for value, name in SHOWN.items()},
                 pager_base=f"/s/messages?status={shown}&")  # fmt: skip

@@ -26,7 +26,7 @@ from api.http.pages.staff import (
     StaffPage,
     back,
     community_names,
-    page_number,
+    page_from_query,
     parse_date,
     parse_int,
     parse_minute,
@@ -250,7 +250,7 @@ def order_list(
         date_from = (local_today(settings) - dt.timedelta(days=DAYS_BACK)).isoformat()
     query = ListQuery(date_from, date_to, status, community_id)
     filters, problems = query.filters()
-    number = page_number(page)
+    number = page_from_query(page)
     found = orders.list_orders(session, actor, filters, number, ORDERS_PER_PAGE)
     names = community_names(session, actor)
     communities = {

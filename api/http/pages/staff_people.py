@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.http.deps import SessionDep
-from api.http.pages.staff import FormText, StaffPage, back, page_number, parse_int, show
+from api.http.pages.staff import FormText, StaffPage, back, page_from_query, parse_int, show
 from api.http.params import IdPath, id_in_range
 from api.i18n import N_
 from api.i18n import gettext as _
@@ -102,7 +102,7 @@ def residents(
     """Residents in the staff member's scope: search by name, code or ID-card tail; filters."""
     query = {"q": q, "community_id": community_id, "category": category, "active": active}
     filters = _filters(community_id, category, "", active, q)
-    found = ledger.list_residents(session, actor, filters, page_number(page), PER_PAGE)
+    found = ledger.list_residents(session, actor, filters, page_from_query(page), PER_PAGE)
     context = _list_context(session, actor, query, "/s/residents")
     return show(request, "s/residents.html", actor, section="residents", found=found, **context)
 
@@ -144,7 +144,7 @@ def helpers(
     """Helpers in the staff member's scope: search by name or code; filters."""
     query = {"q": q, "community_id": community_id, "kind": kind, "skill": skill, "active": active}
     filters = _filters(community_id, kind, skill, active, q)
-    found = ledger.list_helpers(session, actor, filters, page_number(page), PER_PAGE)
+    found = ledger.list_helpers(session, actor, filters, page_from_query(page), PER_PAGE)
     context = _list_context(session, actor, query, "/s/helpers")
     return show(request, "s/helpers.html", actor, section="helpers", found=found, **context)
 
@@ -157,7 +157,9 @@ def helper(
     a form to grant a bonus and a button to reverse an entry."""
     try:
         person = ledger.get_helper(session, actor, helper_id)
-        ledger_page = points.history(session, actor, helper_id, page_number(page), ENTRIES_PER_PAGE)
+        ledger_page = points.history(
+            session, actor, helper_id, page_from_query(page), ENTRIES_PER_PAGE
+        )
     except NotFound as missing:
         session.rollback()
         return show(request, "s/missing.html", actor, 404, section="helpers",

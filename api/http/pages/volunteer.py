@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api import i18n
 from api.http.deps import SessionDep, SettingsDep
 from api.http.pages import labels
-from api.http.pages.auth_pages import HOMES
+from api.http.pages.phone import back_to, elsewhere, stated_reason
 from api.http.pages.render import PageActor, in_language, language, render
-from api.http.params import IdPath, page_in_range
+from api.http.params import IdPath, page_from_query
 from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import claims
@@ -54,12 +53,7 @@ NEAR_DAYS = (N_("Yesterday"), N_("Today"), N_("Tomorrow"))
 def _away(request: Request, actor: Actor) -> Response | None:
     """Volunteer pages are for helper accounts: staff and planners go to their own pages, any
     other account sees "not found" (nothing about helpers is shown to them)."""
-    if actor.role == "helper" and actor.helper_id is not None:
-        return None
-    home = HOMES.get(actor.role)
-    if home and not home.startswith("/v/"):
-        return RedirectResponse(home, status_code=303)
-    return render(request, "v/not_found.html", actor, 404)
+    return elsewhere(request, actor, "helper", actor.helper_id, "v")
 
 
 def _in_language(request: Request, message: str) -> str:
@@ -67,16 +61,9 @@ def _in_language(request: Request, message: str) -> str:
     return in_language(language(request), message)
 
 
-def _back(path: str, *, msg: str = "", err: str = "", anchor: str = "") -> RedirectResponse:
-    """Post/Redirect/Get: back to ``path`` with a message or an error to show."""
-    query = urlencode({key: value for key, value in (("msg", msg), ("err", err)) if value})
-    target = f"{path}?{query}" if query else path
-    return RedirectResponse(target + (f"#{anchor}" if anchor else ""), status_code=303)
-
-
 def _refused(request: Request, session: Session, path: str, error: ServiceError) -> Response:
     session.rollback()
-    return _back(path, err=_in_language(request, error.message))
+    return back_to(path, err=_in_language(request, error.message))
 
 
 def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
@@ -109,12 +96,6 @@ def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
     return {"day": day, "moment": moment, "visit_day_reached": reached}
 
 
-def _page_number(page: str) -> int:
-    """A page number from the query ("", nonsense: the first page; huge: the last possible)."""
-    page = page.strip()
-    return page_in_range(int(page)) if page.isdigit() and len(page) <= 12 else 1
-
-
 # ----------------------------------------------------------------------------- today
 
 
@@ -129,7 +110,7 @@ def home(
         session,
         settings,
         actor.own_helper_id(),
-        page=_page_number(page),
+        page=page_from_query(page),
         page_size=OFFERS_PER_PAGE,
     )
     return render(
@@ -154,7 +135,7 @@ def accept(
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _("Accepted: the resident's details are shown")
-    return _back("/v/", msg=msg, anchor=f"offer-{offer_id}")
+    return back_to("/v/", msg=msg, anchor=f"offer-{offer_id}")
 
 
 @router.post("/offers/{offer_id}/decline")
@@ -174,18 +155,17 @@ def decline(
     known = reason in labels.LABELS["decline_reason"]
     note = note.strip()
     if not known and not note:
-        return _back("/v/", err=_("Please choose a reason"))
-    # Stored in both languages ("中文 / English"), for whoever reads it.
-    label = " / ".join(
-        labels.display_in(locale, "decline_reason", reason) for locale in ("zh_CN", "en")
+        return back_to("/v/", err=_("Please choose a reason"))
+    text = stated_reason(
+        (lambda locale: labels.display_in(locale, "decline_reason", reason)) if known else None,
+        note,
     )
-    text = " — ".join(part for part in (label if known else "", note) if part)
     try:
         offers.decline(session, settings, actor.own_helper_id(), offer_id, text)
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _("Declined: we will ask someone else")
-    return _back("/v/", msg=msg)
+    return back_to("/v/", msg=msg)
 
 
 @router.post("/assignments/{assignment_id}/done")
@@ -203,7 +183,7 @@ def done(
     except ServiceError as error:
         return _refused(request, session, "/v/", error)
     msg = _("Marked done. Thank you!")
-    return _back("/v/", msg=msg, anchor=f"offer-{view.id}")
+    return back_to("/v/", msg=msg, anchor=f"offer-{view.id}")
 
 
 # ----------------------------------------------------------------------------- nearby
@@ -220,7 +200,7 @@ def claimable(
         session,
         settings,
         actor.own_helper_id(),
-        page=_page_number(page),
+        page=page_from_query(page),
         page_size=CLAIMABLE_PER_PAGE,
     )
     return render(
@@ -241,14 +221,14 @@ def claim_bundle(
         return away
     ids = _numbers(order_ids)
     if ids is None:
-        return _back("/v/claim", err=_("Invalid order number"))
+        return back_to("/v/claim", err=_("Invalid order number"))
     try:
         outcome = claims.claim_bundle(session, settings, actor.own_helper_id(), ids)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     count = len(outcome.orders)
     msg = _("Claimed %(count)s orders together", count=count)
-    return _back("/v/", msg=msg)
+    return back_to("/v/", msg=msg)
 
 
 @router.post("/claim/{order_id:int}")
@@ -263,7 +243,7 @@ def claim_single(
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     msg = _("Claimed: the resident's details are shown")
-    return _back("/v/", msg=msg)
+    return back_to("/v/", msg=msg)
 
 
 @router.post("/claim/{order_id:int}/team")
@@ -281,13 +261,13 @@ def claim_team(
     ids = _numbers(teammate)
     if ids is None:
         err = _("A teammate's number is digits only")
-        return _back("/v/claim", err=err)
+        return back_to("/v/claim", err=err)
     try:
         claims.claim_team(session, settings, actor.own_helper_id(), order_id, ids)
     except ServiceError as error:
         return _refused(request, session, "/v/claim", error)
     msg = _("Claimed: waiting for your teammates to confirm")
-    return _back("/v/", msg=msg)
+    return back_to("/v/", msg=msg)
 
 
 def _numbers(values: list[str]) -> list[int] | None:
@@ -309,7 +289,7 @@ def my_points(
     if (away := _away(request, actor)) is not None:
         return away
     found = points.history(
-        session, actor, actor.own_helper_id(), _page_number(page), POINTS_PER_PAGE
+        session, actor, actor.own_helper_id(), page_from_query(page), POINTS_PER_PAGE
     )
     return render(
         request,
@@ -332,7 +312,7 @@ def inbox(
     if (away := _away(request, actor)) is not None:
         return away
     found = outbox.list_notifications(
-        session, actor, NotificationFilters(), _page_number(page), INBOX_PER_PAGE
+        session, actor, NotificationFilters(), page_from_query(page), INBOX_PER_PAGE
     )
     return render(
         request, "v/inbox.html", actor, here="inbox", found=found, **_calendar(request, settings)

@@ -27,7 +27,13 @@ from api.planner.scenario.schema import (
     ResidentEntry,
     Scenario,
 )
-from api.services.files import decode_utf8, inside_folder, load_yaml, read_regular_file
+from api.services.files import (
+    decode_utf8,
+    file_errors,
+    inside_folder,
+    load_yaml,
+    read_regular_file,
+)
 from matcher.catalogue import field_path, load_catalogue
 from matcher.errors import ProblemError
 from matcher.generator import StreetLayout, generate_street_with_layout, preset
@@ -53,7 +59,6 @@ _ROW_MODELS: dict[str, type[BaseModel]] = {
 }
 _SECTIONS = {"helper": "helpers", "resident": "residents", "order": "orders"}
 _SECTION_NAMES = ("helpers", "residents", "orders")
-_MAX_LISTED = 10
 
 Row = TypeVar("Row")
 Made = TypeVar("Made")
@@ -173,7 +178,7 @@ def read_csv(
                     )
                 )
     if problems:
-        raise ScenarioError(_join(shown, problems))
+        raise ScenarioError(file_errors(shown, problems))
     return rows
 
 
@@ -221,17 +226,7 @@ def _describe(path: Path, error: ValidationError) -> str:
     for detail in error.errors(include_url=False):
         loc = tuple(part for part in detail["loc"] if part not in ("rows", "csv", "geo", "matrix"))
         lines.append(f"{field_path(loc) or '<scenario>'}: {_message(detail)}")
-    return _join(path, lines)
-
-
-def _join(path: Path | str, lines: list[str]) -> str:
-    if len(lines) == 1:
-        return f"{path}: {lines[0]}"
-    shown = [f"  {line}" for line in lines[:_MAX_LISTED]]
-    if len(lines) > _MAX_LISTED:
-        shown.append("  " + _("… and %(count)s more", count=len(lines) - _MAX_LISTED))
-    head = _("%(path)s: %(count)s errors:", path=path, count=len(lines))  # two or more
-    return head + "\n" + "\n".join(shown)
+    return file_errors(path, lines)
 
 
 def _check_variant_names(scenario: Scenario) -> None:

@@ -25,11 +25,10 @@ from pydantic import (
 
 from api.i18n import gettext as _
 from api.services.errors import BadInput
-from api.services.files import load_yaml
+from api.services.files import file_errors, load_yaml
 from matcher.model import Frozen
 
 MAX_STREET_FILE_BYTES = 4 * 1024 * 1024
-MAX_LISTED = 10
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$"
 
@@ -161,21 +160,11 @@ def read_street_file(path: Path, explain: Explain = _pydantic_text) -> StreetFil
                     "%(message)s (got %(value)s)", message=message, value=_shown(detail["input"])
                 )
             lines.append(f"{where}: {message}")
-        raise StreetFileError(joined(path, lines)) from None
+        raise StreetFileError(file_errors(path, lines)) from None
     lines = _cross_checks(street)
     if lines:
-        raise StreetFileError(joined(path, lines))
+        raise StreetFileError(file_errors(path, lines))
     return street
-
-
-def joined(path: Path | str, lines: list[str]) -> str:
-    """One message for the errors of a file: ``file: field: reason``, or a list."""
-    if len(lines) == 1:
-        return f"{path}: {lines[0]}"
-    shown = [f"  {line}" for line in lines[:MAX_LISTED]]
-    if len(lines) > MAX_LISTED:
-        shown.append("  " + _("… and %(count)s more", count=len(lines) - MAX_LISTED))
-    return _("%(path)s: %(count)s errors:", path=path, count=len(lines)) + "\n" + "\n".join(shown)
 
 
 def _shown(value: Any) -> str:

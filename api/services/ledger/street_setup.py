@@ -30,13 +30,13 @@ from api.services.accounts.audit import audit
 from api.services.accounts.auth import add_user
 from api.services.actor import Actor
 from api.services.errors import Conflict, Forbidden, NotFound
+from api.services.files import file_errors
 from api.services.ledger.seed import load_catalogue_rows
 from api.services.ledger.street_file import (
     Explain,
     StreetFile,
     StreetFileError,
     _pydantic_text,
-    joined,
     price_fen,
     read_street_file,
 )
@@ -343,7 +343,7 @@ def _refuse_removals(
         if people:
             lines.append(_refusal(BUILDING, building.code, people, 0))
     if lines:
-        raise Conflict(joined(path, lines), "communities")
+        raise Conflict(file_errors(path, lines), "communities")
 
 
 def _count(session: Session, helper_column: Any, resident_column: Any, ids: list[int]) -> int:
@@ -430,7 +430,7 @@ def _staff(
             continue
         if user.street_id != street.id or user.role not in (Role.STAFF, Role.PLANNER):
             raise Conflict(
-                joined(
+                file_errors(
                     path,
                     [
                         _(
@@ -483,7 +483,7 @@ def _check_catalogue(session: Session, street_file: StreetFile, path: Path | str
                 )
             )
     if lines:
-        raise StreetFileError(joined(path, lines), "catalogue")
+        raise StreetFileError(file_errors(path, lines), "catalogue")
 
 
 def _catalogue(
