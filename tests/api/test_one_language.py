@@ -463,6 +463,9 @@ def pages(settings: Settings, world: World, shared_engines: SharedEngines) -> It
         yield client
 
 
+# One database kind is enough to walk: test_pseudo_pages walks every page on SQLite, this on
+# PostgreSQL, so each kind renders every page once (skipped without a PostgreSQL server).
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_every_page_speaks_one_language(pages: TestClient, sessions: Sessions, ids: Ids) -> None:

@@ -157,7 +157,7 @@ def walk(client: TestClient, ids: Ids, data: re.Pattern[str]) -> tuple[list[str]
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 # What a page says comes from the catalogs whatever the database: one kind is enough here
-# (test_one_language walks every page on both).
+# (test_one_language walks every page on PostgreSQL, this on SQLite).
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_every_page_text_comes_from_the_catalogs(
     pseudo_pages: TestClient, sessions: Sessions, walk_ids: Ids

@@ -262,6 +262,10 @@ class Server:
         self.process.wait(10)
 
 
+# The lease's statements are tested on both kinds above; the whole server with two worker
+# processes, SIGKILL and take-over (half a minute of CPU) runs on PostgreSQL, where several
+# workers are the usual deployment.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 @pytest.mark.slow
 @pytest.mark.timeout(180)  # its waits give up after 60 s each
 def test_serve_with_two_workers_sends_each_message_once(

@@ -31,7 +31,6 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.http.app import create_app
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
 from api.services.ledger.seed import seed_street
@@ -41,7 +40,7 @@ from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import Community, HelperRow, OfferRow, SkillRow
 from matcher.generator import preset
-from tests.api.conftest import SharedEngines, clear_stamped_caches
+from tests.api.conftest import SharedEngines, clear_stamped_caches, kept_engine_app
 
 CHROMIUM = os.environ.get("QUNBANG_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("QUNBANG_REQUIRE_BROWSER") == "1"
@@ -213,10 +212,8 @@ def site(seeded: tuple[Path, Street], tmp_path: Path, engines: SharedEngines) ->
     settings = _settings(url)
     sock = _free_socket()
     port = sock.getsockname()[1]
-    app = create_app(settings, ticker=False)
+    app = kept_engine_app(settings, engines)  # one app per process: its route tables stay built
     clear_stamped_caches()
-    app.state.engine = engines.at(url, "app")
-    app.state.sessions = session_factory(app.state.engine)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
