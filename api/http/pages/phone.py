@@ -4,17 +4,22 @@ reason stored with the person's own words."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from api import i18n
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import render
+from api.i18n import N_
+from api.i18n import gettext as _
 from api.services.actor import Actor
 
 SHIPPED = ("zh_CN", "en")
+NEAR_DAYS = (N_("Yesterday"), N_("Today"), N_("Tomorrow"))
 
 
 def back_to(path: str, *, msg: str = "", err: str = "", anchor: str = "") -> RedirectResponse:
@@ -44,3 +49,29 @@ def stated_reason(label_in: Callable[[str], str] | None, note: str) -> str:
     person's own words after a dash."""
     label = " / ".join(label_in(locale) for locale in SHIPPED) if label_in else ""
     return " — ".join(part for part in (label, note) if part)
+
+
+def day_namer(today: dt.date, *, near_with_date: bool = False) -> Callable[[dt.date], str]:
+    """``day(date)`` for the templates, in the request's language: yesterday, today or tomorrow
+    by name (``near_with_date``: followed by the weekday and date), else the weekday and date
+    (and the year when it is not this one: 3000-01-01 must not read as this 1 January)."""
+    locale = i18n.current()  # the request's (``api.http.locale``), kept for the template
+
+    def day(date: dt.date) -> str:
+        with i18n.use_locale(locale):
+            ahead = (date - today).days
+            near = _(NEAR_DAYS[ahead + 1]) if ahead in (-1, 0, 1) else None
+            if near is not None and not near_with_date:
+                return near
+            names = {
+                "weekday": i18n.format_day(date, "EEE"),
+                "month": i18n.format_day(date, "MMM"),
+                "day": date.day,
+            }
+            if near is not None:
+                return _("%(near)s, %(weekday)s %(day)s %(month)s", near=near, **names)
+            if date.year != today.year:
+                return _("%(weekday)s %(day)s %(month)s %(year)s", year=date.year, **names)
+            return _("%(weekday)s %(day)s %(month)s", **names)
+
+    return day

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api import i18n
 from api.http.deps import SessionDep, SettingsDep
-from api.http.pages.phone import back_to, elsewhere, stated_reason
+from api.http.pages.phone import back_to, day_namer, elsewhere, stated_reason
 from api.http.pages.render import PageActor, in_language, language, render
 from api.http.params import IdPath, page_from_query
 from api.i18n import N_
@@ -40,7 +40,6 @@ router = APIRouter(prefix="/r", include_in_schema=False)
 ORDERS_PER_PAGE = 20
 NOTE_MAX = 500
 COMMENT_MAX = 1000
-NEAR_DAYS = (N_("Yesterday"), N_("Today"), N_("Tomorrow"))
 
 
 @dataclass(frozen=True)
@@ -94,26 +93,8 @@ def _refused(request: Request, session: Session, actor: Actor, error: ServiceErr
 
 
 def _day_names(settings: Settings) -> dict[str, Any]:
-    """``day(date)`` for the templates: today / tomorrow / a weekday and date."""
-    locale = i18n.current()
-    today = local_today(settings)
-
-    def day(date: dt.date) -> str:
-        with i18n.use_locale(locale):
-            ahead = (date - today).days
-            names = {
-                "weekday": i18n.format_day(date, "EEE"),
-                "month": i18n.format_day(date, "MMM"),
-                "day": date.day,
-            }
-            if ahead in (-1, 0, 1):
-                return _("%(near)s, %(weekday)s %(day)s %(month)s", near=_(NEAR_DAYS[ahead + 1]),
-                         **names)  # fmt: skip
-            if date.year != today.year:
-                return _("%(weekday)s %(day)s %(month)s %(year)s", year=date.year, **names)
-            return _("%(weekday)s %(day)s %(month)s", **names)
-
-    return {"day": day}
+    """``day(date)`` for the templates: today / tomorrow with the date, else weekday and date."""
+    return {"day": day_namer(local_today(settings), near_with_date=True)}
 
 
 # ----------------------------------------------------------------------------- my orders

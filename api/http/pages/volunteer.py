@@ -16,13 +16,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api import i18n
 from api.http.deps import SessionDep, SettingsDep
 from api.http.pages import labels
-from api.http.pages.phone import back_to, elsewhere, stated_reason
+from api.http.pages.phone import back_to, day_namer, elsewhere, stated_reason
 from api.http.pages.render import PageActor, in_language, language, render
 from api.http.params import IdPath, page_from_query
-from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import claims
 from api.services.actor import Actor
@@ -44,7 +42,6 @@ INBOX_PER_PAGE = 20
 # Common reasons to decline, offered as a list (labels.LABELS["decline_reason"]): quicker than
 # typing on a phone.
 DECLINE_REASONS = tuple(labels.LABELS["decline_reason"])
-NEAR_DAYS = (N_("Yesterday"), N_("Today"), N_("Tomorrow"))
 
 
 # ----------------------------------------------------------------------------- shared
@@ -69,22 +66,7 @@ def _refused(request: Request, session: Session, path: str, error: ServiceError)
 def _calendar(request: Request, settings: Settings) -> dict[str, Any]:
     """Template helpers: ``day(date)`` as today / tomorrow / a weekday and date, and
     ``moment(utc)`` for a stored time in the street's local time."""
-    locale = i18n.current()  # the request's (``api.http.locale``), kept for the template
-    today = local_today(settings)
-
-    def day(date: dt.date) -> str:
-        with i18n.use_locale(locale):
-            ahead = (date - today).days
-            if ahead in (-1, 0, 1):
-                return _(NEAR_DAYS[ahead + 1])
-            names = {
-                "weekday": i18n.format_day(date, "EEE"),
-                "month": i18n.format_day(date, "MMM"),
-                "day": date.day,
-            }
-            if date.year != today.year:  # the year too, else 3000-01-01 reads as this 1 January
-                return _("%(weekday)s %(day)s %(month)s %(year)s", year=date.year, **names)
-            return _("%(weekday)s %(day)s %(month)s", **names)
+    day = day_namer(local_today(settings))
 
     def moment(value: dt.datetime) -> str:
         local = to_local(settings, value)
