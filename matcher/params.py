@@ -32,6 +32,8 @@ class SolveParams(Frozen):
     prove coverage optimal within about 10 s on 1,500-order streets; a nightly run with minutes to
     spare gains up to about 2 % more coverage on a scarce street with 6 (bench/README.md).
     ``wait_boost`` raises an order's priority by that fraction per day already waited.
+    ``reserve_size``: per order, how many helpers the result ranks next after its team
+    (``Result.reserves``, ``matcher.reserve``); 0 ranks none.
     """
 
     time_limit_s: float = Field(default=30.0, gt=0)
@@ -41,4 +43,5 @@ class SolveParams(Frozen):
     weights: ObjectiveWeights = ObjectiveWeights()
     candidate_limit: int | None = Field(default=4, ge=1)
     wait_boost: float = Field(default=0.1, ge=0)
+    reserve_size: int = Field(default=0, ge=0, le=100)
     log_progress: bool = False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import Field
+
 from matcher.model import Frozen
 from matcher.params import ObjectiveWeights
 
@@ -103,6 +105,9 @@ class Result(Frozen):
     weighted_demand: int
     candidate_limit: int | None = None
     message: str = ""
+    # Per order, the helpers to ask next should a member decline (``matcher.reserve``); only
+    # with ``SolveParams.reserve_size``. Left out of dumps: a hint for the service, not a figure.
+    reserves: dict[str, tuple[str, ...]] = Field(default_factory=dict, exclude=True)
 
     @property
     def covered_orders(self) -> int:

@@ -11,6 +11,7 @@ from matcher.explain import explain_unmatched
 from matcher.greedy import GreedyOutcome, greedy_assign
 from matcher.model import Problem
 from matcher.params import SolveParams
+from matcher.reserve import reserves
 from matcher.result import Assignment, Result, Stage, Status
 from matcher.weights import order_weight
 
@@ -175,6 +176,14 @@ def _result(
         weighted_demand=sum(c.weight for c in contexts),
         candidate_limit=params.candidate_limit if solver == "cpsat" else None,
         message=message,
+        reserves=reserves(
+            problem,
+            eligibility,
+            contexts,
+            {i: tuple(team) for i, (team, _) in plans.items()},
+            params.weights,
+            params.reserve_size,
+        ),
     )
 
 

@@ -344,6 +344,19 @@ class RunUnmatched(Base):
     outranked_by: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
 
 
+class OrderReserve(Base):
+    """Per order, the helpers the last nightly run ranked next after its team
+    (``matcher.reserve``), cheapest first: a decline's re-match asks them first. A hint,
+    replaced by each run; the re-match still solves with each helper's day as it is then."""
+
+    __tablename__ = "order_reserves"
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    helper_ids: Mapped[list[Any]] = mapped_column()
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+
+
 class ClaimRow(Base):
     """A claim by a helper: single (单独认领), team (集体认领) or bundle (打包认领)."""
 

@@ -136,7 +136,8 @@ def test_rematch_problem_holds_everyone_who_could_serve(
             if assignment is None:
                 continue
             members = [o.helper_id for o in live_offers(assignment)][:-1]  # one place to fill
-            small = _problem(session, order, assignment.start_minute, members).problem
+            refused = refused_helpers(session, [order.id]).get(order.id, set())
+            small = _problem(session, order, assignment.start_minute, members, refused).problem
             whole = build_problem(
                 session,
                 order.street_id,
@@ -165,7 +166,8 @@ def _same_as_whole_street(session: Session, order: OrderRow) -> bool:
     if assignment is None or not live_offers(assignment):
         return False
     *members, leaving = [o.helper_id for o in live_offers(assignment)]
-    small = _problem(session, order, assignment.start_minute, members, leaving).problem
+    refusals = refused_helpers(session, [order.id]).get(order.id, set()) | {leaving}
+    small = _problem(session, order, assignment.start_minute, members, refusals).problem
     refused = refused_helpers(session, [order.id])
     refused.setdefault(order.id, set()).add(leaving)
     whole = build_problem(

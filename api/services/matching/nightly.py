@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.i18n import gettext as _
@@ -57,6 +57,7 @@ from api.store.tables import (
     LIVE_OFFER_STATUSES,
     AssignmentRow,
     OfferRow,
+    OrderReserve,
     OrderRow,
     RunRow,
     Street,
@@ -74,6 +75,7 @@ from matcher.weights import WEIGHT_SCALE
 log = logging.getLogger("qunbang.nightly")
 REPLANNED_SOURCES = ("nightly", "rematch")  # teams the nightly run may change freely
 MATCHED_STATUSES = ("open", "offered")
+RESERVE_SIZE = 8  # helpers ranked next per order, asked first by a decline (matcher.reserve)
 ATTEMPTS = 2  # a run whose orders change while it solves reads and solves once more
 
 
@@ -210,7 +212,9 @@ def _start(
 
 
 def _params(settings: Settings) -> SolveParams:
-    return SolveParams(time_limit_s=settings.nightly_time_limit_s, workers=2, seed=0)
+    return SolveParams(
+        time_limit_s=settings.nightly_time_limit_s, workers=2, seed=0, reserve_size=RESERVE_SIZE
+    )
 
 
 def _solve_politely(problem: Problem, params: SolveParams, nice: int) -> Result:
@@ -507,6 +511,7 @@ def _write(
         raise Stale from error
     keys = plan.problem.keys
     session.add_all(unmatched_row(run.id, u, keys) for u in plan.result.unmatched)
+    _keep_reserves(session, run.id, plan)
     run.status = "done"
     run.finished_at = utcnow()
     wall_s = time.perf_counter() - began
@@ -517,6 +522,19 @@ def _write(
         rematch(session, settings, order_id, now, trigger="nightly", run_id=run.id)
     session.refresh(run)
     return run
+
+
+def _keep_reserves(session: Session, run_id: int, plan: NightlyPlan) -> None:
+    """Replace the reserves of the run's orders with the plan's (``OrderReserve``)."""
+    keys = plan.problem.keys
+    order_ids = [o.id for o in plan.problem.orders.values()]
+    session.execute(delete(OrderReserve).where(OrderReserve.order_id.in_(order_ids or [-1])))
+    rows = [
+        {"order_id": keys.orders.row(key), "helper_ids": keys.helpers.rows(ids), "run_id": run_id}
+        for key, ids in plan.result.reserves.items()
+    ]
+    if rows:
+        session.execute(insert(OrderReserve), rows)
 
 
 def _live_assignments(session: Session, order_ids: list[int]) -> dict[int, AssignmentRow]:

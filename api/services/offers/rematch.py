@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -44,6 +45,7 @@ from api.store.tables import (
     LIVE_OFFER_STATUSES,
     AssignmentRow,
     OfferRow,
+    OrderReserve,
     OrderRow,
     RunRow,
     RunUnmatched,
@@ -51,7 +53,7 @@ from api.store.tables import (
 )
 from matcher.model import replace
 from matcher.params import SolveParams
-from matcher.result import Reason, Result, Unmatched, WhyParams
+from matcher.result import Assignment, Reason, Result, Unmatched, WhyParams
 from matcher.solve import solve, solve_greedy
 from matcher.verify import verify
 
@@ -115,6 +117,7 @@ class RematchPlan(Plan):
     distances: dict[int, float]
     unmatched: Unmatched | None
     result: Result
+    asked: str = "street"  # whose problem found the plan: the order's "reserve" or the "street"
 
     def read_basis(self, session: Session) -> Basis:
         # Held by the session: writing the plan next uses the order read here, not read again.
@@ -208,14 +211,20 @@ def plan_rematch(
     if len(members) >= team_size(session, order):
         return None
     began = time.perf_counter()
-    problem = _problem(session, order, team.start_minute, members, leaving[1] if leaving else None)
+    refused = refused_helpers(session, [order.id]).get(order.id, set())
+    if leaving:
+        refused.add(leaving[1])
     params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
-    result = solve(problem.problem, params)
+    pool = [h for h in team.reserve if h not in members and h not in refused]
+    planned, asked = None, "reserve"
+    if pool:  # the reserve first: a few helpers solve in milliseconds
+        problem = _problem(session, order, team.start_minute, members, refused, {*pool, *members})
+        result, planned = _solved(problem, params, order)
+    if planned is None:  # nobody in the reserve can come (or none kept): the whole street
+        asked = "street"
+        problem = _problem(session, order, team.start_minute, members, refused)
+        result, planned = _solved(problem, params, order)
     keys = problem.keys
-    planned = result.assignment_of(keys.orders.key(order.id))
-    if planned is not None and (violations := verify(problem.problem, result)):
-        log.error("order %s: re-match plan breaks %s; not sent", order.id, violations)
-        planned = None
     chosen = keys.helpers.rows(planned.helpers) if planned else []
     added = tuple(h for h in chosen if h not in members)
     return RematchPlan(
@@ -228,9 +237,23 @@ def plan_rematch(
         distances={h: helper_km(problem, h, order) for h in added},
         unmatched=None if planned else _why(problem, result, order),
         result=result,
+        asked=asked,
         basis=_basis(session, order, added, declined=gone),
         solve_s=time.perf_counter() - began,
     )
+
+
+def _solved(
+    problem: StreetProblem, params: SolveParams, order: OrderRow
+) -> tuple[Result, Assignment | None]:
+    """Solve; the order's planned team, or None. A plan the matcher's verifier rejects is never
+    returned (logged, treated as nobody)."""
+    result = solve(problem.problem, params)
+    planned = result.assignment_of(problem.keys.orders.key(order.id))
+    if planned is not None and (violations := verify(problem.problem, result)):
+        log.error("order %s: re-match plan breaks %s; not sent", order.id, violations)
+        planned = None
+    return result, planned
 
 
 def _basis(
@@ -293,13 +316,14 @@ def apply_rematch(
 
 @dataclass(frozen=True)
 class _Team:
-    """An order's live assignment as a re-match plans on it: its state, the visit's start and
-    its live offers (offer id, helper id)."""
+    """An order's live assignment as a re-match plans on it: its state, the visit's start,
+    its live offers (offer id, helper id) and the order's reserve (``OrderReserve``)."""
 
     status: str
     override_reason: str | None
     start_minute: int | None
     offers: tuple[tuple[int, int], ...]
+    reserve: tuple[int, ...] = ()
 
 
 def _live_team(session: Session, order_id: int) -> _Team | None:
@@ -309,11 +333,11 @@ def _live_team(session: Session, order_id: int) -> _Team | None:
         return None
     status, override, start = rows[0][:3]
     offers = tuple((r[3], r[4]) for r in rows if r[3] is not None and r[4] is not None)
-    return _Team(status, override, start, offers)
+    return _Team(status, override, start, offers, tuple(rows[0][5] or ()))
 
 
 @cache
-def _team_query() -> Select[str, str | None, int | None, int | None, int | None]:
+def _team_query() -> Select[str, str | None, int | None, int | None, int | None, Any]:
     return (
         select(
             AssignmentRow.status,
@@ -321,7 +345,9 @@ def _team_query() -> Select[str, str | None, int | None, int | None, int | None]
             AssignmentRow.start_minute,
             OfferRow.id,
             OfferRow.helper_id,
+            OrderReserve.helper_ids,
         )
+        .outerjoin(OrderReserve, OrderReserve.order_id == AssignmentRow.order_id)
         .outerjoin(
             OfferRow,
             and_(
@@ -342,23 +368,24 @@ def _problem(
     order: OrderRow,
     start_minute: int | None,
     members: list[int],
-    declining: int | None = None,
+    refused: set[int],
+    helper_ids: set[int] | None = None,
 ) -> StreetProblem:
+    """The order's re-match problem: members pinned (at their start, if told one), refused
+    helpers blocked; the helpers near the order, or just ``helper_ids`` (a reserve)."""
     fixed = {}
     if members and start_minute is not None:
         fixed[order.id] = start_minute
-    refused = refused_helpers(session, [order.id])
-    if declining is not None:
-        refused.setdefault(order.id, set()).add(declining)
     return build_problem(
         session,
         order.street_id,
         order.date,
         [order],
         pins={order.id: members} if members else None,
-        refused=refused,
+        refused={order.id: refused} if refused else None,
         fixed_starts=fixed,
-        near=True,
+        helper_ids=helper_ids,
+        near=helper_ids is None,
     )
 
 
@@ -386,6 +413,7 @@ def _figures(plan: RematchPlan) -> dict[str, object]:
         "orders": 1,
         "covered": len(plan.result.assignments),
         "offers_created": len(plan.added),
+        "asked": plan.asked,
         "status": str(plan.result.status),
         "message": plan.result.message,
         "runtime_s": round(plan.result.runtime_s, 3),
