@@ -1,0 +1,200 @@
+"""Every page's latency on the demo street, as a browser meets it: p50/p95/max per page.
+
+Seeds the demo street (1,200 helpers, 600 orders), runs its nightly, gives a volunteer, a
+resident and staff accounts, starts ``qunbang serve`` on 127.0.0.1 and, for every GET page of
+the app (found as the app finds them: the ``router`` of each ``api.http.pages`` module), logs
+in as the page's user (``/s/``: street staff, ``/v/``: the volunteer, ``/r/``: the resident, the
+rest: nobody), fills path parameters with real ids and fetches it ``--requests`` times after one
+untimed visit. The run page (``/s/``) is also timed with the demo day chosen and for community
+staff. Pages over 300 ms at p95 are marked. Run by hand:
+
+    .venv/bin/python bench/pages_bench.py [--database sqlite|URL] [--requests 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from service_bench import start_server
+
+from api.http import pages
+from api.services.accounts.auth import add_user
+from api.services.ledger.demo import ensure_demo_helper, ensure_demo_street
+from api.services.matching.nightly import run_nightly
+from api.settings import Settings
+from api.store.db import make_engine, migrate, session_factory
+from api.store.tables import FollowUpRow, OfferRow, OrderRow, RunRow, UserRow
+
+TARGET_MS = 300.0
+PREFIX_ROLE = {"/s/": "staff", "/v/": "volunteer", "/r/": "resident"}
+SKIPPED = {"/lang/{code}", "/logout"}  # a redirect, not a page
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="sqlite", help="'sqlite' (a temp file) or a URL")
+    parser.add_argument("--requests", type=int, default=30, help="timed fetches per page")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    args = parser.parse_args()
+    url = args.database
+    if url == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp()}/pages.db"
+    settings = Settings(database_url=url, nightly_time_limit_s=10, tick_seconds=0)
+    ids, logins = seed(settings)
+    server = start_server(settings, args.port, args.workers)
+    try:
+        base = f"http://127.0.0.1:{args.port}"
+        rows = measure(base, logins, ids, args.requests)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{'page':58} {'as':10} {'p50':>7} {'p95':>7} {'max':>7}")
+    for path, role, times in sorted(rows, key=lambda r: -percentile(r[2], 95)):
+        p95 = percentile(times, 95)
+        mark = "  OVER" if p95 >= TARGET_MS else ""
+        print(
+            f"{path[:58]:58} {role:10} {statistics.median(times):7.1f} {p95:7.1f} "
+            f"{max(times):7.1f}{mark}"
+        )
+    worst = max(percentile(t, 95) for _, _, t in rows)
+    print(f"{len(rows)} pages, {args.requests} fetches each; worst p95 {worst:.1f} ms")
+
+
+def seed(settings: Settings) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """The demo street after its nightly run; ids for path parameters and each role's login."""
+    migrate(settings.database_url)
+    sessions = session_factory(make_engine(settings.database_url))
+    demo = ensure_demo_street(sessions, settings)
+    began = time.perf_counter()
+    run_nightly(sessions, settings, demo.street_id, demo.date, trigger="bench")
+    print(f"demo street nightly: {time.perf_counter() - began:.1f} s", flush=True)
+    ensure_demo_helper(sessions, demo)
+    accounts = demo.accounts
+    with sessions() as session:
+        helper_id = session.scalar(
+            select(UserRow.helper_id).where(UserRow.username == accounts.helper)
+        )
+        order = session.scalars(
+            select(OrderRow)
+            .where(OrderRow.street_id == demo.street_id, OrderRow.date == demo.date)
+            .order_by(OrderRow.id)
+        ).first()
+        assert order is not None, "the demo street has no orders"
+        if session.scalar(select(UserRow.id).where(UserRow.username == "bench-resident")) is None:
+            add_user(
+                session,
+                "bench-resident",
+                accounts.password,
+                "resident",
+                street_id=demo.street_id,
+                resident_id=order.resident_id,
+            )
+            session.commit()
+        ids = {
+            "helper_id": str(helper_id),
+            "resident_id": str(order.resident_id),
+            "order_id": str(order.id),
+            "run_id": str(session.scalar(select(func.max(RunRow.id)))),
+            "offer_id": str(
+                session.scalar(select(OfferRow.id).where(OfferRow.helper_id == helper_id)) or 1
+            ),
+            "follow_up_id": str(session.scalar(select(func.min(FollowUpRow.id))) or 1),
+            "kind": "residents",
+            "date": demo.date.isoformat(),
+        }
+    logins = {
+        "staff": (accounts.staff, accounts.password),
+        "community": (accounts.community_staff, accounts.password),
+        "volunteer": (accounts.helper, accounts.password),
+        "resident": ("bench-resident", accounts.password),
+    }
+    return ids, logins
+
+
+def page_routes() -> Iterator[str]:
+    """The path of every GET page route (``api.http.pages.*.router``)."""
+    for module in pkgutil.iter_modules(pages.__path__):
+        router = getattr(importlib.import_module(f"api.http.pages.{module.name}"), "router", None)
+        for route in router.routes if router is not None else []:
+            if isinstance(route, APIRoute) and "GET" in route.methods:
+                yield route.path
+
+
+def filled(path: str, ids: dict[str, str]) -> str | None:
+    """The path with its parameters filled; None if one has no known value."""
+    for name in re.findall(r"{(\w+)(?::\w+)?}", path):
+        if name not in ids:
+            print(f"skipped {path}: no value for {{{name}}}", flush=True)
+            return None
+        path = re.sub(rf"{{{name}(?::\w+)?}}", ids[name], path)
+    return path
+
+
+def measure(
+    base: str, logins: dict[str, tuple[str, str]], ids: dict[str, str], requests: int
+) -> list[tuple[str, str, list[float]]]:
+    plan: list[tuple[str, str]] = []
+    for route in sorted(set(page_routes())):
+        if route in SKIPPED:
+            continue
+        path = filled(route, ids)
+        if path is None:
+            continue
+        role = next((r for p, r in PREFIX_ROLE.items() if path.startswith(p)), "nobody")
+        plan.append((path, role))
+    run_day = f"/s/?date={ids['date']}"
+    plan += [(run_day, "staff"), (run_day, "community"), ("/s/", "community")]
+    clients = {role: client(base, logins.get(role)) for role in {r for _, r in plan}}
+    rows = []
+    try:
+        for path, role in plan:
+            http = clients[role]
+            first = http.get(path)
+            if first.status_code >= 400:
+                print(f"skipped {path} as {role}: {first.status_code}", flush=True)
+                continue
+            times = []
+            for _ in range(requests):
+                began = time.perf_counter()
+                response = http.get(path)
+                times.append((time.perf_counter() - began) * 1000)
+                assert response.status_code == first.status_code, (path, response.status_code)
+            rows.append((path, role, times))
+    finally:
+        for http in clients.values():
+            http.close()
+    return rows
+
+
+def client(base: str, login: tuple[str, str] | None) -> httpx.Client:
+    http = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+    if login is not None:
+        username, password = login
+        response = http.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 303, (username, response.status_code, response.text[:200])
+    return http
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+if __name__ == "__main__":
+    main()
