@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import logging
@@ -382,3 +383,22 @@ def test_route_tables_are_built_at_startup_not_on_the_first_request(
         assert client.get("/health").status_code == 200
         assert client.get("/no/such/page").status_code == 404  # walks every router
     assert len(built) == at_startup
+
+
+def test_a_served_worker_freezes_what_it_built_at_startup(tmp_path: Path) -> None:
+    """A server's worker (``warm``) moves what it built before answering out of the garbage
+    collector's walks (``gc.freeze``); an app made for a test does not."""
+    from api.store.db import migrate
+
+    url = f"sqlite:///{tmp_path}/q.db"
+    migrate(url)
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(Settings(database_url=url, tick_seconds=0), ticker=False)):
+            assert gc.get_freeze_count() == 0
+        app = create_app(Settings(database_url=url, tick_seconds=0), ticker=False, warm=True)
+        with TestClient(app) as client:
+            assert gc.get_freeze_count() > 10_000
+            assert client.get("/health").status_code == 200
+    finally:
+        gc.unfreeze()
