@@ -413,7 +413,7 @@ def _staff(
     grid_ids = _grid_ids(session, community_ids)
     for index, entry in enumerate(street_file.staff):
         community_id = community_ids[entry.community] if entry.community else None
-        grid_id = grid_ids[(entry.community, entry.grid)] if entry.grid else None
+        grid_id = grid_ids[(entry.community or "", entry.grid)] if entry.grid else None
         display = entry.name or entry.username
         user = users.get(entry.username)
         if user is None:
