@@ -244,7 +244,9 @@ def decide_link(
     begin_write(session)
     if actor.role != Role.STAFF:
         raise Forbidden(_("only community staff link family accounts"))
-    link = session.get(FamilyLinkRow, link_id, with_for_update=True)
+    link = session.scalars(  # locked (PostgreSQL): of two staff deciding at once, one does
+        select(FamilyLinkRow).where(FamilyLinkRow.id == link_id).with_for_update(of=FamilyLinkRow)
+    ).first()
     if link is None or not actor.may_see_community(
         link.resident.street_id, link.resident.community_id
     ):
