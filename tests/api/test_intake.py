@@ -333,9 +333,9 @@ def test_a_family_account_made_by_staff_orders_for_its_resident(
     with sessions() as session:
         assert placed in {o.id for o in list_orders(session, acting, OrderFilters()).items}
         assert list_orders(session, member, OrderFilters()).total == 0  # not acting: nothing
+        elsewhere = OrderSpec(item="L01", date=tomorrow(settings), resident_id=intake.other)
         with pytest.raises(NotFound):
-            place_order(session, settings, acting,
-                        OrderSpec(item="L01", date=tomorrow(settings), resident_id=intake.other))  # fmt: skip
+            place_order(session, settings, acting, elsewhere)
     with sessions() as session:
         dispatch.cancel_order(session, settings, acting, placed, "x")
     with sessions() as session, pytest.raises(Conflict):
