@@ -267,6 +267,19 @@ BAD: list[tuple[str, Any, str, str]] = [  # name, change, field named, value nam
         "staff[2].community",
         "'ZZ'",
     ),
+    (
+        "grid worker's grid not in their community",
+        lambda d: d["staff"][4].update(grid="G09"),
+        "staff[4].grid",
+        "'G09'",
+    ),
+    (
+        "grid of a staff account",
+        lambda d: d["staff"][2].update(grid="G01"),
+        "staff[2].grid",
+        "'G01'",
+    ),
+    ("grid worker without a grid", lambda d: d["staff"][4].pop("grid"), "staff[4].grid", ""),
     ("time zone", lambda d: d.update(time_zone="Mars/Olympus"), "time_zone", "'Mars/Olympus'"),
     (
         "unknown item",
