@@ -158,7 +158,10 @@ def test_only_an_order_owing_its_result_is_overdue() -> None:
     past, future = now - dt.timedelta(seconds=1), now + dt.timedelta(hours=1)
     for status in OrderStatus:
         owed = status in (
-            OrderStatus.REVIEW, OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED
+            OrderStatus.REVIEW,
+            OrderStatus.OPEN,
+            OrderStatus.OFFERED,
+            OrderStatus.ASSIGNED,
         )
         assert is_overdue(status, past, now) is owed, status
         assert not is_overdue(status, future, now) and not is_overdue(status, None, now)

@@ -215,7 +215,9 @@ def test_staff_approve_change_or_reject_an_order_under_review(
     second = order_for(sessions, settings, res, None)
     third = order_for(sessions, settings, res, None)
     with sessions() as session:
-        assert {o.id for o in review.orders_in_review(session, staff).items} >= {first, second}
+        queue = review.orders_in_review(session, staff).items
+        assert {w.order.id for w in queue} >= {first, second}
+        assert {w.entered_role for w in queue} == {"resident"}
         with pytest.raises(Forbidden):
             review.orders_in_review(session, res)
     with sessions() as session:

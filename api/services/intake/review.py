@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
@@ -33,7 +34,7 @@ from api.services.paging import Page
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.statuses import OrderStatus, Role
-from api.store.tables import OrderRow, utcnow
+from api.store.tables import OrderRow, UserRow, utcnow
 
 log = logging.getLogger("qunbang.review")
 REASON_MAX = 500
@@ -58,12 +59,33 @@ def _reviewer(actor: Actor) -> None:
         raise Forbidden(_("only community staff review orders"))
 
 
+@dataclass(frozen=True)
+class WaitingOrder:
+    """An order waiting for review, with who entered it (display name and role)."""
+
+    order: OrderView
+    entered_by: str
+    entered_role: str
+
+
 def orders_in_review(
     session: Session, actor: Actor, page: int = 1, page_size: int = 50
-) -> Page[OrderView]:
-    """The orders waiting for review in the staff member's street (or community), by date."""
+) -> Page[WaitingOrder]:
+    """The orders waiting for review in the staff member's street (or community), by date,
+    each with who entered it."""
     _reviewer(actor)
-    return list_orders(session, actor, OrderFilters(status=OrderStatus.REVIEW), page, page_size)
+    found = list_orders(session, actor, OrderFilters(status=OrderStatus.REVIEW), page, page_size)
+    ids = {o.placed_by for o in found.items if o.placed_by is not None}
+    users = {u.id: u for u in session.scalars(select(UserRow).where(UserRow.id.in_(ids)))}
+    waiting = [
+        WaitingOrder(
+            o,
+            users[o.placed_by].display_name if o.placed_by in users else "",
+            users[o.placed_by].role if o.placed_by in users else "",
+        )
+        for o in found.items
+    ]
+    return Page(waiting, found.total, found.page, found.page_size)
 
 
 def _waiting(session: Session, actor: Actor, order_id: int) -> OrderRow:
