@@ -24,9 +24,10 @@ from api.services.intake.review import ReviewEdit
 from api.services.matching.invariants import check_database
 from api.services.matching.nightly import run_nightly
 from api.services.offers import dispatch
+from api.services.offers.assign import create_assignment, local_today, refresh_order_status
 from api.services.orders import OrderFilters, OrderSpec, get_order, list_orders, place_order
 from api.settings import Settings
-from api.store.statuses import OrderStatus
+from api.store.statuses import AssignmentStatus, OrderStatus
 from api.store.tables import (
     AssignmentRow,
     AuditEntry,
@@ -405,3 +406,37 @@ def test_family_and_grid_worker_orders_enter_matching_once_approved(
         teams = set(session.scalars(select(AssignmentRow.order_id)))
         assert {by_family, by_grid} <= teams
         assert session.scalar(select(FeedbackRow.id)) is None
+
+
+def test_a_family_member_rates_a_done_visit_as_the_resident_would(
+    sessions: Sessions, settings: Settings, world: World, intake: Intake
+) -> None:
+    """Acting for the resident, a family account rates a done visit once (1-5; a low score
+    schedules a follow-up as for the resident); the same order is "not found" to a family
+    account linked to nobody."""
+    make_roomy(sessions)
+    staff = who(sessions, "staff")
+    placed = order_for(sessions, settings, staff, intake.mine)
+    with sessions() as session:
+        order = session.get_one(OrderRow, placed)
+        order.date = local_today(settings)
+        helper_id = world.helper_ids[0]
+        assignment = create_assignment(session, settings, order, [helper_id], source="manual",
+                                       start_minute=None, accepted=[helper_id])  # fmt: skip
+        assignment.status, assignment.done_at = AssignmentStatus.DONE, utcnow()
+        session.flush()
+        refresh_order_status(session, order)
+        made = family.create_family_account(session, staff, intake.mine, "女儿", "13655556666",
+                                            "女儿")  # fmt: skip
+        add_user(session, "nobody", PASSWORD, "family", street_id=world.street_id)
+        session.commit()
+    with sessions() as session:
+        acting = family.acting_for(session, who(sessions, made.username), None)
+        rated = visits.give_feedback(session, settings, acting, placed, 2, "来晚了")
+    assert rated.follow_up_id is not None
+    with sessions() as session:
+        assert session.get_one(FeedbackRow, rated.id).given_by == acting.user_id
+        stranger = family.acting_for(session, who(sessions, "nobody"), intake.mine)
+        assert stranger.resident_id is None
+        with pytest.raises(NotFound):
+            visits.give_feedback(session, settings, stranger, placed, 5)
