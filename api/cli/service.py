@@ -253,7 +253,9 @@ def db_check(
 )
 def user_add(
     username: Annotated[str, typer.Argument(help=lazy("login name"))],
-    role: Annotated[str, typer.Option(help=lazy("staff | planner | helper | resident"))],
+    role: Annotated[
+        str, typer.Option(help=lazy("staff | planner | helper | resident | grid_worker | family"))
+    ],
     street: Annotated[str | None, typer.Option(help=lazy("street code (staff, planner)"))] = None,
     community: Annotated[
         str | None, typer.Option(help=lazy("community code: staff of one community"))
@@ -263,6 +265,9 @@ def user_add(
     ] = None,
     resident: Annotated[
         str | None, typer.Option(help=lazy("resident ledger code (resident accounts)"))
+    ] = None,
+    grid: Annotated[
+        str | None, typer.Option(help=lazy("grid code in the community (grid workers)"))
     ] = None,
     password: Annotated[
         str,
@@ -281,7 +286,8 @@ def user_add(
     with exits():
         sessions = _database(get_settings())
         with sessions() as session:
-            add_account(session, username, password, role, street, community, helper, resident)
+            add_account(session, username, password, role, street, community, helper, resident,
+                        grid)  # fmt: skip
     console.print(
         _("account created: %(username)s (%(role)s)", username=escape(username), role=role)
     )

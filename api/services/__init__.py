@@ -8,6 +8,7 @@ are ``services.errors`` exceptions, which the HTTP edge and the command line tur
 - ``offers``: offers and their answers, re-matching, assigning, staff dispatching.
 - ``claims``: helpers claiming open orders (single, team, bundle).
 - ``orders``: residents' and staff's orders.
+- ``intake``: grid workers' residents, family accounts and their links, the review step.
 - ``closing``: done, confirmation, feedback and follow-up visits; points and hours.
 - ``ledger``: the street's people and catalogue, imports and exports, seeding and the demo.
 - ``messages``: the notification outbox, the ticker, leases.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from api.i18n import gettext as _
 from api.services.errors import NotFound
+from api.store.statuses import Role
 from api.store.tables import UserRow
 
 
@@ -22,6 +23,13 @@ class Actor:
     helper_id: int | None
     resident_id: int | None
     language: str | None = None  # the user's own language (None: no choice made)
+    grid_id: int | None = None  # a grid worker's grid (网格员)
+
+    @property
+    def speaks_for_resident(self) -> bool:
+        """A resident account, or a family account acting for a resident it is linked to
+        (``resident_id`` set only once the link is checked: ``intake.family.acting_for``)."""
+        return self.role in (Role.RESIDENT, Role.FAMILY) and self.resident_id is not None
 
     def own_helper_id(self) -> int:
         """The helper row of a helper account (``NotFound`` for an account tied to none)."""
@@ -35,6 +43,19 @@ class Actor:
             return False
         return self.community_id is None or self.community_id == community_id
 
+    def may_see_person(self, street_id: int, community_id: int, grid_id: int | None) -> bool:
+        """Whether staff or a grid worker may see a person of the ledger: staff by their street
+        or community; a grid worker only the people of their own grid."""
+        if self.role == Role.STAFF:
+            return self.may_see_community(street_id, community_id)
+        if self.role == Role.GRID_WORKER:
+            return (
+                self.grid_id is not None
+                and grid_id == self.grid_id
+                and self.may_see_community(street_id, community_id)
+            )
+        return False
+
 
 def actor_of(user: UserRow) -> Actor:
     """The actor of an account."""
@@ -47,4 +68,5 @@ def actor_of(user: UserRow) -> Actor:
         helper_id=user.helper_id,
         resident_id=user.resident_id,
         language=user.language,
+        grid_id=user.grid_id,
     )

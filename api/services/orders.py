@@ -1,8 +1,13 @@
 """Orders (点单): placed by staff on a resident's behalf or by a resident account, one-off or
 recurring (a series that produces dated occurrences), listed and read within the caller's scope.
 
-Staff see the orders of their street, or of their community when scoped to one; a resident account
-sees only its own. Anyone else gets ``NotFound``, so nothing outside the scope is revealed.
+Staff see the orders of their street, or of their community when scoped to one; a grid worker
+those of their grid's residents; a resident account only its own, a family account those of the
+resident it acts for. Anyone else gets ``NotFound``, so nothing outside the scope is revealed.
+
+Where the street reviews orders (``streets.review_orders``, 社区下单), an order anyone but staff
+enters waits in ``review`` for community staff (``api.services.intake.review``); staff orders
+skip review.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from api.services.paging import AnySelect, Page, fetch_page
 from api.services.types import UtcDateTime
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
-from api.store.statuses import OPEN_ORDER_STATUSES, OfferStatus, OrderStatus
+from api.store.statuses import CANCELLABLE_ORDER_STATUSES, OfferStatus, OrderStatus, Role
 from api.store.tables import (
     FeedbackRow,
     ItemRow,
@@ -35,6 +40,7 @@ from api.store.tables import (
     OrderSeries,
     ResidentRow,
     Street,
+    UserRow,
     utcnow,
 )
 
@@ -98,6 +104,7 @@ class OrderFilters:
     item: str | None = None
     resident_id: int | None = None
     overdue: bool | None = None  # True: only overdue ones; False: none of them
+    grid_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,8 @@ class OrderView:
     due_at: UtcDateTime | None  # 定时限: when its result is promised
     first_date: dt.date | None  # the date first asked for (``date`` moves on when it rolls over)
     overdue: bool  # past ``due_at`` with its result still owed
+    placed_by: int | None = None  # who entered it (a requester's or staff's account)
+    reject_reason: str = ""  # why review rejected it (the requester reads it)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,10 @@ class OrderDetail:
     feedback_comment: str | None
     cancelled_at: UtcDateTime | None = None
     cancel_reason: str = ""
+    entered_by: str = ""  # the account that entered it (display name), "" if unknown
+    entered_role: str = ""  # that account's role
+    reviewed_by: str = ""  # who approved or rejected it (review), "" if nobody
+    reviewed_at: UtcDateTime | None = None
 
 
 @dataclass(frozen=True)
@@ -176,10 +189,11 @@ class SeriesView:
 
 
 def may_see_resident(actor: Actor, resident: ResidentRow) -> bool:
-    """Staff of the resident's street (or community); the resident's own account."""
-    if actor.role == "staff":
-        return actor.may_see_community(resident.street_id, resident.community_id)
-    return actor.role == "resident" and actor.resident_id == resident.id
+    """Staff of the resident's street (or community); a grid worker of the resident's grid;
+    the resident's own account, or a family account acting for them."""
+    if actor.role in (Role.STAFF, Role.GRID_WORKER):
+        return actor.may_see_person(resident.street_id, resident.community_id, resident.grid_id)
+    return actor.speaks_for_resident and actor.resident_id == resident.id
 
 
 def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
@@ -197,7 +211,11 @@ def scope_orders(stmt: AnySelect, actor: Actor) -> AnySelect:
         if actor.community_id is not None:
             stmt = stmt.where(ResidentRow.community_id == actor.community_id)
         return stmt
-    if actor.role == "resident":
+    if actor.role == Role.GRID_WORKER and actor.grid_id is not None:
+        return stmt.where(
+            OrderRow.street_id == actor.street_id, ResidentRow.grid_id == actor.grid_id
+        )
+    if actor.speaks_for_resident:
         return stmt.where(OrderRow.resident_id == actor.resident_id)
     return stmt.where(false())
 
@@ -217,7 +235,7 @@ def _checked(
 
 
 def _resident_for(session: Session, actor: Actor, resident_id: int | None) -> ResidentRow:
-    if actor.role == "resident" and resident_id is None:
+    if actor.speaks_for_resident and resident_id is None:
         resident_id = actor.resident_id
     if resident_id is None:
         raise BadInput(_("resident_id is required"), "resident_id")
@@ -318,16 +336,27 @@ def place_order(
         item=item.code,
         date=spec.date,
         **_visit_terms(spec),
+        status=intake_status(session, resident.street_id, actor.role),
         placed_by=actor.user_id,
         placed_at=now,
     )
     promise(session, order, actor.user_id if actor.role == "staff" else None, now)
     session.add(order)
     session.flush()
-    audit(session, actor.user_id, "order.place", "order", order.id, _audit_detail(order))
+    detail = _audit_detail(order) | {"status": order.status, "role": actor.role}
+    audit(session, actor.user_id, "order.place", "order", order.id, detail)
     session.commit()
     log.info("order %s placed by user %s", order.id, actor.user_id)
     return order_view(session, order)
+
+
+def intake_status(session: Session, street_id: int, role: str | None) -> OrderStatus:
+    """The status an order entered by an account of ``role`` starts in: ``review`` where the
+    street reviews orders and the account is not staff (社区下单), else ``open`` (matching)."""
+    if role == Role.STAFF:
+        return OrderStatus.OPEN
+    reviews = session.scalar(select(Street.review_orders).where(Street.id == street_id))
+    return OrderStatus.REVIEW if reviews else OrderStatus.OPEN
 
 
 def _visit_terms(source: OrderSpec | SeriesSpec | OrderSeries) -> dict[str, Any]:
@@ -446,6 +475,9 @@ def _occur(
         placed_at=now,
     )
     promise(session, order, owner_for(session, series.created_by), now)
+    if series.created_by is not None:
+        role = session.scalar(select(UserRow.role).where(UserRow.id == series.created_by))
+        order.status = intake_status(session, resident.street_id, role)
     try:
         with session.begin_nested():  # a concurrent run made it first: (series, date) is unique
             session.add(order)
@@ -477,6 +509,11 @@ def list_series(
         stmt = stmt.where(ResidentRow.street_id == actor.street_id)
         if actor.community_id is not None:
             stmt = stmt.where(ResidentRow.community_id == actor.community_id)
+    elif actor.role == Role.GRID_WORKER:
+        stmt = stmt.where(
+            ResidentRow.street_id == actor.street_id,
+            ResidentRow.grid_id == (actor.grid_id or -1),
+        )
     else:
         stmt = stmt.where(OrderSeries.resident_id == (actor.resident_id or -1))
     rows, total = fetch_page(session, stmt.order_by(OrderSeries.id.desc()), page, page_size)
@@ -515,6 +552,7 @@ def list_orders(
         "community_id": lambda v: ResidentRow.community_id == v,
         "item": lambda v: OrderRow.item == v,
         "resident_id": lambda v: OrderRow.resident_id == v,
+        "grid_id": lambda v: ResidentRow.grid_id == v,
         "overdue": lambda v: overdue_where(now) if v else ~overdue_where(now),
     }
     for name, condition in conditions.items():
@@ -536,7 +574,7 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
     team_view = None
     if assignment is not None:
         offers = sorted(assignment.offers, key=lambda o: o.id)
-        if actor.role == "resident":  # as their page shows it: who accepted, names masked
+        if actor.speaks_for_resident:  # as their page shows it: who accepted, names masked
             team = [
                 TeamMember(o.helper_id, first_name(o.helper.name), o.status, o.respond_by,
                            o.responded_at)
@@ -557,6 +595,8 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
             confirmed_at=assignment.confirmed_at,
             team=team,
         )
+    entered = session.get(UserRow, order.placed_by) if order.placed_by else None
+    reviewer = session.get(UserRow, order.reviewed_by) if order.reviewed_by else None
     return OrderDetail(
         order=order_view(session, order),
         assignment=team_view,
@@ -564,6 +604,10 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
         feedback_comment=feedback.comment if feedback else None,
         cancelled_at=order.cancelled_at,
         cancel_reason=order.cancel_reason,
+        entered_by=entered.display_name if entered else "",
+        entered_role=entered.role if entered else "",
+        reviewed_by=reviewer.display_name if reviewer else "",
+        reviewed_at=order.reviewed_at,
     )
 
 
@@ -627,9 +671,10 @@ def resident_orders(
     page_size: int = 20,
     now: dt.datetime | None = None,
 ) -> Page[ResidentOrder]:
-    """A resident account's own orders: from today on soonest first (``upcoming``), else the
-    earlier ones latest first. Any other account: ``NotFound``."""
-    if actor.role != "resident" or actor.resident_id is None:
+    """A resident account's own orders (a family account: those of the resident it acts for):
+    from today on soonest first (``upcoming``), else the earlier ones latest first. Any other
+    account: ``NotFound``."""
+    if not actor.speaks_for_resident:
         raise NotFound(_("no resident is tied to this account"))
     today = local_today(settings, now or utcnow())
     stmt = select(OrderRow).where(OrderRow.resident_id == actor.resident_id)
@@ -666,6 +711,6 @@ def _resident_order(session: Session, order: OrderRow, today: dt.date) -> Reside
         order=order_view(session, order),
         helpers=helpers,
         feedback_score=score,
-        may_cancel=order.status in OPEN_ORDER_STATUSES and order.date >= today,
+        may_cancel=order.status in CANCELLABLE_ORDER_STATUSES and order.date >= today,
         may_rate=order.status in RATED_STATUSES and score is None,
     )

@@ -17,6 +17,10 @@ class OrderStatus(StrEnum):
     DONE = "done"
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
+    # 社区下单: an order a resident, a family member or a grid worker entered waits for community
+    # staff to review it (when the street reviews orders); approved it is open, else rejected.
+    REVIEW = "review"
+    REJECTED = "rejected"
 
 
 class AssignmentStatus(StrEnum):
@@ -87,6 +91,14 @@ class Role(StrEnum):
     PLANNER = "planner"
     HELPER = "helper"
     RESIDENT = "resident"
+    GRID_WORKER = "grid_worker"  # 网格员: one grid of a community (``users.grid_id``)
+    FAMILY = "family"  # 亲情代理: orders for the residents staff linked to the account
+
+
+class FamilyLinkStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
 
 
 # The statuses that make an assignment or an offer "live": the partial unique indexes are
@@ -99,6 +111,10 @@ LIVE_ASSIGNMENT_STATUSES = (
 LIVE_OFFER_STATUSES = (OfferStatus.PENDING, OfferStatus.ACCEPTED)
 # Orders still in the matching part of the loop (not done, confirmed or cancelled).
 OPEN_ORDER_STATUSES = (OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED)
+# Orders that may still be cancelled: those being matched and those waiting for review.
+CANCELLABLE_ORDER_STATUSES = (*OPEN_ORDER_STATUSES, OrderStatus.REVIEW)
+# Orders that never reach matching or a team: cancelled, waiting for review, rejected.
+UNMATCHED_ORDER_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REVIEW, OrderStatus.REJECTED)
 
 
 def sql_in(column: str, values: tuple[StrEnum, ...] | type[StrEnum]) -> str:

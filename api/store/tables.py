@@ -36,6 +36,7 @@ from api.store.statuses import (
     AssignmentSource,
     AssignmentStatus,
     ClaimForm,
+    FamilyLinkStatus,
     FollowUpStatus,
     NotificationKind,
     NotificationStatus,
@@ -262,7 +263,9 @@ class OrderSeries(Base):
 class OrderRow(Base):
     """One dated order (点单). ``status`` follows the loop:
     open → offered → assigned (every member accepted) → done (a helper) → confirmed (staff);
-    or cancelled. A decline or expiry takes an offered/assigned order back to matching."""
+    or cancelled. A decline or expiry takes an offered/assigned order back to matching. Where the
+    street reviews orders, one a resident, family member or grid worker entered starts in
+    review and goes to open (approved) or rejected."""
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -294,6 +297,11 @@ class OrderRow(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
     first_date: Mapped[dt.date | None] = mapped_column(Date)
+    # The review step (社区下单, migration 0008): who approved or rejected the order and when,
+    # and why it was rejected (the requester reads it). ``placed_by`` is who entered it.
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reject_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     resident: Mapped[ResidentRow] = relationship(lazy="joined")
 
@@ -494,7 +502,9 @@ ROLES = tuple(Role)
 
 class UserRow(Base):
     """A login. Staff are scoped to a street, or to one community of it when ``community_id`` is
-    set; a helper account is tied to its helper row, a resident account to its resident row."""
+    set; a grid worker (网格员) to one grid (``grid_id``, with its community); a helper account is
+    tied to its helper row, a resident account to its resident row; a family account (亲情代理)
+    to the residents of its approved ``family_links``."""
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(sql_in("role", Role), name="role"),)
@@ -505,6 +515,7 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id"))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), unique=True)
     resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -512,6 +523,28 @@ class UserRow(Base):
     # browser decide (``api.http.locale``).
     language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = _created()
+
+
+class FamilyLinkRow(Base):
+    """A family account's link to a resident it orders for (亲情代理): asked for (pending), then
+    approved or rejected by the resident's community staff; only an approved link counts."""
+
+    __tablename__ = "family_links"
+    __table_args__ = (
+        UniqueConstraint("user_id", "resident_id"),
+        CheckConstraint(sql_in("status", FamilyLinkStatus), name="status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_at: Mapped[dt.datetime] = _created()
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[UserRow] = relationship(lazy="joined", foreign_keys=[user_id])
+    resident: Mapped[ResidentRow] = relationship(lazy="joined")
 
 
 class TokenRow(Base):

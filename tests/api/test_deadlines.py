@@ -152,12 +152,17 @@ def test_overdue_orders_are_flagged_and_listed(
 
 
 def test_only_an_order_owing_its_result_is_overdue() -> None:
-    """``is_overdue``: past the deadline and open, offered or assigned; never when done,
-    confirmed or cancelled, nor without a deadline or before it."""
+    """``is_overdue``: past the deadline and waiting for review, open, offered or assigned;
+    never when done, confirmed, cancelled or rejected, nor without a deadline or before it."""
     now = utcnow()
     past, future = now - dt.timedelta(seconds=1), now + dt.timedelta(hours=1)
     for status in OrderStatus:
-        owed = status in (OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED)
+        owed = status in (
+            OrderStatus.REVIEW,
+            OrderStatus.OPEN,
+            OrderStatus.OFFERED,
+            OrderStatus.ASSIGNED,
+        )
         assert is_overdue(status, past, now) is owed, status
         assert not is_overdue(status, future, now) and not is_overdue(status, None, now)
 

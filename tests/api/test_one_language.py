@@ -33,6 +33,7 @@ from api.services.accounts.auth import add_user
 from api.services.actor import Actor, actor_of
 from api.services.closing import points
 from api.services.closing.visits import confirm_done
+from api.services.intake import review
 from api.services.ledger.import_columns import COLUMNS
 from api.services.matching.nightly import run_nightly
 from api.services.offers.answers import mark_done
@@ -42,6 +43,7 @@ from api.settings import Settings
 from api.store import statuses
 from api.store.tables import (
     Community,
+    FamilyLinkRow,
     Grid,
     HelperRow,
     ItemRow,
@@ -59,11 +61,14 @@ from tests.api.conftest import PASSWORD, SharedEngines, World, kept_engine_app
 from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorrow
 
 Sessions = sessionmaker[Session]
-PAGE_PREFIXES = ("/v/", "/s/", "/r/", "/login")
+PAGE_PREFIXES = ("/v/", "/s/", "/r/", "/g/", "/login")
 SKIPPED = {"/lang/{code}"}  # the language switch: a redirect, visited by setting the cookie
-ROLES = ("visitor", "volunteer", "resident1", "staff", "staff_c1", "planner")
+ROLES = ("visitor", "volunteer", "resident1", "staff", "staff_c1", "planner", "gridworker",
+         "family1")  # fmt: skip
 # Who also posts the forms and tries wrong addresses.
 ACTING = ("visitor", "volunteer", "resident1", "staff")
+# … and who posts the intake forms only (more failed logins would throttle the walk's own).
+INTAKE_ACTING = ("gridworker", "family1")
 CJK = r"\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 PAIR = re.compile(rf"[{CJK}]\s*/\s*[A-Za-z]|[A-Za-z.)]\s*/\s*[{CJK}]")
 PYDANTIC = ("Field required", "Input should be", "validation error", "value is not a valid")
@@ -177,6 +182,7 @@ class Ids:
     pending_message_id: int
     day: dt.date
     confirmed_order_id: int = 0  # the volunteer's visit, done and confirmed (feedback open)
+    review_order_id: int = 0  # resident1's order waiting for review
 
 
 @pytest.fixture
@@ -255,7 +261,37 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
         points.reverse_entry(session, staff, entry.id, "记错了")
         confirmed = confirmed_visit(session, settings, staff, helper_id, day)
         resident_visit(session, settings, world, day)
-    return replace(ids, confirmed_order_id=confirmed)
+        review_id = intake_accounts(session, settings, staff, day)
+    return replace(ids, confirmed_order_id=confirmed, review_order_id=review_id)
+
+
+def intake_accounts(session: Session, settings: Settings, staff: Actor, day: dt.date) -> int:
+    """A grid worker of resident1's grid, a family account linked to resident1 (approved) and
+    asking for another resident (pending); the street reviews orders: one order of resident1
+    waits for review, another was rejected with a reason. The waiting order's id."""
+    account = session.scalars(select(UserRow).where(UserRow.username == "resident1")).one()
+    resident = session.get_one(ResidentRow, account.resident_id)
+    add_user(session, "gridworker", PASSWORD, "grid_worker", street_id=resident.street_id,
+             community_id=resident.community_id, grid_id=resident.grid_id,
+             display_name="赵网格")  # fmt: skip
+    relative = add_user(session, "family1", PASSWORD, "family", street_id=resident.street_id,
+                        display_name="李女儿")  # fmt: skip
+    other = session.scalars(
+        select(ResidentRow).where(ResidentRow.id != resident.id).order_by(ResidentRow.id)
+    ).first()
+    assert other is not None
+    session.add_all([
+        FamilyLinkRow(user_id=relative.id, resident_id=resident.id, relation="女儿",
+                      status="approved", decided_by=staff.user_id),
+        FamilyLinkRow(user_id=relative.id, resident_id=other.id, relation="女儿"),
+    ])  # fmt: skip
+    session.execute(update(Street).values(review_orders=True))
+    session.commit()
+    asker = actor_of(account)
+    waiting = place_order(session, settings, asker, OrderSpec(item="L01", date=day, note="y"))
+    rejected = place_order(session, settings, asker, OrderSpec(item="L01", date=day))
+    review.reject_order(session, staff, rejected.id, "本周已排满")
+    return waiting.id
 
 
 def resident_visit(session: Session, settings: Settings, world: World, day: dt.date) -> None:
@@ -299,6 +335,7 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         ResidentRow.name, ResidentRow.address, ResidentRow.code, HelperRow.name,
         HelperRow.address, HelperRow.code, Community.name, Grid.name, Street.name,
         OrderRow.note, PointsEntry.reason, UserRow.username, NotificationRow.last_error,
+        UserRow.display_name, FamilyLinkRow.relation, OrderRow.reject_reason,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -365,6 +402,10 @@ def more_gets(ids: Ids) -> list[str]:
         "/s/orders?date_from=garbage&date_to=3000-13-45&status=bogus&community_id=x&page=-1",
         f"/s/orders/{ids.confirmed_order_id}", "/s/orders/99999999", "/s/orders/abc",
         f"/s/helpers/{ids.helper_id}?page=abc", "/v/inbox?page=99999999999999999999",
+        "/g/?q=王&page=abc", "/g/order?resident_id=abc", "/g/order?resident_id=99999999",
+        f"/g/order?resident_id={ids.resident_id}", "/g/follow-ups?show_=all",
+        "/g/orders?page=-1", "/s/review?page=x", "/s/family?show_=approved",
+        "/s/family?show_=bogus", f"/s/orders/{ids.review_order_id}",
     ]  # fmt: skip
 
 
@@ -427,6 +468,30 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/v/claim/{ids.order_id}", {}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
+        *intake_posts(ids),
+    ]
+
+
+def intake_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
+    """The intake forms (grid worker, family, review), each refused or answered."""
+    review = f"/s/review/{ids.review_order_id}"
+    return [
+        ("/g/order", {}),
+        ("/g/order", {"resident_id": "99999999", "item": "L01", "date": ids.day.isoformat()}),
+        ("/g/order", {"resident_id": str(ids.resident_id), "item": "NOPE", "date": "x"}),
+        ("/g/follow-ups/99999999/done", {"notes": "x"}),
+        ("/r/family/link", {"code": "NOPE", "phone_tail": "1234", "relation": "女儿"}),
+        ("/r/family/link", {}),
+        ("/r/for", {"resident_id": "99999999"}),
+        (f"{review}/approve", {"date": "3000-01-01"}),
+        (f"{review}/approve", {"window_start": "25:99"}),
+        (f"{review}/approve", {"item": "NOPE"}),
+        (f"{review}/reject", {"reason": " "}),
+        ("/s/review/99999999/reject", {"reason": "x"}),
+        ("/s/family/99999999/approve", {}),
+        ("/s/family/1/bogus", {}),
+        (f"/s/residents/{ids.resident_id}/family", {"name": "", "phone": "x", "relation": ""}),
+        ("/s/residents/99999999/family", {"name": "x", "phone": "139", "relation": "x"}),
     ]
 
 
@@ -480,7 +545,7 @@ def test_every_page_speaks_one_language(pages: TestClient, sessions: Sessions, i
     for lang in ("zh", "en"):
         for role in ROLES:
             log_in_as(pages, role, lang)
-            extra = more_gets(ids) if role in ACTING else []
+            extra = more_gets(ids) if role in (*ACTING, *INTAKE_ACTING) else []
             for path in [*paths, *extra]:
                 response = pages.get(path, follow_redirects=False)
                 if response.is_redirect:  # to another page of the walk, checked there
@@ -489,8 +554,11 @@ def test_every_page_speaks_one_language(pages: TestClient, sessions: Sessions, i
                 findings.check(f"GET {path} as {role}", lang, response.status_code,
                                response.text, kind, data)  # fmt: skip
                 shown.add((lang, path))
-            if role in ACTING:
-                for path, form in form_posts(ids):
+            posts = form_posts(ids) if role in ACTING else []
+            if role in INTAKE_ACTING:
+                posts = intake_posts(ids)
+            if posts:
+                for path, form in posts:
                     response = post(pages, path, form)
                     if response is None:
                         continue

@@ -31,6 +31,7 @@ from api.store.tables import (
     Building,
     CategoryRow,
     Community,
+    FamilyLinkRow,
     Grid,
     HelperRow,
     ItemRow,
@@ -50,7 +51,8 @@ from tests.api.test_one_language import Ids, log_in_as, more_gets, page_paths, v
 
 Sessions = sessionmaker[Session]
 walk_ids = one_language.ids  # the one-language walk's world (a run, offers, messages): a fixture
-ROLES = ("visitor", "volunteer", "resident1", "staff_c1", "staff", "planner")
+ROLES = ("visitor", "volunteer", "resident1", "staff_c1", "staff", "planner", "gridworker",
+         "family1")  # fmt: skip
 # A marked text without marks inside (a translated text may hold others as its places' values).
 MARKED = re.compile(
     f"{i18n.PSEUDO_OPEN}[^{i18n.PSEUDO_OPEN}{i18n.PSEUDO_CLOSE}]*{i18n.PSEUDO_CLOSE}"
@@ -94,7 +96,7 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         NotificationRow.text_zh, NotificationRow.text_en,
         NotificationRow.last_error, RunRow.error, RunUnmatched.explanation_zh,
         RunUnmatched.explanation_en, UserRow.username, UserRow.display_name, Street.time_zone,
-        Building.code, Building.name,
+        Building.code, Building.name, FamilyLinkRow.relation, OrderRow.reject_reason,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:

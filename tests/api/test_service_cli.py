@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from api.cli.main import app
 from api.settings import get_settings
 from api.store.db import make_engine, session_factory
-from api.store.tables import OfferRow, RunRow, UserRow
+from api.store.tables import Community, Grid, OfferRow, RunRow, UserRow
 from tests.api.conftest import DATE, World
 
 runner = CliRunner()
@@ -96,10 +96,35 @@ def test_user_add_creates_an_account_and_refuses_bad_input(env: str, world: Worl
         (["user", "add", "wang", "--role", "staff", "--street", "demo"], "short"),
         (["user", "add", "zhang", "--role", "staff", "--street", "demo"], "long-enough-1"),
         (["user", "add", "zhao", "--role", "boss", "--street", "demo"], "long-enough-1"),
+        (["user", "add", "zhou", "--role", "grid_worker", "--street", "demo"], "long-enough-1"),
+        (
+            ["user", "add", "wu", "--role", "grid_worker", "--street", "demo", "--grid", "G01"],
+            "long-enough-1",
+        ),
     ):
         bad = runner.invoke(app, args, env={"QUNBANG_NEW_PASSWORD": password})
         assert bad.exit_code == 2, (args, bad.output)
         assert "Traceback" not in bad.output
+
+
+def test_user_add_makes_a_grid_worker_of_one_grid(env: str, world: World) -> None:
+    """user add --role grid_worker with a community and a grid code ties the account to that
+    grid; a grid code the community lacks exits 2."""
+    engine = make_engine(env)
+    with session_factory(engine)() as session:
+        community = session.get_one(Community, world.communities[0])
+        grid = session.scalars(select(Grid).where(Grid.community_id == community.id)).first()
+        assert grid is not None
+        codes = (community.code, grid.code, grid.id)
+    engine.dispose()
+    base = ["user", "add", "--role", "grid_worker", "--street", "demo", "--community", codes[0]]
+    secret = {"QUNBANG_NEW_PASSWORD": "long-enough-1"}
+    ok = runner.invoke(app, [*base, "--grid", codes[1], "gw"], env=secret)
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, [*base, "--grid", "NOPE", "gw2"], env=secret)
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    query = select(UserRow.grid_id).where(UserRow.username == "gw")
+    assert _count(env, query) == codes[2]
 
 
 def test_db_upgrade_is_idempotent(env: str) -> None:

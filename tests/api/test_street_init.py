@@ -101,12 +101,16 @@ def test_example_file_creates_the_street(sessions: Sessions, tmp_path: Path) -> 
         assert session.scalar(select(func.count()).select_from(Building)) == 8
         users = {u.username: u for u in session.scalars(select(UserRow))}
         passwords = dict(result.passwords)
-        assert set(passwords) == {"qs-admin", "qs-planner", "dh-staff", "xy-staff"}
+        assert set(passwords) == {"qs-admin", "qs-planner", "dh-staff", "xy-staff", "dh-g01"}
         for username, password in passwords.items():
             assert HASHER.verify(users[username].password_hash, password)
             assert password not in EXAMPLE.read_text(encoding="utf-8")
         assert users["dh-staff"].community_id == communities[0].id
         assert users["qs-planner"].role == "planner" and users["qs-admin"].community_id is None
+        grid_worker = users["dh-g01"]
+        g01 = session.get_one(Grid, grid_worker.grid_id)
+        assert grid_worker.role == "grid_worker" and g01.code == "G01"
+        assert grid_worker.community_id == communities[0].id == g01.community_id
         items = {r.item: r for r in session.scalars(select(StreetItemRow))}
         assert not items["S05"].active
         assert (items["P20"].duration_min, items["P20"].price_fen) == (240, 8050)
@@ -263,6 +267,19 @@ BAD: list[tuple[str, Any, str, str]] = [  # name, change, field named, value nam
         "staff[2].community",
         "'ZZ'",
     ),
+    (
+        "grid worker's grid not in their community",
+        lambda d: d["staff"][4].update(grid="G09"),
+        "staff[4].grid",
+        "'G09'",
+    ),
+    (
+        "grid of a staff account",
+        lambda d: d["staff"][2].update(grid="G01"),
+        "staff[2].grid",
+        "'G01'",
+    ),
+    ("grid worker without a grid", lambda d: d["staff"][4].pop("grid"), "staff[4].grid", ""),
     ("time zone", lambda d: d.update(time_zone="Mars/Olympus"), "time_zone", "'Mars/Olympus'"),
     (
         "unknown item",

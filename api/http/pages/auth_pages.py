@@ -27,7 +27,14 @@ from api.services.errors import TooManyAttempts, Unauthorized
 from api.store.db import session_scope
 
 router = APIRouter(include_in_schema=False)
-HOMES = {"helper": "/v/", "staff": "/s/", "planner": "/s/", "resident": "/r/"}
+HOMES = {
+    "helper": "/v/",
+    "staff": "/s/",
+    "planner": "/s/",
+    "resident": "/r/",
+    "family": "/r/",
+    "grid_worker": "/g/",
+}
 
 
 @router.get("/")

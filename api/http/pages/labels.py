@@ -29,6 +29,13 @@ LABELS: dict[str, dict[str, str]] = {
         "done": label_id("order_status", "done"),
         "confirmed": label_id("order_status", "confirmed"),
         "cancelled": label_id("order_status", "cancelled"),
+        "review": label_id("order_status", "waiting for review"),
+        "rejected": label_id("order_status", "rejected"),
+    },
+    "family_link_status": {
+        "pending": label_id("family_link_status", "waiting for approval"),
+        "approved": label_id("family_link_status", "approved"),
+        "rejected": label_id("family_link_status", "rejected"),
     },
     "follow_up_status": {
         "scheduled": label_id("follow_up_status", "to do"),
@@ -81,6 +88,8 @@ LABELS: dict[str, dict[str, str]] = {
         "planner": label_id("role", "planner"),
         "helper": label_id("role", "volunteer"),
         "resident": label_id("role", "resident"),
+        "grid_worker": label_id("role", "grid worker"),
+        "family": label_id("role", "family member"),
     },
     "points_kind": {
         "base": label_id("points_kind", "Visit points"),

@@ -2,6 +2,10 @@
 plain words, ordering from the catalogue by category, cancelling an upcoming order with a reason,
 and rating a done visit.
 
+A family account (亲情代理) uses the same pages for the resident it acts for: one of its approved
+links, chosen on its family page (``/r/family``, a cookie keeps the choice; the service checks the
+link on every request: ``intake.family.acting_for``); without an approved link it is sent there.
+
 The pages call the same services as the JSON API: ``orders.place_order`` (which checks the item,
 the window and the street's horizon), ``dispatch.cancel_order`` and ``visits.give_feedback`` (a
 resident account may call both for its own orders; anything else is "not found"). Each action
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api import i18n
@@ -30,6 +34,7 @@ from api.services import orders
 from api.services.actor import Actor
 from api.services.closing import visits as closing
 from api.services.errors import BadInput, NotFound, ServiceError
+from api.services.intake import family
 from api.services.ledger import catalogue
 from api.services.offers import dispatch
 from api.services.offers.assign import local_today
@@ -38,6 +43,7 @@ from api.settings import Settings
 
 router = APIRouter(prefix="/r", include_in_schema=False)
 ORDERS_PER_PAGE = 20
+FOR_COOKIE = "qb_for"  # the resident a family account acts for (checked on every request)
 NOTE_MAX = 500
 COMMENT_MAX = 1000
 
@@ -76,9 +82,19 @@ SCORES = {
 # ----------------------------------------------------------------------------- shared
 
 
+def acting(request: Request, session: Session, actor: Actor) -> Actor:
+    """The actor the resident pages serve: a family account as the resident it acts for (the
+    one its cookie names if an approved link allows, else its first); anyone else as is."""
+    chosen = request.cookies.get(FOR_COOKIE, "")
+    return family.acting_for(session, actor, int(chosen) if chosen.isdigit() else None)
+
+
 def _away(request: Request, actor: Actor) -> Response | None:
-    """Resident pages are for accounts tied to a resident: helpers, staff and planners go to
-    their own pages, any other account sees "not found"."""
+    """Resident pages are for accounts tied to a resident (a family account: acting for one):
+    a family account without an approved link goes to its family page; helpers, staff and
+    planners go to their own pages, any other account sees "not found"."""
+    if actor.role == "family":
+        return None if actor.resident_id is not None else RedirectResponse("/r/family", 303)
     return elsewhere(request, actor, "resident", actor.resident_id, "r")
 
 
@@ -109,6 +125,7 @@ def home(
     page: str = "1",
 ) -> Response:
     """My orders: the upcoming ones first (soonest first), then the earlier ones (latest first)."""
+    actor = acting(request, session, actor)
     if (away := _away(request, actor)) is not None:
         return away
     upcoming = orders.resident_orders(session, settings, actor, upcoming=True, page_size=50)
@@ -126,6 +143,7 @@ def home(
         reasons=[(code, _(label)) for code, label in CANCEL_REASONS.items()],
         scores=[(score, _(label)) for score, label in SCORES.items()],
         comment_max=COMMENT_MAX,
+        links=family.my_links(session, actor),
         **_day_names(settings),
     )
 
@@ -178,11 +196,6 @@ def _order_page(
     error: str | None = None,
 ) -> Response:
     """The order form: the catalogue's active items by category, the dates the street takes."""
-    cat = catalogue.catalogue(session)
-    groups = [
-        (category, [i for i in cat.items if i.category == category.code and i.active])
-        for category in cat.categories
-    ]
     dates = None
     try:
         dates = orders.resident_horizon(session, settings, actor)
@@ -198,12 +211,23 @@ def _order_page(
         form=form,
         fields=fields or {},
         error=error,
-        groups=[group for group in groups if group[1]],
+        groups=catalogue_groups(session),
         windows=[(w.code, _(w.label)) for w in WINDOWS],
         dates=dates,
         note_max=NOTE_MAX,
         **_day_names(settings),
     )
+
+
+def catalogue_groups(session: Session) -> list[tuple[Any, list[Any]]]:
+    """The catalogue's categories, each with its active items (categories without one left
+    out), as the order form offers them."""
+    cat = catalogue.catalogue(session)
+    groups = [
+        (category, [i for i in cat.items if i.category == category.code and i.active])
+        for category in cat.categories
+    ]
+    return [group for group in groups if group[1]]
 
 
 @router.get("/order")
@@ -212,6 +236,7 @@ def order_form(
 ) -> Response:
     """Order a service: the catalogue by category, a day (tomorrow unless changed), a time of
     day or any time, and a note."""
+    actor = acting(request, session, actor)
     if (away := _away(request, actor)) is not None:
         return away
     tomorrow = local_today(settings) + dt.timedelta(days=1)
@@ -232,6 +257,7 @@ def place(
 ) -> Response:
     """Place the order through ``orders.place_order``; a refusal shows the form again with the
     service's message by its field."""
+    actor = acting(request, session, actor)
     if (away := _away(request, actor)) is not None:
         return away
     form = ResidentOrderForm(item, date, window, note)
@@ -246,6 +272,8 @@ def place(
         return _order_page(request, session, settings, actor, form, 422, {field: message},
                            message)  # fmt: skip
     msg = _("Ordered. We will tell you when a helper is arranged.")
+    if placed.status == "review":
+        msg = _("Ordered. The community checks it first, then we look for a helper.")
     return back_to("/r/", msg=msg, anchor=f"order-{placed.id}")
 
 
@@ -263,6 +291,7 @@ def cancel(
     note: Annotated[str, Form()] = "",
 ) -> Response:
     """Cancel my order with one of the common reasons or words of my own."""
+    actor = acting(request, session, actor)
     if (away := _away(request, actor)) is not None:
         return away
     known = reason in CANCEL_REASONS
@@ -290,6 +319,7 @@ def rate(
     comment: Annotated[str, Form()] = "",
 ) -> Response:
     """Rate a done visit, 1 to 5, with an optional comment (once)."""
+    actor = acting(request, session, actor)
     if (away := _away(request, actor)) is not None:
         return away
     if score.strip() not in {str(s) for s in SCORES}:

@@ -151,4 +151,4 @@ async def _refuse(path: str, send: Send) -> None:
 
 
 # The first path segment of the pages (the rest is the JSON API).
-PAGE_ROOTS = frozenset({"", "s", "v", "r", "login", "logout", "lang"})
+PAGE_ROOTS = frozenset({"", "s", "v", "r", "g", "login", "logout", "lang"})

@@ -25,6 +25,7 @@ from api.services import orders
 from api.services.actor import Actor
 from api.services.closing import points
 from api.services.errors import BadInput, NotFound, ServiceError
+from api.services.intake import family
 from api.services.ledger import catalogue, imports
 from api.services.ledger import people as ledger
 from api.services.ledger.views import LedgerFilters
@@ -122,8 +123,9 @@ def resident(
         resident_id=resident_id, date_from=local_today(request.app.state.settings)
     )
     placed = orders.list_orders(session, actor, upcoming, 1, 100)
+    linked = family.resident_links(session, actor, resident_id)
     return show(request, "s/resident.html", actor, section="residents", person=person,
-                placed=placed, **_labels(session))  # fmt: skip
+                placed=placed, family=linked, **_labels(session))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -66,7 +66,12 @@ class OrderQuery(BaseModel):
     date: Day | None = None
     date_from: Day | None = None
     date_to: Day | None = None
-    status: Literal["open", "offered", "assigned", "done", "confirmed", "cancelled"] | None = None
+    status: (
+        Literal[
+            "open", "offered", "assigned", "done", "confirmed", "cancelled", "review", "rejected"
+        ]
+        | None
+    ) = None
     community_id: Id | None = None
     item: str | None = Field(default=None, max_length=64)
     resident_id: Id | None = None

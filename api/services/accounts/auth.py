@@ -79,6 +79,7 @@ def add_user(
     helper_id: int | None = None,
     resident_id: int | None = None,
     display_name: str = "",
+    grid_id: int | None = None,
 ) -> UserRow:
     """Create an account; the caller commits."""
     if role not in ROLES:
@@ -96,8 +97,10 @@ def add_user(
         raise BadInput(_("a helper account needs a helper"), "helper")
     if role == "resident" and resident_id is None:
         raise BadInput(_("a resident account needs a resident"), "resident")
-    if role in ("staff", "planner") and street_id is None:
+    if role in ("staff", "planner", "family") and street_id is None:
         raise BadInput(_("staff and planner accounts need a street"), "street")
+    if role == "grid_worker" and (grid_id is None or community_id is None or street_id is None):
+        raise BadInput(_("a grid worker account needs a street, a community and a grid"), "grid")
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise Conflict(_("username %(username)s is taken", username=repr(username)), "username")
     user = UserRow(
@@ -108,6 +111,7 @@ def add_user(
         community_id=community_id,
         helper_id=helper_id,
         resident_id=resident_id,
+        grid_id=grid_id,
         display_name=display_name or username,
     )
     session.add(user)

@@ -12,7 +12,7 @@ from api.services.accounts.auth import add_user
 from api.services.actor import Actor
 from api.services.errors import BadInput
 from api.store.db import begin_write
-from api.store.tables import Community, HelperRow, ResidentRow, Street, UserRow
+from api.store.tables import Community, Grid, HelperRow, ResidentRow, Street, UserRow
 
 
 def add_account(
@@ -24,10 +24,12 @@ def add_account(
     community: str | None = None,
     helper: str | None = None,
     resident: str | None = None,
+    grid: str | None = None,
 ) -> UserRow:
-    """Create an account from street, community, helper and resident codes; commits."""
+    """Create an account from street, community, helper, resident and grid codes (a grid
+    worker: the grid's code in the community); commits."""
     begin_write(session)
-    street_id = community_id = helper_id = resident_id = None
+    street_id = community_id = helper_id = resident_id = grid_id = None
     if street is not None:
         street_id = _id(session, select(Street.id).where(Street.code == street), "street", street)
     if community is not None:
@@ -40,6 +42,15 @@ def add_account(
             ),
             "community",
             community,
+        )
+    if grid is not None:
+        if community_id is None:
+            raise BadInput(_("--grid needs --community"), "grid")
+        grid_id = _id(
+            session,
+            select(Grid.id).where(Grid.community_id == community_id, Grid.code == grid),
+            "grid",
+            grid,
         )
     if helper is not None:
         row = session.scalar(select(HelperRow).where(HelperRow.code == helper))
@@ -62,6 +73,7 @@ def add_account(
         community_id=community_id,
         helper_id=helper_id,
         resident_id=resident_id,
+        grid_id=grid_id,
     )
     session.commit()
     return user
@@ -77,6 +89,7 @@ def _id(session: Session, query, what: str, code: str) -> int:  # type: ignore[n
 _MISSING = {
     "street": N_("unknown street code %(code)s"),
     "community": N_("unknown community code %(code)s"),
+    "grid": N_("unknown grid code %(code)s in this community"),
 }
 
 

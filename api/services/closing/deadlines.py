@@ -26,8 +26,9 @@ from api.store.tables import OrderRow, Street, UserRow
 
 log = logging.getLogger("qunbang.deadlines")
 
-# What an order still owes: past its deadline in one of these it is overdue.
-PENDING_RESULT = (OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED)
+# What an order still owes: past its deadline in one of these it is overdue (waiting for
+# review included: the promise runs from when the order was placed).
+PENDING_RESULT = (OrderStatus.REVIEW, OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED)
 
 
 def promise(session: Session, order: OrderRow, owner_id: int | None, now: dt.datetime) -> None:

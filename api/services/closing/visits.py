@@ -18,16 +18,15 @@ from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.points import credit_base
-from api.services.errors import BadInput, Conflict, NotFound, ServiceError
+from api.services.errors import BadInput, Conflict, Forbidden, NotFound, ServiceError
 from api.services.offers.assign import live_assignment, local_today, refresh_order_status
 from api.services.orders import OrderView, order_view, scoped_order
 from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
-from api.store.statuses import AssignmentStatus, OrderStatus
+from api.store.statuses import CANCELLABLE_ORDER_STATUSES, AssignmentStatus, OrderStatus, Role
 from api.store.tables import (
-    OPEN_ORDER_STATUSES,
     AssignmentRow,
     FeedbackRow,
     FollowUpRow,
@@ -142,7 +141,7 @@ def require_visit_day(
 def next_steps(status: str, has_feedback: bool) -> NextSteps:
     """The steps of the loop an order in ``status`` (with feedback given or not) is open to."""
     return NextSteps(
-        cancel=status in OPEN_ORDER_STATUSES,
+        cancel=status in CANCELLABLE_ORDER_STATUSES,
         confirm=status == OrderStatus.DONE,
         feedback=status in FEEDBACK_STATUSES and not has_feedback,
     )
@@ -287,8 +286,9 @@ def list_follow_ups(
     page_size: int = 50,
     settings: Settings | None = None,
 ) -> Page[FollowUpView]:
-    """Follow-up visits of the staff member's street (or community), soonest due first
-    (``settings``: the street's clock, for which are overdue; default the service's)."""
+    """Follow-up visits of the staff member's street (or community; a grid worker's grid),
+    soonest due first (``settings``: the street's clock, for which are overdue; default the
+    service's)."""
     if status is not None and status not in FOLLOW_UP_STATUSES:
         raise BadInput(
             _("status must be one of %(FOLLOW_UP_STATUSES)s", FOLLOW_UP_STATUSES=FOLLOW_UP_STATUSES)
@@ -301,6 +301,10 @@ def list_follow_ups(
     )
     if actor.community_id is not None:
         stmt = stmt.where(ResidentRow.community_id == actor.community_id)
+    if actor.role == Role.GRID_WORKER:  # 网格员: the visits to the residents of their grid
+        stmt = stmt.where(ResidentRow.grid_id == (actor.grid_id or -1))
+    elif actor.role != Role.STAFF:
+        raise Forbidden(_("only staff and grid workers see follow-up visits"))
     if status is not None:
         stmt = stmt.where(FollowUpRow.status == status)
     stmt = stmt.order_by(FollowUpRow.due_date, FollowUpRow.id)

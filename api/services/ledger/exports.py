@@ -25,6 +25,7 @@ from api.services.ledger.import_columns import COLUMNS, clock
 from api.services.ledger.sheets import CSV_MEDIA, XLSX_MEDIA, Value, write_csv, write_xlsx
 from api.services.ledger.views import LedgerFilters, filtered
 from api.store.db import begin_write
+from api.store.statuses import UNMATCHED_ORDER_STATUSES
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     AssignmentRow,
@@ -166,7 +167,7 @@ def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
         .where(
             OrderRow.street_id == actor.street_id,
             OrderRow.date == date,
-            OrderRow.status != "cancelled",
+            OrderRow.status.not_in(UNMATCHED_ORDER_STATUSES),  # cancelled, in review, rejected
         )
     )
     if actor.community_id is not None:

@@ -63,10 +63,9 @@ from api.services.offers.assign import (
 from api.services.offers.rematch import rematch, rematch_or_release
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.statuses import OfferStatus
+from api.store.statuses import CANCELLABLE_ORDER_STATUSES, OfferStatus
 from api.store.tables import (
     LIVE_OFFER_STATUSES,
-    OPEN_ORDER_STATUSES,
     AssignmentRow,
     Community,
     Grid,
@@ -481,7 +480,7 @@ def _cancel_orders(
         .where(
             OrderRow.resident_id == resident.id,
             OrderRow.date >= today,
-            OrderRow.status.in_(OPEN_ORDER_STATUSES),
+            OrderRow.status.in_(CANCELLABLE_ORDER_STATUSES),
         )
         .order_by(OrderRow.id)
     ).all()

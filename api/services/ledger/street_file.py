@@ -84,12 +84,14 @@ class CommunityEntry(_Strict):
 
 
 class StaffEntry(_Strict):
-    """A staff account: street-wide, or of one community (``community``: its code)."""
+    """A staff account: street-wide, or of one community (``community``: its code); a grid
+    worker (网格员) of one grid of a community (``grid``: its code in that community)."""
 
     username: Username
     name: Name | None = None
-    role: Literal["staff", "planner"] = "staff"
+    role: Literal["staff", "planner", "grid_worker"] = "staff"
     community: Code | None = None
+    grid: Code | None = None
 
 
 class SettingsEntry(_Strict):
@@ -209,7 +211,7 @@ def _cross_checks(street: StreetFile) -> list[str]:
                     value=_shown(staff.community),
                 )
             )
-        if staff.community is not None and staff.role != "staff":
+        if staff.community is not None and staff.role == "planner":
             lines.append(
                 _(
                     "%(where)s: only staff accounts belong to a community (got %(value)s)",
@@ -217,6 +219,7 @@ def _cross_checks(street: StreetFile) -> list[str]:
                     value=_shown(staff.community),
                 )
             )
+        lines += _grid_worker_checks(street, s, staff)
     if not _known_zone(street.time_zone):
         lines.append(
             _(
@@ -236,6 +239,38 @@ def _cross_checks(street: StreetFile) -> list[str]:
                 )
             )
     return lines
+
+
+def _grid_worker_checks(street: StreetFile, index: int, staff: StaffEntry) -> list[str]:
+    """A grid worker names a community and one of its grids; nobody else names a grid."""
+    where = f"staff[{index}].grid"
+    if staff.role != "grid_worker":
+        if staff.grid is None:
+            return []
+        return [
+            _(
+                "%(where)s: only grid workers belong to a grid (got %(value)s)",
+                where=where,
+                value=_shown(staff.grid),
+            )
+        ]
+    if staff.community is None or staff.grid is None:
+        return [_("%(where)s: a grid worker needs a community and a grid", where=where)]
+    grids = {
+        grid.code
+        for community in street.communities
+        if community.code == staff.community
+        for grid in community.grids
+    }
+    if staff.grid in grids:
+        return []
+    return [
+        _(
+            "%(where)s: no grid with code %(value)s in this community",
+            where=where,
+            value=_shown(staff.grid),
+        )
+    ]
 
 
 def _known_zone(name: str) -> bool:

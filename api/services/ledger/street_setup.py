@@ -410,8 +410,10 @@ def _staff(
         if usernames
         else {}
     )
+    grid_ids = _grid_ids(session, community_ids)
     for index, entry in enumerate(street_file.staff):
         community_id = community_ids[entry.community] if entry.community else None
+        grid_id = grid_ids[(entry.community or "", entry.grid)] if entry.grid else None
         display = entry.name or entry.username
         user = users.get(entry.username)
         if user is None:
@@ -424,11 +426,12 @@ def _staff(
                 street_id=street.id,
                 community_id=community_id,
                 display_name=display,
+                grid_id=grid_id,
             )
             result.passwords.append((entry.username, password))
             result.changes.append(SetupChange("added", ACCOUNT, entry.username))
             continue
-        if user.street_id != street.id or user.role not in (Role.STAFF, Role.PLANNER):
+        if user.street_id != street.id or user.role not in STAFF_ROLES:
             raise Conflict(
                 file_errors(
                     path,
@@ -452,7 +455,22 @@ def _staff(
             display_name=display,
             role=entry.role,
             community_id=community_id,
+            grid_id=grid_id,
         )
+
+
+STAFF_ROLES = (Role.STAFF, Role.PLANNER, Role.GRID_WORKER)  # the accounts a street file names
+
+
+def _grid_ids(session: Session, community_ids: dict[str, int]) -> dict[tuple[str, str], int]:
+    """(community code, grid code) -> grid id, for the grid workers' grids."""
+    codes = {community_id: code for code, community_id in community_ids.items()}
+    rows = session.execute(
+        select(Grid.community_id, Grid.code, Grid.id).where(
+            Grid.community_id.in_(list(codes) or [-1])
+        )
+    )
+    return {(codes[community_id], code): grid_id for community_id, code, grid_id in rows}
 
 
 # ----------------------------------------------------------------------------- catalogue
@@ -674,9 +692,7 @@ def _accounts(
     session: Session, street_id: int, community_id: int | None, communities: list[Community]
 ) -> list[StaffAccountView]:
     codes = {c.id: c.code for c in communities}
-    query = select(UserRow).where(
-        UserRow.street_id == street_id, UserRow.role.in_((Role.STAFF, Role.PLANNER))
-    )
+    query = select(UserRow).where(UserRow.street_id == street_id, UserRow.role.in_(STAFF_ROLES))
     if community_id is not None:
         query = query.where(UserRow.community_id == community_id)
     return [

@@ -33,6 +33,7 @@ from api.services.offers.assign import expected_order_status, live_offers
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
+    UNMATCHED_ORDER_STATUSES,
     AssignmentStatus,
     OfferStatus,
     OrderStatus,
@@ -148,15 +149,18 @@ def one_live_assignment(session: Session, loop: _Loop) -> list[Violation]:
 
 def order_status_agrees(session: Session, loop: _Loop) -> list[Violation]:
     """An order's status is the one its live assignment and offers give
-    (``assign.expected_order_status``); a cancelled order has no live assignment."""
+    (``assign.expected_order_status``); a cancelled order, one waiting for review and a
+    rejected one have no live assignment (they are never matched)."""
     found = []
     for order in loop.orders.values():
         assignment = next(iter(loop.live.get(order.id, [])), None)
-        if order.status == OrderStatus.CANCELLED and assignment is not None:
+        if order.status in UNMATCHED_ORDER_STATUSES and assignment is not None:
             found.append(
                 Violation(
-                    "cancelled_with_team",
-                    f"order {order.id} is cancelled but assignment {assignment.id} is "
+                    "cancelled_with_team"
+                    if order.status == OrderStatus.CANCELLED
+                    else "unreviewed_with_team",
+                    f"order {order.id} is {order.status} but assignment {assignment.id} is "
                     f"{assignment.status}",
                 )
             )
@@ -175,6 +179,27 @@ def order_status_agrees(session: Session, loop: _Loop) -> list[Violation]:
                     "order_status",
                     f"order {order.id} is {order.status}, expected {expected} (live "
                     f"assignment: {where}; {accepted} of {loop.team_size(order)} accepted)",
+                )
+            )
+    return found
+
+
+def reviews_are_recorded(session: Session, loop: _Loop) -> list[Violation]:
+    """The review step (社区下单) leaves its trace: an order waiting for review was reviewed by
+    nobody yet; a rejected one names its reviewer and the reason its requester reads."""
+    found = []
+    for order in loop.orders.values():
+        if order.status == OrderStatus.REVIEW and order.reviewed_by is not None:
+            found.append(
+                Violation("review_decided", f"order {order.id} is in review but was reviewed")
+            )
+        if order.status == OrderStatus.REJECTED and (
+            order.reviewed_by is None or not order.reject_reason.strip()
+        ):
+            found.append(
+                Violation(
+                    "rejected_without_reason",
+                    f"order {order.id} is rejected without a reviewer or a reason",
                 )
             )
     return found
@@ -383,6 +408,7 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     live_offers_on_live_assignments,
     one_live_assignment,
     order_status_agrees,
+    reviews_are_recorded,
     teams_are_whole,
     matching_rules_hold,
     base_points_once,

@@ -25,7 +25,13 @@ from api.services.errors import Conflict
 from api.services.messages.notify import enqueue
 from api.settings import Settings
 from api.store.db import among_bound, dialect_of
-from api.store.statuses import AssignmentStatus, NotificationKind, OfferStatus, OrderStatus
+from api.store.statuses import (
+    UNMATCHED_ORDER_STATUSES,
+    AssignmentStatus,
+    NotificationKind,
+    OfferStatus,
+    OrderStatus,
+)
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -113,9 +119,10 @@ def live_offers(assignment: AssignmentRow) -> list[OfferRow]:
 def expected_order_status(
     current: str, assignment_status: str | None, accepted: int, size: int
 ) -> str:
-    """The status an order should have (pure): ``current`` if cancelled, else from its live
-    assignment's status (None: no live assignment), its accepted members and the team size."""
-    if current == OrderStatus.CANCELLED:
+    """The status an order should have (pure): ``current`` if cancelled, waiting for review or
+    rejected (never matched), else from its live assignment's status (None: no live
+    assignment), its accepted members and the team size."""
+    if current in UNMATCHED_ORDER_STATUSES:
         return current
     if assignment_status is None:
         return OrderStatus.OPEN
@@ -129,7 +136,7 @@ def refresh_order_status(
 ) -> str:
     """Set the order's status from its live assignment (cancelled orders stay cancelled);
     ``assignment``: that live assignment, when the caller holds it (not read again)."""
-    if order.status == "cancelled":
+    if order.status in UNMATCHED_ORDER_STATUSES:
         return order.status
     if assignment is None or assignment.order_id != order.id:
         assignment = live_assignment(session, order.id)

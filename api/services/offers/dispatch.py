@@ -40,6 +40,7 @@ from api.services.orders import scope_orders, scoped_order
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
+from api.store.statuses import CANCELLABLE_ORDER_STATUSES
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -248,7 +249,7 @@ def cancel_order(
     now = now or utcnow()
     begin_write(session)
     order = scoped_order(session, actor, order_id)
-    if order.status not in OPEN_ORDER_STATUSES:
+    if order.status not in CANCELLABLE_ORDER_STATUSES:
         status = pgettext("order_status", order.status)
         raise Conflict(_("an order %(status)s can't be cancelled", status=status))
     live = live_assignment(session, order.id)

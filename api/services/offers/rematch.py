@@ -39,7 +39,13 @@ from api.services.offers.assign import (
 )
 from api.settings import Settings
 from api.store.db import among_bound, begin_write, dialect_of
-from api.store.statuses import AssignmentStatus, OfferStatus, OrderStatus, RunKind, RunStatus
+from api.store.statuses import (
+    UNMATCHED_ORDER_STATUSES,
+    AssignmentStatus,
+    OfferStatus,
+    RunKind,
+    RunStatus,
+)
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -199,7 +205,7 @@ def plan_rematch(
     that offer as declined: its helper is off the team and not asked again, and the plan's
     basis expects the offer declined."""
     order = session.get(OrderRow, order_id)
-    if order is None or order.status == OrderStatus.CANCELLED:
+    if order is None or order.status in UNMATCHED_ORDER_STATUSES:
         return None
     team = _live_team(session, order.id)
     if team is None or team.status != AssignmentStatus.ACTIVE:
