@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from api.cli.main import app
+from api.http.locale import LANG_COOKIE
 from api.services.errors import BadInput, NotFound
 from api.services.reports.figures import Figures
 from api.services.reports.monthly import Report, report_by_code, report_for
@@ -238,3 +239,22 @@ def test_the_command_prints_the_figures_and_writes_the_file(
     assert unknown.exit_code == 2 and "NOPE" in unknown.output
     bad = runner.invoke(app, ["report", "--street", "RPT", "--period", "2026-13"])
     assert bad.exit_code == 2 and "2026-13" in bad.output
+
+
+def test_community_staff_page_shows_their_community_only(
+    settings: Settings, history: History, shared_engines: SharedEngines
+) -> None:
+    """On the page, community staff's table starts with their community's row and holds none
+    of the street or of the other community."""
+    client = TestClient(kept_engine_app(settings, shared_engines))
+    response = client.post("/login", data={"username": "rpt_staff_a", "password": PASSWORD},
+                           follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303
+    client.cookies.set(LANG_COOKIE, "en")
+    parser = _Table()
+    parser.feed(client.get("/s/report?period=2026-10").text)
+    body = parser.rows[1:]
+    assert [(row[0], row[1]) for row in body] == [
+        ("Community", "A"), ("Grid", "A1"), ("Grid", "A2"), ("Grid", "")
+    ]  # fmt: skip
+    assert body[0][3] == "4" and body[3][2] == "No grid"
