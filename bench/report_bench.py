@@ -69,6 +69,11 @@ RESIDENTS, HELPERS = 12_000, 1_200
 DAYS = 365
 PASSWORD = "bench-password"
 CHUNK = 20_000
+# What the report's points and follow-up queries could search by (see --indexes).
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_bench_points_created_at ON points_entries (created_at)",
+    "CREATE INDEX IF NOT EXISTS ix_bench_follow_ups_due_date ON follow_ups (due_date)",
+)
 
 
 def main() -> None:
@@ -76,39 +81,74 @@ def main() -> None:
     parser.add_argument("--pg", help="a PostgreSQL server URL (else SQLite in a temp file)")
     parser.add_argument("--per-day", type=int, default=600, help="orders per day")
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each report")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build into this SQLite file (with --pg: database), or time it again if it exists",
+    )
+    parser.add_argument(
+        "--indexes",
+        action="store_true",
+        help="time again with the indexes the report would use (not in the migrations)",
+    )
     args = parser.parse_args()
-    with database(args.pg) as url:
+    kept = args.keep is not None and (args.keep.exists() if args.pg is None else kept_pg(args))
+    with database(args.pg, args.keep) as url:
         settings = Settings(database_url=url, tick_seconds=0)
         migrate(url)
         engine = make_engine(url)
         sessions = session_factory(engine)
-        started = time.perf_counter()
-        counts = build(sessions, settings, args.per_day)
-        built = time.perf_counter() - started
-        kind = make_url(url).get_backend_name()
-        print(
-            f"{kind}: built in {built:.0f} s: " + ", ".join(f"{n:,} {k}" for k, n in counts.items())
-        )
+        if not kept:
+            started = time.perf_counter()
+            counts = build(sessions, settings, args.per_day)
+            built = time.perf_counter() - started
+            done = ", ".join(f"{n:,} {k}" for k, n in counts.items())
+            print(f"{make_url(url).get_backend_name()}: built in {built:.0f} s: {done}")
         measure(sessions, settings, args.runs)
+        if args.indexes:
+            with engine.begin() as conn:
+                for statement in INDEXES:
+                    conn.execute(text(statement))
+                conn.execute(text("ANALYZE"))
+            print("with " + "; ".join(INDEXES))
+            measure(sessions, settings, args.runs)
         engine.dispose()
 
 
+def kept_pg(args: argparse.Namespace) -> bool:
+    """Whether the kept PostgreSQL database exists and holds the street already."""
+    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        known = conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": args.keep.name}
+        )
+    admin.dispose()
+    return bool(known)
+
+
 @contextmanager
-def database(pg: str | None) -> Iterator[str]:
-    """A fresh database URL: a temp SQLite file, or a throw-away database on the server."""
+def database(pg: str | None, keep: Path | None = None) -> Iterator[str]:
+    """A database URL: a temp SQLite file, or a throw-away database on the server; with
+    ``keep``, that SQLite file or (with ``pg``) the database of that name, kept afterwards."""
     if pg is None:
+        if keep is not None:
+            yield f"sqlite:///{keep}"
+            return
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{Path(folder) / 'report.db'}"
         return
-    name = f"qb_report_bench_{uuid.uuid4().hex[:8]}"
+    name = keep.name if keep is not None else f"qb_report_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        known = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not known:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(pg).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if keep is None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 

@@ -74,7 +74,7 @@ def report_by_code(
     """The whole street's report, by the street's code (the command line)."""
     street_id = session.scalar(select(Street.id).where(Street.code == code))
     if street_id is None:
-        raise NotFound(_("--street: no street with code %(code)s", code=repr(code)), "street")
+        raise NotFound(_("unknown street code %(code)s", code=code), "street")
     return street_report(session, settings, Scope(street_id), period, now)
 
 
