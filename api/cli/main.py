@@ -26,6 +26,7 @@ from rich.markup import escape
 from api.cli import service as cli_service
 from api.cli.language import UnknownLanguage, cli_locale, offered
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
+from api.cli.report import report as report_command
 from api.cli.street import street_app
 from api.extras import MissingExtra, require
 from api.i18n import current, format_day, format_number, lazy, use_locale
@@ -61,6 +62,10 @@ app.command(
     ),
 )(cli_service.nightly)
 app.command("serve", help=lazy("Run the API under uvicorn (OpenAPI at /docs)."))(cli_service.serve)
+app.command(
+    "report",
+    help=lazy("Print a street's figures for a month or a quarter (and write them as XLSX)."),
+)(report_command)
 
 ScenarioFile = Annotated[
     Path, typer.Argument(help=lazy("scenario file (YAML)"), show_default=False)

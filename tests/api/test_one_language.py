@@ -406,6 +406,7 @@ def more_gets(ids: Ids) -> list[str]:
         f"/g/order?resident_id={ids.resident_id}", "/g/follow-ups?show_=all",
         "/g/orders?page=-1", "/s/review?page=x", "/s/family?show_=approved",
         "/s/family?show_=bogus", f"/s/orders/{ids.review_order_id}",
+        f"/s/report?period={day[:7]}", "/s/report?period=2026-Q4", "/s/report?period=2026-13",
     ]  # fmt: skip
 
 
