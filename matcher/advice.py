@@ -123,9 +123,9 @@ class _Order:
         self.radius_ok = self.km <= radius + KM_TOLERANCE
         cap = item.max_distance_km
         self.cap_ok = np.ones(count, bool) if cap is None else self.km <= cap + KM_TOLERANCE
-        self.limit_ok = (day.visits + 1 <= max_orders) & (
-            day.minutes + ctx.duration + self.trip <= room
-        )
+        self.short = np.maximum(0, day.minutes + ctx.duration + self.trip - room)  # minutes
+        self.orders_ok = day.visits + 1 <= max_orders
+        self.limit_ok = self.orders_ok & (self.short == 0)
         self._ranges: dict[tuple[int, int, int], tuple[tuple[int, int], ...]] = {}
 
     # ------------------------------------------------------------------ time
@@ -271,13 +271,15 @@ def _one_more(judged: _Order, free: np.ndarray, asked: np.ndarray, kind: StepKin
             continue
         team, start = found
         km = float(judged.km[helper])
+        raising = kind is StepKind.RAISE_LIMIT
         return Step(
             kind=kind,
             helper=judged.problem.helpers[helper].id,
             team=_ids(judged, team),
             start=start,
             count=len(order),
-            km=round(km, 3) if kind is StepKind.RAISE_LIMIT else math.ceil(km * 10) / 10,
+            km=round(km, 3) if raising else math.ceil(km * 10) / 10,
+            minutes=int(judged.short[helper]) if raising and judged.orders_ok[helper] else None,
         )
     return None
 

@@ -72,7 +72,9 @@ class Step(Frozen):
     (none for FIND_HELPER); ``count``: how many helpers the step concerns (at their limit, free in
     the moved window, brought in by the wider distance, free for the smaller team); ``km``: the
     distance asked for (the helper's trip, or the item's new maximum); ``window``: the moved
-    window; ``team_size``: the smaller team; ``skills``/``language``: what ``helper`` lacks.
+    window; ``team_size``: the smaller team; ``skills``/``language``: what ``helper`` lacks;
+    ``minutes``: for a raised limit of minutes (their number of visits has room), the minutes
+    more the helper would give that day.
     """
 
     kind: StepKind
@@ -85,6 +87,7 @@ class Step(Frozen):
     team_size: int | None = None
     skills: tuple[str, ...] = ()
     language: str | None = None
+    minutes: int | None = None
 
 
 class WhyParams(Frozen):

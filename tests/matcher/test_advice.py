@@ -149,3 +149,11 @@ def test_nobody_at_all_asks_outside() -> None:
     """No helper at all: FIND_HELPER, naming no team."""
     _, step = _step(_one([helper("bo", "cleaning", where=at(0.5), max_orders=0)]))
     assert step.kind is StepKind.FIND_HELPER and step.team == ()
+
+
+def test_a_limit_of_minutes_asks_for_the_minutes_missing() -> None:
+    """A helper with room for another order but 60 min a day, for a 60 min chat and 13 min of
+    travel (2.6 km there and back at 12 km/h): AT_LIMIT, ask them for 13 minutes more."""
+    entry, step = _step(_one([helper("ann", "companionship", where=at(1.0), max_minutes=60)]))
+    assert entry.reason is Reason.AT_LIMIT and step.kind is StepKind.RAISE_LIMIT
+    assert (step.helper, step.minutes) == ("ann", 13)

@@ -176,12 +176,22 @@ def suggest(
             team=team,
             start=_clock(step.start),
         )
+    if step.kind is StepKind.RAISE_LIMIT and step.minutes:
+        return ngettext(
+            "%(n)s suitable helper has no time left that day: ask %(helper)s to give "
+            "%(minutes)s minutes more.",
+            "%(n)s suitable helpers have no time left that day: ask %(helper)s to give "
+            "%(minutes)s minutes more.",
+            step.count,
+            helper=who,
+            minutes=step.minutes,
+        )
     if step.kind is StepKind.RAISE_LIMIT:
         return ngettext(
-            "%(n)s suitable helper is at their daily limit: ask %(helper)s (%(visits)s of "
-            "%(limit)s visits that day) to take one more.",
-            "%(n)s suitable helpers are at their daily limit: ask %(helper)s (%(visits)s of "
-            "%(limit)s visits that day) to take one more.",
+            "%(n)s suitable helper is at their daily limit: ask %(helper)s, who has "
+            "%(visits)s of %(limit)s visits that day, to take one more.",
+            "%(n)s suitable helpers are at their daily limit: ask %(helper)s, who has "
+            "%(visits)s of %(limit)s visits that day, to take one more.",
             step.count,
             helper=who,
             visits=asked.visits if asked else "?",
