@@ -1,5 +1,6 @@
-"""Why an order was left unmatched, as data: a reason and its facts (``WhyParams``); the
-sentences and names people read are made from them outside the matcher
+"""Why an order was left unmatched, as data: a reason and its facts (``WhyParams``), with the
+one next step an office can take (``matcher.advice``, agreeing with the reason); the sentences
+and names people read are made from them outside the matcher
 (``api.services.matching.explain_text``)."""
 
 from __future__ import annotations
