@@ -88,6 +88,7 @@ class Eligibility:
             for j, window in enumerate(helper.availability):
                 self._window_start[i, j], self._window_end[i, j] = window.start, window.end
         self._room = np.array([h.max_minutes - h.committed_minutes for h in helpers])
+        self.max_orders = np.array([h.max_orders for h in helpers], dtype=np.int64)
         self._takes_orders = np.array([h.max_orders >= 1 for h in helpers], dtype=bool)
         self._radius = np.array([h.radius_km for h in helpers], dtype=float)
         self._blocked_by: dict[str, list[int]] = {}
@@ -122,6 +123,20 @@ class Eligibility:
         if not columns:
             return np.ones(len(self.problem.helpers), dtype=bool)
         return np.asarray(self._skills[:, columns].all(axis=1))
+
+    def lead_mask(self, item: ServiceItem) -> np.ndarray:
+        """Helpers holding the item's lead skill (everyone when it has none)."""
+        if item.lead_skill is None:
+            return np.ones(len(self.problem.helpers), dtype=bool)
+        return np.asarray(self._skills[:, self._skill_column[item.lead_skill]])
+
+    def limits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every helper's radius, daily orders and minutes left (before any plan)."""
+        return self._radius, self.max_orders, self._room
+
+    def blocked_from(self, resident: str) -> list[int]:
+        """The helpers blocked from the resident."""
+        return self._blocked_by.get(resident, [])
 
     def team_possible_among(self, ctx: OrderContext, mask: np.ndarray) -> bool:
         """Whether the helpers in ``mask`` could form a full team with lead and language."""

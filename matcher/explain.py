@@ -1,13 +1,15 @@
-"""Why an order was left unmatched, as data: a reason and its facts (``WhyParams``); the
-sentences and names people read are made from them outside the matcher
+"""Why an order was left unmatched, as data: a reason and its facts (``WhyParams``), with the
+one next step an office can take (``matcher.advice``, agreeing with the reason); the sentences
+and names people read are made from them outside the matcher
 (``api.services.matching.explain_text``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from matcher.advice import CAPACITY_STEPS, STEPS, Day, advise, plan_day
 from matcher.candidates import Eligibility, OrderContext
-from matcher.result import Reason, Unmatched, WhyParams, Window
+from matcher.result import Reason, Step, StepKind, Unmatched, WhyParams, Window
 
 Plan = tuple[list[int], int | None]  # helper indices and start of a covered order
 
@@ -15,13 +17,14 @@ Plan = tuple[list[int], int | None]  # helper indices and start of a covered ord
 def explain_unmatched(
     eligibility: Eligibility, contexts: list[OrderContext], covered: Mapping[int, Plan]
 ) -> list[Unmatched]:
-    """One ``Unmatched`` per order index missing from ``covered``."""
+    """One ``Unmatched`` per order index missing from ``covered``, each with its next step."""
     by_helper: dict[int, list[int]] = {}
     for order_index, (helpers, _) in covered.items():
         for helper in helpers:
             by_helper.setdefault(helper, []).append(order_index)
+    day = plan_day(eligibility, contexts, covered)
     return [
-        _explain(eligibility, contexts, ctx, covered, by_helper)
+        _explain(eligibility, contexts, ctx, covered, by_helper, day)
         for ctx in contexts
         if ctx.index not in covered
     ]
@@ -33,6 +36,7 @@ def _explain(
     ctx: OrderContext,
     covered: Mapping[int, Plan],
     by_helper: dict[int, list[int]],
+    day: Day,
 ) -> Unmatched:
     reason = ctx.blocked_reason
     rival = None
@@ -42,13 +46,30 @@ def _explain(
             reason = Reason.NOT_FREE if ctx.timed else Reason.AT_LIMIT
         else:
             reason = Reason.OUTRANKED if rival.weight > ctx.weight else Reason.AT_LIMIT
+    step = None
+    if not ctx.pinned:  # a pinned order left out means no plan; nothing to advise
+        kinds = STEPS[reason] if ctx.blocked_reason is not None else CAPACITY_STEPS
+        step = advise(eligibility, ctx, day, kinds)
+        reason = _agreeing(reason, step)
     outranking = rival if reason is Reason.OUTRANKED else None
     return Unmatched(
         order=ctx.order.id,
         reason=reason,
-        params=_params(eligibility, ctx, outranking),
+        params=_params(eligibility, ctx, outranking, step),
         outranked_by=outranking.order.id if outranking else None,
     )
+
+
+def _agreeing(reason: Reason, step: Step) -> Reason:
+    """The reason an order the plan took the helpers of is given, agreeing with its step: a
+    raised limit means they were at their limit, a moved window that they were busy then."""
+    if reason is Reason.OUTRANKED:
+        return reason
+    if step.kind is StepKind.RAISE_LIMIT:
+        return Reason.AT_LIMIT
+    if step.kind is StepKind.MOVE_WINDOW:
+        return Reason.NOT_FREE
+    return reason
 
 
 def _strongest_rival(
@@ -76,7 +97,9 @@ def _competes(ctx: OrderContext, other: OrderContext, other_start: int | None) -
     return lo - 60 - other.duration <= other_start <= hi + ctx.duration + 60
 
 
-def _params(eligibility: Eligibility, ctx: OrderContext, rival: OrderContext | None) -> WhyParams:
+def _params(
+    eligibility: Eligibility, ctx: OrderContext, rival: OrderContext | None, step: Step | None
+) -> WhyParams:
     """The facts a reader's sentence is made of (``api.services.matching.explain_text``)."""
     item, window = ctx.item, ctx.order.window
     km_rt, _, present = eligibility.travel.arrays_for_order(ctx.order)
@@ -94,4 +117,5 @@ def _params(eligibility: Eligibility, ctx: OrderContext, rival: OrderContext | N
         nearest_km=float(km_rt[skilled].min() / 2) if skilled.any() else None,
         window=Window(start=window.start, end=window.end) if window else None,
         rival_item=rival.item.code if rival else None,
+        step=step,
     )

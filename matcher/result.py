@@ -52,6 +52,46 @@ class Window(Frozen):
     end: int
 
 
+class StepKind(StrEnum):
+    """One change an office can make so that an unmatched order could be covered
+    (``matcher.advice``); the order here is the order of preference."""
+
+    ASSIGN_NOW = "assign_now"  # a team is free as things stand: send it by hand
+    RAISE_LIMIT = "raise_limit"  # ask ``helper`` (at their daily limit) to take one more
+    EXTEND_RADIUS = "extend_radius"  # ask ``helper`` to go ``km``, beyond their radius
+    MOVE_WINDOW = "move_window"  # move the order's window to ``window``
+    WIDEN_DISTANCE = "widen_distance"  # widen the item's maximum distance to ``km``
+    SMALLER_TEAM = "smaller_team"  # send a team of ``team_size`` instead
+    ADD_SKILL = "add_skill"  # ``helper`` would fit with ``skills`` / ``language``
+    FIND_HELPER = "find_helper"  # no single change is enough: a helper from outside
+
+
+class Step(Frozen):
+    """The one suggested next step for an unmatched order, as data (``matcher.advice``).
+
+    ``helper``: the helper to ask (ASSIGN_NOW, RAISE_LIMIT, EXTEND_RADIUS, ADD_SKILL); ``team``
+    and ``start``: a team (and visit start) that would cover the order once the step is taken
+    (none for FIND_HELPER); ``count``: how many helpers the step concerns (at their limit, free in
+    the moved window, brought in by the wider distance, free for the smaller team); ``km``: the
+    distance asked for (the helper's trip, or the item's new maximum); ``window``: the moved
+    window; ``team_size``: the smaller team; ``skills``/``language``: what ``helper`` lacks;
+    ``minutes``: for a raised limit of minutes (their number of visits has room), the minutes
+    more the helper would give that day.
+    """
+
+    kind: StepKind
+    helper: str | None = None
+    team: tuple[str, ...] = ()
+    start: int | None = None
+    count: int = 0
+    km: float | None = None
+    window: Window | None = None
+    team_size: int | None = None
+    skills: tuple[str, ...] = ()
+    language: str | None = None
+    minutes: int | None = None
+
+
 class WhyParams(Frozen):
     """The facts behind an unmatched order's reason, as data (a reader's sentence is made from
     them at the edge). Counts are of the problem's helpers, each stage within the one before.
@@ -61,7 +101,9 @@ class WhyParams(Frozen):
     with the skills; ``in_reach``: of those, helpers within reach; ``nearest_km``: the nearest
     helper with the skills, one way (None without travel data); ``window``: the order's window
     (None for an untimed order, i.e. the whole day); ``rival_item``: the outranking order's item;
-    ``joining``: members already on the team whom the missing places must join (a re-match).
+    ``joining``: members already on the team whom the missing places must join (a re-match);
+    ``step``: the one next step an office can take (``matcher.advice``), consistent with the
+    reason (``matcher.advice.STEPS``).
     """
 
     item: str = ""
@@ -74,6 +116,7 @@ class WhyParams(Frozen):
     window: Window | None = None
     rival_item: str | None = None
     joining: int = 0
+    step: Step | None = None
 
 
 class Unmatched(Frozen):

@@ -12,11 +12,14 @@ names), chosen per locale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from api import i18n
-from api.i18n import N_, pgettext
+from api.i18n import N_, ngettext, pgettext
 from api.i18n import gettext as _
 from matcher.model import Catalogue
-from matcher.result import Reason, WhyParams
+from matcher.result import Reason, Step, StepKind, WhyParams
 from matcher.verify import Rule
 
 # The rules of the matcher's checker: those a hand-picked team or a claim can break
@@ -136,6 +139,153 @@ def _not_free(params: WhyParams, team: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class NamedHelper:
+    """A helper a next step names, as the reader may know them: ``label`` (name and ledger
+    number; "" for readers who see no names: "a helper"), their visits that day now, their
+    daily limit and radius."""
+
+    label: str
+    visits: int
+    limit: int
+    radius_km: float
+
+
+def suggest(
+    reason: Reason | str,
+    params: WhyParams,
+    catalogue: Catalogue,
+    helpers: Mapping[str, NamedHelper],
+) -> str:
+    """The one next step (``params.step``, ``matcher.advice``) as a sentence in the current
+    locale; "" when the matcher gave none. ``helpers``: the helpers the step names, by the key
+    it names them with."""
+    step = params.step
+    if step is None:
+        return ""
+    if step.kind is StepKind.FIND_HELPER:
+        return _find_helper(Reason(reason), params, catalogue)
+    asked = helpers.get(step.helper or "")
+    who = _label(asked)
+    if step.kind is StepKind.ASSIGN_NOW:
+        team = _(", ").join(_label(helpers.get(h)) for h in step.team)
+        if step.start is None:
+            return _("Send %(team)s by hand: they are free as things stand.", team=team)
+        return _(
+            "Send %(team)s by hand at %(start)s: they are free as things stand.",
+            team=team,
+            start=_clock(step.start),
+        )
+    if step.kind is StepKind.RAISE_LIMIT and step.minutes:
+        return ngettext(
+            "%(n)s suitable helper has no time left that day: ask %(helper)s to give "
+            "%(minutes)s minutes more.",
+            "%(n)s suitable helpers have no time left that day: ask %(helper)s to give "
+            "%(minutes)s minutes more.",
+            step.count,
+            helper=who,
+            minutes=step.minutes,
+        )
+    if step.kind is StepKind.RAISE_LIMIT:
+        return ngettext(
+            "%(n)s suitable helper is at their daily limit: ask %(helper)s, who has "
+            "%(visits)s of %(limit)s visits that day, to take one more.",
+            "%(n)s suitable helpers are at their daily limit: ask %(helper)s, who has "
+            "%(visits)s of %(limit)s visits that day, to take one more.",
+            step.count,
+            helper=who,
+            visits=asked.visits if asked else "?",
+            limit=asked.limit if asked else "?",
+        )
+    if step.kind is StepKind.EXTEND_RADIUS:
+        return _(
+            "Ask %(helper)s, who lives %(distance)s away (beyond the %(radius)s they go), to go "
+            "that far this once.",
+            helper=who,
+            distance=i18n.format_km(step.km or 0),
+            radius=i18n.format_km(asked.radius_km if asked else 0),
+        )
+    return _changed(step, params, catalogue, who)
+
+
+def _label(helper: NamedHelper | None) -> str:
+    return helper.label if helper is not None and helper.label else _("a helper")
+
+
+def _changed(step: Step, params: WhyParams, catalogue: Catalogue, who: str) -> str:
+    """A step that changes the order, its item or a helper's skills."""
+    if step.kind is StepKind.MOVE_WINDOW and step.window is not None:
+        return ngettext(
+            "Move the window to %(start)s–%(end)s: %(n)s suitable helper is free then.",
+            "Move the window to %(start)s–%(end)s: %(n)s suitable helpers are free then.",
+            step.count,
+            start=_clock(step.window.start),
+            end=_clock(step.window.end),
+        )
+    if step.kind is StepKind.WIDEN_DISTANCE:
+        item = next((i for i in catalogue.items if i.code == params.item), None)
+        return ngettext(
+            "Widen the distance of %(item)s from %(old)s to %(new)s: that brings in %(n)s "
+            "suitable helper.",
+            "Widen the distance of %(item)s from %(old)s to %(new)s: that brings in %(n)s "
+            "suitable helpers.",
+            step.count,
+            item=_item_name(catalogue, params.item),
+            old=i18n.format_km(item.max_distance_km or 0) if item else "?",
+            new=i18n.format_km(step.km or 0),
+        )
+    if step.kind is StepKind.SMALLER_TEAM:
+        return _(
+            "Send a team of %(size)s instead of %(team)s: the helpers free now cannot make a "
+            "full team.",
+            size=step.team_size,
+            team=params.team,
+        )
+    lacking = [_skill_name(catalogue, s) for s in step.skills]
+    if step.language:
+        lacking.append(_("speaking %(language)s", language=language_name(step.language)))
+    return _(
+        "%(helper)s, %(distance)s away and free, lacks only %(what)s: check the ledger, or find "
+        "a helper who has it.",
+        helper=who,
+        distance=i18n.format_km(step.km or 0),
+        what=_(", ").join(lacking),
+    )
+
+
+def _find_helper(reason: Reason, params: WhyParams, catalogue: Catalogue) -> str:
+    """No single change is enough: where to look instead, by the reason."""
+    if reason is Reason.NO_SKILL:
+        skills = _(", ").join(_skill_name(catalogue, s) for s in params.skills) or _("none")
+        return _(
+            "No single change is enough: register a helper with %(skills)s, or ask a "
+            "neighbouring community.",
+            skills=skills,
+        )
+    if reason is Reason.OUT_OF_REACH and params.nearest_km is not None:
+        return _(
+            "No single change is enough: ask a community outside (the nearest helper with the "
+            "skills lives %(distance)s away).",
+            distance=i18n.format_km(params.nearest_km),
+        )
+    return _(
+        "No single change is enough: offer the resident another day, or phone helpers who "
+        "might change their plans."
+    )
+
+
+def suggest_in(
+    locale: str,
+    reason: Reason | str,
+    params: WhyParams,
+    catalogue: Catalogue,
+    helpers: Mapping[str, NamedHelper],
+) -> str:
+    """``suggest`` in ``locale``."""
+    with i18n.use_locale(locale):
+        return suggest(reason, params, catalogue, helpers)
+
+
 def explain_in(
     locale: str,
     reason: Reason | str,
@@ -147,6 +297,16 @@ def explain_in(
     language)."""
     with i18n.use_locale(locale):
         return explain(reason, params, catalogue, outranked_by)
+
+
+def language_name(code: str) -> str:
+    """A resident's language by name in the current locale (the pages' language labels)."""
+    names = {
+        "zh": pgettext("language", "Chinese"),
+        "mn": pgettext("language", "Mongolian"),
+        "en": pgettext("language", "English"),
+    }
+    return names.get(code) or pgettext("language", "another language")
 
 
 def _item_name(catalogue: Catalogue, code: str) -> str:

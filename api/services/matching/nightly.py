@@ -35,6 +35,7 @@ from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.closing.deadlines import roll_over
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
+from api.services.matching import community_figures
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
@@ -516,6 +517,8 @@ def _write(
     run.finished_at = utcnow()
     wall_s = time.perf_counter() - began
     run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
+    wait_boost = _params(settings).wait_boost
+    run.figures["communities"] = community_figures.of_plan(plan.problem, plan.result, wait_boost)
     session.commit()
     log.info("nightly run %s done (solved in %.3fs): %s", run.id, plan.solve_s, run.figures)
     for order_id in snapshot.deferred:

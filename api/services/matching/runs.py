@@ -23,14 +23,16 @@ from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.closing.deadlines import overdue_where
 from api.services.errors import BadInput, NotFound
-from api.services.matching.explain_text import explain_in
+from api.services.matching import community_figures
+from api.services.matching.day_loads import visits_on
+from api.services.matching.explain_text import NamedHelper, explain_in, suggest_in
 from api.services.matching.problem import catalogue_from_db
 from api.services.paging import Page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
 from api.store.statuses import RunStatus
-from api.store.tables import OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow
+from api.store.tables import HelperRow, OrderRow, ResidentRow, RunRow, RunUnmatched, utcnow
 from matcher.model import Catalogue
 from matcher.params import SolveParams
 from matcher.result import WhyParams
@@ -56,6 +58,11 @@ class UnmatchedView:
     explanation_en: str
     outranked_by: int | None
     overdue: bool = False  # the order is past its promised deadline (listed first)
+    # The one next step an office can take (``params["step"]``, ``matcher.advice``) as a
+    # sentence in the reader's language and in each shipped one ("" when there is none).
+    suggestion: str = ""
+    suggestion_zh: str = ""
+    suggestion_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -217,7 +224,7 @@ def list_runs(
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
-    return Page([_summary(r) for r in rows], total, page, page_size)
+    return Page([_summary(r, actor) for r in rows], total, page, page_size)
 
 
 def get_run(
@@ -255,18 +262,25 @@ def get_run(
     unmatched: list[UnmatchedView] = []
     if rows:
         catalogue = catalogue_from_db(session)
+        named = _named_helpers(session, actor, run.date, [row for row, _, _ in rows])
         unmatched = [
-            _unmatched_view(row, community_id, bool(late), catalogue)
+            _unmatched_view(row, community_id, bool(late), catalogue, named)
             for row, community_id, late in rows
         ]
-    return RunView(**vars(_summary(run)), unmatched=unmatched)
+    return RunView(**vars(_summary(run, actor, len(unmatched))), unmatched=unmatched)
 
 
 def _unmatched_view(
-    row: RunUnmatched, community_id: int, overdue: bool, catalogue: Catalogue
+    row: RunUnmatched,
+    community_id: int,
+    overdue: bool,
+    catalogue: Catalogue,
+    named: dict[str, NamedHelper],
 ) -> UnmatchedView:
-    """The stored reason and facts, with the sentences made from them (a row from before
-    migration 0004 has no facts: its stored sentences are shown as they are)."""
+    """The stored reason, facts and next step, with the sentences made from them (a row from
+    before migration 0004 has no facts: its stored sentences are shown as they are)."""
+    suggestions = ["", "", ""]
+    locales = ("zh_CN", "en", i18n.current())  # each shipped language, then the reader's
     if row.params is None:
         zh, en = row.explanation_zh or "", row.explanation_en or ""
         here = zh if i18n.short() == "zh" else en
@@ -274,8 +288,9 @@ def _unmatched_view(
         params = WhyParams.model_validate(row.params)
         zh, en, here = (
             explain_in(locale, row.reason, params, catalogue, row.outranked_by)
-            for locale in ("zh_CN", "en", i18n.current())
+            for locale in locales
         )
+        suggestions = [suggest_in(loc, row.reason, params, catalogue, named) for loc in locales]
     return UnmatchedView(
         order_id=row.order_id,
         community_id=community_id,
@@ -286,7 +301,41 @@ def _unmatched_view(
         explanation_en=en,
         outranked_by=row.outranked_by,
         overdue=overdue,
+        suggestion=suggestions[2],
+        suggestion_zh=suggestions[0],
+        suggestion_en=suggestions[1],
     )
+
+
+def _named_helpers(
+    session: Session, actor: Actor, date: dt.date, rows: list[RunUnmatched]
+) -> dict[str, NamedHelper]:
+    """The helpers the rows' next steps name (by the row id as text the steps keep), with their
+    visits that day now: two queries for the whole run. Planners see no names."""
+    ids = {
+        int(helper)
+        for row in rows
+        for step in [(row.params or {}).get("step") or {}]
+        for helper in [step.get("helper"), *(step.get("team") or ())]
+        if helper
+    }
+    if not ids:
+        return {}
+    found = session.execute(
+        select(HelperRow.id, HelperRow.name, HelperRow.code, HelperRow.max_orders,
+               HelperRow.radius_km).where(HelperRow.id.in_(sorted(ids)))
+    ).all()  # fmt: skip
+    visits = visits_on(session, date, ids)
+    personal = actor.role != "planner"
+    return {
+        str(helper_id): NamedHelper(
+            label=f"{name} ({code})" if personal else "",
+            visits=visits.get(helper_id, 0),
+            limit=max_orders,
+            radius_km=radius_km,
+        )
+        for helper_id, name, code, max_orders, radius_km in found
+    }
 
 
 def _error_text(error: str) -> str:
@@ -304,7 +353,8 @@ def _street(actor: Actor) -> int:
     return actor.street_id
 
 
-def _summary(run: RunRow) -> RunSummary:
+def _summary(run: RunRow, actor: Actor, unmatched: int | None = None) -> RunSummary:
+    """The run as the actor reads it: a community's staff get their community's figures."""
     return RunSummary(
         id=run.id,
         street_id=run.street_id,
@@ -317,5 +367,5 @@ def _summary(run: RunRow) -> RunSummary:
         started_by=run.started_by,
         error=_error_text(run.error),
         settings={k: v for k, v in (run.settings or {}).items() if k not in PRIVATE_SETTINGS},
-        figures=run.figures or {},
+        figures=community_figures.scoped(run.figures or {}, actor.community_id, unmatched),
     )

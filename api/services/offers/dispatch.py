@@ -11,16 +11,18 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api import i18n
 from api.i18n import gettext as _
-from api.i18n import pgettext
+from api.i18n import ngettext, pgettext
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict
+from api.services.matching.day_loads import visits_on
 from api.services.matching.explain_text import reason_label, rule_label
 from api.services.matching.problem import (
     TeamViolation,
@@ -40,19 +42,22 @@ from api.services.orders import scope_orders, scoped_order
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.statuses import CANCELLABLE_ORDER_STATUSES
+from api.store.statuses import CANCELLABLE_ORDER_STATUSES, AssignmentStatus, OfferStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     OPEN_ORDER_STATUSES,
     AssignmentRow,
+    FeedbackRow,
     HelperRow,
+    OfferRow,
     OrderRow,
     ResidentRow,
     UserRow,
     utcnow,
 )
 from matcher.eligible import Eligible, eligible_helpers
+from matcher.result import Reason
 
 log = logging.getLogger("qunbang.dispatch")
 
@@ -99,6 +104,10 @@ class CandidateView:
     gender_mismatch: bool
     offer_status: str | None  # on this order's live team, if there
     why: list[str]
+    visits: int = 0  # visits that day so far
+    max_orders: int = 0  # their daily limit
+    score_from_resident: tuple[float, int] | None = None  # mean score and how many, if any
+    score_overall: tuple[float, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -271,8 +280,9 @@ def cancel_order(
 def candidates_for(
     session: Session, actor: Actor, order_id: int, limit: int = 20
 ) -> CandidatesView:
-    """Helpers able to serve the order on their own account, best first: the resident's circle,
-    then the nearest; each with why (distance, circle, lead skill, language)."""
+    """Helpers able to serve the order on their own account, best first (``_rank``); each with
+    why (distance, circle or not, visits that day of their limit, past scores, lead skill,
+    language)."""
     return candidates_for_many(session, actor, [order_id], limit)[order_id]
 
 
@@ -282,26 +292,43 @@ def candidates_for_many(
     """``candidates_for`` of each order (a page listing several). Orders of one street and day
     that have no live team are judged in one problem, so what they ask of the street (its
     helpers and their day) is read once: the answers are the same, since the only visits an
-    order's problem leaves out of the helpers' day are its own team's."""
+    order's problem leaves out of the helpers' day are its own team's. The helpers' visits
+    that day and their past scores are read once for all the orders (one grouped query each)."""
     orders = [scoped_order(session, actor, order_id) for order_id in dict.fromkeys(order_ids)]
     teams = {order.id: live_assignment(session, order.id) for order in orders}
     groups: dict[tuple[object, ...], list[OrderRow]] = defaultdict(list)
     for order in orders:
         alone = teams[order.id] is not None
         groups[("alone", order.id) if alone else (order.street_id, order.date)].append(order)
-    views: dict[int, CandidatesView] = {}
+    found: dict[int, _Options] = {}
     for group in groups.values():
-        views.update(_candidates(session, group, teams, limit))
-    return {order.id: views[order.id] for order in orders}
+        found.update(_options(session, group, limit))
+    shortlisted = {o.id: [h for h, _ in found[o.id].helpers] for o in orders}
+    loads = _loads(session, orders, shortlisted)
+    scores = past_scores(session, {h for ids in shortlisted.values() for h in ids})
+    return {
+        order.id: _view(session, order, found[order.id], teams[order.id], loads, scores, limit)
+        for order in orders
+    }
 
 
-def _candidates(
-    session: Session,
-    orders: list[OrderRow],
-    teams: dict[int, AssignmentRow | None],
-    limit: int,
-) -> dict[int, CandidatesView]:
-    """The candidates of ``orders`` (one street and day), from one problem of just those."""
+# How many of an order's nearest eligible helpers (besides its circle) are read for their day
+# and scores before ranking: ranking only reorders near helpers, it never reaches far ones.
+SHORTLIST = 4
+
+
+@dataclass(frozen=True)
+class _Options:
+    """An order's eligible helpers (row id, the matcher's facts), nearest first, and why none."""
+
+    team: int
+    helpers: list[tuple[int, Eligible]]
+    blocked: Reason | None
+    rows: dict[int, Any]  # helper rows by id
+
+
+def _options(session: Session, orders: list[OrderRow], limit: int) -> dict[int, _Options]:
+    """The eligible helpers of ``orders`` (one street and day), from one problem of just those."""
     first = orders[0]
     problem = build_problem(  # ``near``: only who could serve one of them enters
         session,
@@ -312,50 +339,189 @@ def _candidates(
         near=True,
     )
     options = {o.order: o for o in eligible_helpers(problem.problem)}
-    views = {}
+    found = {}
     for order in orders:
-        found = options[problem.keys.orders.key(order.id)]
-        ranked = sorted(found.helpers, key=lambda e: (not e.in_circle, e.km_one_way))[:limit]
-        live = teams[order.id]
-        on_team = {
-            o.helper_id: o.status
-            for o in (live.offers if live is not None else [])
-            if o.status in LIVE_OFFER_STATUSES
-        }
-        item = item_of(session, order)
-        language = order.resident.language
-        items = []
-        for eligible in ranked:
-            helper = problem.helpers[eligible.helper]
-            items.append(
-                CandidateView(
-                    helper_id=helper.id,
-                    name=helper.name,
-                    community_id=helper.community_id,
-                    km_one_way=round(eligible.km_one_way, 3),
-                    in_circle=eligible.in_circle,
-                    has_lead=eligible.has_lead,
-                    speaks=eligible.speaks,
-                    gender_mismatch=eligible.gender_mismatch,
-                    offer_status=on_team.get(helper.id),
-                    why=_why(eligible, item.lead_skill, language),
-                )
-            )
-        blocked = found.blocked_reason
-        views[order.id] = CandidatesView(
-            order.id,
-            found.team,
-            str(blocked) if blocked else None,
-            reason_label(blocked) if blocked else None,
-            items,
+        option = options[problem.keys.orders.key(order.id)]
+        nearest = sorted(option.helpers, key=lambda e: (not e.in_circle, e.km_one_way))
+        circle = sum(e.in_circle for e in nearest)
+        kept = nearest[: circle + SHORTLIST * limit]
+        rows = {problem.keys.helpers.row(e.helper): problem.helpers[e.helper] for e in kept}
+        found[order.id] = _Options(
+            option.team,
+            [(problem.keys.helpers.row(e.helper), e) for e in kept],
+            option.blocked_reason,
+            rows,
         )
-    return views
+    return found
+
+
+def _loads(
+    session: Session, orders: list[OrderRow], helpers: dict[int, list[int]]
+) -> dict[tuple[dt.date, int], int]:
+    """Visits that day of each order's shortlisted helpers (one query per date on the page)."""
+    by_date: dict[dt.date, set[int]] = defaultdict(set)
+    for order in orders:
+        by_date[order.date].update(helpers[order.id])
+    return {
+        (date, helper): count
+        for date, ids in by_date.items()
+        for helper, count in visits_on(session, date, ids).items()
+    }
+
+
+@dataclass(frozen=True)
+class PastScores:
+    """A helper's feedback scores: the mean and count overall, and from each resident."""
+
+    overall: tuple[float, int]
+    by_resident: dict[int, tuple[float, int]]
+
+
+def past_scores(session: Session, helper_ids: set[int]) -> dict[int, PastScores]:
+    """The feedback scores of visits each helper took part in (accepted members of done or
+    confirmed visits), overall and per resident: one grouped query."""
+    if not helper_ids:
+        return {}
+    query = (
+        select(
+            OfferRow.helper_id,
+            OrderRow.resident_id,
+            func.sum(FeedbackRow.score),
+            func.count(FeedbackRow.id),
+        )
+        .join(OrderRow, FeedbackRow.order_id == OrderRow.id)
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .where(
+            OfferRow.helper_id.in_(sorted(helper_ids)),
+            OfferRow.status == OfferStatus.ACCEPTED,
+            AssignmentRow.status.in_((AssignmentStatus.DONE, AssignmentStatus.CONFIRMED)),
+        )
+        .group_by(OfferRow.helper_id, OrderRow.resident_id)
+    )
+    sums: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+    for helper_id, resident_id, total, count in session.execute(query):
+        sums[helper_id][resident_id] = (int(total), int(count))
+    return {
+        helper_id: PastScores(
+            overall=(
+                sum(t for t, _ in per.values()) / sum(c for _, c in per.values()),
+                sum(c for _, c in per.values()),
+            ),
+            by_resident={r: (t / c, c) for r, (t, c) in per.items()},
+        )
+        for helper_id, per in sums.items()
+    }
+
+
+LOW_SCORE = 2.0  # a mean this low from the resident puts the helper after the others
+
+
+def _rank(
+    eligible: Eligible, visits: int, from_resident: tuple[float, int] | None
+) -> tuple[bool, bool, int, int, float]:
+    """Best first: the resident's circle; not someone the resident scored low; then by half
+    kilometre, and within one the lighter day; then the nearer."""
+    low = from_resident is not None and from_resident[0] <= LOW_SCORE
+    return (not eligible.in_circle, low, int(eligible.km_one_way * 2), visits, eligible.km_one_way)
+
+
+def _view(
+    session: Session,
+    order: OrderRow,
+    found: _Options,
+    live: AssignmentRow | None,
+    loads: dict[tuple[dt.date, int], int],
+    scores: dict[int, PastScores],
+    limit: int,
+) -> CandidatesView:
+    """The order's candidates, ranked (``_rank``) and cut to ``limit``, each with why."""
+    on_team = {
+        o.helper_id: o.status
+        for o in (live.offers if live is not None else [])
+        if o.status in LIVE_OFFER_STATUSES
+    }
+    item = item_of(session, order)
+    resident = order.resident
+
+    def facts(helper_id: int) -> tuple[int, tuple[float, int] | None]:
+        past = scores.get(helper_id)
+        return loads.get((order.date, helper_id), 0), (
+            past.by_resident.get(resident.id) if past else None
+        )
+
+    ranked = sorted(found.helpers, key=lambda pair: _rank(pair[1], *facts(pair[0])))[:limit]
+    items = []
+    for helper_id, eligible in ranked:
+        helper = found.rows[helper_id]
+        visits, from_resident = facts(helper_id)
+        past = scores.get(helper_id)
+        items.append(
+            CandidateView(
+                helper_id=helper.id,
+                name=helper.name,
+                community_id=helper.community_id,
+                km_one_way=round(eligible.km_one_way, 3),
+                in_circle=eligible.in_circle,
+                has_lead=eligible.has_lead,
+                speaks=eligible.speaks,
+                gender_mismatch=eligible.gender_mismatch,
+                offer_status=on_team.get(helper.id),
+                why=_why(eligible, item.lead_skill, resident.language)
+                + _load_and_scores(visits, helper.max_orders, from_resident, past),
+                visits=visits,
+                max_orders=helper.max_orders,
+                score_from_resident=from_resident,
+                score_overall=past.overall if past else None,
+            )
+        )
+    blocked = found.blocked
+    return CandidatesView(
+        order.id,
+        found.team,
+        str(blocked) if blocked else None,
+        reason_label(blocked) if blocked else None,
+        items,
+    )
+
+
+def _load_and_scores(
+    visits: int,
+    limit: int,
+    from_resident: tuple[float, int] | None,
+    past: PastScores | None,
+) -> list[str]:
+    """Why, continued: the helper's day so far and what residents scored them."""
+    reasons = [_("%(visits)s of %(limit)s visits that day", visits=visits, limit=limit)]
+    if from_resident is not None:
+        reasons.append(
+            ngettext(
+                "scored %(score)s by this resident (%(n)s visit)",
+                "scored %(score)s by this resident on average (%(n)s visits)",
+                from_resident[1],
+                score=i18n.format_number(from_resident[0], 1),
+            )
+        )
+    if past is not None:
+        reasons.append(
+            ngettext(
+                "scored %(score)s overall (%(n)s visit)",
+                "scored %(score)s overall on average (%(n)s visits)",
+                past.overall[1],
+                score=i18n.format_number(past.overall[0], 1),
+            )
+        )
+    else:
+        reasons.append(_("no scores yet"))
+    return reasons
 
 
 def _why(eligible: Eligible, lead_skill: str | None, language: str | None) -> list[str]:
     reasons = [_("%(distance)s away", distance=i18n.format_km(eligible.km_one_way))]
     if eligible.in_circle:
         reasons.append(_("in the resident's circle"))
+    else:
+        reasons.append(_("not in the resident's circle"))
     if lead_skill and eligible.has_lead:
         reasons.append(_("holds the lead skill (%(lead_skill)s)", lead_skill=lead_skill))
     if language and eligible.speaks:

@@ -96,15 +96,28 @@ def helper_km(problem: StreetProblem, helper_id: int, order: OrderRow) -> float:
 
 
 def unmatched_row(run_id: int, unmatched: Unmatched, keys: Keys) -> RunUnmatched:
-    """A matcher explanation as a run's row: the reason and its facts as data, the order and
-    the outranking order mapped back to order ids through the problem's ``keys`` (sentences
-    are made where they are shown: ``api.services.matching.explain_text``)."""
+    """A matcher explanation as a run's row: the reason and its facts as data, the order, the
+    outranking order and the helpers the next step names mapped back to row ids through the
+    problem's ``keys`` (sentences are made where they are shown:
+    ``api.services.matching.explain_text``)."""
     outranked = unmatched.outranked_by
+    params = unmatched.params
+    if params.step is not None:  # the helpers it names, by row id (as text, like every key)
+        step = params.step
+        known = keys.helpers.to_row
+        named = [h for h in (step.helper, *step.team) if h is not None]
+        if all(h in known for h in named):
+            helper = str(known[step.helper]) if step.helper else None
+            team = tuple(str(known[h]) for h in step.team)
+            step = step.model_copy(update={"helper": helper, "team": team})
+            params = params.model_copy(update={"step": step})
+        else:  # made on another problem than ``keys`` (a re-match asking without its pins)
+            params = params.model_copy(update={"step": None})
     return RunUnmatched(
         run_id=run_id,
         order_id=keys.orders.row(unmatched.order),
         reason=str(unmatched.reason),
-        params=unmatched.params.model_dump(mode="json"),
+        params=params.model_dump(mode="json"),
         outranked_by=keys.orders.row(outranked) if outranked is not None else None,
     )
 
