@@ -25,11 +25,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
-from api.store.tables import CacheStamp, CategoryRow, HelperRow, ItemRow, SkillRow, Street
+from api.store.tables import (
+    CacheStamp,
+    CategoryRow,
+    HelperRow,
+    ItemRow,
+    SkillRow,
+    Street,
+    StreetItemRow,
+)
 
 T = TypeVar("T")
 CATALOGUE = "catalogue"
-CATALOGUE_TABLES = (SkillRow, CategoryRow, ItemRow)
+# A street's own item settings restamp the catalogue too: the effective catalogue of every
+# street is filed under it (``api.services.ledger.street_catalogue``).
+CATALOGUE_TABLES = (SkillRow, CategoryRow, ItemRow, StreetItemRow)
 KEPT = 32  # values kept per process (a few per street: helpers; one catalogue per database)
 
 

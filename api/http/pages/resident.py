@@ -178,7 +178,7 @@ def _order_page(
     error: str | None = None,
 ) -> Response:
     """The order form: the catalogue's active items by category, the dates the street takes."""
-    cat = catalogue.catalogue(session)
+    cat = catalogue.catalogue(session, actor)
     groups = [
         (category, [i for i in cat.items if i.category == category.code and i.active])
         for category in cat.categories

@@ -40,9 +40,9 @@ KINDS = {  # a ledger: (the import page's title, the link back to its list)
 }
 
 
-def _labels(session: Session) -> dict[str, Any]:
+def _labels(session: Session, actor: Actor) -> dict[str, Any]:
     """Catalogue codes → (Chinese, English) for kinds, categories and skills."""
-    cat = catalogue.catalogue(session)
+    cat = catalogue.catalogue(session, actor)
     return {
         "kinds": {k.code: (k.name_zh, k.name_en) for k in cat.helper_kinds},
         "categories": {c.code: (c.name_zh, c.name_en) for c in cat.resident_categories},
@@ -81,7 +81,7 @@ def _list_context(
         "query": query,
         "communities": communities,
         "pager_base": f"{path}?{urlencode(kept)}{'&' if kept else ''}",
-        **_labels(session),
+        **_labels(session, actor),
     }
 
 
@@ -123,7 +123,7 @@ def resident(
     )
     placed = orders.list_orders(session, actor, upcoming, 1, 100)
     return show(request, "s/resident.html", actor, section="residents", person=person,
-                placed=placed, **_labels(session))  # fmt: skip
+                placed=placed, **_labels(session, actor))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -166,7 +166,7 @@ def helper(
                     error=missing.message)  # fmt: skip
     return show(request, "s/helper.html", actor, section="helpers", person=person,
                 entries=ledger_page, max_bonus=points.MAX_BONUS,
-                max_reason=points.MAX_REASON, **_labels(session))  # fmt: skip
+                max_reason=points.MAX_REASON, **_labels(session, actor))  # fmt: skip
 
 
 def _points_url(helper_id: int) -> str:

@@ -23,6 +23,7 @@ from api.services.actor import Actor
 from api.services.errors import Forbidden
 from api.services.ledger.import_columns import COLUMNS, clock
 from api.services.ledger.sheets import CSV_MEDIA, XLSX_MEDIA, Value, write_csv, write_xlsx
+from api.services.ledger.street_catalogue import StreetItem, street_catalogue
 from api.services.ledger.views import LedgerFilters, filtered
 from api.store.db import begin_write
 from api.store.tables import (
@@ -30,7 +31,6 @@ from api.store.tables import (
     AssignmentRow,
     Grid,
     HelperRow,
-    ItemRow,
     OrderRow,
     ResidentRow,
     SkillRow,
@@ -53,6 +53,7 @@ SHEET_HEADERS = (
     N_("Volunteer's phone"),
     N_("Status"),
     N_("Note"),
+    N_("Price (yuan)"),
 )
 SHEET_TITLE = N_("Assignment sheet")
 OFFER_STATUS = {"pending": N_("awaiting reply"), "accepted": N_("accepted")}
@@ -133,7 +134,7 @@ class SheetLine:
     """One line of the assignment sheet: an order and one member (none while unmatched)."""
 
     order: OrderRow
-    item: ItemRow
+    item: StreetItem  # as the street has it (its duration, its price)
     start: int | None  # the planned start (None: not planned yet)
     status: str  # a message id, shown in the reader's language
     helper: HelperRow | None
@@ -172,7 +173,7 @@ def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
     if actor.community_id is not None:
         query = query.where(ResidentRow.community_id == actor.community_id)
     orders = list(session.scalars(query).unique())
-    items = {item.code: item for item in session.scalars(select(ItemRow))}
+    items = street_catalogue(session, actor.street_id).items if actor.street_id else {}
     live = select(AssignmentRow).where(
         AssignmentRow.order_id.in_([order.id for order in orders]),
         AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
@@ -185,7 +186,7 @@ def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
 
 
 def _order_lines(
-    order: OrderRow, item: ItemRow, assignment: AssignmentRow | None
+    order: OrderRow, item: StreetItem, assignment: AssignmentRow | None
 ) -> list[SheetLine]:
     if assignment is None:
         return [SheetLine(order, item, None, UNMATCHED, None)]
@@ -218,6 +219,7 @@ def _sheet_row(line: SheetLine) -> list[Value]:
         helper.phone if helper else "",
         _(line.status),
         order.note,
+        line.item.price_yuan if line.item.paid else None,
     ]
 
 

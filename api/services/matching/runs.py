@@ -254,7 +254,7 @@ def get_run(
     rows = session.execute(query).all()
     unmatched: list[UnmatchedView] = []
     if rows:
-        catalogue = catalogue_from_db(session)
+        catalogue = catalogue_from_db(session, run.street_id)
         unmatched = [
             _unmatched_view(row, community_id, bool(late), catalogue)
             for row, community_id, late in rows
