@@ -72,7 +72,13 @@ def catalogue(session: Session, actor: Actor) -> CatalogueOut:
         ]
     else:
         items = [
-            ItemOut.model_validate({**vars(item), "required_skills": list(item.required_skills)})
+            ItemOut.model_validate(
+                {
+                    **vars(item),
+                    "required_skills": list(item.required_skills),
+                    "price_yuan": item.price_yuan,
+                }
+            )
             for item in street_catalogue(session, street_id).items.values()
         ]
     return CatalogueOut(
