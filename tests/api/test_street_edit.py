@@ -153,7 +153,7 @@ def test_page_edits_and_download(
         page = client.get("/s/street").text
         assert 'action="/s/street/items"' not in page and "东湖社区" in page
         refused = client.get("/s/street.yaml")
-        assert "street-wide staff" in refused.text and "qingshan" not in refused.text
+        assert "street-wide staff" in refused.text and "code: qingshan" not in refused.text
         refused = client.post("/s/street/names", data={"name": "x", "time_zone": "UTC"})
         assert "street-wide staff" in refused.text
     with sessions() as session:
