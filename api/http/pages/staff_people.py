@@ -25,7 +25,7 @@ from api.services import orders
 from api.services.actor import Actor
 from api.services.closing import points
 from api.services.errors import BadInput, NotFound, ServiceError
-from api.services.ledger import catalogue, imports
+from api.services.ledger import catalogue, imports, managed
 from api.services.ledger import people as ledger
 from api.services.ledger.views import LedgerFilters
 from api.services.offers.assign import local_today
@@ -37,6 +37,7 @@ ENTRIES_PER_PAGE = 20
 KINDS = {  # a ledger: (the import page's title, the link back to its list)
     "residents": (N_("Import the residents' ledger"), N_("Residents")),
     "helpers": (N_("Import the helpers' ledger"), N_("Helpers")),
+    "managed": (N_("Import the management-type ledger"), N_("Management-type people")),
 }
 
 
@@ -122,8 +123,9 @@ def resident(
         resident_id=resident_id, date_from=local_today(request.app.state.settings)
     )
     placed = orders.list_orders(session, actor, upcoming, 1, 100)
+    also = managed.same_person_of_resident(session, resident_id)
     return show(request, "s/resident.html", actor, section="residents", person=person,
-                placed=placed, **_labels(session, actor))  # fmt: skip
+                placed=placed, also_helper=also, **_labels(session, actor))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -164,8 +166,9 @@ def helper(
         session.rollback()
         return show(request, "s/missing.html", actor, 404, section="helpers",
                     error=missing.message)  # fmt: skip
+    also = managed.same_person_of_helper(session, helper_id)
     return show(request, "s/helper.html", actor, section="helpers", person=person,
-                entries=ledger_page, max_bonus=points.MAX_BONUS,
+                also_resident=also, entries=ledger_page, max_bonus=points.MAX_BONUS,
                 max_reason=points.MAX_REASON, **_labels(session, actor))  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from api.store.db import begin_write
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     AssignmentRow,
+    Building,
     Grid,
     HelperRow,
     OrderRow,
@@ -111,6 +112,14 @@ def export_ledger(
 def _display_names(session: Session) -> dict[str, dict[Any, str]]:
     return {
         "grid": dict(session.execute(select(Grid.id, Grid.name)).all()),
+        "building": dict(session.execute(select(Building.id, Building.name)).all()),
+        "helper": dict(
+            session.execute(
+                select(HelperRow.id, HelperRow.code).join(
+                    ResidentRow, ResidentRow.helper_id == HelperRow.id
+                )
+            ).all()
+        ),
         "skills": dict(session.execute(select(SkillRow.code, SkillRow.name_zh)).all()),
     }
 
@@ -121,6 +130,9 @@ def _value(row: HelperRow | ResidentRow, name: str, names: dict[str, dict[Any, s
         return row.community.name
     if name == "grid":
         return names["grid"].get(row.grid_id) if row.grid_id is not None else None
+    if name in ("building", "helper"):
+        place = getattr(row, f"{name}_id")
+        return names[name].get(place) if place is not None else None
     if name == "skills" and isinstance(row, HelperRow):
         return [names["skills"].get(code, code) for code in row.skills]
     return getattr(row, name)
