@@ -176,3 +176,24 @@ def test_a_resident_and_a_helper_may_be_the_same_person(
     assert client.post("/login", data=data, follow_redirects=False).status_code == 303
     assert helper_code in client.get(f"/s/residents/{first_id}").text
     assert f"/s/residents/{first_id}" in client.get(f"/s/helpers/{helper_id}").text
+
+
+def test_migration_0009_goes_down_and_up(db_url: str, sessions: Sessions) -> None:
+    """Migration 0009 is reversible: down to 0007 drops the management-type table and the
+    same-person column, up again brings them back."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from api.store.db import alembic_config
+
+    config = alembic_config(db_url)
+    command.downgrade(config, "0007")
+    with sessions() as session:
+        schema = inspect(session.connection())
+        assert "managed_people" not in schema.get_table_names()
+        assert "helper_id" not in {c["name"] for c in schema.get_columns("residents")}
+    command.upgrade(config, "head")
+    with sessions() as session:
+        schema = inspect(session.connection())
+        assert "managed_people" in schema.get_table_names()
+        assert "helper_id" in {c["name"] for c in schema.get_columns("residents")}
