@@ -156,7 +156,7 @@ class StreetItemRow(Base):
     """A street's own setting of a catalogue item (``qunbang street init``): enabled or not,
     and a duration, team size and price (in fen, for paid items) replacing the shipped
     catalogue's; None keeps the catalogue's. Items a street does not name use the catalogue.
-    Stored for the street's pages and a later matcher change: matching reads ``service_items``."""
+    Read through ``api.services.ledger.street_catalogue`` (the one overlay)."""
 
     __tablename__ = "street_items"
     __table_args__ = (

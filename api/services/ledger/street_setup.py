@@ -9,8 +9,9 @@ the file no longer names is removed only when nobody (helper, resident, account)
 otherwise the file is refused; accounts the file no longer names are left as they are.
 
 New accounts get a random password, returned once (the command prints it) and never stored
-in the file or shown again. Catalogue settings are stored per street (``street_items``); the
-matcher still reads the shipped catalogue (``service_items``) — a later change may apply them."""
+in the file or shown again. Catalogue settings are stored per street (``street_items``) and read
+through ``api.services.ledger.street_catalogue``. The staff page edits the street through
+``apply_street_file`` too (``api.services.ledger.street_edit``)."""
 
 from __future__ import annotations
 
