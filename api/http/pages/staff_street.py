@@ -40,7 +40,11 @@ def _page(
         raise HTTPException(404) from failure
     fields = []
     if actor.community_id is None:
-        fields = street_edit.setting_fields(street_edit.street_file_of(session, view.street_id))
+        try:
+            street_file = street_edit.street_file_of(session, view.street_id)
+            fields = street_edit.setting_fields(street_file)
+        except ServiceError as failure:  # the street cannot be written as a file: say why
+            context.setdefault("error", failure.message)
     return show(request, "s/street.html", actor, status_code, section="street", street=view,
                 setting_fields=fields, **context)  # fmt: skip
 
