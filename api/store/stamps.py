@@ -41,6 +41,9 @@ CATALOGUE = "catalogue"
 # street is filed under it (``api.services.ledger.street_catalogue``).
 CATALOGUE_TABLES = (SkillRow, CategoryRow, ItemRow, StreetItemRow)
 KEPT = 32  # values kept per process (a few per street: helpers; one catalogue per database)
+# ``session.info`` key of what a reader keeps for one transaction of the catalogue (the street
+# catalogues): forgotten at any flush that restamps the catalogue.
+IN_TRANSACTION = "catalogue_in_transaction"
 
 
 def helpers_name(street_id: int) -> str:
@@ -152,6 +155,8 @@ def _changed_names(session: Session) -> tuple[set[str], bool]:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     names, unknown = _changed_names(session)
+    if CATALOGUE in names:
+        session.info.pop(IN_TRANSACTION, None)
     restamp(session, names)
     if unknown:
         _restamp_all_helpers(session)
@@ -165,4 +170,5 @@ def _bulk_writes(state: ORMExecuteState) -> None:
     if name == HelperRow.__tablename__:
         _restamp_all_helpers(state.session)
     elif name in {t.__tablename__ for t in CATALOGUE_TABLES}:
+        state.session.info.pop(IN_TRANSACTION, None)
         restamp(state.session, [CATALOGUE])

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
 from api.services.errors import NotFound
-from api.store.stamps import CATALOGUE, StampedCache, current
+from api.store.stamps import CATALOGUE, IN_TRANSACTION, StampedCache, current
 from api.store.tables import CategoryRow, ItemRow, SkillRow, StreetItemRow
 from matcher.catalogue import load_catalogue
 from matcher.model import Catalogue, Category, ServiceItem, Skill
@@ -77,10 +77,23 @@ class StreetCatalogue:
 
 def street_catalogue(session: Session, street_id: int, stamp: str | None = "") -> StreetCatalogue:
     """The street's effective catalogue (``stamp``: the catalogue's stamp as just read by the
-    caller; default: read here)."""
+    caller; default: read here). Within one transaction it is read once: a run asks for the
+    item of each of hundreds of orders (a write to the catalogue's tables in the transaction
+    forgets it: ``api.store.stamps``)."""
+    transaction = session.get_transaction()
+    kept = session.info.get(IN_TRANSACTION)
+    if stamp == "" and kept is not None and kept[0] is transaction and street_id in kept[1]:
+        return kept[1][street_id]  # type: ignore[no-any-return]
     if stamp == "":
         stamp = current(session, CATALOGUE)
-    return _KEPT.get(session, f"{CATALOGUE}:{street_id}", lambda: _read(session, street_id), stamp)
+    found = _KEPT.get(session, f"{CATALOGUE}:{street_id}", lambda: _read(session, street_id), stamp)
+    if transaction is not None:
+        if kept is None or kept[0] is not transaction:
+            streets: dict[int, StreetCatalogue] = {}
+            kept = (transaction, streets)
+            session.info[IN_TRANSACTION] = kept
+        kept[1][street_id] = found
+    return found
 
 
 def forget_catalogues() -> None:
