@@ -135,6 +135,7 @@ def test_pages_show_management_type_people_to_staff_and_counts_to_planners(
         "/s/managed", data={"code": "M-10", "name": "己某", "place": str(community.id)}
     )
     assert "己某" in added.text
+    assert "/s/import/managed" in page and client.get("/s/import/managed").status_code == 200
     login("planner")
     page = client.get("/s/managed")
     assert page.status_code == 200 and "戊某" not in page.text and "己某" not in page.text

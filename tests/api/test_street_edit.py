@@ -29,7 +29,14 @@ from api.services.orders import OrderSpec, place_order
 from api.settings import Settings
 from api.store.tables import AuditEntry, Grid, OrderRow, ResidentRow, StreetItemRow, UserRow
 from seeds import SEEDS_DIR
-from tests.api.conftest import PASSWORD, SharedEngines, World, actor_named, kept_engine_app
+from tests.api.conftest import (
+    PASSWORD,
+    SharedEngines,
+    World,
+    actor_named,
+    kept_engine_app,
+    login,
+)
 
 Sessions = sessionmaker[Session]
 EXAMPLE = SEEDS_DIR / "example-street.yaml"
@@ -214,7 +221,8 @@ def test_the_streets_catalogue_is_what_ordering_and_matching_read(
 def test_a_price_shows_on_the_order_page_and_the_residents_orders(
     client: TestClient, sessions: Sessions, settings: Settings, world: World
 ) -> None:
-    """A paid item's street price is shown in yuan on /r/order and on the resident's order."""
+    """A paid item's street price is shown in yuan on /r/order, on the resident's order and
+    in the day's sheet."""
     with sessions() as session:
         staff: Actor = actor_named(session, "staff")
         values = {"enabled": True, "price_yuan": 42.0}
@@ -231,3 +239,12 @@ def test_a_price_shows_on_the_order_page_and_the_residents_orders(
     )
     assert placed.status_code == 200, placed.text
     assert "Price: 42.00 yuan" in client.get("/r/").text
+    client.cookies.clear()
+    sheet = client.get(
+        "/exports/assignments",
+        headers=login(client, "staff"),
+        params={"date": tomorrow.isoformat(), "format": "csv"},
+    )
+    rows = [line.split(",") for line in sheet.content.decode("utf-8-sig").splitlines()]
+    assert rows[0][-1] == "Price (yuan)" or rows[0][-1] == "价格（元）"
+    assert [row[-1] for row in rows[1:] if row[-1]] == ["42.0"]  # the paid order, priced
