@@ -130,6 +130,15 @@ def test_settings_form_follows_the_settings_model() -> None:
     assert values["order_horizon_days"] == 7 and values["review_orders"] is False
     with pytest.raises(BadInput):
         street_edit.settings_from_form({"order_horizon_days": "seven"})
+    kinds = {  # a setting added to the model later comes to the page by its type
+        bool: "check",
+        int: "number",
+        float | None: "decimal",
+        str: "text",
+        list[str]: "list",
+        dict[str, int]: "fixed",
+    }
+    assert {t: street_edit._kind(t) for t in kinds} == kinds
 
 
 def test_page_edits_and_download(

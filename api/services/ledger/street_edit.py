@@ -11,9 +11,11 @@ Only street-wide staff edit or export; community staff see their community read-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_args
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
 from pydantic.fields import FieldInfo
@@ -296,13 +298,33 @@ class SettingField:
     high: int | None = None
 
 
+def _kind(annotation: Any) -> str:
+    """How a setting of this type is edited: ``check`` (yes/no), ``number`` (whole),
+    ``decimal``, ``text``, ``list`` (words separated by commas) or ``fixed`` (shown only:
+    edited in the file)."""
+    union = get_origin(annotation) in (Union, UnionType)
+    kinds = set(get_args(annotation) if union else (annotation,)) - {type(None)}
+    origin = {getattr(k, "__origin__", k) for k in kinds}
+    if kinds == {bool}:
+        return "check"
+    if kinds == {int}:
+        return "number"
+    if kinds <= {int, float}:
+        return "decimal"
+    if kinds == {str}:
+        return "text"
+    if origin <= {list, tuple, set, frozenset} and all(set(get_args(k)) <= {str} for k in kinds):
+        return "list"
+    return "fixed"
+
+
 def setting_fields(street: StreetFile) -> list[SettingField]:
     """The street's settings, each field of the settings model with its value."""
-    values = street.settings.model_dump()
+    values = street.settings.model_dump(mode="json")
     return [
         SettingField(
             name,
-            "check" if info.annotation is bool else "number",
+            _kind(info.annotation),
             info.description or name,
             values[name],
             *_bounds(info),
@@ -319,26 +341,35 @@ def _bounds(info: FieldInfo) -> tuple[int | None, int | None]:
     return low, high
 
 
+LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
+
+
 def settings_from_form(form: dict[str, str]) -> Data:
     """The settings of a submitted form as the model's types: a check box is on when sent,
-    a number must be a whole number (the model checks its bounds)."""
+    a number must be a number, a list is words separated by commas (the model checks the
+    rest); an empty number or text, and a setting edited only in the file, stay as they are."""
     values: Data = {}
     for name, info in SettingsEntry.model_fields.items():
-        if info.annotation is bool:
+        kind = _kind(info.annotation)
+        if kind == "check":
             values[name] = name in form
             continue
         raw = form.get(name, "").strip()
-        if not raw:
-            continue  # left empty: unchanged
-        kinds = get_args(info.annotation) or (info.annotation,)
-        if int in kinds:
-            try:
-                values[name] = int(raw)
-            except ValueError:
-                raise BadInput(
-                    _("%(field)s: a whole number (got %(value)s)", field=name, value=repr(raw)),
-                    name,
-                ) from None
-        else:
+        if kind == "fixed" or (not raw and kind != "list") or name not in form:
+            continue
+        if kind == "list":
+            values[name] = [word for word in LIST_SEPARATORS.split(raw) if word]
+            continue
+        if kind == "text":
             values[name] = raw
+            continue
+        try:
+            values[name] = int(raw) if kind == "number" else float(raw)
+        except ValueError:
+            raise BadInput(
+                _("%(field)s: a whole number (got %(value)s)", field=name, value=repr(raw))
+                if kind == "number"
+                else _("%(field)s: a number (got %(value)s)", field=name, value=repr(raw)),
+                name,
+            ) from None
     return values
