@@ -77,6 +77,7 @@ def test_imports_resolve_building_codes_and_name_a_bad_one(
             import_file(session, staff, "helpers", csv(header, f"K-2,乙,{bad}"), "h.csv")
     [error] = refused.value.errors
     assert (error.row, error.column) == (2, "楼栋") and "no-such" in error.reason
+    assert refused.value.message.startswith("h.csv")
 
 
 def test_management_type_people_are_seen_by_their_staff_only(

@@ -83,7 +83,10 @@ def import_file(
     except ImportRejected as rejected:
         raise _file_rejected(name, rejected.message, rejected.errors) from None
     begin_write(session)  # checks and writes see the same ledger
-    records = check_rows(session, actor, kind, header, body)
+    try:
+        records = check_rows(session, actor, kind, header, body)
+    except ImportRejected as rejected:  # the file named, each cell by row, column and value
+        raise _file_rejected(name, rejected.message, rejected.errors) from None
     report = _write(session, actor, kind, records, header)
     audit(
         session,
