@@ -27,6 +27,7 @@ from api.services.actor import Actor
 from api.services.errors import BadInput, Forbidden, NotFound
 from api.services.ledger.street_file import (
     SettingsEntry,
+    StaffEntry,
     StreetFile,
     check_street_data,
 )
@@ -69,9 +70,10 @@ def street_file_of(session: Session, street_id: int) -> StreetFile:
     ):
         buildings.setdefault(building.grid_id, []).append(building)
     codes = {c.id: c.code for c in communities}
+    roles = get_args(StaffEntry.model_fields["role"].annotation)  # the roles a file names
     staff = session.scalars(
         select(UserRow)
-        .where(UserRow.street_id == street_id, UserRow.role.in_((Role.STAFF, Role.PLANNER)))
+        .where(UserRow.street_id == street_id, UserRow.role.in_(roles))
         .order_by(UserRow.username)
     )
     items = session.scalars(
