@@ -137,6 +137,11 @@ def test_pages_show_management_type_people_to_staff_and_counts_to_planners(
     )
     assert "己某" in added.text
     assert "/s/import/managed" in page and client.get("/s/import/managed").status_code == 200
+    form = {"code": "M-11", "name": "庚某", "place": str(community.id), "phone": "call me"}
+    refused = client.post("/s/managed", data=form).text
+    assert (
+        "电话：填写有误" in refused or "Phone: invalid value" in refused
+    ) and "庚某" not in refused
     login("planner")
     page = client.get("/s/managed")
     assert page.status_code == 200 and "戊某" not in page.text and "己某" not in page.text

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from api.http.deps import SessionDep
 from api.http.pages.staff import DeskPage, FormText, StaffPage, back, parse_int, show
 from api.http.params import IdPath
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.errors import BadInput, ServiceError
 from api.services.ledger import catalogue, managed
@@ -20,6 +21,15 @@ from api.services.ledger.models import ManagedIn
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 HERE = "/s/managed"
+FIELDS = {  # the form's fields as its labels name them
+    "code": N_("Ledger code"),
+    "name": N_("Name"),
+    "community_id": N_("Community / grid"),
+    "grid_id": N_("Community / grid"),
+    "phone": N_("Phone"),
+    "address": N_("Address"),
+    "note": N_("Why looked after"),
+}
 
 
 @router.get("/managed")
@@ -62,7 +72,8 @@ def add(
     except ValidationError as invalid:
         first = invalid.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "code"
-        return back(request, HERE, err=_("%(field)s: invalid value", field=field))
+        shown = _(FIELDS.get(field, N_("Ledger code")))
+        return back(request, HERE, err=_("%(field)s: invalid value", field=shown))
     except (ServiceError, BadInput) as failure:
         session.rollback()
         return back(request, HERE, err=failure.message)
