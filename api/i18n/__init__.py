@@ -209,6 +209,12 @@ def format_km(value: float) -> str:
     return gettext("%(km)s km", km=format_number(value, 1))
 
 
+def format_yuan(value: float) -> str:
+    """A price in yuan with two decimals ("12.50 元" / "12.50 yuan")."""
+    number = format_decimal(value, format="#,##0.00", locale=_babel_locale())
+    return gettext("%(yuan)s yuan", yuan=number)
+
+
 # ----------------------------------------------------------------------------- pseudo-locale
 
 PSEUDO_OPEN, PSEUDO_CLOSE = "⟦", "⟧"

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from zoneinfo import ZoneInfo
@@ -29,12 +29,14 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.errors import BadInput, Conflict, NotFound, ServiceError
+from api.services.ledger.street_catalogue import StreetItem, street_catalogue
 from api.services.matching.explain_text import rule_label
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.offers.assign import (
     create_assignment,
     helpers_day,
+    item_of,
     live_assignment,
     local_today,
 )
@@ -46,7 +48,6 @@ from api.store.tables import (
     AssignmentRow,
     ClaimRow,
     HelperRow,
-    ItemRow,
     OrderRow,
     UserRow,
     utcnow,
@@ -137,7 +138,7 @@ def claimable_orders(
         raise NotFound(_("helper not found or no longer active"))
     now = now or utcnow()
     today = local_today(settings, now)
-    items = _items(session)
+    items = street_catalogue(session, helper.street_id).items
     by_date: dict[dt.date, list[OrderRow]] = defaultdict(list)
     for order in _open_orders(session, helper.street_id, max(today, date_from or today), date_to):
         if not _too_late(settings, order, items[order.item], now):
@@ -157,7 +158,7 @@ def _claimable_on(
     helper: HelperRow,
     date: dt.date,
     orders: list[OrderRow],
-    items: dict[str, ItemRow],
+    items: Mapping[str, StreetItem],
 ) -> list[ClaimableOrder]:
     """One problem for the day with only this helper; an order is listed when the helper is
     among its eligible helpers (and, for a one-person item, holds any lead skill and speaks the
@@ -213,11 +214,7 @@ def _open_orders(
     return session.scalars(query.order_by(OrderRow.date, OrderRow.id)).all()
 
 
-def _items(session: Session) -> dict[str, ItemRow]:
-    return {item.code: item for item in session.scalars(select(ItemRow))}
-
-
-def _too_late(settings: Settings, order: OrderRow, item: ItemRow, now: dt.datetime) -> bool:
+def _too_late(settings: Settings, order: OrderRow, item: StreetItem, now: dt.datetime) -> bool:
     """The order's day is past, or it is today and its latest start has passed (local time)."""
     local = now.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(settings.timezone))
     if order.date != local.date() or order.window_start is None or order.window_end is None:
@@ -435,14 +432,14 @@ def _open_rows(
             raise NotFound(_("order %(order_id)s not found", order_id=order_id), field="order_id")
         if order.status != "open" or live_assignment(session, order_id) is not None:
             raise Conflict(_("order %(order_id)s is already taken", order_id=order_id))
-        if _too_late(settings, order, session.get_one(ItemRow, order.item), now):
+        if _too_late(settings, order, item_of(session, order), now):
             raise BadInput(_("order %(order_id)s is past", order_id=order_id), field="order_id")
         orders.append(order)
     return orders
 
 
 def _check_team_size(session: Session, form: str, order: OrderRow, members: int) -> None:
-    needed = session.get_one(ItemRow, order.item).team_size
+    needed = item_of(session, order).team_size
     if form != "team" and needed > 1:
         raise BadInput(
             _(

@@ -27,6 +27,7 @@ from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.deadlines import is_overdue, overdue_where, owner_for, promise
 from api.services.errors import BadInput, NotFound
+from api.services.ledger.street_catalogue import StreetItem, street_catalogue
 from api.services.offers.assign import live_assignment, local_today
 from api.services.paging import AnySelect, Page, fetch_page
 from api.services.types import UtcDateTime
@@ -35,7 +36,6 @@ from api.store.db import begin_write
 from api.store.statuses import CANCELLABLE_ORDER_STATUSES, OfferStatus, OrderStatus, Role
 from api.store.tables import (
     FeedbackRow,
-    ItemRow,
     OrderRow,
     OrderSeries,
     ResidentRow,
@@ -132,6 +132,7 @@ class OrderView:
     overdue: bool  # past ``due_at`` with its result still owed
     placed_by: int | None = None  # who entered it (a requester's or staff's account)
     reject_reason: str = ""  # why review rejected it (the requester reads it)
+    price_yuan: float | None = None  # a paid item's price as the street sets it
 
 
 @dataclass(frozen=True)
@@ -225,11 +226,11 @@ def scope_orders(stmt: AnySelect, actor: Actor) -> AnySelect:
 
 def _checked(
     session: Session, actor: Actor, spec: OrderSpec | SeriesSpec
-) -> tuple[ResidentRow, ItemRow]:
+) -> tuple[ResidentRow, StreetItem]:
     """The resident and the item of an order or series the caller asks for: a resident in the
     caller's scope (a resident account: itself), an active item, a valid window and priority."""
     resident = _resident_for(session, actor, spec.resident_id)
-    item = _active_item(session, spec.item)
+    item = _active_item(session, resident.street_id, spec.item)
     _check_window(item, spec.window_start, spec.window_end, spec.priority)
     return resident, item
 
@@ -247,14 +248,20 @@ def _resident_for(session: Session, actor: Actor, resident_id: int | None) -> Re
     return resident
 
 
-def _active_item(session: Session, code: str) -> ItemRow:
-    item = session.get(ItemRow, code)
-    if item is None or not item.active:
+def _active_item(session: Session, street_id: int, code: str) -> StreetItem:
+    """The item as the resident's street has it; refused when unknown or disabled there."""
+    item = street_catalogue(session, street_id).items.get(code)
+    if item is None:
         raise BadInput(_("unknown or inactive item %(code)s", code=repr(code)), "item")
+    if not item.active:
+        raise BadInput(
+            _("%(code)s is not offered in this street (the office has disabled it)", code=code),
+            "item",
+        )
     return item
 
 
-def _check_window(item: ItemRow, start: int | None, end: int | None, priority: int) -> None:
+def _check_window(item: StreetItem, start: int | None, end: int | None, priority: int) -> None:
     """A window is both ends or neither, inside the day, and holds the item's whole visit."""
     if not 1 <= priority <= 5:
         raise BadInput(_("priority must be 1..5"), "priority")
@@ -612,12 +619,13 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
 
 
 def order_view(session: Session, order: OrderRow) -> OrderView:
-    item = session.get_one(ItemRow, order.item)
+    item = street_catalogue(session, order.street_id).item(order.item)
     return from_row(
         OrderView,
         order,
         item_name_zh=item.name_zh,
         item_name_en=item.name_en,
+        price_yuan=item.price_yuan,
         resident_name=order.resident.name,
         community_id=order.resident.community_id,
         overdue=is_overdue(order.status, order.due_at, utcnow()),

@@ -25,12 +25,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
-from api.store.tables import CacheStamp, CategoryRow, HelperRow, ItemRow, SkillRow, Street
+from api.store.tables import (
+    CacheStamp,
+    CategoryRow,
+    HelperRow,
+    ItemRow,
+    SkillRow,
+    Street,
+    StreetItemRow,
+)
 
 T = TypeVar("T")
 CATALOGUE = "catalogue"
-CATALOGUE_TABLES = (SkillRow, CategoryRow, ItemRow)
+# A street's own item settings restamp the catalogue too: the effective catalogue of every
+# street is filed under it (``api.services.ledger.street_catalogue``).
+CATALOGUE_TABLES = (SkillRow, CategoryRow, ItemRow, StreetItemRow)
 KEPT = 32  # values kept per process (a few per street: helpers; one catalogue per database)
+# ``session.info`` key of what a reader keeps for one transaction of the catalogue (the street
+# catalogues): forgotten at any flush that restamps the catalogue.
+IN_TRANSACTION = "catalogue_in_transaction"
 
 
 def helpers_name(street_id: int) -> str:
@@ -142,6 +155,8 @@ def _changed_names(session: Session) -> tuple[set[str], bool]:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
     names, unknown = _changed_names(session)
+    if CATALOGUE in names:
+        session.info.pop(IN_TRANSACTION, None)
     restamp(session, names)
     if unknown:
         _restamp_all_helpers(session)
@@ -155,4 +170,5 @@ def _bulk_writes(state: ORMExecuteState) -> None:
     if name == HelperRow.__tablename__:
         _restamp_all_helpers(state.session)
     elif name in {t.__tablename__ for t in CATALOGUE_TABLES}:
+        state.session.info.pop(IN_TRANSACTION, None)
         restamp(state.session, [CATALOGUE])

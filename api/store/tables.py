@@ -157,7 +157,7 @@ class StreetItemRow(Base):
     """A street's own setting of a catalogue item (``qunbang street init``): enabled or not,
     and a duration, team size and price (in fen, for paid items) replacing the shipped
     catalogue's; None keeps the catalogue's. Items a street does not name use the catalogue.
-    Stored for the street's pages and a later matcher change: matching reads ``service_items``."""
+    Read through ``api.services.ledger.street_catalogue`` (the one overlay)."""
 
     __tablename__ = "street_items"
     __table_args__ = (
@@ -230,11 +230,36 @@ class ResidentRow(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     preferred_gender: Mapped[str | None] = mapped_column(String(8))
     circle: Mapped[list[Any]] = mapped_column(default=list)  # helper codes from the ledger
+    # The same person is also a helper (资源型 and 服务型 at once: an elderly resident who
+    # volunteers); migration 0009. At most one resident record per helper record.
+    helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = _created()
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     community: Mapped[Community] = relationship(lazy="joined")
+
+
+class ManagedPersonRow(Base):
+    """A management-type person (管理型): someone the office looks after through grid visits
+    rather than orders (migration 0009). Never matched and never shown to helpers or planners
+    (planners see counts); street staff, staff of the person's community and (with that role)
+    the grid's worker see them: ``api.services.ledger.managed``."""
+
+    __tablename__ = "managed_people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)  # the office's ledger number
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    note: Mapped[str] = mapped_column(Text, default="")  # why the office looks after them
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 # ----------------------------------------------------------------------------- orders

@@ -43,6 +43,7 @@ SHEET_HEADERS_ZH = (
     "志愿者电话",
     "状态",
     "备注",
+    "价格（元）",
 )
 GOOD_ROW = "T-1,好人,青山社区,第1网格,13800000000,40.84,111.75,党员,陪伴聊天,2,08:00-12:00"
 
@@ -291,8 +292,10 @@ def test_imports_respect_the_staff_scope(
 
 
 def ledger_snapshot(sessions: sessionmaker[Session], table: Any, columns: Any) -> list[tuple]:
-    fields = [c.field for c in columns if c.field not in ("community", "grid")]
-    fields += ["community_id", "grid_id", "street_id", "active"]
+    places = ("community", "grid", "building", "helper")  # stored as ids
+    fields = [c.field for c in columns if c.field not in places]
+    fields += ["community_id", "grid_id", "building_id", "street_id", "active"]
+    fields += ["helper_id"] if any(c.field == "helper" for c in columns) else []
     with sessions() as session:
         rows = session.scalars(select(table).order_by(table.id))
         return [tuple(getattr(row, name) for name in fields) for row in rows]

@@ -571,8 +571,8 @@ def test_the_days_assignment_sheet_carries_the_orders_note(
     )
     assert sheet.status_code == 200, sheet.text
     rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"))))
-    assert rows[0][-1] == "备注"
-    noted = [row for row in rows[1:] if row[-1] == "门铃坏了，请敲门"]
+    assert rows[0][-2] == "备注"
+    noted = [row for row in rows[1:] if row[-2] == "门铃坏了，请敲门"]
     assert len(noted) == 1 and noted[0][4] == first_resident_name(sessions, world)
 
 

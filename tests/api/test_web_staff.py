@@ -91,7 +91,7 @@ def team_of(sessions: sessionmaker[Session], order_id: int) -> int:
 
 
 def test_run_button_runs_matching_and_the_page_shows_figures_and_reasons(
-    client: TestClient, sessions: sessionmaker[Session], day: dt.date
+    client: TestClient, sessions: sessionmaker[Session], day: dt.date, world: World
 ) -> None:
     """Run matching from the page: the browser is back on the run page at once, which shows the
     run being matched (its progress, reloading itself) until it is done; then the figures
@@ -122,8 +122,9 @@ def test_run_button_runs_matching_and_the_page_shows_figures_and_reasons(
         assert first.params is not None
         with i18n.use_locale("zh_CN"):
             reason = reason_label(first.reason)
+            catalogue = catalogue_from_db(session, world.street_id)
             sentence = explain(
-                first.reason, WhyParams.model_validate(first.params), catalogue_from_db(session),
+                first.reason, WhyParams.model_validate(first.params), catalogue,
                 first.outranked_by,
             )  # fmt: skip
     assert reason in card(page, first.order_id)

@@ -76,7 +76,7 @@ def _order_page(
     """The resident pages' order form, for one resident of the grid."""
     dates = orders.horizon(session, settings, actor.street_id or 0, utcnow())
     return render(request, "r/order.html", actor, status_code, here="order", form=form,
-                  fields=fields or {}, error=error, groups=catalogue_groups(session),
+                  fields=fields or {}, error=error, groups=catalogue_groups(session, actor),
                   windows=[(w.code, _(w.label)) for w in WINDOWS], dates=dates,
                   note_max=NOTE_MAX, base_template="g/base_g.html", action="/g/order",
                   for_resident=resident,

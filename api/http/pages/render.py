@@ -215,6 +215,7 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     _gettext, _ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
 )
 templates.env.globals["format_km"] = i18n.format_km
+templates.env.globals["format_yuan"] = i18n.format_yuan
 templates.env.filters["clock"] = clock
 templates.env.filters["local_time"] = local_time
 templates.env.globals["csrf_field"] = csrf_field

@@ -211,7 +211,7 @@ def _order_page(
         form=form,
         fields=fields or {},
         error=error,
-        groups=catalogue_groups(session),
+        groups=catalogue_groups(session, actor),
         windows=[(w.code, _(w.label)) for w in WINDOWS],
         dates=dates,
         note_max=NOTE_MAX,
@@ -219,10 +219,10 @@ def _order_page(
     )
 
 
-def catalogue_groups(session: Session) -> list[tuple[Any, list[Any]]]:
-    """The catalogue's categories, each with its active items (categories without one left
-    out), as the order form offers them."""
-    cat = catalogue.catalogue(session)
+def catalogue_groups(session: Session, actor: Actor) -> list[tuple[Any, list[Any]]]:
+    """The street's catalogue's categories, each with its active items (categories without one
+    left out), as the order form offers them."""
+    cat = catalogue.catalogue(session, actor)
     groups = [
         (category, [i for i in cat.items if i.category == category.code and i.active])
         for category in cat.categories

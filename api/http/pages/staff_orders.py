@@ -109,7 +109,7 @@ def order_form_context(
         resident = ledger.get_resident(session, actor, resident_id)
         upcoming = OrderFilters(resident_id=resident_id, date_from=local_today(settings))
         placed = orders.list_orders(session, actor, upcoming, 1, 100)
-    cat = catalogue.catalogue(session)
+    cat = catalogue.catalogue(session, actor)
     groups = [
         (category, [i for i in cat.items if i.category == category.code and i.active])
         for category in cat.categories

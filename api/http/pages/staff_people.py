@@ -26,7 +26,7 @@ from api.services.actor import Actor
 from api.services.closing import points
 from api.services.errors import BadInput, NotFound, ServiceError
 from api.services.intake import family
-from api.services.ledger import catalogue, imports
+from api.services.ledger import catalogue, imports, managed
 from api.services.ledger import people as ledger
 from api.services.ledger.views import LedgerFilters
 from api.services.offers.assign import local_today
@@ -38,12 +38,13 @@ ENTRIES_PER_PAGE = 20
 KINDS = {  # a ledger: (the import page's title, the link back to its list)
     "residents": (N_("Import the residents' ledger"), N_("Residents")),
     "helpers": (N_("Import the helpers' ledger"), N_("Helpers")),
+    "managed": (N_("Import the management-type ledger"), N_("Management-type people")),
 }
 
 
-def _labels(session: Session) -> dict[str, Any]:
+def _labels(session: Session, actor: Actor) -> dict[str, Any]:
     """Catalogue codes → (Chinese, English) for kinds, categories and skills."""
-    cat = catalogue.catalogue(session)
+    cat = catalogue.catalogue(session, actor)
     return {
         "kinds": {k.code: (k.name_zh, k.name_en) for k in cat.helper_kinds},
         "categories": {c.code: (c.name_zh, c.name_en) for c in cat.resident_categories},
@@ -82,7 +83,7 @@ def _list_context(
         "query": query,
         "communities": communities,
         "pager_base": f"{path}?{urlencode(kept)}{'&' if kept else ''}",
-        **_labels(session),
+        **_labels(session, actor),
     }
 
 
@@ -124,8 +125,10 @@ def resident(
     )
     placed = orders.list_orders(session, actor, upcoming, 1, 100)
     linked = family.resident_links(session, actor, resident_id)
+    also = managed.same_person_of_resident(session, resident_id)
     return show(request, "s/resident.html", actor, section="residents", person=person,
-                placed=placed, family=linked, **_labels(session))  # fmt: skip
+                placed=placed, family=linked, also_helper=also,
+                **_labels(session, actor))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -166,9 +169,10 @@ def helper(
         session.rollback()
         return show(request, "s/missing.html", actor, 404, section="helpers",
                     error=missing.message)  # fmt: skip
+    also = managed.same_person_of_helper(session, helper_id)
     return show(request, "s/helper.html", actor, section="helpers", person=person,
-                entries=ledger_page, max_bonus=points.MAX_BONUS,
-                max_reason=points.MAX_REASON, **_labels(session))  # fmt: skip
+                also_resident=also, entries=ledger_page, max_bonus=points.MAX_BONUS,
+                max_reason=points.MAX_REASON, **_labels(session, actor))  # fmt: skip
 
 
 def _points_url(helper_id: int) -> str:

@@ -11,10 +11,10 @@ router = declared_router(tags=["catalogue"])
 
 
 @router.get("/catalogue")
-def get_catalogue(session: SessionDep, _actor: CurrentActor) -> CatalogueOut:
+def get_catalogue(session: SessionDep, actor: CurrentActor) -> CatalogueOut:
     """Skills, categories and service items, with the labels of helper kinds and resident
     categories (Chinese and English)."""
-    return catalogue.catalogue(session)
+    return catalogue.catalogue(session, actor)
 
 
 @router.get("/communities")

@@ -19,7 +19,12 @@ from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.points import credit_base
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound, ServiceError
-from api.services.offers.assign import live_assignment, local_today, refresh_order_status
+from api.services.offers.assign import (
+    item_of,
+    live_assignment,
+    local_today,
+    refresh_order_status,
+)
 from api.services.orders import OrderView, order_view, scoped_order
 from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
@@ -30,7 +35,6 @@ from api.store.tables import (
     AssignmentRow,
     FeedbackRow,
     FollowUpRow,
-    ItemRow,
     OrderRow,
     ResidentRow,
     utcnow,
@@ -184,7 +188,7 @@ def confirm_done(
     session.refresh(assignment)
     refresh_order_status(session, order)
     members = sorted(o.helper_id for o in assignment.offers if o.status == "accepted")
-    item = session.get_one(ItemRow, order.item)
+    item = item_of(session, order)
     points = credit_base(session, actor, order, members, item.points, now)
     audit(session, actor.user_id, "order.confirm", "order", order.id, {"points": points})
     session.commit()

@@ -11,6 +11,7 @@ from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import NotFound
 from api.services.ledger.import_columns import CATEGORY_LABELS, KIND_LABELS
+from api.services.ledger.street_catalogue import street_catalogue
 from api.store.tables import CategoryRow, Community, Grid, HelperRow, ItemRow, ResidentRow, SkillRow
 
 
@@ -33,7 +34,8 @@ class ItemOut(Label):
     team_size: int
     max_distance_km: float | None
     points: int
-    active: bool
+    active: bool  # may be ordered in the caller's street
+    price_yuan: float | None = None  # a paid item's price as the caller's street sets it
 
 
 class CatalogueOut(BaseModel):
@@ -57,15 +59,32 @@ class CommunityOut(BaseModel):
     grids: list[GridOut]
 
 
-def catalogue(session: Session) -> CatalogueOut:
-    """Skills, categories and items of the service catalogue, in code order."""
+def catalogue(session: Session, actor: Actor) -> CatalogueOut:
+    """Skills, categories and items of the service catalogue, in code order; the items as the
+    caller's street has them (``street_catalogue``: enabled or not, duration, team, price)."""
     skills = session.scalars(select(SkillRow).order_by(SkillRow.code))
     categories = session.scalars(select(CategoryRow).order_by(CategoryRow.code))
-    items = session.scalars(select(ItemRow).order_by(ItemRow.code))
+    street_id = _street_or_none(session, actor)
+    if street_id is None:
+        items = [
+            ItemOut.model_validate(row, from_attributes=True)
+            for row in session.scalars(select(ItemRow).order_by(ItemRow.code))
+        ]
+    else:
+        items = [
+            ItemOut.model_validate(
+                {
+                    **vars(item),
+                    "required_skills": list(item.required_skills),
+                    "price_yuan": item.price_yuan,
+                }
+            )
+            for item in street_catalogue(session, street_id).items.values()
+        ]
     return CatalogueOut(
         skills=[Label.model_validate(row, from_attributes=True) for row in skills],
         categories=[CategoryOut.model_validate(row, from_attributes=True) for row in categories],
-        items=[ItemOut.model_validate(row, from_attributes=True) for row in items],
+        items=items,
         helper_kinds=[Label(code=c, name_zh=zh, name_en=en) for c, (zh, en) in KIND_LABELS.items()],
         resident_categories=[
             Label(code=c, name_zh=zh, name_en=en) for c, (zh, en) in CATEGORY_LABELS.items()
@@ -92,6 +111,13 @@ def communities(session: Session, actor: Actor) -> list[CommunityOut]:
 
 
 def _street(session: Session, actor: Actor) -> int:
+    street_id = _street_or_none(session, actor)
+    if street_id is None:
+        raise NotFound(_("your account has no street"))
+    return street_id
+
+
+def _street_or_none(session: Session, actor: Actor) -> int | None:
     if actor.street_id is not None:
         return actor.street_id
     row: HelperRow | ResidentRow | None = None
@@ -99,6 +125,4 @@ def _street(session: Session, actor: Actor) -> int:
         row = session.get(HelperRow, actor.helper_id)
     elif actor.resident_id is not None:
         row = session.get(ResidentRow, actor.resident_id)
-    if row is None:
-        raise NotFound(_("your account has no street"))
-    return row.street_id
+    return None if row is None else row.street_id

@@ -23,15 +23,16 @@ from api.services.actor import Actor
 from api.services.errors import Forbidden
 from api.services.ledger.import_columns import COLUMNS, clock
 from api.services.ledger.sheets import CSV_MEDIA, XLSX_MEDIA, Value, write_csv, write_xlsx
+from api.services.ledger.street_catalogue import StreetItem, street_catalogue
 from api.services.ledger.views import LedgerFilters, filtered
 from api.store.db import begin_write
 from api.store.statuses import UNMATCHED_ORDER_STATUSES
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     AssignmentRow,
+    Building,
     Grid,
     HelperRow,
-    ItemRow,
     OrderRow,
     ResidentRow,
     SkillRow,
@@ -54,6 +55,7 @@ SHEET_HEADERS = (
     N_("Volunteer's phone"),
     N_("Status"),
     N_("Note"),
+    N_("Price (yuan)"),
 )
 SHEET_TITLE = N_("Assignment sheet")
 OFFER_STATUS = {"pending": N_("awaiting reply"), "accepted": N_("accepted")}
@@ -111,6 +113,14 @@ def export_ledger(
 def _display_names(session: Session) -> dict[str, dict[Any, str]]:
     return {
         "grid": dict(session.execute(select(Grid.id, Grid.name)).all()),
+        "building": dict(session.execute(select(Building.id, Building.name)).all()),
+        "helper": dict(
+            session.execute(
+                select(HelperRow.id, HelperRow.code).join(
+                    ResidentRow, ResidentRow.helper_id == HelperRow.id
+                )
+            ).all()
+        ),
         "skills": dict(session.execute(select(SkillRow.code, SkillRow.name_zh)).all()),
     }
 
@@ -121,6 +131,9 @@ def _value(row: HelperRow | ResidentRow, name: str, names: dict[str, dict[Any, s
         return row.community.name
     if name == "grid":
         return names["grid"].get(row.grid_id) if row.grid_id is not None else None
+    if name in ("building", "helper"):
+        place = getattr(row, f"{name}_id")
+        return names[name].get(place) if place is not None else None
     if name == "skills" and isinstance(row, HelperRow):
         return [names["skills"].get(code, code) for code in row.skills]
     return getattr(row, name)
@@ -134,7 +147,7 @@ class SheetLine:
     """One line of the assignment sheet: an order and one member (none while unmatched)."""
 
     order: OrderRow
-    item: ItemRow
+    item: StreetItem  # as the street has it (its duration, its price)
     start: int | None  # the planned start (None: not planned yet)
     status: str  # a message id, shown in the reader's language
     helper: HelperRow | None
@@ -173,7 +186,7 @@ def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
     if actor.community_id is not None:
         query = query.where(ResidentRow.community_id == actor.community_id)
     orders = list(session.scalars(query).unique())
-    items = {item.code: item for item in session.scalars(select(ItemRow))}
+    items = street_catalogue(session, actor.street_id).items if actor.street_id else {}
     live = select(AssignmentRow).where(
         AssignmentRow.order_id.in_([order.id for order in orders]),
         AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
@@ -186,7 +199,7 @@ def _lines(session: Session, actor: Actor, date: dt.date) -> list[SheetLine]:
 
 
 def _order_lines(
-    order: OrderRow, item: ItemRow, assignment: AssignmentRow | None
+    order: OrderRow, item: StreetItem, assignment: AssignmentRow | None
 ) -> list[SheetLine]:
     if assignment is None:
         return [SheetLine(order, item, None, UNMATCHED, None)]
@@ -219,6 +232,7 @@ def _sheet_row(line: SheetLine) -> list[Value]:
         helper.phone if helper else "",
         _(line.status),
         order.note,
+        line.item.price_yuan if line.item.paid else None,
     ]
 
 

@@ -293,6 +293,7 @@ _SHARED_HEAD = (
     Column("name", "姓名", ("name", "名字"), required=True),
     Column("community", "社区", ("community", "所属社区"), required=True),
     Column("grid", "网格", ("grid", "所属网格"), empty=None),
+    Column("building", "楼栋", ("building", "所属楼栋", "楼栋号", "楼号"), empty=None),
     Column("phone", "电话", ("phone", "联系电话", "手机", "手机号", "手机号码"), parse=phone),
     Column("address", "住址", ("address", "地址", "家庭住址", "居住地址")),
     Column("lat", "纬度", ("lat", "latitude"), required=True, parse=number),
@@ -358,9 +359,26 @@ RESIDENT_COLUMNS: tuple[Column, ...] = (
         format=format_list,
         empty=[],
     ),
+    # The same person's helper record (an elderly resident who also volunteers): its code.
+    Column(
+        "helper",
+        "同为志愿者(编号)",
+        ("helper", "same_helper", "志愿者编号", "同为志愿者", "本人志愿者编号"),
+        empty=None,
+    ),
 )
 
-COLUMNS = {"helpers": HELPER_COLUMNS, "residents": RESIDENT_COLUMNS}
+# Management-type people (管理型): looked after through grid visits; no location, no orders.
+MANAGED_COLUMNS: tuple[Column, ...] = (
+    *_SHARED_HEAD[:6],
+    Column("note", "关注原因", ("note", "备注", "管理原因", "关注事项")),
+)
+
+COLUMNS = {
+    "helpers": HELPER_COLUMNS,
+    "residents": RESIDENT_COLUMNS,
+    "managed": MANAGED_COLUMNS,
+}
 
 
 def by_header(columns: tuple[Column, ...]) -> dict[str, Column]:

@@ -18,16 +18,26 @@ from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput
 from api.services.ledger.import_columns import COLUMNS, CellError, Column, fold
-from api.services.ledger.models import HelperIn, ResidentIn
-from api.store.tables import Community, Grid, HelperRow, ResidentRow, SkillRow
+from api.services.ledger.models import HelperIn, ManagedIn, ResidentIn
+from api.store.tables import (
+    Building,
+    Community,
+    Grid,
+    HelperRow,
+    ManagedPersonRow,
+    ResidentRow,
+    SkillRow,
+)
 
-TABLES: dict[str, type[HelperRow] | type[ResidentRow]] = {
+TABLES: dict[str, type[HelperRow] | type[ResidentRow] | type[ManagedPersonRow]] = {
     "helpers": HelperRow,
     "residents": ResidentRow,
+    "managed": ManagedPersonRow,
 }
-MODELS: dict[str, type[HelperIn] | type[ResidentIn]] = {
+MODELS: dict[str, type[HelperIn] | type[ResidentIn] | type[ManagedIn]] = {
     "helpers": HelperIn,
     "residents": ResidentIn,
+    "managed": ManagedIn,
 }
 # Pydantic's checks in words staff read.
 PYDANTIC_REASONS = {
@@ -93,9 +103,12 @@ class Lookups:
 
     communities: dict[str, list[Community]]
     grids: dict[int, dict[str, int]]
+    buildings: dict[int, dict[str, int]]  # grid id → fold(code or name) → building id
     skills: dict[str, str]
     existing: dict[str, Any]  # fold(code) → record
     helper_codes: dict[str, str] = field(default_factory=dict)  # fold(code) → code
+    helper_ids: dict[str, int] = field(default_factory=dict)  # fold(code) → helper id
+    linked: dict[int, str] = field(default_factory=dict)  # helper id → its resident's code
 
     @classmethod
     def load(cls, session: Session, actor: Actor, kind: str, codes: list[str]) -> Lookups:
@@ -110,6 +123,12 @@ class Lookups:
             grids.setdefault(grid.community_id, {}).update(
                 {fold(grid.code): grid.id, fold(grid.name): grid.id}
             )
+        buildings: dict[int, dict[str, int]] = {}
+        in_street = select(Building).join(Grid).join(Community).where(Community.street_id == street)
+        for building in session.scalars(in_street):
+            buildings.setdefault(building.grid_id, {}).update(
+                {fold(building.code): building.id, fold(building.name): building.id}
+            )
         skills: dict[str, str] = {}
         for skill in session.scalars(select(SkillRow)):
             for key in (skill.code, skill.name_zh, skill.name_en):
@@ -122,10 +141,22 @@ class Lookups:
             known = select(table).where(func.lower(table.code).in_(chunk))
             existing.update((fold(row.code), row) for row in session.scalars(known))
         helper_codes: dict[str, str] = {}
+        helper_ids: dict[str, int] = {}
+        linked: dict[int, str] = {}
         if kind == "residents":
-            street_helpers = select(HelperRow.code).where(HelperRow.street_id == street)
-            helper_codes = {fold(code): code for code in session.scalars(street_helpers)}
-        return cls(communities, grids, skills, existing, helper_codes)
+            street_helpers = select(HelperRow.id, HelperRow.code).where(
+                HelperRow.street_id == street
+            )
+            for helper_id, code in session.execute(street_helpers):
+                helper_codes[fold(code)] = code
+                helper_ids[fold(code)] = helper_id
+            links = select(ResidentRow.helper_id, ResidentRow.code).where(
+                ResidentRow.street_id == street, ResidentRow.helper_id.is_not(None)
+            )
+            linked = {h: code for h, code in session.execute(links) if h is not None}
+        return cls(
+            communities, grids, buildings, skills, existing, helper_codes, helper_ids, linked
+        )
 
 
 def check_rows(
@@ -218,12 +249,17 @@ def _resolve(
 ) -> dict[str, Any]:
     """Cell values → model fields: community and grid names → ids, skill names → codes; helper
     codes of a circle checked against the street's ledger."""
-    values = {name: value for name, value in raw.items() if name not in ("community", "grid")}
+    places = ("community", "grid", "building", "helper")
+    values = {name: value for name, value in raw.items() if name not in places}
+    if "helper" in raw:
+        values["helper_id"] = _same_helper(raw, lookups, bad)
     if "community" in raw:
         community = _community(actor, raw["community"], lookups, bad)
         if community is not None:
             values["community_id"] = community.id
-            values["grid_id"] = _grid(community, raw, existing, lookups, bad)
+            grid_id = _grid(community, raw, existing, lookups, bad)
+            values["grid_id"] = grid_id
+            values["building_id"] = _building(grid_id, raw, existing, lookups, bad)
     if "skills" in raw:
         unknown = [name for name in raw["skills"] if fold(name) not in lookups.skills]
         if unknown:
@@ -269,6 +305,49 @@ def _grid(
             "grid", _("unknown grid (%(name)s) (%(value)s)", name=community.name, value=raw["grid"])
         )
     return grid_id
+
+
+def _same_helper(raw: dict[str, Any], lookups: Lookups, bad: Any) -> int | None:
+    """The helper record of the same person (by code, any case): of the street, and not
+    already the same person as another resident."""
+    if raw["helper"] is None:
+        return None
+    helper_id = lookups.helper_ids.get(fold(raw["helper"]))
+    if helper_id is None:
+        bad("helper", _("unknown helper codes (%(value)s)", value=raw["helper"]))
+        return None
+    other = lookups.linked.get(helper_id)
+    if other is not None and fold(other) != fold(raw.get("code") or ""):
+        bad(
+            "helper",
+            _(
+                "helper %(value)s is already the same person as resident %(code)s",
+                value=raw["helper"],
+                code=other,
+            ),
+        )
+        return None
+    lookups.linked[helper_id] = raw.get("code") or ""  # a second row naming it is refused
+    return helper_id
+
+
+def _building(
+    grid_id: int | None, raw: dict[str, Any], existing: Any, lookups: Lookups, bad: Any
+) -> int | None:
+    """The building (code or name, any case) among the grid's; kept when the file has no
+    building column and the person stays in their grid."""
+    if "building" not in raw:
+        same = existing is not None and existing.grid_id == grid_id
+        return existing.building_id if same else None
+    if raw["building"] is None:
+        return None
+    if grid_id is None:
+        bad("building", _("a building needs its grid (%(value)s)", value=raw["building"]))
+        return None
+    building_id = lookups.buildings.get(grid_id, {}).get(fold(raw["building"]))
+    if building_id is None:
+        bad("building", _("unknown building in this grid (%(value)s)", value=raw["building"]))
+    return building_id
 
 
 def _reason(problem: Any) -> str:

@@ -1,4 +1,5 @@
-"""Ledger import (台账导入): helpers or residents from an office's CSV or XLSX file.
+"""Ledger import (台账导入): helpers, residents or management-type people (``managed``) from an
+office's CSV or XLSX file.
 
 Every row is checked and every bad one reported as (row, column, reason), with the spreadsheet's
 row number and the column's header as written in the file; nothing is written unless every row is
@@ -63,7 +64,9 @@ def import_file(
     for a staff member (an ``Actor`` or a user id). Raises ``ImportRejected`` listing every bad
     row, and then nothing is written."""
     if kind not in TABLES:
-        raise BadInput(_("unknown ledger %(kind)s: helpers or residents", kind=repr(kind)), "kind")
+        raise BadInput(
+            _("unknown ledger %(kind)s: helpers, residents or managed", kind=repr(kind)), "kind"
+        )
     actor = _actor(session, actor_or_user_id)
     if isinstance(path_or_bytes, str | Path):
         filename = filename or Path(path_or_bytes).name
@@ -80,13 +83,16 @@ def import_file(
     except ImportRejected as rejected:
         raise _file_rejected(name, rejected.message, rejected.errors) from None
     begin_write(session)  # checks and writes see the same ledger
-    records = check_rows(session, actor, kind, header, body)
+    try:
+        records = check_rows(session, actor, kind, header, body)
+    except ImportRejected as rejected:  # the file named, each cell by row, column and value
+        raise _file_rejected(name, rejected.message, rejected.errors) from None
     report = _write(session, actor, kind, records, header)
     audit(
         session,
         actor.user_id,
-        f"{kind[:-1]}.import",
-        kind[:-1],
+        f"{kind.removesuffix('s')}.import",
+        kind.removesuffix("s"),
         "",
         {"filename": filename or "", "inserted": report.inserted, "updated": report.updated},
     )

@@ -110,6 +110,7 @@ class HelperIn(BaseModel):
     code: Code
     community_id: Id
     grid_id: Id | None = None
+    building_id: Id | None = None  # a building (楼栋) of the grid
     name: Name
     phone: Phone = ""
     address: Address = ""
@@ -132,9 +133,10 @@ class HelperIn(BaseModel):
 class HelperPatch(_NoNulls):
     """Changes to a helper (staff). The ledger code stays."""
 
-    NULLABLE = frozenset({"grid_id", "gender", "speed_kmh"})
+    NULLABLE = frozenset({"grid_id", "building_id", "gender", "speed_kmh"})
     community_id: Id | None = None
     grid_id: Id | None = None
+    building_id: Id | None = None
     name: Name | None = None
     phone: Phone | None = None
     address: Address | None = None
@@ -224,6 +226,7 @@ class ResidentIn(BaseModel):
     code: Code
     community_id: Id
     grid_id: Id | None = None
+    building_id: Id | None = None  # a building (楼栋) of the grid
     name: Name
     id_card_tail: IdCardTail = ""
     phone: Phone = ""
@@ -235,6 +238,7 @@ class ResidentIn(BaseModel):
     language: Language | None = None
     preferred_gender: Gender | None = None
     circle: list[str] = []
+    helper_id: Id | None = None  # the same person's helper record (资源型 too)
 
     _upper_x = field_validator("id_card_tail", mode="before")(upper_x)
 
@@ -242,9 +246,10 @@ class ResidentIn(BaseModel):
 class ResidentPatch(_NoNulls):
     """Changes to a resident (staff). The ledger code stays."""
 
-    NULLABLE = frozenset({"grid_id", "language", "preferred_gender"})
+    NULLABLE = frozenset({"grid_id", "building_id", "language", "preferred_gender"})
     community_id: Id | None = None
     grid_id: Id | None = None
+    building_id: Id | None = None
     name: Name | None = None
     id_card_tail: IdCardTail | None = None
     phone: Phone | None = None
@@ -311,3 +316,17 @@ class ImportOut(BaseModel):
     inserted: int
     updated: int
     ignored_columns: list[str]
+
+
+class ManagedIn(BaseModel):
+    """A management-type person (管理型): looked after through grid visits, never matched."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+    community_id: Id
+    grid_id: Id | None = None
+    building_id: Id | None = None
+    name: Name
+    phone: Phone = ""
+    address: Address = ""
+    note: str = Field(default="", max_length=2000)

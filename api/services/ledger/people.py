@@ -67,6 +67,7 @@ from api.store.statuses import CANCELLABLE_ORDER_STATUSES, OfferStatus
 from api.store.tables import (
     LIVE_OFFER_STATUSES,
     AssignmentRow,
+    Building,
     Community,
     Grid,
     HelperRow,
@@ -147,8 +148,15 @@ def get_resident(session: Session, actor: Actor, resident_id: int) -> ResidentOu
 # ----------------------------------------------------------------------------- checks
 
 
-def check_place(session: Session, actor: Actor, community_id: int, grid_id: int | None) -> int:
-    """The street of ``community_id`` if the caller may manage it and ``grid_id`` lies in it."""
+def check_place(
+    session: Session,
+    actor: Actor,
+    community_id: int,
+    grid_id: int | None,
+    building_id: int | None = None,
+) -> int:
+    """The street of ``community_id`` if the caller may manage it, ``grid_id`` lies in it and
+    ``building_id`` in that grid (a building needs its grid)."""
     community = session.get(Community, community_id)
     if community is None or not actor.may_see_community(community.street_id, community.id):
         raise BadInput(
@@ -168,6 +176,17 @@ def check_place(session: Session, actor: Actor, community_id: int, grid_id: int 
                     community_id=community_id,
                 ),
                 "grid_id",
+            )
+    if building_id is not None:
+        building = session.get(Building, building_id)
+        if grid_id is None or building is None or building.grid_id != grid_id:
+            raise BadInput(
+                _(
+                    "building %(building_id)s is not in grid %(grid_id)s",
+                    building_id=building_id,
+                    grid_id=grid_id,
+                ),
+                "building_id",
             )
     return community.street_id
 
@@ -202,11 +221,16 @@ def _checked(
     session: Session, actor: Actor, table: PersonTable, row: Any, values: dict[str, Any]
 ) -> dict[str, Any]:
     """``values`` (JSON-ready) after checking their references; sets the street of a move."""
-    if "community_id" in values or "grid_id" in values:
+    if "community_id" in values or "grid_id" in values or "building_id" in values:
         community_id: int = values.get("community_id", row.community_id if row else 0)
         if "community_id" in values and "grid_id" not in values and row is not None:
             values["grid_id"] = None if community_id != row.community_id else row.grid_id
-        values["street_id"] = check_place(session, actor, community_id, values.get("grid_id"))
+        grid_id = values.get("grid_id", row.grid_id if row else None)
+        if "building_id" not in values and row is not None:  # kept while the grid is
+            values["building_id"] = row.building_id if grid_id == row.grid_id else None
+        values["street_id"] = check_place(
+            session, actor, community_id, grid_id, values.get("building_id")
+        )
     street_id: int = values.get("street_id", row.street_id if row else 0)
     if "skills" in values:
         values["skills"] = check_skills(session, values["skills"])

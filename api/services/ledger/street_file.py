@@ -23,6 +23,7 @@ from pydantic import (
     ValidationError,
 )
 
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.errors import BadInput
 from api.services.files import file_errors, load_yaml
@@ -95,9 +96,19 @@ class StaffEntry(_Strict):
 
 
 class SettingsEntry(_Strict):
-    order_horizon_days: int = Field(default=90, ge=1, le=366)
-    review_orders: bool = False
-    default_deadline_hours: int = Field(default=72, ge=1, le=24 * 90)
+    """The street's settings. The staff page (``/s/street``) shows and edits each field from
+    this model (its type, bounds and ``description``, a message id): a new setting added here
+    comes to the page by itself."""
+
+    order_horizon_days: int = Field(
+        default=90, ge=1, le=366, description=N_("Days ahead residents may order")
+    )
+    review_orders: bool = Field(
+        default=False, description=N_("Residents' orders wait for community staff to review")
+    )
+    default_deadline_hours: int = Field(
+        default=72, ge=1, le=24 * 90, description=N_("Promised deadline (hours)")
+    )
 
 
 class ItemEntry(_Strict):
@@ -150,22 +161,30 @@ def read_street_file(path: Path, explain: Explain = _pydantic_text) -> StreetFil
                 found=type(data).__name__,
             )
         )
+    return check_street_data(data, path, explain)
+
+
+def check_street_data(
+    data: dict[str, Any], where: Path | str, explain: Explain = _pydantic_text
+) -> StreetFile:
+    """``data`` (a street file's mapping, or a street's set-up as the staff page edits it)
+    checked as ``qunbang street init`` checks a file; errors name ``where``, field and value."""
     try:
         street = StreetFile.model_validate(data)
     except ValidationError as error:
         lines = []
         for detail in error.errors(include_url=False):
-            where = field_path(detail["loc"]) or "<street>"
+            field = field_path(detail["loc"]) or "<street>"
             message = explain(detail)
             if "input" in detail and detail["type"] not in ("missing", "extra_forbidden"):
                 message = _(
                     "%(message)s (got %(value)s)", message=message, value=_shown(detail["input"])
                 )
-            lines.append(f"{where}: {message}")
-        raise StreetFileError(file_errors(path, lines)) from None
+            lines.append(f"{field}: {message}")
+        raise StreetFileError(file_errors(where, lines)) from None
     lines = _cross_checks(street)
     if lines:
-        raise StreetFileError(file_errors(path, lines))
+        raise StreetFileError(file_errors(where, lines))
     return street
 
 

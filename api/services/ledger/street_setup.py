@@ -9,8 +9,9 @@ the file no longer names is removed only when nobody (helper, resident, account)
 otherwise the file is refused; accounts the file no longer names are left as they are.
 
 New accounts get a random password, returned once (the command prints it) and never stored
-in the file or shown again. Catalogue settings are stored per street (``street_items``); the
-matcher still reads the shipped catalogue (``service_items``) — a later change may apply them."""
+in the file or shown again. Catalogue settings are stored per street (``street_items``) and read
+through ``api.services.ledger.street_catalogue``. The staff page edits the street through
+``apply_street_file`` too (``api.services.ledger.street_edit``)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from api.services.actor import Actor
 from api.services.errors import Conflict, Forbidden, NotFound
 from api.services.files import file_errors
 from api.services.ledger.seed import load_catalogue_rows
+from api.services.ledger.street_catalogue import street_catalogue
 from api.services.ledger.street_file import (
     Explain,
     StreetFile,
@@ -40,13 +42,14 @@ from api.services.ledger.street_file import (
     price_fen,
     read_street_file,
 )
-from api.store.statuses import Role
+from api.store.statuses import OPEN_ORDER_STATUSES, OrderStatus, Role
 from api.store.tables import (
     Building,
     Community,
     Grid,
     HelperRow,
     ItemRow,
+    OrderRow,
     ResidentRow,
     Street,
     StreetItemRow,
@@ -124,12 +127,21 @@ def init_street(
         return result
 
 
-def apply_street_file(session: Session, street_file: StreetFile, path: Path | str) -> StreetInit:
+def apply_street_file(
+    session: Session,
+    street_file: StreetFile,
+    path: Path | str,
+    user_id: int | None = None,
+    action: str = "street.init",
+) -> StreetInit:
     """Write ``street_file`` into the session's transaction (the caller commits or rolls back);
-    refusals name ``path`` and the field."""
+    refusals name ``path`` and the field. The audit entry names ``user_id`` (None: the command
+    line) and ``action`` (``street.init``; ``street.edit`` from the staff page)."""
     load_catalogue_rows(session)
     _check_catalogue(session, street_file, path)
     street = session.scalar(select(Street).where(Street.code == street_file.code))
+    if street is not None:
+        _check_windows(session, street.id, street_file, path)
     created = street is None
     changes: list[SetupChange] = []
     if street is None:
@@ -165,11 +177,16 @@ def apply_street_file(session: Session, street_file: StreetFile, path: Path | st
     if changes:
         audit(
             session,
-            None,
-            "street.init",
+            user_id,
+            action,
             "street",
             street.id,
-            {"file": str(path), "changes": len(changes), "created": created},
+            {
+                "file": str(path),
+                "changes": len(changes),
+                "created": created,
+                "what": [[c.action, c.what, c.code, c.field] for c in changes[:50]],
+            },
         )
     return result
 
@@ -504,6 +521,42 @@ def _check_catalogue(session: Session, street_file: StreetFile, path: Path | str
         raise StreetFileError(file_errors(path, lines), "catalogue")
 
 
+def _check_windows(
+    session: Session, street_id: int, street_file: StreetFile, path: Path | str
+) -> None:
+    """A longer duration must still fit the window of every order of the item that is not
+    over yet (the matcher refuses a window shorter than its visit): refused, naming them."""
+    lines: list[str] = []
+    for code, entry in sorted(street_file.catalogue.items()):
+        duration = entry.duration_min
+        if duration is None:
+            duration = session.scalar(select(ItemRow.duration_min).where(ItemRow.code == code))
+        too_short = session.scalars(
+            select(OrderRow.id)
+            .where(
+                OrderRow.street_id == street_id,
+                OrderRow.item == code,
+                OrderRow.status.in_((*OPEN_ORDER_STATUSES, OrderStatus.DONE)),
+                OrderRow.window_start.is_not(None),
+                OrderRow.window_end - OrderRow.window_start < (duration or 0),
+            )
+            .order_by(OrderRow.id)
+        ).all()
+        if too_short:
+            lines.append(
+                _(
+                    "%(where)s: %(value)s minutes do not fit the window of %(count)s orders "
+                    "not over yet (e.g. order %(order)s); change those orders first",
+                    where=f"catalogue.{code}.duration_min",
+                    value=duration,
+                    count=len(too_short),
+                    order=too_short[0],
+                )
+            )
+    if lines:
+        raise StreetFileError(file_errors(path, lines), "catalogue")
+
+
 def _catalogue(
     session: Session, street: Street, street_file: StreetFile, changes: list[SetupChange]
 ) -> None:
@@ -565,6 +618,7 @@ class ItemView(BaseModel):
     price_yuan: float | None
     own_duration: bool
     own_team_size: bool
+    own: bool = False  # the street has its own setting of this item
 
 
 class StaffAccountView(BaseModel):
@@ -576,6 +630,7 @@ class StaffAccountView(BaseModel):
 
 
 class StreetView(BaseModel):
+    street_id: int
     code: str
     name: str
     time_zone: str
@@ -606,6 +661,7 @@ def street_view(session: Session, actor: Actor) -> StreetView:
     buildings = _by_parent(session, Building, Building.grid_id, grid_ids)
     people = _people_by(session, community_ids)
     return StreetView(
+        street_id=street.id,
         code=street.code,
         name=street.name,
         time_zone=street.time_zone,
@@ -664,27 +720,23 @@ def _people_by(session: Session, community_ids: Sequence[int]) -> dict[tuple[str
 
 
 def _items(session: Session, street_id: int) -> list[ItemView]:
-    """The items the street set (only those: the others are the catalogue's)."""
-    rows = session.execute(
-        select(StreetItemRow, ItemRow)
-        .join(ItemRow, ItemRow.code == StreetItemRow.item)
-        .where(StreetItemRow.street_id == street_id)
-        .order_by(ItemRow.code)
-    )
+    """Every catalogue item as the street has it (``street_catalogue``), marked where the
+    street sets its own value."""
     return [
         ItemView(
             code=item.code,
             name_zh=item.name_zh,
             name_en=item.name_en,
             paid=item.paid,
-            enabled=own.active,
-            duration_min=own.duration_min or item.duration_min,
-            team_size=own.team_size or item.team_size,
-            price_yuan=None if own.price_fen is None else own.price_fen / 100,
-            own_duration=own.duration_min is not None,
-            own_team_size=own.team_size is not None,
+            enabled=item.active,
+            duration_min=item.duration_min,
+            team_size=item.team_size,
+            price_yuan=item.price_yuan,
+            own_duration=item.own_duration,
+            own_team_size=item.own_team_size,
+            own=item.own_enabled,
         )
-        for own, item in rows
+        for item in street_catalogue(session, street_id).items.values()
     ]
 
 

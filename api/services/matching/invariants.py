@@ -19,6 +19,7 @@ Used by ``qunbang db check``, after every service test, and after every step of 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.services.closing.points import balance
+from api.services.ledger.street_catalogue import StreetCatalogue, StreetItem, street_catalogue
 from api.services.matching.keys import Keys
 from api.services.matching.problem import build_problem
 from api.services.offers.assign import expected_order_status, live_offers
@@ -39,7 +41,7 @@ from api.store.statuses import (
     OrderStatus,
     PointsKind,
 )
-from api.store.tables import AssignmentRow, HelperRow, ItemRow, OfferRow, OrderRow, PointsEntry
+from api.store.tables import AssignmentRow, HelperRow, OfferRow, OrderRow, PointsEntry
 from matcher.result import Assignment
 from matcher.verify import COMPLETE_TEAM_RULES, check_plan
 from matcher.verify import Violation as MatcherViolation
@@ -62,12 +64,15 @@ class _Loop:
 
     orders: dict[int, OrderRow]
     live: dict[int, list[AssignmentRow]]  # order id -> live assignments (at most one, we hope)
-    items: dict[str, ItemRow]
+    catalogues: Callable[[int], StreetCatalogue]  # street id -> its effective catalogue
     street_id: int | None
     today: dt.date | None = None
 
+    def item(self, order: OrderRow) -> StreetItem:
+        return self.catalogues(order.street_id).item(order.item)
+
     def team_size(self, order: OrderRow) -> int:
-        return self.items[order.item].team_size
+        return self.item(order).team_size
 
 
 def check_database(
@@ -101,7 +106,7 @@ def _read(session: Session, street_id: int | None, today: dt.date | None) -> _Lo
     return _Loop(
         orders={o.id: o for o in session.scalars(orders)},
         live=dict(by_order),
-        items={i.code: i for i in session.scalars(select(ItemRow))},
+        catalogues=functools.cache(lambda street: street_catalogue(session, street)),
         street_id=street_id,
         today=today,
     )
@@ -320,7 +325,7 @@ def base_points_once(session: Session, loop: _Loop) -> list[Violation]:
     found = []
     for order_id, assignments in sorted(loop.live.items()):
         assignment, order = assignments[0], loop.orders[order_id]
-        if assignment.status != AssignmentStatus.CONFIRMED or loop.items[order.item].points <= 0:
+        if assignment.status != AssignmentStatus.CONFIRMED or loop.item(order).points <= 0:
             continue
         for offer in live_offers(assignment):
             key = (order_id, offer.helper_id)

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from api.services.ledger.street_catalogue import forget_catalogues, street_catalogue
 from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
 from api.store.db import among_bound, dialect_of
 from api.store.stamps import CATALOGUE, StampedCache, current_many, helpers_name
@@ -26,19 +27,14 @@ from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     AssignmentRow,
-    CategoryRow,
     HelperRow,
-    ItemRow,
     OfferRow,
     OrderRow,
     ResidentRow,
-    SkillRow,
 )
-from matcher.catalogue import load_catalogue
 from matcher.eligible import eligible_helpers
 from matcher.model import (
     Catalogue,
-    Category,
     Gender,
     Helper,
     HelperKind,
@@ -47,8 +43,6 @@ from matcher.model import (
     Problem,
     Resident,
     ResidentCategory,
-    ServiceItem,
-    Skill,
     TimeWindow,
 )
 from matcher.result import Assignment
@@ -56,7 +50,6 @@ from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
 from matcher.verify import Rule, check_plan
 
 _HELPERS = StampedCache()
-_CATALOGUES = StampedCache()
 FEW_LOADS = 300  # a problem of at most this many helpers reads only their visits of the day
 COULD_SERVE_KEPT = 4096  # orders whose could-serve answer a worker keeps per street
 FEW_HELPERS = 50  # a problem of this few named helpers reads them directly, not the street
@@ -75,42 +68,10 @@ class StreetProblem:
     residents: dict[str, ResidentRow] = field(default_factory=dict)
 
 
-def catalogue_from_db(session: Session, stamp: str | None = "") -> Catalogue:
-    """The catalogue as stored (items may be deactivated by the office); kept while its stamp
-    holds (``stamp``: as just read by the caller; default: read here)."""
-    return _CATALOGUES.get(session, CATALOGUE, lambda: _read_catalogue(session), stamp)
-
-
-def _read_catalogue(session: Session) -> Catalogue:
-    skills = session.scalars(select(SkillRow).order_by(SkillRow.code)).all()
-    if not skills:
-        return load_catalogue()
-    categories = session.scalars(select(CategoryRow).order_by(CategoryRow.code)).all()
-    items = session.scalars(select(ItemRow).order_by(ItemRow.code)).all()
-    return Catalogue(
-        skills=tuple(Skill(code=s.code, name_zh=s.name_zh, name_en=s.name_en) for s in skills),
-        categories=tuple(
-            Category(code=c.code, name_zh=c.name_zh, name_en=c.name_en, paid=c.paid)
-            for c in categories
-        ),
-        items=tuple(_item(i) for i in items),
-    )
-
-
-def _item(row: ItemRow) -> ServiceItem:
-    return ServiceItem(
-        code=row.code,
-        name_zh=row.name_zh,
-        name_en=row.name_en,
-        category=row.category,
-        paid=row.paid,
-        required_skills=frozenset(row.required_skills),
-        lead_skill=row.lead_skill,
-        duration_min=row.duration_min,
-        team_size=row.team_size,
-        max_distance_km=row.max_distance_km,
-        points=row.points,
-    )
+def catalogue_from_db(session: Session, street_id: int, stamp: str | None = "") -> Catalogue:
+    """The matcher's catalogue of the street (``street_catalogue``: the shipped catalogue
+    overlaid by the street's settings); ``stamp``: the catalogue's stamp as just read."""
+    return street_catalogue(session, street_id, stamp).matcher
 
 
 @dataclass(frozen=True)
@@ -170,7 +131,7 @@ class StreetHelpers:
 def forget_kept() -> None:
     """Drop what this process keeps between problems (the next build reads everything afresh)."""
     _HELPERS.clear()
-    _CATALOGUES.clear()
+    forget_catalogues()
 
 
 def street_helpers(session: Session, street_id: int, stamp: str | None = "") -> StreetHelpers:
@@ -250,7 +211,7 @@ def build_problem(
     for helper_id in kept:  # a pinned member stays in, even if deactivated since
         if helper_id not in helper_rows:
             helper_rows[helper_id] = session.get_one(HelperRow, helper_id)
-    catalogue = catalogue_from_db(session, stamps[CATALOGUE])
+    catalogue = catalogue_from_db(session, street_id, stamps[CATALOGUE])
     codes = {r.code: resident_key(r.id) for r in residents.values()}
     ledger: dict[int, set[str]] = {  # the ledger's own blocks (resident codes)
         row.id: {codes[c] for c in row.blocked_residents if c in codes}
@@ -334,7 +295,7 @@ def build_problem(
         if day_read is None
         else {h: helper_rows[h] for h in day_read & helper_rows.keys()}
     )
-    loads = _loads(session, date, {o.id for o in orders}, busy) if committed else {}
+    loads = _loads(session, date, {o.id for o in orders}, busy, catalogue) if committed else {}
     problem = problem_of(
         _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
     )
@@ -366,7 +327,11 @@ class Load:
 
 
 def _loads(
-    session: Session, date: dt.date, solving: set[int], helpers: dict[int, Any]
+    session: Session,
+    date: dt.date,
+    solving: set[int],
+    helpers: dict[int, Any],
+    catalogue: Catalogue,
 ) -> dict[int, list[Load]]:
     few = len(helpers) <= FEW_LOADS  # a few helpers (a re-match's): just theirs
     values: dict[str, Any] = {"date": date}
@@ -374,9 +339,11 @@ def _loads(
         values["helpers"] = list(helpers)
     rows = session.execute(_loads_query(dialect_of(session), few), values)
     loads: dict[int, list[Load]] = defaultdict(list)
-    for helper_id, start, order_id, lat, lon, duration in rows:
+    durations = {i.code: i.duration_min for i in catalogue.items}  # as the street has them
+    for helper_id, start, order_id, lat, lon, item in rows:
         if order_id in solving or helper_id not in helpers:
             continue
+        duration = durations[item]
         _, minutes = leg_minutes(helpers[helper_id], Location(lat=lat, lon=lon))
         span = None
         if start is not None:
@@ -387,7 +354,7 @@ def _loads(
 
 
 @cache  # built once per database kind and shape, run with each call's values
-def _loads_query(dialect: str, few: bool) -> Select[int, int | None, int, float, float, int]:
+def _loads_query(dialect: str, few: bool) -> Select[int, int | None, int, float, float, str]:
     query = (
         select(
             OfferRow.helper_id,
@@ -395,12 +362,11 @@ def _loads_query(dialect: str, few: bool) -> Select[int, int | None, int, float,
             OrderRow.id,
             ResidentRow.lat,
             ResidentRow.lon,
-            ItemRow.duration_min,
+            OrderRow.item,
         )
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
         .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
         .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
-        .join(ItemRow, OrderRow.item == ItemRow.code)
         .where(
             OrderRow.date == bindparam("date"),
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),

@@ -261,7 +261,7 @@ def get_run(
     rows = session.execute(query).all()
     unmatched: list[UnmatchedView] = []
     if rows:
-        catalogue = catalogue_from_db(session)
+        catalogue = catalogue_from_db(session, run.street_id)
         named = _named_helpers(session, actor, run.date, [row for row, _, _ in rows])
         unmatched = [
             _unmatched_view(row, community_id, bool(late), catalogue, named)

@@ -24,6 +24,7 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
+from api.services.ledger.street_catalogue import street_catalogue
 from api.services.matching.plan import Stale
 from api.services.offers.assign import (
     local_today,
@@ -152,8 +153,7 @@ def _view_query() -> Select[*tuple[Any, ...]]:
             ItemRow.code.label("item"),
             ItemRow.name_zh,
             ItemRow.name_en,
-            ItemRow.duration_min,
-            ItemRow.team_size,
+            OrderRow.street_id,
             Community.name.label("community"),
             ResidentRow.name.label("resident_name"),
             ResidentRow.address.label("resident_address"),
@@ -177,8 +177,9 @@ def _one_view() -> Select[*tuple[Any, ...]]:
     )
 
 
-def _view(row: object) -> OfferView:
+def _view(session: Session, row: object) -> OfferView:
     r = row._mapping  # type: ignore[attr-defined]
+    item = street_catalogue(session, r["street_id"]).item(r["item"])  # as the street has it
     revealed = r["status"] == "accepted" and r["assignment_status"] in LIVE_ASSIGNMENT_STATUSES
     contact = (
         Contact(r["resident_name"], r["resident_address"], r["resident_phone"])
@@ -199,13 +200,13 @@ def _view(row: object) -> OfferView:
         start_minute=r["start_minute"],
         window_start=r["window_start"],
         window_end=r["window_end"],
-        duration_min=r["duration_min"],
+        duration_min=item.duration_min,
         community=r["community"],
         distance_km=r["distance_km"],
         offered_at=r["offered_at"],
         respond_by=r["respond_by"],
         responded_at=r["responded_at"],
-        team=Team(r["team_size"], r["accepted"], r["pending"]),
+        team=Team(item.team_size, r["accepted"], r["pending"]),
         resident=contact,
         note=r["note"] if revealed else None,
     )
@@ -255,7 +256,7 @@ def my_offers(
             .where(and_(*conditions))
         )
         total = counted or 0
-    return Page([_view(r) for r in rows], total, page, page_size)
+    return Page([_view(session, r) for r in rows], total, page, page_size)
 
 
 def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
@@ -263,7 +264,7 @@ def get_offer(session: Session, helper_id: int, offer_id: int) -> OfferView:
     row = session.execute(_one_view(), {"offer": offer_id, "helper": helper_id}).first()
     if row is None:
         raise _no_such(offer_id)
-    return _view(row)
+    return _view(session, row)
 
 
 def _no_such(offer_id: int) -> NotFound:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from api.i18n import N_, format_day, pick, use_locale
 from api.i18n import gettext as _
 from api.services.errors import Conflict
+from api.services.ledger.street_catalogue import StreetItem, street_catalogue
 from api.services.messages.notify import enqueue
 from api.settings import Settings
 from api.store.db import among_bound, dialect_of
@@ -36,7 +37,6 @@ from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     AssignmentRow,
-    ItemRow,
     OfferRow,
     OrderRow,
     utcnow,
@@ -76,11 +76,10 @@ def respond_by(
 _Row = TypeVar("_Row")
 
 
-def item_of(session: Session, order: OrderRow) -> ItemRow:
-    """The order's catalogue item, held by the session (``hold``): a run touching hundreds of
-    orders would otherwise read the same few items again for each (expired and re-read like
-    any row after a commit)."""
-    return hold(session, session.get_one(ItemRow, order.item))
+def item_of(session: Session, order: OrderRow) -> StreetItem:
+    """The order's catalogue item as its street has it (``street_catalogue``: kept per process
+    while the catalogue's stamp holds, so a run touching hundreds of orders reads it once)."""
+    return street_catalogue(session, order.street_id).item(order.item)
 
 
 def hold(session: Session, row: _Row) -> _Row:
@@ -156,9 +155,10 @@ def settle_order(session: Session, order_id: int) -> str:
     """``refresh_order_status`` for a writer holding no loaded rows (an answer written as one
     compare-and-set): one read of the order, its team size and its live team's accepted count,
     and one write if the status changes (bumping the version, as ``_settle``)."""
-    current, size, assignment_status, members = session.execute(
+    current, street_id, item, assignment_status, members = session.execute(
         _settling(), {"order": order_id}
     ).one()
+    size = street_catalogue(session, street_id).item(item).team_size
     active = assignment_status == AssignmentStatus.ACTIVE
     status = expected_order_status(
         current, assignment_status, members if active else 0, size if active else 0
@@ -169,7 +169,7 @@ def settle_order(session: Session, order_id: int) -> str:
 
 
 @cache  # built once, run with each order's id
-def _settling() -> Select[str, int, str | None, int]:
+def _settling() -> Select[str, int, str, str | None, int]:
     accepted = (
         select(func.count(OfferRow.id))
         .where(OfferRow.assignment_id == AssignmentRow.id, OfferRow.status == OfferStatus.ACCEPTED)
@@ -177,8 +177,7 @@ def _settling() -> Select[str, int, str | None, int]:
         .scalar_subquery()
     )
     return (
-        select(OrderRow.status, ItemRow.team_size, AssignmentRow.status, accepted)
-        .join(ItemRow, OrderRow.item == ItemRow.code)
+        select(OrderRow.status, OrderRow.street_id, OrderRow.item, AssignmentRow.status, accepted)
         .outerjoin(
             AssignmentRow,
             and_(
@@ -341,7 +340,7 @@ def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) 
     )
 
 
-def _notice(locale: str, kind: str, item: ItemRow, order: OrderRow) -> str:
+def _notice(locale: str, kind: str, item: StreetItem, order: OrderRow) -> str:
     """The notice of ``kind`` about ``order`` in ``locale``: the item's name and the day (and
     the start of its window, if it has one) as that language writes them."""
     with use_locale(locale):
