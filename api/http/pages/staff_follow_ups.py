@@ -1,5 +1,7 @@
-"""Staff pages for follow-up visits (跟踪回访): the visits a low score scheduled, soonest due first
-(overdue ones flagged); record one that took place, or move it to another day."""
+"""Staff pages for follow-up visits (跟踪回访): the visits the street's rules and low scores
+scheduled, soonest due first (overdue ones flagged; filters: to do, overdue, mine, done, all),
+with why each was scheduled and who owns it; record one that took place, or move it to another
+day."""
 
 from __future__ import annotations
 
@@ -18,14 +20,22 @@ from api.services.errors import BadInput, ServiceError
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 50
 MAX_NOTES = 4000  # characters of what a visit found (as the API takes it)
-SHOWN = {"scheduled": "scheduled", "done": "done", "all": None}  # the list's choice → status
+# the list's choice → the service's filter
+SHOWN = {
+    "scheduled": "scheduled",
+    "overdue": "overdue",
+    "mine": "mine",
+    "done": "done",
+    "all": None,
+}
 
 
 @router.get("/follow-ups")
 def follow_ups(
     request: Request, actor: StaffPage, session: SessionDep, show_: str = "", page: str = "1"
 ) -> Response:
-    """The follow-up visits in the staff member's area: to do (default), done, or all."""
+    """The follow-up visits in the staff member's area: to do (default), overdue, mine to do,
+    done, or all."""
     chosen = show_ if show_ in SHOWN else "scheduled"
     number = page_from_query(page)
     found = closing.list_follow_ups(

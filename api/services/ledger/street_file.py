@@ -26,7 +26,7 @@ from pydantic import (
 from api.i18n import gettext as _
 from api.services.errors import BadInput
 from api.services.files import file_errors, load_yaml
-from matcher.model import Frozen
+from matcher.model import Frozen, ResidentCategory
 
 MAX_STREET_FILE_BYTES = 4 * 1024 * 1024
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -45,7 +45,15 @@ def _username(value: str) -> str:
     return value
 
 
+def _category(value: str) -> str:
+    if value not in set(ResidentCategory):
+        known = ", ".join(ResidentCategory)
+        raise ValueError(_("a resident category is one of %(known)s", known=known))
+    return value
+
+
 Code = Annotated[str, AfterValidator(_code)]
+Category = Annotated[str, AfterValidator(_category)]
 Username = Annotated[str, AfterValidator(_username)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Explain = Callable[[Any], str]  # one of pydantic's error details -> a message for people
@@ -96,6 +104,12 @@ class SettingsEntry(_Strict):
     order_horizon_days: int = Field(default=90, ge=1, le=366)
     review_orders: bool = False
     default_deadline_hours: int = Field(default=72, ge=1, le=24 * 90)
+    # Follow-up visits (跟踪回访) by rule: every confirmed order of these resident categories, a
+    # share (percent) of the others, due this many days after the visit (None: the service's
+    # setting); every low score is followed up in any case.
+    follow_up_categories: list[Category] = Field(default_factory=list, max_length=20)
+    follow_up_sample_percent: int = Field(default=0, ge=0, le=100)
+    follow_up_days: int | None = Field(default=None, ge=0, le=90)
 
 
 class ItemEntry(_Strict):
