@@ -6,12 +6,15 @@ the community scope."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.i18n import use_locale
 from api.services.actor import Actor
 from api.services.closing.follow_ups import (
     Rules,
@@ -26,13 +29,18 @@ from api.services.closing.visits import (
     list_follow_ups,
 )
 from api.services.errors import BadInput, Forbidden
+from api.services.ledger.street_file import StreetFileError
+from api.services.ledger.street_setup import init_street
+from api.services.matching.invariants import check_database
 from api.services.offers.assign import to_utc
 from api.settings import Settings
 from api.store.statuses import FollowUpReason
 from api.store.tables import FollowUpRow, OrderRow, ResidentRow, Street, UserRow
+from seeds import SEEDS_DIR
 from tests.api.conftest import DATE, World, actor_named
 from tests.api.test_orders import finish, first_resident, make_other_resident, new_order
 
+EXAMPLE = SEEDS_DIR / "example-street.yaml"
 CONFIRMED_AT = dt.datetime(2026, 11, 23, 4, 0)  # DATE, 12:00 in Shanghai
 
 
@@ -241,3 +249,48 @@ def test_overdue_and_mine_filters_and_the_community_scope(
             assert {f.order_id for f in listed(community, shown)} == {mine}, shown
         with pytest.raises(BadInput):
             listed(staff, "bogus")
+
+
+# ----------------------------------------------------------------------------- the street file
+
+
+def test_the_street_file_sets_the_rules(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """The example file's rules land on the street (categories, share, days) and a second run
+    changes nothing; an unknown category is refused naming the file, the field and the value."""
+    first = init_street(sessions, EXAMPLE)
+    with sessions() as session:
+        street = session.get_one(Street, first.street_id)
+        rules = (street.follow_up_categories, street.follow_up_sample_percent,
+                 street.follow_up_days)  # fmt: skip
+        assert rules == (["living_alone", "lost_only_child"], 10, 3)
+    assert init_street(sessions, EXAMPLE).changes == []
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["settings"]["follow_up_categories"] = ["living_alone", "lonely"]
+    path = tmp_path / "street.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with use_locale("en"), pytest.raises(StreetFileError) as refused:
+        init_street(sessions, path)
+    message = refused.value.message
+    assert str(path) in message and "settings.follow_up_categories[1]" in message, message
+    assert "lonely" in message
+
+
+# ----------------------------------------------------------------------------- invariants
+
+
+@pytest.mark.broken_db("two rule follow-ups of one order, owned outside the street")
+def test_the_checker_finds_a_second_rule_visit_and_a_foreign_owner(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """``check_database`` names an order with both a category and a sample follow-up, and a
+    follow-up owned by a helper account; a follow-up the rules made passes."""
+    first, _other, category = two_kinds(sessions, world)
+    set_rules(sessions, world, [category])
+    (order_id,) = confirmed_orders(sessions, settings, world, [first])
+    with sessions() as session:
+        assert check_database(session) == []
+        helper = actor_named(session, "helper1").user_id
+        session.add(FollowUpRow(order_id=order_id, reason="sample", due_date=DATE, owner_id=helper))
+        session.commit()
+        codes = sorted(v.code for v in check_database(session))
+    assert codes == ["follow_up_owner_scope", "rule_follow_up_twice"]

@@ -365,6 +365,8 @@ def more_gets(ids: Ids) -> list[str]:
         "/s/orders?date_from=garbage&date_to=3000-13-45&status=bogus&community_id=x&page=-1",
         f"/s/orders/{ids.confirmed_order_id}", "/s/orders/99999999", "/s/orders/abc",
         f"/s/helpers/{ids.helper_id}?page=abc", "/v/inbox?page=99999999999999999999",
+        "/s/follow-ups?show_=overdue", "/s/follow-ups?show_=mine", "/s/inbox?page=abc",
+        "/r/inbox?page=99999999999999999999",
     ]  # fmt: skip
 
 
