@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +40,7 @@ from api.store.tables import FollowUpRow, OrderRow, ResidentRow, Street, UserRow
 from seeds import SEEDS_DIR
 from tests.api.conftest import DATE, World, actor_named
 from tests.api.test_orders import finish, first_resident, make_other_resident, new_order
+from tests.api.test_web_staff import web_login
 
 EXAMPLE = SEEDS_DIR / "example-street.yaml"
 CONFIRMED_AT = dt.datetime(2026, 11, 23, 4, 0)  # DATE, 12:00 in Shanghai
@@ -294,3 +296,30 @@ def test_the_checker_finds_a_second_rule_visit_and_a_foreign_owner(
         session.commit()
         codes = sorted(v.code for v in check_database(session))
     assert codes == ["follow_up_owner_scope", "rule_follow_up_twice"]
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def test_staff_apply_the_rules_from_the_page_in_their_community_only(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Visits confirmed before the street chose a category: community staff applying the rules
+    from the follow-ups page schedule their community's visit, not another community's; the
+    page says how many; a bad day is refused with a message."""
+    first, _other, category = two_kinds(sessions, world)
+    stranger = make_other_resident(sessions, world)
+    with sessions() as session:
+        session.execute(update(ResidentRow).where(ResidentRow.id == stranger)
+                        .values(category=category))  # fmt: skip
+        session.commit()
+    mine, far = confirmed_orders(sessions, settings, world, [first, stranger])
+    assert follow_ups(sessions) == set()
+    set_rules(sessions, world, [category])
+    web_login(client, "staff_c1")
+    day = DATE.isoformat()
+    answer = client.post("/s/follow-ups/apply", data={"date_from": day, "date_to": day})
+    assert "新增回访 1 条" in answer.text
+    assert follow_ups(sessions) == {(mine, "category")}
+    refused = client.post("/s/follow-ups/apply", data={"date_from": day, "date_to": "昨天"})
+    assert 'role="alert"' in refused.text and far not in {o for o, _ in follow_ups(sessions)}

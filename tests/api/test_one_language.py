@@ -414,6 +414,8 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "999999", "reason": "x"}),
         ("/s/points/99999999/reverse", {"reason": "x"}),
         ("/v/claim/bundle", {"order_ids": ["x"]}),
+        ("/s/follow-ups/apply", {"date_from": ids.day.isoformat(), "date_to": "x"}),
+        ("/s/follow-ups/apply", {"date_from": ids.day.isoformat(), "date_to": ids.day.isoformat()}),
         ("/r/order", {}),
         ("/r/order", {"item": "L01", "date": "3000-01-01", "note": "x"}),
         ("/r/order", {"item": "L01", "date": "yesterday", "window": "night"}),
