@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from api.i18n import N_, format_day, pick, use_locale
 from api.i18n import gettext as _
@@ -154,8 +154,10 @@ def tell_requesters(
 
 
 def tell_matched(session: Session, order_id: int) -> int:
-    """``tell_requesters`` of an order's match, by its id (for writers holding no rows)."""
-    return tell_requesters(session, session.get_one(OrderRow, order_id), NotificationKind.MATCHED)
+    """``tell_requesters`` of an order's match, by its id (for writers holding no rows: an
+    answer's fast path reads the order alone, not its resident)."""
+    order = session.get_one(OrderRow, order_id, options=[lazyload(OrderRow.resident)])
+    return tell_requesters(session, order, NotificationKind.MATCHED)
 
 
 def tell_owner(
