@@ -326,7 +326,8 @@ def list_follow_ups(
         )
     stmt = stmt.order_by(FollowUpRow.due_date, FollowUpRow.id)
     rows, total = fetch_page(session, stmt, page, page_size)
-    views = [_follow_up_view(session, actor, row, today) for row in rows]
+    owners = _owner_names(session, {row.owner_id for row in rows if row.owner_id})
+    views = [_follow_up_view(session, actor, row, today, owners) for row in rows]
     return Page(views, total, page, page_size)
 
 
@@ -391,12 +392,27 @@ def complete_follow_up(
     return _follow_up_view(session, actor, follow_up)
 
 
+def _owner_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """The accounts' names as pages show them (display name, else login), in one read."""
+    if not user_ids:
+        return {}
+    found = session.execute(
+        select(UserRow.id, UserRow.display_name, UserRow.username).where(UserRow.id.in_(user_ids))
+    )
+    return {user_id: shown or login for user_id, shown, login in found}
+
+
 def _follow_up_view(
-    session: Session, actor: Actor, row: FollowUpRow, today: dt.date | None = None
+    session: Session,
+    actor: Actor,
+    row: FollowUpRow,
+    today: dt.date | None = None,
+    owners: dict[int, str] | None = None,
 ) -> FollowUpView:
     order = order_view(session, scoped_order(session, actor, row.order_id))
     feedback = session.get(FeedbackRow, row.feedback_id) if row.feedback_id else None
-    owner = session.get(UserRow, row.owner_id) if row.owner_id else None
+    if owners is None and row.owner_id is not None:
+        owners = _owner_names(session, {row.owner_id})
     return FollowUpView(
         id=row.id,
         order_id=order.id,
@@ -413,5 +429,5 @@ def _follow_up_view(
         overdue=row.status == "scheduled" and today is not None and row.due_date < today,
         reason=row.reason,
         owner_id=row.owner_id,
-        owner_name=(owner.display_name or owner.username) if owner else None,
+        owner_name=(owners or {}).get(row.owner_id) if row.owner_id else None,
     )

@@ -109,8 +109,15 @@ def _texts(message: str, **params: Any) -> tuple[str, str]:
 
 
 def item_name(session: Session, order: OrderRow) -> Any:
-    item = session.get_one(ItemRow, order.item)
-    return lambda: pick(item.name_zh, item.name_en)
+    """The order's item name, made in the language being written. The few items are read once
+    per session (the identity map keeps only rows someone holds: a round telling hundreds of
+    orders would read the same items again for each)."""
+    names: dict[str, tuple[str, str]] = session.info.setdefault("item_names", {})
+    if order.item not in names:
+        item = session.get_one(ItemRow, order.item)
+        names[order.item] = (item.name_zh, item.name_en)
+    zh, en = names[order.item]
+    return lambda: pick(zh, en)
 
 
 def tell_requesters(

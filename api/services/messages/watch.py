@@ -42,7 +42,9 @@ from api.store.tables import FollowUpRow, NotificationRow, OrderRow, ResidentRow
 log = logging.getLogger("qunbang.watch")
 AT_RISK = dt.timedelta(hours=12)  # an uncovered order this close to its deadline is at risk
 LOOKBACK = dt.timedelta(days=7)  # deadlines passed longer ago are not looked at again
-SCAN_LIMIT = 500  # rows of each kind a round reads at most (the rest wait for the next)
+# Rows of each kind a round tells at most (the rest wait for the next round): a backlog, e.g.
+# the first round after an outage, holds the write lock for a bounded time.
+SCAN_LIMIT = 100
 UNCOVERED = (OrderStatus.OPEN, OrderStatus.OFFERED)
 OVERDUE = NotificationKind.ORDER_OVERDUE
 AT_RISK_KIND = NotificationKind.ORDER_AT_RISK
