@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +36,7 @@ from api.services.ledger.street_setup import init_street
 from api.services.matching.invariants import check_database
 from api.services.offers.assign import to_utc
 from api.settings import Settings
+from api.store.db import alembic_config
 from api.store.statuses import FollowUpReason
 from api.store.tables import FollowUpRow, OrderRow, ResidentRow, Street, UserRow
 from seeds import SEEDS_DIR
@@ -323,3 +325,31 @@ def test_staff_apply_the_rules_from_the_page_in_their_community_only(
     assert follow_ups(sessions) == {(mine, "category")}
     refused = client.post("/s/follow-ups/apply", data={"date_from": day, "date_to": "昨天"})
     assert 'role="alert"' in refused.text and far not in {o for o, _ in follow_ups(sessions)}
+
+
+# ----------------------------------------------------------------------------- the migration
+
+
+def test_migration_0010_goes_down_and_up(
+    db_url: str, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Down to 0007 the streets' rules, the follow-ups' reasons and owners and the messages'
+    user column go (the rule's follow-up deleted, the low score's kept); up again, the kept one
+    reads as a low score's."""
+    first, _other, category = two_kinds(sessions, world)
+    set_rules(sessions, world, [category])
+    (order_id,) = confirmed_orders(sessions, settings, world, [first])
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        give_feedback(session, settings, staff, order_id, 1, "", now=CONFIRMED_AT)
+    config = alembic_config(db_url)
+    command.downgrade(config, "0007")
+    with sessions() as session:
+        schema = inspect(session.connection())
+        assert "user_id" not in {c["name"] for c in schema.get_columns("notifications")}
+        assert "reason" not in {c["name"] for c in schema.get_columns("follow_ups")}
+        assert "follow_up_days" not in {c["name"] for c in schema.get_columns("streets")}
+        kept = session.execute(text("SELECT order_id, feedback_id FROM follow_ups")).all()
+        assert [row.order_id for row in kept] == [order_id] and kept[0].feedback_id is not None
+    command.upgrade(config, "head")
+    assert follow_ups(sessions) == {(order_id, "low_score")}
