@@ -24,7 +24,7 @@ from api.services.offers.dispatch import cancel_order
 from api.services.orders import OrderSpec, place_order
 from api.settings import Settings
 from api.store.tables import FollowUpRow, NotificationRow, OfferRow, OrderRow, UserRow
-from tests.api.conftest import DATE, PASSWORD, World, actor_named
+from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 from tests.api.test_orders import (
     HAND_PICKED,
     NOW,
@@ -269,6 +269,23 @@ def test_community_staff_see_only_their_communitys_messages(
             mine = outbox.inbox(session, actor_named(session, username)).items
             assert [m.id for m in mine] == [message_id]
         assert outbox.inbox(session, actor_named(session, "staff_c1")).items == []
+
+
+def test_each_user_reads_their_own_messages_from_the_api(
+    client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World,
+    resident: int,
+) -> None:  # fmt: skip
+    """GET /me/messages answers the resident their "cannot be done" and staff their "overdue",
+    each only their own; without a login it is 401."""
+    with sessions() as session:
+        order_id = new_order(session, settings, resident).id
+        watch_deadlines(session, settings, now=DUE + dt.timedelta(hours=1))
+    for username, kind in (("resident1", "not_done"), ("staff", "order_overdue")):
+        answer = client.get("/me/messages", headers=login(client, username))
+        assert answer.status_code == 200, answer.text
+        items = answer.json()["items"]
+        assert [(m["kind"], m["payload"]["order"]) for m in items] == [(kind, order_id)]
+    assert client.get("/me/messages").status_code == 401
 
 
 def test_a_message_has_one_recipient_at_most(
