@@ -17,12 +17,14 @@ from api.services.closing.visits import confirm_done
 from api.services.messages import outbox
 from api.services.messages.notify import enqueue
 from api.services.messages.outbox import NotificationFilters
+from api.services.messages.results import tell_requesters
 from api.services.messages.watch import AT_RISK, LOOKBACK, watch_deadlines
 from api.services.offers.answers import accept, mark_done
 from api.services.offers.assign import create_assignment, to_utc
 from api.services.offers.dispatch import cancel_order
 from api.services.orders import OrderSpec, place_order
 from api.settings import Settings
+from api.store.statuses import NotificationKind
 from api.store.tables import FollowUpRow, NotificationRow, OfferRow, OrderRow, UserRow
 from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 from tests.api.test_orders import (
@@ -144,6 +146,19 @@ def test_cancelled_by_staff_tells_the_requester_but_not_when_they_cancel(
         assert "下雨停止" in message.text_zh and "cancelled" in message.text_en
         assert message.payload == {"order": staff_order, "date": DATE.isoformat(),
                                    "cause": "cancelled"}  # fmt: skip
+
+
+def test_not_done_without_a_known_cause_says_so_plainly(
+    sessions: sessionmaker[Session], settings: Settings, world: World, resident: int
+) -> None:
+    """A caller telling "cannot be done" with no cause of its own gets the plain text, once."""
+    with sessions() as session:
+        order = new_order(session, settings, resident)
+        assert tell_requesters(session, order, NotificationKind.NOT_DONE) == 1
+        assert tell_requesters(session, order, NotificationKind.NOT_DONE, "overdue") == 0
+        session.commit()
+        message = session.scalars(select(NotificationRow)).one()
+        assert message.text_en.endswith("cannot be done.") and "无法办理" in message.text_zh
 
 
 # ----------------------------------------------------------------------------- the watch

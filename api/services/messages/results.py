@@ -36,6 +36,7 @@ RESULTS: dict[str, str] = {
         "Good news: a volunteer has taken your request %(item)s (%(when)s)."
     ),
     NotificationKind.COMPLETED: N_("Done: your request %(item)s (%(when)s) has been completed."),
+    NotificationKind.NOT_DONE: N_("Sorry: your request %(item)s (%(when)s) cannot be done."),
     "cancelled": N_("Sorry: your request %(item)s (%(when)s) was cancelled by the office."),
     "cancelled_because": N_(
         "Sorry: your request %(item)s (%(when)s) was cancelled by the office: %(reason)s"
@@ -133,9 +134,11 @@ def tell_requesters(
     requesters = [user for user in order_requesters(session, order) if user != skip]
     if not requesters:
         return 0
-    message = RESULTS[cause if kind == NotificationKind.NOT_DONE and cause else kind]
-    if cause == "cancelled" and order.cancel_reason:
-        message = RESULTS["cancelled_because"]
+    message = RESULTS[kind]
+    if kind == NotificationKind.NOT_DONE and cause in RESULTS:  # its cause, when known
+        message = RESULTS[cause]
+        if cause == "cancelled" and order.cancel_reason:
+            message = RESULTS["cancelled_because"]
     item = item_name(session, order)
     text_zh, text_en = _texts(
         message, item=item, when=lambda: when(order), reason=order.cancel_reason
