@@ -112,7 +112,7 @@ def test_resident_sees_matched_then_done_and_staff_see_the_overdue_follow_up(
     card = desk.locator(f"#follow-up-{follow_up.id}")
     assert "已逾期" in card.inner_text() and "重点人群" in card.inner_text()
     shot(desk, "staff-follow-ups-overdue")
-    desk.get_by_role("link", name="我的消息").click()
+    desk.get_by_role("link", name="我的提醒").click()
     desk.wait_for_url("**/s/inbox")
     assert "回访逾期" in desk.locator(".cards").inner_text()
     shot(desk, "staff-inbox")
