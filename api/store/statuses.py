@@ -67,6 +67,15 @@ class FollowUpStatus(StrEnum):
     DONE = "done"
 
 
+class FollowUpReason(StrEnum):
+    """Why a follow-up visit was scheduled: a low score, the resident's category (every order of
+    the street's chosen categories), or the street's sample of the other orders."""
+
+    LOW_SCORE = "low_score"
+    CATEGORY = "category"
+    SAMPLE = "sample"
+
+
 class NotificationStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
@@ -78,6 +87,14 @@ class NotificationKind(StrEnum):
     REMINDER = "reminder"
     CHANGE = "change"
     CANCELLATION = "cancellation"
+    # The result fed back to whoever ordered (结果反馈): matched, done, or not done.
+    MATCHED = "matched"
+    COMPLETED = "completed"
+    NOT_DONE = "not_done"
+    # To the staff member who owns an order or a follow-up visit.
+    ORDER_AT_RISK = "order_at_risk"
+    ORDER_OVERDUE = "order_overdue"
+    FOLLOW_UP_OVERDUE = "follow_up_overdue"
 
 
 class PointsKind(StrEnum):

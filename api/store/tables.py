@@ -37,6 +37,7 @@ from api.store.statuses import (
     AssignmentStatus,
     ClaimForm,
     FamilyLinkStatus,
+    FollowUpReason,
     FollowUpStatus,
     NotificationKind,
     NotificationStatus,
@@ -88,6 +89,15 @@ class Street(Base):
     )
     review_orders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     default_deadline_hours: Mapped[int] = mapped_column(Integer, default=72, server_default="72")
+    # Follow-up visits by rule (migration 0010, ``api.services.closing.follow_ups``): every
+    # confirmed order of these resident categories, this share (percent) of the other confirmed
+    # orders, drawn by a hash of the order's id, each due this many days after the visit (None:
+    # the service's ``follow_up_days``); every low score is followed up in any case.
+    follow_up_categories: Mapped[list[Any]] = mapped_column(
+        default=list, server_default=text("'[]'")
+    )
+    follow_up_sample_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    follow_up_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Community(Base):
@@ -490,12 +500,22 @@ class FeedbackRow(Base):
 
 
 class FollowUpRow(Base):
-    """A follow-up visit (回访), scheduled by a low feedback score."""
+    """A follow-up visit (回访), scheduled by a rule of the street (``reason``): a low feedback
+    score, the resident's category, or the sample; at most one per order and reason. Its owner
+    is the staff member who answers for it (the order's owner when it was scheduled)."""
 
     __tablename__ = "follow_ups"
-    __table_args__ = (CheckConstraint(sql_in("status", FollowUpStatus), name="status"),)
+    __table_args__ = (
+        CheckConstraint(sql_in("status", FollowUpStatus), name="status"),
+        CheckConstraint(sql_in("reason", FollowUpReason), name="reason"),
+        UniqueConstraint("order_id", "reason"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    reason: Mapped[str] = mapped_column(
+        String(16), default=FollowUpReason.LOW_SCORE, server_default=FollowUpReason.LOW_SCORE
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id"))
     due_date: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | done
@@ -601,17 +621,21 @@ class AuditEntry(Base):
 
 
 class NotificationRow(Base):
-    """The outbox: messages to helpers, sent by the configured sender (log or webhook)."""
+    """The outbox: messages to a helper (``helper_id``) or to any user (``user_id``: a
+    resident told their order's result, staff told of an overdue order), never both; sent by
+    the configured sender (log or webhook)."""
 
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_status", "status"),
         CheckConstraint(sql_in("status", NotificationStatus), name="status"),
         CheckConstraint(sql_in("kind", NotificationKind), name="kind"),
+        CheckConstraint("helper_id IS NULL OR user_id IS NULL", name="one_recipient"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # offer | reminder | change | cancellation
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # a NotificationKind
     text_zh: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

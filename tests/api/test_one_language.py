@@ -409,6 +409,8 @@ def more_gets(ids: Ids) -> list[str]:
         "/g/orders?page=-1", "/s/review?page=x", "/s/family?show_=approved",
         "/s/family?show_=bogus", f"/s/orders/{ids.review_order_id}",
         f"/s/report?period={day[:7]}", "/s/report?period=2026-Q4", "/s/report?period=2026-13",
+        "/s/follow-ups?show_=overdue", "/s/follow-ups?show_=mine", "/s/inbox?page=abc",
+        "/r/inbox?page=99999999999999999999",
     ]  # fmt: skip
 
 
@@ -456,6 +458,8 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/s/helpers/{ids.helper_id}/bonus", {"amount": "999999", "reason": "x"}),
         ("/s/points/99999999/reverse", {"reason": "x"}),
         ("/v/claim/bundle", {"order_ids": ["x"]}),
+        ("/s/follow-ups/apply", {"date_from": ids.day.isoformat(), "date_to": "x"}),
+        ("/s/follow-ups/apply", {"date_from": ids.day.isoformat(), "date_to": ids.day.isoformat()}),
         ("/r/order", {}),
         ("/r/order", {"item": "L01", "date": "3000-01-01", "note": "x"}),
         ("/r/order", {"item": "L01", "date": "yesterday", "window": "night"}),

@@ -147,7 +147,8 @@ def test_limit_sends_the_oldest_first(
 def test_webhook_sender_posts_each_message_as_json(
     sessions: sessionmaker[Session], settings: Settings, world: World, hook: Hook
 ) -> None:
-    """The webhook sender POSTs {id, helper_id, kind, text_zh, text_en, payload} per message."""
+    """The webhook sender POSTs {id, helper_id, user_id, kind, text_zh, text_en, payload} per
+    message."""
     ids = queue(sessions, world.helper_ids[:2], kind="reminder")
     webhook = settings.model_copy(update={"notify_sender": "webhook", "webhook_url": hook.url})
     assert isinstance(make_sender(webhook), WebhookSender)
@@ -157,6 +158,7 @@ def test_webhook_sender_posts_each_message_as_json(
         {
             "id": message_id,
             "helper_id": helper_id,
+            "user_id": None,
             "kind": "reminder",
             "text_zh": f"消息 {helper_id}",
             "text_en": f"message {helper_id}",

@@ -43,8 +43,15 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "follow_up_filter": {
         "scheduled": label_id("follow_up_filter", "To do"),
+        "overdue": label_id("follow_up_filter", "Overdue"),
+        "mine": label_id("follow_up_filter", "Mine to do"),
         "done": label_id("follow_up_filter", "Done"),
         "all": label_id("follow_up_filter", "All"),
+    },
+    "follow_up_reason": {
+        "low_score": label_id("follow_up_reason", "low score"),
+        "category": label_id("follow_up_reason", "resident's category"),
+        "sample": label_id("follow_up_reason", "sample"),
     },
     "offer_status": {
         "pending": label_id("offer_status", "pending"),
@@ -101,6 +108,12 @@ LABELS: dict[str, dict[str, str]] = {
         "reminder": label_id("notification_kind", "reminder"),
         "change": label_id("notification_kind", "change"),
         "cancellation": label_id("notification_kind", "cancellation"),
+        "matched": label_id("notification_kind", "helper found"),
+        "completed": label_id("notification_kind", "done"),
+        "not_done": label_id("notification_kind", "cannot be done"),
+        "order_at_risk": label_id("notification_kind", "order at risk"),
+        "order_overdue": label_id("notification_kind", "order overdue"),
+        "follow_up_overdue": label_id("notification_kind", "follow-up overdue"),
     },
     "notification_status": {
         "pending": label_id("notification_status", "pending"),

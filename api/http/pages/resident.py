@@ -1,6 +1,6 @@
 """The resident pages (``/r``, 点单), phone first and in large type: my orders with their status in
 plain words, ordering from the catalogue by category, cancelling an upcoming order with a reason,
-and rating a done visit.
+and rating a done visit; my messages (``/r/inbox``: each order's result fed back).
 
 A family account (亲情代理) uses the same pages for the resident it acts for: one of its approved
 links, chosen on its family page (``/r/family``, a cookie keeps the choice; the service checks the
@@ -36,6 +36,7 @@ from api.services.closing import visits as closing
 from api.services.errors import BadInput, NotFound, ServiceError
 from api.services.intake import family
 from api.services.ledger import catalogue
+from api.services.messages import outbox
 from api.services.offers import dispatch
 from api.services.offers.assign import local_today
 from api.services.orders import OrderSpec
@@ -44,6 +45,7 @@ from api.settings import Settings
 router = APIRouter(prefix="/r", include_in_schema=False)
 ORDERS_PER_PAGE = 20
 FOR_COOKIE = "qb_for"  # the resident a family account acts for (checked on every request)
+INBOX_PER_PAGE = 20
 NOTE_MAX = 500
 COMMENT_MAX = 1000
 
@@ -333,3 +335,21 @@ def rate(
     except ServiceError as error:
         return _refused(request, session, actor, error)
     return back_to("/r/", msg=_("Thank you for your rating"), anchor=f"order-{order_id}")
+
+
+# ----------------------------------------------------------------------------- inbox
+
+
+@router.get("/inbox")
+def inbox(
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    page: str = "1",
+) -> Response:
+    """My messages, newest first: each order's result (a helper found, done, not possible)."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = outbox.inbox(session, actor, page_from_query(page), INBOX_PER_PAGE)
+    return render(request, "r/inbox.html", actor, here="inbox", found=found, **_day_names(settings))

@@ -1,8 +1,11 @@
-"""Staff pages for follow-up visits (跟踪回访): the visits a low score scheduled, soonest due first
-(overdue ones flagged); record one that took place, or move it to another day."""
+"""Staff pages for follow-up visits (跟踪回访): the visits the street's rules and low scores
+scheduled, soonest due first (overdue ones flagged; filters: to do, overdue, mine, done, all),
+with why each was scheduled and who owns it; record one that took place, or move it to another
+day."""
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -12,28 +15,40 @@ from api.http.deps import SessionDep
 from api.http.pages.staff import FormText, StaffPage, back, page_from_query, parse_date, show
 from api.http.params import IdPath
 from api.i18n import gettext as _
+from api.services.closing import follow_ups as rules
 from api.services.closing import visits as closing
 from api.services.errors import BadInput, ServiceError
+from api.services.offers.assign import local_today
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 50
 MAX_NOTES = 4000  # characters of what a visit found (as the API takes it)
-SHOWN = {"scheduled": "scheduled", "done": "done", "all": None}  # the list's choice → status
+# the list's choice → the service's filter
+SHOWN = {
+    "scheduled": "scheduled",
+    "overdue": "overdue",
+    "mine": "mine",
+    "done": "done",
+    "all": None,
+}
 
 
 @router.get("/follow-ups")
 def follow_ups(
     request: Request, actor: StaffPage, session: SessionDep, show_: str = "", page: str = "1"
 ) -> Response:
-    """The follow-up visits in the staff member's area: to do (default), done, or all."""
+    """The follow-up visits in the staff member's area: to do (default), overdue, mine to do,
+    done, or all."""
     chosen = show_ if show_ in SHOWN else "scheduled"
     number = page_from_query(page)
     found = closing.list_follow_ups(
         session, actor, SHOWN[chosen], number, PER_PAGE, request.app.state.settings
     )
+    today = local_today(request.app.state.settings)
     return show(request, "s/follow_ups.html", actor, section="follow_ups", found=found,
                 chosen=chosen, choices=list(SHOWN), here=_url(chosen, number),
-                pager_base=_url(chosen) + "&")  # fmt: skip
+                pager_base=_url(chosen) + "&", today=today,
+                month_ago=today - dt.timedelta(days=30))  # fmt: skip
 
 
 def _url(chosen: str, number: int | None = None) -> str:
@@ -84,6 +99,37 @@ def reschedule(
         return back(request, target, err=failure.message)
     message = _(
         "follow-up %(id)s moved to %(day)s", id=follow_up_id, day=moved.due_date.isoformat()
+    )
+    return back(request, target, msg=message)
+
+
+@router.post("/follow-ups/apply")
+def apply_rules(
+    request: Request,
+    actor: StaffPage,
+    session: SessionDep,
+    date_from: FormText = "",
+    date_to: FormText = "",
+) -> RedirectResponse:
+    """Apply the street's rules again to the visits confirmed on those days (e.g. after the
+    street changed them); what was scheduled already stays as it is."""
+    target = _url("scheduled")
+    try:
+        first = parse_date(date_from, "date_from")
+        last = parse_date(date_to, "date_to")
+        if first is None or last is None:
+            raise BadInput(_("Please pick a day"), "date_from")
+        settings = request.app.state.settings
+        applied = rules.apply_rules(session, settings, actor, first, last)
+    except ServiceError as failure:
+        session.rollback()
+        return back(request, target, err=failure.message)
+    message = _(
+        "%(orders)s confirmed visits looked at: %(added)s follow-ups added, %(existing)s there "
+        "already",
+        orders=applied.orders,
+        added=applied.added,
+        existing=applied.existing,
     )
     return back(request, target, msg=message)
 

@@ -1,7 +1,10 @@
 """The staff page for the outbox (``/s/messages``): messages that failed or wait to be sent,
-with their kind, helper, attempts, last error and next attempt, and a button that sends a
+with their kind, recipient, attempts, last error and next attempt, and a button that sends a
 failed message again. The outbox service decides the scope (community staff see messages to
-their community's helpers only) and writes the audit entry of a resend.
+their community's helpers and residents only) and writes the audit entry of a resend.
+
+And the staff member's own messages (``/s/inbox``): their orders at risk or overdue, their
+follow-up visits overdue, newest first.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from api.store.statuses import NotificationStatus
 
 router = APIRouter(prefix="/s", include_in_schema=False)
 PER_PAGE = 25
+INBOX_PER_PAGE = 30
 SHOWN = {  # the status filter: its value → its name
     "unsent": N_("Not sent (failed and pending)"),
     NotificationStatus.FAILED: N_("Failed"),
@@ -46,6 +50,14 @@ def messages(
     return show(request, "s/messages.html", actor, section="messages", found=found,
                 shown=shown, choices={value: _(name) for value, name in SHOWN.items()},
                 pager_base=f"/s/messages?status={shown}&")  # fmt: skip
+
+
+@router.get("/inbox")
+def inbox(request: Request, actor: StaffPage, session: SessionDep, page: str = "1") -> Response:
+    """My own messages (as an owner of orders and follow-up visits), newest first."""
+    found = outbox.inbox(session, actor, page_from_query(page), INBOX_PER_PAGE)
+    return show(request, "s/inbox.html", actor, section="inbox", found=found,
+                pager_base="/s/inbox?")  # fmt: skip
 
 
 @router.post("/messages/{notification_id}/resend")

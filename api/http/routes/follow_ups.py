@@ -1,4 +1,5 @@
-"""Follow-up visits (回访) scheduled by low feedback scores: staff list, move and complete them."""
+"""Follow-up visits (回访) scheduled by the street's rules and low feedback scores: staff list,
+move and complete them."""
 
 from __future__ import annotations
 
@@ -28,11 +29,12 @@ def list_follow_ups(
     session: SessionDep,
     settings: SettingsDep,
     actor: StaffActor,
-    status: Literal["scheduled", "done"] | None = None,
+    status: Literal["scheduled", "done", "overdue", "mine"] | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 50,
 ) -> Page[FollowUpView]:
-    """Follow-up visits in your scope, soonest due first (``overdue``: still to do, past due)."""
+    """Follow-up visits in your scope, soonest due first (``overdue``: still to do, past due;
+    ``mine``: still to do, yours)."""
     return closing.list_follow_ups(session, actor, status, page, page_size, settings)
 
 

@@ -1,5 +1,6 @@
-"""The notification outbox: staff read messages to helpers in their scope and resend a failed
-one; a helper reads their own (``/me/notifications``)."""
+"""The notification outbox: staff read messages to helpers and users in their scope and resend
+a failed one; a helper reads their own (``/me/notifications``), any user the messages to their
+account (``/me/messages``: a resident's results, a staff member's orders and follow-ups)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Query
 
-from api.http.deps import HelperActor, SessionDep, StaffActor
+from api.http.deps import CurrentActor, HelperActor, SessionDep, StaffActor
 from api.http.openapi import declared_router
 from api.http.params import IdFilter, IdPath, PageNumber, PageSize
 from api.services.messages import outbox
@@ -55,3 +56,12 @@ def my_notifications(
     """Your own messages, newest first."""
     filters = NotificationFilters(status, kind)
     return outbox.list_notifications(session, actor, filters, page, page_size)
+
+
+@router.get("/me/messages")
+def my_messages(
+    session: SessionDep, actor: CurrentActor, page: PageNumber = 1, page_size: PageSize = 50
+) -> Page[NotificationOut]:
+    """Your own messages, newest first: those to your account (and a helper's to their
+    helper)."""
+    return outbox.inbox(session, actor, page, page_size)

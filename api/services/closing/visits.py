@@ -1,6 +1,6 @@
 """Closing the loop (五定闭环): staff confirm a visit a helper marked done, which credits each
-member's base points; the resident's feedback; and the follow-up visits (回访) a low score
-schedules."""
+member's base points (and applies the street's follow-up rules); the resident's feedback; and
+the follow-up visits (回访) the rules and low scores schedule (``follow_ups``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from api.i18n import N_, pgettext
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
+from api.services.closing.follow_ups import schedule_by_rules, schedule_low_score
 from api.services.closing.points import credit_base
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound, ServiceError
+from api.services.messages.results import tell_requesters
 from api.services.offers.assign import (
     item_of,
     live_assignment,
@@ -30,18 +32,28 @@ from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
-from api.store.statuses import CANCELLABLE_ORDER_STATUSES, AssignmentStatus, OrderStatus, Role
+from api.store.statuses import (
+    CANCELLABLE_ORDER_STATUSES,
+    AssignmentStatus,
+    FollowUpStatus,
+    NotificationKind,
+    OrderStatus,
+    Role,
+)
 from api.store.tables import (
     AssignmentRow,
     FeedbackRow,
     FollowUpRow,
     OrderRow,
     ResidentRow,
+    UserRow,
     utcnow,
 )
 
 log = logging.getLogger("qunbang.closing")
 FOLLOW_UP_STATUSES = ("scheduled", "done")
+# The list's filters beyond a status: to do and past due; to do and owned by the caller.
+FOLLOW_UP_FILTERS = (*FOLLOW_UP_STATUSES, "overdue", "mine")
 # An order takes the resident's feedback once its visit is done (confirmed or not).
 FEEDBACK_STATUSES = (OrderStatus.DONE, OrderStatus.CONFIRMED)
 CONFIRM_MANY_MAX = 200  # orders confirmed in one go (a page of the staff list is 50)
@@ -110,6 +122,9 @@ class FollowUpView:
     notes: str
     done_at: UtcDateTime | None
     overdue: bool  # still to do and its due date has passed (street time)
+    reason: str = "low_score"  # a FollowUpReason: low score, category or sample
+    owner_id: int | None = None
+    owner_name: str | None = None
 
 
 # ----------------------------------------------------------------------------- the visit's day
@@ -190,7 +205,10 @@ def confirm_done(
     members = sorted(o.helper_id for o in assignment.offers if o.status == "accepted")
     item = item_of(session, order)
     points = credit_base(session, actor, order, members, item.points, now)
-    audit(session, actor.user_id, "order.confirm", "order", order.id, {"points": points})
+    follow_up = schedule_by_rules(session, settings, order, now)
+    tell_requesters(session, order, NotificationKind.COMPLETED)
+    detail = {"points": points, "follow_up": follow_up.id if follow_up else None}
+    audit(session, actor.user_id, "order.confirm", "order", order.id, detail)
     session.commit()
     log.info("order %s confirmed; base points %s", order.id, points)
     return Confirmation(order.id, order.status, now, points)
@@ -261,10 +279,7 @@ def give_feedback(
         raise Conflict(_("order %(order_id)s already has feedback", order_id=order_id)) from error
     follow_up = None
     if score <= settings.low_score_threshold:
-        due = local_today(settings, now) + dt.timedelta(days=settings.follow_up_days)
-        follow_up = FollowUpRow(order_id=order.id, feedback_id=feedback.id, due_date=due)
-        session.add(follow_up)
-        session.flush()
+        follow_up = schedule_low_score(session, settings, order, feedback.id, now)
     detail = {"score": score, "follow_up": follow_up.id if follow_up else None}
     audit(session, actor.user_id, "feedback.give", "order", order.id, detail)
     session.commit()
@@ -289,14 +304,18 @@ def list_follow_ups(
     page: int = 1,
     page_size: int = 50,
     settings: Settings | None = None,
+    now: dt.datetime | None = None,
 ) -> Page[FollowUpView]:
     """Follow-up visits of the staff member's street (or community; a grid worker's grid),
-    soonest due first (``settings``: the street's clock, for which are overdue; default the
-    service's)."""
-    if status is not None and status not in FOLLOW_UP_STATUSES:
+    soonest due first (``settings``: the street's clock, for which are overdue, default the
+    service's; ``now``: the time, default the clock's).
+    ``status``: scheduled, done, ``overdue`` (scheduled and past due), ``mine`` (scheduled and
+    owned by the caller), or None for all."""
+    if status is not None and status not in FOLLOW_UP_FILTERS:
         raise BadInput(
-            _("status must be one of %(FOLLOW_UP_STATUSES)s", FOLLOW_UP_STATUSES=FOLLOW_UP_STATUSES)
+            _("status must be one of %(FOLLOW_UP_STATUSES)s", FOLLOW_UP_STATUSES=FOLLOW_UP_FILTERS)
         )
+    today = local_today(settings or get_settings(), now)
     stmt = (
         select(FollowUpRow)
         .join(OrderRow, OrderRow.id == FollowUpRow.order_id)
@@ -309,12 +328,20 @@ def list_follow_ups(
         stmt = stmt.where(ResidentRow.grid_id == (actor.grid_id or -1))
     elif actor.role != Role.STAFF:
         raise Forbidden(_("only staff and grid workers see follow-up visits"))
-    if status is not None:
+    if status in FOLLOW_UP_STATUSES:
         stmt = stmt.where(FollowUpRow.status == status)
+    elif status == "overdue":
+        stmt = stmt.where(
+            FollowUpRow.status == FollowUpStatus.SCHEDULED, FollowUpRow.due_date < today
+        )
+    elif status == "mine":
+        stmt = stmt.where(
+            FollowUpRow.status == FollowUpStatus.SCHEDULED, FollowUpRow.owner_id == actor.user_id
+        )
     stmt = stmt.order_by(FollowUpRow.due_date, FollowUpRow.id)
     rows, total = fetch_page(session, stmt, page, page_size)
-    today = local_today(settings or get_settings())
-    views = [_follow_up_view(session, actor, row, today) for row in rows]
+    owners = _owner_names(session, {row.owner_id for row in rows if row.owner_id})
+    views = [_follow_up_view(session, actor, row, today, owners) for row in rows]
     return Page(views, total, page, page_size)
 
 
@@ -379,11 +406,27 @@ def complete_follow_up(
     return _follow_up_view(session, actor, follow_up)
 
 
+def _owner_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """The accounts' names as pages show them (display name, else login), in one read."""
+    if not user_ids:
+        return {}
+    found = session.execute(
+        select(UserRow.id, UserRow.display_name, UserRow.username).where(UserRow.id.in_(user_ids))
+    )
+    return {user_id: shown or login for user_id, shown, login in found}
+
+
 def _follow_up_view(
-    session: Session, actor: Actor, row: FollowUpRow, today: dt.date | None = None
+    session: Session,
+    actor: Actor,
+    row: FollowUpRow,
+    today: dt.date | None = None,
+    owners: dict[int, str] | None = None,
 ) -> FollowUpView:
     order = order_view(session, scoped_order(session, actor, row.order_id))
     feedback = session.get(FeedbackRow, row.feedback_id) if row.feedback_id else None
+    if owners is None and row.owner_id is not None:
+        owners = _owner_names(session, {row.owner_id})
     return FollowUpView(
         id=row.id,
         order_id=order.id,
@@ -398,4 +441,7 @@ def _follow_up_view(
         notes=row.notes,
         done_at=row.done_at,
         overdue=row.status == "scheduled" and today is not None and row.due_date < today,
+        reason=row.reason,
+        owner_id=row.owner_id,
+        owner_name=(owners or {}).get(row.owner_id) if row.owner_id else None,
     )

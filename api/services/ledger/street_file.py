@@ -27,7 +27,7 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.errors import BadInput
 from api.services.files import file_errors, load_yaml
-from matcher.model import Frozen
+from matcher.model import Frozen, ResidentCategory
 
 MAX_STREET_FILE_BYTES = 4 * 1024 * 1024
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -46,7 +46,15 @@ def _username(value: str) -> str:
     return value
 
 
+def _category(value: str) -> str:
+    if value not in set(ResidentCategory):
+        known = ", ".join(ResidentCategory)
+        raise ValueError(_("a resident category is one of %(known)s", known=known))
+    return value
+
+
 Code = Annotated[str, AfterValidator(_code)]
+Category = Annotated[str, AfterValidator(_category)]
 Username = Annotated[str, AfterValidator(_username)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Explain = Callable[[Any], str]  # one of pydantic's error details -> a message for people
@@ -108,6 +116,18 @@ class SettingsEntry(_Strict):
     )
     default_deadline_hours: int = Field(
         default=72, ge=1, le=24 * 90, description=N_("Promised deadline (hours)")
+    )
+    # Follow-up visits (跟踪回访) by rule: every confirmed order of these resident categories, a
+    # share (percent) of the others, due this many days after the visit (None: the service's
+    # setting); every low score is followed up in any case.
+    follow_up_categories: list[Category] = Field(
+        default_factory=list, max_length=20, description=N_("Resident categories always followed up")
+    )
+    follow_up_sample_percent: int = Field(
+        default=0, ge=0, le=100, description=N_("Share of other visits followed up (percent)")
+    )
+    follow_up_days: int | None = Field(
+        default=None, ge=0, le=90, description=N_("Follow-up due (days after the visit)")
     )
 
 

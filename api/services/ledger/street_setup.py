@@ -169,6 +169,9 @@ def apply_street_file(
         order_horizon_days=settings.order_horizon_days,
         review_orders=settings.review_orders,
         default_deadline_hours=settings.default_deadline_hours,
+        follow_up_categories=sorted(set(settings.follow_up_categories)),
+        follow_up_sample_percent=settings.follow_up_sample_percent,
+        follow_up_days=settings.follow_up_days,
     )
     community_ids = _places(session, street, street_file, path, changes)
     _staff(session, street, street_file, community_ids, path, result)

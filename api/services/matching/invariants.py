@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.services.closing.points import balance
@@ -37,11 +37,22 @@ from api.store.statuses import (
     LIVE_OFFER_STATUSES,
     UNMATCHED_ORDER_STATUSES,
     AssignmentStatus,
+    FollowUpReason,
     OfferStatus,
     OrderStatus,
     PointsKind,
+    Role,
 )
-from api.store.tables import AssignmentRow, HelperRow, OfferRow, OrderRow, PointsEntry
+from api.store.tables import (
+    AssignmentRow,
+    FollowUpRow,
+    HelperRow,
+    ItemRow,
+    OfferRow,
+    OrderRow,
+    PointsEntry,
+    UserRow,
+)
 from matcher.result import Assignment
 from matcher.verify import COMPLETE_TEAM_RULES, check_plan
 from matcher.verify import Violation as MatcherViolation
@@ -400,6 +411,56 @@ def balances_match_ledger(session: Session, loop: _Loop) -> list[Violation]:
     return found
 
 
+# ----------------------------------------------------------------------------- follow-up visits
+
+
+def rule_follow_ups_once(session: Session, loop: _Loop) -> list[Violation]:
+    """An order has at most one follow-up by the street's rules (category or sample): the two
+    count as one visit (``closing.follow_ups.SAME_VISIT``)."""
+    rules = (FollowUpReason.CATEGORY, FollowUpReason.SAMPLE)
+    query = (
+        select(FollowUpRow.order_id, func.count(FollowUpRow.id))
+        .where(FollowUpRow.reason.in_(rules))
+        .group_by(FollowUpRow.order_id)
+        .having(func.count(FollowUpRow.id) > 1)
+        .order_by(FollowUpRow.order_id)
+    )
+    return [
+        Violation("rule_follow_up_twice", f"order {order_id} has {count} rule follow-ups")
+        for order_id, count in session.execute(query)
+        if order_id in loop.orders
+    ]
+
+
+def follow_up_owners_in_scope(session: Session, loop: _Loop) -> list[Violation]:
+    """An owned follow-up's owner is a staff account of its order's street, and of the
+    resident's community if the account is scoped to one."""
+    query = (
+        select(FollowUpRow.id, FollowUpRow.order_id, UserRow)
+        .join(UserRow, FollowUpRow.owner_id == UserRow.id)
+        .order_by(FollowUpRow.id)
+    )
+    found = []
+    for follow_up_id, order_id, owner in session.execute(query):
+        order = loop.orders.get(order_id)
+        if order is None:
+            continue
+        community = order.resident.community_id
+        if (
+            owner.role != Role.STAFF
+            or owner.street_id != order.street_id
+            or owner.community_id not in (None, community)
+        ):
+            found.append(
+                Violation(
+                    "follow_up_owner_scope",
+                    f"follow-up {follow_up_id} of order {order_id} is owned by user {owner.id} "
+                    f"({owner.role}) outside the order's street or community",
+                )
+            )
+    return found
+
+
 def _entries(session: Session, loop: _Loop) -> list[PointsEntry]:
     query = select(PointsEntry).order_by(PointsEntry.id)
     if loop.street_id is not None:
@@ -418,4 +479,6 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     matching_rules_hold,
     base_points_once,
     balances_match_ledger,
+    rule_follow_ups_once,
+    follow_up_owners_in_scope,
 )

@@ -14,20 +14,24 @@ from api.store.tables import NotificationRow
 def enqueue(
     session: Session,
     *,
-    helper_id: int | None,
+    helper_id: int | None = None,
+    user_id: int | None = None,
     kind: str,
     text_zh: str,
     text_en: str,
     payload: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
 ) -> NotificationRow | None:
-    """Add a message to the outbox; a message whose ``dedupe_key`` exists already is skipped."""
+    """Add a message for a helper or a user (at most one of them; neither: a message to no one,
+    which street staff see) to the outbox; a message whose ``dedupe_key`` exists already is
+    skipped."""
     if dedupe_key is not None and session.scalar(
         select(NotificationRow.id).where(NotificationRow.dedupe_key == dedupe_key)
     ):
         return None
     row = NotificationRow(
         helper_id=helper_id,
+        user_id=user_id,
         kind=kind,
         text_zh=text_zh,
         text_en=text_en,

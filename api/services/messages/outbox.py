@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
@@ -41,7 +41,7 @@ from api.services.paging import Page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.statuses import NotificationStatus, Role
-from api.store.tables import HelperRow, NotificationRow, utcnow
+from api.store.tables import HelperRow, NotificationRow, ResidentRow, UserRow, utcnow
 
 log = logging.getLogger("qunbang.outbox")
 notify_log = logging.getLogger("qunbang.notify")
@@ -64,6 +64,7 @@ def message_body(message: NotificationRow) -> dict[str, Any]:
     return {
         "id": message.id,
         "helper_id": message.helper_id,
+        "user_id": message.user_id,
         "kind": message.kind,
         "text_zh": message.text_zh,
         "text_en": message.text_en,
@@ -76,9 +77,10 @@ class LogSender:
 
     def send(self, message: NotificationRow) -> None:
         notify_log.info(
-            "notify id=%s helper=%s kind=%s: %s",
+            "notify id=%s helper=%s user=%s kind=%s: %s",
             message.id,
             message.helper_id,
+            message.user_id,
             message.kind,
             message.text_zh,
         )
@@ -265,7 +267,7 @@ def resend(session: Session, actor: Actor, notification_id: int) -> Notification
     audit(session, actor.user_id, "notification.resend", "notification", notification_id, detail)
     session.commit()
     fresh = session.get_one(NotificationRow, notification_id, populate_existing=True)
-    return notification_view(fresh, _helper_names(session, [fresh]))
+    return notification_view(fresh, _names(session, [fresh]))
 
 
 # ----------------------------------------------------------------------------- reading
@@ -288,8 +290,9 @@ def list_notifications(
     page: int = 1,
     page_size: int = 50,
 ) -> Page[NotificationOut]:
-    """Staff: messages to helpers in their scope (street-wide staff also see messages to no
-    one). A helper: their own messages only, whatever ``helper_id`` they ask for."""
+    """Staff: messages to helpers and users in their scope (street-wide staff also see messages
+    to no one). A helper: their own messages only, whatever ``helper_id`` they ask for (see
+    ``inbox`` for any user's own)."""
     stmt = _scoped(select(NotificationRow), actor)
     if filters.status is not None:
         stmt = stmt.where(NotificationRow.status == filters.status)
@@ -300,30 +303,67 @@ def list_notifications(
         stmt = stmt.where(NotificationRow.kind == filters.kind)
     if filters.helper_id is not None and actor.role == Role.STAFF:
         stmt = stmt.where(NotificationRow.helper_id == filters.helper_id)
+    return _page(session, stmt, page, page_size)
+
+
+def inbox(
+    session: Session, actor: Actor, page: int = 1, page_size: int = 50
+) -> Page[NotificationOut]:
+    """Any user's own messages, newest first: those to their account, and a helper account's
+    also those to its helper."""
+    own = NotificationRow.user_id == actor.user_id
+    if actor.helper_id is not None:
+        own = or_(own, NotificationRow.helper_id == actor.helper_id)
+    return _page(session, select(NotificationRow).where(own), page, page_size)
+
+
+def _page(session: Session, stmt: Select[Any], page: int, page_size: int) -> Page[NotificationOut]:
     rows, total = fetch_page(session, stmt.order_by(NotificationRow.id.desc()), page, page_size)
-    names = _helper_names(session, rows)
+    names = _names(session, rows)
     items = [notification_view(row, names) for row in rows]
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
 def _scoped(stmt: Select[Any], actor: Actor) -> Select[Any]:
+    """Staff see messages whose recipient is of their street (community staff: of their
+    community): a helper by their ledger row, a resident's account by the resident's, another
+    account (staff) by its own scope. A helper sees their own."""
     if actor.role == Role.HELPER and actor.helper_id is not None:
         return stmt.where(NotificationRow.helper_id == actor.helper_id)
     if actor.role != Role.STAFF or actor.street_id is None:
         raise NotFound(_("not found"))
-    stmt = stmt.outerjoin(HelperRow, NotificationRow.helper_id == HelperRow.id)
-    in_scope = HelperRow.street_id == actor.street_id
+    account = aliased(UserRow)
+    resident = aliased(ResidentRow)
+    stmt = (
+        stmt.outerjoin(HelperRow, NotificationRow.helper_id == HelperRow.id)
+        .outerjoin(account, NotificationRow.user_id == account.id)
+        .outerjoin(resident, account.resident_id == resident.id)
+    )
+    street = func.coalesce(HelperRow.street_id, resident.street_id, account.street_id)
+    community = func.coalesce(HelperRow.community_id, resident.community_id, account.community_id)
     if actor.community_id is not None:
-        return stmt.where(in_scope, HelperRow.community_id == actor.community_id)
-    return stmt.where(in_scope | NotificationRow.helper_id.is_(None))
+        return stmt.where(street == actor.street_id, community == actor.community_id)
+    nobody = and_(NotificationRow.helper_id.is_(None), NotificationRow.user_id.is_(None))
+    return stmt.where(or_(street == actor.street_id, nobody))
 
 
-def _helper_names(session: Session, rows: Iterable[NotificationRow]) -> dict[int, str]:
-    ids = {row.helper_id for row in rows if row.helper_id is not None}
-    if not ids:
-        return {}
-    found = session.execute(select(HelperRow.id, HelperRow.name).where(HelperRow.id.in_(ids)))
-    return {helper_id: name for helper_id, name in found}
+def _names(session: Session, rows: Iterable[NotificationRow]) -> dict[tuple[str, int], str]:
+    """The recipients' names: ("helper", id) from the ledger, ("user", id) an account's."""
+    rows = list(rows)
+    names: dict[tuple[str, int], str] = {}
+    helpers = {row.helper_id for row in rows if row.helper_id is not None}
+    if helpers:
+        found = session.execute(
+            select(HelperRow.id, HelperRow.name).where(HelperRow.id.in_(helpers))
+        )
+        names |= {("helper", helper_id): name for helper_id, name in found}
+    users = {row.user_id for row in rows if row.user_id is not None}
+    if users:
+        accounts = session.execute(
+            select(UserRow.id, UserRow.display_name, UserRow.username).where(UserRow.id.in_(users))
+        )
+        names |= {("user", user_id): shown or login for user_id, shown, login in accounts}
+    return names
 
 
 class NotificationOut(BaseModel):
@@ -333,6 +373,8 @@ class NotificationOut(BaseModel):
     id: int
     helper_id: int | None
     helper_name: str | None = None
+    user_id: int | None = None
+    user_name: str | None = None
     kind: str
     text_zh: str
     text_en: str
@@ -345,10 +387,14 @@ class NotificationOut(BaseModel):
     next_attempt_at: UtcDateTime | None = None
 
 
-def notification_view(row: NotificationRow, names: dict[int, str] | None = None) -> NotificationOut:
+def notification_view(
+    row: NotificationRow, names: dict[tuple[str, int], str] | None = None
+) -> NotificationOut:
+    names = names or {}
     return NotificationOut(
         **message_body(row),
-        helper_name=(names or {}).get(row.helper_id) if row.helper_id is not None else None,
+        helper_name=names.get(("helper", row.helper_id)) if row.helper_id is not None else None,
+        user_name=names.get(("user", row.user_id)) if row.user_id is not None else None,
         status=row.status,
         attempts=row.attempts,
         last_error=row.last_error,

@@ -1,4 +1,5 @@
-"""The server's background ticker: expire overdue offers, send reminders, drain the outbox.
+"""The server's background ticker: expire overdue offers, send reminders, watch deadlines (the
+owners' and requesters' messages), drain the outbox.
 
 Every worker process of ``serve --workers N`` starts a ticker, but only one of them works at a
 time: the one holding the ``ticker`` lease (``api.services.messages.lease``). Each ticker tries
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.messages import lease
 from api.services.messages.outbox import send_pending
+from api.services.messages.watch import watch_deadlines
 from api.services.offers.answers import expire_due, send_reminders
 from api.settings import Settings
 from api.store.db import session_scope
@@ -35,7 +37,7 @@ def _send(session: Session, settings: Settings, now: dt.datetime | None) -> None
 
 
 Step = Callable[[Session, Settings, "dt.datetime | None"], object]
-STEPS: tuple[Step, ...] = (expire_due, send_reminders, _send)
+STEPS: tuple[Step, ...] = (expire_due, send_reminders, watch_deadlines, _send)
 
 
 def lease_ttl(settings: Settings) -> dt.timedelta:
@@ -86,8 +88,8 @@ def tick(
     sessions: sessionmaker[Session], settings: Settings, now: dt.datetime | None = None
 ) -> None:
     """One round of time-driven work, lease or not: expire overdue offers (re-matching their
-    orders), queue reminders for offers close to their deadline, then send what the outbox
-    holds."""
+    orders), queue reminders for offers close to their deadline, queue the owners' and
+    requesters' messages of deadlines (``watch``), then send what the outbox holds."""
     for step in STEPS:
         with session_scope(sessions) as session:
             step(session, settings, now)

@@ -26,6 +26,7 @@ from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.ledger.street_catalogue import street_catalogue
 from api.services.matching.plan import Stale
+from api.services.messages.results import tell_matched
 from api.services.offers.assign import (
     local_today,
     notify_offer,
@@ -328,6 +329,7 @@ def accept(
         session.rollback()
         return view
     settle_order(session, target.order_id)
+    tell_matched(session, target.order_id)  # the first member to accept: the requester is told
     view = get_offer(session, helper_id, offer_id)
     session.commit()
     log.info("offer %s accepted by helper %s", offer_id, helper_id)

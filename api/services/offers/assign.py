@@ -24,6 +24,7 @@ from api.i18n import gettext as _
 from api.services.errors import Conflict
 from api.services.ledger.street_catalogue import StreetItem, street_catalogue
 from api.services.messages.notify import enqueue
+from api.services.messages.results import tell_requesters
 from api.settings import Settings
 from api.store.db import among_bound, dialect_of
 from api.store.statuses import (
@@ -259,6 +260,8 @@ def create_assignment(
             notify_offer(session, offer, order, "offer")
     session.expire(assignment, ["offers"])  # read again when next used
     taken = sum(o.status == "accepted" for o in offers)
+    if taken:  # a claim: its claimer accepted, the requester is told (once per order)
+        tell_requesters(session, order, NotificationKind.MATCHED)
     size = team_size(session, order)  # the team just made is the order's live assignment:
     _settle(order, expected_order_status(order.status, assignment.status, taken, size))
     return assignment

@@ -30,6 +30,7 @@ from api.services.matching.problem import (
     leg_minutes,
     team_violations,
 )
+from api.services.messages.results import tell_requesters
 from api.services.offers.assign import (
     create_assignment,
     item_of,
@@ -42,7 +43,12 @@ from api.services.orders import scope_orders, scoped_order
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.statuses import CANCELLABLE_ORDER_STATUSES, AssignmentStatus, OfferStatus
+from api.store.statuses import (
+    CANCELLABLE_ORDER_STATUSES,
+    AssignmentStatus,
+    NotificationKind,
+    OfferStatus,
+)
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -268,6 +274,8 @@ def cancel_order(
         withdraw_assignment(session, live, "cancellation", now)
     order.status, order.cancelled_at, order.cancel_reason = "cancelled", now, reason
     order.version += 1
+    # The requesters are told it cannot be done, unless they cancelled it themselves.
+    tell_requesters(session, order, NotificationKind.NOT_DONE, "cancelled", skip=actor.user_id)
     audit(session, actor.user_id, "order.cancel", "order", order.id, {"reason": reason})
     session.commit()
     log.info("order %s cancelled by user %s", order.id, actor.user_id)
