@@ -42,7 +42,7 @@ def review_list(
 ) -> Response:
     """The orders residents, families and grid workers entered, waiting for review, by date."""
     waiting = review.orders_in_review(session, actor, page_from_query(page), PER_PAGE)
-    cat = catalogue.catalogue(session)
+    cat = catalogue.catalogue(session, actor)
     items = [i for i in cat.items if i.active]
     return show(request, "s/review.html", actor, section="review", waiting=waiting, items=items)
 

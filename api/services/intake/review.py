@@ -134,7 +134,9 @@ def approve_order(
 
 def _apply(session: Session, order: OrderRow, edit: ReviewEdit) -> dict[str, Any]:
     """Staff's changes written on the order (checked as a new order's are); what changed."""
-    item = _active_item(session, edit.item if edit.item is not None else order.item)
+    item = _active_item(
+        session, order.street_id, edit.item if edit.item is not None else order.item
+    )
     start, end = order.window_start, order.window_end
     if edit.any_time:
         start = end = None

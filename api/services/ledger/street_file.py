@@ -121,7 +121,9 @@ class SettingsEntry(_Strict):
     # share (percent) of the others, due this many days after the visit (None: the service's
     # setting); every low score is followed up in any case.
     follow_up_categories: list[Category] = Field(
-        default_factory=list, max_length=20, description=N_("Resident categories always followed up")
+        default_factory=list,
+        max_length=20,
+        description=N_("Resident categories always followed up"),
     )
     follow_up_sample_percent: int = Field(
         default=0, ge=0, le=100, description=N_("Share of other visits followed up (percent)")

@@ -47,7 +47,6 @@ from api.store.tables import (
     AssignmentRow,
     FollowUpRow,
     HelperRow,
-    ItemRow,
     OfferRow,
     OrderRow,
     PointsEntry,
