@@ -186,6 +186,18 @@ def suggest(
             helper=who,
             minutes=step.minutes,
         )
+    if step.kind is StepKind.RAISE_LIMIT and params.skills:
+        return ngettext(
+            "%(n)s helper with %(skills)s is at their daily limit: ask %(helper)s, who has "
+            "%(visits)s of %(limit)s visits that day, to take one more.",
+            "%(n)s helpers with %(skills)s are at their daily limit: ask %(helper)s, who has "
+            "%(visits)s of %(limit)s visits that day, to take one more.",
+            step.count,
+            skills=_(", ").join(_skill_name(catalogue, s) for s in params.skills),
+            helper=who,
+            visits=asked.visits if asked else "?",
+            limit=asked.limit if asked else "?",
+        )
     if step.kind is StepKind.RAISE_LIMIT:
         return ngettext(
             "%(n)s suitable helper is at their daily limit: ask %(helper)s, who has "
