@@ -343,7 +343,7 @@ def _bounds(info: FieldInfo) -> tuple[int | None, int | None]:
     return low, high
 
 
-LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")
+LIST_SEPARATORS = re.compile(r"[,\uff0c\u3001;\uff1b\s]+")  # also the full-width , 、 ;
 
 
 def settings_from_form(form: dict[str, str]) -> Data:
