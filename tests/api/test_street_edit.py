@@ -70,7 +70,11 @@ def test_the_downloaded_file_sets_up_the_same_street(sessions: Sessions, tmp_pat
     path.write_text(text, encoding="utf-8")
     again = init_street(sessions, path)
     assert again.street_id == result.street_id and again.changes == []
-    assert yaml.safe_load(text)["catalogue"]["P20"] == {"duration_min": 240, "price_yuan": 80.5}
+    data = yaml.safe_load(text)
+    assert data["catalogue"]["P20"] == {"duration_min": 240, "price_yuan": 80.5}
+    workers = [s for s in data["staff"] if s.get("role") == "grid_worker"]
+    assert workers and all(w["community"] and w["grid"] for w in workers)  # a grid worker's grid
+    assert data["settings"] == yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["settings"]
 
 
 def test_edits_go_through_the_street_init_rules(sessions: Sessions) -> None:

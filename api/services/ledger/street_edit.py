@@ -70,6 +70,7 @@ def street_file_of(session: Session, street_id: int) -> StreetFile:
     ):
         buildings.setdefault(building.grid_id, []).append(building)
     codes = {c.id: c.code for c in communities}
+    grid_codes = {g.id: g.code for rows in grids.values() for g in rows}
     roles = get_args(StaffEntry.model_fields["role"].annotation)  # the roles a file names
     staff = session.scalars(
         select(UserRow)
@@ -110,6 +111,7 @@ def street_file_of(session: Session, street_id: int) -> StreetFile:
                     "name": u.display_name or None,
                     "role": u.role,
                     "community": codes.get(u.community_id) if u.community_id else None,
+                    "grid": grid_codes.get(u.grid_id) if u.grid_id else None,
                 }
             )
             for u in staff
