@@ -306,9 +306,10 @@ def test_the_checker_finds_a_second_rule_visit_and_a_foreign_owner(
 def test_staff_apply_the_rules_from_the_page_in_their_community_only(
     client: TestClient, sessions: sessionmaker[Session], settings: Settings, world: World
 ) -> None:
-    """Visits confirmed before the street chose a category: community staff applying the rules
-    from the follow-ups page schedule their community's visit, not another community's; the
-    page says how many; a bad day is refused with a message."""
+    """The page states the street's rules. Visits confirmed before the street chose a category:
+    community staff applying the rules from the follow-ups page schedule their community's
+    visit, not another community's; the page says how many; a bad day is refused with a
+    message."""
     first, _other, category = two_kinds(sessions, world)
     stranger = make_other_resident(sessions, world)
     with sessions() as session:
@@ -319,6 +320,9 @@ def test_staff_apply_the_rules_from_the_page_in_their_community_only(
     assert follow_ups(sessions) == set()
     set_rules(sessions, world, [category])
     web_login(client, "staff_c1")
+    rules = client.get("/s/follow-ups").text  # the street's rules, as the page states them
+    assert "以下人群的每次服务" in rules and "回访在服务日后 3 天内完成" in rules
+    assert "其余服务抽样" not in rules  # no sample chosen
     day = DATE.isoformat()
     answer = client.post("/s/follow-ups/apply", data={"date_from": day, "date_to": day})
     assert "新增回访 1 条" in answer.text

@@ -18,6 +18,7 @@ from api.i18n import gettext as _
 from api.services.closing import follow_ups as rules
 from api.services.closing import visits as closing
 from api.services.errors import BadInput, ServiceError
+from api.services.ledger import catalogue
 from api.services.offers.assign import local_today
 
 router = APIRouter(prefix="/s", include_in_schema=False)
@@ -44,11 +45,23 @@ def follow_ups(
     found = closing.list_follow_ups(
         session, actor, SHOWN[chosen], number, PER_PAGE, request.app.state.settings
     )
-    today = local_today(request.app.state.settings)
+    settings = request.app.state.settings
+    today = local_today(settings)
+    street_rules = (
+        rules.street_rules(session, settings, actor.street_id) if actor.street_id else None
+    )
+    kinds = catalogue.catalogue(session).resident_categories
+    categories = {c.code: (c.name_zh, c.name_en) for c in kinds}
+    chosen_categories = [
+        categories.get(code, (code, code))
+        for code in sorted(street_rules.categories if street_rules else ())
+    ]
     return show(request, "s/follow_ups.html", actor, section="follow_ups", found=found,
                 chosen=chosen, choices=list(SHOWN), here=_url(chosen, number),
                 pager_base=_url(chosen) + "&", today=today,
-                month_ago=today - dt.timedelta(days=30))  # fmt: skip
+                month_ago=today - dt.timedelta(days=30), rules=street_rules,
+                rule_categories=chosen_categories,
+                low_score=settings.low_score_threshold)  # fmt: skip
 
 
 def _url(chosen: str, number: int | None = None) -> str:
