@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import i18n
 from api.http.locale import LANG_COOKIE
 from api.services.closing.visits import confirm_done, give_feedback
+from api.services.matching.explain_text import NamedHelper, suggest_in
 from api.services.matching.nightly import run_nightly
 from api.services.matching.runs import get_run
 from api.services.offers.answers import mark_done
@@ -23,7 +24,8 @@ from api.services.offers.assign import create_assignment, to_utc
 from api.services.offers.dispatch import candidates_for
 from api.settings import Settings
 from api.store.tables import HelperRow, ItemRow, OrderRow, ResidentRow, RunUnmatched
-from matcher.result import StepKind
+from matcher.catalogue import load_catalogue
+from matcher.result import Reason, Step, StepKind, WhyParams, Window
 from tests.api.conftest import World, actor_named
 from tests.api.loop_support import make_roomy, move_orders, tomorrow
 from tests.api.test_ledger import add_community
@@ -202,3 +204,29 @@ def test_the_run_page_shows_each_orders_next_step(
     mine = unescape(client.get(f"/s/?date={tight.isoformat()}").text)
     assert 'id="community-figures"' in mine
     assert 'id="rerun-changes"' not in mine and 'id="community-figures"' not in page
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+@pytest.mark.parametrize("kind", list(StepKind))
+def test_every_step_reads_as_a_sentence(kind: StepKind, locale: str) -> None:
+    """Every kind of step (each reason's fallback too) is a whole sentence in each language,
+    with its numbers, names and times filled in and no code or placeholder left."""
+    catalogue = load_catalogue()
+    item = next(i for i in catalogue.items if i.max_distance_km and i.required_skills)
+    step = Step(kind=kind, helper="7", team=("7", "8"), start=600, count=3, km=3.5,
+                window=Window(start=840, end=900), team_size=1,
+                skills=tuple(sorted(item.required_skills)), language="mn")  # fmt: skip
+    params = WhyParams(item=item.code, team=2, skills=tuple(sorted(item.required_skills)),
+                       nearest_km=4.2, step=step)  # fmt: skip
+    named = {
+        "7": NamedHelper("王芳 (H0007)", 2, 3, 2.0),
+        "8": NamedHelper("李强 (H0008)", 0, 2, 3.0),
+    }
+    for reason in Reason:
+        text = suggest_in(locale, reason, params, catalogue, named)
+        assert text and text[-1] in ".。）)" and not RAW.search(text), text
+        assert not re.search(r"[a-z]+_[a-z]+|\bNone\b", text), text
+        if kind in (StepKind.RAISE_LIMIT, StepKind.EXTEND_RADIUS, StepKind.ADD_SKILL):
+            assert "王芳 (H0007)" in text
+        if locale == "zh_CN":
+            assert re.search(r"[\u4e00-\u9fff]", text) and "helper" not in text, text

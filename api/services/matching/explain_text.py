@@ -178,10 +178,10 @@ def suggest(
         )
     if step.kind is StepKind.RAISE_LIMIT and step.minutes:
         return ngettext(
-            "%(n)s suitable helper has no time left that day: ask %(helper)s to give "
-            "%(minutes)s minutes more.",
-            "%(n)s suitable helpers have no time left that day: ask %(helper)s to give "
-            "%(minutes)s minutes more.",
+            "%(n)s suitable helper is at their daily limit: ask %(helper)s to give "
+            "%(minutes)s minutes more that day.",
+            "%(n)s suitable helpers are at their daily limit: ask %(helper)s to give "
+            "%(minutes)s minutes more that day.",
             step.count,
             helper=who,
             minutes=step.minutes,
