@@ -282,4 +282,6 @@ def _not_searched(column: Any) -> Any:
 def _in_community(query: Any, table: type[ResidentRow] | type[HelperRow], scope: Scope) -> Any:
     if scope.community_id is None:
         return query
-    return query.where(table.community_id == scope.community_id)
+    # The period's rows are found by date as for the street, then kept if of the community:
+    # searched by community, SQLite walked the community's whole year instead.
+    return query.where(_not_searched(table.community_id) == scope.community_id)
