@@ -84,7 +84,7 @@ def test_edits_go_through_the_street_init_rules(sessions: Sessions) -> None:
     init_street(sessions, EXAMPLE)
     with sessions() as session:
         admin = actor_named(session, "qs-admin")
-        place = street_edit.Place("dh", "g01")  # codes are found whatever their case
+        place = street_edit.StructurePlace("dh", "g01")  # codes are found whatever their case
         done = street_edit.edit_street(session, admin, street_edit.rename_place(place, "东湖一格"))
         assert [c.field for c in done.changes] == ["name"]
         street_edit.edit_street(session, admin, street_edit.add_place(place, "B04", "4号楼"))
@@ -95,7 +95,9 @@ def test_edits_go_through_the_street_init_rules(sessions: Sessions) -> None:
         street_edit.edit_street(session, admin, street_edit.set_item("P02", values))
         with pytest.raises(StreetFileError) as twice:
             street_edit.edit_street(
-                session, admin, street_edit.add_place(street_edit.Place("DH"), "G01", "again")
+                session,
+                admin,
+                street_edit.add_place(street_edit.StructurePlace("DH"), "G01", "again"),
             )
         assert "communities[0].grids[2].code" in twice.value.message
         assert "'G01'" in twice.value.message and "/s/street" in twice.value.message

@@ -50,7 +50,7 @@ def follow_ups(
     street_rules = (
         rules.street_rules(session, settings, actor.street_id) if actor.street_id else None
     )
-    kinds = catalogue.catalogue(session).resident_categories
+    kinds = catalogue.catalogue(session, actor).resident_categories
     categories = {c.code: (c.name_zh, c.name_en) for c in kinds}
     chosen_categories = [
         categories.get(code, (code, code))

@@ -14,7 +14,7 @@ from api.http.pages.staff import FormText, StaffPage, back, show
 from api.i18n import gettext as _
 from api.services.errors import BadInput, ServiceError
 from api.services.ledger import street_edit
-from api.services.ledger.street_edit import Edit, Place
+from api.services.ledger.street_edit import Edit, StructurePlace
 from api.services.ledger.street_setup import StreetInit, street_view
 
 router = APIRouter(prefix="/s", include_in_schema=False)
@@ -113,7 +113,7 @@ def rename(
     building: FormText = "",
 ) -> Response:
     """Rename a community, a grid or a building."""
-    place = Place(community, grid, building)
+    place = StructurePlace(community, grid, building)
     edit = street_edit.rename_place(place, name.strip())
     return _apply(request, actor, session, edit, f"community-{community}")
 
@@ -129,7 +129,7 @@ def add(
     grid: FormText = "",
 ) -> Response:
     """Add a community (no parent), a grid to a community or a building to a grid."""
-    parent = Place(community, grid) if community else None
+    parent = StructurePlace(community, grid) if community else None
     edit = street_edit.add_place(parent, code.strip(), name.strip())
     return _apply(
         request, actor, session, edit, f"community-{community}" if community else "places"

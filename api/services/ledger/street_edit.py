@@ -207,7 +207,7 @@ def _building(data: Data, community: str, grid: str, code: str) -> Data:
 
 
 @dataclass(frozen=True)
-class Place:
+class StructurePlace:
     """A community (``grid`` empty), a grid of it (``building`` empty) or a building."""
 
     community: str
@@ -215,7 +215,7 @@ class Place:
     building: str = ""
 
 
-def rename_place(place: Place, name: str) -> Edit:
+def rename_place(place: StructurePlace, name: str) -> Edit:
     def edit(data: Data) -> None:
         if place.building:
             entry = _building(data, place.community, place.grid, place.building)
@@ -228,7 +228,7 @@ def rename_place(place: Place, name: str) -> Edit:
     return edit
 
 
-def add_place(parent: Place | None, code: str, name: str) -> Edit:
+def add_place(parent: StructurePlace | None, code: str, name: str) -> Edit:
     """Add a community (``parent`` None), a grid to a community or a building to a grid."""
 
     def edit(data: Data) -> None:
