@@ -347,7 +347,7 @@ def place_order(
         placed_by=actor.user_id,
         placed_at=now,
     )
-    promise(session, order, actor.user_id if actor.role == "staff" else None, now)
+    promise(session, settings, order, actor.user_id if actor.role == "staff" else None, now)
     session.add(order)
     session.flush()
     detail = _audit_detail(order) | {"status": order.status, "role": actor.role}
@@ -418,7 +418,8 @@ def place_series(
     session.add(series)
     session.flush()
     for offset in range(SERIES_HORIZON_DAYS):
-        _occur(session, series, resident, dates.first + dt.timedelta(days=offset), dates, now)
+        day = dates.first + dt.timedelta(days=offset)
+        _occur(session, settings, series, resident, day, dates, now)
     audit(session, actor.user_id, "series.place", "order_series", series.id, {"item": item.code})
     session.commit()
     return series_view(session, series)
@@ -448,7 +449,7 @@ def materialize_series(
     )
     created = []
     for series, resident in session.execute(stmt).all():
-        order = _occur(session, series, resident, date, dates, now)
+        order = _occur(session, settings or get_settings(), series, resident, date, dates, now)
         if order is not None:
             created.append(order)
     return created
@@ -456,6 +457,7 @@ def materialize_series(
 
 def _occur(
     session: Session,
+    settings: Settings,
     series: OrderSeries,
     resident: ResidentRow,
     date: dt.date,
@@ -481,7 +483,7 @@ def _occur(
         placed_by=series.created_by,
         placed_at=now,
     )
-    promise(session, order, owner_for(session, series.created_by), now)
+    promise(session, settings, order, owner_for(session, series.created_by), now)
     if series.created_by is not None:
         role = session.scalar(select(UserRow.role).where(UserRow.id == series.created_by))
         order.status = intake_status(session, resident.street_id, role)

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.accounts.auth import add_user
 from api.services.actor import actor_of
-from api.services.closing.deadlines import is_overdue
+from api.services.closing.deadlines import day_end, is_overdue
 from api.services.matching.nightly import run_nightly
 from api.services.matching.problem import build_problem
 from api.services.matching.runs import get_run
+from api.services.offers.assign import local_today, to_local
 from api.services.orders import OrderFilters, OrderSpec, list_orders, place_order
 from api.settings import Settings
 from api.store.statuses import OrderStatus
@@ -39,7 +40,8 @@ def test_staff_own_what_they_enter_and_the_street_sets_the_deadline(
     sessions: sessionmaker[Session], world: World, settings: Settings
 ) -> None:
     """An order staff enter is theirs (首接负责) and due the street's promised hours after it was
-    placed; a resident's own order has no owner yet; both remember the date first asked for."""
+    placed, or at the end of its day if that is later; a resident's own order has no owner yet;
+    both remember the date first asked for."""
     day = tomorrow(settings)
     with sessions() as session:
         session.execute(update(Street).values(default_deadline_hours=24))
@@ -52,11 +54,32 @@ def test_staff_own_what_they_enter_and_the_street_sets_the_deadline(
         own = place_order(session, settings, actor_of(account), OrderSpec(item=ITEM, date=day))
         staff = session.scalars(select(UserRow).where(UserRow.username == "staff")).one()
         assert by_staff.owner_id == staff.id and by_staff.first_date == day
-        assert by_staff.due_at is not None
-        assert (
-            dt.timedelta(hours=24) <= by_staff.due_at - before < dt.timedelta(hours=24, minutes=1)
-        )
+        assert by_staff.due_at is not None and by_staff.placed_at is not None
+        promised = by_staff.placed_at + dt.timedelta(hours=24)
+        assert by_staff.due_at == max(promised, day_end(settings, day)) >= promised
+        assert before <= by_staff.placed_at
         assert own.owner_id is None and own.due_at is not None and not own.overdue
+
+
+def test_an_order_for_a_later_day_is_not_overdue_before_its_day_ends(
+    sessions: sessionmaker[Session], world: World, settings: Settings
+) -> None:
+    """The promise never ends before the day asked for: an order placed ten days ahead is due
+    at the end of that day (street time), not 72 hours after it was placed, and is not overdue
+    four days later; an order for today keeps the street's promised hours."""
+    today = local_today(settings)
+    with sessions() as session:
+        later = session.get_one(
+            OrderRow, _place(session, settings, "staff", today + dt.timedelta(days=10))
+        )
+        now = session.get_one(OrderRow, _place(session, settings, "staff", today))
+        assert later.due_at == day_end(settings, later.date)
+        assert to_local(settings, later.due_at).date() == later.date + dt.timedelta(days=1)
+        assert to_local(settings, later.due_at).time() == dt.time()
+        four_days = utcnow() + dt.timedelta(days=4)
+        assert not is_overdue(later.status, later.due_at, four_days)
+        assert now.due_at is not None and now.placed_at is not None
+        assert now.due_at == now.placed_at + dt.timedelta(hours=72)
 
 
 def _open_order(sessions: sessionmaker[Session], settings: Settings, day: dt.date) -> int:

@@ -28,6 +28,7 @@ from api.store.statuses import NotificationKind
 from api.store.tables import FollowUpRow, NotificationRow, OfferRow, OrderRow, UserRow
 from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 from tests.api.test_orders import (
+    DATE,
     HAND_PICKED,
     NOW,
     first_resident,
@@ -38,7 +39,9 @@ from tests.api.test_orders import (
 from tests.api.test_web_staff import web_login
 
 ON_THE_DAY = dt.datetime(2026, 11, 23, 4, 0)  # DATE, 12:00 in Shanghai
-DUE = NOW + dt.timedelta(hours=72)  # a new order's deadline (the street's default promise)
+# A new order's deadline: the street's default promise (72 h) from NOW, but not before the end
+# of its day, DATE (the Monday after NOW), in Shanghai: 16:00 UTC.
+DUE = max(NOW + dt.timedelta(hours=72), dt.datetime.combine(DATE, dt.time(16, 0)))
 
 
 def sent_to(sessions: sessionmaker[Session], username: str) -> list[str]:

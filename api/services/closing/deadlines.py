@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.orm import Session
@@ -31,14 +32,27 @@ log = logging.getLogger("qunbang.deadlines")
 PENDING_RESULT = (OrderStatus.REVIEW, OrderStatus.OPEN, OrderStatus.OFFERED, OrderStatus.ASSIGNED)
 
 
-def promise(session: Session, order: OrderRow, owner_id: int | None, now: dt.datetime) -> None:
-    """Give a new order its owner and its deadline (the street's promise from ``now``)."""
+def promise(
+    session: Session, settings: Settings, order: OrderRow, owner_id: int | None, now: dt.datetime
+) -> None:
+    """Give a new order its owner and its deadline (定时限): the street's promised hours from
+    ``now``, but never before the end of the day asked for (street time) — an order placed for
+    a day weeks ahead is not overdue while its day has not come."""
     hours = session.scalar(
         select(Street.default_deadline_hours).where(Street.id == order.street_id)
     )
     order.owner_id = owner_id
-    order.due_at = now + dt.timedelta(hours=hours if hours is not None else 72)
+    promised = now + dt.timedelta(hours=hours if hours is not None else 72)
+    order.due_at = max(promised, day_end(settings, order.date))
     order.first_date = order.date
+
+
+def day_end(settings: Settings, date: dt.date) -> dt.datetime:
+    """The end of ``date`` in street time, as a stored (naive UTC) time."""
+    midnight = dt.datetime.combine(
+        date + dt.timedelta(days=1), dt.time(), ZoneInfo(settings.timezone)
+    )
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def owner_for(session: Session, user_id: int | None) -> int | None:
