@@ -28,7 +28,6 @@ from api.store.statuses import NotificationKind
 from api.store.tables import FollowUpRow, NotificationRow, OfferRow, OrderRow, UserRow
 from tests.api.conftest import DATE, PASSWORD, World, actor_named, login
 from tests.api.test_orders import (
-    DATE,
     HAND_PICKED,
     NOW,
     first_resident,
