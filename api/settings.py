@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # The nightly run's solve runs at this CPU niceness (0-19, Linux: per thread, inherited by
     # the solver's threads): answers to helpers and pages keep the CPU while a street solves.
     nightly_nice: int = Field(default=10, ge=0, le=19)
+    # ... and under Linux's SCHED_IDLE policy: only CPU time nothing else wants (a woken request
+    # thread takes the CPU from it at once); the solve's time limit is wall time.
+    nightly_idle: bool = True
     # A re-run keeps every pending member where they are unless re-planning them too covers at
     # least this many more plain orders' worth of priority-weighted demand (see README).
     rerun_margin_orders: float = Field(default=1.0, ge=0)

@@ -54,6 +54,12 @@ def main() -> None:
     parser.add_argument(
         "--pause", type=float, default=0.0, help="seconds each helper waits between answers"
     )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        help="answers sent first and reported apart (a worker's first requests fill its caches)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = args.database if args.database != "sqlite" else f"sqlite:///{folder}/bench.db"
@@ -64,6 +70,8 @@ def main() -> None:
             base = f"http://127.0.0.1:{args.port}"
             print(f"server: {args.workers} worker(s); {len(tokens)} helper accounts; "
                   f"{args.clients} acting at once")  # fmt: skip
+            if args.warmup:
+                asyncio.run(phase("warm-up", base, tokens, args.clients, args.warmup, args.pause))
             asyncio.run(phase("quiet", base, tokens, args.clients, args.actions, args.pause))
             nightly = start_other_nightly(settings)
             try:

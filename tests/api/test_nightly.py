@@ -473,18 +473,22 @@ def test_a_plan_the_checker_rejects_is_never_sent(
         assert session.scalars(select(RunRow.status)).one() == "failed"
 
 
-@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no per-thread niceness here")
+@pytest.mark.skipif(
+    not hasattr(os, "setpriority") or not hasattr(os, "SCHED_IDLE"),
+    reason="no per-thread niceness or SCHED_IDLE here",
+)
 def test_nightly_solve_runs_at_lower_cpu_priority_and_reports_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The nightly solve runs in its own thread at the configured niceness (the caller's own
-    priority untouched), returns the solver's result and re-raises the solver's error."""
+    """The nightly solve runs in its own thread at the configured niceness and under SCHED_IDLE
+    (the caller's own priority and policy untouched), returns the solver's result and re-raises
+    the solver's error; with neither set it solves in the caller's thread."""
     import threading
 
-    def me() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    def me() -> tuple[int, int]:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), os.sched_getscheduler(0)
 
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []
     before = me()
 
     def fake_solve(problem: object, params: object) -> str:
@@ -494,10 +498,12 @@ def test_nightly_solve_runs_at_lower_cpu_priority_and_reports_errors(
         return "result"
 
     monkeypatch.setattr(nightly, "solve", fake_solve)
-    params = nightly._params(Settings(database_url="sqlite://"))
-    assert nightly._solve_politely("p", params, 7) == "result"  # type: ignore[arg-type]
-    assert seen == [max(7, before)] and me() == before
+    settings = Settings(database_url="sqlite://", nightly_nice=7)
+    params = nightly._params(settings)
+    assert nightly._solve_politely("p", params, settings) == "result"  # type: ignore[arg-type]
+    assert seen == [(max(7, before[0]), os.SCHED_IDLE)] and me() == before
     with pytest.raises(RuntimeError, match="solver broke"):
-        nightly._solve_politely("boom", params, 7)  # type: ignore[arg-type]
-    assert nightly._solve_politely("p", params, 0) == "result"  # type: ignore[arg-type]
-    assert seen[-1] == before  # niceness 0: solved in the caller's thread, as it was
+        nightly._solve_politely("boom", params, settings)  # type: ignore[arg-type]
+    plain = settings.model_copy(update={"nightly_nice": 0, "nightly_idle": False})
+    assert nightly._solve_politely("p", params, plain) == "result"  # type: ignore[arg-type]
+    assert seen[-1] == before  # neither: solved in the caller's thread, as it was

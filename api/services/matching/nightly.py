@@ -218,19 +218,25 @@ def _params(settings: Settings) -> SolveParams:
     )
 
 
-def _solve_politely(problem: Problem, params: SolveParams, nice: int) -> Result:
-    """``solve`` in a thread of its own at CPU niceness ``nice``: on Linux niceness belongs to a
-    thread and the solver's worker threads inherit it, so a street's nightly solve yields the
-    CPU to helpers' answers and staff pages (its time limit is wall time: on a busy machine it
-    finds less, never runs longer). The niceness ends with the thread."""
-    if nice <= 0 or not hasattr(os, "setpriority"):
+def _solve_politely(problem: Problem, params: SolveParams, settings: Settings) -> Result:
+    """``solve`` in a thread of its own at CPU niceness ``settings.nightly_nice`` and, with
+    ``settings.nightly_idle`` (Linux), under the ``SCHED_IDLE`` policy: the thread and the
+    solver's worker threads (which inherit both) get only CPU time nothing else wants, and a
+    request thread that wakes takes the CPU from them at once — a street's nightly solve yields
+    to helpers' answers and staff pages (its time limit is wall time: on a busy machine it finds
+    less, never runs longer). Both end with the thread."""
+    nice, idle = settings.nightly_nice, settings.nightly_idle and hasattr(os, "SCHED_IDLE")
+    if (nice <= 0 or not hasattr(os, "setpriority")) and not idle:
         return solve(problem, params)
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
             me = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
+            if nice > 0:
+                os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
+            if idle:  # pid 0: this thread (Linux); its new threads inherit the policy
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         except OSError:  # not allowed here: solve at the caller's priority
             pass
         try:
@@ -373,7 +379,7 @@ def _solve(
         snapshot.pins, snapshot.fixed_starts = {}, {}
         snapshot.pending, snapshot.told_starts = {}, {}
         problem = _problem(session, street_id, date, snapshot)
-        result = _solve_politely(problem.problem, params, settings.nightly_nice)
+        result = _solve_politely(problem.problem, params, settings)
         kept = False  # the pending members of the other orders were planned afresh
     if _no_plan(result):
         raise NightlyFailed(
@@ -420,15 +426,15 @@ def _keep_or_move(
     Returns the problem, its result and whether the pending members were kept."""
     if not snapshot.pending:
         problem = _problem(session, street_id, date, snapshot)
-        return problem, _solve_politely(problem.problem, params, settings.nightly_nice), True
+        return problem, _solve_politely(problem.problem, params, settings), True
     kept = _problem(session, street_id, date, snapshot, keep_pending=True)
     if _unpin_broken(snapshot, kept):  # a pending member can no longer serve: let them go
         kept = _problem(session, street_id, date, snapshot, keep_pending=True)
-    kept_result = _solve_politely(kept.problem, params, settings.nightly_nice)
+    kept_result = _solve_politely(kept.problem, params, settings)
     if not _no_plan(kept_result) and not kept_result.unmatched:
         return kept, kept_result, True
     free = _problem(session, street_id, date, snapshot)
-    free_result = _solve_politely(free.problem, params, settings.nightly_nice)
+    free_result = _solve_politely(free.problem, params, settings)
     if _no_plan(free_result):
         return kept, kept_result, True
     margin = settings.rerun_margin_orders * WEIGHT_SCALE
