@@ -18,22 +18,25 @@ from api.services.accounts.auth import add_user
 from api.services.actor import Actor
 from api.services.closing import visits
 from api.services.closing.deadlines import roll_over
+from api.services.closing.follow_ups import follow_up_owner, schedule
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.intake import family, grid, review
 from api.services.intake.review import ReviewEdit
 from api.services.matching.invariants import check_database
 from api.services.matching.nightly import run_nightly
+from api.services.messages.results import order_requesters
 from api.services.offers import dispatch
 from api.services.offers.assign import create_assignment, local_today, refresh_order_status
 from api.services.orders import OrderFilters, OrderSpec, get_order, list_orders, place_order
 from api.settings import Settings
-from api.store.statuses import AssignmentStatus, OrderStatus
+from api.store.statuses import AssignmentStatus, FollowUpReason, NotificationKind, OrderStatus
 from api.store.tables import (
     AssignmentRow,
     AuditEntry,
     Community,
     FeedbackRow,
     FollowUpRow,
+    NotificationRow,
     OrderRow,
     ResidentRow,
     Street,
@@ -440,3 +443,42 @@ def test_a_family_member_rates_a_done_visit_as_the_resident_would(
         assert stranger.resident_id is None
         with pytest.raises(NotFound):
             visits.give_feedback(session, settings, stranger, placed, 5)
+
+
+def test_a_rejection_tells_everyone_who_asked_and_grid_workers_own_follow_ups(
+    sessions: Sessions, settings: Settings, intake: Intake
+) -> None:
+    """The requesters told of a result are the resident's account, the family accounts with an
+    approved link and the grid worker who entered the order (``order_requesters``): a rejected
+    order tells each of them once, with the reason; a follow-up of a resident of a grid with a
+    grid worker is owned by that grid worker (``follow_up_owner``), which the checker accepts."""
+    staff, gw = who(sessions, "staff_c1"), who(sessions, "gw")
+    with sessions() as session:
+        made = family.create_family_account(session, staff, intake.mine, "王儿子", "139 0000 2222",
+                                            "儿子")  # fmt: skip
+    placed = order_for(sessions, settings, gw, intake.mine)
+    with sessions() as session:
+        order = session.get_one(OrderRow, placed)
+        expected = {who(sessions, "res").user_id, who(sessions, made.username).user_id, gw.user_id}
+        assert set(order_requesters(session, order)) == expected
+        review.reject_order(session, staff, placed, "本周已约满")
+    with sessions() as session:
+        told = session.execute(
+            select(NotificationRow.user_id, NotificationRow.text_zh, NotificationRow.text_en).where(
+                NotificationRow.kind == NotificationKind.NOT_DONE
+            )
+        ).all()
+    assert sorted(user for user, _, _ in told) == sorted(expected)
+    assert all("本周已约满" in zh and "not taken on" in en for _, zh, en in told)
+    with sessions() as session:
+        order = session.get_one(OrderRow, placed)
+        assert follow_up_owner(session, order) == gw.user_id
+        elsewhere = session.scalars(
+            select(OrderRow).join(ResidentRow).where(ResidentRow.id == intake.other)
+        ).first()
+        if elsewhere is not None:  # a resident of a grid without a grid worker: the order's owner
+            assert follow_up_owner(session, elsewhere) == elsewhere.owner_id
+        follow_up, _ = schedule(session, order, FollowUpReason.LOW_SCORE, tomorrow(settings))
+        assert follow_up.owner_id == gw.user_id
+        session.commit()
+        assert "follow_up_owner_scope" not in {v.code for v in check_database(session)}

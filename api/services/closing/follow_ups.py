@@ -36,7 +36,7 @@ from api.services.offers.assign import local_today
 from api.settings import Settings
 from api.store.db import begin_write
 from api.store.statuses import FollowUpReason, OrderStatus, Role
-from api.store.tables import FollowUpRow, OrderRow, ResidentRow, Street, utcnow
+from api.store.tables import FollowUpRow, OrderRow, ResidentRow, Street, UserRow, utcnow
 
 # Reasons that count as one: an order followed up for one of them is not scheduled for another.
 SAME_VISIT = {
@@ -97,8 +97,19 @@ def rule_reason(rules: Rules, category: str, order_id: int) -> FollowUpReason | 
 
 
 def follow_up_owner(session: Session, order: OrderRow) -> int | None:
-    """Who answers for a follow-up of ``order``: the order's owner (首接负责). The one place
-    that picks it, so that it can prefer the resident's grid worker once grids have one."""
+    """Who answers for a follow-up of ``order``: the active grid worker (网格员) of the
+    resident's grid, the first made if several; else the order's owner (首接负责). The one
+    place that picks it."""
+    grid = order.resident.grid_id
+    if grid is not None:
+        worker = session.scalar(
+            select(UserRow.id)
+            .where(UserRow.role == Role.GRID_WORKER, UserRow.grid_id == grid, UserRow.active)
+            .order_by(UserRow.id)
+            .limit(1)
+        )
+        if worker is not None:
+            return worker
     return order.owner_id
 
 

@@ -19,6 +19,7 @@ from api.i18n import pgettext
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden
+from api.services.messages.results import tell_requesters
 from api.services.orders import (
     OrderFilters,
     OrderView,
@@ -33,7 +34,7 @@ from api.services.orders import (
 from api.services.paging import Page
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.statuses import OrderStatus, Role
+from api.store.statuses import NotificationKind, OrderStatus, Role
 from api.store.tables import OrderRow, UserRow, utcnow
 
 log = logging.getLogger("qunbang.review")
@@ -187,6 +188,7 @@ def reject_order(
     order.reviewed_by, order.reviewed_at = actor.user_id, now
     order.version += 1
     audit(session, actor.user_id, "order.reject", "order", order.id, {"reason": reason})
+    tell_requesters(session, order, NotificationKind.NOT_DONE, cause="rejected")
     session.commit()
     log.info("order %s rejected by user %s", order.id, actor.user_id)
     return order_view(session, order)

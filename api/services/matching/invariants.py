@@ -433,7 +433,8 @@ def rule_follow_ups_once(session: Session, loop: _Loop) -> list[Violation]:
 
 def follow_up_owners_in_scope(session: Session, loop: _Loop) -> list[Violation]:
     """An owned follow-up's owner is a staff account of its order's street, and of the
-    resident's community if the account is scoped to one."""
+    resident's community if the account is scoped to one; or the grid worker of the resident's
+    grid."""
     query = (
         select(FollowUpRow.id, FollowUpRow.order_id, UserRow)
         .join(UserRow, FollowUpRow.owner_id == UserRow.id)
@@ -445,11 +446,9 @@ def follow_up_owners_in_scope(session: Session, loop: _Loop) -> list[Violation]:
         if order is None:
             continue
         community = order.resident.community_id
-        if (
-            owner.role != Role.STAFF
-            or owner.street_id != order.street_id
-            or owner.community_id not in (None, community)
-        ):
+        staff = owner.role == Role.STAFF and owner.community_id in (None, community)
+        grid_worker = owner.role == Role.GRID_WORKER and owner.grid_id == order.resident.grid_id
+        if owner.street_id != order.street_id or not (staff or grid_worker):
             found.append(
                 Violation(
                     "follow_up_owner_scope",

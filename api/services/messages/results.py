@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, lazyload
 from api.i18n import N_, format_day, pick, use_locale
 from api.i18n import gettext as _
 from api.services.messages.notify import enqueue
-from api.store.statuses import NotificationKind, Role
-from api.store.tables import ItemRow, OrderRow, UserRow
+from api.store.statuses import FamilyLinkStatus, NotificationKind, Role
+from api.store.tables import FamilyLinkRow, ItemRow, OrderRow, UserRow
 
 LOCALES = ("zh_CN", "en")  # the outbox keeps a text in each (text_zh, text_en)
 
@@ -40,6 +40,9 @@ RESULTS: dict[str, str] = {
     "cancelled": N_("Sorry: your request %(item)s (%(when)s) was cancelled by the office."),
     "cancelled_because": N_(
         "Sorry: your request %(item)s (%(when)s) was cancelled by the office: %(reason)s"
+    ),
+    "rejected": N_(
+        "Sorry: your request %(item)s (%(when)s) was not taken on by the office: %(reason)s"
     ),
     "overdue": N_(
         "Sorry: your request %(item)s (%(when)s) could not be arranged in the promised time. "
@@ -64,19 +67,28 @@ OWNER_NOTICES: dict[str, str] = {
 
 def order_requesters(session: Session, order: OrderRow) -> list[int]:
     """The users who asked for ``order`` and are told its result: the resident's own active
-    account, if they have one. The one place that decides it (family accounts and whoever
-    entered the order join here)."""
-    return list(
-        session.scalars(
-            select(UserRow.id)
-            .where(
-                UserRow.resident_id == order.resident_id,
-                UserRow.role == Role.RESIDENT,
-                UserRow.active.is_(True),
-            )
-            .order_by(UserRow.id)
+    account, the active family accounts with an approved link to the resident (亲情代理), and
+    a grid worker or family account that entered it. The one place that decides it."""
+    own = select(UserRow.id).where(
+        UserRow.resident_id == order.resident_id,
+        UserRow.role == Role.RESIDENT,
+        UserRow.active.is_(True),
+    )
+    family = (
+        select(UserRow.id)
+        .join(FamilyLinkRow, FamilyLinkRow.user_id == UserRow.id)
+        .where(
+            FamilyLinkRow.resident_id == order.resident_id,
+            FamilyLinkRow.status == FamilyLinkStatus.APPROVED,
+            UserRow.active.is_(True),
         )
     )
+    found = set(session.scalars(own)) | set(session.scalars(family))
+    if order.placed_by is not None:
+        placer = session.get(UserRow, order.placed_by)
+        if placer is not None and placer.active and placer.role in (Role.GRID_WORKER, Role.FAMILY):
+            found.add(placer.id)
+    return sorted(found)
 
 
 def requester_key(kind: str, order_id: int, user_id: int) -> str:
@@ -141,7 +153,10 @@ def tell_requesters(
             message = RESULTS["cancelled_because"]
     item = item_name(session, order)
     text_zh, text_en = _texts(
-        message, item=item, when=lambda: when(order), reason=order.cancel_reason
+        message,
+        item=item,
+        when=lambda: when(order),
+        reason=order.reject_reason if cause == "rejected" else order.cancel_reason,
     )
     payload: dict[str, Any] = {"order": order.id, "date": order.date.isoformat()}
     if cause:
