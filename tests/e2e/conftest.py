@@ -168,19 +168,24 @@ def _seed(url: str) -> Street:
     return Street(street_id, date, communities, helpers, offered, offers)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id's cheapest settings for every account the browser tests make (the seeded
+    street's, and those a test makes through a page: a street file's staff, a family account),
+    as the API tests do; production keeps the library's defaults (about half a second each)."""
+    original = auth.HASHER
+    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    auth.HASHER = original
+
+
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Street]:
     """The seeded, matched SQLite file each test copies (cheap argon2 for the many accounts)."""
     path = tmp_path_factory.mktemp("e2e-template") / "qunbang.db"
     url = f"sqlite:///{path}"
     migrate(url)
-    original = auth.HASHER
-    auth.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    try:
-        street = _seed(url)
-    finally:
-        auth.HASHER = original
-    return path, street
+    return path, _seed(url)
 
 
 # ----------------------------------------------------------------------------- the server
