@@ -14,13 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from api.services.offers.assign import local_today
+from api.services.offers.assign import local_today, to_utc
 from api.settings import Settings
 from api.store.statuses import OrderStatus
 from api.store.tables import OrderRow, Street, UserRow
@@ -49,10 +48,7 @@ def promise(
 
 def day_end(settings: Settings, date: dt.date) -> dt.datetime:
     """The end of ``date`` in street time, as a stored (naive UTC) time."""
-    midnight = dt.datetime.combine(
-        date + dt.timedelta(days=1), dt.time(), ZoneInfo(settings.timezone)
-    )
-    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
+    return to_utc(settings, date + dt.timedelta(days=1), 0)
 
 
 def owner_for(session: Session, user_id: int | None) -> int | None:

@@ -27,10 +27,8 @@ from api.store.tables import Community, Grid, HelperRow, ManagedPersonRow, Resid
 
 
 def grid_of_worker(actor: Actor) -> int | None:
-    """The grid a grid worker (网格员) answers for; None for every other role. The grid-worker
-    role lands separately: its scope goes here, and ``managed_scope`` then lets them see the
-    management-type people of their grid."""
-    return getattr(actor, "grid_id", None) if actor.role == "grid_worker" else None
+    """The grid a grid worker (网格员) answers for; None for every other role."""
+    return actor.grid_id if actor.role == Role.GRID_WORKER else None
 
 
 def managed_scope(actor: Actor) -> ColumnElement[bool]:
