@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from api.i18n import N_, format_day, pick, use_locale
@@ -68,27 +68,19 @@ OWNER_NOTICES: dict[str, str] = {
 def order_requesters(session: Session, order: OrderRow) -> list[int]:
     """The users who asked for ``order`` and are told its result: the resident's own active
     account, the active family accounts with an approved link to the resident (亲情代理), and
-    a grid worker or family account that entered it. The one place that decides it."""
-    own = select(UserRow.id).where(
-        UserRow.resident_id == order.resident_id,
-        UserRow.role == Role.RESIDENT,
-        UserRow.active.is_(True),
+    a grid worker or family account that entered it. The one place that decides it; one read
+    (every accept asks it)."""
+    linked = select(FamilyLinkRow.user_id).where(
+        FamilyLinkRow.resident_id == order.resident_id,
+        FamilyLinkRow.status == FamilyLinkStatus.APPROVED,
     )
-    family = (
-        select(UserRow.id)
-        .join(FamilyLinkRow, FamilyLinkRow.user_id == UserRow.id)
-        .where(
-            FamilyLinkRow.resident_id == order.resident_id,
-            FamilyLinkRow.status == FamilyLinkStatus.APPROVED,
-            UserRow.active.is_(True),
-        )
+    asked = or_(
+        and_(UserRow.role == Role.RESIDENT, UserRow.resident_id == order.resident_id),
+        UserRow.id.in_(linked),
+        and_(UserRow.id == order.placed_by, UserRow.role.in_((Role.GRID_WORKER, Role.FAMILY))),
     )
-    found = set(session.scalars(own)) | set(session.scalars(family))
-    if order.placed_by is not None:
-        placer = session.get(UserRow, order.placed_by)
-        if placer is not None and placer.active and placer.role in (Role.GRID_WORKER, Role.FAMILY):
-            found.add(placer.id)
-    return sorted(found)
+    query = select(UserRow.id).where(UserRow.active.is_(True), asked).order_by(UserRow.id)
+    return list(session.scalars(query))
 
 
 def requester_key(kind: str, order_id: int, user_id: int) -> str:
