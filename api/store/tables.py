@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from matcher.circles import StaffChoice
+
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -98,6 +100,12 @@ class Street(Base):
     )
     follow_up_sample_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    # The circle target (migration 0012, ``matcher.circle_plan.CircleTarget``): residents of
+    # these categories should have at least this many circle members covering their usual skills.
+    circle_size: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    circle_categories: Mapped[list[Any]] = mapped_column(
+        default=lambda: ["living_alone"], server_default=text("'[\"living_alone\"]'")
+    )
 
 
 class Community(Base):
@@ -538,6 +546,28 @@ class PointsEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = _created()
+
+
+class CirclePair(Base):
+    """Staff's last choice about a helper in a resident's care circle (migration 0012): added or
+    removed, and how many low scores they kept the helper through. Membership itself is derived
+    (``matcher.circles.standing``: the ledger, visits, scores and this choice); every change is
+    also in the audit log."""
+
+    __tablename__ = "circle_pairs"
+    __table_args__ = (
+        UniqueConstraint("resident_id", "helper_id"),
+        CheckConstraint(f"staff IS NULL OR {sql_in('staff', StaffChoice)}", name="staff"),
+        CheckConstraint("kept_lows >= 0", name="kept_lows"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    staff: Mapped[str | None] = mapped_column(String(16))  # a StaffChoice
+    kept_lows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    added_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # staff's last addition
+    changed_at: Mapped[dt.datetime] = _created()
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 # ----------------------------------------------------------------------------- people who log in
