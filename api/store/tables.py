@@ -29,8 +29,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from matcher.circles import StaffChoice
-
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -50,6 +48,7 @@ from api.store.statuses import (
     RunStatus,
     sql_in,
 )
+from matcher.circles import StaffChoice
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -182,15 +182,16 @@ def _count(street: _Street) -> TargetCount:
     return TargetCount(street.target.size, categories, meeting, len(targeted))
 
 
-def _scope(actor: Actor) -> int:
-    if actor.role != Role.STAFF or actor.street_id is None:
+def _scope(actor: Actor, *roles: str) -> int:
+    if actor.role not in (Role.STAFF, *roles) or actor.street_id is None:
         raise Forbidden(_("only staff see care circles"))
     return actor.street_id
 
 
 def target_count(session: Session, actor: Actor, today: dt.date) -> TargetCount:
-    """How many residents of the staff member's area meet the street's circle target."""
-    street_id = _scope(actor)
+    """How many residents of the staff member's area (a planner: the street) meet the street's
+    circle target: counts only, so planners see them too."""
+    street_id = _scope(actor, Role.PLANNER)
     return _count(_gather(session, street_id, actor.community_id, today))
 
 
