@@ -12,12 +12,14 @@ resident's circle is never proposed. Pure: the service gathers the data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import Field
 
 from matcher.model import Frozen, GeoTravel, Id, Location
-from matcher.travel import great_circle_km
+from matcher.travel import EARTH_RADIUS_KM
 
 DETOUR = GeoTravel().detour_factor
 
@@ -91,13 +93,14 @@ def plan_circles(
     helpers proposed (furthest from the target first, then by id)."""
     by_id = {h.id: h for h in helpers}
     load = {h.id: h.load for h in helpers}
+    where = _Places(helpers)
     chosen = [r for r in residents if in_target(r, target)]
     chosen.sort(key=lambda r: (len(r.members) - len(missing_skills(r, by_id)), r.id))
     plans = []
     for resident in chosen:
         missing = missing_skills(resident, by_id)
         meets = meets_target(resident, by_id, target)
-        proposals = () if meets else _propose(resident, helpers, target, load, set(missing))
+        proposals = () if meets else _propose(resident, where, target, load, set(missing))
         plans.append(
             ResidentPlan(
                 resident.id, len(resident.members), tuple(sorted(missing)), meets, proposals
@@ -106,44 +109,65 @@ def plan_circles(
     return plans
 
 
+class _Places:
+    """The helpers' homes and radii as arrays: one resident's distances to all at once."""
+
+    def __init__(self, helpers: list[PlanHelper]) -> None:
+        self.helpers = helpers
+        self.lat = np.radians([h.location.lat for h in helpers])
+        self.lon = np.radians([h.location.lon for h in helpers])
+        self.radius = np.array([h.radius_km for h in helpers], dtype=float)
+
+    def within_reach(self, place: Location) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the helpers whose radius holds ``place``, and their one-way km
+        (``great_circle_km`` x detour: the same haversine, over arrays)."""
+        lat, lon = math.radians(place.lat), math.radians(place.lon)
+        h = (
+            np.sin((lat - self.lat) / 2) ** 2
+            + np.cos(self.lat) * math.cos(lat) * np.sin((lon - self.lon) / 2) ** 2
+        )
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))) * DETOUR
+        near = np.flatnonzero(km <= self.radius + 1e-9)
+        return near, km[near]
+
+
 def _propose(
     resident: PlanResident,
-    helpers: list[PlanHelper],
+    where: _Places,
     target: CircleTarget,
     load: dict[str, int],
     missing: set[str],
 ) -> tuple[Proposal, ...]:
-    """Greedy picks until the resident would meet the target (or nobody fits)."""
+    """Greedy picks until the resident would meet the target (or nobody fits): most missing
+    skills covered, then lightest load, then nearest, then id."""
     taken = set(resident.members) | resident.excluded
-    near = {}
-    for helper in helpers:
-        if helper.id in taken:
-            continue
-        km = great_circle_km(helper.location, resident.location) * DETOUR
-        if km <= helper.radius_km + 1e-9:
-            near[helper.id] = (helper, km)
+    positions, kms = where.within_reach(resident.location)
+    # Loads change only for the helper picked, who leaves the list: one sort serves every pick.
+    ranked = sorted(
+        (
+            (load[helper.id], km, helper.id, helper)
+            for helper, km in zip(
+                [where.helpers[i] for i in positions.tolist()], kms.tolist(), strict=True
+            )
+            if helper.id not in taken and load[helper.id] < target.most_circles
+        ),
+        key=lambda entry: entry[:3],
+    )
     count = len(resident.members)
     picked: list[Proposal] = []
-    while near and (count < target.size or missing):
-        best = min(
-            (h for h in near.values() if load[h[0].id] < target.most_circles),
-            key=lambda pair: (
-                -len(pair[0].skills & missing),
-                load[pair[0].id],
-                pair[1],
-                pair[0].id,
-            ),
-            default=None,
-        )
-        if best is None:
-            break
-        helper, km = best
+    while ranked and (count < target.size or missing):
+        best, most = 0, -1
+        if missing:
+            for position, entry in enumerate(ranked):
+                covered = len(entry[3].skills & missing)
+                if covered > most:
+                    best, most = position, covered
+        _, km, helper_id, helper = ranked.pop(best)
         covers = tuple(sorted(helper.skills & missing))
         if count >= target.size and not covers:
             break  # enough members; nobody left covers what is missing
-        picked.append(Proposal(helper.id, round(km, 3), covers, load[helper.id]))
-        load[helper.id] += 1
+        picked.append(Proposal(helper_id, round(km, 3), covers, load[helper_id]))
+        load[helper_id] += 1
         missing -= set(covers)
         count += 1
-        del near[helper.id]
     return tuple(picked)

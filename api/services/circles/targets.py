@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,8 +81,8 @@ class _Street:
     """What the planner reads of a street (or one community of it)."""
 
     target: CircleTarget
-    residents: dict[int, ResidentRow]
-    helpers: dict[int, HelperRow]
+    residents: dict[int, Any]  # plain rows (``RESIDENT_COLUMNS``) by id
+    helpers: dict[int, Any]  # plain rows (``HELPER_COLUMNS``) by id
     plan_residents: list[PlanResident]
     plan_helpers: list[PlanHelper]
 
@@ -97,27 +98,46 @@ def _street(session: Session, street_id: int) -> Street:
     return street
 
 
-def _gather(session: Session, street_id: int, community_id: int | None, today: dt.date) -> _Street:
+RESIDENT_COLUMNS = (
+    ResidentRow.id,
+    ResidentRow.code,
+    ResidentRow.name,
+    ResidentRow.category,
+    ResidentRow.community_id,
+    ResidentRow.lat,
+    ResidentRow.lon,
+    ResidentRow.circle,
+)
+HELPER_COLUMNS = (
+    HelperRow.id,
+    HelperRow.code,
+    HelperRow.name,
+    HelperRow.lat,
+    HelperRow.lon,
+    HelperRow.skills,
+    HelperRow.radius_km,
+)
+
+
+def _gather(
+    session: Session, street_id: int, community_id: int | None, today: dt.date, loads: bool
+) -> _Street:
+    """The street's target, its residents in the area the target applies to, its active helpers
+    and (with ``loads``, for a plan) how many circles each stands in (plain rows: a street's
+    people are read by the column, not as objects)."""
     target = street_target(_street(session, street_id))
-    everyone = list(
-        session.scalars(
-            select(ResidentRow).where(ResidentRow.street_id == street_id, ResidentRow.active)
-        )
-    )
-    pairs = pair_records(session, everyone)
-    load: Counter[int] = Counter(h for records in pairs.values() for h in members_of(records))
-    helpers = {
-        h.id: h
-        for h in session.scalars(
-            select(HelperRow).where(HelperRow.street_id == street_id, HelperRow.active)
-        )
-    }
+    query = select(*RESIDENT_COLUMNS).where(ResidentRow.street_id == street_id, ResidentRow.active)
+    everyone = list(session.execute(query))
     chosen = {
         r.id: r
         for r in everyone
         if r.category in target.categories
         and (community_id is None or r.community_id == community_id)
     }
+    pairs = pair_records(session, everyone if loads else chosen.values())
+    load: Counter[int] = Counter(h for records in pairs.values() for h in members_of(records))
+    query = select(*HELPER_COLUMNS).where(HelperRow.street_id == street_id, HelperRow.active)
+    helpers = {h.id: h for h in session.execute(query)}
     usual = _usual_skills(session, street_id, list(chosen), today)
     plan_residents = []
     for resident in chosen.values():
@@ -192,13 +212,13 @@ def target_count(session: Session, actor: Actor, today: dt.date) -> TargetCount:
     """How many residents of the staff member's area (a planner: the street) meet the street's
     circle target: counts only, so planners see them too."""
     street_id = _scope(actor, Role.PLANNER)
-    return _count(_gather(session, street_id, actor.community_id, today))
+    return _count(_gather(session, street_id, actor.community_id, today, loads=False))
 
 
 def circle_plan(session: Session, actor: Actor, today: dt.date) -> CirclePlanView:
     """The planner's proposals for the staff member's area."""
     street_id = _scope(actor)
-    return _plan(_gather(session, street_id, actor.community_id, today))
+    return _plan(_gather(session, street_id, actor.community_id, today, loads=True))
 
 
 def plan_by_code(session: Session, code: str, today: dt.date) -> CirclePlanView:
@@ -206,7 +226,7 @@ def plan_by_code(session: Session, code: str, today: dt.date) -> CirclePlanView:
     street_id = session.scalar(select(Street.id).where(Street.code == code))
     if street_id is None:
         raise NotFound(_("unknown street code %(code)s", code=code), "street")
-    return _plan(_gather(session, street_id, None, today))
+    return _plan(_gather(session, street_id, None, today, loads=True))
 
 
 def _plan(street: _Street) -> CirclePlanView:
