@@ -24,7 +24,6 @@ from api.store.tables import (
     HelperRow,
     OfferRow,
     OrderRow,
-    ResidentRow,
 )
 from matcher.circles import (
     GOOD_SCORE,
@@ -102,12 +101,10 @@ class _Seen:
         )
 
 
-def pair_records(
-    session: Session, residents: Iterable[ResidentRow], helper_id: int | None = None
-) -> Pairs:
-    """Every pair of the residents with a fact (in the ledger's circle, served, scored, or a
-    staff choice); with ``helper_id``, only that helper's pairs. Three reads, whatever the
-    number of residents."""
+def pair_records(session: Session, residents: Iterable[Any], helper_id: int | None = None) -> Pairs:
+    """Every pair of the residents (rows with ``id`` and ``circle``: ORM or plain) with a fact
+    (in the ledger's circle, served, scored, or a staff choice); with ``helper_id``, only that
+    helper's pairs. Three reads, whatever the number of residents."""
     rows = {r.id: r for r in residents}
     if not rows:
         return {}
