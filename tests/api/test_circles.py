@@ -6,6 +6,8 @@ weight; staff add and remove (audited) within their scope; the street's target a
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,11 +18,20 @@ from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.matching.keys import helper_key, resident_key
 from api.services.matching.problem import build_problem, team_violations
 from api.services.offers import dispatch
+from api.services.offers.assign import create_assignment
 from api.settings import Settings
 from api.store.tables import AuditEntry, OrderRow
+from matcher.candidates import broken_pins
 from matcher.circles import Standing
 from tests.api.conftest import DATE, World, actor_named
-from tests.api.test_orders import finish, first_resident, make_other_resident, new_order
+from tests.api.test_orders import (
+    HAND_PICKED,
+    NOW,
+    finish,
+    first_resident,
+    make_other_resident,
+    new_order,
+)
 
 
 def eligible_helper(session: Session, settings: Settings, resident_id: int) -> int:
@@ -229,3 +240,43 @@ def test_the_target_counts_and_the_planner_proposes(
         with pytest.raises(BadInput):
             targets.set_target(session, staff, 3, ["nobody"])
         session.rollback()
+
+
+def test_a_member_who_accepted_before_the_block_stays_on_that_visit(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """A helper who had accepted a later visit of the resident before the second low score keeps
+    that visit: a re-run's problem pinning them there holds no broken pin (the street's plan
+    stays possible), while any other order of the resident still blocks them."""
+    with sessions() as session:
+        resident = first_resident(session, world)
+        helper = eligible_helper(session, settings, resident.id)
+        later = new_order(session, settings, resident.id, date=DATE + dt.timedelta(days=1))
+        assignment = create_assignment(
+            session,
+            settings,
+            later,
+            [helper],
+            source="manual",
+            start_minute=later.window_start,
+            accepted=[helper],
+            now=NOW,
+        )
+        assignment.override_reason = HAND_PICKED  # given by hand in this test
+        session.commit()
+        visit(session, settings, resident.id, helper, 1)
+        visit(session, settings, resident.id, helper, 1)
+        assert standing_of(session, resident.id, helper) == Standing.BLOCKED
+        kept = build_problem(
+            session, later.street_id, later.date, [later], pins={later.id: [helper]}
+        )
+        assert (
+            resident_key(resident.id)
+            not in kept.problem.helper(helper_key(helper)).blocked_residents
+        )
+        assert broken_pins(kept.problem) == {}
+        other = new_order(session, settings, resident.id)
+        fresh = build_problem(session, other.street_id, other.date, [other])
+        assert (
+            resident_key(resident.id) in fresh.problem.helper(helper_key(helper)).blocked_residents
+        )

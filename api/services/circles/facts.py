@@ -16,7 +16,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from api.store.db import among_bound, dialect_of
-from api.store.statuses import AssignmentStatus, OfferStatus
+from api.store.statuses import LIVE_ASSIGNMENT_STATUSES, AssignmentStatus, OfferStatus
 from api.store.tables import (
     AssignmentRow,
     CirclePair,
@@ -184,3 +184,37 @@ def blocked_of(pairs: Pairs) -> dict[int, set[int]]:
         for h in blocked_helpers(facts):
             found[int(h)].add(resident_id)
     return dict(found)
+
+
+def blocks_for(
+    session: Session, pairs: Pairs, orders: Iterable[OrderRow], pins: dict[int, list[int]]
+) -> dict[int, set[int]]:
+    """Helper id → residents they are blocked from, in a problem of ``orders``. A member who
+    accepted one of these orders before the block came stays on it (``pins``: a re-run keeps
+    accepted members): for them that resident is not blocked in this problem, so one late
+    score cannot make a street's plan impossible. Claimers and new teams have accepted nothing
+    yet: the block holds for them."""
+    blocked = blocked_of(pairs)
+    pinned = [
+        (order.id, order.resident_id, h)
+        for order in orders
+        for h in pins.get(order.id, ())
+        if order.resident_id in blocked.get(h, ())
+    ]
+    if not pinned:
+        return blocked
+    accepted = set(
+        session.execute(
+            select(AssignmentRow.order_id, OfferRow.helper_id)
+            .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+            .where(
+                AssignmentRow.order_id.in_({order_id for order_id, _, _ in pinned}),
+                AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+                OfferRow.status == OfferStatus.ACCEPTED,
+            )
+        ).tuples()
+    )
+    for order_id, resident_id, h in pinned:
+        if (order_id, h) in accepted:
+            blocked[h].discard(resident_id)
+    return blocked

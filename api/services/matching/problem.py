@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from api.services.circles.facts import Pairs, blocked_of, members_of, pair_records
+from api.services.circles.facts import Pairs, blocks_for, members_of, pair_records
 from api.services.ledger.street_catalogue import forget_catalogues, street_catalogue
 from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
 from api.store.db import among_bound, dialect_of
@@ -225,7 +225,7 @@ def build_problem(
     }
     pairs = pair_records(session, residents.values())  # care circles: members, weights, blocks
     if committed:  # a circle's block binds what is given out from now on (not visits before it)
-        for h, blocked_from in blocked_of(pairs).items():
+        for h, blocked_from in blocks_for(session, pairs, orders, pins).items():
             blocked.setdefault(h, set()).update(resident_key(r) for r in blocked_from)
     matcher_orders = tuple(
         _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
