@@ -103,7 +103,7 @@ def _member(record: PairRecord, helper: HelperRow) -> CircleMember:
 def resident_circle(session: Session, actor: Actor, resident_id: int) -> Circle:
     """The resident's circle: members first (most visits first), then those taken out. The
     read is audited, as a resident's details are."""
-    begin_write(session)
+    begin_write(session, actor.street_id)
     resident = scoped_row(session, actor, ResidentRow, resident_id)
     audit(session, actor.user_id, "circle.read", "resident", resident.id)
     session.commit()
@@ -128,7 +128,7 @@ def _pair(
 ) -> tuple[ResidentRow, HelperRow, PairFacts, CirclePair | None]:
     """The resident (in scope), the helper (of the same street), the pair's facts and staff's
     row, locked for the change."""
-    begin_write(session)
+    begin_write(session, actor.street_id)
     resident = scoped_row(session, actor, ResidentRow, resident_id)
     helper = session.get(HelperRow, helper_id)
     if helper is None or helper.street_id != resident.street_id:

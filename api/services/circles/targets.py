@@ -176,7 +176,7 @@ def _usual_skills(
 ) -> dict[int, set[str]]:
     if not resident_ids:
         return {}
-    catalogue = street_catalogue(session, street_id).matcher
+    items = {i.code: i for i in street_catalogue(session, street_id).matcher.items}
     query = (
         select(OrderRow.resident_id, OrderRow.item)
         .where(
@@ -189,8 +189,8 @@ def _usual_skills(
     wanted = set(resident_ids)
     found: dict[int, set[str]] = {}
     for resident_id, item in session.execute(query):
-        if resident_id in wanted:
-            found.setdefault(resident_id, set()).update(catalogue.item(item).required_skills)
+        if resident_id in wanted and item in items:
+            found.setdefault(resident_id, set()).update(items[item].required_skills)
     return found
 
 
