@@ -58,3 +58,21 @@ def test_staff_add_and_remove_a_circle_member_and_see_the_helpers_list(
     page.locator(f"#other-{helper_id}").get_by_role("button", name="重新加入").click()
     expect(page.locator(f"#member-{helper_id}")).to_contain_text(name)
     shot(page, "circle-again")
+
+
+def test_staff_add_a_helper_the_planner_proposes(staff_page: Any, site: Site) -> None:
+    """The circle planner (from the menu) counts the residents meeting the target and lists
+    those short of it with proposals; adding the first proposal lands on that resident's circle
+    with the helper in it."""
+    page = staff_page
+    login(page, "staff")
+    page.get_by_role("navigation", name="主菜单").get_by_role("link", name="帮扶圈").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("帮扶圈规划")
+    expect(page.locator("#circle-target-count")).to_contain_text("位居民中")
+    assert heading_jumps(page) == [] and unnamed_controls(page) == []
+    proposal = page.locator(".circle-plan li form").first
+    helper_id = proposal.locator("input[name=helper]").get_attribute("value")
+    shot(page, "circle-planner")
+    proposal.get_by_role("button", name="加入帮扶圈").click()
+    expect(page.locator(".notice")).to_have_text("已加入帮扶圈")
+    expect(page.locator(f"#member-{helper_id}")).to_be_visible()
