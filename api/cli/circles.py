@@ -9,18 +9,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from api.cli.printing import console
 from api.cli.service import _database, exits
-from api.i18n import format_km, lazy
+from api.i18n import current, format_km, lazy
 from api.i18n import gettext as _
 from api.logs import configure_cli_logging
 from api.services.circles.targets import CirclePlanView, plan_by_code
 from api.services.offers.assign import local_today
 from api.settings import get_settings
 
+WIDE = 140  # characters the table may take
 circles_app = typer.Typer(help=lazy("Care circles: the weekly planner."), no_args_is_help=True)
 
 
@@ -42,7 +44,7 @@ def plan(
             size=count.size,
         )
     )
-    console.print(_table(found))
+    Console(width=max(console.width, WIDE)).print(_table(found))  # a narrow table wraps every name
 
 
 def _table(found: CirclePlanView) -> Table:
@@ -54,13 +56,20 @@ def _table(found: CirclePlanView) -> Table:
         first = [
             escape(f"{resident.name} ({resident.code})"),
             str(resident.members),
-            escape(", ".join(resident.missing_skills) or "—"),
+            escape(_names(found, resident.missing_skills)),
         ]
         if not resident.proposals:
             table.add_row(*first, "—", "", "", "")
         for p in resident.proposals:
             helper = escape(f"{p.name} ({p.code})")
-            covers = escape(", ".join(p.covers) or "—")
+            covers = escape(_names(found, p.covers))
             table.add_row(*first, helper, format_km(p.km_one_way), covers, str(p.load))
             first = ["", "", ""]
     return table
+
+
+def _names(found: CirclePlanView, codes: tuple[str, ...]) -> str:
+    """Skills by their names in the command's language."""
+    english = current().startswith("en")
+    names = [found.skill_names.get(c, (c, c))[1 if english else 0] for c in codes]
+    return _(", ").join(names) or "—"

@@ -7,11 +7,14 @@ weight; staff add and remove (audited) within their scope; the street's target a
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from api.cli.main import app
 from api.services.circles import members, targets
 from api.services.closing.visits import give_feedback
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
@@ -19,8 +22,9 @@ from api.services.matching.keys import helper_key, resident_key
 from api.services.matching.problem import build_problem, team_violations
 from api.services.offers import dispatch
 from api.services.offers.assign import create_assignment
-from api.settings import Settings
-from api.store.tables import AuditEntry, OrderRow
+from api.settings import Settings, get_settings
+from api.store.db import make_engine, session_factory
+from api.store.tables import AuditEntry, OrderRow, Street
 from matcher.candidates import broken_pins
 from matcher.circles import Standing
 from tests.api.conftest import DATE, World, actor_named
@@ -280,3 +284,27 @@ def test_a_member_who_accepted_before_the_block_stays_on_that_visit(
         assert (
             resident_key(resident.id) in fresh.problem.helper(helper_key(helper)).blocked_residents
         )
+
+
+def test_the_planner_command_prints_the_count_and_proposals(
+    monkeypatch: pytest.MonkeyPatch, db_url: str, world: World
+) -> None:
+    """``qunbang circles plan --street CODE`` prints how many meet the target and the proposals
+    with their distance (exit 0); an unknown street exits 2."""
+    monkeypatch.setenv("QUNBANG_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    try:
+        engine = make_engine(db_url)
+        with session_factory(engine)() as session:
+            code = session.get_one(Street, world.street_id).code
+        engine.dispose()
+        result = CliRunner().invoke(app, ["--lang", "en", "circles", "plan", "--street", code])
+        assert result.exit_code == 0, result.output
+        assert re.search(
+            r"\d+ of \d+ residents meet the circle target \(3 members\)", result.output
+        )
+        assert "Helpers proposed" in result.output and " km" in result.output
+        bad = CliRunner().invoke(app, ["circles", "plan", "--street", "NOWHERE"])
+        assert bad.exit_code == 2
+    finally:
+        get_settings.cache_clear()

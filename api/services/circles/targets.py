@@ -74,6 +74,7 @@ class ResidentPlanView:
 class CirclePlanView:
     count: TargetCount
     residents: list[ResidentPlanView]  # those short of the target, furthest first
+    skill_names: dict[str, tuple[str, str]]  # skill code → (Chinese, English), for the reader
 
 
 @dataclass
@@ -85,6 +86,7 @@ class _Street:
     helpers: dict[int, Any]  # plain rows (``HELPER_COLUMNS``) by id
     plan_residents: list[PlanResident]
     plan_helpers: list[PlanHelper]
+    skill_names: dict[str, tuple[str, str]]
 
 
 def street_target(street: Street) -> CircleTarget:
@@ -168,7 +170,9 @@ def _gather(
         )
         for h in helpers.values()
     ]
-    return _Street(target, chosen, helpers, plan_residents, plan_helpers)
+    skills = street_catalogue(session, street_id).matcher.skills
+    names = {s.code: (s.name_zh, s.name_en) for s in skills}
+    return _Street(target, chosen, helpers, plan_residents, plan_helpers, names)
 
 
 def _usual_skills(
@@ -252,7 +256,7 @@ def _plan(street: _Street) -> CirclePlanView:
                 proposals,
             )
         )
-    return CirclePlanView(_count(street), shown)
+    return CirclePlanView(_count(street), shown, street.skill_names)
 
 
 def set_target(session: Session, actor: Actor, size: int, categories: list[str]) -> CircleTarget:
