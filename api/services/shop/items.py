@@ -126,7 +126,7 @@ def list_items(session: Session, actor: Actor, *, active_only: bool = False) -> 
     return [item_view(session, row) for row in session.scalars(query.order_by(ShopItemRow.id))]
 
 
-def _visible(session: Session, actor: Actor) -> Select[tuple[ShopItemRow]]:
+def _visible(session: Session, actor: Actor) -> Select[ShopItemRow]:
     query = select(ShopItemRow)
     if actor.role == Role.STAFF and actor.street_id is not None:
         query = query.where(ShopItemRow.street_id == actor.street_id)

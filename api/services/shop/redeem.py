@@ -254,7 +254,7 @@ def _redeemer(session: Session, actor: Actor, helper_id: int | None) -> HelperRo
     return helper
 
 
-def _visible(actor: Actor) -> Select[tuple[RedemptionRow]]:
+def _visible(actor: Actor) -> Select[RedemptionRow]:
     query = select(RedemptionRow)
     if actor.role == Role.HELPER:
         return query.where(RedemptionRow.helper_id == actor.own_helper_id())
