@@ -75,12 +75,12 @@ def redeem(
     if not 1 <= quantity <= MAX_QUANTITY:
         raise BadInput(_("quantity is 1 to %(most)s", most=MAX_QUANTITY), "quantity")
     helper = _redeemer(session, actor, helper_id)
+    # Sold out already: refused without queueing for the lock (stock only grows again by a
+    # cancellation or staff, after which a new attempt succeeds).
+    if _item(session, actor, helper, item_id).stock < quantity:
+        raise _sold_out(session, item_id)
     begin_write(session, helper.street_id)
-    item = session.get(ShopItemRow, item_id, populate_existing=True)
-    if item is None or item.street_id != helper.street_id or not item.active:
-        raise NotFound(_("item %(id)s not found", id=item_id), "item_id")
-    if actor.role == Role.STAFF and not staff_keeps(actor, item):
-        raise NotFound(_("item %(id)s not found", id=item_id), "item_id")
+    item = _item(session, actor, helper, item_id)
     total = item.price * quantity
     held = balance(session, helper.id)
     if held < total:
@@ -206,8 +206,24 @@ def _take_stock(session: Session, item: ShopItemRow, quantity: int) -> None:
         .execution_options(synchronize_session=False)
     )
     if left is None:
-        raise Conflict(_("%(item)s is sold out", item=item.name))
+        raise _sold_out(session, item.id)
     session.refresh(item)
+
+
+def _item(session: Session, actor: Actor, helper: HelperRow, item_id: int) -> ShopItemRow:
+    """The active item of the helper's street (and of the staff member's counters), read anew."""
+    item = session.get(ShopItemRow, item_id, populate_existing=True)
+    if item is None or item.street_id != helper.street_id or not item.active:
+        raise NotFound(_("item %(id)s not found", id=item_id), "item_id")
+    if actor.role == Role.STAFF and not staff_keeps(actor, item):
+        raise NotFound(_("item %(id)s not found", id=item_id), "item_id")
+    return item
+
+
+def _sold_out(session: Session, item_id: int) -> Conflict:
+    session.rollback()
+    name = session.scalar(select(ShopItemRow.name).where(ShopItemRow.id == item_id))
+    return Conflict(_("%(item)s is sold out", item=name))
 
 
 def _not_issued(row: RedemptionRow) -> Conflict:
