@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
@@ -29,6 +30,7 @@ from api.services.ledger.views import scoped_row
 from api.services.paging import Page, fetch_page
 from api.services.shop.items import staff_keeps
 from api.services.types import UtcDateTime
+from api.services.wishes.partners import stored_in_both
 from api.store.db import begin_write
 from api.store.statuses import PointsKind, RedemptionStatus, Role
 from api.store.tables import HelperRow, PointsEntry, RedemptionRow, ShopItemRow, utcnow
@@ -92,7 +94,9 @@ def redeem(
         helper_id=helper.id,
         amount=-total,
         kind=PointsKind.REDEMPTION,
-        reason=_("points shop: %(quantity)s × %(item)s", quantity=quantity, item=item.name),
+        reason=stored_in_both(
+            N_("points shop: %(quantity)s × %(item)s"), quantity=quantity, item=item.name
+        ),
         created_by=actor.user_id,
         created_at=now,
     )
@@ -134,7 +138,9 @@ def cancel(
         amount=row.points,
         kind=PointsKind.REVERSAL,
         reverses_id=row.debit_entry_id,
-        reason=_("points shop: receipt %(code)s cancelled", code=show_code(row.code)),
+        reason=stored_in_both(
+            N_("points shop: receipt %(code)s cancelled"), code=show_code(row.code)
+        ),
         created_by=actor.user_id,
         created_at=now,
     )

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
@@ -30,7 +31,12 @@ from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.ledger.views import scoped_row
 from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
-from api.services.wishes.partners import partner_of_street, team_member_ids, team_of_street
+from api.services.wishes.partners import (
+    partner_of_street,
+    stored_in_both,
+    team_member_ids,
+    team_of_street,
+)
 from api.store.db import begin_write
 from api.store.statuses import PointsKind, Role, WishKind, WishStatus
 from api.store.tables import (
@@ -265,7 +271,7 @@ def _pay(session: Session, actor: Actor, wish: WishRow, now: dt.datetime) -> dic
             helper_id=helper_id,
             amount=wish.points,
             kind=PointsKind.WISH,
-            reason=_("micro-wish %(id)s: %(title)s", id=wish.id, title=wish.title),
+            reason=stored_in_both(N_("micro-wish %(id)s: %(title)s"), id=wish.id, title=wish.title),
             created_by=actor.user_id,
             created_at=now,
         )

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
+from api.i18n import in_locale
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
@@ -212,3 +213,8 @@ def _members_of_street(session: Session, street_id: int, helper_ids: Sequence[in
             "helper_ids",
         )
     return members
+
+
+def stored_in_both(message: str, **params: object) -> str:
+    """A text stored for readers of either language (a points entry's reason): "中文 / English"."""
+    return " / ".join(in_locale(locale, message, **params) for locale in ("zh_CN", "en"))
