@@ -14,8 +14,10 @@ from api.services.accounts.auth import add_user
 from api.services.actor import Actor
 from api.services.closing import points
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
+from api.services.matching.invariants import check_database
 from api.services.wishes import board, partners
-from api.store.tables import ResidentRow, WishPaymentRow
+from api.store.statuses import PointsKind
+from api.store.tables import PointsEntry, ResidentRow, WishPaymentRow
 from tests.api.conftest import PASSWORD, World, actor_named
 from tests.api.test_shop import race
 
@@ -168,3 +170,15 @@ def test_wishes_and_units_are_checked_and_scoped(sessions: Sessions, world: Worl
             board.confirm_wish(session, helper, wish.id)
         with pytest.raises(NotFound):
             board.claim_wish(session, helper, 99999)
+
+
+@pytest.mark.broken_db("wish points without a payment record, on purpose")
+def test_the_checker_finds_wish_points_paid_outside_a_confirmation(
+    sessions: Sessions, world: World
+) -> None:
+    """A ``wish`` entry that no confirmed wish's payment names is reported (paid once)."""
+    with sessions() as session:
+        session.add(PointsEntry(helper_id=world.helper_ids[0], amount=5, kind=PointsKind.WISH))
+        session.commit()
+        codes = {v.code for v in check_database(session)}
+    assert "wish_payment" in codes
