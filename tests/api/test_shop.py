@@ -14,9 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.services.closing import points
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.matching.invariants import check_database
+from api.services.offers.assign import to_local
+from api.services.reports.monthly import report_for
+from api.services.reports.periods import period_of
 from api.services.shop import items, redeem
+from api.settings import Settings
 from api.store.statuses import PointsKind
-from api.store.tables import PointsEntry, RedemptionRow, ShopItemRow
+from api.store.tables import PointsEntry, RedemptionRow, ShopItemRow, utcnow
 from tests.api.conftest import World, actor_named
 
 Sessions = sessionmaker[Session]
@@ -282,3 +286,19 @@ def test_cancel_and_use_of_one_receipt_at_once_one_wins(sessions: Sessions, worl
     won = [r for r in results if isinstance(r, redeem.RedemptionView)]
     assert len(won) == 1 and isinstance(next(r for r in results if r not in won), Conflict)
     assert balance_of(sessions, world.helper_ids[0]) == (10 if won[0].status == "cancelled" else 0)
+
+
+def test_points_spent_in_the_shop_are_not_counted_as_granted(
+    sessions: Sessions, settings: Settings, world: World
+) -> None:
+    """The monthly report's points granted count the 30 granted, not the 10 spent on a receipt,
+    nor the 10 credited back when another receipt is cancelled."""
+    item_id = stock_item(sessions)
+    grant(sessions, world.helper_ids[0], 30)
+    with sessions() as session:
+        helper, staff = actor_named(session, "helper1"), actor_named(session, "staff")
+        redeem.redeem(session, helper, item_id)
+        redeem.cancel(session, helper, redeem.redeem(session, helper, item_id).id)
+        period = period_of(to_local(settings, utcnow()).date())
+        report = report_for(session, settings, staff, period)
+    assert report.rows[0].figures.points == 30
