@@ -36,7 +36,8 @@ def receipts_match_debits(session: Session, street_id: int | None) -> list[Findi
     a cancelled receipt (and only a cancelled one) names the reversal of that debit that
     credited the points back; every ``redemption`` entry, and every reversal of one, belongs to
     exactly one receipt."""
-    entries = {e.id: e for e in _entries(session, street_id)}
+    kinds = (PointsKind.REDEMPTION, PointsKind.REVERSAL)
+    entries = {e.id: e for e in _entries(session, street_id, kinds)}
     query = select(RedemptionRow).order_by(RedemptionRow.id)
     if street_id is not None:
         query = query.where(RedemptionRow.street_id == street_id)
@@ -110,7 +111,7 @@ def wishes_paid_once(session: Session, street_id: int | None) -> list[Finding]:
     points to the paid helper, at most one per wish and helper; a confirmed wish worth points
     claimed by a helper (alone or for a team) paid someone, a lone claimer exactly themselves;
     every ``wish`` entry is one payment's."""
-    entries = {e.id: e for e in _entries(session, street_id)}
+    entries = {e.id: e for e in _entries(session, street_id, (PointsKind.WISH,))}
     query = select(WishRow).order_by(WishRow.id)
     if street_id is not None:
         query = query.where(WishRow.street_id == street_id)
@@ -165,8 +166,11 @@ def wishes_paid_once(session: Session, street_id: int | None) -> list[Finding]:
     return found
 
 
-def _entries(session: Session, street_id: int | None) -> list[PointsEntry]:
-    query = select(PointsEntry).order_by(PointsEntry.id)
+def _entries(
+    session: Session, street_id: int | None, kinds: tuple[PointsKind, ...]
+) -> list[PointsEntry]:
+    """The street's entries of these kinds (the ledger's other entries are not the shop's)."""
+    query = select(PointsEntry).where(PointsEntry.kind.in_(kinds)).order_by(PointsEntry.id)
     if street_id is not None:
         query = query.join(HelperRow, PointsEntry.helper_id == HelperRow.id).where(
             HelperRow.street_id == street_id
