@@ -630,6 +630,7 @@ class StaffAccountView(BaseModel):
     role: str
     community: str | None
     active: bool
+    grid: str | None = None  # a grid worker's grid (its name); None: not assigned one
 
 
 class StreetView(BaseModel):
@@ -747,6 +748,11 @@ def _accounts(
     session: Session, street_id: int, community_id: int | None, communities: list[Community]
 ) -> list[StaffAccountView]:
     codes = {c.id: c.code for c in communities}
+    grids = dict(
+        session.execute(
+            select(Grid.id, Grid.name).where(Grid.community_id.in_(list(codes) or [-1]))
+        ).tuples()
+    )
     query = select(UserRow).where(UserRow.street_id == street_id, UserRow.role.in_(STAFF_ROLES))
     if community_id is not None:
         query = query.where(UserRow.community_id == community_id)
@@ -757,6 +763,7 @@ def _accounts(
             role=u.role,
             community=codes.get(u.community_id) if u.community_id else None,
             active=u.active,
+            grid=grids.get(u.grid_id) if u.grid_id else None,
         )
         for u in session.scalars(query.order_by(UserRow.username))
     ]
