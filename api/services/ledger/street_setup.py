@@ -748,11 +748,12 @@ def _accounts(
     session: Session, street_id: int, community_id: int | None, communities: list[Community]
 ) -> list[StaffAccountView]:
     codes = {c.id: c.code for c in communities}
-    grids = dict(
-        session.execute(
+    grids: dict[int, str] = {
+        grid_id: name
+        for grid_id, name in session.execute(
             select(Grid.id, Grid.name).where(Grid.community_id.in_(list(codes) or [-1]))
-        ).tuples()
-    )
+        )
+    }
     query = select(UserRow).where(UserRow.street_id == street_id, UserRow.role.in_(STAFF_ROLES))
     if community_id is not None:
         query = query.where(UserRow.community_id == community_id)

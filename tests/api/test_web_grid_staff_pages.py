@@ -1,0 +1,89 @@
+"""Two pages through the HTTP client, on SQLite and PostgreSQL: a grid worker's list of the
+management-type people of their grid (/g/managed: theirs only, with their details; nobody
+else's page), and the street page naming each grid worker's grid and flagging a grid worker
+who has none (/s/street), so staff can give them one."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.services.accounts.auth import add_user
+from api.services.ledger import managed
+from api.services.ledger.models import ManagedIn
+from api.store.tables import Grid, UserRow
+from tests.api.conftest import World, actor_named
+from tests.api.test_web_resident import as_user
+
+Sessions = sessionmaker[Session]
+
+
+def _two_grids(sessions: Sessions, world: World) -> tuple[Grid, Grid]:
+    """Two grids of the first community (the world's generator gives each community some)."""
+    with sessions() as session:
+        grids = session.scalars(
+            select(Grid).where(Grid.community_id == world.communities[0]).order_by(Grid.id)
+        ).all()
+        assert len(grids) >= 2, "the world's first community has two grids"
+        return grids[0], grids[1]
+
+
+def test_a_grid_worker_sees_the_management_type_people_of_their_grid(
+    client: TestClient, sessions: Sessions, world: World
+) -> None:
+    """/g/managed lists the people of the grid worker's own grid with their phone, address
+    and why they are looked after, and nobody of the next grid; staff and residents are sent
+    to their own pages; the page is in the grid worker's menu."""
+    mine, other = _two_grids(sessions, world)
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        for code, name, grid, note in (("M-1", "郑某", mine, "社区矫正，每月走访"),
+                                       ("M-2", "冯某", other, "信访重点")):  # fmt: skip
+            spec = ManagedIn(code=code, name=name, community_id=grid.community_id,
+                             grid_id=grid.id, phone="13500000001", address="东湖1号楼",
+                             note=note)  # fmt: skip
+            managed.add_managed(session, staff, spec)
+        add_user(session, "gw", "correct-horse-9", "grid_worker", street_id=world.street_id,
+                 community_id=mine.community_id, grid_id=mine.id)  # fmt: skip
+        session.commit()
+    as_user(client, "gw")
+    page = client.get("/g/managed")
+    assert page.status_code == 200
+    assert 'id="managed-M-1"' in page.text and "社区矫正，每月走访" in page.text
+    assert "13500000001" in page.text and "东湖1号楼" in page.text
+    assert "冯某" not in page.text and "信访重点" not in page.text
+    assert 'href="/g/managed"' in client.get("/g/").text
+    as_user(client, "staff")
+    assert client.get("/g/managed", follow_redirects=False).headers["location"] == "/s/"
+    assert client.get("/s/managed").status_code == 200  # staff keep their own list
+
+
+def test_the_street_page_flags_a_grid_worker_without_a_grid(
+    client: TestClient, sessions: Sessions, world: World
+) -> None:
+    """/s/street names a grid worker's grid; one whose account has no grid (left over from
+    before grids, or a hand-made account) is marked 未分配网格 and counted in a warning; with
+    none left, the warning is gone."""
+    mine, _other = _two_grids(sessions, world)
+    with sessions() as session:
+        add_user(session, "gw", "correct-horse-9", "grid_worker", street_id=world.street_id,
+                 community_id=mine.community_id, grid_id=mine.id)  # fmt: skip
+        loose = add_user(session, "gw-loose", "correct-horse-9", "grid_worker",
+                         street_id=world.street_id, community_id=mine.community_id,
+                         grid_id=mine.id)  # fmt: skip
+        loose.grid_id = None  # add_user refuses it: as an account made before grids existed
+        session.commit()
+        loose_id = loose.id
+    as_user(client, "staff")
+    page = client.get("/s/street").text
+    row = page[page.index('id="account-gw"') :].split("</tr>")[0]
+    assert mine.name in row and "未分配网格" not in row
+    loose_row = page[page.index('id="account-gw-loose"') :].split("</tr>")[0]
+    assert "未分配网格" in loose_row
+    assert 'id="grid-workers-without-grid"' in page and "1 名网格员未分配网格" in page
+    with sessions() as session:
+        session.get_one(UserRow, loose_id).grid_id = mine.id
+        session.commit()
+    page = client.get("/s/street").text
+    assert "未分配网格" not in page and 'id="grid-workers-without-grid"' not in page
