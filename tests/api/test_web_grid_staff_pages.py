@@ -1,22 +1,32 @@
 """Two pages through the HTTP client, on SQLite and PostgreSQL: a grid worker's list of the
 management-type people of their grid (/g/managed: theirs only, with their details; nobody
 else's page), and the street page naming each grid worker's grid and flagging a grid worker
-who has none (/s/street), so staff can give them one."""
+who has none (/s/street), so staff can give them one; and a street file that would take a
+grid worker's grid away is refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.i18n import use_locale
 from api.services.accounts.auth import add_user
+from api.services.errors import Conflict
 from api.services.ledger import managed
 from api.services.ledger.models import ManagedIn
+from api.services.ledger.street_setup import init_street
 from api.store.tables import Grid, UserRow
+from seeds import SEEDS_DIR
 from tests.api.conftest import World, actor_named
 from tests.api.test_web_resident import as_user
 
 Sessions = sessionmaker[Session]
+EXAMPLE = SEEDS_DIR / "example-street.yaml"
 
 
 def _two_grids(sessions: Sessions, world: World) -> tuple[Grid, Grid]:
@@ -87,3 +97,24 @@ def test_the_street_page_flags_a_grid_worker_without_a_grid(
         session.commit()
     page = client.get("/s/street").text
     assert "未分配网格" not in page and 'id="grid-workers-without-grid"' not in page
+
+
+def test_a_grid_its_grid_worker_belongs_to_is_not_removed(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    """A street file that drops a grid (and its grid worker's entry) is refused naming the
+    account that still belongs to the grid, as for people, and changes nothing: the grid
+    worker keeps their grid (it used to fail on the database's foreign key instead)."""
+    init_street(sessions, EXAMPLE)
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    east = data["communities"][0]
+    east["grids"] = [g for g in east["grids"] if g["code"] != "G01"]
+    data["staff"] = [s for s in data["staff"] if s.get("grid") != "G01"]
+    edited = tmp_path / "street.yaml"
+    edited.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with use_locale("en"), pytest.raises(Conflict) as refused:
+        init_street(sessions, edited)
+    assert "'DH/G01'" in refused.value.message and "1 staff accounts" in refused.value.message
+    with sessions() as session:
+        worker = session.scalars(select(UserRow).where(UserRow.username == "dh-g01")).one()
+        assert worker.grid_id is not None and session.get(Grid, worker.grid_id) is not None

@@ -351,10 +351,15 @@ def _refuse_removals(
         if grid.community_id in {c.id for c in gone_communities}:
             continue  # said with its community
         people = _count(session, HelperRow.grid_id, ResidentRow.grid_id, [grid.id])
-        if people:
-            lines.append(
-                _refusal(GRID, f"{community_codes[grid.community_id]}/{grid.code}", people, 0)
+        accounts = (  # its grid worker: removing the grid would leave them without one
+            session.scalar(
+                select(func.count()).select_from(UserRow).where(UserRow.grid_id == grid.id)
             )
+            or 0
+        )
+        if people or accounts:
+            where = f"{community_codes[grid.community_id]}/{grid.code}"
+            lines.append(_refusal(GRID, where, people, accounts))
     gone_grid_ids = {g.id for g in gone_grids}
     for building in gone_buildings:
         if building.grid_id in gone_grid_ids:
