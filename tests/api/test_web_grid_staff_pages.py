@@ -1,26 +1,32 @@
 """Two pages through the HTTP client, on SQLite and PostgreSQL: a grid worker's list of the
 management-type people of their grid (/g/managed: theirs only, with their details; nobody
 else's page), and the street page naming each grid worker's grid and flagging a grid worker
-who has none (/s/street), so staff can give them one; and a street file that would take a
-grid worker's grid away is refused."""
+who has none (/s/street), so staff can give them one; a street file that would take a grid
+worker's grid away is refused; and a grid worker reads their messages (/g/inbox)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.i18n import use_locale
 from api.services.accounts.auth import add_user
+from api.services.actor import actor_of
 from api.services.errors import Conflict
+from api.services.intake import review
 from api.services.ledger import managed
 from api.services.ledger.models import ManagedIn
 from api.services.ledger.street_setup import init_street
-from api.store.tables import Grid, UserRow
+from api.services.offers.assign import local_today
+from api.services.orders import OrderSpec, place_order
+from api.settings import Settings
+from api.store.tables import Grid, ResidentRow, Street, UserRow
 from seeds import SEEDS_DIR
 from tests.api.conftest import World, actor_named
 from tests.api.test_web_resident import as_user
@@ -118,3 +124,32 @@ def test_a_grid_its_grid_worker_belongs_to_is_not_removed(
     with sessions() as session:
         worker = session.scalars(select(UserRow).where(UserRow.username == "dh-g01")).one()
         assert worker.grid_id is not None and session.get(Grid, worker.grid_id) is not None
+
+
+def test_a_grid_worker_reads_what_became_of_the_orders_they_entered(
+    client: TestClient, sessions: Sessions, settings: Settings, world: World
+) -> None:
+    """An order the grid worker entered and staff rejected with a reason: /g/inbox tells them,
+    with the reason, in their language; another account's messages are not there."""
+    mine, _other = _two_grids(sessions, world)
+    with sessions() as session:
+        worker = add_user(session, "gw", "correct-horse-9", "grid_worker",
+                          street_id=world.street_id, community_id=mine.community_id,
+                          grid_id=mine.id)  # fmt: skip
+        resident = session.scalars(
+            select(ResidentRow).where(ResidentRow.grid_id == mine.id).order_by(ResidentRow.id)
+        ).first()
+        assert resident is not None
+        session.execute(update(Street).values(review_orders=True))
+        session.commit()
+        day = local_today(settings) + dt.timedelta(days=1)
+        spec = OrderSpec(item="L01", date=day, resident_id=resident.id)
+        placed = place_order(session, settings, actor_of(worker), spec)
+        review.reject_order(session, actor_named(session, "staff"), placed.id, "本周已排满")
+    as_user(client, "gw")
+    page = client.get("/g/inbox")
+    assert page.status_code == 200
+    assert page.text.count('class="card message') == 1 and "本周已排满" in page.text
+    assert 'href="/g/inbox"' in client.get("/g/").text
+    as_user(client, "gw", lang="en")
+    assert "本周已排满" in client.get("/g/inbox").text  # the reason, as staff wrote it

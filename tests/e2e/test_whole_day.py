@@ -9,7 +9,7 @@ member whose link staff approved. Then, through the pages each person uses:
 - a resident orders a shopping errand on her phone, a daughter orders a home haircut for her
   mother, the grid worker enters a companionship visit for an old man of the grid;
 - community staff approve the first two and reject the third with a reason, which the grid
-  worker reads on the grid's order list;
+  worker reads on the grid's order list and in their messages;
 - street staff run the nightly matching from the run page: each helper gets one offer;
 - one helper accepts, the other declines; nobody else can cut hair, so that order waits;
 - a day passes (time travel, below): the helper marks the errand done, staff confirm it, the
@@ -236,6 +236,7 @@ def report_row(page: Any, area: str) -> dict[str, str]:
     return dict(zip(headers, row.first.locator("td").all_inner_texts(), strict=True))
 
 
+@pytest.mark.timeout(120)  # about 30 page steps: well under 60 s on a quiet machine
 def test_one_whole_day_at_a_street(people: Any, site: Site) -> None:
     """The whole day (see the module's docstring), asserting each outcome as it happens: the
     orders' statuses, what each requester reads, the follow-up's life, the report's figures,
@@ -291,6 +292,8 @@ def test_one_whole_day_at_a_street(people: Any, site: Site) -> None:
     grid_worker.get_by_role("link", name="订单").click()
     expect(grid_worker.locator(f"#order-{chat}")).to_contain_text("未通过审核")
     expect(grid_worker.locator(f"#order-{chat}")).to_contain_text("本周陪聊志愿者已排满")
+    grid_worker.get_by_role("link", name="我的消息").click()
+    expect(grid_worker.locator(".cards")).to_contain_text("未被社区受理")
     steps.shot(grid_worker, "grid-worker-reads-why")
 
     # --- the nightly matching of tomorrow, started from the run page by street staff
