@@ -21,9 +21,13 @@ member whose link staff approved. Then, through the pages each person uses:
 - the monthly report shows the day's figures; the invariant checker finds nothing broken.
 
 Time travel is the only database write after set-up, and says what it simulates: "a day
-passes" moves the two live orders' date, first date and deadline one day back (today's
-orders become yesterday's, tomorrow's today's); "the deadline passes" moves one order's
-deadline an hour into the past. Screenshots of each step: tests/artifacts/day-NN-*.png.
+passes" moves the day's three orders' date, first date and deadline one day back (tomorrow's
+visit is today's, and the next nightly run, for tomorrow, may roll yesterday's orders over);
+"the deadline passes" moves one order's deadline an hour into the past. Two services stand in
+for what runs without a person: the nightly run of cron (``run_nightly``) and the server's
+ticker (``watch_deadlines``: the test server runs no ticker). Everything else goes through the
+pages; the database is only read, to assert. Screenshots of each step:
+tests/artifacts/day-NN-*.png.
 """
 
 from __future__ import annotations
@@ -112,8 +116,9 @@ class Day:
 
 
 def set_up(site: Site) -> Day:
-    """``street init`` of the example file, the ledger imported by its street staff, and the
-    accounts a street office makes (a resident's, the helpers', a family member's, approved)."""
+    """``street init`` of the example file, the ledger imported (the import service, as its
+    street staff), and the accounts a street office makes (a resident's, the helpers', a
+    family member's, its link approved by community staff)."""
     with use_locale("en"):
         passwords = dict(init_street(site.sessions, EXAMPLE).passwords)
     with site.sessions() as session:
