@@ -201,6 +201,7 @@ def measure(
             plan.append((path, ALSO_AS[role]))
     run_day = f"/s/?date={ids['date']}"
     plan += [(run_day, "staff"), (run_day, "community"), ("/s/", "community")]
+    plan.append((f"/g/order?resident_id={ids['resident_id']}", "gridworker"))
     clients = {role: client(base, logins.get(role)) for role in {r for _, r in plan}}
     rows = []
     try:
