@@ -381,8 +381,8 @@ def test_one_whole_day_at_a_street(people: Any, site: Site) -> None:
         assert watch_deadlines(session, site.settings) >= 2  # the server's ticker would
     admin.reload()
     expect(uncovered.locator(".badge.overdue")).to_be_visible()
-    desk.goto("/s/orders?overdue=1")
-    expect(desk.locator(f"#order-{haircut}")).to_contain_text("逾期")
+    desk.goto("/s/orders")
+    expect(desk.locator(f"#order-{haircut} .badge.overdue")).to_have_text("已逾期")
     steps.shot(desk, "staff-overdue")
     desk.goto("/s/inbox")
     expect(desk.locator(".cards")).to_contain_text(f"订单 {haircut}")
