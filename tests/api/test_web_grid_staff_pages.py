@@ -2,7 +2,8 @@
 management-type people of their grid (/g/managed: theirs only, with their details; nobody
 else's page), and the street page naming each grid worker's grid and flagging a grid worker
 who has none (/s/street), so staff can give them one; a street file that would take a grid
-worker's grid away is refused; and a grid worker reads their messages (/g/inbox)."""
+worker's grid away is refused; a grid worker reads their messages (/g/inbox), and so does a
+family account (/r/inbox)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from api.services.ledger.street_setup import init_street
 from api.services.offers.assign import local_today
 from api.services.orders import OrderSpec, place_order
 from api.settings import Settings
-from api.store.tables import Grid, ResidentRow, Street, UserRow
+from api.store.tables import FamilyLinkRow, Grid, ResidentRow, Street, UserRow
 from seeds import SEEDS_DIR
 from tests.api.conftest import World, actor_named
 from tests.api.test_web_resident import as_user
@@ -153,3 +154,21 @@ def test_a_grid_worker_reads_what_became_of_the_orders_they_entered(
     assert 'href="/g/inbox"' in client.get("/g/").text
     as_user(client, "gw", lang="en")
     assert "本周已排满" in client.get("/g/inbox").text  # the reason, as staff wrote it
+
+
+def test_a_family_account_reads_its_messages(
+    client: TestClient, sessions: Sessions, world: World
+) -> None:
+    """A family account with an approved link opens /r/inbox (it used to be sent to
+    /r/family: the inbox did not ask which resident the account acts for)."""
+    with sessions() as session:
+        resident = session.scalars(select(ResidentRow).order_by(ResidentRow.id)).first()
+        assert resident is not None
+        daughter = add_user(session, "daughter", "correct-horse-9", "family",
+                            street_id=world.street_id)  # fmt: skip
+        session.add(FamilyLinkRow(user_id=daughter.id, resident_id=resident.id,
+                                  relation="女儿", status="approved"))  # fmt: skip
+        session.commit()
+    as_user(client, "daughter")
+    page = client.get("/r/inbox", follow_redirects=False)
+    assert page.status_code == 200 and 'aria-current="page"' in page.text

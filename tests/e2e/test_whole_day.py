@@ -77,7 +77,16 @@ from api.store.tables import (
     utcnow,
 )
 from seeds import SEEDS_DIR
-from tests.e2e.conftest import DESKTOP, MOBILE, PASSWORD, Site, _page, shot
+from tests.e2e.conftest import (
+    DESKTOP,
+    MOBILE,
+    PASSWORD,
+    Site,
+    _page,
+    heading_jumps,
+    scroll_width,
+    shot,
+)
 
 EXAMPLE = SEEDS_DIR / "example-street.yaml"
 # Everyone lives within a few hundred metres of 东湖 (Wuhan): every helper reaches everyone.
@@ -415,6 +424,7 @@ def test_one_whole_day_at_a_street(people: Any, site: Site) -> None:
     # --- the grid's management-type people, on the grid worker's page
     grid_worker.get_by_role("link", name="管理对象").click()
     expect(grid_worker.locator("#managed-QS-M1")).to_contain_text("社区矫正人员")
+    assert heading_jumps(grid_worker) == [] and scroll_width(grid_worker) <= MOBILE["width"]
     steps.shot(grid_worker, "grid-managed")
 
     # --- the monthly report: the day's figures, for the street and the grid
