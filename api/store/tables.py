@@ -491,11 +491,11 @@ class OfferRow(Base):
 
 
 class ProgrammeRow(Base):
-    """A two-way pairing programme of a street (双向自主选择, e.g. 周末妈妈): a season, a rhythm (the
-    weekdays and time window of its visits, of ``item``), each helper's capacity (residents) and
-    each resident's (helpers), the shortlist length, the programme's rules on top of the
-    matcher's (a distance cap, the resident's gender preference as a hard rule) and which stable
-    matching it takes (``favour``). ``api.services.programmes``; migration 0013."""
+    """A two-way pairing programme of a street (双向自主选择, e.g. 周末妈妈): a season, a
+    rhythm (the weekdays and time window of its visits, of ``item``), each helper's capacity
+    (residents) and each resident's (helpers), the shortlist length, the programme's rules on
+    top of the matcher's (a distance cap, the resident's gender preference as a hard rule) and
+    which stable matching it takes (``favour``). ``api.services.programmes``; migration 0013."""
 
     __tablename__ = "programmes"
     __table_args__ = (
