@@ -45,9 +45,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint(FAVOURS, name=op.f("ck_programmes_favour")),
         sa.CheckConstraint("helper_capacity >= 1", name=op.f("ck_programmes_helper_capacity")),
-        sa.CheckConstraint(
-            "resident_capacity >= 1", name=op.f("ck_programmes_resident_capacity")
-        ),
+        sa.CheckConstraint("resident_capacity >= 1", name=op.f("ck_programmes_resident_capacity")),
         sa.CheckConstraint("shortlist_size >= 1", name=op.f("ck_programmes_shortlist_size")),
         sa.CheckConstraint("end_date >= start_date", name=op.f("ck_programmes_season")),
         sa.ForeignKeyConstraint(
