@@ -7,9 +7,11 @@ database invariants checked after each test."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +37,7 @@ from api.store.tables import (
 )
 from matcher.pairing import blocking_pairs
 from tests.api.conftest import StateContext, World, actor_named, database_state
+from tests.api.test_web_staff import web_login
 
 NOW = dt.datetime(2026, 11, 27, 1, 0)  # Friday 09:00 in Shanghai
 SATURDAY = dt.date(2026, 11, 28)
@@ -325,3 +328,58 @@ def test_confirmed_pairs_are_kept_out_of_the_next_matching(
         assert not session.get_one(OrderSeries, confirmed.series_id).active
         setup.withdraw(session, staff, first.helper_member_id)
         assert len(setup.members(session, staff, cast.programme_id)) == 5
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def test_the_pages_walk_the_whole_flow(
+    sessions: sessionmaker[Session], client: TestClient, cast: Cast
+) -> None:
+    """Through the pages: staff create a programme and enrol people by code, a volunteer ranks
+    on the phone, staff rank for the residents, compute and confirm; the volunteer then sees
+    the confirmed pair, and a bad ranking form is refused with a message."""
+    with sessions() as session:
+        codes = {
+            side: " ".join(_code(session, table, i) for i in ids)
+            for side, table, ids in (
+                ("resident", ResidentRow, cast.residents),
+                ("helper", HelperRow, cast.helpers),
+            )
+        }
+    web_login(client, "staff")
+    form = {"name": "结对帮扶", "item": cast.item, "start_date": "2026-11-23",
+            "end_date": "2027-01-31", "weekdays": ["5", "6"], "window_start": "09:00",
+            "window_end": "12:00", "favour": "travel"}  # fmt: skip
+    created = client.post("/s/programmes", data=form, follow_redirects=False)
+    assert created.status_code == 303 and "/s/programmes/" in created.headers["location"]
+    here = created.headers["location"].split("?")[0]
+    for side, listed in codes.items():
+        client.post(f"{here}/enrol", data={"side": side, "codes": listed})
+    page = client.get(here).text
+    assert page.count('class="badge">') >= 6  # six members, none ranked yet
+    web_login(client, "helper1")
+    phone = client.get("/v/programmes").text
+    programme_id = int(here.rsplit("/", 1)[1])
+    assert f'id="ranking-{programme_id}"' in phone
+    members = re.findall(
+        r'name="member" value="(\d+)"', phone.split(f'id="programme-{programme_id}"')[1]
+    )
+    assert len(members) == 3
+    saved = client.post(f"/v/programmes/{programme_id}/rank",
+                        data={"member": members, "choice": ["2", "1", "no"]})  # fmt: skip
+    assert saved.status_code == 200 and "alert" not in saved.text
+    bad = client.post(
+        f"/v/programmes/{programme_id}/rank", data={"member": members, "choice": ["x"]}
+    )
+    assert 'role="alert"' in bad.text
+    web_login(client, "staff")
+    client.post(f"{here}/pair")
+    page = client.get(here).text
+    pair_ids = re.findall(r'action="/s/programme-pairs/(\d+)/confirm"', page)
+    assert len(pair_ids) == 3
+    for pair_id in pair_ids:
+        assert client.post(f"/s/programme-pairs/{pair_id}/confirm").status_code == 200
+    web_login(client, "helper1")
+    phone = client.get("/v/programmes").text
+    assert 'class="badge confirmed"' in phone

@@ -226,3 +226,18 @@ def rank(
     audit(session, actor.user_id, "programme.rank", "programme_member", member.id, detail)
     session.commit()
     return _view(session, actor, member, options, lists)
+
+
+def rank_own(
+    session: Session,
+    actor: Actor,
+    programme_id: int,
+    ranking: Iterable[int],
+    refused: Iterable[int] = (),
+) -> ShortlistView:
+    """``rank`` for the caller's own membership of a programme (NotFound when not a member)."""
+    scoped_programme(session, actor, programme_id)
+    mine = own_member(session, actor, programme_id)
+    if mine is None:
+        raise NotFound(_("programme %(programme_id)s not found", programme_id=programme_id))
+    return rank(session, actor, mine.id, ranking, refused)

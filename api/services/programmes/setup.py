@@ -125,6 +125,15 @@ def may_act_for(session: Session, actor: Actor, member: ProgrammeMemberRow) -> b
     return mine is not None and mine.id == member.id
 
 
+def programme_of_member(session: Session, member_id: int) -> int:
+    """The programme a member belongs to (the caller's right to it is checked where it is
+    used); NotFound for no such member."""
+    row = session.get(ProgrammeMemberRow, member_id)
+    if row is None:
+        raise NotFound(_("member %(member_id)s not found", member_id=member_id))
+    return row.programme_id
+
+
 def person_of(session: Session, member: ProgrammeMemberRow) -> HelperRow | ResidentRow:
     if member.helper_id is not None:
         return session.get_one(HelperRow, member.helper_id)
