@@ -180,7 +180,7 @@ def confirm_pair(
     begin_write(session)
     pair = _scoped_pair(session, actor, pair_id)
     if pair.status != PairStatus.PROPOSED:
-        raise Conflict(_("this pair is %(status)s already", status=pair.status))
+        raise Conflict(_("this pair is no longer waiting to be confirmed"))
     programme = session.get_one(ProgrammeRow, pair.programme_id)
     resident = person_of(session, session.get_one(ProgrammeMemberRow, pair.resident_member_id))
     helper = person_of(session, session.get_one(ProgrammeMemberRow, pair.helper_member_id))
@@ -231,7 +231,7 @@ def end_pair(
     begin_write(session)
     pair = _scoped_pair(session, actor, pair_id)
     if pair.status != PairStatus.CONFIRMED:
-        raise Conflict(_("this pair is %(status)s already", status=pair.status))
+        raise Conflict(_("only a confirmed pair can be ended"))
     pair.status, pair.ended_at = PairStatus.ENDED, now or utcnow()
     if pair.series_id is not None:
         session.get_one(OrderSeries, pair.series_id).active = False
