@@ -317,13 +317,10 @@ def enrol(
         raise BadInput(_("unknown choice %(value)s", value=repr(side)), "side")
     begin_write(session)
     programme = scoped_programme(session, actor, programme_id)
-    table: type[ResidentRow] | type[HelperRow] = ResidentRow if side == "resident" else HelperRow
     column = ProgrammeMemberRow.resident_id if side == "resident" else ProgrammeMemberRow.helper_id
     added = []
     for code in dict.fromkeys(c.strip() for c in codes if c.strip()):
-        person: ResidentRow | HelperRow | None = session.scalar(  # type: ignore[assignment]
-            select(table).where(table.code == code)  # type: ignore[arg-type]
-        )
+        person = _person_by_code(session, side, code)
         if (
             person is None
             or not person.active
@@ -347,6 +344,12 @@ def enrol(
     audit(session, actor.user_id, "programme.enrol", "programme", programme.id, detail)
     session.commit()
     return added
+
+
+def _person_by_code(session: Session, side: str, code: str) -> ResidentRow | HelperRow | None:
+    if side == "resident":
+        return session.scalar(select(ResidentRow).where(ResidentRow.code == code))
+    return session.scalar(select(HelperRow).where(HelperRow.code == code))
 
 
 def withdraw(session: Session, actor: Actor, member_id: int) -> None:
