@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.actor import Actor, actor_of
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
+from api.services.matching.invariants import check_database
 from api.services.matching.nightly import run_nightly
 from api.services.programmes import pairs as pairing
 from api.services.programmes import ranking, setup
@@ -383,3 +384,29 @@ def test_the_pages_walk_the_whole_flow(
     web_login(client, "helper1")
     phone = client.get("/v/programmes").text
     assert 'class="badge confirmed"' in phone
+
+
+@pytest.mark.broken_db("a second confirmed pair beyond the helper's capacity, without its series")
+def test_the_checker_finds_a_pair_beyond_capacity(
+    sessions: sessionmaker[Session], settings: Settings, cast: Cast
+) -> None:
+    """A second confirmed pair for a helper of capacity 1, with no recurring order, is reported
+    by the database checker (capacity and series); the programme's own pairs are not."""
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        _rank_everyone(session, staff, cast)
+        pairing.compute_pairs(session, staff, cast.programme_id)
+        first, second = sorted(
+            pairing.pairs(session, staff, cast.programme_id), key=lambda p: p.id
+        )[:2]
+        pairing.confirm_pair(session, settings, staff, first.id, now=NOW)
+        assert check_database(session) == []
+        session.add(
+            ProgrammePairRow(programme_id=cast.programme_id,
+                             resident_member_id=second.resident_member_id,
+                             helper_member_id=first.helper_member_id, status=PairStatus.CONFIRMED,
+                             resident_rank=1, helper_rank=1)
+        )  # fmt: skip
+        session.commit()
+        codes = sorted(v.code for v in check_database(session))
+        assert codes == ["pair_capacity", "pair_series"]
