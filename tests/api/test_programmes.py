@@ -19,6 +19,7 @@ from api.services.actor import Actor, actor_of
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.matching.invariants import check_database
 from api.services.matching.nightly import run_nightly
+from api.services.offers.answers import decline
 from api.services.programmes import pairs as pairing
 from api.services.programmes import ranking, setup
 from api.services.programmes.setup import ProgrammeSpec
@@ -26,6 +27,7 @@ from api.settings import Settings
 from api.store.statuses import PairStatus
 from api.store.tables import (
     AssignmentRow,
+    Community,
     HelperRow,
     ItemRow,
     OfferRow,
@@ -296,6 +298,61 @@ def test_a_confirmed_pair_is_a_recurring_order_kept_with_its_helper(
             .where(AssignmentRow.order_id == order.id)
         ).all()
         assert offered == [first.helper_id]
+
+
+def test_a_pair_helper_who_declines_a_day_is_not_held_to_it(
+    sessions: sessionmaker[Session], settings: Settings, cast: Cast
+) -> None:
+    """When the pair's helper declines one Saturday, that visit goes to someone else and a
+    re-run does not offer it to them again (kept only while they can serve it)."""
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        _rank_everyone(session, staff, cast)
+        pairing.compute_pairs(session, staff, cast.programme_id)
+        first = min(pairing.pairs(session, staff, cast.programme_id), key=lambda p: p.resident_id)
+        confirmed = pairing.confirm_pair(session, settings, staff, first.id, now=NOW)
+    street = _street(sessions, cast)
+    run_nightly(sessions, settings, street, SATURDAY, now=NOW)
+    with sessions() as session:
+        order_id = session.scalars(
+            select(OrderRow.id).where(
+                OrderRow.series_id == confirmed.series_id, OrderRow.date == SATURDAY
+            )
+        ).one()
+        offer = session.scalars(
+            select(OfferRow)
+            .join(AssignmentRow, AssignmentRow.id == OfferRow.assignment_id)
+            .where(AssignmentRow.order_id == order_id, OfferRow.status == "pending")
+        ).one()
+        assert offer.helper_id == first.helper_id
+        decline(session, settings, first.helper_id, offer.id, "busy", now=NOW)
+    run_nightly(sessions, settings, street, SATURDAY, now=NOW)
+    with sessions() as session:
+        live = session.scalars(
+            select(OfferRow.helper_id)
+            .join(AssignmentRow, AssignmentRow.id == OfferRow.assignment_id)
+            .where(AssignmentRow.order_id == order_id, OfferRow.status == "pending")
+        ).all()
+        assert live and first.helper_id not in live
+
+
+def test_community_staff_see_the_members_of_their_community(
+    sessions: sessionmaker[Session], world: World, cast: Cast
+) -> None:
+    """Community staff list only the members living in their community (one resident moved to
+    the second community drops out of their list); street staff all."""
+    with sessions() as session:
+        other = Community(street_id=world.street_id, code="C-OTHER", name="东湖社区")
+        session.add(other)
+        session.flush()
+        session.get_one(ResidentRow, cast.residents[2]).community_id = other.id
+        session.commit()
+        everyone = setup.members(session, actor_named(session, "staff"), cast.programme_id)
+        mine = setup.members(session, actor_named(session, "staff_c1"), cast.programme_id)
+        assert len(everyone) == 6 and len(mine) == 5
+        assert {m.id for m in mine} == {
+            m.id for m in everyone if m.community_id == world.communities[0]
+        }
 
 
 def _street(sessions: sessionmaker[Session], cast: Cast) -> int:
