@@ -515,6 +515,20 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
         *intake_posts(ids),
+        *circle_posts(ids),
+    ]
+
+
+def circle_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
+    """The care circle forms, each refused (a bad code or id, a keep of nobody, a bad target)."""
+    circle = f"/s/residents/{ids.resident_id}/circle"
+    return [
+        (f"{circle}/add", {"code": "NOPE"}),
+        (f"{circle}/add", {}),
+        (f"{circle}/remove", {"helper": "abc"}),
+        (f"{circle}/keep", {"helper": str(ids.helper_id)}),
+        ("/s/circles/target", {"size": "0", "categories": ["living_alone"]}),
+        ("/s/circles/target", {"size": "3"}),
     ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.actor import Actor, actor_of
+from api.services.circles.members import resident_circle
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.matching.invariants import check_database
 from api.services.matching.nightly import run_nightly
@@ -275,8 +276,8 @@ def test_a_confirmed_pair_is_a_recurring_order_kept_with_its_helper(
         series = session.get_one(OrderSeries, confirmed.series_id)
         assert (series.weekdays, series.start_date, series.end_date) == (
             [5], SATURDAY, dt.date(2027, 1, 31))  # fmt: skip
-        resident = session.get_one(ResidentRow, first.resident_id)
-        assert _code(session, HelperRow, first.helper_id) in resident.circle
+        circle = resident_circle(session, staff, first.resident_id)
+        assert first.helper_id in {m.helper_id for m in circle.members}
         with pytest.raises(Conflict):
             pairing.confirm_pair(session, settings, staff, first.id, now=NOW)
         session.rollback()

@@ -6,7 +6,7 @@ pairs stay as they are: their places are taken off both members' capacities, and
 is left out of the market; a new computation replaces only the proposed pairs. Staff confirm a
 proposed pair: it becomes a recurring order of the resident (the programme's item, weekdays and
 window, from its next visit day to the season's end) that the nightly run keeps with the helper
-(``keep``), and the helper joins the resident's circle (the ledger's ``residents.circle``)."""
+(``keep``), and the helper joins the resident's circle (``api.services.circles``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
+from api.services.circles import members as circle_members
 from api.services.errors import Conflict, NotFound
 from api.services.offers.assign import local_today
 from api.services.orders import SERIES_HORIZON_DAYS, _occur, first_name, horizon
@@ -210,8 +211,6 @@ def confirm_pair(
     session.flush()
     pair.status, pair.series_id = PairStatus.CONFIRMED, series.id
     pair.confirmed_at, pair.confirmed_by = now, actor.user_id
-    if helper.code not in resident.circle:
-        resident.circle = [*resident.circle, helper.code]
     dates = horizon(session, settings, resident.street_id, now)
     for offset in range(SERIES_HORIZON_DAYS):
         day = dates.first + dt.timedelta(days=offset)
@@ -219,7 +218,19 @@ def confirm_pair(
     audit(session, actor.user_id, "programme.confirm", "programme_pair", pair.id,
           {"series": series.id, "resident": resident.id, "helper": helper.id})  # fmt: skip
     session.commit()
+    _join_circle(session, actor, resident.id, helper.id)
     return pair_view(session, actor, pair)
+
+
+def _join_circle(session: Session, actor: Actor, resident_id: int, helper_id: int) -> None:
+    """The pair's helper joins the resident's circle as staff's choice (``circles.members``,
+    its own audited transaction); a helper in the circle already stays as they are, and a pair
+    the circle rule blocked stays blocked (the matcher's eligibility left it off the shortlists
+    in the first place)."""
+    try:
+        circle_members.add_member(session, actor, resident_id, helper_id)
+    except Conflict:
+        session.rollback()
 
 
 def end_pair(

@@ -4,7 +4,7 @@ enrolled, each with their ranking of their shortlist) and ``programme_pairs`` (p
 stable matching, confirmed by staff with the recurring order they became).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0015 (0011 on the pairing branch before main had 0012 and 0015)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
