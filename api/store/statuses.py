@@ -176,3 +176,21 @@ def sql_in(column: str, values: tuple[StrEnum, ...] | type[StrEnum]) -> str:
     """``column IN ('a', 'b')``: the SQL text of a CHECK constraint or a partial index."""
     quoted = ", ".join(f"'{v.value}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+class ProgrammeFavour(StrEnum):
+    """Which stable matching a pairing programme takes (``matcher.pairing.Favour``): the
+    residents' best, the helpers' best, or the least travel."""
+
+    RESIDENTS = "residents"
+    HELPERS = "helpers"
+    TRAVEL = "travel"
+
+
+class PairStatus(StrEnum):
+    """A programme's pair: proposed by the stable matching, confirmed by staff (then a
+    recurring order kept with that helper), or ended."""
+
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    ENDED = "ended"

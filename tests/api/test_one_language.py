@@ -39,6 +39,10 @@ from api.services.matching.nightly import run_nightly
 from api.services.offers.answers import mark_done
 from api.services.offers.assign import create_assignment, refresh_order_status, to_utc
 from api.services.orders import OrderSpec, first_name, place_order
+from api.services.programmes import pairs as programme_pairs
+from api.services.programmes import ranking as programme_ranking
+from api.services.programmes import setup as programme_setup
+from api.services.programmes.setup import ProgrammeSpec
 from api.settings import Settings
 from api.store import statuses
 from api.store.tables import (
@@ -52,6 +56,7 @@ from api.store.tables import (
     OfferRow,
     OrderRow,
     PointsEntry,
+    ProgrammeRow,
     ResidentRow,
     Street,
     UserRow,
@@ -186,6 +191,8 @@ class Ids:
     day: dt.date
     confirmed_order_id: int = 0  # the volunteer's visit, done and confirmed (feedback open)
     review_order_id: int = 0  # resident1's order waiting for review
+    programme_id: int = 0  # a pairing programme with resident1 and the volunteer, paired
+    member_id: int = 0  # resident1's membership of it
 
 
 @pytest.fixture
@@ -265,7 +272,34 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
         confirmed = confirmed_visit(session, settings, staff, helper_id, day)
         resident_visit(session, settings, world, day)
         review_id = intake_accounts(session, settings, staff, day)
-    return replace(ids, confirmed_order_id=confirmed, review_order_id=review_id)
+        programme_id, member_id = pairing_programme(session, staff, ids, day)
+    return replace(ids, confirmed_order_id=confirmed, review_order_id=review_id,
+                   programme_id=programme_id, member_id=member_id)  # fmt: skip
+
+
+def pairing_programme(session: Session, staff: Actor, ids: Ids, day: dt.date) -> tuple[int, int]:
+    """A 周末妈妈 programme with resident1 and the volunteer enrolled, ranked and paired
+    (proposed): its id and resident1's member id."""
+    helper = session.get_one(HelperRow, ids.helper_id)
+    items = session.scalars(
+        select(ItemRow)
+        .where(ItemRow.team_size == 1, ItemRow.lead_skill.is_(None), ItemRow.active)
+        .order_by(ItemRow.code)
+    ).all()
+    item = next((i for i in items if set(i.required_skills) <= set(helper.skills)), items[0])
+    season = (day, day + dt.timedelta(days=60))
+    spec = ProgrammeSpec(name="周末妈妈", item=item.code, start_date=season[0],
+                         end_date=season[1], weekdays=(5, 6), note="寄宿生")  # fmt: skip
+    programme = programme_setup.create_programme(session, staff, spec)
+    resident = session.get_one(ResidentRow, ids.resident_id)
+    programme_setup.enrol(session, staff, programme.id, "resident", [resident.code])
+    programme_setup.enrol(session, staff, programme.id, "helper", [helper.code])
+    members = programme_setup.members(session, staff, programme.id)
+    mine = next(m for m in members if m.side == "resident")
+    view = programme_ranking.shortlist(session, staff, mine.id)
+    programme_ranking.rank(session, staff, mine.id, [e.member_id for e in view.entries])
+    programme_pairs.compute_pairs(session, staff, programme.id)
+    return programme.id, mine.id
 
 
 def intake_accounts(session: Session, settings: Settings, staff: Actor, day: dt.date) -> int:
@@ -350,6 +384,7 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         UserRow.display_name, FamilyLinkRow.relation, OrderRow.reject_reason,
         ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.address,
         ManagedPersonRow.note,
+        ProgrammeRow.name, ProgrammeRow.note,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -360,6 +395,8 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         }
         # A helper as a resident's page names them (王小明 → 王**): a name, shown as it is.
         found |= {first_name(name) for name in session.scalars(select(HelperRow.name)) if name}
+        # … and a resident as a helper's programme page names them.
+        found |= {first_name(n) for n in session.scalars(select(ResidentRow.name)) if n}
     # A ledger file's column names are Chinese whatever the page's language: an import error
     # names the header the file must carry, as it must be written.
     found |= {column.header for columns in COLUMNS.values() for column in columns}
@@ -387,6 +424,8 @@ def page_paths(ids: Ids) -> Iterator[str]:
         "helper_id": str(ids.helper_id),
         "order_id": str(ids.order_id),
         "kind": "residents",
+        "programme_id": str(ids.programme_id),
+        "member_id": str(ids.member_id),
     }
     for route in web_routes():
         if "GET" not in route.methods:

@@ -39,6 +39,7 @@ from api.store.tables import (
     NotificationRow,
     OrderRow,
     PointsEntry,
+    ProgrammeRow,
     ResidentRow,
     RunRow,
     RunUnmatched,
@@ -100,6 +101,7 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         Building.code, Building.name, FamilyLinkRow.relation, OrderRow.reject_reason,
         ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.phone,
         ManagedPersonRow.address, ManagedPersonRow.note,
+        ProgrammeRow.name, ProgrammeRow.note,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -107,6 +109,8 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
             found |= {v for v in session.scalars(select(column).distinct()) if v}
         # A helper as a resident's page names them (王小明 → 王**): a name, shown as it is.
         found |= {first_name(name) for name in session.scalars(select(HelperRow.name)) if name}
+        # … and a resident as a helper's programme page names them.
+        found |= {first_name(n) for n in session.scalars(select(ResidentRow.name)) if n}
     # A ledger file's column names are Chinese whatever the page's language (the header the
     # file must carry, as it must be written).
     found |= {column.header for columns in COLUMNS.values() for column in columns}

@@ -32,6 +32,7 @@ from api.services.ledger.street_catalogue import StreetCatalogue, StreetItem, st
 from api.services.matching.keys import Keys
 from api.services.matching.problem import build_problem
 from api.services.offers.assign import expected_order_status, live_offers
+from api.services.programmes.invariants import pair_problems
 from api.services.shop.checks import shop_findings
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -477,6 +478,11 @@ def _entries(session: Session, loop: _Loop) -> list[PointsEntry]:
     return list(session.scalars(query))
 
 
+def programme_pairs_hold(session: Session, loop: _Loop) -> list[Violation]:
+    """Pairing programmes' pairs (``api.services.programmes.invariants``)."""
+    return [Violation(code, message) for code, message in pair_problems(session, loop.street_id)]
+
+
 CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     live_offers_on_live_assignments,
     one_live_assignment,
@@ -488,5 +494,6 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     balances_match_ledger,
     rule_follow_ups_once,
     follow_up_owners_in_scope,
+    programme_pairs_hold,
     shop_and_wishes_agree,
 )
