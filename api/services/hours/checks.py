@@ -69,9 +69,7 @@ def hours_ledger_problems(
                 clock = clocks.get((assignment.id, offer.helper_id))
                 found += _minutes_problems(rows[0], orders[order_id], clocked_minutes(clock))
     for (entry_order, helper_id), rows in sorted(standing.items(), key=lambda kv: str(kv[0])):
-        if (entry_order, helper_id) not in members and (
-            street_id is None or entry_order in orders
-        ):
+        if (entry_order, helper_id) not in members and (street_id is None or entry_order in orders):
             found.append((
                 "hours_unearned",
                 f"helper {helper_id} has standing visit entries {[e.id for e in rows]} for "
