@@ -1,6 +1,8 @@
 """A helper's own time on one date, as the matcher's data (the one place this converts): on a
-leave day or while paused they have no availability; on a weekday with hours of their own,
-their usual windows are narrowed to those hours. Nothing binds before ``own_time_from`` (the
+leave day, while paused, or on a weekday they set to none, they have no availability and take
+no order (``max_orders`` 0: the matcher applies windows to timed visits only, so an empty day
+must also say "no orders" for an any-time visit); on a weekday with hours of their own, their
+usual windows are narrowed to those hours. Nothing binds before ``own_time_from`` (the
 day after their last change), so a visit given earlier is judged as it was given.
 
 Pure (rows in, matcher models out): ``api.services.matching.problem`` asks it for every helper
@@ -44,7 +46,10 @@ def on_date(helper: Helper, row: Any, date: dt.date) -> Helper:
     if windows is None:
         return helper
     availability = tuple(TimeWindow.model_construct(start=a, end=b) for a, b in windows)
-    return helper.model_copy(update={"availability": availability})
+    update: dict[str, object] = {"availability": availability}
+    if not windows:
+        update["max_orders"] = 0
+    return helper.model_copy(update=update)
 
 
 def intersect(first: Sequence[tuple[int, int]], second: Iterable[tuple[int, int]]) -> Windows:
