@@ -101,8 +101,8 @@ def credit_visit(
     credited = {}
     for helper_id in dict.fromkeys(helper_ids):
         minutes, source = visit_minutes(session, order, assignment.id, helper_id)
-        reason = _("visit of order %(id)s", id=order.id)
-        session.add(_entry(helper_id, order, minutes, HoursKind.VISIT, source, None, reason,
+        # No reason: pages name the visit in the reader's language ("visit of order …").
+        session.add(_entry(helper_id, order, minutes, HoursKind.VISIT, source, None, "",
                            actor, now))  # fmt: skip
         credited[helper_id] = minutes
     session.flush()
