@@ -223,7 +223,7 @@ def certificate_pdf(cert: Certificate) -> bytes:
         (cert.id_label, cert.id_value),
         (_("Organisation"), cert.organisation),
         (_("Period"), period),
-        (_("Volunteer hours"), _("%(hours)s hours", hours=cert.hours)),
+        (_("Volunteer hours"), cert.hours),
     )
     for label, value in facts:
         pdf.cell(42, 10, label, border=1)
