@@ -395,3 +395,30 @@ def test_a_helpers_history_lists_visits_with_their_hours_and_points(
         with pytest.raises(NotFound):
             history.helper_history(session, helper_actor(session, world, 2), team[0])
         assert session.get_one(AssignmentRow, assignment_id).status == "confirmed"
+
+
+# ----------------------------------------------------------------------------- the migration
+
+
+def test_migration_0014_goes_down_and_up_and_counts_visits_confirmed_before(
+    db_url: str, sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """Down to 0011 the clocks, the hours ledger and the helpers' own time go; up again, each
+    member of a visit confirmed before gets the item's planned duration."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from api.store.db import alembic_config
+
+    order_id, assignment_id, team = accepted_visit(sessions, settings, world)
+    confirm(sessions, settings, order_id, assignment_id, team)
+    config = alembic_config(db_url)
+    command.downgrade(config, "0011")
+    with sessions() as session:
+        schema = inspect(session.connection())
+        assert not {"hours_entries", "visit_clocks"} & set(schema.get_table_names())
+        assert "leave_dates" not in {c["name"] for c in schema.get_columns("helpers")}
+    command.upgrade(config, "head")
+    with sessions() as session:
+        planned = item_of(session, session.get_one(OrderRow, order_id)).duration_min
+    assert entries(sessions, order_id) == [(h, planned, "visit", "planned") for h in team]

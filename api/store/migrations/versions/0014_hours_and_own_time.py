@@ -7,6 +7,8 @@
 - ``helpers``: the helper's own time: hours per weekday, leave dates, "pause this week", and the
   day from which they bind matching.
 
+Visits confirmed before this revision get their members' planned durations (``BACKFILL``).
+
 Revision ID: 0014
 Revises: 0011
 """
@@ -24,6 +26,25 @@ branch_labels = None
 depends_on = None
 
 APPEND_ONLY = "hours_entries is append-only: add a reversing entry instead"
+# Visits confirmed before this revision count too: each accepted member of a confirmed visit
+# gets the item's planned duration (the street's own, else the catalogue's), as a visit staff
+# confirm without check-in and check-out does from now on.
+BACKFILL = """
+INSERT INTO hours_entries
+    (helper_id, order_id, served_on, minutes, kind, source, reason, created_by, created_at)
+SELECT offers.helper_id, orders.id, orders.date,
+       COALESCE(street_items.duration_min, service_items.duration_min),
+       'visit', 'planned', '', assignments.confirmed_by,
+       COALESCE(assignments.confirmed_at, assignments.created_at)
+FROM assignments
+JOIN orders ON orders.id = assignments.order_id
+JOIN offers ON offers.assignment_id = assignments.id
+JOIN service_items ON service_items.code = orders.item
+LEFT JOIN street_items
+    ON street_items.street_id = orders.street_id AND street_items.item = orders.item
+WHERE assignments.status = 'confirmed' AND offers.status = 'accepted'
+ORDER BY assignments.id, offers.helper_id
+"""
 
 
 def upgrade() -> None:
@@ -107,6 +128,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_hours_entries_helper_served_on", "hours_entries", ["helper_id", "served_on"]
     )
+    op.execute(BACKFILL)
     _append_only_hours()
 
 
