@@ -298,9 +298,27 @@ def test_the_certificate_pdf_opens_and_carries_name_hours_and_services(
         with pytest.raises(NotFound):
             certificates.certificate(session, settings, helper_actor(session, world, 2), team[0],
                                      DATE, DATE)  # fmt: skip
-    with sessions() as session, i18n.use_locale("en"):
-        text_en = pdf_text(certificates.certificate_pdf(mine))
-        assert "Certificateofvolunteerservice" in text_en and "1.5" in text_en
+
+
+def test_the_certificate_speaks_the_readers_language() -> None:
+    """In English the certificate's texts are English (names stay as they are written)."""
+    cert = certificates.Certificate(
+        number="H1-20260101-20261231",
+        name="张三",
+        id_label="Ledger number",
+        id_value="H1",
+        organisation="示范街道 青山社区",
+        office="示范街道",
+        first=dt.date(2026, 1, 1),
+        last=dt.date(2026, 12, 31),
+        minutes=90,
+        services=[certificates.ServiceLine("代买代购", "Shopping errands", 1, 90)],
+        issued=dt.date(2026, 12, 31),
+    )
+    with i18n.use_locale("en"):
+        text = pdf_text(certificates.certificate_pdf(cert))
+    assert "Certificateofvolunteerservice" in text and "Volunteerhours1.5" in text
+    assert "Shoppingerrands" in text and "张三" in text
 
 
 def test_the_certificate_prints_the_id_tail_of_a_helper_who_is_also_a_resident(
