@@ -83,7 +83,7 @@ def check_in(
     now = now or utcnow()
     begin_write(session)
     assignment = _own_visit(session, settings, actor, assignment_id, now)
-    clock = _clock_of(session, assignment, actor.own_helper_id(), create=True)
+    clock = _clock_of(session, assignment, actor.own_helper_id())
     if clock.in_at is not None:
         when = to_local(settings, clock.in_at)
         raise Conflict(_("you checked in already at %(time)s", time=f"{when:%H:%M}"))
@@ -108,7 +108,7 @@ def check_out(
     now = now or utcnow()
     begin_write(session)
     assignment = _own_visit(session, settings, actor, assignment_id, now, leaving=True)
-    clock = _clock_of(session, assignment, actor.own_helper_id(), create=False)
+    clock = _find_clock(session, assignment.id, actor.own_helper_id())
     if clock is None or clock.in_at is None:
         raise Conflict(_("check in first"))
     if clock.out_at is not None:
@@ -199,7 +199,7 @@ def correct_clock(
     ]  # fmt: skip
     if assignment is None or helper_id not in members:
         raise NotFound(_("helper %(helper_id)s not found", helper_id=helper_id), "helper_id")
-    clock = _clock_of(session, assignment, helper_id, create=True)
+    clock = _clock_of(session, assignment, helper_id)
     before = {"in": _iso(clock.in_at), "out": _iso(clock.out_at)}
     clock.in_at = None if in_minute is None else to_utc(settings, order.date, in_minute)
     clock.out_at = None if out_minute is None else to_utc(settings, order.date, out_minute)
@@ -250,16 +250,19 @@ def _own_visit(
     return assignment
 
 
-def _clock_of(
-    session: Session, assignment: AssignmentRow, helper_id: int, *, create: bool
-) -> VisitClockRow:
-    found = session.scalar(
+def _find_clock(session: Session, assignment_id: int, helper_id: int) -> VisitClockRow | None:
+    return session.scalar(
         select(VisitClockRow).where(
-            VisitClockRow.assignment_id == assignment.id, VisitClockRow.helper_id == helper_id
+            VisitClockRow.assignment_id == assignment_id, VisitClockRow.helper_id == helper_id
         )
     )
-    if found is not None or not create:
-        return found  # type: ignore[return-value]
+
+
+def _clock_of(session: Session, assignment: AssignmentRow, helper_id: int) -> VisitClockRow:
+    """The member's clock at the visit, made (empty) if they have none yet."""
+    found = _find_clock(session, assignment.id, helper_id)
+    if found is not None:
+        return found
     clock = VisitClockRow(
         assignment_id=assignment.id, order_id=assignment.order_id, helper_id=helper_id
     )
@@ -267,8 +270,10 @@ def _clock_of(
         with session.begin_nested():  # one clock per member and visit (unique)
             session.add(clock)
             session.flush()
-    except IntegrityError:
-        return _clock_of(session, assignment, helper_id, create=False)
+    except IntegrityError:  # made at the same moment by another request: that one
+        made = _find_clock(session, assignment.id, helper_id)
+        assert made is not None
+        return made
     return clock
 
 

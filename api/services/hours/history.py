@@ -4,7 +4,6 @@ points it brought them, and their totals. Helpers read their own, staff their st
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -73,8 +72,8 @@ def helper_history(
     found, total = fetch_page(session, stmt, page, page_size)
     rows = [(assignment.order, assignment.status) for assignment in found]
     ids = [order.id for order, _status in rows]
-    minutes = _sums(session, HoursEntry, HoursEntry.minutes, helper.id, ids)
-    points = _sums(session, PointsEntry, PointsEntry.amount, helper.id, ids)
+    minutes = _minutes(session, helper.id, ids) if ids else {}
+    points = _points(session, helper.id, ids) if ids else {}
     catalogue = street_catalogue(session, helper.street_id)
     items = []
     for order, status in rows:
@@ -103,21 +102,22 @@ def helper_history(
     )
 
 
-def _sums(
-    session: Session, table: type, amount: object, helper_id: int, order_ids: list[int]
-) -> dict[int, int]:
-    if not order_ids:
-        return {}
-    column = table.order_id  # type: ignore[attr-defined]
+def _minutes(session: Session, helper_id: int, order_ids: list[int]) -> dict[int, int]:
     query = (
-        select(column, func.sum(amount))  # type: ignore[call-overload]
-        .where(table.helper_id == helper_id, column.in_(order_ids))  # type: ignore[attr-defined]
-        .group_by(column)
+        select(HoursEntry.order_id, func.sum(HoursEntry.minutes))
+        .where(HoursEntry.helper_id == helper_id, HoursEntry.order_id.in_(order_ids))
+        .group_by(HoursEntry.order_id)
     )
-    found: dict[int, int] = defaultdict(int)
-    for order_id, total in session.execute(query):
-        found[order_id] = int(total or 0)
-    return found
+    return {order_id: int(total or 0) for order_id, total in session.execute(query) if order_id}
+
+
+def _points(session: Session, helper_id: int, order_ids: list[int]) -> dict[int, int]:
+    query = (
+        select(PointsEntry.order_id, func.sum(PointsEntry.amount))
+        .where(PointsEntry.helper_id == helper_id, PointsEntry.order_id.in_(order_ids))
+        .group_by(PointsEntry.order_id)
+    )
+    return {order_id: int(total or 0) for order_id, total in session.execute(query) if order_id}
 
 
 def _helper(session: Session, actor: Actor, helper_id: int) -> HelperRow:

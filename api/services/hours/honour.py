@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
@@ -119,9 +120,8 @@ def honour_roll(
     return HonourRoll(first, last, by, community, rows[:limit] if limit else rows)
 
 
-def _ranks(ordered: list[int], figures: object) -> dict[int, int]:
+def _ranks(ordered: list[int], figures: Callable[[int], tuple[int, int]]) -> dict[int, int]:
     """Competition ranks (1, 2, 2, 4) of helpers already in order."""
-    assert callable(figures)
     ranks: dict[int, int] = {}
     previous = None
     for position, helper_id in enumerate(ordered, start=1):
