@@ -226,7 +226,7 @@ def certificate_pdf(cert: Certificate) -> bytes:
         (_("Volunteer hours"), cert.hours),
     )
     for label, value in facts:
-        pdf.cell(42, 10, label, border=1)
+        pdf.cell(50, 10, label, border=1)
         pdf.cell(0, 10, value, border=1, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     pdf.cell(0, 8, _("Services"), new_x="LMARGIN", new_y="NEXT")
