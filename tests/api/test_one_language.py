@@ -507,7 +507,7 @@ def hours_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         ("/v/time/resume", {}),
         (clock, {"in_time": "9", "out_time": "", "reason": "x"}),
         (clock, {"in_time": "10:00", "out_time": "09:00", "reason": "x"}),
-        (clock, {"in_time": "09:00", "out_time": "10:30", "reason": "补签 / late entry"}),
+        (clock, {"in_time": "09:00", "out_time": "10:30", "reason": "记错了"}),  # data already
         ("/s/hours/99999999/reverse", {"reason": "x"}),
     ]
 
