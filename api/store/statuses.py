@@ -105,6 +105,21 @@ class PointsKind(StrEnum):
     REDEMPTION = "redemption"  # a debit: points spent in the street's shop (积分兑换)
 
 
+class HoursKind(StrEnum):
+    """An entry of the hours ledger: a confirmed visit's minutes, or the reversal of one."""
+
+    VISIT = "visit"
+    REVERSAL = "reversal"
+
+
+class HoursSource(StrEnum):
+    """Where a visit's minutes came from: the member's check-in and check-out (签到/签退), or
+    the item's planned duration (staff confirmed without them)."""
+
+    CLOCK = "clock"
+    PLANNED = "planned"
+
+
 class Role(StrEnum):
     STAFF = "staff"
     PLANNER = "planner"

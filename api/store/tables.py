@@ -39,6 +39,8 @@ from api.store.statuses import (
     FamilyLinkStatus,
     FollowUpReason,
     FollowUpStatus,
+    HoursKind,
+    HoursSource,
     NotificationKind,
     NotificationStatus,
     OfferStatus,
@@ -229,6 +231,14 @@ class HelperRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = _created()
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The helper's own time (migration 0014, ``api.services.hours.own_time``), binding matching
+    # from ``own_time_from`` (street-local, the day after they last changed it) on: per weekday
+    # (0 = Monday) None (their usual ``availability``) or windows narrowing it; leave dates
+    # (ISO); paused through ``paused_until`` ("pause this week").
+    week_hours: Mapped[list[Any] | None] = mapped_column()
+    leave_dates: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    own_time_from: Mapped[dt.date | None] = mapped_column(Date)
 
     community: Mapped[Community] = relationship(lazy="joined")
 
@@ -656,6 +666,54 @@ class CirclePair(Base):
     added_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # staff's last addition
     changed_at: Mapped[dt.datetime] = _created()
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class VisitClockRow(Base):
+    """A team member's check-in and check-out at a visit (签到/签退, migration 0014): when
+    (UTC), and where only if their phone offered a position and they agreed. Staff may correct
+    the times (audited: ``corrected_by``/``corrected_at`` and the audit log's before and after)."""
+
+    __tablename__ = "visit_clocks"
+    __table_args__ = (UniqueConstraint("assignment_id", "helper_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    in_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    in_lat: Mapped[float | None] = mapped_column(Float)
+    in_lon: Mapped[float | None] = mapped_column(Float)
+    in_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    out_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    out_lat: Mapped[float | None] = mapped_column(Float)
+    out_lon: Mapped[float | None] = mapped_column(Float)
+    out_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    corrected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    corrected_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class HoursEntry(Base):
+    """The hours ledger (志愿服务时长, migration 0014): append-only like the points ledger
+    (database triggers). One ``visit`` entry per confirmed member and order; a correction is a
+    reversal naming the entry it undoes (at most once), then a new visit entry. ``served_on``
+    is the visit's date (street time), by which certificates and the honour roll count."""
+
+    __tablename__ = "hours_entries"
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", HoursKind), name="kind"),
+        CheckConstraint(sql_in("source", HoursSource), name="source"),
+        Index("ix_hours_entries_helper_served_on", "helper_id", "served_on"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    served_on: Mapped[dt.date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("hours_entries.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
 
 
 # ----------------------------------------------------------------------------- people who log in

@@ -50,6 +50,7 @@ from api.store.tables import (
     FamilyLinkRow,
     Grid,
     HelperRow,
+    HoursEntry,
     ItemRow,
     ManagedPersonRow,
     NotificationRow,
@@ -69,8 +70,15 @@ from tests.api.loop_support import make_roomy, move_orders, staff_actor, tomorro
 Sessions = sessionmaker[Session]
 PAGE_PREFIXES = ("/v/", "/s/", "/r/", "/g/", "/login")
 # The language switch: a redirect, visited by setting the cookie; the street file: a download
-# (YAML, its keys are the file's format), not a page.
-SKIPPED = {"/lang/{code}", "/s/street.yaml"}
+# (YAML, its keys are the file's format), not a page; so are the certificate (PDF, read back in
+# tests/api/test_hours.py) and the honour roll's spreadsheet (tests/api/test_web_hours.py).
+SKIPPED = {
+    "/lang/{code}",
+    "/s/street.yaml",
+    "/v/certificate.pdf",
+    "/s/helpers/{helper_id}/certificate.pdf",
+    "/s/honour.xlsx",
+}
 ROLES = ("visitor", "volunteer", "resident1", "staff", "staff_c1", "planner", "gridworker",
          "family1")  # fmt: skip
 # Who also posts the forms and tries wrong addresses.
@@ -380,7 +388,8 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
     columns = [
         ResidentRow.name, ResidentRow.address, ResidentRow.code, HelperRow.name,
         HelperRow.address, HelperRow.code, Community.name, Grid.name, Street.name,
-        OrderRow.note, PointsEntry.reason, UserRow.username, NotificationRow.last_error,
+        OrderRow.note, PointsEntry.reason, HoursEntry.reason, UserRow.username,
+        NotificationRow.last_error,
         UserRow.display_name, FamilyLinkRow.relation, OrderRow.reject_reason,
         ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.address,
         ManagedPersonRow.note,
@@ -462,6 +471,10 @@ def more_gets(ids: Ids) -> list[str]:
         f"/s/report?period={day[:7]}", "/s/report?period=2026-Q4", "/s/report?period=2026-13",
         "/s/follow-ups?show_=overdue", "/s/follow-ups?show_=mine", "/s/inbox?page=abc",
         "/r/inbox?page=99999999999999999999",
+        "/s/honour?first=garbage", "/s/honour?by=bogus&community_id=x",
+        f"/s/honour?first={day}&last=2020-01-01", "/v/hours?page=abc",
+        "/v/certificate.pdf?first=garbage", "/v/certificate.pdf?first=2030-01-01&last=2020-01-01",
+        "/s/helpers/99999999/hours", f"/s/helpers/{ids.helper_id}/hours?page=abc",
     ]  # fmt: skip
 
 
@@ -526,6 +539,7 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/v/claim/{ids.order_id}", {}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
+        *hours_posts(ids),
         *intake_posts(ids),
         *circle_posts(ids),
     ]
@@ -541,6 +555,25 @@ def circle_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"{circle}/keep", {"helper": str(ids.helper_id)}),
         ("/s/circles/target", {"size": "0", "categories": ["living_alone"]}),
         ("/s/circles/target", {"size": "3"}),
+    ]
+
+
+def hours_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
+    """Check-in, my time, clock corrections and hours reversals, each refused or answered."""
+    clock = f"/s/orders/{ids.confirmed_order_id}/clock/{ids.helper_id}"
+    return [
+        (f"/v/assignments/{ids.assignment_id}/check-in", {"share_position": "on", "lat": "x"}),
+        (f"/v/assignments/{ids.assignment_id}/check-out", {}),
+        ("/v/time/leave", {"first": ""}),
+        ("/v/time/leave", {"first": "2000-01-01"}),
+        ("/v/time/week", {"day0": "25:00-26:00", "day1": "nine"}),
+        ("/v/time/leave/2000-01-01/cancel", {}),
+        ("/v/time/pause", {}),
+        ("/v/time/resume", {}),
+        (clock, {"in_time": "9", "out_time": "", "reason": "x"}),
+        (clock, {"in_time": "10:00", "out_time": "09:00", "reason": "x"}),
+        (clock, {"in_time": "09:00", "out_time": "10:30", "reason": "记错了"}),  # data already
+        ("/s/hours/99999999/reverse", {"reason": "x"}),
     ]
 
 
