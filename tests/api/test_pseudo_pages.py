@@ -28,6 +28,7 @@ from api.services.ledger.import_columns import COLUMNS
 from api.services.orders import first_name
 from api.settings import Settings
 from api.store.tables import (
+    AssignmentRow,
     Building,
     CategoryRow,
     Community,
@@ -102,7 +103,7 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         Building.code, Building.name, FamilyLinkRow.relation, OrderRow.reject_reason,
         ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.phone,
         ManagedPersonRow.address, ManagedPersonRow.note,
-        ProgrammeRow.name, ProgrammeRow.note,
+        ProgrammeRow.name, ProgrammeRow.note, AssignmentRow.override_reason,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
