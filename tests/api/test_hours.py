@@ -27,6 +27,8 @@ from api.services.hours.clock import Position
 from api.services.matching.invariants import check_database
 from api.services.offers.answers import mark_done
 from api.services.offers.assign import create_assignment, item_of, to_utc
+from api.services.shop import items as shop_items
+from api.services.shop import redeem as shop_redeem
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -369,6 +371,17 @@ def test_the_honour_roll_ranks_by_hours_or_points_in_street_and_community(
         assert by_hours.rows[0].visits == 1 and by_hours.rows[2].minutes == 0
         by_points = honour.honour_roll(session, settings, staff, DATE, DATE, by="points")
         assert next(r.helper_id for r in by_points.rows) == world.helper_ids[2]
+        # Points spent in the shop (and a cancelled receipt's refund) are not points earned.
+        item = shop_items.add_item(session, staff, "毛巾", "goods", 400, 5).id
+        spent = shop_redeem.redeem(session, staff, item, helper_id=world.helper_ids[2],
+                                   now=at(settings, 730))  # fmt: skip
+        shop_redeem.cancel(session, staff, spent.id, now=at(settings, 740))
+        shop_redeem.redeem(session, staff, item, helper_id=world.helper_ids[2],
+                           now=at(settings, 750))  # fmt: skip
+        after = honour.honour_roll(session, settings, staff, DATE, DATE, by="points")
+        assert [(r.helper_id, r.points) for r in after.rows] == [
+            (r.helper_id, r.points) for r in by_points.rows
+        ]
         later = honour.honour_roll(session, settings, staff, DATE + dt.timedelta(days=1),
                                    DATE + dt.timedelta(days=9))  # fmt: skip
         assert later.rows == []

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from api.services.paging import fetch_page
 from api.services.types import UtcDateTime
 from api.store.db import begin_write
 from api.store.statuses import PointsKind
-from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
+from api.store.tables import HelperRow, OrderRow, PointsEntry, RedemptionRow, utcnow
 
 log = logging.getLogger("qunbang.points")
 # Far above any real bonus, far below what the INTEGER balance column holds.
@@ -153,6 +153,13 @@ def reverse_entry(
     audit(session, actor.user_id, "points.reverse", "points_entry", reversal.id, _detail(reversal))
     session.commit()
     return _view(reversal, None)
+
+
+def earned() -> ColumnElement[bool]:
+    """The points entries that count as points granted (the monthly report, the honour roll):
+    every entry but the shop's — a redemption's debit, and the refund of a cancelled receipt."""
+    refund = select(RedemptionRow.id).where(RedemptionRow.refund_entry_id == PointsEntry.id)
+    return (PointsEntry.kind != PointsKind.REDEMPTION) & ~refund.exists()
 
 
 def balance(session: Session, helper_id: int) -> int:

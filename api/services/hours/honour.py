@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
 from api.services.actor import Actor
+from api.services.closing.points import earned
 from api.services.errors import BadInput, Forbidden
 from api.services.offers.assign import to_utc
 from api.settings import Settings
@@ -164,6 +165,7 @@ def _points(
             HelperRow.street_id == street_id,
             PointsEntry.created_at >= start,
             PointsEntry.created_at < end,
+            earned(),
         )
         .group_by(PointsEntry.helper_id)
     )

@@ -41,6 +41,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from api.services.closing.points import earned
 from api.services.offers.assign import to_utc
 from api.settings import Settings
 from api.store.statuses import (
@@ -50,7 +51,6 @@ from api.store.statuses import (
     FollowUpStatus,
     OfferStatus,
     OrderStatus,
-    PointsKind,
 )
 from api.store.tables import (
     AssignmentRow,
@@ -61,7 +61,6 @@ from api.store.tables import (
     OfferRow,
     OrderRow,
     PointsEntry,
-    RedemptionRow,
     ResidentRow,
     StreetItemRow,
 )
@@ -267,10 +266,7 @@ def _points(scope: Scope, start: dt.datetime, end: dt.datetime) -> Any:
             _not_searched(HelperRow.street_id) == scope.street_id,
             PointsEntry.created_at >= start,
             PointsEntry.created_at < end,
-            PointsEntry.kind != PointsKind.REDEMPTION,
-            ~select(RedemptionRow.id)
-            .where(RedemptionRow.refund_entry_id == PointsEntry.id)
-            .exists(),
+            earned(),
         )
         .group_by(HelperRow.community_id, HelperRow.grid_id)
     )
