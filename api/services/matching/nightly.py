@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +113,22 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Solved:
+    """What a ``Solver`` returns: the matcher's result for the street's problem and, when the
+    street was split to solve it (``matcher.split``), the record of the split."""
+
+    result: Result
+    split: dict[str, Any] | None = None
+
+
+# How a run solves its street's problem: by default in this process (``_polite_solver``); the
+# city's run hands it to its workers instead (``api.services.matching.city``).
+# It is given the problem, the parameters and each resident's community (by matcher id: where a
+# street too large for one solve is cut, ``matcher.split``).
+Solver = Callable[[Problem, SolveParams, Mapping[str, str]], Solved]
+
+
+@dataclass(frozen=True)
 class NightlyPlan(Plan):
     """A nightly run's plan (a ``Plan``): the matcher's result for the street's problem, the hand
     rule's for comparison. Its basis is the date's planned orders and live offers (``_basis``)."""
@@ -124,6 +140,7 @@ class NightlyPlan(Plan):
     result: Result
     greedy: Result | None
     kept_pending: bool = True  # False: pending members were re-planned (a better plan by margin)
+    split: dict[str, Any] | None = None  # how the street was split to solve it, if it was
 
     def read_basis(self, session: Session) -> Basis:
         return _basis(session, self.street_id, self.date, self.order_ids, lock=True)
@@ -141,23 +158,30 @@ def run_nightly(
     trigger: str = "cli",
     user_id: int | None = None,
     now: dt.datetime | None = None,
+    solver: Solver | None = None,
 ) -> RunRow:
     """Match the street's open orders of ``date`` and write the offers and the run record in one
     transaction. Raises ``BadInput`` (unknown street), ``RunInProgress`` (another run of that
-    street and date is live) or ``NightlyFailed`` (the run is recorded as failed)."""
+    street and date is live) or ``NightlyFailed`` (the run is recorded as failed). ``solver``
+    solves the street's problem (default: in this process, ``_polite_solver``)."""
     now = now or utcnow()
-    run_id = _start(sessions, settings, street_id, date, trigger, user_id, now)
-    return _finish(sessions, settings, run_id, now)
+    run_id = start_run_record(sessions, settings, street_id, date, trigger, user_id, now)
+    return finish_run(sessions, settings, run_id, now, solver)
 
 
-def _finish(
-    sessions: sessionmaker[Session], settings: Settings, run_id: int, now: dt.datetime
+def finish_run(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    run_id: int,
+    now: dt.datetime,
+    solver: Solver | None = None,
 ) -> RunRow:
     """Match and write the ``running`` run ``run_id``; a failure is recorded on it and raised
     as ``NightlyFailed``."""
+    solver = solver or _polite_solver(settings)
     try:
         with session_scope(sessions) as session:
-            return _match_and_write(session, settings, run_id, now)
+            return _match_and_write(session, settings, run_id, now, solver)
     except Exception as error:
         log.exception("nightly run %s failed", run_id)
         message = error.message if isinstance(error, ServiceError) else f"{error}"
@@ -169,7 +193,7 @@ def _finish(
         ) from error
 
 
-def _start(
+def start_run_record(
     sessions: sessionmaker[Session],
     settings: Settings,
     street_id: int,
@@ -219,13 +243,27 @@ def _params(settings: Settings) -> SolveParams:
 
 
 def _solve_politely(problem: Problem, params: SolveParams, settings: Settings) -> Result:
-    """``solve`` in a thread of its own at CPU niceness ``settings.nightly_nice`` and, with
-    ``settings.nightly_idle`` (Linux), under the ``SCHED_IDLE`` policy: the thread and the
+    return solve_politely(problem, params, settings.nightly_nice, settings.nightly_idle)
+
+
+def _polite_solver(settings: Settings) -> Solver:
+    """The default ``Solver``: ``_solve_politely`` in this process."""
+
+    def solver(problem: Problem, params: SolveParams, _regions: Mapping[str, str]) -> Solved:
+        return Solved(_solve_politely(problem, params, settings))
+
+    return solver
+
+
+def solve_politely(problem: Problem, params: SolveParams, nice: int, idle: bool) -> Result:
+    """``solve`` in a thread of its own at CPU niceness ``nice`` (``settings.nightly_nice``)
+    and, with ``idle`` (``settings.nightly_idle``, Linux), under the ``SCHED_IDLE`` policy (the
+    city's workers solve the same way, ``api.services.matching.fanout``): the thread and the
     solver's worker threads (which inherit both) get only CPU time nothing else wants, and a
     request thread that wakes takes the CPU from them at once — a street's nightly solve yields
     to helpers' answers and staff pages (its time limit is wall time: on a busy machine it finds
     less, never runs longer). Both end with the thread."""
-    nice, idle = settings.nightly_nice, settings.nightly_idle and hasattr(os, "SCHED_IDLE")
+    idle = idle and hasattr(os, "SCHED_IDLE")
     if (nice <= 0 or not hasattr(os, "setpriority")) and not idle:
         return solve(problem, params)
     outcome: dict[str, Any] = {}
@@ -252,13 +290,15 @@ def _solve_politely(problem: Problem, params: SolveParams, settings: Settings) -
     return outcome["result"]  # type: ignore[no-any-return]
 
 
-def _match_and_write(session: Session, settings: Settings, run_id: int, now: dt.datetime) -> RunRow:
+def _match_and_write(
+    session: Session, settings: Settings, run_id: int, now: dt.datetime, solver: Solver
+) -> RunRow:
     run = session.get_one(RunRow, run_id)
     street_id, date = run.street_id, run.date
     began = time.perf_counter()
     for attempt in range(1, ATTEMPTS + 1):
         snapshot = read_snapshot(session, street_id, date)
-        plan = _solve(session, settings, street_id, date, snapshot)
+        plan = _solve(session, settings, street_id, date, snapshot, solver)
         session.commit()  # end the read transaction (objects stay loaded)
         try:
             return _write(session, settings, run_id, snapshot, plan, began, now)
@@ -362,25 +402,34 @@ def _basis(
 
 
 def _solve(
-    session: Session, settings: Settings, street_id: int, date: dt.date, snapshot: Snapshot
+    session: Session,
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    snapshot: Snapshot,
+    solver: Solver,
 ) -> NightlyPlan:
     """Solve keeping pending members (``_keep_or_move``). Should the pinned orders admit no plan
     together, they are taken out and left to ``rematch`` one by one after the write, so
     one order nobody can complete does not stop the whole street's run."""
     began = time.perf_counter()
     params = _params(settings)
-    problem, result, kept = _keep_or_move(session, settings, street_id, date, snapshot, params)
-    if _no_plan(result) and snapshot.pins:
+    problem, solved, kept = _keep_or_move(
+        session, settings, street_id, date, snapshot, params, solver
+    )
+    if _no_plan(solved.result) and snapshot.pins:
         log.warning(
-            "pinned orders admit no joint plan (%s); filling them one by one", result.message
+            "pinned orders admit no joint plan (%s); filling them one by one",
+            solved.result.message,
         )
         snapshot.deferred = sorted(snapshot.pins)
         snapshot.orders = [o for o in snapshot.orders if o.id not in snapshot.deferred]
         snapshot.pins, snapshot.fixed_starts = {}, {}
         snapshot.pending, snapshot.told_starts = {}, {}
         problem = _problem(session, street_id, date, snapshot)
-        result = _solve_politely(problem.problem, params, settings)
+        solved = solver(problem.problem, params, _regions(problem))
         kept = False  # the pending members of the other orders were planned afresh
+    result = solved.result
     if _no_plan(result):
         raise NightlyFailed(
             _(
@@ -409,6 +458,7 @@ def _solve(
         result=result,
         greedy=None if _no_plan(greedy) else greedy,
         kept_pending=kept,
+        split=solved.split,
     )
 
 
@@ -419,30 +469,33 @@ def _keep_or_move(
     date: dt.date,
     snapshot: Snapshot,
     params: SolveParams,
-) -> tuple[StreetProblem, Result, bool]:
+    solver: Solver,
+) -> tuple[StreetProblem, Solved, bool]:
     """Plan with the pending members pinned at the start they were told. When some order is left
     uncovered, also plan with them free, and take that plan only if it covers at least
     ``rerun_margin_orders`` plain orders' worth more (or keeping them admits no plan at all).
     Returns the problem, its result and whether the pending members were kept."""
     if not snapshot.pending:
         problem = _problem(session, street_id, date, snapshot)
-        return problem, _solve_politely(problem.problem, params, settings), True
+        return problem, solver(problem.problem, params, _regions(problem)), True
     kept = _problem(session, street_id, date, snapshot, keep_pending=True)
     if _unpin_broken(snapshot, kept):  # a pending member can no longer serve: let them go
         kept = _problem(session, street_id, date, snapshot, keep_pending=True)
-    kept_result = _solve_politely(kept.problem, params, settings)
+    kept_solved = solver(kept.problem, params, _regions(kept))
+    kept_result = kept_solved.result
     if not _no_plan(kept_result) and not kept_result.unmatched:
-        return kept, kept_result, True
+        return kept, kept_solved, True
     free = _problem(session, street_id, date, snapshot)
-    free_result = _solve_politely(free.problem, params, settings)
+    free_solved = solver(free.problem, params, _regions(free))
+    free_result = free_solved.result
     if _no_plan(free_result):
-        return kept, kept_result, True
+        return kept, kept_solved, True
     margin = settings.rerun_margin_orders * WEIGHT_SCALE
     gain = free_result.weighted_coverage - kept_result.weighted_coverage
     if _no_plan(kept_result) or gain >= max(margin, 1):
         log.info("re-run moves pending members: +%s weighted coverage", gain)
-        return free, free_result, False
-    return kept, kept_result, True
+        return free, free_solved, False
+    return kept, kept_solved, True
 
 
 def _unpin_broken(snapshot: Snapshot, kept: StreetProblem) -> bool:
@@ -487,6 +540,11 @@ def _problem(
     )
 
 
+def _regions(problem: StreetProblem) -> dict[str, str]:
+    """Each resident's community, by matcher id."""
+    return {key: str(row.community_id) for key, row in problem.residents.items()}
+
+
 def _no_plan(result: Result) -> bool:
     return result.status in (Status.INFEASIBLE, Status.UNKNOWN) and not result.assignments
 
@@ -525,6 +583,8 @@ def _write(
     run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
     wait_boost = _params(settings).wait_boost
     run.figures["communities"] = community_figures.of_plan(plan.problem, plan.result, wait_boost)
+    if plan.split is not None:  # solved in parts (matcher.split): the run's figures say so
+        run.figures["split"] = plan.split
     session.commit()
     log.info("nightly run %s done (solved in %.3fs): %s", run.id, plan.solve_s, run.figures)
     for order_id in snapshot.deferred:
@@ -725,11 +785,11 @@ def begin_run(
     run in the background. Returns the run as it stands: ``running``; its page follows it."""
     street_id, day = _staff_run(settings, actor, date, now)
     now = now or utcnow()
-    run_id = _start(sessions, settings, street_id, day, "api", actor.user_id, now)
+    run_id = start_run_record(sessions, settings, street_id, day, "api", actor.user_id, now)
 
     def match() -> None:
-        with contextlib.suppress(NightlyFailed):  # recorded on the run, logged by _finish
-            _finish(sessions, settings, run_id, now)
+        with contextlib.suppress(NightlyFailed):  # recorded on the run, logged by finish_run
+            finish_run(sessions, settings, run_id, now)
 
     launch(match)
     with session_scope(sessions) as session:

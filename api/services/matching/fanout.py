@@ -1,0 +1,202 @@
+"""Solving many streets at once: on Ray (the ``cluster`` extra) or on this machine.
+
+A ``Pool`` takes pure matcher problems and gives back results; it never sees the database. On
+Ray each solve is a task of one CPU: in local mode on this machine (``workers`` CPUs), or on the
+cluster ``RAY_ADDRESS`` names (its nodes need qunbang installed, as the driver has it). Without
+Ray, the solves run in a pool of processes of this machine (or one after another with one
+worker). Either way a task solves as the nightly run does (``nightly.solve_politely``: niced,
+under ``SCHED_IDLE`` when the settings ask for it), so a city run still yields the CPU to the
+service's requests.
+
+``StreetSolver`` is the nightly run's ``Solver`` for one street: one task, or, for a street with
+more than ``max_orders`` orders, its parts as tasks in parallel (``matcher.split``). Every task's
+timing is kept (``Pool.timings``): the bench predicts wall times for more workers from them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any, Literal
+
+from api.services.matching.nightly import Solved, solve_politely
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Result
+from matcher.split import DEFAULT_MAX_ORDERS, solve_split
+
+log = logging.getLogger("qunbang.fanout")
+PoolKind = Literal["ray", "processes", "sequential"]
+
+
+@dataclass(frozen=True)
+class Politeness:
+    """How a task's solve yields the CPU (``settings.nightly_nice``, ``settings.nightly_idle``)."""
+
+    nice: int = 10
+    idle: bool = True
+
+
+@dataclass(frozen=True)
+class TaskTiming:
+    """One solve task: what it solved (street label and part), its size and its seconds."""
+
+    label: str
+    orders: int
+    seconds: float  # inside the worker
+    wall_s: float  # from submission to result, queueing included
+
+
+def solve_task(
+    problem: Problem, params: SolveParams, politeness: Politeness
+) -> tuple[Result, float]:
+    """One task: solve politely; returns the result and the seconds the solve took."""
+    began = time.perf_counter()
+    result = solve_politely(problem, params, politeness.nice, politeness.idle)
+    return result, time.perf_counter() - began
+
+
+@dataclass
+class Pool:
+    """Where the tasks run. ``submit`` may be called from several threads at once."""
+
+    kind: PoolKind
+    workers: int
+    politeness: Politeness
+    timings: list[TaskTiming] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+        raise NotImplementedError
+
+    def solve(self, problems: Sequence[Problem], params: SolveParams, label: str) -> list[Result]:
+        """Solve ``problems`` in parallel and return their results in order."""
+        began = time.perf_counter()
+        futures = [self.submit(p, params) for p in problems]
+        results = []
+        for index, (problem, future) in enumerate(zip(problems, futures, strict=True)):
+            result, seconds = future.result()
+            part = label if len(problems) == 1 else f"{label}#{index + 1}"
+            timing = TaskTiming(part, len(problem.orders), seconds, time.perf_counter() - began)
+            with self._lock:
+                self.timings.append(timing)
+            results.append(result)
+        return results
+
+    def close(self) -> None:
+        """Let the workers go."""
+
+
+@dataclass
+class RayPool(Pool):
+    """Tasks on Ray: local mode with ``workers`` CPUs, or the cluster at ``RAY_ADDRESS``."""
+
+    _remote: Any = None
+    _started: bool = False
+
+    def __post_init__(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            address = os.environ.get("RAY_ADDRESS") or None
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if address is None:
+                options["num_cpus"] = self.workers
+            ray.init(address=address, **options)
+            self._started = True
+        else:
+            self.workers = int(ray.cluster_resources().get("CPU", self.workers))
+        self._remote = ray.remote(num_cpus=1, max_retries=0)(solve_task)
+
+    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+        return self._remote.remote(problem, params, self.politeness).future()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+
+
+@dataclass
+class ProcessPool(Pool):
+    """Tasks in ``workers`` processes of this machine."""
+
+    _executor: ProcessPoolExecutor | None = None
+
+    def __post_init__(self) -> None:
+        # forkserver: the driver runs threads (one per street); a plain fork could copy a lock
+        # held by one of them into the worker.
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
+
+    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+        assert self._executor is not None
+        return self._executor.submit(solve_task, problem, params, self.politeness)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+
+
+@dataclass
+class SequentialPool(Pool):
+    """One task at a time, in the caller's process."""
+
+    _one: threading.Lock = field(default_factory=threading.Lock)
+
+    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+        future: Future[tuple[Result, float]] = Future()
+        with self._one:
+            try:
+                future.set_result(solve_task(problem, params, self.politeness))
+            except Exception as error:
+                future.set_exception(error)
+        return future
+
+
+def ray_installed() -> bool:
+    """Whether the ``cluster`` extra (Ray) is installed."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def open_pool(workers: int, politeness: Politeness, use_ray: bool | None = None) -> Pool:
+    """Ray when installed (unless ``use_ray`` is False), else processes of this machine (one
+    worker: one solve after another)."""
+    if use_ray is None:
+        use_ray = ray_installed()
+    if use_ray:
+        return RayPool("ray", workers, politeness)
+    if workers > 1:
+        return ProcessPool("processes", workers, politeness)
+    return SequentialPool("sequential", 1, politeness)
+
+
+@dataclass(frozen=True)
+class StreetSolver:
+    """The nightly run's ``Solver`` for one street, on ``pool``: one task, or the street's
+    parts as tasks when it has more than ``max_orders`` orders. Each task's CP-SAT runs with
+    ``task_threads`` threads (the pool's CPUs are shared out by tasks, not by threads)."""
+
+    pool: Pool
+    label: str
+    max_orders: int = DEFAULT_MAX_ORDERS
+    task_threads: int = 1
+
+    def __call__(self, problem: Problem, params: SolveParams, regions: Mapping[str, str]) -> Solved:
+        params = params.model_copy(update={"workers": self.task_threads})
+        if len(problem.orders) <= self.max_orders:
+            return Solved(self.pool.solve([problem], params, self.label)[0])
+
+        def solve_many(problems: Sequence[Problem], part_params: SolveParams) -> list[Result]:
+            return self.pool.solve(problems, part_params, self.label)
+
+        result, record = solve_split(problem, params, self.max_orders, solve_many, regions)
+        log.info("%s: split into %s parts: %s", self.label, len(record.parts), record)
+        return Solved(result, record.model_dump(mode="json"))
