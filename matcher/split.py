@@ -3,16 +3,21 @@
 ``split_problem`` cuts the orders into parts of at most ``max_orders`` (geographic bisection:
 each cut halves a region across its longer side, so a part is a compact stretch of the street;
 with ``regions``, e.g. the residents' communities, a cut falls between regions where that keeps
-the parts within 25 % of even). Each part gets every helper whose radius reaches its area, so a
-helper near a boundary is available to both sides.
+the parts within 25 % of even).
 
-A helper may still serve only once overall: the sides are solved with the shared helpers'
-full day each, then ``merge`` repairs. Where a shared helper was booked on two sides and the
-bookings together break one of their limits (overlap, orders, minutes), the side holding most
-of their visits keeps them (pinned visits first) and the other side's orders that used them are
-dropped; one more solve (``repair_problem``) then covers what it can of the dropped orders with
-what the kept plan leaves each helper (orders, minutes and free stretches of the day). The merged
-plan is checked by ``matcher.verify``; the ``SplitRecord`` says how the street was split.
+A helper near a boundary (whose radius reaches two parts or more) is available to both sides,
+but may serve only once overall, so in two rounds: first each helper belongs to one side, the
+part whose orders' centre is nearest (a pinned helper to the part of their pinned order), and
+the parts are solved in parallel; then one more solve (``repair_problem``) takes every order
+still uncovered, on either side, with every helper who reaches it and what the first round left
+them (orders, minutes and free stretches of their day). Giving the shared helpers' whole day
+to each side instead and repairing the double bookings afterwards was tried first: on a street
+where most helpers reach every part, the sides booked the same helpers and the repair recovered
+too little (below the hand rule on a 120-order test street). ``merge`` still settles a helper
+booked twice (one pinned on two sides): the side with their pinned visits, else most visits,
+keeps them and the other side's orders go to the repair. The plan returned is never below the
+office's hand rule on the whole street (``matcher.greedy``: taken instead when it covers more),
+and is checked by ``matcher.verify``; the ``SplitRecord`` says how the street was split.
 
 Pure: ``solve_split`` takes a ``solve_many`` that solves a list of problems (in parallel, on a
 cluster, or one after another) and returns their results in order.
@@ -38,6 +43,7 @@ from matcher.model import (
 )
 from matcher.params import SolveParams
 from matcher.result import Assignment, Reason, Result, Stage, Status, Unmatched
+from matcher.solve import solve_greedy
 from matcher.travel import TravelTable
 from matcher.verify import check_plan, verify
 from matcher.weights import order_weight
@@ -68,12 +74,14 @@ class SplitRecord(Frozen):
     by: str  # "area" or "region"
     max_orders: int
     parts: tuple[PartFigures, ...]
-    shared_helpers: int  # helpers available to two parts or more
-    conflicts: int  # shared helpers whose bookings on two sides did not fit together
+    shared_helpers: int  # helpers reaching two parts or more (one side's, then both in repair)
+    conflicts: int  # helpers booked by two sides beyond what they can do (pinned on both)
     dropped_orders: int  # orders taken off a side for those conflicts
-    repaired_orders: int  # of those, covered again by the repair solve
+    repair_orders: int  # orders still uncovered after the parts, given to the repair solve
+    repaired_orders: int  # of those, covered by the repair solve
     repair_runtime_s: float
-    violations: int  # the verifier's findings on the merged plan (0 when sound)
+    hand_rule: bool  # the hand rule covered more than the merged plan: its plan was returned
+    violations: int  # the verifier's findings on the plan returned (0 when sound)
 
 
 class Part(Frozen):
@@ -100,13 +108,49 @@ def split_problem(
     for helpers in reach:
         for helper_id in helpers:
             holders[helper_id] += 1
+    own = _home_sides(problem, groups, reach)
     return [
         Part(
-            problem=_part_problem(problem, orders, helpers),
-            shared=frozenset(h for h in helpers if holders[h] > 1),
+            problem=_part_problem(problem, orders, mine),
+            shared=frozenset(h for h in mine if holders[h] > 1),
         )
-        for orders, helpers in zip(groups, reach, strict=True)
+        for orders, mine in zip(groups, own, strict=True)
     ]
+
+
+def _home_sides(
+    problem: Problem, groups: list[list[Order]], reach: list[set[str]]
+) -> list[set[str]]:
+    """Per group, the helpers it has in the first round. Each helper goes to one group it
+    reaches: the nearest (by the groups' centres) while that group has fewer helpers than its
+    share of the orders asks, else the nearest with room; helpers with the clearest preference
+    choose first. The helpers pinned to a group's orders are always its."""
+    centres = [_centre(problem, orders) for orders in groups]
+    shrink = math.cos(math.radians(centres[0][0])) if centres else 1.0
+    total = sum(len(orders) for orders in groups)
+    choices: list[tuple[float, str, list[int]]] = []
+    for helper in problem.helpers:
+        sides = [i for i, helpers in enumerate(reach) if helper.id in helpers]
+        if not sides:
+            continue
+        lat, lon = helper.location.lat, helper.location.lon
+        far = {i: (centres[i][0] - lat) ** 2 + ((centres[i][1] - lon) * shrink) ** 2 for i in sides}
+        ranked = sorted(sides, key=lambda i: far[i])
+        margin = far[ranked[1]] - far[ranked[0]] if len(ranked) > 1 else math.inf
+        choices.append((-margin, helper.id, ranked))
+    room = [math.ceil(len(choices) * len(orders) / total) if total else 0 for orders in groups]
+    own: list[set[str]] = [set() for _ in groups]
+    for _margin, helper_id, ranked in sorted(choices):
+        home = next((i for i in ranked if len(own[i]) < room[i]), ranked[0])
+        own[home].add(helper_id)
+    for orders, mine in zip(groups, own, strict=True):
+        mine.update(h for o in orders for h in o.pinned)
+    return own
+
+
+def _centre(problem: Problem, orders: Sequence[Order]) -> tuple[float, float]:
+    where = [problem.resident(o.resident).location for o in orders]
+    return sum(p.lat for p in where) / len(where), sum(p.lon for p in where) / len(where)
 
 
 def _bisect(
@@ -285,18 +329,20 @@ def repair_problem(problem: Problem, kept: Sequence[Assignment], dropped: Sequen
     not use of their day: fewer orders, the booked minutes as committed, and their availability
     without the stretches their kept visits occupy (travel included)."""
     orders = [problem.order(o) for o in dropped]
-    near = _reach_sets(problem, [orders])[0]
+    near = _reach_sets(problem, [orders])[0] if orders else set()
     table = TravelTable(problem)
     booked: dict[str, list[Assignment]] = defaultdict(list)
     for assignment in kept:
         for helper_id in assignment.helpers:
             if helper_id in near:
                 booked[helper_id].append(assignment)
-    helpers = [
+    left = [
         _what_is_left(problem, table, h, booked.get(h.id, []))
         for h in problem.helpers
         if h.id in near
     ]
+    pinned = {h for o in orders for h in o.pinned}
+    helpers = [h for h in left if h.max_orders > 0 or h.id in pinned]
     return _subproblem(problem, orders, helpers)
 
 
@@ -363,21 +409,27 @@ def solve_split(
     failed = next((i for i, r in enumerate(results) if _no_plan(r)), None)
     if failed is not None:
         result = _no_plan_result(problem, params, results[failed], failed, began)
-        return result, _record(problem, parts, results, regions, max_orders, None, None, [])
+        return result, _record(parts, results, regions, max_orders, None, [], None, [])
     merged = merge(problem, results)
+    covered = {a.order for a in merged.assignments}
+    uncovered = [o.id for o in problem.orders if o.id not in covered]
     repair: Result | None = None
-    if merged.dropped:
+    if uncovered:
         repair_params = params.model_copy(
             update={"time_limit_s": max(1.0, params.time_limit_s * REPAIR_TIME_SHARE)}
         )
-        repaired = repair_problem(problem, merged.assignments, merged.dropped)
+        repaired = repair_problem(problem, merged.assignments, uncovered)
         repair = solve_many([repaired], repair_params)[0]
         if _no_plan(repair):
             repair = None
     result = _combined(problem, params, results, merged, repair, began)
+    greedy = solve_greedy(problem, params)
+    hand_rule = not _no_plan(greedy) and greedy.weighted_coverage > result.weighted_coverage
+    if hand_rule:
+        result = greedy.model_copy(update={"message": "split plan below the hand rule's"})
     violations = verify(problem, result, params.wait_boost)
-    record = _record(problem, parts, results, regions, max_orders, merged, repair, violations)
-    return result, record
+    record = _record(parts, results, regions, max_orders, merged, uncovered, repair, violations)
+    return result, record.model_copy(update={"hand_rule": hand_rule})
 
 
 def _combined(
@@ -390,11 +442,11 @@ def _combined(
 ) -> Result:
     dropped = set(merged.dropped)
     assignments = list(merged.assignments)
-    unmatched = [u for u in merged.unmatched if u.order not in dropped]
-    if repair is not None:
+    if repair is not None:  # it had every uncovered order: assigned or explained there
         assignments += repair.assignments
-        unmatched += repair.unmatched
+        unmatched = list(repair.unmatched)
     else:
+        unmatched = [u for u in merged.unmatched if u.order not in dropped]
         unmatched += _dropped_unmatched(merged)
     covered = {a.order for a in assignments}
     weight = {o.id: order_weight(problem, o, params.wait_boost) for o in problem.orders}
@@ -459,18 +511,18 @@ def _no_plan_result(
 
 
 def _record(
-    problem: Problem,
     parts: Sequence[Part],
     results: Sequence[Result],
     regions: Mapping[str, str] | None,
     max_orders: int,
     merged: Merged | None,
+    uncovered: Sequence[str],
     repair: Result | None,
     violations: Sequence[object],
 ) -> SplitRecord:
     shared = set().union(*(p.shared for p in parts)) if parts else set()
     dropped = set(merged.dropped) if merged else set()
-    repaired = {a.order for a in repair.assignments} & dropped if repair else set()
+    repaired = {a.order for a in repair.assignments} if repair else set()
     return SplitRecord(
         by="region" if regions else "area",
         max_orders=max_orders,
@@ -488,7 +540,9 @@ def _record(
         shared_helpers=len(shared),
         conflicts=merged.conflicts if merged else 0,
         dropped_orders=len(dropped),
+        repair_orders=len(uncovered),
         repaired_orders=len(repaired),
         repair_runtime_s=round(repair.runtime_s, 3) if repair else 0.0,
+        hand_rule=False,
         violations=len(violations),
     )

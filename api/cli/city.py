@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 from rich.markup import escape
+from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.cli.printing import console
 from api.cli.service import print_run
-from api.i18n import format_day, format_number
+from api.i18n import format_day, format_km, format_number
 from api.i18n import gettext as _
+from api.planner.city import CityResult
+from api.planner.run import Overrides
 from api.services.matching.city import CityRun, Event, StreetOutcome, run_city
 from api.settings import Settings
 
@@ -113,3 +117,63 @@ def total_line(city: CityRun) -> str:
         orders=format_number(orders),
         seconds=format_number(city.wall_s, 1),
     )
+
+
+def scenario_city(file: Path, overrides: Overrides, workers: int, json_path: Path | None) -> None:
+    """``qunbang scenario run`` on a city file: every street on the fan-out, a row per street
+    and the city's total."""
+    from api.planner import city as planner_city
+    from api.services.matching.fanout import Politeness, open_pool
+
+    city = planner_city.load_city(file)
+    console.print(where_line(workers))
+    pool = open_pool(workers, Politeness(nice=0, idle=False))
+    try:
+        with console.status(_("solving %(streets)s streets…", streets=len(city.city.streets))):
+            result = planner_city.run_city(file, city, pool, overrides)
+    finally:
+        pool.close()
+    console.print(city_table(result))
+    console.print(
+        _(
+            "%(name)s: %(streets)s streets solved in %(seconds)s s (%(pool)s, %(workers)s workers)",
+            name=f"[bold]{escape(result.name)}[/bold]",
+            streets=len(result.streets),
+            seconds=format_number(result.wall_s, 1),
+            pool=result.pool,
+            workers=result.workers,
+        )
+    )
+    if json_path is not None:
+        planner_city.write_city_json(result, json_path)
+        console.print(_("JSON written to %(path)s", path=escape(str(json_path))), soft_wrap=True)
+
+
+def city_table(result: CityResult) -> Table:
+    """A row per street and the city's total."""
+    table = Table(title=_("City summary"))
+    for label in (_("Street"), _("Orders"), _("Covered"), _("Weighted coverage"), _("Travel"),
+                  _("Parts"), _("Runtime")):  # fmt: skip
+        table.add_column(label, justify="left" if label == _("Street") else "right")
+
+    def row(name: str, orders: int, covered: int, ratio: float, km: float, parts: str,
+            seconds: float) -> None:  # fmt: skip
+        table.add_row(
+            name,
+            format_number(orders),
+            format_number(covered),
+            format_number(100 * ratio, 1) + " %",
+            format_km(km),
+            parts,
+            _("%(seconds)s s", seconds=format_number(seconds, 1)),
+        )
+
+    for street in result.streets:
+        parts = len(street.split["parts"]) if street.split else 1
+        summary = street.summary
+        ratio, km = street.result.coverage_ratio, summary.travel_km_total
+        row(escape(street.name), summary.orders_total, summary.orders_covered, ratio, km,
+            str(parts), street.wall_s)  # fmt: skip
+    row(f"[bold]{escape(_('City'))}[/bold]", result.orders, result.covered, result.coverage_ratio,
+        result.travel_km, "", result.wall_s)  # fmt: skip
+    return table
