@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 import api.services.matching.nightly as nightly
 from api.cli.main import app
 from api.services.ledger.seed import seed_street
-from api.services.matching import fanout
+from api.services.matching import fanout, polite
 from api.services.matching.city import run_city
 from api.settings import Settings, get_settings
 from api.store.tables import AssignmentRow, OfferRow, RunRow
@@ -130,9 +130,9 @@ def test_a_task_solves_politely_as_the_nightly_run_does(monkeypatch: pytest.Monk
         seen.append((os.getpriority(os.PRIO_PROCESS, me), os.sched_getscheduler(0)))
         return "result"
 
-    monkeypatch.setattr(nightly, "solve", fake_solve)
-    politeness = fanout.Politeness(nice=7, idle=True)
-    result, seconds = fanout.solve_task("p", SolveParams(), politeness)  # type: ignore[arg-type]
+    monkeypatch.setattr(polite, "solve", fake_solve)
+    politeness = polite.Politeness(nice=7, idle=True)
+    result, seconds = polite.solve_task("p", SolveParams(), politeness)  # type: ignore[arg-type]
     assert result == "result" and seconds >= 0
     assert seen[0][0] >= 7 and seen[0][1] == os.SCHED_IDLE
 

@@ -4,7 +4,7 @@ A ``Pool`` takes pure matcher problems and gives back results; it never sees the
 Ray each solve is a task of one CPU: in local mode on this machine (``workers`` CPUs), or on the
 cluster ``RAY_ADDRESS`` names (its nodes need qunbang installed, as the driver has it). Without
 Ray, the solves run in a pool of processes of this machine (or one after another with one
-worker). Either way a task solves as the nightly run does (``nightly.solve_politely``: niced,
+worker). Either way a task solves as the nightly run does (``polite.solve_politely``: niced,
 under ``SCHED_IDLE`` when the settings ask for it), so a city run still yields the CPU to the
 service's requests.
 
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Literal
 
-from api.services.matching.nightly import Solved, solve_politely
+from api.services.matching.nightly import Solved
+from api.services.matching.polite import Politeness, solve_task
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Result
@@ -37,14 +38,6 @@ PoolKind = Literal["ray", "processes", "sequential"]
 
 
 @dataclass(frozen=True)
-class Politeness:
-    """How a task's solve yields the CPU (``settings.nightly_nice``, ``settings.nightly_idle``)."""
-
-    nice: int = 10
-    idle: bool = True
-
-
-@dataclass(frozen=True)
 class TaskTiming:
     """One solve task: what it solved (street label and part), its size and its seconds."""
 
@@ -52,15 +45,6 @@ class TaskTiming:
     orders: int
     seconds: float  # inside the worker
     wall_s: float  # from submission to result, queueing included
-
-
-def solve_task(
-    problem: Problem, params: SolveParams, politeness: Politeness
-) -> tuple[Result, float]:
-    """One task: solve politely; returns the result and the seconds the solve took."""
-    began = time.perf_counter()
-    result = solve_politely(problem, params, politeness.nice, politeness.idle)
-    return result, time.perf_counter() - began
 
 
 @dataclass

@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -35,7 +33,7 @@ from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.closing.deadlines import roll_over
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
-from api.services.matching import community_figures
+from api.services.matching import community_figures, polite
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
@@ -256,38 +254,8 @@ def _polite_solver(settings: Settings) -> Solver:
 
 
 def solve_politely(problem: Problem, params: SolveParams, nice: int, idle: bool) -> Result:
-    """``solve`` in a thread of its own at CPU niceness ``nice`` (``settings.nightly_nice``)
-    and, with ``idle`` (``settings.nightly_idle``, Linux), under the ``SCHED_IDLE`` policy (the
-    city's workers solve the same way, ``api.services.matching.fanout``): the thread and the
-    solver's worker threads (which inherit both) get only CPU time nothing else wants, and a
-    request thread that wakes takes the CPU from them at once — a street's nightly solve yields
-    to helpers' answers and staff pages (its time limit is wall time: on a busy machine it finds
-    less, never runs longer). Both end with the thread."""
-    idle = idle and hasattr(os, "SCHED_IDLE")
-    if (nice <= 0 or not hasattr(os, "setpriority")) and not idle:
-        return solve(problem, params)
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            me = threading.get_native_id()
-            if nice > 0:
-                os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
-            if idle:  # pid 0: this thread (Linux); its new threads inherit the policy
-                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:  # not allowed here: solve at the caller's priority
-            pass
-        try:
-            outcome["result"] = solve(problem, params)
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=work, name="nightly-solve", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]  # type: ignore[no-any-return]
+    """``polite.solve_politely`` with this module's ``solve``."""
+    return polite.solve_politely(problem, params, nice, idle, solve)
 
 
 def _match_and_write(

@@ -1,0 +1,191 @@
+"""A city on Ray: the city scenario solved through the city fan-out, with 1 and 2 workers.
+
+    python bench/city_bench.py                               # scenarios/city.yaml, workers 1,2
+    python bench/city_bench.py --workers 2 --time-limit 3    # one measurement, shorter solves
+    python bench/city_bench.py --scenario scenarios/city-small.yaml --workers 1,2
+
+For each worker count a local Ray instance with that many CPUs runs ``api.planner.city.run_city``
+(the code behind ``qunbang scenario run`` on a city file): every street is built in the driver
+and solved as tasks (a street above the file's ``split_orders`` in parts, ``matcher.split``);
+every plan is checked by the independent verifier. Prints the wall time (Ray's start-up apart),
+each street's wall and solve time, the speed-up of 2 workers over 1, and the wall time predicted
+for 8, 32 and 128 workers from the task timings:
+
+    predicted(W) = max(critical path, LPT schedule of every task on W workers, driver's serial
+                   build time) + the overhead measured at the largest worker count
+
+where the critical path is the slowest street's chain (its slowest part, then its repair) —
+with enough workers nothing finishes before its slowest task. Figures go to the terminal and to
+``bench/out/city.json``; the machine's load average is printed at the start and the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from api.planner.city import CityResult, load_city, run_city
+from api.planner.run import Overrides
+from api.services.matching.fanout import Politeness, RayPool, TaskTiming
+from matcher.verify import verify
+
+REPO = Path(__file__).resolve().parents[1]
+PREDICT = (8, 32, 128)
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def measure(path: Path, workers: int, overrides: Overrides) -> tuple[CityResult, float]:
+    """One city run on a fresh local Ray instance of ``workers`` CPUs; returns the result and
+    Ray's start-up seconds."""
+    import ray
+
+    city = load_city(path)
+    began = time.perf_counter()
+    pool = RayPool("ray", workers, Politeness(nice=0, idle=False))
+    ready = ray.remote(num_cpus=1)(_ready)  # workers started and warm before the clock runs
+    ray.get([ready.remote() for _ in range(workers)])
+    startup = time.perf_counter() - began
+    try:
+        result = run_city(path, city, pool, overrides)
+    finally:
+        pool.close()
+    return result, startup
+
+
+def _ready() -> int:
+    """A worker started with the task module imported (``polite``: the matcher, OR-Tools)."""
+    import api.services.matching.polite  # noqa: F401
+
+    return os.getpid()
+
+
+def chains(timings: list[TaskTiming]) -> dict[str, float]:
+    """Per street, the seconds of its longest chain: its slowest part, then its repair (a
+    split street's repair is its last task, labelled with the street's bare name)."""
+    parts: dict[str, list[float]] = defaultdict(list)
+    single: dict[str, float] = {}
+    for timing in timings:
+        street, _, part = timing.label.partition("#")
+        if part:
+            parts[street].append(timing.seconds)
+        else:
+            single[street] = single.get(street, 0.0) + timing.seconds
+    return {
+        street: (max(parts[street]) if street in parts else 0.0) + single.get(street, 0.0)
+        for street in {*parts, *single}
+    }
+
+
+def lpt(durations: list[float], workers: int) -> float:
+    """The makespan of the longest-first list schedule of ``durations`` on ``workers``."""
+    loads = [0.0] * workers
+    heapq.heapify(loads)
+    for duration in sorted(durations, reverse=True):
+        heapq.heappush(loads, heapq.heappop(loads) + duration)
+    return max(loads)
+
+
+def predict(result: CityResult) -> dict[int, float]:
+    durations = [t.seconds for t in result.timings]
+    critical = max(chains(result.timings).values())
+    serial = sum(s.build_s for s in result.streets)
+    modelled = max(critical, lpt(durations, result.workers), serial)
+    overhead = max(0.0, result.wall_s - modelled)
+    return {w: max(critical, lpt(durations, w), serial) + overhead for w in PREDICT}
+
+
+def street_table(result: CityResult) -> Table:
+    table = Table(title=f"City on {result.workers} worker(s): {result.wall_s:.1f} s")
+    for name in ("street", "orders", "helpers", "parts", "build s", "solve s", "wall s",
+                 "coverage %", "violations"):  # fmt: skip
+        table.add_column(name, justify="left" if name == "street" else "right")
+    solve_s = defaultdict(float)
+    for timing in result.timings:
+        solve_s[timing.label.partition("#")[0]] += timing.seconds
+    for street in result.streets:
+        violations = len(verify(street.problem, street.result))
+        parts = len(street.split["parts"]) if street.split else 1
+        table.add_row(
+            street.name,
+            f"{street.summary.orders_total:,}",
+            f"{len(street.problem.helpers):,}",
+            str(parts),
+            f"{street.build_s:.1f}",
+            f"{solve_s[street.name]:.1f}",
+            f"{street.wall_s:.1f}",
+            f"{100 * street.result.coverage_ratio:.1f}",
+            str(violations),
+        )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", type=Path, default=REPO / "scenarios" / "city.yaml")
+    parser.add_argument("--workers", default="1,2", help="worker counts, e.g. 1,2")
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "city.json")
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    overrides = Overrides(time_limit_s=args.time_limit)
+    console.print(f"load average at start: {os.getloadavg()}")
+    runs: dict[int, dict[str, Any]] = {}
+    walls: dict[int, float] = {}
+    for workers in counts:
+        result, startup = measure(args.scenario, workers, overrides)
+        walls[workers] = result.wall_s
+        console.print(street_table(result))
+        predicted = predict(result)
+        console.print(
+            f"{workers} worker(s): wall {result.wall_s:.1f} s (Ray start-up {startup:.1f} s "
+            "apart), "
+            f"{result.covered:,} of {result.orders:,} orders, coverage "
+            f"{100 * result.coverage_ratio:.2f} %, tasks {len(result.timings)}, task seconds "
+            f"{sum(t.seconds for t in result.timings):.1f}, slowest task "
+            f"{max(t.seconds for t in result.timings):.1f} s; predicted "
+            + ", ".join(f"{w} workers {s:.1f} s" for w, s in predicted.items())
+        )
+        runs[workers] = {
+            "wall_s": round(result.wall_s, 2),
+            "ray_startup_s": round(startup, 2),
+            "orders": result.orders,
+            "covered": result.covered,
+            "coverage_ratio": result.coverage_ratio,
+            "predicted_wall_s": {str(w): round(s, 1) for w, s in predicted.items()},
+            "critical_path_s": round(max(chains(result.timings).values()), 2),
+            "streets": [
+                {
+                    "name": s.name,
+                    "orders": s.summary.orders_total,
+                    "build_s": round(s.build_s, 2),
+                    "wall_s": round(s.wall_s, 2),
+                    "coverage_ratio": s.result.coverage_ratio,
+                    "split": s.split,
+                }
+                for s in result.streets
+            ],
+            "tasks": [
+                {"label": t.label, "orders": t.orders, "seconds": round(t.seconds, 2)}
+                for t in result.timings
+            ],
+        }
+    if 1 in walls and 2 in walls:
+        console.print(f"speed-up of 2 workers over 1: {walls[1] / walls[2]:.2f}x")
+    console.print(f"load average at end: {os.getloadavg()}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(runs, ensure_ascii=False, indent=2), encoding="utf-8")
+    console.print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
