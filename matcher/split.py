@@ -297,7 +297,15 @@ def merge(problem: Problem, results: Sequence[Result]) -> Merged:
         for assignment in result.assignments:
             side_of[assignment.order] = index
     every = [a for r in results for a in r.assignments]
-    clashing = {v.helper for v in check_plan(problem, every) if v.helper is not None}
+    sides_of: dict[str, set[int]] = defaultdict(set)
+    for assignment in every:
+        for helper_id in assignment.helpers:
+            sides_of[helper_id].add(side_of[assignment.order])
+    twice = {h for h, sides in sides_of.items() if len(sides) > 1}
+    # Only a helper booked on two sides can break a limit: each side's plan is sound alone.
+    clashing = (
+        {v.helper for v in check_plan(problem, every) if v.helper in twice} if twice else set()
+    )
     dropped: set[str] = set()
     for helper_id in sorted(clashing):
         visits = [a for a in every if helper_id in a.helpers and a.order not in dropped]
@@ -399,10 +407,13 @@ def solve_split(
     max_orders: int,
     solve_many: SolveMany,
     regions: Mapping[str, str] | None = None,
+    hand_rule: Callable[[], Result] | None = None,
 ) -> tuple[Result, SplitRecord]:
     """Split, solve the parts with ``solve_many``, merge, repair and verify: one ``Result`` for
     the whole street and the record of the split. A part without any plan (its pins conflict, or
-    nothing found in time) gives the whole street no plan, as one solve would."""
+    nothing found in time) gives the whole street no plan, as one solve would. ``hand_rule``
+    gives the hand rule's plan of the whole street (e.g. made meanwhile by another worker);
+    without it, it is made here."""
     began = time.perf_counter()
     parts = split_problem(problem, max_orders, regions)
     results = solve_many([p.problem for p in parts], params)
@@ -423,13 +434,13 @@ def solve_split(
         if _no_plan(repair):
             repair = None
     result = _combined(problem, params, results, merged, repair, began)
-    greedy = solve_greedy(problem, params)
-    hand_rule = not _no_plan(greedy) and greedy.weighted_coverage > result.weighted_coverage
-    if hand_rule:
+    greedy = hand_rule() if hand_rule is not None else solve_greedy(problem, params)
+    hand_rule_better = not _no_plan(greedy) and greedy.weighted_coverage > result.weighted_coverage
+    if hand_rule_better:
         result = greedy.model_copy(update={"message": "split plan below the hand rule's"})
     violations = verify(problem, result, params.wait_boost)
     record = _record(parts, results, regions, max_orders, merged, uncovered, repair, violations)
-    return result, record.model_copy(update={"hand_rule": hand_rule})
+    return result, record.model_copy(update={"hand_rule": hand_rule_better})
 
 
 def _combined(

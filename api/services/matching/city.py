@@ -141,7 +141,7 @@ def _one_street(
     """One street's run as the single-street nightly makes it, solved on ``pool``."""
     began = time.perf_counter()
     tell("started", name, None)
-    solver = StreetSolver(pool, name, max_orders)
+    solver = StreetSolver(pool, name, max_orders, hand_rule=True)
     try:
         at = now or utcnow()
         run_id = start_run_record(sessions, settings, street_id, date, trigger, None, at)

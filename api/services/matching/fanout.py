@@ -20,14 +20,14 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Literal
 
 from api.services.matching.nightly import Solved
-from api.services.matching.polite import Politeness, solve_task
+from api.services.matching.polite import Politeness, greedy_task, solve_task
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Result
@@ -57,8 +57,25 @@ class Pool:
     timings: list[TaskTiming] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+    def submit(
+        self, problem: Problem, params: SolveParams, greedy: bool = False
+    ) -> Future[tuple[Result, float]]:
+        """A task solving ``problem`` (politely), or with ``greedy`` applying the hand rule."""
         raise NotImplementedError
+
+    def hand_rule(self, problem: Problem, params: SolveParams, label: str) -> Callable[[], Result]:
+        """Start the hand rule on ``problem`` as a task; the returned call waits for its plan."""
+        future = self.submit(problem, params, greedy=True)
+
+        def wait() -> Result:
+            result, seconds = future.result()
+            with self._lock:
+                self.timings.append(
+                    TaskTiming(f"{label}@greedy", len(problem.orders), seconds, 0.0)
+                )
+            return result
+
+        return wait
 
     def solve(self, problems: Sequence[Problem], params: SolveParams, label: str) -> list[Result]:
         """Solve ``problems`` in parallel and return their results in order."""
@@ -83,23 +100,31 @@ class RayPool(Pool):
     """Tasks on Ray: local mode with ``workers`` CPUs, or the cluster at ``RAY_ADDRESS``."""
 
     _remote: Any = None
+    _greedy: Any = None
     _started: bool = False
 
     def __post_init__(self) -> None:
         import ray
 
         if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS") or None
+            # No RAY_ADDRESS: a local instance of our own ("local": not a cluster that happens
+            # to run on this machine), with ``workers`` CPUs.
+            address = os.environ.get("RAY_ADDRESS") or "local"
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-            if address is None:
+            if address == "local":
                 options["num_cpus"] = self.workers
             ray.init(address=address, **options)
             self._started = True
         else:
             self.workers = int(ray.cluster_resources().get("CPU", self.workers))
         self._remote = ray.remote(num_cpus=1, max_retries=0)(solve_task)
+        self._greedy = ray.remote(num_cpus=1, max_retries=0)(greedy_task)
 
-    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+    def submit(
+        self, problem: Problem, params: SolveParams, greedy: bool = False
+    ) -> Future[tuple[Result, float]]:
+        if greedy:
+            return self._greedy.remote(problem, params).future()  # type: ignore[no-any-return]
         return self._remote.remote(problem, params, self.politeness).future()  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -120,8 +145,12 @@ class ProcessPool(Pool):
         # held by one of them into the worker.
         self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
 
-    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+    def submit(
+        self, problem: Problem, params: SolveParams, greedy: bool = False
+    ) -> Future[tuple[Result, float]]:
         assert self._executor is not None
+        if greedy:
+            return self._executor.submit(greedy_task, problem, params)
         return self._executor.submit(solve_task, problem, params, self.politeness)
 
     def close(self) -> None:
@@ -135,11 +164,16 @@ class SequentialPool(Pool):
 
     _one: threading.Lock = field(default_factory=threading.Lock)
 
-    def submit(self, problem: Problem, params: SolveParams) -> Future[tuple[Result, float]]:
+    def submit(
+        self, problem: Problem, params: SolveParams, greedy: bool = False
+    ) -> Future[tuple[Result, float]]:
         future: Future[tuple[Result, float]] = Future()
         with self._one:
             try:
-                future.set_result(solve_task(problem, params, self.politeness))
+                if greedy:
+                    future.set_result(greedy_task(problem, params))
+                else:
+                    future.set_result(solve_task(problem, params, self.politeness))
             except Exception as error:
                 future.set_exception(error)
         return future
@@ -166,21 +200,32 @@ def open_pool(workers: int, politeness: Politeness, use_ray: bool | None = None)
 class StreetSolver:
     """The nightly run's ``Solver`` for one street, on ``pool``: one task, or the street's
     parts as tasks when it has more than ``max_orders`` orders. Each task's CP-SAT runs with
-    ``task_threads`` threads (the pool's CPUs are shared out by tasks, not by threads)."""
+    ``task_threads`` threads (the pool's CPUs are shared out by tasks, not by threads). The
+    hand rule's plan is a task too, beside the solve: with ``hand_rule`` (the nightly run's
+    figures compare with it) and always for a split street (its plan's floor)."""
 
     pool: Pool
     label: str
     max_orders: int = DEFAULT_MAX_ORDERS
     task_threads: int = 1
+    hand_rule: bool = False
 
     def __call__(self, problem: Problem, params: SolveParams, regions: Mapping[str, str]) -> Solved:
         params = params.model_copy(update={"workers": self.task_threads})
-        if len(problem.orders) <= self.max_orders:
-            return Solved(self.pool.solve([problem], params, self.label)[0])
+        split = len(problem.orders) > self.max_orders
+        greedy = (
+            self.pool.hand_rule(problem, params, self.label) if split or self.hand_rule else None
+        )
+        if not split:
+            result = self.pool.solve([problem], params, self.label)[0]
+            return Solved(result, greedy=greedy() if greedy else None)
 
         def solve_many(problems: Sequence[Problem], part_params: SolveParams) -> list[Result]:
             return self.pool.solve(problems, part_params, self.label)
 
-        result, record = solve_split(problem, params, self.max_orders, solve_many, regions)
+        result, record = solve_split(
+            problem, params, self.max_orders, solve_many, regions, hand_rule=greedy
+        )
         log.info("%s: split into %s parts: %s", self.label, len(record.parts), record)
-        return Solved(result, record.model_dump(mode="json"))
+        floor = greedy() if greedy else None
+        return Solved(result, record.model_dump(mode="json"), floor if self.hand_rule else None)

@@ -112,11 +112,13 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Solved:
-    """What a ``Solver`` returns: the matcher's result for the street's problem and, when the
-    street was split to solve it (``matcher.split``), the record of the split."""
+    """What a ``Solver`` returns: the matcher's result for the street's problem, when the
+    street was split to solve it (``matcher.split``) the record of the split, and the hand
+    rule's plan when the solver made it too (else the run makes it, for its figures)."""
 
     result: Result
     split: dict[str, Any] | None = None
+    greedy: Result | None = None
 
 
 # How a run solves its street's problem: by default in this process (``_polite_solver``); the
@@ -415,7 +417,7 @@ def _solve(
                 message=broken[0].message,
             )
         )
-    greedy = solve_greedy(problem.problem, params)
+    greedy = solved.greedy or solve_greedy(problem.problem, params)
     return NightlyPlan(
         basis=snapshot.basis,
         solve_s=time.perf_counter() - began,

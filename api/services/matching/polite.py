@@ -16,7 +16,7 @@ from typing import Any
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Result
-from matcher.solve import solve
+from matcher.solve import solve, solve_greedy
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,13 @@ def solve_task(
     """One task of the city's workers: solve politely; returns the result and its seconds."""
     began = time.perf_counter()
     result = solve_politely(problem, params, politeness.nice, politeness.idle)
+    return result, time.perf_counter() - began
+
+
+def greedy_task(problem: Problem, params: SolveParams) -> tuple[Result, float]:
+    """The office's hand rule on a problem (``matcher.solve.solve_greedy``), as a task."""
+    began = time.perf_counter()
+    result = solve_greedy(problem, params)
     return result, time.perf_counter() - began
 
 
