@@ -15,6 +15,7 @@ timing is kept (``Pool.timings``): the bench predicts wall times for more worker
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -64,15 +65,19 @@ class Pool:
         raise NotImplementedError
 
     def hand_rule(self, problem: Problem, params: SolveParams, label: str) -> Callable[[], Result]:
-        """Start the hand rule on ``problem`` as a task; the returned call waits for its plan."""
+        """Start the hand rule on ``problem`` as a task; the returned call waits for its plan
+        (and may be called again)."""
         future = self.submit(problem, params, greedy=True)
+        began = time.perf_counter()
 
+        @functools.cache
         def wait() -> Result:
             result, seconds = future.result()
+            timing = TaskTiming(
+                f"{label}@greedy", len(problem.orders), seconds, time.perf_counter() - began
+            )
             with self._lock:
-                self.timings.append(
-                    TaskTiming(f"{label}@greedy", len(problem.orders), seconds, 0.0)
-                )
+                self.timings.append(timing)
             return result
 
         return wait
