@@ -17,8 +17,9 @@ for 8, 32 and 128 workers from the task timings:
 where the critical path is the slowest street's chain (its slowest part, then its repair) —
 with enough workers nothing finishes before its slowest task. The same model at the measured
 worker count, set against the measured wall, gives the driver's overhead (reading results,
-merging, verifying, summarising): printed beside the predictions, not added to them. Figures go to the terminal and to
-``bench/out/city.json``; the machine's load average is printed at the start and the end.
+merging, verifying, summarising): printed beside the predictions, not added to them. Figures
+go to the terminal and to ``bench/out/city.json``; the machine's load average is printed at the
+start and the end.
 """
 
 from __future__ import annotations
