@@ -17,7 +17,12 @@ for 8, 32 and 128 workers from the task timings:
 where the critical path is the slowest street's chain (its slowest part, then its repair) —
 with enough workers nothing finishes before its slowest task. The same model at the measured
 worker count, set against the measured wall, gives the driver's overhead (reading results,
-merging, verifying, summarising): printed beside the predictions, not added to them. Figures
+merging, verifying, summarising): printed beside the predictions, not added to them.
+
+On a busy machine wall times say little, so the bench also counts CPU seconds: each task's (its
+worker process's CPU while it ran) and the driver's (this process, every thread). With nothing
+else running, 2 cores cannot do better than ``max((tasks' CPU + driver's CPU) / 2, slowest
+street's chain in CPU seconds, driver's CPU)``: printed as the quiet-machine estimate. Figures
 go to the terminal and to ``bench/out/city.json``; the machine's load average is printed at the
 start and the end.
 """
@@ -28,6 +33,7 @@ import argparse
 import heapq
 import json
 import os
+import resource
 import sys
 import time
 from collections import defaultdict
@@ -54,15 +60,26 @@ def measure(path: Path, workers: int, overrides: Overrides) -> tuple[CityResult,
 
     city = load_city(path)
     began = time.perf_counter()
+    global DRIVER_CPU_S
     pool = RayPool("ray", workers, Politeness(nice=0, idle=False))
     ready = ray.remote(num_cpus=1)(_ready)  # workers started and warm before the clock runs
     ray.get([ready.remote() for _ in range(workers)])
     startup = time.perf_counter() - began
+    cpu = _cpu_s()
     try:
         result = run_city(path, city, pool, overrides)
     finally:
         pool.close()
+    DRIVER_CPU_S = _cpu_s() - cpu
     return result, startup
+
+
+DRIVER_CPU_S = 0.0  # the last measured run's driver CPU seconds
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _ready() -> int:
@@ -72,17 +89,18 @@ def _ready() -> int:
     return os.getpid()
 
 
-def chains(timings: list[TaskTiming]) -> dict[str, float]:
+def chains(timings: list[TaskTiming], cpu: bool = False) -> dict[str, float]:
     """Per street, the seconds of its longest chain: its slowest part, then its repair (a
     split street's repair is its last task, labelled with the street's bare name)."""
     parts: dict[str, list[float]] = defaultdict(list)
     single: dict[str, float] = {}
     for timing in timings:
         street, _, part = timing.label.partition("#")
+        seconds = timing.cpu_s if cpu else timing.seconds
         if part:
-            parts[street].append(timing.seconds)
+            parts[street].append(seconds)
         else:
-            single[street] = single.get(street, 0.0) + timing.seconds
+            single[street] = single.get(street, 0.0) + seconds
     return {
         street: (max(parts[street]) if street in parts else 0.0) + single.get(street, 0.0)
         for street in {*parts, *single}
@@ -109,12 +127,19 @@ def predict(result: CityResult) -> dict[int, float]:
     return {w: model(result, w) for w in PREDICT}
 
 
+def quiet_estimate(result: CityResult, driver_cpu_s: float, cores: int = 2) -> float:
+    """The wall time 2 idle cores could reach at best, from CPU seconds (module docstring)."""
+    tasks = sum(t.cpu_s for t in result.timings)
+    critical = max(chains(result.timings, cpu=True).values())
+    return max((tasks + driver_cpu_s) / cores, critical, driver_cpu_s)
+
+
 def street_table(result: CityResult) -> Table:
     table = Table(title=f"City on {result.workers} worker(s): {result.wall_s:.1f} s")
     for name in ("street", "orders", "helpers", "parts", "build s", "solve s", "wall s",
                  "coverage %", "violations"):  # fmt: skip
         table.add_column(name, justify="left" if name == "street" else "right")
-    solve_s = defaultdict(float)
+    solve_s: dict[str, float] = defaultdict(float)
     for timing in result.timings:
         solve_s[timing.label.partition("#")[0]] += timing.seconds
     for street in result.streets:
@@ -158,7 +183,9 @@ def main() -> None:
             f"{100 * result.coverage_ratio:.2f} %, tasks {len(result.timings)}, task seconds "
             f"{sum(t.seconds for t in result.timings):.1f}, slowest task "
             f"{max(t.seconds for t in result.timings):.1f} s; model at {workers}: "
-            f"{model(result, workers):.1f} s; predicted "
+            f"{model(result, workers):.1f} s; task CPU "
+            f"{sum(t.cpu_s for t in result.timings):.1f} s, driver CPU {DRIVER_CPU_S:.1f} s, "
+            f"quiet 2-core estimate {quiet_estimate(result, DRIVER_CPU_S):.1f} s; predicted "
             + ", ".join(f"{w} workers {s:.1f} s" for w, s in predicted.items())
         )
         runs[workers] = {
@@ -169,6 +196,9 @@ def main() -> None:
             "coverage_ratio": result.coverage_ratio,
             "predicted_wall_s": {str(w): round(s, 1) for w, s in predicted.items()},
             "critical_path_s": round(max(chains(result.timings).values()), 2),
+            "driver_cpu_s": round(DRIVER_CPU_S, 2),
+            "task_cpu_s": round(sum(t.cpu_s for t in result.timings), 2),
+            "quiet_2_core_estimate_s": round(quiet_estimate(result, DRIVER_CPU_S), 1),
             "streets": [
                 {
                     "name": s.name,
@@ -181,7 +211,12 @@ def main() -> None:
                 for s in result.streets
             ],
             "tasks": [
-                {"label": t.label, "orders": t.orders, "seconds": round(t.seconds, 2)}
+                {
+                    "label": t.label,
+                    "orders": t.orders,
+                    "seconds": round(t.seconds, 2),
+                    "cpu_s": round(t.cpu_s, 2),
+                }
                 for t in result.timings
             ],
         }

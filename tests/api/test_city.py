@@ -132,8 +132,8 @@ def test_a_task_solves_politely_as_the_nightly_run_does(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(polite, "solve", fake_solve)
     politeness = polite.Politeness(nice=7, idle=True)
-    result, seconds = polite.solve_task("p", SolveParams(), politeness)  # type: ignore[arg-type]
-    assert result == "result" and seconds >= 0
+    result, seconds, cpu_s = polite.solve_task("p", SolveParams(), politeness)  # type: ignore[arg-type]
+    assert result == "result" and seconds >= 0 and cpu_s >= 0
     assert seen[0][0] >= 7 and seen[0][1] == os.SCHED_IDLE
 
 

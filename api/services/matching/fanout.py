@@ -28,7 +28,7 @@ from multiprocessing import get_context
 from typing import Any, Literal
 
 from api.services.matching.nightly import Solved
-from api.services.matching.polite import Politeness, greedy_task, solve_task
+from api.services.matching.polite import Politeness, Timed, greedy_task, solve_task
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Result
@@ -45,6 +45,7 @@ class TaskTiming:
     label: str
     orders: int
     seconds: float  # inside the worker
+    cpu_s: float  # CPU of the worker's process meanwhile (exact when it runs one task at once)
     wall_s: float  # from submission to result, queueing included
 
 
@@ -58,9 +59,7 @@ class Pool:
     timings: list[TaskTiming] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def submit(
-        self, problem: Problem, params: SolveParams, greedy: bool = False
-    ) -> Future[tuple[Result, float]]:
+    def submit(self, problem: Problem, params: SolveParams, greedy: bool = False) -> Future[Timed]:
         """A task solving ``problem`` (politely), or with ``greedy`` applying the hand rule."""
         raise NotImplementedError
 
@@ -72,9 +71,9 @@ class Pool:
 
         @functools.cache
         def wait() -> Result:
-            result, seconds = future.result()
+            result, seconds, cpu_s = future.result()
             timing = TaskTiming(
-                f"{label}@greedy", len(problem.orders), seconds, time.perf_counter() - began
+                f"{label}@greedy", len(problem.orders), seconds, cpu_s, time.perf_counter() - began
             )
             with self._lock:
                 self.timings.append(timing)
@@ -88,9 +87,10 @@ class Pool:
         futures = [self.submit(p, params) for p in problems]
         results = []
         for index, (problem, future) in enumerate(zip(problems, futures, strict=True)):
-            result, seconds = future.result()
+            result, seconds, cpu_s = future.result()
             part = label if len(problems) == 1 else f"{label}#{index + 1}"
-            timing = TaskTiming(part, len(problem.orders), seconds, time.perf_counter() - began)
+            wall_s = time.perf_counter() - began
+            timing = TaskTiming(part, len(problem.orders), seconds, cpu_s, wall_s)
             with self._lock:
                 self.timings.append(timing)
             results.append(result)
@@ -125,9 +125,7 @@ class RayPool(Pool):
         self._remote = ray.remote(num_cpus=1, max_retries=0)(solve_task)
         self._greedy = ray.remote(num_cpus=1, max_retries=0)(greedy_task)
 
-    def submit(
-        self, problem: Problem, params: SolveParams, greedy: bool = False
-    ) -> Future[tuple[Result, float]]:
+    def submit(self, problem: Problem, params: SolveParams, greedy: bool = False) -> Future[Timed]:
         if greedy:
             return self._greedy.remote(problem, params).future()  # type: ignore[no-any-return]
         return self._remote.remote(problem, params, self.politeness).future()  # type: ignore[no-any-return]
@@ -150,9 +148,7 @@ class ProcessPool(Pool):
         # held by one of them into the worker.
         self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("forkserver"))
 
-    def submit(
-        self, problem: Problem, params: SolveParams, greedy: bool = False
-    ) -> Future[tuple[Result, float]]:
+    def submit(self, problem: Problem, params: SolveParams, greedy: bool = False) -> Future[Timed]:
         assert self._executor is not None
         if greedy:
             return self._executor.submit(greedy_task, problem, params)
@@ -169,10 +165,8 @@ class SequentialPool(Pool):
 
     _one: threading.Lock = field(default_factory=threading.Lock)
 
-    def submit(
-        self, problem: Problem, params: SolveParams, greedy: bool = False
-    ) -> Future[tuple[Result, float]]:
-        future: Future[tuple[Result, float]] = Future()
+    def submit(self, problem: Problem, params: SolveParams, greedy: bool = False) -> Future[Timed]:
+        future: Future[Timed] = Future()
         with self._one:
             try:
                 if greedy:

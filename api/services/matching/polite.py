@@ -7,6 +7,7 @@ matcher only, not the service's database layer.
 from __future__ import annotations
 
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -27,20 +28,27 @@ class Politeness:
     idle: bool = True
 
 
-def solve_task(
-    problem: Problem, params: SolveParams, politeness: Politeness
-) -> tuple[Result, float]:
-    """One task of the city's workers: solve politely; returns the result and its seconds."""
-    began = time.perf_counter()
+Timed = tuple[Result, float, float]  # a task's result, its seconds and its process's CPU seconds
+
+
+def solve_task(problem: Problem, params: SolveParams, politeness: Politeness) -> Timed:
+    """One task of the city's workers: solve politely; returns the result, its seconds and the
+    CPU seconds its process spent meanwhile (the task's own in a worker running one task)."""
+    began, cpu = time.perf_counter(), _cpu_s()
     result = solve_politely(problem, params, politeness.nice, politeness.idle)
-    return result, time.perf_counter() - began
+    return result, time.perf_counter() - began, _cpu_s() - cpu
 
 
-def greedy_task(problem: Problem, params: SolveParams) -> tuple[Result, float]:
+def greedy_task(problem: Problem, params: SolveParams) -> Timed:
     """The office's hand rule on a problem (``matcher.solve.solve_greedy``), as a task."""
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _cpu_s()
     result = solve_greedy(problem, params)
-    return result, time.perf_counter() - began
+    return result, time.perf_counter() - began, _cpu_s() - cpu
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def solve_politely(
