@@ -185,3 +185,37 @@ def test_city_scenario_runs_every_street_on_ray(ray_local: object, tmp_path: Pat
     assert len(data["streets"][0]["split"]["parts"]) == 2
     assert data["city"]["orders_total"] == sum(s["orders_total"] for s in data["streets"])
     assert data["pool"] == "ray"
+
+
+@pytest.mark.parametrize("name", ["city.yaml", "city-small.yaml"])
+def test_shipped_city_files_load_and_name_their_streets(name: str) -> None:
+    """Each shipped city file is recognised as one, loads, and each of its streets is a
+    one-street scenario of its own; the city file has the size issue 13 asks for."""
+    from api.planner.city import is_city_file, load_city, street_scenario
+    from api.planner.scenario.load import street_spec
+
+    path = SCENARIOS / name
+    assert is_city_file(path) and not is_city_file(SCENARIOS / "pastoral.yaml")
+    loaded = load_city(path)
+    specs = [street_spec(street_scenario(loaded, s, path)) for s in loaded.city.streets]
+    assert all(spec is not None for spec in specs)
+    if name == "city.yaml":
+        assert len(specs) == 20
+        assert sum(s.helpers for s in specs if s) == 115_000
+        assert sum(s.orders for s in specs if s) == 20_000
+        assert {s.geography for s in specs if s} == {"town", "pastoral"}
+
+
+def test_a_city_file_naming_a_street_twice_is_refused(tmp_path: Path) -> None:
+    """Two streets of one name are bad input naming the file and the name."""
+    from api.planner.city import load_city
+    from api.planner.scenario import ScenarioError
+
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "name: twice\ncity:\n  streets:\n"
+        "    - {name: A, generated: {preset: tiny}}\n    - {name: A, generated: {preset: tiny}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match="A"):
+        load_city(path)
