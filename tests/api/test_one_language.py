@@ -39,6 +39,10 @@ from api.services.matching.nightly import run_nightly
 from api.services.offers.answers import mark_done
 from api.services.offers.assign import create_assignment, refresh_order_status, to_utc
 from api.services.orders import OrderSpec, first_name, place_order
+from api.services.programmes import pairs as programme_pairs
+from api.services.programmes import ranking as programme_ranking
+from api.services.programmes import setup as programme_setup
+from api.services.programmes.setup import ProgrammeSpec
 from api.settings import Settings
 from api.store import statuses
 from api.store.tables import (
@@ -47,10 +51,12 @@ from api.store.tables import (
     Grid,
     HelperRow,
     ItemRow,
+    ManagedPersonRow,
     NotificationRow,
     OfferRow,
     OrderRow,
     PointsEntry,
+    ProgrammeRow,
     ResidentRow,
     Street,
     UserRow,
@@ -185,6 +191,8 @@ class Ids:
     day: dt.date
     confirmed_order_id: int = 0  # the volunteer's visit, done and confirmed (feedback open)
     review_order_id: int = 0  # resident1's order waiting for review
+    programme_id: int = 0  # a pairing programme with resident1 and the volunteer, paired
+    member_id: int = 0  # resident1's membership of it
 
 
 @pytest.fixture
@@ -264,13 +272,41 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
         confirmed = confirmed_visit(session, settings, staff, helper_id, day)
         resident_visit(session, settings, world, day)
         review_id = intake_accounts(session, settings, staff, day)
-    return replace(ids, confirmed_order_id=confirmed, review_order_id=review_id)
+        programme_id, member_id = pairing_programme(session, staff, ids, day)
+    return replace(ids, confirmed_order_id=confirmed, review_order_id=review_id,
+                   programme_id=programme_id, member_id=member_id)  # fmt: skip
+
+
+def pairing_programme(session: Session, staff: Actor, ids: Ids, day: dt.date) -> tuple[int, int]:
+    """A 周末妈妈 programme with resident1 and the volunteer enrolled, ranked and paired
+    (proposed): its id and resident1's member id."""
+    helper = session.get_one(HelperRow, ids.helper_id)
+    items = session.scalars(
+        select(ItemRow)
+        .where(ItemRow.team_size == 1, ItemRow.lead_skill.is_(None), ItemRow.active)
+        .order_by(ItemRow.code)
+    ).all()
+    item = next((i for i in items if set(i.required_skills) <= set(helper.skills)), items[0])
+    season = (day, day + dt.timedelta(days=60))
+    spec = ProgrammeSpec(name="周末妈妈", item=item.code, start_date=season[0],
+                         end_date=season[1], weekdays=(5, 6), note="寄宿生")  # fmt: skip
+    programme = programme_setup.create_programme(session, staff, spec)
+    resident = session.get_one(ResidentRow, ids.resident_id)
+    programme_setup.enrol(session, staff, programme.id, "resident", [resident.code])
+    programme_setup.enrol(session, staff, programme.id, "helper", [helper.code])
+    members = programme_setup.members(session, staff, programme.id)
+    mine = next(m for m in members if m.side == "resident")
+    view = programme_ranking.shortlist(session, staff, mine.id)
+    programme_ranking.rank(session, staff, mine.id, [e.member_id for e in view.entries])
+    programme_pairs.compute_pairs(session, staff, programme.id)
+    return programme.id, mine.id
 
 
 def intake_accounts(session: Session, settings: Settings, staff: Actor, day: dt.date) -> int:
-    """A grid worker of resident1's grid, a family account linked to resident1 (approved) and
-    asking for another resident (pending); the street reviews orders: one order of resident1
-    waits for review, another was rejected with a reason. The waiting order's id."""
+    """A grid worker of resident1's grid (with a management-type person in it), a family
+    account linked to resident1 (approved) and asking for another resident (pending); the
+    street reviews orders: one order of resident1 waits for review, another was rejected with a
+    reason. The waiting order's id."""
     account = session.scalars(select(UserRow).where(UserRow.username == "resident1")).one()
     resident = session.get_one(ResidentRow, account.resident_id)
     add_user(session, "gridworker", PASSWORD, "grid_worker", street_id=resident.street_id,
@@ -287,6 +323,14 @@ def intake_accounts(session: Session, settings: Settings, staff: Actor, day: dt.
                       status="approved", decided_by=staff.user_id),
         FamilyLinkRow(user_id=relative.id, resident_id=other.id, relation="女儿"),
     ])  # fmt: skip
+    session.add(ManagedPersonRow(code="M-1", name="郑某", street_id=resident.street_id,
+                                 community_id=resident.community_id, grid_id=resident.grid_id,
+                                 phone="13500000001", address="东湖1号楼101",
+                                 note="社区矫正人员，每月走访"))  # fmt: skip
+    gridless = add_user(session, "gridless", PASSWORD, "grid_worker",
+                        street_id=resident.street_id, community_id=resident.community_id,
+                        grid_id=resident.grid_id, display_name="钱网格")  # fmt: skip
+    gridless.grid_id = None  # an account from before grids: /s/street flags it
     session.execute(update(Street).values(review_orders=True))
     session.commit()
     asker = actor_of(account)
@@ -338,6 +382,9 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         HelperRow.address, HelperRow.code, Community.name, Grid.name, Street.name,
         OrderRow.note, PointsEntry.reason, UserRow.username, NotificationRow.last_error,
         UserRow.display_name, FamilyLinkRow.relation, OrderRow.reject_reason,
+        ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.address,
+        ManagedPersonRow.note,
+        ProgrammeRow.name, ProgrammeRow.note,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -348,6 +395,8 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         }
         # A helper as a resident's page names them (王小明 → 王**): a name, shown as it is.
         found |= {first_name(name) for name in session.scalars(select(HelperRow.name)) if name}
+        # … and a resident as a helper's programme page names them.
+        found |= {first_name(n) for n in session.scalars(select(ResidentRow.name)) if n}
     # A ledger file's column names are Chinese whatever the page's language: an import error
     # names the header the file must carry, as it must be written.
     found |= {column.header for columns in COLUMNS.values() for column in columns}
@@ -375,6 +424,8 @@ def page_paths(ids: Ids) -> Iterator[str]:
         "helper_id": str(ids.helper_id),
         "order_id": str(ids.order_id),
         "kind": "residents",
+        "programme_id": str(ids.programme_id),
+        "member_id": str(ids.member_id),
     }
     for route in web_routes():
         if "GET" not in route.methods:
@@ -476,6 +527,20 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
         *intake_posts(ids),
+        *circle_posts(ids),
+    ]
+
+
+def circle_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
+    """The care circle forms, each refused (a bad code or id, a keep of nobody, a bad target)."""
+    circle = f"/s/residents/{ids.resident_id}/circle"
+    return [
+        (f"{circle}/add", {"code": "NOPE"}),
+        (f"{circle}/add", {}),
+        (f"{circle}/remove", {"helper": "abc"}),
+        (f"{circle}/keep", {"helper": str(ids.helper_id)}),
+        ("/s/circles/target", {"size": "0", "categories": ["living_alone"]}),
+        ("/s/circles/target", {"size": "3"}),
     ]
 
 

@@ -35,9 +35,11 @@ from api.store.tables import (
     Grid,
     HelperRow,
     ItemRow,
+    ManagedPersonRow,
     NotificationRow,
     OrderRow,
     PointsEntry,
+    ProgrammeRow,
     ResidentRow,
     RunRow,
     RunUnmatched,
@@ -97,6 +99,9 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         NotificationRow.last_error, RunRow.error, RunUnmatched.explanation_zh,
         RunUnmatched.explanation_en, UserRow.username, UserRow.display_name, Street.time_zone,
         Building.code, Building.name, FamilyLinkRow.relation, OrderRow.reject_reason,
+        ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.phone,
+        ManagedPersonRow.address, ManagedPersonRow.note,
+        ProgrammeRow.name, ProgrammeRow.note,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -104,6 +109,8 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
             found |= {v for v in session.scalars(select(column).distinct()) if v}
         # A helper as a resident's page names them (王小明 → 王**): a name, shown as it is.
         found |= {first_name(name) for name in session.scalars(select(HelperRow.name)) if name}
+        # … and a resident as a helper's programme page names them.
+        found |= {first_name(n) for n in session.scalars(select(ResidentRow.name)) if n}
     # A ledger file's column names are Chinese whatever the page's language (the header the
     # file must carry, as it must be written).
     found |= {column.header for columns in COLUMNS.values() for column in columns}
