@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/out/scenarios.csv"))
     args = parser.parse_args(argv)
 
-    paths = args.scenarios or sorted((REPO / "scenarios").glob("*.yaml"))
+    paths = args.scenarios or sorted(
+        p for p in (REPO / "scenarios").glob("*.yaml") if not p.name.startswith("city")
+    )  # city files: bench/city_bench.py
     overrides = Overrides(time_limit_s=args.time_limit, workers=args.workers)
     rows = [row for path in paths for row in bench_scenario(path, args.variants, overrides)]
     show(rows)

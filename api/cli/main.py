@@ -12,6 +12,7 @@ traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -240,6 +241,15 @@ def scenario_run_command(
     json_path: Annotated[
         Path | None, typer.Option("--json", help=lazy("also write the result as JSON here"))
     ] = None,
+    city_workers: Annotated[
+        int | None,
+        typer.Option(
+            "--city-workers",
+            min=1,
+            max=4096,
+            help=lazy("a city file: parallel solves; default: this machine's CPUs"),
+        ),
+    ] = None,
 ) -> None:
     """Solve one variant of a scenario and print its summary and unmatched orders.
 
@@ -252,6 +262,12 @@ def scenario_run_command(
     explanation (Chinese), explanation_en, outranked_by}).
     """
     overrides = Overrides(time_limit_s=time_limit, workers=workers, seed=seed)
+    if _is_city(file):  # a city file: every street through the city fan-out (api/cli/city.py)
+        from api.cli.city import scenario_city
+
+        with user_errors():
+            scenario_city(file, overrides, city_workers or os.cpu_count() or 1, json_path)
+        return
     with user_errors():
         scenario = scenario_run.load(file)
         with console.status(_("solving… (%(solver)s)", solver=solver)) as status:
@@ -267,6 +283,14 @@ def scenario_run_command(
         with user_errors():
             scenario_run.write_json(run, json_path)
         console.print(_("JSON written to %(path)s", path=escape(str(json_path))), soft_wrap=True)
+
+
+def _is_city(file: Path) -> bool:
+    from api.planner.city import is_city_file
+
+    with user_errors():
+        return is_city_file(file)
+    return False  # unreachable: user_errors exits
 
 
 def _progress_line(update: Callable[[str], None]) -> scenario_run.Progress:

@@ -27,6 +27,7 @@ from api.planner import labels
 from api.services.errors import ServiceError
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, migrate, session_factory
+from matcher.split import DEFAULT_MAX_ORDERS
 
 log = logging.getLogger("qunbang.cli")
 WORKER_HEALTHCHECK_S = 60
@@ -90,6 +91,26 @@ def nightly(
         float | None,
         typer.Option(min=0.1, help=lazy("CP-SAT seconds; default QUNBANG_NIGHTLY_TIME_LIMIT_S")),
     ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help=lazy(
+                "every street at once, solved in parallel (on Ray with the cluster extra, "
+                "else on this machine's processes)"
+            ),
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=4096, help=lazy("with --all: parallel solves; default: this machine's CPUs")
+        ),
+    ] = None,
+    split_orders: Annotated[
+        int,
+        typer.Option(min=50, help=lazy("with --all: a street with more orders is solved in parts")),
+    ] = DEFAULT_MAX_ORDERS,
 ) -> None:
     """Match the open orders of a date and send the offers (exit 0 done, 1 failed, 2 bad input)."""
     settings = get_settings()
@@ -97,12 +118,21 @@ def nightly(
     if time_limit is not None:
         settings = settings.model_copy(update={"nightly_time_limit_s": time_limit})
     day = _parse_date(date, settings)
+    if every and street is not None:
+        _fail(_("--all and --street exclude each other"), 2)
     if hasattr(os, "nice") and settings.nightly_nice > 0:
         # A batch job: the whole process (reading, solving, writing) yields the CPU to the
         # service's requests on the same machine (threads started later inherit it).
         os.nice(settings.nightly_nice)
     with exits():
         sessions = _database(settings)
+        if every:
+            from api.cli.city import nightly_city
+
+            streets = _streets(sessions, None)
+            workers = workers or os.cpu_count() or 1
+            code = nightly_city(sessions, settings, day, streets, workers, split_orders)
+            raise typer.Exit(code)
         for street_id, name in _streets(sessions, street):
             run = _run_nightly(sessions, settings, street_id, day, "cli")
             print_run(name, run.date, run.id, run.figures)

@@ -20,11 +20,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +33,7 @@ from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.closing.deadlines import roll_over
 from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
-from api.services.matching import community_figures
+from api.services.matching import community_figures, polite
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
@@ -114,6 +112,24 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Solved:
+    """What a ``Solver`` returns: the matcher's result for the street's problem, when the
+    street was split to solve it (``matcher.split``) the record of the split, and the hand
+    rule's plan when the solver made it too (else the run makes it, for its figures)."""
+
+    result: Result
+    split: dict[str, Any] | None = None
+    greedy: Result | None = None
+
+
+# How a run solves its street's problem: by default in this process (``_polite_solver``); the
+# city's run hands it to its workers instead (``api.services.matching.city``).
+# It is given the problem, the parameters and each resident's community (by matcher id: where a
+# street too large for one solve is cut, ``matcher.split``).
+Solver = Callable[[Problem, SolveParams, Mapping[str, str]], Solved]
+
+
+@dataclass(frozen=True)
 class NightlyPlan(Plan):
     """A nightly run's plan (a ``Plan``): the matcher's result for the street's problem, the hand
     rule's for comparison. Its basis is the date's planned orders and live offers (``_basis``)."""
@@ -125,6 +141,7 @@ class NightlyPlan(Plan):
     result: Result
     greedy: Result | None
     kept_pending: bool = True  # False: pending members were re-planned (a better plan by margin)
+    split: dict[str, Any] | None = None  # how the street was split to solve it, if it was
 
     def read_basis(self, session: Session) -> Basis:
         return _basis(session, self.street_id, self.date, self.order_ids, lock=True)
@@ -142,23 +159,30 @@ def run_nightly(
     trigger: str = "cli",
     user_id: int | None = None,
     now: dt.datetime | None = None,
+    solver: Solver | None = None,
 ) -> RunRow:
     """Match the street's open orders of ``date`` and write the offers and the run record in one
     transaction. Raises ``BadInput`` (unknown street), ``RunInProgress`` (another run of that
-    street and date is live) or ``NightlyFailed`` (the run is recorded as failed)."""
+    street and date is live) or ``NightlyFailed`` (the run is recorded as failed). ``solver``
+    solves the street's problem (default: in this process, ``_polite_solver``)."""
     now = now or utcnow()
-    run_id = _start(sessions, settings, street_id, date, trigger, user_id, now)
-    return _finish(sessions, settings, run_id, now)
+    run_id = start_run_record(sessions, settings, street_id, date, trigger, user_id, now)
+    return finish_run(sessions, settings, run_id, now, solver)
 
 
-def _finish(
-    sessions: sessionmaker[Session], settings: Settings, run_id: int, now: dt.datetime
+def finish_run(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    run_id: int,
+    now: dt.datetime,
+    solver: Solver | None = None,
 ) -> RunRow:
     """Match and write the ``running`` run ``run_id``; a failure is recorded on it and raised
     as ``NightlyFailed``."""
+    solver = solver or _polite_solver(settings)
     try:
         with session_scope(sessions) as session:
-            return _match_and_write(session, settings, run_id, now)
+            return _match_and_write(session, settings, run_id, now, solver)
     except Exception as error:
         log.exception("nightly run %s failed", run_id)
         message = error.message if isinstance(error, ServiceError) else f"{error}"
@@ -170,7 +194,7 @@ def _finish(
         ) from error
 
 
-def _start(
+def start_run_record(
     sessions: sessionmaker[Session],
     settings: Settings,
     street_id: int,
@@ -220,46 +244,32 @@ def _params(settings: Settings) -> SolveParams:
 
 
 def _solve_politely(problem: Problem, params: SolveParams, settings: Settings) -> Result:
-    """``solve`` in a thread of its own at CPU niceness ``settings.nightly_nice`` and, with
-    ``settings.nightly_idle`` (Linux), under the ``SCHED_IDLE`` policy: the thread and the
-    solver's worker threads (which inherit both) get only CPU time nothing else wants, and a
-    request thread that wakes takes the CPU from them at once — a street's nightly solve yields
-    to helpers' answers and staff pages (its time limit is wall time: on a busy machine it finds
-    less, never runs longer). Both end with the thread."""
-    nice, idle = settings.nightly_nice, settings.nightly_idle and hasattr(os, "SCHED_IDLE")
-    if (nice <= 0 or not hasattr(os, "setpriority")) and not idle:
-        return solve(problem, params)
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            me = threading.get_native_id()
-            if nice > 0:
-                os.setpriority(os.PRIO_PROCESS, me, max(nice, os.getpriority(os.PRIO_PROCESS, me)))
-            if idle:  # pid 0: this thread (Linux); its new threads inherit the policy
-                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        except OSError:  # not allowed here: solve at the caller's priority
-            pass
-        try:
-            outcome["result"] = solve(problem, params)
-        except BaseException as error:  # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=work, name="nightly-solve", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]  # type: ignore[no-any-return]
+    return solve_politely(problem, params, settings.nightly_nice, settings.nightly_idle)
 
 
-def _match_and_write(session: Session, settings: Settings, run_id: int, now: dt.datetime) -> RunRow:
+def _polite_solver(settings: Settings) -> Solver:
+    """The default ``Solver``: ``_solve_politely`` in this process."""
+
+    def solver(problem: Problem, params: SolveParams, _regions: Mapping[str, str]) -> Solved:
+        return Solved(_solve_politely(problem, params, settings))
+
+    return solver
+
+
+def solve_politely(problem: Problem, params: SolveParams, nice: int, idle: bool) -> Result:
+    """``polite.solve_politely`` with this module's ``solve``."""
+    return polite.solve_politely(problem, params, nice, idle, solve)
+
+
+def _match_and_write(
+    session: Session, settings: Settings, run_id: int, now: dt.datetime, solver: Solver
+) -> RunRow:
     run = session.get_one(RunRow, run_id)
     street_id, date = run.street_id, run.date
     began = time.perf_counter()
     for attempt in range(1, ATTEMPTS + 1):
         snapshot = read_snapshot(session, street_id, date)
-        plan = _solve(session, settings, street_id, date, snapshot)
+        plan = _solve(session, settings, street_id, date, snapshot, solver)
         session.commit()  # end the read transaction (objects stay loaded)
         try:
             return _write(session, settings, run_id, snapshot, plan, began, now)
@@ -368,25 +378,34 @@ def _basis(
 
 
 def _solve(
-    session: Session, settings: Settings, street_id: int, date: dt.date, snapshot: Snapshot
+    session: Session,
+    settings: Settings,
+    street_id: int,
+    date: dt.date,
+    snapshot: Snapshot,
+    solver: Solver,
 ) -> NightlyPlan:
     """Solve keeping pending members (``_keep_or_move``). Should the pinned orders admit no plan
     together, they are taken out and left to ``rematch`` one by one after the write, so
     one order nobody can complete does not stop the whole street's run."""
     began = time.perf_counter()
     params = _params(settings)
-    problem, result, kept = _keep_or_move(session, settings, street_id, date, snapshot, params)
-    if _no_plan(result) and snapshot.pins:
+    problem, solved, kept = _keep_or_move(
+        session, settings, street_id, date, snapshot, params, solver
+    )
+    if _no_plan(solved.result) and snapshot.pins:
         log.warning(
-            "pinned orders admit no joint plan (%s); filling them one by one", result.message
+            "pinned orders admit no joint plan (%s); filling them one by one",
+            solved.result.message,
         )
         snapshot.deferred = sorted(snapshot.pins)
         snapshot.orders = [o for o in snapshot.orders if o.id not in snapshot.deferred]
         snapshot.pins, snapshot.fixed_starts = {}, {}
         snapshot.pending, snapshot.told_starts = {}, {}
         problem = _problem(session, street_id, date, snapshot)
-        result = _solve_politely(problem.problem, params, settings)
+        solved = solver(problem.problem, params, _regions(problem))
         kept = False  # the pending members of the other orders were planned afresh
+    result = solved.result
     if _no_plan(result):
         raise NightlyFailed(
             _(
@@ -404,7 +423,7 @@ def _solve(
                 message=broken[0].message,
             )
         )
-    greedy = solve_greedy(problem.problem, params)
+    greedy = solved.greedy or solve_greedy(problem.problem, params)
     return NightlyPlan(
         basis=snapshot.basis,
         solve_s=time.perf_counter() - began,
@@ -415,6 +434,7 @@ def _solve(
         result=result,
         greedy=None if _no_plan(greedy) else greedy,
         kept_pending=kept,
+        split=solved.split,
     )
 
 
@@ -425,30 +445,33 @@ def _keep_or_move(
     date: dt.date,
     snapshot: Snapshot,
     params: SolveParams,
-) -> tuple[StreetProblem, Result, bool]:
+    solver: Solver,
+) -> tuple[StreetProblem, Solved, bool]:
     """Plan with the pending members pinned at the start they were told. When some order is left
     uncovered, also plan with them free, and take that plan only if it covers at least
     ``rerun_margin_orders`` plain orders' worth more (or keeping them admits no plan at all).
     Returns the problem, its result and whether the pending members were kept."""
     if not snapshot.pending:
         problem = _problem(session, street_id, date, snapshot)
-        return problem, _solve_politely(problem.problem, params, settings), True
+        return problem, solver(problem.problem, params, _regions(problem)), True
     kept = _problem(session, street_id, date, snapshot, keep_pending=True)
     if _unpin_broken(snapshot, kept):  # a pending member can no longer serve: let them go
         kept = _problem(session, street_id, date, snapshot, keep_pending=True)
-    kept_result = _solve_politely(kept.problem, params, settings)
+    kept_solved = solver(kept.problem, params, _regions(kept))
+    kept_result = kept_solved.result
     if not _no_plan(kept_result) and not kept_result.unmatched:
-        return kept, kept_result, True
+        return kept, kept_solved, True
     free = _problem(session, street_id, date, snapshot)
-    free_result = _solve_politely(free.problem, params, settings)
+    free_solved = solver(free.problem, params, _regions(free))
+    free_result = free_solved.result
     if _no_plan(free_result):
-        return kept, kept_result, True
+        return kept, kept_solved, True
     margin = settings.rerun_margin_orders * WEIGHT_SCALE
     gain = free_result.weighted_coverage - kept_result.weighted_coverage
     if _no_plan(kept_result) or gain >= max(margin, 1):
         log.info("re-run moves pending members: +%s weighted coverage", gain)
-        return free, free_result, False
-    return kept, kept_result, True
+        return free, free_solved, False
+    return kept, kept_solved, True
 
 
 def _unpin_broken(snapshot: Snapshot, kept: StreetProblem) -> bool:
@@ -493,6 +516,11 @@ def _problem(
     )
 
 
+def _regions(problem: StreetProblem) -> dict[str, str]:
+    """Each resident's community, by matcher id."""
+    return {key: str(row.community_id) for key, row in problem.residents.items()}
+
+
 def _no_plan(result: Result) -> bool:
     return result.status in (Status.INFEASIBLE, Status.UNKNOWN) and not result.assignments
 
@@ -531,6 +559,8 @@ def _write(
     run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
     wait_boost = _params(settings).wait_boost
     run.figures["communities"] = community_figures.of_plan(plan.problem, plan.result, wait_boost)
+    if plan.split is not None:  # solved in parts (matcher.split): the run's figures say so
+        run.figures["split"] = plan.split
     session.commit()
     log.info("nightly run %s done (solved in %.3fs): %s", run.id, plan.solve_s, run.figures)
     for order_id in snapshot.deferred:
@@ -731,11 +761,11 @@ def begin_run(
     run in the background. Returns the run as it stands: ``running``; its page follows it."""
     street_id, day = _staff_run(settings, actor, date, now)
     now = now or utcnow()
-    run_id = _start(sessions, settings, street_id, day, "api", actor.user_id, now)
+    run_id = start_run_record(sessions, settings, street_id, day, "api", actor.user_id, now)
 
     def match() -> None:
-        with contextlib.suppress(NightlyFailed):  # recorded on the run, logged by _finish
-            _finish(sessions, settings, run_id, now)
+        with contextlib.suppress(NightlyFailed):  # recorded on the run, logged by finish_run
+            finish_run(sessions, settings, run_id, now)
 
     launch(match)
     with session_scope(sessions) as session:
