@@ -23,6 +23,8 @@ from api.store.statuses import OrderStatus
 from api.store.tables import OrderRow, OrderSeries, ResidentRow, Street, UserRow, utcnow
 from tests.api.conftest import PASSWORD, World, actor_named, login
 from tests.api.loop_support import tomorrow
+from tests.api.test_web_loop import listed
+from tests.api.test_web_staff import web_login
 
 ITEM = "S01"
 
@@ -148,7 +150,7 @@ def test_overdue_orders_are_flagged_and_listed(
     """An order past its deadline with its result still owed is overdue: flagged on its view,
     found by the list's ``overdue`` filter (and left out by ``overdue=false``); one cancelled
     after its deadline is not (nor one done or confirmed: ``is_overdue``). The API filter takes
-    true or false only."""
+    true or false only; the staff orders page's "overdue only" lists the same."""
     day = tomorrow(settings)
     owed, finished = (_open_order(sessions, settings, day) for _ in range(2))
     with sessions() as session:
@@ -172,6 +174,10 @@ def test_overdue_orders_are_flagged_and_listed(
     assert answer.status_code == 200 and [o["id"] for o in answer.json()["items"]] == [owed]
     assert answer.json()["items"][0]["due_at"].endswith("Z")
     assert client.get("/orders?overdue=maybe", headers=headers).status_code == 422
+    web_login(client, "staff")  # the orders page's "overdue only" box asks the same filter
+    page = client.get("/s/orders", params={"date_from": "", "overdue": "1"}).text
+    assert listed(page) == [owed] and 'name="overdue" value="1" checked' in page
+    assert finished in listed(client.get("/s/orders", params={"date_from": ""}).text)
 
 
 def test_only_an_order_owing_its_result_is_overdue() -> None:

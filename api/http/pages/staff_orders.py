@@ -198,6 +198,7 @@ class ListQuery:
     date_to: str
     status: str
     community_id: str
+    overdue: str = ""  # "1": only the overdue ones (past their deadline, result still owed)
 
     def filters(self) -> tuple[OrderFilters, list[str]]:
         """The service's filters, and the messages of the ones that could not be read (those
@@ -219,6 +220,7 @@ class ListQuery:
             date_to=day(self.date_to, "date_to"),
             status=status,
             community_id=community,
+            overdue=True if self.overdue == "1" else None,
         )
         return filters, problems
 
@@ -229,7 +231,7 @@ class ListQuery:
             "date_to": self.date_to,
             "status": self.status,
             "community_id": self.community_id,
-        }
+        } | ({"overdue": "1"} if self.overdue == "1" else {})
         return "/s/orders?" + urlencode(query | ({"page": page} if page else {}))
 
 
@@ -242,14 +244,15 @@ def order_list(
     date_to: str = "",
     status: str = "",
     community_id: str = "",
+    overdue: str = "",
     page: str = "1",
 ) -> Response:
-    """Orders in the staff member's scope, by date and time, filtered; the done visits on the
-    page can be ticked and confirmed together."""
+    """Orders in the staff member's scope, by date and time, filtered (``overdue=1``: only the
+    overdue ones); the done visits on the page can be ticked and confirmed together."""
     settings = request.app.state.settings
     if date_from is None:
         date_from = (local_today(settings) - dt.timedelta(days=DAYS_BACK)).isoformat()
-    query = ListQuery(date_from, date_to, status, community_id)
+    query = ListQuery(date_from, date_to, status, community_id, overdue)
     filters, problems = query.filters()
     number = page_from_query(page)
     found = orders.list_orders(session, actor, filters, number, ORDERS_PER_PAGE)
