@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
+from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
 from matcher.greedy import GreedyOutcome, greedy_assign
+from matcher.lns import LARGE_ORDERS, Neighbourhoods
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.reserve import reserves
@@ -32,6 +35,8 @@ def solve(
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
+    if len(contexts) > LARGE_ORDERS and not greedy.pin_errors:
+        return _solve_large(problem, params, eligibility, contexts, greedy, began, progress)
     outcome = run_cpsat(
         problem,
         contexts,
@@ -73,6 +78,66 @@ def solve(
         tuple(outcome.stages),
         began,
     )
+
+
+def _solve_large(
+    problem: Problem,
+    params: SolveParams,
+    eligibility: Eligibility,
+    contexts: list[OrderContext],
+    greedy: GreedyOutcome,
+    began: float,
+    progress: Progress | None,
+) -> Result:
+    """A street too large for one CP-SAT model in the time given: neighbourhood search from the
+    hand rule's plan (``matcher.lns``), which only ever takes strictly better plans that keep
+    within the hand rule's km per covered order: the result is never below the hand rule's
+    coverage, never above its travel per covered order, nor above its cost at equal coverage."""
+    search = Neighbourhoods(
+        problem, contexts, params, greedy.assignments, travel_reference=greedy.assignments
+    )
+    outcome = search.run(began + params.time_limit_s, began, progress)
+    coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
+    coverage = sum(contexts[i].weight for i in outcome.plans)
+    cost = outcome.cost / COST_SCALE
+    cost_bound = min(cost, cost_lower_bound(problem, contexts, coverage, params.weights))
+    stages = (
+        Stage(
+            name="coverage",
+            sense="max",
+            status=Status.OPTIMAL if outcome.coverage_after_phase >= coverable else Status.FEASIBLE,
+            objective=outcome.coverage_after_phase,
+            bound=coverable,
+            gap=_gap(outcome.coverage_after_phase, coverable),
+            runtime_s=outcome.phase_s[0],
+        ),
+        Stage(
+            name="cost",
+            sense="min",
+            status=Status.FEASIBLE,
+            objective=cost,
+            bound=cost_bound,
+            gap=_gap(cost, cost_bound),
+            runtime_s=outcome.phase_s[1],
+        ),
+    )
+    message = f"neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
+    return _result(
+        problem,
+        params,
+        "cpsat",
+        eligibility,
+        contexts,
+        outcome.plans,
+        Status.FEASIBLE,
+        stages,
+        began,
+        message,
+    )
+
+
+def _gap(objective: float, bound: float) -> float:
+    return abs(bound - objective) / max(abs(objective), 1e-9) if objective or bound else 0.0
 
 
 def prepare(
