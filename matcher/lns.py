@@ -37,8 +37,8 @@ from matcher.params import ObjectiveWeights, SolveParams
 log = logging.getLogger("qunbang.matcher.lns")
 
 LARGE_ORDERS = 2500  # above this many orders, ``solve`` searches by neighbourhoods
-WINDOW_ORDERS = 150  # orders freed per step
-STEP_DETERMINISTIC_S = 2.0  # CP-SAT's deterministic time per step (about wall seconds, idle)
+WINDOW_ORDERS = 60  # orders freed per step (bench/README.md: 40-150 measured)
+STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ idle seconds)
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
 
 
