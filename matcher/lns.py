@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ LARGE_ORDERS = 2500  # above this many orders, ``solve`` searches by neighbourho
 WINDOW_ORDERS = 60  # orders freed per step (bench/README.md: 40-150 measured)
 STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ idle seconds)
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
+THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 
 
 @dataclass
@@ -104,7 +106,11 @@ class Neighbourhoods:
             for candidate in ctx.candidates:
                 self.orders_of.setdefault(candidate.helper, []).append(ctx.index)
         self.rng = random.Random(params.seed)
-        self.steps = self.improved = 0
+        self.steps = self.improved = self.collisions = 0
+        self.threads = max(1, min(params.workers, THREADS))
+        self.lock = threading.Lock()
+        self.version = 0
+        self.changed: dict[int, int] = {}  # helper -> version of the last change to their day
 
     # ------------------------------------------------------------------ the search
 
@@ -118,14 +124,7 @@ class Neighbourhoods:
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
-        visited: set[int] = set()
-        for seed in open_orders:
-            if time.perf_counter() >= min(coverage_until, deadline) - 0.05:
-                break
-            if seed in visited or seed in self.plans:
-                continue
-            if self.step(seed, min(coverage_until, deadline), visited):
-                self._report(progress, "coverage", began)
+        self._sweep(open_orders, min(coverage_until, deadline), "coverage", progress, began)
         coverage, cost_after_coverage = plan_value(self.problem, self.contexts, self.plans, weights)
         phases = [time.perf_counter() - phase_began]
         if progress is not None:  # the cost stage starts from the coverage stage's plan
@@ -135,15 +134,8 @@ class Neighbourhoods:
         order = [c.index for c in self.contexts]
         while time.perf_counter() < deadline - 0.05:
             self.rng.shuffle(order)
-            visited = set()
             before = self.improved
-            for seed in order:
-                if time.perf_counter() >= deadline - 0.05:
-                    break
-                if seed in visited:
-                    continue
-                if self.step(seed, deadline, visited):
-                    self._report(progress, "cost", began)
+            self._sweep(order, deadline, "cost", progress, began)
             if self.improved == before:
                 break  # a whole sweep found nothing better: a local optimum
         phases.append(time.perf_counter() - phase_began)
@@ -158,10 +150,51 @@ class Neighbourhoods:
             phases,
         )
 
+    def _sweep(
+        self,
+        seeds: list[int],
+        until: float,
+        stage: str,
+        progress: Progress | None,
+        began: float,
+    ) -> None:
+        """Steps at the seeds in turn, skipping orders already in a window of this sweep (and,
+        for coverage, orders already planned), on ``self.threads`` threads."""
+        visited: set[int] = set()
+        pending = iter(seeds)
+
+        def next_seed() -> int | None:
+            with self.lock:
+                for seed in pending:
+                    if seed in visited or (stage == "coverage" and seed in self.plans):
+                        continue
+                    return seed
+                return None
+
+        def work() -> None:
+            while time.perf_counter() < until - 0.05:
+                seed = next_seed()
+                if seed is None:
+                    return
+                if self.step(seed, until, visited):
+                    self._report(progress, stage, began)
+
+        if self.threads == 1:
+            work()
+            return
+        workers = [threading.Thread(target=work) for _ in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
     def _report(self, progress: Progress | None, stage: str, began: float) -> None:
         if progress is None:
             return
-        coverage, cost = plan_value(self.problem, self.contexts, self.plans, self.params.weights)
+        with self.lock:
+            coverage, cost = plan_value(
+                self.problem, self.contexts, self.plans, self.params.weights
+            )
         value = coverage if stage == "coverage" else cost / COST_SCALE
         progress(stage, value, 0.0 if stage == "cost" else value, time.perf_counter() - began)
 
@@ -186,26 +219,40 @@ class Neighbourhoods:
 
     def step(self, seed: int, deadline: float, visited: set[int]) -> bool:
         """Re-solve the window around ``seed``; keep the result when strictly better (then
-        True). The window's orders join ``visited``."""
-        free = self.neighbourhood(seed)
-        visited.update(free)
-        self.steps += 1
-        window = Window(
-            self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
-        )
+        True). The window's orders join ``visited``.
+
+        Threads solve windows side by side; a result is dropped when another thread changed,
+        meanwhile, the visits of any of its candidate helpers (every helper whose day the
+        window's model describes), so each kept change was made on the plan as it stands."""
+        with self.lock:
+            free = self.neighbourhood(seed)
+            visited.update(free)
+            self.steps += 1
+            window = Window(
+                self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
+            )
+            snapshot = self.version
         better = window.solve(self.params, deadline, self.step_dt)
-        if better is not None and self.cap is not None:
-            # The window model holds the cap in whole metres; check it again in exact km.
-            trial = {i: p for i, p in self.plans.items() if i not in set(free)} | better
-            km = sum(_km(self.contexts, trial, i) for i in trial)
-            if km * self.cap.orders > self.cap.km * len(trial) + 1e-9:
-                better = None
-        if better is not None:
+        if better is None:
+            return False
+        with self.lock:
+            if any(self.changed.get(h, -1) > snapshot for h in window.helpers):
+                self.collisions += 1
+                return False
+            if self.cap is not None:
+                # The window model holds the cap in whole metres; check it again in exact km.
+                trial = {i: p for i, p in self.plans.items() if i not in set(free)} | better
+                km = sum(_km(self.contexts, trial, i) for i in trial)
+                if km * self.cap.orders > self.cap.km * len(trial) + 1e-9:
+                    return False
             self.improved += 1
             for order in free:
                 self.plans.pop(order, None)
             self.plans.update(better)
-        return better is not None
+            self.version += 1
+            for helper in window.helpers:
+                self.changed[helper] = self.version
+        return True
 
 
 @dataclass(frozen=True)
@@ -248,7 +295,7 @@ class Window:
         outside = [i for i in plans if i not in free_set]
         self.outside_metres = sum(_metres(contexts, plans, i) for i in outside) if cap else 0
         self.outside_orders = len(outside)
-        helpers = {c.helper for o in free for c in contexts[o].candidates}
+        self.helpers = helpers = {c.helper for o in free for c in contexts[o].candidates}
         fixed = sorted(
             i for i, (team, _) in plans.items() if i not in free_set and helpers & set(team)
         )

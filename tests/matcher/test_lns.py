@@ -71,11 +71,12 @@ def test_large_path_is_never_worse_than_the_hand_rule(small_windows: None, prob:
     _check_not_worse(prob, PARAMS)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_large_path_on_a_generated_street(small_windows: None, seed: int) -> None:
-    """On a generated street the large path keeps the guarantees and reports both stages."""
+@pytest.mark.parametrize(("seed", "workers"), [(0, 1), (1, 1), (0, 2), (2, 2)])
+def test_large_path_on_a_generated_street(small_windows: None, seed: int, workers: int) -> None:
+    """On a generated street the large path keeps the guarantees and reports both stages, also
+    with two threads solving windows side by side."""
     problem = generate_street(preset("tiny", seed=seed))
-    result = _check_not_worse(problem, PARAMS)
+    result = _check_not_worse(problem, PARAMS.model_copy(update={"workers": workers}))
     assert [s.name for s in result.stages] == ["coverage", "cost"]
     assert result.stages[1].bound <= result.stages[1].objective + 1e-9
 
