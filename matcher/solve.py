@@ -38,7 +38,7 @@ def solve(
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
     if len(contexts) > LARGE_ORDERS and not greedy.pin_errors:
-        return _solve_large(problem, params, eligibility, contexts, greedy, began, progress)
+        return _search(problem, params, eligibility, contexts, greedy.assignments, began, progress)
     start: Mapping[int, Plan] = greedy.assignments
     start_s = greedy.runtime_s
     if not greedy.pin_errors:
@@ -51,10 +51,16 @@ def solve(
         began,
         progress,
         hint_is_plan=not greedy.pin_errors,
+        retry_coverage=bool(greedy.pin_errors),
     )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
             return _infeasible(problem, params, "cpsat", "the pinned assignments conflict", began)
+        if not greedy.pin_errors and time.perf_counter() - began < params.time_limit_s - 0.5:
+            # A busy machine: the whole model found nothing in the coverage share. Search by
+            # neighbourhoods from the starting plan for the rest of the time instead.
+            note = "the whole model found no plan in its share of the time; "
+            return _search(problem, params, eligibility, contexts, start, began, progress, note)
         if greedy.pin_errors:  # greedy's plan drops a pin, so it is no answer either
             message = "time limit: no plan keeping every pinned assignment was found"
             return _infeasible(problem, params, "cpsat", message, began, Status.UNKNOWN)
@@ -88,22 +94,22 @@ def solve(
     )
 
 
-def _solve_large(
+def _search(
     problem: Problem,
     params: SolveParams,
     eligibility: Eligibility,
     contexts: list[OrderContext],
-    greedy: GreedyOutcome,
+    start: Mapping[int, Plan],
     began: float,
     progress: Progress | None,
+    note: str = "",
 ) -> Result:
-    """A street too large for one CP-SAT model in the time given: neighbourhood search from the
-    hand rule's plan (``matcher.lns``), which only ever takes strictly better plans that keep
-    within the hand rule's km per covered order: the result is never below the hand rule's
-    coverage, never above its travel per covered order, nor above its cost at equal coverage."""
-    search = Neighbourhoods(
-        problem, contexts, params, greedy.assignments, travel_reference=greedy.assignments
-    )
+    """Neighbourhood search (``matcher.lns``) from ``start`` until the time limit: for streets too
+    large for one CP-SAT model, and when the whole model found nothing in its share of the time.
+    It only ever takes strictly better plans that keep within the start's km per covered order:
+    from the hand rule's plan, the result is never below its coverage, never above its travel
+    per covered order, nor above its cost at equal coverage."""
+    search = Neighbourhoods(problem, contexts, params, start, travel_reference=start)
     outcome = search.run(began + params.time_limit_s, began, progress)
     coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
     coverage = sum(contexts[i].weight for i in outcome.plans)
@@ -129,7 +135,9 @@ def _solve_large(
             runtime_s=outcome.phase_s[1],
         ),
     )
-    message = f"neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
+    message = (
+        f"{note}neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
+    )
     return _result(
         problem,
         params,

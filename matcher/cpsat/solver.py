@@ -67,9 +67,12 @@ def run_cpsat(
     began: float,
     progress: Progress | None = None,
     hint_is_plan: bool = True,
+    retry_coverage: bool = True,
 ) -> CpsatOutcome:
     """Solve both stages within ``params.time_limit_s`` counted from ``began``. ``hint_is_plan``
-    says the hint keeps every pin, so it is a solution of the model."""
+    says the hint keeps every pin, so it is a solution of the model. ``retry_coverage``: when
+    the coverage stage finds nothing in its share, give it the rest of the time (else return,
+    so the caller can use the time otherwise)."""
     model = cp_model.CpModel()
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
@@ -96,7 +99,7 @@ def run_cpsat(
         began,
     )
     remaining = params.time_limit_s - (time.perf_counter() - began)
-    if stage1.status is Status.UNKNOWN and remaining > 1.0:
+    if retry_coverage and stage1.status is Status.UNKNOWN and remaining > 1.0:
         # Large streets may not finish presolve within the coverage share: the cost stage is
         # pointless without a plan, so coverage gets the rest of the time instead.
         stage1, plans = _run_stage(

@@ -126,3 +126,30 @@ def test_quick_cost_bound_is_below_the_optimal_cost(prob: Problem) -> None:
     _, contexts, _ = prepare(prob, params)
     bound = cost_lower_bound(prob, contexts, result.weighted_coverage, params.weights)
     assert bound <= result.stages[1].objective + 1e-6
+
+
+def test_whole_model_finding_nothing_falls_back_to_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the whole CP-SAT model finds no plan in its share of the time (a busy machine), the
+    rest of the time goes to neighbourhood search from the hand rule's plan, never worse than it."""
+    from matcher.cpsat.solver import CpsatOutcome
+    from matcher.result import Stage
+
+    def nothing(*args: object, **kwargs: object) -> CpsatOutcome:
+        stage = Stage(
+            name="coverage",
+            sense="max",
+            status=Status.UNKNOWN,
+            objective=0.0,
+            bound=0.0,
+            gap=1.0,
+            runtime_s=0.0,
+        )
+        return CpsatOutcome(None, [stage])
+
+    monkeypatch.setattr(solve_module, "run_cpsat", nothing)
+    problem = generate_street(preset("tiny", seed=2))
+    result = _check_not_worse(problem, PARAMS)
+    assert "neighbourhood search" in result.message
+    assert [s.name for s in result.stages] == ["coverage", "cost"]
