@@ -6,9 +6,12 @@ a generalized assignment problem: each order uses minutes of one helper's day, a
 *regret* is how much worse its second-best helper with room is than its best; the order with the
 largest regret goes to its best helper first, so orders with few good options are placed before
 those options are taken. Several measures of "best" are tried (minutes relative to the helper's
-room, minutes, cost) and the plan covering most weighted demand, then cheapest, is kept; a pass of
-single moves to cheaper helpers with room follows. CP-SAT starts from this plan when it is better
-than the hand rule's (``matcher.solve``).
+room, minutes, cost, and the share of room plus a few weights of relative cost) and the plan
+covering most weighted demand, then cheapest, is kept; a pass of single moves to cheaper helpers
+with room follows. The mixed measures matter on Yagiura's type E, where cheap helpers are the
+ones with little room: there they bring the start from about five times the best known cost to
+within 2-30 % of it (e201600: 1,125,674 to 184,008 against 180,645). CP-SAT starts from this
+plan when it is better than the hand rule's (``matcher.solve``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from matcher.cpsat.solver import Plan
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
 
+MIXES = (0.1, 0.3, 1.0, 3.0)  # weights of relative cost added to the share of a helper's room
 MAX_CELLS = 4_000_000  # orders x helpers beyond which the dense arrays are not worth it
 
 
@@ -59,7 +63,10 @@ def regret_plan(
     orders = np.array([p.max_orders for p in people], dtype=np.int64)
     weight = np.array([c.weight for c in contexts], dtype=float)
     best: tuple[float, float, np.ndarray] | None = None
-    for desirability in (-minutes / np.maximum(room, 1)[None, :], -minutes, -cost):
+    share = minutes / np.maximum(room, 1)[None, :]
+    spread = cost / max(1.0, float(np.nanmax(np.where(np.isfinite(cost), cost, 0.0))))
+    measures = [-share, -minutes, -cost] + [-(share + mix * spread) for mix in MIXES]
+    for desirability in measures:
         agent = _largest_regret(desirability, minutes, room.copy(), orders.copy())
         _improve(agent, minutes, cost, room.copy(), orders.copy())
         covered = agent >= 0
