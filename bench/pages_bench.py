@@ -1,12 +1,15 @@
 """Every page's latency on the demo street, as a browser meets it: p50/p95/max per page.
 
 Seeds the demo street (1,200 helpers, 600 orders), runs its nightly, gives a volunteer, a
-resident and staff accounts, starts ``qunbang serve`` on 127.0.0.1 and, for every GET page of
-the app (found as the app finds them: the ``router`` of each ``api.http.pages`` module), logs
-in as the page's user (``/s/``: street staff, ``/v/``: the volunteer, ``/r/``: the resident, the
-rest: nobody), fills path parameters with real ids and fetches it ``--requests`` times after one
-untimed visit. The run page (``/s/``) is also timed with the demo day chosen and for community
-staff. Pages over 300 ms at p95 are marked. Run by hand:
+resident, a grid worker (of that resident's grid, which also holds a few management-type
+people), a family account (linked to that resident, approved) and staff accounts, starts
+``qunbang serve`` on 127.0.0.1 and, for every GET page of the app (found as the app finds them:
+the ``router`` of each ``api.http.pages`` module), logs in as the page's user (``/s/``: street
+staff, ``/v/``: the volunteer, ``/r/``: the resident, ``/g/``: the grid worker, the rest:
+nobody), fills path parameters with real ids and fetches it ``--requests`` times after one
+untimed visit. The resident pages are timed for the family account too, the run page (``/s/``)
+with the demo day chosen and for community staff. Pages over 300 ms at p95 are marked. Run by
+hand:
 
     .venv/bin/python bench/pages_bench.py [--database sqlite|URL] [--requests 30]
 """
@@ -27,6 +30,7 @@ from pathlib import Path
 import httpx
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -34,14 +38,25 @@ from service_bench import start_server
 
 from api.http import pages
 from api.services.accounts.auth import add_user
-from api.services.ledger.demo import ensure_demo_helper, ensure_demo_street
+from api.services.ledger.demo import Accounts, ensure_demo_helper, ensure_demo_street
 from api.services.matching.nightly import run_nightly
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
-from api.store.tables import FollowUpRow, OfferRow, OrderRow, RunRow, UserRow
+from api.store.tables import (
+    FamilyLinkRow,
+    FollowUpRow,
+    ManagedPersonRow,
+    OfferRow,
+    OrderRow,
+    ResidentRow,
+    RunRow,
+    UserRow,
+)
 
 TARGET_MS = 300.0
-PREFIX_ROLE = {"/s/": "staff", "/v/": "volunteer", "/r/": "resident"}
+PREFIX_ROLE = {"/s/": "staff", "/v/": "volunteer", "/r/": "resident", "/g/": "gridworker"}
+ALSO_AS = {"resident": "family"}  # the family account uses the resident pages too
+MANAGED_IN_GRID = 12  # management-type people in the grid worker's grid
 SKIPPED = {"/lang/{code}", "/logout"}  # a redirect, not a page
 
 
@@ -105,6 +120,7 @@ def seed(settings: Settings) -> tuple[dict[str, str], dict[str, tuple[str, str]]
                 street_id=demo.street_id,
                 resident_id=order.resident_id,
             )
+            intake_accounts(session, session.get_one(ResidentRow, order.resident_id), accounts)
             session.commit()
         ids = {
             "helper_id": str(helper_id),
@@ -123,8 +139,31 @@ def seed(settings: Settings) -> tuple[dict[str, str], dict[str, tuple[str, str]]
         "community": (accounts.community_staff, accounts.password),
         "volunteer": (accounts.helper, accounts.password),
         "resident": ("bench-resident", accounts.password),
+        "gridworker": ("bench-gridworker", accounts.password),
+        "family": ("bench-family", accounts.password),
     }
     return ids, logins
+
+
+def intake_accounts(session: Session, resident: ResidentRow, accounts: Accounts) -> None:
+    """A grid worker of the resident's grid (with a few management-type people in it) and a
+    family account linked to the resident, the link approved by the demo's staff."""
+    if resident.grid_id is None:
+        raise SystemExit("the demo resident has no grid: no grid worker to measure")
+    add_user(session, "bench-gridworker", accounts.password, "grid_worker",
+             street_id=resident.street_id, community_id=resident.community_id,
+             grid_id=resident.grid_id)  # fmt: skip
+    family = add_user(session, "bench-family", accounts.password, "family",
+                      street_id=resident.street_id)  # fmt: skip
+    staff = session.scalars(select(UserRow.id).where(UserRow.username == accounts.staff)).one()
+    session.add(FamilyLinkRow(user_id=family.id, resident_id=resident.id, relation="女儿",
+                              status="approved", decided_by=staff))  # fmt: skip
+    session.add_all(
+        ManagedPersonRow(code=f"BENCH-M{n}", name=f"管理对象{n}", street_id=resident.street_id,
+                         community_id=resident.community_id, grid_id=resident.grid_id,
+                         phone=f"135000000{n:02d}", address=f"{n}号楼", note="每月走访")
+        for n in range(1, MANAGED_IN_GRID + 1)
+    )  # fmt: skip
 
 
 def page_routes() -> Iterator[str]:
@@ -132,7 +171,7 @@ def page_routes() -> Iterator[str]:
     for module in pkgutil.iter_modules(pages.__path__):
         router = getattr(importlib.import_module(f"api.http.pages.{module.name}"), "router", None)
         for route in router.routes if router is not None else []:
-            if isinstance(route, APIRoute) and "GET" in route.methods:
+            if isinstance(route, APIRoute) and "GET" in (route.methods or ()):
                 yield route.path
 
 
@@ -158,8 +197,11 @@ def measure(
             continue
         role = next((r for p, r in PREFIX_ROLE.items() if path.startswith(p)), "nobody")
         plan.append((path, role))
+        if role in ALSO_AS:
+            plan.append((path, ALSO_AS[role]))
     run_day = f"/s/?date={ids['date']}"
     plan += [(run_day, "staff"), (run_day, "community"), ("/s/", "community")]
+    plan.append((f"/g/order?resident_id={ids['resident_id']}", "gridworker"))
     clients = {role: client(base, logins.get(role)) for role in {r for _, r in plan}}
     rows = []
     try:

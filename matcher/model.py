@@ -193,8 +193,17 @@ class Resident(Frozen):
     location: Location
     priority_weight: float = Field(default=1.0, gt=0, le=100)
     circle: tuple[str, ...] = ()
+    # Each circle member's continuity multiplier, aligned with ``circle`` (empty: all 1.0);
+    # good scores raise it (``matcher.circles``, ``matcher.weights.continuity_units``).
+    circle_weights: tuple[Annotated[float, Field(ge=1.0, le=100)], ...] = ()
     preferred_gender: Gender | None = None
     language: str | None = None
+
+    @model_validator(mode="after")
+    def _check_circle_weights(self) -> Resident:
+        if self.circle_weights and len(self.circle_weights) != len(self.circle):
+            raise ProblemError("resident", self.id, "circle_weights", "not one per circle member")
+        return self
 
 
 class Order(Frozen):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from matcher.model import Order, Problem
+from matcher.model import Order, Problem, Resident
 
 WEIGHT_SCALE = 100
 
@@ -28,3 +28,17 @@ def continuity_misses(circle: Iterable[str], helpers: Iterable[str]) -> tuple[in
         return 0, 0
     team = list(helpers)
     return sum(h not in familiar for h in team), len(team)
+
+
+def continuity_units(resident: Resident, helper: str) -> float:
+    """Continuity units charged for sending ``helper`` to ``resident`` (the objective multiplies
+    them by ``weights.continuity``). Without pair weights this is ``continuity_misses`` for one
+    member: 1 outside the circle, 0 in it, 0 for a resident with no circle. A pair weight above 1
+    (``Resident.circle_weights``: good scores) makes the others cost more: everyone is charged
+    the resident's highest weight less their own (outsiders' own is 0), so costs stay
+    non-negative and the best-liked member costs nothing."""
+    if not resident.circle:
+        return 0.0
+    weights = resident.circle_weights or (1.0,) * len(resident.circle)
+    own = dict(zip(resident.circle, weights, strict=True)).get(helper, 0.0)
+    return max(weights) - own

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from api.cli import service as cli_service
+from api.cli.circles import circles_app
 from api.cli.language import UnknownLanguage, cli_locale, offered
 from api.cli.printing import console, print_comparison, print_summaries, print_unmatched
 from api.cli.report import report as report_command
@@ -49,6 +50,7 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(cli_service.user_app, name="user")
 app.add_typer(cli_service.db_app, name="db")
 app.add_typer(street_app, name="street")
+app.add_typer(circles_app, name="circles")
 app.command(
     "demo",
     help=lazy(

@@ -13,6 +13,7 @@ are ``services.errors`` exceptions, which the HTTP edge and the command line tur
 - ``ledger``: the street's people and catalogue, imports and exports, seeding and the demo.
 - ``messages``: the notification outbox, the ticker, leases.
 - ``accounts``: users, tokens and logins, the audit log.
+- ``circles``: care circles: each pair's facts, staff's choices, the street's target and planner.
 - ``reports``: the monthly and quarterly figures for superiors, as a table and an XLSX file.
 - ``operations``: the health check and the figures ``/metrics`` shows, read from the database.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false
+
 from api.i18n import gettext as _
 from api.services.errors import NotFound
 from api.store.statuses import Role
@@ -55,6 +57,24 @@ class Actor:
                 and self.may_see_community(street_id, community_id)
             )
         return False
+
+    def person_scope(
+        self,
+        street_id: SQLColumnExpression[int],
+        community_id: SQLColumnExpression[int],
+        grid_id: SQLColumnExpression[int | None],
+    ) -> ColumnElement[bool]:
+        """``may_see_person`` as a condition on a query's columns of a person (a resident, a
+        management-type person; an order's street may stand for its resident's): the same rule,
+        written beside it so that the two cannot drift (tests/api/test_actor.py compares them)."""
+        if self.role not in (Role.STAFF, Role.GRID_WORKER) or self.street_id is None:
+            return false()
+        where = street_id == self.street_id
+        if self.community_id is not None:
+            where = and_(where, community_id == self.community_id)
+        if self.role == Role.GRID_WORKER:
+            return and_(where, grid_id == self.grid_id) if self.grid_id is not None else false()
+        return where
 
 
 def actor_of(user: UserRow) -> Actor:

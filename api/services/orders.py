@@ -207,14 +207,9 @@ def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
 
 def scope_orders(stmt: AnySelect, actor: Actor) -> AnySelect:
     """Narrow a select over orders (joined to residents) to what the caller may see."""
-    if actor.role == "staff":
-        stmt = stmt.where(OrderRow.street_id == actor.street_id)
-        if actor.community_id is not None:
-            stmt = stmt.where(ResidentRow.community_id == actor.community_id)
-        return stmt
-    if actor.role == Role.GRID_WORKER and actor.grid_id is not None:
+    if actor.role in (Role.STAFF, Role.GRID_WORKER):
         return stmt.where(
-            OrderRow.street_id == actor.street_id, ResidentRow.grid_id == actor.grid_id
+            actor.person_scope(OrderRow.street_id, ResidentRow.community_id, ResidentRow.grid_id)
         )
     if actor.speaks_for_resident:
         return stmt.where(OrderRow.resident_id == actor.resident_id)
@@ -514,14 +509,9 @@ def list_series(
 ) -> Page[SeriesView]:
     """Recurring orders in the caller's scope, newest first."""
     stmt = select(OrderSeries).join(ResidentRow, ResidentRow.id == OrderSeries.resident_id)
-    if actor.role == "staff":
-        stmt = stmt.where(ResidentRow.street_id == actor.street_id)
-        if actor.community_id is not None:
-            stmt = stmt.where(ResidentRow.community_id == actor.community_id)
-    elif actor.role == Role.GRID_WORKER:
+    if actor.role in (Role.STAFF, Role.GRID_WORKER):
         stmt = stmt.where(
-            ResidentRow.street_id == actor.street_id,
-            ResidentRow.grid_id == (actor.grid_id or -1),
+            actor.person_scope(ResidentRow.street_id, ResidentRow.community_id, ResidentRow.grid_id)
         )
     else:
         stmt = stmt.where(OrderSeries.resident_id == (actor.resident_id or -1))

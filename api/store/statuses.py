@@ -101,6 +101,8 @@ class PointsKind(StrEnum):
     BASE = "base"
     BONUS = "bonus"
     REVERSAL = "reversal"
+    WISH = "wish"  # points a confirmed micro-wish pays (微心愿)
+    REDEMPTION = "redemption"  # a debit: points spent in the street's shop (积分兑换)
 
 
 class Role(StrEnum):
@@ -110,6 +112,42 @@ class Role(StrEnum):
     RESIDENT = "resident"
     GRID_WORKER = "grid_worker"  # 网格员: one grid of a community (``users.grid_id``)
     FAMILY = "family"  # 亲情代理: orders for the residents staff linked to the account
+
+
+class PartnerKind(StrEnum):
+    """A partner unit (共建单位) of a street: a company (a shop among them) or a party branch."""
+
+    COMPANY = "company"
+    PARTY_BRANCH = "party_branch"
+
+
+class WishKind(StrEnum):
+    THING = "thing"
+    SERVICE = "service"
+
+
+class WishStatus(StrEnum):
+    """A micro-wish (微心愿): open → claimed → confirmed (staff saw it fulfilled; points paid);
+    a claim may be released (back to open); open or claimed it may be cancelled."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class ShopItemKind(StrEnum):
+    GOODS = "goods"
+    SERVICE = "service"
+
+
+class RedemptionStatus(StrEnum):
+    """A redemption's receipt: issued (points debited, stock taken) → used at the counter, or
+    cancelled (points credited back, stock restored)."""
+
+    ISSUED = "issued"
+    USED = "used"
+    CANCELLED = "cancelled"
 
 
 class FamilyLinkStatus(StrEnum):

@@ -43,11 +43,17 @@ from api.store.statuses import (
     NotificationStatus,
     OfferStatus,
     OrderStatus,
+    PartnerKind,
+    RedemptionStatus,
     Role,
     RunKind,
     RunStatus,
+    ShopItemKind,
+    WishKind,
+    WishStatus,
     sql_in,
 )
+from matcher.circles import StaffChoice
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -98,6 +104,12 @@ class Street(Base):
     )
     follow_up_sample_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    # The circle target (migration 0012, ``matcher.circle_plan.CircleTarget``): residents of
+    # these categories should have at least this many circle members covering their usual skills.
+    circle_size: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    circle_categories: Mapped[list[Any]] = mapped_column(
+        default=lambda: ["living_alone"], server_default=text("'[\"living_alone\"]'")
+    )
 
 
 class Community(Base):
@@ -540,6 +552,28 @@ class PointsEntry(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
+class CirclePair(Base):
+    """Staff's last choice about a helper in a resident's care circle (migration 0012): added or
+    removed, and how many low scores they kept the helper through. Membership itself is derived
+    (``matcher.circles.standing``: the ledger, visits, scores and this choice); every change is
+    also in the audit log."""
+
+    __tablename__ = "circle_pairs"
+    __table_args__ = (
+        UniqueConstraint("resident_id", "helper_id"),
+        CheckConstraint(f"staff IS NULL OR {sql_in('staff', StaffChoice)}", name="staff"),
+        CheckConstraint("kept_lows >= 0", name="kept_lows"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    staff: Mapped[str | None] = mapped_column(String(16))  # a StaffChoice
+    kept_lows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    added_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # staff's last addition
+    changed_at: Mapped[dt.datetime] = _created()
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 # ----------------------------------------------------------------------------- people who log in
 
 ROLES = tuple(Role)
@@ -682,3 +716,163 @@ class CacheStamp(Base):
     __tablename__ = "cache_stamps"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     stamp: Mapped[str] = mapped_column(String(32))
+
+
+# ----------------------------------------------------------------------------- wishes and the shop
+# Migration 0015: partner units (共建单位), standing volunteer teams, micro-wishes (微心愿) and
+# the street's points shop (积分兑换超市). Read and written by ``api.services.wishes`` and
+# ``api.services.shop``.
+
+
+class PartnerUnitRow(Base):
+    """A partner unit (共建单位) of a street, registered by staff: a company (a partner shop
+    among them) or a party branch. It claims micro-wishes and may offer goods in the shop."""
+
+    __tablename__ = "partner_units"
+    __table_args__ = (
+        UniqueConstraint("street_id", "name"),
+        CheckConstraint(sql_in("kind", PartnerKind), name="kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    contact: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class VolunteerTeamRow(Base):
+    """A standing volunteer team (志愿服务队) of a street: named helpers who take micro-wishes
+    together. (An order's team claim, 集体认领, names its teammates each time instead.)"""
+
+    __tablename__ = "volunteer_teams"
+    __table_args__ = (UniqueConstraint("street_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class TeamMemberRow(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[int] = mapped_column(ForeignKey("volunteer_teams.id"), primary_key=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), primary_key=True, index=True)
+
+
+CLAIMED_WISH = sql_in("status", (WishStatus.CLAIMED, WishStatus.CONFIRMED))
+
+
+class WishRow(Base):
+    """A micro-wish (微心愿) of a resident, posted by them or by staff on their behalf: a thing
+    or a small service, worth ``points`` to whoever fulfils it. Claimed by a helper (alone, or
+    for their standing team: ``claim_team_id``) or by a partner unit (``claim_partner_id``,
+    recorded by staff); ``version`` is the compare-and-set of every change of status."""
+
+    __tablename__ = "wishes"
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", WishKind), name="kind"),
+        CheckConstraint(sql_in("status", WishStatus), name="status"),
+        CheckConstraint("points >= 0", name="points"),
+        CheckConstraint(
+            f"({CLAIMED_WISH}) = (claim_helper_id IS NOT NULL OR claim_partner_id IS NOT NULL)",
+            name="claimant",
+        ),
+        CheckConstraint(
+            "claim_partner_id IS NULL OR (claim_helper_id IS NULL AND claim_team_id IS NULL)",
+            name="one_claimant",
+        ),
+        CheckConstraint("claim_team_id IS NULL OR claim_helper_id IS NOT NULL", name="team_by"),
+        Index("ix_wishes_street_id_status", "street_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=WishStatus.OPEN)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    posted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
+    claim_helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"), index=True)
+    claim_team_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer_teams.id"))
+    claim_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner_units.id"))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # cancelled
+
+    resident: Mapped[ResidentRow] = relationship(lazy="joined")
+
+
+class WishPaymentRow(Base):
+    """The points a confirmed wish paid one helper: one ``wish`` entry of the points ledger,
+    at most one per wish and helper (paid once)."""
+
+    __tablename__ = "wish_payments"
+    __table_args__ = (UniqueConstraint("wish_id", "helper_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wish_id: Mapped[int] = mapped_column(ForeignKey("wishes.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("points_entries.id"), unique=True)
+
+
+class ShopItemRow(Base):
+    """Goods or a service in a street's points shop, offered by the street or a partner unit
+    (``partner_id``), at a counter of the street or of one community (``community_id``), for
+    ``price`` points each. ``stock`` never goes below 0 (a CHECK and every redemption's
+    compare-and-set)."""
+
+    __tablename__ = "shop_items"
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", ShopItemKind), name="kind"),
+        CheckConstraint("price > 0", name="price"),
+        CheckConstraint("stock >= 0", name="stock"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner_units.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    price: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class RedemptionRow(Base):
+    """A redemption (积分兑换) and its receipt: ``quantity`` of an item for ``points`` in all,
+    debited by the ``redemption`` entry ``debit_entry_id``; the shop checks ``code`` and marks
+    it used. A cancelled one names the reversal that credited the points back."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        CheckConstraint(sql_in("status", RedemptionStatus), name="status"),
+        CheckConstraint("quantity >= 1", name="quantity"),
+        CheckConstraint("points > 0", name="points"),
+        CheckConstraint("(status = 'cancelled') = (refund_entry_id IS NOT NULL)", name="refund"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("shop_items.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=RedemptionStatus.ISSUED)
+    debit_entry_id: Mapped[int] = mapped_column(ForeignKey("points_entries.id"), unique=True)
+    refund_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("points_entries.id"), unique=True
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    item: Mapped[ShopItemRow] = relationship(lazy="joined")

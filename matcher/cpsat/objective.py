@@ -12,7 +12,7 @@ from matcher.candidates import Candidate, OrderContext
 from matcher.cpsat.variables import Variables
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
-from matcher.weights import continuity_misses
+from matcher.weights import continuity_units
 
 COST_SCALE = 100
 
@@ -27,11 +27,11 @@ def pair_cost(
 ) -> int:
     """Scaled cost of sending ``candidate`` to the order: travel, continuity, preference.
 
-    Continuity counts ``matcher.weights.continuity_misses`` for this one member, as the figures
-    do for the whole team (a team's misses are the sum of its members')."""
-    circle = problem.resident(ctx.order.resident).circle
-    misses, _ = continuity_misses(circle, (problem.helpers[candidate.helper].id,))
-    cost = weights.travel * candidate.leg.km_round_trip + weights.continuity * misses
+    Continuity counts ``matcher.weights.continuity_units`` for this one member: a miss of the
+    resident's circle, as the figures count it, scaled by the circle's pair weights."""
+    resident = problem.resident(ctx.order.resident)
+    units = continuity_units(resident, problem.helpers[candidate.helper].id)
+    cost = weights.travel * candidate.leg.km_round_trip + weights.continuity * units
     if candidate.gender_mismatch:
         cost += weights.preference
     return round(COST_SCALE * cost)

@@ -498,7 +498,7 @@ def test_nightly_solve_runs_at_lower_cpu_priority_and_reports_errors(
         return "result"
 
     monkeypatch.setattr(nightly, "solve", fake_solve)
-    settings = Settings(database_url="sqlite://", nightly_nice=7)
+    settings = Settings(database_url="sqlite://", nightly_nice=7, nightly_idle=True)
     params = nightly._params(settings)
     assert nightly._solve_politely("p", params, settings) == "result"  # type: ignore[arg-type]
     assert seen == [(max(7, before[0]), os.SCHED_IDLE)] and me() == before

@@ -47,6 +47,7 @@ from api.store.tables import (
     Grid,
     HelperRow,
     ItemRow,
+    ManagedPersonRow,
     NotificationRow,
     OfferRow,
     OrderRow,
@@ -268,9 +269,10 @@ def ids(sessions: Sessions, settings: Settings, world: World) -> Ids:
 
 
 def intake_accounts(session: Session, settings: Settings, staff: Actor, day: dt.date) -> int:
-    """A grid worker of resident1's grid, a family account linked to resident1 (approved) and
-    asking for another resident (pending); the street reviews orders: one order of resident1
-    waits for review, another was rejected with a reason. The waiting order's id."""
+    """A grid worker of resident1's grid (with a management-type person in it), a family
+    account linked to resident1 (approved) and asking for another resident (pending); the
+    street reviews orders: one order of resident1 waits for review, another was rejected with a
+    reason. The waiting order's id."""
     account = session.scalars(select(UserRow).where(UserRow.username == "resident1")).one()
     resident = session.get_one(ResidentRow, account.resident_id)
     add_user(session, "gridworker", PASSWORD, "grid_worker", street_id=resident.street_id,
@@ -287,6 +289,14 @@ def intake_accounts(session: Session, settings: Settings, staff: Actor, day: dt.
                       status="approved", decided_by=staff.user_id),
         FamilyLinkRow(user_id=relative.id, resident_id=other.id, relation="女儿"),
     ])  # fmt: skip
+    session.add(ManagedPersonRow(code="M-1", name="郑某", street_id=resident.street_id,
+                                 community_id=resident.community_id, grid_id=resident.grid_id,
+                                 phone="13500000001", address="东湖1号楼101",
+                                 note="社区矫正人员，每月走访"))  # fmt: skip
+    gridless = add_user(session, "gridless", PASSWORD, "grid_worker",
+                        street_id=resident.street_id, community_id=resident.community_id,
+                        grid_id=resident.grid_id, display_name="钱网格")  # fmt: skip
+    gridless.grid_id = None  # an account from before grids: /s/street flags it
     session.execute(update(Street).values(review_orders=True))
     session.commit()
     asker = actor_of(account)
@@ -338,6 +348,8 @@ def data_strings(sessions: Sessions) -> re.Pattern[str]:
         HelperRow.address, HelperRow.code, Community.name, Grid.name, Street.name,
         OrderRow.note, PointsEntry.reason, UserRow.username, NotificationRow.last_error,
         UserRow.display_name, FamilyLinkRow.relation, OrderRow.reject_reason,
+        ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.address,
+        ManagedPersonRow.note,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -476,6 +488,20 @@ def form_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
         (f"/v/claim/{ids.order_id}/team", {"teammate": ["1", "abc"]}),
         (f"/v/claim/{ids.order_id}/team", {"teammate": [str(ids.helper_id)]}),
         *intake_posts(ids),
+        *circle_posts(ids),
+    ]
+
+
+def circle_posts(ids: Ids) -> list[tuple[str, dict[str, object]]]:
+    """The care circle forms, each refused (a bad code or id, a keep of nobody, a bad target)."""
+    circle = f"/s/residents/{ids.resident_id}/circle"
+    return [
+        (f"{circle}/add", {"code": "NOPE"}),
+        (f"{circle}/add", {}),
+        (f"{circle}/remove", {"helper": "abc"}),
+        (f"{circle}/keep", {"helper": str(ids.helper_id)}),
+        ("/s/circles/target", {"size": "0", "categories": ["living_alone"]}),
+        ("/s/circles/target", {"size": "3"}),
     ]
 
 

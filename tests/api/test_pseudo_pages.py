@@ -35,6 +35,7 @@ from api.store.tables import (
     Grid,
     HelperRow,
     ItemRow,
+    ManagedPersonRow,
     NotificationRow,
     OrderRow,
     PointsEntry,
@@ -97,6 +98,8 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         NotificationRow.last_error, RunRow.error, RunUnmatched.explanation_zh,
         RunUnmatched.explanation_en, UserRow.username, UserRow.display_name, Street.time_zone,
         Building.code, Building.name, FamilyLinkRow.relation, OrderRow.reject_reason,
+        ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.phone,
+        ManagedPersonRow.address, ManagedPersonRow.note,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:

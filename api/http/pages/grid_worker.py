@@ -1,11 +1,16 @@
 """The grid worker's phone pages (``/g``, 网格员): the residents of their grid (search, and order
-for one of them), the grid's orders with their status (a rejected one with its reason), and the
-follow-up visits to the grid's residents, recorded once they took place.
+for one of them), the grid's orders with their status (a rejected one with its reason), the
+follow-up visits to the grid's residents, recorded once they took place, the grid's
+management-type people (管理型, looked after through grid visits: who they are, where they live,
+why the office looks after them), and the grid worker's messages (what became of the orders
+they entered; the follow-up visits they own that are overdue).
 
 The services decide, as for staff and residents: ``intake.grid`` (the grid's residents),
 ``orders.place_order`` (the grid worker is the requester; where the street reviews orders, the
 order waits for community staff), ``orders.list_orders`` and ``closing.visits`` (scoped to the
-grid by ``Actor.may_see_person``). Anyone else is sent to their own pages."""
+grid by ``Actor.may_see_person``), ``ledger.managed.list_managed`` (scoped to the grid by
+``managed_scope``), ``messages.outbox.inbox`` (their own). Anyone else is sent to their own
+pages."""
 
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from api.services.closing import visits as closing
 from api.services.errors import NotFound, ServiceError
 from api.services.intake import grid
 from api.services.intake.grid import GridResident
+from api.services.ledger import managed
+from api.services.messages import outbox
 from api.services.offers.assign import local_today
 from api.services.orders import OrderFilters
 from api.settings import Settings
@@ -198,3 +205,24 @@ def record(
         session.rollback()
         return back_to("/g/follow-ups", err=in_language(language(request), failure.message))
     return back_to("/g/follow-ups", msg=_("follow-up %(id)s recorded", id=follow_up_id))
+
+
+@router.get("/managed")
+def managed_people(request: Request, actor: PageActor, session: SessionDep) -> Response:
+    """The management-type people of my grid (管理型): name, ledger code, building, phone,
+    address and why the office looks after them. Read-only: the ledger is staff's."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    people = managed.list_managed(session, actor)
+    return render(request, "g/managed.html", actor, here="managed", people=people,
+                  grid_name=grid.grid_name(session, actor))  # fmt: skip
+
+
+@router.get("/inbox")
+def inbox(request: Request, actor: PageActor, session: SessionDep, page: str = "1") -> Response:
+    """My messages, newest first: the result of each order I entered (taken, done, cannot be
+    done, not taken on) and the follow-up visits I own that are overdue."""
+    if (away := _away(request, actor)) is not None:
+        return away
+    found = outbox.inbox(session, actor, page_from_query(page), PER_PAGE)
+    return render(request, "g/inbox.html", actor, here="inbox", found=found)

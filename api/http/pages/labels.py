@@ -102,6 +102,32 @@ LABELS: dict[str, dict[str, str]] = {
         "base": label_id("points_kind", "Visit points"),
         "bonus": label_id("points_kind", "Bonus from the organisation"),
         "reversal": label_id("points_kind", "Correction"),
+        "wish": label_id("points_kind", "Micro-wish fulfilled"),
+        "redemption": label_id("points_kind", "Points shop"),
+    },
+    # Micro-wishes and the points shop (``api.services.wishes``, ``api.services.shop``).
+    "wish_kind": {
+        "thing": label_id("wish_kind", "a thing"),
+        "service": label_id("wish_kind", "a service"),
+    },
+    "wish_status": {
+        "open": label_id("wish_status", "open"),
+        "claimed": label_id("wish_status", "claimed"),
+        "confirmed": label_id("wish_status", "fulfilled"),
+        "cancelled": label_id("wish_status", "cancelled"),
+    },
+    "partner_kind": {
+        "company": label_id("partner_kind", "company"),
+        "party_branch": label_id("partner_kind", "party branch"),
+    },
+    "shop_item_kind": {
+        "goods": label_id("shop_item_kind", "goods"),
+        "service": label_id("shop_item_kind", "service"),
+    },
+    "redemption_status": {
+        "issued": label_id("redemption_status", "not used yet"),
+        "used": label_id("redemption_status", "used"),
+        "cancelled": label_id("redemption_status", "cancelled"),
     },
     "notification_kind": {
         "offer": label_id("notification_kind", "offer"),

@@ -349,6 +349,7 @@ def inbox(
     page: str = "1",
 ) -> Response:
     """My messages, newest first: each order's result (a helper found, done, not possible)."""
+    actor = acting(request, session, actor)
     if (away := _away(request, actor)) is not None:
         return away
     found = outbox.inbox(session, actor, page_from_query(page), INBOX_PER_PAGE)

@@ -31,6 +31,7 @@ from api.i18n import N_
 from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
+from api.services.circles import targets
 from api.services.errors import BadInput, NotFound, ServiceError
 from api.services.ledger import catalogue
 from api.services.matching import nightly, runs, street_map
@@ -192,9 +193,11 @@ def run_page(
                     rows=[], pages=1, number=1, names={}, error=failure.message,
                     overrides=[], progress=None)  # fmt: skip
     overrides = dispatch.overrides_on(session, actor, day)
+    circle_targets = targets.target_count(session, actor, local_today(settings))
     return show(request, "s/run.html", actor, section="run", day=day, run=run, rows=rows,
                 pages=pages, number=number, names=names, error=error,
-                overrides=overrides, progress=runs.progress_of(run))  # fmt: skip
+                overrides=overrides, progress=runs.progress_of(run),
+                circle_targets=circle_targets)  # fmt: skip
 
 
 @router.post("/runs")

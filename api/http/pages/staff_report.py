@@ -16,6 +16,7 @@ from api.http.deps import SessionDep
 from api.http.pages.staff import DeskPage, show
 from api.i18n import gettext as _
 from api.services.actor import Actor
+from api.services.circles import targets
 from api.services.errors import ServiceError
 from api.services.offers.assign import local_today
 from api.services.reports import sheet
@@ -71,7 +72,8 @@ def report_page(
         disposition = f'attachment; filename="{file.filename}"'
         headers = {"Content-Disposition": disposition}
         return Response(file.content, media_type=file.media_type, headers=headers)
-    return _page(request, actor, chosen, today, report)
+    counted = targets.target_count(session, actor, today)
+    return _page(request, actor, chosen, today, report, circle_targets=counted)
 
 
 def _page(

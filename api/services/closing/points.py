@@ -22,6 +22,7 @@ from api.services.orders import scoped_order
 from api.services.paging import fetch_page
 from api.services.types import UtcDateTime
 from api.store.db import begin_write
+from api.store.statuses import PointsKind
 from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
 
 log = logging.getLogger("qunbang.points")
@@ -126,6 +127,10 @@ def reverse_entry(
         raise NotFound(_("points entry %(entry_id)s not found", entry_id=entry_id)) from error
     if original.kind == "reversal":
         raise BadInput(_("a reversal cannot be reversed"), "entry_id")
+    if original.kind == PointsKind.REDEMPTION:  # the shop's receipt must be cancelled with it
+        raise BadInput(_("cancel the shop receipt instead"), "entry_id")
+    if original.amount > balance(session, original.helper_id):
+        raise Conflict(_("the helper has spent these points: the balance would be negative"))
     reason = _reason(reason)
     reversal = _entry(
         original.helper_id,

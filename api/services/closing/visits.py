@@ -320,13 +320,11 @@ def list_follow_ups(
         select(FollowUpRow)
         .join(OrderRow, OrderRow.id == FollowUpRow.order_id)
         .join(ResidentRow, ResidentRow.id == OrderRow.resident_id)
-        .where(OrderRow.street_id == actor.street_id)
+        .where(
+            actor.person_scope(OrderRow.street_id, ResidentRow.community_id, ResidentRow.grid_id)
+        )
     )
-    if actor.community_id is not None:
-        stmt = stmt.where(ResidentRow.community_id == actor.community_id)
-    if actor.role == Role.GRID_WORKER:  # 网格员: the visits to the residents of their grid
-        stmt = stmt.where(ResidentRow.grid_id == (actor.grid_id or -1))
-    elif actor.role != Role.STAFF:
+    if actor.role not in (Role.STAFF, Role.GRID_WORKER):
         raise Forbidden(_("only staff and grid workers see follow-up visits"))
     if status in FOLLOW_UP_STATUSES:
         stmt = stmt.where(FollowUpRow.status == status)

@@ -43,10 +43,9 @@ def grid_residents(
 ) -> Page[GridResident]:
     """The active residents of the grid worker's grid, by name; ``query`` narrows by name,
     code or address."""
-    grid_id = _grid_worker(actor)
+    _grid_worker(actor)
     stmt = select(ResidentRow).where(
-        ResidentRow.street_id == actor.street_id,
-        ResidentRow.grid_id == grid_id,
+        actor.person_scope(ResidentRow.street_id, ResidentRow.community_id, ResidentRow.grid_id),
         ResidentRow.active.is_(True),
     )
     if query.strip():

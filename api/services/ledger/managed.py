@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, func, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,15 +35,9 @@ def managed_scope(actor: Actor) -> ColumnElement[bool]:
     """Which management-type people ``actor`` may see, as a condition on ``managed_people``:
     street staff their street, community staff their community, a grid worker their grid;
     nobody else anyone (helpers, residents, planners)."""
-    if actor.role == Role.STAFF and actor.street_id is not None:
-        where = ManagedPersonRow.street_id == actor.street_id
-        if actor.community_id is not None:
-            where = and_(where, ManagedPersonRow.community_id == actor.community_id)
-        return where
-    grid = grid_of_worker(actor)
-    if grid is not None:
-        return ManagedPersonRow.grid_id == grid
-    return false()
+    return actor.person_scope(
+        ManagedPersonRow.street_id, ManagedPersonRow.community_id, ManagedPersonRow.grid_id
+    )
 
 
 @dataclass(frozen=True)

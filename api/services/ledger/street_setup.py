@@ -351,10 +351,15 @@ def _refuse_removals(
         if grid.community_id in {c.id for c in gone_communities}:
             continue  # said with its community
         people = _count(session, HelperRow.grid_id, ResidentRow.grid_id, [grid.id])
-        if people:
-            lines.append(
-                _refusal(GRID, f"{community_codes[grid.community_id]}/{grid.code}", people, 0)
+        accounts = (  # its grid worker: removing the grid would leave them without one
+            session.scalar(
+                select(func.count()).select_from(UserRow).where(UserRow.grid_id == grid.id)
             )
+            or 0
+        )
+        if people or accounts:
+            where = f"{community_codes[grid.community_id]}/{grid.code}"
+            lines.append(_refusal(GRID, where, people, accounts))
     gone_grid_ids = {g.id for g in gone_grids}
     for building in gone_buildings:
         if building.grid_id in gone_grid_ids:
@@ -630,6 +635,7 @@ class StaffAccountView(BaseModel):
     role: str
     community: str | None
     active: bool
+    grid: str | None = None  # a grid worker's grid (its name); None: not assigned one
 
 
 class StreetView(BaseModel):
@@ -747,6 +753,12 @@ def _accounts(
     session: Session, street_id: int, community_id: int | None, communities: list[Community]
 ) -> list[StaffAccountView]:
     codes = {c.id: c.code for c in communities}
+    grids: dict[int, str] = {
+        grid_id: name
+        for grid_id, name in session.execute(
+            select(Grid.id, Grid.name).where(Grid.community_id.in_(list(codes) or [-1]))
+        )
+    }
     query = select(UserRow).where(UserRow.street_id == street_id, UserRow.role.in_(STAFF_ROLES))
     if community_id is not None:
         query = query.where(UserRow.community_id == community_id)
@@ -757,6 +769,7 @@ def _accounts(
             role=u.role,
             community=codes.get(u.community_id) if u.community_id else None,
             active=u.active,
+            grid=grids.get(u.grid_id) if u.grid_id else None,
         )
         for u in session.scalars(query.order_by(UserRow.username))
     ]

@@ -32,6 +32,7 @@ from api.services.ledger.street_catalogue import StreetCatalogue, StreetItem, st
 from api.services.matching.keys import Keys
 from api.services.matching.problem import build_problem
 from api.services.offers.assign import expected_order_status, live_offers
+from api.services.shop.checks import shop_findings
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -364,16 +365,18 @@ def base_points_once(session: Session, loop: _Loop) -> list[Violation]:
 
 
 def balances_match_ledger(session: Session, loop: _Loop) -> list[Violation]:
-    """Each reversal exactly undoes one base or bonus entry (same helper and order, opposite
-    amount); credits are positive; so each helper's balance, as ``points.balance`` reports it,
-    equals the sum of their unreversed credits and is never negative."""
+    """Each reversal exactly undoes one entry that is not a reversal (same helper and order,
+    opposite amount); credits are positive and shop redemptions negative; so each helper's
+    balance, as ``points.balance`` reports it, equals the sum of their unreversed entries and
+    is never negative."""
     entries = _entries(session, loop)
     by_id = {e.id: e for e in entries}
     reversed_ids = {e.reverses_id for e in entries if e.reverses_id is not None}
     found = []
     for entry in entries:
         if entry.kind != PointsKind.REVERSAL:
-            if entry.amount <= 0:
+            # a shop redemption is the one debit; every other kind credits
+            if (entry.amount >= 0) if entry.kind == PointsKind.REDEMPTION else (entry.amount <= 0):
                 text = (
                     f"{entry.kind} entry {entry.id} of helper {entry.helper_id} is {entry.amount}"
                 )
@@ -459,6 +462,12 @@ def follow_up_owners_in_scope(session: Session, loop: _Loop) -> list[Violation]:
     return found
 
 
+def shop_and_wishes_agree(session: Session, loop: _Loop) -> list[Violation]:
+    """The points shop's and the wish board's invariants (``api.services.shop.checks``): stock
+    never negative, receipts match their debits and refunds, wishes pay once."""
+    return [Violation(code, message) for code, message in shop_findings(session, loop.street_id)]
+
+
 def _entries(session: Session, loop: _Loop) -> list[PointsEntry]:
     query = select(PointsEntry).order_by(PointsEntry.id)
     if loop.street_id is not None:
@@ -479,4 +488,5 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     balances_match_ledger,
     rule_follow_ups_once,
     follow_up_owners_in_scope,
+    shop_and_wishes_agree,
 )

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from api.services.circles.facts import Pairs, blocks_for, members_of, pair_records
 from api.services.ledger.street_catalogue import forget_catalogues, street_catalogue
 from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
 from api.store.db import among_bound, dialect_of
@@ -222,10 +223,14 @@ def build_problem(
     blocked = {
         h: ledger.get(h, set()) | refusals.get(h, set()) for h in ledger.keys() | refusals.keys()
     }
+    pairs = pair_records(session, residents.values())  # care circles: members, weights, blocks
+    if committed:  # a circle's block binds what is given out from now on (not visits before it)
+        for h, blocked_from in blocks_for(session, pairs, orders, pins).items():
+            blocked.setdefault(h, set()).update(resident_key(r) for r in blocked_from)
     matcher_orders = tuple(
         _order(o, date, pins.get(o.id, ()), fixed_starts.get(o.id), catalogue) for o in orders
     )
-    circles: dict[int, tuple[str, ...]] = {}
+    circles: dict[int, dict[str, float]] = {}
     day_read: set[int] | None = None  # whose day's visits are read (None: every helper entered)
 
     def problem_of(helpers: Iterable[Helper], checked: bool = True) -> Problem:
@@ -238,7 +243,7 @@ def build_problem(
             catalogue=catalogue,
             helpers=helpers,
             residents=tuple(
-                _resident(r, tuple(h for h in circles.get(r.id, ()) if h in present))
+                _resident(r, {h: w for h, w in circles.get(r.id, {}).items() if h in present})
                 for r in residents.values()
             ),
             orders=matcher_orders,
@@ -268,7 +273,7 @@ def build_problem(
             key = (
                 stamps[CATALOGUE],
                 matcher_orders,
-                tuple(_resident(r, ()) for r in residents.values()),
+                tuple(_resident(r, {}) for r in residents.values()),
             )
             could = street.could_serve(key, lambda: ask(helper_rows, ledger))
             if could is not None and refusals:
@@ -285,7 +290,7 @@ def build_problem(
         if could is not None:
             keep = could | set(kept)
             helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
-    circles = _circles(session, residents, helper_rows)
+    circles = _circles(pairs, helper_rows)
     # The helpers asked about are named too, even if not entered (e.g. deactivated): the
     # checker then reports them as unknown to the problem.
     asked = helper_rows.keys() | (helper_ids or set())
@@ -386,36 +391,14 @@ def _refusals(orders: list[OrderRow], refused: dict[int, set[int]]) -> dict[int,
     return blocked
 
 
-def _circles(
-    session: Session, residents: dict[int, ResidentRow], helpers: dict[int, Any]
-) -> dict[int, tuple[str, ...]]:
-    """Each resident's circle among ``helpers`` (plain rows by id): helpers from the ledger's
-    circle plus those who served them."""
-    by_code = {row.code: helper_id for helper_id, row in helpers.items()}
-    served = session.execute(_served(dialect_of(session)), {"residents": list(residents)}).all()
-    circles: dict[int, set[int]] = defaultdict(set)
-    for resident in residents.values():
-        circles[resident.id].update(by_code[c] for c in resident.circle if c in by_code)
-    for resident_id, helper_id in served:
-        if helper_id in helpers:
-            circles[resident_id].add(helper_id)
-    return {r: tuple(helper_key(h) for h in sorted(hs)) for r, hs in circles.items()}
-
-
-@cache
-def _served(dialect: str) -> Select[int, int]:
-    """Who served which of the residents (bound as ``residents``): accepted members of done
-    or confirmed visits."""
-    return (
-        select(OrderRow.resident_id, OfferRow.helper_id)
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(
-            among_bound(OrderRow.resident_id, "residents", dialect),
-            AssignmentRow.status.in_(("done", "confirmed")),
-            OfferRow.status == "accepted",
-        )
-    )
+def _circles(pairs: Pairs, helpers: dict[int, Any]) -> dict[int, dict[str, float]]:
+    """Each resident's circle among ``helpers`` with each member's continuity weight
+    (``api.services.circles``: the ledger's circle, staff's additions and who served them, less
+    those a low score or staff took out)."""
+    return {
+        r: {helper_key(h): w for h, w in sorted(members_of(records).items()) if h in helpers}
+        for r, records in pairs.items()
+    }
 
 
 def _free_helper(row: Any) -> Helper:
@@ -470,13 +453,15 @@ def _cut(windows: list[tuple[int, int]], span: tuple[int, int]) -> list[tuple[in
     return [(a, b) for a, b in out if b > a]
 
 
-def _resident(row: ResidentRow, circle: tuple[str, ...]) -> Resident:
+def _resident(row: ResidentRow, circle: dict[str, float]) -> Resident:
+    weights = tuple(circle.values())
     return Resident(
         id=resident_key(row.id),
         category=ResidentCategory(row.category),
         location=_where(row),
         priority_weight=row.priority_weight,
-        circle=circle,
+        circle=tuple(circle),
+        circle_weights=weights if any(w != 1.0 for w in weights) else (),
         preferred_gender=Gender(row.preferred_gender) if row.preferred_gender else None,
         language=row.language,
     )

@@ -26,7 +26,8 @@ What each figure counts (the README repeats it for the office):
   volunteer records are kept, by the visit's date.
 - ``points``: the net points the ledger entered in the period (base, bonus and reversals, by the
   entry's time in the street's time zone), where each volunteer belongs. A reversal lowers the
-  period it is made in: a closed period's figure never changes.
+  period it is made in: a closed period's figure never changes. Points spent in the shop are
+  not granted ones: a redemption's debit and a cancelled receipt's refund are left out.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from api.store.statuses import (
     FollowUpStatus,
     OfferStatus,
     OrderStatus,
+    PointsKind,
 )
 from api.store.tables import (
     AssignmentRow,
@@ -59,6 +61,7 @@ from api.store.tables import (
     OfferRow,
     OrderRow,
     PointsEntry,
+    RedemptionRow,
     ResidentRow,
     StreetItemRow,
 )
@@ -264,6 +267,10 @@ def _points(scope: Scope, start: dt.datetime, end: dt.datetime) -> Any:
             _not_searched(HelperRow.street_id) == scope.street_id,
             PointsEntry.created_at >= start,
             PointsEntry.created_at < end,
+            PointsEntry.kind != PointsKind.REDEMPTION,
+            ~select(RedemptionRow.id)
+            .where(RedemptionRow.refund_entry_id == PointsEntry.id)
+            .exists(),
         )
         .group_by(HelperRow.community_id, HelperRow.grid_id)
     )

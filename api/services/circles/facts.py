@@ -1,0 +1,220 @@
+"""The facts of each resident-helper pair, read from the database (the one place this converts):
+the ledger's circle, visits (accepted members of done or confirmed visits), their scores and
+staff's last choice. ``matcher.circles`` decides what they mean; the problem builder, the pages
+and the planner all ask through here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+
+from api.store.db import among_bound, dialect_of
+from api.store.statuses import LIVE_ASSIGNMENT_STATUSES, AssignmentStatus, OfferStatus
+from api.store.tables import (
+    AssignmentRow,
+    CirclePair,
+    FeedbackRow,
+    HelperRow,
+    OfferRow,
+    OrderRow,
+)
+from matcher.circles import (
+    GOOD_SCORE,
+    LOW_SCORE,
+    PairFacts,
+    StaffChoice,
+    Standing,
+    blocked_helpers,
+    continuity_weight,
+    standing,
+)
+
+SERVED = (AssignmentStatus.DONE, AssignmentStatus.CONFIRMED)
+
+
+@dataclass(frozen=True)
+class PairRecord:
+    """One pair's facts with what a page shows besides: when it began, the last visit, the mean
+    score."""
+
+    resident_id: int
+    helper_id: int
+    facts: PairFacts
+    first_visit: dt.date | None = None
+    last_visit: dt.date | None = None
+    scores: int = 0
+    mean_score: float | None = None
+    added_at: dt.datetime | None = None
+
+    @property
+    def standing(self) -> Standing:
+        return standing(self.facts)
+
+    @property
+    def weight(self) -> float:
+        return continuity_weight(self.facts)
+
+
+Pairs = dict[int, dict[int, PairRecord]]  # resident id → helper id → record
+
+
+@dataclass
+class _Seen:
+    """What the reads found of one pair."""
+
+    ledger: bool = False
+    visits: int = 0
+    first: dt.date | None = None
+    last: dt.date | None = None
+    low: int = 0
+    good: int = 0
+    scored: int = 0
+    total: int = 0
+    pair: CirclePair | None = None
+
+    def record(self, resident_id: int, helper_id: int) -> PairRecord:
+        pair = self.pair
+        facts = PairFacts(
+            in_ledger=self.ledger,
+            visits=self.visits,
+            low_scores=self.low,
+            good_scores=self.good,
+            staff=StaffChoice(pair.staff) if pair is not None and pair.staff else None,
+            kept_lows=pair.kept_lows if pair is not None else 0,
+        )
+        return PairRecord(
+            resident_id=resident_id,
+            helper_id=helper_id,
+            facts=facts,
+            first_visit=self.first,
+            last_visit=self.last,
+            scores=self.scored,
+            mean_score=self.total / self.scored if self.scored else None,
+            added_at=pair.added_at if pair is not None else None,
+        )
+
+
+def pair_records(session: Session, residents: Iterable[Any], helper_id: int | None = None) -> Pairs:
+    """Every pair of the residents (rows with ``id`` and ``circle``: ORM or plain) with a fact
+    (in the ledger's circle, served, scored, or a staff choice); with ``helper_id``, only that
+    helper's pairs. Three reads, whatever the number of residents."""
+    rows = {r.id: r for r in residents}
+    if not rows:
+        return {}
+    dialect = dialect_of(session)
+    bound = {"residents": list(rows)}
+    found: dict[tuple[int, int], _Seen] = defaultdict(_Seen)
+    for r, h, visits, first, last, low, good, scored, total in session.execute(
+        _visits(dialect), bound
+    ):
+        if helper_id is None or h == helper_id:
+            seen = found[(r, h)]
+            seen.visits, seen.first, seen.last = visits, first, last
+            seen.low, seen.good, seen.scored, seen.total = low or 0, good or 0, scored, total or 0
+    for pair in session.scalars(_choices(dialect), bound):
+        if helper_id is None or pair.helper_id == helper_id:
+            found[(pair.resident_id, pair.helper_id)].pair = pair
+    codes = sorted({c for r in rows.values() for c in r.circle})
+    by_code: dict[str, int] = {}
+    if codes:
+        query = select(HelperRow.code, HelperRow.id).where(HelperRow.code.in_(codes))
+        by_code = {code: h for code, h in session.execute(query)}
+    for resident in rows.values():
+        for code in resident.circle:
+            h = by_code.get(code)
+            if h is not None and (helper_id is None or h == helper_id):
+                found[(resident.id, h)].ledger = True
+    pairs: Pairs = defaultdict(dict)
+    for (r, h), seen in found.items():
+        pairs[r][h] = seen.record(r, h)
+    return dict(pairs)
+
+
+@cache
+def _choices(dialect: str) -> Select[CirclePair]:
+    return select(CirclePair).where(among_bound(CirclePair.resident_id, "residents", dialect))
+
+
+@cache
+def _visits(dialect: str) -> Select[int, int, int, dt.date, dt.date, Any, Any, int, int]:
+    """Per resident (bound as ``residents``) and helper: visits as an accepted member of a done
+    or confirmed visit, the first and last day, low and good scores, how many scored, their sum."""
+    score = FeedbackRow.score
+    return (
+        select(
+            OrderRow.resident_id,
+            OfferRow.helper_id,
+            func.count(),
+            func.min(OrderRow.date),
+            func.max(OrderRow.date),
+            func.sum(case((score <= LOW_SCORE, 1), else_=0)),
+            func.sum(case((score >= GOOD_SCORE, 1), else_=0)),
+            func.count(score),
+            func.sum(score),
+        )
+        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
+        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+        .outerjoin(FeedbackRow, FeedbackRow.order_id == OrderRow.id)
+        .where(
+            among_bound(OrderRow.resident_id, "residents", dialect),
+            AssignmentRow.status.in_(SERVED),
+            OfferRow.status == OfferStatus.ACCEPTED,
+        )
+        .group_by(OrderRow.resident_id, OfferRow.helper_id)
+    )
+
+
+def members_of(records: dict[int, PairRecord]) -> dict[int, float]:
+    """A resident's circle members (helper id → continuity weight)."""
+    return {h: record.weight for h, record in records.items() if record.standing == Standing.MEMBER}
+
+
+def blocked_of(pairs: Pairs) -> dict[int, set[int]]:
+    """Helper id → the residents they are blocked from (two low scores)."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for resident_id, records in pairs.items():
+        facts = {str(h): record.facts for h, record in records.items()}
+        for h in blocked_helpers(facts):
+            found[int(h)].add(resident_id)
+    return dict(found)
+
+
+def blocks_for(
+    session: Session, pairs: Pairs, orders: Iterable[OrderRow], pins: dict[int, list[int]]
+) -> dict[int, set[int]]:
+    """Helper id → residents they are blocked from, in a problem of ``orders``. A member who
+    accepted one of these orders before the block came stays on it (``pins``: a re-run keeps
+    accepted members): for them that resident is not blocked in this problem, so one late
+    score cannot make a street's plan impossible. Claimers and new teams have accepted nothing
+    yet: the block holds for them."""
+    blocked = blocked_of(pairs)
+    pinned = [
+        (order.id, order.resident_id, h)
+        for order in orders
+        for h in pins.get(order.id, ())
+        if order.resident_id in blocked.get(h, ())
+    ]
+    if not pinned:
+        return blocked
+    accepted = set(
+        session.execute(
+            select(AssignmentRow.order_id, OfferRow.helper_id)
+            .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
+            .where(
+                AssignmentRow.order_id.in_({order_id for order_id, _, _ in pinned}),
+                AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
+                OfferRow.status == OfferStatus.ACCEPTED,
+            )
+        ).tuples()
+    )
+    for order_id, resident_id, h in pinned:
+        if (order_id, h) in accepted:
+            blocked[h].discard(resident_id)
+    return blocked

@@ -1,0 +1,281 @@
+"""The street's circle target (e.g. every resident living alone has at least 3 circle members
+covering the skills of their usual orders), how many residents meet it, and the weekly planner's
+proposals of helpers to add, each explained (distance, skills covered, current load). The rule and
+the plan are ``matcher.circle_plan``'s; this module gathers the data and names the people.
+
+A resident's usual skills: the required skills of the items they ordered in the last
+``USUAL_DAYS`` days (cancelled orders aside). A helper's load: the circles they stand in now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.i18n import gettext as _
+from api.services.accounts.audit import audit
+from api.services.actor import Actor
+from api.services.circles.facts import members_of, pair_records
+from api.services.errors import BadInput, Forbidden, NotFound
+from api.services.ledger.street_catalogue import street_catalogue
+from api.store.db import begin_write
+from api.store.statuses import OrderStatus, Role
+from api.store.tables import HelperRow, OrderRow, ResidentRow, Street
+from matcher.circle_plan import (
+    CircleTarget,
+    PlanHelper,
+    PlanResident,
+    in_target,
+    meets_target,
+    plan_circles,
+)
+from matcher.circles import Standing
+from matcher.model import Location, ResidentCategory
+
+USUAL_DAYS = 90  # the orders of this many days before today say what a resident usually needs
+MAX_SIZE = 20
+
+
+@dataclass(frozen=True)
+class TargetCount:
+    """How many residents the target applies to and how many meet it."""
+
+    size: int
+    categories: tuple[str, ...]
+    meeting: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    helper_id: int
+    code: str
+    name: str
+    km_one_way: float
+    covers: tuple[str, ...]  # skill codes
+    load: int
+
+
+@dataclass(frozen=True)
+class ResidentPlanView:
+    resident_id: int
+    code: str
+    name: str
+    members: int
+    missing_skills: tuple[str, ...]
+    proposals: list[ProposalView]
+
+
+@dataclass(frozen=True)
+class CirclePlanView:
+    count: TargetCount
+    residents: list[ResidentPlanView]  # those short of the target, furthest first
+    skill_names: dict[str, tuple[str, str]]  # skill code → (Chinese, English), for the reader
+
+
+@dataclass
+class _Street:
+    """What the planner reads of a street (or one community of it)."""
+
+    target: CircleTarget
+    residents: dict[int, Any]  # plain rows (``RESIDENT_COLUMNS``) by id
+    helpers: dict[int, Any]  # plain rows (``HELPER_COLUMNS``) by id
+    plan_residents: list[PlanResident]
+    plan_helpers: list[PlanHelper]
+    skill_names: dict[str, tuple[str, str]]
+
+
+def street_target(street: Street) -> CircleTarget:
+    return CircleTarget(size=street.circle_size, categories=frozenset(street.circle_categories))
+
+
+def _street(session: Session, street_id: int) -> Street:
+    street = session.get(Street, street_id)
+    if street is None:
+        raise NotFound(_("not found"))
+    return street
+
+
+RESIDENT_COLUMNS = (
+    ResidentRow.id,
+    ResidentRow.code,
+    ResidentRow.name,
+    ResidentRow.category,
+    ResidentRow.community_id,
+    ResidentRow.lat,
+    ResidentRow.lon,
+    ResidentRow.circle,
+)
+HELPER_COLUMNS = (
+    HelperRow.id,
+    HelperRow.code,
+    HelperRow.name,
+    HelperRow.lat,
+    HelperRow.lon,
+    HelperRow.skills,
+    HelperRow.radius_km,
+)
+
+
+def _gather(
+    session: Session, street_id: int, community_id: int | None, today: dt.date, loads: bool
+) -> _Street:
+    """The street's target, its residents in the area the target applies to, its active helpers
+    and (with ``loads``, for a plan) how many circles each stands in (plain rows: a street's
+    people are read by the column, not as objects)."""
+    target = street_target(_street(session, street_id))
+    query = select(*RESIDENT_COLUMNS).where(ResidentRow.street_id == street_id, ResidentRow.active)
+    everyone = list(session.execute(query))
+    chosen = {
+        r.id: r
+        for r in everyone
+        if r.category in target.categories
+        and (community_id is None or r.community_id == community_id)
+    }
+    pairs = pair_records(session, everyone if loads else chosen.values())
+    load: Counter[int] = Counter(h for records in pairs.values() for h in members_of(records))
+    query = select(*HELPER_COLUMNS).where(HelperRow.street_id == street_id, HelperRow.active)
+    helpers = {h.id: h for h in session.execute(query)}
+    usual = _usual_skills(session, street_id, list(chosen), today)
+    plan_residents = []
+    for resident in chosen.values():
+        records = pairs.get(resident.id, {})
+        members = sorted(h for h in members_of(records) if h in helpers)
+        out = {
+            h
+            for h, rec in records.items()
+            if rec.standing not in (Standing.MEMBER, Standing.OUTSIDE)
+        }
+        plan_residents.append(
+            PlanResident(
+                id=str(resident.id),
+                category=resident.category,
+                location=Location(lat=resident.lat, lon=resident.lon),
+                members=tuple(str(h) for h in members),
+                usual_skills=frozenset(usual.get(resident.id, ())),
+                excluded=frozenset(str(h) for h in out),
+            )
+        )
+    plan_helpers = [
+        PlanHelper(
+            id=str(h.id),
+            location=Location(lat=h.lat, lon=h.lon),
+            skills=frozenset(h.skills),
+            radius_km=h.radius_km,
+            load=load[h.id],
+        )
+        for h in helpers.values()
+    ]
+    skills = street_catalogue(session, street_id).matcher.skills
+    names = {s.code: (s.name_zh, s.name_en) for s in skills}
+    return _Street(target, chosen, helpers, plan_residents, plan_helpers, names)
+
+
+def _usual_skills(
+    session: Session, street_id: int, resident_ids: list[int], today: dt.date
+) -> dict[int, set[str]]:
+    if not resident_ids:
+        return {}
+    items = {i.code: i for i in street_catalogue(session, street_id).matcher.items}
+    query = (
+        select(OrderRow.resident_id, OrderRow.item)
+        .where(
+            OrderRow.street_id == street_id,
+            OrderRow.date >= today - dt.timedelta(days=USUAL_DAYS),
+            OrderRow.status != OrderStatus.CANCELLED,
+        )
+        .distinct()
+    )
+    wanted = set(resident_ids)
+    found: dict[int, set[str]] = {}
+    for resident_id, item in session.execute(query):
+        if resident_id in wanted and item in items:
+            found.setdefault(resident_id, set()).update(items[item].required_skills)
+    return found
+
+
+def _count(street: _Street) -> TargetCount:
+    helpers = {h.id: h for h in street.plan_helpers}
+    targeted = [r for r in street.plan_residents if in_target(r, street.target)]
+    meeting = sum(meets_target(r, helpers, street.target) for r in targeted)
+    categories = tuple(sorted(street.target.categories))
+    return TargetCount(street.target.size, categories, meeting, len(targeted))
+
+
+def _scope(actor: Actor, *roles: str) -> int:
+    if actor.role not in (Role.STAFF, *roles) or actor.street_id is None:
+        raise Forbidden(_("only staff see care circles"))
+    return actor.street_id
+
+
+def target_count(session: Session, actor: Actor, today: dt.date) -> TargetCount:
+    """How many residents of the staff member's area (a planner: the street) meet the street's
+    circle target: counts only, so planners see them too."""
+    street_id = _scope(actor, Role.PLANNER)
+    return _count(_gather(session, street_id, actor.community_id, today, loads=False))
+
+
+def circle_plan(session: Session, actor: Actor, today: dt.date) -> CirclePlanView:
+    """The planner's proposals for the staff member's area."""
+    street_id = _scope(actor)
+    return _plan(_gather(session, street_id, actor.community_id, today, loads=True))
+
+
+def plan_by_code(session: Session, code: str, today: dt.date) -> CirclePlanView:
+    """The whole street's plan, by the street's code (the command line)."""
+    street_id = session.scalar(select(Street.id).where(Street.code == code))
+    if street_id is None:
+        raise NotFound(_("unknown street code %(code)s", code=code), "street")
+    return _plan(_gather(session, street_id, None, today, loads=True))
+
+
+def _plan(street: _Street) -> CirclePlanView:
+    plans = plan_circles(street.plan_residents, street.plan_helpers, street.target)
+    shown = []
+    for plan in plans:
+        if plan.meets:
+            continue
+        resident = street.residents[int(plan.resident)]
+        proposals = []
+        for p in plan.proposals:
+            helper = street.helpers[int(p.helper)]
+            proposals.append(
+                ProposalView(helper.id, helper.code, helper.name, p.km_one_way, p.covers, p.load)
+            )
+        shown.append(
+            ResidentPlanView(
+                resident.id,
+                resident.code,
+                resident.name,
+                plan.members,
+                plan.missing_skills,
+                proposals,
+            )
+        )
+    return CirclePlanView(_count(street), shown, street.skill_names)
+
+
+def set_target(session: Session, actor: Actor, size: int, categories: list[str]) -> CircleTarget:
+    """Set the street's circle target (street-wide staff; audited)."""
+    street_id = _scope(actor)
+    if actor.community_id is not None:
+        raise Forbidden(_("only street-wide staff set the circle target"))
+    if not 1 <= size <= MAX_SIZE:
+        raise BadInput(_("a circle target is 1 to %(most)s members", most=MAX_SIZE), "size")
+    known = {c.value for c in ResidentCategory}
+    unknown = sorted(set(categories) - known)
+    if unknown or not categories:
+        raise BadInput(_("pick one or more resident categories"), "categories")
+    begin_write(session, street_id)
+    street = _street(session, street_id)
+    before = {"size": street.circle_size, "categories": list(street.circle_categories)}
+    street.circle_size, street.circle_categories = size, sorted(set(categories))
+    after = {"size": size, "categories": sorted(set(categories))}
+    audit(session, actor.user_id, "street.circle_target", "street", street_id,
+          {"before": before, "after": after})  # fmt: skip
+    session.commit()
+    return street_target(street)
