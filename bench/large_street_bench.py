@@ -115,6 +115,7 @@ def run_one(kind: str, orders: int, seed: int, mode: str, limit: float, workers:
         "message": result.message,
         "wall_s": round(wall, 1),
         "violations": len(verify(problem, result)) + len(verify(problem, greedy)),
+        "first_violations": [str(v) for v in verify(problem, result)[:3]],
     }
 
 

@@ -309,11 +309,16 @@ class Window:
             team, start = plans[o]
             by_helper = {c.helper: c for c in contexts[o].candidates}
             ctx = contexts[o]
+            members = [by_helper[h] for h in team]
+            if start is not None:
+                # The start is fixed: so are the members' start ranges, which the conflict
+                # cliques read (wider ranges would let a fixed visit overlap another one).
+                members = [replace(c, starts=((start, start),)) for c in members]
             self.sub.append(
                 replace(
                     ctx,
                     index=k,
-                    candidates=[by_helper[h] for h in team],
+                    candidates=members,
                     pinned=tuple(team),
                     start_range=None if start is None else (start, start),
                 )

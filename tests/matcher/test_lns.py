@@ -153,3 +153,41 @@ def test_whole_model_finding_nothing_falls_back_to_the_search(
     result = _check_not_worse(problem, PARAMS)
     assert "neighbourhood search" in result.message
     assert [s.name for s in result.stages] == ["coverage", "cost"]
+
+
+def test_a_fixed_visit_blocks_an_overlapping_fixed_start() -> None:
+    """Found on a 5,000-order street: a planned visit kept fixed in a window still carried its
+    order's wide start ranges, so the conflict cliques let a fixed-start order in the window take
+    the same helper at an overlapping time. The window must keep the plan valid."""
+    from matcher.model import TimeWindow
+    from matcher.verify import verify
+    from tests.factories import helper, order, problem, resident
+
+    prob = problem(
+        [helper("h1", "companionship", max_orders=3, max_minutes=600)],
+        [resident("r1"), resident("r2")],
+        [
+            order("o1", "r1", window=TimeWindow(start=480, end=720), flexible_start=True),
+            order("o2", "r2", window=TimeWindow(start=620, end=700), priority=3),
+        ],
+    )
+    params = SolveParams(time_limit_s=5, workers=1, seed=0)
+    _, contexts, _ = prepare(prob, params)
+    first = next(c for c in contexts if c.order.id == "o1")
+    second = next(c for c in contexts if c.order.id == "o2")
+    start = {first.index: ([0], 600)}  # o1 at 10:00 overlaps o2's fixed start at 10:20
+    search = Neighbourhoods(prob, contexts, params, start, window=1)
+    search.step(second.index, deadline=10**9, visited=set())
+    assert second.index not in search.plans
+    result = solve_module._result(
+        prob,
+        params,
+        "cpsat",
+        solve_module.prepare(prob, params)[0],
+        contexts,
+        search.plans,
+        Status.FEASIBLE,
+        (),
+        0.0,
+    )
+    assert verify(prob, result) == []
