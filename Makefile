@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and pip:
 #   make demo   create .venv, install, load the demo street into SQLite, match tomorrow, serve
+#               (and, as root, install Debian's fonts-noto-cjk for the certificate: .ci/fonts)
 #   make test   install the dev extras and Debian's chromium (.ci/chromium, as root) and run the
 #               whole test suite, the browser tests (tests/e2e) included
 #   make test-pg the same, with the API tests also run on a private PostgreSQL (.ci/pg)
@@ -11,7 +12,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet -c constraints.txt
 
-.PHONY: demo test test-pg pg browser lint bench lock clean
+.PHONY: demo test test-pg pg browser fonts lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +26,13 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed fonts
 	$(BIN)/qunbang demo
 
 # PYTHONDONTWRITEBYTECODE is emptied for the tests: pytest then keeps its assertion-rewritten
 # modules (hypothesis', schemathesis' and ours) in __pycache__ instead of rewriting them in every
 # worker on every run (about 4 s per process). Each test has a time limit (pytest-timeout).
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser fonts
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2
 
 # Debian's Chromium for tests/e2e (installed via apt when run as root); see .ci/chromium. Without
@@ -39,11 +40,16 @@ test: $(VENV)/.installed-dev browser
 browser:
 	@.ci/chromium >/dev/null || true
 
+# A Chinese font for the certificate PDF (Debian's fonts-noto-cjk via apt when run as root); see
+# .ci/fonts. Without it Qunbang still runs, and printing a certificate says what to install.
+fonts:
+	@.ci/fonts >/dev/null || true
+
 # A private PostgreSQL on 127.0.0.1:55432 (installed via apt when run as root); see .ci/pg.
 pg:
 	.ci/pg up
 
-test-pg: $(VENV)/.installed-dev browser
+test-pg: $(VENV)/.installed-dev browser fonts
 	QUNBANG_TEST_PG_URL=$$(.ci/pg up) && export QUNBANG_TEST_PG_URL && \
 	QUNBANG_REQUIRE_PG=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2
 

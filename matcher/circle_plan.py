@@ -62,7 +62,7 @@ class Proposal:
 
 
 @dataclass(frozen=True)
-class ResidentPlan:
+class CircleProposals:
     resident: str
     members: int
     missing_skills: tuple[str, ...]  # usual skills no member holds
@@ -88,7 +88,7 @@ def in_target(resident: PlanResident, target: CircleTarget) -> bool:
 
 def plan_circles(
     residents: list[PlanResident], helpers: list[PlanHelper], target: CircleTarget
-) -> list[ResidentPlan]:
+) -> list[CircleProposals]:
     """Every resident the target applies to, with whether they meet it and, if not, the
     helpers proposed (furthest from the target first, then by id)."""
     by_id = {h.id: h for h in helpers}
@@ -102,7 +102,7 @@ def plan_circles(
         meets = meets_target(resident, by_id, target)
         proposals = () if meets else _propose(resident, where, target, load, set(missing))
         plans.append(
-            ResidentPlan(
+            CircleProposals(
                 resident.id, len(resident.members), tuple(sorted(missing)), meets, proposals
             )
         )

@@ -105,6 +105,21 @@ class PointsKind(StrEnum):
     REDEMPTION = "redemption"  # a debit: points spent in the street's shop (积分兑换)
 
 
+class HoursKind(StrEnum):
+    """An entry of the hours ledger: a confirmed visit's minutes, or the reversal of one."""
+
+    VISIT = "visit"
+    REVERSAL = "reversal"
+
+
+class HoursSource(StrEnum):
+    """Where a visit's minutes came from: the member's check-in and check-out (签到/签退), or
+    the item's planned duration (staff confirmed without them)."""
+
+    CLOCK = "clock"
+    PLANNED = "planned"
+
+
 class Role(StrEnum):
     STAFF = "staff"
     PLANNER = "planner"
@@ -176,3 +191,21 @@ def sql_in(column: str, values: tuple[StrEnum, ...] | type[StrEnum]) -> str:
     """``column IN ('a', 'b')``: the SQL text of a CHECK constraint or a partial index."""
     quoted = ", ".join(f"'{v.value}'" for v in values)
     return f"{column} IN ({quoted})"
+
+
+class ProgrammeFavour(StrEnum):
+    """Which stable matching a pairing programme takes (``matcher.pairing.Favour``): the
+    residents' best, the helpers' best, or the least travel."""
+
+    RESIDENTS = "residents"
+    HELPERS = "helpers"
+    TRAVEL = "travel"
+
+
+class PairStatus(StrEnum):
+    """A programme's pair: proposed by the stable matching, confirmed by staff (then a
+    recurring order kept with that helper), or ended."""
+
+    PROPOSED = "proposed"
+    CONFIRMED = "confirmed"
+    ENDED = "ended"

@@ -39,11 +39,15 @@ from api.store.statuses import (
     FamilyLinkStatus,
     FollowUpReason,
     FollowUpStatus,
+    HoursKind,
+    HoursSource,
     NotificationKind,
     NotificationStatus,
     OfferStatus,
     OrderStatus,
+    PairStatus,
     PartnerKind,
+    ProgrammeFavour,
     RedemptionStatus,
     Role,
     RunKind,
@@ -227,6 +231,14 @@ class HelperRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = _created()
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The helper's own time (migration 0014, ``api.services.hours.own_time``), binding matching
+    # from ``own_time_from`` (street-local, the day after they last changed it) on: per weekday
+    # (0 = Monday) None (their usual ``availability``) or windows narrowing it; leave dates
+    # (ISO); paused through ``paused_until`` ("pause this week").
+    week_hours: Mapped[list[Any] | None] = mapped_column()
+    leave_dates: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    paused_until: Mapped[dt.date | None] = mapped_column(Date)
+    own_time_from: Mapped[dt.date | None] = mapped_column(Date)
 
     community: Mapped[Community] = relationship(lazy="joined")
 
@@ -497,6 +509,88 @@ class OfferRow(Base):
     helper: Mapped[HelperRow] = relationship(lazy="joined")
 
 
+# ----------------------------------------------------------------------------- pairing programmes
+
+
+class ProgrammeRow(Base):
+    """A two-way pairing programme of a street (双向自主选择, e.g. 周末妈妈): a season, a
+    rhythm (the weekdays and time window of its visits, of ``item``), each helper's capacity
+    (residents) and each resident's (helpers), the shortlist length, the programme's rules on
+    top of the matcher's (a distance cap, the resident's gender preference as a hard rule) and
+    which stable matching it takes (``favour``). ``api.services.programmes``; migration 0013."""
+
+    __tablename__ = "programmes"
+    __table_args__ = (
+        CheckConstraint(sql_in("favour", ProgrammeFavour), name="favour"),
+        CheckConstraint("helper_capacity >= 1", name="helper_capacity"),
+        CheckConstraint("resident_capacity >= 1", name="resident_capacity"),
+        CheckConstraint("shortlist_size >= 1", name="shortlist_size"),
+        CheckConstraint("end_date >= start_date", name="season"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    item: Mapped[str] = mapped_column(ForeignKey("service_items.code"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    weekdays: Mapped[list[Any]] = mapped_column()  # 0 = Monday … 6 = Sunday
+    window_start: Mapped[int | None] = mapped_column(Integer)
+    window_end: Mapped[int | None] = mapped_column(Integer)
+    helper_capacity: Mapped[int] = mapped_column(Integer, default=1)
+    resident_capacity: Mapped[int] = mapped_column(Integer, default=1)
+    shortlist_size: Mapped[int] = mapped_column(Integer, default=5)
+    max_km: Mapped[float | None] = mapped_column(Float)
+    gender_preference: Mapped[bool] = mapped_column(Boolean, default=False)
+    favour: Mapped[str] = mapped_column(String(16), default=ProgrammeFavour.RESIDENTS)
+    note: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ProgrammeMemberRow(Base):
+    """A resident or a helper enrolled in a programme, with their ranking of their shortlist
+    (the other side's member ids, first choice first) and the entries they refused."""
+
+    __tablename__ = "programme_members"
+    __table_args__ = (
+        UniqueConstraint("programme_id", "resident_id"),
+        UniqueConstraint("programme_id", "helper_id"),
+        CheckConstraint("(resident_id IS NULL) <> (helper_id IS NULL)", name="one_person"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    helper_id: Mapped[int | None] = mapped_column(ForeignKey("helpers.id"))
+    ranking: Mapped[list[Any]] = mapped_column(default=list)
+    refused: Mapped[list[Any]] = mapped_column(default=list)
+    ranked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ranked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[dt.datetime] = _created()
+
+
+class ProgrammePairRow(Base):
+    """A pair of a programme: proposed by the stable matching (replaced by the next one),
+    confirmed by staff (then ``series_id`` is the recurring order kept with the helper), ended."""
+
+    __tablename__ = "programme_pairs"
+    __table_args__ = (CheckConstraint(sql_in("status", PairStatus), name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id"), index=True)
+    resident_member_id: Mapped[int] = mapped_column(ForeignKey("programme_members.id"))
+    helper_member_id: Mapped[int] = mapped_column(ForeignKey("programme_members.id"))
+    status: Mapped[str] = mapped_column(String(16), default=PairStatus.PROPOSED)
+    km: Mapped[float] = mapped_column(Float, default=0.0)
+    resident_rank: Mapped[int] = mapped_column(Integer)
+    helper_rank: Mapped[int] = mapped_column(Integer)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("order_series.id"), index=True)
+    proposed_at: Mapped[dt.datetime] = _created()
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 # ----------------------------------------------------------------------------- after the visit
 
 
@@ -572,6 +666,54 @@ class CirclePair(Base):
     added_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # staff's last addition
     changed_at: Mapped[dt.datetime] = _created()
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class VisitClockRow(Base):
+    """A team member's check-in and check-out at a visit (签到/签退, migration 0014): when
+    (UTC), and where only if their phone offered a position and they agreed. Staff may correct
+    the times (audited: ``corrected_by``/``corrected_at`` and the audit log's before and after)."""
+
+    __tablename__ = "visit_clocks"
+    __table_args__ = (UniqueConstraint("assignment_id", "helper_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), index=True)
+    in_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    in_lat: Mapped[float | None] = mapped_column(Float)
+    in_lon: Mapped[float | None] = mapped_column(Float)
+    in_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    out_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    out_lat: Mapped[float | None] = mapped_column(Float)
+    out_lon: Mapped[float | None] = mapped_column(Float)
+    out_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    corrected_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    corrected_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class HoursEntry(Base):
+    """The hours ledger (志愿服务时长, migration 0014): append-only like the points ledger
+    (database triggers). One ``visit`` entry per confirmed member and order; a correction is a
+    reversal naming the entry it undoes (at most once), then a new visit entry. ``served_on``
+    is the visit's date (street time), by which certificates and the honour roll count."""
+
+    __tablename__ = "hours_entries"
+    __table_args__ = (
+        CheckConstraint(sql_in("kind", HoursKind), name="kind"),
+        CheckConstraint(sql_in("source", HoursSource), name="source"),
+        Index("ix_hours_entries_helper_served_on", "helper_id", "served_on"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    served_on: Mapped[dt.date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("hours_entries.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = _created()
 
 
 # ----------------------------------------------------------------------------- people who log in

@@ -28,17 +28,20 @@ from api.services.ledger.import_columns import COLUMNS
 from api.services.orders import first_name
 from api.settings import Settings
 from api.store.tables import (
+    AssignmentRow,
     Building,
     CategoryRow,
     Community,
     FamilyLinkRow,
     Grid,
     HelperRow,
+    HoursEntry,
     ItemRow,
     ManagedPersonRow,
     NotificationRow,
     OrderRow,
     PointsEntry,
+    ProgrammeRow,
     ResidentRow,
     RunRow,
     RunUnmatched,
@@ -94,12 +97,13 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
         HelperRow.name, HelperRow.code, HelperRow.address, HelperRow.phone,
         SkillRow.name_zh, SkillRow.name_en, CategoryRow.name_zh, CategoryRow.name_en,
         ItemRow.code, ItemRow.name_zh, ItemRow.name_en, OrderRow.note, PointsEntry.reason,
-        NotificationRow.text_zh, NotificationRow.text_en,
+        HoursEntry.reason, NotificationRow.text_zh, NotificationRow.text_en,
         NotificationRow.last_error, RunRow.error, RunUnmatched.explanation_zh,
         RunUnmatched.explanation_en, UserRow.username, UserRow.display_name, Street.time_zone,
         Building.code, Building.name, FamilyLinkRow.relation, OrderRow.reject_reason,
         ManagedPersonRow.name, ManagedPersonRow.code, ManagedPersonRow.phone,
         ManagedPersonRow.address, ManagedPersonRow.note,
+        ProgrammeRow.name, ProgrammeRow.note, AssignmentRow.override_reason,
     ]  # fmt: skip
     found: set[str] = set()
     with sessions() as session:
@@ -107,6 +111,8 @@ def data_pattern(sessions: Sessions) -> re.Pattern[str]:
             found |= {v for v in session.scalars(select(column).distinct()) if v}
         # A helper as a resident's page names them (王小明 → 王**): a name, shown as it is.
         found |= {first_name(name) for name in session.scalars(select(HelperRow.name)) if name}
+        # … and a resident as a helper's programme page names them.
+        found |= {first_name(n) for n in session.scalars(select(ResidentRow.name)) if n}
     # A ledger file's column names are Chinese whatever the page's language (the header the
     # file must carry, as it must be written).
     found |= {column.header for columns in COLUMNS.values() for column in columns}

@@ -153,6 +153,16 @@ LABELS: dict[str, dict[str, str]] = {
         "unable": label_id("decline_reason", "Cannot do this service"),
         "other": label_id("decline_reason", "Another reason"),
     },
+    "pair_status": {
+        "proposed": label_id("pair_status", "proposed"),
+        "confirmed": label_id("pair_status", "confirmed"),
+        "ended": label_id("pair_status", "ended"),
+    },
+    "programme_favour": {
+        "residents": label_id("programme_favour", "Residents' choices first"),
+        "helpers": label_id("programme_favour", "Helpers' choices first"),
+        "travel": label_id("programme_favour", "Shortest travel"),
+    },
     "weekday": {
         "0": label_id("weekday", "Mon"),
         "1": label_id("weekday", "Tue"),

@@ -33,6 +33,7 @@ from api.http.pages.staff import (
     show,
     tomorrow,
 )
+from api.http.pages.staff_hours import order_clocks
 from api.http.params import IdPath, id_in_range
 from api.i18n import format_day, ngettext
 from api.i18n import gettext as _
@@ -327,7 +328,8 @@ def order_page(
     steps = closing.next_steps(detail.order.status, detail.feedback_score is not None)
     names = community_names(session, actor)
     return show(request, "s/order.html", actor, section="orders", detail=detail, steps=steps,
-                community=names.get(detail.order.community_id, ""))  # fmt: skip
+                community=names.get(detail.order.community_id, ""), **order_clocks(
+                    request, session, actor, order_id))  # fmt: skip
 
 
 def _order_url(order_id: int) -> str:

@@ -27,6 +27,7 @@ from api.services.actor import Actor
 from api.services.closing import points
 from api.services.closing import visits as closing
 from api.services.errors import ServiceError
+from api.services.hours import clock
 from api.services.messages import outbox
 from api.services.messages.outbox import NotificationFilters
 from api.services.offers import answers as offers
@@ -102,6 +103,7 @@ def home(
         here="home",
         found=found,
         reasons=labels.options("decline_reason"),
+        clocks=clock.my_clocks(session, actor, [o.assignment_id for o in found.items]),
         **_calendar(request, settings),
     )
 

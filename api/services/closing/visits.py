@@ -20,6 +20,7 @@ from api.services.actor import Actor
 from api.services.closing.follow_ups import schedule_by_rules, schedule_low_score
 from api.services.closing.points import credit_base
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound, ServiceError
+from api.services.hours.ledger import credit_visit
 from api.services.messages.results import tell_requesters
 from api.services.offers.assign import (
     item_of,
@@ -177,8 +178,8 @@ def confirm_done(
     now: dt.datetime | None = None,
 ) -> Confirmation:
     """Confirm a visit a helper marked done and, in the same transaction, credit every member
-    who accepted it the item's base points. A second confirmation, or one before the visit's
-    day (street time), is a ``Conflict``."""
+    who accepted it the item's base points and the visit's hours (``hours.ledger``). A second
+    confirmation, or one before the visit's day (street time), is a ``Conflict``."""
     now = now or utcnow()
     begin_write(session)
     order = scoped_order(session, actor, order_id)
@@ -205,9 +206,11 @@ def confirm_done(
     members = sorted(o.helper_id for o in assignment.offers if o.status == "accepted")
     item = item_of(session, order)
     points = credit_base(session, actor, order, members, item.points, now)
+    hours = credit_visit(session, actor, order, assignment, members, now)
     follow_up = schedule_by_rules(session, settings, order, now)
     tell_requesters(session, order, NotificationKind.COMPLETED)
-    detail = {"points": points, "follow_up": follow_up.id if follow_up else None}
+    follow = follow_up.id if follow_up else None
+    detail = {"points": points, "minutes": hours, "follow_up": follow}
     audit(session, actor.user_id, "order.confirm", "order", order.id, detail)
     session.commit()
     log.info("order %s confirmed; base points %s", order.id, points)

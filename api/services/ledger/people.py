@@ -542,6 +542,22 @@ def update_my_profile(
     return _change_helper(session, settings, actor, row, changes, now, refuse_accepted=True)
 
 
+def change_own_time(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    changes: dict[str, Any],
+    now: dt.datetime | None = None,
+) -> HelperOut:
+    """A helper's change of their own time (``api.services.hours.own_time`` checks it), under
+    the rule of ``update_my_profile``: refused naming the day if it rules out a visit they
+    accepted; pending offers it rules out are withdrawn and re-matched."""
+    now = now or utcnow()
+    begin_write(session)
+    row = _own(session, actor)
+    return _change_helper(session, settings, actor, row, changes, now, refuse_accepted=True)
+
+
 def _own(session: Session, actor: Actor) -> HelperRow:
     row = session.get(HelperRow, actor.helper_id) if actor.helper_id is not None else None
     if row is None or actor.role != "helper":

@@ -28,10 +28,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.services.closing.points import balance
+from api.services.hours.checks import hours_ledger_problems
 from api.services.ledger.street_catalogue import StreetCatalogue, StreetItem, street_catalogue
 from api.services.matching.keys import Keys
 from api.services.matching.problem import build_problem
 from api.services.offers.assign import expected_order_status, live_offers
+from api.services.programmes.invariants import pair_problems
 from api.services.shop.checks import shop_findings
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
@@ -413,6 +415,13 @@ def balances_match_ledger(session: Session, loop: _Loop) -> list[Violation]:
     return found
 
 
+def hours_ledger_consistent(session: Session, loop: _Loop) -> list[Violation]:
+    """The hours ledger agrees with the confirmed visits and their clocks
+    (``hours.checks.hours_ledger_problems`` says what must hold)."""
+    problems = hours_ledger_problems(session, loop.orders, loop.live, loop.street_id)
+    return [Violation(code, message) for code, message in problems]
+
+
 # ----------------------------------------------------------------------------- follow-up visits
 
 
@@ -477,6 +486,11 @@ def _entries(session: Session, loop: _Loop) -> list[PointsEntry]:
     return list(session.scalars(query))
 
 
+def programme_pairs_hold(session: Session, loop: _Loop) -> list[Violation]:
+    """Pairing programmes' pairs (``api.services.programmes.invariants``)."""
+    return [Violation(code, message) for code, message in pair_problems(session, loop.street_id)]
+
+
 CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     live_offers_on_live_assignments,
     one_live_assignment,
@@ -486,7 +500,9 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     matching_rules_hold,
     base_points_once,
     balances_match_ledger,
+    hours_ledger_consistent,
     rule_follow_ups_once,
     follow_up_owners_in_scope,
+    programme_pairs_hold,
     shop_and_wishes_agree,
 )

@@ -50,6 +50,7 @@ from api.services.offers.assign import (
 )
 from api.services.offers.rematch import helper_km, refused_helpers, rematch, unmatched_row
 from api.services.orders import materialize_series
+from api.services.programmes.keep import paired_helpers
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
 from api.store.statuses import AssignmentSource, AssignmentStatus, OfferStatus
@@ -294,6 +295,11 @@ def read_snapshot(session: Session, street_id: int, date: dt.date) -> Snapshot:
         if assignment is not None and not _needs_plan(session, snapshot, order, assignment):
             continue
         snapshot.orders.append(order)
+    # A programme's confirmed pair: its order is planned with the pair's helper first, as a
+    # member already told (kept unless they can no longer serve it; ``programmes.keep``).
+    fresh = [o for o in snapshot.orders if o.id not in live]
+    for order_id, helpers in paired_helpers(session, fresh).items():
+        snapshot.pending.setdefault(order_id, helpers)
     snapshot.read_ids = [o.id for o in snapshot.orders]
     snapshot.refused = refused_helpers(session, snapshot.read_ids)
     snapshot.basis = _basis(session, street_id, date, snapshot.read_ids)

@@ -20,6 +20,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from api.services.circles.facts import Pairs, blocks_for, members_of, pair_records
+from api.services.hours.days import on_date
 from api.services.ledger.street_catalogue import forget_catalogues, street_catalogue
 from api.services.matching.keys import IdMap, Keys, helper_key, order_key, resident_key
 from api.store.db import among_bound, dialect_of
@@ -249,8 +250,8 @@ def build_problem(
             orders=matcher_orders,
         )
 
-    def whole_day(h: int) -> Helper:
-        return free.get(h) or _free_helper(helper_rows[h])
+    def whole_day(h: int) -> Helper:  # the helper's own time of the date applied (leave …)
+        return on_date(free.get(h) or _free_helper(helper_rows[h]), helper_rows[h], date)
 
     if near and orders:
 

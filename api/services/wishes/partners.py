@@ -31,7 +31,7 @@ class PartnerView:
 
 
 @dataclass(frozen=True)
-class TeamView:
+class VolunteerTeamView:
     id: int
     name: str
     active: bool
@@ -118,7 +118,9 @@ def _helper_street(session: Session, actor: Actor) -> int | None:
 # ----------------------------------------------------------------------------- teams
 
 
-def add_team(session: Session, actor: Actor, name: str, helper_ids: Sequence[int]) -> TeamView:
+def add_team(
+    session: Session, actor: Actor, name: str, helper_ids: Sequence[int]
+) -> VolunteerTeamView:
     """A standing team of the street's active helpers (at least one)."""
     street_id = staff_street(actor)
     name = clean_name(name)
@@ -140,7 +142,7 @@ def add_team(session: Session, actor: Actor, name: str, helper_ids: Sequence[int
 
 def set_team_members(
     session: Session, actor: Actor, team_id: int, helper_ids: Sequence[int]
-) -> TeamView:
+) -> VolunteerTeamView:
     """Replace a team's members."""
     street_id = staff_street(actor)
     begin_write(session, street_id)
@@ -153,7 +155,7 @@ def set_team_members(
     return team_view(session, team)
 
 
-def teams(session: Session, actor: Actor) -> list[TeamView]:
+def teams(session: Session, actor: Actor) -> list[VolunteerTeamView]:
     """Staff: the street's teams; a helper: the active teams they belong to."""
     if actor.role == Role.STAFF:
         query = select(VolunteerTeamRow).where(VolunteerTeamRow.street_id == actor.street_id)
@@ -185,14 +187,14 @@ def team_member_ids(session: Session, team_id: int) -> list[int]:
     )
 
 
-def team_view(session: Session, team: VolunteerTeamRow) -> TeamView:
+def team_view(session: Session, team: VolunteerTeamRow) -> VolunteerTeamView:
     rows = session.execute(
         select(HelperRow.id, HelperRow.name)
         .join(TeamMemberRow, TeamMemberRow.helper_id == HelperRow.id)
         .where(TeamMemberRow.team_id == team.id)
         .order_by(HelperRow.id)
     ).all()
-    return TeamView(team.id, team.name, team.active, [(h, n) for h, n in rows])
+    return VolunteerTeamView(team.id, team.name, team.active, [(h, n) for h, n in rows])
 
 
 def _members_of_street(session: Session, street_id: int, helper_ids: Sequence[int]) -> list[int]:

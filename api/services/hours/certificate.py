@@ -1,0 +1,266 @@
+"""The certificate of a helper's volunteer service (志愿服务记录证明), as a PDF (fpdf2): name,
+ID tail, organisation, period, hours, services, issuing office and date.
+
+The ID tail: helpers' ledger rows hold no ID number; when the helper is also a resident of
+the ledger (资源型 and 服务型 at once) that record's ID-card tail is printed, else the helper's
+ledger number (台账编号), named as such. The hours are the hours ledger's entries whose visit
+falls in the period; the services are the confirmed visits behind them, by item.
+
+Chinese text needs a CJK font: Debian's fonts-noto-cjk (installed by ``.ci/fonts``, which
+``make demo`` and ``make test`` run), or any font named by ``QUNBANG_CJK_FONT``
+(``path`` or ``path#index`` for a collection). Without one, ``FontMissing`` says what to install."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import i18n
+from api.i18n import gettext as _
+from api.services.actor import Actor
+from api.services.errors import BadInput, NotFound, ServiceError
+from api.services.hours.ledger import total_minutes
+from api.services.ledger.street_catalogue import street_catalogue
+from api.services.ledger.views import scoped_row
+from api.services.offers.assign import local_today
+from api.settings import Settings
+from api.store.statuses import HoursKind, Role
+from api.store.tables import (
+    Community,
+    HelperRow,
+    HoursEntry,
+    OrderRow,
+    ResidentRow,
+    Street,
+)
+
+# Debian's CJK fonts, best first: (path, font of the collection). Noto Sans CJK's 3rd is SC.
+DEBIAN_FONTS = (
+    ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 2),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
+    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
+)
+FONT_VARIABLE = "QUNBANG_CJK_FONT"
+MAX_PERIOD_DAYS = 366 * 10
+
+
+class FontMissing(ServiceError):
+    """No CJK font is installed, so no certificate can be printed (a set-up problem)."""
+
+    code = "font_missing"
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    item_zh: str
+    item_en: str
+    visits: int
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What the certificate says."""
+
+    number: str
+    name: str
+    id_label: str  # "ID card (last digits)" or "Ledger number", in the reader's language
+    id_value: str
+    organisation: str
+    office: str
+    first: dt.date
+    last: dt.date
+    minutes: int
+    services: list[ServiceLine]
+    issued: dt.date
+
+    @property
+    def hours(self) -> str:
+        return i18n.format_number(self.minutes / 60, 1)
+
+
+def default_period(settings: Settings, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """This year up to today (street time)."""
+    today = local_today(settings, now)
+    return today.replace(month=1, day=1), today
+
+
+def certificate(
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    helper_id: int,
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime | None = None,
+) -> Certificate:
+    """The certificate of ``helper_id``'s service from ``first`` to ``last`` (visit days):
+    a helper asks for their own, staff for a helper of their street (or community)."""
+    if last < first:
+        raise BadInput(_("the period ends before it starts"), "last")
+    if (last - first).days > MAX_PERIOD_DAYS:
+        raise BadInput(_("a period is at most ten years"), "first")
+    helper = _helper(session, actor, helper_id)
+    street = session.get_one(Street, helper.street_id)
+    community = session.get_one(Community, helper.community_id)
+    tail = session.scalar(
+        select(ResidentRow.id_card_tail).where(ResidentRow.helper_id == helper.id)
+    )
+    if tail:
+        id_label, id_value = _("ID card (last digits)"), tail
+    else:
+        id_label, id_value = _("Ledger number"), helper.code
+    issued = local_today(settings, now)
+    return Certificate(
+        number=f"{helper.code}-{first:%Y%m%d}-{last:%Y%m%d}",
+        name=helper.name,
+        id_label=id_label,
+        id_value=id_value,
+        organisation=f"{street.name} {community.name}",
+        office=street.name,
+        first=first,
+        last=last,
+        minutes=total_minutes(session, helper.id, first, last),
+        services=_services(session, helper, first, last),
+        issued=issued,
+    )
+
+
+def _helper(session: Session, actor: Actor, helper_id: int) -> HelperRow:
+    if actor.role == Role.HELPER:
+        row = session.get(HelperRow, helper_id)
+        if row is None or actor.helper_id != helper_id:
+            raise NotFound(_("helper %(helper_id)s not found", helper_id=helper_id))
+        return row
+    try:
+        found: HelperRow = scoped_row(session, actor, HelperRow, helper_id)
+    except NotFound as error:
+        raise NotFound(error.message, "helper_id") from error
+    return found
+
+
+def _services(
+    session: Session, helper: HelperRow, first: dt.date, last: dt.date
+) -> list[ServiceLine]:
+    """The items of the helper's standing hours in the period: visits and minutes each."""
+    rows = session.execute(
+        select(HoursEntry.kind, HoursEntry.minutes, OrderRow.item)
+        .join(OrderRow, OrderRow.id == HoursEntry.order_id)
+        .where(
+            HoursEntry.helper_id == helper.id,
+            HoursEntry.served_on >= first,
+            HoursEntry.served_on <= last,
+        )
+    ).all()
+    minutes: dict[str, int] = defaultdict(int)
+    orders: dict[str, int] = defaultdict(int)
+    for kind, amount, code in rows:  # a reversal takes its visit back
+        minutes[code] += amount
+        orders[code] += -1 if kind == HoursKind.REVERSAL else 1
+    catalogue = street_catalogue(session, helper.street_id)
+    lines = []
+    for code in sorted(minutes, key=lambda c: (-minutes[c], c)):
+        if orders[code] > 0:
+            item = catalogue.item(code)
+            lines.append(ServiceLine(item.name_zh, item.name_en, orders[code], minutes[code]))
+    return lines
+
+
+# ----------------------------------------------------------------------------- the PDF
+
+
+def find_font() -> tuple[Path, int] | None:
+    """The CJK font to print with: ``QUNBANG_CJK_FONT`` if set, else the first of Debian's."""
+    named = os.environ.get(FONT_VARIABLE, "").strip()
+    if named:
+        name, _sep, number = named.partition("#")
+        return Path(name), int(number) if number.isdigit() else 0
+    for path, index in DEBIAN_FONTS:
+        if Path(path).is_file():
+            return Path(path), index
+    return None
+
+
+def certificate_pdf(cert: Certificate) -> bytes:
+    """The certificate as a one-page A4 PDF, in the current locale; ``FontMissing`` without a
+    CJK font."""
+    from fpdf import FPDF  # imported here: only printing a certificate needs it
+
+    font = find_font()
+    if font is None or not font[0].is_file():
+        raise FontMissing(
+            _(
+                "the certificate needs a Chinese font and none is installed: install Debian's "
+                "fonts-noto-cjk (as root: .ci/fonts) or set %(variable)s to a font file",
+                variable=FONT_VARIABLE,
+            )
+        )
+    pdf = FPDF(format="A4")
+    pdf.set_creator("Qunbang")
+    pdf.set_title(_("Certificate of volunteer service"))
+    pdf.add_font("cjk", "", str(font[0]), collection_font_number=font[1])
+    pdf.set_margins(22, 24, 22)
+    pdf.add_page()
+    pdf.set_font("cjk", size=22)
+    pdf.cell(0, 16, _("Certificate of volunteer service"), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=9)
+    pdf.cell(0, 6, _("No. %(number)s", number=cert.number), align="R", new_x="LMARGIN",
+             new_y="NEXT")  # fmt: skip
+    pdf.ln(4)
+    pdf.set_font("cjk", size=12)
+    period = _("%(first)s to %(last)s", first=i18n.format_day(cert.first, "long"),
+               last=i18n.format_day(cert.last, "long"))  # fmt: skip
+    facts = (
+        (_("Name"), cert.name),
+        (cert.id_label, cert.id_value),
+        (_("Organisation"), cert.organisation),
+        (_("Period"), period),
+        (_("Volunteer hours"), cert.hours),
+    )
+    for label, value in facts:
+        pdf.cell(50, 10, label, border=1)
+        pdf.cell(0, 10, value, border=1, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    pdf.cell(0, 8, _("Services"), new_x="LMARGIN", new_y="NEXT")
+    _service_table(pdf, cert)
+    pdf.ln(8)
+    pdf.multi_cell(0, 7, _("This certifies that the volunteer above served the hours shown, as "
+                           "recorded at each visit and confirmed by the office."))  # fmt: skip
+    pdf.ln(12)
+    pdf.cell(0, 8, _("Issued by: %(office)s (seal)", office=cert.office), align="R",
+             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    pdf.cell(0, 8, _("Date: %(day)s", day=i18n.format_day(cert.issued, "long")), align="R",
+             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+    return bytes(pdf.output())
+
+
+def _service_table(pdf: object, cert: Certificate) -> None:
+    """The services, one row per item: visits and hours."""
+    from fpdf import FPDF
+    from fpdf.fonts import FontFace
+
+    assert isinstance(pdf, FPDF)
+    pdf.set_font("cjk", size=11)
+    if not cert.services:
+        pdf.cell(0, 8, _("No confirmed visits in this period."), new_x="LMARGIN", new_y="NEXT")
+        return
+    plain = FontFace(emphasis="")  # one weight of the CJK font is installed
+    with pdf.table(
+        col_widths=(60, 20, 20), text_align=("LEFT", "RIGHT", "RIGHT"), headings_style=plain
+    ) as table:
+        head = table.row()
+        for text in (_("Service"), _("Visits"), _("Hours")):
+            head.cell(text)
+        for line in cert.services:
+            row = table.row()
+            row.cell(i18n.pick(line.item_zh, line.item_en))
+            row.cell(str(line.visits))
+            row.cell(i18n.format_number(line.minutes / 60, 1))
