@@ -6,7 +6,12 @@ GAP cost is recomputed from the assignments and checked for feasibility without 
 result is compared with the MIN-sense reference value of ``gap_reference_values.csv``.
 
     python bench/gap_bench.py [--families gap1-12,a,b,c] [--time-limit 60] [--workers 2]
-                              [--out bench/out/gap.csv]
+                              [--solvers qunbang,highs] [--out bench/out/gap.csv]
+
+``--solvers highs`` adds the peer an operations-research user would reach for: the textbook GAP
+MIP (binary x[i][j], each job to one agent, capacities, minimum cost) in HiGHS with ``--workers``
+threads and the same time limit (``pip install 'qunbang[bench]'``). Its plans go through the same
+independent check (``gap_violations``).
 
 Families: ``gapN`` or ``gapN-M`` (OR-Library gap1..gap12, 5 problems each), ``a``..``d``
 (OR-Library gapa..gapd, 6 problems each), ``yc``/``yd``/``ye`` (Yagiura-collection files of type
@@ -18,8 +23,10 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -57,6 +64,7 @@ class Reference:
 
 @dataclass
 class Row:
+    solver: str
     family: str
     name: str
     m: int
@@ -154,6 +162,7 @@ def solve_one(
     if ours is not None and reference is not None:
         gap_pct = 100.0 * (ours - reference.value) / reference.value
     return Row(
+        solver="qunbang",
         family=family,
         name=instance.name,
         m=instance.agents,
@@ -175,10 +184,69 @@ def solve_one(
     )
 
 
+def solve_highs(
+    family: str, instance: GapInstance, reference: Reference | None, params: SolveParams
+) -> Row:
+    """The textbook GAP MIP in HiGHS (``bench/gap_highs.py``, in its own process); its plan is
+    checked like ours."""
+    started = time.perf_counter()
+    n = instance.jobs
+    data = {
+        "cost": instance.cost,
+        "resource": instance.resource,
+        "capacity": instance.capacity,
+        "time_limit": params.time_limit_s,
+        "threads": params.workers,
+        "seed": params.seed,
+    }
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("gap_highs.py"))],
+        input=json.dumps(data),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=params.time_limit_s * 3 + 120,
+    )
+    if done.returncode != 0:
+        note = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
+        row = _failed_row(family, instance, reference, note, time.perf_counter() - started)
+        row.solver = "highs"
+        return row
+    answer = json.loads(done.stdout)
+    agent_of: list[int | None] = answer["agent_of"]
+    violations = gap_violations(instance, agent_of)
+    covered = sum(i is not None for i in agent_of)
+    ours = gap_cost(instance, agent_of) if covered == n else None
+    proven = bool(answer["optimal"]) and not violations
+    gap_pct = None
+    if ours is not None and reference is not None:
+        gap_pct = 100.0 * (ours - reference.value) / reference.value
+    return Row(
+        solver="highs",
+        family=family,
+        name=instance.name,
+        m=instance.agents,
+        n=n,
+        reference=reference.value if reference else None,
+        reference_status=reference.status if reference else "",
+        ours=ours,
+        covered=covered,
+        gap_pct=gap_pct,
+        proven_optimal=proven,
+        feasible=not violations,
+        status=answer["status"],
+        cost_objective=answer["objective"] if covered else None,
+        cost_bound=answer["bound"],
+        runtime_s=time.perf_counter() - started,
+        note=f"{len(violations)} violations, first: {violations[0]}" if violations else "",
+    )
+
+
 def _failed_row(
     family: str, instance: GapInstance, reference: Reference | None, note: str, runtime_s: float
 ) -> Row:
     return Row(
+        "qunbang",
         family,
         instance.name,
         instance.agents,
@@ -202,8 +270,9 @@ def _failed_row(
 
 
 def show(rows: list[Row], console: Console) -> None:
-    table = Table(title="GAP (min sense): Qunbang CP-SAT vs reference")
+    table = Table(title="GAP (min sense): Qunbang CP-SAT (and peers) vs reference")
     for column in (
+        "solver",
         "name",
         "m",
         "n",
@@ -221,6 +290,7 @@ def show(rows: list[Row], console: Console) -> None:
         if row.reference_status == "best_known":
             reference += " bk"
         table.add_row(
+            row.solver,
             row.name,
             str(row.m),
             str(row.n),
@@ -239,6 +309,15 @@ def show(rows: list[Row], console: Console) -> None:
 
 def summary(rows: list[Row]) -> list[str]:
     lines = []
+    for solver in sorted({r.solver for r in rows}):
+        mine = [r for r in rows if r.solver == solver]
+        done = [r for r in mine if r.ours is not None and r.feasible]
+        within = sum(r.gap_pct is not None and r.gap_pct <= 1.0 for r in done)
+        lines.append(
+            f"{solver}: {len(done)}/{len(mine)} complete and verified, {within} within 1 % of "
+            f"the reference, {sum(r.proven_optimal for r in mine)} proven optimal"
+        )
+    rows = [r for r in rows if r.solver == "qunbang"]
     orlib = [r for r in rows if re.fullmatch(r"gap\d+", r.family)]
     if orlib:
         hits = sum(r.ours is not None and r.ours == r.reference for r in orlib)
@@ -277,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per instance")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--solvers", default="qunbang", help="qunbang, highs or both")
     parser.add_argument("--out", type=Path, default=Path("bench/out/gap.csv"))
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder with orlib/, yagiura/")
     args = parser.parse_args(argv)
@@ -291,13 +371,16 @@ def main(argv: list[str] | None = None) -> int:
     references = read_references(args.data)
     console = Console(width=None if sys.stdout.isatty() else 140)
     rows = []
+    solvers = {"qunbang": solve_one, "highs": solve_highs}
     for family, instance in select(args.families, args.data):
-        row = solve_one(family, instance, references.get(instance.name), params)
-        console.print(
-            f"{row.name:>10} {row.m}x{row.n}: ours {row.ours} ref {row.reference} "
-            f"({row.status}, {row.runtime_s:.1f} s){' ' + row.note if row.note else ''}"
-        )
-        rows.append(row)
+        for name in args.solvers.split(","):
+            row = solvers[name](family, instance, references.get(instance.name), params)
+            console.print(
+                f"{row.solver:>7} {row.name:>10} {row.m}x{row.n}: ours {row.ours} "
+                f"ref {row.reference} ({row.status}, {row.runtime_s:.1f} s)"
+                f"{' ' + row.note if row.note else ''}"
+            )
+            rows.append(row)
     if not rows:
         return 1
     show(rows, console)

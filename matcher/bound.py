@@ -21,7 +21,7 @@ from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
 from matcher.dayplans import day_plans
 from matcher.model import Problem
-from matcher.params import SolveParams
+from matcher.params import ObjectiveWeights, SolveParams
 
 PLAN_LIMIT = 5000  # per helper; beyond it the helper gets compact rows
 
@@ -161,3 +161,37 @@ class _Relaxation:
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
         return self.solver.Objective().Value()
+
+
+def cost_lower_bound(
+    problem: Problem,
+    contexts: list[OrderContext],
+    coverage_level: float,
+    weights: ObjectiveWeights,
+) -> float:
+    """A lower bound on the cost of any plan (over these candidate lists) covering at least
+    ``coverage_level`` weighted demand: each order costs at least its
+    team's cheapest members; helpers' limits are dropped, so the cheapest way to reach the
+    level is a fractional covering knapsack, solved exactly by taking orders in order of cost
+    per unit of weight. Pinned orders are always covered. Valid, quick and weaker than the
+    LP of ``lp_bounds``."""
+    forced, items = 0.0, []
+    level = coverage_level
+    for ctx in contexts:
+        if not ctx.team_possible(ctx.candidates):
+            continue
+        costs = sorted(pair_cost(problem, ctx, c, weights) for c in ctx.candidates)
+        cheapest = float(sum(costs[: ctx.team]))
+        if ctx.pinned:
+            forced += cheapest
+            level -= ctx.weight
+        else:
+            items.append((cheapest / ctx.weight if ctx.weight else 0.0, cheapest, ctx.weight))
+    total = forced
+    for _, cheapest, weight in sorted(items):
+        if level <= 0:
+            break
+        take = min(1.0, level / weight) if weight else 1.0
+        total += take * cheapest
+        level -= weight
+    return total / COST_SCALE

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
+from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
 from matcher.greedy import GreedyOutcome, greedy_assign
+from matcher.lns import LARGE_ORDERS, Neighbourhoods, plan_value
 from matcher.model import Problem
 from matcher.params import SolveParams
+from matcher.regret import regret_plan
 from matcher.reserve import reserves
 from matcher.result import Assignment, Result, Stage, Status
 from matcher.weights import order_weight
@@ -22,7 +26,8 @@ def solve(
     """Match orders to helpers with CP-SAT: maximise priority-weighted coverage, then minimise the
     weighted cost of travel, lost continuity, missed preferences and unfair load.
 
-    Starts from the greedy plan, so a time limit always returns a plan at least as good as greedy.
+    Starts from the greedy plan (or, on capacity-only days, a largest-regret plan when better), so
+    a time limit always returns a plan at least as good as greedy.
     An impossible pin gives status INFEASIBLE with the reason in ``message``; never an exception.
     ``progress(stage, objective, bound, elapsed_s)`` is called on each improving solution.
     """
@@ -32,34 +37,48 @@ def solve(
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
+    if len(contexts) > LARGE_ORDERS and not greedy.pin_errors:
+        return _search(problem, params, eligibility, contexts, greedy.assignments, began, progress)
+    start: Mapping[int, Plan] = greedy.assignments
+    start_s = greedy.runtime_s
+    if not greedy.pin_errors:
+        start, start_s = _best_start(problem, contexts, params, greedy)
     outcome = run_cpsat(
         problem,
         contexts,
         params,
-        greedy.assignments,
+        start,
         began,
         progress,
         hint_is_plan=not greedy.pin_errors,
+        retry_coverage=bool(greedy.pin_errors),
     )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
             return _infeasible(problem, params, "cpsat", "the pinned assignments conflict", began)
+        if not greedy.pin_errors and time.perf_counter() - began < params.time_limit_s - 0.5:
+            # A busy machine: the whole model found nothing in the coverage share. Search by
+            # neighbourhoods from the starting plan for the rest of the time instead.
+            note = "the whole model found no plan in its share of the time; "
+            return _search(problem, params, eligibility, contexts, start, began, progress, note)
         if greedy.pin_errors:  # greedy's plan drops a pin, so it is no answer either
             message = "time limit: no plan keeping every pinned assignment was found"
             return _infeasible(problem, params, "cpsat", message, began, Status.UNKNOWN)
-        # No CP-SAT solution in time: the greedy plan is still a valid answer.
-        stages = (*outcome.stages, _greedy_stage(contexts, greedy.assignments, greedy.runtime_s))
+        # No CP-SAT solution in time: the starting plan is still a valid answer.
+        stages = (*outcome.stages, _greedy_stage(contexts, start, start_s))
         return _result(
             problem,
             params,
             "cpsat",
             eligibility,
             contexts,
-            greedy.assignments,
+            start,
             Status.FEASIBLE,
             stages,
             began,
-            "time limit: greedy plan returned",
+            "time limit: greedy plan returned"
+            if start is greedy.assignments
+            else "time limit: the starting plan returned",
         )
     status = _overall_status(outcome.stages)
     return _result(
@@ -73,6 +92,84 @@ def solve(
         tuple(outcome.stages),
         began,
     )
+
+
+def _search(
+    problem: Problem,
+    params: SolveParams,
+    eligibility: Eligibility,
+    contexts: list[OrderContext],
+    start: Mapping[int, Plan],
+    began: float,
+    progress: Progress | None,
+    note: str = "",
+) -> Result:
+    """Neighbourhood search (``matcher.lns``) from ``start`` until the time limit: for streets too
+    large for one CP-SAT model, and when the whole model found nothing in its share of the time.
+    It only ever takes strictly better plans that keep within the start's km per covered order:
+    from the hand rule's plan, the result is never below its coverage, never above its travel
+    per covered order, nor above its cost at equal coverage."""
+    search = Neighbourhoods(problem, contexts, params, start, travel_reference=start)
+    outcome = search.run(began + params.time_limit_s, began, progress)
+    coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
+    coverage = sum(contexts[i].weight for i in outcome.plans)
+    cost = outcome.cost / COST_SCALE
+    cost_bound = min(cost, cost_lower_bound(problem, contexts, coverage, params.weights))
+    stages = (
+        Stage(
+            name="coverage",
+            sense="max",
+            status=Status.OPTIMAL if outcome.coverage_after_phase >= coverable else Status.FEASIBLE,
+            objective=outcome.coverage_after_phase,
+            bound=coverable,
+            gap=_gap(outcome.coverage_after_phase, coverable),
+            runtime_s=outcome.phase_s[0],
+        ),
+        Stage(
+            name="cost",
+            sense="min",
+            status=Status.FEASIBLE,
+            objective=cost,
+            bound=cost_bound,
+            gap=_gap(cost, cost_bound),
+            runtime_s=outcome.phase_s[1],
+        ),
+    )
+    message = (
+        f"{note}neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
+    )
+    return _result(
+        problem,
+        params,
+        "cpsat",
+        eligibility,
+        contexts,
+        outcome.plans,
+        Status.FEASIBLE,
+        stages,
+        began,
+        message,
+    )
+
+
+def _best_start(
+    problem: Problem, contexts: list[OrderContext], params: SolveParams, greedy: GreedyOutcome
+) -> tuple[Mapping[int, Plan], float]:
+    """The hand rule's plan, or the largest-regret plan (``matcher.regret``) when that covers
+    more weighted demand, or as much for less cost: CP-SAT's hint and guaranteed fallback."""
+    began = time.perf_counter()
+    other = regret_plan(problem, contexts, params.weights)
+    if other is None:
+        return greedy.assignments, greedy.runtime_s
+    mine = plan_value(problem, contexts, greedy.assignments, params.weights)
+    theirs = plan_value(problem, contexts, other, params.weights)
+    if (theirs[0], -theirs[1]) > (mine[0], -mine[1]):
+        return other, time.perf_counter() - began
+    return greedy.assignments, greedy.runtime_s
+
+
+def _gap(objective: float, bound: float) -> float:
+    return abs(bound - objective) / max(abs(objective), 1e-9) if objective or bound else 0.0
 
 
 def prepare(

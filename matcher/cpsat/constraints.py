@@ -6,6 +6,8 @@ helper who fails them is not a candidate); what remains couples candidates and o
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from ortools.sat.python import cp_model
 
 from matcher.candidates import OrderContext
@@ -104,14 +106,21 @@ def conflicting_pairs(
     if problem.helpers[helper].max_orders < 2:
         return []  # the order limit alone already allows at most one
     spans = [visit_span(contexts[o], k) for o, k in pairs]
-    conflicts: list[tuple[tuple[int, int], ...]] = []
-    for a in range(len(pairs)):
-        for b in range(a + 1, len(pairs)):
-            if pairs[a][0] == pairs[b][0]:
-                continue
-            if spans[a][0] + spans[b][0] > room or _never_apart(spans[a], spans[b]):
-                conflicts.append((pairs[a], pairs[b]))
-    return conflicts
+    found: set[tuple[int, int]] = set()
+    # Too long together: with the visits sorted by minutes, each one's partners are a suffix
+    # (quick even for thousands of untimed visits, where testing every pair is not).
+    by_minutes = sorted(range(len(pairs)), key=lambda i: spans[i][0])
+    minutes = [spans[i][0] for i in by_minutes]
+    for position, a in enumerate(by_minutes):
+        first = bisect_right(minutes, room - spans[a][0], lo=position + 1)
+        found.update((min(a, b), max(a, b)) for b in by_minutes[first:])
+    # Never apart: only timed visits have start ranges to compare.
+    timed = [i for i, span in enumerate(spans) if span[1] is not None]
+    for x, a in enumerate(timed):
+        for b in timed[x + 1 :]:
+            if (a, b) not in found and _never_apart(spans[a], spans[b]):
+                found.add((a, b))
+    return [(pairs[a], pairs[b]) for a, b in sorted(found) if pairs[a][0] != pairs[b][0]]
 
 
 Span = tuple[int, int | None, int, int, int]  # minutes, first start, last start, before, after

@@ -67,19 +67,22 @@ def run_cpsat(
     began: float,
     progress: Progress | None = None,
     hint_is_plan: bool = True,
+    retry_coverage: bool = True,
 ) -> CpsatOutcome:
     """Solve both stages within ``params.time_limit_s`` counted from ``began``. ``hint_is_plan``
-    says the hint keeps every pin, so it is a solution of the model."""
+    says the hint keeps every pin, so it is a solution of the model. ``retry_coverage``: when
+    the coverage stage finds nothing in its share, give it the rest of the time (else return,
+    so the caller can use the time otherwise)."""
     model = cp_model.CpModel()
     v = make_variables(model, contexts)
-    _add_hard_rules(model, problem, contexts, v)
+    add_hard_rules(model, problem, contexts, v)
     coverage = coverage_expression(contexts, v)
     if hint_is_plan:
         # The hinted plan is a solution, so the optimum is at least as good: every solution
         # CP-SAT reports is then at least as good as the hint, at any time limit.
         model.add(coverage >= sum(contexts[i].weight for i in hint))
     model.maximize(coverage)
-    _hint(model, contexts, v, hint)
+    add_plan_hint(model, contexts, v, hint)
     solver = _solver(params)
 
     limit = params.time_limit_s * params.coverage_time_share
@@ -96,7 +99,7 @@ def run_cpsat(
         began,
     )
     remaining = params.time_limit_s - (time.perf_counter() - began)
-    if stage1.status is Status.UNKNOWN and remaining > 1.0:
+    if retry_coverage and stage1.status is Status.UNKNOWN and remaining > 1.0:
         # Large streets may not finish presolve within the coverage share: the cost stage is
         # pointless without a plan, so coverage gets the rest of the time instead.
         stage1, plans = _run_stage(
@@ -108,7 +111,7 @@ def run_cpsat(
 
     model.add(coverage >= round(stage1.objective))
     model.minimize(cost_expression(model, problem, contexts, v, params.weights))
-    _hint(model, contexts, v, plans)
+    add_plan_hint(model, contexts, v, plans)
     remaining = params.time_limit_s - (time.perf_counter() - began)
     if remaining > 0.05:
         stage2, better = _run_stage(
@@ -128,7 +131,7 @@ def run_cpsat(
     return CpsatOutcome(plans, stages)
 
 
-def _add_hard_rules(
+def add_hard_rules(
     model: cp_model.CpModel, problem: Problem, contexts: list[OrderContext], v: Variables
 ) -> None:
     constraints.add_full_teams(model, contexts, v)
@@ -222,7 +225,7 @@ def _read_plans(
     return plans
 
 
-def _hint(
+def add_plan_hint(
     model: cp_model.CpModel, contexts: list[OrderContext], v: Variables, plans: Mapping[int, Plan]
 ) -> None:
     model.clear_hints()

@@ -1,0 +1,408 @@
+"""Large-neighbourhood search over CP-SAT: improve a plan one neighbourhood of orders at a time.
+
+Used for streets too large for one CP-SAT model in the time given (``LARGE_ORDERS``). Starting
+from a valid plan (the hand rule's), each step frees a *window* of orders that compete for the
+same helpers (a breadth-first walk over the order-helper candidate graph from a seed order),
+keeps every other order as planned, and solves that small model exactly as the full one is
+modelled (the same ``matcher.cpsat.constraints`` and objective terms): covered orders of the
+plan that share a helper with the window stay fixed inside it, so the helpers' day limits,
+overlaps and load penalties are exact. The window's objective is lexicographic, weighted
+coverage first and cost second (one objective with coverage scaled above any cost the window
+can have). A window's new plan is taken only when it is strictly better than the current plan,
+so the plan never gets worse, whatever the time limit or the machine's load: every step is a
+small solve bounded by deterministic time, so a busy machine makes fewer steps, not worse ones.
+
+Two phases, reported as the two stages of a solve: ``coverage`` seeds windows at uncovered
+orders (where coverage can grow), ``cost`` then sweeps windows over the whole street.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from ortools.sat.python import cp_model
+
+from matcher.candidates import OrderContext
+from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, pair_cost
+from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
+from matcher.cpsat.variables import Variables, make_variables
+from matcher.model import Problem
+from matcher.params import ObjectiveWeights, SolveParams
+
+log = logging.getLogger("qunbang.matcher.lns")
+
+LARGE_ORDERS = 2500  # above this many orders, ``solve`` searches by neighbourhoods
+WINDOW_ORDERS = 60  # orders freed per step (bench/README.md: 40-150 measured)
+STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ idle seconds)
+COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
+THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
+
+
+@dataclass
+class LnsOutcome:
+    plans: dict[int, Plan]
+    coverage_plan_cost: int  # scaled cost of the plan when the coverage phase ended
+    coverage_after_phase: int
+    cost: int  # scaled cost of the final plan
+    steps: int = 0
+    improved: int = 0
+    phase_s: list[float] = field(default_factory=list)  # seconds of each phase
+
+
+def plan_value(
+    problem: Problem,
+    contexts: list[OrderContext],
+    plans: Mapping[int, Plan],
+    weights: ObjectiveWeights,
+) -> tuple[int, int]:
+    """(weighted coverage, scaled cost) of a plan, as the CP-SAT objectives count them."""
+    coverage = sum(contexts[i].weight for i in plans)
+    cost, load = 0, Counter[int]()
+    for i, (team, _) in plans.items():
+        ctx = contexts[i]
+        by_helper = {c.helper: c for c in ctx.candidates}
+        for helper in team:
+            cost += pair_cost(problem, ctx, by_helper[helper], weights)
+            load[helper] += 1
+    unit = round(COST_SCALE * weights.fairness)
+    cost += unit * sum(n * (n - 1) // 2 for n in load.values())
+    return coverage, cost
+
+
+class Neighbourhoods:
+    """Improves ``plans`` in place, one window at a time, until the deadline."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        contexts: list[OrderContext],
+        params: SolveParams,
+        plans: Mapping[int, Plan],
+        window: int | None = None,
+        step_deterministic_s: float | None = None,
+        travel_reference: Mapping[int, Plan] | None = None,
+    ) -> None:
+        """``travel_reference``: a plan (the hand rule's) whose km per covered order the search
+        never exceeds; ``plans`` must not exceed it either (it may be the same plan)."""
+        self.problem, self.contexts, self.params = problem, contexts, params
+        self.plans: dict[int, Plan] = {i: (list(t), s) for i, (t, s) in plans.items()}
+        self.cap: TravelCap | None = None
+        if travel_reference:
+            self.cap = TravelCap(
+                metres=sum(_metres(contexts, travel_reference, i) for i in travel_reference),
+                km=sum(_km(contexts, travel_reference, i) for i in travel_reference),
+                orders=len(travel_reference),
+            )
+        self.window = window or WINDOW_ORDERS
+        self.step_dt = step_deterministic_s or STEP_DETERMINISTIC_S
+        self.orders_of: dict[int, list[int]] = {}
+        for ctx in contexts:
+            for candidate in ctx.candidates:
+                self.orders_of.setdefault(candidate.helper, []).append(ctx.index)
+        self.rng = random.Random(params.seed)
+        self.steps = self.improved = self.collisions = 0
+        self.threads = max(1, min(params.workers, THREADS))
+        self.lock = threading.Lock()
+        self.version = 0
+        self.changed: dict[int, int] = {}  # helper -> version of the last change to their day
+
+    # ------------------------------------------------------------------ the search
+
+    def run(self, deadline: float, began: float, progress: Progress | None = None) -> LnsOutcome:
+        """Search until ``deadline`` (a ``time.perf_counter`` value)."""
+        weights = self.params.weights
+        phase_began = time.perf_counter()
+        coverage_until = phase_began + COVERAGE_SHARE * max(0.0, deadline - phase_began)
+        open_orders = [
+            c.index
+            for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
+            if c.index not in self.plans and c.team_possible(c.candidates)
+        ]
+        self._sweep(open_orders, min(coverage_until, deadline), "coverage", progress, began)
+        coverage, cost_after_coverage = plan_value(self.problem, self.contexts, self.plans, weights)
+        phases = [time.perf_counter() - phase_began]
+        if progress is not None:  # the cost stage starts from the coverage stage's plan
+            elapsed = time.perf_counter() - began
+            progress("cost", cost_after_coverage / COST_SCALE, 0.0, elapsed)
+        phase_began = time.perf_counter()
+        order = [c.index for c in self.contexts]
+        while time.perf_counter() < deadline - 0.05:
+            self.rng.shuffle(order)
+            before = self.improved
+            self._sweep(order, deadline, "cost", progress, began)
+            if self.improved == before:
+                break  # a whole sweep found nothing better: a local optimum
+        phases.append(time.perf_counter() - phase_began)
+        _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
+        return LnsOutcome(
+            self.plans,
+            cost_after_coverage,
+            coverage,
+            cost,
+            self.steps,
+            self.improved,
+            phases,
+        )
+
+    def _sweep(
+        self,
+        seeds: list[int],
+        until: float,
+        stage: str,
+        progress: Progress | None,
+        began: float,
+    ) -> None:
+        """Steps at the seeds in turn, skipping orders already in a window of this sweep (and,
+        for coverage, orders already planned), on ``self.threads`` threads."""
+        visited: set[int] = set()
+        pending = iter(seeds)
+
+        def next_seed() -> int | None:
+            with self.lock:
+                for seed in pending:
+                    if seed in visited or (stage == "coverage" and seed in self.plans):
+                        continue
+                    return seed
+                return None
+
+        def work() -> None:
+            while time.perf_counter() < until - 0.05:
+                seed = next_seed()
+                if seed is None:
+                    return
+                if self.step(seed, until, visited):
+                    self._report(progress, stage, began)
+
+        if self.threads == 1:
+            work()
+            return
+        workers = [threading.Thread(target=work) for _ in range(self.threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    def _report(self, progress: Progress | None, stage: str, began: float) -> None:
+        if progress is None:
+            return
+        with self.lock:
+            coverage, cost = plan_value(
+                self.problem, self.contexts, self.plans, self.params.weights
+            )
+        value = coverage if stage == "coverage" else cost / COST_SCALE
+        progress(stage, value, 0.0 if stage == "cost" else value, time.perf_counter() - began)
+
+    # ------------------------------------------------------------------ one step
+
+    def neighbourhood(self, seed: int) -> list[int]:
+        """Up to ``window`` orders reached from ``seed`` through shared candidate helpers,
+        nearest in the candidate graph first."""
+        chosen, seen = [seed], {seed}
+        queue = deque([seed])
+        while queue and len(chosen) < self.window:
+            order = queue.popleft()
+            for candidate in self.contexts[order].candidates:
+                for other in self.orders_of[candidate.helper]:
+                    if other not in seen:
+                        seen.add(other)
+                        chosen.append(other)
+                        queue.append(other)
+                        if len(chosen) >= self.window:
+                            return chosen
+        return chosen
+
+    def step(self, seed: int, deadline: float, visited: set[int]) -> bool:
+        """Re-solve the window around ``seed``; keep the result when strictly better (then
+        True). The window's orders join ``visited``.
+
+        Threads solve windows side by side; a result is dropped when another thread changed,
+        meanwhile, the visits of any of its candidate helpers (every helper whose day the
+        window's model describes), so each kept change was made on the plan as it stands."""
+        with self.lock:
+            free = self.neighbourhood(seed)
+            visited.update(free)
+            self.steps += 1
+            window = Window(
+                self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
+            )
+            snapshot = self.version
+        better = window.solve(self.params, deadline, self.step_dt)
+        if better is None:
+            return False
+        with self.lock:
+            if any(self.changed.get(h, -1) > snapshot for h in window.helpers):
+                self.collisions += 1
+                return False
+            if self.cap is not None:
+                # The window model holds the cap in whole metres; check it again in exact km.
+                trial = {i: p for i, p in self.plans.items() if i not in set(free)} | better
+                km = sum(_km(self.contexts, trial, i) for i in trial)
+                if km * self.cap.orders > self.cap.km * len(trial) + 1e-9:
+                    return False
+            self.improved += 1
+            for order in free:
+                self.plans.pop(order, None)
+            self.plans.update(better)
+            self.version += 1
+            for helper in window.helpers:
+                self.changed[helper] = self.version
+        return True
+
+
+@dataclass(frozen=True)
+class TravelCap:
+    """The reference plan's travel: no plan may have more km per covered order."""
+
+    metres: int  # sum of its visits' round trips, each in whole metres
+    km: float
+    orders: int
+
+
+def _leg(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> list[float]:
+    by_helper = {c.helper: c.leg.km_round_trip for c in contexts[i].candidates}
+    return [by_helper[h] for h in plans[i][0]]
+
+
+def _km(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> float:
+    return sum(_leg(contexts, plans, i))
+
+
+def _metres(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> int:
+    return sum(round(1000 * km) for km in _leg(contexts, plans, i))
+
+
+class Window:
+    """One neighbourhood's CP-SAT model: the freed orders and, fixed, the planned orders that
+    share a helper with them."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        contexts: list[OrderContext],
+        plans: Mapping[int, Plan],
+        free: list[int],
+        weights: ObjectiveWeights,
+        cap: TravelCap | None = None,
+    ) -> None:
+        self.problem, self.weights, self.cap = problem, weights, cap
+        free_set = set(free)
+        outside = [i for i in plans if i not in free_set]
+        self.outside_metres = sum(_metres(contexts, plans, i) for i in outside) if cap else 0
+        self.outside_orders = len(outside)
+        self.helpers = helpers = {c.helper for o in free for c in contexts[o].candidates}
+        fixed = sorted(
+            i for i, (team, _) in plans.items() if i not in free_set and helpers & set(team)
+        )
+        self.originals = free + fixed
+        self.free_count = len(free)
+        self.sub: list[OrderContext] = [
+            replace(contexts[o], index=k, candidates=list(contexts[o].candidates))
+            for k, o in enumerate(free)
+        ]
+        for k, o in enumerate(fixed, start=len(free)):
+            team, start = plans[o]
+            by_helper = {c.helper: c for c in contexts[o].candidates}
+            ctx = contexts[o]
+            members = [by_helper[h] for h in team]
+            if start is not None:
+                # The start is fixed: so are the members' start ranges, which the conflict
+                # cliques read (wider ranges would let a fixed visit overlap another one).
+                members = [replace(c, starts=((start, start),)) for c in members]
+            self.sub.append(
+                replace(
+                    ctx,
+                    index=k,
+                    candidates=members,
+                    pinned=tuple(team),
+                    start_range=None if start is None else (start, start),
+                )
+            )
+        self.hint: dict[int, Plan] = {
+            k: plans[o] for k, o in enumerate(self.originals) if o in plans
+        }
+
+    def solve(
+        self, params: SolveParams, deadline: float, deterministic_limit: float
+    ) -> dict[int, Plan] | None:
+        """The freed orders' new plans (original order indices) when strictly better, else None.
+
+        Two solves, lexicographic like the full model: the window's coverage (at least the
+        plan's), then its cost with that coverage held (at least as good as the plan's)."""
+        if deadline - time.perf_counter() <= 0.05:
+            return None
+        model = cp_model.CpModel()
+        v = make_variables(model, self.sub)
+        add_hard_rules(model, self.problem, self.sub, v)
+        coverage = coverage_expression(self.sub, v)
+        known_coverage, known_cost = plan_value(self.problem, self.sub, self.hint, self.weights)
+        known = self.hint
+        if self.cap is not None:
+            self._add_cap(model, v)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = params.seed
+        solver.parameters.max_deterministic_time = deterministic_limit
+        model.add(coverage >= known_coverage)
+        model.maximize(coverage)
+        add_plan_hint(model, self.sub, v, known)
+        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
+        code = solver.solve(model)
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        reached = round(solver.objective_value)
+        if reached > known_coverage:
+            known = self._read(solver, v, every_order=True)
+            _, known_cost = plan_value(self.problem, self.sub, known, self.weights)
+        model.add(coverage >= reached)
+        model.minimize(cost_expression(model, self.problem, self.sub, v, self.weights))
+        add_plan_hint(model, self.sub, v, known)
+        remaining = deadline - time.perf_counter()
+        if remaining > 0.05:
+            solver.parameters.max_time_in_seconds = remaining
+            code = solver.solve(model)
+            if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+                solver.objective_value < known_cost - 0.5
+            ):
+                return self._originals(self._read(solver, v))
+        return self._originals(known) if reached > known_coverage else None
+
+    def _add_cap(self, model: cp_model.CpModel, v: Variables) -> None:
+        """(outside metres + window metres) / (outside orders + window orders) may not exceed
+        the reference's metres per order, as one linear constraint over the freed orders."""
+        cap = self.cap
+        assert cap is not None
+        terms = []
+        for k in range(self.free_count):
+            for j, c in enumerate(self.sub[k].candidates):
+                terms.append(cap.orders * round(1000 * c.leg.km_round_trip) * v.assign[k][j])
+            terms.append(-cap.metres * v.covered[k])
+        model.add(sum(terms) <= cap.metres * self.outside_orders - cap.orders * self.outside_metres)
+
+    def _originals(self, plans: Mapping[int, Plan]) -> dict[int, Plan]:
+        return {self.originals[k]: plan for k, plan in plans.items() if k < self.free_count}
+
+    def _read(
+        self, solver: cp_model.CpSolver, v: Variables, every_order: bool = False
+    ) -> dict[int, Plan]:
+        plans: dict[int, Plan] = {}
+        for k in range(len(self.sub) if every_order else self.free_count):
+            if not solver.boolean_value(v.covered[k]):
+                continue
+            ctx = self.sub[k]
+            team = [
+                c.helper
+                for j, c in enumerate(ctx.candidates)
+                if solver.boolean_value(v.assign[k][j])
+            ]
+            start = v.start[k]
+            if start is None:
+                plans[k] = (team, None)
+            else:
+                plans[k] = (team, start if isinstance(start, int) else int(solver.value(start)))
+        return plans

@@ -1,0 +1,193 @@
+"""Neighbourhood search (``matcher.lns``) and the large-street path of ``solve``: never worse than
+the hand rule, valid plans, a quick cost bound that holds, and the time split."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import matcher.lns as lns
+import matcher.solve as solve_module
+from matcher.bound import cost_lower_bound
+from matcher.generator import generate_street, preset
+from matcher.lns import Neighbourhoods, plan_value
+from matcher.metrics import summarize
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Result, Status
+from matcher.solve import prepare, solve, solve_greedy
+from matcher.verify import assert_valid
+from tests.matcher.strategies import problems
+
+PARAMS = SolveParams(time_limit_s=3, workers=1, seed=0)
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every street takes the large path, in windows of three orders."""
+    monkeypatch.setattr(solve_module, "LARGE_ORDERS", 0)
+    monkeypatch.setattr(lns, "WINDOW_ORDERS", 3)
+
+
+def _km_per_order(problem: Problem, result: Result) -> float:
+    summary = summarize(problem, result)
+    return summary.travel_km_total / summary.orders_covered if summary.orders_covered else 0.0
+
+
+def _cost(problem: Problem, result: Result, params: SolveParams) -> int:
+    _, contexts, _ = prepare(problem, params)
+    index = {c.order.id: c.index for c in contexts}
+    helper = {h.id: i for i, h in enumerate(problem.helpers)}
+    plans = {index[a.order]: ([helper[h] for h in a.helpers], a.start) for a in result.assignments}
+    return plan_value(problem, contexts, plans, params.weights)[1]
+
+
+def _check_not_worse(problem: Problem, params: SolveParams) -> Result:
+    greedy = solve_greedy(problem, params)
+    result = solve(problem, params)
+    if greedy.status is Status.INFEASIBLE:
+        return result
+    assert_valid(problem, result)
+    assert result.weighted_coverage >= greedy.weighted_coverage
+    assert _km_per_order(problem, result) <= _km_per_order(problem, greedy) + 1e-9
+    if result.weighted_coverage == greedy.weighted_coverage:
+        assert _cost(problem, result, params) <= _cost(problem, greedy, params)
+    return result
+
+
+@PROPERTY
+@given(problems())
+def test_large_path_is_never_worse_than_the_hand_rule(small_windows: None, prob: Problem) -> None:
+    """Through neighbourhood search, the plan is valid, covers at least the hand rule's weighted
+    demand, travels no more per covered order, and at equal coverage costs no more."""
+    _check_not_worse(prob, PARAMS)
+
+
+@pytest.mark.parametrize(("seed", "workers"), [(0, 1), (1, 1), (0, 2), (2, 2)])
+def test_large_path_on_a_generated_street(small_windows: None, seed: int, workers: int) -> None:
+    """On a generated street the large path keeps the guarantees and reports both stages, also
+    with two threads solving windows side by side."""
+    problem = generate_street(preset("tiny", seed=seed))
+    result = _check_not_worse(problem, PARAMS.model_copy(update={"workers": workers}))
+    assert [s.name for s in result.stages] == ["coverage", "cost"]
+    assert result.stages[1].bound <= result.stages[1].objective + 1e-9
+
+
+def test_no_time_returns_the_starting_plan() -> None:
+    """With the deadline already past, the search takes no step and returns the plan it was
+    given: the guaranteed fallback."""
+    problem = generate_street(preset("tiny", seed=0))
+    _, contexts, greedy = prepare(problem, PARAMS)
+    search = Neighbourhoods(problem, contexts, PARAMS, greedy.assignments)
+    outcome = search.run(deadline=0.0, began=0.0)
+    assert outcome.steps == 0
+    assert outcome.plans == {i: (list(t), s) for i, (t, s) in greedy.assignments.items()}
+
+
+def test_time_split_keeps_within_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock that advances a fixed tick on every reading, the coverage phase ends by its
+    share of the limit and the whole search by the deadline (no real time involved)."""
+    ticks = itertools.count()
+
+    class Clock:
+        @staticmethod
+        def perf_counter() -> float:
+            return 0.25 * next(ticks)
+
+    problem = generate_street(preset("tiny", seed=1))
+    _, contexts, greedy = prepare(problem, PARAMS)
+    monkeypatch.setattr(lns, "time", Clock)
+    monkeypatch.setattr(lns, "WINDOW_ORDERS", 2)
+    search = Neighbourhoods(problem, contexts, PARAMS, greedy.assignments)
+    limit = 20.0
+    outcome = search.run(deadline=limit, began=0.0)
+    assert outcome.steps > 0
+    assert outcome.phase_s[0] <= lns.COVERAGE_SHARE * limit + 1.0
+    assert sum(outcome.phase_s) <= limit + 1.0
+
+
+@PROPERTY
+@given(problems(pin_one_in=0))
+def test_quick_cost_bound_is_below_the_optimal_cost(prob: Problem) -> None:
+    """The covering-knapsack cost bound never exceeds the proven optimal cost at the optimal
+    coverage."""
+    params = SolveParams(time_limit_s=10, workers=1, seed=0)
+    result = solve(prob, params)
+    if result.status is not Status.OPTIMAL:
+        return
+    _, contexts, _ = prepare(prob, params)
+    bound = cost_lower_bound(prob, contexts, result.weighted_coverage, params.weights)
+    assert bound <= result.stages[1].objective + 1e-6
+
+
+def test_whole_model_finding_nothing_falls_back_to_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the whole CP-SAT model finds no plan in its share of the time (a busy machine), the
+    rest of the time goes to neighbourhood search from the hand rule's plan, never worse than it."""
+    from matcher.cpsat.solver import CpsatOutcome
+    from matcher.result import Stage
+
+    def nothing(*args: object, **kwargs: object) -> CpsatOutcome:
+        stage = Stage(
+            name="coverage",
+            sense="max",
+            status=Status.UNKNOWN,
+            objective=0.0,
+            bound=0.0,
+            gap=1.0,
+            runtime_s=0.0,
+        )
+        return CpsatOutcome(None, [stage])
+
+    monkeypatch.setattr(solve_module, "run_cpsat", nothing)
+    problem = generate_street(preset("tiny", seed=2))
+    result = _check_not_worse(problem, PARAMS)
+    assert "neighbourhood search" in result.message
+    assert [s.name for s in result.stages] == ["coverage", "cost"]
+
+
+def test_a_fixed_visit_blocks_an_overlapping_fixed_start() -> None:
+    """Found on a 5,000-order street: a planned visit kept fixed in a window still carried its
+    order's wide start ranges, so the conflict cliques let a fixed-start order in the window take
+    the same helper at an overlapping time. The window must keep the plan valid."""
+    from matcher.model import TimeWindow
+    from matcher.verify import verify
+    from tests.factories import helper, order, problem, resident
+
+    prob = problem(
+        [helper("h1", "companionship", max_orders=3, max_minutes=600)],
+        [resident("r1"), resident("r2")],
+        [
+            order("o1", "r1", window=TimeWindow(start=480, end=720), flexible_start=True),
+            order("o2", "r2", window=TimeWindow(start=620, end=700), priority=3),
+        ],
+    )
+    params = SolveParams(time_limit_s=5, workers=1, seed=0)
+    _, contexts, _ = prepare(prob, params)
+    first = next(c for c in contexts if c.order.id == "o1")
+    second = next(c for c in contexts if c.order.id == "o2")
+    start = {first.index: ([0], 600)}  # o1 at 10:00 overlaps o2's fixed start at 10:20
+    search = Neighbourhoods(prob, contexts, params, start, window=1)
+    search.step(second.index, deadline=10**9, visited=set())
+    assert second.index not in search.plans
+    result = solve_module._result(
+        prob,
+        params,
+        "cpsat",
+        solve_module.prepare(prob, params)[0],
+        contexts,
+        search.plans,
+        Status.FEASIBLE,
+        (),
+        0.0,
+    )
+    assert verify(prob, result) == []
