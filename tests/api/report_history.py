@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.services.accounts.auth import add_user
+from api.services.hours.ledger import visit_minutes
 from api.services.ledger.seed import load_catalogue_rows
 from api.services.reports.figures import Figures
 from api.store.tables import (
@@ -24,6 +25,7 @@ from api.store.tables import (
     FollowUpRow,
     Grid,
     HelperRow,
+    HoursEntry,
     ItemRow,
     OfferRow,
     OrderRow,
@@ -164,6 +166,10 @@ def build_history(session: Session) -> History:
                     responded_at=utc(9, 1),
                 )
             )
+            if status == "confirmed":  # the hours ledger's entry, as confirming writes it
+                minutes, source = visit_minutes(session, row, assignment.id, h.id)
+                session.add(HoursEntry(helper_id=h.id, order_id=row.id, served_on=row.date,
+                                       minutes=minutes, kind="visit", source=source))  # fmt: skip
 
     def rated(row: OrderRow, score: int) -> FeedbackRow:
         feedback = FeedbackRow(order_id=row.id, score=score)

@@ -129,6 +129,9 @@ def reverse_entry(
         raise BadInput(_("a reversal cannot be reversed"), "entry_id")
     if original.kind == PointsKind.REDEMPTION:  # the shop's receipt must be cancelled with it
         raise BadInput(_("cancel the shop receipt instead"), "entry_id")
+    reversed_by = select(PointsEntry.id).where(PointsEntry.reverses_id == original.id)
+    if session.scalars(reversed_by).first() is not None:  # said before "spent": it is why
+        raise Conflict(_("points entry %(entry_id)s was reversed already", entry_id=entry_id))
     if original.amount > balance(session, original.helper_id):
         raise Conflict(_("the helper has spent these points: the balance would be negative"))
     reason = _reason(reason)

@@ -20,10 +20,10 @@ What each figure counts (the README repeats it for the office):
 - ``satisfaction`` (满意率): the share of the period's rated orders scored 4 or 5 (of 5).
 - ``follow-ups``: the follow-up visits due in the period (``due_date``) and how many of them were
   done (recorded, whenever).
-- ``volunteer hours``: until check-in and check-out exist, the planned duration of each confirmed
-  visit of the period (the street's own duration of the item, else the catalogue's) times the
-  members who accepted it; counted where each volunteer belongs (their community and grid), as
-  volunteer records are kept, by the visit's date.
+- ``volunteer hours``: the hours ledger's (``api.services.hours``: each confirmed member's
+  minutes from check-in to check-out, else the item's planned duration; corrections and
+  reversals included), by the visit's date, counted where each volunteer belongs (their
+  community and grid), as volunteer records are kept — the same minutes as the certificate.
 - ``points``: the net points the ledger entered in the period (base, bonus and reversals, by the
   entry's time in the street's time zone), where each volunteer belongs. A reversal lowers the
   period it is made in: a closed period's figure never changes. Points spent in the shop are
@@ -47,9 +47,7 @@ from api.settings import Settings
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
     OPEN_ORDER_STATUSES,
-    AssignmentStatus,
     FollowUpStatus,
-    OfferStatus,
     OrderStatus,
 )
 from api.store.tables import (
@@ -57,12 +55,10 @@ from api.store.tables import (
     FeedbackRow,
     FollowUpRow,
     HelperRow,
-    ItemRow,
-    OfferRow,
+    HoursEntry,
     OrderRow,
     PointsEntry,
     ResidentRow,
-    StreetItemRow,
 )
 
 SATISFIED_SCORE = 4  # a rating of 4 or 5 (of 5) counts as satisfied
@@ -216,36 +212,20 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date) -> Any:
 
 
 def _volunteer_minutes(scope: Scope, start: dt.date, end: dt.date) -> Any:
-    """Planned minutes of the period's confirmed visits, once per accepting member, per the
-    member's place."""
-    duration = func.coalesce(StreetItemRow.duration_min, ItemRow.duration_min)
+    """The hours ledger's minutes of the period's visits (its entries, reversals included), per
+    the volunteer's place."""
     query = (
         select(
             HelperRow.community_id,
             HelperRow.grid_id,
-            func.sum(duration).label("volunteer_minutes"),
+            func.sum(HoursEntry.minutes).label("volunteer_minutes"),
         )
-        .select_from(AssignmentRow)
-        .join(OrderRow, OrderRow.id == AssignmentRow.order_id)
-        .join(
-            OfferRow,
-            and_(
-                OfferRow.assignment_id == AssignmentRow.id, OfferRow.status == OfferStatus.ACCEPTED
-            ),
-        )
-        .join(HelperRow, HelperRow.id == OfferRow.helper_id)
-        .join(ItemRow, ItemRow.code == OrderRow.item)
-        .outerjoin(
-            StreetItemRow,
-            and_(
-                StreetItemRow.street_id == OrderRow.street_id, StreetItemRow.item == OrderRow.item
-            ),
-        )
+        .select_from(HoursEntry)
+        .join(HelperRow, HelperRow.id == HoursEntry.helper_id)
         .where(
-            OrderRow.street_id == scope.street_id,
-            OrderRow.date >= start,
-            OrderRow.date < end,
-            AssignmentRow.status == AssignmentStatus.CONFIRMED,
+            _not_searched(HelperRow.street_id) == scope.street_id,
+            HoursEntry.served_on >= start,
+            HoursEntry.served_on < end,
         )
         .group_by(HelperRow.community_id, HelperRow.grid_id)
     )
