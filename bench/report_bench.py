@@ -55,6 +55,7 @@ from api.store.tables import (
     FollowUpRow,
     Grid,
     HelperRow,
+    HoursEntry,
     ItemRow,
     OfferRow,
     OrderRow,
@@ -244,6 +245,7 @@ def year(
         FeedbackRow: [],
         FollowUpRow: [],
         PointsEntry: [],
+        HoursEntry: [],
     }
     ids = {table: 0 for table in rows}
 
@@ -310,6 +312,10 @@ def year(
                     respond_by=morning,
                     responded_at=placed,
                 )
+                if confirmed_at is not None:  # the hours ledger's entry of a confirmed visit
+                    add(HoursEntry, helper_id=helper, order_id=order_id, served_on=day,
+                        minutes=rng.choice((30, 60, 90)), kind="visit", source="planned",
+                        reason="", created_at=confirmed_at)  # fmt: skip
                 if confirmed_at is not None and points > 0:
                     add(
                         PointsEntry,
