@@ -228,7 +228,7 @@ class Neighbourhoods:
             free = self.neighbourhood(seed)
             visited.update(free)
             self.steps += 1
-            window = Window(
+            window = Neighbourhood(
                 self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
             )
             snapshot = self.version
@@ -277,7 +277,7 @@ def _metres(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> 
     return sum(round(1000 * km) for km in _leg(contexts, plans, i))
 
 
-class Window:
+class Neighbourhood:
     """One neighbourhood's CP-SAT model: the freed orders and, fixed, the planned orders that
     share a helper with them."""
 
