@@ -87,12 +87,12 @@ def grant_bonus(
     """Points granted by the organisation (组织赠分) to a helper of the staff member's street."""
     now = now or utcnow()
     begin_write(session)
-    helper = _helper_for_staff(session, actor, helper_id)
+    helper = helper_for_staff(session, actor, helper_id)
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise BadInput(_("amount must be a positive whole number"), "amount")
     if amount > MAX_BONUS:
         raise BadInput(_("a bonus is at most %(most)s points", most=MAX_BONUS), "amount")
-    reason = _reason(reason)
+    reason = ledger_reason(reason)
     if order_id is not None:
         try:
             scoped_order(session, actor, order_id)
@@ -122,7 +122,7 @@ def reverse_entry(
     if original is None:
         raise NotFound(_("points entry %(entry_id)s not found", entry_id=entry_id))
     try:
-        _helper_for_staff(session, actor, original.helper_id)
+        helper_for_staff(session, actor, original.helper_id)
     except NotFound as error:
         raise NotFound(_("points entry %(entry_id)s not found", entry_id=entry_id)) from error
     if original.kind == "reversal":
@@ -134,7 +134,7 @@ def reverse_entry(
         raise Conflict(_("points entry %(entry_id)s was reversed already", entry_id=entry_id))
     if original.amount > balance(session, original.helper_id):
         raise Conflict(_("the helper has spent these points: the balance would be negative"))
-    reason = _reason(reason)
+    reason = ledger_reason(reason)
     reversal = _entry(
         original.helper_id,
         -original.amount,
@@ -184,7 +184,7 @@ def history(
         if actor.helper_id != helper_id:
             raise NotFound(_("helper %(helper_id)s not found", helper_id=helper_id))
     else:
-        _helper_for_staff(session, actor, helper_id)
+        helper_for_staff(session, actor, helper_id)
     stmt = (
         select(PointsEntry)
         .where(PointsEntry.helper_id == helper_id)
@@ -202,7 +202,7 @@ def history(
     return PointsHistory(helper_id, balance(session, helper_id), items, total, page, page_size)
 
 
-def _helper_for_staff(session: Session, actor: Actor, helper_id: int) -> HelperRow:
+def helper_for_staff(session: Session, actor: Actor, helper_id: int) -> HelperRow:
     """Staff act on the helpers in their scope (the street, or their community only), as
     everywhere in the ledger; ``NotFound`` for any other."""
     try:
@@ -212,7 +212,8 @@ def _helper_for_staff(session: Session, actor: Actor, helper_id: int) -> HelperR
     return helper
 
 
-def _reason(reason: str) -> str:
+def ledger_reason(reason: str) -> str:
+    """A ledger entry's reason as staff typed it: required, at most ``MAX_REASON`` characters."""
     reason = (reason or "").strip()
     if not reason:
         raise BadInput(_("a reason is required"), "reason")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
+from api.services.closing.points import helper_for_staff, ledger_reason
 from api.services.errors import BadInput, Conflict, NotFound
-from api.services.ledger.views import scoped_row
 from api.services.offers.assign import item_of
 from api.services.paging import fetch_page
 from api.services.types import UtcDateTime
@@ -27,7 +27,6 @@ from api.store.db import begin_write
 from api.store.statuses import HoursKind, HoursSource, Role
 from api.store.tables import (
     AssignmentRow,
-    HelperRow,
     HoursEntry,
     OrderRow,
     VisitClockRow,
@@ -36,7 +35,6 @@ from api.store.tables import (
 
 log = logging.getLogger("qunbang.hours")
 MAX_VISIT_MINUTES = 24 * 60  # a clocked visit counts at most a day
-MAX_REASON = 2000
 
 
 @dataclass(frozen=True)
@@ -145,12 +143,12 @@ def reverse_entry(
     if original is None:
         raise missing
     try:
-        _helper_for_staff(session, actor, original.helper_id)
+        helper_for_staff(session, actor, original.helper_id)
     except NotFound as error:
         raise missing from error
     if original.kind == HoursKind.REVERSAL:
         raise BadInput(_("a reversal cannot be reversed"), "entry_id")
-    reversal = _add_reversal(session, original, _reason(reason), actor, now)
+    reversal = _add_reversal(session, original, ledger_reason(reason), actor, now)
     detail = {"helper": reversal.helper_id, "minutes": reversal.minutes, "reverses": entry_id}
     audit(session, actor.user_id, "hours.reverse", "hours_entry", reversal.id, detail)
     session.commit()
@@ -180,7 +178,7 @@ def history(
         if actor.helper_id != helper_id:
             raise NotFound(_("helper %(helper_id)s not found", helper_id=helper_id))
     else:
-        _helper_for_staff(session, actor, helper_id)
+        helper_for_staff(session, actor, helper_id)
     stmt = (
         select(HoursEntry).where(HoursEntry.helper_id == helper_id).order_by(HoursEntry.id.desc())
     )
@@ -234,23 +232,6 @@ def _add_reversal(
             _("hours entry %(entry_id)s was reversed already", entry_id=original.id)
         ) from error
     return reversal
-
-
-def _helper_for_staff(session: Session, actor: Actor, helper_id: int) -> HelperRow:
-    try:
-        helper: HelperRow = scoped_row(session, actor, HelperRow, helper_id)
-    except NotFound as error:
-        raise NotFound(error.message, "helper_id") from error
-    return helper
-
-
-def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise BadInput(_("a reason is required"), "reason")
-    if len(reason) > MAX_REASON:
-        raise BadInput(_("a reason is at most %(most)s characters", most=MAX_REASON), "reason")
-    return reason
 
 
 def _entry(
