@@ -93,7 +93,7 @@ def test_resident_sees_matched_then_done_and_staff_see_the_overdue_follow_up(
         staff = actor_of(_user(site, "staff"))
         confirm_done(session, site.settings, staff, order_id, now=on_the_day)
     phone.reload()
-    kinds = phone.locator(".cards h3").all_inner_texts()
+    kinds = phone.locator(".cards h2").all_inner_texts()
     assert kinds[:2] == ["已办结", "已接单"], kinds
     shot(phone, "resident-inbox")
 

@@ -365,7 +365,7 @@ def test_one_whole_day_at_a_street(people: Any, site: Site) -> None:
     liu.wait_for_url("**/r/?msg=*")
     expect(liu.locator(f"#order-{errand}")).to_contain_text("2 分")
     liu.get_by_role("link", name="我的消息").click()
-    expect(liu.locator(".cards h3")).to_have_text(["已办结", "已接单"])
+    expect(liu.locator(".cards h2")).to_have_text(["已办结", "已接单"])
     steps.shot(liu, "resident-rated-inbox")
 
     # --- the next nightly run (cron): the haircut rolls over, a day waited, still uncovered
