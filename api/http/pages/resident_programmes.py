@@ -7,18 +7,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
+from fastapi.responses import Response
 
 from api.http.deps import SessionDep
-from api.http.pages.phone import back_to, elsewhere
+from api.http.pages.phone import back_to
 from api.http.pages.phone_programmes import my_programmes, parse_ranking
 from api.http.pages.render import PageActor, in_language, language, render
-from api.http.pages.resident import acting
+from api.http.pages.resident import _away, acting
 from api.http.pages.staff_people import _labels
 from api.http.params import IdPath
 from api.i18n import gettext as _
-from api.services.actor import Actor
 from api.services.errors import ServiceError
 from api.services.programmes import ranking
 
@@ -26,22 +24,12 @@ router = APIRouter(prefix="/r", include_in_schema=False)
 FormList = Annotated[list[str], Form()]
 
 
-def _as_resident(request: Request, session: Session, actor: Actor) -> Actor | Response:
-    """The resident the page serves (a family account: the one it acts for), or where else the
-    account goes."""
-    actor = acting(request, session, actor)
-    if actor.role == "family":
-        return actor if actor.resident_id is not None else RedirectResponse("/r/family", 303)
-    away = elsewhere(request, actor, "resident", actor.resident_id, "r")
-    return actor if away is None else away
-
-
 @router.get("/programmes")
 def programmes(request: Request, actor: PageActor, session: SessionDep) -> Response:
     """The resident's programmes: the shortlist to rank and the pair."""
-    resident = _as_resident(request, session, actor)
-    if isinstance(resident, Response):
-        return resident
+    resident = acting(request, session, actor)
+    if (away := _away(request, resident)) is not None:
+        return away
     return render(request, "r/programmes.html", resident, here="programmes",
                   found=my_programmes(session, resident), **_labels(session, resident))  # fmt: skip
 
@@ -56,9 +44,9 @@ def rank(
     choice: FormList = [],  # noqa: B006
 ) -> Response:
     """Save the resident's ranking."""
-    resident = _as_resident(request, session, actor)
-    if isinstance(resident, Response):
-        return resident
+    resident = acting(request, session, actor)
+    if (away := _away(request, resident)) is not None:
+        return away
     try:
         ranked, refused = parse_ranking(member, choice)
         ranking.rank_own(session, resident, programme_id, ranked, refused)
