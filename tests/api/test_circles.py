@@ -227,7 +227,9 @@ def test_the_target_counts_and_the_planner_proposes(
         targets.set_target(session, staff, 1, everything)
         before = targets.target_count(session, staff, DATE)
         plan = targets.circle_plan(session, staff, DATE)
-        assert len(plan.residents) == before.total - before.meeting > 0
+        assert plan.shown.total == before.total - before.meeting > 0
+        assert len(plan.residents) == min(plan.shown.total, targets.PLAN_PAGE_SIZE)
+        assert (plan.count.meeting, plan.count.total) == (before.meeting, before.total)
         proposed = [p for r in plan.residents for p in r.proposals]
         assert proposed and all(p.km_one_way >= 0 and p.load >= 0 for p in proposed)
         short = next(r for r in plan.residents if r.proposals)
@@ -244,6 +246,29 @@ def test_the_target_counts_and_the_planner_proposes(
         with pytest.raises(BadInput):
             targets.set_target(session, staff, 3, ["nobody"])
         session.rollback()
+
+
+def test_a_page_of_the_planner_is_that_slice_of_the_street_plan(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """With pages of two residents, each page of the planner holds the same residents and
+    proposals as that slice of the whole street's plan (the command's); a page past the last
+    shows the last."""
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        everything = ["living_alone", "poor_household", "lost_only_child", "disability",
+                      "left_behind_child", "empty_nest_elderly", "veteran"]  # fmt: skip
+        targets.set_target(session, staff, 2, everything)
+        code = session.get_one(Street, world.street_id).code
+        whole = targets.plan_by_code(session, code, DATE).residents
+        pages = -(-len(whole) // 2)
+        assert pages >= 2
+        for page in range(1, pages + 1):
+            found = targets.circle_plan(session, staff, DATE, page, page_size=2)
+            assert found.shown.total == len(whole) and found.shown.page == page
+            assert found.residents == whole[(page - 1) * 2 : page * 2]
+        last = targets.circle_plan(session, staff, DATE, pages + 5, page_size=2)
+        assert last.shown.page == pages and last.residents == whole[(pages - 1) * 2 :]
 
 
 def test_a_member_who_accepted_before_the_block_stays_on_that_visit(
