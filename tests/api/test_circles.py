@@ -10,10 +10,12 @@ import datetime as dt
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from api import i18n
 from api.cli.main import app
 from api.services.circles import members, targets
 from api.services.closing.visits import give_feedback
@@ -36,6 +38,7 @@ from tests.api.test_orders import (
     make_other_resident,
     new_order,
 )
+from tests.api.test_web_staff import web_login
 
 
 def eligible_helper(session: Session, settings: Settings, resident_id: int) -> int:
@@ -269,6 +272,44 @@ def test_a_page_of_the_planner_is_that_slice_of_the_street_plan(
             assert found.residents == whole[(page - 1) * 2 : page * 2]
         last = targets.circle_plan(session, staff, DATE, pages + 5, page_size=2)
         assert last.shown.page == pages and last.residents == whole[(pages - 1) * 2 :]
+
+
+def run_page_count(client: TestClient, meeting: int, total: int) -> bool:
+    """Whether the run page's care-circle line says ``meeting`` of ``total`` (in Chinese)."""
+    with i18n.use_locale("zh_CN"):
+        line = i18n.gettext(
+            "Care circles: %(meeting)s of %(total)s residents meet the street's target",
+            meeting=meeting,
+            total=total,
+        )
+    return line in client.get("/s/").text
+
+
+def test_the_run_page_counts_afresh_after_a_circle_changes(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """The run page's count of residents meeting the target follows each change at once:
+    a new target, then a resident's circle filled with the planner's proposals (one more
+    meets it), then a member taken out (one fewer); the planner's pages show the same count."""
+    web_login(client, "staff")
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        targets.set_target(session, staff, 1, ["living_alone", "veteran", "disability"])
+        before = targets.target_count(session, staff, DATE)
+        short = next(r for r in targets.circle_plan(session, staff, DATE).residents if r.proposals)
+    assert run_page_count(client, before.meeting, before.total)
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        for proposal in short.proposals:
+            members.add_member(session, staff, short.resident_id, proposal.helper_id)
+    assert run_page_count(client, before.meeting + 1, before.total)
+    planner = client.get("/s/circles?page=1").text
+    assert 'id="circle-target-count"' in planner and f'id="plan-{short.resident_id}"' not in planner
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        for proposal in short.proposals:
+            members.remove_member(session, staff, short.resident_id, proposal.helper_id)
+    assert run_page_count(client, before.meeting, before.total)
 
 
 def test_a_member_who_accepted_before_the_block_stays_on_that_visit(
