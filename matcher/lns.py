@@ -144,6 +144,7 @@ class Neighbourhoods:
             elapsed = time.perf_counter() - began
             progress("cost", cost_after_coverage / COST_SCALE, 0.0, elapsed)
         phase_began = time.perf_counter()
+        improved_by_coverage = self.improved
         order = [c.index for c in self.contexts]
         while time.perf_counter() < deadline - 0.05:
             self.rng.shuffle(order)
@@ -152,7 +153,9 @@ class Neighbourhoods:
             if self.improved == before:
                 break  # a whole sweep found nothing better: a local optimum
         phases.append(time.perf_counter() - phase_began)
-        _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
+        cost = cost_after_coverage
+        if self.improved > improved_by_coverage:  # else the plan is the coverage stage's
+            _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
         return LnsOutcome(
             self.plans,
             cost_after_coverage,
