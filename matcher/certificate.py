@@ -25,6 +25,7 @@ reduced cost from the visits not yet added (the Lagrangian correction).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -49,6 +50,11 @@ Plan = tuple[list[int], int | None]  # helper indices, start (as ``matcher.cpsat
 ADD_PER_ORDER = 2
 MAX_ROUNDS = 12
 EPS = 1e-6
+# Seconds the nightly run and scenario runs give the certificate after the solve: on 1,500-order
+# streets the pricing rounds settle within it (bench/README.md, "Certified plans").
+CERTIFY_S = 5.0
+
+log = logging.getLogger("qunbang.matcher.certificate")
 
 
 def certify(
@@ -73,9 +79,10 @@ def certify(
     pool = _Pool(problem, weights, eligibility, contexts)
     coverable = sum(ctx.weight for ctx in contexts if pool.team_possible(ctx))
 
-    deadline = began + time_limit_s
+    # Half the time for the coverage rounds, the rest for the cost rounds (each stage solves at
+    # least once): the cost stage's first solve, with a new objective, takes the longest.
     lp = _Lp(problem, contexts, weights, pool)
-    upper, rounds, converged, best_out = lp.coverage_bound(deadline)
+    upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
     if upper is not None and math.floor(upper + EPS) < coverage_bound:
         coverage_bound, coverage_method = math.floor(upper + EPS), BoundMethod.LP
@@ -89,7 +96,7 @@ def certify(
             coverage_bound, coverage_method = combined, BoundMethod.CANDIDATES
     coverage_bound = max(coverage_bound, coverage)  # the plan itself is possible
 
-    lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, deadline)
+    lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, began + time_limit_s)
     rounds += more_rounds
     cost_bound, cost_method = 0.0, BoundMethod.LP
     if lower is not None:
@@ -378,6 +385,14 @@ class _Lp:
             value = self.solver.Objective().Value()
             chosen, correction, best_out = self._price(with_cost=not maximise)
             rounds += 1
+            log.debug(
+                "round %d: relaxation %.2f, correction %.2f, %d visits to add, %d columns",
+                rounds,
+                value / scale,
+                correction / scale,
+                len(chosen),
+                self.column_count,
+            )
             if not chosen:
                 return value / scale, rounds, True, best_out / scale
             if rounds >= MAX_ROUNDS or time.perf_counter() > deadline:
