@@ -19,8 +19,9 @@ helper can never do together. Start times and overlaps of visits outside the can
 dropped: a relaxation, never a tightening. It starts on the candidate lists; helper visits outside
 them are priced against its duals (reduced cost, vectorised over every eligible helper) and the
 ones that could improve it are added, round after round (column generation). Should the time run
-out first, the bound stays valid: each order's team can gain at most team size times its best
-reduced cost from the visits not yet added (the Lagrangian correction).
+out first, the bound stays valid: the visits not yet added can improve it by at most team size
+times the best reduced cost per order, or the day's order limit times the best one per helper,
+whichever sum is less (the Lagrangian correction).
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ class _Pool:
                 )
             )
         self.eligible = sum(len(e.helpers) for e in self.orders)
+        self.max_orders = np.array([h.max_orders for h in problem.helpers], dtype=float)
 
     def team_possible(self, ctx: OrderContext) -> bool:
         """Whether any full team (with lead and language) of eligible helpers exists."""
@@ -336,12 +338,13 @@ class _Lp:
     def _price(self, with_cost: bool) -> tuple[list[tuple[int, int]], float, float]:
         """Reduced costs of every eligible visit not in the relaxation. Returns the visits that
         improve it (most improving first, ``ADD_PER_ORDER`` per order), the Lagrangian
-        correction (sum over orders of team x best improvement, in objective units), and the
+        correction (what the visits not added could still improve it by, in objective units), the
         least improvement-free margin over visits outside the candidate lists (best_out)."""
         orders, minutes, load = self._duals()
         sign = 1.0 if with_cost else -1.0  # improvement = -rc (max) or rc < 0 (min)
         chosen: list[tuple[int, int]] = []
         correction, best_out = 0.0, -math.inf if not with_cost else math.inf
+        by_helper = np.zeros(len(self.problem.helpers))  # each helper's best improvement
         for ctx in self.contexts:
             e = self.pool.orders[ctx.index]
             if not len(e.helpers) or self.covered[ctx.index].ub() == 0:
@@ -368,10 +371,14 @@ class _Lp:
             top = float(gain.max())
             if top > EPS:
                 correction += ctx.team * top
+                np.maximum.at(by_helper, h, gain)
                 for position in np.argsort(-gain)[:ADD_PER_ORDER].tolist():
                     if gain[position] > EPS:
                         chosen.append((ctx.index, position))
-        return chosen, correction, best_out  # +-inf: every eligible visit is on the lists
+        # The visits not added improve the relaxation by at most sum(gain x visit): at most
+        # team size x best gain per order, and at most max_orders x best gain per helper.
+        per_helper = float(np.dot(by_helper, self.pool.max_orders))
+        return chosen, min(correction, per_helper), best_out  # best_out +-inf: none outside
 
     def _grow(
         self, maximise: bool, deadline: float, scale: float
