@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from matcher import solve as solve_module
+from matcher.certificate import priced_candidates
 from matcher.generator import generate_street, preset
+from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.solve import solve
 from matcher.verify import verify
@@ -29,10 +32,21 @@ KINDS = {"town": "plentiful", "pastoral": "pastoral"}
 
 
 def run_one(
-    kind: str, seed: int, time_limit: float, certify_s: float, workers: int
+    kind: str, seed: int, time_limit: float, certify_s: float, workers: int, priced: float = 0.0
 ) -> dict[str, Any]:
-    """One solve with its certificate on a freshly generated 1,500-order street."""
+    """One solve with its certificate on a freshly generated 1,500-order street. ``priced``:
+    seconds of pricing whose visits join the candidate lists before CP-SAT (an experiment)."""
     load_before = os.getloadavg()[0]
+    added = [0]
+    if priced:
+        plain = solve_module.prepare
+
+        def prepare(problem: Problem, params: SolveParams) -> Any:
+            eligibility, contexts, greedy = plain(problem, params)
+            added[0] = priced_candidates(problem, params.weights, eligibility, contexts, priced)
+            return eligibility, contexts, greedy
+
+        solve_module.prepare = prepare  # type: ignore[assignment]
     problem = generate_street(preset(KINDS[kind], seed=seed, orders=1500))
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed, certify_s=certify_s)
     began = time.perf_counter()
@@ -46,6 +60,7 @@ def run_one(
         "helpers": len(problem.helpers),
         "time_limit_s": time_limit,
         "certify_s": certify_s,
+        "priced_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
         "solve_s": round(result.runtime_s, 2),
@@ -85,12 +100,18 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=20.0)
     parser.add_argument("--certify-s", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--priced",
+        type=float,
+        default=0.0,
+        help="seconds of pricing whose visits join the candidate lists before CP-SAT (experiment)",
+    )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
     rows = []
     for kind in args.kinds.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            row = in_child(kind, seed, args.time_limit, args.certify_s, args.workers)
+            row = in_child(kind, seed, args.time_limit, args.certify_s, args.workers, args.priced)
             rows.append(row)
             print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     out = Path(args.out)

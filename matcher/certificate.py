@@ -117,7 +117,7 @@ def certify(
         coverage_gap=coverage_gap,
         coverage_method=coverage_method,
         cost=cost,
-        cost_bound=round(cost_bound, 4),
+        cost_bound=math.floor(cost_bound * 1e4) / 1e4,  # rounded down: still a lower bound
         cost_gap=cost_gap,
         cost_method=cost_method,
         within=max(coverage_gap, cost_gap),
@@ -454,3 +454,25 @@ def candidate_bounds(stages: tuple[Stage, ...]) -> tuple[float, float] | None:
     if cost.status not in found:
         return None
     return coverage.bound, cost.bound
+
+
+def priced_candidates(
+    problem: Problem,
+    weights: ObjectiveWeights,
+    eligibility: Eligibility,
+    contexts: list[OrderContext],
+    time_limit_s: float,
+) -> int:
+    """Add to ``contexts``' candidate lists the eligible visits that pricing brings into the full
+    problem's coverage relaxation (those that could raise the coverage bound), so CP-SAT can use
+    them. Returns how many were added. An experiment for bench/certify_bench.py ``--priced``."""
+    pool = _Pool(problem, weights, eligibility, contexts)
+    lp = _Lp(problem, contexts, weights, pool)
+    lp.coverage_bound(time.perf_counter() + time_limit_s)
+    added = 0
+    for ctx in contexts:
+        new = np.flatnonzero(lp.inside[ctx.index] & ~lp.listed[ctx.index])
+        for position in new.tolist():
+            ctx.candidates.append(pool.candidate(ctx, position))
+            added += 1
+    return added
