@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
+from matcher.certificate import candidate_bounds, certify
 from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
@@ -284,6 +285,17 @@ def _result(
             params.weights,
             params.reserve_size,
         ),
+        certificate=certify(
+            problem,
+            params.weights,
+            eligibility,
+            contexts,
+            plans,
+            candidate_bounds(stages),
+            params.certify_s,
+        )
+        if params.certify_s and solver == "cpsat"
+        else None,
     )
 
 
