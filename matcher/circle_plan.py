@@ -8,12 +8,20 @@ for each, the helper within reach (the helper's radius, as the matcher's geo tra
 who covers most of the missing skills, then has the lightest load (circles they stand in, plus
 those proposed so far in this plan), then is nearest. A helper blocked from or taken out of the
 resident's circle is never proposed. Pure: the service gathers the data.
+
+Greedy in one pass: a resident's proposals depend only on the residents before them (the loads
+their proposals added), never on those after. So the plan is made resident by resident
+(``iter_plan``) and a page of it (``plan_page``) is the prefix up to that page, the same
+proposals the whole plan holds there: the planner's first page costs its residents, not the
+street's.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 from pydantic import Field
@@ -91,22 +99,67 @@ def plan_circles(
 ) -> list[CircleProposals]:
     """Every resident the target applies to, with whether they meet it and, if not, the
     helpers proposed (furthest from the target first, then by id)."""
+    return list(iter_plan(residents, helpers, target))
+
+
+def iter_plan(
+    residents: list[PlanResident], helpers: list[PlanHelper], target: CircleTarget
+) -> Iterator[CircleProposals]:
+    """``plan_circles`` one resident at a time, in its order: stopping early leaves the rest
+    of the street unplanned and changes nothing before."""
     by_id = {h.id: h for h in helpers}
     load = {h.id: h.load for h in helpers}
     where = _Places(helpers)
-    chosen = [r for r in residents if in_target(r, target)]
-    chosen.sort(key=lambda r: (len(r.members) - len(missing_skills(r, by_id)), r.id))
-    plans = []
-    for resident in chosen:
+    for resident in plan_order(residents, by_id, target):
         missing = missing_skills(resident, by_id)
         meets = meets_target(resident, by_id, target)
         proposals = () if meets else _propose(resident, where, target, load, set(missing))
-        plans.append(
-            CircleProposals(
-                resident.id, len(resident.members), tuple(sorted(missing)), meets, proposals
-            )
+        yield CircleProposals(
+            resident.id, len(resident.members), tuple(sorted(missing)), meets, proposals
         )
-    return plans
+
+
+def plan_order(
+    residents: list[PlanResident], helpers: dict[str, PlanHelper], target: CircleTarget
+) -> list[PlanResident]:
+    """The residents the target applies to, in the plan's order: furthest from the target
+    first (fewest members less missing skills), then by id."""
+    chosen = [r for r in residents if in_target(r, target)]
+    chosen.sort(key=lambda r: (len(r.members) - len(missing_skills(r, helpers)), r.id))
+    return chosen
+
+
+@dataclass(frozen=True)
+class PlanPage:
+    """One page of the residents short of the target, with their proposals, and how many are
+    short in all."""
+
+    residents: tuple[CircleProposals, ...]
+    short: int
+    page: int
+    page_size: int
+
+
+def plan_page(
+    residents: list[PlanResident],
+    helpers: list[PlanHelper],
+    target: CircleTarget,
+    page: int,
+    page_size: int,
+) -> PlanPage:
+    """Page ``page`` (from 1; past the last: the last) of ``page_size`` residents short of the
+    target: exactly that slice of ``plan_circles``' residents short of it, planning only up to
+    the page's end."""
+    if page < 1 or page_size < 1:
+        raise ValueError("page and page_size start at 1")
+    by_id = {h.id: h for h in helpers}
+    targeted = (r for r in residents if in_target(r, target))
+    short = sum(not meets_target(r, by_id, target) for r in targeted)
+    page = min(page, max(1, -(-short // page_size)))
+    start = (page - 1) * page_size
+    wanted = (plan for plan in iter_plan(residents, helpers, target) if not plan.meets)
+    shown = tuple(islice(wanted, start, start + page_size)) if short else ()
+    return PlanPage(shown, short, page, page_size)
 
 
 class _Places:

@@ -10,10 +10,12 @@ import datetime as dt
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from api import i18n
 from api.cli.main import app
 from api.services.circles import members, targets
 from api.services.closing.visits import give_feedback
@@ -36,6 +38,7 @@ from tests.api.test_orders import (
     make_other_resident,
     new_order,
 )
+from tests.api.test_web_staff import web_login
 
 
 def eligible_helper(session: Session, settings: Settings, resident_id: int) -> int:
@@ -218,7 +221,8 @@ def test_the_target_counts_and_the_planner_proposes(
 ) -> None:
     """With a target of 1 member for every category, the planner lists every resident short of
     it, proposing helpers with distance and load; adding a resident's proposals makes them meet
-    it (one more counted, no longer listed); only street-wide staff set the target, within its
+    it (one more counted, no longer listed); the run page's count agrees with the planner's, for
+    the street and for one community; only street-wide staff set the target, within its
     bounds."""
     with sessions() as session:
         staff, local = actor_named(session, "staff"), actor_named(session, "staff_c1")
@@ -227,7 +231,12 @@ def test_the_target_counts_and_the_planner_proposes(
         targets.set_target(session, staff, 1, everything)
         before = targets.target_count(session, staff, DATE)
         plan = targets.circle_plan(session, staff, DATE)
-        assert len(plan.residents) == before.total - before.meeting > 0
+        assert plan.shown.total == before.total - before.meeting > 0
+        assert len(plan.residents) == min(plan.shown.total, targets.PLAN_PAGE_SIZE)
+        assert plan.count == before  # the count's own lighter reads agree with the plan's
+        mine = targets.target_count(session, local, DATE)
+        assert mine == targets.circle_plan(session, local, DATE).count
+        assert 0 < mine.total <= before.total
         proposed = [p for r in plan.residents for p in r.proposals]
         assert proposed and all(p.km_one_way >= 0 and p.load >= 0 for p in proposed)
         short = next(r for r in plan.residents if r.proposals)
@@ -244,6 +253,67 @@ def test_the_target_counts_and_the_planner_proposes(
         with pytest.raises(BadInput):
             targets.set_target(session, staff, 3, ["nobody"])
         session.rollback()
+
+
+def test_a_page_of_the_planner_is_that_slice_of_the_street_plan(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """With pages of two residents, each page of the planner holds the same residents and
+    proposals as that slice of the whole street's plan (the command's); a page past the last
+    shows the last."""
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        everything = ["living_alone", "poor_household", "lost_only_child", "disability",
+                      "left_behind_child", "empty_nest_elderly", "veteran"]  # fmt: skip
+        targets.set_target(session, staff, 2, everything)
+        code = session.get_one(Street, world.street_id).code
+        whole = targets.plan_by_code(session, code, DATE).residents
+        pages = -(-len(whole) // 2)
+        assert pages >= 2
+        for page in range(1, pages + 1):
+            found = targets.circle_plan(session, staff, DATE, page, page_size=2)
+            assert found.shown.total == len(whole) and found.shown.page == page
+            assert found.residents == whole[(page - 1) * 2 : page * 2]
+        last = targets.circle_plan(session, staff, DATE, pages + 5, page_size=2)
+        assert last.shown.page == pages and last.residents == whole[(pages - 1) * 2 :]
+
+
+def run_page_count(client: TestClient, meeting: int, total: int) -> bool:
+    """Whether the run page's care-circle line says ``meeting`` of ``total`` (in Chinese)."""
+    with i18n.use_locale("zh_CN"):
+        line = i18n.gettext(
+            "Care circles: %(meeting)s of %(total)s residents meet the street's target",
+            meeting=meeting,
+            total=total,
+        )
+    return line in client.get("/s/").text
+
+
+def test_the_run_page_counts_afresh_after_a_circle_changes(
+    client: TestClient, sessions: sessionmaker[Session], world: World
+) -> None:
+    """The run page's count of residents meeting the target follows each change at once:
+    a new target, then a resident's circle filled with the planner's proposals (one more
+    meets it), then a member taken out (one fewer); the planner's pages show the same count."""
+    web_login(client, "staff")
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        targets.set_target(session, staff, 1, ["living_alone", "veteran", "disability"])
+        before = targets.target_count(session, staff, DATE)
+        short = next(r for r in targets.circle_plan(session, staff, DATE).residents if r.proposals)
+    assert run_page_count(client, before.meeting, before.total)
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        for proposal in short.proposals:
+            members.add_member(session, staff, short.resident_id, proposal.helper_id)
+    assert run_page_count(client, before.meeting + 1, before.total)
+    planner = client.get("/s/circles?page=1").text
+    assert 'id="circle-target-count"' in planner and f'id="plan-{short.resident_id}"' not in planner
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        for proposal in short.proposals:
+            members.remove_member(session, staff, short.resident_id, proposal.helper_id)
+    assert run_page_count(client, before.meeting, before.total)
 
 
 def test_a_member_who_accepted_before_the_block_stays_on_that_visit(

@@ -9,8 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import threading
+from typing import Any
 
 import pytest
+from fontTools.cffLib import CFFFontSet
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -321,6 +325,81 @@ def test_the_certificate_speaks_the_readers_language() -> None:
         text = pdf_text(certificates.certificate_pdf(cert))
     assert "Certificateofvolunteerservice" in text and "Volunteerhours1.5" in text
     assert "Shoppingerrands" in text and "张三" in text
+
+
+def a_certificate(name: str, item_zh: str = "代买代购") -> certificates.Certificate:
+    """A certificate of ``name`` for a year with one service (no database needed)."""
+    return certificates.Certificate(
+        number="H1-20260101-20261231",
+        name=name,
+        id_label="台账编号",
+        id_value="H1",
+        organisation="示范街道 青山社区",
+        office="示范街道",
+        first=dt.date(2026, 1, 1),
+        last=dt.date(2026, 12, 31),
+        minutes=90,
+        services=[certificates.ServiceLine(item_zh, "Shopping errands", 1, 90)],
+        issued=dt.date(2026, 12, 31),
+    )
+
+
+def embedded_glyphs(data: bytes) -> int:
+    """How many glyphs the PDF's one embedded font program holds."""
+    page: Any = PdfReader(io.BytesIO(data)).pages[0]  # PDF dictionaries: untyped
+    (font,) = [f.get_object() for f in page["/Resources"]["/Font"].values()]
+    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+    if "/FontFile2" in descriptor:  # a TrueType font (e.g. WenQuanYi's)
+        program = descriptor["/FontFile2"].get_object().get_data()
+        return len(TTFont(io.BytesIO(program)).getGlyphOrder())
+    fonts = CFFFontSet()  # a bare CFF font program (Noto CJK's)
+    fonts.decompile(io.BytesIO(descriptor["/FontFile3"].get_object().get_data()), None)
+    return len(fonts[fonts.fontNames[0]].charset)
+
+
+def test_the_certificate_embeds_only_the_glyphs_it_prints() -> None:
+    """The font kept across PDFs is the whole CJK font, yet each PDF embeds only the glyphs of
+    its texts (a few dozen; a few kilobytes, not the font's megabytes), and a second PDF with
+    other characters still prints them."""
+    with i18n.use_locale("zh_CN"):
+        first = certificates.certificate_pdf(a_certificate("张三"))
+        second = certificates.certificate_pdf(a_certificate("欧阳娜娜", item_zh="助浴服务"))
+    for data, name in ((first, "张三"), (second, "欧阳娜娜")):
+        printed = set(re.sub(r"[\s\x00]+", "", PdfReader(io.BytesIO(data)).pages[0].extract_text()))
+        assert name in pdf_text(data)
+        assert embedded_glyphs(data) <= len(printed) + 3  # .notdef, the space and such
+        assert len(data) < 64_000
+    assert "助浴服务" in pdf_text(second) and "助浴服务" not in pdf_text(first)
+
+
+def test_two_threads_print_certificates_at_once() -> None:
+    """Two threads printing at the same moment (the font shared between them) each get whole
+    PDFs of their own helper: every one names its helper and not the other."""
+    names = ("张三", "李四")
+    start = threading.Barrier(len(names))
+    printed: dict[str, list[bytes]] = {name: [] for name in names}
+    failures: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            with i18n.use_locale("zh_CN"):
+                start.wait()
+                for _ in range(2):
+                    printed[name].append(certificates.certificate_pdf(a_certificate(name)))
+        except BaseException as failure:  # reported by the test below
+            failures.append(failure)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    for name, other in (names, names[::-1]):
+        assert len(printed[name]) == 2
+        for data in printed[name]:
+            text = pdf_text(data)
+            assert name in text and other not in text and "志愿服务记录证明" in text
 
 
 def test_the_certificate_prints_the_id_tail_of_a_helper_who_is_also_a_resident(

@@ -76,3 +76,31 @@ def test_staff_add_a_helper_the_planner_proposes(staff_page: Any, site: Site) ->
     proposal.get_by_role("button", name="加入帮扶圈").click()
     expect(page.locator(".notice")).to_have_text("已加入帮扶圈")
     expect(page.locator(f"#member-{helper_id}")).to_be_visible()
+
+
+def test_staff_widen_the_target_and_page_through_the_planner(staff_page: Any) -> None:
+    """Street staff set the target (3 members, every category) in the planner's form; the
+    residents short of it then fill two pages: 下一页 shows others, each with proposals, and
+    the first proposal of page 2 adds that helper to that resident's circle."""
+    page = staff_page
+    login(page, "staff")
+    page.goto("/s/circles")
+    page.get_by_text("修改目标").click()
+    page.get_by_label("成员至少").fill("3")
+    for box in page.locator("#circle-target input[type=checkbox]").all():
+        box.check()
+    page.locator("#circle-target").get_by_role("button").click()
+    expect(page.locator(".notice")).to_have_text("帮扶圈目标已保存")
+    first = set(page.locator(".circle-plan").evaluate_all("els => els.map(e => e.id)"))
+    assert len(first) == 20
+    page.locator(".pager").get_by_role("link", name="下一页").click()
+    expect(page.locator(".pager")).to_contain_text("2 / 2")
+    second = set(page.locator(".circle-plan").evaluate_all("els => els.map(e => e.id)"))
+    assert second and not second & first
+    assert heading_jumps(page) == [] and unnamed_controls(page) == []
+    shot(page, "circle-planner-page-2")
+    proposal = page.locator(".circle-plan li form").first
+    helper_id = proposal.locator("input[name=helper]").get_attribute("value")
+    proposal.get_by_role("button", name="加入帮扶圈").click()
+    expect(page.locator(".notice")).to_have_text("已加入帮扶圈")
+    expect(page.locator(f"#member-{helper_id}")).to_be_visible()

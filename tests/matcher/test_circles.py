@@ -8,10 +8,20 @@ functions), so these tests pin the rule and its effect on the plan together.
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.candidates import broken_pins
-from matcher.circle_plan import CircleTarget, PlanHelper, PlanResident, plan_circles
+from matcher.circle_plan import (
+    CircleTarget,
+    PlanHelper,
+    PlanResident,
+    plan_circles,
+    plan_page,
+)
 from matcher.circles import (
     PairFacts,
     StaffChoice,
@@ -206,3 +216,54 @@ def test_a_resident_meeting_the_target_gets_no_proposal() -> None:
     )
     (plan,) = plan_circles([resident_], helpers, CircleTarget())
     assert plan.meets and plan.proposals == ()
+
+
+SKILLS = ("companionship", "nursing", "cleaning", "meals")
+
+
+def random_street(seed: int) -> tuple[list[PlanResident], list[PlanHelper], CircleTarget]:
+    """A street of a few dozen helpers and residents scattered over 4 km, with random skills,
+    radii, loads, circles, exclusions and categories (some outside the target)."""
+    draw = random.Random(seed)
+    helpers = [
+        PlanHelper(
+            id=f"h{i:02d}",
+            location=at(draw.uniform(0, 4), draw.uniform(0, 4)),
+            skills=frozenset(draw.sample(SKILLS, draw.randint(0, 2))),
+            radius_km=draw.choice((1.5, 3.0, 5.0)),
+            load=draw.randint(0, 3),
+        )
+        for i in range(draw.randint(5, 30))
+    ]
+    ids = [h.id for h in helpers]
+    residents = [
+        PlanResident(
+            id=f"r{i:02d}",
+            category=draw.choice(("living_alone", "living_alone", "veteran")),
+            location=at(draw.uniform(0, 4), draw.uniform(0, 4)),
+            members=tuple(draw.sample(ids, draw.randint(0, min(3, len(ids))))),
+            usual_skills=frozenset(draw.sample(SKILLS, draw.randint(0, 3))),
+            excluded=frozenset(draw.sample(ids, draw.randint(0, 2))),
+        )
+        for i in range(draw.randint(0, 40))
+    ]
+    target = CircleTarget(size=draw.randint(1, 4), most_circles=draw.randint(1, 5))
+    return residents, helpers, target
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), page_size=st.integers(1, 7))
+def test_a_page_of_the_plan_is_that_slice_of_the_whole_plan(seed: int, page_size: int) -> None:
+    """On random streets, page k of the paged plan (proposals and loads included) equals the
+    same slice of the whole street's plan of residents short of the target, for every k; the
+    count of those short is the whole plan's, and a page past the last is the last."""
+    residents, helpers, target = random_street(seed)
+    short = [plan for plan in plan_circles(residents, helpers, target) if not plan.meets]
+    pages = max(1, -(-len(short) // page_size))
+    for k in range(1, pages + 1):
+        found = plan_page(residents, helpers, target, k, page_size)
+        assert found.short == len(short) and found.page == k
+        assert list(found.residents) == short[(k - 1) * page_size : k * page_size]
+    beyond = plan_page(residents, helpers, target, pages + 3, page_size)
+    assert beyond.page == pages
+    assert list(beyond.residents) == short[(pages - 1) * page_size : pages * page_size]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.http.deps import SessionDep
 from api.http.pages.staff import FormText, StaffPage, back, parse_int, show
-from api.http.params import IdPath
+from api.http.params import IdPath, page_from_query
 from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.circles import members, targets
@@ -123,11 +123,12 @@ def helper_circles(
 
 
 @router.get("/circles")
-def planner(request: Request, actor: StaffPage, session: SessionDep) -> Response:
-    """The weekly circle planner: the street's target, how many meet it, and proposals."""
+def planner(request: Request, actor: StaffPage, session: SessionDep, page: str = "1") -> Response:
+    """The weekly circle planner: the street's target, how many meet it, and a page of
+    proposals."""
     today = local_today(request.app.state.settings)
     try:
-        plan = targets.circle_plan(session, actor, today)
+        plan = targets.circle_plan(session, actor, today, page_from_query(page))
     except ServiceError as failure:
         session.rollback()
         return show(request, "s/missing.html", actor, 403, section="circles",

@@ -4,7 +4,13 @@ proposals of helpers to add, each explained (distance, skills covered, current l
 the plan are ``matcher.circle_plan``'s; this module gathers the data and names the people.
 
 A resident's usual skills: the required skills of the items they ordered in the last
-``USUAL_DAYS`` days (cancelled orders aside). A helper's load: the circles they stand in now."""
+``USUAL_DAYS`` days (cancelled orders aside). A helper's load: the circles they stand in now.
+
+The planner page shows one page of the plan (``PLAN_PAGE_SIZE`` residents short of the target):
+the plan is greedy, so a page is planned as the prefix of the street's plan up to it
+(``matcher.circle_plan.plan_page``). The count (on the run page and the report) reads only the
+residents the target applies to and the helpers in their circles: a few hundred rows of a
+street, not every helper's (cheap enough to read afresh on each load, so it is never stale)."""
 
 from __future__ import annotations
 
@@ -22,7 +28,8 @@ from api.services.actor import Actor
 from api.services.circles.facts import members_of, pair_records
 from api.services.errors import BadInput, Forbidden, NotFound
 from api.services.ledger.street_catalogue import street_catalogue
-from api.store.db import begin_write
+from api.services.paging import Page, check_page
+from api.store.db import among_bound, begin_write, dialect_of
 from api.store.statuses import OrderStatus, Role
 from api.store.tables import HelperRow, OrderRow, ResidentRow, Street
 from matcher.circle_plan import (
@@ -31,13 +38,14 @@ from matcher.circle_plan import (
     PlanResident,
     in_target,
     meets_target,
-    plan_circles,
+    plan_page,
 )
 from matcher.circles import Standing
 from matcher.model import Location, ResidentCategory
 
 USUAL_DAYS = 90  # the orders of this many days before today say what a resident usually needs
 MAX_SIZE = 20
+PLAN_PAGE_SIZE = 20  # residents short of the target on a page of the planner
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,12 @@ class ResidentPlanView:
 @dataclass(frozen=True)
 class CirclePlanView:
     count: TargetCount
-    residents: list[ResidentPlanView]  # those short of the target, furthest first
+    shown: Page[ResidentPlanView]  # a page of those short of the target, furthest first
     skill_names: dict[str, tuple[str, str]]  # skill code → (Chinese, English), for the reader
+
+    @property
+    def residents(self) -> list[ResidentPlanView]:
+        return self.shown.items
 
 
 @dataclass
@@ -206,6 +218,54 @@ def _count(street: _Street) -> TargetCount:
     return TargetCount(street.target.size, categories, meeting, len(targeted))
 
 
+def _count_only(
+    session: Session, street_id: int, community_id: int | None, today: dt.date
+) -> TargetCount:
+    """``_count`` of what ``_gather`` reads, reading less: only the residents the target applies
+    to (their category chosen in the query) and the skills of the helpers in their circles."""
+    target = street_target(_street(session, street_id))
+    query = select(*RESIDENT_COLUMNS).where(
+        ResidentRow.street_id == street_id,
+        ResidentRow.active,
+        ResidentRow.category.in_(sorted(target.categories)),
+    )
+    if community_id is not None:
+        query = query.where(ResidentRow.community_id == community_id)
+    chosen = {r.id: r for r in session.execute(query)}
+    pairs = pair_records(session, chosen.values())
+    circles = {r: members_of(pairs.get(r, {})) for r in chosen}
+    wanted = sorted({h for members in circles.values() for h in members})
+    helpers: dict[str, PlanHelper] = {}
+    if wanted:
+        dialect = dialect_of(session)
+        query = select(HelperRow.id, HelperRow.skills).where(
+            among_bound(HelperRow.id, "helpers", dialect),
+            HelperRow.street_id == street_id,
+            HelperRow.active,
+        )
+        for h, skills in session.execute(query, {"helpers": wanted}):
+            helpers[str(h)] = PlanHelper(
+                id=str(h), location=_NOWHERE, skills=frozenset(skills)
+            )  # only the skills count here
+    usual = _usual_skills(session, street_id, list(chosen), today)
+    meeting = 0
+    for resident in chosen.values():
+        members = tuple(sorted(str(h) for h in circles[resident.id] if str(h) in helpers))
+        planned = PlanResident(
+            id=str(resident.id),
+            category=resident.category,
+            location=_NOWHERE,
+            members=members,
+            usual_skills=frozenset(usual.get(resident.id, ())),
+        )
+        meeting += meets_target(planned, helpers, target)
+    categories = tuple(sorted(target.categories))
+    return TargetCount(target.size, categories, meeting, len(chosen))
+
+
+_NOWHERE = Location(lat=0.0, lon=0.0)  # the count asks no distance
+
+
 def _scope(actor: Actor, *roles: str) -> int:
     if actor.role not in (Role.STAFF, *roles) or actor.street_id is None:
         raise Forbidden(_("only staff see care circles"))
@@ -216,13 +276,19 @@ def target_count(session: Session, actor: Actor, today: dt.date) -> TargetCount:
     """How many residents of the staff member's area (a planner: the street) meet the street's
     circle target: counts only, so planners see them too."""
     street_id = _scope(actor, Role.PLANNER)
-    return _count(_gather(session, street_id, actor.community_id, today, loads=False))
+    return _count_only(session, street_id, actor.community_id, today)
 
 
-def circle_plan(session: Session, actor: Actor, today: dt.date) -> CirclePlanView:
-    """The planner's proposals for the staff member's area."""
+def circle_plan(
+    session: Session, actor: Actor, today: dt.date, page: int = 1, page_size: int = PLAN_PAGE_SIZE
+) -> CirclePlanView:
+    """One page of the planner's proposals for the staff member's area (a page past the last:
+    the last)."""
+    check_page(page, page_size, 500)
     street_id = _scope(actor)
-    return _plan(_gather(session, street_id, actor.community_id, today, loads=True))
+    return _plan(
+        _gather(session, street_id, actor.community_id, today, loads=True), page, page_size
+    )
 
 
 def plan_by_code(session: Session, code: str, today: dt.date) -> CirclePlanView:
@@ -230,15 +296,14 @@ def plan_by_code(session: Session, code: str, today: dt.date) -> CirclePlanView:
     street_id = session.scalar(select(Street.id).where(Street.code == code))
     if street_id is None:
         raise NotFound(_("unknown street code %(code)s", code=code), "street")
-    return _plan(_gather(session, street_id, None, today, loads=True))
+    street = _gather(session, street_id, None, today, loads=True)
+    return _plan(street, 1, max(1, len(street.plan_residents)))
 
 
-def _plan(street: _Street) -> CirclePlanView:
-    plans = plan_circles(street.plan_residents, street.plan_helpers, street.target)
+def _plan(street: _Street, page: int, page_size: int) -> CirclePlanView:
+    found = plan_page(street.plan_residents, street.plan_helpers, street.target, page, page_size)
     shown = []
-    for plan in plans:
-        if plan.meets:
-            continue
+    for plan in found.residents:
         resident = street.residents[int(plan.resident)]
         proposals = []
         for p in plan.proposals:
@@ -256,7 +321,11 @@ def _plan(street: _Street) -> CirclePlanView:
                 proposals,
             )
         )
-    return CirclePlanView(_count(street), shown, street.skill_names)
+    return CirclePlanView(
+        _count(street),
+        Page(shown, found.short, found.page, found.page_size),
+        street.skill_names,
+    )
 
 
 def set_target(session: Session, actor: Actor, size: int, categories: list[str]) -> CircleTarget:

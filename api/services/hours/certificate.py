@@ -8,15 +8,28 @@ falls in the period; the services are the confirmed visits behind them, by item.
 
 Chinese text needs a CJK font: Debian's fonts-noto-cjk (installed by ``.ci/fonts``, which
 ``make demo`` and ``make test`` run), or any font named by ``QUNBANG_CJK_FONT``
-(``path`` or ``path#index`` for a collection). Without one, ``FontMissing`` says what to install."""
+(``path`` or ``path#index`` for a collection). Without one, ``FontMissing`` says what to install.
+
+A CJK font is large (Noto Sans CJK: 65,535 glyphs, 19 MB): fpdf2 parses every glyph's metrics in
+``add_font`` and subsets the whole font again when it writes the PDF, most of a second per PDF.
+So the font is opened once per process with HarfBuzz (``uharfbuzz``: the face is read from the
+file, never changed) and each PDF first cuts from it, in C, a font of only the characters its texts
+use; fpdf2 then loads that small font and embeds only the glyphs it prints, as before. The cut is
+made under a lock (the face is shared by the server's threads); everything else is the PDF's own."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -189,6 +202,67 @@ def find_font() -> tuple[Path, int] | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Texts:
+    """Every text the certificate prints, in the current locale (the font cut for a PDF holds
+    exactly their characters)."""
+
+    title: str
+    number: str
+    facts: tuple[tuple[str, str], ...]
+    services: str
+    table_head: tuple[str, str, str]
+    table_rows: tuple[tuple[str, str, str], ...]
+    no_services: str
+    statement: str
+    issued_by: str
+    issued_on: str
+
+    def characters(self) -> set[str]:
+        texts = [self.title, self.number, self.services, self.no_services, self.statement,
+                 self.issued_by, self.issued_on, *self.table_head]  # fmt: skip
+        texts += [text for pair in self.facts for text in pair]
+        texts += [text for row in self.table_rows for text in row]
+        return set("".join(texts)) | SAFE_CHARACTERS
+
+
+# Printable ASCII besides: what a line break or a number's formatting may add costs no more.
+SAFE_CHARACTERS = frozenset(chr(code) for code in range(0x20, 0x7F))
+
+
+def _texts(cert: Certificate) -> _Texts:
+    period = _("%(first)s to %(last)s", first=i18n.format_day(cert.first, "long"),
+               last=i18n.format_day(cert.last, "long"))  # fmt: skip
+    return _Texts(
+        title=_("Certificate of volunteer service"),
+        number=_("No. %(number)s", number=cert.number),
+        facts=(
+            (_("Name"), cert.name),
+            (cert.id_label, cert.id_value),
+            (_("Organisation"), cert.organisation),
+            (_("Period"), period),
+            (_("Volunteer hours"), cert.hours),
+        ),
+        services=_("Services"),
+        table_head=(_("Service"), _("Visits"), _("Hours")),
+        table_rows=tuple(
+            (
+                i18n.pick(line.item_zh, line.item_en),
+                str(line.visits),
+                i18n.format_number(line.minutes / 60, 1),
+            )
+            for line in cert.services
+        ),
+        no_services=_("No confirmed visits in this period."),
+        statement=_(
+            "This certifies that the volunteer above served the hours shown, as "
+            "recorded at each visit and confirmed by the office."
+        ),
+        issued_by=_("Issued by: %(office)s (seal)", office=cert.office),
+        issued_on=_("Date: %(day)s", day=i18n.format_day(cert.issued, "long")),
+    )
+
+
 def certificate_pdf(cert: Certificate) -> bytes:
     """The certificate as a one-page A4 PDF, in the current locale; ``FontMissing`` without a
     CJK font."""
@@ -196,71 +270,105 @@ def certificate_pdf(cert: Certificate) -> bytes:
 
     font = find_font()
     if font is None or not font[0].is_file():
-        raise FontMissing(
-            _(
-                "the certificate needs a Chinese font and none is installed: install Debian's "
-                "fonts-noto-cjk (as root: .ci/fonts) or set %(variable)s to a font file",
-                variable=FONT_VARIABLE,
-            )
-        )
-    pdf = FPDF(format="A4")
-    pdf.set_creator("Qunbang")
-    pdf.set_title(_("Certificate of volunteer service"))
-    pdf.add_font("cjk", "", str(font[0]), collection_font_number=font[1])
+        raise _font_missing()
+    texts = _texts(cert)
+    with _font_cut(font, texts.characters()) as small:
+        pdf = FPDF(format="A4")
+        pdf.set_creator("Qunbang")
+        pdf.set_title(texts.title)
+        pdf.add_font("cjk", "", str(small))
+        _lay_out(pdf, texts)
+        return bytes(pdf.output())
+
+
+def _lay_out(pdf: Any, texts: _Texts) -> None:
+    """The page: title, number, the facts' table, the services, the statement, who issued it."""
     pdf.set_margins(22, 24, 22)
     pdf.add_page()
     pdf.set_font("cjk", size=22)
-    pdf.cell(0, 16, _("Certificate of volunteer service"), align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 16, texts.title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=9)
-    pdf.cell(0, 6, _("No. %(number)s", number=cert.number), align="R", new_x="LMARGIN",
-             new_y="NEXT")  # fmt: skip
+    pdf.cell(0, 6, texts.number, align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("cjk", size=12)
-    period = _("%(first)s to %(last)s", first=i18n.format_day(cert.first, "long"),
-               last=i18n.format_day(cert.last, "long"))  # fmt: skip
-    facts = (
-        (_("Name"), cert.name),
-        (cert.id_label, cert.id_value),
-        (_("Organisation"), cert.organisation),
-        (_("Period"), period),
-        (_("Volunteer hours"), cert.hours),
-    )
-    for label, value in facts:
+    for label, value in texts.facts:
         pdf.cell(50, 10, label, border=1)
         pdf.cell(0, 10, value, border=1, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
-    pdf.cell(0, 8, _("Services"), new_x="LMARGIN", new_y="NEXT")
-    _service_table(pdf, cert)
+    pdf.cell(0, 8, texts.services, new_x="LMARGIN", new_y="NEXT")
+    _service_table(pdf, texts)
     pdf.ln(8)
-    pdf.multi_cell(0, 7, _("This certifies that the volunteer above served the hours shown, as "
-                           "recorded at each visit and confirmed by the office."))  # fmt: skip
+    pdf.multi_cell(0, 7, texts.statement)
     pdf.ln(12)
-    pdf.cell(0, 8, _("Issued by: %(office)s (seal)", office=cert.office), align="R",
-             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
-    pdf.cell(0, 8, _("Date: %(day)s", day=i18n.format_day(cert.issued, "long")), align="R",
-             new_x="LMARGIN", new_y="NEXT")  # fmt: skip
-    return bytes(pdf.output())
+    pdf.cell(0, 8, texts.issued_by, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, texts.issued_on, align="R", new_x="LMARGIN", new_y="NEXT")
 
 
-def _service_table(pdf: object, cert: Certificate) -> None:
+def _service_table(pdf: Any, texts: _Texts) -> None:
     """The services, one row per item: visits and hours."""
-    from fpdf import FPDF
     from fpdf.fonts import FontFace
 
-    assert isinstance(pdf, FPDF)
     pdf.set_font("cjk", size=11)
-    if not cert.services:
-        pdf.cell(0, 8, _("No confirmed visits in this period."), new_x="LMARGIN", new_y="NEXT")
+    if not texts.table_rows:
+        pdf.cell(0, 8, texts.no_services, new_x="LMARGIN", new_y="NEXT")
         return
     plain = FontFace(emphasis="")  # one weight of the CJK font is installed
     with pdf.table(
         col_widths=(60, 20, 20), text_align=("LEFT", "RIGHT", "RIGHT"), headings_style=plain
     ) as table:
-        head = table.row()
-        for text in (_("Service"), _("Visits"), _("Hours")):
-            head.cell(text)
-        for line in cert.services:
+        for cells in (texts.table_head, *texts.table_rows):
             row = table.row()
-            row.cell(i18n.pick(line.item_zh, line.item_en))
-            row.cell(str(line.visits))
-            row.cell(i18n.format_number(line.minutes / 60, 1))
+            for text in cells:
+                row.cell(text)
+
+
+# ----------------------------------------------------------------------------- the font
+
+
+def _font_missing() -> FontMissing:
+    return FontMissing(
+        _(
+            "the certificate needs a Chinese font and none is installed: install Debian's "
+            "fonts-noto-cjk (as root: .ci/fonts) or set %(variable)s to a font file",
+            variable=FONT_VARIABLE,
+        )
+    )
+
+
+_CUTTING = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _face(path: str, index: int, _changed: float) -> Any:
+    """The font file opened once per process (and again if the file changes): HarfBuzz reads
+    its tables when a cut needs them and keeps them."""
+    import uharfbuzz as hb
+
+    return hb.Face(hb.Blob.from_file_path(path), index)
+
+
+@contextmanager
+def _font_cut(font: tuple[Path, int], characters: set[str]) -> Iterator[Path]:
+    """A font file of only ``characters`` (those the font has) cut from ``font``, for one PDF;
+    removed afterwards."""
+    import uharfbuzz as hb
+
+    path, index = font
+    face = _face(str(path), index, path.stat().st_mtime)
+    wanted = hb.SubsetInput()
+    for character in characters:
+        wanted.unicode_set.add(ord(character))
+    # No layout closure: fpdf2 neither shapes nor embeds GSUB, so no glyph variant is needed.
+    wanted.flags = hb.SubsetFlags.NO_LAYOUT_CLOSURE
+    with _CUTTING:
+        cut = hb.subset(face, wanted)
+    if cut is None:  # not a font HarfBuzz reads
+        raise _font_missing()
+    data = cut.blob.data
+    handle, name = tempfile.mkstemp(prefix="qunbang-font-", suffix=".otf")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        yield Path(name)
+    finally:
+        os.unlink(name)
