@@ -509,6 +509,7 @@ def _declined(
         return False
     values = {"offer": before.id, "helper": helper_id, "old": before.status, "now": now}
     moved = session.execute(_declining(), {**values, "reason": reason})
+    session.expire_all()  # rows a caller holds (the offer) are read again when next used
     return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 

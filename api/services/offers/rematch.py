@@ -477,6 +477,7 @@ def apply_rematch(
     )
     if status != state.status:
         session.execute(settled(), {"order": plan.order_id, "status": status})
+    session.expire_all()  # rows a caller holds (the order, its team) are read again when used
     log.info(
         "order %s re-matched (%s): new offers to %s", plan.order_id, plan.trigger,
         plan.added or "nobody",
@@ -518,7 +519,7 @@ def _problem(
     start_minute: int | None,
     members: list[int],
     refused: set[int],
-    stamps: dict[str, str | None],
+    stamps: dict[str, str | None] | None = None,
     helper_ids: set[int] | None = None,
 ) -> StreetProblem:
     """The order's re-match problem: members pinned (at their start, if told one), refused
