@@ -35,9 +35,11 @@ class Settings(BaseSettings):
     reminder_before_minutes: int = Field(default=120, ge=0)
     nightly_time_limit_s: float = Field(default=20.0, gt=0)
     rematch_time_limit_s: float = Field(default=2.0, gt=0)
-    # The nightly run's solve runs at this CPU niceness (0-19, Linux: per thread, inherited by
-    # the solver's threads): answers to helpers and pages keep the CPU while a street solves.
-    nightly_nice: int = Field(default=10, ge=0, le=19)
+    # The nightly run's reads, preparation and solve run at this CPU niceness (0-19, Linux: per
+    # thread, inherited by the solver's threads), and `qunbang nightly` (its whole process and,
+    # where allowed, its PostgreSQL backends) too: answers to helpers and pages keep the CPU
+    # while a street is matched. Default: the lowest priority.
+    nightly_nice: int = Field(default=19, ge=0, le=19)
     # ... and under Linux's SCHED_IDLE policy: only CPU time nothing else wants (a woken request
     # thread takes the CPU from it at once); the solve's time limit is wall time.
     nightly_idle: bool = True

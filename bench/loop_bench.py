@@ -8,34 +8,54 @@ the replacement offer, so its latency is "decline → new offer". Two phases: a 
 the same while the second street's nightly run is in progress (``qunbang nightly --street
 east``). Prints p50/p95/p99 per action and phase. Run by hand:
     .venv/bin/python bench/loop_bench.py [--database sqlite|URL] [--actions 300] [--clients 50]
+
+``--service-level N`` measures instead, in this process and one at a time, what N declines and N
+accepts cost the service: CPU time of the calling thread, statements and round trips to the
+database (statements + BEGIN/COMMIT/ROLLBACK + pool pings), after ``--warmup`` answers of each.
+``--prepared`` skips seeding and the nightly: the database was prepared by an earlier run (e.g. a
+copy made with ``createdb -T``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
+import gc
 import os
 import random
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import httpx
 from argon2 import PasswordHasher
-from service_bench import percentiles, start_server  # bench/ is this script's folder
-from sqlalchemy import func, select
+from service_bench import percentiles  # bench/ is this script's folder
+from sqlalchemy import event, func, select
 
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user, hash_token
 from api.services.ledger.seed import seed_street
 from api.services.matching.nightly import run_nightly
+from api.services.offers import answers
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
-from api.store.tables import HelperRow, OfferRow, Street, TokenRow, utcnow
+from api.store.tables import (
+    AssignmentRow,
+    HelperRow,
+    OfferRow,
+    OrderRow,
+    Street,
+    TokenRow,
+    utcnow,
+)
 from matcher.generator import preset
 
 PASSWORD = "bench-password"
@@ -60,10 +80,23 @@ def main() -> None:
         default=0,
         help="answers sent first and reported apart (a worker's first requests fill its caches)",
     )
+    parser.add_argument(
+        "--service-level", type=int, default=0, help="N declines and N accepts in process"
+    )
+    parser.add_argument("--prepared", action="store_true", help="the database is seeded already")
+    parser.add_argument("--profile", type=Path, help="with --service-level: cProfile the declines")
     args = parser.parse_args()
+    # The server and the other street's nightly run this checkout's code, not an installed one.
+    root = str(Path(__file__).resolve().parents[1])
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as folder:
         url = args.database if args.database != "sqlite" else f"sqlite:///{folder}/bench.db"
         settings = Settings(database_url=url, nightly_time_limit_s=args.time_limit, tick_seconds=0)
+        if args.service_level:
+            if not args.prepared:
+                prepare(settings)
+            service_level(settings, args.service_level, args.warmup or 20, args.profile)
+            return
         tokens = prepare(settings)
         server = start_server(settings, args.port, args.workers, args.server_log)
         try:
@@ -82,6 +115,27 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def start_server(
+    settings: Settings, port: int, workers: int, log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``qunbang serve`` on 127.0.0.1:``port`` (``service_bench.start_server``, waiting up to two
+    minutes: on a busy machine a worker's imports alone take 10-15 s)."""
+    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0")
+    qunbang = Path(sys.executable).with_name("qunbang")
+    output = log.open("wb") if log else subprocess.DEVNULL
+    command = [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("the server did not start")
 
 
 def prepare(settings: Settings) -> list[str]:
@@ -117,6 +171,97 @@ def prepare(settings: Settings) -> list[str]:
             tokens.append(token)
         session.commit()
     return tokens
+
+
+class Counted:
+    """Statements and round trips to the database, counted by the engine's events."""
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        self.counts: Counter[str] = Counter()
+        count = self.counts
+
+        def on(kind: str):  # type: ignore[no-untyped-def]
+            def listener(*_args, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+                count[kind] += 1
+
+            return listener
+
+        event.listen(engine, "before_cursor_execute", on("statements"))
+        event.listen(engine, "begin", on("begin"))
+        event.listen(engine, "commit", on("commit"))
+        event.listen(engine, "rollback", on("rollback"))
+        event.listen(engine.pool, "checkout", on("checkout"))
+
+    def round_trips(self, pinged: bool) -> int:
+        c = self.counts
+        return c["statements"] + c["begin"] + c["commit"] + c["rollback"] + pinged * c["checkout"]
+
+
+def service_level(settings: Settings, n: int, warmup: int, profile: Path | None) -> None:
+    """N declines and N accepts, one at a time in this process (as a server's worker runs them,
+    caches warm after ``warmup`` answers of each): per answer the calling thread's CPU ms, wall
+    ms, statements and round trips."""
+    engine = make_engine(settings.database_url)
+    pinged = engine.dialect.name == "postgresql"  # the pool pings each checkout (pre_ping)
+    sessions = session_factory(engine)
+    counted = Counted(engine)
+    rng = random.Random(0)
+    with sessions() as session:
+        pending = session.execute(
+            select(OfferRow.id, OfferRow.helper_id, AssignmentRow.order_id)
+            .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
+            .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
+            .join(Street, OrderRow.street_id == Street.id)
+            .where(OfferRow.status == "pending", Street.code == "demo")
+            .order_by(OfferRow.id)
+        ).all()
+    rng.shuffle(pending)
+    used: set[int] = set()
+
+    def pick() -> tuple[int, int]:
+        while True:  # one answer per order: a fresh offer each time
+            offer_id, helper_id, order_id = pending.pop()
+            if order_id not in used:
+                used.add(order_id)
+                return offer_id, helper_id
+
+    def one(kind: str) -> tuple[float, float, int, int, int]:
+        offer_id, helper_id = pick()
+        with sessions() as session:
+            counted.counts.clear()
+            wall, cpu = time.perf_counter(), time.thread_time()
+            if kind == "decline":
+                view = answers.decline(session, settings, helper_id, offer_id, "bench")
+                replaced = view.replacement_offers
+            else:
+                answers.accept(session, settings, helper_id, offer_id)
+                replaced = 0
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            return cpu * 1000, wall * 1000, counted.counts["statements"], \
+                counted.round_trips(pinged), replaced  # fmt: skip
+
+    for _ in range(warmup):
+        one("decline"), one("accept")
+    gc.freeze()  # as a server's worker does at its start (api.http.app)
+    profiler = cProfile.Profile(time.thread_time) if profile else None
+    rows: dict[str, list[tuple[float, float, int, int, int]]] = {"decline": [], "accept": []}
+    for _ in range(n):
+        if profiler:
+            profiler.enable()
+        rows["decline"].append(one("decline"))
+        if profiler:
+            profiler.disable()
+        rows["accept"].append(one("accept"))
+    if profiler and profile:
+        profiler.dump_stats(profile)
+    print(f"service level, {n} each after {warmup} of each ({engine.dialect.name}):")
+    for kind, samples in rows.items():
+        cpu, wall, statements, trips, replaced = zip(*samples, strict=True)
+        new = f"; replaced {sum(r > 0 for r in replaced)}" if kind == "decline" else ""
+        print(f"  {kind:8} CPU {percentiles([c / 1000 for c in cpu])}\n"
+              f"           wall {percentiles([w / 1000 for w in wall])}\n"
+              f"           statements {statistics.median(statements):g} (max {max(statements)}), "
+              f"round trips {statistics.median(trips):g} (max {max(trips)}){new}")  # fmt: skip
 
 
 def start_other_nightly(settings: Settings) -> subprocess.Popen[bytes]:

@@ -126,6 +126,10 @@ def nightly(
         os.nice(settings.nightly_nice)
     with exits():
         sessions = _database(settings)
+        from api.services.matching.polite import lower_backends
+
+        # Its queries too, in the database server's processes (when it may renice them).
+        lower_backends(sessions.kw["bind"], settings.nightly_nice)
         if every:
             from api.cli.city import nightly_city
 

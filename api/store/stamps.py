@@ -99,6 +99,13 @@ class StampedCache:
                 self._values.popitem(last=False)
         return value
 
+    def peek(self, session: Session, name: str, stamp: str | None) -> Any:
+        """The value kept for ``name`` under ``stamp`` (as just read), or None: nothing built."""
+        key = (str(session.get_bind().engine.url), name)
+        with self._lock:
+            found = self._values.get(key)
+        return found[1] if stamp is not None and found is not None and found[0] == stamp else None
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()

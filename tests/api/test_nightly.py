@@ -507,3 +507,61 @@ def test_nightly_solve_runs_at_lower_cpu_priority_and_reports_errors(
     plain = settings.model_copy(update={"nightly_nice": 0, "nightly_idle": False})
     assert nightly._solve_politely("p", params, plain) == "result"  # type: ignore[arg-type]
     assert seen[-1] == before  # neither: solved in the caller's thread, as it was
+
+
+def test_nightly_reads_and_prepares_as_politely_as_it_solves(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run's reads and preparation run where its solve does (its niceness, SCHED_IDLE); its
+    write, which takes the street's lock, in the caller's thread as it was."""
+    import threading
+
+    def me() -> tuple[int, int]:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), os.sched_getscheduler(0)
+
+    seen: dict[str, tuple[int, int]] = {}
+    read, write = nightly.read_snapshot, nightly._write
+
+    def reading(*args: object, **kwargs: object) -> object:
+        seen["read"] = me()
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    def writing(*args: object, **kwargs: object) -> object:
+        seen["write"] = me()
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nightly, "read_snapshot", reading)
+    monkeypatch.setattr(nightly, "_write", writing)
+    before = me()
+    polite = {"nightly_nice": 5, "nightly_idle": True, "nightly_time_limit_s": 1.0}
+    run = run_nightly(sessions, settings.model_copy(update=polite), world.street_id, day)
+    assert run.status == "done"
+    assert seen == {"read": (max(5, before[0]), os.SCHED_IDLE), "write": before}
+    assert me() == before
+
+
+def test_a_batch_engines_postgresql_backends_run_at_its_niceness(db_url: str) -> None:
+    """``lower_backends``: each PostgreSQL server process serving the engine's connections is
+    reniced (the server runs here and may be reniced by this user); SQLite: nothing to do."""
+    from sqlalchemy import text
+
+    from api.services.matching.polite import lower_backends
+    from api.store.db import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        installed = lower_backends(engine, 17)
+        assert installed == db_url.startswith("postgresql")
+        if not installed:
+            return
+        with engine.connect() as connection:
+            backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            if os.stat(f"/proc/{backend}").st_uid != os.geteuid() and os.geteuid() != 0:
+                pytest.skip("the server's processes are another user's: they cannot be reniced")
+            assert os.getpriority(os.PRIO_PROCESS, backend) >= 17
+    finally:
+        engine.dispose()

@@ -297,6 +297,55 @@ def test_decline_lands_when_writing_its_planned_rematch_fails(
         assert_db_plan_valid(session, world.street_id, day)
 
 
+def _read_back(sessions: sessionmaker[Session], helper_id: int, view: object) -> None:
+    """The view an answer returned is the offer as read back afterwards."""
+    answered = {k: v for k, v in vars(view).items() if k != "replacement_offers"}
+    with sessions() as session:
+        assert answered == vars(offers_service.get_offer(session, helper_id, answered["id"]))
+
+
+def test_answers_return_the_offer_as_it_then_stands(
+    sessions: sessionmaker[Session], settings: Settings, day: dt.date
+) -> None:
+    """An accept's and a decline's answer (built from the offer read before the write and what
+    the write changed, not read back) equals the offer read afterwards: on a team of two, and
+    on a team of one whose only member declines (its visit may move to the newcomer's start,
+    or, with nobody left to ask, the team ends)."""
+    decline = offers_service.decline
+    _, (stays, leaves) = team_of(sessions, day, 2)
+    with sessions() as session:
+        _read_back(sessions, stays.helper_id, accept(session, settings, stays.helper_id, stays.id))
+    with sessions() as session:
+        view = decline(session, settings, leaves.helper_id, leaves.id, "away")
+        assert view.replacement_offers == 1 and view.team.pending == 1
+        _read_back(sessions, leaves.helper_id, view)
+    alone = [members[0] for _, members in sorted(_teams(sessions, day, 1))]
+    with sessions() as session:
+        view = decline(session, settings, alone[0].helper_id, alone[0].id, "ill")
+        _read_back(sessions, alone[0].helper_id, view)
+    with sessions() as session:
+        session.execute(
+            update(HelperRow).where(HelperRow.id != alone[1].helper_id).values(active=False)
+        )
+        session.commit()
+    with sessions() as session:
+        view = decline(session, settings, alone[1].helper_id, alone[1].id, "")
+        assert view.replacement_offers == 0 and view.assignment_status == "withdrawn"
+        assert view.order_status == "open"
+        _read_back(sessions, alone[1].helper_id, view)
+
+
+def _teams(
+    sessions: sessionmaker[Session], day: dt.date, size: int
+) -> list[tuple[int, list[OfferRow]]]:
+    with sessions() as session:
+        return [
+            (order_id, members)
+            for order_id, (_, members) in live_teams(session, day).items()
+            if len(members) == size and all(o.status == "pending" for o in members)
+        ]
+
+
 def test_decline_nobody_can_fill_keeps_the_team_and_records_why(
     client: TestClient, sessions: sessionmaker[Session], day: dt.date
 ) -> None:

@@ -180,10 +180,12 @@ def finish_run(
 ) -> RunRow:
     """Match and write the ``running`` run ``run_id``; a failure is recorded on it and raised
     as ``NightlyFailed``."""
+    # This process's own solve: its reads and preparation yield the CPU as its solve does.
+    background = solver is None
     solver = solver or _polite_solver(settings)
     try:
         with session_scope(sessions) as session:
-            return _match_and_write(session, settings, run_id, now, solver)
+            return _match_and_write(session, settings, run_id, now, solver, background)
     except Exception as error:
         log.exception("nightly run %s failed", run_id)
         message = error.message if isinstance(error, ServiceError) else f"{error}"
@@ -267,14 +269,31 @@ def solve_politely(problem: Problem, params: SolveParams, nice: int, idle: bool)
 
 
 def _match_and_write(
-    session: Session, settings: Settings, run_id: int, now: dt.datetime, solver: Solver
+    session: Session,
+    settings: Settings,
+    run_id: int,
+    now: dt.datetime,
+    solver: Solver,
+    background: bool = False,
 ) -> RunRow:
+    """Read, solve and write the run. ``background``: the reads, the problem's preparation and
+    the solve run as the solve alone did (``polite.run_politely``: niced and ``SCHED_IDLE``),
+    holding no lock; the write, which takes the street's lock, runs in the caller's thread (a
+    thread starved of CPU must not hold a lock others wait for)."""
     run = session.get_one(RunRow, run_id)
     street_id, date = run.street_id, run.date
     began = time.perf_counter()
-    for attempt in range(1, ATTEMPTS + 1):
+
+    def read_and_solve() -> tuple[Snapshot, NightlyPlan]:
         snapshot = read_snapshot(session, street_id, date)
-        plan = _solve(session, settings, street_id, date, snapshot, solver)
+        return snapshot, _solve(session, settings, street_id, date, snapshot, solver)
+
+    for attempt in range(1, ATTEMPTS + 1):
+        if background:
+            nice, idle = settings.nightly_nice, settings.nightly_idle
+            snapshot, plan = polite.run_politely(read_and_solve, nice, idle)
+        else:
+            snapshot, plan = read_and_solve()
         session.commit()  # end the read transaction (objects stay loaded)
         try:
             return _write(session, settings, run_id, snapshot, plan, began, now)

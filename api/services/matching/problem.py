@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -174,6 +174,7 @@ def build_problem(
     near: bool = False,
     committed: bool = True,
     members: Iterable[int] = (),
+    stamps: Mapping[str, str | None] | None = None,
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
 
@@ -189,6 +190,8 @@ def build_problem(
     With ``committed=False`` helpers enter with their whole day (no visit outside ``orders`` is
     taken off it) and ``members`` are entered even if deactivated since: what a checker needs
     to verify the visits already given out (``api.services.matching.invariants``).
+    ``stamps``: the stamps of the street's helpers and the catalogue as the caller just read
+    them (default: read here).
     """
     orders = list(orders)
     pins = pins or {}
@@ -196,14 +199,25 @@ def build_problem(
     residents = {o.resident_id: o.resident for o in orders}
     free: dict[int, Helper] = {}
     street: StreetHelpers | None = None
-    stamps = current_many(session, [helpers_name(street_id), CATALOGUE])
-    if helper_ids is not None and len(helper_ids) <= FEW_HELPERS:
+    if stamps is None:
+        stamps = current_many(session, [helpers_name(street_id), CATALOGUE])
+    kept_street: StreetHelpers | None = _HELPERS.peek(
+        session, helpers_name(street_id), stamps[helpers_name(street_id)]
+    )
+    if helper_ids is not None and len(helper_ids) <= FEW_HELPERS and kept_street is not None:
+        # The street's helpers are kept already: these few are among them (none read).
+        street = kept_street
+        helper_rows: dict[int, Any] = {
+            i: street.rows[i] for i in sorted(helper_ids) if i in street.rows
+        }
+        free = street.free
+    elif helper_ids is not None and len(helper_ids) <= FEW_HELPERS:
         # Plain rows (every column, no ORM objects) of just these helpers.
         query = select(*HelperRow.__table__.columns).where(
             HelperRow.street_id == street_id, HelperRow.active, HelperRow.id.in_(helper_ids or {-1})
         )
         rows = session.execute(query.order_by(HelperRow.id))
-        helper_rows: dict[int, Any] = {h.id: h for h in rows}
+        helper_rows = {h.id: h for h in rows}
     else:
         street = street_helpers(session, street_id, stamps[helpers_name(street_id)])
         chosen = street.within_boxes(list(residents.values())) if near and orders else street.ids

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -34,6 +34,7 @@ from api.services.offers.assign import (
     settle_order,
 )
 from api.services.offers.rematch import (
+    Applied,
     RematchPlan,
     apply_rematch,
     plan_rematch,
@@ -43,11 +44,13 @@ from api.services.paging import Page
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
-from api.store.statuses import OfferStatus
+from api.store.stamps import CATALOGUE
+from api.store.statuses import AssignmentStatus, OfferStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     AssignmentRow,
+    CacheStamp,
     Community,
     ItemRow,
     OfferRow,
@@ -161,6 +164,10 @@ def _view_query() -> Select[*tuple[Any, ...]]:
             ResidentRow.phone.label("resident_phone"),
             members("accepted").label("accepted"),
             members("pending").label("pending"),
+            select(CacheStamp.stamp)
+            .where(CacheStamp.name == CATALOGUE)
+            .scalar_subquery()
+            .label("catalogue_stamp"),
         )
         .select_from(OfferRow)
         .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
@@ -180,7 +187,8 @@ def _one_view() -> Select[*tuple[Any, ...]]:
 
 def _view(session: Session, row: object) -> OfferView:
     r = row._mapping  # type: ignore[attr-defined]
-    item = street_catalogue(session, r["street_id"]).item(r["item"])  # as the street has it
+    # The item as the street has it (its catalogue kept while the stamp read with the row holds).
+    item = street_catalogue(session, r["street_id"], r["catalogue_stamp"]).item(r["item"])
     revealed = r["status"] == "accepted" and r["assignment_status"] in LIVE_ASSIGNMENT_STATUSES
     contact = (
         Contact(r["resident_name"], r["resident_address"], r["resident_phone"])
@@ -308,14 +316,16 @@ def accept(
     answered, withdrawn or overdue offer is a ``Conflict``.
 
     The common case is a compare-and-set of the offer and the order's status settled, in one
-    short transaction with no row objects loaded; only a refused answer reads the offer to say
-    why."""
+    short transaction with no row objects loaded; the offer as it then stands is the view read
+    before the write with what changed (the team counted again under the lock). Only a refused
+    answer reads the offer to say why."""
     now = now or utcnow()
-    target = _answering(session, helper_id, offer_id, end_read=False)
-    if target.order_id is None:
+    seen = session.execute(_one_view(), {"offer": offer_id, "helper": helper_id}).first()
+    if seen is None:
         session.rollback()
         raise _no_such(offer_id)
-    begin_write(session, target.street_id, target.order_id, after_read=True)
+    before = _view(session, seen)
+    begin_write(session, seen.street_id, before.order_id, after_read=True)
     moved = session.execute(_accepting(), {"offer": offer_id, "helper": helper_id, "now": now})
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         offer = _own(session, helper_id, offer_id)
@@ -328,9 +338,25 @@ def accept(
         view = get_offer(session, helper_id, offer_id)  # accepted before: nothing to write
         session.rollback()
         return view
-    settle_order(session, target.order_id)
-    tell_matched(session, target.order_id)  # the first member to accept: the requester is told
-    view = get_offer(session, helper_id, offer_id)
+    settled = settle_order(session, before.order_id)
+    tell_matched(session, before.order_id)  # the first member to accept: the requester is told
+    assignment_status = settled.assignment_status or before.assignment_status
+    revealed = assignment_status in LIVE_ASSIGNMENT_STATUSES
+    r = seen._mapping
+    view = replace(
+        before,
+        status=OfferStatus.ACCEPTED,
+        responded_at=now,
+        order_status=settled.status,
+        assignment_status=assignment_status,
+        team=Team(settled.size, settled.accepted, settled.pending),
+        resident=(
+            Contact(r["resident_name"], r["resident_address"], r["resident_phone"])
+            if revealed
+            else None
+        ),
+        note=r["note"] if revealed else None,
+    )
     session.commit()
     log.info("offer %s accepted by helper %s", offer_id, helper_id)
     return view
@@ -368,13 +394,20 @@ def decline(
     rests on moved. Otherwise (or if the visit day is over) the answer is written on its own and
     the order re-matched afresh, as after an expiry."""
     now = now or utcnow()
-    target = _answering(session, helper_id, offer_id, end_read=False)  # the plan reads on
-    if target.order_id is None:
+    seen = session.execute(_one_view(), {"offer": offer_id, "helper": helper_id}).first()
+    if seen is None:
         session.rollback()
         raise _no_such(offer_id)
+    before = _view(session, seen)  # the plan reads on in the same transaction
+    answerable = (
+        before.status in LIVE_OFFER_STATUSES and before.assignment_status == AssignmentStatus.ACTIVE
+    )
+    target = _Target(seen.street_id, before.order_id, before.date, answerable)
     plan = _plan_decline(session, settings, target, helper_id, offer_id, now)
     try:
-        return _write_decline(session, settings, target, helper_id, offer_id, reason, now, plan)
+        return _write_decline(
+            session, settings, target, helper_id, offer_id, reason, now, plan, before
+        )
     except Stale:
         session.rollback()
         return _write_decline(session, settings, target, helper_id, offer_id, reason, now)
@@ -384,40 +417,12 @@ def decline(
 class _Target:
     """What an answer to an offer touches, read before its write: the street and order whose
     write locks it takes (``begin_write``), and whether a decline of it would call for a
-    re-match. All None: no such offer of this helper (the lookup under the lock reports it)."""
+    re-match."""
 
-    street_id: int | None = None
-    order_id: int | None = None
-    date: dt.date | None = None
+    street_id: int
+    order_id: int
+    date: dt.date
     answerable: bool = False
-
-
-def _answering(
-    session: Session, helper_id: int, offer_id: int, *, end_read: bool = True
-) -> _Target:
-    """What an answer to the offer touches; ``end_read``: end the reading transaction (a
-    caller that takes its write locks next passes ``after_read=True`` to ``begin_write``
-    instead)."""
-    found = session.execute(_answering_query(), {"offer": offer_id, "helper": helper_id}).first()
-    if end_read:
-        session.rollback()  # end the read: the write transaction starts afresh
-    if found is None:
-        return _Target()
-    street_id, order_id, date, offer_status, assignment_status = found
-    answerable = offer_status in LIVE_OFFER_STATUSES and assignment_status == "active"
-    return _Target(street_id, order_id, date, answerable)
-
-
-@cache
-def _answering_query() -> Select[int, int, dt.date, str, str]:
-    return (
-        select(
-            OrderRow.street_id, OrderRow.id, OrderRow.date, OfferRow.status, AssignmentRow.status
-        )
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(OfferRow.id == bindparam("offer"), OfferRow.helper_id == bindparam("helper"))
-    )
 
 
 def _plan_decline(
@@ -431,17 +436,14 @@ def _plan_decline(
     """The re-match a decline calls for, solved before the answer is written (reads only);
     None when there is none to plan ahead (nothing to decline, the visit day over, or a plan
     that cannot be made: the answer is then written alone and re-matched after)."""
-    if not target.answerable or target.order_id is None or target.date is None:
+    if not target.answerable or target.date < local_today(settings, now):
         return None
-    if target.date < local_today(settings, now):
-        return None
-    try:
+    try:  # the read transaction stays open: the write takes its locks in it (``after_read``)
         return plan_rematch(session, settings, target.order_id, now, leaving=(offer_id, helper_id))
     except Exception:
+        session.rollback()
         log.exception("order %s: re-match planned ahead failed", target.order_id)
         return None
-    finally:
-        session.rollback()
 
 
 def _write_decline(
@@ -453,29 +455,38 @@ def _write_decline(
     reason: str,
     now: dt.datetime,
     plan: RematchPlan | None = None,
+    before: OfferView | None = None,
 ) -> DeclinedView:
     """Write the answer, with ``plan``'s new offers in the same transaction (raises ``Stale``,
     nothing written, if the plan no longer holds); without a plan, commit the answer and then
-    re-match. Returns the declined offer as it then stands, with the number of new offers."""
+    re-match. Returns the declined offer as it then stands, with the number of new offers.
+    ``before``: the offer as read before the write; if it still stands so, the answer is one
+    compare-and-set and the view is ``before`` with what the write changed (not read back)."""
     added = plan.added if plan else ()
-    begin_write(session, target.street_id, target.order_id, added)
-    offer = _own(session, helper_id, offer_id)
-    if offer.status == "declined":
-        session.rollback()
-        return DeclinedView(**vars(get_offer(session, helper_id, offer_id)))
-    if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
-        raise Conflict(_answered(offer))
-    if not _move(session, offer, offer.status, "declined", now, reason[:1000]):
-        raise Conflict(_("the offer changed meanwhile; reload it"))
+    begin_write(session, target.street_id, target.order_id, added, after_read=True)
+    reason = reason[:1000]
+    fast = before is not None and _declined(session, before, helper_id, reason, now)
+    if not fast:
+        offer = _own(session, helper_id, offer_id)
+        if offer.status == "declined":
+            session.rollback()
+            return DeclinedView(**vars(get_offer(session, helper_id, offer_id)))
+        if offer.status not in LIVE_OFFER_STATUSES or offer.assignment.status != "active":
+            raise Conflict(_answered(offer))
+        if not _move(session, offer, offer.status, "declined", now, reason):
+            raise Conflict(_("the offer changed meanwhile; reload it"))
     if plan is not None:
         try:
-            apply_rematch(session, settings, plan, now)
+            applied = apply_rematch(session, settings, plan, now)
         except Stale:
             raise
         except Exception as error:  # the answer must still land: write it alone, re-match after
             log.exception("order %s: writing the planned re-match failed", plan.order_id)
             raise Stale from error
-        view = get_offer(session, helper_id, offer_id)  # read in the write: one transaction
+        if fast and before is not None:
+            view = _declined_view(before, applied, now)
+        else:
+            view = get_offer(session, helper_id, offer_id)  # read in the write: one transaction
         session.commit()
         log.info("offer %s declined by helper %s", offer_id, helper_id)
         return DeclinedView(**vars(view), replacement_offers=len(added))
@@ -487,6 +498,63 @@ def _write_decline(
     view = get_offer(session, helper_id, offer_id)
     session.rollback()
     return DeclinedView(**vars(view), replacement_offers=added_after)
+
+
+def _declined(
+    session: Session, before: OfferView, helper_id: int, reason: str, now: dt.datetime
+) -> bool:
+    """Decline the offer as one compare-and-set, if it is still as ``before`` saw it (live, on
+    an active team); False: it moved, or cannot be declined (the caller reads it to say why)."""
+    if before.status not in LIVE_OFFER_STATUSES or before.assignment_status != "active":
+        return False
+    values = {"offer": before.id, "helper": helper_id, "old": before.status, "now": now}
+    moved = session.execute(_declining(), {**values, "reason": reason})
+    session.expire_all()  # rows a caller holds (the offer) are read again when next used
+    return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+@cache
+def _declining() -> Update:
+    """Decline the offer if it is the helper's, in the status read before, on an active team."""
+    active = (
+        select(AssignmentRow.id)
+        .where(
+            AssignmentRow.id == OfferRow.assignment_id,
+            AssignmentRow.status == AssignmentStatus.ACTIVE,
+        )
+        .exists()
+    )
+    return (
+        update(OfferRow)
+        .where(
+            OfferRow.id == bindparam("offer"),
+            OfferRow.helper_id == bindparam("helper"),
+            OfferRow.status == bindparam("old"),
+            active,
+        )
+        .values(
+            status=OfferStatus.DECLINED,
+            responded_at=bindparam("now"),
+            decline_reason=bindparam("reason"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _declined_view(before: OfferView, applied: Applied, now: dt.datetime) -> OfferView:
+    """The offer as a decline written with its re-match left it: ``before`` (read ahead) with
+    the answer, the team and the order as the re-match wrote them."""
+    return replace(
+        before,
+        status=OfferStatus.DECLINED,
+        responded_at=now,
+        order_status=applied.order_status,
+        assignment_status=applied.assignment_status or AssignmentStatus.WITHDRAWN,
+        start_minute=applied.start_minute,
+        team=Team(applied.team_size, applied.accepted, applied.pending),
+        resident=None,
+        note=None,
+    )
 
 
 def _move(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from api.services.messages.notify import enqueue
 from api.services.messages.results import tell_requesters
 from api.settings import Settings
 from api.store.db import among_bound, dialect_of
+from api.store.stamps import CATALOGUE
 from api.store.statuses import (
     UNMATCHED_ORDER_STATUSES,
     AssignmentStatus,
@@ -38,10 +40,23 @@ from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
     AssignmentRow,
+    CacheStamp,
     OfferRow,
     OrderRow,
     utcnow,
 )
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What an offer's deadline and its message use of the order (an ``OrderRow`` has them
+    too): a writer holding no row objects passes this instead."""
+
+    id: int
+    street_id: int
+    item: str
+    date: dt.date
+    window_start: int | None
 
 
 def to_utc(settings: Settings, date: dt.date, minute: int) -> dt.datetime:
@@ -61,7 +76,10 @@ def local_today(settings: Settings, now: dt.datetime | None = None) -> dt.date:
 
 
 def respond_by(
-    settings: Settings, order: OrderRow, start_minute: int | None, now: dt.datetime | None = None
+    settings: Settings,
+    order: OrderRow | Visit,
+    start_minute: int | None,
+    now: dt.datetime | None = None,
 ) -> dt.datetime:
     """An offer's deadline: ``offer_response_hours`` from now, but an hour before the visit (the
     window's start, or 08:00 for an untimed order), and never less than 10 minutes from now."""
@@ -77,7 +95,7 @@ def respond_by(
 _Row = TypeVar("_Row")
 
 
-def item_of(session: Session, order: OrderRow) -> StreetItem:
+def item_of(session: Session, order: OrderRow | Visit) -> StreetItem:
     """The order's catalogue item as its street has it (``street_catalogue``: kept per process
     while the catalogue's stamp holds, so a run touching hundreds of orders reads it once)."""
     return street_catalogue(session, order.street_id).item(order.item)
@@ -152,33 +170,57 @@ def refresh_order_status(
     return _settle(order, status)
 
 
-def settle_order(session: Session, order_id: int) -> str:
+@dataclass(frozen=True)
+class Settled:
+    """An order's status after ``settle_order``, its live assignment's status (None: none) and
+    that team: accepted and pending members, and the team's size."""
+
+    status: str
+    assignment_status: str | None
+    accepted: int
+    pending: int
+    size: int
+
+
+def settle_order(session: Session, order_id: int) -> Settled:
     """``refresh_order_status`` for a writer holding no loaded rows (an answer written as one
-    compare-and-set): one read of the order, its team size and its live team's accepted count,
-    and one write if the status changes (bumping the version, as ``_settle``)."""
-    current, street_id, item, assignment_status, members = session.execute(
+    compare-and-set): one read of the order, the catalogue's stamp and its live team's
+    accepted and pending counts, and one write if the status changes (bumping the version, as
+    ``_settle``)."""
+    current, street_id, item, assignment_status, accepted, pending, stamp = session.execute(
         _settling(), {"order": order_id}
     ).one()
-    size = street_catalogue(session, street_id).item(item).team_size
+    size = street_catalogue(session, street_id, stamp).item(item).team_size
     active = assignment_status == AssignmentStatus.ACTIVE
     status = expected_order_status(
-        current, assignment_status, members if active else 0, size if active else 0
+        current, assignment_status, accepted if active else 0, size if active else 0
     )
     if status != current:
-        session.execute(_settled(), {"order": order_id, "status": status})
-    return status
+        session.execute(settled(), {"order": order_id, "status": status})
+    return Settled(status, assignment_status, accepted or 0, pending or 0, size)
 
 
 @cache  # built once, run with each order's id
-def _settling() -> Select[str, int, str, str | None, int]:
-    accepted = (
-        select(func.count(OfferRow.id))
-        .where(OfferRow.assignment_id == AssignmentRow.id, OfferRow.status == OfferStatus.ACCEPTED)
-        .correlate(AssignmentRow)
-        .scalar_subquery()
-    )
+def _settling() -> Select[str, int, str, str | None, int, int, str | None]:
+    def members(status: str):  # type: ignore[no-untyped-def]
+        return (
+            select(func.count(OfferRow.id))
+            .where(OfferRow.assignment_id == AssignmentRow.id, OfferRow.status == status)
+            .correlate(AssignmentRow)
+            .scalar_subquery()
+        )
+
+    stamp = select(CacheStamp.stamp).where(CacheStamp.name == CATALOGUE).scalar_subquery()
     return (
-        select(OrderRow.status, OrderRow.street_id, OrderRow.item, AssignmentRow.status, accepted)
+        select(
+            OrderRow.status,
+            OrderRow.street_id,
+            OrderRow.item,
+            AssignmentRow.status,
+            members(OfferStatus.ACCEPTED),
+            members(OfferStatus.PENDING),
+            stamp,
+        )
         .outerjoin(
             AssignmentRow,
             and_(
@@ -191,7 +233,8 @@ def _settling() -> Select[str, int, str, str | None, int]:
 
 
 @cache
-def _settled() -> Update:
+def settled() -> Update:
+    """Give order ``:order`` status ``:status``, bumping its version (as ``_settle``)."""
     return (
         update(OrderRow)
         .where(OrderRow.id == bindparam("order"))
@@ -327,7 +370,7 @@ NOTICES: dict[str, str] = {
 }
 
 
-def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) -> None:
+def notify_offer(session: Session, offer: OfferRow, order: OrderRow | Visit, kind: str) -> None:
     """Queue the message for an offer event: offer, reminder, change or cancellation (its text
     in each language, from the catalogs)."""
     item = item_of(session, order)
@@ -343,7 +386,7 @@ def notify_offer(session: Session, offer: OfferRow, order: OrderRow, kind: str) 
     )
 
 
-def _notice(locale: str, kind: str, item: StreetItem, order: OrderRow) -> str:
+def _notice(locale: str, kind: str, item: StreetItem, order: OrderRow | Visit) -> str:
     """The notice of ``kind`` about ``order`` in ``locale``: the item's name and the day (and
     the start of its window, if it has one) as that language writes them."""
     with use_locale(locale):

@@ -12,6 +12,7 @@ why.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -21,24 +22,29 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from api.services.ledger.street_catalogue import street_catalogue
 from api.services.matching.keys import Keys
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem, leg_minutes
 from api.services.offers.assign import (
-    add_offer,
+    Visit,
+    expected_order_status,
     helpers_day,
-    hold,
     live_assignment,
     live_offers,
     local_today,
+    notify_offer,
     refresh_order_status,
-    team_size,
+    respond_by,
+    settled,
 )
+from api.services.offers.state import REFUSALS, OrderState, order_state
 from api.settings import Settings
 from api.store.db import among_bound, begin_write, dialect_of
+from api.store.stamps import CATALOGUE, helpers_name
 from api.store.statuses import (
     UNMATCHED_ORDER_STATUSES,
     AssignmentStatus,
@@ -47,11 +53,8 @@ from api.store.statuses import (
     RunStatus,
 )
 from api.store.tables import (
-    LIVE_ASSIGNMENT_STATUSES,
-    LIVE_OFFER_STATUSES,
     AssignmentRow,
     OfferRow,
-    OrderReserve,
     OrderRow,
     RunRow,
     RunUnmatched,
@@ -64,7 +67,6 @@ from matcher.solve import solve, solve_greedy
 from matcher.verify import verify
 
 log = logging.getLogger("qunbang.rematch")
-REFUSALS = ("declined", "expired")
 ATTEMPTS = 3  # plans overtaken by another writer are solved again this often
 
 
@@ -139,9 +141,7 @@ class RematchPlan(Plan):
     asked: str = "street"  # whose problem found the plan: the order's "reserve" or the "street"
 
     def read_basis(self, session: Session) -> Basis:
-        # Held by the session: writing the plan next uses the order read here, not read again.
-        order = hold(session, session.get_one(OrderRow, self.order_id))
-        return _basis(session, order, self.added)
+        return _basis(session, order_state(session, self.order_id), self.added)
 
 
 def rematch(
@@ -167,12 +167,12 @@ def rematch(
             return []
         begin_write(session, plan.street_id, plan.order_id, plan.added)
         try:
-            added = apply_rematch(session, settings, plan, now, run_id=run_id)
+            applied = apply_rematch(session, settings, plan, now, run_id=run_id)
         except Stale:
             session.rollback()
             continue
         session.commit()
-        return added
+        return applied.added
     log.warning("order %s: re-match kept being overtaken; left for the nightly run", order_id)
     return []
 
@@ -220,28 +220,32 @@ def plan_rematch(
     order = session.get(OrderRow, order_id)
     if order is None or order.status in UNMATCHED_ORDER_STATUSES:
         return None
-    team = _live_team(session, order.id)
-    if team is None or team.status != AssignmentStatus.ACTIVE:
+    state = order_state(session, order.id)  # the team, refusals, reserve and stamps: one read
+    if state.assignment_status != AssignmentStatus.ACTIVE:
         return None
-    if team.override_reason:
+    if state.override_reason:
         return None  # staff sent this team against a rule; the gap is theirs to fill
     gone = leaving[0] if leaving else None
-    members = [helper for offer, helper in team.offers if offer != gone]
-    if len(members) >= team_size(session, order):
+    members = [helper for offer, helper in state.members() if offer != gone]
+    catalogue = street_catalogue(session, order.street_id, state.catalogue_stamp)
+    if len(members) >= catalogue.item(order.item).team_size:
         return None
     began = time.perf_counter()
-    refused = refused_helpers(session, [order.id]).get(order.id, set())
+    refused = state.refused()
     if leaving:
         refused.add(leaving[1])
     params = SolveParams(time_limit_s=settings.rematch_time_limit_s, workers=1, seed=0)
-    pool = [h for h in team.reserve if h not in members and h not in refused]
+    pool = [h for h in state.reserve if h not in members and h not in refused]
     planned, asked = None, "reserve"
+    stamps = {CATALOGUE: state.catalogue_stamp, helpers_name(order.street_id): state.helpers_stamp}
     if pool:  # the reserve first: a few helpers solve in milliseconds
-        problem = _problem(session, order, team.start_minute, members, refused, {*pool, *members})
+        problem = _problem(
+            session, order, state.start_minute, members, refused, stamps, {*pool, *members}
+        )
         result, planned = _solved(problem, params, order)
     if planned is None:  # nobody in the reserve can come (or none kept): the whole street
         asked = "street"
-        problem = _problem(session, order, team.start_minute, members, refused)
+        problem = _problem(session, order, state.start_minute, members, refused, stamps)
         result, planned = _solved(problem, params, order)
     keys = problem.keys
     chosen = keys.helpers.rows(planned.helpers) if planned else []
@@ -257,7 +261,7 @@ def plan_rematch(
         unmatched=None if planned else _why(problem, result, order),
         result=result,
         asked=asked,
-        basis=_basis(session, order, added, declined=gone),
+        basis=_basis(session, state, added, declined=gone),
         solve_s=time.perf_counter() - began,
     )
 
@@ -276,25 +280,34 @@ def _solved(
 
 
 def _basis(
-    session: Session, order: OrderRow, added: Iterable[int], declined: int | None = None
+    session: Session, state: OrderState, added: Iterable[int], declined: int | None = None
 ) -> Basis:
-    """The order's version and its offers' states, and the live offers of that day held by the
-    helpers the plan adds (what is left of their day): what a re-match plan rests on. Offer
-    ``declined`` is counted as declined (an answer planned ahead, written with the plan)."""
-    offers = session.execute(_order_offers(), {"order": order.id}).all()
-    states = tuple((i, OfferStatus.DECLINED if i == declined else st) for i, st in offers)
-    busy = helpers_day(session, added, [order.date])
-    return (order.status, order.version, states, busy)
-
-
-@cache
-def _order_offers() -> Select[int, str]:
-    return (
-        select(OfferRow.id, OfferRow.status)
-        .join(AssignmentRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(AssignmentRow.order_id == bindparam("order"))
-        .order_by(OfferRow.id)
+    """What a re-match plan rests on: the order as ``state`` read it (its status, version, the
+    visit's day, window and item, its live team and every offer on it, the catalogue's stamp)
+    and the live offers of that day held by the helpers the plan adds (what is left of their
+    day). Offer ``declined`` is counted as declined (an answer planned ahead, written with the
+    plan)."""
+    offers = tuple(
+        (i, a, h, OfferStatus.DECLINED if i == declined else status)
+        for i, a, h, status in state.offers
     )
+    busy = helpers_day(session, added, [state.date]) if added else ()
+    return (dataclasses.replace(state, offers=offers), busy)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A re-match written: the helpers newly offered the order, and the order's status, its
+    live assignment's status (None: it ended), that team's accepted and pending members, its
+    size and the visit's start after the write (what an answer's view shows, not read back)."""
+
+    added: list[int]
+    order_status: str
+    assignment_status: str | None
+    accepted: int
+    pending: int
+    team_size: int
+    start_minute: int | None
 
 
 def apply_rematch(
@@ -304,81 +317,86 @@ def apply_rematch(
     now: dt.datetime,
     *,
     run_id: int | None = None,
-) -> list[int]:
+) -> Applied:
     """Write a re-match plan; the caller holds the street's write lock and commits. Raises
     ``Stale`` when the order, its offers or the added helpers' day changed since planning. The
     attempt is recorded on run ``run_id`` if given (the nightly run's fallback), else on a new
-    ``rematch`` run."""
-    plan.check(session)
-    order = session.get_one(OrderRow, plan.order_id)
-    assignment = live_assignment(session, order.id)
-    assert assignment is not None  # the basis holds: the live team is as planned
-    record = session.get_one(RunRow, run_id) if run_id else _new_run(session, settings, plan, now)
+    ``rematch`` run. Writes statements of its own (no row objects read): the basis just read
+    under the lock holds everything the write needs."""
+    state = order_state(session, plan.order_id)
+    if _basis(session, state, plan.added) != plan.basis:
+        raise Stale
+    assert state.assignment_id is not None  # the basis holds: the live team is as planned
+    visit = state.visit
+    record = run_id if run_id else _new_run(session, settings, plan, visit, now)
+    assignment_status: str | None = state.assignment_status
+    start = state.start_minute
     if plan.unmatched is None:
-        if not plan.members:  # nobody was told a time yet: the visit may move
-            assignment.start_minute = plan.start
-        for helper_id in plan.added:
-            km = plan.distances[helper_id]
-            add_offer(session, settings, assignment, helper_id, distance_km=km, now=now)
+        if not plan.members and plan.start != start:  # nobody was told a time: the visit moves
+            start = plan.start
+            session.execute(_moved(), {"assignment": state.assignment_id, "start": start})
+        deadline = respond_by(settings, visit, start, now)
+        offers = [
+            OfferRow(
+                assignment_id=state.assignment_id,
+                helper_id=helper_id,
+                offered_at=now,
+                respond_by=deadline,
+                distance_km=plan.distances[helper_id],
+            )
+            for helper_id in plan.added
+        ]
+        session.add_all(offers)
+        session.flush()  # their ids, for the messages
+        for offer in offers:
+            notify_offer(session, offer, visit, "offer")
     else:
         # A re-match's problem holds this order alone: those are all its keys.
-        session.add(unmatched_row(record.id, plan.unmatched, Keys.of(orders=[plan.order_id])))
+        keys = Keys.of(orders=[plan.order_id])
+        session.execute(insert(RunUnmatched), [_unmatched_values(record, plan.unmatched, keys)])
         if not plan.members:  # an empty team ends: the order is open again (claimable, next night)
-            assignment.status, assignment.ended_at = AssignmentStatus.WITHDRAWN, now
-            session.flush()
-    refresh_order_status(session, order, assignment)
-    log.info(
-        "order %s re-matched (%s): new offers to %s", order.id, plan.trigger, plan.added or "nobody"
+            session.execute(_ended(), {"assignment": state.assignment_id, "now": now})
+            assignment_status = None
+    size = street_catalogue(session, state.street_id, state.catalogue_stamp).item(state.item)
+    accepted = state.counted(OfferStatus.ACCEPTED) if assignment_status else 0
+    status = expected_order_status(
+        state.status, assignment_status, accepted, size.team_size if assignment_status else 0
     )
-    return list(plan.added)
+    if status != state.status:
+        session.execute(settled(), {"order": plan.order_id, "status": status})
+    session.expire_all()  # rows a caller holds (the order, its team) are read again when used
+    log.info(
+        "order %s re-matched (%s): new offers to %s", plan.order_id, plan.trigger,
+        plan.added or "nobody",
+    )  # fmt: skip
+    pending = state.counted(OfferStatus.PENDING) + len(plan.added) if assignment_status else 0
+    return Applied(
+        list(plan.added), status, assignment_status, accepted, pending, size.team_size, start
+    )
 
 
-@dataclass(frozen=True)
-class _Team:
-    """An order's live assignment as a re-match plans on it: its state, the visit's start,
-    its live offers (offer id, helper id) and the order's reserve (``OrderReserve``)."""
-
-    status: str
-    override_reason: str | None
-    start_minute: int | None
-    offers: tuple[tuple[int, int], ...]
-    reserve: tuple[int, ...] = ()
-
-
-def _live_team(session: Session, order_id: int) -> _Team | None:
-    """The order's live assignment and its live offers, in one read (no row objects)."""
-    rows = session.execute(_team_query(), {"order": order_id}).all()
-    if not rows:
-        return None
-    status, override, start = rows[0][:3]
-    offers = tuple((r[3], r[4]) for r in rows if r[3] is not None and r[4] is not None)
-    return _Team(status, override, start, offers, tuple(rows[0][5] or ()))
+def _unmatched_values(run_id: int, unmatched: Unmatched, keys: Keys) -> dict[str, object]:
+    row = unmatched_row(run_id, unmatched, keys)
+    return {c: getattr(row, c) for c in ("run_id", "order_id", "reason", "params", "outranked_by")}
 
 
 @cache
-def _team_query() -> Select[str, str | None, int | None, int | None, int | None, Any]:
+def _moved() -> Any:
     return (
-        select(
-            AssignmentRow.status,
-            AssignmentRow.override_reason,
-            AssignmentRow.start_minute,
-            OfferRow.id,
-            OfferRow.helper_id,
-            OrderReserve.helper_ids,
-        )
-        .outerjoin(OrderReserve, OrderReserve.order_id == AssignmentRow.order_id)
-        .outerjoin(
-            OfferRow,
-            and_(
-                OfferRow.assignment_id == AssignmentRow.id,
-                OfferRow.status.in_(LIVE_OFFER_STATUSES),
-            ),
-        )
-        .where(
-            AssignmentRow.order_id == bindparam("order"),
-            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
-        )
-        .order_by(OfferRow.id)
+        update(AssignmentRow)
+        .where(AssignmentRow.id == bindparam("assignment"))
+        .values(start_minute=bindparam("start"))
+        .execution_options(synchronize_session=False)
+    )
+
+
+@cache
+def _ended() -> Any:
+    return (
+        update(AssignmentRow)
+        .where(AssignmentRow.id == bindparam("assignment"))
+        .values(status=AssignmentStatus.WITHDRAWN, ended_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -388,6 +406,7 @@ def _problem(
     start_minute: int | None,
     members: list[int],
     refused: set[int],
+    stamps: dict[str, str | None] | None = None,
     helper_ids: set[int] | None = None,
 ) -> StreetProblem:
     """The order's re-match problem: members pinned (at their start, if told one), refused
@@ -405,26 +424,27 @@ def _problem(
         fixed_starts=fixed,
         helper_ids=helper_ids,
         near=helper_ids is None,
+        stamps=stamps,
     )
 
 
-def _new_run(session: Session, settings: Settings, plan: RematchPlan, now: dt.datetime) -> RunRow:
-    order = session.get_one(OrderRow, plan.order_id)
-    run = RunRow(  # written once, finished: the plan is made, the writing cannot fail apart
-        street_id=order.street_id,
-        date=order.date,
-        kind=RunKind.REMATCH,
-        status=RunStatus.DONE,
-        trigger=plan.trigger,
-        started_at=now,
-        finished_at=utcnow(),
-        settings={"time_limit_s": settings.rematch_time_limit_s, "order_id": order.id},
-        figures=_figures(plan),
-    )
-    session.add(run)
-    if plan.unmatched is not None:
-        session.flush()  # its id for the explanation's row
-    return run
+def _new_run(
+    session: Session, settings: Settings, plan: RematchPlan, visit: Visit, now: dt.datetime
+) -> int:
+    """The re-match's run: written once, finished (the plan is made, the writing cannot fail
+    apart); its id."""
+    values = {
+        "street_id": visit.street_id,
+        "date": visit.date,
+        "kind": RunKind.REMATCH,
+        "status": RunStatus.DONE,
+        "trigger": plan.trigger,
+        "started_at": now,
+        "finished_at": utcnow(),
+        "settings": {"time_limit_s": settings.rematch_time_limit_s, "order_id": plan.order_id},
+        "figures": _figures(plan),
+    }
+    return int(session.execute(insert(RunRow).returning(RunRow.id), values).scalar_one())
 
 
 def _figures(plan: RematchPlan) -> dict[str, object]:
