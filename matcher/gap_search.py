@@ -7,7 +7,7 @@ instances of a thousand orders or more, so ``matcher.solve`` hands such days her
 
 1. **Whole model first, when small** (at most ``WHOLE_CELLS`` order-helper pairs): one exact
    CP-SAT solve of the whole day for up to ``WHOLE_SHARE`` of the time. Small days (OR-Library
-   gap1-12, types A-C) are proven optimal here and returned as such.
+   gap1-12) are proven optimal here and returned as such.
 2. **Descent** by shift moves (an order to another helper with room, or an uncovered order to a
    helper with room) and swap moves (two orders of different helpers trade places), each taken
    when it strictly lowers the cost, evaluated for all orders at once with numpy.
