@@ -164,7 +164,9 @@ class GapSearch:
         start_cost = self.value()[1]
         proven, bound = False, None
         self.proven = False  # a neighbourhood of every helper and order was solved exactly
-        if self.n * self.m <= WHOLE_CELLS or self.m < MIN_HELPERS:
+        if self.m == 0:  # no order has a candidate: nothing to search
+            proven = True
+        elif self.n * self.m <= WHOLE_CELLS or self.m < MIN_HELPERS:
             limit = min(deadline, time.perf_counter() + WHOLE_SHARE * self.params.time_limit_s)
             proven, bound = self._whole(limit)
             self._report(progress, began)
@@ -185,7 +187,7 @@ class GapSearch:
                         self._report(progress, began)
         proven = proven or self.proven
         coverage, cost = self.value()
-        cheapest = int(self.cost.min(axis=1)[self.eligible.any(axis=1)].sum())
+        cheapest = int(self.cost.min(axis=1, initial=INFINITE)[self.eligible.any(axis=1)].sum())
         return GapOutcome(
             self.plans(),
             coverage,
@@ -417,13 +419,13 @@ class GapSearch:
         model = cp_model.CpModel()
         x: dict[tuple[int, int], cp_model.IntVar] = {}
         by_helper: dict[int, list[tuple[int, cp_model.IntVar]]] = {j: [] for j in chosen}
-        cols = np.array(chosen)
+        cols = np.array(chosen, dtype=np.int64)
         big = 1 + int(
             sum(int(self.cost[o, cols][self.eligible[o, cols]].max(initial=0)) for o in orders)
         )
         big += self.unit * len(orders) * (len(orders) + self.n)
         # what the kept orders of each chosen helper use: minutes, orders
-        freed = np.array(orders)
+        freed = np.array(orders, dtype=np.int64)
         room, places, kept = {}, {}, {}
         for j in chosen:
             mine = freed[self.agent[freed] == j]
