@@ -185,8 +185,10 @@ class GapSearch:
                     rounds += 1
                     if rounds % DESCENT_EVERY == 0 and self.descend(deadline - MARGIN_S):
                         self._report(progress, began)
-        proven = proven or self.proven
         coverage, cost = self.value()
+        # the steps keep covered orders covered: a proof of theirs holds when every order is
+        full = coverage == int(self.weight[self.eligible.any(axis=1)].sum())
+        proven = proven or (self.proven and full)
         cheapest = int(self.cost.min(axis=1, initial=INFINITE)[self.eligible.any(axis=1)].sum())
         return GapOutcome(
             self.plans(),
@@ -213,6 +215,7 @@ class GapSearch:
             deadline,
             self.params.seed,
             workers=self.params.workers,
+            keep_covered=False,
         )
         if solved is None:
             return False, None
@@ -226,8 +229,7 @@ class GapSearch:
             for o in range(self.n):
                 self._assign(o, int(kept[o]))
             return False, None
-        covered_all = after[0] == int(self.weight[self.eligible.any(axis=1)].sum())
-        return optimal and covered_all, bound
+        return optimal, bound
 
     def descend(self, deadline: float) -> bool:
         """Shift and swap moves, each strictly better, until none is left (or the deadline)."""
@@ -409,10 +411,13 @@ class GapSearch:
         deadline: float,
         seed: int,
         workers: int = 1,
+        keep_covered: bool = True,
     ) -> tuple[dict[int, int], bool, float] | None:
         """The sub-GAP of ``orders`` over helpers ``chosen``, their other orders kept,
-        lexicographic: coverage, then cost. Returns ({order: column or -1},
-        proven optimal, scaled cost bound) or None when nothing was found in time."""
+        lexicographic: coverage, then cost. ``keep_covered``: covered orders stay covered (the
+        neighbourhood steps); else any order may be traded for a weightier one (a true optimum).
+        Returns ({order: column or -1}, proven optimal, scaled cost bound) or None when nothing
+        was found in time."""
         remaining = deadline - time.perf_counter()
         if remaining <= 0.02 or not orders:
             return None
@@ -444,8 +449,8 @@ class GapSearch:
                     # the fairness penalty of a helper's q-th order is unit * (q - 1)
                     terms.append((int(self.cost[o, j]) + self.unit * kept[j]) * var)
                     model.add_hint(var, int(self.agent[o]) == j)
-            if self.agent[o] >= 0:
-                model.add_exactly_one(row)  # covered orders stay covered
+            if self.agent[o] >= 0 and keep_covered:
+                model.add_exactly_one(row)
             elif row:
                 model.add_at_most_one(row)
                 terms.append(-big * int(self.weight[o]) * sum(row))
@@ -528,13 +533,13 @@ def solve_day(
         bound = outcome.cheapest / COST_SCALE  # each order at its cheapest helper
     else:
         bound = cost_lower_bound(problem, contexts, outcome.coverage, params.weights)
-    proven = outcome.proven and full  # covered orders stay covered: a proof only when all are
+    proven = outcome.proven
     bound = cost if proven else min(bound, cost)
     stages = (
         Stage(
             name="coverage",
             sense="max",
-            status=Status.OPTIMAL if full else Status.FEASIBLE,
+            status=Status.OPTIMAL if full or proven else Status.FEASIBLE,
             objective=outcome.coverage,
             bound=coverable,
             gap=abs(coverable - outcome.coverage) / max(outcome.coverage, 1),
