@@ -11,6 +11,14 @@ checked by the independent verifier. Per run it prints weighted coverage and km 
 of the hand rule and of ``solve``, the bounds the solve reports, whether the cost stage improved
 on the coverage stage's plan, and whether the plan is at least the hand rule's (coverage no lower,
 km per covered order no higher). Rows also go to ``bench/out/large_streets.csv``.
+
+Time columns: ``search s`` is the two stages' runtimes, ``other s`` the rest of the wall time
+(preparation before the search, explanation and result after it), ``over s`` how far the wall
+time went past the limit (``matcher.lns.finish_times``: the cheap part of the explanations may
+run a little past it; bench/README.md). ``steps`` is improving / all window steps, ``advised``
+the unmatched orders whose explanation has a next step. ``cov bound`` is the best coverage bound
+known for the candidate lists: the LP relaxation (``--lp``, ``matcher.bound.lp_bounds``, run
+after the solve and outside its time) when asked, else what ``solve`` reports.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import argparse
 import csv
 import multiprocessing as mp
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -50,7 +59,9 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def run_one(kind: str, orders: int, seed: int, mode: str, limit: float, workers: int) -> dict:
+def run_one(
+    kind: str, orders: int, seed: int, mode: str, limit: float, workers: int, lp: bool = False
+) -> dict:
     problem = generate_street(preset(KINDS[kind], seed=seed, orders=orders))
     params = SolveParams(time_limit_s=limit, workers=workers, seed=seed)
     greedy = solve_greedy(problem, params)
@@ -88,6 +99,21 @@ def run_one(kind: str, orders: int, seed: int, mode: str, limit: float, workers:
     stages = {s.name: s for s in result.stages}
     cov_stage, cost_stage = stages.get("coverage"), stages.get("cost")
     improved = bool(costs) and costs[-1] < costs[0] - 1e-6
+    search_s = sum(s.runtime_s for s in result.stages if s.name in ("coverage", "cost"))
+    steps = re.search(r"(\d+) of (\d+) steps", result.message)
+    lp_cov = lp_cost = None
+    if lp:
+        from matcher.bound import lp_bounds
+
+        covered = float(result.weighted_coverage)
+        bounds = lp_bounds(problem, params, coverage_level=covered, contexts=contexts)
+        lp_cov, lp_cost = bounds.coverage_upper, bounds.cost_lower
+    best_cov_bound = min(
+        b for b in (cov_stage.bound if cov_stage else None, lp_cov) if b is not None
+    )
+    best_cost_bound = max(
+        b for b in (cost_stage.bound if cost_stage else None, lp_cost, 0.0) if b is not None
+    )
     return {
         "kind": kind,
         "orders": orders,
@@ -99,14 +125,18 @@ def run_one(kind: str, orders: int, seed: int, mode: str, limit: float, workers:
         "greedy_coverage": greedy.weighted_coverage,
         "coverage": result.weighted_coverage,
         "gain_pct": round(100 * (result.weighted_coverage / greedy.weighted_coverage - 1), 2),
-        "coverage_bound": cov_stage.bound if cov_stage else None,
-        "coverage_gap_pct": round(100 * cov_stage.gap, 2) if cov_stage else None,
+        "coverage_bound": round(best_cov_bound, 1),
+        "coverage_gap_pct": round(100 * (best_cov_bound / result.weighted_coverage - 1), 2),
+        "lp_coverage_bound": lp_cov,
+        "lp_cost_bound": lp_cost,
         "greedy_km_per_order": round(g_km, 3),
         "km_per_order": round(r_km, 3),
         "greedy_cost": round(cost(greedy), 1),
         "cost": round(cost(result), 1),
-        "cost_bound": round(cost_stage.bound, 1) if cost_stage else None,
-        "cost_gap_pct": round(100 * cost_stage.gap, 2) if cost_stage else None,
+        "cost_bound": round(best_cost_bound, 1),
+        "cost_gap_pct": round(100 * (cost(result) / best_cost_bound - 1), 2)
+        if best_cost_bound
+        else None,
         "cost_stage_first": costs[0] if costs else None,
         "cost_stage_improved": improved,
         "not_worse_than_greedy": result.weighted_coverage >= greedy.weighted_coverage
@@ -114,12 +144,18 @@ def run_one(kind: str, orders: int, seed: int, mode: str, limit: float, workers:
         "status": str(result.status),
         "message": result.message,
         "wall_s": round(wall, 1),
+        "search_s": round(search_s, 1),
+        "other_s": round(wall - search_s, 1),
+        "over_s": round(max(0.0, wall - limit), 2),
+        "steps": f"{steps.group(1)}/{steps.group(2)}" if steps else "-",
+        "advised": f"{sum(u.params.step is not None for u in result.unmatched)}"
+        f"/{len(result.unmatched)}",
         "violations": len(verify(problem, result)) + len(verify(problem, greedy)),
         "first_violations": [str(v) for v in verify(problem, result)[:3]],
     }
 
 
-def _worker(args: tuple, queue: Any) -> None:
+def _worker(args: tuple[Any, ...], queue: Any) -> None:
     queue.put(run_one(*args))
 
 
@@ -132,6 +168,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="bench/out/large_streets.csv")
+    ap.add_argument("--lp", action="store_true", help="LP bounds after each solve (slow)")
     a = ap.parse_args()
     rows = []
     ctx = mp.get_context("spawn")
@@ -140,7 +177,7 @@ def main() -> None:
             for seed in (int(s) for s in a.seeds.split(",")):
                 for mode in a.modes.split(","):
                     queue = ctx.Queue()
-                    args = (kind, size, seed, mode, a.time_limit, a.workers)
+                    args = (kind, size, seed, mode, a.time_limit, a.workers, a.lp)
                     proc = ctx.Process(target=_worker, args=(args, queue))
                     proc.start()
                     row = queue.get()
@@ -165,7 +202,12 @@ def main() -> None:
         ("cost_gap_pct", "cost gap %"),
         ("cost_stage_improved", "cost stage improved"),
         ("not_worse_than_greedy", ">= greedy"),
+        ("steps", "steps"),
         ("wall_s", "wall s"),
+        ("search_s", "search s"),
+        ("other_s", "other s"),
+        ("over_s", "over s"),
+        ("advised", "advised"),
         ("violations", "viol."),
     ]
     for _, title in columns:

@@ -91,6 +91,8 @@ class Eligibility:
         self.max_orders = np.array([h.max_orders for h in helpers], dtype=np.int64)
         self._takes_orders = np.array([h.max_orders >= 1 for h in helpers], dtype=bool)
         self._radius = np.array([h.radius_km for h in helpers], dtype=float)
+        self._skill_masks: dict[str, np.ndarray] = {}
+        self._lead_masks: dict[str, np.ndarray] = {}
         self._blocked_by: dict[str, list[int]] = {}
         for i, helper in enumerate(helpers):
             for resident in helper.blocked_residents:
@@ -119,16 +121,29 @@ class Eligibility:
         )
 
     def skill_mask(self, item: ServiceItem) -> np.ndarray:
-        columns = [self._skill_column[s] for s in item.required_skills]
-        if not columns:
-            return np.ones(len(self.problem.helpers), dtype=bool)
-        return np.asarray(self._skills[:, columns].all(axis=1))
+        """Helpers holding every skill the item requires (computed once per item; read-only)."""
+        mask = self._skill_masks.get(item.code)
+        if mask is None:
+            columns = [self._skill_column[s] for s in item.required_skills]
+            if not columns:
+                mask = np.ones(len(self.problem.helpers), dtype=bool)
+            else:
+                mask = np.asarray(self._skills[:, columns].all(axis=1))
+            mask.flags.writeable = False
+            self._skill_masks[item.code] = mask
+        return mask
 
     def lead_mask(self, item: ServiceItem) -> np.ndarray:
-        """Helpers holding the item's lead skill (everyone when it has none)."""
-        if item.lead_skill is None:
-            return np.ones(len(self.problem.helpers), dtype=bool)
-        return np.asarray(self._skills[:, self._skill_column[item.lead_skill]])
+        """Helpers holding the item's lead skill (everyone when it has none; read-only)."""
+        mask = self._lead_masks.get(item.code)
+        if mask is None:
+            if item.lead_skill is None:
+                mask = np.ones(len(self.problem.helpers), dtype=bool)
+            else:
+                mask = np.array(self._skills[:, self._skill_column[item.lead_skill]])
+            mask.flags.writeable = False
+            self._lead_masks[item.code] = mask
+        return mask
 
     def limits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every helper's radius, daily orders and minutes left (before any plan)."""
@@ -158,6 +173,26 @@ class Eligibility:
             mask = np.array([language in h.languages for h in self.problem.helpers], dtype=bool)
             self._speakers[language] = mask
         return mask
+
+    def near(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Helpers (ascending index) the order is within reach of, with round-trip km and
+        minutes: ``reach_mask`` over every helper, computed only for helpers near the order
+        (``TravelTable.near``)."""
+        indices, km_rt, minutes = self.travel.near(ctx.order, ctx.item.max_distance_km)
+        keep = self.reach_mask_at(ctx, indices, km_rt)
+        indices, km_rt, minutes = indices[keep], km_rt[keep], minutes[keep]
+        ascending = np.argsort(indices, kind="stable")
+        return indices[ascending], km_rt[ascending], minutes[ascending]
+
+    def reach_mask_at(
+        self, ctx: OrderContext, indices: np.ndarray, km_rt: np.ndarray
+    ) -> np.ndarray:
+        """``reach_mask`` for the helpers at ``indices`` (``km_rt`` theirs), legs taken present."""
+        keep = km_rt / 2 <= self._reach(ctx, self._radius[indices]) + 1e-9
+        blocked = self._blocked_by.get(ctx.order.resident)
+        if blocked:
+            keep &= ~np.isin(indices, blocked)
+        return keep
 
     def reach_mask(self, ctx: OrderContext, km_rt: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Helpers (all of them, indexed like ``problem.helpers``) the order is within reach of."""
@@ -211,16 +246,18 @@ class Eligibility:
         return cached
 
     def _rank(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        km_rt, minutes, present = self.travel.arrays_for_order(ctx.order)
-        mask = self.skill_mask(ctx.item) & self.reach_mask(ctx, km_rt, present)
-        mask &= self._takes_orders & (ctx.duration + minutes <= self._room)
-        indices = np.flatnonzero(mask)
-        if ctx.start_range is not None and len(indices):
-            indices = indices[self._fits_window(ctx, indices, minutes[indices])]
-        indices = indices[np.argsort(km_rt[indices], kind="stable")]
-        return indices, km_rt[indices], minutes[indices]
+        # Only helpers near the order are looked at (``near``); the tests below are the funnel's,
+        # so the result equals the same tests over every helper (tests/matcher/test_near.py).
+        indices, km_rt, minutes = self.near(ctx)
+        keep = self.skill_mask(ctx.item)[indices] & self._takes_orders[indices]
+        keep &= ctx.duration + minutes <= self._room[indices]
+        if ctx.start_range is not None and keep.any():
+            keep[keep] = self.fits_window(ctx, indices[keep], minutes[keep])
+        indices, km_rt, minutes = indices[keep], km_rt[keep], minutes[keep]
+        nearest = np.argsort(km_rt, kind="stable")
+        return indices[nearest], km_rt[nearest], minutes[nearest]
 
-    def _fits_window(
+    def fits_window(
         self, ctx: OrderContext, indices: np.ndarray, minutes: np.ndarray
     ) -> np.ndarray:
         """Vectorised ``start_ranges(...) != ()`` for the given helpers."""
@@ -237,13 +274,15 @@ def start_ranges(ctx: OrderContext, helper: Helper, leg: Leg) -> tuple[tuple[int
     if ctx.start_range is None:
         return None
     lo, hi = ctx.start_range
+    out = leg.minutes_out
+    back = ctx.duration + leg.minutes_round_trip - out  # duration + minutes back
     ranges = []
     for window in helper.availability:
-        first = max(lo, window.start + leg.minutes_out)
-        last = min(hi, window.end - ctx.duration - leg.minutes_back)
+        first = max(lo, window.start + out)
+        last = min(hi, window.end - back)
         if first <= last:
             ranges.append((first, last))
-    return tuple(sorted(ranges))
+    return tuple(sorted(ranges)) if len(ranges) > 1 else tuple(ranges)
 
 
 def build_contexts(
@@ -264,6 +303,8 @@ def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | N
     indices, km_rt, minutes = eligibility.ranked(ctx)
     resident = eligibility.problem.resident(ctx.order.resident)
     circle = {eligibility.helper_index[h] for h in resident.circle}
+    lead = eligibility.lead_mask(ctx.item)
+    speaks = eligibility.speaker_mask(resident.language) if resident.language else None
     keep: list[Candidate] = []
     leads = speakers = 0
     for position, index in enumerate(indices.tolist()):
@@ -272,12 +313,14 @@ def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | N
         lacking_speaker = ctx.needs_language and speakers < ctx.team
         if full and not (lacking_lead or lacking_speaker):
             break
+        if full and not (
+            (lacking_lead and lead[index])
+            or (lacking_speaker and (speaks is None or speaks[index]))
+        ):
+            continue  # what ``candidate`` would say of has_lead and speaks, from the masks
         candidate = eligibility.candidate(
             ctx, index, Leg(float(km_rt[position]), int(minutes[position]))
         )
-        wanted = (lacking_lead and candidate.has_lead) or (lacking_speaker and candidate.speaks)
-        if full and not wanted:
-            continue
         keep.append(candidate)
         leads += candidate.has_lead
         speakers += candidate.speaks
@@ -299,6 +342,8 @@ def _add_circle(
 ) -> None:
     """Circle members are always candidates when eligible: continuity is an objective term."""
     missing = circle - {c.helper for c in keep}
+    if not missing:
+        return
     for position in np.flatnonzero(np.isin(indices, list(missing))).tolist():
         leg = Leg(float(km_rt[position]), int(minutes[position]))
         keep.append(eligibility.candidate(ctx, int(indices[position]), leg))
@@ -342,15 +387,17 @@ def funnel_reason(eligibility: Eligibility, ctx: OrderContext) -> Reason:
     skilled = eligibility.skill_mask(ctx.item)
     if not eligibility.team_possible_among(ctx, skilled):
         return Reason.NO_SKILL
-    km_rt, minutes, present = eligibility.travel.arrays_for_order(ctx.order)
-    reachable = skilled & eligibility.reach_mask(ctx, km_rt, present)
+    indices, _, minutes = eligibility.near(ctx)
+    keep = skilled[indices]
+    indices, minutes = indices[keep], minutes[keep]
+    reachable = np.zeros(len(skilled), dtype=bool)
+    reachable[indices] = True
     if not eligibility.team_possible_among(ctx, reachable):
         return Reason.OUT_OF_REACH
-    free = [
-        eligibility.candidate(ctx, i, Leg(float(km_rt[i]), int(minutes[i])))
-        for i in np.flatnonzero(reachable).tolist()
-    ]
-    if not ctx.team_possible([c for c in free if c.starts != ()]):
+    if ctx.start_range is not None and len(indices):
+        # Helpers with a start range (``start_ranges(...) != ()``), vectorised.
+        reachable[indices[~eligibility.fits_window(ctx, indices, minutes)]] = False
+    if not eligibility.team_possible_among(ctx, reachable):
         return Reason.NOT_FREE
     return Reason.AT_LIMIT
 

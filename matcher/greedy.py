@@ -44,6 +44,8 @@ class _Lazy:
         self.eligibility, self.ctx = eligibility, ctx
         self.indices, self.km, self.minutes = eligibility.ranked(ctx)
         self.cache: list[Candidate] = []
+        # The order's candidate list was made from the same ranking: reuse what it holds.
+        self.made = {c.helper: c for c in ctx.candidates}
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         for position in range(len(self.indices)):
@@ -53,7 +55,11 @@ class _Lazy:
 
     def _make(self, position: int) -> Candidate:
         leg = Leg(float(self.km[position]), int(self.minutes[position]))
-        return self.eligibility.candidate(self.ctx, int(self.indices[position]), leg)
+        index = int(self.indices[position])
+        made = self.made.get(index)
+        if made is not None and made.leg == leg:
+            return made
+        return self.eligibility.candidate(self.ctx, index, leg)
 
 
 def greedy_assign(

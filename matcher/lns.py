@@ -42,6 +42,19 @@ WINDOW_ORDERS = 60  # orders freed per step (bench/README.md: 40-150 measured)
 STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ idle seconds)
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
+FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
+FINISH_MIN_S = 0.6  # ... and at least this many seconds
+EXPLAIN_SLACK_S = 0.25  # the explanations' steps stop this long before the limit
+
+
+def finish_times(began: float, limit_s: float) -> tuple[float, float]:
+    """When the search stops and when the explanations of unmatched orders stop adding steps
+    (``time.perf_counter`` values), so the whole solve (preparation, search, explanation)
+    keeps within ``limit_s`` of ``began`` up to the cheap part of the explanation (reasons
+    and facts without steps: well under a second at 10,000 orders; bench/README.md)."""
+    reserve = max(FINISH_MIN_S, FINISH_SHARE * limit_s)
+    end = began + limit_s
+    return end - reserve, end - min(EXPLAIN_SLACK_S, reserve / 2)
 
 
 @dataclass
@@ -131,6 +144,7 @@ class Neighbourhoods:
             elapsed = time.perf_counter() - began
             progress("cost", cost_after_coverage / COST_SCALE, 0.0, elapsed)
         phase_began = time.perf_counter()
+        improved_by_coverage = self.improved
         order = [c.index for c in self.contexts]
         while time.perf_counter() < deadline - 0.05:
             self.rng.shuffle(order)
@@ -139,7 +153,9 @@ class Neighbourhoods:
             if self.improved == before:
                 break  # a whole sweep found nothing better: a local optimum
         phases.append(time.perf_counter() - phase_began)
-        _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
+        cost = cost_after_coverage
+        if self.improved > improved_by_coverage:  # else the plan is the coverage stage's
+            _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
         return LnsOutcome(
             self.plans,
             cost_after_coverage,

@@ -34,6 +34,8 @@ class SolveParams(Frozen):
     ``wait_boost`` raises an order's priority by that fraction per day already waited.
     ``reserve_size``: per order, how many helpers the result ranks next after its team
     (``Result.reserves``, ``matcher.reserve``); 0 ranks none.
+    ``certify_s``: seconds, after the solve, for bounds against the full problem (every eligible
+    helper, ``matcher.certificate``, ``Result.certificate``); 0 skips them.
     """
 
     time_limit_s: float = Field(default=30.0, gt=0)
@@ -45,3 +47,4 @@ class SolveParams(Frozen):
     wait_boost: float = Field(default=0.1, ge=0)
     reserve_size: int = Field(default=0, ge=0, le=100)
     log_progress: bool = False
+    certify_s: float = Field(default=0.0, ge=0)

@@ -128,6 +128,41 @@ class Unmatched(Frozen):
     outranked_by: str | None = None
 
 
+class BoundMethod(StrEnum):
+    """How a bound of a ``Certificate`` was obtained (``matcher.certificate`` explains each)."""
+
+    COVERABLE = "coverable"  # orders a full team of eligible helpers could serve at all
+    LP = "lp"  # linear relaxation of the full problem, priced over every eligible helper
+    CANDIDATES = "candidates"  # CP-SAT's bound on the candidate lists, with pricing for the rest
+
+
+class Certificate(Frozen):
+    """How far a plan can be from the best plan of the full problem (every eligible helper).
+
+    ``coverage_gap`` = (bound - coverage) / bound: the plan covers at least 1 - gap of the best
+    possible weighted coverage. ``cost_gap`` = (cost - bound) / bound: among plans covering at
+    least as much, none costs less than 1 / (1 + gap) of this one. ``within`` is the larger of
+    the two, what staff read as "within x % of the best possible". ``columns``: helper visits in
+    the relaxation at the end; ``eligible``: every eligible helper visit, all priced;
+    ``converged``: no visit left that could improve the relaxation.
+    """
+
+    coverage: int
+    coverage_bound: int
+    coverage_gap: float
+    coverage_method: BoundMethod
+    cost: float
+    cost_bound: float
+    cost_gap: float
+    cost_method: BoundMethod
+    within: float
+    columns: int = Field(ge=0)
+    eligible: int = Field(ge=0)
+    rounds: int = Field(ge=0)
+    converged: bool
+    runtime_s: float
+
+
 class Result(Frozen):
     """The outcome of ``solve`` or ``solve_greedy``.
 
@@ -151,6 +186,8 @@ class Result(Frozen):
     # Per order, the helpers to ask next should a member decline (``matcher.reserve``); only
     # with ``SolveParams.reserve_size``. Left out of dumps: a hint for the service, not a figure.
     reserves: dict[str, tuple[str, ...]] = Field(default_factory=dict, exclude=True)
+    # Bounds against the full problem (``matcher.certificate``); with ``SolveParams.certify_s``.
+    certificate: Certificate | None = None
 
     @property
     def covered_orders(self) -> int:

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 
 from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
+from matcher.certificate import candidate_bounds, certify
 from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
 from matcher.gap_search import gap_shaped, solve_day
 from matcher.greedy import GreedyOutcome, greedy_assign
-from matcher.lns import LARGE_ORDERS, Neighbourhoods, plan_value
+from matcher.lns import LARGE_ORDERS, Neighbourhoods, finish_times, plan_value
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.regret import regret_plan
@@ -127,7 +128,8 @@ def _search(
     from the hand rule's plan, the result is never below its coverage, never above its travel
     per covered order, nor above its cost at equal coverage."""
     search = Neighbourhoods(problem, contexts, params, start, travel_reference=start)
-    outcome = search.run(began + params.time_limit_s, began, progress)
+    search_until, explain_until = finish_times(began, params.time_limit_s)
+    outcome = search.run(search_until, began, progress)
     coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
     coverage = sum(contexts[i].weight for i in outcome.plans)
     cost = outcome.cost / COST_SCALE
@@ -166,6 +168,7 @@ def _search(
         stages,
         began,
         message,
+        explain_until,
     )
 
 
@@ -267,6 +270,7 @@ def _result(
     stages: tuple[Stage, ...],
     began: float,
     message: str = "",
+    explain_until: float | None = None,
 ) -> Result:
     helpers = problem.helpers
     assignments = tuple(
@@ -284,7 +288,7 @@ def _result(
         gap=stages[-1].gap if stages else 0.0,
         runtime_s=time.perf_counter() - began,
         assignments=assignments,
-        unmatched=tuple(explain_unmatched(eligibility, contexts, plans)),
+        unmatched=tuple(explain_unmatched(eligibility, contexts, plans, explain_until)),
         weights=params.weights,
         weighted_coverage=sum(contexts[i].weight for i in plans),
         weighted_demand=sum(c.weight for c in contexts),
@@ -298,6 +302,17 @@ def _result(
             params.weights,
             params.reserve_size,
         ),
+        certificate=certify(
+            problem,
+            params.weights,
+            eligibility,
+            contexts,
+            plans,
+            candidate_bounds(stages),
+            params.certify_s,
+        )
+        if params.certify_s and solver == "cpsat"
+        else None,
     )
 
 

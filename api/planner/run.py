@@ -16,6 +16,7 @@ from typing import Any
 from api.i18n import gettext as _
 from api.planner.scenario import Scenario, build, load_scenario, variant_names
 from api.services.matching.explain_text import explain_in
+from matcher.certificate import CERTIFY_S
 from matcher.cpsat.solver import Progress  # re-exported for the CLI
 from matcher.metrics import Summary, summarize
 from matcher.model import Problem
@@ -126,6 +127,8 @@ def run_scenario(
     built = build(scenario, variant)
     params = apply_overrides(built.params, overrides)
     if solver == "cpsat":
+        # Planners read how far each plan can be from the best possible (``matcher.certificate``).
+        params = params.model_copy(update={"certify_s": params.certify_s or CERTIFY_S})
         result = solve(built.problem, params, progress)
     else:
         result = solve_greedy(built.problem, params)
@@ -178,6 +181,8 @@ def result_json(run: Run) -> dict[str, Any]:
         "continuity_rate": summary.continuity_rate,
         "gap": result.gap,
         "runtime_s": result.runtime_s,
+        # bounds against every eligible helper (``matcher.certificate``); None for the hand rule
+        "certificate": result.certificate.model_dump(mode="json") if result.certificate else None,
         "stages": [
             {
                 "name": stage.name,

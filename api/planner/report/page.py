@@ -24,7 +24,7 @@ from api.planner.report.figures import (
 )
 from api.services.matching.explain_text import reason_label
 from matcher.metrics import Summary
-from matcher.result import Reason
+from matcher.result import Certificate, Reason
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei",
@@ -159,6 +159,10 @@ def _difference(delta: float, places: int, higher_better: bool | None) -> str:
 def _run_section(index: int, run: ReportRun, figs: RunFigures) -> str:
     heading = escape(_("Run R%(number)s: %(label)s", number=index, label=run.label))
     parts = [f"<h2>{heading}</h2>", _summary_table(figs.summary)]
+    if run.result.certificate is not None:
+        parts.append(
+            f"<p class='note certificate'>{escape(best_possible(run.result.certificate))}</p>"
+        )
     if run.result.message:
         note = _("Solver message: %(message)s", message=run.result.message)
         parts.append(f"<p class='note'>{escape(note)}</p>")
@@ -203,6 +207,17 @@ def _run_section(index: int, run: ReportRun, figs: RunFigures) -> str:
         )
     )
     return "\n".join(parts)
+
+
+def best_possible(certificate: Certificate) -> str:
+    """How far the plan can be from the best possible plan with every eligible helper."""
+    return _(
+        "Within %(within)s%% of the best possible (coverage %(coverage)s%%, travel and other "
+        "costs %(cost)s%%)",
+        within=format_number(100 * certificate.within, 2),
+        coverage=format_number(100 * certificate.coverage_gap, 2),
+        cost=format_number(100 * certificate.cost_gap, 2),
+    )
 
 
 def _summary_table(summary: Summary) -> str:

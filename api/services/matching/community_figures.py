@@ -11,7 +11,7 @@ from matcher.result import Result
 from matcher.weights import order_weight
 
 # Run-wide facts community staff still see: how the solver did, not what the street got.
-RUN_WIDE = ("status", "gap", "wall_s", "runtime_s", "message")
+RUN_WIDE = ("status", "gap", "wall_s", "runtime_s", "message", "certificate")
 
 
 def of_plan(problem: StreetProblem, result: Result, wait_boost: float) -> dict[str, Any]:

@@ -64,6 +64,7 @@ from api.store.tables import (
     utcnow,
 )
 from matcher.candidates import broken_pins
+from matcher.certificate import CERTIFY_S
 from matcher.metrics import trip_km
 from matcher.model import Problem
 from matcher.params import SolveParams
@@ -239,7 +240,11 @@ def start_run_record(
 
 def _params(settings: Settings) -> SolveParams:
     return SolveParams(
-        time_limit_s=settings.nightly_time_limit_s, workers=2, seed=0, reserve_size=RESERVE_SIZE
+        time_limit_s=settings.nightly_time_limit_s,
+        workers=2,
+        seed=0,
+        reserve_size=RESERVE_SIZE,
+        certify_s=CERTIFY_S,
     )
 
 
@@ -714,6 +719,8 @@ def _figures(
         "wall_s": round(wall_s, 3),
         "message": result.message,
         "stages": [s.model_dump(mode="json") for s in result.stages],
+        # bounds against every eligible helper (``matcher.certificate``), when the solve made them
+        "certificate": result.certificate.model_dump(mode="json") if result.certificate else None,
         "unmatched": len(result.unmatched),
         "deferred": deferred,
         "offers_created": counts["offers_created"],

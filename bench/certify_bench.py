@@ -1,0 +1,127 @@
+"""Certified plans on 1,500-order streets: how far `solve`'s plan can be from the full problem's
+best (every eligible helper), and what the certificate costs in time.
+
+    python bench/certify_bench.py                                   # town + pastoral, seeds 0-2
+    python bench/certify_bench.py --kinds town --seeds 0 --time-limit 15 --certify-s 5
+
+``town`` is the ``plentiful`` street, ``pastoral`` the pastoral one, both at 1,500 orders. Each run
+is a fresh process: ``solve`` with ``--time-limit`` on ``--workers`` workers and
+``certify_s=--certify-s`` (``matcher.certificate``). Figures go to the terminal and to
+``bench/out/certify.csv``; the load average is read before and after each run. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from matcher import solve as solve_module
+from matcher.certificate import priced_candidates
+from matcher.generator import generate_street, preset
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.solve import solve
+from matcher.verify import verify
+
+KINDS = {"town": "plentiful", "pastoral": "pastoral"}
+
+
+def run_one(
+    kind: str, seed: int, time_limit: float, certify_s: float, workers: int, priced: float = 0.0
+) -> dict[str, Any]:
+    """One solve with its certificate on a freshly generated 1,500-order street. ``priced``:
+    seconds of pricing whose visits join the candidate lists before CP-SAT (an experiment)."""
+    load_before = os.getloadavg()[0]
+    added = [0]
+    if priced:
+        plain = solve_module.prepare
+
+        def prepare(problem: Problem, params: SolveParams) -> Any:
+            eligibility, contexts, greedy = plain(problem, params)
+            added[0] = priced_candidates(problem, params.weights, eligibility, contexts, priced)
+            return eligibility, contexts, greedy
+
+        solve_module.prepare = prepare  # type: ignore[assignment]
+    problem = generate_street(preset(KINDS[kind], seed=seed, orders=1500))
+    params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed, certify_s=certify_s)
+    began = time.perf_counter()
+    result = solve(problem, params)
+    wall = time.perf_counter() - began
+    c = result.certificate
+    stages = {s.name: s for s in result.stages}
+    row: dict[str, Any] = {
+        "kind": kind,
+        "seed": seed,
+        "helpers": len(problem.helpers),
+        "time_limit_s": time_limit,
+        "certify_s": certify_s,
+        "priced_visits": added[0],
+        "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
+        "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
+        "solve_s": round(result.runtime_s, 2),
+        "wall_s": round(wall, 2),
+        "violations": len(verify(problem, result)),
+        "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}",
+    }
+    if c is not None:
+        row |= {
+            "coverage": c.coverage,
+            "coverage_bound": c.coverage_bound,
+            "coverage_gap_pct": round(100 * c.coverage_gap, 3),
+            "coverage_by": str(c.coverage_method),
+            "cost": c.cost,
+            "cost_bound": c.cost_bound,
+            "cost_gap_pct": round(100 * c.cost_gap, 2),
+            "cost_by": str(c.cost_method),
+            "within_pct": round(100 * c.within, 2),
+            "certificate_s": round(c.runtime_s, 2),
+            "rounds": c.rounds,
+            "columns": c.columns,
+            "eligible": c.eligible,
+            "converged": c.converged,
+        }
+    return row
+
+
+def in_child(*args: Any) -> dict[str, Any]:
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(run_one, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--kinds", default="town,pastoral")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--time-limit", type=float, default=20.0)
+    parser.add_argument("--certify-s", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--priced",
+        type=float,
+        default=0.0,
+        help="seconds of pricing whose visits join the candidate lists before CP-SAT (experiment)",
+    )
+    parser.add_argument("--out", default="bench/out/certify.csv")
+    args = parser.parse_args()
+    rows = []
+    for kind in args.kinds.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            row = in_child(kind, seed, args.time_limit, args.certify_s, args.workers, args.priced)
+            rows.append(row)
+            print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Certificates against the full problem: bounds valid for every eligible helper, checked against
+exact optima (brute force, and CP-SAT with every eligible helper as a candidate)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from ortools.sat.python import cp_model
+
+from matcher.candidates import build_contexts
+from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
+from matcher.cpsat.solver import add_hard_rules
+from matcher.cpsat.variables import make_variables
+from matcher.generator import generate_street, preset
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Result, Status
+from matcher.solve import solve
+from matcher.verify import assert_valid
+from tests.matcher.brute_force import best_weighted_coverage
+from tests.matcher.strategies import tiny_problems
+
+# One nearest helper per order: the candidate lists leave out most eligible helpers, so the
+# full problem's optimum is often better than the lists' and the bounds must account for it.
+NARROW = SolveParams(time_limit_s=5, workers=1, seed=0, candidate_limit=1, certify_s=5)
+FULL = SolveParams(time_limit_s=20, workers=1, seed=0, candidate_limit=None)
+
+
+@cache
+def street(seed: int) -> tuple[Problem, Result, Result]:
+    """A tiny generated street: the narrow solve with its certificate, and the full optimum."""
+    problem = generate_street(preset("tiny", seed=seed))
+    narrow, full = solve(problem, NARROW), solve(problem, FULL)
+    assert_valid(problem, narrow)
+    assert full.status is Status.OPTIMAL
+    return problem, narrow, full
+
+
+def least_cost_at(problem: Problem, level: int) -> float:
+    """The exact least cost of any plan with every eligible helper covering at least ``level``."""
+    _, contexts = build_contexts(problem, FULL.wait_boost, None)
+    model = cp_model.CpModel()
+    v = make_variables(model, contexts)
+    add_hard_rules(model, problem, contexts, v)
+    model.add(coverage_expression(contexts, v) >= level)
+    model.minimize(cost_expression(model, problem, contexts, v, FULL.weights))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 20
+    assert solver.solve(model) == cp_model.OPTIMAL
+    return solver.objective_value / COST_SCALE
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_coverage_bound_is_at_least_the_full_optimum(seed: int) -> None:
+    """The coverage bound is never below the best coverage with every eligible helper."""
+    _, narrow, full = street(seed)
+    certificate = narrow.certificate
+    assert certificate is not None
+    assert certificate.coverage == narrow.weighted_coverage
+    assert certificate.coverage_bound >= full.weighted_coverage
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cost_bound_is_at_most_the_full_least_cost(seed: int) -> None:
+    """The cost bound is never above the least cost, with every eligible helper, of a plan
+    covering as much as the certified plan."""
+    problem, narrow, _ = street(seed)
+    certificate = narrow.certificate
+    assert certificate is not None
+    assert certificate.cost_bound <= least_cost_at(problem, certificate.coverage) + 1e-6
+    assert certificate.cost_bound <= certificate.cost
+
+
+def test_bounds_stay_valid_when_pricing_stops_early() -> None:
+    """Out of time after the first solve of each stage, the bounds (with the correction for the
+    visits never priced in) still hold against the full problem's optima."""
+    stopped = []
+    for seed in range(6):
+        problem, _, full = street(seed)
+        result = solve(problem, NARROW.model_copy(update={"certify_s": 1e-9}))
+        certificate = result.certificate
+        assert certificate is not None
+        stopped.append(not certificate.converged)
+        assert certificate.coverage_bound >= full.weighted_coverage
+        assert certificate.cost_bound <= least_cost_at(problem, certificate.coverage) + 1e-6
+    assert sum(stopped) >= 3  # the correction was needed, so it was tested
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_full_candidate_lists_need_no_pricing(seed: int) -> None:
+    """With every eligible helper a candidate, the relaxation already holds every visit: one
+    round, converged, and the full optimum's own bounds are met when CP-SAT proved it."""
+    problem = generate_street(preset("tiny", seed=seed))
+    result = solve(problem, FULL.model_copy(update={"certify_s": 5}))
+    certificate = result.certificate
+    assert certificate is not None
+    assert certificate.converged
+    assert certificate.columns == certificate.eligible
+    assert certificate.rounds == 2  # one solve per stage
+    assert result.stages[0].status is Status.OPTIMAL
+    # CP-SAT's proofs over the lists are proofs over the full problem here (or the LP is tight).
+    assert certificate.coverage_bound == result.weighted_coverage
+    if result.status is Status.OPTIMAL:
+        assert certificate.cost_bound == pytest.approx(certificate.cost, abs=0.01)
+
+
+def test_the_gaps_follow_from_the_bounds() -> None:
+    """Gaps are (bound - coverage) / bound and (cost - bound) / bound; ``within`` the larger."""
+    _, narrow, _ = street(0)
+    c = narrow.certificate
+    assert c is not None
+    assert c.coverage_gap == pytest.approx((c.coverage_bound - c.coverage) / c.coverage_bound)
+    assert c.cost_gap == pytest.approx((c.cost - c.cost_bound) / c.cost_bound, abs=1e-3)
+    assert c.within == max(c.coverage_gap, c.cost_gap)
+
+
+def test_no_certificate_unless_asked() -> None:
+    """Without ``certify_s`` a solve carries no certificate; with it the dump has one."""
+    problem, narrow, _ = street(1)
+    plain = solve(problem, NARROW.model_copy(update={"certify_s": 0}))
+    assert plain.certificate is None
+    assert narrow.model_dump(mode="json")["certificate"]["coverage_bound"] >= 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@settings(
+    max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(prob=tiny_problems())
+def test_coverage_bound_is_above_the_brute_force_optimum(prob: Problem) -> None:
+    """On random tiny problems (time windows, teams, limits, pins), the coverage bound of a
+    one-candidate solve is never below the exhaustive optimum over every helper."""
+    best = best_weighted_coverage(prob, NARROW.wait_boost)
+    result = solve(prob, NARROW)
+    if best is None or result.status is Status.INFEASIBLE:
+        return
+    assert result.certificate is not None, result.message
+    assert result.certificate.coverage_bound >= best
