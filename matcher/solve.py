@@ -11,6 +11,7 @@ from matcher.certificate import candidate_bounds, certify
 from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
+from matcher.gap_search import gap_shaped, solve_day
 from matcher.greedy import GreedyOutcome, greedy_assign
 from matcher.lns import LARGE_ORDERS, Neighbourhoods, finish_times, plan_value
 from matcher.model import Problem
@@ -44,6 +45,22 @@ def solve(
     start_s = greedy.runtime_s
     if not greedy.pin_errors:
         start, start_s = _best_start(problem, contexts, params, greedy)
+        if gap_shaped(contexts, len(problem.helpers)):  # a GAP: matcher.gap_search
+            plans, status, stages, message = solve_day(
+                problem, contexts, params, start, began, progress
+            )
+            return _result(
+                problem,
+                params,
+                "cpsat",
+                eligibility,
+                contexts,
+                plans,
+                status,
+                stages,
+                began,
+                message,
+            )
     outcome = run_cpsat(
         problem,
         contexts,
