@@ -8,6 +8,9 @@ short tests to even out the end, instead of one worker finishing a 20-second tes
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import uuid
 
 import pytest
 
@@ -19,6 +22,47 @@ import pytest
 # one). test_nightly's solve_politely test sets both explicitly.
 os.environ.setdefault("QUNBANG_NIGHTLY_IDLE", "0")
 os.environ.setdefault("QUNBANG_NIGHTLY_NICE", "0")
+
+
+_SHARED = pytest.StashKey[tuple[str, str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the main process (not an xdist worker): a folder and an id for this run, which its
+    test processes share (they inherit the environment): databases and files that every process
+    would otherwise make for itself are made once (tests/api/conftest.py ``run_once``)."""
+    if hasattr(config, "workerinput"):
+        return
+    run = uuid.uuid4().hex[:8]
+    folder = tempfile.mkdtemp(prefix=f"qunbang-tests-{run}-")
+    os.environ["QUNBANG_TEST_RUN"] = run
+    os.environ["QUNBANG_TEST_SHARED"] = folder
+    config.stash[_SHARED] = (run, folder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The main process, after every test process is done: remove the shared folder and drop
+    the PostgreSQL databases made once for the run (named ``qb_st_<run>_…``)."""
+    if _SHARED not in config.stash:
+        return
+    run, folder = config.stash[_SHARED]
+    shutil.rmtree(folder, ignore_errors=True)
+    url = os.environ.get("QUNBANG_TEST_PG_URL")
+    if not url:
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            names = conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (f"qb_st_{run}_",)
+            ).fetchall()
+            for (name,) in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.OperationalError:  # the server is gone: nothing left to drop
+        pass
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,13 +5,16 @@ database (created from a migrated template) when ``QUNBANG_TEST_PG_URL`` names a
 ``QUNBANG_REQUIRE_PG=1`` (CI) a missing server fails the PostgreSQL runs instead of skipping them.
 
 Database states that many tests start from (``world``: the seeded tiny street with accounts; a
-module's "matched by a nightly run" fixture …) are *cached states* (``database_state``): each
-test process builds a state once per database kind in a scratch database, which then serves as
+module's "matched by a nightly run" fixture …) are *cached states* (``database_state``): a state
+is built once per test run and database kind in a scratch database, which then serves as
 the template of every test database that starts from it (a file copy on SQLite, ``CREATE
-DATABASE … TEMPLATE`` on PostgreSQL). A test still gets a database of its own, in exactly the
-state the fixtures would have built, and the fixtures return the values they returned then. (On
-PostgreSQL the database of a test that is done is emptied and refilled with the next test's
-template rows rather than dropped and copied anew: ``_Refill``.)
+DATABASE … TEMPLATE`` on PostgreSQL). Under ``pytest -n`` the test processes share them: the
+first process that needs a state (or the migrated, empty template under all of them) builds it
+under a file lock and leaves it, with the fixture's value, for the others (``run_once``); the
+main process drops them when the run ends (tests/conftest.py). A test still gets a database of
+its own, in exactly the state the fixtures would have built, and the fixtures return the values
+they returned then. (On PostgreSQL the database of a test that is done is emptied and refilled
+with the next test's template rows rather than dropped and copied anew: ``_Refill``.)
 
 The tests' sessions, the after-test invariant check and the ``client`` app run on engines kept
 for the whole test process (``SharedEngines``), pointed at each test's database in turn, so that
@@ -22,14 +25,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import fcntl
+import hashlib
 import os
+import pickle
 import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
@@ -59,8 +65,50 @@ DATE = dt.date(2026, 11, 23)
 PASSWORD = "correct-horse-9"
 
 
+T = TypeVar("T")
+
+
 def _admin(url: str):  # type: ignore[no-untyped-def]
     return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def shared_folder() -> Path | None:
+    """The folder the test processes of this run share (made by tests/conftest.py in the main
+    process); None when there is none (then each process keeps its own states)."""
+    folder = os.environ.get("QUNBANG_TEST_SHARED")
+    return Path(folder) if folder and Path(folder).is_dir() else None
+
+
+def shared_name(key: str) -> str:
+    """A name for something made once per run (a PostgreSQL database): the run's id (the main
+    process drops every database named after it when the run ends) and a digest of ``key``."""
+    run = os.environ.get("QUNBANG_TEST_RUN", "")
+    return f"qb_st_{run}_{hashlib.sha1(key.encode()).hexdigest()[:16]}"
+
+
+def run_once(key: str, make: Callable[[Path | None], T]) -> T:
+    """``make(folder)``'s value, made once per test run: the first process to ask makes it
+    (holding a lock, so that the others wait rather than make it again) and leaves it pickled
+    in the shared folder, where the others read it. ``folder`` is where ``make`` may put files
+    that outlive the process (the shared folder; None when there is none, and then each
+    process makes its own)."""
+    folder = shared_folder()
+    if folder is None:
+        return make(None)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    with open(folder / f"{digest}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            done = folder / f"{digest}.pickle"
+            if done.exists():
+                return pickle.loads(done.read_bytes())  # type: ignore[no-any-return]
+            value = make(folder)
+            partial = folder / f"{digest}.partial"
+            partial.write_bytes(pickle.dumps(value))
+            partial.rename(done)
+            return value
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -76,27 +124,50 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for each test (migrating every time is slow)."""
-    path = tmp_path_factory.mktemp("template") / "qunbang.db"
-    migrate(f"sqlite:///{path}")
-    return path
+    """A migrated SQLite file, copied for each test (migrating every time is slow); one per
+    test run (``run_once``)."""
+
+    def make(folder: Path | None) -> Path:
+        path = (folder or tmp_path_factory.mktemp("template")) / "qunbang.db"
+        migrate(f"sqlite:///{path}")
+        return path
+
+    return run_once("sqlite-template", make)
 
 
 @pytest.fixture(scope="session")
-def pg_template() -> Iterator[str | None]:
-    """A migrated PostgreSQL template database, one per test worker."""
+def _pg_base() -> Iterator[tuple[str, _Rows | None] | None]:
+    """A migrated PostgreSQL template database, one per test run (``run_once``; one per test
+    process when they share no folder), and its rows (read once, here: a connection to a
+    template would make a ``CREATE DATABASE … TEMPLATE`` of another process fail)."""
     if not PG_URL:
         yield None
         return
-    name = f"qb_tpl_{uuid.uuid4().hex[:10]}"
-    admin = _admin(PG_URL)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    migrate(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
-    yield name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    url = PG_URL
+
+    def make(folder: Path | None) -> tuple[str, _Rows | None]:
+        name = shared_name("pg-template") if folder else f"qb_tpl_{uuid.uuid4().hex[:10]}"
+        admin = _admin(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        migrate(make_url(url).set(database=name).render_as_string(hide_password=False))
+        return name, _Refill._read(name)
+
+    base = run_once("pg-template", make)
+    yield base
+    if shared_folder() is None:
+        admin = _admin(url)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{base[0]}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_template(_pg_base: tuple[str, _Rows | None] | None) -> str | None:
+    """The migrated PostgreSQL template database (None without a server)."""
+    return _pg_base[0] if _pg_base else None
 
 
 # ----------------------------------------------------------------------------- cached states
@@ -188,6 +259,7 @@ def _chain(request: pytest.FixtureRequest) -> tuple[DatabaseState, ...]:
 class _Cached:
     template: str  # a SQLite file or a PostgreSQL database
     values: dict[str, Any]
+    rows: Any = None  # PostgreSQL: the template's _Rows (None: read them when needed)
 
 
 @dataclass(frozen=True)
@@ -262,11 +334,12 @@ class _Refill:
             self.rows[template] = self._read(template)
         return self.rows[template]
 
-    def _read(self, template: str) -> _Rows | None:
+    @classmethod
+    def _read(cls, template: str) -> _Rows | None:
         """The template's rows, or None if it holds a table the app's metadata does not know
         (then its parents-first order is unknown)."""
         order = ["alembic_version", *(table.name for table in Base.metadata.sorted_tables)]
-        with psycopg.connect(self._conninfo(template)) as conn:
+        with psycopg.connect(cls._conninfo(template)) as conn:
             present = {
                 row[0]
                 for row in conn.execute(
@@ -289,8 +362,8 @@ class _Refill:
                 " coalesce(last_value, start_value), (last_value IS NOT NULL)::text)"
                 " FROM pg_sequences WHERE schemaname = 'public'"
             ).fetchall()
-            (schema,) = conn.execute(str(self._FINGERPRINT)).fetchone() or ("",)
-            guarded = self._guarded(conn)
+            (schema,) = conn.execute(str(cls._FINGERPRINT)).fetchone() or ("",)
+            guarded = cls._guarded(conn)
         sequences = "SELECT " + ", ".join(p for (p,) in positions) if positions else ""
         # Children first; a table whose own triggers refuse a DELETE (the append-only points
         # ledger) is truncated instead, with every table that refers to it, before the rest.
@@ -340,30 +413,58 @@ class StateCache:
     cached: dict[tuple[Any, ...], _Cached] = field(default_factory=dict)
     spare: list[str] = field(default_factory=list)  # PostgreSQL: databases to refill
     refill: _Refill = field(default_factory=lambda: _Refill())
+    owned: list[str] = field(default_factory=list)  # templates this process made for itself
 
     def template(self, chain: tuple[DatabaseState, ...]) -> _Cached:
-        """The template holding ``chain`` (built now, on top of its prefix's, if new)."""
+        """The template holding ``chain`` (built now, on top of its prefix's, if new; once per
+        test run: ``run_once``)."""
         if not chain:
             return _Cached(self.base, {})
         today = local_today(chain[-1].settings("sqlite://"))
         key = (today, *((state.module, state.name) for state in chain))
         if key not in self.cached:
             below = self.template(chain[:-1])
-            url, name = self._copy(below.template)
-            state = chain[-1]
-            engine = make_engine(url)
-            try:
-                context = StateContext(
-                    url, session_factory(engine), state.settings(url), copy.deepcopy(below.values)
-                )
-                value = state.build(context)
-            finally:
-                engine.dispose()
-            if self.kind == "sqlite":  # fold the WAL into the file that gets copied
-                with sqlite3.connect(name) as conn:
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self.cached[key] = _Cached(name, {**context.values, state.name: value})
+            cached = run_once(
+                f"state {self.kind} {key!r}", lambda folder: self._build(chain, below, key, folder)
+            )
+            if cached.rows is not None:
+                self.refill.rows[cached.template] = cached.rows
+            self.cached[key] = cached
         return self.cached[key]
+
+    def _build(
+        self,
+        chain: tuple[DatabaseState, ...],
+        below: _Cached,
+        key: tuple[Any, ...],
+        folder: Path | None,
+    ) -> _Cached:
+        """A new template: ``below``'s copied, and the chain's last state built on it. In the
+        run's shared folder (or, PostgreSQL, named after the run) when there is one."""
+        if folder is None:
+            url, name = self._copy(below.template)
+            self.owned.append(name)
+        elif self.kind == "sqlite":
+            digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+            url, name = self._copy(below.template, folder / f"state-{digest}.db")
+        else:
+            url, name = self._copy(below.template, name=shared_name(repr(key)))
+        state = chain[-1]
+        engine = make_engine(url)
+        try:
+            context = StateContext(
+                url, session_factory(engine), state.settings(url), copy.deepcopy(below.values)
+            )
+            value = state.build(context)
+        finally:
+            engine.dispose()
+        rows = None
+        if self.kind == "sqlite":  # fold the WAL into the file that gets copied
+            with sqlite3.connect(name) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:  # read now: later, a connection to it could fail another's CREATE DATABASE
+            rows = _Refill._read(name)
+        return _Cached(name, {**context.values, state.name: value}, rows)
 
     def new(self, template: str, folder: Path) -> tuple[str, str]:
         """A database copied from ``template`` (a SQLite file in ``folder``): (url, SQLite file
@@ -385,15 +486,18 @@ class StateCache:
         else:
             self.spare.append(name)
 
-    def _copy(self, template: str, path: Path | None = None) -> tuple[str, str]:
+    def _copy(
+        self, template: str, path: Path | None = None, name: str | None = None
+    ) -> tuple[str, str]:
         if self.kind == "sqlite":
             path = path or self.folder / f"qb_{uuid.uuid4().hex[:12]}.db"
             shutil.copy(template, path)
             return f"sqlite:///{path}", str(path)
         assert PG_URL
-        name = f"qb_{uuid.uuid4().hex[:12]}"
+        name = name or f"qb_{uuid.uuid4().hex[:12]}"
         admin = _admin(PG_URL)
         with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         admin.dispose()
         return self._url(name), name
@@ -414,7 +518,9 @@ class StateCache:
         admin.dispose()
 
     def close(self) -> None:
-        for name in [*self.spare, *(cached.template for cached in self.cached.values())]:
+        """Drop the spare databases and the templates this process made for itself (shared
+        ones stay for the other processes; the main process drops them at the end)."""
+        for name in [*self.spare, *self.owned]:
             self.drop(name)
 
 
@@ -426,11 +532,12 @@ def sqlite_states(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-def pg_states(pg_template: str | None):  # type: ignore[no-untyped-def]
-    if pg_template is None:
+def pg_states(_pg_base: tuple[str, _Rows | None] | None):  # type: ignore[no-untyped-def]
+    if _pg_base is None:
         yield None
         return
-    cache = StateCache("postgresql", pg_template, Path("."))
+    cache = StateCache("postgresql", _pg_base[0], Path("."))
+    cache.refill.rows[_pg_base[0]] = _pg_base[1]
     yield cache
     cache.close()
 

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import Community, HelperRow, OfferRow, SkillRow
 from matcher.generator import preset
-from tests.api.conftest import SharedEngines, clear_stamped_caches, kept_engine_app
+from tests.api.conftest import SharedEngines, clear_stamped_caches, kept_engine_app, run_once
 
 CHROMIUM = os.environ.get("QUNBANG_CHROMIUM", "/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("QUNBANG_REQUIRE_BROWSER") == "1"
@@ -181,11 +182,20 @@ def _cheap_password_hashing() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Street]:
-    """The seeded, matched SQLite file each test copies (cheap argon2 for the many accounts)."""
-    path = tmp_path_factory.mktemp("e2e-template") / "qunbang.db"
-    url = f"sqlite:///{path}"
-    migrate(url)
-    return path, _seed(url)
+    """The seeded, matched SQLite file each test copies (cheap argon2 for the many accounts);
+    made once per test run, whichever test process needs it first (``run_once``)."""
+
+    def make(folder: Path | None) -> tuple[Path, Street]:
+        path = (folder or tmp_path_factory.mktemp("e2e-template")) / "e2e-street.db"
+        url = f"sqlite:///{path}"
+        migrate(url)
+        street = _seed(url)
+        with sqlite3.connect(path) as conn:  # fold the WAL into the file that gets copied
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return path, street
+
+    tomorrow = local_today(_settings("sqlite://")) + dt.timedelta(days=1)
+    return run_once(f"e2e street {tomorrow}", make)
 
 
 # ----------------------------------------------------------------------------- the server
