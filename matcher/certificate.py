@@ -40,7 +40,7 @@ from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
-from matcher.result import BoundMethod, Certificate, Stage, Status
+from matcher.result import BoundMethod, PlanCertificate, Stage, Status
 from matcher.travel import Leg
 from matcher.weights import continuity_units
 
@@ -66,7 +66,7 @@ def certify(
     plans: Mapping[int, Plan],
     candidate_bounds: tuple[float, float] | None = None,
     time_limit_s: float = 10.0,
-) -> Certificate:
+) -> PlanCertificate:
     """Bound the full problem around ``plans`` (a plan over ``contexts``' candidates).
 
     ``eligibility`` must be the one ``contexts`` were built with (its ranking of every eligible
@@ -111,7 +111,7 @@ def certify(
     cost_bound = min(cost_bound, cost)
     coverage_gap = (coverage_bound - coverage) / coverage_bound if coverage_bound else 0.0
     cost_gap = (cost - cost_bound) / cost_bound if cost_bound > EPS else (1.0 if cost else 0.0)
-    return Certificate(
+    return PlanCertificate(
         coverage=coverage,
         coverage_bound=coverage_bound,
         coverage_gap=coverage_gap,

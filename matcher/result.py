@@ -129,14 +129,14 @@ class Unmatched(Frozen):
 
 
 class BoundMethod(StrEnum):
-    """How a bound of a ``Certificate`` was obtained (``matcher.certificate`` explains each)."""
+    """How a bound of a ``PlanCertificate`` was obtained (``matcher.certificate`` explains each)."""
 
     COVERABLE = "coverable"  # orders a full team of eligible helpers could serve at all
     LP = "lp"  # linear relaxation of the full problem, priced over every eligible helper
     CANDIDATES = "candidates"  # CP-SAT's bound on the candidate lists, with pricing for the rest
 
 
-class Certificate(Frozen):
+class PlanCertificate(Frozen):
     """How far a plan can be from the best plan of the full problem (every eligible helper).
 
     ``coverage_gap`` = (bound - coverage) / bound: the plan covers at least 1 - gap of the best
@@ -187,7 +187,7 @@ class Result(Frozen):
     # with ``SolveParams.reserve_size``. Left out of dumps: a hint for the service, not a figure.
     reserves: dict[str, tuple[str, ...]] = Field(default_factory=dict, exclude=True)
     # Bounds against the full problem (``matcher.certificate``); with ``SolveParams.certify_s``.
-    certificate: Certificate | None = None
+    certificate: PlanCertificate | None = None
 
     @property
     def covered_orders(self) -> int:

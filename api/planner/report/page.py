@@ -24,7 +24,7 @@ from api.planner.report.figures import (
 )
 from api.services.matching.explain_text import reason_label
 from matcher.metrics import Summary
-from matcher.result import Certificate, Reason
+from matcher.result import PlanCertificate, Reason
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei",
@@ -209,7 +209,7 @@ def _run_section(index: int, run: ReportRun, figs: RunFigures) -> str:
     return "\n".join(parts)
 
 
-def best_possible(certificate: Certificate) -> str:
+def best_possible(certificate: PlanCertificate) -> str:
     """How far the plan can be from the best possible plan with every eligible helper."""
     return _(
         "Within %(within)s%% of the best possible (coverage %(coverage)s%%, travel and other "
