@@ -511,7 +511,7 @@ def pages(
     base: str, logins: dict[str, tuple[str, str]], ids: dict[str, str], requests: int
 ) -> list[tuple[str, str, list[float]]]:
     """``pages_bench.measure``'s pages (every GET page, as its user), with a time limit: a page
-    whose untimed first fetch takes over ``SLOW_S`` is timed by that fetch alone (marked)."""
+    whose second fetch (after the untimed first) takes over ``SLOW_S`` is timed by it alone."""
     plan: list[tuple[str, str]] = []
     for route in sorted(set(pages_bench.page_routes())):
         path = None if route in pages_bench.SKIPPED else pages_bench.filled(route, ids)
@@ -536,14 +536,20 @@ def pages(
                 print(f"{path} as {role}: over {TIMEOUT_S:.0f} s", flush=True)
                 rows.append((f"{path} (timed out)", role, [TIMEOUT_S * 1000]))
                 continue
-            first_ms = (time.perf_counter() - began) * 1000
             if first.status_code >= 400:
                 print(f"skipped {path} as {role}: {first.status_code}", flush=True)
                 continue
-            if first_ms > SLOW_S * 1000:
-                rows.append((f"{path} (one fetch)", role, [first_ms]))
+            began = time.perf_counter()  # the second fetch: caches warmed by the first
+            try:
+                http.get(path, timeout=TIMEOUT_S)
+            except httpx.TimeoutException:
+                rows.append((f"{path} (timed out)", role, [TIMEOUT_S * 1000]))
                 continue
-            times = []
+            second_ms = (time.perf_counter() - began) * 1000
+            if second_ms > SLOW_S * 1000:
+                rows.append((f"{path} (one fetch)", role, [second_ms]))
+                continue
+            times = [second_ms]
             for _ in range(requests):
                 began = time.perf_counter()
                 answer = http.get(path, timeout=TIMEOUT_S)
@@ -591,17 +597,18 @@ def api_routes(
     with httpx.Client(base_url=base, timeout=120) as http:
         headers = {role: bearer(http, *logins[role]) for role in {r for _, r in gets}}
         for path, role in gets:
-            began = time.perf_counter()
             first = http.get(path, headers=headers[role])
-            first_ms = (time.perf_counter() - began) * 1000
             if first.status_code >= 400:
                 print(f"skipped {path} as {role}: {first.status_code} {first.text[:200]}")
                 continue
-            if first_ms > SLOW_S * 1000:
-                rows.append((f"GET {path} (one fetch)", role, [first_ms]))
+            began = time.perf_counter()  # the second call: caches warmed by the first
+            http.get(path, headers=headers[role])
+            second_ms = (time.perf_counter() - began) * 1000
+            if second_ms > SLOW_S * 1000:
+                rows.append((f"GET {path} (one fetch)", role, [second_ms]))
                 continue
-            times = []
-            for _ in range(requests):
+            times = [second_ms]
+            for _ in range(requests - 1):
                 began = time.perf_counter()
                 answer = http.get(path, headers=headers[role])
                 times.append((time.perf_counter() - began) * 1000)
