@@ -38,6 +38,10 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bulk import copy_rows, reset_ids
+
 from api.http.app import create_app
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
@@ -69,7 +73,6 @@ COMMUNITIES, GRIDS = 8, 6
 RESIDENTS, HELPERS = 12_000, 1_200
 DAYS = 365
 PASSWORD = "bench-password"
-CHUNK = 20_000
 # What the report's points and follow-up queries could search by (see --indexes).
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS ix_bench_points_created_at ON points_entries (created_at)",
@@ -175,8 +178,8 @@ def build(sessions: Any, settings: Settings, per_day: int) -> dict[str, int]:
         session.commit()
         rows = year(settings, street.id, residents, helpers, items, per_day, rng)
         for table, batch in rows.items():
-            for start in range(0, len(batch), CHUNK):
-                session.execute(insert(table), batch[start : start + CHUNK])
+            copy_rows(session, table, batch)
+        reset_ids(session, rows)
         session.commit()
         if session.bind is not None and session.bind.dialect.name == "postgresql":
             session.execute(text("ANALYZE"))
@@ -235,8 +238,10 @@ def year(
     items: list[tuple[str, int]],
     per_day: int,
     rng: random.Random,
+    ids: dict[Any, int] | None = None,
 ) -> dict[Any, list[dict[str, Any]]]:
-    """The rows of a year of orders before today, ids given here (the tables are empty)."""
+    """The rows of a year of orders before today, ids given here: after ``ids`` (each table's
+    largest id so far, updated; default: the tables are empty)."""
     today = local_today(settings)
     rows: dict[Any, list[dict[str, Any]]] = {
         OrderRow: [],
@@ -247,7 +252,7 @@ def year(
         PointsEntry: [],
         HoursEntry: [],
     }
-    ids = {table: 0 for table in rows}
+    ids = {table: 0 for table in rows} if ids is None else ids
 
     def add(table: Any, **values: Any) -> int:
         ids[table] += 1
