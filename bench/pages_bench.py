@@ -17,6 +17,7 @@ hand:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import pkgutil
 import re
@@ -38,16 +39,24 @@ from service_bench import start_server
 
 from api.http import pages
 from api.services.accounts.auth import add_user
+from api.services.actor import actor_of
 from api.services.ledger.demo import Accounts, ensure_demo_helper, ensure_demo_street
+from api.services.ledger.street_catalogue import street_catalogue
 from api.services.matching.nightly import run_nightly
+from api.services.programmes import setup
+from api.services.programmes.pairs import compute_pairs
+from api.services.programmes.setup import ProgrammeSpec
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.tables import (
     FamilyLinkRow,
     FollowUpRow,
+    HelperRow,
     ManagedPersonRow,
     OfferRow,
     OrderRow,
+    ProgrammeMemberRow,
+    ProgrammeRow,
     ResidentRow,
     RunRow,
     UserRow,
@@ -57,6 +66,7 @@ TARGET_MS = 300.0
 PREFIX_ROLE = {"/s/": "staff", "/v/": "volunteer", "/r/": "resident", "/g/": "gridworker"}
 ALSO_AS = {"resident": "family"}  # the family account uses the resident pages too
 MANAGED_IN_GRID = 12  # management-type people in the grid worker's grid
+PROGRAMME_SIDE = 40  # residents and helpers enrolled in the bench's pairing programme
 SKIPPED = {"/lang/{code}", "/logout"}  # a redirect, not a page
 
 
@@ -131,6 +141,7 @@ def seed(settings: Settings) -> tuple[dict[str, str], dict[str, tuple[str, str]]
                 session.scalar(select(OfferRow.id).where(OfferRow.helper_id == helper_id)) or 1
             ),
             "follow_up_id": str(session.scalar(select(func.min(FollowUpRow.id))) or 1),
+            **programme(session, demo.street_id, accounts, helper_id),
             "kind": "residents",
             "date": demo.date.isoformat(),
         }
@@ -143,6 +154,42 @@ def seed(settings: Settings) -> tuple[dict[str, str], dict[str, tuple[str, str]]
         "family": ("bench-family", accounts.password),
     }
     return ids, logins
+
+
+def programme(
+    session: Session, street_id: int, accounts: Accounts, helper_id: int | None
+) -> dict[str, str]:
+    """A pairing programme of the street (its first one-helper item, twice a week for 90 days) with
+    ``PROGRAMME_SIDE`` residents and helpers enrolled (the demo volunteer among them) and its
+    pairs computed: ids for the programme pages."""
+    staff = actor_of(
+        session.scalars(select(UserRow).where(UserRow.username == accounts.staff)).one()
+    )
+    existing = session.scalar(select(ProgrammeRow.id).where(ProgrammeRow.street_id == street_id))
+    if existing is None:
+        items = street_catalogue(session, street_id).items
+        item = min((c for c, i in items.items() if i.active and i.team_size == 1), default=None)
+        if item is None:
+            raise SystemExit("the demo street has no one-helper item: no programme to measure")
+        today = dt.date.today()
+        spec = ProgrammeSpec(name="结对帮扶（测速）", item=item, start_date=today,
+                             end_date=today + dt.timedelta(days=90), weekdays=(1, 4))  # fmt: skip
+        existing = setup.create_programme(session, staff, spec).id
+        residents = session.scalars(
+            select(ResidentRow.code).where(ResidentRow.street_id == street_id)
+            .order_by(ResidentRow.id).limit(PROGRAMME_SIDE)
+        ).all()  # fmt: skip
+        helpers = session.scalars(
+            select(HelperRow.code).where(HelperRow.street_id == street_id, HelperRow.active)
+            .order_by(HelperRow.id != helper_id, HelperRow.id).limit(PROGRAMME_SIDE)
+        ).all()  # fmt: skip
+        setup.enrol(session, staff, existing, "resident", residents)
+        setup.enrol(session, staff, existing, "helper", helpers)
+        compute_pairs(session, staff, existing)
+    member = session.scalar(
+        select(func.min(ProgrammeMemberRow.id)).where(ProgrammeMemberRow.programme_id == existing)
+    )
+    return {"programme_id": str(existing), "member_id": str(member)}
 
 
 def intake_accounts(session: Session, resident: ResidentRow, accounts: Accounts) -> None:
