@@ -37,7 +37,7 @@ DOCUMENTED_KEYS = {
     "scenario", "variant", "label", "solver", "status", "message", "orders_total",
     "orders_covered", "weighted_coverage", "weighted_coverage_units", "weighted_demand_units",
     "travel_km", "travel_km_mean", "travel_km_max", "helpers_used", "load_max", "load_spread",
-    "continuity_rate", "gap", "runtime_s", "stages", "assignments", "unmatched",
+    "continuity_rate", "gap", "runtime_s", "stages", "certificate", "assignments", "unmatched",
 }  # fmt: skip
 
 runner = CliRunner()

@@ -315,7 +315,11 @@ def build_problem(
         if day_read is None
         else {h: helper_rows[h] for h in day_read & helper_rows.keys()}
     )
-    loads = _loads(session, date, {o.id for o in orders}, busy, catalogue) if committed else {}
+    loads = (
+        _loads(session, street_id, date, {o.id for o in orders}, busy, catalogue)
+        if committed
+        else {}
+    )
     problem = problem_of(
         _with_day(whole_day(h), loads.get(h, []), blocked.get(h, set())) for h in helper_rows
     )
@@ -348,13 +352,16 @@ class Load:
 
 def _loads(
     session: Session,
+    street_id: int,
     date: dt.date,
     solving: set[int],
     helpers: dict[int, Any],
     catalogue: Catalogue,
 ) -> dict[int, list[Load]]:
     few = len(helpers) <= FEW_LOADS  # a few helpers (a re-match's): just theirs
-    values: dict[str, Any] = {"date": date}
+    # The street's orders only: offers go to helpers of the order's street (offers.dispatch),
+    # and without it a city's database returns every street's offers of the day.
+    values: dict[str, Any] = {"date": date, "street": street_id}
     if few:
         values["helpers"] = list(helpers)
     rows = session.execute(_loads_query(dialect_of(session), few), values)
@@ -388,6 +395,7 @@ def _loads_query(dialect: str, few: bool) -> Select[int, int | None, int, float,
         .join(OrderRow, AssignmentRow.order_id == OrderRow.id)
         .join(ResidentRow, OrderRow.resident_id == ResidentRow.id)
         .where(
+            OrderRow.street_id == bindparam("street"),
             OrderRow.date == bindparam("date"),
             AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
             OfferRow.status.in_(LIVE_OFFER_STATUSES),

@@ -490,7 +490,7 @@ def _write_decline(
         session.commit()
         log.info("offer %s declined by helper %s", offer_id, helper_id)
         return DeclinedView(**vars(view), replacement_offers=len(added))
-    order = session.get_one(OrderRow, offer.assignment.order_id)
+    order = session.get_one(OrderRow, target.order_id)  # the offer's order, read before
     refresh_order_status(session, order)
     session.commit()  # the answer stands on its own; the re-match solves with no lock held
     log.info("offer %s declined by helper %s", offer_id, helper_id)
