@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pages_bench
 import report_bench
 from bulk import copy_rows, reset_ids
+from service_bench import start_server
 
 from api.planner.city import load_city, street_scenario
 from api.planner.scenario.load import street_spec
@@ -453,26 +454,9 @@ def accounts(
 @contextmanager
 def server(settings: Settings, port: int, workers: int = 2) -> Iterator[str]:
     """``qunbang serve`` of this worktree's code on 127.0.0.1:``port``."""
-    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0",
-               PYTHONPATH=str(REPO))  # fmt: skip
-    command = "import sys; from api.cli.main import run; sys.argv[0] = 'qunbang'; run()"
-    process = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_server(settings, port, workers)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit("the server did not start")
         yield base
     finally:
         process.terminate()

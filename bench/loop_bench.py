@@ -35,9 +35,8 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
-import httpx
 from argon2 import PasswordHasher
-from service_bench import percentiles  # bench/ is this script's folder
+from service_bench import percentiles, start_server  # bench/ is this script's folder
 from sqlalchemy import event, func, select
 
 from api.services.accounts import auth
@@ -115,27 +114,6 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
-
-
-def start_server(
-    settings: Settings, port: int, workers: int, log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """``qunbang serve`` on 127.0.0.1:``port`` (``service_bench.start_server``, waiting up to two
-    minutes: on a busy machine a worker's imports alone take 10-15 s)."""
-    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0")
-    qunbang = Path(sys.executable).with_name("qunbang")
-    output = log.open("wb") if log else subprocess.DEVNULL
-    command = [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)]
-    server = subprocess.Popen(command, env=env, stdout=output, stderr=output)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("the server did not start")
 
 
 def prepare(settings: Settings) -> list[str]:

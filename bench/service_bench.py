@@ -118,22 +118,25 @@ def prepare(settings: Settings, clients: int) -> list[str]:
 def start_server(
     settings: Settings, port: int, workers: int, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """``qunbang serve`` on 127.0.0.1:``port``; its output goes to ``log`` if given."""
-    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0")
+    """``qunbang serve`` of this checkout's code (its root first on ``PYTHONPATH``: the venv's
+    ``qunbang`` script alone would import whichever checkout was installed) on
+    127.0.0.1:``port``, waiting up to two minutes for it (on a busy machine a worker's imports
+    alone take 10-15 s); its output goes to ``log`` if given."""
+    root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url, QUNBANG_TICK_SECONDS="0",
+               PYTHONPATH=path)  # fmt: skip
     qunbang = Path(sys.executable).with_name("qunbang")
     output = log.open("wb") if log else subprocess.DEVNULL
-    server = subprocess.Popen(
-        [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=output,
-        stderr=output,
-    )
-    for _ in range(100):
+    command = [str(qunbang), "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
                 return server
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     server.terminate()
     raise SystemExit("the server did not start")
 
