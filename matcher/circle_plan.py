@@ -18,7 +18,6 @@ street's.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -27,7 +26,7 @@ import numpy as np
 from pydantic import Field
 
 from matcher.model import Frozen, GeoTravel, Id, Location
-from matcher.travel import EARTH_RADIUS_KM
+from matcher.travel import great_circle_km_from
 
 DETOUR = GeoTravel().detour_factor
 
@@ -169,17 +168,13 @@ class _Places:
         self.helpers = helpers
         self.lat = np.radians([h.location.lat for h in helpers])
         self.lon = np.radians([h.location.lon for h in helpers])
+        self.cos_lat = np.cos(self.lat)
         self.radius = np.array([h.radius_km for h in helpers], dtype=float)
 
     def within_reach(self, place: Location) -> tuple[np.ndarray, np.ndarray]:
         """Positions of the helpers whose radius holds ``place``, and their one-way km
         (``great_circle_km`` x detour: the same haversine, over arrays)."""
-        lat, lon = math.radians(place.lat), math.radians(place.lon)
-        h = (
-            np.sin((lat - self.lat) / 2) ** 2
-            + np.cos(self.lat) * math.cos(lat) * np.sin((lon - self.lon) / 2) ** 2
-        )
-        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h))) * DETOUR
+        km = great_circle_km_from(place, self.lat, self.lon, self.cos_lat) * DETOUR
         near = np.flatnonzero(km <= self.radius + 1e-9)
         return near, km[near]
 

@@ -44,6 +44,16 @@ def great_circle_km(a: Location, b: Location) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+def great_circle_km_from(
+    place: Location, lats: np.ndarray, lons: np.ndarray, cos_lats: np.ndarray
+) -> np.ndarray:
+    """``great_circle_km`` from ``place`` to many points at once (radians, and the cosines of
+    their latitudes): the same haversine, element by element."""
+    lat, lon = math.radians(place.lat), math.radians(place.lon)
+    h = np.sin((lat - lats) / 2) ** 2 + cos_lats * math.cos(lat) * np.sin((lon - lons) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+
 def round_trip_minutes(km_round_trip: float, speed_kmh: float) -> int:
     return math.ceil(km_round_trip / speed_kmh * 60 - 1e-9)
 
@@ -120,14 +130,12 @@ class TravelTable:
         """Round-trip km and minutes of the helpers at ``indices`` (all when None): the same
         element-wise operations whichever helpers are taken, so the values do not depend on it."""
         where = self._problem.resident(order.resident).location
-        lat, lon = math.radians(where.lat), math.radians(where.lon)
         if indices is None:
             lats, lons, cos_lat, speed = self._lat, self._lon, self._cos_lat, self._speed
         else:
             lats, lons = self._lat[indices], self._lon[indices]
             cos_lat, speed = self._cos_lat[indices], self._speed[indices]
-        h = np.sin((lat - lats) / 2) ** 2 + cos_lat * math.cos(lat) * np.sin((lon - lons) / 2) ** 2
-        km_one_way = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        km_one_way = great_circle_km_from(where, lats, lons, cos_lat)
         km_rt = 2 * km_one_way * self._geo.detour_factor
         minutes = np.ceil(km_rt / speed * 60 - 1e-9).astype(np.int64)
         return km_rt, minutes
