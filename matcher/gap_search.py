@@ -43,6 +43,7 @@ from matcher.bound import cost_lower_bound
 from matcher.candidates import OrderContext
 from matcher.cpsat.objective import COST_SCALE, pair_cost
 from matcher.cpsat.solver import TWO_WORKER_SUBSOLVERS, Plan, Progress
+from matcher.gap_lp import solve_lp
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.regret import MAX_CELLS, applies
@@ -61,6 +62,9 @@ RELATED_SHARE = 0.75  # of the steps, this many pick helpers related by cost; th
 DESCENT_EVERY = 25  # rounds of sub-solves between two descents
 SETTLED_RETRIES = 8  # draws of a neighbourhood before solving one already proven
 MARGIN_S = 0.3  # left at the end for building the result
+LP_SHARE = 0.25  # of the time limit, at most this much for the LP relaxation
+CORE_RANK = 6  # once priced, the sub-solves use each order's cheapest pairs by reduced cost
+MAX_STEPS: int | None = None  # a fixed number of sub-solves (comparing variants), else time
 INFINITE = 1 << 40
 
 Job = tuple[list[int], list[int], bool, int]  # helpers, orders, all their orders, seed
@@ -77,6 +81,7 @@ class GapOutcome:
     improved: int
     start_cost: int
     cheapest: int  # scaled: every order with a candidate at its cheapest helper
+    lp_bound: float | None = None  # scaled: the LP relaxation's bound (every order covered)
 
 
 def gap_shaped(contexts: list[OrderContext], helpers: int) -> bool:
@@ -129,6 +134,9 @@ class GapSearch:
         self.free_per_step = float(FREE_START)
         self.version = np.zeros(m, dtype=np.int64)  # bumped whenever a helper's day changes
         self.settled: dict[tuple[int, ...], tuple[int, ...]] = {}  # proven sets, at versions
+        self.allowed = self.eligible  # pairs the sub-solves may use (the core, once priced)
+        self.lp_bound: float | None = None
+        self.core_exact = True  # ``allowed`` holds every pair a better plan could use
 
     # ------------------------------------------------------------------ figures
 
@@ -173,10 +181,13 @@ class GapSearch:
         if not proven:
             self.descend(deadline)
             self._report(progress, began)
+            self._price(min(deadline, time.perf_counter() + LP_SHARE * self.params.time_limit_s))
             threads = max(1, min(self.params.workers, 2))
             rounds = 0
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 while time.perf_counter() < deadline - MARGIN_S and not self.proven:
+                    if self._meets_lp() or (MAX_STEPS is not None and self.steps >= MAX_STEPS):
+                        break
                     better = self.round(pool, threads, deadline - MARGIN_S)
                     if better is None:
                         break  # too few helpers for a neighbourhood
@@ -188,7 +199,7 @@ class GapSearch:
         coverage, cost = self.value()
         # the steps keep covered orders covered: a proof of theirs holds when every order is
         full = coverage == int(self.weight[self.eligible.any(axis=1)].sum())
-        proven = proven or (self.proven and full)
+        proven = proven or (self.proven and full) or (full and self._meets_lp())
         cheapest = int(self.cost.min(axis=1, initial=INFINITE)[self.eligible.any(axis=1)].sum())
         return GapOutcome(
             self.plans(),
@@ -200,7 +211,53 @@ class GapSearch:
             self.improved,
             start_cost,
             cheapest,
+            self.lp_bound if full else None,
         )
+
+    def _price(self, deadline: float) -> None:
+        """The LP relaxation (``matcher.gap_lp``) when every order with a candidate is covered:
+        its bound, and its reduced costs to pick each order's helpers in the sub-solves (the
+        core: each order's ``CORE_RANK`` cheapest pairs by reduced cost, and its own) and to
+        relate helpers."""
+        rows = np.flatnonzero(self.eligible.any(axis=1))
+        if CORE_RANK <= 0 or len(rows) == 0 or (self.agent[rows] < 0).any():
+            return
+        lp = solve_lp(
+            self.cost[rows],
+            self.minutes[rows],
+            self.eligible[rows],
+            self.room,
+            self.agent[rows],
+            deadline,
+        )
+        if lp is None:
+            return
+        self.lp_bound = lp.bound
+        reduced = np.full((self.n, self.m), np.inf)
+        reduced[rows] = lp.reduced
+        ranked = np.argsort(reduced, axis=1, kind="stable")
+        rank = np.empty_like(ranked)
+        np.put_along_axis(rank, ranked, np.arange(self.m)[None, :], axis=1)
+        self.allowed = self.eligible & (rank < CORE_RANK)
+        # a plan cheaper than this one uses only pairs of reduced cost below the bound's gap
+        useful = self.eligible.copy()
+        useful[rows] &= lp.reduced < self.value()[1] - lp.bound
+        self.core_exact = not (useful & ~self.allowed).any()
+        self.near = ranked[:, : min(NEAR, self.m)]
+        log.info(
+            "gap LP: bound %.1f (exact %s) after %d rounds, %d columns",
+            lp.bound / COST_SCALE,
+            lp.exact,
+            lp.rounds,
+            lp.columns,
+        )
+
+    def _meets_lp(self) -> bool:
+        """The plan covers every order and costs the LP bound rounded up: optimal (the costs are
+        whole numbers, the bound is a float a little below the true one at worst)."""
+        if self.lp_bound is None or (self.agent[self.eligible.any(axis=1)] < 0).any():
+            return False
+        return self.value()[1] < self.lp_bound + 1 - 1e-3
 
     def _report(self, progress: Progress | None, began: float) -> None:
         if progress is not None:
@@ -332,7 +389,7 @@ class GapSearch:
                 better = True
             if optimal and whole:  # nothing better here until one of these days changes
                 self.settled[tuple(chosen)] = tuple(self.version[chosen].tolist())
-                self.proven = self.proven or len(chosen) == self.m
+                self.proven = self.proven or (len(chosen) == self.m and self.core_exact)
         return better
 
     def _adapt(self, optimal: bool) -> None:
@@ -412,6 +469,7 @@ class GapSearch:
         seed: int,
         workers: int = 1,
         keep_covered: bool = True,
+        deterministic_s: float | None = None,
     ) -> tuple[dict[int, int], bool, float] | None:
         """The sub-GAP of ``orders`` over helpers ``chosen``, their other orders kept,
         lexicographic: coverage, then cost. ``keep_covered``: covered orders stay covered (the
@@ -441,7 +499,8 @@ class GapSearch:
         for o in orders:
             row = []
             for j in chosen:
-                if self.eligible[o, j] and self.minutes[o, j] <= room[j] and places[j] > 0:
+                usable = self.allowed[o, j] or self.agent[o] == j
+                if usable and self.minutes[o, j] <= room[j] and places[j] > 0:
                     var = model.new_bool_var(f"x{o}_{j}")
                     x[o, j] = var
                     row.append(var)
@@ -478,6 +537,8 @@ class GapSearch:
             solver.parameters.interleave_search = False
         elif workers == 2:
             solver.parameters.subsolvers.extend(TWO_WORKER_SUBSOLVERS)
+        if deterministic_s is not None:
+            solver.parameters.max_deterministic_time = deterministic_s
         code = solver.solve(model)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
@@ -520,9 +581,10 @@ def solve_day(
     progress: Progress | None = None,
 ) -> tuple[dict[int, Plan], Status, tuple[Stage, ...], str]:
     """``search`` from ``start``, as a solve's plans, status, stages and message: a coverage
-    stage (optimal when every order with a candidate is covered) and a cost stage (optimal only
-    when the whole model was solved to optimality; its bound otherwise is each covered order's
-    cheapest helper)."""
+    stage (optimal when every order with a candidate is covered) and a cost stage (optimal when
+    the whole model was solved to optimality or the plan meets the LP bound; its bound otherwise
+    is the LP relaxation's when every order is covered, else each covered order's cheapest
+    helper)."""
     stage_began = time.perf_counter()
     outcome = search(problem, contexts, params, start, began, progress)
     elapsed = time.perf_counter() - stage_began
@@ -531,6 +593,8 @@ def solve_day(
     cost = outcome.cost / COST_SCALE
     if full:
         bound = outcome.cheapest / COST_SCALE  # each order at its cheapest helper
+        if outcome.lp_bound is not None:  # the LP relaxation's, far tighter
+            bound = max(bound, outcome.lp_bound / COST_SCALE)
     else:
         bound = cost_lower_bound(problem, contexts, outcome.coverage, params.weights)
     proven = outcome.proven
@@ -556,7 +620,7 @@ def solve_day(
         ),
     )
     message = (
-        "capacity-only day: the whole model solved to optimality"
+        "capacity-only day: proven optimal (the whole model solved, or the plan meets the LP bound)"
         if proven
         else (
             f"capacity-only day: search by helpers' neighbourhoods, {outcome.improved} of "

@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from matcher import gap_search
+from matcher import gap_lp, gap_search
 from matcher.candidates import build_contexts
 from matcher.cpsat.objective import COST_SCALE
 from matcher.lns import plan_value
@@ -146,3 +148,86 @@ def test_gap_shaped_only_for_capacity_only_days() -> None:
     street = generate_street(preset("tiny", seed=0))
     _, contexts = build_contexts(street, 0.1, 4)
     assert not gap_search.gap_shaped(contexts, len(street.helpers))
+
+
+def _arrays(instance: GapInstance) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(cost, minutes, eligible, room) with orders as rows, helpers as columns."""
+    cost = np.array(instance.cost, dtype=np.int64).T
+    minutes = np.array(instance.resource, dtype=np.int64).T
+    return cost, minutes, np.ones_like(cost, dtype=bool), np.array(instance.capacity, np.int64)
+
+
+def _optimal_plan(instance: GapInstance) -> np.ndarray:
+    """A column per job from ``solve`` (gap1: proven optimal)."""
+    result = solve(gap_to_problem(instance, DATE), _params())
+    return np.array(gap_assignment(instance, result), dtype=np.int64)
+
+
+def test_lp_bound_is_below_the_gap1_optima_and_close() -> None:
+    """On gap1 the LP relaxation's bound never exceeds the published optimum, and its prices'
+    reduced costs are non-negative with a zero in every row."""
+    for instance, optimum in zip(read_gap_file(GAP1), GAP1_OPTIMA, strict=True):
+        cost, minutes, eligible, room = _arrays(instance)
+        plan = _optimal_plan(instance)
+        lp = gap_lp.solve_lp(cost, minutes, eligible, room, plan, time.perf_counter() + 60)
+        assert lp is not None and lp.exact
+        assert optimum * 0.9 <= lp.bound <= optimum + 1e-6
+        assert (lp.reduced >= -1e-9).all()
+        assert np.isclose(lp.reduced.min(axis=1), 0).all()
+
+
+def test_lagrangian_bound_is_valid_for_any_prices() -> None:
+    """For random capacity prices the Lagrangian value is at most the brute-force optimum of
+    tiny tight instances that can assign every job."""
+    rng = random.Random(7)
+    checked = 0
+    for seed in range(6):
+        instance = _random(seed, agents=3, jobs=7)
+        jobs, optimum = _brute(instance)
+        if jobs < instance.jobs:
+            continue
+        cost, minutes, eligible, room = _arrays(instance)
+        for _ in range(20):
+            prices = np.array([rng.uniform(0, 3) for _ in range(instance.agents)])
+            bound, _ = gap_lp.lagrangian(cost, minutes, eligible, room, prices)
+            assert bound <= optimum + 1e-9
+        checked += 1
+    assert checked >= 2
+
+
+def test_cost_stage_bound_is_the_lp_bound_and_below_the_optimum() -> None:
+    """Without the whole-model solve, the cost stage's bound on gap1 problems is the LP's
+    (above each job at its cheapest agent) and never above the published optimum."""
+    for instance, optimum in list(zip(read_gap_file(GAP1), GAP1_OPTIMA, strict=True))[:3]:
+        cheapest = sum(min(col) for col in zip(*instance.cost, strict=True))
+        problem = gap_to_problem(instance, DATE)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(gap_search, "WHOLE_CELLS", 0)
+            patch.setattr(gap_search, "MAX_STEPS", 4)
+            result = solve(problem, _params())
+        assert_valid(problem, result)
+        stage = result.stages[-1]
+        assert cheapest < stage.bound <= optimum + 1e-6
+        assert stage.bound <= stage.objective + 1e-9
+
+
+@pytest.mark.usefixtures("neighbourhoods_only")
+def test_search_on_the_core_is_never_worse_than_its_start() -> None:
+    """With the sub-solves restricted to a core of one pair per job by reduced cost (the
+    tightest), a fixed number of steps still returns a valid plan no worse than the regret
+    start, the same one for the same seed."""
+    instance = _random(11, agents=6, jobs=30)
+    problem = gap_to_problem(instance, DATE)
+    _, contexts = build_contexts(problem, 0.1, None)
+    start = regret_plan(problem, contexts, WEIGHTS)
+    assert start is not None
+    start_coverage, start_cost = plan_value(problem, contexts, start, WEIGHTS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gap_search, "CORE_RANK", 1)
+        patch.setattr(gap_search, "MAX_STEPS", 20)
+        first, second = (solve(problem, _params(seed=3)) for _ in range(2))
+    assert_valid(problem, first)
+    assert first.weighted_coverage >= start_coverage
+    if first.weighted_coverage == start_coverage:
+        assert first.stages[-1].objective <= start_cost / COST_SCALE
+    assert first.assignments == second.assignments
