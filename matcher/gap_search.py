@@ -181,7 +181,9 @@ class GapSearch:
         if not proven:
             self.descend(deadline)
             self._report(progress, began)
-            self._price(min(deadline, time.perf_counter() + LP_SHARE * self.params.time_limit_s))
+            lp_deadline = min(deadline, time.perf_counter() + LP_SHARE * self.params.time_limit_s)
+            self._price(lp_deadline, deadline - MARGIN_S)
+            self._report(progress, began)
             threads = max(1, min(self.params.workers, 2))
             rounds = 0
             with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -214,7 +216,7 @@ class GapSearch:
             self.lp_bound if full else None,
         )
 
-    def _price(self, deadline: float) -> None:
+    def _price(self, lp_deadline: float, deadline: float) -> None:
         """The LP relaxation (``matcher.gap_lp``) when every order with a candidate is covered:
         its bound, and its reduced costs to pick each order's helpers in the sub-solves (the
         core: each order's ``CORE_RANK`` cheapest pairs by reduced cost, and its own) and to
@@ -228,11 +230,12 @@ class GapSearch:
             self.eligible[rows],
             self.room,
             self.agent[rows],
-            deadline,
+            lp_deadline,
         )
         if lp is None:
             return
         self.lp_bound = lp.bound
+        self._round(rows, lp.value, deadline)
         reduced = np.full((self.n, self.m), np.inf)
         reduced[rows] = lp.reduced
         ranked = np.argsort(reduced, axis=1, kind="stable")
@@ -251,6 +254,33 @@ class GapSearch:
             lp.rounds,
             lp.columns,
         )
+
+    def _round(self, rows: np.ndarray, value: np.ndarray, deadline: float) -> None:
+        """The LP-rounded plan: each order the LP assigns whole goes to that helper (within
+        every capacity, as in the LP), the split ones (at most one per helper) are inserted by
+        the descent, which then improves the whole. Kept when it covers as much weighted demand
+        as the current plan for less cost, else the current plan is restored."""
+        before = self.value()
+        kept = self.agent.copy()
+        versions = self.version.copy()
+        whole = value.max(axis=1) > 1 - 1e-6
+        for o in rows.tolist():
+            self._assign(o, -1)
+        for k, o in enumerate(rows.tolist()):
+            if whole[k]:
+                j = int(value[k].argmax())
+                if self.minutes[o, j] <= self.room[j] - self.load[j] and (
+                    self.count[j] < self.max_orders[j]
+                ):
+                    self._assign(o, j)
+        self.descend(deadline)
+        after = self.value()
+        if (after[0], -after[1]) > (before[0], -before[1]):
+            log.info("gap LP: rounded plan %d -> %d", before[1], after[1])
+            return
+        for o in range(self.n):
+            self._assign(o, int(kept[o]))
+        self.version = versions
 
     def _meets_lp(self) -> bool:
         """The plan covers every order and costs the LP bound rounded up: optimal (the costs are
