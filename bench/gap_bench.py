@@ -359,7 +359,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solvers", default="qunbang", help="qunbang, highs or both")
     parser.add_argument("--out", type=Path, default=Path("bench/out/gap.csv"))
     parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder with orlib/, yagiura/")
+    parser.add_argument(
+        "--gap-steps",
+        type=int,
+        default=None,
+        help="stop the GAP search after this many sub-solves (equal work on a busy machine; "
+        "use with a time limit long enough not to bind)",
+    )
+    parser.add_argument(
+        "--gap-core",
+        type=int,
+        default=None,
+        help="pairs per order by reduced cost in the GAP sub-solves; 0 = no LP relaxation",
+    )
     args = parser.parse_args(argv)
+    if args.gap_steps is not None or args.gap_core is not None:
+        from matcher import gap_search
+
+        if args.gap_steps is not None:
+            gap_search.MAX_STEPS = args.gap_steps
+        if args.gap_core is not None:
+            gap_search.CORE_RANK = args.gap_core
 
     params = SolveParams(
         time_limit_s=args.time_limit,
