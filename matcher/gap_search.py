@@ -64,6 +64,7 @@ SETTLED_RETRIES = 8  # draws of a neighbourhood before solving one already prove
 MARGIN_S = 0.3  # left at the end for building the result
 LP_SHARE = 0.25  # of the time limit, at most this much for the LP relaxation
 CORE_RANK = 6  # once priced, the sub-solves use each order's cheapest pairs by reduced cost
+REPAIR_TRIES, REPAIR_S = 8, 0.5  # sub-solves to cover what the rounding left, deterministic s
 MAX_STEPS: int | None = None  # a fixed number of sub-solves (comparing variants), else time
 INFINITE = 1 << 40
 
@@ -235,7 +236,7 @@ class GapSearch:
         if lp is None:
             return
         self.lp_bound = lp.bound
-        self._round(rows, lp.value, deadline)
+        self._round(rows, lp.value, lp.reduced, deadline)
         reduced = np.full((self.n, self.m), np.inf)
         reduced[rows] = lp.reduced
         ranked = np.argsort(reduced, axis=1, kind="stable")
@@ -255,7 +256,9 @@ class GapSearch:
             lp.columns,
         )
 
-    def _round(self, rows: np.ndarray, value: np.ndarray, deadline: float) -> None:
+    def _round(
+        self, rows: np.ndarray, value: np.ndarray, reduced: np.ndarray, deadline: float
+    ) -> None:
         """The LP-rounded plan: each order the LP assigns whole goes to that helper (within
         every capacity, as in the LP), the split ones (at most one per helper) are inserted by
         the descent, which then improves the whole. Kept when it covers as much weighted demand
@@ -274,6 +277,7 @@ class GapSearch:
                 ):
                     self._assign(o, j)
         self.descend(deadline)
+        self._repair(rows, reduced, deadline)
         after = self.value()
         if (after[0], -after[1]) > (before[0], -before[1]):
             log.info("gap LP: rounded plan %d -> %d", before[1], after[1])
@@ -281,6 +285,26 @@ class GapSearch:
         for o in range(self.n):
             self._assign(o, int(kept[o]))
         self.version = versions
+
+    def _repair(self, rows: np.ndarray, reduced: np.ndarray, deadline: float) -> None:
+        """Orders the rounding left uncovered: an exact sub-solve of the order with its helpers
+        of least reduced cost and all their orders (more helpers on each try), coverage first;
+        then the descent again."""
+        for attempt in range(REPAIR_TRIES):
+            missing = np.flatnonzero(self.agent[rows] < 0)
+            if len(missing) == 0 or time.perf_counter() >= deadline:
+                return
+            k = int(missing[0])
+            ranked = [j for j in np.argsort(reduced[k], kind="stable") if self.eligible[rows[k], j]]
+            chosen = sorted(int(j) for j in ranked[: MIN_HELPERS + 1 + attempt])
+            mine = np.flatnonzero(np.isin(self.agent, chosen))
+            idle = (self.agent < 0) & self.eligible[:, chosen].any(axis=1)
+            orders = sorted(set(mine.tolist()) | set(np.flatnonzero(idle).tolist()))
+            seed = self.rng.randrange(1 << 30)
+            solved = self._solve_sub(chosen, orders, deadline, seed, deterministic_s=REPAIR_S)
+            if solved is not None:
+                self._keep(orders, solved[0])
+                self.descend(deadline)
 
     def _meets_lp(self) -> bool:
         """The plan covers every order and costs the LP bound rounded up: optimal (the costs are
