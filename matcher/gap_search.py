@@ -11,7 +11,13 @@ instances of a thousand orders or more, so ``matcher.solve`` hands such days her
 2. **Descent** by shift moves (an order to another helper with room, or an uncovered order to a
    helper with room) and swap moves (two orders of different helpers trade places), each taken
    when it strictly lowers the cost, evaluated for all orders at once with numpy.
-3. **Large-neighbourhood search with exact sub-solves** (as in the GAP literature): free every
+3. **The LP relaxation** (``matcher.gap_lp``, column generation with GLOP, at most
+   ``LP_SHARE`` of the time) once every order is covered: its Lagrangian bound is the cost
+   stage's bound (a plan meeting it is optimal and ends the search); the LP-rounded plan
+   (orders the LP assigns whole kept, the split ones inserted by the descent, the rest repaired
+   by sub-solves) replaces the plan when better; the sub-solves below then use only each
+   order's ``CORE_RANK`` cheapest pairs by reduced cost, and helpers are related by them.
+4. **Large-neighbourhood search with exact sub-solves** (as in the GAP literature): free every
    order of a few helpers (chosen related by cost: helpers whose orders would be cheaper with
    each other, or at random), add the uncovered orders they could take, and re-solve that
    sub-GAP exactly with CP-SAT, every other helper's day as it stands. The sub-solve is hinted
