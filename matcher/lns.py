@@ -13,7 +13,12 @@ so the plan never gets worse, whatever the time limit or the machine's load: eve
 small solve bounded by deterministic time, so a busy machine makes fewer steps, not worse ones.
 
 Two phases, reported as the two stages of a solve: ``coverage`` seeds windows at uncovered
-orders (where coverage can grow), ``cost`` then sweeps windows over the whole street.
+orders (where coverage can grow; sweeps repeat over the orders still open, with the windows'
+walks shuffled, while they improve and its share of the time lasts), ``cost`` then sweeps
+windows over the whole street with each window's coverage held (at least the plan's) and its
+cost minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan
+never costs more than the coverage stage's and every step it takes is an improvement. Its
+first sweep seeds at the orders whose team costs most above their cheapest possible team.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ class Neighbourhoods:
         self.lock = threading.Lock()
         self.version = 0
         self.changed: dict[int, int] = {}  # helper -> version of the last change to their day
+        self.shuffle_walks = False  # walk a window's candidates in random order
 
     # ------------------------------------------------------------------ the search
 
@@ -137,7 +143,14 @@ class Neighbourhoods:
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
-        self._sweep(open_orders, min(coverage_until, deadline), "coverage", progress, began)
+        coverage_until = min(coverage_until, deadline)
+        while open_orders and time.perf_counter() < coverage_until - 0.05:
+            before = self.improved
+            self._sweep(open_orders, coverage_until, "coverage", progress, began)
+            if self.improved == before:
+                break  # a whole sweep found no more coverage
+            open_orders = [i for i in open_orders if i not in self.plans]
+            self.shuffle_walks = True  # the next sweep's windows differ
         coverage, cost_after_coverage = plan_value(self.problem, self.contexts, self.plans, weights)
         phases = [time.perf_counter() - phase_began]
         if progress is not None:  # the cost stage starts from the coverage stage's plan
@@ -145,13 +158,13 @@ class Neighbourhoods:
             progress("cost", cost_after_coverage / COST_SCALE, 0.0, elapsed)
         phase_began = time.perf_counter()
         improved_by_coverage = self.improved
-        order = [c.index for c in self.contexts]
+        order = self._costliest_first()
         while time.perf_counter() < deadline - 0.05:
-            self.rng.shuffle(order)
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
             if self.improved == before:
                 break  # a whole sweep found nothing better: a local optimum
+            self.rng.shuffle(order)
         phases.append(time.perf_counter() - phase_began)
         cost = cost_after_coverage
         if self.improved > improved_by_coverage:  # else the plan is the coverage stage's
@@ -165,6 +178,18 @@ class Neighbourhoods:
             self.improved,
             phases,
         )
+
+    def _costliest_first(self) -> list[int]:
+        """Every order, those whose planned team costs most above the order's cheapest possible
+        team first (where a cheaper plan is likeliest), then the unplanned ones."""
+        weights = self.params.weights
+        excess: dict[int, int] = {}
+        for i, (team, _) in self.plans.items():
+            ctx = self.contexts[i]
+            costs = {c.helper: pair_cost(self.problem, ctx, c, weights) for c in ctx.candidates}
+            cheapest = sum(sorted(costs.values())[: ctx.team])
+            excess[i] = sum(costs[h] for h in team) - cheapest
+        return sorted((c.index for c in self.contexts), key=lambda i: (-excess.get(i, -1), i))
 
     def _sweep(
         self,
@@ -192,7 +217,7 @@ class Neighbourhoods:
                 seed = next_seed()
                 if seed is None:
                     return
-                if self.step(seed, until, visited):
+                if self.step(seed, until, visited, stage):
                     self._report(progress, stage, began)
 
         if self.threads == 1:
@@ -223,7 +248,10 @@ class Neighbourhoods:
         queue = deque([seed])
         while queue and len(chosen) < self.window:
             order = queue.popleft()
-            for candidate in self.contexts[order].candidates:
+            candidates = self.contexts[order].candidates
+            if self.shuffle_walks:
+                candidates = self.rng.sample(candidates, len(candidates))
+            for candidate in candidates:
                 for other in self.orders_of[candidate.helper]:
                     if other not in seen:
                         seen.add(other)
@@ -233,7 +261,7 @@ class Neighbourhoods:
                             return chosen
         return chosen
 
-    def step(self, seed: int, deadline: float, visited: set[int]) -> bool:
+    def step(self, seed: int, deadline: float, visited: set[int], stage: str = "coverage") -> bool:
         """Re-solve the window around ``seed``; keep the result when strictly better (then
         True). The window's orders join ``visited``.
 
@@ -248,7 +276,7 @@ class Neighbourhoods:
                 self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
             )
             snapshot = self.version
-        better = window.solve(self.params, deadline, self.step_dt)
+        better = window.solve(self.params, deadline, self.step_dt, hold_coverage=stage == "cost")
         if better is None:
             return False
         with self.lock:
@@ -344,12 +372,18 @@ class Neighbourhood:
         }
 
     def solve(
-        self, params: SolveParams, deadline: float, deterministic_limit: float
+        self,
+        params: SolveParams,
+        deadline: float,
+        deterministic_limit: float,
+        hold_coverage: bool = False,
     ) -> dict[int, Plan] | None:
         """The freed orders' new plans (original order indices) when strictly better, else None.
 
         Two solves, lexicographic like the full model: the window's coverage (at least the
-        plan's), then its cost with that coverage held (at least as good as the plan's)."""
+        plan's), then its cost with that coverage held (at least as good as the plan's). With
+        ``hold_coverage`` only the second, at the plan's coverage: a plan is returned only when
+        it costs less (and covers at least as much)."""
         if deadline - time.perf_counter() <= 0.05:
             return None
         model = cp_model.CpModel()
@@ -364,17 +398,19 @@ class Neighbourhood:
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = params.seed
         solver.parameters.max_deterministic_time = deterministic_limit
-        model.add(coverage >= known_coverage)
-        model.maximize(coverage)
-        add_plan_hint(model, self.sub, v, known)
-        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
-        code = solver.solve(model)
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return None
-        reached = round(solver.objective_value)
-        if reached > known_coverage:
-            known = self._read(solver, v, every_order=True)
-            _, known_cost = plan_value(self.problem, self.sub, known, self.weights)
+        reached = known_coverage
+        if not hold_coverage:
+            model.add(coverage >= known_coverage)
+            model.maximize(coverage)
+            add_plan_hint(model, self.sub, v, known)
+            solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
+            code = solver.solve(model)
+            if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return None
+            reached = round(solver.objective_value)
+            if reached > known_coverage:
+                known = self._read(solver, v, every_order=True)
+                _, known_cost = plan_value(self.problem, self.sub, known, self.weights)
         model.add(coverage >= reached)
         model.minimize(cost_expression(model, self.problem, self.sub, v, self.weights))
         add_plan_hint(model, self.sub, v, known)
