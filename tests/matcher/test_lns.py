@@ -207,7 +207,7 @@ def test_cost_stage_never_costs_more_than_its_start(small_windows: None, seed: i
         if stage == "cost":
             reported.append(objective)
 
-    outcome = search.run(deadline=lns.time.perf_counter() + 2.0, began=0.0, progress=progress)
+    outcome = search.run(deadline=lns.time.perf_counter() + 60, began=0.0, progress=progress)
     assert len(reported) > 1, "the cost stage found a cheaper plan"
     assert all(b < a for a, b in itertools.pairwise(reported))
     assert outcome.cost <= outcome.coverage_plan_cost
