@@ -129,13 +129,20 @@ class Neighbourhoods:
         self.lock = threading.Lock()
         self.version = 0
         self.changed: dict[int, int] = {}  # helper -> version of the last change to their day
+        # Kept up to date step by step, so a step costs its window, not the street:
+        self.visits_of: dict[int, set[int]] = {}  # helper -> planned orders
+        for i, (team, _) in self.plans.items():
+            for helper in team:
+                self.visits_of.setdefault(helper, set()).add(i)
+        self.value = list(plan_value(problem, contexts, self.plans, params.weights))
+        self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
+        self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
 
     # ------------------------------------------------------------------ the search
 
     def run(self, deadline: float, began: float, progress: Progress | None = None) -> LnsOutcome:
         """Search until ``deadline`` (a ``time.perf_counter`` value)."""
-        weights = self.params.weights
         phase_began = time.perf_counter()
         coverage_until = phase_began + COVERAGE_SHARE * max(0.0, deadline - phase_began)
         open_orders = [
@@ -151,7 +158,7 @@ class Neighbourhoods:
                 break  # a whole sweep found no more coverage
             open_orders = [i for i in open_orders if i not in self.plans]
             self.shuffle_walks = True  # the next sweep's windows differ
-        coverage, cost_after_coverage = plan_value(self.problem, self.contexts, self.plans, weights)
+        coverage, cost_after_coverage = self.value
         phases = [time.perf_counter() - phase_began]
         if progress is not None:  # the cost stage starts from the coverage stage's plan
             elapsed = time.perf_counter() - began
@@ -168,7 +175,7 @@ class Neighbourhoods:
         phases.append(time.perf_counter() - phase_began)
         cost = cost_after_coverage
         if self.improved > improved_by_coverage:  # else the plan is the coverage stage's
-            _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
+            cost = self.value[1]
         return LnsOutcome(
             self.plans,
             cost_after_coverage,
@@ -233,9 +240,7 @@ class Neighbourhoods:
         if progress is None:
             return
         with self.lock:
-            coverage, cost = plan_value(
-                self.problem, self.contexts, self.plans, self.params.weights
-            )
+            coverage, cost = self.value
         value = coverage if stage == "coverage" else cost / COST_SCALE
         progress(stage, value, 0.0 if stage == "cost" else value, time.perf_counter() - began)
 
@@ -272,8 +277,18 @@ class Neighbourhoods:
             free = self.neighbourhood(seed)
             visited.update(free)
             self.steps += 1
+            freed = [i for i in free if i in self.plans]
+            outside_metres = self.metres - sum(_metres(self.contexts, self.plans, i) for i in freed)
+            helpers = {c.helper for o in free for c in self.contexts[o].candidates}
+            fixed = {o for h in helpers for o in self.visits_of.get(h, ())}.difference(free)
             window = Neighbourhood(
-                self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
+                self.problem,
+                self.contexts,
+                self.plans,
+                free,
+                self.params.weights,
+                self.cap,
+                (outside_metres, sorted(fixed)),
             )
             snapshot = self.version
         better = window.solve(self.params, deadline, self.step_dt, hold_coverage=stage == "cost")
@@ -283,16 +298,42 @@ class Neighbourhoods:
             if any(self.changed.get(h, -1) > snapshot for h in window.helpers):
                 self.collisions += 1
                 return False
+            old = {i: self.plans[i] for i in window.originals if i in self.plans}
+            new = {i: p for i, p in old.items() if i not in window.freed} | better
+            km = self.km + sum(_km(self.contexts, new, i) for i in better)
+            km -= sum(_km(self.contexts, old, i) for i in old if i in window.freed)
+            orders = len(self.plans) + len(new) - len(old)
             if self.cap is not None:
-                # The window model holds the cap in whole metres; check it again in exact km.
-                trial = {i: p for i, p in self.plans.items() if i not in set(free)} | better
-                km = sum(_km(self.contexts, trial, i) for i in trial)
-                if km * self.cap.orders > self.cap.km * len(trial) + 1e-9:
+                # The window model holds the cap in whole metres; check it again in exact km
+                # (summed afresh over the whole plan when the running sum is too close to call).
+                excess = km * self.cap.orders - self.cap.km * orders
+                if abs(excess) < 1e-6 * self.cap.km * orders + 1e-9:
+                    trial = {i: p for i, p in self.plans.items() if i not in window.freed}
+                    trial |= better
+                    km = sum(_km(self.contexts, trial, i) for i in trial)
+                    excess = km * self.cap.orders - self.cap.km * orders
+                if excess > 1e-9:
                     return False
             self.improved += 1
+            # The orders of ``old`` hold every visit of the window's helpers, and the other
+            # helpers' visits among them do not change: the difference is the plan's.
+            before = plan_value(self.problem, self.contexts, old, self.params.weights)
+            after = plan_value(self.problem, self.contexts, new, self.params.weights)
+            self.value = [
+                self.value[0] + after[0] - before[0],
+                self.value[1] + after[1] - before[1],
+            ]
+            self.km = km
+            self.metres += sum(_metres(self.contexts, new, i) for i in better)
+            self.metres -= sum(_metres(self.contexts, old, i) for i in old if i in window.freed)
             for order in free:
-                self.plans.pop(order, None)
+                planned = self.plans.pop(order, None)
+                for helper in planned[0] if planned else ():
+                    self.visits_of[helper].discard(order)
             self.plans.update(better)
+            for order, (team, _) in better.items():
+                for helper in team:
+                    self.visits_of.setdefault(helper, set()).add(order)
             self.version += 1
             for helper in window.helpers:
                 self.changed[helper] = self.version
@@ -333,16 +374,22 @@ class Neighbourhood:
         free: list[int],
         weights: ObjectiveWeights,
         cap: TravelCap | None = None,
+        known: tuple[int, list[int]] | None = None,
     ) -> None:
+        """``known``: the metres of the plan's orders outside the window and the fixed orders
+        (those sharing a helper with it), when the caller keeps them (else computed here)."""
         self.problem, self.weights, self.cap = problem, weights, cap
-        free_set = set(free)
-        outside = [i for i in plans if i not in free_set]
-        self.outside_metres = sum(_metres(contexts, plans, i) for i in outside) if cap else 0
-        self.outside_orders = len(outside)
+        self.freed = free_set = set(free)
+        self.outside_orders = len(plans) - sum(1 for i in free if i in plans)
         self.helpers = helpers = {c.helper for o in free for c in contexts[o].candidates}
-        fixed = sorted(
-            i for i, (team, _) in plans.items() if i not in free_set and helpers & set(team)
-        )
+        if known is None:
+            outside = [i for i in plans if i not in free_set]
+            self.outside_metres = sum(_metres(contexts, plans, i) for i in outside)
+            fixed = sorted(
+                i for i, (team, _) in plans.items() if i not in free_set and helpers & set(team)
+            )
+        else:
+            self.outside_metres, fixed = known
         self.originals = free + fixed
         self.free_count = len(free)
         self.sub: list[OrderContext] = [

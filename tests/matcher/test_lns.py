@@ -193,14 +193,19 @@ def test_a_fixed_visit_blocks_an_overlapping_fixed_start() -> None:
     assert verify(prob, result) == []
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_cost_stage_never_costs_more_than_its_start(small_windows: None, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "workers"), [(0, 1), (1, 2), (0, 2)])
+def test_cost_stage_never_costs_more_than_its_start(
+    small_windows: None, seed: int, workers: int
+) -> None:
     """The cost stage starts from the coverage stage's plan and only takes cheaper plans: each
     cost it reports is below the one before, the final cost is at most the coverage stage's, and
-    coverage does not fall."""
+    coverage does not fall. The running totals the search keeps equal the plan's own."""
     problem = generate_street(preset("tiny", seed=seed))
-    _, contexts, greedy = prepare(problem, PARAMS)
-    search = Neighbourhoods(problem, contexts, PARAMS, greedy.assignments, window=3)
+    params = PARAMS.model_copy(update={"workers": workers})
+    _, contexts, greedy = prepare(problem, params)
+    search = Neighbourhoods(
+        problem, contexts, params, greedy.assignments, window=3, travel_reference=greedy.assignments
+    )
     reported: list[float] = []
 
     def progress(stage: str, objective: float, bound: float, elapsed: float) -> None:
@@ -211,9 +216,11 @@ def test_cost_stage_never_costs_more_than_its_start(small_windows: None, seed: i
     assert len(reported) > 1, "the cost stage found a cheaper plan"
     assert all(b < a for a, b in itertools.pairwise(reported))
     assert outcome.cost <= outcome.coverage_plan_cost
-    coverage, cost = plan_value(problem, contexts, outcome.plans, PARAMS.weights)
+    coverage, cost = plan_value(problem, contexts, outcome.plans, params.weights)
     assert cost == outcome.cost
+    assert [coverage, cost] == search.value
     assert coverage >= outcome.coverage_after_phase
+    assert search.metres == sum(lns._metres(contexts, outcome.plans, i) for i in outcome.plans)
 
 
 @PROPERTY
