@@ -14,7 +14,8 @@ small solve bounded by deterministic time, so a busy machine makes fewer steps, 
 
 Two phases, reported as the two stages of a solve: ``coverage`` seeds windows at uncovered
 orders (where coverage can grow; sweeps repeat over the orders still open, with the windows'
-walks shuffled, while they improve and its share of the time lasts), ``cost`` then sweeps
+walks shuffled, while they improve), then, for the rest of its share of the time, at orders
+anywhere on the street (windows solved coverage first, then cost), ``cost`` then sweeps
 windows over the whole street with each window's coverage held (at least the plan's) and its
 cost minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan
 never costs more than the coverage stage's and every step it takes is an improvement. Its
@@ -158,6 +159,16 @@ class Neighbourhoods:
                 break  # a whole sweep found no more coverage
             open_orders = [i for i in open_orders if i not in self.plans]
             self.shuffle_walks = True  # the next sweep's windows differ
+        street = [c.index for c in self.contexts]
+        while time.perf_counter() < coverage_until - 0.05:
+            # The rest of the coverage share: windows anywhere, coverage first (a window away
+            # from any open order can still free the helpers that cover one more).
+            self.shuffle_walks = True
+            self.rng.shuffle(street)
+            before = self.improved
+            self._sweep(street, coverage_until, "street", progress, began)
+            if self.improved == before:
+                break
         coverage, cost_after_coverage = self.value
         phases = [time.perf_counter() - phase_began]
         if progress is not None:  # the cost stage starts from the coverage stage's plan
@@ -225,7 +236,7 @@ class Neighbourhoods:
                 if seed is None:
                     return
                 if self.step(seed, until, visited, stage):
-                    self._report(progress, stage, began)
+                    self._report(progress, "cost" if stage == "cost" else "coverage", began)
 
         if self.threads == 1:
             work()
