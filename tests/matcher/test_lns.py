@@ -239,7 +239,7 @@ def test_a_cost_step_only_returns_a_cheaper_plan(prob: Problem) -> None:
     plans = dict(greedy.assignments)
     free = [c.index for c in contexts][:4]
     window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
-    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, hold_coverage=True)
+    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective="cost")
     if better is None:
         return
     trial = {i: p for i, p in plans.items() if i not in set(free)} | better
@@ -247,3 +247,25 @@ def test_a_cost_step_only_returns_a_cheaper_plan(prob: Problem) -> None:
     now = plan_value(prob, contexts, trial, PARAMS.weights)
     assert now[0] >= before
     assert now[1] < after
+
+
+@PROPERTY
+@given(problems())
+def test_a_coverage_step_only_returns_more_coverage(prob: Problem) -> None:
+    """A window solved for coverage alone returns nothing or a plan for its orders that covers
+    strictly more weighted demand than the plan it replaces."""
+    from matcher.lns import Neighbourhood
+
+    _, contexts, greedy = prepare(prob, PARAMS)
+    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+        return
+    plans = dict(greedy.assignments)
+    free = [c.index for c in contexts][:4]
+    window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
+    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective="coverage")
+    if better is None:
+        return
+    trial = {i: p for i, p in plans.items() if i not in set(free)} | better
+    assert plan_value(prob, contexts, trial, PARAMS.weights)[0] > sum(
+        contexts[i].weight for i in plans
+    )
