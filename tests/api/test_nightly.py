@@ -32,6 +32,9 @@ from api.store.tables import (
     RunRow,
     RunUnmatched,
 )
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Result
 from tests.api.conftest import World, login
 from tests.api.loop_support import (
     assert_db_plan_valid,
@@ -539,6 +542,29 @@ def test_nightly_reads_and_prepares_as_politely_as_it_solves(
     assert run.status == "done"
     assert seen == {"read": (max(5, before[0]), os.SCHED_IDLE), "write": before}
     assert me() == before
+
+
+def test_nightly_solves_with_the_configured_number_of_workers(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``nightly_workers`` is the number of CP-SAT workers the run's solve is given, and the
+    run records it."""
+    given: list[int] = []
+    solve = nightly.solve
+
+    def counting(problem: Problem, params: SolveParams) -> Result:
+        given.append(params.workers)
+        return solve(problem, params)
+
+    monkeypatch.setattr(nightly, "solve", counting)
+    update = {"nightly_workers": 1, "nightly_time_limit_s": 1.0}
+    run = run_nightly(sessions, settings.model_copy(update=update), world.street_id, day)
+    assert run.status == "done"
+    assert given == [1] and run.settings["workers"] == 1
 
 
 def test_a_batch_engines_postgresql_backends_run_at_its_niceness(db_url: str) -> None:

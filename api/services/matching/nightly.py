@@ -240,7 +240,7 @@ def start_run_record(
 def _params(settings: Settings) -> SolveParams:
     return SolveParams(
         time_limit_s=settings.nightly_time_limit_s,
-        workers=2,
+        workers=settings.nightly_workers,
         seed=0,
         reserve_size=RESERVE_SIZE,
         certify_s=CERTIFY_S,
@@ -292,6 +292,9 @@ def _match_and_write(
         else:
             snapshot, plan = read_and_solve()
         session.commit()  # end the read transaction (objects stay loaded)
+        log.info(
+            "nightly run %s: read and solved in %.3fs; writing", run_id, time.perf_counter() - began
+        )
         try:
             return _write(session, settings, run_id, snapshot, plan, began, now)
         except Stale:
