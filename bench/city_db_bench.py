@@ -344,25 +344,30 @@ class StatementCount:
         self.writes: list[tuple[int, float]] = []
         self.active = False
         self.count, self.in_db, self.began = 0, 0.0, 0.0
+        self.slowest: list[tuple[float, str]] = []
         event.listen(self.engine, "before_cursor_execute", self.before)
         event.listen(self.engine, "after_cursor_execute", self.after)
 
     def before(self, *_args: Any) -> None:
         self.began = time.perf_counter()
 
-    def after(self, *_args: Any) -> None:
+    def after(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if self.active:
             self.count += 1
-            self.in_db += time.perf_counter() - self.began
+            took = time.perf_counter() - self.began
+            self.in_db += took
+            self.slowest.append((took, " ".join(statement.split())[:90]))
 
     def counting(self, function: Callable[..., Any]) -> Callable[..., Any]:
         def counted(*a: Any, **k: Any) -> Any:
-            self.active, self.count, self.in_db = True, 0, 0.0
+            self.active, self.count, self.in_db, self.slowest = True, 0, 0.0, []
             try:
                 return function(*a, **k)
             finally:
                 self.active = False
                 self.writes.append((self.count, self.in_db))
+                for took, statement in sorted(self.slowest, reverse=True)[:5]:
+                    print(f"    {took:.2f} s {statement}", flush=True)
 
         return counted
 
