@@ -34,6 +34,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -109,6 +110,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--no-nightly", action="store_true", help="time the pages only")
     parser.add_argument("--nightly-only", action="store_true", help="time the nightly only")
+    parser.add_argument("--server-log", type=Path, help="the server's output goes here")
+    parser.add_argument(
+        "--only", metavar="PATTERN", help="time only the pages/routes whose path matches (a regex)"
+    )
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     kept = args.keep is not None and report_bench.kept_pg(args)
@@ -492,9 +497,11 @@ def accounts(
 
 
 @contextmanager
-def server(settings: Settings, port: int, workers: int = 2) -> Iterator[str]:
-    """``qunbang serve`` of this worktree's code on 127.0.0.1:``port``."""
-    process = start_server(settings, port, workers)
+def server(
+    settings: Settings, port: int, workers: int = 2, log: Path | None = None
+) -> Iterator[str]:
+    """``qunbang serve`` of this worktree's code on 127.0.0.1:``port`` (its output to ``log``)."""
+    process = start_server(settings, port, workers, log)
     base = f"http://127.0.0.1:{port}"
     try:
         yield base
@@ -514,9 +521,9 @@ def measure(
     args: argparse.Namespace,
 ) -> None:
     print(f"pages and routes: load average {os.getloadavg()}", flush=True)
-    with server(settings, args.port) as base:
-        rows = pages(base, logins, ids, args.requests)
-        rows += api_routes(base, settings, ids, logins, args.requests)
+    with server(settings, args.port, log=args.server_log) as base:
+        rows = pages(base, logins, ids, args.requests, args.only)
+        rows += api_routes(base, settings, ids, logins, args.requests, args.only)
     print(f"{'page or route':62} {'as':10} {'p50':>7} {'p95':>7} {'max':>7}")
     for path, role, times in sorted(rows, key=lambda r: -pages_bench.percentile(r[2], 95)):
         p95 = pages_bench.percentile(times, 95)
@@ -525,6 +532,9 @@ def measure(
             f"{path[:62]:62} {role:10} {statistics.median(times):7.1f} {p95:7.1f} "
             f"{max(times):7.1f}{mark}"
         )
+    if not rows:
+        print("no page or route matched")
+        return
     worst = max(pages_bench.percentile(t, 95) for _, _, t in rows)
     over = sum(pages_bench.percentile(t, 95) >= TARGET_MS for _, _, t in rows)
     print(f"{len(rows)} pages and routes; worst p95 {worst:.1f} ms; {over} over {TARGET_MS:.0f}")
@@ -532,7 +542,11 @@ def measure(
 
 
 def pages(
-    base: str, logins: dict[str, tuple[str, str]], ids: dict[str, str], requests: int
+    base: str,
+    logins: dict[str, tuple[str, str]],
+    ids: dict[str, str],
+    requests: int,
+    only: str | None = None,
 ) -> list[tuple[str, str, list[float]]]:
     """``pages_bench.measure``'s pages (every GET page, as its user), with a time limit: a page
     whose second fetch (after the untimed first) takes over ``SLOW_S`` is timed by it alone."""
@@ -548,6 +562,8 @@ def pages(
     run_day = f"/s/?date={ids['date']}"
     plan += [(run_day, "staff"), (run_day, "community"), ("/s/", "community")]
     plan.append((f"/g/order?resident_id={ids['resident_id']}", "gridworker"))
+    if only is not None:
+        plan = [(path, role) for path, role in plan if re.search(only, path)]
     clients = {role: pages_bench.client(base, logins.get(role)) for role in {r for _, r in plan}}
     rows = []
     try:
@@ -559,6 +575,9 @@ def pages(
             except httpx.TimeoutException:
                 print(f"{path} as {role}: over {TIMEOUT_S:.0f} s", flush=True)
                 rows.append((f"{path} (timed out)", role, [TIMEOUT_S * 1000]))
+                continue
+            except httpx.TransportError as failure:  # e.g. a worker gone: say which page
+                print(f"{path} as {role}: {failure!r}", flush=True)
                 continue
             if first.status_code >= 400:
                 print(f"skipped {path} as {role}: {first.status_code}", flush=True)
@@ -592,6 +611,7 @@ def api_routes(
     ids: dict[str, str],
     logins: dict[str, tuple[str, str]],
     requests: int,
+    only: str | None = None,
 ) -> list[tuple[str, str, list[float]]]:
     """The main API routes: GETs ``requests`` times after one untimed call; accept and decline
     once each on ``requests`` different pending offers of the night (each as its helper)."""
@@ -617,6 +637,10 @@ def api_routes(
         ("/me/points", "volunteer"),
         (f"/orders?resident_id={ids['resident_id']}", "resident"),
     ]
+    actions: tuple[str, ...] = ("accept", "decline")
+    if only is not None:
+        gets = [(path, role) for path, role in gets if re.search(only, f"GET {path}")]
+        actions = tuple(a for a in actions if re.search(only, f"POST /me/offers/{{id}}/{a}"))
     rows: list[tuple[str, str, list[float]]] = []
     with httpx.Client(base_url=base, timeout=120) as http:
         headers = {role: bearer(http, *logins[role]) for role in {r for _, r in gets}}
@@ -638,7 +662,7 @@ def api_routes(
                 times.append((time.perf_counter() - began) * 1000)
                 assert answer.status_code == first.status_code, (path, answer.status_code)
             rows.append((f"GET {path}", role, times))
-        for action in ("accept", "decline"):
+        for action in actions:
             times = []
             for offer_id, username in pending_offers(settings, int(ids["street_id"]), requests):
                 auth_header = bearer(http, username, PASSWORD)
