@@ -2,11 +2,13 @@
 best (every eligible helper), and what the certificate costs in time.
 
     python bench/certify_bench.py                                   # town + pastoral, seeds 0-2
-    python bench/certify_bench.py --kinds town --seeds 0 --time-limit 15 --certify-s 5
+    python bench/certify_bench.py --kinds town --seeds 0 --time-limit 20 --certify-s 6
 
 ``town`` is the ``plentiful`` street, ``pastoral`` the pastoral one, both at 1,500 orders. Each run
 is a fresh process: ``solve`` with ``--time-limit`` on ``--workers`` workers and
-``certify_s=--certify-s`` (``matcher.certificate``). Figures go to the terminal and to
+``certify_s=--certify-s`` (``matcher.certificate``): the certificate's share comes out of the time
+limit (``matcher.certificate.budget``), part of it pricing visits into the candidate lists before
+CP-SAT (``widen``; ``--widen-share 0`` skips that). Figures go to the terminal and to
 ``bench/out/certify.csv``; the load average is read before and after each run. See bench/README.md.
 """
 
@@ -20,10 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from matcher import certificate
 from matcher import solve as solve_module
-from matcher.certificate import priced_candidates
 from matcher.generator import generate_street, preset
-from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.solve import solve
 from matcher.verify import verify
@@ -32,21 +33,20 @@ KINDS = {"town": "plentiful", "pastoral": "pastoral"}
 
 
 def run_one(
-    kind: str, seed: int, time_limit: float, certify_s: float, workers: int, priced: float = 0.0
+    kind: str, seed: int, time_limit: float, certify_s: float, workers: int, widen_share: float
 ) -> dict[str, Any]:
-    """One solve with its certificate on a freshly generated 1,500-order street. ``priced``:
-    seconds of pricing whose visits join the candidate lists before CP-SAT (an experiment)."""
+    """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
+    of the certificate's seconds price visits into the candidate lists before CP-SAT."""
     load_before = os.getloadavg()[0]
+    certificate.WIDEN_SHARE = widen_share
     added = [0]
-    if priced:
-        plain = solve_module.prepare
+    plain = certificate.widen
 
-        def prepare(problem: Problem, params: SolveParams) -> Any:
-            eligibility, contexts, greedy = plain(problem, params)
-            added[0] = priced_candidates(problem, params.weights, eligibility, contexts, priced)
-            return eligibility, contexts, greedy
+    def counted(*args: Any) -> int:
+        added[0] = plain(*args)
+        return added[0]
 
-        solve_module.prepare = prepare  # type: ignore[assignment]
+    solve_module.widen = counted  # type: ignore[assignment]
     problem = generate_street(preset(KINDS[kind], seed=seed, orders=1500))
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed, certify_s=certify_s)
     began = time.perf_counter()
@@ -60,7 +60,8 @@ def run_one(
         "helpers": len(problem.helpers),
         "time_limit_s": time_limit,
         "certify_s": certify_s,
-        "priced_visits": added[0],
+        "widen_share": widen_share,
+        "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
         "solve_s": round(result.runtime_s, 2),
@@ -98,20 +99,22 @@ def main() -> None:
     parser.add_argument("--kinds", default="town,pastoral")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--time-limit", type=float, default=20.0)
-    parser.add_argument("--certify-s", type=float, default=10.0)
+    parser.add_argument("--certify-s", type=float, default=certificate.CERTIFY_S)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--priced",
+        "--widen-share",
         type=float,
-        default=0.0,
-        help="seconds of pricing whose visits join the candidate lists before CP-SAT (experiment)",
+        default=certificate.WIDEN_SHARE,
+        help="share of --certify-s pricing visits into the candidate lists before CP-SAT",
     )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
     rows = []
     for kind in args.kinds.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
-            row = in_child(kind, seed, args.time_limit, args.certify_s, args.workers, args.priced)
+            row = in_child(
+                kind, seed, args.time_limit, args.certify_s, args.workers, args.widen_share
+            )
             rows.append(row)
             print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     out = Path(args.out)
