@@ -545,13 +545,14 @@ _widened: weakref.WeakKeyDictionary[Eligibility, tuple[list[OrderContext], _Pool
 
 def budget(params: SolveParams, orders: int) -> tuple[SolveParams, float]:
     """The solve's share of ``params.time_limit_s`` when a certificate is asked for, and the
-    seconds of pricing before it (``widen``): ``certify_s`` comes out of the time limit, so
-    solve and certificate together keep it. Half of it widens the candidate lists first, only on
-    streets solved as one model (``matcher.lns.LARGE_ORDERS``)."""
-    if not params.certify_s:
+    seconds of pricing before it (``widen``): ``certify_s`` (at most half the limit) comes out of
+    the time limit, so solve and certificate together keep it, and half of it widens the
+    candidate lists first. Streets solved by neighbourhoods (above ``matcher.lns.LARGE_ORDERS``)
+    keep their whole limit, certified after it as before: their search needs every second."""
+    if not params.certify_s or orders > LARGE_ORDERS:
         return params, 0.0
     share = min(params.certify_s, params.time_limit_s / 2)
     solve_params = params.model_copy(
         update={"time_limit_s": params.time_limit_s - share, "certify_s": share}
     )
-    return solve_params, (WIDEN_SHARE * share if orders <= LARGE_ORDERS else 0.0)
+    return solve_params, WIDEN_SHARE * share

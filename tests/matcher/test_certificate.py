@@ -148,12 +148,12 @@ def test_coverage_bound_is_above_the_brute_force_optimum(prob: Problem) -> None:
 def test_the_certificate_shares_the_time_limit() -> None:
     """With a certificate asked for, the solve keeps ``time_limit_s - certify_s`` and the
     certificate the rest (at most half the limit), half of it pricing before CP-SAT; large
-    streets (solved by neighbourhoods) get no pricing, and no certificate changes nothing."""
+    streets (solved by neighbourhoods) keep their limit, and no certificate changes nothing."""
     params = SolveParams(time_limit_s=20, certify_s=5)
     solve_params, widen_s = budget(params, 1500)
     assert (solve_params.time_limit_s, solve_params.certify_s, widen_s) == (15, 5, 2.5)
     assert budget(SolveParams(time_limit_s=4, certify_s=5), 10)[0].time_limit_s == 2
-    assert budget(params, LARGE_ORDERS + 1)[1] == 0
+    assert budget(params, LARGE_ORDERS + 1) == (params, 0)
     plain = SolveParams(time_limit_s=20)
     assert budget(plain, 1500) == (plain, 0)
 
