@@ -522,8 +522,9 @@ def widen(
     lp = _Lp(problem, contexts, weights, pool)
     half = began + time_limit_s / 2
     upper, _, _, _ = lp.coverage_bound(half, keep_last=True)
-    if upper is not None:  # a level the relaxation reached (the bound may add a correction)
-        level = math.floor(WIDEN_LEVEL * lp.last_value)
+    # The cost rounds only when time is left: their first solve is the slowest (a busy machine).
+    if upper is not None and time.perf_counter() < began + time_limit_s:
+        level = math.floor(WIDEN_LEVEL * lp.last_value)  # reached by the relaxation itself
         lp.cost_bound(level, began + time_limit_s, keep_last=True)
     added = 0
     for ctx in contexts:
