@@ -36,7 +36,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -90,9 +89,9 @@ def certify(
     began = time.perf_counter()
     coverage = sum(contexts[i].weight for i in plans)
     cost = _plan_cost(problem, contexts, plans, weights)
-    widened = _widened.pop(eligibility, None)
-    if widened is not None and widened[0] is contexts:
-        _, pool, lp = widened  # ``widen`` priced these lists: go on from there
+    widened = _widened.pop(id(eligibility), None)
+    if widened is not None and widened[0] is eligibility and widened[1] is contexts:
+        _, _, pool, lp = widened  # ``widen`` priced these lists: go on from there
     else:
         pool = _Pool(problem, weights, eligibility, contexts)
         lp = _Lp(problem, contexts, weights, pool)
@@ -533,15 +532,18 @@ def widen(
             ctx.candidates.append(pool.candidate(ctx, position))
         added += len(new)
         lp.listed[ctx.index] |= lp.inside[ctx.index]
-    _widened[eligibility] = (contexts, pool, lp)
+    _widened[id(eligibility)] = (eligibility, contexts, pool, lp)
+    while len(_widened) > WIDENED_KEPT:  # a solve that ended without a certificate
+        del _widened[next(iter(_widened))]
     log.debug("widened by %d visits in %.2f s", added, time.perf_counter() - began)
     return added
 
 
-# ``widen``'s relaxation, for the certificate of the solve it widened.
-_widened: weakref.WeakKeyDictionary[Eligibility, tuple[list[OrderContext], _Pool, _Lp]] = (
-    weakref.WeakKeyDictionary()
-)
+# ``widen``'s relaxations, for the certificates of the solves they widened (by the eligibility's
+# id; the certificate takes its own out). At most ``WIDENED_KEPT``, oldest dropped first: a solve
+# that ends without a certificate (no plan found) leaves its relaxation behind.
+WIDENED_KEPT = 4
+_widened: dict[int, tuple[Eligibility, list[OrderContext], _Pool, _Lp]] = {}
 
 
 def budget(params: SolveParams, orders: int) -> tuple[SolveParams, float]:

@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
 from matcher.candidates import build_contexts
-from matcher.certificate import _Lp, _Pool, _widened, budget, certify, widen
+from matcher.certificate import (
+    WIDENED_KEPT,
+    _Lp,
+    _Pool,
+    _widened,
+    budget,
+    certify,
+    widen,
+)
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
 from matcher.cpsat.solver import add_hard_rules
 from matcher.cpsat.variables import make_variables
@@ -172,11 +180,24 @@ def test_widened_visits_are_eligible_and_new(seed: int) -> None:
         assert helpers[: len(old)] == old
         assert len(set(helpers)) == len(helpers)
         assert set(helpers[len(old) :]) <= set(eligibility.ranked(ctx)[0].tolist())
-    lp = _widened[eligibility][2]
+    lp = _widened[id(eligibility)][3]
     assert lp.column_count == sum(len(c.candidates) for c in contexts)
     certificate = certify(problem, NARROW.weights, eligibility, contexts, {}, None, 5)
-    assert eligibility not in _widened  # taken over by the certificate
+    assert id(eligibility) not in _widened  # taken over by the certificate
     assert certificate.columns >= lp.column_count
+
+
+def test_relaxations_left_behind_are_dropped() -> None:
+    """Solves that end without a certificate leave at most ``WIDENED_KEPT`` relaxations."""
+    problem = generate_street(preset("tiny", seed=0))
+    kept = []
+    for _ in range(WIDENED_KEPT + 2):
+        eligibility, contexts, _ = prepare(problem, NARROW)
+        widen(problem, NARROW.weights, eligibility, contexts, 1)
+        kept.append(eligibility)
+    assert len(_widened) <= WIDENED_KEPT
+    assert id(kept[-1]) in _widened
+    _widened.clear()
 
 
 def test_priced_visits_join_their_cliques() -> None:
