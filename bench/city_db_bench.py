@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 from argon2 import PasswordHasher
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -274,6 +274,7 @@ def city_nightly(
     date = nightly_date(sessions, settings)
     streets = every_street(sessions)[: args.streets]
     spent: dict[str, list[float]] = defaultdict(list)
+    statements = StatementCount(sessions)
     originals = (nightly.read_snapshot, nightly._write, fanout.StreetSolver.__call__)
 
     def timing(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -287,7 +288,7 @@ def city_nightly(
         return timed
 
     nightly.read_snapshot = timing("read", originals[0])  # type: ignore[assignment]
-    nightly._write = timing("write", originals[1])  # type: ignore[assignment]
+    nightly._write = timing("write", statements.counting(originals[1]))  # type: ignore[assignment]
     fanout.StreetSolver.__call__ = timing("solve", originals[2])  # type: ignore[method-assign]
     print(f"city nightly for {date}: load average {os.getloadavg()}", flush=True)
     try:
@@ -329,7 +330,46 @@ def city_nightly(
             f"  {name}: sum {sum(times):.1f} s over {len(times)} streets, "
             f"median {statistics.median(times):.2f} s, max {max(times):.2f} s"
         )
+    for count, in_db in statements.writes:
+        print(f"  write: {count:,} SQL statements, {in_db:.1f} s in the database")
     print(f"load average after the nightly: {os.getloadavg()}", flush=True)
+
+
+class StatementCount:
+    """The SQL statements a street's write sends (an engine event hook: one per cursor
+    execution, an executemany's batch counting once) and the time they take in the driver."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.engine = sessions.kw["bind"]
+        self.writes: list[tuple[int, float]] = []
+        self.active = False
+        self.count, self.in_db, self.began = 0, 0.0, 0.0
+        self.slowest: list[tuple[float, str]] = []
+        event.listen(self.engine, "before_cursor_execute", self.before)
+        event.listen(self.engine, "after_cursor_execute", self.after)
+
+    def before(self, *_args: Any) -> None:
+        self.began = time.perf_counter()
+
+    def after(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.active:
+            self.count += 1
+            took = time.perf_counter() - self.began
+            self.in_db += took
+            self.slowest.append((took, " ".join(statement.split())[:90]))
+
+    def counting(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*a: Any, **k: Any) -> Any:
+            self.active, self.count, self.in_db, self.slowest = True, 0, 0.0, []
+            try:
+                return function(*a, **k)
+            finally:
+                self.active = False
+                self.writes.append((self.count, self.in_db))
+                for took, statement in sorted(self.slowest, reverse=True)[:5]:
+                    print(f"    {took:.2f} s {statement}", flush=True)
+
+        return counted
 
 
 def nightly_date(sessions: sessionmaker[Session], settings: Settings) -> dt.date:
