@@ -68,11 +68,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 RAY_GROUP = "ray"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which names each item after its group
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (a stable sort: otherwise the collection order is kept); the tests that
-    use Ray (``ray_local``) in one xdist group, so that under ``--dist loadgroup`` (make test)
-    one test process runs them one after another: one Ray instance per run, not one per
-    process, each left idle beside the other tests."""
+    """Slow tests first (a stable sort: otherwise the collection order is kept). The tests that
+    use Ray (``ray_local``) are marked ``xdist_group("ray")``, for ``--dist loadgroup`` to run
+    them in one test process; but pytest-xdist 3.8 cannot group under pytest 9.2 (it renames
+    the item's ``_nodeid``, which pytest 9 no longer reads), so make test keeps ``-n 2``."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:
         if "ray_local" in getattr(item, "fixturenames", ()):
