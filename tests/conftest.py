@@ -13,6 +13,7 @@ import tempfile
 import uuid
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 # Matching solves at the tests' own priority, in this process and in every server or CLI process a
 # test starts (they inherit the environment). In production the nightly solve is niced and under
@@ -70,14 +71,19 @@ RAY_GROUP = "ray"
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's, which names each item after its group
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (a stable sort: otherwise the collection order is kept). The tests that
-    use Ray (``ray_local``) are marked ``xdist_group("ray")``, for ``--dist loadgroup`` to run
-    them in one test process; but pytest-xdist 3.8 cannot group under pytest 9.2 (it renames
-    the item's ``_nodeid``, which pytest 9 no longer reads), so make test keeps ``-n 2``."""
+    """Slow tests first (a stable sort: otherwise the collection order is kept); the tests that
+    use Ray (``ray_local``) in one xdist group, so that under ``--dist loadgroup`` (make test)
+    one test process runs them one after another: one Ray instance per run, not one per
+    process, each left idle beside the other tests."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    grouping = getattr(items[0].config.option, "loadgroup", False) if items else False
     for item in items:
         if "ray_local" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
+            if grouping and "@" not in item.nodeid:
+                # pytest-xdist 3.8 names the item after its group by setting ``_nodeid``, which
+                # pytest 9 no longer reads (the id is ``_id``): name it here, as xdist means to.
+                item._id = coerce_node_id(f"{item.nodeid}@{RAY_GROUP}")  # type: ignore[attr-defined]
 
 
 _RAY_STARTED = pytest.StashKey[bool]()
