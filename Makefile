@@ -32,8 +32,11 @@ demo: $(VENV)/.installed fonts
 # PYTHONDONTWRITEBYTECODE is emptied for the tests: pytest then keeps its assertion-rewritten
 # modules (hypothesis', schemathesis' and ours) in __pycache__ instead of rewriting them in every
 # worker on every run (about 4 s per process). Each test has a time limit (pytest-timeout).
+# --dist loadgroup: the Ray tests run in one test process (tests/conftest.py, RAY_GROUP), every
+# other test goes to whichever process is free, one at a time, slow ones first.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist loadgroup
 test: $(VENV)/.installed-dev browser fonts
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2
+	$(PYTEST)
 
 # Debian's Chromium for tests/e2e (installed via apt when run as root); see .ci/chromium. Without
 # it the browser tests skip (or fail under QUNBANG_REQUIRE_BROWSER=1), so a miss is not fatal here.
@@ -51,7 +54,7 @@ pg:
 
 test-pg: $(VENV)/.installed-dev browser fonts
 	QUNBANG_TEST_PG_URL=$$(.ci/pg up) && export QUNBANG_TEST_PG_URL && \
-	QUNBANG_REQUIRE_PG=1 PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2
+	QUNBANG_REQUIRE_PG=1 $(PYTEST)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check matcher api seeds tests bench

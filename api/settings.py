@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # ... and under Linux's SCHED_IDLE policy: only CPU time nothing else wants (a woken request
     # thread takes the CPU from it at once); the solve's time limit is wall time.
     nightly_idle: bool = True
+    # CP-SAT workers (threads) of a street's nightly solve. Two use both cores of a small server;
+    # one leaves a core to the service while another street is matched during the day.
+    nightly_workers: int = Field(default=2, ge=1, le=64)
     # A re-run keeps every pending member where they are unless re-planning them too covers at
     # least this many more plain orders' worth of priority-weighted demand (see README).
     rerun_margin_orders: float = Field(default=1.0, ge=0)

@@ -34,6 +34,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from typing import Any
 
 import httpx
 from argon2 import PasswordHasher
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,6 +110,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--no-nightly", action="store_true", help="time the pages only")
     parser.add_argument("--nightly-only", action="store_true", help="time the nightly only")
+    parser.add_argument("--server-log", type=Path, help="the server's output goes here")
+    parser.add_argument(
+        "--only", metavar="PATTERN", help="time only the pages/routes whose path matches (a regex)"
+    )
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}", flush=True)
     kept = args.keep is not None and report_bench.kept_pg(args)
@@ -274,6 +279,7 @@ def city_nightly(
     date = nightly_date(sessions, settings)
     streets = every_street(sessions)[: args.streets]
     spent: dict[str, list[float]] = defaultdict(list)
+    statements = StatementCount(sessions)
     originals = (nightly.read_snapshot, nightly._write, fanout.StreetSolver.__call__)
 
     def timing(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -287,7 +293,7 @@ def city_nightly(
         return timed
 
     nightly.read_snapshot = timing("read", originals[0])  # type: ignore[assignment]
-    nightly._write = timing("write", originals[1])  # type: ignore[assignment]
+    nightly._write = timing("write", statements.counting(originals[1]))  # type: ignore[assignment]
     fanout.StreetSolver.__call__ = timing("solve", originals[2])  # type: ignore[method-assign]
     print(f"city nightly for {date}: load average {os.getloadavg()}", flush=True)
     try:
@@ -329,7 +335,46 @@ def city_nightly(
             f"  {name}: sum {sum(times):.1f} s over {len(times)} streets, "
             f"median {statistics.median(times):.2f} s, max {max(times):.2f} s"
         )
+    for count, in_db in statements.writes:
+        print(f"  write: {count:,} SQL statements, {in_db:.1f} s in the database")
     print(f"load average after the nightly: {os.getloadavg()}", flush=True)
+
+
+class StatementCount:
+    """The SQL statements a street's write sends (an engine event hook: one per cursor
+    execution, an executemany's batch counting once) and the time they take in the driver."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.engine = sessions.kw["bind"]
+        self.writes: list[tuple[int, float]] = []
+        self.active = False
+        self.count, self.in_db, self.began = 0, 0.0, 0.0
+        self.slowest: list[tuple[float, str]] = []
+        event.listen(self.engine, "before_cursor_execute", self.before)
+        event.listen(self.engine, "after_cursor_execute", self.after)
+
+    def before(self, *_args: Any) -> None:
+        self.began = time.perf_counter()
+
+    def after(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.active:
+            self.count += 1
+            took = time.perf_counter() - self.began
+            self.in_db += took
+            self.slowest.append((took, " ".join(statement.split())[:90]))
+
+    def counting(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*a: Any, **k: Any) -> Any:
+            self.active, self.count, self.in_db, self.slowest = True, 0, 0.0, []
+            try:
+                return function(*a, **k)
+            finally:
+                self.active = False
+                self.writes.append((self.count, self.in_db))
+                for took, statement in sorted(self.slowest, reverse=True)[:5]:
+                    print(f"    {took:.2f} s {statement}", flush=True)
+
+        return counted
 
 
 def nightly_date(sessions: sessionmaker[Session], settings: Settings) -> dt.date:
@@ -452,9 +497,11 @@ def accounts(
 
 
 @contextmanager
-def server(settings: Settings, port: int, workers: int = 2) -> Iterator[str]:
-    """``qunbang serve`` of this worktree's code on 127.0.0.1:``port``."""
-    process = start_server(settings, port, workers)
+def server(
+    settings: Settings, port: int, workers: int = 2, log: Path | None = None
+) -> Iterator[str]:
+    """``qunbang serve`` of this worktree's code on 127.0.0.1:``port`` (its output to ``log``)."""
+    process = start_server(settings, port, workers, log)
     base = f"http://127.0.0.1:{port}"
     try:
         yield base
@@ -474,9 +521,9 @@ def measure(
     args: argparse.Namespace,
 ) -> None:
     print(f"pages and routes: load average {os.getloadavg()}", flush=True)
-    with server(settings, args.port) as base:
-        rows = pages(base, logins, ids, args.requests)
-        rows += api_routes(base, settings, ids, logins, args.requests)
+    with server(settings, args.port, log=args.server_log) as base:
+        rows = pages(base, logins, ids, args.requests, args.only)
+        rows += api_routes(base, settings, ids, logins, args.requests, args.only)
     print(f"{'page or route':62} {'as':10} {'p50':>7} {'p95':>7} {'max':>7}")
     for path, role, times in sorted(rows, key=lambda r: -pages_bench.percentile(r[2], 95)):
         p95 = pages_bench.percentile(times, 95)
@@ -485,6 +532,9 @@ def measure(
             f"{path[:62]:62} {role:10} {statistics.median(times):7.1f} {p95:7.1f} "
             f"{max(times):7.1f}{mark}"
         )
+    if not rows:
+        print("no page or route matched")
+        return
     worst = max(pages_bench.percentile(t, 95) for _, _, t in rows)
     over = sum(pages_bench.percentile(t, 95) >= TARGET_MS for _, _, t in rows)
     print(f"{len(rows)} pages and routes; worst p95 {worst:.1f} ms; {over} over {TARGET_MS:.0f}")
@@ -492,7 +542,11 @@ def measure(
 
 
 def pages(
-    base: str, logins: dict[str, tuple[str, str]], ids: dict[str, str], requests: int
+    base: str,
+    logins: dict[str, tuple[str, str]],
+    ids: dict[str, str],
+    requests: int,
+    only: str | None = None,
 ) -> list[tuple[str, str, list[float]]]:
     """``pages_bench.measure``'s pages (every GET page, as its user), with a time limit: a page
     whose second fetch (after the untimed first) takes over ``SLOW_S`` is timed by it alone."""
@@ -508,6 +562,8 @@ def pages(
     run_day = f"/s/?date={ids['date']}"
     plan += [(run_day, "staff"), (run_day, "community"), ("/s/", "community")]
     plan.append((f"/g/order?resident_id={ids['resident_id']}", "gridworker"))
+    if only is not None:
+        plan = [(path, role) for path, role in plan if re.search(only, path)]
     clients = {role: pages_bench.client(base, logins.get(role)) for role in {r for _, r in plan}}
     rows = []
     try:
@@ -519,6 +575,9 @@ def pages(
             except httpx.TimeoutException:
                 print(f"{path} as {role}: over {TIMEOUT_S:.0f} s", flush=True)
                 rows.append((f"{path} (timed out)", role, [TIMEOUT_S * 1000]))
+                continue
+            except httpx.TransportError as failure:  # e.g. a worker gone: say which page
+                print(f"{path} as {role}: {failure!r}", flush=True)
                 continue
             if first.status_code >= 400:
                 print(f"skipped {path} as {role}: {first.status_code}", flush=True)
@@ -552,6 +611,7 @@ def api_routes(
     ids: dict[str, str],
     logins: dict[str, tuple[str, str]],
     requests: int,
+    only: str | None = None,
 ) -> list[tuple[str, str, list[float]]]:
     """The main API routes: GETs ``requests`` times after one untimed call; accept and decline
     once each on ``requests`` different pending offers of the night (each as its helper)."""
@@ -577,6 +637,10 @@ def api_routes(
         ("/me/points", "volunteer"),
         (f"/orders?resident_id={ids['resident_id']}", "resident"),
     ]
+    actions: tuple[str, ...] = ("accept", "decline")
+    if only is not None:
+        gets = [(path, role) for path, role in gets if re.search(only, f"GET {path}")]
+        actions = tuple(a for a in actions if re.search(only, f"POST /me/offers/{{id}}/{a}"))
     rows: list[tuple[str, str, list[float]]] = []
     with httpx.Client(base_url=base, timeout=120) as http:
         headers = {role: bearer(http, *logins[role]) for role in {r for _, r in gets}}
@@ -598,7 +662,7 @@ def api_routes(
                 times.append((time.perf_counter() - began) * 1000)
                 assert answer.status_code == first.status_code, (path, answer.status_code)
             rows.append((f"GET {path}", role, times))
-        for action in ("accept", "decline"):
+        for action in actions:
             times = []
             for offer_id, username in pending_offers(settings, int(ids["street_id"]), requests):
                 auth_header = bearer(http, username, PASSWORD)

@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -110,7 +111,7 @@ def main() -> None:
                 asyncio.run(phase("other street's nightly running", base, tokens, args.clients,
                                   args.actions, args.pause, nightly))  # fmt: skip
             finally:
-                nightly.wait(timeout=600)
+                nightly.wait()
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -242,14 +243,58 @@ def service_level(settings: Settings, n: int, warmup: int, profile: Path | None)
               f"round trips {statistics.median(trips):g} (max {max(trips)}){new}")  # fmt: skip
 
 
-def start_other_nightly(settings: Settings) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url)
-    env["QUNBANG_NIGHTLY_TIME_LIMIT_S"] = str(settings.nightly_time_limit_s)
-    qunbang = Path(sys.executable).with_name("qunbang")
-    command = [str(qunbang), "nightly", "--street", "east", "--date", DATE.isoformat()]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+class Nightly:
+    """The other street's ``qunbang nightly`` (a separate process) and when its log said it
+    started, finished solving and was done (wall-clock seconds), to tell the answers sent while
+    it read and solved from those sent while it wrote and those sent after it."""
+
+    def __init__(self, settings: Settings) -> None:
+        env = dict(os.environ, QUNBANG_DATABASE_URL=settings.database_url)
+        env["QUNBANG_NIGHTLY_TIME_LIMIT_S"] = str(settings.nightly_time_limit_s)
+        # ``qunbang nightly`` with its log at INFO (the CLI's default is WARNING)
+        cli = (
+            "import logging, sys; logging.basicConfig(level=logging.INFO); "
+            "from api.cli.main import run; sys.argv[0] = 'qunbang'; run()"
+        )
+        command = [sys.executable, "-c", cli, "nightly", "--street", "east", "--date", str(DATE)]
+        self.marks: dict[str, float] = {"launched": time.time()}
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            for mark, words in (("started", " started for street"), ("solved", "; writing"),
+                                ("done", " done (solved in")):  # fmt: skip
+                if words in line:
+                    self.marks.setdefault(mark, time.time())
+
+    def wait(self) -> None:
+        self.process.wait(timeout=600)
+        self.reader.join(timeout=10)
+        self.marks.setdefault("exited", time.time())
+
+    def window(self, sent: float) -> str:
+        """Which part of the nightly's life an answer sent at ``sent`` fell in."""
+        marks = self.marks
+        if sent < marks.get("started", marks["launched"]):
+            return "before it read"
+        if sent < marks.get("solved", float("inf")):
+            return "while it read and solved"
+        if sent < marks.get("done", float("inf")):
+            return "while it wrote"
+        if sent < marks.get("exited", float("inf")):
+            return "its deferred re-matches"
+        return "after it ended"
+
+
+def start_other_nightly(settings: Settings) -> Nightly:
+    nightly = Nightly(settings)
     time.sleep(3)  # let it get past seeding the run record and into its read and solve
-    return process
+    return nightly
 
 
 async def phase(
@@ -259,11 +304,12 @@ async def phase(
     clients: int,
     actions: int,
     pause: float,
-    nightly: subprocess.Popen[bytes] | None = None,
+    nightly: Nightly | None = None,
 ) -> None:
     """``clients`` helpers answering at once until ``actions`` answers were sent, each waiting
     ``pause`` seconds (from a random phase) between answers; 0 = flat out."""
     latency: dict[str, list[float]] = {"accept": [], "decline": []}
+    sent: list[tuple[float, str, float]] = []  # (wall-clock time sent, action, seconds)
     errors: list[int] = []
     replaced = 0
     rng = random.Random(len(name))
@@ -290,11 +336,12 @@ async def phase(
                 left -= 1
                 kind = rng.choice(("accept", "decline"))
                 path = f"/me/offers/{rng.choice(pending)['id']}/{kind}"
-                began = time.perf_counter()
+                began, at = time.perf_counter(), time.time()
                 body = {"reason": "bench"} if kind == "decline" else None
                 async with client.post(path, json=body, headers=headers) as response:
                     answer = await response.json()
                     latency[kind].append(time.perf_counter() - began)
+                    sent.append((at, kind, latency[kind][-1]))
                     if response.status != 200:
                         errors.append(response.status)
                     elif kind == "decline":
@@ -307,11 +354,25 @@ async def phase(
         wall = time.perf_counter() - began
     during = ""
     if nightly is not None:
-        during = " (nightly still running at the end)" if nightly.poll() is None else ""
+        during = " (nightly still running at the end)" if nightly.process.poll() is None else ""
     print(f"\n{name}: {actions - left} answers in {wall:.1f} s{during}; non-200: {errors}")
     print(f"  accept:            {percentiles(latency['accept'])}")
     print(f"  decline→new offer: {percentiles(latency['decline'])} "
           f"({replaced} replaced)")  # fmt: skip
+    if nightly is not None:
+        nightly.wait()
+        marks = nightly.marks
+        first = marks["launched"]
+        print("  the nightly: " + ", ".join(f"{k} at {v - first:.1f} s" for k, v in marks.items()))
+        windows: dict[str, dict[str, list[float]]] = {}
+        for at, kind, seconds in sent:
+            windows.setdefault(nightly.window(at), {"accept": [], "decline": []})[kind].append(
+                seconds
+            )
+        for window, by_kind in windows.items():
+            print(f"  {window}:")
+            print(f"    accept:            {percentiles(by_kind['accept'])}")
+            print(f"    decline→new offer: {percentiles(by_kind['decline'])}")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ class Eligibility:
         self._radius = np.array([h.radius_km for h in helpers], dtype=float)
         self._skill_masks: dict[str, np.ndarray] = {}
         self._lead_masks: dict[str, np.ndarray] = {}
+        self._taker_masks: dict[str, np.ndarray] = {}
         self._blocked_by: dict[str, list[int]] = {}
         for i, helper in enumerate(helpers):
             for resident in helper.blocked_residents:
@@ -131,6 +132,15 @@ class Eligibility:
                 mask = np.asarray(self._skills[:, columns].all(axis=1))
             mask.flags.writeable = False
             self._skill_masks[item.code] = mask
+        return mask
+
+    def _skilled_takers(self, item: ServiceItem) -> np.ndarray:
+        """``skill_mask(item) & takes orders`` (computed once per item; read-only)."""
+        mask = self._taker_masks.get(item.code)
+        if mask is None:
+            mask = self.skill_mask(item) & self._takes_orders
+            mask.flags.writeable = False
+            self._taker_masks[item.code] = mask
         return mask
 
     def lead_mask(self, item: ServiceItem) -> np.ndarray:
@@ -174,15 +184,24 @@ class Eligibility:
             self._speakers[language] = mask
         return mask
 
-    def near(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def near(
+        self, ctx: OrderContext, among: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Helpers (ascending index) the order is within reach of, with round-trip km and
         minutes: ``reach_mask`` over every helper, computed only for helpers near the order
-        (``TravelTable.near``)."""
-        indices, km_rt, minutes = self.travel.near(ctx.order, ctx.item.max_distance_km)
-        keep = self.reach_mask_at(ctx, indices, km_rt)
-        indices, km_rt, minutes = indices[keep], km_rt[keep], minutes[keep]
+        (``TravelTable.near``) and, given ``among`` (a mask over every helper), only for those
+        (a cheap mask test first saves the distances of helpers the caller would drop)."""
+        indices, km_rt, minutes = self._reachable(ctx, among)
         ascending = np.argsort(indices, kind="stable")
         return indices[ascending], km_rt[ascending], minutes[ascending]
+
+    def _reachable(
+        self, ctx: OrderContext, among: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``near`` in no particular order."""
+        indices, km_rt, minutes = self.travel.near(ctx.order, ctx.item.max_distance_km, among)
+        keep = self.reach_mask_at(ctx, indices, km_rt)
+        return indices[keep], km_rt[keep], minutes[keep]
 
     def reach_mask_at(
         self, ctx: OrderContext, indices: np.ndarray, km_rt: np.ndarray
@@ -248,13 +267,12 @@ class Eligibility:
     def _rank(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Only helpers near the order are looked at (``near``); the tests below are the funnel's,
         # so the result equals the same tests over every helper (tests/matcher/test_near.py).
-        indices, km_rt, minutes = self.near(ctx)
-        keep = self.skill_mask(ctx.item)[indices] & self._takes_orders[indices]
-        keep &= ctx.duration + minutes <= self._room[indices]
+        indices, km_rt, minutes = self._reachable(ctx, self._skilled_takers(ctx.item))
+        keep = ctx.duration + minutes <= self._room[indices]
         if ctx.start_range is not None and keep.any():
             keep[keep] = self.fits_window(ctx, indices[keep], minutes[keep])
         indices, km_rt, minutes = indices[keep], km_rt[keep], minutes[keep]
-        nearest = np.argsort(km_rt, kind="stable")
+        nearest = np.lexsort((indices, km_rt))  # by km, ties by index (as ``near`` orders them)
         return indices[nearest], km_rt[nearest], minutes[nearest]
 
     def fits_window(
@@ -387,9 +405,7 @@ def funnel_reason(eligibility: Eligibility, ctx: OrderContext) -> Reason:
     skilled = eligibility.skill_mask(ctx.item)
     if not eligibility.team_possible_among(ctx, skilled):
         return Reason.NO_SKILL
-    indices, _, minutes = eligibility.near(ctx)
-    keep = skilled[indices]
-    indices, minutes = indices[keep], minutes[keep]
+    indices, _, minutes = eligibility.near(ctx, skilled)
     reachable = np.zeros(len(skilled), dtype=bool)
     reachable[indices] = True
     if not eligibility.team_possible_among(ctx, reachable):

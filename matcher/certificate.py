@@ -14,14 +14,21 @@ Two bounds, each valid whichever eligible helpers a plan uses:
 
 The relaxation (``_Lp``) has, per order, a covered share and a share per helper visit, team rows,
 lead-skill and language rows, pins; per helper, the day's order and minute limits, the load
-penalty (exact in the relaxation, as in CP-SAT), and at-most-one rows over the candidate visits a
-helper can never do together. Start times and overlaps of visits outside the candidate lists are
-dropped: a relaxation, never a tightening. It starts on the candidate lists; helper visits outside
-them are priced against its duals (reduced cost, vectorised over every eligible helper) and the
-ones that could improve it are added, round after round (column generation). Should the time run
-out first, the bound stays valid: the visits not yet added can improve it by at most team size
-times the best reduced cost per order, or the day's order limit times the best one per helper,
-whichever sum is less (the Lagrangian correction).
+penalty (exact in the relaxation, as in CP-SAT), and at-most-one rows over the visits in it a
+helper can never do together. Start times are dropped: a relaxation, never a tightening. It starts
+on the candidate lists; helper visits outside them are priced against its duals (reduced cost,
+vectorised over every eligible helper) and the ones that could improve it are added, round after
+round (column generation), each joining the at-most-one rows of its helper (pricing ignores those
+rows, which only makes a visit look more useful than it is: the bound stays valid). Should the
+time run out first, the bound stays valid: the visits not yet added can improve it by at most team
+size times the best reduced cost per order, or the day's order limit times the best one per
+helper, whichever sum is less (the Lagrangian correction).
+
+Time (``budget``): ``SolveParams.certify_s`` comes out of the solve's time limit, so solve and
+certificate together keep it. Before CP-SAT, ``widen`` spends half of it pricing the relaxation
+(coverage, then cost) and adds the visits it brought in to the candidate lists (column generation
+into CP-SAT: the plan can use the helpers the full problem would); after the solve, ``certify``
+goes on from that relaxation at the plan's coverage.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -38,8 +45,9 @@ from ortools.linear_solver import pywraplp
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
-from matcher.params import ObjectiveWeights
+from matcher.params import ObjectiveWeights, SolveParams
 from matcher.result import BoundMethod, PlanCertificate, Stage, Status
 from matcher.travel import Leg
 from matcher.weights import continuity_units
@@ -51,9 +59,13 @@ Plan = tuple[list[int], int | None]  # helper indices, start (as ``matcher.cpsat
 ADD_PER_ORDER = 2
 MAX_ROUNDS = 12
 EPS = 1e-6
-# Seconds the nightly run and scenario runs give the certificate after the solve: on 1,500-order
-# streets the pricing rounds settle within it (bench/README.md, "Certified plans").
+# Seconds of the time limit the nightly run and scenario runs give the certificate (pricing before
+# the solve and the bounds after it; bench/README.md, "Certified plans").
 CERTIFY_S = 5.0
+# Of ``certify_s``, the share that prices visits into the candidate lists before the solve
+# (``widen``), and the coverage level (of the relaxation's bound) the cost pricing aims at.
+WIDEN_SHARE = 0.5
+WIDEN_LEVEL = 0.99
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -77,12 +89,16 @@ def certify(
     began = time.perf_counter()
     coverage = sum(contexts[i].weight for i in plans)
     cost = _plan_cost(problem, contexts, plans, weights)
-    pool = _Pool(problem, weights, eligibility, contexts)
+    widened = _widened.pop(id(eligibility), None)
+    if widened is not None and widened[0] is eligibility and widened[1] is contexts:
+        _, _, pool, lp = widened  # ``widen`` priced these lists: go on from there
+    else:
+        pool = _Pool(problem, weights, eligibility, contexts)
+        lp = _Lp(problem, contexts, weights, pool)
     coverable = sum(ctx.weight for ctx in contexts if pool.team_possible(ctx))
 
     # Half the time for the coverage rounds, the rest for the cost rounds (each stage solves at
     # least once): the cost stage's first solve, with a new objective, takes the longest.
-    lp = _Lp(problem, contexts, weights, pool)
     upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
     if upper is not None and math.floor(upper + EPS) < coverage_bound:
@@ -249,10 +265,15 @@ class _Lp:
         self.extras: dict[int, list[pywraplp.Variable]] = {}
         self.assign: dict[tuple[int, int], tuple[pywraplp.Variable, int]] = {}  # -> var, cost
         self.column_count = 0
+        self.clique_rows = 0
         self.minimising = False
         # per order: which of its eligible helpers (pool positions) have a column, which are
         # on its candidate list
         self.inside = [np.zeros(len(e.helpers), dtype=bool) for e in pool.orders]
+        # The relaxation's own visit lists: the candidates, then the visits pricing adds (the
+        # clique rows are over these, ``_cliques``).
+        self.lists = [replace(ctx, candidates=list(ctx.candidates)) for ctx in contexts]
+        self.visits: dict[int, list[tuple[int, int]]] = {}  # helper -> (order, list position)
         self.listed = [
             np.isin(e.helpers, [c.helper for c in ctx.candidates])
             for e, ctx in zip(pool.orders, contexts, strict=True)
@@ -260,12 +281,14 @@ class _Lp:
         for o, listed in enumerate(self.listed):
             self.inside[o] |= listed
         for ctx in contexts:
-            for candidate in ctx.candidates:
+            for k, candidate in enumerate(ctx.candidates):
                 var = self._add_column(ctx, candidate, candidate.helper in ctx.pinned)
                 self.assign[(ctx.index, candidate.helper)] = var
-        self._cliques()
+                self.visits.setdefault(candidate.helper, []).append((ctx.index, k))
+        self._cliques(self.visits)
         self.coverage = s.Sum([ctx.weight * self.covered[ctx.index] for ctx in contexts])
         self.level_row: pywraplp.Constraint | None = None
+        self.last_value = 0.0  # the relaxation's value at its last solve (no correction)
 
     def _helper_rows(self, helper: int) -> None:
         s, person = self.solver, self.problem.helpers[helper]
@@ -308,20 +331,24 @@ class _Lp:
             self.solver.Objective().SetCoefficient(var, cost)
         return var, cost
 
-    def _cliques(self) -> None:
-        """At most one of the candidate visits a helper can never do together."""
-        s = self.solver
-        load: dict[int, list[tuple[int, int]]] = {}
-        for ctx in self.contexts:
-            for k, candidate in enumerate(ctx.candidates):
-                load.setdefault(candidate.helper, []).append((ctx.index, k))
-        for helper, visits in load.items():
-            for clique in conflict_cliques(self.problem, self.contexts, helper, visits):
+    def _cliques(
+        self,
+        visits: Mapping[int, list[tuple[int, int]]],
+        new: frozenset[tuple[int, int]] = frozenset(),
+    ) -> None:
+        """At most one of the visits a helper can never do together (``visits``: per helper, the
+        visits to cover; with ``new``, only the cliques holding one of those visits are added,
+        the others being rows already). Valid for every plan, so they tighten the relaxation
+        without cutting off any plan; a visit priced in later joins its cliques here."""
+        for helper, pairs in visits.items():
+            for clique in conflict_cliques(self.problem, self.lists, helper, pairs):
+                if new and not any(visit in new for visit in clique):
+                    continue
                 columns = [
-                    (self.assign[(o, self.contexts[o].candidates[k].helper)][0], 1)
-                    for o, k in clique
+                    (self.assign[(o, self.lists[o].candidates[k].helper)][0], 1) for o, k in clique
                 ]
-                _row(s, -s.infinity(), 1, columns)
+                _row(self.solver, -self.solver.infinity(), 1, columns)
+                self.clique_rows += 1
 
     # ------------------------------------------------------------------------- pricing
 
@@ -381,7 +408,7 @@ class _Lp:
         return chosen, min(correction, per_helper), best_out  # best_out +-inf: none outside
 
     def _grow(
-        self, maximise: bool, deadline: float, scale: float
+        self, maximise: bool, deadline: float, scale: float, keep_last: bool = False
     ) -> tuple[float | None, int, bool, float]:
         """Solve, price, add improving visits, repeat; returns (bound, rounds, converged,
         best_out), the bound including the correction for visits never added."""
@@ -389,7 +416,7 @@ class _Lp:
         while True:
             if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
                 return None, rounds, False, 0.0
-            value = self.solver.Objective().Value()
+            value = self.last_value = self.solver.Objective().Value()
             chosen, correction, best_out = self._price(with_cost=not maximise)
             rounds += 1
             log.debug(
@@ -403,23 +430,44 @@ class _Lp:
             if not chosen:
                 return value / scale, rounds, True, best_out / scale
             if rounds >= MAX_ROUNDS or time.perf_counter() > deadline:
+                if keep_last:  # the last round's visits join, unsolved (``widen``)
+                    self.add_visits(chosen)
                 bound = value + correction if maximise else value - correction
                 return bound / scale, rounds, False, best_out / scale
-            for o, position in chosen:
-                ctx = self.contexts[o]
-                candidate = self.pool.candidate(ctx, position)
-                self.assign[(o, candidate.helper)] = self._add_column(ctx, candidate)
-                self.inside[o][position] = True
+            self.add_visits(chosen)
 
-    def coverage_bound(self, deadline: float) -> tuple[float | None, int, bool, float]:
-        self.solver.Maximize(self.coverage)
-        return self._grow(True, deadline, 1.0)
+    def add_visits(self, chosen: list[tuple[int, int]]) -> None:
+        """Columns for these (order, pool position) visits, and the clique rows they join."""
+        new: set[tuple[int, int]] = set()
+        for o, position in chosen:
+            ctx = self.contexts[o]
+            candidate = self.pool.candidate(ctx, position)
+            self.assign[(o, candidate.helper)] = self._add_column(ctx, candidate)
+            self.inside[o][position] = True
+            visit = (o, len(self.lists[o].candidates))
+            self.lists[o].candidates.append(candidate)
+            self.visits.setdefault(candidate.helper, []).append(visit)
+            new.add(visit)
+        touched = {self.lists[o].candidates[k].helper for o, k in new}
+        self._cliques({h: self.visits[h] for h in touched}, frozenset(new))
+
+    def coverage_bound(
+        self, deadline: float, keep_last: bool = False
+    ) -> tuple[float | None, int, bool, float]:
+        if self.level_row is not None:
+            self.level_row.SetLb(-self.solver.infinity())
+        self.minimising = False
+        self.solver.Maximize(self.coverage)  # clears the cost objective, if any
+        return self._grow(True, deadline, 1.0, keep_last)
 
     def cost_bound(
-        self, coverage_level: int, deadline: float
+        self, coverage_level: int, deadline: float, keep_last: bool = False
     ) -> tuple[float | None, int, bool, float]:
         s = self.solver
-        s.Add(self.coverage >= coverage_level - EPS)
+        if self.level_row is None:
+            terms = [(self.covered[ctx.index], ctx.weight) for ctx in self.contexts]
+            self.level_row = _row(s, coverage_level - EPS, s.infinity(), terms)
+        self.level_row.SetLb(coverage_level - EPS)
         objective = s.Objective()
         objective.Clear()
         self.minimising = True
@@ -428,7 +476,7 @@ class _Lp:
         for extras in self.extras.values():
             self._load_costs(extras)
         objective.SetMinimization()
-        return self._grow(False, deadline, COST_SCALE)
+        return self._grow(False, deadline, COST_SCALE, keep_last)
 
 
 def _row(
@@ -456,23 +504,58 @@ def candidate_bounds(stages: tuple[Stage, ...]) -> tuple[float, float] | None:
     return coverage.bound, cost.bound
 
 
-def priced_candidates(
+def widen(
     problem: Problem,
     weights: ObjectiveWeights,
     eligibility: Eligibility,
     contexts: list[OrderContext],
     time_limit_s: float,
 ) -> int:
-    """Add to ``contexts``' candidate lists the eligible visits that pricing brings into the full
-    problem's coverage relaxation (those that could raise the coverage bound), so CP-SAT can use
-    them. Returns how many were added. An experiment for bench/certify_bench.py ``--priced``."""
+    """Column generation into CP-SAT: price the full problem's relaxation (coverage, then cost at
+    ``WIDEN_LEVEL`` of the coverage bound) and add to ``contexts``' candidate lists every eligible
+    visit it brought in: the visits that could raise coverage or lower cost beyond the nearest
+    few. Returns how many were added. The relaxation is kept for ``certify`` on the same
+    ``eligibility`` and ``contexts`` (it starts where this one stopped)."""
+    began = time.perf_counter()
     pool = _Pool(problem, weights, eligibility, contexts)
     lp = _Lp(problem, contexts, weights, pool)
-    lp.coverage_bound(time.perf_counter() + time_limit_s)
+    half = began + time_limit_s / 2
+    upper, _, _, _ = lp.coverage_bound(half, keep_last=True)
+    # The cost rounds only when time is left: their first solve is the slowest (a busy machine).
+    if upper is not None and time.perf_counter() < began + time_limit_s:
+        level = math.floor(WIDEN_LEVEL * lp.last_value)  # reached by the relaxation itself
+        lp.cost_bound(level, began + time_limit_s, keep_last=True)
     added = 0
     for ctx in contexts:
         new = np.flatnonzero(lp.inside[ctx.index] & ~lp.listed[ctx.index])
         for position in new.tolist():
             ctx.candidates.append(pool.candidate(ctx, position))
-            added += 1
+        added += len(new)
+        lp.listed[ctx.index] |= lp.inside[ctx.index]
+    _widened[id(eligibility)] = (eligibility, contexts, pool, lp)
+    while len(_widened) > WIDENED_KEPT:  # a solve that ended without a certificate
+        del _widened[next(iter(_widened))]
+    log.debug("widened by %d visits in %.2f s", added, time.perf_counter() - began)
     return added
+
+
+# ``widen``'s relaxations, for the certificates of the solves they widened (by the eligibility's
+# id; the certificate takes its own out). At most ``WIDENED_KEPT``, oldest dropped first: a solve
+# that ends without a certificate (no plan found) leaves its relaxation behind.
+WIDENED_KEPT = 4
+_widened: dict[int, tuple[Eligibility, list[OrderContext], _Pool, _Lp]] = {}
+
+
+def budget(params: SolveParams, orders: int) -> tuple[SolveParams, float]:
+    """The solve's share of ``params.time_limit_s`` when a certificate is asked for, and the
+    seconds of pricing before it (``widen``): ``certify_s`` (at most half the limit) comes out of
+    the time limit, so solve and certificate together keep it, and half of it widens the
+    candidate lists first. Streets solved by neighbourhoods (above ``matcher.lns.LARGE_ORDERS``)
+    keep their whole limit, certified after it as before: their search needs every second."""
+    if not params.certify_s or orders > LARGE_ORDERS:
+        return params, 0.0
+    share = min(params.certify_s, params.time_limit_s / 2)
+    solve_params = params.model_copy(
+        update={"time_limit_s": params.time_limit_s - share, "certify_s": share}
+    )
+    return solve_params, WIDEN_SHARE * share

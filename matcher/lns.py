@@ -13,7 +13,15 @@ so the plan never gets worse, whatever the time limit or the machine's load: eve
 small solve bounded by deterministic time, so a busy machine makes fewer steps, not worse ones.
 
 Two phases, reported as the two stages of a solve: ``coverage`` seeds windows at uncovered
-orders (where coverage can grow), ``cost`` then sweeps windows over the whole street.
+orders (where coverage can grow; those windows solve for coverage alone, their cost being left
+to later steps, which makes about 1.5 times the coverage per CPU second; sweeps repeat over the
+orders still open, with the windows' walks shuffled, while they improve), then, for the rest of
+its share of the time, at orders anywhere on the street (windows solved coverage first, then
+cost), ``cost`` then sweeps
+windows over the whole street with each window's coverage held (at least the plan's) and its
+cost minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan
+never costs more than the coverage stage's and every step it takes is an improvement. Its
+first sweep seeds at the orders whose team costs most above their cheapest possible team.
 """
 
 from __future__ import annotations
@@ -124,12 +132,20 @@ class Neighbourhoods:
         self.lock = threading.Lock()
         self.version = 0
         self.changed: dict[int, int] = {}  # helper -> version of the last change to their day
+        # Kept up to date step by step, so a step costs its window, not the street:
+        self.visits_of: dict[int, set[int]] = {}  # helper -> planned orders
+        for i, (team, _) in self.plans.items():
+            for helper in team:
+                self.visits_of.setdefault(helper, set()).add(i)
+        self.value = list(plan_value(problem, contexts, self.plans, params.weights))
+        self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
+        self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
+        self.shuffle_walks = False  # walk a window's candidates in random order
 
     # ------------------------------------------------------------------ the search
 
     def run(self, deadline: float, began: float, progress: Progress | None = None) -> LnsOutcome:
         """Search until ``deadline`` (a ``time.perf_counter`` value)."""
-        weights = self.params.weights
         phase_began = time.perf_counter()
         coverage_until = phase_began + COVERAGE_SHARE * max(0.0, deadline - phase_began)
         open_orders = [
@@ -137,25 +153,42 @@ class Neighbourhoods:
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
-        self._sweep(open_orders, min(coverage_until, deadline), "coverage", progress, began)
-        coverage, cost_after_coverage = plan_value(self.problem, self.contexts, self.plans, weights)
+        coverage_until = min(coverage_until, deadline)
+        while open_orders and time.perf_counter() < coverage_until - 0.05:
+            before = self.improved
+            self._sweep(open_orders, coverage_until, "coverage", progress, began)
+            if self.improved == before:
+                break  # a whole sweep found no more coverage
+            open_orders = [i for i in open_orders if i not in self.plans]
+            self.shuffle_walks = True  # the next sweep's windows differ
+        street = [c.index for c in self.contexts]
+        while time.perf_counter() < coverage_until - 0.05:
+            # The rest of the coverage share: windows anywhere, coverage first (a window away
+            # from any open order can still free the helpers that cover one more).
+            self.shuffle_walks = True
+            self.rng.shuffle(street)
+            before = self.improved
+            self._sweep(street, coverage_until, "street", progress, began)
+            if self.improved == before:
+                break
+        coverage, cost_after_coverage = self.value
         phases = [time.perf_counter() - phase_began]
         if progress is not None:  # the cost stage starts from the coverage stage's plan
             elapsed = time.perf_counter() - began
             progress("cost", cost_after_coverage / COST_SCALE, 0.0, elapsed)
         phase_began = time.perf_counter()
         improved_by_coverage = self.improved
-        order = [c.index for c in self.contexts]
+        order = self._costliest_first()
         while time.perf_counter() < deadline - 0.05:
-            self.rng.shuffle(order)
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
             if self.improved == before:
                 break  # a whole sweep found nothing better: a local optimum
+            self.rng.shuffle(order)
         phases.append(time.perf_counter() - phase_began)
         cost = cost_after_coverage
         if self.improved > improved_by_coverage:  # else the plan is the coverage stage's
-            _, cost = plan_value(self.problem, self.contexts, self.plans, weights)
+            cost = self.value[1]
         return LnsOutcome(
             self.plans,
             cost_after_coverage,
@@ -165,6 +198,18 @@ class Neighbourhoods:
             self.improved,
             phases,
         )
+
+    def _costliest_first(self) -> list[int]:
+        """Every order, those whose planned team costs most above the order's cheapest possible
+        team first (where a cheaper plan is likeliest), then the unplanned ones."""
+        weights = self.params.weights
+        excess: dict[int, int] = {}
+        for i, (team, _) in self.plans.items():
+            ctx = self.contexts[i]
+            costs = {c.helper: pair_cost(self.problem, ctx, c, weights) for c in ctx.candidates}
+            cheapest = sum(sorted(costs.values())[: ctx.team])
+            excess[i] = sum(costs[h] for h in team) - cheapest
+        return sorted((c.index for c in self.contexts), key=lambda i: (-excess.get(i, -1), i))
 
     def _sweep(
         self,
@@ -192,8 +237,8 @@ class Neighbourhoods:
                 seed = next_seed()
                 if seed is None:
                     return
-                if self.step(seed, until, visited):
-                    self._report(progress, stage, began)
+                if self.step(seed, until, visited, stage):
+                    self._report(progress, "cost" if stage == "cost" else "coverage", began)
 
         if self.threads == 1:
             work()
@@ -208,9 +253,7 @@ class Neighbourhoods:
         if progress is None:
             return
         with self.lock:
-            coverage, cost = plan_value(
-                self.problem, self.contexts, self.plans, self.params.weights
-            )
+            coverage, cost = self.value
         value = coverage if stage == "coverage" else cost / COST_SCALE
         progress(stage, value, 0.0 if stage == "cost" else value, time.perf_counter() - began)
 
@@ -223,7 +266,10 @@ class Neighbourhoods:
         queue = deque([seed])
         while queue and len(chosen) < self.window:
             order = queue.popleft()
-            for candidate in self.contexts[order].candidates:
+            candidates = self.contexts[order].candidates
+            if self.shuffle_walks:
+                candidates = self.rng.sample(candidates, len(candidates))
+            for candidate in candidates:
                 for other in self.orders_of[candidate.helper]:
                     if other not in seen:
                         seen.add(other)
@@ -233,7 +279,7 @@ class Neighbourhoods:
                             return chosen
         return chosen
 
-    def step(self, seed: int, deadline: float, visited: set[int]) -> bool:
+    def step(self, seed: int, deadline: float, visited: set[int], stage: str = "coverage") -> bool:
         """Re-solve the window around ``seed``; keep the result when strictly better (then
         True). The window's orders join ``visited``.
 
@@ -244,27 +290,64 @@ class Neighbourhoods:
             free = self.neighbourhood(seed)
             visited.update(free)
             self.steps += 1
+            freed = [i for i in free if i in self.plans]
+            outside_metres = self.metres - sum(_metres(self.contexts, self.plans, i) for i in freed)
+            helpers = {c.helper for o in free for c in self.contexts[o].candidates}
+            fixed = {o for h in helpers for o in self.visits_of.get(h, ())}.difference(free)
             window = Neighbourhood(
-                self.problem, self.contexts, self.plans, free, self.params.weights, self.cap
+                self.problem,
+                self.contexts,
+                self.plans,
+                free,
+                self.params.weights,
+                self.cap,
+                (outside_metres, sorted(fixed)),
             )
             snapshot = self.version
-        better = window.solve(self.params, deadline, self.step_dt)
+        objective = {"coverage": "coverage", "cost": "cost"}.get(stage, "both")
+        better = window.solve(self.params, deadline, self.step_dt, objective)
         if better is None:
             return False
         with self.lock:
             if any(self.changed.get(h, -1) > snapshot for h in window.helpers):
                 self.collisions += 1
                 return False
+            old = {i: self.plans[i] for i in window.originals if i in self.plans}
+            new = {i: p for i, p in old.items() if i not in window.freed} | better
+            km = self.km + sum(_km(self.contexts, new, i) for i in better)
+            km -= sum(_km(self.contexts, old, i) for i in old if i in window.freed)
+            orders = len(self.plans) + len(new) - len(old)
             if self.cap is not None:
-                # The window model holds the cap in whole metres; check it again in exact km.
-                trial = {i: p for i, p in self.plans.items() if i not in set(free)} | better
-                km = sum(_km(self.contexts, trial, i) for i in trial)
-                if km * self.cap.orders > self.cap.km * len(trial) + 1e-9:
+                # The window model holds the cap in whole metres; check it again in exact km
+                # (summed afresh over the whole plan when the running sum is too close to call).
+                excess = km * self.cap.orders - self.cap.km * orders
+                if abs(excess) < 1e-6 * self.cap.km * orders + 1e-9:
+                    trial = {i: p for i, p in self.plans.items() if i not in window.freed}
+                    trial |= better
+                    km = sum(_km(self.contexts, trial, i) for i in trial)
+                    excess = km * self.cap.orders - self.cap.km * orders
+                if excess > 1e-9:
                     return False
             self.improved += 1
+            # The orders of ``old`` hold every visit of the window's helpers, and the other
+            # helpers' visits among them do not change: the difference is the plan's.
+            before = plan_value(self.problem, self.contexts, old, self.params.weights)
+            after = plan_value(self.problem, self.contexts, new, self.params.weights)
+            self.value = [
+                self.value[0] + after[0] - before[0],
+                self.value[1] + after[1] - before[1],
+            ]
+            self.km = km
+            self.metres += sum(_metres(self.contexts, new, i) for i in better)
+            self.metres -= sum(_metres(self.contexts, old, i) for i in old if i in window.freed)
             for order in free:
-                self.plans.pop(order, None)
+                planned = self.plans.pop(order, None)
+                for helper in planned[0] if planned else ():
+                    self.visits_of[helper].discard(order)
             self.plans.update(better)
+            for order, (team, _) in better.items():
+                for helper in team:
+                    self.visits_of.setdefault(helper, set()).add(order)
             self.version += 1
             for helper in window.helpers:
                 self.changed[helper] = self.version
@@ -305,16 +388,22 @@ class Neighbourhood:
         free: list[int],
         weights: ObjectiveWeights,
         cap: TravelCap | None = None,
+        known: tuple[int, list[int]] | None = None,
     ) -> None:
+        """``known``: the metres of the plan's orders outside the window and the fixed orders
+        (those sharing a helper with it), when the caller keeps them (else computed here)."""
         self.problem, self.weights, self.cap = problem, weights, cap
-        free_set = set(free)
-        outside = [i for i in plans if i not in free_set]
-        self.outside_metres = sum(_metres(contexts, plans, i) for i in outside) if cap else 0
-        self.outside_orders = len(outside)
+        self.freed = free_set = set(free)
+        self.outside_orders = len(plans) - sum(1 for i in free if i in plans)
         self.helpers = helpers = {c.helper for o in free for c in contexts[o].candidates}
-        fixed = sorted(
-            i for i, (team, _) in plans.items() if i not in free_set and helpers & set(team)
-        )
+        if known is None:
+            outside = [i for i in plans if i not in free_set]
+            self.outside_metres = sum(_metres(contexts, plans, i) for i in outside)
+            fixed = sorted(
+                i for i, (team, _) in plans.items() if i not in free_set and helpers & set(team)
+            )
+        else:
+            self.outside_metres, fixed = known
         self.originals = free + fixed
         self.free_count = len(free)
         self.sub: list[OrderContext] = [
@@ -344,12 +433,19 @@ class Neighbourhood:
         }
 
     def solve(
-        self, params: SolveParams, deadline: float, deterministic_limit: float
+        self,
+        params: SolveParams,
+        deadline: float,
+        deterministic_limit: float,
+        objective: str = "both",
     ) -> dict[int, Plan] | None:
         """The freed orders' new plans (original order indices) when strictly better, else None.
 
         Two solves, lexicographic like the full model: the window's coverage (at least the
-        plan's), then its cost with that coverage held (at least as good as the plan's)."""
+        plan's), then its cost with that coverage held (at least as good as the plan's). With
+        ``objective="cost"`` only the second, at the plan's coverage: a plan is returned only
+        when it costs less (and covers at least as much); with ``"coverage"`` only the first: a
+        plan is returned only when it covers more (its cost is left to the cost stage)."""
         if deadline - time.perf_counter() <= 0.05:
             return None
         model = cp_model.CpModel()
@@ -364,17 +460,21 @@ class Neighbourhood:
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = params.seed
         solver.parameters.max_deterministic_time = deterministic_limit
-        model.add(coverage >= known_coverage)
-        model.maximize(coverage)
-        add_plan_hint(model, self.sub, v, known)
-        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
-        code = solver.solve(model)
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return None
-        reached = round(solver.objective_value)
-        if reached > known_coverage:
-            known = self._read(solver, v, every_order=True)
-            _, known_cost = plan_value(self.problem, self.sub, known, self.weights)
+        reached = known_coverage
+        if objective != "cost":
+            model.add(coverage >= known_coverage)
+            model.maximize(coverage)
+            add_plan_hint(model, self.sub, v, known)
+            solver.parameters.max_time_in_seconds = max(0.01, deadline - time.perf_counter())
+            code = solver.solve(model)
+            if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                return None
+            reached = round(solver.objective_value)
+            if reached > known_coverage:
+                known = self._read(solver, v, every_order=True)
+                _, known_cost = plan_value(self.problem, self.sub, known, self.weights)
+        if objective == "coverage":
+            return self._originals(known) if reached > known_coverage else None
         model.add(coverage >= reached)
         model.minimize(cost_expression(model, self.problem, self.sub, v, self.weights))
         add_plan_hint(model, self.sub, v, known)

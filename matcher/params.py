@@ -34,8 +34,10 @@ class SolveParams(Frozen):
     ``wait_boost`` raises an order's priority by that fraction per day already waited.
     ``reserve_size``: per order, how many helpers the result ranks next after its team
     (``Result.reserves``, ``matcher.reserve``); 0 ranks none.
-    ``certify_s``: seconds, after the solve, for bounds against the full problem (every eligible
-    helper, ``matcher.certificate``, ``Result.certificate``); 0 skips them.
+    ``certify_s``: seconds of ``time_limit_s`` (at most half of it; after it on streets solved
+    by neighbourhoods) for bounds against the full problem (every eligible helper,
+    ``matcher.certificate``, ``Result.certificate``), part of them pricing visits into the
+    candidate lists before the solve; 0 skips them.
     """
 
     time_limit_s: float = Field(default=30.0, gt=0)

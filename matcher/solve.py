@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
-from matcher.certificate import candidate_bounds, certify
+from matcher.certificate import budget, candidate_bounds, certify, widen
 from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
@@ -36,6 +36,7 @@ def solve(
     params = params or SolveParams()
     began = time.perf_counter()
     eligibility, contexts, greedy = prepare(problem, params)
+    params, widen_s = budget(params, len(contexts))  # the certificate's share of the time limit
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
@@ -61,6 +62,8 @@ def solve(
                 began,
                 message,
             )
+    if widen_s and not greedy.pin_errors:  # visits pricing finds join the lists (certificate)
+        widen(problem, params.weights, eligibility, contexts, widen_s)
     outcome = run_cpsat(
         problem,
         contexts,

@@ -97,20 +97,23 @@ class TravelTable:
         return km_rt, minutes, np.ones(len(km_rt), dtype=bool)
 
     def near(
-        self, order: Order, cap_km: float | None = None
+        self, order: Order, cap_km: float | None = None, among: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The helpers with a leg to ``order`` whose one-way km may be within their own radius
         and ``cap_km`` (every such helper, possibly some beyond: callers apply their exact
         test), in no particular order, with round-trip km and minutes: the values
         ``arrays_for_order`` gives at those indices, bit for bit. Geo travel looks only at
         helpers whose homes lie where their radius can reach the order from (``_HomeIndex``), so
-        an order costs what its neighbourhood holds, not the whole street."""
+        an order costs what its neighbourhood holds, not the whole street. ``among`` (a mask
+        over every helper) keeps only those helpers, tested before any distance is computed."""
         if self._by_order is not None:
             km_rt, minutes, present = self.arrays_for_order(order)
-            indices = np.flatnonzero(present)
+            indices = np.flatnonzero(present if among is None else present & among)
             return indices, km_rt[indices], minutes[indices]
         where = self._problem.resident(order.resident).location
         indices = self._grid.around(where, cap_km)
+        if among is not None:
+            indices = indices[among[indices]]
         km_rt, minutes = self._geo_arrays(order, indices)
         return indices, km_rt, minutes
 

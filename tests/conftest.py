@@ -13,6 +13,7 @@ import tempfile
 import uuid
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 # Matching solves at the tests' own priority, in this process and in every server or CLI process a
 # test starts (they inherit the environment). In production the nightly solve is niced and under
@@ -65,19 +66,51 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         pass
 
 
+RAY_GROUP = "ray"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which names each item after its group
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (a stable sort: otherwise the collection order is kept)."""
+    """Slow tests first (a stable sort: otherwise the collection order is kept); the tests that
+    use Ray (``ray_local``) in one xdist group, so that under ``--dist loadgroup`` (make test)
+    one test process runs them one after another: one Ray instance per run, not one per
+    process, each left idle beside the other tests."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    grouping = getattr(items[0].config.option, "loadgroup", False) if items else False
+    for item in items:
+        if "ray_local" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(RAY_GROUP))
+            if grouping and "@" not in item.nodeid:
+                # pytest-xdist 3.8 names the item after its group by setting ``_nodeid``, which
+                # pytest 9 no longer reads (the id is ``_id``): name it here, as xdist means to.
+                item._id = coerce_node_id(f"{item.nodeid}@{RAY_GROUP}")  # type: ignore[attr-defined]
 
 
-@pytest.fixture(scope="session")
-def ray_local():  # type: ignore[no-untyped-def]
-    """One local Ray instance with two CPUs for the whole test session (the city tests' pool
-    joins it); skips a test that asks for it where Ray (the ``cluster`` extra) is missing."""
+_RAY_STARTED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def ray_local(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """One local Ray instance with two CPUs for the Ray tests of the session (the city tests'
+    pool joins it); started by the first test that asks for it and shut down after the last of
+    a run of such tests (``pytest_runtest_teardown``: its daemons would otherwise idle beside
+    every later test); skips a test that asks for it where Ray (the ``cluster`` extra) is
+    missing."""
     ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
+    if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, address="local")
-    yield ray
-    if started:
-        ray.shutdown()
+        request.config.stash[_RAY_STARTED] = True
+    return ray
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Shut down the Ray instance ``ray_local`` started once the next test does not use it
+    (the Ray tests run one after another: ``RAY_GROUP``)."""
+    if not item.config.stash.get(_RAY_STARTED, False):
+        return
+    if nextitem is not None and "ray_local" in getattr(nextitem, "fixturenames", ()):
+        return
+    import ray
+
+    ray.shutdown()
+    item.config.stash[_RAY_STARTED] = False

@@ -120,9 +120,14 @@ def nightly(
     day = _parse_date(date, settings)
     if every and street is not None:
         _fail(_("--all and --street exclude each other"), 2)
-    if hasattr(os, "nice") and settings.nightly_nice > 0:
+    one_writer = settings.database_url.startswith("sqlite")
+    if hasattr(os, "nice") and settings.nightly_nice > 0 and not one_writer:
         # A batch job: the whole process (reading, solving, writing) yields the CPU to the
-        # service's requests on the same machine (threads started later inherit it).
+        # service's requests on the same machine (threads started later inherit it). Not on
+        # SQLite, where the write holds the one writer lock of the whole database: a write
+        # starved of CPU there would hold every street's answers up; it runs at the normal
+        # priority and ends fast, while the reads and the solve still yield in a thread of
+        # their own (``polite.run_politely``).
         os.nice(settings.nightly_nice)
     with exits():
         sessions = _database(settings)

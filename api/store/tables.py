@@ -615,6 +615,10 @@ class FollowUpRow(Base):
         CheckConstraint(sql_in("status", FollowUpStatus), name="status"),
         CheckConstraint(sql_in("reason", FollowUpReason), name="reason"),
         UniqueConstraint("order_id", "reason"),
+        # The lists page soonest due first (migration 0016): a page of a city's follow-ups
+        # walks these in order instead of sorting every one of the status.
+        Index("ix_follow_ups_status_due_date", "status", "due_date", "id"),
+        Index("ix_follow_ups_due_date", "due_date", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -728,7 +732,12 @@ class UserRow(Base):
     to the residents of its approved ``family_links``."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(sql_in("role", Role), name="role"),)
+    __table_args__ = (
+        CheckConstraint(sql_in("role", Role), name="role"),
+        # A street's staff accounts among its helpers' logins (migration 0016): a city has one
+        # login per helper, and the street page lists its staff by role.
+        Index("ix_users_street_id_role", "street_id", "role"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))

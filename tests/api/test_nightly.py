@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import api.services.matching.nightly as nightly
 from api.services.errors import BadInput
 from api.services.matching.nightly import NightlyFailed, run_nightly
+from api.services.matching.nightly_write import NightlyWrite
 from api.services.matching.runs import INTERRUPTED, list_runs
 from api.services.offers.answers import accept
 from api.settings import Settings
@@ -31,6 +32,9 @@ from api.store.tables import (
     RunRow,
     RunUnmatched,
 )
+from matcher.model import Problem
+from matcher.params import SolveParams
+from matcher.result import Result
 from tests.api.conftest import World, login
 from tests.api.loop_support import (
     assert_db_plan_valid,
@@ -101,16 +105,14 @@ def test_failure_inside_the_write_transaction_leaves_no_offers(
 ) -> None:
     """An error half-way through writing rolls everything back: no assignment, offer, message or
     explanation; only the run record, marked failed with the error."""
-    real = nightly.create_assignment
-    calls: list[int] = []
+    real = NightlyWrite._write_teams
+    written: list[int] = []
 
-    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("disk on fire")
-        return real(*args, **kwargs)
+    def failing(self: NightlyWrite, connection):  # type: ignore[no-untyped-def]
+        written.append(len(real(self, connection)))  # assignments and offers sent, then
+        raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(nightly, "create_assignment", failing)
+    monkeypatch.setattr(NightlyWrite, "_write_teams", failing)
     with pytest.raises(NightlyFailed, match="disk on fire"):
         run_nightly(sessions, settings, world.street_id, day)
     with sessions() as session:
@@ -121,6 +123,7 @@ def test_failure_inside_the_write_transaction_leaves_no_offers(
         assert set(session.scalars(select(OrderRow.status))) == {"open"}
         run = session.scalars(select(RunRow)).one()
         assert run.status == "failed" and "disk on fire" in run.error
+    assert written and written[0] > 0  # it failed with offers sent in its transaction
 
 
 KILLED = """
@@ -140,15 +143,12 @@ if phase == "solve":
         hang()
     nightly.solve = solve
 else:
-    real, calls = nightly.create_assignment, []
-    def create(session, *args, **kwargs):
-        result = real(session, *args, **kwargs)
-        calls.append(1)
-        if len(calls) == 3:
-            session.flush()
-            hang()
-        return result
-    nightly.create_assignment = create
+    from api.services.matching.nightly_write import NightlyWrite
+    real = NightlyWrite._write_teams
+    def teams(self, connection):  # the assignments and offers sent, the transaction open
+        real(self, connection)
+        hang()
+    NightlyWrite._write_teams = teams
 settings = Settings(database_url=url, nightly_time_limit_s=5)
 sessions = session_factory(make_engine(url))
 nightly.run_nightly(sessions, settings, int(street), dt.date.fromisoformat(day))
@@ -542,6 +542,29 @@ def test_nightly_reads_and_prepares_as_politely_as_it_solves(
     assert run.status == "done"
     assert seen == {"read": (max(5, before[0]), os.SCHED_IDLE), "write": before}
     assert me() == before
+
+
+def test_nightly_solves_with_the_configured_number_of_workers(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``nightly_workers`` is the number of CP-SAT workers the run's solve is given, and the
+    run records it."""
+    given: list[int] = []
+    solve = nightly.solve
+
+    def counting(problem: Problem, params: SolveParams) -> Result:
+        given.append(params.workers)
+        return solve(problem, params)
+
+    monkeypatch.setattr(nightly, "solve", counting)
+    update = {"nightly_workers": 1, "nightly_time_limit_s": 1.0}
+    run = run_nightly(sessions, settings.model_copy(update=update), world.street_id, day)
+    assert run.status == "done"
+    assert given == [1] and run.settings["workers"] == 1
 
 
 def test_a_batch_engines_postgresql_backends_run_at_its_niceness(db_url: str) -> None:

@@ -45,6 +45,22 @@ def test_nightly_matches_and_exits_0(env: str, world: World) -> None:
     assert _count(env, select(func.count()).select_from(OfferRow)) > 0
 
 
+def test_nightly_yields_the_cpu_except_where_its_write_holds_every_street_up(
+    env: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``qunbang nightly`` lowers its whole process's priority on PostgreSQL (its write holds
+    only its street's lock), not on SQLite (its write holds the database's one writer lock)."""
+    import api.cli.service as service
+
+    niced: list[int] = []
+    monkeypatch.setattr(service.os, "nice", niced.append)
+    monkeypatch.setenv("QUNBANG_NIGHTLY_NICE", "7")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["nightly", "--date", DATE.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert niced == ([] if env.startswith("sqlite") else [7])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

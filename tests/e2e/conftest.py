@@ -315,7 +315,7 @@ def _page(browser: Any, site: Site, viewport: dict[str, int], request: Any) -> I
     )
     yield page
     if request.node.stash.get(_FAILED, False):
-        shot(page, f"FAILED-{request.node.name}")
+        shot(page, f"FAILED-{request.node.name}", always=True)
     context.close()
     assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
@@ -335,8 +335,23 @@ def staff_page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iter
 # ----------------------------------------------------------------------------- helpers
 
 
-def shot(page: Any, name: str) -> Path:
-    """A full-page PNG of ``page`` in tests/artifacts/ (git-ignored) for a person to look at."""
+def shots_wanted() -> bool:
+    """Whether ``shot`` takes its screenshots: ``QUNBANG_SHOTS=1`` or ``0`` says; unset, yes when
+    the tests run in one process (``pytest tests/e2e``, to look at the pages) and no under
+    ``pytest -n`` (make test, CI), where a full-page capture cost Chromium about half a second
+    of CPU each (about 70 per run) for pictures nobody opened. A failing
+    test's screenshot is always taken."""
+    wanted = os.environ.get("QUNBANG_SHOTS")
+    if wanted is None:
+        return "PYTEST_XDIST_WORKER" not in os.environ
+    return wanted == "1"
+
+
+def shot(page: Any, name: str, always: bool = False) -> Path | None:
+    """A full-page PNG of ``page`` in tests/artifacts/ (git-ignored) for a person to look at
+    (None: not taken, see ``shots_wanted``; ``always``: taken whatever it says)."""
+    if not (always or shots_wanted()):
+        return None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
     page.screenshot(path=str(path), full_page=True)

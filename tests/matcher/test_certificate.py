@@ -3,6 +3,7 @@ exact optima (brute force, and CP-SAT with every eligible helper as a candidate)
 
 from __future__ import annotations
 
+import time
 from functools import cache
 
 import pytest
@@ -10,14 +11,24 @@ from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
 from matcher.candidates import build_contexts
+from matcher.certificate import (
+    WIDENED_KEPT,
+    _Lp,
+    _Pool,
+    _widened,
+    budget,
+    certify,
+    widen,
+)
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
 from matcher.cpsat.solver import add_hard_rules
 from matcher.cpsat.variables import make_variables
 from matcher.generator import generate_street, preset
+from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Result, Status
-from matcher.solve import solve
+from matcher.solve import prepare, solve
 from matcher.verify import assert_valid
 from tests.matcher.brute_force import best_weighted_coverage
 from tests.matcher.strategies import tiny_problems
@@ -140,3 +151,66 @@ def test_coverage_bound_is_above_the_brute_force_optimum(prob: Problem) -> None:
         return
     assert result.certificate is not None, result.message
     assert result.certificate.coverage_bound >= best
+
+
+def test_the_certificate_shares_the_time_limit() -> None:
+    """With a certificate asked for, the solve keeps ``time_limit_s - certify_s`` and the
+    certificate the rest (at most half the limit), half of it pricing before CP-SAT; large
+    streets (solved by neighbourhoods) keep their limit, and no certificate changes nothing."""
+    params = SolveParams(time_limit_s=20, certify_s=5)
+    solve_params, widen_s = budget(params, 1500)
+    assert (solve_params.time_limit_s, solve_params.certify_s, widen_s) == (15, 5, 2.5)
+    assert budget(SolveParams(time_limit_s=4, certify_s=5), 10)[0].time_limit_s == 2
+    assert budget(params, LARGE_ORDERS + 1) == (params, 0)
+    plain = SolveParams(time_limit_s=20)
+    assert budget(plain, 1500) == (plain, 0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_widened_visits_are_eligible_and_new(seed: int) -> None:
+    """Pricing adds to the candidate lists only eligible helpers not on them yet, and the
+    certificate then goes on from the same relaxation (it already holds every list visit)."""
+    problem = generate_street(preset("tiny", seed=seed))
+    eligibility, contexts, _ = prepare(problem, NARROW)
+    before = [[c.helper for c in ctx.candidates] for ctx in contexts]
+    added = widen(problem, NARROW.weights, eligibility, contexts, 5)
+    assert added == sum(len(c.candidates) for c in contexts) - sum(map(len, before))
+    for ctx, old in zip(contexts, before, strict=True):
+        helpers = [c.helper for c in ctx.candidates]
+        assert helpers[: len(old)] == old
+        assert len(set(helpers)) == len(helpers)
+        assert set(helpers[len(old) :]) <= set(eligibility.ranked(ctx)[0].tolist())
+    lp = _widened[id(eligibility)][3]
+    assert lp.column_count == sum(len(c.candidates) for c in contexts)
+    certificate = certify(problem, NARROW.weights, eligibility, contexts, {}, None, 5)
+    assert id(eligibility) not in _widened  # taken over by the certificate
+    assert certificate.columns >= lp.column_count
+
+
+def test_relaxations_left_behind_are_dropped() -> None:
+    """Solves that end without a certificate leave at most ``WIDENED_KEPT`` relaxations."""
+    problem = generate_street(preset("tiny", seed=0))
+    kept = []
+    for _ in range(WIDENED_KEPT + 2):
+        eligibility, contexts, _ = prepare(problem, NARROW)
+        widen(problem, NARROW.weights, eligibility, contexts, 1)
+        kept.append(eligibility)
+    assert len(_widened) <= WIDENED_KEPT
+    assert id(kept[-1]) in _widened
+    _widened.clear()
+
+
+def test_priced_visits_join_their_cliques() -> None:
+    """A visit pricing brings into the relaxation gets the at-most-one rows with the visits its
+    helper can never do alongside it: the rows grow with the columns on some street."""
+    grew = []
+    for seed in range(6):
+        problem = generate_street(preset("tiny", seed=seed))
+        eligibility, contexts, _ = prepare(problem, NARROW)
+        pool = _Pool(problem, NARROW.weights, eligibility, contexts)
+        lp = _Lp(problem, contexts, NARROW.weights, pool)
+        rows, columns = lp.clique_rows, lp.column_count
+        lp.coverage_bound(time.perf_counter() + 5)
+        lp.cost_bound(0, time.perf_counter() + 5)
+        grew.append(lp.column_count > columns and lp.clique_rows > rows)
+    assert any(grew)

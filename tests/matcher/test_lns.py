@@ -191,3 +191,81 @@ def test_a_fixed_visit_blocks_an_overlapping_fixed_start() -> None:
         0.0,
     )
     assert verify(prob, result) == []
+
+
+@pytest.mark.parametrize(("seed", "workers"), [(0, 1), (1, 2), (0, 2)])
+def test_cost_stage_never_costs_more_than_its_start(
+    small_windows: None, monkeypatch: pytest.MonkeyPatch, seed: int, workers: int
+) -> None:
+    """The cost stage starts from the coverage stage's plan and only takes cheaper plans: each
+    cost it reports is below the one before, the final cost is at most the coverage stage's, and
+    coverage does not fall. The running totals the search keeps equal the plan's own. (No
+    coverage stage here, so the cost stage starts from the hand rule's plan, with room to
+    improve.)"""
+    monkeypatch.setattr(lns, "COVERAGE_SHARE", 0.0)
+    problem = generate_street(preset("tiny", seed=seed))
+    params = PARAMS.model_copy(update={"workers": workers})
+    _, contexts, greedy = prepare(problem, params)
+    search = Neighbourhoods(
+        problem, contexts, params, greedy.assignments, window=3, travel_reference=greedy.assignments
+    )
+    reported: list[float] = []
+
+    def progress(stage: str, objective: float, bound: float, elapsed: float) -> None:
+        if stage == "cost":
+            reported.append(objective)
+
+    outcome = search.run(deadline=lns.time.perf_counter() + 60, began=0.0, progress=progress)
+    assert len(reported) > 1, "the cost stage found a cheaper plan"
+    assert all(b < a for a, b in itertools.pairwise(reported))
+    assert outcome.cost <= outcome.coverage_plan_cost
+    coverage, cost = plan_value(problem, contexts, outcome.plans, params.weights)
+    assert cost == outcome.cost
+    assert [coverage, cost] == search.value
+    assert coverage >= outcome.coverage_after_phase
+    assert search.metres == sum(lns._metres(contexts, outcome.plans, i) for i in outcome.plans)
+
+
+@PROPERTY
+@given(problems())
+def test_a_cost_step_only_returns_a_cheaper_plan(prob: Problem) -> None:
+    """A window solved with its coverage held returns nothing or a plan for its orders that
+    covers at least as much and costs strictly less than the plan it replaces."""
+    from matcher.lns import Neighbourhood
+
+    _, contexts, greedy = prepare(prob, PARAMS)
+    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+        return
+    plans = dict(greedy.assignments)
+    free = [c.index for c in contexts][:4]
+    window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
+    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective="cost")
+    if better is None:
+        return
+    trial = {i: p for i, p in plans.items() if i not in set(free)} | better
+    before, after = plan_value(prob, contexts, plans, PARAMS.weights)
+    now = plan_value(prob, contexts, trial, PARAMS.weights)
+    assert now[0] >= before
+    assert now[1] < after
+
+
+@PROPERTY
+@given(problems())
+def test_a_coverage_step_only_returns_more_coverage(prob: Problem) -> None:
+    """A window solved for coverage alone returns nothing or a plan for its orders that covers
+    strictly more weighted demand than the plan it replaces."""
+    from matcher.lns import Neighbourhood
+
+    _, contexts, greedy = prepare(prob, PARAMS)
+    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+        return
+    plans = dict(greedy.assignments)
+    free = [c.index for c in contexts][:4]
+    window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
+    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective="coverage")
+    if better is None:
+        return
+    trial = {i: p for i, p in plans.items() if i not in set(free)} | better
+    assert plan_value(prob, contexts, trial, PARAMS.weights)[0] > sum(
+        contexts[i].weight for i in plans
+    )

@@ -262,11 +262,16 @@ MAP_STYLES: dict[str, tuple[str, str, str]] = {  # colour, shape, legend (a mess
 def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]:
     """Each point with its tooltip: who (staff only), status, community, orders that day."""
     dots = []
+    # A street has thousands of points and a handful of styles and counts: each of those
+    # texts is translated once.
+    legends = {key: _(label) for key, (_colour, _shape, label) in MAP_STYLES.items()}
+    held: dict[int, str] = {}
     for point in [*view.helpers, *view.residents]:
         key = f"{point.kind}-{point.status}"
         who = _("%(name)s (%(code)s)", name=point.name, code=point.code) if point.name else ""
-        parts = [who, _(MAP_STYLES[key][2]), names.get(point.community_id, "")]
-        parts.append(_("%(orders)s order(s) that day", orders=point.orders))
+        if point.orders not in held:
+            held[point.orders] = _("%(orders)s order(s) that day", orders=point.orders)
+        parts = [who, legends[key], names.get(point.community_id, ""), held[point.orders]]
         dots.append(svg.Dot(point.lat, point.lon, key, " · ".join(p for p in parts if p)))
     return dots
 

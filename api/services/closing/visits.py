@@ -342,7 +342,9 @@ def list_follow_ups(
     stmt = stmt.order_by(FollowUpRow.due_date, FollowUpRow.id)
     rows, total = fetch_page(session, stmt, page, page_size)
     owners = _owner_names(session, {row.owner_id for row in rows if row.owner_id})
+    held = _load_for_views(session, rows)
     views = [_follow_up_view(session, actor, row, today, owners) for row in rows]
+    del held  # held until the views are built
     return Page(views, total, page, page_size)
 
 
@@ -415,6 +417,20 @@ def _owner_names(session: Session, user_ids: set[int]) -> dict[int, str]:
         select(UserRow.id, UserRow.display_name, UserRow.username).where(UserRow.id.in_(user_ids))
     )
     return {user_id: shown or login for user_id, shown, login in found}
+
+
+def _load_for_views(session: Session, rows: list[FollowUpRow]) -> list[object]:
+    """The page's orders (with their residents) and feedback in one read each. The session's
+    identity map holds them only while someone refers to them: the caller keeps the list while
+    ``_follow_up_view`` looks them up by id, which then asks nothing of the database."""
+    order_ids = sorted({row.order_id for row in rows})
+    feedback_ids = sorted({row.feedback_id for row in rows if row.feedback_id})
+    held: list[object] = []
+    if order_ids:
+        held += session.scalars(select(OrderRow).where(OrderRow.id.in_(order_ids))).unique()
+    if feedback_ids:
+        held += session.scalars(select(FeedbackRow).where(FeedbackRow.id.in_(feedback_ids)))
+    return held
 
 
 def _follow_up_view(

@@ -26,32 +26,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.closing.deadlines import roll_over
-from api.services.errors import BadInput, Conflict, Forbidden, ServiceError
+from api.services.errors import BadInput, Forbidden, ServiceError
 from api.services.matching import community_figures, polite
+from api.services.matching.nightly_write import NightlyWrite, chunks
 from api.services.matching.plan import Basis, Plan, Stale
 from api.services.matching.problem import StreetProblem, build_problem
 from api.services.matching.runs import RunView, get_run, mark_failed, reap_interrupted, run_settings
 from api.services.offers.assign import (
-    add_offer,
-    create_assignment,
     live_offers,
     local_today,
-    notify_offer,
-    refresh_order_status,
     team_size,
 )
-from api.services.offers.rematch import helper_km, refused_helpers, rematch, unmatched_row
+from api.services.offers.rematch import refused_helpers, rematch, unmatched_row
 from api.services.orders import materialize_series
 from api.services.programmes.keep import paired_helpers
 from api.settings import Settings
 from api.store.db import begin_write, session_scope
-from api.store.statuses import AssignmentSource, AssignmentStatus, OfferStatus
+from api.store.statuses import AssignmentStatus, OfferStatus
 from api.store.tables import (
     LIVE_ASSIGNMENT_STATUSES,
     LIVE_OFFER_STATUSES,
@@ -68,7 +65,7 @@ from matcher.certificate import CERTIFY_S
 from matcher.metrics import trip_km
 from matcher.model import Problem
 from matcher.params import SolveParams
-from matcher.result import Assignment, Result, Status
+from matcher.result import Result, Status
 from matcher.solve import solve, solve_greedy
 from matcher.verify import verify
 from matcher.weights import WEIGHT_SCALE
@@ -243,7 +240,7 @@ def start_run_record(
 def _params(settings: Settings) -> SolveParams:
     return SolveParams(
         time_limit_s=settings.nightly_time_limit_s,
-        workers=2,
+        workers=settings.nightly_workers,
         seed=0,
         reserve_size=RESERVE_SIZE,
         certify_s=CERTIFY_S,
@@ -295,6 +292,9 @@ def _match_and_write(
         else:
             snapshot, plan = read_and_solve()
         session.commit()  # end the read transaction (objects stay loaded)
+        log.info(
+            "nightly run %s: read and solved in %.3fs; writing", run_id, time.perf_counter() - began
+        )
         try:
             return _write(session, settings, run_id, snapshot, plan, began, now)
         except Stale:
@@ -566,21 +566,14 @@ def _write(
     begin_write(session, plan.street_id)
     plan.check(session)
     run = session.get_one(RunRow, run_id)
-    writer = _Writer(session, settings, run, plan.problem, now)
-    planned = {a.order: a for a in plan.result.assignments}
-    live = _live_assignments(session, [o.id for o in plan.problem.orders.values()])
-    try:
-        for key, order in plan.problem.orders.items():
-            writer.apply(order, planned.get(key), live.get(order.id))
-    except Conflict as error:  # someone claimed an order of the plan meanwhile
-        raise Stale from error
+    counts = _apply(session, settings, run.id, plan, now)
     keys = plan.problem.keys
     session.add_all(unmatched_row(run.id, u, keys) for u in plan.result.unmatched)
     _keep_reserves(session, run.id, plan)
     run.status = "done"
     run.finished_at = utcnow()
     wall_s = time.perf_counter() - began
-    run.figures = _figures(plan, writer.counts, len(snapshot.deferred), wall_s)
+    run.figures = _figures(plan, counts, len(snapshot.deferred), wall_s)
     wait_boost = _params(settings).wait_boost
     run.figures["communities"] = community_figures.of_plan(plan.problem, plan.result, wait_boost)
     if plan.split is not None:  # solved in parts (matcher.split): the run's figures say so
@@ -591,6 +584,23 @@ def _write(
         rematch(session, settings, order_id, now, trigger="nightly", run_id=run.id)
     session.refresh(run)
     return run
+
+
+def _apply(
+    session: Session, settings: Settings, run_id: int, plan: NightlyPlan, now: dt.datetime
+) -> Counter[str]:
+    """Bring each planned order's live team in line with the plan (``NightlyWrite``: decided
+    order by order, written in a handful of statements); returns what it did, counted."""
+    planned = {a.order: a for a in plan.result.assignments}
+    order_ids = plan.problem.keys.orders.rows(plan.problem.orders)
+    for chunk in chunks(order_ids):  # the check expired them: read again at once, not one by one
+        session.scalars(select(OrderRow).where(OrderRow.id.in_(chunk))).all()
+    live = _live_assignments(session, order_ids)
+    write = NightlyWrite(session, settings, run_id, plan.problem, now)
+    for key, order in plan.problem.orders.items():
+        write.plan(order, planned.get(key), live.get(order.id))
+    write.write()
+    return write.counts
 
 
 def _keep_reserves(session: Session, run_id: int, plan: NightlyPlan) -> None:
@@ -616,107 +626,6 @@ def _live_assignments(session: Session, order_ids: list[int]) -> dict[int, Assig
             )
         )
     }
-
-
-@dataclass
-class _Writer:
-    """Brings each order's live team in line with the plan, touching only what changes, and
-    counts per order what the run did: ``kept`` (same members, same start), ``filled`` (empty
-    places given to new members, nobody moved), ``moved`` (a member withdrawn or the start
-    changed), ``withdrawn`` (the live team ended, nothing planned), ``new`` (a team where there
-    was none)."""
-
-    session: Session
-    settings: Settings
-    run: RunRow
-    problem: StreetProblem
-    now: dt.datetime
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def apply(
-        self, order: OrderRow, planned: Assignment | None, live: AssignmentRow | None
-    ) -> None:
-        if live is not None:
-            accepted = any(o.status == OfferStatus.ACCEPTED for o in live.offers)
-            moved = planned is None or live.start_minute != planned.start
-            if moved and not accepted:  # a new time, or no visit: the pending offers go
-                self._withdraw(live, keep=set())
-                self._end_if_empty(live)
-                refresh_order_status(self.session, order)
-                if planned is None:
-                    self.counts["orders_withdrawn"] += 1
-                    return
-                self.counts["orders_moved"] += 1
-                self._create(order, planned)
-                return
-            if planned is None:  # accepted members stay; nothing new to plan
-                self.counts["orders_kept"] += 1
-                return
-            self._update(order, live, planned)
-            return
-        if planned is not None:
-            self.counts["orders_new"] += 1
-            self._create(order, planned)
-
-    def _create(self, order: OrderRow, planned: Assignment) -> None:
-        team = self.problem.keys.helpers.rows(planned.helpers)
-        create_assignment(
-            self.session,
-            self.settings,
-            order,
-            team,
-            source=AssignmentSource.NIGHTLY,
-            start_minute=planned.start,
-            run_id=self.run.id,
-            distances={h: helper_km(self.problem, h, order) for h in team},
-            now=self.now,
-        )
-        self.counts["offers_created"] += len(team)
-
-    def _update(self, order: OrderRow, live: AssignmentRow, planned: Assignment) -> None:
-        """Same visit time: drop the pending members the plan no longer has, add new ones. The
-        assignment stays live throughout (the plan gives it at least one member)."""
-        team = self.problem.keys.helpers.rows(planned.helpers)
-        current = {o.helper_id for o in live_offers(live)}
-        withdrawn = self._withdraw(live, keep=set(team))
-        added = [h for h in team if h not in current]
-        for helper_id in added:
-            km = helper_km(self.problem, helper_id, order)
-            add_offer(self.session, self.settings, live, helper_id, distance_km=km, now=self.now)
-        self.counts["offers_created"] += len(added)
-        self.counts["offers_kept"] += len(current & set(team))
-        outcome = "orders_moved" if withdrawn else "orders_filled" if added else "orders_kept"
-        self.counts[outcome] += 1
-        refresh_order_status(self.session, order)
-
-    def _withdraw(self, assignment: AssignmentRow, keep: set[int]) -> int:
-        """Withdraw the pending offers of helpers not in ``keep`` (compare-and-set: an offer
-        accepted meanwhile is a changed state) and tell them. Returns how many."""
-        withdrawn = 0
-        for offer in live_offers(assignment):
-            if offer.status != OfferStatus.PENDING or offer.helper_id in keep:
-                continue
-            moved = self.session.execute(
-                update(OfferRow)
-                .where(OfferRow.id == offer.id, OfferRow.status == OfferStatus.PENDING)
-                .values(status=OfferStatus.WITHDRAWN, responded_at=self.now)
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise Stale
-            self.session.refresh(offer)
-            notify_offer(self.session, offer, assignment.order, "change")
-            withdrawn += 1
-        self.counts["offers_withdrawn"] += withdrawn
-        self.session.refresh(assignment)
-        return withdrawn
-
-    def _end_if_empty(self, assignment: AssignmentRow) -> None:
-        """An assignment left without live members ends (its order is open again)."""
-        if not live_offers(assignment):
-            assignment.status = AssignmentStatus.WITHDRAWN
-            assignment.ended_at = self.now
-            self.session.flush()
 
 
 def _figures(

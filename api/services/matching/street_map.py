@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
@@ -85,17 +86,25 @@ def street_map(session: Session, actor: Actor, date: dt.date) -> StreetMap:
     return StreetMap(date, residents, helpers, load, personal)
 
 
+# What a point shows of a person: read by the column (a street's helpers are thousands of rows,
+# each with JSON columns the map does not need).
+def _columns(table: type[HelperRow] | type[ResidentRow]) -> tuple[Any, ...]:
+    return (table.id, table.lat, table.lon, table.community_id, table.name, table.code)
+
+
 def _residents(session: Session, actor: Actor, date: dt.date, personal: bool) -> list[MapPoint]:
     stmt = scope(
-        select(ResidentRow, OrderRow.status).join(OrderRow, OrderRow.resident_id == ResidentRow.id),
+        select(*_columns(ResidentRow), OrderRow.status).join(
+            OrderRow, OrderRow.resident_id == ResidentRow.id
+        ),
         ResidentRow,
         actor,
     ).where(OrderRow.date == date, OrderRow.status.in_(list(ORDER_STATUS)))
-    rows: dict[int, ResidentRow] = {}
+    rows: dict[int, Any] = {}
     statuses: dict[int, list[str]] = {}
-    for resident, status in session.execute(stmt.order_by(ResidentRow.id, OrderRow.id)):
+    for resident in session.execute(stmt.order_by(ResidentRow.id, OrderRow.id)):
         rows[resident.id] = resident
-        statuses.setdefault(resident.id, []).append(ORDER_STATUS[status])
+        statuses.setdefault(resident.id, []).append(ORDER_STATUS[resident.status])
     return [
         _point(
             "resident",
@@ -126,7 +135,8 @@ def _helpers(
         ).all()
     )
     points = []
-    for row in session.scalars(scope(select(HelperRow), HelperRow, actor).order_by(HelperRow.id)):
+    query = scope(select(*_columns(HelperRow), HelperRow.active), HelperRow, actor)
+    for row in session.execute(query.order_by(HelperRow.id)):
         orders = held.get(row.id, 0)
         status = "inactive" if not row.active else "busy" if orders else "free"
         points.append(_point("helper", row, status, orders, personal))
@@ -135,9 +145,7 @@ def _helpers(
     return points, load
 
 
-def _point(
-    kind: str, row: HelperRow | ResidentRow, status: str, orders: int, personal: bool
-) -> MapPoint:
+def _point(kind: str, row: Any, status: str, orders: int, personal: bool) -> MapPoint:
     lat, lon = (row.lat, row.lon) if personal else (_coarse(row.lat), _coarse(row.lon))
     return MapPoint(
         kind=kind,

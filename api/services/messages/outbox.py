@@ -332,19 +332,33 @@ def _scoped(stmt: Select[Any], actor: Actor) -> Select[Any]:
         return stmt.where(NotificationRow.helper_id == actor.helper_id)
     if actor.role != Role.STAFF or actor.street_id is None:
         raise NotFound(_("not found"))
+    # A message has one recipient at most (ck_notifications_one_recipient): a helper, read
+    # among the street's (or community's) helpers, or an account, placed by its resident's row
+    # or else its own. Only accounts that have messages are placed: joining every account to
+    # the messages made the planner join a city's logins (one per helper) first.
+    helpers = select(HelperRow.id).where(HelperRow.street_id == actor.street_id)
     account = aliased(UserRow)
     resident = aliased(ResidentRow)
-    stmt = (
-        stmt.outerjoin(HelperRow, NotificationRow.helper_id == HelperRow.id)
-        .outerjoin(account, NotificationRow.user_id == account.id)
+    addressed = aliased(NotificationRow)
+    accounts = (
+        select(account.id)
         .outerjoin(resident, account.resident_id == resident.id)
+        .where(
+            account.id.in_(select(addressed.user_id).where(addressed.user_id.is_not(None))),
+            func.coalesce(resident.street_id, account.street_id) == actor.street_id,
+        )
     )
-    street = func.coalesce(HelperRow.street_id, resident.street_id, account.street_id)
-    community = func.coalesce(HelperRow.community_id, resident.community_id, account.community_id)
     if actor.community_id is not None:
-        return stmt.where(street == actor.street_id, community == actor.community_id)
+        helpers = helpers.where(HelperRow.community_id == actor.community_id)
+        community = func.coalesce(resident.community_id, account.community_id)
+        accounts = accounts.where(community == actor.community_id)
+        return stmt.where(
+            or_(NotificationRow.helper_id.in_(helpers), NotificationRow.user_id.in_(accounts))
+        )
     nobody = and_(NotificationRow.helper_id.is_(None), NotificationRow.user_id.is_(None))
-    return stmt.where(or_(street == actor.street_id, nobody))
+    return stmt.where(
+        or_(NotificationRow.helper_id.in_(helpers), NotificationRow.user_id.in_(accounts), nobody)
+    )
 
 
 def _names(session: Session, rows: Iterable[NotificationRow]) -> dict[tuple[str, int], str]:

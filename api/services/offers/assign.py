@@ -373,8 +373,7 @@ NOTICES: dict[str, str] = {
 def notify_offer(session: Session, offer: OfferRow, order: OrderRow | Visit, kind: str) -> None:
     """Queue the message for an offer event: offer, reminder, change or cancellation (its text
     in each language, from the catalogs)."""
-    item = item_of(session, order)
-    text_zh, text_en = (_notice(locale, kind, item, order) for locale in ("zh_CN", "en"))
+    text_zh, text_en = offer_notice(session, order, kind)
     enqueue(
         session,
         helper_id=offer.helper_id,
@@ -384,6 +383,13 @@ def notify_offer(session: Session, offer: OfferRow, order: OrderRow | Visit, kin
         payload={"offer": offer.id, "order": order.id, "date": order.date.isoformat()},
         dedupe_key=f"reminder:offer:{offer.id}" if kind == "reminder" else None,
     )
+
+
+def offer_notice(session: Session, order: OrderRow | Visit, kind: str) -> tuple[str, str]:
+    """The texts (zh-CN, English) of the message ``notify_offer`` queues about ``order``."""
+    item = item_of(session, order)
+    text_zh, text_en = (_notice(locale, kind, item, order) for locale in ("zh_CN", "en"))
+    return text_zh, text_en
 
 
 def _notice(locale: str, kind: str, item: StreetItem, order: OrderRow | Visit) -> str:

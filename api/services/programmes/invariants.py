@@ -13,11 +13,15 @@ from sqlalchemy.orm import Session, aliased
 from api.store.statuses import PairStatus
 from api.store.tables import OrderSeries, ProgrammeMemberRow, ProgrammePairRow, ProgrammeRow
 
+# Made once: a new alias per call cost more than the query (SQLAlchemy builds each alias's
+# column proxies on first use), and this runs after every step of the loop's state machine.
+_RESIDENT, _HELPER = aliased(ProgrammeMemberRow), aliased(ProgrammeMemberRow)
+
 
 def pair_problems(session: Session, street_id: int | None) -> list[tuple[str, str]]:
     """Every broken rule of the street's (or every street's) programme pairs, as (code,
     message naming the ids)."""
-    resident, helper = aliased(ProgrammeMemberRow), aliased(ProgrammeMemberRow)
+    resident, helper = _RESIDENT, _HELPER
     stmt = (
         select(ProgrammePairRow, ProgrammeRow, resident, helper)
         .join(ProgrammeRow, ProgrammeRow.id == ProgrammePairRow.programme_id)
