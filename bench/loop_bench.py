@@ -72,6 +72,12 @@ def main() -> None:
     parser.add_argument("--server-log", type=Path, help="write the server's output here")
     parser.add_argument("--time-limit", type=float, default=20.0, help="nightly CP-SAT seconds")
     parser.add_argument(
+        "--other-time-limit",
+        type=float,
+        help="the other street's nightly time limit (default --time-limit; 40 keeps it solving "
+        "through a phase of 300 answers at --pause 5)",
+    )
+    parser.add_argument(
         "--pause", type=float, default=0.0, help="seconds each helper waits between answers"
     )
     parser.add_argument(
@@ -106,7 +112,8 @@ def main() -> None:
             if args.warmup:
                 asyncio.run(phase("warm-up", base, tokens, args.clients, args.warmup, args.pause))
             asyncio.run(phase("quiet", base, tokens, args.clients, args.actions, args.pause))
-            nightly = start_other_nightly(settings)
+            other = {"nightly_time_limit_s": args.other_time_limit or args.time_limit}
+            nightly = start_other_nightly(settings.model_copy(update=other))
             try:
                 asyncio.run(phase("other street's nightly running", base, tokens, args.clients,
                                   args.actions, args.pause, nightly))  # fmt: skip
@@ -271,6 +278,7 @@ class Nightly:
                                 ("done", " done (solved in")):  # fmt: skip
                 if words in line:
                     self.marks.setdefault(mark, time.time())
+        self.marks.setdefault("exited", time.time())  # its stderr closed: the process ended
 
     def wait(self) -> None:
         self.process.wait(timeout=600)
@@ -287,7 +295,7 @@ class Nightly:
         if sent < marks.get("done", float("inf")):
             return "while it wrote"
         if sent < marks.get("exited", float("inf")):
-            return "its deferred re-matches"
+            return "its deferred re-matches and exit"
         return "after it ended"
 
 

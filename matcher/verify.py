@@ -380,8 +380,12 @@ def _check_overlap(legs: _Legs, helper: Helper, visits: list[_Visit]) -> list[Vi
 def _check_load(
     problem: Problem, legs: _Legs, helper: Helper, visits: list[_Visit]
 ) -> list[Violation]:
-    """Order count within ``max_orders``; committed + service + travel minutes within the cap."""
+    """Order count within ``max_orders``; committed + service + travel minutes within the cap.
+    A helper the plan gives nothing breaks neither, even when work committed elsewhere (a team
+    staff sent against the rule) already fills their day past the cap: the plan added nothing."""
     found: list[Violation] = []
+    if not visits:
+        return found
     if len(visits) > helper.max_orders:
         text = f"helper {helper.id!r} has {len(visits)} orders, above their {helper.max_orders}"
         found.append(_v(Rule.MAX_ORDERS, text, helper=helper.id))

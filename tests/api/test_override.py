@@ -102,6 +102,41 @@ def test_override_with_reason_is_recorded_audited_and_kept_by_the_nightly(
         assert session.get_one(OfferRow, members[0].id).status == "pending"
 
 
+def test_an_override_past_a_helpers_daily_limit_does_not_stop_the_nightly(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+) -> None:
+    """Staff send, with a reason, a helper whose day the visit overfills: the next nightly run
+    is done (not refused by the plan check for work the plan did not give), gives that helper
+    nothing more that day and keeps the overridden team."""
+    staff = login(client, "staff")
+    with sessions() as session:
+        teams = live_teams(session, day)
+        busy = {o.helper_id for _, members in teams.values() for o in members}
+        order_id = next(k for k, v in sorted(teams.items()) if len(v[1]) == 1)
+    ranked = client.get(f"/orders/{order_id}/candidates?limit=50", headers=staff).json()["items"]
+    pick = next(i["helper_id"] for i in ranked if i["helper_id"] not in busy)
+    with sessions() as session:  # no live offer that day: lowering the limit breaks nothing else
+        session.execute(update(HelperRow).where(HelperRow.id == pick).values(max_minutes=5))
+        session.commit()
+    response = client.post(
+        f"/orders/{order_id}/reassign",
+        json={"helper_ids": [pick], "override_reason": "她自己要求的"},
+        headers=staff,
+    )
+    assert response.status_code == 200, response.text
+    rerun = run_nightly(sessions, settings, world.street_id, day)
+    assert rerun.status == "done"
+    with sessions() as session:
+        teams = live_teams(session, day)
+        assert [o.helper_id for o in teams[order_id][1]] == [pick]
+        given = [k for k, (_, members) in teams.items() if pick in {o.helper_id for o in members}]
+        assert given == [order_id]
+
+
 def test_reason_without_a_broken_rule_is_no_override(
     client: TestClient, sessions: sessionmaker[Session], day: dt.date
 ) -> None:

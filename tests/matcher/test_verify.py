@@ -407,6 +407,15 @@ def test_max_minutes_counts_travel_and_committed(committed: int, cap: int, broke
     assert rules(found) == ({"max_minutes"} if broken else set())
 
 
+def test_a_helper_already_past_their_cap_and_given_nothing_breaks_no_limit() -> None:
+    """Work committed elsewhere past the cap (a team staff sent against the rule) is not the
+    plan's doing: a plan that gives that helper nothing is clean, one that gives them a visit
+    is not (the nightly run must not be refused for what staff chose)."""
+    prob = chat(helper_fields={"committed_minutes": 200, "max_minutes": 180})
+    assert verify(prob, result_of(prob)) == []
+    assert rules(verify(prob, result_of(prob, assign("o1", "ann")))) == {"max_minutes"}
+
+
 # ----------------------------------------------------------------------------- pins
 
 
