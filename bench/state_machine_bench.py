@@ -81,24 +81,18 @@ def main() -> int:
         found, drop_template = databases(args.database, Path(folder))
         began = time.perf_counter()
         try:
-            # The loop's plans depend on time-limited solves, so the same draws can lead to
-            # different states; Hypothesis, which replays earlier draws when it looks for new
-            # ones, would call that a flaky strategy. Outside the CI run each sequence is its
-            # own run of one example (fresh random draws), as many as asked.
-            runs, each = (1, args.examples) if args.ci else (args.examples, 1)
-            for _ in range(runs):
-                run_state_machine_as_test(
-                    machine_for(found, tally, collect=True),
-                    settings=settings(
-                        max_examples=each,
-                        stateful_step_count=args.steps,
-                        deadline=None,
-                        derandomize=args.ci,
-                        database=None,
-                        phases=[Phase.generate],
-                        suppress_health_check=list(HealthCheck),
-                    ),
-                )
+            run_state_machine_as_test(
+                machine_for(found, tally, collect=True),
+                settings=settings(
+                    max_examples=args.examples,
+                    stateful_step_count=args.steps,
+                    deadline=None,
+                    derandomize=args.ci,
+                    database=None,
+                    phases=[Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                ),
+            )
         finally:
             wall = time.perf_counter() - began
             found.close()
