@@ -78,9 +78,11 @@ def test_a_helpers_circles_from_the_ledger_match_the_whole_code(
         helper = session.get_one(HelperRow, world.helper_ids[0])
         helper.code = "H_7"
         resident = session.scalars(
-            select(ResidentRow).where(ResidentRow.street_id == world.street_id)
+            select(ResidentRow)
+            .where(ResidentRow.street_id == world.street_id, ResidentRow.id != other)
+            .order_by(ResidentRow.id)
         ).first()
-        assert resident is not None and resident.id != other
+        assert resident is not None
         resident.circle = ["H_7"]
         session.get_one(ResidentRow, other).circle = ["H_70", "HX7"]
         session.commit()
