@@ -33,6 +33,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,7 +43,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,6 +67,24 @@ PASSWORD = "correct-horse-9"
 
 
 T = TypeVar("T")
+
+
+@contextmanager
+def sql_statements(bind: Engine | Connection) -> Iterator[list[str]]:
+    """The SQL statements the engine of ``bind`` (an engine, or a session's ``get_bind()``)
+    sends inside the block, as text: an executemany counts once, and SQLite's driver's own BEGIN
+    (sent as a statement by the store) counts too."""
+    sent: list[str] = []
+    engine = bind.engine
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def _admin(url: str):  # type: ignore[no-untyped-def]

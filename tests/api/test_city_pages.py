@@ -4,35 +4,16 @@ lists that name them by the lists' text, exactly as before."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.circles import members
 from api.services.closing.visits import FollowUpView, give_feedback, list_follow_ups
 from api.settings import Settings
 from api.store.tables import HelperRow, ResidentRow
-from tests.api.conftest import World, actor_named
+from tests.api.conftest import World, actor_named, sql_statements
 from tests.api.test_follow_up_rules import confirmed_orders, set_rules, two_kinds
 from tests.api.test_orders import make_other_resident
-
-
-@contextmanager
-def counted(session: Session) -> Iterator[list[str]]:
-    """The SQL statements the session's engine runs inside the block."""
-    statements: list[str] = []
-    engine = session.get_bind().engine
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_page_of_follow_ups_reads_as_much_for_five_rows_as_for_two(
@@ -48,7 +29,7 @@ def test_a_page_of_follow_ups_reads_as_much_for_five_rows_as_for_two(
     def listing() -> tuple[list[FollowUpView], list[str]]:
         with sessions() as session:
             staff = actor_named(session, "staff")
-            with counted(session) as statements:
+            with sql_statements(session.get_bind()) as statements:
                 return list_follow_ups(session, staff, settings=settings).items, statements
 
     def score(order_id: int, value: int) -> None:

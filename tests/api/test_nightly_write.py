@@ -8,12 +8,11 @@ import dataclasses
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import api.services.matching.nightly as nightly
@@ -41,7 +40,7 @@ from api.store.tables import (
 )
 from matcher.result import Assignment
 from matcher.solve import solve_greedy
-from tests.api.conftest import World
+from tests.api.conftest import World, sql_statements
 from tests.api.loop_support import live_teams, make_roomy, move_orders, tomorrow
 
 # ----------------------------------------------------------------------------- the reference
@@ -228,22 +227,6 @@ def largest_ids(session: Session) -> dict[str, int]:
     }
 
 
-@contextmanager
-def statements(session: Session) -> Iterator[list[str]]:
-    """The SQL statements the session's engine sends meanwhile (an executemany counts once)."""
-    sent: list[str] = []
-    engine = session.get_bind()
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def first_run(sessions: sessionmaker[Session], settings: Settings, world: World) -> dt.date:
     """Tomorrow on the roomy street, matched by a run with every third order still waiting for
     review (they are open for the runs after: orders with no team yet)."""
@@ -338,7 +321,7 @@ def test_write_sends_a_handful_of_statements_whatever_the_orders(
     sent: list[int] = []
 
     def counted(session: Session, *args: Any, **kwargs: Any) -> RunRow:
-        with statements(session) as made:
+        with sql_statements(session.get_bind()) as made:
             run = real(session, *args, **kwargs)
         sent.append(len(made))
         return run

@@ -6,19 +6,17 @@ login's own read: choosing it costs no query."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 
 from api.http.locale import LANG_COOKIE, locale_of
 from api.http.pages.render import TOKEN_COOKIE, csrf_token
 from api.store.tables import UserRow
-from tests.api.conftest import PASSWORD, World, login
+from tests.api.conftest import PASSWORD, World, login, sql_statements
 
 Sessions = sessionmaker[Session]
 SIGNED_IN_ROLES = ("helper1", "staff_c1", "staff", "planner")  # volunteer, staff, planner
@@ -169,23 +167,6 @@ def test_the_api_sets_and_forgets_the_language_and_speaks_it(
     assert CJK.search(staff_route.json()["detail"])
 
 
-@contextmanager
-def counted(client: TestClient) -> Iterator[list[str]]:
-    """The SQL statements the app's engine runs inside the block (SQLite's driver also
-    sends its BEGIN)."""
-    statements: list[str] = []
-    engine = client.app.state.engine  # type: ignore[attr-defined]
-
-    def count(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def test_choosing_the_language_costs_no_query(
     client: TestClient, sessions: Sessions, world: World
 ) -> None:
@@ -193,14 +174,15 @@ def test_choosing_the_language_costs_no_query(
     page asks exactly as much with a stored language as without one (it comes with the
     login's read)."""
     client.cookies.clear()
-    with counted(client) as anonymous:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with sql_statements(engine) as anonymous:
         assert page_lang(client, "/login", **{"Accept-Language": "en"}) == "en"
     assert anonymous == []
     web_login(client, "staff")
-    with counted(client) as without_choice:
+    with sql_statements(engine) as without_choice:
         assert page_lang(client, "/s/import/residents") == "zh-CN"
     set_language(sessions, "staff", "en")
-    with counted(client) as with_choice:
+    with sql_statements(engine) as with_choice:
         assert page_lang(client, "/s/import/residents") == "en"
     assert with_choice == without_choice
     assert [q for q in with_choice if q.lstrip().upper().startswith("SELECT")] == with_choice[-1:]
