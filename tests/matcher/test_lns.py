@@ -4,6 +4,7 @@ the hand rule, valid plans, a quick cost bound that holds, and the time split.""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -226,23 +227,34 @@ def test_cost_stage_never_costs_more_than_its_start(
     assert search.metres == sum(lns._metres(contexts, outcome.plans, i) for i in outcome.plans)
 
 
+def _window_step(
+    prob: Problem, objective: str
+) -> tuple[Any, dict[int, Any], dict[int, Any]] | None:
+    """The contexts, the hand rule's plan, and that plan with a window of its first four orders
+    solved for ``objective``; None when the hand rule breaks a pin or the window finds nothing."""
+    from matcher.lns import Neighbourhood
+
+    _, contexts, greedy = prepare(prob, PARAMS)
+    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+        return None
+    plans = dict(greedy.assignments)
+    free = [c.index for c in contexts][:4]
+    window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
+    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective=objective)
+    if better is None:
+        return None
+    return contexts, plans, {i: p for i, p in plans.items() if i not in set(free)} | better
+
+
 @PROPERTY
 @given(problems())
 def test_a_cost_step_only_returns_a_cheaper_plan(prob: Problem) -> None:
     """A window solved with its coverage held returns nothing or a plan for its orders that
     covers at least as much and costs strictly less than the plan it replaces."""
-    from matcher.lns import Neighbourhood
-
-    _, contexts, greedy = prepare(prob, PARAMS)
-    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+    step = _window_step(prob, "cost")
+    if step is None:
         return
-    plans = dict(greedy.assignments)
-    free = [c.index for c in contexts][:4]
-    window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
-    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective="cost")
-    if better is None:
-        return
-    trial = {i: p for i, p in plans.items() if i not in set(free)} | better
+    contexts, plans, trial = step
     before, after = plan_value(prob, contexts, plans, PARAMS.weights)
     now = plan_value(prob, contexts, trial, PARAMS.weights)
     assert now[0] >= before
@@ -254,18 +266,10 @@ def test_a_cost_step_only_returns_a_cheaper_plan(prob: Problem) -> None:
 def test_a_coverage_step_only_returns_more_coverage(prob: Problem) -> None:
     """A window solved for coverage alone returns nothing or a plan for its orders that covers
     strictly more weighted demand than the plan it replaces."""
-    from matcher.lns import Neighbourhood
-
-    _, contexts, greedy = prepare(prob, PARAMS)
-    if greedy.pin_errors or any(c.pin_errors for c in contexts):
+    step = _window_step(prob, "coverage")
+    if step is None:
         return
-    plans = dict(greedy.assignments)
-    free = [c.index for c in contexts][:4]
-    window = Neighbourhood(prob, contexts, plans, free, PARAMS.weights)
-    better = window.solve(PARAMS, lns.time.perf_counter() + 5.0, 0.5, objective="coverage")
-    if better is None:
-        return
-    trial = {i: p for i, p in plans.items() if i not in set(free)} | better
+    contexts, plans, trial = step
     assert plan_value(prob, contexts, trial, PARAMS.weights)[0] > sum(
         contexts[i].weight for i in plans
     )
