@@ -212,7 +212,8 @@ def solve_highs(
         row = _failed_row(family, instance, reference, note, time.perf_counter() - started)
         row.solver = "highs"
         return row
-    answer = json.loads(done.stdout)
+    # The answer is the last line: HiGHS 1.16 prints its banner to stdout on start-up.
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
     agent_of: list[int | None] = answer["agent_of"]
     violations = gap_violations(instance, agent_of)
     covered = sum(i is not None for i in agent_of)

@@ -3,7 +3,8 @@
 Runs in its own process because OR-Tools ships an older HiGHS under the same library name: the
 two cannot be loaded into one interpreter. Reads one instance as JSON on stdin (``cost``,
 ``resource``, ``capacity``, ``time_limit``, ``threads``, ``seed``), writes JSON on stdout: the
-agent of every job (``null`` when none), HiGHS's model status, objective and dual bound.
+agent of every job (``null`` when none), HiGHS's model status, objective and dual bound, as
+the last line (HiGHS 1.16 prints a banner to stdout before ``output_flag`` can be set).
 
 Model: binary x[i][j]; every job to exactly one agent; per agent sum resource[i][j] x[i][j] <=
 capacity[i]; minimise sum cost[i][j] x[i][j].
@@ -61,4 +62,5 @@ def solve(data: dict) -> dict:
 
 
 if __name__ == "__main__":
-    json.dump(solve(json.load(sys.stdin)), sys.stdout)
+    answer = solve(json.load(sys.stdin))
+    sys.stdout.write("\n" + json.dumps(answer) + "\n")
