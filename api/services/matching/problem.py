@@ -175,6 +175,7 @@ def build_problem(
     committed: bool = True,
     members: Iterable[int] = (),
     stamps: Mapping[str, str | None] | None = None,
+    pairs: Pairs | None = None,
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
 
@@ -191,7 +192,8 @@ def build_problem(
     taken off it) and ``members`` are entered even if deactivated since: what a checker needs
     to verify the visits already given out (``api.services.matching.invariants``).
     ``stamps``: the stamps of the street's helpers and the catalogue as the caller just read
-    them (default: read here).
+    them (default: read here). ``pairs``: the care circles of the orders' residents
+    (``pair_records``) as the caller just read them (default: read here).
     """
     orders = list(orders)
     pins = pins or {}
@@ -238,7 +240,8 @@ def build_problem(
     blocked = {
         h: ledger.get(h, set()) | refusals.get(h, set()) for h in ledger.keys() | refusals.keys()
     }
-    pairs = pair_records(session, residents.values())  # care circles: members, weights, blocks
+    if pairs is None:  # care circles: members, weights, blocks
+        pairs = pair_records(session, residents.values())
     if committed:  # a circle's block binds what is given out from now on (not visits before it)
         for h, blocked_from in blocks_for(session, pairs, orders, pins).items():
             blocked.setdefault(h, set()).update(resident_key(r) for r in blocked_from)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from api.services.circles.facts import Pairs, pair_records
 from api.services.ledger.street_catalogue import street_catalogue
 from api.services.matching.keys import Keys
 from api.services.matching.plan import Basis, Plan, Stale
@@ -238,14 +239,15 @@ def plan_rematch(
     pool = [h for h in state.reserve if h not in members and h not in refused]
     planned, asked = None, "reserve"
     stamps = {CATALOGUE: state.catalogue_stamp, helpers_name(order.street_id): state.helpers_stamp}
+    pairs = pair_records(session, [order.resident])  # the resident's circle: read once for both
     if pool:  # the reserve first: a few helpers solve in milliseconds
         problem = _problem(
-            session, order, state.start_minute, members, refused, stamps, {*pool, *members}
+            session, order, state.start_minute, members, refused, stamps, pairs, {*pool, *members}
         )
         result, planned = _solved(problem, params, order)
     if planned is None:  # nobody in the reserve can come (or none kept): the whole street
         asked = "street"
-        problem = _problem(session, order, state.start_minute, members, refused, stamps)
+        problem = _problem(session, order, state.start_minute, members, refused, stamps, pairs)
         result, planned = _solved(problem, params, order)
     keys = problem.keys
     chosen = keys.helpers.rows(planned.helpers) if planned else []
@@ -407,6 +409,7 @@ def _problem(
     members: list[int],
     refused: set[int],
     stamps: dict[str, str | None] | None = None,
+    pairs: Pairs | None = None,
     helper_ids: set[int] | None = None,
 ) -> StreetProblem:
     """The order's re-match problem: members pinned (at their start, if told one), refused
@@ -425,6 +428,7 @@ def _problem(
         helper_ids=helper_ids,
         near=helper_ids is None,
         stamps=stamps,
+        pairs=pairs,
     )
 
 
