@@ -25,6 +25,7 @@ import datetime as dt
 import gc
 import os
 import random
+import re
 import secrets
 import statistics
 import subprocess
@@ -36,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import httpx
 from argon2 import PasswordHasher
 from service_bench import percentiles, start_server  # bench/ is this script's folder
 from sqlalchemy import event, func, select
@@ -104,24 +106,79 @@ def main() -> None:
             service_level(settings, args.service_level, args.warmup or 20, args.profile)
             return
         tokens = prepare(settings)
+        os.environ["QUNBANG_METRICS_TOKEN"] = SCRAPE_TOKEN  # the server's own request timings
         server = start_server(settings, args.port, args.workers, args.server_log)
         try:
             base = f"http://127.0.0.1:{args.port}"
             print(f"server: {args.workers} worker(s); {len(tokens)} helper accounts; "
                   f"{args.clients} acting at once")  # fmt: skip
+            timed = ServerTimes(base)
             if args.warmup:
                 asyncio.run(phase("warm-up", base, tokens, args.clients, args.warmup, args.pause))
+                timed.report()
             asyncio.run(phase("quiet", base, tokens, args.clients, args.actions, args.pause))
+            timed.report()
             other = {"nightly_time_limit_s": args.other_time_limit or args.time_limit}
             nightly = start_other_nightly(settings.model_copy(update=other))
             try:
                 asyncio.run(phase("other street's nightly running", base, tokens, args.clients,
                                   args.actions, args.pause, nightly))  # fmt: skip
+                timed.report()
             finally:
                 nightly.wait()
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+SCRAPE_TOKEN = secrets.token_urlsafe(16)
+ANSWER_ROUTES = {
+    "accept": "/me/offers/{offer_id}/accept",
+    "decline": "/me/offers/{offer_id}/decline",
+}
+BUCKET = re.compile(
+    r"^qunbang_http_request_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<count>[0-9.e+]+)$"
+)
+
+
+class ServerTimes:
+    """The server's own time per answer (its request-duration histogram, every worker's, read
+    from ``/metrics`` after each phase): what the answers cost inside the server, apart from the
+    load generator's own delays. The histogram's buckets make it coarse: the share of answers
+    the server finished within each bound."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.before = self._scrape()
+
+    def _scrape(self) -> dict[tuple[str, float], float]:
+        headers = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+        text = httpx.get(f"{self.base}/metrics", headers=headers, timeout=30).text
+        counts: dict[tuple[str, float], float] = {}
+        for line in text.splitlines():
+            found = BUCKET.match(line)
+            if not found:
+                continue
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', found["labels"]))
+            for kind, route in ANSWER_ROUTES.items():
+                if labels.get("route") == route and labels.get("status") == "2xx":
+                    bound = float(labels["le"])
+                    counts[(kind, bound)] = counts.get((kind, bound), 0) + float(found["count"])
+        return counts
+
+    def report(self) -> None:
+        after = self._scrape()
+        for kind in ANSWER_ROUTES:
+            bounds = sorted(b for k, b in after if k == kind)
+            seen = {b: after[(kind, b)] - self.before.get((kind, b), 0) for b in bounds}
+            total = seen.get(float("inf"), 0)
+            if not total:
+                continue
+            shares = ", ".join(
+                f"≤{b * 1000:g} ms {seen[b] / total:.0%}" for b in bounds if 0.01 <= b <= 0.25
+            )
+            print(f"  server's own time, {kind} ({total:g}): {shares}")
+        self.before = after
 
 
 def prepare(settings: Settings) -> list[str]:
