@@ -10,12 +10,13 @@ stage at which they fail is the order's basic reason for being unmatchable.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from matcher.model import Helper, Order, Problem, ServiceItem
+from matcher.model import Helper, MatrixTravel, Order, Problem, ServiceItem
 from matcher.result import Reason
 from matcher.travel import Leg, TravelTable
 from matcher.weights import order_weight
@@ -64,6 +65,25 @@ class OrderContext:
         )
 
 
+# Ranked helpers an order's first look aims at (``Eligibility.ranked_head``): enough for its
+# candidate list and, mostly, for the hand rule's walk (bench/README.md, "Bounded preparation").
+HEAD_HELPERS = 48
+WIDEN = 4.0  # a head too short is looked at again this many times as far
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first helpers of an order's ranking (``Eligibility.ranked``), exactly: every helper of
+    the ranking whose round trip is at most ``km_rt`` km, in the ranking's order, with round-trip
+    km and minutes. ``complete``: the whole ranking."""
+
+    indices: np.ndarray
+    km: np.ndarray
+    minutes: np.ndarray
+    km_rt: float
+    complete: bool
+
+
 class Eligibility:
     """Vectorised eligibility checks over all helpers of a problem."""
 
@@ -81,6 +101,10 @@ class Eligibility:
                 self._skills[i, self._skill_column[skill]] = True
         self._speakers: dict[str, np.ndarray] = {}
         self._ranked: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._heads: dict[int, Head] = {}
+        self._head_km: dict[str, float] = {}  # per item: the round trip a first look spans
+        self._farthest: dict[str, float] = {}  # per item: the farthest one-way reach
+        self._geo = not isinstance(problem.travel, MatrixTravel)
         most = max((len(h.availability) for h in helpers), default=1)
         self._window_start = np.full((len(helpers), most), 1, dtype=np.int64)
         self._window_end = np.full((len(helpers), most), 0, dtype=np.int64)  # empty padding
@@ -257,17 +281,101 @@ class Eligibility:
 
     def ranked(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Helpers who could serve the order on their own account (skills, reach, a free slot
-        in their availability, room in their day), nearest first, with round-trip km and
-        minutes. Computed once per order: candidates and the hand rule both walk it."""
+        in their availability, room in their day), nearest first (ties by index), with
+        round-trip km and minutes. Computed once per order. The solvers' preparation walks only
+        the head of it (``ranked_head``, ``ranked_more``), which costs its neighbourhood."""
         cached = self._ranked.get(ctx.index)
         if cached is None:
             cached = self._ranked[ctx.index] = self._rank(ctx)
+            self._heads[ctx.index] = Head(*cached, math.inf, True)
         return cached
+
+    def ranked_head(self, ctx: OrderContext) -> Head:
+        """The first helpers of ``ranked(ctx)``, exactly, as far as a first look goes (about
+        ``HEAD_HELPERS`` of them): what candidate lists and the hand rule mostly need, at a
+        fraction of the whole ranking's cost on dense streets. ``ranked_more`` goes on."""
+        head = self._heads.get(ctx.index)
+        if head is None:
+            head = self._heads[ctx.index] = self._head_within(ctx, self._first_look(ctx))
+        return head
+
+    def ranked_more(self, ctx: OrderContext) -> Head:
+        """A longer head than the last one given for ``ctx`` (or the whole ranking)."""
+        head = self.ranked_head(ctx)
+        while not head.complete:
+            wider = self._head_within(ctx, head.km_rt * WIDEN)
+            if len(wider.indices) > len(head.indices) or wider.complete:
+                head = wider
+                break
+            head = wider
+        self._heads[ctx.index] = head
+        return head
+
+    def ranked_at_least(self, ctx: OrderContext, count: int) -> Head:
+        """A head of at least ``count`` helpers, or the whole ranking."""
+        head = self.ranked_head(ctx)
+        while len(head.indices) < count and not head.complete:
+            head = self.ranked_more(ctx)
+        return head
+
+    def ranked_among(
+        self, ctx: OrderContext, indices: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The helpers at ``indices`` that are in ``ranked(ctx)``, in its order, with its km and
+        minutes (the same values), computed for those helpers alone."""
+        indices = np.asarray(indices, dtype=np.int64)
+        indices = indices[self._skilled_takers(ctx.item)[indices]]
+        km_rt, minutes, present = self.travel.arrays_for_helpers(ctx.order, indices)
+        keep = present & self.reach_mask_at(ctx, indices, km_rt)
+        return self._funnel(ctx, indices[keep], km_rt[keep], minutes[keep])
+
+    def _first_look(self, ctx: OrderContext) -> float:
+        """The round-trip km an order's first look spans: per item, adapted as orders are
+        looked at (about ``HEAD_HELPERS`` helpers; any value gives the same rankings)."""
+        return self._head_km.get(ctx.item.code, 0.0)
+
+    def _head_within(self, ctx: OrderContext, km_rt: float) -> Head:
+        """The head of the ranking up to ``km_rt`` round-trip km (the whole ranking when that
+        reaches as far as any skilled helper's radius and the item's distance allow, when the
+        travel is a matrix, or before the item's first look is known)."""
+        code = ctx.item.code
+        farthest = self._farthest.get(code)
+        if farthest is None:
+            takers = self._skilled_takers(ctx.item)
+            radius = float(self._radius[takers].max()) if takers.any() else 0.0
+            cap = ctx.item.max_distance_km
+            farthest = self._farthest[code] = radius if cap is None else min(radius, cap)
+        if not self._geo or not km_rt > 0 or km_rt / 2 >= farthest:
+            indices, km, minutes = self.ranked(ctx)
+            self._adapt(code, km, complete=True)
+            return self._heads[ctx.index]
+        cap = ctx.item.max_distance_km
+        one_way = km_rt / 2 if cap is None else min(km_rt / 2, cap)
+        indices, km, minutes = self.travel.near(ctx.order, one_way, self._skilled_takers(ctx.item))
+        keep = self.reach_mask_at(ctx, indices, km) & (km <= km_rt)
+        indices, km, minutes = self._funnel(ctx, indices[keep], km[keep], minutes[keep])
+        self._adapt(code, km, complete=False)
+        return Head(indices, km, minutes, km_rt, False)
+
+    def _adapt(self, code: str, km: np.ndarray, complete: bool) -> None:
+        """Next first look of the item: as far as this order's ``HEAD_HELPERS``-th helper (half
+        again when this one had fewer and was not complete)."""
+        if len(km) >= HEAD_HELPERS:
+            self._head_km[code] = float(km[HEAD_HELPERS - 1])
+        elif not complete:
+            self._head_km[code] = self._head_km.get(code, 0.0) * 1.5
 
     def _rank(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Only helpers near the order are looked at (``near``); the tests below are the funnel's,
         # so the result equals the same tests over every helper (tests/matcher/test_near.py).
         indices, km_rt, minutes = self._reachable(ctx, self._skilled_takers(ctx.item))
+        return self._funnel(ctx, indices, km_rt, minutes)
+
+    def _funnel(
+        self, ctx: OrderContext, indices: np.ndarray, km_rt: np.ndarray, minutes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Of skilled helpers within reach: those with room in their day and a free slot,
+        nearest first (ties by index)."""
         keep = ctx.duration + minutes <= self._room[indices]
         if ctx.start_range is not None and keep.any():
             keep[keep] = self.fits_window(ctx, indices[keep], minutes[keep])
@@ -318,14 +426,25 @@ def build_contexts(
 
 
 def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | None) -> None:
-    indices, km_rt, minutes = eligibility.ranked(ctx)
+    """Walks the head of the order's ranking (``Eligibility.ranked_head``), going on only when it
+    walks past it: the same list as a walk over the whole ranking."""
+    head = eligibility.ranked_head(ctx)
     resident = eligibility.problem.resident(ctx.order.resident)
     circle = {eligibility.helper_index[h] for h in resident.circle}
     lead = eligibility.lead_mask(ctx.item)
     speaks = eligibility.speaker_mask(resident.language) if resident.language else None
     keep: list[Candidate] = []
     leads = speakers = 0
-    for position, index in enumerate(indices.tolist()):
+    position = 0
+    while True:
+        if position == len(head.indices):
+            if head.complete:
+                break
+            head = eligibility.ranked_more(ctx)
+            if position == len(head.indices):
+                break
+        index = int(head.indices[position])
+        position += 1
         full = limit is not None and len(keep) >= max(limit, ctx.team)
         lacking_lead = ctx.needs_lead and leads < ctx.team
         lacking_speaker = ctx.needs_language and speakers < ctx.team
@@ -336,17 +455,37 @@ def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | N
             or (lacking_speaker and (speaks is None or speaks[index]))
         ):
             continue  # what ``candidate`` would say of has_lead and speaks, from the masks
-        candidate = eligibility.candidate(
-            ctx, index, Leg(float(km_rt[position]), int(minutes[position]))
-        )
+        leg = Leg(float(head.km[position - 1]), int(head.minutes[position - 1]))
+        candidate = eligibility.candidate(ctx, index, leg)
         keep.append(candidate)
         leads += candidate.has_lead
         speakers += candidate.speaks
-    _add_circle(eligibility, ctx, keep, circle, indices, km_rt, minutes)
+    _add_circle(eligibility, ctx, keep, circle, head)
     ctx.candidates = keep
     _check_pins(eligibility, ctx)
     if not ctx.team_possible(keep):
         ctx.blocked_reason = funnel_reason(eligibility, ctx)
+
+
+def ranked_members(
+    eligibility: Eligibility, ctx: OrderContext, head: Head, members: set[int]
+) -> list[tuple[int, Leg]]:
+    """Those of ``members`` (helper indices) in the order's ranking, in its order, with their
+    legs: found in ``head`` and, when it is not the whole ranking, beyond it."""
+    if not members:
+        return []
+    wanted = np.array(sorted(members), dtype=np.int64)
+    found = np.flatnonzero(np.isin(head.indices, wanted)).tolist()
+    out = [(int(head.indices[p]), Leg(float(head.km[p]), int(head.minutes[p]))) for p in found]
+    if not head.complete and len(found) < len(wanted):
+        rest = wanted[~np.isin(wanted, head.indices)]
+        # Not in the head: farther than it reaches, so after it in the ranking's order.
+        indices, km_rt, minutes = eligibility.ranked_among(ctx, rest)
+        out += [
+            (int(i), Leg(float(k), int(m)))
+            for i, k, m in zip(indices.tolist(), km_rt.tolist(), minutes.tolist(), strict=True)
+        ]
+    return out
 
 
 def _add_circle(
@@ -354,17 +493,12 @@ def _add_circle(
     ctx: OrderContext,
     keep: list[Candidate],
     circle: set[int],
-    indices: np.ndarray,
-    km_rt: np.ndarray,
-    minutes: np.ndarray,
+    head: Head,
 ) -> None:
     """Circle members are always candidates when eligible: continuity is an objective term."""
     missing = circle - {c.helper for c in keep}
-    if not missing:
-        return
-    for position in np.flatnonzero(np.isin(indices, list(missing))).tolist():
-        leg = Leg(float(km_rt[position]), int(minutes[position]))
-        keep.append(eligibility.candidate(ctx, int(indices[position]), leg))
+    for index, leg in ranked_members(eligibility, ctx, head, missing):
+        keep.append(eligibility.candidate(ctx, index, leg))
 
 
 def _check_pins(eligibility: Eligibility, ctx: OrderContext) -> None:
