@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--window", type=int, default=None)
+    ap.add_argument("--step-s", type=float, default=None, help="deterministic s per window solve")
     ap.add_argument("--coverage-steps", type=int, default=20)
     ap.add_argument("--coverage-objective", choices=("coverage", "both"), default="coverage")
     ap.add_argument("--cost-steps", type=int, default=0)
@@ -67,6 +68,7 @@ def main() -> None:
         params,
         greedy.assignments,
         a.window,
+        a.step_s,
         travel_reference=None if a.no_cap else greedy.assignments,
     )
     start = list(search.value)

@@ -18,7 +18,7 @@ import numpy as np
 
 from matcher.model import Helper, MatrixTravel, Order, Problem, ServiceItem
 from matcher.result import Reason
-from matcher.travel import Leg, TravelTable
+from matcher.travel import EARTH_RADIUS_KM, Leg, TravelTable
 from matcher.weights import order_weight
 
 
@@ -67,7 +67,7 @@ class OrderContext:
 
 # Ranked helpers an order's first look aims at (``Eligibility.ranked_head``): enough for its
 # candidate list and, mostly, for the hand rule's walk (bench/README.md, "Bounded preparation").
-HEAD_HELPERS = 48
+HEAD_HELPERS = 96
 WIDEN = 4.0  # a head too short is looked at again this many times as far
 
 
@@ -290,13 +290,141 @@ class Eligibility:
             self._heads[ctx.index] = Head(*cached, math.inf, True)
         return cached
 
+    def prepare_heads(self, contexts: list[OrderContext]) -> None:
+        """The first look of every order at once (geo travel): per item, the skilled helpers
+        within a radius holding about ``HEAD_HELPERS`` of them, found for all the item's orders
+        together on a grid of cells as wide as that radius, and ranked by the funnel's very
+        tests, element by element, so each order's head is what ``ranked_head`` would find on
+        its own, for a fraction of the per-order cost (numpy calls over a few dozen helpers
+        each). Orders near a pole or the antimeridian are left to ``ranked_head``."""
+        if not self._geo or not contexts:
+            return
+        by_item: dict[str, list[OrderContext]] = {}
+        for ctx in contexts:
+            if ctx.index not in self._heads:
+                by_item.setdefault(ctx.item.code, []).append(ctx)
+        for group in by_item.values():
+            self._heads_of_item(group)
+
+    def _heads_of_item(self, group: list[OrderContext]) -> None:
+        travel, item = self.travel, group[0].item
+        takers = np.flatnonzero(self._skilled_takers(item))
+        if not len(takers):
+            return
+        detour = travel._geo.detour_factor
+        radius = self._radius[takers]
+        farthest = float(radius.max())
+        if item.max_distance_km is not None:
+            farthest = min(farthest, item.max_distance_km)
+        self._farthest.setdefault(item.code, farthest)
+        residents = [self.problem.resident(c.order.resident).location for c in group]
+        olat = np.array([math.radians(r.lat) for r in residents])
+        olon = np.array([math.radians(r.lon) for r in residents])
+        ocos = np.array([math.cos(x) for x in olat.tolist()])
+        hlat, hlon = travel._lat[takers], travel._lon[takers]
+        # One-way km of the head: about 2 x HEAD_HELPERS skilled helpers in the disc (some of
+        # them fail the later tests), from their density over the street's extent.
+        lat_lo = min(float(hlat.min()), float(olat.min()))
+        lat_hi = max(float(hlat.max()), float(olat.max()))
+        lon_lo = min(float(hlon.min()), float(olon.min()))
+        lon_hi = max(float(hlon.max()), float(olon.max()))
+        extent_km2 = max(
+            1e-6,
+            (lat_hi - lat_lo)
+            * (lon_hi - lon_lo)
+            * math.cos((lat_lo + lat_hi) / 2)
+            * (EARTH_RADIUS_KM * detour) ** 2,
+        )
+        r = math.sqrt(2 * HEAD_HELPERS * extent_km2 / (math.pi * len(takers)))
+        r = min(max(r, 1e-3), farthest)
+        angle = (r * (1 + 1e-6) + 1e-6) / detour / EARTH_RADIUS_KM  # conservative, like _HomeIndex
+        widest = max(abs(lat_lo), abs(lat_hi)) + angle
+        if widest >= math.pi / 2 - 1e-3 or lon_hi - lon_lo > math.pi:
+            return  # near a pole or across the antimeridian: orders look on their own
+        s = math.sin(angle / 2) / math.cos(widest)
+        if s >= 1:
+            return
+        width = 2 * math.asin(s) * (1 + 1e-6) + 1e-12  # longitude span of the disc, at most
+        rows_h = np.floor(hlat / angle).astype(np.int64)
+        cols_h = np.floor((hlon - lon_lo) / width).astype(np.int64)
+        rows_o = np.floor(olat / angle).astype(np.int64)
+        cols_o = np.floor((olon - lon_lo) / width).astype(np.int64)
+        span = max(int(cols_h.max()), int(cols_o.max())) + 3  # keys of a row: col + 1
+        keys = rows_h * span + (cols_h + 1)
+        ordering = np.argsort(keys, kind="stable")
+        keys, members = keys[ordering], takers[ordering]
+        first = (rows_o[:, None] + np.arange(-1, 2)) * span + cols_o[:, None]  # cols c-1 .. c+1
+        starts = np.searchsorted(keys, first, side="left").ravel()
+        ends = np.searchsorted(keys, first + 2, side="right").ravel()
+        lengths = ends - starts
+        total = int(lengths.sum())
+        which = np.repeat(np.repeat(np.arange(len(group)), 3), lengths)  # the pair's order
+        offsets = np.cumsum(lengths) - lengths
+        helper = members[np.repeat(starts - offsets, lengths) + np.arange(total)]
+        # Distances: ``great_circle_km_from``'s operations, element by element.
+        lat, lon = olat[which], olon[which]
+        h = (
+            np.sin((lat - travel._lat[helper]) / 2) ** 2
+            + travel._cos_lat[helper] * ocos[which] * np.sin((lon - travel._lon[helper]) / 2) ** 2
+        )
+        km_rt = 2 * (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))) * detour
+        minutes = np.ceil(km_rt / travel._speed[helper] * 60 - 1e-9).astype(np.int64)
+        # The funnel's tests (``reach_mask_at``, ``_funnel``), and the head's radius.
+        reach = self._radius[helper]
+        if item.max_distance_km is not None:
+            reach = np.minimum(reach, item.max_distance_km)
+        duration = np.array([c.duration for c in group])[which]
+        keep = (km_rt / 2 <= reach + 1e-9) & (km_rt <= 2 * r)
+        keep &= duration + minutes <= self._room[helper]
+        blocked = [
+            (k, b) for k, c in enumerate(group) for b in self._blocked_by.get(c.order.resident, ())
+        ]
+        if blocked:
+            pairs = np.array([k * len(self.problem.helpers) + b for k, b in blocked])
+            keep &= ~np.isin(which * len(self.problem.helpers) + helper, pairs)
+        timed = np.array([c.start_range is not None for c in group])
+        if timed.any():
+            lo = np.array([(c.start_range or (0, 0))[0] for c in group])
+            hi = np.array([(c.start_range or (0, 0))[1] for c in group])
+            test = np.flatnonzero(keep & timed[which])
+            m, w = minutes[test], which[test]
+            out = (m + 1) // 2
+            back = m - out
+            a = np.maximum(lo[w][:, None], self._window_start[helper[test]] + out[:, None])
+            b = np.minimum(
+                hi[w][:, None],
+                self._window_end[helper[test]] - duration[test][:, None] - back[:, None],
+            )
+            keep[test] = (a <= b).any(axis=1)
+        which, helper, km_rt, minutes = which[keep], helper[keep], km_rt[keep], minutes[keep]
+        ranked = np.lexsort((helper, km_rt, which))
+        which, helper, km_rt, minutes = (
+            which[ranked],
+            helper[ranked],
+            km_rt[ranked],
+            minutes[ranked],
+        )
+        bounds = np.searchsorted(which, np.arange(len(group) + 1)).tolist()
+        complete = r >= farthest
+        for k, ctx in enumerate(group):
+            a_, b_ = bounds[k], bounds[k + 1]
+            self._heads[ctx.index] = Head(
+                helper[a_:b_], km_rt[a_:b_], minutes[a_:b_], 2 * r, complete
+            )
+
     def ranked_head(self, ctx: OrderContext) -> Head:
         """The first helpers of ``ranked(ctx)``, exactly, as far as a first look goes (about
         ``HEAD_HELPERS`` of them): what candidate lists and the hand rule mostly need, at a
         fraction of the whole ranking's cost on dense streets. ``ranked_more`` goes on."""
         head = self._heads.get(ctx.index)
         if head is None:
-            head = self._heads[ctx.index] = self._head_within(ctx, self._first_look(ctx))
+            whole = self._ranked.get(ctx.index)
+            head = (
+                Head(*whole, math.inf, True)
+                if whole is not None
+                else self._head_within(ctx, self._first_look(ctx))
+            )
+            self._heads[ctx.index] = head
         return head
 
     def ranked_more(self, ctx: OrderContext) -> Head:
@@ -348,7 +476,7 @@ class Eligibility:
         if not self._geo or not km_rt > 0 or km_rt / 2 >= farthest:
             indices, km, minutes = self.ranked(ctx)
             self._adapt(code, km, complete=True)
-            return self._heads[ctx.index]
+            return Head(indices, km, minutes, math.inf, True)
         cap = ctx.item.max_distance_km
         one_way = km_rt / 2 if cap is None else min(km_rt / 2, cap)
         indices, km, minutes = self.travel.near(ctx.order, one_way, self._skilled_takers(ctx.item))
@@ -417,11 +545,10 @@ def build_contexts(
     """Every order's context with its candidates: the ``limit`` nearest eligible helpers, plus the
     resident's circle, the nearest lead-skill holders and language speakers, and pinned helpers."""
     eligibility = Eligibility(problem, wait_boost)
-    contexts = []
-    for index, order in enumerate(problem.orders):
-        ctx = eligibility.context(index, order)
+    contexts = [eligibility.context(index, order) for index, order in enumerate(problem.orders)]
+    eligibility.prepare_heads(contexts)
+    for ctx in contexts:
         _fill_candidates(eligibility, ctx, limit)
-        contexts.append(ctx)
     return eligibility, contexts
 
 
@@ -474,11 +601,11 @@ def ranked_members(
     legs: found in ``head`` and, when it is not the whole ranking, beyond it."""
     if not members:
         return []
-    wanted = np.array(sorted(members), dtype=np.int64)
-    found = np.flatnonzero(np.isin(head.indices, wanted)).tolist()
+    at = {int(i): p for p, i in enumerate(head.indices.tolist()) if i in members}
+    found = sorted(at.values())
     out = [(int(head.indices[p]), Leg(float(head.km[p]), int(head.minutes[p]))) for p in found]
-    if not head.complete and len(found) < len(wanted):
-        rest = wanted[~np.isin(wanted, head.indices)]
+    if not head.complete and len(found) < len(members):
+        rest = np.array(sorted(members - at.keys()), dtype=np.int64)
         # Not in the head: farther than it reaches, so after it in the ranking's order.
         indices, km_rt, minutes = eligibility.ranked_among(ctx, rest)
         out += [
