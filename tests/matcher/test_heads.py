@@ -32,13 +32,17 @@ def short_heads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(candidates_module, "HEAD_HELPERS", 2)
 
 
-def _assert_heads_are_prefixes(problem: Problem) -> None:
+def _assert_heads_are_prefixes(problem: Problem, together: bool = False) -> None:
     """Every head, and every longer head after it, is the start of the whole ranking (bit for
-    bit), and the last one is the whole ranking; ``ranked_among`` picks from the ranking."""
+    bit), and the last one is the whole ranking; ``ranked_among`` picks from the ranking.
+    ``together``: the first heads are found for all orders at once (``prepare_heads``)."""
     eligibility = Eligibility(problem, 0.1)
     reference = Eligibility(problem, 0.1)
+    contexts = [eligibility.context(i, o) for i, o in enumerate(problem.orders)]
+    if together:
+        eligibility.prepare_heads(contexts)
     for index, order in enumerate(problem.orders):
-        ctx = eligibility.context(index, order)
+        ctx = contexts[index]
         whole = reference.ranked(reference.context(index, order))
         head = eligibility.ranked_head(ctx)
         while True:
@@ -66,14 +70,37 @@ def _assert_heads_are_prefixes(problem: Problem) -> None:
 def test_heads_are_prefixes_of_the_ranking_on_random_problems(
     short_heads: None, problem: Problem
 ) -> None:
-    """On random problems (geo and matrix travel), heads are exact prefixes of the ranking."""
+    """On random problems (geo and matrix travel), heads are exact prefixes of the ranking,
+    found order by order or all at once."""
     _assert_heads_are_prefixes(problem)
+    _assert_heads_are_prefixes(problem, together=True)
 
 
+@pytest.mark.parametrize("together", [False, True])
 @pytest.mark.parametrize(("name", "seed"), [("plentiful", 1), ("pastoral", 2), ("scarce", 3)])
-def test_heads_are_prefixes_of_the_ranking_on_generated_streets(name: str, seed: int) -> None:
-    """On generated streets, with the first look as it adapts, heads are exact prefixes."""
-    _assert_heads_are_prefixes(generate_street(preset(name, seed=seed, orders=200)))
+def test_heads_are_prefixes_of_the_ranking_on_generated_streets(
+    name: str, seed: int, together: bool
+) -> None:
+    """On generated streets, with the first look as it adapts (order by order) or from the
+    helpers' density (all at once), heads are exact prefixes."""
+    _assert_heads_are_prefixes(generate_street(preset(name, seed=seed, orders=200)), together)
+
+
+def test_heads_found_together_are_short_on_a_dense_street() -> None:
+    """On a dense street most orders' first heads are found at once and are not the whole
+    ranking (which is what makes them cheap), and each is an exact prefix."""
+    problem = generate_street(preset("plentiful", seed=7, orders=1500))
+    eligibility = Eligibility(problem, 0.1)
+    contexts = [eligibility.context(i, o) for i, o in enumerate(problem.orders)]
+    eligibility.prepare_heads(contexts)
+    heads = [eligibility._heads.get(c.index) for c in contexts]
+    assert sum(h is not None and not h.complete for h in heads) > len(contexts) / 2
+    reference = Eligibility(problem, 0.1)
+    for ctx, head in zip(contexts[:300], heads[:300], strict=True):
+        assert head is not None
+        whole = reference.ranked(reference.context(ctx.index, ctx.order))
+        assert head.indices.tolist() == whole[0][: len(head.indices)].tolist()
+        assert head.km.tolist() == whole[1][: len(head.indices)].tolist()
 
 
 def _whole_walk(problem: Problem) -> tuple[Eligibility, list[OrderContext]]:
