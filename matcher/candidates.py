@@ -10,14 +10,15 @@ stage at which they fail is the order's basic reason for being unmatchable.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from matcher.model import Helper, Order, Problem, ServiceItem
+from matcher.model import Helper, MatrixTravel, Order, Problem, ServiceItem
 from matcher.result import Reason
-from matcher.travel import Leg, TravelTable
+from matcher.travel import EARTH_RADIUS_KM, Leg, TravelTable
 from matcher.weights import order_weight
 
 
@@ -64,6 +65,25 @@ class OrderContext:
         )
 
 
+# Ranked helpers an order's first look aims at (``Eligibility.ranked_head``): enough for its
+# candidate list and, mostly, for the hand rule's walk (bench/README.md, "Bounded preparation").
+HEAD_HELPERS = 96
+WIDEN = 4.0  # a head too short is looked at again this many times as far
+
+
+@dataclass(frozen=True)
+class Head:
+    """The first helpers of an order's ranking (``Eligibility.ranked``), exactly: every helper of
+    the ranking whose round trip is at most ``km_rt`` km, in the ranking's order, with round-trip
+    km and minutes. ``complete``: the whole ranking."""
+
+    indices: np.ndarray
+    km: np.ndarray
+    minutes: np.ndarray
+    km_rt: float
+    complete: bool
+
+
 class Eligibility:
     """Vectorised eligibility checks over all helpers of a problem."""
 
@@ -81,6 +101,10 @@ class Eligibility:
                 self._skills[i, self._skill_column[skill]] = True
         self._speakers: dict[str, np.ndarray] = {}
         self._ranked: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._heads: dict[int, Head] = {}
+        self._head_km: dict[str, float] = {}  # per item: the round trip a first look spans
+        self._farthest: dict[str, float] = {}  # per item: the farthest one-way reach
+        self._geo = not isinstance(problem.travel, MatrixTravel)
         most = max((len(h.availability) for h in helpers), default=1)
         self._window_start = np.full((len(helpers), most), 1, dtype=np.int64)
         self._window_end = np.full((len(helpers), most), 0, dtype=np.int64)  # empty padding
@@ -257,17 +281,229 @@ class Eligibility:
 
     def ranked(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Helpers who could serve the order on their own account (skills, reach, a free slot
-        in their availability, room in their day), nearest first, with round-trip km and
-        minutes. Computed once per order: candidates and the hand rule both walk it."""
+        in their availability, room in their day), nearest first (ties by index), with
+        round-trip km and minutes. Computed once per order. The solvers' preparation walks only
+        the head of it (``ranked_head``, ``ranked_more``), which costs its neighbourhood."""
         cached = self._ranked.get(ctx.index)
         if cached is None:
             cached = self._ranked[ctx.index] = self._rank(ctx)
+            self._heads[ctx.index] = Head(*cached, math.inf, True)
         return cached
+
+    def prepare_heads(self, contexts: list[OrderContext]) -> None:
+        """The first look of every order at once (geo travel): per item, the skilled helpers
+        within a radius holding about ``HEAD_HELPERS`` of them, found for all the item's orders
+        together on a grid of cells as wide as that radius, and ranked by the funnel's very
+        tests, element by element, so each order's head is what ``ranked_head`` would find on
+        its own, for a fraction of the per-order cost (numpy calls over a few dozen helpers
+        each). Orders near a pole or the antimeridian are left to ``ranked_head``."""
+        if not self._geo or not contexts:
+            return
+        by_item: dict[str, list[OrderContext]] = {}
+        for ctx in contexts:
+            if ctx.index not in self._heads:
+                by_item.setdefault(ctx.item.code, []).append(ctx)
+        for group in by_item.values():
+            self._heads_of_item(group)
+
+    def _heads_of_item(self, group: list[OrderContext]) -> None:
+        travel, item = self.travel, group[0].item
+        takers = np.flatnonzero(self._skilled_takers(item))
+        if not len(takers):
+            return
+        detour = travel._geo.detour_factor
+        radius = self._radius[takers]
+        farthest = float(radius.max())
+        if item.max_distance_km is not None:
+            farthest = min(farthest, item.max_distance_km)
+        self._farthest.setdefault(item.code, farthest)
+        residents = [self.problem.resident(c.order.resident).location for c in group]
+        olat = np.array([math.radians(r.lat) for r in residents])
+        olon = np.array([math.radians(r.lon) for r in residents])
+        ocos = np.array([math.cos(x) for x in olat.tolist()])
+        hlat, hlon = travel._lat[takers], travel._lon[takers]
+        # One-way km of the head: about 2 x HEAD_HELPERS skilled helpers in the disc (some of
+        # them fail the later tests), from their density over the street's extent.
+        lat_lo = min(float(hlat.min()), float(olat.min()))
+        lat_hi = max(float(hlat.max()), float(olat.max()))
+        lon_lo = min(float(hlon.min()), float(olon.min()))
+        lon_hi = max(float(hlon.max()), float(olon.max()))
+        extent_km2 = max(
+            1e-6,
+            (lat_hi - lat_lo)
+            * (lon_hi - lon_lo)
+            * math.cos((lat_lo + lat_hi) / 2)
+            * (EARTH_RADIUS_KM * detour) ** 2,
+        )
+        r = math.sqrt(2 * HEAD_HELPERS * extent_km2 / (math.pi * len(takers)))
+        r = min(max(r, 1e-3), farthest)
+        angle = (r * (1 + 1e-6) + 1e-6) / detour / EARTH_RADIUS_KM  # conservative, like _HomeIndex
+        widest = max(abs(lat_lo), abs(lat_hi)) + angle
+        if widest >= math.pi / 2 - 1e-3 or lon_hi - lon_lo > math.pi:
+            return  # near a pole or across the antimeridian: orders look on their own
+        s = math.sin(angle / 2) / math.cos(widest)
+        if s >= 1:
+            return
+        width = 2 * math.asin(s) * (1 + 1e-6) + 1e-12  # longitude span of the disc, at most
+        rows_h = np.floor(hlat / angle).astype(np.int64)
+        cols_h = np.floor((hlon - lon_lo) / width).astype(np.int64)
+        rows_o = np.floor(olat / angle).astype(np.int64)
+        cols_o = np.floor((olon - lon_lo) / width).astype(np.int64)
+        span = max(int(cols_h.max()), int(cols_o.max())) + 3  # keys of a row: col + 1
+        keys = rows_h * span + (cols_h + 1)
+        ordering = np.argsort(keys, kind="stable")
+        keys, members = keys[ordering], takers[ordering]
+        first = (rows_o[:, None] + np.arange(-1, 2)) * span + cols_o[:, None]  # cols c-1 .. c+1
+        starts = np.searchsorted(keys, first, side="left").ravel()
+        ends = np.searchsorted(keys, first + 2, side="right").ravel()
+        lengths = ends - starts
+        total = int(lengths.sum())
+        which = np.repeat(np.repeat(np.arange(len(group)), 3), lengths)  # the pair's order
+        offsets = np.cumsum(lengths) - lengths
+        helper = members[np.repeat(starts - offsets, lengths) + np.arange(total)]
+        # Distances: ``great_circle_km_from``'s operations, element by element.
+        lat, lon = olat[which], olon[which]
+        h = (
+            np.sin((lat - travel._lat[helper]) / 2) ** 2
+            + travel._cos_lat[helper] * ocos[which] * np.sin((lon - travel._lon[helper]) / 2) ** 2
+        )
+        km_rt = 2 * (2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))) * detour
+        minutes = np.ceil(km_rt / travel._speed[helper] * 60 - 1e-9).astype(np.int64)
+        # The funnel's tests (``reach_mask_at``, ``_funnel``), and the head's radius.
+        reach = self._radius[helper]
+        if item.max_distance_km is not None:
+            reach = np.minimum(reach, item.max_distance_km)
+        duration = np.array([c.duration for c in group])[which]
+        keep = (km_rt / 2 <= reach + 1e-9) & (km_rt <= 2 * r)
+        keep &= duration + minutes <= self._room[helper]
+        blocked = [
+            (k, b) for k, c in enumerate(group) for b in self._blocked_by.get(c.order.resident, ())
+        ]
+        if blocked:
+            pairs = np.array([k * len(self.problem.helpers) + b for k, b in blocked])
+            keep &= ~np.isin(which * len(self.problem.helpers) + helper, pairs)
+        timed = np.array([c.start_range is not None for c in group])
+        if timed.any():
+            lo = np.array([(c.start_range or (0, 0))[0] for c in group])
+            hi = np.array([(c.start_range or (0, 0))[1] for c in group])
+            test = np.flatnonzero(keep & timed[which])
+            m, w = minutes[test], which[test]
+            out = (m + 1) // 2
+            back = m - out
+            a = np.maximum(lo[w][:, None], self._window_start[helper[test]] + out[:, None])
+            b = np.minimum(
+                hi[w][:, None],
+                self._window_end[helper[test]] - duration[test][:, None] - back[:, None],
+            )
+            keep[test] = (a <= b).any(axis=1)
+        which, helper, km_rt, minutes = which[keep], helper[keep], km_rt[keep], minutes[keep]
+        ranked = np.lexsort((helper, km_rt, which))
+        which, helper, km_rt, minutes = (
+            which[ranked],
+            helper[ranked],
+            km_rt[ranked],
+            minutes[ranked],
+        )
+        bounds = np.searchsorted(which, np.arange(len(group) + 1)).tolist()
+        complete = r >= farthest
+        for k, ctx in enumerate(group):
+            a_, b_ = bounds[k], bounds[k + 1]
+            self._heads[ctx.index] = Head(
+                helper[a_:b_], km_rt[a_:b_], minutes[a_:b_], 2 * r, complete
+            )
+
+    def ranked_head(self, ctx: OrderContext) -> Head:
+        """The first helpers of ``ranked(ctx)``, exactly, as far as a first look goes (about
+        ``HEAD_HELPERS`` of them): what candidate lists and the hand rule mostly need, at a
+        fraction of the whole ranking's cost on dense streets. ``ranked_more`` goes on."""
+        head = self._heads.get(ctx.index)
+        if head is None:
+            whole = self._ranked.get(ctx.index)
+            head = (
+                Head(*whole, math.inf, True)
+                if whole is not None
+                else self._head_within(ctx, self._first_look(ctx))
+            )
+            self._heads[ctx.index] = head
+        return head
+
+    def ranked_more(self, ctx: OrderContext) -> Head:
+        """A longer head than the last one given for ``ctx`` (or the whole ranking)."""
+        head = self.ranked_head(ctx)
+        while not head.complete:
+            wider = self._head_within(ctx, head.km_rt * WIDEN)
+            if len(wider.indices) > len(head.indices) or wider.complete:
+                head = wider
+                break
+            head = wider
+        self._heads[ctx.index] = head
+        return head
+
+    def ranked_at_least(self, ctx: OrderContext, count: int) -> Head:
+        """A head of at least ``count`` helpers, or the whole ranking."""
+        head = self.ranked_head(ctx)
+        while len(head.indices) < count and not head.complete:
+            head = self.ranked_more(ctx)
+        return head
+
+    def ranked_among(
+        self, ctx: OrderContext, indices: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The helpers at ``indices`` that are in ``ranked(ctx)``, in its order, with its km and
+        minutes (the same values), computed for those helpers alone."""
+        indices = np.asarray(indices, dtype=np.int64)
+        indices = indices[self._skilled_takers(ctx.item)[indices]]
+        km_rt, minutes, present = self.travel.arrays_for_helpers(ctx.order, indices)
+        keep = present & self.reach_mask_at(ctx, indices, km_rt)
+        return self._funnel(ctx, indices[keep], km_rt[keep], minutes[keep])
+
+    def _first_look(self, ctx: OrderContext) -> float:
+        """The round-trip km an order's first look spans: per item, adapted as orders are
+        looked at (about ``HEAD_HELPERS`` helpers; any value gives the same rankings)."""
+        return self._head_km.get(ctx.item.code, 0.0)
+
+    def _head_within(self, ctx: OrderContext, km_rt: float) -> Head:
+        """The head of the ranking up to ``km_rt`` round-trip km (the whole ranking when that
+        reaches as far as any skilled helper's radius and the item's distance allow, when the
+        travel is a matrix, or before the item's first look is known)."""
+        code = ctx.item.code
+        farthest = self._farthest.get(code)
+        if farthest is None:
+            takers = self._skilled_takers(ctx.item)
+            radius = float(self._radius[takers].max()) if takers.any() else 0.0
+            cap = ctx.item.max_distance_km
+            farthest = self._farthest[code] = radius if cap is None else min(radius, cap)
+        if not self._geo or not km_rt > 0 or km_rt / 2 >= farthest:
+            indices, km, minutes = self.ranked(ctx)
+            self._adapt(code, km, complete=True)
+            return Head(indices, km, minutes, math.inf, True)
+        cap = ctx.item.max_distance_km
+        one_way = km_rt / 2 if cap is None else min(km_rt / 2, cap)
+        indices, km, minutes = self.travel.near(ctx.order, one_way, self._skilled_takers(ctx.item))
+        keep = self.reach_mask_at(ctx, indices, km) & (km <= km_rt)
+        indices, km, minutes = self._funnel(ctx, indices[keep], km[keep], minutes[keep])
+        self._adapt(code, km, complete=False)
+        return Head(indices, km, minutes, km_rt, False)
+
+    def _adapt(self, code: str, km: np.ndarray, complete: bool) -> None:
+        """Next first look of the item: as far as this order's ``HEAD_HELPERS``-th helper (half
+        again when this one had fewer and was not complete)."""
+        if len(km) >= HEAD_HELPERS:
+            self._head_km[code] = float(km[HEAD_HELPERS - 1])
+        elif not complete:
+            self._head_km[code] = self._head_km.get(code, 0.0) * 1.5
 
     def _rank(self, ctx: OrderContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Only helpers near the order are looked at (``near``); the tests below are the funnel's,
         # so the result equals the same tests over every helper (tests/matcher/test_near.py).
         indices, km_rt, minutes = self._reachable(ctx, self._skilled_takers(ctx.item))
+        return self._funnel(ctx, indices, km_rt, minutes)
+
+    def _funnel(
+        self, ctx: OrderContext, indices: np.ndarray, km_rt: np.ndarray, minutes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Of skilled helpers within reach: those with room in their day and a free slot,
+        nearest first (ties by index)."""
         keep = ctx.duration + minutes <= self._room[indices]
         if ctx.start_range is not None and keep.any():
             keep[keep] = self.fits_window(ctx, indices[keep], minutes[keep])
@@ -309,23 +545,33 @@ def build_contexts(
     """Every order's context with its candidates: the ``limit`` nearest eligible helpers, plus the
     resident's circle, the nearest lead-skill holders and language speakers, and pinned helpers."""
     eligibility = Eligibility(problem, wait_boost)
-    contexts = []
-    for index, order in enumerate(problem.orders):
-        ctx = eligibility.context(index, order)
+    contexts = [eligibility.context(index, order) for index, order in enumerate(problem.orders)]
+    eligibility.prepare_heads(contexts)
+    for ctx in contexts:
         _fill_candidates(eligibility, ctx, limit)
-        contexts.append(ctx)
     return eligibility, contexts
 
 
 def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | None) -> None:
-    indices, km_rt, minutes = eligibility.ranked(ctx)
+    """Walks the head of the order's ranking (``Eligibility.ranked_head``), going on only when it
+    walks past it: the same list as a walk over the whole ranking."""
+    head = eligibility.ranked_head(ctx)
     resident = eligibility.problem.resident(ctx.order.resident)
     circle = {eligibility.helper_index[h] for h in resident.circle}
     lead = eligibility.lead_mask(ctx.item)
     speaks = eligibility.speaker_mask(resident.language) if resident.language else None
     keep: list[Candidate] = []
     leads = speakers = 0
-    for position, index in enumerate(indices.tolist()):
+    position = 0
+    while True:
+        if position == len(head.indices):
+            if head.complete:
+                break
+            head = eligibility.ranked_more(ctx)
+            if position == len(head.indices):
+                break
+        index = int(head.indices[position])
+        position += 1
         full = limit is not None and len(keep) >= max(limit, ctx.team)
         lacking_lead = ctx.needs_lead and leads < ctx.team
         lacking_speaker = ctx.needs_language and speakers < ctx.team
@@ -336,17 +582,37 @@ def _fill_candidates(eligibility: Eligibility, ctx: OrderContext, limit: int | N
             or (lacking_speaker and (speaks is None or speaks[index]))
         ):
             continue  # what ``candidate`` would say of has_lead and speaks, from the masks
-        candidate = eligibility.candidate(
-            ctx, index, Leg(float(km_rt[position]), int(minutes[position]))
-        )
+        leg = Leg(float(head.km[position - 1]), int(head.minutes[position - 1]))
+        candidate = eligibility.candidate(ctx, index, leg)
         keep.append(candidate)
         leads += candidate.has_lead
         speakers += candidate.speaks
-    _add_circle(eligibility, ctx, keep, circle, indices, km_rt, minutes)
+    _add_circle(eligibility, ctx, keep, circle, head)
     ctx.candidates = keep
     _check_pins(eligibility, ctx)
     if not ctx.team_possible(keep):
         ctx.blocked_reason = funnel_reason(eligibility, ctx)
+
+
+def ranked_members(
+    eligibility: Eligibility, ctx: OrderContext, head: Head, members: set[int]
+) -> list[tuple[int, Leg]]:
+    """Those of ``members`` (helper indices) in the order's ranking, in its order, with their
+    legs: found in ``head`` and, when it is not the whole ranking, beyond it."""
+    if not members:
+        return []
+    at = {int(i): p for p, i in enumerate(head.indices.tolist()) if i in members}
+    found = sorted(at.values())
+    out = [(int(head.indices[p]), Leg(float(head.km[p]), int(head.minutes[p]))) for p in found]
+    if not head.complete and len(found) < len(members):
+        rest = np.array(sorted(members - at.keys()), dtype=np.int64)
+        # Not in the head: farther than it reaches, so after it in the ranking's order.
+        indices, km_rt, minutes = eligibility.ranked_among(ctx, rest)
+        out += [
+            (int(i), Leg(float(k), int(m)))
+            for i, k, m in zip(indices.tolist(), km_rt.tolist(), minutes.tolist(), strict=True)
+        ]
+    return out
 
 
 def _add_circle(
@@ -354,17 +620,12 @@ def _add_circle(
     ctx: OrderContext,
     keep: list[Candidate],
     circle: set[int],
-    indices: np.ndarray,
-    km_rt: np.ndarray,
-    minutes: np.ndarray,
+    head: Head,
 ) -> None:
     """Circle members are always candidates when eligible: continuity is an objective term."""
     missing = circle - {c.helper for c in keep}
-    if not missing:
-        return
-    for position in np.flatnonzero(np.isin(indices, list(missing))).tolist():
-        leg = Leg(float(km_rt[position]), int(minutes[position]))
-        keep.append(eligibility.candidate(ctx, int(indices[position]), leg))
+    for index, leg in ranked_members(eligibility, ctx, head, missing):
+        keep.append(eligibility.candidate(ctx, index, leg))
 
 
 def _check_pins(eligibility: Eligibility, ctx: OrderContext) -> None:

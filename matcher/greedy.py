@@ -38,24 +38,33 @@ class GreedyOutcome:
 
 
 class _Lazy:
-    """An order's skill-and-reach helpers, nearest first, turned into candidates on demand."""
+    """An order's skill-and-reach helpers, nearest first, turned into candidates on demand: the
+    head of its ranking first (``Eligibility.ranked_head``), more only when the walk passes it."""
 
     def __init__(self, eligibility: Eligibility, ctx: OrderContext) -> None:
         self.eligibility, self.ctx = eligibility, ctx
-        self.indices, self.km, self.minutes = eligibility.ranked(ctx)
+        self.head = eligibility.ranked_head(ctx)
         self.cache: list[Candidate] = []
         # The order's candidate list was made from the same ranking: reuse what it holds.
         self.made = {c.helper: c for c in ctx.candidates}
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        for position in range(len(self.indices)):
+        position = 0
+        while True:
             if position == len(self.cache):
+                if position == len(self.head.indices):
+                    if self.head.complete:
+                        return
+                    self.head = self.eligibility.ranked_more(self.ctx)
+                    if position == len(self.head.indices):
+                        return
                 self.cache.append(self._make(position))
             yield self.cache[position]
+            position += 1
 
     def _make(self, position: int) -> Candidate:
-        leg = Leg(float(self.km[position]), int(self.minutes[position]))
-        index = int(self.indices[position])
+        leg = Leg(float(self.head.km[position]), int(self.head.minutes[position]))
+        index = int(self.head.indices[position])
         made = self.made.get(index)
         if made is not None and made.leg == leg:
             return made

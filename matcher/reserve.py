@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
-
-from matcher.candidates import Candidate, Eligibility, OrderContext
+from matcher.candidates import Candidate, Eligibility, OrderContext, ranked_members
 from matcher.cpsat.objective import pair_cost
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
@@ -42,16 +40,26 @@ def reserves(
     out: dict[str, tuple[str, ...]] = {}
     helpers = problem.helpers
     for ctx in contexts:
-        indices, km_rt, minutes = eligibility.ranked(ctx)
         team = set(teams.get(ctx.index, ())) | set(ctx.pinned)
         circle = {eligibility.helper_index[h] for h in problem.resident(ctx.order.resident).circle}
-        head = indices[: LOOK_AT * size + len(team)].tolist()
-        nearest = [p for p, i in enumerate(head) if i not in team][: LOOK_AT * size]
-        in_circle = np.flatnonzero(np.isin(indices, list(circle - team))).tolist()
-        looked: list[Candidate] = []
-        for position in sorted(set(nearest) | set(in_circle)):
-            leg = Leg(float(km_rt[position]), int(minutes[position]))
-            looked.append(eligibility.candidate(ctx, int(indices[position]), leg))
+        # The head of the ranking the nearest places need (``Eligibility.ranked_at_least``),
+        # circle members beyond it looked up alone: as over the whole ranking, for less.
+        head = eligibility.ranked_at_least(ctx, LOOK_AT * size + len(team))
+        nearest = [
+            (int(i), Leg(float(k), int(m)))
+            for i, k, m in zip(
+                head.indices[: LOOK_AT * size + len(team)].tolist(),
+                head.km.tolist(),
+                head.minutes.tolist(),
+                strict=False,
+            )
+            if i not in team
+        ][: LOOK_AT * size]
+        chosen = {i for i, _ in nearest}
+        in_circle = ranked_members(eligibility, ctx, head, circle - team - chosen)
+        # In the ranking's order, as before (ties of cost and km keep it).
+        merged = sorted(nearest + in_circle, key=lambda p: (p[1].km_round_trip, p[0]))
+        looked: list[Candidate] = [eligibility.candidate(ctx, i, leg) for i, leg in merged]
         looked.sort(key=lambda c: (pair_cost(problem, ctx, c, weights), c.leg.km_round_trip))
         if looked:
             out[ctx.order.id] = tuple(helpers[c.helper].id for c in looked[:size])
