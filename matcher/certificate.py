@@ -24,6 +24,23 @@ time run out first, the bound stays valid: the visits not yet added can improve 
 size times the best reduced cost per order, or the day's order limit times the best one per
 helper, whichever sum is less (the Lagrangian correction).
 
+Why reduced costs cannot carry CP-SAT's proof over the lists to the full problem (measured:
+``bench/certify_bench.py --probe``). The argument they would need: a plan using a visit j outside
+the lists covers at most z + d_j (z the full relaxation's value, d_j <= 0 the visit's reduced cost
+at its duals: weak duality of the Lagrangian, clique rows left out only raise d_j), so when
+z + d_j < incumbent + 1 for every such j, no plan beats the incumbent without leaving the lists
+and CP-SAT's bound over the lists bounds the full problem. Other optimal duals (a second LP over
+the dual face, an interior point) change d_j, but none can do better than probing: the
+relaxation's value z_j with x_j forced to 1 is, by LP duality, the least bound any dual solution
+gives for plans using j. And z_j = z whenever, in an optimal relaxed plan, j's helper is idle,
+j's order fully covered, and j's helper has the lead skill and language the order asks for: one
+unit of the order's team moves to j's helper at no loss (an eligible helper has room for the
+visit on its own). On the 1,500-order streets most visits outside the lists are of that kind (an
+order has many eligible helpers and most are idle), so their z_j equals z, which is above every
+incumbent by the relaxation's own gap: no choice of duals fixes them. Any proof of the full
+optimum has to be integral over those visits too (an exchange argument, or branch-and-price); see
+bench/README.md.
+
 Time (``budget``): ``SolveParams.certify_s`` comes out of the solve's time limit, so solve and
 certificate together keep it. Before CP-SAT, ``widen`` spends half of it pricing the relaxation
 (coverage, then cost) and adds the visits it brought in to the candidate lists (column generation
@@ -99,7 +116,15 @@ def certify(
 
     # Half the time for the coverage rounds, the rest for the cost rounds (each stage solves at
     # least once): the cost stage's first solve, with a new objective, takes the longest.
-    upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
+    if lp.coverage_converged is not None:
+        # ``widen`` priced the coverage relaxation to convergence: its value is the full
+        # relaxation's (the cost columns added since cannot change that), and best_out, taken
+        # over the visits outside the lists before widening, a superset of those outside now,
+        # can only overstate the gain of a visit outside the lists. No need to solve it again.
+        upper, best_out = lp.coverage_converged
+        rounds, converged = 0, True
+    else:
+        upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
     if upper is not None and math.floor(upper + EPS) < coverage_bound:
         coverage_bound, coverage_method = math.floor(upper + EPS), BoundMethod.LP
@@ -289,6 +314,8 @@ class _Lp:
         self.coverage = s.Sum([ctx.weight * self.covered[ctx.index] for ctx in contexts])
         self.level_row: pywraplp.Constraint | None = None
         self.last_value = 0.0  # the relaxation's value at its last solve (no correction)
+        # (bound, best_out) once the coverage rounds converged: the full relaxation's optimum
+        self.coverage_converged: tuple[float, float] | None = None
 
     def _helper_rows(self, helper: int) -> None:
         s, person = self.solver, self.problem.helpers[helper]
@@ -362,19 +389,17 @@ class _Lp:
             load[helper] = self.load_row[helper].dual_value()
         return orders, minutes, load
 
-    def _price(self, with_cost: bool) -> tuple[list[tuple[int, int]], float, float]:
-        """Reduced costs of every eligible visit not in the relaxation. Returns the visits that
-        improve it (most improving first, ``ADD_PER_ORDER`` per order), the Lagrangian
-        correction (what the visits not added could still improve it by, in objective units), the
-        least improvement-free margin over visits outside the candidate lists (best_out)."""
+    def reduced_costs(self, with_cost: bool) -> list[np.ndarray | None]:
+        """Per order, the reduced cost of each of its eligible visits (pool positions) at the
+        last solve's duals, in objective units (clique rows left out: see the module docstring);
+        None for an order that cannot be covered. Maximising coverage a visit improves the
+        relaxation when its reduced cost is > 0, minimising cost when it is < 0."""
         orders, minutes, load = self._duals()
-        sign = 1.0 if with_cost else -1.0  # improvement = -rc (max) or rc < 0 (min)
-        chosen: list[tuple[int, int]] = []
-        correction, best_out = 0.0, -math.inf if not with_cost else math.inf
-        by_helper = np.zeros(len(self.problem.helpers))  # each helper's best improvement
+        out: list[np.ndarray | None] = []
         for ctx in self.contexts:
             e = self.pool.orders[ctx.index]
             if not len(e.helpers) or self.covered[ctx.index].ub() == 0:
+                out.append(None)
                 continue
             used = np.zeros(len(e.helpers), dtype=np.float64)
             used += self.team_row[ctx.index].dual_value()
@@ -384,7 +409,22 @@ class _Lp:
                 used += e.speaks * self.language_row[ctx.index].dual_value()
             h = e.helpers
             used += orders[h] + e.minutes * minutes[h] - load[h]
-            reduced = (e.cost if with_cost else 0.0) - used
+            out.append((e.cost if with_cost else 0.0) - used)
+        return out
+
+    def _price(self, with_cost: bool) -> tuple[list[tuple[int, int]], float, float]:
+        """Reduced costs of every eligible visit not in the relaxation. Returns the visits that
+        improve it (most improving first, ``ADD_PER_ORDER`` per order), the Lagrangian
+        correction (what the visits not added could still improve it by, in objective units), the
+        least improvement-free margin over visits outside the candidate lists (best_out)."""
+        sign = 1.0 if with_cost else -1.0  # improvement = -rc (max) or rc < 0 (min)
+        chosen: list[tuple[int, int]] = []
+        correction, best_out = 0.0, -math.inf if not with_cost else math.inf
+        by_helper = np.zeros(len(self.problem.helpers))  # each helper's best improvement
+        for ctx, reduced in zip(self.contexts, self.reduced_costs(with_cost), strict=True):
+            if reduced is None:
+                continue
+            h = self.pool.orders[ctx.index].helpers
             inside, out_of_lists = self.inside[ctx.index], ~self.listed[ctx.index]
             if out_of_lists.any():
                 values = reduced[out_of_lists]
@@ -411,14 +451,19 @@ class _Lp:
         self, maximise: bool, deadline: float, scale: float, keep_last: bool = False
     ) -> tuple[float | None, int, bool, float]:
         """Solve, price, add improving visits, repeat; returns (bound, rounds, converged,
-        best_out), the bound including the correction for visits never added."""
-        rounds = 0
+        best_out), the bound including the correction for visits never added. Every round's
+        corrected value bounds the full relaxation, so when stopped early the best of them is
+        returned (the last one is usually, not always, the best)."""
+        rounds, best = 0, None
         while True:
             if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
-                return None, rounds, False, 0.0
+                return (None if best is None else best / scale), rounds, False, 0.0
             value = self.last_value = self.solver.Objective().Value()
             chosen, correction, best_out = self._price(with_cost=not maximise)
             rounds += 1
+            corrected = value + correction if maximise else value - correction
+            if best is None or (corrected < best if maximise else corrected > best):
+                best = corrected
             log.debug(
                 "round %d: relaxation %.2f, correction %.2f, %d visits to add, %d columns",
                 rounds,
@@ -432,8 +477,7 @@ class _Lp:
             if rounds >= MAX_ROUNDS or time.perf_counter() > deadline:
                 if keep_last:  # the last round's visits join, unsolved (``widen``)
                     self.add_visits(chosen)
-                bound = value + correction if maximise else value - correction
-                return bound / scale, rounds, False, best_out / scale
+                return best / scale, rounds, False, best_out / scale
             self.add_visits(chosen)
 
     def add_visits(self, chosen: list[tuple[int, int]]) -> None:
@@ -458,7 +502,10 @@ class _Lp:
             self.level_row.SetLb(-self.solver.infinity())
         self.minimising = False
         self.solver.Maximize(self.coverage)  # clears the cost objective, if any
-        return self._grow(True, deadline, 1.0, keep_last)
+        grown = self._grow(True, deadline, 1.0, keep_last)
+        if grown[2] and grown[0] is not None:
+            self.coverage_converged = (grown[0], grown[3])
+        return grown
 
     def cost_bound(
         self, coverage_level: int, deadline: float, keep_last: bool = False
