@@ -32,7 +32,7 @@ from ortools.sat.python import cp_model
 from matcher import certificate
 from matcher import solve as solve_module
 from matcher.candidates import OrderContext
-from matcher.certificate import widen
+from matcher.certificate import lagrangian_coverage_bound, widen
 from matcher.cpsat.objective import COST_SCALE, coverage_expression
 from matcher.cpsat.solver import Plan, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import make_variables
@@ -176,7 +176,9 @@ def coverage_at_fixed_work(
     return solver.status_name(status), solver.objective_value, solver.best_objective_bound
 
 
-def probe(kind: str, seed: int, deterministic_s: float, samples: int) -> dict[str, Any]:
+def probe(
+    kind: str, seed: int, deterministic_s: float, samples: int, lagrangian_s: float = 0.0
+) -> dict[str, Any]:
     """Could reduced costs carry CP-SAT's proof over the widened lists to the full problem?
 
     Prices the full relaxation to convergence (``widen``, then the coverage rounds), takes CP-SAT's
@@ -201,6 +203,7 @@ def probe(kind: str, seed: int, deterministic_s: float, samples: int) -> dict[st
             break
     relaxed = lp.last_value
     widen_cpu = time.process_time() - cpu
+    helper_duals = lp._duals()[:2]
     # Visits outside the lists whose probe equals the relaxation by the module docstring's
     # argument: helper idle in the relaxed plan, order fully covered, lead and language held.
     busy = np.zeros(len(problem.helpers), dtype=bool)
@@ -222,6 +225,25 @@ def probe(kind: str, seed: int, deterministic_s: float, samples: int) -> dict[st
         problem, contexts, greedy.assignments, seed, deterministic_s
     )
     cpsat_cpu = time.process_time() - cpu
+    lagrangian: dict[str, Any] = {}
+    if lagrangian_s:
+        cpu = time.process_time()
+        bound, value, lagrangian_status = lagrangian_coverage_bound(
+            problem,
+            contexts,
+            lp.pool,
+            lp.listed,
+            helper_duals,
+            greedy.assignments,
+            seed,
+            lagrangian_s,
+        )
+        lagrangian = {
+            "lagrangian_bound": round(bound, 1),
+            "lagrangian_value": round(value, 1),
+            "lagrangian_status": lagrangian_status,
+            "lagrangian_cpu_s": round(time.process_time() - cpu, 1),
+        }
     outside, zero, fixable = 0, 0, 0
     kept: list[tuple[int, int]] = []
     for o, reduced in enumerate(lp.reduced_costs(False)):
@@ -288,6 +310,7 @@ def probe(kind: str, seed: int, deterministic_s: float, samples: int) -> dict[st
         "cost_outside": cost_outside,
         "cost_rc_zero": zero_cost,
         "cost_rc_below_1pct": below_1pct,
+        **lagrangian,
         "widen_cpu_s": round(widen_cpu, 1),
         "cpsat_cpu_s": round(cpsat_cpu, 1),
         "probe_cpu_s": round(probe_cpu, 1),
@@ -327,6 +350,12 @@ def main() -> None:
         help="instead: reduced-cost fixing and this many probes against the full relaxation "
         "(with --fixed-work deterministic seconds for the incumbent, 10 by default)",
     )
+    parser.add_argument(
+        "--lagrangian",
+        type=float,
+        default=0.0,
+        help="with --probe: also the Lagrangian bound integral on the lists (deterministic s)",
+    )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
     rows = []
@@ -334,7 +363,8 @@ def main() -> None:
         for seed in (int(s) for s in args.seeds.split(",")):
             runs: list[tuple[Any, ...]]
             if args.probe:
-                runs = [(probe, kind, seed, args.fixed_work or 10.0, args.probe)]
+                work = args.fixed_work or 10.0
+                runs = [(probe, kind, seed, work, args.probe, args.lagrangian)]
             elif args.fixed_work:
                 runs = [(fixed_work, kind, seed, args.fixed_work, w) for w in (False, True)]
             else:
