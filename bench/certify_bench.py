@@ -32,11 +32,12 @@ from ortools.sat.python import cp_model
 from matcher import certificate
 from matcher import solve as solve_module
 from matcher.candidates import OrderContext
-from matcher.certificate import lagrangian_coverage_bound, widen
+from matcher.certificate import widen
 from matcher.cpsat.objective import COST_SCALE, coverage_expression
 from matcher.cpsat.solver import Plan, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import make_variables
 from matcher.generator import generate_street, preset
+from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.solve import solve

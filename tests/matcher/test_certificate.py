@@ -19,13 +19,13 @@ from matcher.certificate import (
     _widened,
     budget,
     certify,
-    lagrangian_coverage_bound,
     widen,
 )
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
 from matcher.cpsat.solver import add_hard_rules
 from matcher.cpsat.variables import make_variables
 from matcher.generator import generate_street, preset
+from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
 from matcher.params import SolveParams
