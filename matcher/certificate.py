@@ -62,6 +62,7 @@ from ortools.linear_solver import pywraplp
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights, SolveParams
@@ -83,6 +84,9 @@ CERTIFY_S = 5.0
 # (``widen``), and the coverage level (of the relaxation's bound) the cost pricing aims at.
 WIDEN_SHARE = 0.5
 WIDEN_LEVEL = 0.99
+# Of the certificate's seconds after the solve, the share by which the Lagrangian coverage bound
+# (``matcher.lagrangian``) must be done; 0 leaves it out (bench/README.md, "Certified plans").
+LAGRANGIAN_SHARE = 0.0
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -95,13 +99,16 @@ def certify(
     plans: Mapping[int, Plan],
     candidate_bounds: tuple[float, float] | None = None,
     time_limit_s: float = 10.0,
+    workers: int = 1,
+    seed: int = 0,
 ) -> PlanCertificate:
     """Bound the full problem around ``plans`` (a plan over ``contexts``' candidates).
 
     ``eligibility`` must be the one ``contexts`` were built with (its ranking of every eligible
     helper per order is reused). ``candidate_bounds``: CP-SAT's (coverage upper, cost lower)
     bounds over exactly these candidate lists, cost at coverage at least the plan's, or None.
-    ``time_limit_s`` caps the pricing rounds; the bounds are valid whenever they stop.
+    ``time_limit_s`` caps the pricing rounds and the Lagrangian bound (``matcher.lagrangian``,
+    on ``workers`` CP-SAT workers); the bounds are valid whenever they stop.
     """
     began = time.perf_counter()
     coverage = sum(contexts[i].weight for i in plans)
@@ -136,6 +143,16 @@ def certify(
             combined = max(combined, math.floor(upper + min(0.0, best_out) + EPS))
         if combined < coverage_bound:
             coverage_bound, coverage_method = combined, BoundMethod.CANDIDATES
+    lagrangian_s = LAGRANGIAN_SHARE * time_limit_s - (time.perf_counter() - began)
+    if lagrangian_s > 0.1 and lp.coverage_duals is not None and coverage_bound > coverage:
+        # The relaxation's prices for helpers' time, with CP-SAT's exact model of the lists:
+        # valid for any prices, so also when the pricing did not converge.
+        bound, _, _ = lagrangian_coverage_bound(
+            problem, contexts, pool, lp.listed, lp.coverage_duals, plans, seed,
+            time_limit_s=lagrangian_s, workers=workers,
+        )  # fmt: skip
+        if math.floor(bound + EPS) < coverage_bound:
+            coverage_bound, coverage_method = math.floor(bound + EPS), BoundMethod.LAGRANGIAN
     coverage_bound = max(coverage_bound, coverage)  # the plan itself is possible
 
     lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, began + time_limit_s)
@@ -316,6 +333,8 @@ class _Lp:
         self.last_value = 0.0  # the relaxation's value at its last solve (no correction)
         # (bound, best_out) once the coverage rounds converged: the full relaxation's optimum
         self.coverage_converged: tuple[float, float] | None = None
+        # the helpers' order and minute duals at the last coverage solve (Lagrangian prices)
+        self.coverage_duals: tuple[np.ndarray, np.ndarray] | None = None
 
     def _helper_rows(self, helper: int) -> None:
         s, person = self.solver, self.problem.helpers[helper]
@@ -503,6 +522,7 @@ class _Lp:
         self.minimising = False
         self.solver.Maximize(self.coverage)  # clears the cost objective, if any
         grown = self._grow(True, deadline, 1.0, keep_last)
+        self.coverage_duals = self._duals()[:2]  # the last solve's (with keep_last: unsolved)
         if grown[2] and grown[0] is not None:
             self.coverage_converged = (grown[0], grown[3])
         return grown
