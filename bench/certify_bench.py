@@ -47,12 +47,20 @@ KINDS = {"town": "plentiful", "pastoral": "pastoral"}
 
 
 def run_one(
-    kind: str, seed: int, time_limit: float, certify_s: float, workers: int, widen_share: float
+    kind: str,
+    seed: int,
+    time_limit: float,
+    certify_s: float,
+    workers: int,
+    widen_share: float,
+    lagrangian_share: float,
 ) -> dict[str, Any]:
     """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
-    of the certificate's seconds price visits into the candidate lists before CP-SAT."""
+    of the certificate's seconds price visits into the candidate lists before CP-SAT, and the
+    Lagrangian bound runs until ``lagrangian_share`` of the certificate's seconds after it."""
     load_before = os.getloadavg()[0]
     certificate.WIDEN_SHARE = widen_share
+    certificate.LAGRANGIAN_SHARE = lagrangian_share
     added = [0]
     # Wall and CPU seconds (this thread's: GLOP and numpy run in it, CP-SAT's workers do not) of
     # each step of the certificate: pricing before the solve, then its coverage and cost rounds.
@@ -98,6 +106,7 @@ def run_one(
         "time_limit_s": time_limit,
         "certify_s": certify_s,
         "widen_share": widen_share,
+        "lagrangian_share": lagrangian_share,
         "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
@@ -339,6 +348,13 @@ def main() -> None:
         help="share of --certify-s pricing visits into the candidate lists before CP-SAT",
     )
     parser.add_argument(
+        "--lagrangian-share",
+        type=float,
+        default=certificate.LAGRANGIAN_SHARE,
+        help="share of the certificate's seconds after the solve by which the Lagrangian bound "
+        "must be done (0: left out)",
+    )
+    parser.add_argument(
         "--fixed-work",
         type=float,
         default=0.0,
@@ -369,8 +385,8 @@ def main() -> None:
             elif args.fixed_work:
                 runs = [(fixed_work, kind, seed, args.fixed_work, w) for w in (False, True)]
             else:
-                one = (kind, seed, args.time_limit, args.certify_s, args.workers, args.widen_share)
-                runs = [(run_one, *one)]
+                one = (kind, seed, args.time_limit, args.certify_s, args.workers)
+                runs = [(run_one, *one, args.widen_share, args.lagrangian_share)]
             for run in runs:
                 row = in_child(*run)
                 rows.append(row)
