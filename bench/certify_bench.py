@@ -213,6 +213,7 @@ def probe(
             break
     relaxed = lp.last_value
     widen_cpu = time.process_time() - cpu
+    print(f"  relaxation {relaxed:.1f} after {widen_cpu:.1f} s CPU", flush=True)
     helper_duals = lp._duals()[:2]
     # Visits outside the lists whose probe equals the relaxation by the module docstring's
     # argument: helper idle in the relaxed plan, order fully covered, lead and language held.
@@ -235,6 +236,7 @@ def probe(
         problem, contexts, greedy.assignments, seed, deterministic_s
     )
     cpsat_cpu = time.process_time() - cpu
+    print(f"  incumbent {incumbent} ({status}, lists' bound {lists_bound})", flush=True)
     lagrangian: dict[str, Any] = {}
     if lagrangian_s:
         cpu = time.process_time()
@@ -254,6 +256,7 @@ def probe(
             "lagrangian_status": lagrangian_status,
             "lagrangian_cpu_s": round(time.process_time() - cpu, 1),
         }
+        print(f"  lagrangian {lagrangian}", flush=True)
     outside, zero, fixable = 0, 0, 0
     kept: list[tuple[int, int]] = []
     for o, reduced in enumerate(lp.reduced_costs(False)):
@@ -279,9 +282,10 @@ def probe(
         solved = lp.solver.Solve() == pywraplp.Solver.OPTIMAL
         forced = lp.solver.Objective().Value() if solved else -math.inf
         var.SetLb(0)
-        drops.append(relaxed - forced)
-        probe_fixable += math.floor(forced + 1e-6) <= incumbent
+        drops.append(relaxed - forced if solved else math.inf)
+        probe_fixable += forced == -math.inf or math.floor(forced + 1e-6) <= incumbent
     probe_cpu = time.process_time() - cpu
+    print(f"  {outside} outside, {zero} at 0, {fixable} fixable, probes {drops}", flush=True)
     lp.solver.Solve()  # back to the relaxation's optimum (the forced columns are free again)
     cpu = time.process_time()
     for _ in range(20):

@@ -14,7 +14,7 @@ from ortools.sat.python import cp_model
 
 from matcher.candidates import OrderContext
 from matcher.cpsat import constraints
-from matcher.cpsat.solver import Plan, add_plan_hint
+from matcher.cpsat.solver import TWO_WORKER_SUBSOLVERS, Plan, add_plan_hint
 from matcher.cpsat.variables import make_variables
 from matcher.model import Problem
 
@@ -94,6 +94,8 @@ def lagrangian_coverage_bound(
     add_plan_hint(model, contexts, v, hint)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
+    if workers == 2:  # as the coverage stage (``matcher.cpsat.solver``): LP-heavy and core-based
+        solver.parameters.subsolvers.extend(TWO_WORKER_SUBSOLVERS)
     solver.parameters.random_seed = seed
     if deterministic_s is not None:
         solver.parameters.max_deterministic_time = deterministic_s
