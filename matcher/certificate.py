@@ -123,6 +123,7 @@ def certify(
 
     # Half the time for the coverage rounds, the rest for the cost rounds (each stage solves at
     # least once): the cost stage's first solve, with a new objective, takes the longest.
+    upper: float | None
     if lp.coverage_converged is not None:
         # ``widen`` priced the coverage relaxation to convergence: its value is the full
         # relaxation's (the cost columns added since cannot change that), and best_out, taken
@@ -478,6 +479,8 @@ class _Lp:
             if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
                 return (None if best is None else best / scale), rounds, False, 0.0
             value = self.last_value = self.solver.Objective().Value()
+            if maximise:  # read before any column joins (GLOP forgets the solution then)
+                self.coverage_duals = self._duals()[:2]
             chosen, correction, best_out = self._price(with_cost=not maximise)
             rounds += 1
             corrected = value + correction if maximise else value - correction
@@ -522,7 +525,6 @@ class _Lp:
         self.minimising = False
         self.solver.Maximize(self.coverage)  # clears the cost objective, if any
         grown = self._grow(True, deadline, 1.0, keep_last)
-        self.coverage_duals = self._duals()[:2]  # the last solve's (with keep_last: unsolved)
         if grown[2] and grown[0] is not None:
             self.coverage_converged = (grown[0], grown[3])
         return grown
