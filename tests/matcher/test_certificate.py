@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
+from matcher import certificate as certificate_module
 from matcher.candidates import build_contexts
 from matcher.certificate import (
     WIDENED_KEPT,
@@ -201,6 +202,21 @@ def test_lagrangian_bound_is_at_least_the_full_optimum(seed: int) -> None:
         assert status == "OPTIMAL"
         assert bound == pytest.approx(value, abs=1e-6)
         assert bound + 1e-6 >= full.weighted_coverage
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_certificate_with_the_lagrangian_bound_holds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the Lagrangian bound switched on, the certificate's coverage bound still holds
+    against the best coverage with every eligible helper."""
+    problem, _, full = street(seed)
+    monkeypatch.setattr(certificate_module, "LAGRANGIAN_SHARE", 0.9)
+    result = solve(problem, NARROW)
+    certificate = result.certificate
+    assert certificate is not None
+    assert certificate.coverage_bound >= full.weighted_coverage
+    assert certificate.coverage_bound >= certificate.coverage
 
 
 @pytest.mark.slow
