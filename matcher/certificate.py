@@ -35,8 +35,9 @@ relaxation's value z_j with x_j forced to 1 is, by LP duality, the least bound a
 gives for plans using j. And z_j = z whenever, in an optimal relaxed plan, j's helper is idle,
 j's order fully covered, and j's helper has the lead skill and language the order asks for: one
 unit of the order's team moves to j's helper at no loss (an eligible helper has room for the
-visit on its own). On the 1,500-order streets most visits outside the lists are of that kind (an
-order has many eligible helpers and most are idle), so their z_j equals z, which is above every
+visit on its own). On the 1,500-order streets many visits outside the lists are of that kind (an
+order has many eligible helpers and most are idle: 8,885 of 30,346 on pastoral seed 0, and 13 of
+20 visits probed there lost nothing at all), so their z_j equals z, which is above every
 incumbent by the relaxation's own gap: no choice of duals fixes them. Any proof of the full
 optimum has to be integral over those visits too (an exchange argument, or branch-and-price); see
 bench/README.md.
@@ -45,7 +46,9 @@ Time (``budget``): ``SolveParams.certify_s`` comes out of the solve's time limit
 certificate together keep it. Before CP-SAT, ``widen`` spends half of it pricing the relaxation
 (coverage, then cost) and adds the visits it brought in to the candidate lists (column generation
 into CP-SAT: the plan can use the helpers the full problem would); after the solve, ``certify``
-goes on from that relaxation at the plan's coverage.
+goes on from that relaxation at the plan's coverage (its coverage value reused as it is when
+``widen`` priced it to convergence). Each pricing stage stopped early returns the best corrected
+bound of its rounds.
 """
 
 from __future__ import annotations
