@@ -24,11 +24,31 @@ time run out first, the bound stays valid: the visits not yet added can improve 
 size times the best reduced cost per order, or the day's order limit times the best one per
 helper, whichever sum is less (the Lagrangian correction).
 
+Why reduced costs cannot carry CP-SAT's proof over the lists to the full problem (measured:
+``bench/certify_bench.py --probe``). The argument they would need: a plan using a visit j outside
+the lists covers at most z + d_j (z the full relaxation's value, d_j <= 0 the visit's reduced cost
+at its duals: weak duality of the Lagrangian, clique rows left out only raise d_j), so when
+z + d_j < incumbent + 1 for every such j, no plan beats the incumbent without leaving the lists
+and CP-SAT's bound over the lists bounds the full problem. Other optimal duals (a second LP over
+the dual face, an interior point) change d_j, but none can do better than probing: the
+relaxation's value z_j with x_j forced to 1 is, by LP duality, the least bound any dual solution
+gives for plans using j. And z_j = z whenever, in an optimal relaxed plan, j's helper is idle,
+j's order fully covered, and j's helper has the lead skill and language the order asks for: one
+unit of the order's team moves to j's helper at no loss (an eligible helper has room for the
+visit on its own). On the 1,500-order streets many visits outside the lists are of that kind (an
+order has many eligible helpers and most are idle: 8,885 of 30,346 on pastoral seed 0, and 13 of
+20 visits probed there lost nothing at all), so their z_j equals z, which is above every
+incumbent by the relaxation's own gap: no choice of duals fixes them. Any proof of the full
+optimum has to be integral over those visits too (an exchange argument, or branch-and-price); see
+bench/README.md.
+
 Time (``budget``): ``SolveParams.certify_s`` comes out of the solve's time limit, so solve and
 certificate together keep it. Before CP-SAT, ``widen`` spends half of it pricing the relaxation
 (coverage, then cost) and adds the visits it brought in to the candidate lists (column generation
 into CP-SAT: the plan can use the helpers the full problem would); after the solve, ``certify``
-goes on from that relaxation at the plan's coverage.
+goes on from that relaxation at the plan's coverage (its coverage value reused as it is when
+``widen`` priced it to convergence). Each pricing stage stopped early returns the best corrected
+bound of its rounds.
 """
 
 from __future__ import annotations
@@ -45,6 +65,7 @@ from ortools.linear_solver import pywraplp
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights, SolveParams
@@ -66,6 +87,9 @@ CERTIFY_S = 5.0
 # (``widen``), and the coverage level (of the relaxation's bound) the cost pricing aims at.
 WIDEN_SHARE = 0.5
 WIDEN_LEVEL = 0.99
+# Of the certificate's seconds after the solve, the share by which the Lagrangian coverage bound
+# (``matcher.lagrangian``) must be done; 0 leaves it out (bench/README.md, "Certified plans").
+LAGRANGIAN_SHARE = 0.0
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -78,13 +102,16 @@ def certify(
     plans: Mapping[int, Plan],
     candidate_bounds: tuple[float, float] | None = None,
     time_limit_s: float = 10.0,
+    workers: int = 1,
+    seed: int = 0,
 ) -> PlanCertificate:
     """Bound the full problem around ``plans`` (a plan over ``contexts``' candidates).
 
     ``eligibility`` must be the one ``contexts`` were built with (its ranking of every eligible
     helper per order is reused). ``candidate_bounds``: CP-SAT's (coverage upper, cost lower)
     bounds over exactly these candidate lists, cost at coverage at least the plan's, or None.
-    ``time_limit_s`` caps the pricing rounds; the bounds are valid whenever they stop.
+    ``time_limit_s`` caps the pricing rounds and the Lagrangian bound (``matcher.lagrangian``,
+    on ``workers`` CP-SAT workers); the bounds are valid whenever they stop.
     """
     began = time.perf_counter()
     coverage = sum(contexts[i].weight for i in plans)
@@ -99,7 +126,16 @@ def certify(
 
     # Half the time for the coverage rounds, the rest for the cost rounds (each stage solves at
     # least once): the cost stage's first solve, with a new objective, takes the longest.
-    upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
+    upper: float | None
+    if lp.coverage_converged is not None:
+        # ``widen`` priced the coverage relaxation to convergence: its value is the full
+        # relaxation's (the cost columns added since cannot change that), and best_out, taken
+        # over the visits outside the lists before widening, a superset of those outside now,
+        # can only overstate the gain of a visit outside the lists. No need to solve it again.
+        upper, best_out = lp.coverage_converged
+        rounds, converged = 0, True
+    else:
+        upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
     if upper is not None and math.floor(upper + EPS) < coverage_bound:
         coverage_bound, coverage_method = math.floor(upper + EPS), BoundMethod.LP
@@ -111,6 +147,16 @@ def certify(
             combined = max(combined, math.floor(upper + min(0.0, best_out) + EPS))
         if combined < coverage_bound:
             coverage_bound, coverage_method = combined, BoundMethod.CANDIDATES
+    lagrangian_s = LAGRANGIAN_SHARE * time_limit_s - (time.perf_counter() - began)
+    if lagrangian_s > 0.1 and lp.coverage_duals is not None and coverage_bound > coverage:
+        # The relaxation's prices for helpers' time, with CP-SAT's exact model of the lists:
+        # valid for any prices, so also when the pricing did not converge.
+        bound, _, _ = lagrangian_coverage_bound(
+            problem, contexts, pool, lp.listed, lp.coverage_duals, plans, seed,
+            time_limit_s=lagrangian_s, workers=workers,
+        )  # fmt: skip
+        if math.floor(bound + EPS) < coverage_bound:
+            coverage_bound, coverage_method = math.floor(bound + EPS), BoundMethod.LAGRANGIAN
     coverage_bound = max(coverage_bound, coverage)  # the plan itself is possible
 
     lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, began + time_limit_s)
@@ -289,6 +335,10 @@ class _Lp:
         self.coverage = s.Sum([ctx.weight * self.covered[ctx.index] for ctx in contexts])
         self.level_row: pywraplp.Constraint | None = None
         self.last_value = 0.0  # the relaxation's value at its last solve (no correction)
+        # (bound, best_out) once the coverage rounds converged: the full relaxation's optimum
+        self.coverage_converged: tuple[float, float] | None = None
+        # the helpers' order and minute duals at the last coverage solve (Lagrangian prices)
+        self.coverage_duals: tuple[np.ndarray, np.ndarray] | None = None
 
     def _helper_rows(self, helper: int) -> None:
         s, person = self.solver, self.problem.helpers[helper]
@@ -362,19 +412,17 @@ class _Lp:
             load[helper] = self.load_row[helper].dual_value()
         return orders, minutes, load
 
-    def _price(self, with_cost: bool) -> tuple[list[tuple[int, int]], float, float]:
-        """Reduced costs of every eligible visit not in the relaxation. Returns the visits that
-        improve it (most improving first, ``ADD_PER_ORDER`` per order), the Lagrangian
-        correction (what the visits not added could still improve it by, in objective units), the
-        least improvement-free margin over visits outside the candidate lists (best_out)."""
+    def reduced_costs(self, with_cost: bool) -> list[np.ndarray | None]:
+        """Per order, the reduced cost of each of its eligible visits (pool positions) at the
+        last solve's duals, in objective units (clique rows left out: see the module docstring);
+        None for an order that cannot be covered. Maximising coverage a visit improves the
+        relaxation when its reduced cost is > 0, minimising cost when it is < 0."""
         orders, minutes, load = self._duals()
-        sign = 1.0 if with_cost else -1.0  # improvement = -rc (max) or rc < 0 (min)
-        chosen: list[tuple[int, int]] = []
-        correction, best_out = 0.0, -math.inf if not with_cost else math.inf
-        by_helper = np.zeros(len(self.problem.helpers))  # each helper's best improvement
+        out: list[np.ndarray | None] = []
         for ctx in self.contexts:
             e = self.pool.orders[ctx.index]
             if not len(e.helpers) or self.covered[ctx.index].ub() == 0:
+                out.append(None)
                 continue
             used = np.zeros(len(e.helpers), dtype=np.float64)
             used += self.team_row[ctx.index].dual_value()
@@ -384,7 +432,22 @@ class _Lp:
                 used += e.speaks * self.language_row[ctx.index].dual_value()
             h = e.helpers
             used += orders[h] + e.minutes * minutes[h] - load[h]
-            reduced = (e.cost if with_cost else 0.0) - used
+            out.append((e.cost if with_cost else 0.0) - used)
+        return out
+
+    def _price(self, with_cost: bool) -> tuple[list[tuple[int, int]], float, float]:
+        """Reduced costs of every eligible visit not in the relaxation. Returns the visits that
+        improve it (most improving first, ``ADD_PER_ORDER`` per order), the Lagrangian
+        correction (what the visits not added could still improve it by, in objective units), the
+        least improvement-free margin over visits outside the candidate lists (best_out)."""
+        sign = 1.0 if with_cost else -1.0  # improvement = -rc (max) or rc < 0 (min)
+        chosen: list[tuple[int, int]] = []
+        correction, best_out = 0.0, -math.inf if not with_cost else math.inf
+        by_helper = np.zeros(len(self.problem.helpers))  # each helper's best improvement
+        for ctx, reduced in zip(self.contexts, self.reduced_costs(with_cost), strict=True):
+            if reduced is None:
+                continue
+            h = self.pool.orders[ctx.index].helpers
             inside, out_of_lists = self.inside[ctx.index], ~self.listed[ctx.index]
             if out_of_lists.any():
                 values = reduced[out_of_lists]
@@ -411,14 +474,21 @@ class _Lp:
         self, maximise: bool, deadline: float, scale: float, keep_last: bool = False
     ) -> tuple[float | None, int, bool, float]:
         """Solve, price, add improving visits, repeat; returns (bound, rounds, converged,
-        best_out), the bound including the correction for visits never added."""
-        rounds = 0
+        best_out), the bound including the correction for visits never added. Every round's
+        corrected value bounds the full relaxation, so when stopped early the best of them is
+        returned (the last one is usually, not always, the best)."""
+        rounds, best = 0, None
         while True:
             if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
-                return None, rounds, False, 0.0
+                return (None if best is None else best / scale), rounds, False, 0.0
             value = self.last_value = self.solver.Objective().Value()
+            if maximise:  # read before any column joins (GLOP forgets the solution then)
+                self.coverage_duals = self._duals()[:2]
             chosen, correction, best_out = self._price(with_cost=not maximise)
             rounds += 1
+            corrected = value + correction if maximise else value - correction
+            if best is None or (corrected < best if maximise else corrected > best):
+                best = corrected
             log.debug(
                 "round %d: relaxation %.2f, correction %.2f, %d visits to add, %d columns",
                 rounds,
@@ -432,8 +502,7 @@ class _Lp:
             if rounds >= MAX_ROUNDS or time.perf_counter() > deadline:
                 if keep_last:  # the last round's visits join, unsolved (``widen``)
                     self.add_visits(chosen)
-                bound = value + correction if maximise else value - correction
-                return bound / scale, rounds, False, best_out / scale
+                return best / scale, rounds, False, best_out / scale
             self.add_visits(chosen)
 
     def add_visits(self, chosen: list[tuple[int, int]]) -> None:
@@ -458,7 +527,10 @@ class _Lp:
             self.level_row.SetLb(-self.solver.infinity())
         self.minimising = False
         self.solver.Maximize(self.coverage)  # clears the cost objective, if any
-        return self._grow(True, deadline, 1.0, keep_last)
+        grown = self._grow(True, deadline, 1.0, keep_last)
+        if grown[2] and grown[0] is not None:
+            self.coverage_converged = (grown[0], grown[3])
+        return grown
 
     def cost_bound(
         self, coverage_level: int, deadline: float, keep_last: bool = False

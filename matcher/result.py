@@ -134,6 +134,7 @@ class BoundMethod(StrEnum):
     COVERABLE = "coverable"  # orders a full team of eligible helpers could serve at all
     LP = "lp"  # linear relaxation of the full problem, priced over every eligible helper
     CANDIDATES = "candidates"  # CP-SAT's bound on the candidate lists, with pricing for the rest
+    LAGRANGIAN = "lagrangian"  # CP-SAT on the lists, the rest priced by the relaxation's duals
 
 
 class PlanCertificate(Frozen):

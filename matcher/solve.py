@@ -360,6 +360,8 @@ def _result(
             plans,
             candidate_bounds(stages),
             params.certify_s,
+            params.workers,
+            params.seed,
         )
         if params.certify_s and solver == "cpsat"
         else None,

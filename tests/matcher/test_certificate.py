@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 from functools import cache
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
+from matcher import certificate as certificate_module
 from matcher.candidates import build_contexts
 from matcher.certificate import (
     WIDENED_KEPT,
@@ -24,6 +26,7 @@ from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expres
 from matcher.cpsat.solver import add_hard_rules
 from matcher.cpsat.variables import make_variables
 from matcher.generator import generate_street, preset
+from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
 from matcher.params import SolveParams
@@ -110,7 +113,8 @@ def test_full_candidate_lists_need_no_pricing(seed: int) -> None:
     assert certificate is not None
     assert certificate.converged
     assert certificate.columns == certificate.eligible
-    assert certificate.rounds == 2  # one solve per stage
+    # One solve for the cost: the coverage rounds converged in ``widen`` and are not repeated.
+    assert certificate.rounds == 1
     assert result.stages[0].status is Status.OPTIMAL
     # CP-SAT's proofs over the lists are proofs over the full problem here (or the LP is tight).
     assert certificate.coverage_bound == result.weighted_coverage
@@ -151,6 +155,92 @@ def test_coverage_bound_is_above_the_brute_force_optimum(prob: Problem) -> None:
         return
     assert result.certificate is not None, result.message
     assert result.certificate.coverage_bound >= best
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("certify_s", [5, 1e-9])
+@settings(
+    max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(prob=tiny_problems())
+def test_cost_bound_is_below_the_exact_least_cost(certify_s: float, prob: Problem) -> None:
+    """On random tiny problems, the cost bound of a one-candidate solve (priced to the end, or
+    stopped after one solve per stage) is never above the least cost of any plan with every
+    eligible helper covering as much (CP-SAT, proven), and the coverage bound never below the
+    plan's own coverage."""
+    result = solve(prob, NARROW.model_copy(update={"certify_s": certify_s}))
+    if result.status is Status.INFEASIBLE:
+        return
+    certificate = result.certificate
+    assert certificate is not None, result.message
+    assert certificate.coverage <= certificate.coverage_bound
+    assert certificate.cost_bound <= least_cost_at(prob, certificate.coverage) + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lagrangian_bound_is_at_least_the_full_optimum(seed: int) -> None:
+    """The bound integral on the lists (``lagrangian_coverage_bound``) holds against the best
+    coverage with every eligible helper for the relaxation's duals, for random multipliers and
+    for none (then it is CP-SAT on the lists with free outside helpers)."""
+    problem, _, full = street(seed)
+    eligibility, contexts, greedy = prepare(problem, NARROW)
+    pool = _Pool(problem, NARROW.weights, eligibility, contexts)
+    lp = _Lp(problem, contexts, NARROW.weights, pool)
+    assert lp.coverage_bound(time.perf_counter() + 5)[2]  # converged: the duals are optimal
+    orders, minutes, _ = lp._duals()
+    rng = np.random.default_rng(seed)
+    count = len(problem.helpers)
+    for duals in (
+        (orders, minutes),
+        (rng.exponential(float(orders.max()) + 1, count), rng.exponential(1.0, count)),
+        (np.zeros(count), np.zeros(count)),
+    ):
+        bound, value, status = lagrangian_coverage_bound(
+            problem, contexts, pool, lp.listed, duals, greedy.assignments, seed, 10
+        )
+        assert status == "OPTIMAL"
+        assert bound == pytest.approx(value, abs=1e-6)
+        assert bound + 1e-6 >= full.weighted_coverage
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_certificate_with_the_lagrangian_bound_holds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the Lagrangian bound switched on, the certificate's coverage bound still holds
+    against the best coverage with every eligible helper."""
+    problem, _, full = street(seed)
+    monkeypatch.setattr(certificate_module, "LAGRANGIAN_SHARE", 0.9)
+    result = solve(problem, NARROW)
+    certificate = result.certificate
+    assert certificate is not None
+    assert certificate.coverage_bound >= full.weighted_coverage
+    assert certificate.coverage_bound >= certificate.coverage
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(prob=tiny_problems())
+def test_lagrangian_bound_is_above_the_brute_force_optimum(prob: Problem) -> None:
+    """On random tiny problems, the bound integral on one-candidate lists, at the relaxation's
+    duals, is never below the exhaustive optimum over every helper."""
+    best = best_weighted_coverage(prob, NARROW.wait_boost)
+    eligibility, contexts, greedy = prepare(prob, NARROW)
+    if best is None or greedy.pin_errors or any(c.pin_errors for c in contexts):
+        return
+    pool = _Pool(prob, NARROW.weights, eligibility, contexts)
+    lp = _Lp(prob, contexts, NARROW.weights, pool)
+    if lp.coverage_bound(time.perf_counter() + 5)[0] is None:
+        return
+    bound, _, status = lagrangian_coverage_bound(
+        prob, contexts, pool, lp.listed, lp._duals()[:2], greedy.assignments, 0, 10
+    )
+    assert status == "OPTIMAL"
+    assert bound + 1e-6 >= best
 
 
 def test_the_certificate_shares_the_time_limit() -> None:
