@@ -9,6 +9,7 @@ The services decide the scope (community staff see their community) and every re
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -219,7 +220,7 @@ def honour_sheet(
         _("Rank in the street"), _("Rank in the community"), _("Ledger number"), _("Name"),
         _("Community"), _("Volunteer hours"), _("Visits"), _("Points"),
     ]  # fmt: skip
-    rows = (
+    rows: Iterator[list[sheets.Value]] = (
         [row.street_rank, row.community_rank, row.code, row.name, row.community,
          round(row.minutes / 60, 1), row.visits, row.points]
         for row in roll.rows
@@ -228,6 +229,6 @@ def honour_sheet(
     name = f"honour-{start.isoformat()}-{end.isoformat()}.xlsx"
     return Response(
         content,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=sheets.XLSX_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
