@@ -112,6 +112,11 @@ def main() -> None:
     parser.add_argument("--nightly-only", action="store_true", help="time the nightly only")
     parser.add_argument("--server-log", type=Path, help="the server's output goes here")
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="count each page's SQL statements in process (no server) instead of timing p95",
+    )
+    parser.add_argument(
         "--only", metavar="PATTERN", help="time only the pages/routes whose path matches (a regex)"
     )
     args = parser.parse_args()
@@ -122,13 +127,16 @@ def main() -> None:
         migrate(url)
         engine = make_engine(url)
         sessions = session_factory(engine)
-        if not kept:
+        if not kept or not built(sessions, settings, args):
             build(sessions, settings, args)
         if not args.no_nightly:
             city_nightly(sessions, settings, args)
         if not args.nightly_only:
             ids, logins = accounts(sessions, settings)
-            measure(settings, ids, logins, args)
+            if args.statements:
+                statement_counts(settings, ids, logins, args.only)
+            else:
+                measure(settings, ids, logins, args)
         engine.dispose()
     print(f"load average at end: {os.getloadavg()}", flush=True)
 
@@ -136,19 +144,54 @@ def main() -> None:
 # ----------------------------------------------------------------------------- the city
 
 
-def build(sessions: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> None:
-    """The city's streets, its extra residents, helper accounts and one year of history."""
+def built(sessions: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> bool:
+    """Whether the kept database holds the whole city: every street, its history, the residents
+    and the helpers' accounts (a build cut short, e.g. by a time limit, is resumed)."""
     city = load_city(args.scenario)
-    tomorrow = local_today(settings) + dt.timedelta(days=1)
+    today = local_today(settings)
+    with sessions() as session:
+        streets = session.scalar(select(func.count()).select_from(Street)) or 0
+        with_history = session.scalar(
+            select(func.count(func.distinct(OrderRow.street_id))).where(OrderRow.date < today)
+        )
+        residents = session.scalar(select(func.count()).select_from(ResidentRow)) or 0
+        no_login = session.scalar(
+            select(func.count())
+            .select_from(HelperRow)
+            .where(~select(UserRow.id).where(UserRow.helper_id == HelperRow.id).exists())
+        )
+    return (
+        streets >= len(city.city.streets)
+        and with_history == streets
+        and residents >= args.residents
+        and no_login == 0
+    )
+
+
+def build(sessions: sessionmaker[Session], settings: Settings, args: argparse.Namespace) -> None:
+    """The city's streets, its extra residents, helper accounts and one year of history. Each
+    street, the people and each street's history are committed apart; what a database already
+    holds (a build cut short) is kept and the rest written."""
+    city = load_city(args.scenario)
+    today = local_today(settings)
+    tomorrow = today + dt.timedelta(days=1)
     began = time.perf_counter()
     streets: list[tuple[int, int]] = []  # (street id, the night's orders)
     with sessions() as session:
         for number, street in enumerate(city.city.streets, start=1):
+            code = f"s{number:02d}"
+            have = session.scalars(select(Street).where(Street.code == code)).first()
+            if have is not None:
+                night = session.scalar(
+                    select(func.count())
+                    .select_from(OrderRow)
+                    .where(OrderRow.street_id == have.id, OrderRow.date >= tomorrow)
+                )
+                streets.append((have.id, night or 0))
+                continue
             spec = street_spec(street_scenario(city, street, args.scenario))
             assert spec is not None
-            seeded = seed_street(
-                session, spec, code=f"s{number:02d}", name=street.name, order_date=tomorrow
-            )
+            seeded = seed_street(session, spec, code=code, name=street.name, order_date=tomorrow)
             session.commit()
             streets.append((seeded.street.id, seeded.orders))
             print(
@@ -161,7 +204,7 @@ def build(sessions: sessionmaker[Session], settings: Settings, args: argparse.Na
         helper_accounts(session)
         session.commit()
         people_s = time.perf_counter() - began - seeded_s
-        history_s, counts = history(session, settings, streets, args.per_day)
+        history_s, counts = history(session, settings, streets, args.per_day, today)
         session.execute(text("ANALYZE"))
         session.commit()
     rows = ", ".join(f"{n:,} {k}" for k, n in counts.items())
@@ -212,7 +255,8 @@ def more_residents(session: Session, streets: list[tuple[int, int]], total: int)
 
 
 def helper_accounts(session: Session) -> None:
-    """A login for every helper (username: its code; one cheap hash of ``PASSWORD`` for all)."""
+    """A login for every helper that has none (username: its code; one cheap hash of
+    ``PASSWORD`` for all)."""
     hashed = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
     next_id = session.scalar(select(func.max(UserRow.id))) or 0
     rows = [
@@ -225,7 +269,12 @@ def helper_accounts(session: Session) -> None:
             "helper_id": helper_id,
         }
         for k, (helper_id, code, street_id) in enumerate(
-            session.execute(select(HelperRow.id, HelperRow.code, HelperRow.street_id)), start=1
+            session.execute(
+                select(HelperRow.id, HelperRow.code, HelperRow.street_id).where(
+                    ~select(UserRow.id).where(UserRow.helper_id == HelperRow.id).exists()
+                )
+            ),
+            start=1,
         )
     ]
     copy_rows(session, UserRow, rows)
@@ -233,17 +282,26 @@ def helper_accounts(session: Session) -> None:
 
 
 def history(
-    session: Session, settings: Settings, streets: list[tuple[int, int]], per_day: int
+    session: Session,
+    settings: Settings,
+    streets: list[tuple[int, int]],
+    per_day: int,
+    today: dt.date,
 ) -> tuple[float, dict[str, int]]:
-    """A year before today for every street (``report_bench.year``), ``per_day`` orders a day
-    in the city shared by the night's orders; the seconds it took and the rows of each kind."""
+    """A year before today for every street that has none yet (``report_bench.year``),
+    ``per_day`` orders a day in the city shared by the night's orders; the seconds it took and
+    the rows of each kind."""
     began = time.perf_counter()
-    rng = random.Random(0)
     items = [(i.code, i.points) for i in session.scalars(select(ItemRow).where(ItemRow.active))]
     night = sum(n for _, n in streets)
     ids: dict[Any, int] = {}
     counts: dict[str, int] = defaultdict(int)
     for street_id, orders in streets:
+        rng = random.Random(street_id)  # a resumed build makes the same street's year
+        if session.scalar(
+            select(OrderRow.id).where(OrderRow.street_id == street_id, OrderRow.date < today)
+        ):
+            continue
         residents = list(
             session.scalars(select(ResidentRow.id).where(ResidentRow.street_id == street_id))
         )
@@ -257,6 +315,7 @@ def history(
         for table, batch in rows.items():
             copy_rows(session, table, batch)
             counts[table.__tablename__] += len(batch)
+        reset_ids(session, ids)
         session.commit()
         print(
             f"  street {street_id}: {share} a day, {len(rows[OrderRow]):,} orders "
@@ -279,7 +338,7 @@ def city_nightly(
     date = nightly_date(sessions, settings)
     streets = every_street(sessions)[: args.streets]
     spent: dict[str, list[float]] = defaultdict(list)
-    statements = StatementCount(sessions)
+    statements = StatementCount(sessions.kw["bind"])
     originals = (nightly.read_snapshot, nightly._write, fanout.StreetSolver.__call__)
 
     def timing(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -341,11 +400,11 @@ def city_nightly(
 
 
 class StatementCount:
-    """The SQL statements a street's write sends (an engine event hook: one per cursor
+    """The SQL statements a street's write (or a page) sends (an engine event hook: one per cursor
     execution, an executemany's batch counting once) and the time they take in the driver."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.engine = sessions.kw["bind"]
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
         self.writes: list[tuple[int, float]] = []
         self.active = False
         self.count, self.in_db, self.began = 0, 0.0, 0.0
@@ -541,15 +600,9 @@ def measure(
     print(f"load average after measuring: {os.getloadavg()}", flush=True)
 
 
-def pages(
-    base: str,
-    logins: dict[str, tuple[str, str]],
-    ids: dict[str, str],
-    requests: int,
-    only: str | None = None,
-) -> list[tuple[str, str, list[float]]]:
-    """``pages_bench.measure``'s pages (every GET page, as its user), with a time limit: a page
-    whose second fetch (after the untimed first) takes over ``SLOW_S`` is timed by it alone."""
+def page_plan(ids: dict[str, str], only: str | None = None) -> list[tuple[str, str]]:
+    """Every GET page of ``pages_bench`` with its ids filled, as (path, role); the run page for
+    the night's date too (staff and community staff); only those matching ``only``."""
     plan: list[tuple[str, str]] = []
     for route in sorted(set(pages_bench.page_routes())):
         path = None if route in pages_bench.SKIPPED else pages_bench.filled(route, ids)
@@ -564,6 +617,19 @@ def pages(
     plan.append((f"/g/order?resident_id={ids['resident_id']}", "gridworker"))
     if only is not None:
         plan = [(path, role) for path, role in plan if re.search(only, path)]
+    return plan
+
+
+def pages(
+    base: str,
+    logins: dict[str, tuple[str, str]],
+    ids: dict[str, str],
+    requests: int,
+    only: str | None = None,
+) -> list[tuple[str, str, list[float]]]:
+    """``pages_bench.measure``'s pages (every GET page, as its user), with a time limit: a page
+    whose second fetch (after the untimed first) takes over ``SLOW_S`` is timed by it alone."""
+    plan = page_plan(ids, only)
     clients = {role: pages_bench.client(base, logins.get(role)) for role in {r for _, r in plan}}
     rows = []
     try:
@@ -605,18 +671,10 @@ def pages(
     return rows
 
 
-def api_routes(
-    base: str,
-    settings: Settings,
-    ids: dict[str, str],
-    logins: dict[str, tuple[str, str]],
-    requests: int,
-    only: str | None = None,
-) -> list[tuple[str, str, list[float]]]:
-    """The main API routes: GETs ``requests`` times after one untimed call; accept and decline
-    once each on ``requests`` different pending offers of the night (each as its helper)."""
+def api_gets(ids: dict[str, str]) -> list[tuple[str, str]]:
+    """The main API routes read: (path, role)."""
     date = ids["date"]
-    gets = [
+    return [
         (f"/orders?date={date}", "staff"),
         ("/orders", "staff"),
         (f"/orders?date={date}&status=open", "staff"),
@@ -637,6 +695,19 @@ def api_routes(
         ("/me/points", "volunteer"),
         (f"/orders?resident_id={ids['resident_id']}", "resident"),
     ]
+
+
+def api_routes(
+    base: str,
+    settings: Settings,
+    ids: dict[str, str],
+    logins: dict[str, tuple[str, str]],
+    requests: int,
+    only: str | None = None,
+) -> list[tuple[str, str, list[float]]]:
+    """The main API routes: GETs ``requests`` times after one untimed call; accept and decline
+    once each on ``requests`` different pending offers of the night (each as its helper)."""
+    gets = api_gets(ids)
     actions: tuple[str, ...] = ("accept", "decline")
     if only is not None:
         gets = [(path, role) for path, role in gets if re.search(only, f"GET {path}")]
@@ -674,6 +745,56 @@ def api_routes(
             if times:
                 rows.append((f"POST /me/offers/{{id}}/{action}", "helpers", times))
     return rows
+
+
+def statement_counts(
+    settings: Settings, ids: dict[str, str], logins: dict[str, tuple[str, str]], only: str | None
+) -> None:
+    """Each page and GET route fetched in this process (the app on a test client, no server)
+    twice; of the second fetch the SQL statements sent (an engine event hook: an executemany
+    counts once), their time in the driver and the fetch's wall time. The count does not
+    depend on the machine's load; the times do."""
+    from fastapi.testclient import TestClient
+
+    from api.http.app import create_app
+
+    app = create_app(settings, ticker=False)
+    counter = StatementCount(app.state.engine)
+    plan = page_plan(ids, only) + [
+        (f"GET {path}", role)
+        for path, role in api_gets(ids)
+        if only is None or re.search(only, f"GET {path}")
+    ]
+    found: list[tuple[str, str, int, float, float, int]] = []
+    print(f"statements: load average {os.getloadavg()}", flush=True)
+    with TestClient(app, base_url="http://127.0.0.1", follow_redirects=False) as http:
+        tokens: dict[str, dict[str, str]] = {}
+        logged_in = None
+        for path, role in sorted(plan, key=lambda p: p[1]):
+            headers: dict[str, str] = {}
+            url = path.removeprefix("GET ")
+            if path.startswith("GET "):
+                if role not in tokens:
+                    tokens[role] = bearer(http, *logins[role])
+                headers = tokens[role]
+            elif role != logged_in:
+                http.cookies.clear()
+                if role in logins:
+                    username, password = logins[role]
+                    answer = http.post("/login", data={"username": username, "password": password})
+                    assert answer.status_code == 303, (username, answer.status_code)
+                logged_in = role
+            http.get(url, headers=headers)  # warms the caches, as the timed runs' first fetch
+            counter.active, counter.count, counter.in_db, counter.slowest = True, 0, 0.0, []
+            began = time.perf_counter()
+            answer = http.get(url, headers=headers)
+            wall = time.perf_counter() - began
+            counter.active = False
+            found.append((path, role, counter.count, counter.in_db, wall, answer.status_code))
+    print(f"{'page or route':62} {'as':10} {'SQL':>5} {'in db ms':>9} {'wall ms':>8} status")
+    for path, role, count, in_db, wall, status in sorted(found, key=lambda f: -f[4]):
+        print(f"{path[:62]:62} {role:10} {count:5} {in_db * 1000:9.1f} {wall * 1000:8.1f} {status}")
+    print(f"load average after counting: {os.getloadavg()}", flush=True)
 
 
 def pending_offers(settings: Settings, street_id: int, n: int) -> list[tuple[int, str]]:

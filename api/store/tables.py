@@ -436,6 +436,7 @@ class ClaimRow(Base):
 
 
 LIVE_ASSIGNMENT = sql_in("status", LIVE_ASSIGNMENT_STATUSES)
+SERVED_ASSIGNMENT = sql_in("status", (AssignmentStatus.DONE, AssignmentStatus.CONFIRMED))
 
 
 class AssignmentRow(Base):
@@ -450,6 +451,15 @@ class AssignmentRow(Base):
             unique=True,
             sqlite_where=text(LIVE_ASSIGNMENT),
             postgresql_where=text(LIVE_ASSIGNMENT),
+        ),
+        # A care circle's visits follow residents' orders into their served assignments
+        # (migration 0017): the index alone answers, not a hash of the city's assignments.
+        Index(
+            "ix_assignments_served_order",
+            "order_id",
+            "id",
+            sqlite_where=text(SERVED_ASSIGNMENT),
+            postgresql_where=text(SERVED_ASSIGNMENT),
         ),
         CheckConstraint(sql_in("status", AssignmentStatus), name="status"),
         CheckConstraint(sql_in("source", AssignmentSource), name="source"),
@@ -476,6 +486,7 @@ class AssignmentRow(Base):
 
 
 LIVE_OFFER = sql_in("status", LIVE_OFFER_STATUSES)
+ACCEPTED_OFFER = sql_in("status", (OfferStatus.ACCEPTED,))
 
 
 class OfferRow(Base):
@@ -492,6 +503,14 @@ class OfferRow(Base):
             postgresql_where=text(LIVE_OFFER),
         ),
         Index("ix_offers_helper_status", "helper_id", "status"),
+        # … and from there to the accepted members (migration 0017).
+        Index(
+            "ix_offers_accepted_assignment",
+            "assignment_id",
+            "helper_id",
+            sqlite_where=text(ACCEPTED_OFFER),
+            postgresql_where=text(ACCEPTED_OFFER),
+        ),
         CheckConstraint(sql_in("status", OfferStatus), name="status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ The services decide the scope (community staff see their community) and every re
 from __future__ import annotations
 
 import datetime as dt
-import io
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -37,6 +37,7 @@ from api.services.hours import certificate as certificates
 from api.services.hours import clock, history, honour
 from api.services.hours import ledger as hours_ledger
 from api.services.ledger import people as ledger
+from api.services.ledger import sheets
 from api.services.offers.assign import to_local
 from api.settings import Settings
 
@@ -207,31 +208,27 @@ def honour_sheet(
     by: str = "hours",
     community_id: str = "",
 ) -> Response:
-    """The honour roll as a spreadsheet (every row)."""
-    from openpyxl import Workbook
-
+    """The honour roll as a spreadsheet (every row; written row by row, as the ledger's
+    exports are: a street's roll has thousands)."""
     try:
         start, end, order, community = _roll(settings, first, last, by, community_id)
         roll = honour.honour_roll(session, settings, actor, start, end, order, community)
     except ServiceError as failure:
         session.rollback()
         return back(request, "/s/honour", err=failure.message)
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = _("Honour roll")[:31]
-    sheet.append([
+    headers = [
         _("Rank in the street"), _("Rank in the community"), _("Ledger number"), _("Name"),
         _("Community"), _("Volunteer hours"), _("Visits"), _("Points"),
-    ])  # fmt: skip
-    for row in roll.rows:
-        sheet.append([row.street_rank, row.community_rank, row.code, row.name, row.community,
-                      round(row.minutes / 60, 1), row.visits, row.points])  # fmt: skip
-    buffer = io.BytesIO()
-    book.save(buffer)
+    ]  # fmt: skip
+    rows: Iterator[list[sheets.Value]] = (
+        [row.street_rank, row.community_rank, row.code, row.name, row.community,
+         round(row.minutes / 60, 1), row.visits, row.points]
+        for row in roll.rows
+    )  # fmt: skip
+    content = sheets.write_xlsx(headers, rows, _("Honour roll"))
     name = f"honour-{start.isoformat()}-{end.isoformat()}.xlsx"
     return Response(
-        buffer.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        content,
+        media_type=sheets.XLSX_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

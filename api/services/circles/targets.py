@@ -199,13 +199,13 @@ def _usual_skills(
             OrderRow.street_id == street_id,
             OrderRow.date >= today - dt.timedelta(days=USUAL_DAYS),
             OrderRow.status != OrderStatus.CANCELLED,
+            among_bound(OrderRow.resident_id, "residents", dialect_of(session)),
         )
         .distinct()
     )
-    wanted = set(resident_ids)
     found: dict[int, set[str]] = {}
-    for resident_id, item in session.execute(query):
-        if resident_id in wanted and item in items:
+    for resident_id, item in session.execute(query, {"residents": resident_ids}):
+        if item in items:
             found.setdefault(resident_id, set()).update(items[item].required_skills)
     return found
 

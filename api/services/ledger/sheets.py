@@ -195,8 +195,11 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: s
     return out.getvalue()
 
 
-def _xlsx_cell(sheet: object, value: Value) -> WriteOnlyCell:
+def _xlsx_cell(sheet: object, value: Value) -> WriteOnlyCell | Value:
+    """A text as a text cell ("=..." would otherwise become a formula); a number or nothing as
+    itself (a sheet of thousands of rows makes no cell object for those)."""
+    if not isinstance(value, str):
+        return value
     cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"  # "=..." would otherwise become a formula
+    cell.data_type = "s"
     return cell
