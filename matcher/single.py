@@ -78,7 +78,7 @@ def best_team(
     return best
 
 
-def _starts(ctx: OrderContext, preferred: int | None) -> list[int | None]:
+def _starts(ctx: OrderContext, preferred: int | None) -> Sequence[int | None]:
     """The starts worth trying: every start at which some candidate's range opens (the helpers
     free at any start are all free at the latest such opening before it, so no team is missed),
     the preferred one first. Untimed orders: no start."""
@@ -93,7 +93,7 @@ def _starts(ctx: OrderContext, preferred: int | None) -> list[int | None]:
     starts = sorted(s for s in openings if s <= hi)
     if preferred is not None and lo <= preferred <= hi:
         starts = [preferred, *(s for s in starts if s != preferred)]
-    return list[int | None](starts)
+    return starts
 
 
 def _can_start(candidate: Candidate, start: int | None) -> bool:
