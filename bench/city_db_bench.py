@@ -61,6 +61,7 @@ from api.planner.city import load_city, street_scenario
 from api.planner.scenario.load import street_spec
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
+from api.services.circles.totals import rebuild
 from api.services.ledger.demo import Accounts
 from api.services.ledger.seed import seed_street
 from api.services.matching import fanout, nightly
@@ -316,6 +317,7 @@ def history(
             copy_rows(session, table, batch)
             counts[table.__tablename__] += len(batch)
         reset_ids(session, ids)
+        rebuild(session, street_id)  # the circles' running totals of the copied history
         session.commit()
         print(
             f"  street {street_id}: {share} a day, {len(rows[OrderRow]):,} orders "

@@ -691,6 +691,27 @@ class CirclePair(Base):
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class CircleTotal(Base):
+    """Running totals of one resident-helper pair's history (migration 0018): the visits the
+    helper served the resident (an accepted member of a done or confirmed visit), the first and
+    last of their days, and those visits' scores (low and good as ``matcher.circles`` says, how
+    many scored and their sum). Written with each change of the history
+    (``api.services.circles.totals.refresh_orders``, in the writer's transaction), so a care
+    circle reads a few rows per resident instead of aggregating the history; the invariant
+    checker compares them with the history's aggregate."""
+
+    __tablename__ = "circle_totals"
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), primary_key=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), primary_key=True, index=True)
+    visits: Mapped[int] = mapped_column(Integer)
+    first_visit: Mapped[dt.date] = mapped_column(Date)
+    last_visit: Mapped[dt.date] = mapped_column(Date)
+    low_scores: Mapped[int] = mapped_column(Integer)
+    good_scores: Mapped[int] = mapped_column(Integer)
+    scored: Mapped[int] = mapped_column(Integer)
+    score_sum: Mapped[int] = mapped_column(Integer)
+
+
 class VisitClockRow(Base):
     """A team member's check-in and check-out at a visit (签到/签退, migration 0014): when
     (UTC), and where only if their phone offered a position and they agreed. Staff may correct

@@ -1,7 +1,7 @@
 """The facts of each resident-helper pair, read from the database (the one place this converts):
-the ledger's circle, visits (accepted members of done or confirmed visits), their scores and
-staff's last choice. ``matcher.circles`` decides what they mean; the problem builder, the pages
-and the planner all ask through here."""
+the ledger's circle, visits (accepted members of done or confirmed visits) and their scores (the
+pair's running totals, ``circles.totals``) and staff's last choice. ``matcher.circles`` decides
+what they mean; the problem builder, the pages and the planner all ask through here."""
 
 from __future__ import annotations
 
@@ -12,22 +12,20 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from api.store.db import among_bound, dialect_of
-from api.store.statuses import LIVE_ASSIGNMENT_STATUSES, AssignmentStatus, OfferStatus
+from api.store.statuses import LIVE_ASSIGNMENT_STATUSES, OfferStatus
 from api.store.tables import (
     AssignmentRow,
     CirclePair,
-    FeedbackRow,
+    CircleTotal,
     HelperRow,
     OfferRow,
     OrderRow,
 )
 from matcher.circles import (
-    GOOD_SCORE,
-    LOW_SCORE,
     PairFacts,
     StaffChoice,
     Standing,
@@ -35,8 +33,6 @@ from matcher.circles import (
     continuity_weight,
     standing,
 )
-
-SERVED = (AssignmentStatus.DONE, AssignmentStatus.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -112,12 +108,12 @@ def pair_records(session: Session, residents: Iterable[Any], helper_id: int | No
     bound = {"residents": list(rows)}
     found: dict[tuple[int, int], _Seen] = defaultdict(_Seen)
     for r, h, visits, first, last, low, good, scored, total in session.execute(
-        _visits(dialect), bound
+        _totals(dialect), bound
     ):
         if helper_id is None or h == helper_id:
             seen = found[(r, h)]
             seen.visits, seen.first, seen.last = visits, first, last
-            seen.low, seen.good, seen.scored, seen.total = low or 0, good or 0, scored, total or 0
+            seen.low, seen.good, seen.scored, seen.total = low, good, scored, total
     for pair in session.scalars(_choices(dialect), bound):
         if helper_id is None or pair.helper_id == helper_id:
             found[(pair.resident_id, pair.helper_id)].pair = pair
@@ -143,32 +139,22 @@ def _choices(dialect: str) -> Select[CirclePair]:
 
 
 @cache
-def _visits(dialect: str) -> Select[int, int, int, dt.date, dt.date, Any, Any, int, int]:
-    """Per resident (bound as ``residents``) and helper: visits as an accepted member of a done
-    or confirmed visit, the first and last day, low and good scores, how many scored, their sum."""
-    score = FeedbackRow.score
-    return (
-        select(
-            OrderRow.resident_id,
-            OfferRow.helper_id,
-            func.count(),
-            func.min(OrderRow.date),
-            func.max(OrderRow.date),
-            func.sum(case((score <= LOW_SCORE, 1), else_=0)),
-            func.sum(case((score >= GOOD_SCORE, 1), else_=0)),
-            func.count(score),
-            func.sum(score),
-        )
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .outerjoin(FeedbackRow, FeedbackRow.order_id == OrderRow.id)
-        .where(
-            among_bound(OrderRow.resident_id, "residents", dialect),
-            AssignmentRow.status.in_(SERVED),
-            OfferRow.status == OfferStatus.ACCEPTED,
-        )
-        .group_by(OrderRow.resident_id, OfferRow.helper_id)
-    )
+def _totals(dialect: str) -> Select[int, int, int, dt.date, dt.date, int, int, int, int]:
+    """Per resident (bound as ``residents``) and helper: the pair's running totals
+    (``circles.totals``: visits served, first and last day, low and good scores, how many scored,
+    their sum)."""
+    t = CircleTotal
+    return select(
+        t.resident_id,
+        t.helper_id,
+        t.visits,
+        t.first_visit,
+        t.last_visit,
+        t.low_scores,
+        t.good_scores,
+        t.scored,
+        t.score_sum,
+    ).where(among_bound(t.resident_id, "residents", dialect))
 
 
 def members_of(records: dict[int, PairRecord]) -> dict[int, float]:

@@ -15,17 +15,14 @@ from sqlalchemy.orm import Session
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
-from api.services.circles.facts import SERVED, PairRecord, pair_records
+from api.services.circles.facts import PairRecord, pair_records
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.ledger.views import scoped_row
 from api.store.db import begin_write
-from api.store.statuses import OfferStatus
 from api.store.tables import (
-    AssignmentRow,
     CirclePair,
+    CircleTotal,
     HelperRow,
-    OfferRow,
-    OrderRow,
     ResidentRow,
     utcnow,
 )
@@ -223,16 +220,7 @@ def helper_circles(session: Session, actor: Actor, helper_id: int) -> list[Helpe
     """The residents (in the staff member's scope) whose circle the helper belongs to, most
     visits first."""
     helper = scoped_row(session, actor, HelperRow, helper_id)
-    served = (
-        select(OrderRow.resident_id)
-        .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
-        .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
-        .where(
-            OfferRow.helper_id == helper.id,
-            OfferRow.status == OfferStatus.ACCEPTED,
-            AssignmentRow.status.in_(SERVED),
-        )
-    )
+    served = select(CircleTotal.resident_id).where(CircleTotal.helper_id == helper.id)
     chosen = select(CirclePair.resident_id).where(CirclePair.helper_id == helper.id)
     scope = select(ResidentRow).where(ResidentRow.street_id == helper.street_id)
     if actor.community_id is not None:

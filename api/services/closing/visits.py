@@ -17,6 +17,7 @@ from api.i18n import N_, pgettext
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
+from api.services.circles.totals import refresh_orders
 from api.services.closing.follow_ups import schedule_by_rules, schedule_low_score
 from api.services.closing.points import credit_base
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound, ServiceError
@@ -280,6 +281,7 @@ def give_feedback(
             session.flush()
     except IntegrityError as error:
         raise Conflict(_("order %(order_id)s already has feedback", order_id=order_id)) from error
+    refresh_orders(session, [order.id])  # the team's circle totals: one more score
     follow_up = None
     if score <= settings.low_score_threshold:
         follow_up = schedule_low_score(session, settings, order, feedback.id, now)

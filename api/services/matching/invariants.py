@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.services.circles.totals import total_problems
 from api.services.closing.points import balance
 from api.services.hours.checks import hours_ledger_problems
 from api.services.ledger.street_catalogue import StreetCatalogue, StreetItem, street_catalogue
@@ -486,6 +487,12 @@ def _entries(session: Session, loop: _Loop) -> list[PointsEntry]:
     return list(session.scalars(query))
 
 
+def circle_totals_agree(session: Session, loop: _Loop) -> list[Violation]:
+    """Each resident-helper pair's running totals equal the history's aggregate
+    (``circles.totals``: a writer of visits or scores that did not refresh them is caught)."""
+    return [Violation(code, message) for code, message in total_problems(session, loop.street_id)]
+
+
 def programme_pairs_hold(session: Session, loop: _Loop) -> list[Violation]:
     """Pairing programmes' pairs (``api.services.programmes.invariants``)."""
     return [Violation(code, message) for code, message in pair_problems(session, loop.street_id)]
@@ -504,5 +511,6 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     rule_follow_ups_once,
     follow_up_owners_in_scope,
     programme_pairs_hold,
+    circle_totals_agree,
     shop_and_wishes_agree,
 )

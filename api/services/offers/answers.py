@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from api.i18n import N_
 from api.i18n import gettext as _
+from api.services.circles.totals import refresh_orders
 from api.services.closing.visits import require_visit_day
 from api.services.errors import BadInput, Conflict, NotFound
 from api.services.ledger.street_catalogue import street_catalogue
@@ -711,6 +712,7 @@ def mark_done(
             raise Conflict(_("the assignment changed meanwhile; reload it"))
         session.expire_all()
         refresh_order_status(session, session.get_one(OrderRow, assignment.order_id))
+        refresh_orders(session, [assignment.order_id])  # the team's circle totals: one more visit
         session.commit()
     elif assignment.status not in ("done", "confirmed"):
         raise Conflict(_("the assignment is %(status)s", status=assignment.status))
