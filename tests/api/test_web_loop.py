@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.http.locale import LANG_COOKIE
 from api.http.pages import staff_orders
 from api.services import orders
+from api.services.circles.totals import refresh_orders
 from api.services.closing import points
 from api.services.closing import visits as closing
 from api.services.errors import BadInput, ServiceError
@@ -273,6 +274,7 @@ def test_confirm_before_the_visit_day_shows_the_services_rule(
     tomorrow = local_today(settings) + dt.timedelta(days=1)
     with sessions() as session:
         session.execute(update(OrderRow).where(OrderRow.id == order_id).values(date=tomorrow))
+        refresh_orders(session, [order_id])  # the circle totals follow the history written here
         session.commit()
     web_login(client, "staff")
     page = page_of(client.post(f"/s/orders/{order_id}/confirm"))
