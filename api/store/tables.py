@@ -712,6 +712,25 @@ class CircleTotal(Base):
     score_sum: Mapped[int] = mapped_column(Integer)
 
 
+class CirclePlanRow(Base):
+    """The street's last weekly circle plan (migration 0018), made on demand by staff
+    (``circles.targets.make_plan``): the target it was made for, its count (per community) and
+    the residents short of the target in the plan's order, each with the proposals (helper id,
+    one-way km, skills covered, load). The planner page reads it instead of planning the whole
+    street on each fetch."""
+
+    __tablename__ = "circle_plans"
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"), primary_key=True)
+    made_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    made_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    for_date: Mapped[dt.date] = mapped_column(Date)  # the street's day it was made on
+    size: Mapped[int] = mapped_column(Integer)
+    categories: Mapped[list[Any]] = mapped_column()
+    counts: Mapped[list[Any]] = mapped_column()  # [community id, meeting, total] each
+    residents: Mapped[list[Any]] = mapped_column()  # [resident, community, members, missing,
+    # [[helper, km, covers, load], …]] each, in the plan's order
+
+
 class VisitClockRow(Base):
     """A team member's check-in and check-out at a visit (签到/签退, migration 0014): when
     (UTC), and where only if their phone offered a position and they agreed. Staff may correct

@@ -230,8 +230,12 @@ def test_the_target_counts_and_the_planner_proposes(
                       "left_behind_child", "empty_nest_elderly", "veteran"]  # fmt: skip
         targets.set_target(session, staff, 1, everything)
         before = targets.target_count(session, staff, DATE)
+        unplanned = targets.circle_plan(session, staff, DATE)
+        assert not unplanned.stored and unplanned.count == before and not unplanned.residents
+        made = targets.make_plan(session, staff, DATE)
         plan = targets.circle_plan(session, staff, DATE)
-        assert plan.shown.total == before.total - before.meeting > 0
+        assert plan.stored and not plan.stale and plan.for_date == DATE
+        assert plan.shown.total == made == before.total - before.meeting > 0
         assert len(plan.residents) == min(plan.shown.total, targets.PLAN_PAGE_SIZE)
         assert plan.count == before  # the count's own lighter reads agree with the plan's
         mine = targets.target_count(session, local, DATE)
@@ -244,8 +248,14 @@ def test_the_target_counts_and_the_planner_proposes(
             members.add_member(session, staff, short.resident_id, proposal.helper_id)
         after = targets.target_count(session, staff, DATE)
         assert (after.total, after.meeting) == (before.total, before.meeting + 1)
+        kept = targets.circle_plan(session, staff, DATE)  # the stored plan until made again
+        assert kept.count == before and short.resident_id in [r.resident_id for r in kept.residents]
+        targets.make_plan(session, local, DATE)  # any staff of the street: the whole street
         again = targets.circle_plan(session, staff, DATE)
+        assert again.count == after
         assert short.resident_id not in [r.resident_id for r in again.residents]
+        targets.set_target(session, staff, 2, everything)
+        assert targets.circle_plan(session, staff, DATE).stale
         with pytest.raises(Forbidden):
             targets.set_target(session, local, 2, ["living_alone"])
         with pytest.raises(BadInput):
@@ -268,6 +278,7 @@ def test_a_page_of_the_planner_is_that_slice_of_the_street_plan(
         targets.set_target(session, staff, 2, everything)
         code = session.get_one(Street, world.street_id).code
         whole = targets.plan_by_code(session, code, DATE).residents
+        targets.make_plan(session, staff, DATE)
         pages = -(-len(whole) // 2)
         assert pages >= 2
         for page in range(1, pages + 1):
@@ -300,6 +311,7 @@ def test_the_run_page_counts_afresh_after_a_circle_changes(
         staff = actor_named(session, "staff")
         targets.set_target(session, staff, 1, ["living_alone", "veteran", "disability"])
         before = targets.target_count(session, staff, DATE)
+        targets.make_plan(session, staff, DATE)
         short = next(r for r in targets.circle_plan(session, staff, DATE).residents if r.proposals)
     assert run_page_count(client, before.meeting, before.total)
     with sessions() as session:
@@ -307,6 +319,15 @@ def test_the_run_page_counts_afresh_after_a_circle_changes(
         for proposal in short.proposals:
             members.add_member(session, staff, short.resident_id, proposal.helper_id)
     assert run_page_count(client, before.meeting + 1, before.total)
+    made = client.post("/s/circles/plan")  # the plan made again (its message on the page)
+    assert made.status_code == 200 and 'id="circle-plan-made"' in made.text
+    with i18n.use_locale("zh_CN"):
+        told = i18n.ngettext(
+            "circle plan made: %(n)s resident short of the target",
+            "circle plan made: %(n)s residents short of the target",
+            before.total - before.meeting - 1,
+        )
+    assert told in made.text
     planner = client.get("/s/circles?page=1").text
     assert 'id="circle-target-count"' in planner and f'id="plan-{short.resident_id}"' not in planner
     with sessions() as session:

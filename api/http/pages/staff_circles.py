@@ -15,6 +15,7 @@ from api.http.deps import SessionDep
 from api.http.pages.staff import FormText, StaffPage, back, parse_int, show
 from api.http.params import IdPath, page_from_query
 from api.i18n import gettext as _
+from api.i18n import ngettext
 from api.services.actor import Actor
 from api.services.circles import members, targets
 from api.services.errors import BadInput, NotFound, ServiceError
@@ -124,8 +125,8 @@ def helper_circles(
 
 @router.get("/circles")
 def planner(request: Request, actor: StaffPage, session: SessionDep, page: str = "1") -> Response:
-    """The weekly circle planner: the street's target, how many meet it, and a page of
-    proposals."""
+    """The weekly circle planner: the street's target, how many meet it, and a page of the
+    stored plan's proposals (with when it was made and a form to make it again)."""
     today = local_today(request.app.state.settings)
     try:
         plan = targets.circle_plan(session, actor, today, page_from_query(page))
@@ -138,6 +139,23 @@ def planner(request: Request, actor: StaffPage, session: SessionDep, page: str =
     return show(request, "s/circles.html", actor, section="circles", plan=plan,
                 categories=categories, skills=_skills(session, actor),
                 max_size=targets.MAX_SIZE)  # fmt: skip
+
+
+@router.post("/circles/plan")
+def make_plan(request: Request, actor: StaffPage, session: SessionDep) -> RedirectResponse:
+    """Make the street's weekly circle plan again (stored; the planner page shows it)."""
+    today = local_today(request.app.state.settings)
+    try:
+        short = targets.make_plan(session, actor, today)
+    except ServiceError as failure:
+        session.rollback()
+        return back(request, "/s/circles", err=failure.message)
+    message = ngettext(
+        "circle plan made: %(n)s resident short of the target",
+        "circle plan made: %(n)s residents short of the target",
+        short,
+    )
+    return back(request, "/s/circles", msg=message)
 
 
 @router.post("/circles/target")
