@@ -61,14 +61,18 @@ def test_staff_add_and_remove_a_circle_member_and_see_the_helpers_list(
 
 
 def test_staff_add_a_helper_the_planner_proposes(staff_page: Any, site: Site) -> None:
-    """The circle planner (from the menu) counts the residents meeting the target and lists
-    those short of it with proposals; adding the first proposal lands on that resident's circle
+    """The circle planner (from the menu) counts the residents meeting the target; made on
+    demand, the plan lists those short of it with proposals; adding the first proposal lands on that resident's circle
     with the helper in it."""
     page = staff_page
     login(page, "staff")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="帮扶圈").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("帮扶圈规划")
     expect(page.locator("#circle-target-count")).to_contain_text("位居民中")
+    expect(page.locator("#circle-plan-made")).to_contain_text("本街道尚未生成帮扶圈计划")
+    page.locator("#circle-plan-make").get_by_role("button", name="生成计划").click()
+    expect(page.locator(".notice")).to_contain_text("帮扶圈计划已生成")
+    expect(page.locator("#circle-plan-made")).to_contain_text("本计划生成于")
     assert heading_jumps(page) == [] and unnamed_controls(page) == []
     proposal = page.locator(".circle-plan li form").first
     helper_id = proposal.locator("input[name=helper]").get_attribute("value")
@@ -79,8 +83,8 @@ def test_staff_add_a_helper_the_planner_proposes(staff_page: Any, site: Site) ->
 
 
 def test_staff_widen_the_target_and_page_through_the_planner(staff_page: Any) -> None:
-    """Street staff set the target (3 members, every category) in the planner's form; the
-    residents short of it then fill two pages: 下一页 shows others, each with proposals, and
+    """Street staff set the target (3 members, every category) in the planner's form and make
+    the plan again; the residents short of it then fill two pages: 下一页 shows others, each with proposals, and
     the first proposal of page 2 adds that helper to that resident's circle."""
     page = staff_page
     login(page, "staff")
@@ -91,6 +95,9 @@ def test_staff_widen_the_target_and_page_through_the_planner(staff_page: Any) ->
         box.check()
     page.locator("#circle-target").get_by_role("button").click()
     expect(page.locator(".notice")).to_have_text("帮扶圈目标已保存")
+    page.locator("#circle-plan-make").get_by_role("button").click()
+    expect(page.locator(".notice")).to_contain_text("帮扶圈计划已生成")
+    expect(page.locator("#circle-plan-stale")).to_have_count(0)
     first = set(page.locator(".circle-plan").evaluate_all("els => els.map(e => e.id)"))
     assert len(first) == 20
     page.locator(".pager").get_by_role("link", name="下一页").click()
