@@ -45,8 +45,8 @@ from bulk import copy_rows, reset_ids
 from api.http.app import create_app
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
-from api.services.circles.totals import rebuild
 from api.services.actor import actor_of
+from api.services.circles.totals import rebuild
 from api.services.ledger.seed import load_catalogue_rows
 from api.services.offers.assign import local_today, to_utc
 from api.services.reports.monthly import report_by_code, report_for

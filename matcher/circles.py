@@ -65,16 +65,30 @@ def is_good(score: int) -> bool:
 
 
 def standing(facts: PairFacts) -> Standing:
-    """The pair's standing: blocked after ``BLOCK_AFTER`` low scores (staff cannot keep them
-    then); out by staff's removal; out by a low score staff have not kept them through; a member
-    by staff's addition, the ledger or a visit; otherwise outside."""
-    if facts.low_scores >= BLOCK_AFTER:
+    """The pair's standing (``standing_of`` its facts)."""
+    return standing_of(
+        in_ledger=facts.in_ledger,
+        visits=facts.visits,
+        low_scores=facts.low_scores,
+        staff=facts.staff,
+        kept_lows=facts.kept_lows,
+    )
+
+
+def standing_of(
+    *, in_ledger: bool, visits: int, low_scores: int, staff: str | None, kept_lows: int
+) -> Standing:
+    """The pair's standing from its facts given one by one (a street's thousands of pairs are
+    judged without building a ``PairFacts`` each): blocked after ``BLOCK_AFTER`` low scores
+    (staff cannot keep them then); out by staff's removal; out by a low score staff have not kept
+    them through; a member by staff's addition, the ledger or a visit; otherwise outside."""
+    if low_scores >= BLOCK_AFTER:
         return Standing.BLOCKED
-    if facts.staff == StaffChoice.REMOVED:
+    if staff == StaffChoice.REMOVED:
         return Standing.REMOVED
-    if facts.low_scores > facts.kept_lows:
+    if low_scores > kept_lows:
         return Standing.LOW_SCORE
-    if facts.staff == StaffChoice.ADDED or facts.in_ledger or facts.visits > 0:
+    if staff == StaffChoice.ADDED or in_ledger or visits > 0:
         return Standing.MEMBER
     return Standing.OUTSIDE
 

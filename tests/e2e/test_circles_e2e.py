@@ -62,8 +62,8 @@ def test_staff_add_and_remove_a_circle_member_and_see_the_helpers_list(
 
 def test_staff_add_a_helper_the_planner_proposes(staff_page: Any, site: Site) -> None:
     """The circle planner (from the menu) counts the residents meeting the target; made on
-    demand, the plan lists those short of it with proposals; adding the first proposal lands on that resident's circle
-    with the helper in it."""
+    demand, the plan lists those short of it with proposals; adding the first proposal lands on
+    that resident's circle with the helper in it."""
     page = staff_page
     login(page, "staff")
     page.get_by_role("navigation", name="主菜单").get_by_role("link", name="帮扶圈").click()
@@ -84,8 +84,9 @@ def test_staff_add_a_helper_the_planner_proposes(staff_page: Any, site: Site) ->
 
 def test_staff_widen_the_target_and_page_through_the_planner(staff_page: Any) -> None:
     """Street staff set the target (3 members, every category) in the planner's form and make
-    the plan again; the residents short of it then fill two pages: 下一页 shows others, each with proposals, and
-    the first proposal of page 2 adds that helper to that resident's circle."""
+    the plan again; the residents short of it then fill two pages: 下一页 shows others, each
+    with proposals, and the first proposal of page 2 adds that helper to that resident's
+    circle."""
     page = staff_page
     login(page, "staff")
     page.goto("/s/circles")

@@ -32,6 +32,7 @@ from matcher.circles import (
     blocked_helpers,
     continuity_weight,
     standing,
+    standing_of,
 )
 
 
@@ -101,6 +102,36 @@ def pair_records(session: Session, residents: Iterable[Any], helper_id: int | No
     """Every pair of the residents (rows with ``id`` and ``circle``: ORM or plain) with a fact
     (in the ledger's circle, served, scored, or a staff choice); with ``helper_id``, only that
     helper's pairs. Three reads, whatever the number of residents."""
+    pairs: Pairs = defaultdict(dict)
+    for (r, h), seen in _read(session, residents, helper_id).items():
+        pairs[r][h] = seen.record(r, h)
+    return dict(pairs)
+
+
+def member_ids(session: Session, residents: Iterable[Any]) -> dict[int, set[int]]:
+    """Each resident's circle members (helper ids; a resident with none: absent): the members
+    ``pair_records`` finds, judged by ``matcher.circles.standing_of`` on the facts as read,
+    without a record each (the circle target count judges a street's tens of thousands)."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for (r, h), seen in _read(session, residents, None).items():
+        pair = seen.pair
+        member = standing_of(
+            in_ledger=seen.ledger,
+            visits=seen.visits,
+            low_scores=seen.low,
+            staff=pair.staff or None if pair is not None else None,
+            kept_lows=pair.kept_lows if pair is not None else 0,
+        )
+        if member == Standing.MEMBER:
+            found[r].add(h)
+    return dict(found)
+
+
+def _read(
+    session: Session, residents: Iterable[Any], helper_id: int | None
+) -> dict[tuple[int, int], _Seen]:
+    """What the three reads find of each pair of the residents (of ``helper_id`` only, if
+    given)."""
     rows = {r.id: r for r in residents}
     if not rows:
         return {}
@@ -124,13 +155,10 @@ def pair_records(session: Session, residents: Iterable[Any], helper_id: int | No
         by_code = {code: h for code, h in session.execute(query)}
     for resident in rows.values():
         for code in resident.circle:
-            h = by_code.get(code)
-            if h is not None and (helper_id is None or h == helper_id):
-                found[(resident.id, h)].ledger = True
-    pairs: Pairs = defaultdict(dict)
-    for (r, h), seen in found.items():
-        pairs[r][h] = seen.record(r, h)
-    return dict(pairs)
+            named = by_code.get(code)
+            if named is not None and (helper_id is None or named == helper_id):
+                found[(resident.id, named)].ledger = True
+    return found
 
 
 @cache

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
-from api.services.circles.facts import members_of, pair_records
+from api.services.circles.facts import member_ids, members_of, pair_records
 from api.services.errors import BadInput, Forbidden, NotFound
 from api.services.ledger.street_catalogue import street_catalogue
 from api.services.paging import Page, check_page
@@ -240,8 +240,8 @@ def _count_only(
     if community_id is not None:
         query = query.where(ResidentRow.community_id == community_id)
     chosen = {r.id: r for r in session.execute(query)}
-    pairs = pair_records(session, chosen.values())
-    circles = {r: members_of(pairs.get(r, {})) for r in chosen}
+    found = member_ids(session, chosen.values())
+    circles = {r: found.get(r, set()) for r in chosen}
     wanted = sorted({h for members in circles.values() for h in members})
     helpers: dict[str, PlanHelper] = {}
     if wanted:

@@ -52,7 +52,7 @@ COLUMNS = (
 )
 
 
-def history(*where: Any) -> Select[Any]:
+def history(*where: Any) -> Select[int, int, int, dt.date, dt.date, Any, Any, int, int]:
     """Per resident and helper (of the orders ``where`` picks): visits as an accepted member of
     a done or confirmed visit, the first and last day, low and good scores, how many scored and
     their sum — the rule, here only."""
@@ -111,9 +111,7 @@ def refresh_orders(session: Session, order_ids: Iterable[int]) -> None:
                 CircleTotal.resident_id == resident_id, CircleTotal.helper_id.in_(chosen)
             )
         )
-        session.execute(
-            _fill(OrderRow.resident_id == resident_id, OfferRow.helper_id.in_(chosen))
-        )
+        session.execute(_fill(OrderRow.resident_id == resident_id, OfferRow.helper_id.in_(chosen)))
 
 
 def rebuild(connection: Connection | Session, street_id: int | None = None) -> None:
