@@ -26,7 +26,7 @@ from api.services.offers import dispatch
 from api.services.offers.assign import create_assignment
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
-from api.store.tables import AuditEntry, OrderRow, Street
+from api.store.tables import AuditEntry, OrderRow, ResidentRow, Street
 from matcher.candidates import broken_pins
 from matcher.circles import Standing
 from tests.api.conftest import DATE, World, actor_named
@@ -254,6 +254,14 @@ def test_the_target_counts_and_the_planner_proposes(
         again = targets.circle_plan(session, staff, DATE)
         assert again.count == after
         assert short.resident_id not in [r.resident_id for r in again.residents]
+        # community staff see their community's residents of the street's plan, in its order
+        street_plan = targets.circle_plan(session, staff, DATE, page_size=500)
+        theirs = targets.circle_plan(session, local, DATE, page_size=500)
+        assert theirs.count == targets.target_count(session, local, DATE)
+        community = select(ResidentRow.id).where(ResidentRow.community_id == local.community_id)
+        ids = set(session.scalars(community))
+        assert theirs.residents == [r for r in street_plan.residents if r.resident_id in ids]
+        assert 0 < len(theirs.residents) <= len(street_plan.residents)
         targets.set_target(session, staff, 2, everything)
         assert targets.circle_plan(session, staff, DATE).stale
         with pytest.raises(Forbidden):
