@@ -18,7 +18,8 @@ street's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import islice
 
@@ -86,7 +87,16 @@ def meets_target(
     resident: PlanResident, helpers: dict[str, PlanHelper], target: CircleTarget
 ) -> bool:
     """Whether the resident's circle has ``size`` members holding every usual skill."""
-    return len(resident.members) >= target.size and not missing_skills(resident, helpers)
+    held = [helpers[h].skills if h in helpers else frozenset() for h in resident.members]
+    return circle_meets(target, held, resident.usual_skills)
+
+
+def circle_meets(
+    target: CircleTarget, member_skills: Sequence[AbstractSet[str]], usual_skills: AbstractSet[str]
+) -> bool:
+    """``meets_target`` on plain values (a street's count judges tens of thousands of circles
+    without a model each): ``member_skills`` holds each member's skills."""
+    return len(member_skills) >= target.size and usual_skills <= set().union(*member_skills)
 
 
 def in_target(resident: PlanResident, target: CircleTarget) -> bool:

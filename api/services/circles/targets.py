@@ -32,6 +32,7 @@ from api.services.actor import Actor
 from api.services.circles.facts import member_ids, members_of, pair_records
 from api.services.errors import BadInput, Forbidden, NotFound
 from api.services.ledger.street_catalogue import street_catalogue
+from api.services.matching.problem import street_helpers
 from api.services.paging import Page, check_page
 from api.store.db import among_bound, begin_write, dialect_of
 from api.store.statuses import OrderStatus, Role
@@ -40,6 +41,7 @@ from matcher.circle_plan import (
     CircleTarget,
     PlanHelper,
     PlanResident,
+    circle_meets,
     in_target,
     meets_target,
     plan_page,
@@ -242,31 +244,16 @@ def _count_only(
     chosen = {r.id: r for r in session.execute(query)}
     found = member_ids(session, chosen.values())
     circles = {r: found.get(r, set()) for r in chosen}
-    wanted = sorted({h for members in circles.values() for h in members})
-    helpers: dict[str, PlanHelper] = {}
-    if wanted:
-        dialect = dialect_of(session)
-        query = select(HelperRow.id, HelperRow.skills).where(
-            among_bound(HelperRow.id, "helpers", dialect),
-            HelperRow.street_id == street_id,
-            HelperRow.active,
-        )
-        for h, skills in session.execute(query, {"helpers": wanted}):
-            helpers[str(h)] = PlanHelper(
-                id=str(h), location=_NOWHERE, skills=frozenset(skills)
-            )  # only the skills count here
+    # The street's active helpers as the matcher's problems keep them (read once per change of
+    # any of them); only the members' skills count here.
+    rows = street_helpers(session, street_id).rows
+    wanted = {h for members in circles.values() for h in members}
+    skills = {h: frozenset(rows[h].skills) for h in wanted if h in rows}
     usual = _usual_skills(session, street_id, list(chosen), today)
     meeting = 0
     for resident in chosen.values():
-        members = tuple(sorted(str(h) for h in circles[resident.id] if str(h) in helpers))
-        planned = PlanResident(
-            id=str(resident.id),
-            category=resident.category,
-            location=_NOWHERE,
-            members=members,
-            usual_skills=frozenset(usual.get(resident.id, ())),
-        )
-        meeting += meets_target(planned, helpers, target)
+        held = [skills[h] for h in circles[resident.id] if h in skills]
+        meeting += circle_meets(target, held, frozenset(usual.get(resident.id, ())))
     categories = tuple(sorted(target.categories))
     return TargetCount(target.size, categories, meeting, len(chosen))
 
