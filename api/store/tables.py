@@ -739,6 +739,21 @@ class HoursEntry(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
+class HonourDay(Base):
+    """The honour roll's running totals (migration 0018): per helper and street day, the minutes
+    and visits of the hours ledger (by the visit's day) and the points that count towards the
+    roll (by the day they were credited). Kept by the ledgers' writers in their transaction
+    (``api.services.hours.totals``, which also says what counts); the invariant checker compares
+    it with the ledgers."""
+
+    __tablename__ = "honour_days"
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 # ----------------------------------------------------------------------------- people who log in
 
 ROLES = tuple(Role)

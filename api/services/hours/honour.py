@@ -10,17 +10,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
 from api.services.actor import Actor
-from api.services.closing.points import earned
 from api.services.errors import BadInput, Forbidden
-from api.services.offers.assign import to_utc
 from api.settings import Settings
-from api.store.statuses import HoursKind, Role
-from api.store.tables import Community, HelperRow, HoursEntry, PointsEntry
+from api.store.statuses import Role
+from api.store.tables import Community, HelperRow, HonourDay
 
 ORDERINGS = ("hours", "points")
 MAX_PERIOD_DAYS = 366 * 10
@@ -79,8 +77,7 @@ def honour_roll(
     )
     community = actor.community_id or community_id
     people = {row.id: row for row in session.execute(helpers)}
-    minutes, visits = _hours(session, actor.street_id, first, last)
-    points = _points(session, settings, actor.street_id, first, last)
+    minutes, visits, points = _totals(session, actor.street_id, first, last)
     names = dict(
         session.execute(
             select(Community.id, Community.name).where(Community.street_id == actor.street_id)
@@ -133,40 +130,24 @@ def _ranks(ordered: list[int], figures: Callable[[int], tuple[int, int]]) -> dic
     return ranks
 
 
-def _hours(
+def _totals(
     session: Session, street_id: int, first: dt.date, last: dt.date
-) -> tuple[dict[int, int], dict[int, int]]:
-    visit = func.sum(case((HoursEntry.kind == HoursKind.VISIT, 1), else_=-1))  # reversals undo
+) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """The street's helpers' minutes, visits and points in the period, from the running totals
+    (``hours.totals``: at most a row per helper and day)."""
     query = (
-        select(HoursEntry.helper_id, func.sum(HoursEntry.minutes), visit)
-        .join(HelperRow, HelperRow.id == HoursEntry.helper_id)
-        .where(
-            HelperRow.street_id == street_id,
-            HoursEntry.served_on >= first,
-            HoursEntry.served_on <= last,
+        select(
+            HonourDay.helper_id,
+            func.sum(HonourDay.minutes),
+            func.sum(HonourDay.visits),
+            func.sum(HonourDay.points),
         )
-        .group_by(HoursEntry.helper_id)
+        .join(HelperRow, HelperRow.id == HonourDay.helper_id)
+        .where(HelperRow.street_id == street_id, HonourDay.day >= first, HonourDay.day <= last)
+        .group_by(HonourDay.helper_id)
     )
-    minutes, visits = {}, {}
-    for helper_id, total, count in session.execute(query):
-        minutes[helper_id], visits[helper_id] = int(total or 0), int(count or 0)
-    return minutes, visits
-
-
-def _points(
-    session: Session, settings: Settings, street_id: int, first: dt.date, last: dt.date
-) -> dict[int, int]:
-    start = to_utc(settings, first, 0)
-    end = to_utc(settings, last + dt.timedelta(days=1), 0)
-    query = (
-        select(PointsEntry.helper_id, func.sum(PointsEntry.amount))
-        .join(HelperRow, HelperRow.id == PointsEntry.helper_id)
-        .where(
-            HelperRow.street_id == street_id,
-            PointsEntry.created_at >= start,
-            PointsEntry.created_at < end,
-            earned(),
-        )
-        .group_by(PointsEntry.helper_id)
-    )
-    return {helper_id: int(total or 0) for helper_id, total in session.execute(query)}
+    minutes, visits, points = {}, {}, {}
+    for helper_id, spent, count, amount in session.execute(query):
+        minutes[helper_id], visits[helper_id] = int(spent or 0), int(count or 0)
+        points[helper_id] = int(amount or 0)
+    return minutes, visits, points
