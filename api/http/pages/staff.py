@@ -27,7 +27,7 @@ from api.http.pages import labels, svg  # noqa: F401 (labels gives every templat
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render
 from api.http.params import ID_MAX, IdPath, page_from_query
-from api.i18n import N_
+from api.i18n import N_, ngettext
 from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
@@ -259,8 +259,21 @@ MAP_STYLES: dict[str, tuple[str, str, str]] = {  # colour, shape, legend (a mess
 }
 
 
-def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]:
-    """Each point with its tooltip: who (staff only), status, community, orders that day."""
+# A street's map draws at most this many points one by one; more (a city street's 14,400
+# helpers) are grouped by small squares, each drawn once with its count (``svg.map_svg``).
+MAP_MOST_DOTS = 1500
+
+
+def map_dots(
+    view: street_map.StreetMap, names: dict[int, str], titled: bool = True
+) -> list[svg.Dot]:
+    """Each point with its tooltip: who (staff only), status, community, orders that day
+    (no tooltip unless ``titled``: a crowded map shows its groups' counts instead)."""
+    if not titled:
+        return [
+            svg.Dot(p.lat, p.lon, f"{p.kind}-{p.status}", "")
+            for p in [*view.helpers, *view.residents]
+        ]
     dots = []
     # A street has thousands of points and a handful of styles and counts: each of those
     # texts is translated once.
@@ -279,8 +292,17 @@ def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]
 def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str, Any]:
     """The map and the load chart of ``view``, in the request's language."""
     styles = {key: svg.DotStyle(c, s, _(label)) for key, (c, s, label) in MAP_STYLES.items()}
-    dots = map_dots(view, names)
-    counts = {key: sum(d.style == key for d in dots) for key in styles}
+    crowded = len(view.helpers) + len(view.residents) > MAP_MOST_DOTS
+    dots = map_dots(view, names, titled=not crowded)
+    counts = dict.fromkeys(styles, 0)
+    for dot in dots:
+        counts[dot.style] += 1
+
+    def cluster_title(count: int, key: str) -> str:
+        what = styles[key].label
+        return ngettext("%(n)s point here: %(what)s", "%(n)s points here: %(what)s", count,
+                        what=what)  # fmt: skip
+
     day = i18n.format_day(view.date)
     drawing = svg.map_svg(
         dots,
@@ -292,6 +314,8 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
             helpers=len(view.helpers),
         ),
         km_text=i18n.format_km,
+        most=MAP_MOST_DOTS,
+        cluster_title=cluster_title,
     )
     bars = [(str(n), helpers) for n, helpers in enumerate(view.load)]
     chart = svg.bar_chart_svg(
@@ -302,7 +326,8 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
         y_label=_("number of helpers"),
         ident="load-chart",
     )
-    return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars}
+    return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars,
+            "crowded": crowded}  # fmt: skip
 
 
 @router.get("/map")
