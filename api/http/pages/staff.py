@@ -259,21 +259,9 @@ MAP_STYLES: dict[str, tuple[str, str, str]] = {  # colour, shape, legend (a mess
 }
 
 
-# A street's map draws at most this many points one by one; more (a city street's 14,400
-# helpers) are grouped by small squares, each drawn once with its count (``svg.map_svg``).
-MAP_MOST_DOTS = 1500
-
-
-def map_dots(
-    view: street_map.StreetMap, names: dict[int, str], titled: bool = True
-) -> list[svg.Dot]:
-    """Each point with its tooltip: who (staff only), status, community, orders that day
-    (no tooltip unless ``titled``: a crowded map shows its groups' counts instead)."""
-    if not titled:
-        return [
-            svg.Dot(p.lat, p.lon, f"{p.kind}-{p.status}", "")
-            for p in [*view.helpers, *view.residents]
-        ]
+def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]:
+    """Each point with its tooltip: who (staff only), status, community, orders that day; a
+    crowded street's helpers come in groups (``street_map.MOST_HELPERS``): how many, what."""
     dots = []
     # A street has thousands of points and a handful of styles and counts: each of those
     # texts is translated once.
@@ -286,23 +274,21 @@ def map_dots(
             held[point.orders] = _("%(orders)s order(s) that day", orders=point.orders)
         parts = [who, legends[key], names.get(point.community_id, ""), held[point.orders]]
         dots.append(svg.Dot(point.lat, point.lon, key, " · ".join(p for p in parts if p)))
+    for group in view.groups:
+        key = f"{group.kind}-{group.status}"
+        title = ngettext("%(n)s point here: %(what)s", "%(n)s points here: %(what)s",
+                         group.count, what=legends[key])  # fmt: skip
+        dots.append(svg.Dot(group.lat, group.lon, key, title, group.count))
     return dots
 
 
 def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str, Any]:
     """The map and the load chart of ``view``, in the request's language."""
     styles = {key: svg.DotStyle(c, s, _(label)) for key, (c, s, label) in MAP_STYLES.items()}
-    crowded = len(view.helpers) + len(view.residents) > MAP_MOST_DOTS
-    dots = map_dots(view, names, titled=not crowded)
+    dots = map_dots(view, names)
     counts = dict.fromkeys(styles, 0)
     for dot in dots:
-        counts[dot.style] += 1
-
-    def cluster_title(count: int, key: str) -> str:
-        what = styles[key].label
-        return ngettext("%(n)s point here: %(what)s", "%(n)s points here: %(what)s", count,
-                        what=what)  # fmt: skip
-
+        counts[dot.style] += dot.count
     day = i18n.format_day(view.date)
     drawing = svg.map_svg(
         dots,
@@ -310,12 +296,10 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
         title=_("Street map %(day)s", day=day),
         desc=_(
             "%(residents)s residents with orders that day, %(helpers)s helpers",
-            residents=len(view.residents),
-            helpers=len(view.helpers),
+            residents=view.resident_count,
+            helpers=view.helper_count,
         ),
         km_text=i18n.format_km,
-        most=MAP_MOST_DOTS,
-        cluster_title=cluster_title,
     )
     bars = [(str(n), helpers) for n, helpers in enumerate(view.load)]
     chart = svg.bar_chart_svg(
@@ -327,7 +311,7 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
         ident="load-chart",
     )
     return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars,
-            "crowded": crowded}  # fmt: skip
+            "crowded": bool(view.groups)}  # fmt: skip
 
 
 @router.get("/map")

@@ -19,17 +19,18 @@ PAD = 24
 KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON = 111.320  # at the equator; times cos(latitude)
 MIN_SPAN_KM = 0.5  # a street of one point still gets a sensible scale
-CELL = 24.0  # drawing units: a crowded map groups each style's points by squares of this side
 
 
 @dataclass(frozen=True)
 class Dot:
-    """One point: where, which style (a key of the styles), and its tooltip."""
+    """One point: where, which style (a key of the styles), and its tooltip; or, with a
+    ``count`` over one, a group of that many points of the style drawn as one mark."""
 
     lat: float
     lon: float
     style: str
     title: str
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -103,51 +104,25 @@ def _shape(x: float, y: float, style: DotStyle, title: str, key: str) -> str:
     return f'<circle {common} cx="{_f(x)}" cy="{_f(y)}" r="6">{tip}</circle>'
 
 
-def _count_title(count: int, _key: str) -> str:
-    return str(count)
-
-
-def _clusters(
-    frame: _Frame,
-    dots: Sequence[Dot],
-    style: DotStyle,
-    key: str,
-    title: Callable[[int, str], str],
-) -> list[str]:
-    """One mark per square of ``CELL`` units holding dots: at their mean position, its area
-    growing with the count (a square's side or a circle's radius by its square root)."""
-    cells: dict[tuple[int, int], list[tuple[float, float, Dot]]] = {}
-    for dot in dots:
-        x, y = frame.xy(dot.lat, dot.lon)
-        cells.setdefault((int(x // CELL), int(y // CELL)), []).append((x, y, dot))
-    marks = []
-    for members in cells.values():
-        if len(members) == 1:
-            x, y, dot = members[0]
-            marks.append(_shape(x, y, style, dot.title, key))
-            continue
-        count = len(members)
-        x = sum(m[0] for m in members) / count
-        y = sum(m[1] for m in members) / count
-        size = min(5 * math.sqrt(count), CELL / 2 + 4)
-        tip = f"<title>{_x(title(count, key))}</title>"
-        common = (
-            f'class="cluster {_x(key)}" fill="{_x(style.colour)}" stroke="#ffffff" '
-            f'stroke-width="1" fill-opacity="0.85"'
+def _group(x: float, y: float, style: DotStyle, title: str, key: str, count: int) -> str:
+    """A group of points: the style's shape, its area growing with the count, the count on it."""
+    size = min(5 + 2 * math.sqrt(count), 16)
+    tip = f"<title>{_x(title)}</title>"
+    common = (
+        f'class="dot {_x(key)} grouped" fill="{_x(style.colour)}" stroke="#ffffff" stroke-width="1"'
+    )
+    if style.shape == "square":
+        mark = (
+            f'<rect {common} x="{_f(x - size)}" y="{_f(y - size)}" width="{_f(2 * size)}" '
+            f'height="{_f(2 * size)}">{tip}</rect>'
         )
-        if style.shape == "square":
-            mark = (
-                f'<rect {common} x="{_f(x - size)}" y="{_f(y - size)}" width="{_f(2 * size)}" '
-                f'height="{_f(2 * size)}">{tip}</rect>'
-            )
-        else:
-            mark = f'<circle {common} cx="{_f(x)}" cy="{_f(y)}" r="{_f(size)}">{tip}</circle>'
-        label = (
-            f'<text x="{_f(x)}" y="{_f(y + 4)}" text-anchor="middle" font-size="11" '
-            f'fill="#ffffff" aria-hidden="true">{count}</text>'
-        )
-        marks.append(f'<g class="cluster">{mark}{label}</g>')
-    return marks
+    else:
+        mark = f'<circle {common} cx="{_f(x)}" cy="{_f(y)}" r="{_f(size)}">{tip}</circle>'
+    label = (
+        f'<text x="{_f(x)}" y="{_f(y + 4)}" text-anchor="middle" font-size="10" fill="#ffffff" '
+        f'aria-hidden="true">{count}</text>'
+    )
+    return f"{mark}{label}"
 
 
 def _km(km: float) -> str:
@@ -178,27 +153,22 @@ def map_svg(
     desc: str,
     ident: str = "street-map",
     km_text: Callable[[float], str] = _km,
-    most: int | None = None,
-    cluster_title: Callable[[int, str], str] | None = None,
 ) -> Markup:
     """The dots on a plain map (north up, true proportions), drawn in the order of ``styles``
     so that later groups lie on top; a scale bar in the corner, its length written by
-    ``km_text`` (the page's: ``api.i18n.format_km``).
-
-    More than ``most`` dots: each style's dots are grouped by squares of ``CELL`` units, each
-    group drawn once, at its dots' middle, sized by and labelled with its count, its tooltip
-    ``cluster_title(count, style key)`` (the page's words); a single dot keeps its own."""
+    ``km_text`` (the page's: ``api.i18n.format_km``)."""
     frame, height = _frame(dots, MAP_WIDTH)
     parts = _open(ident, MAP_WIDTH, height, title, desc)
     parts.append(f'<rect x="0" y="0" width="{MAP_WIDTH}" height="{_f(height)}" fill="#f7f9fb"/>')
-    crowded = most is not None and len(dots) > most
     for key, style in styles.items():
         group = [d for d in dots if d.style == key]
         parts.append(f'<g class="group {_x(key)}">')
-        if crowded:
-            parts += _clusters(frame, group, style, key, cluster_title or _count_title)
-        else:
-            parts += [_shape(*frame.xy(d.lat, d.lon), style, d.title, key) for d in group]
+        parts += [
+            _shape(*frame.xy(d.lat, d.lon), style, d.title, key)
+            if d.count == 1
+            else _group(*frame.xy(d.lat, d.lon), style, d.title, key, d.count)
+            for d in group
+        ]
         parts.append("</g>")
     parts += _scale_bar(frame, height, km_text)
     parts.append("</svg>")
