@@ -169,7 +169,7 @@ def uncovered(session: Session, actor: Actor, run: RunView, number: int) -> list
     shown = run.unmatched[(number - 1) * UNCOVERED_PER_PAGE : number * UNCOVERED_PER_PAGE]
     if actor.role != "staff":
         return [Uncovered(row, None, None) for row in shown]
-    details = {row.order_id: orders.get_order(session, actor, row.order_id) for row in shown}
+    details = orders.get_orders(session, actor, [row.order_id for row in shown])
     still_open = [i for i, detail in details.items() if detail.order.status == "open"]
     candidates = dispatch.candidates_for_many(session, actor, still_open, CANDIDATES)
     return [Uncovered(row, details[row.order_id], candidates.get(row.order_id)) for row in shown]
