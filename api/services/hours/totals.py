@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, select
+from sqlalchemy import ColumnElement, Select, case, delete, func, insert, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -106,8 +106,12 @@ def rebuild(session: Session, timezone: str | None = None) -> None:
     """Fill the totals afresh from the whole ledgers (set-based: two grouped statements)."""
     connection = session.connection()
     connection.execute(delete(HonourDay))
-    connection.execute(insert(HonourDay).from_select(list(COLUMNS), _hours_days()))
-    _upsert(session, _points_days(timezone or get_settings().timezone))
+    groups = union_all(_hours_days(), _points_days(timezone or get_settings().timezone)).subquery()
+    helper_id, day, minutes, visits, points = groups.c
+    summed = select(helper_id, day, func.sum(minutes), func.sum(visits), func.sum(points))
+    connection.execute(
+        insert(HonourDay).from_select(list(COLUMNS), summed.group_by(helper_id, day))
+    )
 
 
 def problems(session: Session, street_id: int | None, timezone: str | None = None) -> list[Problem]:

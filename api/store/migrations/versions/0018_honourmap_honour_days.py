@@ -37,7 +37,16 @@ def upgrade() -> None:
     session = Session(bind=op.get_bind())
     totals.rebuild(session)
     session.flush()
+    op.create_index(
+        "ix_honour_days_helper_day_figures",
+        "honour_days",
+        ["helper_id", "day"],
+        postgresql_include=["minutes", "visits", "points"],
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE honour_days")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_honour_days_helper_day_figures", table_name="honour_days")
     op.drop_table("honour_days")
