@@ -124,16 +124,20 @@ def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[An
     pair = (sums.c.minutes, sums.c.points)
     one, two = pair if by == "hours" else pair[::-1]
     best = (one.desc(), two.desc())
-    return select(
-        HelperRow.id,
-        HelperRow.code,
-        HelperRow.name,
-        HelperRow.community_id,
-        sums.c.minutes,
-        sums.c.visits,
-        sums.c.points,
-        one,
-        two,
-        func.rank().over(order_by=best),
-        func.rank().over(partition_by=HelperRow.community_id, order_by=best),
-    ).join(sums, sums.c.helper_id == HelperRow.id)
+    return (
+        select(
+            HelperRow.id,
+            HelperRow.code,
+            HelperRow.name,
+            HelperRow.community_id,
+            sums.c.minutes,
+            sums.c.visits,
+            sums.c.points,
+            one,
+            two,
+            func.rank().over(order_by=best),
+            func.rank().over(partition_by=HelperRow.community_id, order_by=best),
+        )
+        .join(sums, sums.c.helper_id == HelperRow.id)
+        .where(HelperRow.street_id == street_id)
+    )
