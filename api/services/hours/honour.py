@@ -115,8 +115,7 @@ def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[An
             func.sum(HonourDay.visits).label("visits"),
             func.sum(HonourDay.points).label("points"),
         )
-        .join(HelperRow, HelperRow.id == HonourDay.helper_id)
-        .where(HelperRow.street_id == street_id, HonourDay.day >= first, HonourDay.day <= last)
+        .where(HonourDay.street_id == street_id, HonourDay.day >= first, HonourDay.day <= last)
         .group_by(HonourDay.helper_id)
         .having(or_(func.sum(HonourDay.minutes) > 0, func.sum(HonourDay.points) > 0))
         .subquery()

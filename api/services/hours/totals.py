@@ -24,10 +24,10 @@ from api.store.statuses import HoursKind, PointsKind
 from api.store.tables import HelperRow, HonourDay, HoursEntry, PointsEntry, RedemptionRow
 
 Problem = tuple[str, str]
-Key = tuple[int, dt.date]
+Key = tuple[int, int, dt.date]  # helper, their street, day
 Figures = tuple[int, int, int]  # minutes, visits, points
-Groups = Select[int, dt.date, int, int, int]  # helper, day, minutes, visits, points
-COLUMNS = ("helper_id", "day", "minutes", "visits", "points")
+Groups = Select[int, int, dt.date, int, int, int]  # helper, street, day, minutes, visits, points
+COLUMNS = ("helper_id", "street_id", "day", "minutes", "visits", "points")
 
 
 def earned() -> ColumnElement[bool]:
@@ -47,22 +47,35 @@ def _hours_days(
 ) -> Groups:
     one = case((HoursEntry.kind == HoursKind.VISIT, 1), else_=-1)  # a reversal undoes a visit
     visit: ColumnElement[int] = func.sum(one)
-    query = select(
-        HoursEntry.helper_id,
-        HoursEntry.served_on,
-        func.sum(HoursEntry.minutes),
-        visit,
-        literal(0),
-    ).group_by(HoursEntry.helper_id, HoursEntry.served_on)
+    query = (
+        select(
+            HoursEntry.helper_id,
+            HelperRow.street_id,
+            HoursEntry.served_on,
+            func.sum(HoursEntry.minutes),
+            visit,
+            literal(0),
+        )
+        .join(HelperRow, HelperRow.id == HoursEntry.helper_id)
+        .group_by(HoursEntry.helper_id, HelperRow.street_id, HoursEntry.served_on)
+    )
     return query if where is None else query.where(where)
 
 
 def _points_days(timezone: str, where: ColumnElement[bool] | None = None) -> Groups:
     day = points_day(timezone)
     query = (
-        select(PointsEntry.helper_id, day, literal(0), literal(0), func.sum(PointsEntry.amount))
+        select(
+            PointsEntry.helper_id,
+            HelperRow.street_id,
+            day,
+            literal(0),
+            literal(0),
+            func.sum(PointsEntry.amount),
+        )
+        .join(HelperRow, HelperRow.id == PointsEntry.helper_id)
         .where(earned())
-        .group_by(PointsEntry.helper_id, day)
+        .group_by(PointsEntry.helper_id, HelperRow.street_id, day)
     )
     return query if where is None else query.where(where)
 
@@ -107,11 +120,11 @@ def rebuild(session: Session, timezone: str | None = None) -> None:
     connection = session.connection()
     connection.execute(delete(HonourDay))
     groups = union_all(_hours_days(), _points_days(timezone or get_settings().timezone)).subquery()
-    helper_id, day, minutes, visits, points = groups.c
-    summed = select(helper_id, day, func.sum(minutes), func.sum(visits), func.sum(points))
-    connection.execute(
-        insert(HonourDay).from_select(list(COLUMNS), summed.group_by(helper_id, day))
-    )
+    helper_id, street_id, day, minutes, visits, points = groups.c
+    summed = select(
+        helper_id, street_id, day, func.sum(minutes), func.sum(visits), func.sum(points)
+    ).group_by(helper_id, street_id, day)
+    connection.execute(insert(HonourDay).from_select(list(COLUMNS), summed))
 
 
 def problems(session: Session, street_id: int | None, timezone: str | None = None) -> list[Problem]:
@@ -119,8 +132,8 @@ def problems(session: Session, street_id: int | None, timezone: str | None = Non
     zone = timezone or get_settings().timezone
     expected: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0])
     hours, points = _hours_days(), _points_days(zone)
-    kept = select(HonourDay.helper_id, HonourDay.day, HonourDay.minutes, HonourDay.visits,
-                  HonourDay.points)  # fmt: skip
+    kept = select(HonourDay.helper_id, HonourDay.street_id, HonourDay.day, HonourDay.minutes,
+                  HonourDay.visits, HonourDay.points)  # fmt: skip
     if street_id is not None:
         mine = select(HelperRow.id).where(HelperRow.street_id == street_id)
         hours = hours.where(HoursEntry.helper_id.in_(mine))
@@ -128,15 +141,15 @@ def problems(session: Session, street_id: int | None, timezone: str | None = Non
         kept = kept.where(HonourDay.helper_id.in_(mine))
     groups: tuple[Groups, Groups] = (hours, points)
     for query in groups:
-        for helper_id, day, minutes, visits, amount in session.execute(query).tuples():
-            figures = expected[(helper_id, _date(day))]
+        for helper_id, street, day, minutes, visits, amount in session.execute(query).tuples():
+            figures = expected[(helper_id, street, _date(day))]
             figures[0] += int(minutes or 0)
             figures[1] += int(visits or 0)
             figures[2] += int(amount or 0)
     found: list[Problem] = []
     seen: set[Key] = set()
-    for helper_id, day, minutes, visits, amount in session.execute(kept):
-        key = (helper_id, _date(day))
+    for helper_id, street, day, minutes, visits, amount in session.execute(kept):
+        key = (helper_id, street, _date(day))
         seen.add(key)
         want: tuple[int, ...] = tuple(expected.get(key, [0, 0, 0]))
         if (minutes, visits, amount) != want:
@@ -152,9 +165,9 @@ def _date(value: dt.date | str) -> dt.date:
 
 
 def _problem(key: Key, kept: tuple[int, ...], want: tuple[int, ...]) -> Problem:
-    helper_id, day = key
+    helper_id, street_id, day = key
     return (
         "honour_totals",
-        f"helper {helper_id} on {day.isoformat()}: totals (minutes, visits, points) {kept}, "
-        f"ledgers {want}",
+        f"helper {helper_id} (street {street_id}) on {day.isoformat()}: totals (minutes, visits, "
+        f"points) {kept}, ledgers {want}",
     )
