@@ -1,11 +1,11 @@
 """The honour roll's running totals (issue 13, ``bench/city_db_bench.py``): ``honour_days``, per
 helper and street day, the hours ledger's minutes and visits and the points that count towards
-the roll, with the helper's street (the roll reads a street's days by one index range, the
-figures in the index). The roll summed a year of both ledgers for a street's 14,400 helpers on each visit
-(sequential scans of 760,000 points and 720,000 hours entries); it now sums these rows. The
-ledgers' writers keep them (``api.services.hours.totals``, which says what counts and by which
-day); here they are filled from the ledgers by the same two grouped statements, the points'
-day in the configured street time zone (``QUNBANG_TIMEZONE``, as the writers use).
+the roll, with the helper's street (the roll reads a street's days as one index range, the
+figures in the index). The roll summed a year of both ledgers for a street's 14,400 helpers on
+each visit (sequential scans of 760,000 points and 720,000 hours entries); it now sums these
+rows. The ledgers' writers keep them (``api.services.hours.totals``, which says what counts and
+by which day); here they are filled from the ledgers by the same grouped statements (one INSERT),
+the points' day in the configured street time zone (``QUNBANG_TIMEZONE``, as the writers use).
 
 Revision ID: 0018
 Revises: 0017
