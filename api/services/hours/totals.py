@@ -116,7 +116,7 @@ def _upsert(session: Session, groups: Groups) -> None:
 
 
 def rebuild(session: Session, timezone: str | None = None) -> None:
-    """Fill the totals afresh from the whole ledgers (set-based: two grouped statements)."""
+    """Fill the totals afresh from the whole ledgers (set-based: one grouped INSERT … SELECT)."""
     connection = session.connection()
     connection.execute(delete(HonourDay))
     groups = union_all(_hours_days(), _points_days(timezone or get_settings().timezone)).subquery()
