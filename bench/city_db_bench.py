@@ -61,7 +61,8 @@ from api.planner.city import load_city, street_scenario
 from api.planner.scenario.load import street_spec
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
-from api.services.circles.totals import rebuild
+from api.services.circles import totals as circle_totals
+from api.services.hours import totals as honour_totals
 from api.services.ledger.demo import Accounts
 from api.services.ledger.seed import seed_street
 from api.services.matching import fanout, nightly
@@ -317,7 +318,9 @@ def history(
             copy_rows(session, table, batch)
             counts[table.__tablename__] += len(batch)
         reset_ids(session, ids)
-        rebuild(session, street_id)  # the circles' running totals of the copied history
+        circle_totals.rebuild(
+            session, street_id
+        )  # the circles' running totals of the copied history
         session.commit()
         print(
             f"  street {street_id}: {share} a day, {len(rows[OrderRow]):,} orders "
@@ -325,6 +328,8 @@ def history(
             flush=True,
         )
     reset_ids(session, ids)
+    if counts:  # the ledgers were copied past their writers: the honour roll's totals again
+        honour_totals.rebuild(session, settings.timezone)
     session.commit()
     return time.perf_counter() - began, dict(counts)
 

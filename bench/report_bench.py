@@ -46,7 +46,8 @@ from api.http.app import create_app
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
 from api.services.actor import actor_of
-from api.services.circles.totals import rebuild
+from api.services.circles import totals as circle_totals
+from api.services.hours import totals as honour_totals
 from api.services.ledger.seed import load_catalogue_rows
 from api.services.offers.assign import local_today, to_utc
 from api.services.reports.monthly import report_by_code, report_for
@@ -181,7 +182,12 @@ def build(sessions: Any, settings: Settings, per_day: int) -> dict[str, int]:
         for table, batch in rows.items():
             copy_rows(session, table, batch)
         reset_ids(session, rows)
-        rebuild(session, street.id)  # the circles' running totals of the copied history
+        circle_totals.rebuild(
+            session, street.id
+        )  # the circles' running totals of the copied history
+        honour_totals.rebuild(
+            session, settings.timezone
+        )  # the ledgers were copied past the writers
         session.commit()
         if session.bind is not None and session.bind.dialect.name == "postgresql":
             session.execute(text("ANALYZE"))

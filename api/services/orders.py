@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from api.i18n import N_
 from api.i18n import gettext as _
@@ -28,13 +29,14 @@ from api.services.actor import Actor
 from api.services.closing.deadlines import is_overdue, overdue_where, owner_for, promise
 from api.services.errors import BadInput, NotFound
 from api.services.ledger.street_catalogue import StreetItem, street_catalogue
-from api.services.offers.assign import live_assignment, local_today
+from api.services.offers.assign import live_assignment, live_assignments, local_today
 from api.services.paging import AnySelect, Page, fetch_page
 from api.services.types import UtcDateTime
 from api.settings import Settings, get_settings
 from api.store.db import begin_write
 from api.store.statuses import CANCELLABLE_ORDER_STATUSES, OfferStatus, OrderStatus, Role
 from api.store.tables import (
+    AssignmentRow,
     FeedbackRow,
     OrderRow,
     OrderSeries,
@@ -203,6 +205,19 @@ def scoped_order(session: Session, actor: Actor, order_id: int) -> OrderRow:
     if order is None or not may_see_resident(actor, order.resident):
         raise NotFound(_("order %(order_id)s not found", order_id=order_id))
     return order
+
+
+def scoped_orders(session: Session, actor: Actor, order_ids: Iterable[int]) -> list[OrderRow]:
+    """``scoped_order`` of each id (repeats dropped, in their order) in one statement with
+    their residents; ``NotFound`` for the first the caller may not see."""
+    ids = list(dict.fromkeys(order_ids))
+    query = select(OrderRow).where(OrderRow.id.in_(ids)).options(selectinload(OrderRow.resident))
+    rows = {order.id: order for order in session.scalars(query)} if ids else {}
+    for order_id in ids:
+        order = rows.get(order_id)
+        if order is None or not may_see_resident(actor, order.resident):
+            raise NotFound(_("order %(order_id)s not found", order_id=order_id))
+    return [rows[order_id] for order_id in ids]
 
 
 def scope_orders(stmt: AnySelect, actor: Actor) -> AnySelect:
@@ -570,6 +585,33 @@ def get_order(session: Session, actor: Actor, order_id: int) -> OrderDetail:
     order = scoped_order(session, actor, order_id)
     assignment = live_assignment(session, order.id)
     feedback = session.scalar(select(FeedbackRow).where(FeedbackRow.order_id == order.id))
+    return _detail(session, actor, order, assignment, feedback)
+
+
+def get_orders(session: Session, actor: Actor, order_ids: Iterable[int]) -> dict[int, OrderDetail]:
+    """``get_order`` of several orders (a page listing them), read together: the orders, their
+    live assignments and their feedback in a statement each, not one each per order."""
+    found = scoped_orders(session, actor, order_ids)
+    ids = [order.id for order in found]
+    teams = live_assignments(session, ids)
+    feedback: dict[int, FeedbackRow] = {}
+    if ids:
+        given = select(FeedbackRow).where(FeedbackRow.order_id.in_(ids)).order_by(FeedbackRow.id)
+        for row in session.scalars(given):
+            feedback.setdefault(row.order_id, row)
+    return {
+        order.id: _detail(session, actor, order, teams.get(order.id), feedback.get(order.id))
+        for order in found
+    }
+
+
+def _detail(
+    session: Session,
+    actor: Actor,
+    order: OrderRow,
+    assignment: AssignmentRow | None,
+    feedback: FeedbackRow | None,
+) -> OrderDetail:
     team_view = None
     if assignment is not None:
         offers = sorted(assignment.offers, key=lambda o: o.id)

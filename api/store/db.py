@@ -3,11 +3,13 @@ one Alembic history."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ARRAY,
@@ -20,7 +22,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Date
 
 import api.store.stamps  # noqa: F401  (its listeners re-stamp cached rows on every write)
 from api.extras import require
@@ -127,8 +133,39 @@ def begin_write(
     session.execute(text("DO $$BEGIN " + " ".join(f"PERFORM {lock};" for lock in locks) + " END$$"))
 
 
+class local_date(FunctionElement[dt.date]):
+    """``local_date(column, timezone)``: the date, in the named time zone, of a naive UTC time
+    column. PostgreSQL converts it itself; SQLite by a function each connection registers."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(local_date, "postgresql")
+def _local_date_postgresql(element: local_date, compiler: SQLCompiler, **kw: Any) -> str:
+    column, zone = list(element.clauses)
+    return (
+        f"CAST(timezone({compiler.process(zone, **kw)}, timezone('UTC', "
+        f"{compiler.process(column, **kw)})) AS DATE)"
+    )
+
+
+@compiles(local_date)
+def _local_date_sqlite(element: local_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"qunbang_local_date({compiler.process(element.clauses, **kw)})"
+
+
+def _sqlite_local_date(value: str | None, zone: str) -> str | None:
+    if value is None:
+        return None
+    utc = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return utc.astimezone(ZoneInfo(zone)).date().isoformat()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" listener issues BEGIN
+    dbapi_connection.create_function("qunbang_local_date", 2, _sqlite_local_date,
+                                     deterministic=True)  # fmt: skip
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -779,6 +779,34 @@ class HoursEntry(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
+class HonourDay(Base):
+    """The honour roll's running totals (migration 0019): per helper and street day, the minutes
+    and visits of the hours ledger (by the visit's day) and the points that count towards the
+    roll (by the day they were credited). Kept by the ledgers' writers in their transaction
+    (``api.services.hours.totals``, which also says what counts); the invariant checker compares
+    it with the ledgers."""
+
+    __tablename__ = "honour_days"
+    __table_args__ = (
+        # The roll sums a street's days: one index-only range (PostgreSQL keeps the figures in
+        # the index; a year of the city's totals is 800,000 rows, the big street's 86,000).
+        Index(
+            "ix_honour_days_street_day_figures",
+            "street_id",
+            "day",
+            postgresql_include=["helper_id", "minutes", "visits", "points"],
+        ),
+    )
+    helper_id: Mapped[int] = mapped_column(ForeignKey("helpers.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    # The helper's street (the roll reads a street's rows by it; the checker compares it with
+    # the helper's).
+    street_id: Mapped[int] = mapped_column(ForeignKey("streets.id"))
+    minutes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 # ----------------------------------------------------------------------------- people who log in
 
 ROLES = tuple(Role)

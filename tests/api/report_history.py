@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.services.accounts.auth import add_user
-from api.services.circles.totals import rebuild
+from api.services.circles import totals as circle_totals
+from api.services.hours import totals as honour_totals
 from api.services.hours.ledger import visit_minutes
 from api.services.ledger.seed import load_catalogue_rows
 from api.services.reports.figures import Figures
@@ -247,7 +248,10 @@ def build_history(session: Session) -> History:
     add_user(session, "rpt_planner", PASSWORD, "planner", street_id=street.id)
     add_user(session, "rpt_helper", PASSWORD, "helper", helper_id=h_a.id)
     session.flush()
-    rebuild(session, street.id)  # the circles' running totals of the history written here
+    circle_totals.rebuild(
+        session, street.id
+    )  # the circles' running totals of the history written here
+    honour_totals.rebuild(session)  # the ledgers were written past their writers: the roll's totals
     return History(
         street.id,
         {"A": a.id, "B": b.id},

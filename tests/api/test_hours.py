@@ -16,7 +16,7 @@ import pytest
 from fontTools.cffLib import CFFFontSet
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +25,7 @@ from api.services.closing.points import grant_bonus
 from api.services.closing.visits import confirm_done
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
 from api.services.hours import certificate as certificates
-from api.services.hours import clock, history, honour
+from api.services.hours import clock, history, honour, totals
 from api.services.hours import ledger as hours
 from api.services.hours.clock import Position
 from api.services.matching.invariants import check_database
@@ -38,6 +38,7 @@ from api.store.tables import (
     AssignmentRow,
     AuditEntry,
     HelperRow,
+    HonourDay,
     HoursEntry,
     OrderRow,
     VisitClockRow,
@@ -479,6 +480,46 @@ def test_the_honour_roll_ranks_by_hours_or_points_in_street_and_community(
             )
         with pytest.raises(Forbidden):
             honour.honour_roll(session, settings, helper_actor(session, world, 1), DATE, DATE)
+
+
+def test_the_rolls_totals_follow_the_ledgers_by_street_day(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The roll sums the running totals its writers keep: a bonus credited at 00:30 street time
+    counts on that street day (16:30 UTC the day before), a reversed visit takes its minutes and
+    its visit back; rebuilding the totals from the ledgers gives the same rows, and a total that
+    drifts from its ledgers is reported by the checker."""
+    order_id, assignment_id, team = accepted_visit(sessions, settings, world)  # two helpers
+    confirm(sessions, settings, order_id, assignment_id, team)
+    next_day = DATE + dt.timedelta(days=1)
+    with sessions() as session:
+        staff = actor_for(session, "staff")
+        late = to_utc(settings, next_day, 30)
+        assert late.date() == DATE  # UTC's day is still the visit's
+        grant_bonus(session, staff, team[0], 7, "夜间值守", now=late)
+        entry = session.scalars(select(HoursEntry.id).where(HoursEntry.helper_id == team[1])).one()
+        hours.reverse_entry(session, staff, entry, "未到场", now=late)
+        rows = honour.honour_roll(session, settings, staff, next_day, next_day).rows
+        assert [(r.helper_id, r.points, r.minutes, r.visits) for r in rows] == [(team[0], 7, 0, 0)]
+        day = {
+            r.helper_id: r for r in honour.honour_roll(session, settings, staff, DATE, DATE).rows
+        }
+        assert day[team[0]].visits == 1 and day[team[0]].minutes > 0
+        assert (day[team[1]].visits, day[team[1]].minutes) == (0, 0) and day[team[1]].points > 0
+        kept = select(HonourDay.helper_id, HonourDay.day, HonourDay.minutes, HonourDay.visits,
+                      HonourDay.points).order_by(HonourDay.helper_id, HonourDay.day)  # fmt: skip
+        before = session.execute(kept).all()
+        totals.rebuild(session, settings.timezone)
+        assert session.execute(kept).all() == before
+        assert totals.problems(session, world.street_id, settings.timezone) == []
+        session.execute(
+            update(HonourDay)
+            .where(HonourDay.helper_id == team[0], HonourDay.day == next_day)
+            .values(points=8)
+        )
+        found = totals.problems(session, world.street_id, settings.timezone)
+        assert [code for code, _ in found] == ["honour_totals"] and "(0, 0, 8)" in found[0][1]
+        session.rollback()
 
 
 # ----------------------------------------------------------------------------- history

@@ -48,11 +48,14 @@ from api.services.claims import claim_bundle, claim_single, claim_team, claimabl
 from api.services.closing.points import grant_bonus, reverse_entry
 from api.services.closing.visits import confirm_done, give_feedback
 from api.services.errors import ServiceError
+from api.services.hours import ledger as hours_ledger
 from api.services.ledger.seed import seed_street
 from api.services.matching.invariants import Violation, check_database
 from api.services.matching.nightly import run_nightly
 from api.services.offers.answers import accept, decline, expire_due, mark_done, send_reminders
 from api.services.offers.dispatch import cancel_order, candidates_for, reassign
+from api.services.shop import redeem as shop
+from api.services.shop.items import add_item
 from api.settings import Settings
 from api.store.db import make_engine, migrate, session_factory
 from api.store.statuses import (
@@ -60,14 +63,19 @@ from api.store.statuses import (
     AssignmentStatus,
     OfferStatus,
     OrderStatus,
+    RedemptionStatus,
+    ShopItemKind,
 )
 from api.store.tables import (
     AssignmentRow,
     HelperRow,
+    HoursEntry,
     ItemRow,
     OfferRow,
     OrderRow,
     PointsEntry,
+    RedemptionRow,
+    ShopItemRow,
     SkillRow,
     Street,
 )
@@ -463,6 +471,30 @@ class LoopMachine(RuleBasedStateMachine):
         if entry is not None:
             with self.step("reversal") as session:
                 reverse_entry(session, self.staff, entry[0], "correction", now=self.now)
+
+    @rule(data=CHOICES)
+    def hours_reversal(self, data: Choices) -> None:
+        entry = self.pick(data, select(HoursEntry.id).order_by(HoursEntry.id), "hours entry")
+        if entry is not None:
+            with self.step("hours reversal") as session:
+                hours_ledger.reverse_entry(session, self.staff, entry[0], "correction", self.now)
+
+    @rule(data=CHOICES)
+    def redeem(self, data: Choices) -> None:
+        helper = data.choice(self.helpers)
+        with self.step("redeem") as session:
+            item = session.scalar(select(ShopItemRow.id).order_by(ShopItemRow.id))
+            if item is None:  # the street's counter gets one item, the first time
+                item = add_item(session, self.staff, "毛巾", ShopItemKind.GOODS, 5, 1000).id
+            shop.redeem(session, self.staff, item, 1, helper_id=helper, now=self.now)
+
+    @rule(data=CHOICES)
+    def cancel_receipt(self, data: Choices) -> None:
+        issued = select(RedemptionRow.id).where(RedemptionRow.status == RedemptionStatus.ISSUED)
+        receipt = self.pick(data, issued.order_by(RedemptionRow.id), "receipt")
+        if receipt is not None:
+            with self.step("cancel receipt") as session:
+                shop.cancel(session, self.staff, receipt[0], now=self.now)
 
     # ------------------------------------------------------------------------- the check
 

@@ -79,6 +79,7 @@ SKIPPED = {
     "/v/certificate.pdf",
     "/s/helpers/{helper_id}/certificate.pdf",
     "/s/honour.xlsx",
+    "/s/honour.csv",
 }
 ROLES = ("visitor", "volunteer", "resident1", "staff", "staff_c1", "planner", "gridworker",
          "family1")  # fmt: skip

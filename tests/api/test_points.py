@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.closing.points import balance, grant_bonus
+from api.services.hours import totals
 from api.services.ledger.seed import seed_street
 from api.settings import Settings
 from api.store.tables import HelperRow, PointsEntry
@@ -162,6 +163,8 @@ def test_staff_reach_only_their_streets_helpers(
         ).first()
         foreign_entry = PointsEntry(helper_id=stranger, amount=9, kind="bonus", reason="east")
         session.add(foreign_entry)
+        session.flush()
+        totals.add_points(session, [foreign_entry.id])  # as the ledger's writers do
         session.commit()
     staff = login(client, "staff")
     assert client.get(f"/helpers/{stranger}/points", headers=staff).status_code == 404

@@ -7,22 +7,28 @@ import datetime as dt
 import os
 import random
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.services.accounts.auth import add_user
+from api.services.actor import actor_of
+from api.services.ledger.seed import seed_street
 from api.services.matching.nightly import run_nightly
 from api.services.matching.problem import (
     build_problem,
     forget_kept,
     helper_key,
 )
-from api.services.offers.assign import live_assignment, live_offers
+from api.services.offers.assign import live_assignment, live_assignments, live_offers
 from api.services.offers.dispatch import candidates_for, candidates_for_many
 from api.services.offers.rematch import _problem, refused_helpers
+from api.services.orders import get_order, get_orders
 from api.settings import Settings
 from api.store.stamps import current, helpers_name
-from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street
+from api.store.tables import HelperRow, ItemRow, OrderRow, SkillRow, Street, UserRow
 from matcher.eligible import eligible_helpers
+from matcher.generator import preset
 from tests.api.conftest import World, actor_named
 from tests.api.loop_support import move_orders, tomorrow
 
@@ -265,3 +271,48 @@ def test_candidates_of_many_orders_match_the_whole_streets_problem(
             reason = full.blocked_reason
             assert view.blocked_reason == (str(reason) if reason else None)
             assert candidates_for(session, staff, order.id, limit=10_000) == view
+
+
+@pytest.mark.parametrize(("name", "seed"), [("scarce", 3), ("tiny", 5), ("plentiful", 8)])
+def test_batched_candidates_and_details_on_generated_streets(
+    sessions: sessionmaker[Session], settings: Settings, name: str, seed: int
+) -> None:
+    """On generated streets after their nightly, the run page's reads of many orders at once
+    (``get_orders``, ``candidates_for_many``: their orders, teams and feedback in a statement
+    each) give each order what the matcher's eligibility says of it in the whole street's
+    problem of that order alone (every helper: the helpers and distances, the reason no team
+    can be formed), and the same details as reading it alone (``get_order``)."""
+    with sessions() as session:
+        street = seed_street(session, preset(name, seed=seed, orders=40), code=f"g{seed}").street
+        add_user(session, f"g{seed}_staff", "pw-123456", "staff", street_id=street.id)
+        session.commit()
+        day = session.scalar(select(OrderRow.date).where(OrderRow.street_id == street.id))
+    assert day is not None
+    run_nightly(sessions, settings, street.id, day)
+    with sessions() as session:
+        account = select(UserRow).where(UserRow.street_id == street.id)
+        staff = actor_of(session.scalars(account).one())
+        orders = session.scalars(
+            select(OrderRow).where(OrderRow.street_id == street.id).order_by(OrderRow.id)
+        ).all()
+        ids = [order.id for order in orders]
+        teams = live_assignments(session, ids)
+        assert teams and len(teams) < len(ids)  # orders with a team and without are compared
+        many = candidates_for_many(session, staff, ids, limit=10_000)
+        details = get_orders(session, staff, ids)
+        assert list(many) == list(details) == ids
+        for order in orders:
+            whole = build_problem(
+                session, street.id, day, [order], refused=refused_helpers(session, [order.id])
+            )
+            (full,) = eligible_helpers(whole.problem)
+            expected = {(whole.helpers[e.helper].id, round(e.km_one_way, 3)) for e in full.helpers}
+            view = many[order.id]
+            assert {(c.helper_id, c.km_one_way) for c in view.items} == expected, order.id
+            assert len(view.items) == len(expected)
+            reason = full.blocked_reason
+            assert view.blocked_reason == (str(reason) if reason else None), order.id
+    for order_id in ids:
+        with sessions() as session:  # a fresh session: nothing read for the others
+            assert get_order(session, staff, order_id) == details[order_id]
+            assert (live_assignment(session, order_id) is not None) == (order_id in teams)

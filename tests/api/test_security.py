@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.http.app import create_app
+from api.services.hours import totals
 from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
@@ -78,6 +79,8 @@ def elsewhere(sessions: sessionmaker[Session], world: World) -> Elsewhere:
             resident_id=other.resident_id, item="S01", weekdays=[0], start_date=DATE
         )
         session.add_all([offer, entry, follow_up, series])
+        session.flush()
+        totals.add_points(session, [entry.id])  # as the ledger's writers keep the roll's totals
         session.commit()
         return Elsewhere(
             other, order.id, assignment.id, offer.id, entry.id, follow_up.id, series.id

@@ -5,6 +5,8 @@ hours with the printed certificate, the honour roll and its spreadsheet."""
 
 from __future__ import annotations
 
+import codecs
+import csv
 import datetime as dt
 import io
 
@@ -116,6 +118,13 @@ def test_staff_correct_a_clock_and_read_hours_honour_roll_and_certificate(
     sheet = client.get("/s/honour.xlsx")
     rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
     assert rows[1][5] == 2.5
+    listed = client.get("/s/honour.csv")  # the same rows as CSV, Excel's UTF-8 with a BOM
+    assert (
+        listed.content.startswith(codecs.BOM_UTF8) and "text/csv" in listed.headers["content-type"]
+    )
+    lines = list(csv.reader(io.StringIO(listed.content.decode("utf-8-sig"))))
+    assert [line[:3] for line in lines[1:]] == [[str(v) for v in row[:3]] for row in rows[1:]]
+    assert float(lines[1][5]) == 2.5
     pdf = client.get(f"/s/helpers/{helper}/certificate.pdf")
     assert pdf.content.startswith(b"%PDF")
     web_login(client, "helper1")

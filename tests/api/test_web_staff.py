@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import i18n
 from api.http.pages.render import csrf_token
 from api.http.pages.svg import Dot, DotStyle, bar_chart_svg, map_svg
+from api.services.matching import street_map
 from api.services.matching.explain_text import explain, reason_label
 from api.services.matching.nightly import run_nightly
 from api.services.matching.problem import catalogue_from_db
@@ -507,6 +508,41 @@ def test_map_and_load_chart_are_well_formed_svg_with_a_point_each(
     bars = [e for e in chart.iter() if e.get("class") == "bar"]
     values = [int(b.find(f"{SVG}title").text.rsplit(": ", 1)[1]) for b in bars]  # type: ignore[union-attr]
     assert sum(values) == helpers and len(bars) >= 2
+
+
+def test_a_crowded_map_draws_groups_with_their_counts(
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    world: World,
+    day: dt.date,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over ``MOST_HELPERS`` helpers (and residents) in scope, points of one kind in one cell are
+    one mark whose tooltip (from the catalog) gives how many: the marks add up to every helper
+    and every resident with an order, no name is shown, and the legend still counts them all."""
+    monkeypatch.setattr(street_map, "MOST_HELPERS", 1)
+    run_nightly(sessions, settings, world.street_id, day)
+    web_login(client, "staff")
+    page = client.get(f"/s/map?date={day.isoformat()}").text
+    drawing, _chart = svgs(page)
+    with sessions() as session:
+        ordered = select(OrderRow.resident_id).where(OrderRow.date == day)
+        residents = len(set(session.scalars(ordered)))
+        helpers = session.scalar(select(func.count(HelperRow.id)))
+        names = set(session.scalars(select(HelperRow.name)))
+    dots = [e for e in drawing.iter() if "dot" in e.get("class", "").split()]
+    counted: dict[str, int] = {"helper": 0, "resident": 0}
+    for dot in dots:
+        title = dot.findtext(f"{SVG}title") or ""
+        found = re.fullmatch(r"此处 (\d+) 个点：(.+)", title)
+        assert found is not None, title
+        assert not any(name in title for name in names)
+        counted[dot.get("class", "").split()[1].split("-")[0]] += int(found.group(1))
+    assert counted == {"helper": helpers, "resident": residents}
+    assert len(dots) < helpers + residents  # grouped: fewer marks than points
+    assert any("grouped" in d.get("class", "").split() for d in dots)
+    assert "相邻的同类点合并为一个标记" in page
 
 
 def test_svg_text_is_escaped_and_parses() -> None:

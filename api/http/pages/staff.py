@@ -27,7 +27,7 @@ from api.http.pages import labels, svg  # noqa: F401 (labels gives every templat
 from api.http.pages.auth_pages import HOMES
 from api.http.pages.render import PageActor, in_language, language, render
 from api.http.params import ID_MAX, IdPath, page_from_query
-from api.i18n import N_
+from api.i18n import N_, ngettext
 from api.i18n import gettext as _
 from api.services import orders
 from api.services.actor import Actor
@@ -169,7 +169,7 @@ def uncovered(session: Session, actor: Actor, run: RunView, number: int) -> list
     shown = run.unmatched[(number - 1) * UNCOVERED_PER_PAGE : number * UNCOVERED_PER_PAGE]
     if actor.role != "staff":
         return [Uncovered(row, None, None) for row in shown]
-    details = {row.order_id: orders.get_order(session, actor, row.order_id) for row in shown}
+    details = orders.get_orders(session, actor, [row.order_id for row in shown])
     still_open = [i for i, detail in details.items() if detail.order.status == "open"]
     candidates = dispatch.candidates_for_many(session, actor, still_open, CANDIDATES)
     return [Uncovered(row, details[row.order_id], candidates.get(row.order_id)) for row in shown]
@@ -260,7 +260,8 @@ MAP_STYLES: dict[str, tuple[str, str, str]] = {  # colour, shape, legend (a mess
 
 
 def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]:
-    """Each point with its tooltip: who (staff only), status, community, orders that day."""
+    """Each point with its tooltip: who (staff only), status, community, orders that day; a
+    crowded street's helpers come in groups (``street_map.MOST_HELPERS``): how many, what."""
     dots = []
     # A street has thousands of points and a handful of styles and counts: each of those
     # texts is translated once.
@@ -273,6 +274,11 @@ def map_dots(view: street_map.StreetMap, names: dict[int, str]) -> list[svg.Dot]
             held[point.orders] = _("%(orders)s order(s) that day", orders=point.orders)
         parts = [who, legends[key], names.get(point.community_id, ""), held[point.orders]]
         dots.append(svg.Dot(point.lat, point.lon, key, " · ".join(p for p in parts if p)))
+    for group in view.groups:
+        key = f"{group.kind}-{group.status}"
+        title = ngettext("%(n)s point here: %(what)s", "%(n)s points here: %(what)s",
+                         group.count, what=legends[key])  # fmt: skip
+        dots.append(svg.Dot(group.lat, group.lon, key, title, group.count))
     return dots
 
 
@@ -280,7 +286,9 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
     """The map and the load chart of ``view``, in the request's language."""
     styles = {key: svg.DotStyle(c, s, _(label)) for key, (c, s, label) in MAP_STYLES.items()}
     dots = map_dots(view, names)
-    counts = {key: sum(d.style == key for d in dots) for key in styles}
+    counts = dict.fromkeys(styles, 0)
+    for dot in dots:
+        counts[dot.style] += dot.count
     day = i18n.format_day(view.date)
     drawing = svg.map_svg(
         dots,
@@ -288,8 +296,8 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
         title=_("Street map %(day)s", day=day),
         desc=_(
             "%(residents)s residents with orders that day, %(helpers)s helpers",
-            residents=len(view.residents),
-            helpers=len(view.helpers),
+            residents=view.resident_count,
+            helpers=view.helper_count,
         ),
         km_text=i18n.format_km,
     )
@@ -302,7 +310,8 @@ def map_drawings(view: street_map.StreetMap, names: dict[int, str]) -> dict[str,
         y_label=_("number of helpers"),
         ident="load-chart",
     )
-    return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars}
+    return {"drawing": drawing, "chart": chart, "styles": styles, "counts": counts, "bars": bars,
+            "crowded": bool(view.groups)}  # fmt: skip
 
 
 @router.get("/map")

@@ -210,6 +210,35 @@ def honour_sheet(
 ) -> Response:
     """The honour roll as a spreadsheet (every row; written row by row, as the ledger's
     exports are: a street's roll has thousands)."""
+    return _honour_file(request, actor, session, settings, (first, last, by, community_id), "xlsx")
+
+
+@router.get("/honour.csv")
+def honour_csv(
+    request: Request,
+    actor: StaffPage,
+    session: SessionDep,
+    settings: SettingsDep,
+    first: str = "",
+    last: str = "",
+    by: str = "hours",
+    community_id: str = "",
+) -> Response:
+    """The honour roll as CSV (UTF-8 with a BOM, as Excel and WPS open it): the same rows as
+    the spreadsheet, written in a small fraction of its time (a city street's roll has 14,000
+    rows: bench/README.md)."""
+    return _honour_file(request, actor, session, settings, (first, last, by, community_id), "csv")
+
+
+def _honour_file(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    settings: Settings,
+    query: tuple[str, str, str, str],
+    kind: str,
+) -> Response:
+    first, last, by, community_id = query
     try:
         start, end, order, community = _roll(settings, first, last, by, community_id)
         roll = honour.honour_roll(session, settings, actor, start, end, order, community)
@@ -225,10 +254,13 @@ def honour_sheet(
          round(row.minutes / 60, 1), row.visits, row.points]
         for row in roll.rows
     )  # fmt: skip
-    content = sheets.write_xlsx(headers, rows, _("Honour roll"))
-    name = f"honour-{start.isoformat()}-{end.isoformat()}.xlsx"
+    if kind == "csv":
+        content, media = sheets.write_csv(headers, rows), sheets.CSV_MEDIA
+    else:
+        content, media = sheets.write_xlsx(headers, rows, _("Honour roll")), sheets.XLSX_MEDIA
+    name = f"honour-{start.isoformat()}-{end.isoformat()}.{kind}"
     return Response(
         content,
-        media_type=sheets.XLSX_MEDIA,
+        media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -23,12 +23,14 @@ MIN_SPAN_KM = 0.5  # a street of one point still gets a sensible scale
 
 @dataclass(frozen=True)
 class Dot:
-    """One point: where, which style (a key of the styles), and its tooltip."""
+    """One point: where, which style (a key of the styles), and its tooltip; or, with a
+    ``count`` over one, a group of that many points of the style drawn as one mark."""
 
     lat: float
     lon: float
     style: str
     title: str
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,27 @@ def _shape(x: float, y: float, style: DotStyle, title: str, key: str) -> str:
     return f'<circle {common} cx="{_f(x)}" cy="{_f(y)}" r="6">{tip}</circle>'
 
 
+def _group(x: float, y: float, style: DotStyle, title: str, key: str, count: int) -> str:
+    """A group of points: the style's shape, its area growing with the count, the count on it."""
+    size = min(5 + 2 * math.sqrt(count), 16)
+    tip = f"<title>{_x(title)}</title>"
+    common = (
+        f'class="dot {_x(key)} grouped" fill="{_x(style.colour)}" stroke="#ffffff" stroke-width="1"'
+    )
+    if style.shape == "square":
+        mark = (
+            f'<rect {common} x="{_f(x - size)}" y="{_f(y - size)}" width="{_f(2 * size)}" '
+            f'height="{_f(2 * size)}">{tip}</rect>'
+        )
+    else:
+        mark = f'<circle {common} cx="{_f(x)}" cy="{_f(y)}" r="{_f(size)}">{tip}</circle>'
+    label = (
+        f'<text x="{_f(x)}" y="{_f(y + 4)}" text-anchor="middle" font-size="10" fill="#ffffff" '
+        f'aria-hidden="true">{count}</text>'
+    )
+    return f"{mark}{label}"
+
+
 def _km(km: float) -> str:
     return f"{km:g} km"
 
@@ -140,7 +163,12 @@ def map_svg(
     for key, style in styles.items():
         group = [d for d in dots if d.style == key]
         parts.append(f'<g class="group {_x(key)}">')
-        parts += [_shape(*frame.xy(d.lat, d.lon), style, d.title, key) for d in group]
+        parts += [
+            _shape(*frame.xy(d.lat, d.lon), style, d.title, key)
+            if d.count == 1
+            else _group(*frame.xy(d.lat, d.lon), style, d.title, key, d.count)
+            for d in group
+        ]
         parts.append("</g>")
     parts += _scale_bar(frame, height, km_text)
     parts.append("</svg>")

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,13 +17,15 @@ from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, NotFound
+from api.services.hours import totals
+from api.services.hours.totals import earned as earned  # what the roll and report count
 from api.services.ledger.views import scoped_row
 from api.services.orders import scoped_order
 from api.services.paging import fetch_page
 from api.services.types import UtcDateTime
 from api.store.db import begin_write
 from api.store.statuses import PointsKind
-from api.store.tables import HelperRow, OrderRow, PointsEntry, RedemptionRow, utcnow
+from api.store.tables import HelperRow, OrderRow, PointsEntry, utcnow
 
 log = logging.getLogger("qunbang.points")
 # Far above any real bonus, far below what the INTEGER balance column holds.
@@ -66,12 +68,14 @@ def credit_base(
     nothing). Part of the caller's transaction; returns helper id -> points credited."""
     if amount <= 0:
         return {}
-    credited = {}
+    credited, entries = {}, []
     for helper_id in dict.fromkeys(helper_ids):
         reason = _("base points for order %(id)s (%(item)s)", id=order.id, item=order.item)
-        session.add(_entry(helper_id, amount, "base", order.id, None, reason, actor, now))
+        entries.append(_entry(helper_id, amount, "base", order.id, None, reason, actor, now))
+        session.add(entries[-1])
         credited[helper_id] = amount
     session.flush()
+    totals.add_points(session, [entry.id for entry in entries])
     return credited
 
 
@@ -101,6 +105,7 @@ def grant_bonus(
     entry = _entry(helper.id, amount, "bonus", order_id, None, reason, actor, now)
     session.add(entry)
     session.flush()
+    totals.add_points(session, [entry.id])
     audit(session, actor.user_id, "points.bonus", "points_entry", entry.id, _detail(entry))
     session.commit()
     log.info("bonus %s points to helper %s by user %s", amount, helper.id, actor.user_id)
@@ -153,16 +158,10 @@ def reverse_entry(
         raise Conflict(
             _("points entry %(entry_id)s was reversed already", entry_id=entry_id)
         ) from error
+    totals.add_points(session, [reversal.id])
     audit(session, actor.user_id, "points.reverse", "points_entry", reversal.id, _detail(reversal))
     session.commit()
     return _view(reversal, None)
-
-
-def earned() -> ColumnElement[bool]:
-    """The points entries that count as points granted (the monthly report, the honour roll):
-    every entry but the shop's — a redemption's debit, and the refund of a cancelled receipt."""
-    refund = select(RedemptionRow.id).where(RedemptionRow.refund_entry_id == PointsEntry.id)
-    return (PointsEntry.kind != PointsKind.REDEMPTION) & ~refund.exists()
 
 
 def balance(session: Session, helper_id: int) -> int:

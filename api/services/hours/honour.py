@@ -6,21 +6,18 @@ their community only."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
 from api.services.actor import Actor
-from api.services.closing.points import earned
 from api.services.errors import BadInput, Forbidden
-from api.services.offers.assign import to_utc
 from api.settings import Settings
-from api.store.statuses import HoursKind, Role
-from api.store.tables import Community, HelperRow, HoursEntry, PointsEntry
+from api.store.statuses import Role
+from api.store.tables import Community, HelperRow, HonourDay
 
 ORDERINGS = ("hours", "points")
 MAX_PERIOD_DAYS = 366 * 10
@@ -74,13 +71,7 @@ def honour_roll(
         raise BadInput(_("the period ends before it starts"), "last")
     if (last - first).days > MAX_PERIOD_DAYS:
         raise BadInput(_("a period is at most ten years"), "first")
-    helpers = select(HelperRow.id, HelperRow.code, HelperRow.name, HelperRow.community_id).where(
-        HelperRow.street_id == actor.street_id
-    )
     community = actor.community_id or community_id
-    people = {row.id: row for row in session.execute(helpers)}
-    minutes, visits = _hours(session, actor.street_id, first, last)
-    points = _points(session, settings, actor.street_id, first, last)
     names = dict(
         session.execute(
             select(Community.id, Community.name).where(Community.street_id == actor.street_id)
@@ -88,85 +79,64 @@ def honour_roll(
         .tuples()
         .all()
     )
-    ids = [h for h in people if minutes.get(h, 0) > 0 or points.get(h, 0) > 0]
-
-    def figures(h: int) -> tuple[int, int]:
-        pair = (minutes.get(h, 0), points.get(h, 0))
-        return pair if by == "hours" else (pair[1], pair[0])
-
-    ids.sort(key=lambda h: (tuple(-f for f in figures(h)), people[h].code))
-    street_ranks = _ranks(ids, figures)
-    by_community: dict[int, list[int]] = defaultdict(list)
-    for h in ids:
-        by_community[people[h].community_id].append(h)
-    community_ranks: dict[int, int] = {}
-    for members in by_community.values():
-        community_ranks |= _ranks(members, figures)
+    found = list(session.execute(_ranked(actor.street_id, first, last, by)).tuples())
+    # Best first; equal figures by ledger number (in Python: the code's order, whatever the
+    # database's collation). The ranks came from the database (they depend on figures only).
+    found.sort(key=lambda r: (-r[7], -r[8], r[1]))
     rows = [
         HonourRow(
-            helper_id=h,
-            code=people[h].code,
-            name=people[h].name,
-            community_id=people[h].community_id,
-            community=names.get(people[h].community_id, ""),
-            minutes=minutes.get(h, 0),
-            visits=visits.get(h, 0),
-            points=points.get(h, 0),
-            street_rank=street_ranks[h],
-            community_rank=community_ranks[h],
+            helper_id=helper_id,
+            code=code,
+            name=name,
+            community_id=home,
+            community=names.get(home, ""),
+            minutes=int(minutes),
+            visits=int(visits),
+            points=int(points),
+            street_rank=int(street_rank),
+            community_rank=int(community_rank),
         )
-        for h in ids
-        if community is None or people[h].community_id == community
-    ]
+        for helper_id, code, name, home, minutes, visits, points, _f, _s, street_rank,
+        community_rank in found
+        if community is None or home == community
+    ]  # fmt: skip
     return HonourRoll(first, last, by, community, rows[:limit] if limit else rows)
 
 
-def _ranks(ordered: list[int], figures: Callable[[int], tuple[int, int]]) -> dict[int, int]:
-    """Competition ranks (1, 2, 2, 4) of helpers already in order."""
-    ranks: dict[int, int] = {}
-    previous = None
-    for position, helper_id in enumerate(ordered, start=1):
-        current = figures(helper_id)
-        if current != previous:
-            rank, previous = position, current
-        ranks[helper_id] = rank
-    return ranks
-
-
-def _hours(
-    session: Session, street_id: int, first: dt.date, last: dt.date
-) -> tuple[dict[int, int], dict[int, int]]:
-    visit = func.sum(case((HoursEntry.kind == HoursKind.VISIT, 1), else_=-1))  # reversals undo
-    query = (
-        select(HoursEntry.helper_id, func.sum(HoursEntry.minutes), visit)
-        .join(HelperRow, HelperRow.id == HoursEntry.helper_id)
-        .where(
-            HelperRow.street_id == street_id,
-            HoursEntry.served_on >= first,
-            HoursEntry.served_on <= last,
+def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[Any]:
+    """The street's helpers with hours or points in the period, from the running totals
+    (``hours.totals``: at most a row per helper and day): who, their figures, the two figures
+    in ``by``'s order, and their competition ranks (1, 2, 2, 4) in the street and in their
+    community."""
+    sums = (
+        select(
+            HonourDay.helper_id,
+            func.sum(HonourDay.minutes).label("minutes"),
+            func.sum(HonourDay.visits).label("visits"),
+            func.sum(HonourDay.points).label("points"),
         )
-        .group_by(HoursEntry.helper_id)
+        .where(HonourDay.street_id == street_id, HonourDay.day >= first, HonourDay.day <= last)
+        .group_by(HonourDay.helper_id)
+        .having(or_(func.sum(HonourDay.minutes) > 0, func.sum(HonourDay.points) > 0))
+        .subquery()
     )
-    minutes, visits = {}, {}
-    for helper_id, total, count in session.execute(query):
-        minutes[helper_id], visits[helper_id] = int(total or 0), int(count or 0)
-    return minutes, visits
-
-
-def _points(
-    session: Session, settings: Settings, street_id: int, first: dt.date, last: dt.date
-) -> dict[int, int]:
-    start = to_utc(settings, first, 0)
-    end = to_utc(settings, last + dt.timedelta(days=1), 0)
-    query = (
-        select(PointsEntry.helper_id, func.sum(PointsEntry.amount))
-        .join(HelperRow, HelperRow.id == PointsEntry.helper_id)
-        .where(
-            HelperRow.street_id == street_id,
-            PointsEntry.created_at >= start,
-            PointsEntry.created_at < end,
-            earned(),
+    pair = (sums.c.minutes, sums.c.points)
+    one, two = pair if by == "hours" else pair[::-1]
+    best = (one.desc(), two.desc())
+    return (
+        select(
+            HelperRow.id,
+            HelperRow.code,
+            HelperRow.name,
+            HelperRow.community_id,
+            sums.c.minutes,
+            sums.c.visits,
+            sums.c.points,
+            one,
+            two,
+            func.rank().over(order_by=best),
+            func.rank().over(partition_by=HelperRow.community_id, order_by=best),
         )
-        .group_by(PointsEntry.helper_id)
+        .join(sums, sums.c.helper_id == HelperRow.id)
+        .where(HelperRow.street_id == street_id)
     )
-    return {helper_id: int(total or 0) for helper_id, total in session.execute(query)}

@@ -20,6 +20,7 @@ from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.points import helper_for_staff, ledger_reason
 from api.services.errors import BadInput, Conflict, NotFound
+from api.services.hours import totals
 from api.services.offers.assign import item_of
 from api.services.paging import fetch_page
 from api.services.types import UtcDateTime
@@ -96,14 +97,16 @@ def credit_visit(
 ) -> dict[int, int]:
     """One ``visit`` entry per member for a visit staff confirm (part of the caller's
     transaction); returns helper id -> minutes credited."""
-    credited = {}
+    credited, entries = {}, []
     for helper_id in dict.fromkeys(helper_ids):
         minutes, source = visit_minutes(session, order, assignment.id, helper_id)
         # No reason: pages name the visit in the reader's language ("visit of order …").
-        session.add(_entry(helper_id, order, minutes, HoursKind.VISIT, source, None, "",
-                           actor, now))  # fmt: skip
+        entries.append(_entry(helper_id, order, minutes, HoursKind.VISIT, source, None, "",
+                              actor, now))  # fmt: skip
+        session.add(entries[-1])
         credited[helper_id] = minutes
     session.flush()
+    totals.add_hours(session, [entry.id for entry in entries])
     return credited
 
 
@@ -128,6 +131,7 @@ def recredit(
     entry = _entry(helper_id, order, minutes, HoursKind.VISIT, source, None, reason, actor, now)
     session.add(entry)
     session.flush()
+    totals.add_hours(session, [entry.id])
     return _view(entry, None)
 
 
@@ -231,6 +235,7 @@ def _add_reversal(
         raise Conflict(
             _("hours entry %(entry_id)s was reversed already", entry_id=original.id)
         ) from error
+    totals.add_hours(session, [reversal.id])
     return reversal
 
 

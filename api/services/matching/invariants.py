@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from api.services.circles.totals import total_problems
 from api.services.closing.points import balance
+from api.services.hours import totals
 from api.services.hours.checks import hours_ledger_problems
 from api.services.ledger.street_catalogue import StreetCatalogue, StreetItem, street_catalogue
 from api.services.matching.keys import Keys
@@ -423,6 +424,12 @@ def hours_ledger_consistent(session: Session, loop: _Loop) -> list[Violation]:
     return [Violation(code, message) for code, message in problems]
 
 
+def honour_totals_agree(session: Session, loop: _Loop) -> list[Violation]:
+    """The honour roll's running totals are the ledgers' sums per helper and day
+    (``hours.totals``: what counts, by which day)."""
+    return [Violation(code, message) for code, message in totals.problems(session, loop.street_id)]
+
+
 # ----------------------------------------------------------------------------- follow-up visits
 
 
@@ -508,6 +515,7 @@ CHECKS: tuple[Callable[[Session, _Loop], list[Violation]], ...] = (
     base_points_once,
     balances_match_ledger,
     hours_ledger_consistent,
+    honour_totals_agree,
     rule_follow_ups_once,
     follow_up_owners_in_scope,
     programme_pairs_hold,

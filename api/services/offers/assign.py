@@ -116,10 +116,26 @@ def team_size(session: Session, order: OrderRow) -> int:
 def live_assignment(session: Session, order_id: int) -> AssignmentRow | None:
     """The order's live assignment with its offers (their helpers and the order load when
     first used: most callers only need the offers' statuses)."""
-    return session.scalar(
+    return session.scalar(_live([order_id]))
+
+
+def live_assignments(session: Session, order_ids: Iterable[int]) -> dict[int, AssignmentRow]:
+    """``live_assignment`` of several orders in one statement (and one for their offers):
+    order id -> its live assignment, for those that have one."""
+    ids = sorted(set(order_ids))
+    found: dict[int, AssignmentRow] = {}
+    if ids:
+        for assignment in session.scalars(_live(ids).order_by(AssignmentRow.id)):
+            found.setdefault(assignment.order_id, assignment)
+    return found
+
+
+def _live(order_ids: list[int]) -> Select[AssignmentRow]:
+    return (
         select(AssignmentRow)
         .where(
-            AssignmentRow.order_id == order_id, AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES)
+            AssignmentRow.order_id.in_(order_ids),
+            AssignmentRow.status.in_(LIVE_ASSIGNMENT_STATUSES),
         )
         .options(
             lazyload(AssignmentRow.order),

@@ -35,11 +35,12 @@ from api.services.offers.assign import (
     create_assignment,
     item_of,
     live_assignment,
+    live_assignments,
     team_size,
     withdraw_assignment,
 )
 from api.services.offers.rematch import refused_helpers
-from api.services.orders import scope_orders, scoped_order
+from api.services.orders import scope_orders, scoped_order, scoped_orders
 from api.services.types import UtcDateTime
 from api.settings import Settings
 from api.store.db import begin_write
@@ -302,8 +303,9 @@ def candidates_for_many(
     helpers and their day) is read once: the answers are the same, since the only visits an
     order's problem leaves out of the helpers' day are its own team's. The helpers' visits
     that day and their past scores are read once for all the orders (one grouped query each)."""
-    orders = [scoped_order(session, actor, order_id) for order_id in dict.fromkeys(order_ids)]
-    teams = {order.id: live_assignment(session, order.id) for order in orders}
+    orders = scoped_orders(session, actor, order_ids)  # one statement each, not one per order
+    live = live_assignments(session, [order.id for order in orders])
+    teams = {order.id: live.get(order.id) for order in orders}
     groups: dict[tuple[object, ...], list[OrderRow]] = defaultdict(list)
     for order in orders:
         alone = teams[order.id] is not None

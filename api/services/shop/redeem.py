@@ -26,6 +26,7 @@ from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.closing.points import balance
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
+from api.services.hours import totals
 from api.services.ledger.views import scoped_row
 from api.services.paging import Page, fetch_page
 from api.services.shop.items import staff_keeps
@@ -102,6 +103,7 @@ def redeem(
     )
     session.add(debit)
     session.flush()
+    totals.add_points(session, [debit.id])  # counts for nothing (earned): added all the same
     row = RedemptionRow(
         street_id=helper.street_id,
         item_id=item.id,
@@ -154,6 +156,7 @@ def cancel(
         cancelled_at=now,
         cancelled_by=actor.user_id,
     )
+    totals.add_points(session, [refund.id])  # the receipt names it now: counts for nothing
     session.execute(
         update(ShopItemRow)
         .where(ShopItemRow.id == row.item_id)

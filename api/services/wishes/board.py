@@ -28,6 +28,7 @@ from api.i18n import gettext as _
 from api.services.accounts.audit import audit
 from api.services.actor import Actor
 from api.services.errors import BadInput, Conflict, Forbidden, NotFound
+from api.services.hours import totals
 from api.services.ledger.views import scoped_row
 from api.services.paging import Page, fetch_page
 from api.services.types import UtcDateTime
@@ -265,7 +266,7 @@ def payees(session: Session, wish: WishRow) -> list[int]:
 
 
 def _pay(session: Session, actor: Actor, wish: WishRow, now: dt.datetime) -> dict[int, int]:
-    paid = {}
+    paid, entries = {}, []
     for helper_id in payees(session, wish):
         entry = PointsEntry(
             helper_id=helper_id,
@@ -279,7 +280,9 @@ def _pay(session: Session, actor: Actor, wish: WishRow, now: dt.datetime) -> dic
         session.flush()
         session.add(WishPaymentRow(wish_id=wish.id, helper_id=helper_id, entry_id=entry.id))
         paid[helper_id] = wish.points
+        entries.append(entry.id)
     session.flush()
+    totals.add_points(session, entries)
     return paid
 
 
