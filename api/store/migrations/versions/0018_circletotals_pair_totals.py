@@ -5,9 +5,8 @@ a city-sized database).
 confirmed visit), the first and last day, low and good scores, how many scored and their sum —
 what a care circle counts (``api.services.circles.totals``). The circle pages, the circle target
 count of the run page and the report read these few rows instead of aggregating the history
-(730,000 orders on the city database). Filled here from the history by the same statement the
-writers and the invariant checker use (``totals.rebuild``: one INSERT … SELECT), so the rule
-stays in one place.
+(730,000 orders on the city database). Filled here from the history by that rule as it stood
+(``FILL``: one INSERT … SELECT); the invariant checker compares the table with the live rule.
 
 ``circle_plans``: the street's last weekly circle plan, made on demand (``circles.targets``), so
 the planner page reads one row instead of planning 35,000 residents on each fetch.
@@ -21,12 +20,29 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from api.services.circles.totals import rebuild
-
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
+
+# The totals as ``api.services.circles.totals.history`` counted them when this revision was
+# written (served: an accepted offer on a done or confirmed assignment; low score <= 2, good
+# >= 4, ``matcher.circles``), frozen here as a migration must be: it runs on the schema of its
+# revision whatever the code becomes. ``qunbang db check`` compares the table with the live rule.
+FILL = """
+INSERT INTO circle_totals (resident_id, helper_id, visits, first_visit, last_visit, low_scores,
+                           good_scores, scored, score_sum)
+SELECT orders.resident_id, offers.helper_id, count(*), min(orders.date), max(orders.date),
+       sum(CASE WHEN feedback.score <= 2 THEN 1 ELSE 0 END),
+       sum(CASE WHEN feedback.score >= 4 THEN 1 ELSE 0 END),
+       count(feedback.score), coalesce(sum(feedback.score), 0)
+FROM orders
+JOIN assignments ON assignments.order_id = orders.id
+JOIN offers ON offers.assignment_id = assignments.id
+LEFT OUTER JOIN feedback ON feedback.order_id = orders.id
+WHERE assignments.status IN ('done', 'confirmed') AND offers.status = 'accepted'
+GROUP BY orders.resident_id, offers.helper_id
+"""
 
 
 def upgrade() -> None:
@@ -50,7 +66,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("resident_id", "helper_id", name=op.f("pk_circle_totals")),
     )
     op.create_index(op.f("ix_circle_totals_helper_id"), "circle_totals", ["helper_id"])
-    rebuild(op.get_bind())
+    op.execute(FILL)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ANALYZE circle_totals")
     op.create_table(
