@@ -32,7 +32,6 @@ from api.services.actor import Actor
 from api.services.circles.facts import member_ids, members_of, pair_records
 from api.services.errors import BadInput, Forbidden, NotFound
 from api.services.ledger.street_catalogue import street_catalogue
-from api.services.matching.problem import street_helpers
 from api.services.paging import Page, check_page
 from api.store.db import among_bound, begin_write, dialect_of
 from api.store.statuses import OrderStatus, Role
@@ -244,11 +243,15 @@ def _count_only(
     chosen = {r.id: r for r in session.execute(query)}
     found = member_ids(session, chosen.values())
     circles = {r: found.get(r, set()) for r in chosen}
-    # The street's active helpers as the matcher's problems keep them (read once per change of
-    # any of them); only the members' skills count here.
-    rows = street_helpers(session, street_id).rows
-    wanted = {h for members in circles.values() for h in members}
-    skills = {h: frozenset(rows[h].skills) for h in wanted if h in rows}
+    wanted = sorted({h for members in circles.values() for h in members})
+    skills: dict[int, frozenset[str]] = {}
+    if wanted:  # the members' skills (active helpers of the street): all the count asks of them
+        query = select(HelperRow.id, HelperRow.skills).where(
+            among_bound(HelperRow.id, "helpers", dialect_of(session)),
+            HelperRow.street_id == street_id,
+            HelperRow.active,
+        )
+        skills = {h: frozenset(s) for h, s in session.execute(query, {"helpers": wanted})}
     usual = _usual_skills(session, street_id, list(chosen), today)
     meeting = 0
     for resident in chosen.values():
