@@ -16,20 +16,25 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, event, select, update
+from sqlalchemy import Connection, Select, bindparam, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
+from api.store.statuses import OrderStatus
 from api.store.tables import (
     CacheStamp,
     CategoryRow,
+    CirclePair,
+    CircleTotal,
     HelperRow,
     ItemRow,
+    OrderRow,
+    ResidentRow,
     SkillRow,
     Street,
     StreetItemRow,
@@ -48,6 +53,23 @@ IN_TRANSACTION = "catalogue_in_transaction"
 
 def helpers_name(street_id: int) -> str:
     return f"helpers:{street_id}"
+
+
+def circles_name(street_id: int) -> str:
+    """What the street's care circles are counted from besides its helpers: its residents, their
+    orders' items and dates (the usual skills), the pairs' totals and staff's choices
+    (``api.services.circles.targets``). Restamped by ORM writes of residents, orders, circle pairs
+    and the street; by ``circles.totals.refresh_orders`` for the streets it refreshes (its own
+    writes of the totals are marked ``CIRCLES_REFRESHING``); any other write of those tables by
+    statement restamps every street's."""
+    return f"circles:{street_id}"
+
+
+# ``session.info`` key set while ``circles.totals`` writes the totals it restamps itself.
+CIRCLES_REFRESHING = "circles_refreshing"
+CIRCLE_TABLES = (ResidentRow, OrderRow, CirclePair, CircleTotal)
+# An order's columns the circles read (a status matters only to or from cancelled).
+_ORDER_COLUMNS = ("street_id", "resident_id", "item", "date")
 
 
 def current(session: Session, name: str) -> str | None:
@@ -131,16 +153,27 @@ def restamp(session: Session, names: Iterable[str]) -> None:
 
 
 def _restamp_all_helpers(session: Session) -> None:
-    session.connection().execute(
-        update(CacheStamp).where(CacheStamp.name.like("helpers:%")).values(stamp=uuid.uuid4().hex)
+    _restamp_like(session, "helpers:%")
+
+
+def _restamp_like(session: Session | Connection, pattern: str) -> None:
+    connection = session.connection() if isinstance(session, Session) else session
+    connection.execute(
+        update(CacheStamp).where(CacheStamp.name.like(pattern)).values(stamp=uuid.uuid4().hex)
     )
 
 
-def _changed_names(session: Session) -> tuple[set[str], bool]:
-    """The stamps the pending changes touch, and whether some helper's street is unknown."""
+def restamp_all_circles(session: Session | Connection) -> None:
+    """Every street's circles restamped (a bulk change of what they are counted from)."""
+    _restamp_like(session, "circles:%")
+
+
+def _changed_names(session: Session) -> tuple[set[str], bool, bool]:
+    """The stamps the pending changes touch, whether some helper's street is unknown, and
+    whether some circle's street is (every street's circles are then restamped)."""
     names: set[str] = set()
-    unknown = False
-    stamped = (*CATALOGUE_TABLES, Street, HelperRow)  # every flush passes here: kinds first
+    unknown = every_circle = False
+    stamped = (*CATALOGUE_TABLES, Street, HelperRow, ResidentRow, OrderRow, CirclePair)
     dirty = [
         o
         for o in session.dirty
@@ -150,30 +183,82 @@ def _changed_names(session: Session) -> tuple[set[str], bool]:
         if isinstance(obj, CATALOGUE_TABLES):
             names.add(CATALOGUE)
         elif isinstance(obj, Street):
-            names.add(helpers_name(obj.id))
+            names.update((helpers_name(obj.id), circles_name(obj.id)))
         elif isinstance(obj, HelperRow):
-            history = get_history(obj, "street_id")
-            streets = {obj.street_id, *history.deleted}
+            streets = _streets(obj)
             unknown |= None in streets
             names.update(helpers_name(s) for s in streets if s is not None)
-    return names, unknown
+        elif isinstance(obj, OrderRow) and obj in session.dirty and not _order_changed(obj):
+            continue  # a status change within the living ones: the circles read none of it
+        elif isinstance(obj, ResidentRow | OrderRow):
+            streets = _streets(obj)
+            every_circle |= None in streets
+            names.update(circles_name(s) for s in streets if s is not None)
+        elif isinstance(obj, CirclePair):
+            every_circle = True  # a staff choice: rare, and the row names no street
+    return names, unknown, every_circle
+
+
+def _streets(obj: Any) -> set[int | None]:
+    return {obj.street_id, *get_history(obj, "street_id").deleted}
+
+
+def _living_status_only(state: ORMExecuteState) -> bool:
+    """Whether the statement only moves orders between statuses other than cancelled (and bumps
+    their version): what every offer answer and claim does, and nothing the circles read."""
+    table = getattr(state.statement, "table", None)
+    if not state.is_update or getattr(table, "name", None) != OrderRow.__tablename__:
+        return False
+    values = getattr(state.statement, "_values", None) or {}
+    columns = {getattr(c, "key", str(c)) for c in values}
+    if not columns <= {"status", "version"}:
+        return False
+    status = values.get(next((c for c in values if getattr(c, "key", None) == "status"), None))
+    if status is None:
+        return True  # the version alone
+    given = getattr(status, "value", None)
+    if getattr(status, "key", None) == "status" and given is None:  # bound at execution
+        params = state.parameters
+        rows: Sequence[Mapping[str, Any]] = (
+            params if isinstance(params, Sequence) else [params or {}]
+        )
+        statuses = {row.get("status") for row in rows}
+    else:
+        statuses = {given}
+    return None not in statuses and OrderStatus.CANCELLED not in statuses
+
+
+def _order_changed(order: OrderRow) -> bool:
+    if any(get_history(order, c).has_changes() for c in _ORDER_COLUMNS):
+        return True
+    status = get_history(order, "status")
+    cancelled = OrderStatus.CANCELLED
+    return status.has_changes() and cancelled in {*status.added, *status.deleted}
 
 
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _context: UOWTransaction) -> None:
-    names, unknown = _changed_names(session)
+    names, unknown, every_circle = _changed_names(session)
     if CATALOGUE in names:
         session.info.pop(IN_TRANSACTION, None)
     restamp(session, names)
     if unknown:
         _restamp_all_helpers(session)
+    if every_circle:
+        restamp_all_circles(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _bulk_writes(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
+    if not (state.is_update or state.is_delete or state.is_insert):
         return
     name = getattr(getattr(state.statement, "table", None), "name", None)  # ORM or Core
+    if name in {t.__tablename__ for t in CIRCLE_TABLES}:
+        if not state.session.info.get(CIRCLES_REFRESHING) and not _living_status_only(state):
+            restamp_all_circles(state.session)
+        return
+    if not (state.is_update or state.is_delete):
+        return
     if name == HelperRow.__tablename__:
         _restamp_all_helpers(state.session)
     elif name in {t.__tablename__ for t in CATALOGUE_TABLES}:

@@ -51,6 +51,7 @@ from api.http.app import create_app
 from api.services.accounts import auth
 from api.services.accounts.auth import add_user
 from api.services.actor import Actor, actor_of
+from api.services.circles.targets import forget_counts
 from api.services.ledger.seed import seed_street
 from api.services.matching.invariants import check_database
 from api.services.matching.problem import forget_kept
@@ -590,6 +591,7 @@ def clear_stamped_caches() -> None:
     kept engines (``SharedEngines``) serve every test's database under one URL, so each test
     starts with nothing kept, as it would with engines of its own."""
     forget_kept()
+    forget_counts()
 
 
 class SharedEngines:

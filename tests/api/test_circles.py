@@ -26,6 +26,7 @@ from api.services.offers import dispatch
 from api.services.offers.assign import create_assignment
 from api.settings import Settings, get_settings
 from api.store.db import make_engine, session_factory
+from api.store.stamps import circles_name, current
 from api.store.tables import AuditEntry, OrderRow, ResidentRow, Street
 from matcher.candidates import broken_pins
 from matcher.circles import Standing
@@ -407,3 +408,38 @@ def test_the_planner_command_prints_the_count_and_proposals(
         assert bad.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_the_kept_count_follows_visits_and_scores(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The circle count a process keeps between fetches (``targets._COUNTS``) is filed under the
+    street's circles stamp, which the writers of what it counts give a new value: a done visit
+    (its pair's totals refreshed), a score, a staff choice. After each, the kept count equals
+    one counted afresh."""
+    with sessions() as session:
+        staff = actor_named(session, "staff")
+        targets.set_target(session, staff, 1, ["living_alone", "veteran", "disability"])
+        resident = first_resident(session, world)
+        resident_id, street_id = resident.id, resident.street_id
+        helper = eligible_helper(session, settings, resident_id)
+        session.commit()
+    name = circles_name(street_id)
+    order = 0
+    for step in ("visit", "low score", "kept by staff"):
+        with sessions() as session:
+            staff = actor_named(session, "staff")
+            targets.target_count(session, staff, DATE)  # kept from here on
+            before = current(session, name)
+            if step == "visit":
+                order = visit(session, settings, resident_id, helper, None)
+            elif step == "low score":
+                give_feedback(session, settings, staff, order, 1)
+            else:
+                members.keep_member(session, staff, resident_id, helper)
+            session.commit()
+        with sessions() as session:
+            staff = actor_named(session, "staff")
+            assert current(session, name) != before, step
+            kept = targets.target_count(session, staff, DATE)
+            assert kept == targets.count_afresh(session, staff, DATE), step

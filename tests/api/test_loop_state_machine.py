@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.accounts.auth import add_user
 from api.services.actor import Actor
+from api.services.circles import members, targets
 from api.services.claims import claim_bundle, claim_single, claim_team, claimable_orders
 from api.services.closing.points import grant_bonus, reverse_entry
 from api.services.closing.visits import confirm_done, give_feedback
@@ -75,6 +76,7 @@ from api.store.tables import (
     OrderRow,
     PointsEntry,
     RedemptionRow,
+    ResidentRow,
     ShopItemRow,
     SkillRow,
     Street,
@@ -146,6 +148,10 @@ def seed_loop_street(url: str) -> None:
         # Every other helper holds every skill, so that team claims and bundles can succeed.
         skills = sorted(session.scalars(select(SkillRow.code)))
         session.execute(update(HelperRow).where(HelperRow.id % 2 == 0).values(skills=skills))
+        # A circle target every resident's first member can meet, so the circle count moves with
+        # the steps (the kept count is checked against a fresh one after each).
+        categories = sorted(set(session.scalars(select(ResidentRow.category))))
+        street.circle_size, street.circle_categories = 1, categories
         session.commit()
     engine.dispose()
 
@@ -459,6 +465,16 @@ class LoopMachine(RuleBasedStateMachine):
             with self.step("feedback") as session:
                 give_feedback(session, self.settings, self.staff, order[0], score, now=self.now)
 
+    @rule(data=CHOICES)
+    def circle_member(self, data: Choices) -> None:
+        """Staff add a helper to a resident's care circle, or take one out (the circle count)."""
+        resident = self.pick(data, select(ResidentRow.id).order_by(ResidentRow.id), "resident")
+        helper = data.choice(self.helpers)
+        change = data.choice([members.add_member, members.remove_member])
+        if resident is not None:
+            with self.step(f"circle {change.__name__}") as session:
+                change(session, self.staff, resident[0], helper)
+
     @rule(data=CHOICES, amount=st.integers(1, 20))
     def bonus(self, data: Choices, amount: int) -> None:
         helper = data.choice(self.helpers)
@@ -503,6 +519,12 @@ class LoopMachine(RuleBasedStateMachine):
         began = time.perf_counter()
         with self.sessions() as session:
             self._report(check_database(session))
+            # The circle count kept between steps (``targets._COUNTS``) is the count afresh: a
+            # write that forgot to restamp the street's circles shows here.
+            kept = targets.target_count(session, self.staff, self.now.date())
+            fresh = targets.count_afresh(session, self.staff, self.now.date())
+            if kept != fresh:
+                self._report([Violation("circle_count_kept", f"kept {kept}, afresh {fresh}")])
         self.tally.seconds["check"] += time.perf_counter() - began
 
     def _report(self, violations: list[Violation]) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from api.store.stamps import CIRCLES_REFRESHING, circles_name, restamp, restamp_all_circles
 from api.store.statuses import AssignmentStatus, OfferStatus
 from api.store.tables import (
     AssignmentRow,
@@ -95,23 +96,31 @@ def refresh_orders(session: Session, order_ids: Iterable[int]) -> None:
         return
     session.flush()
     query = (
-        select(OrderRow.resident_id, OfferRow.helper_id)
+        select(OrderRow.street_id, OrderRow.resident_id, OfferRow.helper_id)
         .join(AssignmentRow, AssignmentRow.order_id == OrderRow.id)
         .join(OfferRow, OfferRow.assignment_id == AssignmentRow.id)
         .where(OrderRow.id.in_(ids))
         .distinct()
     )
     helpers: dict[int, set[int]] = {}
-    for resident_id, helper_id in session.execute(query):
+    streets: set[int] = set()
+    for street_id, resident_id, helper_id in session.execute(query):
         helpers.setdefault(resident_id, set()).add(helper_id)
-    for resident_id, some in sorted(helpers.items()):
-        chosen = sorted(some)
-        session.execute(
-            delete(CircleTotal).where(
-                CircleTotal.resident_id == resident_id, CircleTotal.helper_id.in_(chosen)
+        streets.add(street_id)
+    session.info[CIRCLES_REFRESHING] = True  # restamped below, for these streets only
+    try:
+        for resident_id, some in sorted(helpers.items()):
+            chosen = sorted(some)
+            session.execute(
+                delete(CircleTotal).where(
+                    CircleTotal.resident_id == resident_id, CircleTotal.helper_id.in_(chosen)
+                )
             )
-        )
-        session.execute(_fill(OrderRow.resident_id == resident_id, OfferRow.helper_id.in_(chosen)))
+            where = (OrderRow.resident_id == resident_id, OfferRow.helper_id.in_(chosen))
+            session.execute(_fill(*where))
+    finally:
+        session.info.pop(CIRCLES_REFRESHING, None)
+    restamp(session, [circles_name(s) for s in streets])
 
 
 def rebuild(connection: Connection | Session, street_id: int | None = None) -> None:
@@ -120,10 +129,11 @@ def rebuild(connection: Connection | Session, street_id: int | None = None) -> N
     if street_id is None:
         connection.execute(delete(CircleTotal))
         connection.execute(_fill())
-        return
-    residents = select(ResidentRow.id).where(ResidentRow.street_id == street_id)
-    connection.execute(delete(CircleTotal).where(CircleTotal.resident_id.in_(residents)))
-    connection.execute(_fill(OrderRow.resident_id.in_(residents)))
+    else:
+        residents = select(ResidentRow.id).where(ResidentRow.street_id == street_id)
+        connection.execute(delete(CircleTotal).where(CircleTotal.resident_id.in_(residents)))
+        connection.execute(_fill(OrderRow.resident_id.in_(residents)))
+    restamp_all_circles(connection)  # a session's statements restamp already; a connection's not
 
 
 Totals = tuple[int, dt.date, dt.date, int, int, int, int]
