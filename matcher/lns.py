@@ -22,6 +22,16 @@ windows over the whole street with each window's coverage held (at least the pla
 cost minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan
 never costs more than the coverage stage's and every step it takes is an improvement. Its
 first sweep seeds at the orders whose team costs most above their cheapest possible team.
+
+Time is split by what the steps take, not by fixed shares alone (``Neighbourhoods.run``): the
+coverage stage has at most half of the search and stops while the cost stage still has time
+for a few steps as long as the last ones took; with little time in all (a busy machine after a
+long preparation) the coverage stage is skipped and the cost stage solves small windows; and
+a cost stage that found nothing cheaper by the deadline goes on with small windows (about
+10 ms of CPU each, cheaper in 85-100 % of tries at the costliest orders) until one step is
+cheaper, ``GRACE_S`` past the deadline at most. ``finish_times`` leaves the result after the
+search the wall time its CPU needs at the share of a core the process got (``solve`` measures
+it over the preparation), so the whole solve keeps its limit on a busy machine too.
 """
 
 from __future__ import annotations
