@@ -17,10 +17,10 @@ orders (where coverage can grow; those windows solve for coverage alone, their c
 to later steps, which makes about 1.5 times the coverage per CPU second; sweeps repeat over the
 orders still open, with the windows' walks shuffled, while they improve), then, for the rest of
 its share of the time, at orders anywhere on the street (windows solved coverage first, then
-cost), ``cost`` then sweeps
-windows over the whole street with each window's coverage held (at least the plan's) and its
-cost minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan
-never costs more than the coverage stage's and every step it takes is an improvement. Its
+cost), ``cost`` then sweeps windows over the whole street (smaller ones:
+``COST_WINDOW_ORDERS``) with each window's coverage held (at least the plan's) and its cost
+minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan never
+costs more than the coverage stage's and every step it takes is an improvement. Its
 first sweep seeds at the orders whose team costs most above their cheapest possible team.
 
 Time is split by what the steps take, not by fixed shares alone (``Neighbourhoods.run``): the
@@ -58,6 +58,10 @@ log = logging.getLogger("qunbang.matcher.lns")
 LARGE_ORDERS = 2500  # above this many orders, ``solve`` searches by neighbourhoods
 WINDOW_ORDERS = 60  # orders freed per step (bench/README.md: 40-150 measured)
 STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ idle seconds)
+# The cost stage's windows: smaller, more steps (at fixed CPU, town 5,000: cost -9.5 % in 4 CPU s
+# against -5.1 % with the coverage stage's windows; bench/README.md, "Large streets").
+COST_WINDOW_ORDERS = 30
+COST_DETERMINISTIC_S = 0.1
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
@@ -68,6 +72,7 @@ EXPLAIN_SLACK_S = 0.25  # the explanations' steps stop this long before the limi
 # (``matcher.reserve``: ~1.3 s at 10,000 orders for 3 places); bench/README.md, "Large streets".
 RESULT_CPU_PER_ORDER = 5e-5
 RESERVE_CPU_PER_PLACE = 5e-5
+RESULT_SHARE_MARGIN = 1.5  # the result's single thread got less of a core than preparation did
 WIND_DOWN_S = 0.3  # windows in flight when the search stops: at least this long,
 WIND_DOWN_CPU_S = 0.1  # or this much CPU at the process's share of a core
 STEP_CPU_S = 0.2  # a window step's CPU seconds before any is measured (60 orders, 0.25 s)
@@ -87,7 +92,7 @@ def finish_times(
     keeps within ``limit_s`` of ``began``: ``result_cpu_s`` is the CPU the result takes after
     the explanations' steps (``result_cpu``), ``share`` the part of a core the process gets
     (measured over the preparation), so that work takes ``result_cpu_s / share`` seconds."""
-    cheap = result_cpu_s / max(share, 0.01)
+    cheap = RESULT_SHARE_MARGIN * result_cpu_s / max(share, 0.01)
     wind_down = max(WIND_DOWN_S, WIND_DOWN_CPU_S / max(share, 0.01))
     reserve = max(FINISH_MIN_S, FINISH_SHARE * limit_s, cheap + wind_down + EXPLAIN_SLACK_S)
     end = began + limit_s
@@ -234,7 +239,9 @@ class Neighbourhoods:
         improved_by_coverage = self.improved
         order = self._costliest_first()
         if quick or deadline - phase_began < QUICK_BELOW_STEPS * self.step_wall:
-            self.window, self.step_dt = QUICK_WINDOW, QUICK_DETERMINISTIC_S
+            self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
+        else:
+            self._narrow(COST_WINDOW_ORDERS, COST_DETERMINISTIC_S)
         while time.perf_counter() < deadline - 0.05:
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
@@ -259,6 +266,11 @@ class Neighbourhoods:
             phases,
         )
 
+    def _narrow(self, window: int, deterministic_s: float) -> None:
+        """Windows of at most ``window`` orders, solved for at most ``deterministic_s``."""
+        self.window = min(self.window, window)
+        self.step_dt = min(self.step_dt, deterministic_s)
+
     def _coverage_time(self, until: float, deadline: float) -> bool:
         """Whether the coverage stage may take another step: before ``until``, and leaving the
         cost stage ``COST_FLOOR_STEPS`` steps of the length measured so far."""
@@ -270,7 +282,7 @@ class Neighbourhoods:
     ) -> None:
         """Small cost windows, on one thread, at the costliest orders first, until one is
         cheaper (``until`` at the latest): the cost stage's first improving step."""
-        self.window, self.step_dt = QUICK_WINDOW, QUICK_DETERMINISTIC_S
+        self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
         visited: set[int] = set()
         improved = self.improved
         for seed in order:

@@ -84,8 +84,8 @@ def test_large_path_on_a_generated_street(small_windows: None, seed: int, worker
 
 def test_no_time_keeps_the_coverage_and_costs_no_more() -> None:
     """With the deadline already past, the search takes no coverage step: the plan covers at
-    least what the plan it was given covers, and costs no more (the cost stage's small windows may still
-    take one cheaper step, ``GRACE_S``)."""
+    least what the plan it was given covers, and costs no more (the cost stage's small windows
+    may still take one cheaper step, ``GRACE_S``)."""
     problem = generate_street(preset("tiny", seed=0))
     _, contexts, greedy = prepare(problem, PARAMS)
     search = Neighbourhoods(problem, contexts, PARAMS, greedy.assignments)
