@@ -601,20 +601,11 @@ def ranked_members(
     legs: found in ``head`` and, when it is not the whole ranking, beyond it."""
     if not members:
         return []
-    if len(members) <= 4:  # a few comparisons beat ``np.isin``'s set-up
-        hits = np.zeros(len(head.indices), dtype=bool)
-        for member in members:
-            hits |= head.indices == member
-    else:
-        hits = np.isin(head.indices, np.fromiter(members, np.int64, len(members)))
-    found = np.flatnonzero(hits)
-    at = head.indices[found].tolist()
-    out = [
-        (i, Leg(k, m))
-        for i, k, m in zip(at, head.km[found].tolist(), head.minutes[found].tolist(), strict=True)
-    ]
-    if not head.complete and len(at) < len(members):
-        rest = np.array(sorted(members.difference(at)), dtype=np.int64)
+    at = {int(i): p for p, i in enumerate(head.indices.tolist()) if i in members}
+    found = sorted(at.values())
+    out = [(int(head.indices[p]), Leg(float(head.km[p]), int(head.minutes[p]))) for p in found]
+    if not head.complete and len(found) < len(members):
+        rest = np.array(sorted(members - at.keys()), dtype=np.int64)
         # Not in the head: farther than it reaches, so after it in the ranking's order.
         indices, km_rt, minutes = eligibility.ranked_among(ctx, rest)
         out += [

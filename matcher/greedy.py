@@ -39,56 +39,32 @@ class GreedyOutcome:
 
 class _Lazy:
     """An order's skill-and-reach helpers, nearest first, turned into candidates on demand: the
-    head of its ranking first (``Eligibility.ranked_head``), more only when the walk passes it.
-    ``with_room`` walks it testing the day's room from the ranking's own minutes first, so a
-    helper without room is never made a candidate."""
+    head of its ranking first (``Eligibility.ranked_head``), more only when the walk passes it."""
 
     def __init__(self, eligibility: Eligibility, ctx: OrderContext) -> None:
         self.eligibility, self.ctx = eligibility, ctx
         self.head = eligibility.ranked_head(ctx)
-        self.helpers: list[int] = self.head.indices.tolist()
-        self.minutes: list[int] = self.head.minutes.tolist()
-        self.cache: dict[int, Candidate] = {}  # position in the ranking -> its candidate
+        self.cache: list[Candidate] = []
         # The order's candidate list was made from the same ranking: reuse what it holds.
         self.made = {c.helper: c for c in ctx.candidates}
 
-    def _reaches(self, position: int) -> bool:
-        """Whether the ranking has a helper at ``position`` (walked one position at a time,
-        looking further when the walk passes the head)."""
-        if position < len(self.helpers):
-            return True
-        if self.head.complete:
-            return False
-        self.head = self.eligibility.ranked_more(self.ctx)
-        self.helpers, self.minutes = self.head.indices.tolist(), self.head.minutes.tolist()
-        return position < len(self.helpers)
-
     def __iter__(self):  # type: ignore[no-untyped-def]
         position = 0
-        while self._reaches(position):
-            yield self._at(position)
+        while True:
+            if position == len(self.cache):
+                if position == len(self.head.indices):
+                    if self.head.complete:
+                        return
+                    self.head = self.eligibility.ranked_more(self.ctx)
+                    if position == len(self.head.indices):
+                        return
+                self.cache.append(self._make(position))
+            yield self.cache[position]
             position += 1
-
-    def with_room(self, days: list[HelperDay]):  # type: ignore[no-untyped-def]
-        """The candidates whose day has an order and the visit's minutes left (``_free`` at no
-        particular start), nearest first."""
-        duration = self.ctx.duration
-        position = 0
-        while self._reaches(position):
-            day = days[self.helpers[position]]
-            if day.orders_left >= 1 and day.minutes_left >= duration + self.minutes[position]:
-                yield self._at(position)
-            position += 1
-
-    def _at(self, position: int) -> Candidate:
-        made = self.cache.get(position)
-        if made is None:
-            made = self.cache[position] = self._make(position)
-        return made
 
     def _make(self, position: int) -> Candidate:
-        leg = Leg(float(self.head.km[position]), self.minutes[position])
-        index = self.helpers[position]
+        leg = Leg(float(self.head.km[position]), int(self.head.minutes[position]))
+        index = int(self.head.indices[position])
         made = self.made.get(index)
         if made is not None and made.leg == leg:
             return made
@@ -153,7 +129,7 @@ def _start_options(
     if lo == hi:
         return [lo]
     # Pinned helpers' free slots first; then, pinned or not, the nearest helpers with room.
-    nearest = islice(lazy.with_room(days), START_POOL)
+    nearest = islice((c for c in lazy if _has_room(ctx, c, days)), START_POOL)
     pool = [*pinned, *nearest]
     options: list[int | None] = []
     for candidate in pool:
@@ -161,6 +137,10 @@ def _start_options(
         if start is not None and start not in options:
             options.append(start)
     return sorted(options, key=lambda start: start or 0)
+
+
+def _has_room(ctx: OrderContext, candidate: Candidate, days: list[HelperDay]) -> bool:
+    return _free(ctx, candidate, days[candidate.helper], None)
 
 
 def earliest_free_start(ctx: OrderContext, candidate: Candidate, day: HelperDay) -> int | None:
@@ -219,7 +199,7 @@ def _nearest_free(
     want,
 ) -> Candidate | None:  # type: ignore[no-untyped-def]
     taken = {c.helper for c in team}
-    for candidate in lazy.with_room(days):  # ``_free`` fails without room, whatever the start
+    for candidate in lazy:
         if candidate.helper in taken or not want(candidate):
             continue
         if _free(ctx, candidate, days[candidate.helper], start):
