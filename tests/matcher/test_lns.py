@@ -311,3 +311,19 @@ def test_a_coverage_step_only_returns_more_coverage(prob: Problem) -> None:
     assert plan_value(prob, contexts, trial, PARAMS.weights)[0] > sum(
         contexts[i].weight for i in plans
     )
+
+
+def test_finish_times_leave_the_result_its_cpu_at_the_share() -> None:
+    """The less of a core the process gets, the earlier the search stops; the explanations'
+    steps stop after the search and before the limit, early enough for the result's CPU at that
+    share; with no result CPU at a whole core, the former times (1.2 s and 0.25 s before a 20 s
+    limit)."""
+    assert lns.finish_times(100.0, 20.0, 0.0, 1.0) == pytest.approx((118.8, 119.75))
+    cpu = lns.result_cpu(10_000, 0)
+    ends = []
+    for share in (1.0, 0.5, 0.2, 0.1):
+        search_until, explain_until = lns.finish_times(100.0, 20.0, cpu, share)
+        assert 100.0 < search_until < explain_until < 120.0
+        assert 120.0 - explain_until >= cpu / share - 1e-9
+        ends.append(search_until)
+    assert ends == sorted(ends, reverse=True) and ends[0] > ends[-1]
