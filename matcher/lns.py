@@ -68,10 +68,12 @@ FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (
 FINISH_MIN_S = 0.6  # ... and at least this many seconds
 EXPLAIN_SLACK_S = 0.25  # the explanations' steps stop this long before the limit
 # The result after the search, in CPU seconds per order (explanations without their steps, the
-# cost bound, the ``Result``: ~0.35-0.55 s at 10,000 orders) and per order and reserve place
-# (``matcher.reserve``: ~1.3 s at 10,000 orders for 3 places); bench/README.md, "Large streets".
+# cost bound, the ``Result``: ~0.35-0.55 s at 10,000 orders) and, when reserves are asked for
+# (``matcher.reserve``), per order and per order and place: 0.74 CPU s at 10,000 town orders
+# for 3 places, 1.5 for 8 (the nightly's); bench/README.md, "Large streets".
 RESULT_CPU_PER_ORDER = 5e-5
-RESERVE_CPU_PER_PLACE = 5e-5
+RESERVE_CPU_PER_ORDER = 3e-5
+RESERVE_CPU_PER_PLACE = 1.5e-5
 RESULT_SHARE_MARGIN = 1.5  # the result's single thread got less of a core than preparation did
 WIND_DOWN_S = 0.3  # windows in flight when the search stops: at least this long,
 WIND_DOWN_CPU_S = 0.1  # or this much CPU at the process's share of a core
@@ -101,7 +103,8 @@ def finish_times(
 
 def result_cpu(orders: int, reserve_size: int) -> float:
     """CPU seconds of a result after the search, steps of explanations aside."""
-    return orders * (RESULT_CPU_PER_ORDER + RESERVE_CPU_PER_PLACE * reserve_size)
+    reserve = RESERVE_CPU_PER_ORDER + RESERVE_CPU_PER_PLACE * reserve_size if reserve_size else 0
+    return orders * (RESULT_CPU_PER_ORDER + reserve)
 
 
 @dataclass
