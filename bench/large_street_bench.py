@@ -343,6 +343,10 @@ def main() -> None:
         writer.writerows(rows)
     bad = [r for r in rows if not r["not_worse_than_greedy"] or r["violations"]]
     console.print(f"{len(rows) - len(bad)} of {len(rows)} runs at least the hand rule, verified")
+    improved = sum(bool(r["cost_stage_improved"]) for r in rows)
+    console.print(f"{improved} of {len(rows)} runs: the cost stage improved on the coverage stage")
+    kept = sum(r["over_s"] <= 1.0 for r in rows)
+    console.print(f"{kept} of {len(rows)} runs within 1 s of the limit")
 
 
 if __name__ == "__main__":

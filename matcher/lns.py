@@ -17,11 +17,21 @@ orders (where coverage can grow; those windows solve for coverage alone, their c
 to later steps, which makes about 1.5 times the coverage per CPU second; sweeps repeat over the
 orders still open, with the windows' walks shuffled, while they improve), then, for the rest of
 its share of the time, at orders anywhere on the street (windows solved coverage first, then
-cost), ``cost`` then sweeps
-windows over the whole street with each window's coverage held (at least the plan's) and its
-cost minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan
-never costs more than the coverage stage's and every step it takes is an improvement. Its
+cost), ``cost`` then sweeps windows over the whole street (smaller ones:
+``COST_WINDOW_ORDERS``) with each window's coverage held (at least the plan's) and its cost
+minimised: a cost step is taken only when it lowers the cost, so the cost stage's plan never
+costs more than the coverage stage's and every step it takes is an improvement. Its
 first sweep seeds at the orders whose team costs most above their cheapest possible team.
+
+Time is split by what the steps take, not by fixed shares alone (``Neighbourhoods.run``): the
+coverage stage has at most half of the search and stops while the cost stage still has time
+for a few steps as long as the last ones took; with little time in all (a busy machine after a
+long preparation) the coverage stage is skipped and the cost stage solves small windows; and
+a cost stage that found nothing cheaper by the deadline goes on with small windows (about
+10 ms of CPU each, cheaper in 85-100 % of tries at the costliest orders) until one step is
+cheaper, ``GRACE_S`` past the deadline at most. ``finish_times`` leaves the result after the
+search the wall time its CPU needs at the share of a core the process got (``solve`` measures
+it over the preparation), so the whole solve keeps its limit on a busy machine too.
 """
 
 from __future__ import annotations
@@ -48,21 +58,53 @@ log = logging.getLogger("qunbang.matcher.lns")
 LARGE_ORDERS = 2500  # above this many orders, ``solve`` searches by neighbourhoods
 WINDOW_ORDERS = 60  # orders freed per step (bench/README.md: 40-150 measured)
 STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ idle seconds)
+# The cost stage's windows: smaller, more steps (at fixed CPU, town 5,000: cost -9.5 % in 4 CPU s
+# against -5.1 % with the coverage stage's windows; bench/README.md, "Large streets").
+COST_WINDOW_ORDERS = 30
+COST_DETERMINISTIC_S = 0.1
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
 FINISH_MIN_S = 0.6  # ... and at least this many seconds
 EXPLAIN_SLACK_S = 0.25  # the explanations' steps stop this long before the limit
+# The result after the search, in CPU seconds per order (explanations without their steps, the
+# cost bound, the ``Result``: ~0.35-0.55 s at 10,000 orders) and, when reserves are asked for
+# (``matcher.reserve``), per order and per order and place: 0.74 CPU s at 10,000 town orders
+# for 3 places, 1.5 for 8 (the nightly's); bench/README.md, "Large streets".
+RESULT_CPU_PER_ORDER = 5e-5
+RESERVE_CPU_PER_ORDER = 3e-5
+RESERVE_CPU_PER_PLACE = 1.5e-5
+RESULT_SHARE_MARGIN = 1.5  # the result's single thread got less of a core than preparation did
+WIND_DOWN_S = 0.3  # windows in flight when the search stops: at least this long,
+WIND_DOWN_CPU_S = 0.1  # or this much CPU at the process's share of a core
+STEP_CPU_S = 0.2  # a window step's CPU seconds before any is measured (60 orders, 0.25 s)
+COST_FLOOR_STEPS = 4  # the coverage stage stops while the cost stage has this many steps' time
+QUICK_WINDOW = 20  # orders freed per step when the search has little time (~10 ms of CPU)
+QUICK_DETERMINISTIC_S = 0.05
+QUICK_BELOW_STEPS = 6  # little time: less than this many (full) steps' time in all
+STEP_WALL_WEIGHT = 0.2  # of the last step in the running mean of a step's wall time
+GRACE_S = 0.5  # past the search's deadline, at most, for the cost stage's first improving step
 
 
-def finish_times(began: float, limit_s: float) -> tuple[float, float]:
+def finish_times(
+    began: float, limit_s: float, result_cpu_s: float = 0.0, share: float = 1.0
+) -> tuple[float, float]:
     """When the search stops and when the explanations of unmatched orders stop adding steps
     (``time.perf_counter`` values), so the whole solve (preparation, search, explanation)
-    keeps within ``limit_s`` of ``began`` up to the cheap part of the explanation (reasons
-    and facts without steps: well under a second at 10,000 orders; bench/README.md)."""
-    reserve = max(FINISH_MIN_S, FINISH_SHARE * limit_s)
+    keeps within ``limit_s`` of ``began``: ``result_cpu_s`` is the CPU the result takes after
+    the explanations' steps (``result_cpu``), ``share`` the part of a core the process gets
+    (measured over the preparation), so that work takes ``result_cpu_s / share`` seconds."""
+    cheap = RESULT_SHARE_MARGIN * result_cpu_s / max(share, 0.01)
+    wind_down = max(WIND_DOWN_S, WIND_DOWN_CPU_S / max(share, 0.01))
+    reserve = max(FINISH_MIN_S, FINISH_SHARE * limit_s, cheap + wind_down + EXPLAIN_SLACK_S)
     end = began + limit_s
-    return end - reserve, end - min(EXPLAIN_SLACK_S, reserve / 2)
+    return end - reserve, end - max(min(EXPLAIN_SLACK_S, reserve / 2), cheap)
+
+
+def result_cpu(orders: int, reserve_size: int) -> float:
+    """CPU seconds of a result after the search, steps of explanations aside."""
+    reserve = RESERVE_CPU_PER_ORDER + RESERVE_CPU_PER_PLACE * reserve_size if reserve_size else 0
+    return orders * (RESULT_CPU_PER_ORDER + reserve)
 
 
 @dataclass
@@ -141,34 +183,54 @@ class Neighbourhoods:
         self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
         self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
+        self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
 
     # ------------------------------------------------------------------ the search
 
-    def run(self, deadline: float, began: float, progress: Progress | None = None) -> LnsOutcome:
-        """Search until ``deadline`` (a ``time.perf_counter`` value)."""
+    def run(
+        self,
+        deadline: float,
+        began: float,
+        progress: Progress | None = None,
+        share: float = 1.0,
+    ) -> LnsOutcome:
+        """Search until ``deadline`` (a ``time.perf_counter`` value). ``share``: the part of a
+        core the process got so far (``solve`` measures it over the preparation), the first
+        guess of a step's wall time until steps are measured.
+
+        The time is split by what the steps take: the coverage stage has at most
+        ``COVERAGE_SHARE`` of it and stops while the cost stage still has time for
+        ``COST_FLOOR_STEPS`` steps (as long as the steps so far took); with less than
+        ``QUICK_BELOW_STEPS`` steps' time in all, the coverage stage is skipped and the cost
+        stage solves small windows (``QUICK_WINDOW``). If the cost stage has found nothing
+        cheaper by the deadline, it goes on with small windows, costliest orders first, until
+        one step is cheaper or ``GRACE_S`` past the deadline (or now, if later)."""
         phase_began = time.perf_counter()
-        coverage_until = phase_began + COVERAGE_SHARE * max(0.0, deadline - phase_began)
+        self.step_wall = STEP_CPU_S / max(share, 0.01)
+        available = max(0.0, deadline - phase_began)
+        quick = available < QUICK_BELOW_STEPS * self.step_wall
+        coverage_until = phase_began + (0.0 if quick else COVERAGE_SHARE * available)
+        coverage_until = min(coverage_until, deadline)
         open_orders = [
             c.index
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
-        coverage_until = min(coverage_until, deadline)
-        while open_orders and time.perf_counter() < coverage_until - 0.05:
+        while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
-            self._sweep(open_orders, coverage_until, "coverage", progress, began)
+            self._sweep(open_orders, coverage_until, "coverage", progress, began, deadline)
             if self.improved == before:
                 break  # a whole sweep found no more coverage
             open_orders = [i for i in open_orders if i not in self.plans]
             self.shuffle_walks = True  # the next sweep's windows differ
         street = [c.index for c in self.contexts]
-        while time.perf_counter() < coverage_until - 0.05:
+        while self._coverage_time(coverage_until, deadline):
             # The rest of the coverage share: windows anywhere, coverage first (a window away
             # from any open order can still free the helpers that cover one more).
             self.shuffle_walks = True
             self.rng.shuffle(street)
             before = self.improved
-            self._sweep(street, coverage_until, "street", progress, began)
+            self._sweep(street, coverage_until, "street", progress, began, deadline)
             if self.improved == before:
                 break
         coverage, cost_after_coverage = self.value
@@ -179,12 +241,20 @@ class Neighbourhoods:
         phase_began = time.perf_counter()
         improved_by_coverage = self.improved
         order = self._costliest_first()
+        if quick or deadline - phase_began < QUICK_BELOW_STEPS * self.step_wall:
+            self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
+        else:
+            self._narrow(COST_WINDOW_ORDERS, COST_DETERMINISTIC_S)
         while time.perf_counter() < deadline - 0.05:
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
             if self.improved == before:
                 break  # a whole sweep found nothing better: a local optimum
             self.rng.shuffle(order)
+        if self.improved == improved_by_coverage:
+            self._first_cost_step(
+                order, max(deadline, time.perf_counter()) + GRACE_S, progress, began
+            )
         phases.append(time.perf_counter() - phase_began)
         cost = cost_after_coverage
         if self.improved > improved_by_coverage:  # else the plan is the coverage stage's
@@ -198,6 +268,33 @@ class Neighbourhoods:
             self.improved,
             phases,
         )
+
+    def _narrow(self, window: int, deterministic_s: float) -> None:
+        """Windows of at most ``window`` orders, solved for at most ``deterministic_s``."""
+        self.window = min(self.window, window)
+        self.step_dt = min(self.step_dt, deterministic_s)
+
+    def _coverage_time(self, until: float, deadline: float) -> bool:
+        """Whether the coverage stage may take another step: before ``until``, and leaving the
+        cost stage ``COST_FLOOR_STEPS`` steps of the length measured so far."""
+        now = time.perf_counter()
+        return now < until - 0.05 and deadline - now > COST_FLOOR_STEPS * self.step_wall
+
+    def _first_cost_step(
+        self, order: list[int], until: float, progress: Progress | None, began: float
+    ) -> None:
+        """Small cost windows, on one thread, at the costliest orders first, until one is
+        cheaper (``until`` at the latest): the cost stage's first improving step."""
+        self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
+        visited: set[int] = set()
+        improved = self.improved
+        for seed in order:
+            if self.improved > improved or time.perf_counter() >= until - 0.02:
+                return
+            if seed in visited:
+                continue
+            if self.step(seed, until, visited, "cost"):
+                self._report(progress, "cost", began)
 
     def _costliest_first(self) -> list[int]:
         """Every order, those whose planned team costs most above the order's cheapest possible
@@ -218,9 +315,12 @@ class Neighbourhoods:
         stage: str,
         progress: Progress | None,
         began: float,
+        deadline: float | None = None,
     ) -> None:
         """Steps at the seeds in turn, skipping orders already in a window of this sweep (and,
-        for coverage, orders already planned), on ``self.threads`` threads."""
+        for coverage, orders already planned), on ``self.threads`` threads. With ``deadline``
+        (the coverage stage's sweeps), no step starts once the cost stage's floor is reached
+        (``_coverage_time``)."""
         visited: set[int] = set()
         pending = iter(seeds)
 
@@ -233,7 +333,11 @@ class Neighbourhoods:
                 return None
 
         def work() -> None:
-            while time.perf_counter() < until - 0.05:
+            while (
+                time.perf_counter() < until - 0.05
+                if deadline is None
+                else self._coverage_time(until, deadline)
+            ):
                 seed = next_seed()
                 if seed is None:
                     return
@@ -305,7 +409,11 @@ class Neighbourhoods:
             )
             snapshot = self.version
         objective = {"coverage": "coverage", "cost": "cost"}.get(stage, "both")
+        solving = time.perf_counter()
         better = window.solve(self.params, deadline, self.step_dt, objective)
+        took = time.perf_counter() - solving
+        with self.lock:  # a running mean of the last steps' wall time
+            self.step_wall += STEP_WALL_WEIGHT * (took - self.step_wall)
         if better is None:
             return False
         with self.lock:

@@ -13,7 +13,7 @@ from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
 from matcher.gap_search import gap_shaped, solve_day
 from matcher.greedy import GreedyOutcome, greedy_assign
-from matcher.lns import LARGE_ORDERS, Neighbourhoods, finish_times, plan_value
+from matcher.lns import LARGE_ORDERS, Neighbourhoods, finish_times, plan_value, result_cpu
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.regret import regret_plan
@@ -35,14 +35,17 @@ def solve(
     ``progress(stage, objective, bound, elapsed_s)`` is called on each improving solution.
     """
     params = params or SolveParams()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     eligibility, contexts, greedy = prepare(problem, params)
+    share = _share(began, cpu_began)
     params, widen_s = budget(params, len(contexts))  # the certificate's share of the time limit
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
     if len(contexts) > LARGE_ORDERS and not greedy.pin_errors:
-        return _search(problem, params, eligibility, contexts, greedy.assignments, began, progress)
+        return _search(
+            problem, params, eligibility, contexts, greedy.assignments, began, progress, share
+        )
     if len(contexts) == 1 and not greedy.pin_errors and not params.certify_s:
         return _one_order(problem, params, eligibility, contexts, greedy, began)
     start: Mapping[int, Plan] = greedy.assignments
@@ -84,7 +87,17 @@ def solve(
             # A busy machine: the whole model found nothing in the coverage share. Search by
             # neighbourhoods from the starting plan for the rest of the time instead.
             note = "the whole model found no plan in its share of the time; "
-            return _search(problem, params, eligibility, contexts, start, began, progress, note)
+            return _search(
+                problem,
+                params,
+                eligibility,
+                contexts,
+                start,
+                began,
+                progress,
+                _share(began, cpu_began),
+                note,
+            )
         if greedy.pin_errors:  # greedy's plan drops a pin, so it is no answer either
             message = "time limit: no plan keeping every pinned assignment was found"
             return _infeasible(problem, params, "cpsat", message, began, Status.UNKNOWN)
@@ -170,20 +183,31 @@ def _search(
     start: Mapping[int, Plan],
     began: float,
     progress: Progress | None,
+    share: float = 1.0,
     note: str = "",
 ) -> Result:
     """Neighbourhood search (``matcher.lns``) from ``start`` until the time limit: for streets too
     large for one CP-SAT model, and when the whole model found nothing in its share of the time.
     It only ever takes strictly better plans that keep within the start's km per covered order:
     from the hand rule's plan, the result is never below its coverage, never above its travel
-    per covered order, nor above its cost at equal coverage."""
+    per covered order, nor above its cost at equal coverage.
+
+    ``share``: the part of a core the process got so far: the result after the search is given
+    the wall time its CPU needs at that share (``finish_times``), so the limit holds on a busy
+    machine too, and the search's first steps are planned by it."""
     search = Neighbourhoods(problem, contexts, params, start, travel_reference=start)
-    search_until, explain_until = finish_times(began, params.time_limit_s)
-    outcome = search.run(search_until, began, progress)
+    search_until, explain_until = finish_times(
+        began, params.time_limit_s, result_cpu(len(contexts), params.reserve_size), share
+    )
+    outcome = search.run(search_until, began, progress, share)
     coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
     coverage = sum(contexts[i].weight for i in outcome.plans)
     cost = outcome.cost / COST_SCALE
-    cost_bound = min(cost, cost_lower_bound(problem, contexts, coverage, params.weights))
+    # The quick cost bound when there is time for it (~0.2 CPU s at 10,000 orders); else the
+    # trivial one, so a late preparation does not push the result further past the limit.
+    cost_bound = 0.0
+    if time.perf_counter() < explain_until:
+        cost_bound = min(cost, cost_lower_bound(problem, contexts, coverage, params.weights))
     stages = (
         Stage(
             name="coverage",
@@ -236,6 +260,14 @@ def _best_start(
     if (theirs[0], -theirs[1]) > (mine[0], -mine[1]):
         return other, time.perf_counter() - began
     return greedy.assignments, greedy.runtime_s
+
+
+def _share(began: float, cpu_began: float) -> float:
+    """The part of a core the process has had since ``began`` (CPU over wall time, between
+    0.05 and 1): on a busy machine a fraction, so each CPU second takes longer."""
+    wall = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began
+    return min(1.0, max(0.05, cpu / wall)) if wall > 0 else 1.0
 
 
 def _gap(objective: float, bound: float) -> float:

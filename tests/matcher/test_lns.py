@@ -82,15 +82,52 @@ def test_large_path_on_a_generated_street(small_windows: None, seed: int, worker
     assert result.stages[1].bound <= result.stages[1].objective + 1e-9
 
 
-def test_no_time_returns_the_starting_plan() -> None:
-    """With the deadline already past, the search takes no step and returns the plan it was
-    given: the guaranteed fallback."""
+def test_no_time_keeps_the_coverage_and_costs_no_more() -> None:
+    """With the deadline already past, the search takes no coverage step: the plan covers at
+    least what the plan it was given covers, and costs no more (the cost stage's small windows
+    may still take one cheaper step, ``GRACE_S``)."""
     problem = generate_street(preset("tiny", seed=0))
     _, contexts, greedy = prepare(problem, PARAMS)
     search = Neighbourhoods(problem, contexts, PARAMS, greedy.assignments)
+    start = plan_value(problem, contexts, greedy.assignments, PARAMS.weights)
     outcome = search.run(deadline=0.0, began=0.0)
-    assert outcome.steps == 0
-    assert outcome.plans == {i: (list(t), s) for i, (t, s) in greedy.assignments.items()}
+    assert outcome.improved <= 1
+    assert outcome.coverage_after_phase == start[0]
+    assert outcome.cost <= start[1]
+    coverage, cost = plan_value(problem, contexts, outcome.plans, PARAMS.weights)
+    assert coverage >= start[0] and cost == outcome.cost
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_cost_stage_improves_with_no_time_left(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """A search whose deadline has passed before it starts (preparation took the time) still
+    gives the cost stage one cheaper step, on small windows at the costliest orders, when one
+    exists: the plan then costs less than the hand rule's at the same coverage and keeps its km
+    per covered order. (The grace is made long, so the machine's speed plays no part.)"""
+    monkeypatch.setattr(lns, "GRACE_S", 600.0)
+    problem = generate_street(preset("tiny", seed=seed))
+    _, contexts, greedy = prepare(problem, PARAMS)
+    search = Neighbourhoods(
+        problem, contexts, PARAMS, greedy.assignments, travel_reference=greedy.assignments
+    )
+    start = plan_value(problem, contexts, greedy.assignments, PARAMS.weights)
+    reported: list[float] = []
+
+    def progress(stage: str, objective: float, bound: float, elapsed: float) -> None:
+        if stage == "cost":
+            reported.append(objective)
+
+    outcome = search.run(deadline=0.0, began=0.0, progress=progress, share=0.1)
+    assert outcome.improved == 1
+    assert outcome.coverage_after_phase == start[0]
+    assert outcome.cost < outcome.coverage_plan_cost == start[1]
+    assert reported[-1] < reported[0]
+    assert plan_value(problem, contexts, outcome.plans, PARAMS.weights)[1] == outcome.cost
+    km = sum(lns._km(contexts, outcome.plans, i) for i in outcome.plans)
+    reference = sum(lns._km(contexts, greedy.assignments, i) for i in greedy.assignments)
+    assert km * len(greedy.assignments) <= reference * len(outcome.plans) + 1e-9
 
 
 def test_time_split_keeps_within_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,8 +148,9 @@ def test_time_split_keeps_within_the_limit(monkeypatch: pytest.MonkeyPatch) -> N
     limit = 20.0
     outcome = search.run(deadline=limit, began=0.0)
     assert outcome.steps > 0
-    assert outcome.phase_s[0] <= lns.COVERAGE_SHARE * limit + 1.0
-    assert sum(outcome.phase_s) <= limit + 1.0
+    # (a step in flight reads the clock about six times: 1.5 s of this clock past the checks)
+    assert outcome.phase_s[0] <= lns.COVERAGE_SHARE * limit + 1.5
+    assert sum(outcome.phase_s) <= limit + 1.5
 
 
 @PROPERTY
@@ -273,3 +311,19 @@ def test_a_coverage_step_only_returns_more_coverage(prob: Problem) -> None:
     assert plan_value(prob, contexts, trial, PARAMS.weights)[0] > sum(
         contexts[i].weight for i in plans
     )
+
+
+def test_finish_times_leave_the_result_its_cpu_at_the_share() -> None:
+    """The less of a core the process gets, the earlier the search stops; the explanations'
+    steps stop after the search and before the limit, early enough for the result's CPU at that
+    share; with no result CPU at a whole core, the former times (1.2 s and 0.25 s before a 20 s
+    limit)."""
+    assert lns.finish_times(100.0, 20.0, 0.0, 1.0) == pytest.approx((118.8, 119.75))
+    cpu = lns.result_cpu(10_000, 0)
+    ends = []
+    for share in (1.0, 0.5, 0.2, 0.1):
+        search_until, explain_until = lns.finish_times(100.0, 20.0, cpu, share)
+        assert 100.0 < search_until < explain_until < 120.0
+        assert 120.0 - explain_until >= cpu / share - 1e-9
+        ends.append(search_until)
+    assert ends == sorted(ends, reverse=True) and ends[0] > ends[-1]
