@@ -461,6 +461,14 @@ class AssignmentRow(Base):
             sqlite_where=text(SERVED_ASSIGNMENT),
             postgresql_where=text(SERVED_ASSIGNMENT),
         ),
+        # The run page's overridden teams of a date (``dispatch.overrides_on``): a few rows of
+        # the city's assignments (migration 0020), not a scan of them all.
+        Index(
+            "ix_assignments_override_order",
+            "order_id",
+            sqlite_where=text("override_reason <> ''"),
+            postgresql_where=text("override_reason <> ''"),
+        ),
         CheckConstraint(sql_in("status", AssignmentStatus), name="status"),
         CheckConstraint(sql_in("source", AssignmentSource), name="source"),
     )
