@@ -40,6 +40,7 @@ from matcher.generator import generate_street, preset
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.model import Problem
 from matcher.params import SolveParams
+from matcher.result import Status
 from matcher.solve import solve
 from matcher.verify import verify
 
@@ -92,6 +93,19 @@ def run_one(
     lp_class = certificate._Lp
     lp_class.coverage_bound = timed("coverage", lp_class.coverage_bound)  # type: ignore[method-assign]
     lp_class.cost_bound = timed("cost", lp_class.cost_bound)  # type: ignore[method-assign]
+    # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
+    # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
+    # value + max(0, least reduced cost)) when converged (``certify``).
+    cost_rounds: list[tuple[Any, ...]] = []
+    timed_cost = lp_class.cost_bound
+
+    def kept_cost(*args: Any, **kwargs: Any) -> Any:
+        out = timed_cost(*args, **kwargs)
+        if phase[0] == "certify_":
+            cost_rounds.append(out)
+        return out
+
+    lp_class.cost_bound = kept_cost  # type: ignore[method-assign]
     problem = generate_street(preset(KINDS[kind], seed=seed, orders=1500))
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed, certify_s=certify_s)
     began = time.perf_counter()
@@ -135,6 +149,14 @@ def run_one(
             "eligible": c.eligible,
             "converged": c.converged,
         }
+    if "cost" in stages:
+        row["lists_cost_bound"] = round(stages["cost"].bound, 4)
+        row["lists_cost_proven"] = str(stages["cost"].status) == str(Status.OPTIMAL)
+    if cost_rounds:
+        lower, _, cost_converged, cheapest_out = cost_rounds[-1]
+        row["lp_cost"] = None if lower is None else round(lower, 4)
+        row["lp_cost_converged"] = cost_converged
+        row["least_outside_rc"] = round(cheapest_out, 4) if math.isfinite(cheapest_out) else None
     return row
 
 
