@@ -102,7 +102,16 @@ def run_one(
     def kept_cost(*args: Any, **kwargs: Any) -> Any:
         out = timed_cost(*args, **kwargs)
         if phase[0] == "certify_":
-            cost_rounds.append(out)
+            # Outside the lists: visits the relaxation holds at reduced cost < 0 (a plan using
+            # one gains no lift from it) and the least reduced cost of those it does not hold.
+            lp, held, least = args[0], 0, math.inf
+            for o, reduced in enumerate(lp.reduced_costs(True)):
+                if reduced is not None:
+                    out_of_lists = ~lp.listed[o]
+                    held += int((reduced[out_of_lists & lp.inside[o]] < -1e-6).sum())
+                    rest = reduced[out_of_lists & ~lp.inside[o]]
+                    least = min(least, float(rest.min())) if len(rest) else least
+            cost_rounds.append((*out, held, least / COST_SCALE))
         return out
 
     lp_class.cost_bound = kept_cost  # type: ignore[method-assign]
@@ -153,7 +162,9 @@ def run_one(
         row["lists_cost_bound"] = round(stages["cost"].bound, 4)
         row["lists_cost_proven"] = str(stages["cost"].status) == str(Status.OPTIMAL)
     if cost_rounds:
-        lower, _, cost_converged, cheapest_out = cost_rounds[-1]
+        lower, _, cost_converged, cheapest_out, held, least = cost_rounds[-1]
+        row["outside_held_negative"] = held
+        row["least_rc_not_held"] = round(least, 4) if math.isfinite(least) else None
         row["lp_cost"] = None if lower is None else round(lower, 4)
         row["lp_cost_converged"] = cost_converged
         row["least_outside_rc"] = round(cheapest_out, 4) if math.isfinite(cheapest_out) else None
