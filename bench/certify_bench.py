@@ -40,6 +40,7 @@ from matcher.generator import generate_street, preset
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.model import Problem
 from matcher.params import SolveParams
+from matcher.result import Status
 from matcher.solve import solve
 from matcher.verify import verify
 
@@ -92,6 +93,28 @@ def run_one(
     lp_class = certificate._Lp
     lp_class.coverage_bound = timed("coverage", lp_class.coverage_bound)  # type: ignore[method-assign]
     lp_class.cost_bound = timed("cost", lp_class.cost_bound)  # type: ignore[method-assign]
+    # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
+    # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
+    # value + max(0, least reduced cost)) when converged (``certify``).
+    cost_rounds: list[tuple[Any, ...]] = []
+    timed_cost = lp_class.cost_bound
+
+    def kept_cost(*args: Any, **kwargs: Any) -> Any:
+        out = timed_cost(*args, **kwargs)
+        if phase[0] == "certify_":
+            # Outside the lists: visits the relaxation holds at reduced cost < 0 (a plan using
+            # one gains no lift from it) and the least reduced cost of those it does not hold.
+            lp, held, least = args[0], 0, math.inf
+            for o, reduced in enumerate(lp.reduced_costs(True)):
+                if reduced is not None:
+                    out_of_lists = ~lp.listed[o]
+                    held += int((reduced[out_of_lists & lp.inside[o]] < -1e-6).sum())
+                    rest = reduced[out_of_lists & ~lp.inside[o]]
+                    least = min(least, float(rest.min())) if len(rest) else least
+            cost_rounds.append((*out, held, least / COST_SCALE))
+        return out
+
+    lp_class.cost_bound = kept_cost  # type: ignore[method-assign]
     problem = generate_street(preset(KINDS[kind], seed=seed, orders=1500))
     params = SolveParams(time_limit_s=time_limit, workers=workers, seed=seed, certify_s=certify_s)
     began = time.perf_counter()
@@ -135,6 +158,16 @@ def run_one(
             "eligible": c.eligible,
             "converged": c.converged,
         }
+    if "cost" in stages:
+        row["lists_cost_bound"] = round(stages["cost"].bound, 4)
+        row["lists_cost_proven"] = str(stages["cost"].status) == str(Status.OPTIMAL)
+    if cost_rounds:
+        lower, _, cost_converged, cheapest_out, held, least = cost_rounds[-1]
+        row["outside_held_negative"] = held
+        row["least_rc_not_held"] = round(least, 4) if math.isfinite(least) else None
+        row["lp_cost"] = None if lower is None else round(lower, 4)
+        row["lp_cost_converged"] = cost_converged
+        row["least_outside_rc"] = round(cheapest_out, 4) if math.isfinite(cheapest_out) else None
     return row
 
 

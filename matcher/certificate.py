@@ -42,6 +42,28 @@ incumbent by the relaxation's own gap: no choice of duals fixes them. Any proof 
 optimum has to be integral over those visits too (an exchange argument, or branch-and-price); see
 bench/README.md.
 
+Why the cost bound may take CP-SAT's bound over the lists (``BoundMethod.CANDIDATES``). The cost
+relaxation at level L (the plan's coverage; the row "weighted coverage >= L") priced to
+convergence has value z and optimal row duals y (GLOP's, whichever of several degenerate optima it
+returns: only weak duality is used). With d = c - A'y the reduced costs, every plan x covering at
+least L (so satisfying every row of the relaxation, the level row included, and 0 <= x <= 1, the
+pins' lower bounds included) costs c.x >= y.b + d.x (each row's dual has the sign of its sense),
+and y.b + sum_j min(d_j l_j, d_j u_j) = z (LP duality with the bound duals). Hence
+c.x - z >= sum_j (d_j x_j - min(d_j l_j, d_j u_j)), a sum of terms >= 0: a plan in which a visit k
+outside the lists serves (x_k = 1) costs at least z + max(0, d_k), whatever the bound of the
+columns at their upper bound (their terms are dropped, never counted negative). Pricing leaves
+out the clique rows' duals (<= 0 on a <= row of a minimisation), which only lowers d_k: still
+valid. A plan using no visit outside the lists costs at least CP-SAT's bound over the lists at
+coverage >= L (proven or not). So min(CP-SAT's bound, z + max(0, min_k d_k)) bounds the full
+problem; ``tests/matcher/test_certificate.py`` checks the inequality against CP-SAT with every
+eligible helper and the visit forced in. It does not lift the bound on generated streets
+(bench/README.md, "Certified plans", 2026-11-26 evening), and no choice of duals can make it: when
+the relaxation's optimum itself uses a visit k outside CP-SAT's lists (x_k = 1, as the visits
+pricing adds after the solve are), the relaxation with x_k forced to 1 is worth z, which by LP
+duality is the best bound any duals give for plans using k; and a visit outside the relaxation
+whose helper is idle prices at its own cost less the order's slot price, a few cost units, against
+a gap of hundreds between the relaxation and the lists' optimum.
+
 Time (``budget``): ``SolveParams.certify_s`` comes out of the solve's time limit, so solve and
 certificate together keep it. Before CP-SAT, ``widen`` spends half of it pricing the relaxation
 (coverage, then cost) and adds the visits it brought in to the candidate lists (column generation

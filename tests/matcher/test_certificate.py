@@ -304,3 +304,78 @@ def test_priced_visits_join_their_cliques() -> None:
         lp.cost_bound(0, time.perf_counter() + 5)
         grew.append(lp.column_count > columns and lp.clique_rows > rows)
     assert any(grew)
+
+
+def least_cost_using(
+    problem: Problem, level: int, order: int | None, helper: int | None
+) -> float | None:
+    """The exact least cost, with every eligible helper, of a plan covering at least ``level``
+    in which ``helper`` serves ``order`` (if given); None when no such plan exists."""
+    _, contexts = build_contexts(problem, FULL.wait_boost, None)
+    model = cp_model.CpModel()
+    v = make_variables(model, contexts)
+    add_hard_rules(model, problem, contexts, v)
+    model.add(coverage_expression(contexts, v) >= level)
+    if order is not None:
+        k = [c.helper for c in contexts[order].candidates].index(helper)
+        model.add(v.assign[order][k] == 1)
+    model.minimize(cost_expression(model, problem, contexts, v, FULL.weights))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = 20
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE:
+        return None
+    assert status == cp_model.OPTIMAL
+    return solver.objective_value / COST_SCALE
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_plan_using_an_outside_visit_costs_the_relaxation_plus_its_reduced_cost(
+    seed: int,
+) -> None:
+    """See ``check_outside_visits`` (generated tiny streets)."""
+    assert check_outside_visits(generate_street(preset("tiny", seed=seed)), 4)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@settings(
+    max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(prob=tiny_problems())
+def test_the_reduced_cost_lemma_holds_on_random_problems(prob: Problem) -> None:
+    """``check_outside_visits`` on random tiny problems (time windows, teams, limits, pins)."""
+    check_outside_visits(prob, 2)
+
+
+def check_outside_visits(problem: Problem, visits: int) -> int:
+    """The lemma behind the cost bound's "candidates" method (module docstring): with the cost
+    relaxation priced to convergence at a coverage level (its level row, variables bounded by 1,
+    whatever optimal duals GLOP returns), a plan covering at least that level in which a visit
+    outside the relaxation serves costs at least the relaxation's value plus that visit's reduced
+    cost. Checked against CP-SAT with every eligible helper and the visit forced in, for the
+    outside visits of least reduced cost (the ones the bound takes)."""
+    eligibility, contexts, greedy = prepare(problem, NARROW)
+    level = sum(contexts[o].weight for o in greedy.assignments)
+    pool = _Pool(problem, NARROW.weights, eligibility, contexts)
+    lp = _Lp(problem, contexts, NARROW.weights, pool)
+    lower, _, converged, _ = lp.cost_bound(level, time.perf_counter() + 30)
+    if lower is None:  # no relaxed plan at the level: then no plan at all (pins that cannot be)
+        assert least_cost_using(problem, level, None, None) is None
+        return 0
+    assert converged
+    outside = [
+        (float(reduced[p]) / COST_SCALE, o, int(pool.orders[o].helpers[p]))
+        for o, reduced in enumerate(lp.reduced_costs(True))
+        if reduced is not None
+        for p in np.flatnonzero(~lp.inside[o]).tolist()
+    ]
+    checked = 0
+    for reduced, order, helper in sorted(outside)[:visits]:
+        assert reduced > -1e-6  # converged: no outside visit improves the relaxation
+        exact = least_cost_using(problem, level, order, helper)
+        if exact is not None:
+            assert exact >= lower + reduced - 1e-4
+            checked += 1
+    return checked  # how many forced visits had a plan (the inequality tested)
