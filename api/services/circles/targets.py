@@ -279,14 +279,20 @@ def _scope(actor: Actor, *roles: str) -> int:
 def target_count(session: Session, actor: Actor, today: dt.date) -> TargetCount:
     """How many residents of the staff member's area (a planner: the street) meet the street's
     circle target: counts only, so planners see them too."""
-    street_id = _scope(actor, Role.PLANNER)
+    return _kept_count(session, _scope(actor, Role.PLANNER), actor.community_id, today)
+
+
+def _kept_count(
+    session: Session, street_id: int, community_id: int | None, today: dt.date
+) -> TargetCount:
+    """``_count_only``, kept while the street's circles and helpers keep their stamps."""
     names = [circles_name(street_id), helpers_name(street_id)]
     stamps = current_many(session, names)
     stamp = None if None in stamps.values() else "/".join(str(stamps[n]) for n in names)
     return _COUNTS.get(
         session,
-        f"count:{street_id}:{actor.community_id}:{today.isoformat()}",
-        lambda: _count_only(session, street_id, actor.community_id, today),
+        f"count:{street_id}:{community_id}:{today.isoformat()}",
+        lambda: _count_only(session, street_id, community_id, today),
         stamp,
     )
 
@@ -314,7 +320,7 @@ def circle_plan(
     names = {s.code: (s.name_zh, s.name_en) for s in skills}
     row = session.get(CirclePlanRow, street_id)
     if row is None:
-        count = _count_only(session, street_id, actor.community_id, today)
+        count = _kept_count(session, street_id, actor.community_id, today)
         return CirclePlanView(count, Page([], 0, 1, page_size), names, stored=False)
     mine = actor.community_id
     counts = [(m, t) for c, m, t in row.counts if mine is None or c == mine]
