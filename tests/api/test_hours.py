@@ -482,6 +482,28 @@ def test_the_honour_roll_ranks_by_hours_or_points_in_street_and_community(
             honour.honour_roll(session, settings, helper_actor(session, world, 1), DATE, DATE)
 
 
+def test_the_roll_cut_to_its_first_rows_is_the_whole_rolls_head(
+    sessions: sessionmaker[Session], settings: Settings, world: World
+) -> None:
+    """The page shows the roll's first rows, cut in the database: they are the whole roll's
+    first rows, equal figures in ledger-number order (code points, whatever the collation), with
+    the ranks of the whole street; a community's roll is the street's rows of that community."""
+    with sessions() as session:
+        staff = actor_for(session, "staff")
+        for helper_id in world.helper_ids[:6]:  # six helpers with equal figures
+            grant_bonus(session, staff, helper_id, 10, "社区活动", now=at(settings, 720))
+        grant_bonus(session, staff, world.helper_ids[6], 30, "年度贡献", now=at(settings, 720))
+        whole = honour.honour_roll(session, settings, staff, DATE, DATE, by="points").rows
+        codes = [r.code for r in whole[1:7]]
+        assert codes == sorted(codes) and [r.street_rank for r in whole[:7]] == [1] + [2] * 6
+        for limit in (1, 3, 7, 50):
+            cut = honour.honour_roll(session, settings, staff, DATE, DATE, "points", limit=limit)
+            assert cut.rows == whole[:limit]
+        community = world.communities[0]
+        mine = honour.honour_roll(session, settings, staff, DATE, DATE, "points", community)
+        assert mine.rows == [r for r in whole if r.community_id == community]
+
+
 def test_the_rolls_totals_follow_the_ledgers_by_street_day(
     sessions: sessionmaker[Session], settings: Settings, world: World
 ) -> None:

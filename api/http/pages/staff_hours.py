@@ -184,7 +184,9 @@ def honour_page(
     query = {"first": first, "last": last, "by": by, "community_id": community_id}
     try:
         start, end, order, community = _roll(settings, first, last, by, community_id)
-        roll = honour.honour_roll(session, settings, actor, start, end, order, community)
+        roll = honour.honour_roll(
+            session, settings, actor, start, end, order, community, limit=ROLL_SHOWN
+        )
     except ServiceError as failure:
         session.rollback()
         start, end = certificates.default_period(settings)

@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.i18n import gettext as _
@@ -79,10 +79,20 @@ def honour_roll(
         .tuples()
         .all()
     )
-    found = list(session.execute(_ranked(actor.street_id, first, last, by)).tuples())
-    # Best first; equal figures by ledger number (in Python: the code's order, whatever the
-    # database's collation). The ranks came from the database (they depend on figures only).
-    found.sort(key=lambda r: (-r[7], -r[8], r[1]))
+    # Best first; equal figures by ledger number in code-point order, whatever the database's
+    # collation. The ranks are the window functions' over the whole street (they depend on
+    # figures only); the community's rows and the first ``limit`` are cut in the database.
+    ranked = _ranked(actor.street_id, first, last, by).subquery()
+    by_code: ColumnElement[Any] = ranked.c.code
+    if session.get_bind().dialect.name == "postgresql":
+        by_code = ranked.c.code.collate("C")  # SQLite compares texts by code point already
+    query = select(*ranked.c).order_by(
+        ranked.c.first_figure.desc(), ranked.c.second_figure.desc(), by_code
+    )
+    if community is not None:
+        query = query.where(ranked.c.community_id == community)
+    if limit:
+        query = query.limit(limit)
     rows = [
         HonourRow(
             helper_id=helper_id,
@@ -97,10 +107,9 @@ def honour_roll(
             community_rank=int(community_rank),
         )
         for helper_id, code, name, home, minutes, visits, points, _f, _s, street_rank,
-        community_rank in found
-        if community is None or home == community
+        community_rank in session.execute(query).tuples()
     ]  # fmt: skip
-    return HonourRoll(first, last, by, community, rows[:limit] if limit else rows)
+    return HonourRoll(first, last, by, community, rows)
 
 
 def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[Any]:
@@ -132,10 +141,12 @@ def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[An
             sums.c.minutes,
             sums.c.visits,
             sums.c.points,
-            one,
-            two,
-            func.rank().over(order_by=best),
-            func.rank().over(partition_by=HelperRow.community_id, order_by=best),
+            one.label("first_figure"),
+            two.label("second_figure"),
+            func.rank().over(order_by=best).label("street_rank"),
+            func.rank()
+            .over(partition_by=HelperRow.community_id, order_by=best)
+            .label("community_rank"),
         )
         .join(sums, sums.c.helper_id == HelperRow.id)
         .where(HelperRow.street_id == street_id)
