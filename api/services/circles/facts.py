@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from api.services.circles.totals import KEPT
 from api.store.db import among_bound, dialect_of
 from api.store.statuses import LIVE_ASSIGNMENT_STATUSES, OfferStatus
 from api.store.tables import (
@@ -167,22 +168,11 @@ def _choices(dialect: str) -> Select[CirclePair]:
 
 
 @cache
-def _totals(dialect: str) -> Select[int, int, int, dt.date, dt.date, int, int, int, int]:
+def _totals(dialect: str) -> Select[Any]:
     """Per resident (bound as ``residents``) and helper: the pair's running totals
-    (``circles.totals``: visits served, first and last day, low and good scores, how many scored,
-    their sum)."""
-    t = CircleTotal
-    return select(
-        t.resident_id,
-        t.helper_id,
-        t.visits,
-        t.first_visit,
-        t.last_visit,
-        t.low_scores,
-        t.good_scores,
-        t.scored,
-        t.score_sum,
-    ).where(among_bound(t.resident_id, "residents", dialect))
+    (``circles.totals.KEPT``: visits served, first and last day, low and good scores, how many
+    scored, their sum)."""
+    return select(*KEPT).where(among_bound(CircleTotal.resident_id, "residents", dialect))
 
 
 def members_of(records: dict[int, PairRecord]) -> dict[int, float]:

@@ -97,7 +97,7 @@ class CirclePlanView:
     made_at: dt.datetime | None = None  # a stored plan's time (UTC); None: planned now / none
     for_date: dt.date | None = None  # … and the street's day it was made on
     stale: bool = False  # the street's target changed since the stored plan was made
-    stored: bool = True  # False: no plan made yet (the count is read afresh, nothing shown)
+    stored: bool = True  # False: no plan made yet (the count as kept, nothing shown)
 
     @property
     def residents(self) -> list[ResidentPlanView]:
@@ -312,7 +312,8 @@ def circle_plan(
 ) -> CirclePlanView:
     """One page of the street's stored plan (``make_plan``) for the staff member's area (a page
     past the last: the last): the residents short of the target then, in the plan's order,
-    named as they are now. No plan made yet: the count read afresh and nobody shown."""
+    named as they are now. No plan made yet: the count (as ``target_count`` keeps it) and nobody
+    shown."""
     check_page(page, page_size, 500)
     street_id = _scope(actor)
     target = street_target(_street(session, street_id))

@@ -10,7 +10,8 @@ here uses it:
   given) calls it with the orders it changed, in its own transaction, before it commits: the
   totals of those orders' pairs are counted again from the history (a few rows of one resident,
   so no delta to get wrong, and a reversal is counted as well as an addition);
-- ``rebuild``: every pair at once, set-based (migration 0018 and bulk loads of history);
+- ``rebuild``: every pair at once, set-based (bulk loads of history; migration 0018 filled the
+  table with this rule as it stood then, frozen as SQL);
 - ``total_problems``: the invariant checker's comparison of the totals with the history, so a
   writer that forgot to call ``refresh_orders`` is caught.
 
@@ -39,7 +40,7 @@ from matcher.circles import GOOD_SCORE, LOW_SCORE
 
 SERVED = (AssignmentStatus.DONE, AssignmentStatus.CONFIRMED)
 
-# the totals' columns, in the order ``history`` selects them
+# the totals' columns, in the order ``history`` selects them (``KEPT``: the table's columns)
 COLUMNS = (
     "resident_id",
     "helper_id",
@@ -51,6 +52,7 @@ COLUMNS = (
     "scored",
     "score_sum",
 )
+KEPT = tuple(getattr(CircleTotal, name) for name in COLUMNS)
 
 
 def history(*where: Any) -> Select[int, int, int, dt.date, dt.date, Any, Any, int, int]:
@@ -83,8 +85,7 @@ def history(*where: Any) -> Select[int, int, int, dt.date, dt.date, Any, Any, in
 
 
 def _fill(*where: Any) -> Any:
-    columns = [getattr(CircleTotal, name) for name in COLUMNS]
-    return insert(CircleTotal).from_select(columns, history(*where))
+    return insert(CircleTotal).from_select(list(KEPT), history(*where))
 
 
 def refresh_orders(session: Session, order_ids: Iterable[int]) -> None:
@@ -125,7 +126,7 @@ def refresh_orders(session: Session, order_ids: Iterable[int]) -> None:
 
 def rebuild(connection: Connection | Session, street_id: int | None = None) -> None:
     """Every pair's totals (of one street's residents, or of all) counted again from the history
-    in two statements (migration 0018; a bulk load of history)."""
+    in two statements (a bulk load of history)."""
     if street_id is None:
         connection.execute(delete(CircleTotal))
         connection.execute(_fill())
@@ -143,7 +144,7 @@ def total_problems(session: Session, street_id: int | None) -> list[tuple[str, s
     """Every pair whose totals differ from the history's aggregate (of the street's residents,
     or of all), as (code, message naming the pair)."""
     where: list[Any] = []
-    kept = select(CircleTotal)
+    kept = select(*KEPT)
     if street_id is not None:
         residents = select(ResidentRow.id).where(ResidentRow.street_id == street_id)
         where.append(OrderRow.resident_id.in_(residents))
@@ -152,16 +153,7 @@ def total_problems(session: Session, street_id: int | None) -> list[tuple[str, s
         (row[0], row[1]): tuple(row[2:]) for row in session.execute(history(*where))
     }
     stored: dict[tuple[int, int], Totals] = {
-        (t.resident_id, t.helper_id): (
-            t.visits,
-            t.first_visit,
-            t.last_visit,
-            t.low_scores,
-            t.good_scores,
-            t.scored,
-            t.score_sum,
-        )
-        for t in session.scalars(kept)
+        (row[0], row[1]): tuple(row[2:]) for row in session.execute(kept)
     }
     found = []
     for pair in sorted(counted.keys() | stored.keys()):

@@ -4,9 +4,10 @@ that count towards the roll (``earned``) by the day they were credited, street t
 
 What counts is said here once, as the ledgers' rows grouped by helper and day (``_hours_days``,
 ``_points_days``): the writers add the groups of the entries they just wrote (``add_hours``,
-``add_points``, in their transaction), ``rebuild`` fills the table from the whole ledgers (the
-migration, bulk loads), and ``problems`` (the invariant checker) compares the table with the
-same groups. The honour roll then sums at most a row per helper and day."""
+``add_points``, in their transaction), ``rebuild`` fills the table from the whole ledgers (bulk
+loads; migration 0019 filled it with this rule as it stood then, frozen as SQL), and
+``problems`` (the invariant checker) compares the table with the same groups. The honour roll
+then sums at most a row per helper and day."""
 
 from __future__ import annotations
 
