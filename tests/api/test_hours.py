@@ -445,11 +445,11 @@ def test_the_honour_roll_ranks_by_hours_or_points_in_street_and_community(
         staff = actor_for(session, "staff")
         grant_bonus(session, staff, team[1], 100, "社区活动", now=at(settings, 720))
         grant_bonus(session, staff, world.helper_ids[2], 500, "年度贡献", now=at(settings, 720))
-        by_hours = honour.honour_roll(session, settings, staff, DATE, DATE)
+        by_hours = honour.honour_roll(session, staff, DATE, DATE)
         assert [r.helper_id for r in by_hours.rows] == [team[1], team[0], world.helper_ids[2]]
         assert [r.street_rank for r in by_hours.rows] == [1, 2, 3]
         assert by_hours.rows[0].visits == 1 and by_hours.rows[2].minutes == 0
-        by_points = honour.honour_roll(session, settings, staff, DATE, DATE, by="points")
+        by_points = honour.honour_roll(session, staff, DATE, DATE, by="points")
         assert next(r.helper_id for r in by_points.rows) == world.helper_ids[2]
         # Points spent in the shop (and a cancelled receipt's refund) are not points earned.
         item = shop_items.add_item(session, staff, "毛巾", "goods", 400, 5).id
@@ -458,14 +458,14 @@ def test_the_honour_roll_ranks_by_hours_or_points_in_street_and_community(
         shop_redeem.cancel(session, staff, spent.id, now=at(settings, 740))
         shop_redeem.redeem(session, staff, item, helper_id=world.helper_ids[2],
                            now=at(settings, 750))  # fmt: skip
-        after = honour.honour_roll(session, settings, staff, DATE, DATE, by="points")
+        after = honour.honour_roll(session, staff, DATE, DATE, by="points")
         assert [(r.helper_id, r.points) for r in after.rows] == [
             (r.helper_id, r.points) for r in by_points.rows
         ]
-        later = honour.honour_roll(session, settings, staff, DATE + dt.timedelta(days=1),
+        later = honour.honour_roll(session, staff, DATE + dt.timedelta(days=1),
                                    DATE + dt.timedelta(days=9))  # fmt: skip
         assert later.rows == []
-        local = honour.honour_roll(session, settings, actor_for(session, "staff_c1"), DATE, DATE)
+        local = honour.honour_roll(session, actor_for(session, "staff_c1"), DATE, DATE)
         communities = {
             h.id: h.community_id
             for h in session.scalars(
@@ -479,7 +479,7 @@ def test_the_honour_roll_ranks_by_hours_or_points_in_street_and_community(
                 (r.minutes, r.points) > (row.minutes, row.points) for r in same
             )
         with pytest.raises(Forbidden):
-            honour.honour_roll(session, settings, helper_actor(session, world, 1), DATE, DATE)
+            honour.honour_roll(session, helper_actor(session, world, 1), DATE, DATE)
 
 
 def test_the_roll_cut_to_its_first_rows_is_the_whole_rolls_head(
@@ -493,14 +493,14 @@ def test_the_roll_cut_to_its_first_rows_is_the_whole_rolls_head(
         for helper_id in world.helper_ids[:6]:  # six helpers with equal figures
             grant_bonus(session, staff, helper_id, 10, "社区活动", now=at(settings, 720))
         grant_bonus(session, staff, world.helper_ids[6], 30, "年度贡献", now=at(settings, 720))
-        whole = honour.honour_roll(session, settings, staff, DATE, DATE, by="points").rows
+        whole = honour.honour_roll(session, staff, DATE, DATE, by="points").rows
         codes = [r.code for r in whole[1:7]]
         assert codes == sorted(codes) and [r.street_rank for r in whole[:7]] == [1] + [2] * 6
         for limit in (1, 3, 7, 50):
-            cut = honour.honour_roll(session, settings, staff, DATE, DATE, "points", limit=limit)
+            cut = honour.honour_roll(session, staff, DATE, DATE, "points", limit=limit)
             assert cut.rows == whole[:limit]
         community = world.communities[0]
-        mine = honour.honour_roll(session, settings, staff, DATE, DATE, "points", community)
+        mine = honour.honour_roll(session, staff, DATE, DATE, "points", community)
         assert mine.rows == [r for r in whole if r.community_id == community]
 
 
@@ -521,11 +521,9 @@ def test_the_rolls_totals_follow_the_ledgers_by_street_day(
         grant_bonus(session, staff, team[0], 7, "夜间值守", now=late)
         entry = session.scalars(select(HoursEntry.id).where(HoursEntry.helper_id == team[1])).one()
         hours.reverse_entry(session, staff, entry, "未到场", now=late)
-        rows = honour.honour_roll(session, settings, staff, next_day, next_day).rows
+        rows = honour.honour_roll(session, staff, next_day, next_day).rows
         assert [(r.helper_id, r.points, r.minutes, r.visits) for r in rows] == [(team[0], 7, 0, 0)]
-        day = {
-            r.helper_id: r for r in honour.honour_roll(session, settings, staff, DATE, DATE).rows
-        }
+        day = {r.helper_id: r for r in honour.honour_roll(session, staff, DATE, DATE).rows}
         assert day[team[0]].visits == 1 and day[team[0]].minutes > 0
         assert (day[team[1]].visits, day[team[1]].minutes) == (0, 0) and day[team[1]].points > 0
         kept = select(HonourDay.helper_id, HonourDay.day, HonourDay.minutes, HonourDay.visits,

@@ -184,9 +184,7 @@ def honour_page(
     query = {"first": first, "last": last, "by": by, "community_id": community_id}
     try:
         start, end, order, community = _roll(settings, first, last, by, community_id)
-        roll = honour.honour_roll(
-            session, settings, actor, start, end, order, community, limit=ROLL_SHOWN
-        )
+        roll = honour.honour_roll(session, actor, start, end, order, community, limit=ROLL_SHOWN)
     except ServiceError as failure:
         session.rollback()
         start, end = certificates.default_period(settings)
@@ -243,7 +241,7 @@ def _honour_file(
     first, last, by, community_id = query
     try:
         start, end, order, community = _roll(settings, first, last, by, community_id)
-        roll = honour.honour_roll(session, settings, actor, start, end, order, community)
+        roll = honour.honour_roll(session, actor, start, end, order, community)
     except ServiceError as failure:
         session.rollback()
         return back(request, "/s/honour", err=failure.message)

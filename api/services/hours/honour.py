@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput, Forbidden
-from api.settings import Settings
+from api.store.db import dialect_of
 from api.store.statuses import Role
 from api.store.tables import Community, HelperRow, HonourDay
 
@@ -52,7 +52,6 @@ class HonourRoll:
 
 def honour_roll(
     session: Session,
-    settings: Settings,
     actor: Actor,
     first: dt.date,
     last: dt.date,
@@ -84,7 +83,7 @@ def honour_roll(
     # figures only); the community's rows and the first ``limit`` are cut in the database.
     ranked = _ranked(actor.street_id, first, last, by).subquery()
     by_code: ColumnElement[Any] = ranked.c.code
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         by_code = ranked.c.code.collate("C")  # SQLite compares texts by code point already
     query = select(*ranked.c).order_by(
         ranked.c.first_figure.desc(), ranked.c.second_figure.desc(), by_code
