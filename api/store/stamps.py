@@ -68,6 +68,8 @@ def circles_name(street_id: int) -> str:
 # ``session.info`` key set while ``circles.totals`` writes the totals it restamps itself.
 CIRCLES_REFRESHING = "circles_refreshing"
 CIRCLE_TABLES = (ResidentRow, OrderRow, CirclePair, CircleTotal)
+_CIRCLE_TABLE_NAMES = frozenset(t.__tablename__ for t in CIRCLE_TABLES)
+_CATALOGUE_TABLE_NAMES = frozenset(t.__tablename__ for t in CATALOGUE_TABLES)
 # An order's columns the circles read (a status matters only to or from cancelled).
 _ORDER_COLUMNS = ("street_id", "resident_id", "item", "date")
 
@@ -253,14 +255,13 @@ def _bulk_writes(state: ORMExecuteState) -> None:
     if not (state.is_update or state.is_delete or state.is_insert):
         return
     name = getattr(getattr(state.statement, "table", None), "name", None)  # ORM or Core
-    if name in {t.__tablename__ for t in CIRCLE_TABLES}:
+    if name in _CIRCLE_TABLE_NAMES:  # inserts too: the circle totals are written by statement
         if not state.session.info.get(CIRCLES_REFRESHING) and not _living_status_only(state):
             restamp_all_circles(state.session)
-        return
-    if not (state.is_update or state.is_delete):
-        return
-    if name == HelperRow.__tablename__:
+    elif state.is_insert:
+        return  # only the circles' tables are watched for inserts
+    elif name == HelperRow.__tablename__:
         _restamp_all_helpers(state.session)
-    elif name in {t.__tablename__ for t in CATALOGUE_TABLES}:
+    elif name in _CATALOGUE_TABLE_NAMES:
         state.session.info.pop(IN_TRANSACTION, None)
         restamp(state.session, [CATALOGUE])
