@@ -663,20 +663,38 @@ def pin_reason(
 
 def funnel_reason(eligibility: Eligibility, ctx: OrderContext) -> Reason:
     """The first funnel stage at which no full team (with lead and language) can be formed."""
+    return _funnel_stages(eligibility, ctx, whole=False)[0]
+
+
+def before_limits(eligibility: Eligibility, ctx: OrderContext) -> tuple[Reason, np.ndarray]:
+    """``funnel_reason``, and the helpers who pass every stage before the limits (skills, reach
+    and time), as a mask over every helper."""
+    return _funnel_stages(eligibility, ctx, whole=True)
+
+
+def _funnel_stages(
+    eligibility: Eligibility, ctx: OrderContext, whole: bool
+) -> tuple[Reason, np.ndarray]:
+    """The funnel's stages in order; unless ``whole``, only as far as the first that fails."""
+    reason: Reason | None = None
     skilled = eligibility.skill_mask(ctx.item)
     if not eligibility.team_possible_among(ctx, skilled):
-        return Reason.NO_SKILL
+        reason = Reason.NO_SKILL
+        if not whole:
+            return reason, skilled
     indices, _, minutes = eligibility.near(ctx, skilled)
-    reachable = np.zeros(len(skilled), dtype=bool)
-    reachable[indices] = True
-    if not eligibility.team_possible_among(ctx, reachable):
-        return Reason.OUT_OF_REACH
+    passing = np.zeros(len(skilled), dtype=bool)
+    passing[indices] = True
+    if reason is None and not eligibility.team_possible_among(ctx, passing):
+        reason = Reason.OUT_OF_REACH
+        if not whole:
+            return reason, passing
     if ctx.start_range is not None and len(indices):
         # Helpers with a start range (``start_ranges(...) != ()``), vectorised.
-        reachable[indices[~eligibility.fits_window(ctx, indices, minutes)]] = False
-    if not eligibility.team_possible_among(ctx, reachable):
-        return Reason.NOT_FREE
-    return Reason.AT_LIMIT
+        passing[indices[~eligibility.fits_window(ctx, indices, minutes)]] = False
+    if reason is None and not eligibility.team_possible_among(ctx, passing):
+        reason = Reason.NOT_FREE
+    return reason or Reason.AT_LIMIT, passing
 
 
 def broken_pins(problem: Problem, wait_boost: float = 0.1) -> dict[str, list[tuple[str, Reason]]]:

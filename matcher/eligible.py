@@ -3,9 +3,12 @@ listing orders to claim, staff picking a team from a ranked list."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from matcher.candidates import build_contexts
+import numpy as np
+
+from matcher.candidates import before_limits, build_contexts
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Reason
@@ -32,9 +35,18 @@ class OrderOptions:
     blocked_reason: Reason | None  # why no team can be formed, if none can
 
 
-def eligible_helpers(problem: Problem, params: SolveParams | None = None) -> list[OrderOptions]:
-    """For every order of ``problem``, every helper who could serve it, nearest first."""
+def eligible_helpers(
+    problem: Problem,
+    params: SolveParams | None = None,
+    settled: Mapping[str, Reason] | None = None,
+) -> list[OrderOptions]:
+    """For every order of ``problem``, every helper who could serve it, nearest first.
+
+    ``settled``: orders a ``FreeDay`` answer found no day can staff, with its reason, when
+    ``problem`` holds only that answer's ``deciders`` (and maybe more): the orders' helpers are
+    all there, but why no team can be formed was decided with every helper present."""
     params = params or SolveParams()
+    settled = settled or {}
     _, contexts = build_contexts(problem, params.wait_boost, limit=None)
     options = []
     for ctx in contexts:
@@ -50,5 +62,42 @@ def eligible_helpers(problem: Problem, params: SolveParams | None = None) -> lis
             )
             for c in sorted(ctx.candidates, key=lambda c: c.leg.km_round_trip)
         )
-        options.append(OrderOptions(ctx.order.id, ctx.team, helpers, ctx.blocked_reason))
+        reason = ctx.blocked_reason
+        if reason is not None:  # a settled order can't be staffed by its deciders either
+            reason = settled.get(ctx.order.id, reason)
+        options.append(OrderOptions(ctx.order.id, ctx.team, helpers, reason))
     return options
+
+
+@dataclass(frozen=True)
+class FreeDay:
+    """What a problem whose helpers have their whole day free (nothing taken yet) tells of the
+    same orders on any day: a day's visits only take time and orders away, so a helper can serve
+    an order, or decide why no team can, only if they pass the funnel's stages before the limits
+    with a free day (``before_limits``: skills, reach, time).
+
+    - ``deciders``: the helper ids who pass those stages for one of the orders. A problem of the
+      same orders holding the deciders (and any helper more) on a real day finds each order the
+      same eligible helpers as one holding every helper; and the same reason, for an order some
+      team of deciders could still serve with a free day.
+    - ``settled``: the orders no team of deciders could serve even with a free day, each with
+      the reason that then holds on every day (skills, reach or time: a stage a taken day cannot
+      pass again)."""
+
+    deciders: frozenset[str]
+    settled: dict[str, Reason]
+
+
+def free_day(problem: Problem, params: SolveParams | None = None) -> FreeDay:
+    """``FreeDay`` of ``problem``, whose helpers have their whole day free."""
+    params = params or SolveParams()
+    eligibility, contexts = build_contexts(problem, params.wait_boost, limit=None)
+    deciding = np.zeros(len(problem.helpers), dtype=bool)
+    settled = {}
+    for ctx in contexts:
+        reason, passing = before_limits(eligibility, ctx)
+        deciding |= passing
+        if not eligibility.team_possible_among(ctx, passing):
+            settled[ctx.order.id] = reason
+    ids = frozenset(problem.helpers[int(i)].id for i in np.flatnonzero(deciding))
+    return FreeDay(ids, settled)

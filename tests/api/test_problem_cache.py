@@ -316,3 +316,57 @@ def test_batched_candidates_and_details_on_generated_streets(
         with sessions() as session:  # a fresh session: nothing read for the others
             assert get_order(session, staff, order_id) == details[order_id]
             assert (live_assignment(session, order_id) is not None) == (order_id in teams)
+
+
+@pytest.mark.parametrize(
+    ("name", "seed", "mixed"), [("scarce", 3, True), ("tiny", 5, True), ("pastoral", 2, False)]
+)
+def test_answers_only_problems_with_random_refusals_match_the_whole_street(
+    sessions: sessionmaker[Session], settings: Settings, name: str, seed: int, mixed: bool
+) -> None:
+    """A candidate list's problem (``near``, ``answers_only``: only the helpers who could decide
+    an order with a free day, and the reason of orders no day can staff carried in
+    ``settled``) gives every order, for random groups of orders without a team and random
+    refusals, the eligible helpers, distances and reason of the whole street's problem of the
+    same orders."""
+    with sessions() as session:
+        street = seed_street(session, preset(name, seed=seed, orders=40), code=f"a{seed}").street
+        session.commit()
+        street_id = street.id
+        day = session.scalar(select(OrderRow.date).where(OrderRow.street_id == street_id))
+    assert day is not None
+    run_nightly(sessions, settings, street_id, day)
+    rng = random.Random(seed)
+    settled = refused = 0
+    with sessions() as session:
+        orders = session.scalars(
+            select(OrderRow).where(OrderRow.street_id == street_id).order_by(OrderRow.id)
+        ).all()
+        teams = live_assignments(session, [o.id for o in orders])
+        open_orders = [o for o in orders if o.id not in teams]
+        helpers = session.scalars(select(HelperRow.id).where(HelperRow.street_id == street_id))
+        helper_ids = helpers.all()
+        assert open_orders
+        for _ in range(3 * STEPS):
+            group = rng.sample(open_orders, rng.randint(1, min(4, len(open_orders))))
+            refusals = {
+                o.id: set(rng.sample(helper_ids, rng.randint(1, 8)))
+                for o in group
+                if rng.random() < 0.3
+            }
+            cut = build_problem(
+                session, street_id, day, group, refused=refusals, near=True, answers_only=True
+            )
+            whole = build_problem(session, street_id, day, group, refused=refusals)
+            near = eligible_helpers(cut.problem, settled=cut.settled)
+            full = eligible_helpers(whole.problem)
+            assert len(cut.problem.helpers) <= len(whole.problem.helpers)
+            for a, b in zip(near, full, strict=True):
+                assert a == b, (a.order, b.order)
+            settled += len(cut.settled)
+            refused += bool(cut.settled and refusals)
+    # Orders no day can staff were among those compared; and (``mixed``: the street has open
+    # orders a team could serve on a free day) beside refusals that did not touch them. On the
+    # pastoral street every open order is such an order, so a refusal always lands on one.
+    assert settled >= 1
+    assert refused >= 1 if mixed else refused == 0

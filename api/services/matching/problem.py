@@ -34,7 +34,7 @@ from api.store.tables import (
     OrderRow,
     ResidentRow,
 )
-from matcher.eligible import eligible_helpers
+from matcher.eligible import FreeDay, free_day
 from matcher.model import (
     Catalogue,
     Gender,
@@ -47,7 +47,7 @@ from matcher.model import (
     ResidentCategory,
     TimeWindow,
 )
-from matcher.result import Assignment
+from matcher.result import Assignment, Reason
 from matcher.travel import EARTH_RADIUS_KM, great_circle_km, round_trip_minutes
 from matcher.verify import Rule, check_plan
 
@@ -68,6 +68,18 @@ class StreetProblem:
     orders: dict[str, OrderRow] = field(default_factory=dict)
     helpers: dict[str, Any] = field(default_factory=dict)  # helper rows (plain or ORM)
     residents: dict[str, ResidentRow] = field(default_factory=dict)
+    # Orders no day can staff, with why, in a problem made for answers only (``build_problem``):
+    # pass them to ``matcher.eligible.eligible_helpers``.
+    settled: dict[str, Reason] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deciders:
+    """``matcher.eligible.FreeDay`` in row ids: the helpers who could decide one of the orders'
+    answers, and the orders no day can staff (by order key) with why."""
+
+    deciders: frozenset[int]
+    settled: dict[str, Reason]
 
 
 def catalogue_from_db(session: Session, street_id: int, stamp: str | None = "") -> Catalogue:
@@ -86,10 +98,10 @@ class StreetHelpers:
     lat: np.ndarray  # by position in ``ids``
     lon: np.ndarray
     reach: np.ndarray  # radius ÷ detour, km
-    # Who could serve an order with a whole day free and no refusals (``build_problem``'s
+    # Who could decide an order with a whole day free and no refusals (``build_problem``'s
     # ``near``), by the order's and its resident's matcher models and the catalogue's stamp:
     # a re-match asks again for the same order after each decline.
-    could: dict[tuple[object, ...], set[int] | None] = field(default_factory=dict)
+    could: dict[tuple[object, ...], Deciders] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rows: dict[int, Any]) -> StreetHelpers:
@@ -101,9 +113,7 @@ class StreetHelpers:
             np.array([r.radius_km / DETOUR for r in rows.values()], dtype=float),
         )
 
-    def could_serve(
-        self, key: tuple[object, ...], ask: Callable[[], set[int] | None]
-    ) -> set[int] | None:
+    def could_serve(self, key: tuple[object, ...], ask: Callable[[], Deciders]) -> Deciders:
         """``ask()``'s answer for ``key``, asked once while these helpers hold (a bounded memo)."""
         if key not in self.could:
             if len(self.could) >= COULD_SERVE_KEPT:
@@ -176,14 +186,19 @@ def build_problem(
     members: Iterable[int] = (),
     stamps: Mapping[str, str | None] | None = None,
     pairs: Pairs | None = None,
+    answers_only: bool = False,
 ) -> StreetProblem:
     """The problem of matching ``orders`` (all dated ``date``) on the street's active helpers.
 
     ``near`` (for a problem of one or a few orders: a re-match, a candidate list) enters only
-    the helpers the matcher finds could serve one of the orders if their whole day were free
-    (``_could_serve``); what is left of a day only ever removes eligibility, so those are all
-    who could serve it now, and the matcher still decides among them. Helpers out of a bounding
-    box of their radius, always looser than the matcher's reach check, are not even asked.
+    the helpers the matcher finds could decide one of the orders if their whole day were free
+    (``matcher.eligible.FreeDay``: they pass skills, reach and time); what is left of a day
+    only ever removes eligibility, so those are all who could serve it now or decide why not,
+    and the matcher still decides among them. Helpers out of a bounding box of their radius,
+    always looser than the matcher's reach check, are not even asked. When some order could
+    not be staffed even with a free day, everyone stays in for a solve's explanation, which
+    counts every helper; with ``answers_only`` (the problem only asks ``eligible_helpers``,
+    e.g. a candidate list) the cut holds and such orders come with their reason (``settled``).
 
     ``pins`` maps an order id to helpers who must serve it (members who already accepted).
     ``refused`` maps an order id to helpers who declined or let it expire: they are not offered
@@ -270,11 +285,12 @@ def build_problem(
     def whole_day(h: int) -> Helper:  # the helper's own time of the date applied (leave …)
         return on_date(free.get(h) or _free_helper(helper_rows[h]), helper_rows[h], date)
 
+    settled: dict[str, Reason] = {}
     if near and orders:
 
-        def ask(ids: Iterable[int], blocks: dict[int, set[str]]) -> set[int] | None:
+        def ask(ids: Iterable[int], blocks: dict[int, set[str]]) -> Deciders:
             ids = list(ids)
-            return _could_serve(
+            return _deciders(
                 problem_of(
                     (_with_day(whole_day(h), [], blocks.get(h, set())) for h in ids),
                     checked=False,
@@ -282,32 +298,43 @@ def build_problem(
                 Keys.of(helpers=ids).helpers,
             )
 
+        could: Deciders | None
         if street is not None and helper_ids is None:
-            # Who could serve with no refusals is the same question at every re-match of an
-            # order: asked once per worker while the street's helpers and the catalogue hold.
-            # A refusal only ever removes eligibility, so the exact answer is then asked of
-            # those few alone (the same helpers, each judged on their own, and the same
-            # verdict on whether a team can be formed from them).
+            # Who could decide an order with no refusals is the same question at every re-match
+            # of an order: asked once per worker while the street's helpers and the catalogue
+            # hold. A refusal only ever removes eligibility, so the exact answer is then asked
+            # of those few alone (the same helpers, each judged on their own).
             key = (
                 stamps[CATALOGUE],
                 matcher_orders,
                 tuple(_resident(r, {}) for r in residents.values()),
             )
-            could = street.could_serve(key, lambda: ask(helper_rows, ledger))
-            if could is not None and refusals:
-                free_day = could
-                could = ask(sorted(could & helper_rows.keys()), blocked)
-                if could is None:
-                    # Nobody left who could serve (all who could have refused): everyone stays
-                    # in for the explanation, but only those who could serve with a free day
-                    # need their day read. The others fail a step (skills, reach, hours, the
-                    # ledger) that a taken day only makes harder: the explanation is the same.
-                    day_read = free_day | set(kept)
+            could = first = street.could_serve(key, lambda: ask(helper_rows, ledger))
+            if first.settled and not answers_only:
+                could = None  # everyone stays in: a solve's explanation counts every helper
+            elif refusals:
+                could = ask(sorted(first.deciders & helper_rows.keys()), blocked)
+                # An order no day can staff keeps its reason where its resident was not refused
+                # (the same helpers, judged the same); asked of those few alone, an order of a
+                # refused resident would be judged without the helpers it lost.
+                lost = set().union(*refusals.values())  # residents with a refusal
+                resident_of = {order_key(o.id): resident_key(o.resident_id) for o in orders}
+                if any(resident_of[o] in lost or not answers_only for o in could.settled):
+                    # Everyone stays in, but only those who could decide an order with a free
+                    # day need their day read. The others fail a step (skills, reach, time)
+                    # that a taken day only makes harder: the answer is the same.
+                    day_read = set(first.deciders) | set(kept)
+                    could = None
+                else:
+                    could = Deciders(could.deciders, {o: first.settled[o] for o in could.settled})
         else:
             could = ask(helper_rows, blocked)
+            if could.settled and not answers_only:
+                could = None
         if could is not None:
-            keep = could | set(kept)
+            keep = could.deciders | set(kept)
             helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
+            settled = could.settled
     circles = _circles(pairs, helper_rows)
     # The helpers asked about are named too, even if not entered (e.g. deactivated): the
     # checker then reports them as unknown to the problem.
@@ -332,17 +359,14 @@ def build_problem(
         orders={order_key(o.id): o for o in orders},
         helpers={helper_key(h): row for h, row in helper_rows.items()},
         residents={resident_key(r): row for r, row in residents.items()},
+        settled=settled,
     )
 
 
-def _could_serve(problem: Problem, helpers: IdMap) -> set[int] | None:
-    """The helpers the matcher finds could serve one of the orders (``eligible_helpers``: all of
-    them, no nearest-N cut); None if some order could not be staffed even so — then everyone
-    stays in, so the matcher's explanation of why counts every helper as before."""
-    options = eligible_helpers(problem)
-    if any(o.blocked_reason is not None for o in options):
-        return None
-    return {helpers.row(e.helper) for o in options for e in o.helpers}
+def _deciders(problem: Problem, helpers: IdMap) -> Deciders:
+    """The matcher's ``free_day`` answer of ``problem`` (every helper's whole day free)."""
+    answer: FreeDay = free_day(problem)
+    return Deciders(frozenset(helpers.row(h) for h in answer.deciders), answer.settled)
 
 
 @dataclass(frozen=True)

@@ -347,8 +347,9 @@ def _options(session: Session, orders: list[OrderRow], limit: int) -> dict[int, 
         orders,
         refused=refused_helpers(session, [order.id for order in orders]),
         near=True,
+        answers_only=True,
     )
-    options = {o.order: o for o in eligible_helpers(problem.problem)}
+    options = {o.order: o for o in eligible_helpers(problem.problem, settled=problem.settled)}
     found = {}
     for order in orders:
         option = options[problem.keys.orders.key(order.id)]
