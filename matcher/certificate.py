@@ -84,9 +84,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from ortools.linear_solver import pywraplp
 
+from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.full_mip import FullMip, full_lists
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
@@ -112,6 +114,14 @@ WIDEN_LEVEL = 0.99
 # Of the certificate's seconds after the solve, the share by which the Lagrangian coverage bound
 # (``matcher.lagrangian``) must be done; 0 leaves it out (bench/README.md, "Certified plans").
 LAGRANGIAN_SHARE = 0.0
+
+# The full problem's MIP (``matcher.full_mip``): on streets with at most this many eligible helper
+# visits (the 1,500-order pastoral streets have 34,000-36,000, the town ones 190,000-219,000, whose
+# model HiGHS does not even solve at the root in 20 s), when at least ``MIP_LEAST_S`` seconds are
+# left; the coverage bound gets at most ``MIP_COVERAGE_SHARE`` of them, the cost the rest.
+MIP_VISITS = 60_000
+MIP_LEAST_S = 1.0
+MIP_COVERAGE_SHARE = 0.6
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -159,8 +169,9 @@ def certify(
     else:
         upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
-    if upper is not None and math.floor(upper + EPS) < coverage_bound:
-        coverage_bound, coverage_method = math.floor(upper + EPS), BoundMethod.LP
+    step = math.gcd(*(ctx.weight for ctx in contexts)) or 1  # every coverage is a multiple
+    if upper is not None and _floor(upper, step) < coverage_bound:
+        coverage_bound, coverage_method = _floor(upper, step), BoundMethod.LP
     if candidate_bounds is not None and converged and upper is not None:
         # A plan using only listed visits covers at most CP-SAT's bound; one using a visit
         # outside the lists at most the relaxation's value plus that visit's reduced cost.
@@ -181,17 +192,35 @@ def certify(
             coverage_bound, coverage_method = math.floor(bound + EPS), BoundMethod.LAGRANGIAN
     coverage_bound = max(coverage_bound, coverage)  # the plan itself is possible
 
-    lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, began + time_limit_s)
-    rounds += more_rounds
+    mip = _full_mip(problem, weights, contexts, pool, coverage, began + time_limit_s)
+    if mip is not None and coverage_bound > coverage:
+        # HiGHS on the full problem without start times (``matcher.full_mip``): what the
+        # relaxation cannot, it closes by cuts and branching. At most ``MIP_COVERAGE_SHARE`` of
+        # the time left, the rest for the cost.
+        left = began + time_limit_s - time.perf_counter()
+        found = mip.coverage_bound(plans, MIP_COVERAGE_SHARE * left, workers)
+        if found.bound is not None and found.bound < coverage_bound:
+            coverage_bound, coverage_method = int(found.bound), BoundMethod.MIP
+        coverage_bound = max(coverage_bound, coverage)
     cost_bound, cost_method = 0.0, BoundMethod.LP
-    if lower is not None:
-        cost_bound = max(0.0, lower - EPS)
-    if candidate_bounds is not None and cost_converged and lower is not None:
-        combined_cost = candidate_bounds[1]
-        if cheapest_out < math.inf:
-            combined_cost = min(combined_cost, lower + max(0.0, cheapest_out) - EPS)
-        if combined_cost > cost_bound:
-            cost_bound, cost_method = combined_cost, BoundMethod.CANDIDATES
+    cost_converged = True
+    if mip is not None:
+        found = mip.cost_bound(coverage, plans, began + time_limit_s - time.perf_counter(), workers)
+        if found.bound is not None:
+            cost_bound, cost_method = found.bound, BoundMethod.MIP
+    if cost_method is not BoundMethod.MIP:  # no HiGHS, too large, or no bound in time
+        lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(
+            coverage, began + time_limit_s
+        )
+        rounds += more_rounds
+        if lower is not None:
+            cost_bound = max(0.0, lower - EPS)
+        if candidate_bounds is not None and cost_converged and lower is not None:
+            combined_cost = candidate_bounds[1]
+            if cheapest_out < math.inf:
+                combined_cost = min(combined_cost, lower + max(0.0, cheapest_out) - EPS)
+            if combined_cost > cost_bound:
+                cost_bound, cost_method = combined_cost, BoundMethod.CANDIDATES
     cost_bound = min(cost_bound, cost)
     coverage_gap = (coverage_bound - coverage) / coverage_bound if coverage_bound else 0.0
     cost_gap = (cost - cost_bound) / cost_bound if cost_bound > EPS else (1.0 if cost else 0.0)
@@ -205,12 +234,45 @@ def certify(
         cost_gap=cost_gap,
         cost_method=cost_method,
         within=max(coverage_gap, cost_gap),
-        columns=lp.column_count,
+        columns=lp.column_count if mip is None else mip.eligible,
         eligible=pool.eligible,
         rounds=rounds,
         converged=converged and cost_converged,
         runtime_s=time.perf_counter() - began,
     )
+
+
+def _floor(value: float, step: int) -> int:
+    """The largest multiple of ``step`` at most ``value`` (up to the solver's tolerance)."""
+    return math.floor(value / step + EPS) * step
+
+
+def _full_mip(
+    problem: Problem,
+    weights: ObjectiveWeights,
+    contexts: list[OrderContext],
+    pool: _Pool,
+    coverage: int,
+    deadline: float,
+) -> FullMip | None:
+    """The full problem's MIP (``matcher.full_mip``) when HiGHS is installed, the street has at
+    most ``MIP_VISITS`` eligible visits and at least ``MIP_LEAST_S`` seconds are left."""
+    if not full_mip.available() or pool.eligible > MIP_VISITS:
+        return None
+    if deadline - time.perf_counter() < MIP_LEAST_S:
+        return None
+    outside: list[list[Candidate]] = []
+    for ctx in contexts:
+        listed = {c.helper for c in ctx.candidates}
+        e = pool.orders[ctx.index]
+        outside.append(
+            [
+                pool.candidate(ctx, position)
+                for position, helper in enumerate(e.helpers.tolist())
+                if helper not in listed
+            ]
+        )
+    return FullMip(problem, weights, full_lists(contexts, outside))
 
 
 def _plan_cost(

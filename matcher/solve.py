@@ -391,7 +391,7 @@ def _result(
             contexts,
             plans,
             candidate_bounds(stages),
-            params.certify_s,
+            params.certify_s + max(0.0, params.time_limit_s - (time.perf_counter() - began)),
             params.workers,
             params.seed,
         )
