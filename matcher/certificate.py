@@ -78,7 +78,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -122,6 +122,12 @@ LAGRANGIAN_SHARE = 0.0
 MIP_VISITS = 60_000
 MIP_LEAST_S = 1.0
 MIP_COVERAGE_SHARE = 0.6
+# When the MIP runs: of the solve's seconds, the share ``widen`` gets for it (bench/README.md),
+# and of ``widen``'s seconds the share of its pricing rounds.
+MIP_WIDEN_SHARE = 0.33
+WIDEN_LP_SHARE = 0.33
+# Seconds the cost bound keeps for the relaxation's rounds when HiGHS stops without a proof.
+LP_RESERVE_S = 1.0
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -149,8 +155,9 @@ def certify(
     coverage = sum(contexts[i].weight for i in plans)
     cost = _plan_cost(problem, contexts, plans, weights)
     widened = _widened.pop(id(eligibility), None)
+    state: _MipState | None = None
     if widened is not None and widened[0] is eligibility and widened[1] is contexts:
-        _, _, pool, lp = widened  # ``widen`` priced these lists: go on from there
+        _, _, pool, lp, state = widened  # ``widen`` priced these lists: go on from there
     else:
         pool = _Pool(problem, weights, eligibility, contexts)
         lp = _Lp(problem, contexts, weights, pool)
@@ -192,29 +199,38 @@ def certify(
             coverage_bound, coverage_method = math.floor(bound + EPS), BoundMethod.LAGRANGIAN
     coverage_bound = max(coverage_bound, coverage)  # the plan itself is possible
 
-    mip = _full_mip(problem, weights, contexts, pool, coverage, began + time_limit_s)
-    if mip is not None and coverage_bound > coverage:
-        # HiGHS on the full problem without start times (``matcher.full_mip``): what the
-        # relaxation cannot, it closes by cuts and branching. At most ``MIP_COVERAGE_SHARE`` of
-        # the time left, the rest for the cost.
+    # HiGHS on the full problem without start times (``matcher.full_mip``): what the relaxation
+    # cannot, it closes by cuts and branching. ``widen``'s run from the hint bounds every plan;
+    # if it did not prove its optimum, a second run from this plan gets at most
+    # ``MIP_COVERAGE_SHARE`` of the time left, the rest goes to the cost.
+    if state is not None:
+        mip: FullMip | None = state.mip
+        proven = state.coverage.proven
+        if state.coverage.bound is not None and state.coverage.bound < coverage_bound:
+            coverage_bound, coverage_method = int(state.coverage.bound), BoundMethod.MIP
+    else:
+        mip, proven = _full_mip(problem, weights, contexts, pool, began + time_limit_s), False
+    if mip is not None and not proven and coverage_bound > coverage:
         left = began + time_limit_s - time.perf_counter()
         found = mip.coverage_bound(plans, MIP_COVERAGE_SHARE * left, workers)
         if found.bound is not None and found.bound < coverage_bound:
             coverage_bound, coverage_method = int(found.bound), BoundMethod.MIP
-        coverage_bound = max(coverage_bound, coverage)
+    coverage_bound = max(coverage_bound, coverage)
     cost_bound, cost_method = 0.0, BoundMethod.LP
-    cost_converged = True
-    if mip is not None:
-        found = mip.cost_bound(coverage, plans, began + time_limit_s - time.perf_counter(), workers)
-        if found.bound is not None:
+    cost_converged, mip_proven = True, False
+    if mip is not None:  # from the plan; ``LP_RESERVE_S`` kept for the relaxation below
+        left = began + time_limit_s - time.perf_counter() - LP_RESERVE_S
+        found = mip.cost_bound(coverage, plans, left, workers)
+        if found.bound is not None and found.bound > cost_bound:
             cost_bound, cost_method = found.bound, BoundMethod.MIP
-    if cost_method is not BoundMethod.MIP:  # no HiGHS, too large, or no bound in time
+        mip_proven = found.proven
+    if not mip_proven:  # no HiGHS, too large, or stopped without a proof: the relaxation too
         lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(
             coverage, began + time_limit_s
         )
         rounds += more_rounds
-        if lower is not None:
-            cost_bound = max(0.0, lower - EPS)
+        if lower is not None and lower - EPS > cost_bound:
+            cost_bound, cost_method = max(0.0, lower - EPS), BoundMethod.LP
         if candidate_bounds is not None and cost_converged and lower is not None:
             combined_cost = candidate_bounds[1]
             if cheapest_out < math.inf:
@@ -252,12 +268,11 @@ def _full_mip(
     weights: ObjectiveWeights,
     contexts: list[OrderContext],
     pool: _Pool,
-    coverage: int,
     deadline: float,
 ) -> FullMip | None:
-    """The full problem's MIP (``matcher.full_mip``) when HiGHS is installed, the street has at
-    most ``MIP_VISITS`` eligible visits and at least ``MIP_LEAST_S`` seconds are left."""
-    if not full_mip.available() or pool.eligible > MIP_VISITS:
+    """The full problem's MIP (``matcher.full_mip``) when it applies (``mip_applies``) and at
+    least ``MIP_LEAST_S`` seconds are left."""
+    if not mip_applies(pool.eligible):
         return None
     if deadline - time.perf_counter() < MIP_LEAST_S:
         return None
@@ -666,21 +681,29 @@ def widen(
     eligibility: Eligibility,
     contexts: list[OrderContext],
     time_limit_s: float,
+    start: Mapping[int, Plan] | None = None,
+    workers: int = 1,
 ) -> int:
     """Column generation into CP-SAT: price the full problem's relaxation (coverage, then cost at
     ``WIDEN_LEVEL`` of the coverage bound) and add to ``contexts``' candidate lists every eligible
     visit it brought in: the visits that could raise coverage or lower cost beyond the nearest
-    few. Returns how many were added. The relaxation is kept for ``certify`` on the same
-    ``eligibility`` and ``contexts`` (it starts where this one stopped)."""
+    few. Then, on streets small enough (``MIP_VISITS``), HiGHS's MIP over every eligible visit
+    without start times (``matcher.full_mip``) from ``start`` (the plan CP-SAT is hinted with):
+    the visits of its best solution join the lists too, and its bound is the certificate's
+    coverage bound. The pricing gets ``WIDEN_LP_SHARE`` of the time when the MIP runs, else all.
+    Returns how many visits were added. The relaxation (and the MIP) are kept for ``certify`` on
+    the same ``eligibility`` and ``contexts`` (it starts where this one stopped)."""
     began = time.perf_counter()
     pool = _Pool(problem, weights, eligibility, contexts)
     lp = _Lp(problem, contexts, weights, pool)
-    half = began + time_limit_s / 2
+    with_mip = mip_applies(pool.eligible)
+    lp_s = time_limit_s * (WIDEN_LP_SHARE if with_mip else 1.0)
+    half = began + lp_s / 2
     upper, _, _, _ = lp.coverage_bound(half, keep_last=True)
     # The cost rounds only when time is left: their first solve is the slowest (a busy machine).
-    if upper is not None and time.perf_counter() < began + time_limit_s:
+    if upper is not None and time.perf_counter() < began + lp_s:
         level = math.floor(WIDEN_LEVEL * lp.last_value)  # reached by the relaxation itself
-        lp.cost_bound(level, began + time_limit_s, keep_last=True)
+        lp.cost_bound(level, began + lp_s, keep_last=True)
     added = 0
     for ctx in contexts:
         new = np.flatnonzero(lp.inside[ctx.index] & ~lp.listed[ctx.index])
@@ -688,30 +711,91 @@ def widen(
             ctx.candidates.append(pool.candidate(ctx, position))
         added += len(new)
         lp.listed[ctx.index] |= lp.inside[ctx.index]
-    _widened[id(eligibility)] = (eligibility, contexts, pool, lp)
+    state: _MipState | None = None
+    mip = _full_mip(problem, weights, contexts, pool, began + time_limit_s) if with_mip else None
+    if mip is not None:
+        # Coverage from the hint, with HiGHS's heuristics: its best solution's visits join the
+        # lists (on pastoral streets the lists' optimum was below the full problem's).
+        left = began + time_limit_s - time.perf_counter()
+        state = _MipState(mip, mip.coverage_bound(start or {}, left, workers, search=True))
+        if state.coverage.values is not None:
+            added += _add_visits(contexts, pool, lp, mip.visits_of(state.coverage.values))
+    _widened[id(eligibility)] = (eligibility, contexts, pool, lp, state)
     while len(_widened) > WIDENED_KEPT:  # a solve that ended without a certificate
         del _widened[next(iter(_widened))]
     log.debug("widened by %d visits in %.2f s", added, time.perf_counter() - began)
     return added
 
 
+def _add_visits(
+    contexts: list[OrderContext], pool: _Pool, lp: _Lp, visits: Mapping[int, list[Candidate]]
+) -> int:
+    """Add to the lists the visits (per order) not on them yet; how many were added."""
+    added = 0
+    for o, candidates in visits.items():
+        ctx = contexts[o]
+        known = {c.helper for c in ctx.candidates}
+        for candidate in candidates:
+            if candidate.helper not in known:
+                ctx.candidates.append(candidate)
+                known.add(candidate.helper)
+                added += 1
+        lp.listed[o] |= np.isin(pool.orders[o].helpers, list(known))
+    return added
+
+
+@dataclass
+class _MipState:
+    """The full problem's MIP built by ``widen`` and its coverage bound from the hint."""
+
+    mip: FullMip
+    coverage: full_mip.MipBound
+
+
 # ``widen``'s relaxations, for the certificates of the solves they widened (by the eligibility's
 # id; the certificate takes its own out). At most ``WIDENED_KEPT``, oldest dropped first: a solve
 # that ends without a certificate (no plan found) leaves its relaxation behind.
 WIDENED_KEPT = 4
-_widened: dict[int, tuple[Eligibility, list[OrderContext], _Pool, _Lp]] = {}
+_widened: dict[int, tuple[Eligibility, list[OrderContext], _Pool, _Lp, _MipState | None]] = {}
 
 
-def budget(params: SolveParams, orders: int) -> tuple[SolveParams, float]:
+def budget(
+    params: SolveParams, orders: int, visits: Callable[[], int] | None = None
+) -> tuple[SolveParams, float]:
     """The solve's share of ``params.time_limit_s`` when a certificate is asked for, and the
     seconds of pricing before it (``widen``): ``certify_s`` (at most half the limit) comes out of
     the time limit, so solve and certificate together keep it, and half of it widens the
-    candidate lists first. Streets solved by neighbourhoods (above ``matcher.lns.LARGE_ORDERS``)
-    keep their whole limit, certified after it as before: their search needs every second."""
+    candidate lists first. When the full problem's MIP runs (``visits()``, the eligible helper
+    visits, at most ``MIP_VISITS``), ``widen`` gets ``MIP_WIDEN_SHARE`` of the solve's time more
+    for it, and CP-SAT's coverage stage keeps half of what is left after ``widen`` (its
+    ``coverage_time_share`` raised to match). Streets solved by neighbourhoods (above
+    ``matcher.lns.LARGE_ORDERS``) keep their whole limit, certified after it as before: their
+    search needs every second."""
     if not params.certify_s or orders > LARGE_ORDERS:
         return params, 0.0
     share = min(params.certify_s, params.time_limit_s / 2)
-    solve_params = params.model_copy(
-        update={"time_limit_s": params.time_limit_s - share, "certify_s": share}
-    )
-    return solve_params, WIDEN_SHARE * share
+    widen_s = WIDEN_SHARE * share
+    if visits is None or not mip_applies(visits()):
+        update = {"time_limit_s": params.time_limit_s - share, "certify_s": share}
+        return params.model_copy(update=update), widen_s
+    solve_s = params.time_limit_s - share
+    widen_s += MIP_WIDEN_SHARE * solve_s
+    cover = params.coverage_time_share
+    update = {
+        "time_limit_s": solve_s,
+        "certify_s": share,
+        "coverage_time_share": min(1.0, cover + (1 - cover) * widen_s / solve_s),
+    }
+    return params.model_copy(update=update), widen_s
+
+
+def eligible_visits(eligibility: Eligibility, contexts: list[OrderContext]) -> int:
+    """Every eligible helper visit of the problem (``Eligibility.ranked``, cached: the
+    certificate's pool reuses it)."""
+    return sum(len(eligibility.ranked(ctx)[0]) for ctx in contexts)
+
+
+def mip_applies(visits: int) -> bool:
+    """Whether the full problem's MIP (``matcher.full_mip``) runs on a street with this many
+    eligible helper visits: HiGHS installed and at most ``MIP_VISITS`` of them."""
+    return visits <= MIP_VISITS and full_mip.available()

@@ -5,7 +5,8 @@ per order a covered flag and a 0/1 variable per eligible helper visit (``Eligibi
 not only the candidate lists), team size exactly when covered, a lead-skill holder and a speaker
 of the resident's language, pins; per helper the day's order and minute limits and at-most-one
 over visits the helper can never do together (``conflict_cliques``: no order of the two fits their
-start ranges, or together they exceed the day); for cost, the load penalty (exact, as in CP-SAT)
+start ranges; visits longer than half the day's room; the other pairs too long together are
+the minute row's); for cost, the load penalty (exact, as in CP-SAT)
 and the cost of each visit (``pair_cost``). Every plan of the full problem is a solution of it, so
 HiGHS's dual bound is an upper bound on weighted coverage and, with coverage held at a level, a
 lower bound on the cost of every plan covering at least as much (what is relaxed: the team's
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from matcher.candidates import Candidate, OrderContext
-from matcher.cpsat.constraints import conflict_cliques
+from matcher.cpsat.constraints import cliques_of, never_apart_pairs
 from matcher.cpsat.objective import COST_SCALE, pair_cost
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
@@ -51,6 +52,7 @@ class MipBound:
     bound: float | None
     proven: bool
     runtime_s: float
+    values: np.ndarray | None = None  # HiGHS's best solution, by column
 
 
 def available() -> bool:
@@ -111,19 +113,23 @@ class FullMip:
             room = person.max_minutes - person.committed_minutes
             if sum(minutes) > room:
                 rows.add(-INF, room, columns_of, minutes)
-            for clique in conflict_cliques(problem, lists, helper, pairs):
+            for clique in _cliques(problem, lists, helper, pairs, minutes, room):
                 rows.add(-INF, 1.0, [int(self.column[o][k]) for o, k in clique], [1] * len(clique))
         self.rows = rows
         self.lower, self.upper, self.cost = lower, upper, cost
         self.eligible = len(lower) - orders
 
     def coverage_bound(
-        self, plans: Mapping[int, Plan], time_limit_s: float, threads: int
+        self, plans: Mapping[int, Plan], time_limit_s: float, threads: int, search: bool = False
     ) -> MipBound:
-        """The largest weighted coverage of the model, proven or HiGHS's bound at the limit."""
+        """The largest weighted coverage of the model, proven or HiGHS's bound at the limit,
+        from the solution ``plans``; ``search``: with HiGHS's heuristics, to find better
+        solutions too (else it only proves)."""
         objective = [-w for w in self.weight.tolist()] + [0.0] * self.eligible
         start = self._solution(plans, with_extras=False)
-        found = _run(self.lower, self.upper, objective, self.rows, start, time_limit_s, threads)
+        found = _run(
+            self.lower, self.upper, objective, self.rows, start, time_limit_s, threads, search
+        )
         if found.bound is None:
             return found
         # Round down to the weights' lattice: every plan's coverage is a multiple of ``step``.
@@ -131,9 +137,15 @@ class FullMip:
         return replace(found, bound=math.floor(value / self.step + 1e-6) * self.step)
 
     def cost_bound(
-        self, level: int, plans: Mapping[int, Plan], time_limit_s: float, threads: int
+        self,
+        level: int,
+        plans: Mapping[int, Plan],
+        time_limit_s: float,
+        threads: int,
+        search: bool = False,
     ) -> MipBound:
-        """The least cost (cost units) of the model's solutions covering at least ``level``."""
+        """The least cost (cost units) of the model's solutions covering at least ``level``,
+        from the solution ``plans`` (``search`` as for ``coverage_bound``)."""
         lower, upper = list(self.lower), list(self.upper)
         objective = list(self.cost)  # the covered flags cost nothing
         rows = self.rows.copy()
@@ -151,10 +163,25 @@ class FullMip:
                 columns = [int(self.column[o][k]) for o, k in pairs]
                 rows.add(-1.0, INF, extras + columns, [1] * len(extras) + [-1] * len(columns))
         start = self._solution(plans, with_extras=bool(unit))
-        found = _run(lower, upper, objective, rows, start, time_limit_s, threads)
+        found = _run(lower, upper, objective, rows, start, time_limit_s, threads, search)
         if found.bound is None:
             return found
         return replace(found, bound=math.ceil(found.bound - 1e-6) / COST_SCALE)
+
+    def plans_of(self, values: np.ndarray) -> dict[int, Plan]:
+        """A solution of the model as plans (no starts: the model has none)."""
+        return {
+            o: ([c.helper for c in candidates], None)
+            for o, candidates in self.visits_of(values).items()
+        }
+
+    def visits_of(self, values: np.ndarray) -> dict[int, list[Candidate]]:
+        """Per order, the candidates a solution of the model sends."""
+        chosen: dict[int, list[Candidate]] = {}
+        for ctx in self.lists:
+            for k in np.flatnonzero(values[self.column[ctx.index]] > 0.5).tolist():
+                chosen.setdefault(ctx.index, []).append(ctx.candidates[k])
+        return chosen
 
     def _solution(self, plans: Mapping[int, Plan], with_extras: bool) -> list[float]:
         """The plan as a solution of the model (extras last, in ``cost_bound``'s order)."""
@@ -175,9 +202,28 @@ class FullMip:
         return values
 
 
-def full_lists(
-    contexts: list[OrderContext], outside: list[list[Candidate]]
-) -> list[OrderContext]:
+def _cliques(
+    problem: Problem,
+    lists: list[OrderContext],
+    helper: int,
+    pairs: list[tuple[int, int]],
+    minutes: list[int],
+    room: int,
+) -> list[list[tuple[int, int]]]:
+    """At-most-one rows of the helper's visits: those never apart in time (greedy cliques), and
+    those longer than half the day's room (any two exceed it). The other pairs too long together
+    are the minute row's business (the full ``conflict_cliques`` costs more to build than it
+    saves HiGHS: bench/README.md)."""
+    if problem.helpers[helper].max_orders < 2:
+        return []
+    cliques = cliques_of(pairs, never_apart_pairs(lists, pairs))
+    long = [visit for visit, m in zip(pairs, minutes, strict=True) if 2 * m > room]
+    if len(long) >= 2:
+        cliques.append(long)
+    return cliques
+
+
+def full_lists(contexts: list[OrderContext], outside: list[list[Candidate]]) -> list[OrderContext]:
     """Each order's context with its candidates followed by ``outside[o]``: every other eligible
     helper."""
     return [
@@ -218,8 +264,10 @@ def _run(
     start: list[float],
     time_limit_s: float,
     threads: int,
+    heuristics: bool,
 ) -> MipBound:
-    """Minimise ``objective`` over 0/1 columns with HiGHS from the solution ``start``."""
+    """Minimise ``objective`` over 0/1 columns with HiGHS from the solution ``start``; without
+    ``heuristics`` HiGHS only proves (``start`` is the solution to beat)."""
     import highspy
     from highspy._core import _Highs
 
@@ -235,6 +283,10 @@ def _run(
     # HiGHS's presolve costs more than it saves here (bench/README.md): off.
     h.setOptionValue("presolve", "off")
     h.setOptionValue("threads", threads)
+    if not heuristics:
+        h.setOptionValue("mip_heuristic_effort", 0.0)
+        for name in ("feasibility_jump", "rins", "rens", "root_reduced_cost"):
+            h.setOptionValue(f"mip_heuristic_run_{name}", False)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = len(lower), len(rows.lower)
     lp.col_cost_ = np.array(objective, dtype=float)
@@ -252,11 +304,18 @@ def _run(
     solution = highspy.HighsSolution()
     solution.col_value = start
     h.setSolution(solution)
-    if h.run() == highspy.HighsStatus.kError:
+    ran = h.run()
+    if ran == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        # HiGHS's thread pool is made once per process: a different count is refused. Run on
+        # the pool as it is (0: whatever it has).
+        h.setOptionValue("threads", 0)
+        ran = h.run()
+    if ran == highspy.HighsStatus.kError:
         return MipBound(None, False, time.perf_counter() - began)
     status = h.getModelStatus()
     bound = h.getInfo().mip_dual_bound
     if status == highspy.HighsModelStatus.kInfeasible or not math.isfinite(bound):
         return MipBound(None, False, time.perf_counter() - began)
     proven = status == highspy.HighsModelStatus.kOptimal
-    return MipBound(float(bound), proven, time.perf_counter() - began)
+    values = np.array(h.getSolution().col_value) if h.getInfo().primal_solution_status else None
+    return MipBound(float(bound), proven, time.perf_counter() - began, values)
