@@ -123,9 +123,11 @@ MIP_VISITS = 60_000
 MIP_LEAST_S = 1.0
 MIP_COVERAGE_SHARE = 0.6
 # When the MIP runs: of the solve's seconds, the share ``widen`` gets for it (bench/README.md),
-# and of ``widen``'s seconds the share of its pricing rounds.
-MIP_WIDEN_SHARE = 0.33
+# of ``widen``'s seconds the share of its pricing rounds, and of ``certify_s`` the share kept
+# for the certificate after the solve (the rest goes to the solve).
+MIP_WIDEN_SHARE = 0.3
 WIDEN_LP_SHARE = 0.33
+MIP_AFTER_SHARE = 0.8
 # Seconds the cost bound keeps for the relaxation's rounds when HiGHS stops without a proof.
 LP_RESERVE_S = 1.0
 
@@ -778,12 +780,13 @@ def budget(
     if visits is None or not mip_applies(visits()):
         update = {"time_limit_s": params.time_limit_s - share, "certify_s": share}
         return params.model_copy(update=update), widen_s
-    solve_s = params.time_limit_s - share
+    after = MIP_AFTER_SHARE * share  # the cost MIP proves in 2-3 s on pastoral streets
+    solve_s = params.time_limit_s - after
     widen_s += MIP_WIDEN_SHARE * solve_s
     cover = params.coverage_time_share
     update = {
         "time_limit_s": solve_s,
-        "certify_s": share,
+        "certify_s": after,
         "coverage_time_share": min(1.0, cover + (1 - cover) * widen_s / solve_s),
     }
     return params.model_copy(update=update), widen_s
@@ -791,7 +794,13 @@ def budget(
 
 def eligible_visits(eligibility: Eligibility, contexts: list[OrderContext]) -> int:
     """Every eligible helper visit of the problem (``Eligibility.ranked``, cached: the
-    certificate's pool reuses it)."""
+    certificate's pool reuses it), or, when the heads of the rankings (``ranked_head``, already
+    there) hold more than ``MIP_VISITS``, their count: the MIP will not run, so the whole
+    rankings are left to ``widen``'s own time."""
+    heads = [eligibility.ranked_head(ctx) for ctx in contexts]
+    least = sum(len(head.indices) for head in heads)
+    if least > MIP_VISITS or all(head.complete for head in heads):
+        return least
     return sum(len(eligibility.ranked(ctx)[0]) for ctx in contexts)
 
 

@@ -16,6 +16,7 @@ from ortools.sat.python import cp_model
 from matcher import certificate as certificate_module
 from matcher.candidates import OrderContext, build_contexts
 from matcher.certificate import (
+    MIP_AFTER_SHARE,
     MIP_VISITS,
     MIP_WIDEN_SHARE,
     WIDENED_KEPT,
@@ -24,6 +25,7 @@ from matcher.certificate import (
     _widened,
     budget,
     certify,
+    eligible_visits,
     widen,
 )
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
@@ -490,8 +492,25 @@ def test_the_mip_gets_its_share_before_the_solve() -> None:
     keeps half of what is left after it; above ``MIP_VISITS`` the budget is as without it."""
     params = SolveParams(time_limit_s=20, certify_s=5)
     solve_params, widen_s = budget(params, 1500, lambda: MIP_VISITS)
-    assert (solve_params.time_limit_s, solve_params.certify_s) == (15, 5)
-    assert widen_s == pytest.approx(2.5 + MIP_WIDEN_SHARE * 15)
-    coverage_ends = solve_params.coverage_time_share * 15
-    assert coverage_ends == pytest.approx(widen_s + (15 - widen_s) / 2)
+    after = MIP_AFTER_SHARE * 5
+    assert solve_params.certify_s == pytest.approx(after)
+    solve_s = solve_params.time_limit_s
+    assert solve_s == pytest.approx(20 - after)
+    assert widen_s == pytest.approx(2.5 + MIP_WIDEN_SHARE * solve_s)
+    coverage_ends = solve_params.coverage_time_share * solve_s
+    assert coverage_ends == pytest.approx(widen_s + (solve_s - widen_s) / 2)
     assert budget(params, 1500, lambda: MIP_VISITS + 1) == budget(params, 1500)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_eligible_visits_are_counted_or_too_many(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``eligible_visits`` counts every eligible visit, or says "more than ``MIP_VISITS``"
+    from the rankings' heads alone."""
+    problem = generate_street(preset("tiny", seed=seed))
+    eligibility, contexts, _ = prepare(problem, NARROW)
+    exact = sum(len(eligibility.ranked(ctx)[0]) for ctx in contexts)
+    assert eligible_visits(eligibility, contexts) == exact
+    monkeypatch.setattr(certificate_module, "MIP_VISITS", 3)
+    assert eligible_visits(eligibility, contexts) > 3
