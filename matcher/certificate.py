@@ -128,8 +128,6 @@ MIP_COVERAGE_SHARE = 0.6
 MIP_WIDEN_SHARE = 0.3
 WIDEN_LP_SHARE = 0.33
 MIP_AFTER_SHARE = 0.8
-# Seconds the cost bound keeps for the relaxation's rounds when HiGHS stops without a proof.
-LP_RESERVE_S = 1.0
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -220,13 +218,16 @@ def certify(
     coverage_bound = max(coverage_bound, coverage)
     cost_bound, cost_method = 0.0, BoundMethod.LP
     cost_converged, mip_proven = True, False
-    if mip is not None:  # from the plan; ``LP_RESERVE_S`` kept for the relaxation below
-        left = began + time_limit_s - time.perf_counter() - LP_RESERVE_S
+    if mip is not None:  # from the plan, with the time left
+        left = began + time_limit_s - time.perf_counter()
         found = mip.cost_bound(coverage, plans, left, workers)
         if found.bound is not None and found.bound > cost_bound:
             cost_bound, cost_method = found.bound, BoundMethod.MIP
         mip_proven = found.proven
-    if not mip_proven:  # no HiGHS, too large, or stopped without a proof: the relaxation too
+    if not mip_proven and cost_bound <= 0:
+        # No HiGHS, too large, or stopped before its first relaxation was solved (its bound is
+        # then the trivial 0; once solved, it is the linear relaxation over every eligible visit
+        # raised by its cuts, which the rounds below would not beat by more than noise).
         lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(
             coverage, began + time_limit_s
         )
