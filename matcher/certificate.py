@@ -225,9 +225,9 @@ def certify(
             cost_bound, cost_method = found.bound, BoundMethod.MIP
         mip_proven = found.proven
     if not mip_proven and cost_bound <= 0:
-        # No HiGHS, too large, or stopped before its first relaxation was solved (its bound is
-        # then the trivial 0; once solved, it is the linear relaxation over every eligible visit
-        # raised by its cuts, which the rounds below would not beat by more than noise).
+        # No HiGHS, too large, or stopped before its root relaxation was solved (its bound is
+        # then the trivial 0; once solved, it is that relaxation over every eligible visit raised
+        # by its cuts: above the rounds' relaxation on every street benched, bench/README.md).
         lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(
             coverage, began + time_limit_s
         )
