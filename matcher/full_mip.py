@@ -128,7 +128,15 @@ class FullMip:
         objective = [-w for w in self.weight.tolist()] + [0.0] * self.eligible
         start = self._solution(plans, with_extras=False)
         found = _run(
-            self.lower, self.upper, objective, self.rows, start, time_limit_s, threads, search
+            self.lower,
+            self.upper,
+            objective,
+            self.rows,
+            start,
+            time_limit_s,
+            threads,
+            search,
+            self.step,
         )
         if found.bound is None:
             return found
@@ -265,10 +273,12 @@ def _run(
     time_limit_s: float,
     threads: int,
     heuristics: bool,
+    step: float = 0.0,
 ) -> MipBound:
     """Minimise ``objective`` over 0/1 columns with HiGHS from the solution ``start``; without
     ``heuristics`` HiGHS only proves (``start`` is the solution to beat)."""
     import highspy
+    from highspy import cb
     from highspy._core import _Highs
 
     began = time.perf_counter()
@@ -304,6 +314,16 @@ def _run(
     solution = highspy.HighsSolution()
     solution.col_value = start
     h.setSolution(solution)
+    if step:
+        # Every solution's objective is a multiple of ``step`` (the weights' lattice): once the
+        # dual bound is within a step of the best solution, no better one exists. HiGHS goes on
+        # branching to close the last fraction; the MIP callback stops it there.
+        def interrupt(kind: Any, message: str, out: Any, into: Any, data: Any) -> None:
+            if out.mip_dual_bound > out.mip_primal_bound - step + 1e-6:
+                into.user_interrupt = True
+
+        h.setCallback(interrupt, None)
+        h.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
     ran = h.run()
     if ran == highspy.HighsStatus.kError and h.getModelStatus() == highspy.HighsModelStatus.kNotset:
         # HiGHS's thread pool is made once per process: a different count is refused. Run on
@@ -316,6 +336,9 @@ def _run(
     bound = h.getInfo().mip_dual_bound
     if status == highspy.HighsModelStatus.kInfeasible or not math.isfinite(bound):
         return MipBound(None, False, time.perf_counter() - began)
-    proven = status == highspy.HighsModelStatus.kOptimal
-    values = np.array(h.getSolution().col_value) if h.getInfo().primal_solution_status else None
+    info = h.getInfo()
+    proven = status == highspy.HighsModelStatus.kOptimal or bool(
+        step and info.primal_solution_status and bound > info.objective_function_value - step + 1e-6
+    )
+    values = np.array(h.getSolution().col_value) if info.primal_solution_status else None
     return MipBound(float(bound), proven, time.perf_counter() - began, values)
