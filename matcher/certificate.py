@@ -141,7 +141,7 @@ MIP_COVERAGE_SHARE = 0.6
 # for the certificate after the solve (the rest goes to the solve).
 MIP_WIDEN_SHARE = 0.3
 WIDEN_LP_SHARE = 0.33
-MIP_AFTER_SHARE = 0.8
+MIP_AFTER_SHARE = 0.6
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -795,7 +795,7 @@ def budget(
     if visits is None or not mip_applies(visits()):
         update = {"time_limit_s": params.time_limit_s - share, "certify_s": share}
         return params.model_copy(update=update), widen_s
-    after = MIP_AFTER_SHARE * share  # the cost MIP proves in 2-3 s on pastoral streets
+    after = MIP_AFTER_SHARE * share  # the cost MIP: 2-3.5 s on pastoral streets, its root 1-2 s
     solve_s = params.time_limit_s - after
     widen_s += MIP_WIDEN_SHARE * solve_s
     cover = params.coverage_time_share
