@@ -4,10 +4,10 @@ The model is the full problem with the visits' start times dropped, and nothing 
 per order a covered flag and a 0/1 variable per eligible helper visit (``Eligibility.ranked``,
 not only the candidate lists), team size exactly when covered, a lead-skill holder and a speaker
 of the resident's language, pins; per helper the day's order and minute limits and at-most-one
-over visits the helper can never do together (``conflict_cliques``: no order of the two fits their
-start ranges; visits longer than half the day's room; the other pairs too long together are
-the minute row's); for cost, the load penalty (exact, as in CP-SAT)
-and the cost of each visit (``pair_cost``). Every plan of the full problem is a solution of it, so
+over visits the helper can never do together (``never_apart_pairs``: no order of the two fits
+their start ranges; and the visits longer than half the day's room; the other pairs too long
+together are the minute row's business); for cost, the load penalty (exact, as in CP-SAT) and
+the cost of each visit (``pair_cost``). Every plan of the full problem is a solution of it, so
 HiGHS's dual bound is an upper bound on weighted coverage and, with coverage held at a level, a
 lower bound on the cost of every plan covering at least as much (what is relaxed: the team's
 shared start, the availability windows' and no-overlap's timing beyond those pairwise conflicts).
@@ -15,13 +15,16 @@ shared start, the availability windows' and no-overlap's timing beyond those pai
 Unlike the linear relaxation of ``matcher.certificate`` (which stays 0.1-0.3 % above coverage
 CP-SAT proves optimal on the candidate lists, and 3-5 % below their least cost: its own gap),
 HiGHS's cuts and branching close these gaps on the 1,500-order pastoral streets in a few seconds
-(bench/README.md, "Certified plans"). The plan is given to HiGHS as its first solution, so its
-search only has to prove. Weights and scaled costs are integers, so the coverage bound is rounded
-down to a multiple of the weights' greatest common divisor and the cost bound up to a whole cost
-hundredth. The bounds are as exact as HiGHS's floating-point arithmetic (feasibility tolerance
-1e-7, tiny against a weight step of 1 or more); a bound stopped by the time limit is HiGHS's best
-dual bound then, still valid. HiGHS (``highspy``) is the MIP solver: CP-SAT found no proof on the
-same 36,000 visits in 300 s (bench/README.md).
+(bench/README.md, "Certified plans"). A plan is given to HiGHS as its first solution: with
+``search`` its heuristics look for better ones (``matcher.certificate.widen`` puts the best one's
+visits on CP-SAT's lists), without, it only proves. Weights and scaled costs are integers, so the
+coverage bound is rounded down to a multiple of the weights' greatest common divisor (and HiGHS
+stopped once its bound is within one such step of its best solution) and the cost bound up to a
+whole cost hundredth. The bounds are as exact as HiGHS's floating-point arithmetic (tolerances
+1e-6, tiny against a weight step of 1 or more); a run stopped by the time limit gives HiGHS's dual
+bound then, still valid. HiGHS (``highspy``) is the MIP solver: CP-SAT found no proof on the same
+36,000 visits in 300 s (bench/README.md); HiGHS's presolve is off (it cost 4.5-13 s on these
+models and saved nothing).
 """
 
 from __future__ import annotations
@@ -290,7 +293,7 @@ def _run(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", 0.0)
-    # HiGHS's presolve costs more than it saves here (bench/README.md): off.
+    # HiGHS's presolve costs more than it saves here (module docstring): off.
     h.setOptionValue("presolve", "off")
     h.setOptionValue("threads", threads)
     if not heuristics:
