@@ -393,7 +393,8 @@ def main() -> None:
         "--widen-share",
         type=float,
         default=certificate.WIDEN_SHARE,
-        help="share of --certify-s pricing visits into the candidate lists before CP-SAT",
+        help="share of --certify-s pricing visits into the candidate lists before CP-SAT (where "
+        "the MIP runs, pricing takes certificate.WIDEN_LP_SHARE of widen's time instead)",
     )
     parser.add_argument(
         "--lagrangian-share",
