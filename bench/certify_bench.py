@@ -9,7 +9,9 @@ best (every eligible helper), and what the certificate costs in time.
 is a fresh process: ``solve`` with ``--time-limit`` on ``--workers`` workers and
 ``certify_s=--certify-s`` (``matcher.certificate``): the certificate's share comes out of the time
 limit (``matcher.certificate.budget``), part of it pricing visits into the candidate lists before
-CP-SAT (``widen``; ``--widen-share 0`` skips that). Figures go to the terminal and to
+CP-SAT (``widen``; ``--widen-share 0`` skips that) and, on streets of at most
+``matcher.certificate.MIP_VISITS`` eligible visits, HiGHS's MIP over every eligible visit
+(``matcher.full_mip``; ``--no-mip`` leaves it out). Figures go to the terminal and to
 ``bench/out/certify.csv``; the load average is read before and after each run. See bench/README.md.
 """
 
@@ -29,7 +31,7 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
-from matcher import certificate
+from matcher import certificate, full_mip
 from matcher import solve as solve_module
 from matcher.candidates import OrderContext
 from matcher.certificate import widen
@@ -55,6 +57,7 @@ def run_one(
     workers: int,
     widen_share: float,
     lagrangian_share: float,
+    mip: bool = True,
 ) -> dict[str, Any]:
     """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
     of the certificate's seconds price visits into the candidate lists before CP-SAT, and the
@@ -93,6 +96,13 @@ def run_one(
     lp_class = certificate._Lp
     lp_class.coverage_bound = timed("coverage", lp_class.coverage_bound)  # type: ignore[method-assign]
     lp_class.cost_bound = timed("cost", lp_class.cost_bound)  # type: ignore[method-assign]
+    # HiGHS's runs over every eligible visit (``matcher.full_mip``): widen_mip_coverage before the
+    # solve, certify_mip_coverage / certify_mip_cost after it.
+    mip_class = full_mip.FullMip
+    mip_class.coverage_bound = timed("mip_coverage", mip_class.coverage_bound)  # type: ignore[method-assign]
+    mip_class.cost_bound = timed("mip_cost", mip_class.cost_bound)  # type: ignore[method-assign]
+    if not mip:
+        certificate.MIP_VISITS = -1  # as without HiGHS: the relaxation alone
     # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
     # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
     # value + max(0, least reduced cost)) when converged (``certify``).
@@ -130,6 +140,7 @@ def run_one(
         "certify_s": certify_s,
         "widen_share": widen_share,
         "lagrangian_share": lagrangian_share,
+        "mip": mip,
         "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
@@ -382,7 +393,8 @@ def main() -> None:
         "--widen-share",
         type=float,
         default=certificate.WIDEN_SHARE,
-        help="share of --certify-s pricing visits into the candidate lists before CP-SAT",
+        help="share of --certify-s pricing visits into the candidate lists before CP-SAT (where "
+        "the MIP runs, pricing takes certificate.WIDEN_LP_SHARE of widen's time instead)",
     )
     parser.add_argument(
         "--lagrangian-share",
@@ -410,6 +422,11 @@ def main() -> None:
         default=0.0,
         help="with --probe: also the Lagrangian bound integral on the lists (deterministic s)",
     )
+    parser.add_argument(
+        "--no-mip",
+        action="store_true",
+        help="without the full problem's MIP (HiGHS): the relaxation alone, as before it",
+    )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
     rows = []
@@ -423,7 +440,7 @@ def main() -> None:
                 runs = [(fixed_work, kind, seed, args.fixed_work, w) for w in (False, True)]
             else:
                 one = (kind, seed, args.time_limit, args.certify_s, args.workers)
-                runs = [(run_one, *one, args.widen_share, args.lagrangian_share)]
+                runs = [(run_one, *one, args.widen_share, args.lagrangian_share, not args.no_mip)]
             for run in runs:
                 row = in_child(*run)
                 rows.append(row)

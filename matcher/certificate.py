@@ -4,13 +4,25 @@ every order, not only the candidate lists CP-SAT works with (``SolveParams.candi
 Two bounds, each valid whichever eligible helpers a plan uses:
 
 - ``coverage_bound``: no plan covers more weighted demand. The least of: the orders a full team
-  could serve at all (``coverable``); the linear relaxation of the full problem (``lp``); and,
-  when pricing shows no helper outside the candidate lists could raise the relaxation, CP-SAT's
-  own bound over the candidate lists (``candidates``).
+  could serve at all (``coverable``); the linear relaxation of the full problem (``lp``); when
+  pricing shows no helper outside the candidate lists could raise the relaxation, CP-SAT's
+  own bound over the candidate lists (``candidates``); and HiGHS's MIP over every eligible visit
+  with start times dropped (``mip``, ``matcher.full_mip``), rounded down to the weights' lattice.
 - ``cost_bound``: no plan covering at least the plan's weighted coverage costs less (the cost
-  stage's objective: travel, continuity, preference and load, ``matcher.cpsat.objective``). The
-  linear relaxation (``lp``), or CP-SAT's bound over the candidate lists when every helper outside
-  them is dearer than the relaxation's margin (``candidates``).
+  stage's objective: travel, continuity, preference and load, ``matcher.cpsat.objective``).
+  HiGHS's MIP at the plan's coverage (``mip``), or, without it, the linear relaxation (``lp``) or
+  CP-SAT's bound over the candidate lists when every helper outside them is dearer than the
+  relaxation's margin (``candidates``).
+
+The MIP (streets of at most ``MIP_VISITS`` eligible visits, HiGHS installed) is what proves: on
+the 1,500-order pastoral streets its coverage bound meets the plan (proven optimal for the full
+problem) and its cost bound is within 0.1-0.7 % of the cost CP-SAT proves optimal on the
+widened lists, where the relaxation stays 0.1-0.3 % and 3-5 % away (bench/README.md, "Certified
+plans"). It runs twice: in ``widen``, before CP-SAT,
+for coverage from the plan CP-SAT will be hinted with (its best solution's visits join the lists,
+so CP-SAT can reach the full problem's optimum: the lists' own optimum was below it on pastoral
+seed 2), and in ``certify``, for the cost from the plan (and for coverage again if the first run
+did not prove). Town streets (190,000-219,000 eligible visits) keep the relaxation.
 
 The relaxation (``_Lp``) has, per order, a covered share and a share per helper visit, team rows,
 lead-skill and language rows, pins; per helper, the day's order and minute limits, the load
@@ -67,10 +79,13 @@ a gap of hundreds between the relaxation and the lists' optimum.
 Time (``budget``): ``SolveParams.certify_s`` comes out of the solve's time limit, so solve and
 certificate together keep it. Before CP-SAT, ``widen`` spends half of it pricing the relaxation
 (coverage, then cost) and adds the visits it brought in to the candidate lists (column generation
-into CP-SAT: the plan can use the helpers the full problem would); after the solve, ``certify``
-goes on from that relaxation at the plan's coverage (its coverage value reused as it is when
-``widen`` priced it to convergence). Each pricing stage stopped early returns the best corrected
-bound of its rounds.
+into CP-SAT: the plan can use the helpers the full problem would); where the MIP runs, it gets
+``MIP_WIDEN_SHARE`` of the solve's time more, and CP-SAT's coverage stage keeps half of what is
+left after it. After the solve, ``certify`` goes on from that relaxation at the plan's coverage
+(its coverage value reused as it is when ``widen`` priced it to convergence), with the
+certificate's share plus whatever the solve left unused. Each pricing stage stopped early
+returns the best corrected bound of its rounds; a MIP stopped by the time limit, HiGHS's dual
+bound then.
 """
 
 from __future__ import annotations
@@ -78,15 +93,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 
+from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.full_mip import FullMip, full_lists
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
@@ -112,6 +129,21 @@ WIDEN_LEVEL = 0.99
 # Of the certificate's seconds after the solve, the share by which the Lagrangian coverage bound
 # (``matcher.lagrangian``) must be done; 0 leaves it out (bench/README.md, "Certified plans").
 LAGRANGIAN_SHARE = 0.0
+
+# The full problem's MIP (``matcher.full_mip``): on streets with at most this many eligible helper
+# visits (the 1,500-order pastoral streets have 34,000-36,000, the town ones 190,000-219,000, whose
+# model HiGHS takes 8 s to build and 16 s of root cuts for), when at least ``MIP_LEAST_S`` seconds
+# are left; after the solve, a second coverage run (when the first did not prove) gets at most
+# ``MIP_COVERAGE_SHARE`` of them, the cost the rest.
+MIP_VISITS = 60_000
+MIP_LEAST_S = 1.0
+MIP_COVERAGE_SHARE = 0.6
+# When the MIP runs: of the solve's seconds, the share ``widen`` gets for it (bench/README.md),
+# of ``widen``'s seconds the share of its pricing rounds, and of ``certify_s`` the share kept
+# for the certificate after the solve (the rest goes to the solve).
+MIP_WIDEN_SHARE = 0.3
+WIDEN_LP_SHARE = 0.33
+MIP_AFTER_SHARE = 0.6
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -139,8 +171,9 @@ def certify(
     coverage = sum(contexts[i].weight for i in plans)
     cost = _plan_cost(problem, contexts, plans, weights)
     widened = _widened.pop(id(eligibility), None)
+    state: _MipState | None = None
     if widened is not None and widened[0] is eligibility and widened[1] is contexts:
-        _, _, pool, lp = widened  # ``widen`` priced these lists: go on from there
+        _, _, pool, lp, state = widened  # ``widen`` priced these lists: go on from there
     else:
         pool = _Pool(problem, weights, eligibility, contexts)
         lp = _Lp(problem, contexts, weights, pool)
@@ -159,8 +192,9 @@ def certify(
     else:
         upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
-    if upper is not None and math.floor(upper + EPS) < coverage_bound:
-        coverage_bound, coverage_method = math.floor(upper + EPS), BoundMethod.LP
+    step = math.gcd(*(ctx.weight for ctx in contexts)) or 1  # every coverage is a multiple
+    if upper is not None and _floor(upper, step) < coverage_bound:
+        coverage_bound, coverage_method = _floor(upper, step), BoundMethod.LP
     if candidate_bounds is not None and converged and upper is not None:
         # A plan using only listed visits covers at most CP-SAT's bound; one using a visit
         # outside the lists at most the relaxation's value plus that visit's reduced cost.
@@ -181,17 +215,47 @@ def certify(
             coverage_bound, coverage_method = math.floor(bound + EPS), BoundMethod.LAGRANGIAN
     coverage_bound = max(coverage_bound, coverage)  # the plan itself is possible
 
-    lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, began + time_limit_s)
-    rounds += more_rounds
+    # HiGHS on the full problem without start times (``matcher.full_mip``): what the relaxation
+    # cannot, it closes by cuts and branching. ``widen``'s run from the hint bounds every plan;
+    # if it did not prove its optimum, a second run from this plan gets at most
+    # ``MIP_COVERAGE_SHARE`` of the time left, the rest goes to the cost.
+    if state is not None:
+        mip: FullMip | None = state.mip
+        proven = state.coverage.proven
+        if state.coverage.bound is not None and state.coverage.bound < coverage_bound:
+            coverage_bound, coverage_method = int(state.coverage.bound), BoundMethod.MIP
+    else:
+        mip, proven = _full_mip(problem, weights, contexts, pool, began + time_limit_s), False
+    if mip is not None and not proven and coverage_bound > coverage:
+        left = began + time_limit_s - time.perf_counter()
+        found = mip.coverage_bound(plans, MIP_COVERAGE_SHARE * left, workers)
+        if found.bound is not None and found.bound < coverage_bound:
+            coverage_bound, coverage_method = int(found.bound), BoundMethod.MIP
+    coverage_bound = max(coverage_bound, coverage)
     cost_bound, cost_method = 0.0, BoundMethod.LP
-    if lower is not None:
-        cost_bound = max(0.0, lower - EPS)
-    if candidate_bounds is not None and cost_converged and lower is not None:
-        combined_cost = candidate_bounds[1]
-        if cheapest_out < math.inf:
-            combined_cost = min(combined_cost, lower + max(0.0, cheapest_out) - EPS)
-        if combined_cost > cost_bound:
-            cost_bound, cost_method = combined_cost, BoundMethod.CANDIDATES
+    cost_converged, mip_proven = True, False
+    if mip is not None:  # from the plan, with the time left
+        left = began + time_limit_s - time.perf_counter()
+        found = mip.cost_bound(coverage, plans, left, workers)
+        if found.bound is not None and found.bound > cost_bound:
+            cost_bound, cost_method = found.bound, BoundMethod.MIP
+        mip_proven = found.proven
+    if not mip_proven and cost_bound <= 0:
+        # No HiGHS, too large, or stopped before its root relaxation was solved (its bound is
+        # then the trivial 0; once solved, it is that relaxation over every eligible visit raised
+        # by its cuts: above the rounds' relaxation on every street benched, bench/README.md).
+        lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(
+            coverage, began + time_limit_s
+        )
+        rounds += more_rounds
+        if lower is not None and lower - EPS > cost_bound:
+            cost_bound, cost_method = max(0.0, lower - EPS), BoundMethod.LP
+        if candidate_bounds is not None and cost_converged and lower is not None:
+            combined_cost = candidate_bounds[1]
+            if cheapest_out < math.inf:
+                combined_cost = min(combined_cost, lower + max(0.0, cheapest_out) - EPS)
+            if combined_cost > cost_bound:
+                cost_bound, cost_method = combined_cost, BoundMethod.CANDIDATES
     cost_bound = min(cost_bound, cost)
     coverage_gap = (coverage_bound - coverage) / coverage_bound if coverage_bound else 0.0
     cost_gap = (cost - cost_bound) / cost_bound if cost_bound > EPS else (1.0 if cost else 0.0)
@@ -205,12 +269,44 @@ def certify(
         cost_gap=cost_gap,
         cost_method=cost_method,
         within=max(coverage_gap, cost_gap),
-        columns=lp.column_count,
+        columns=lp.column_count if mip is None else mip.eligible,
         eligible=pool.eligible,
         rounds=rounds,
         converged=converged and cost_converged,
         runtime_s=time.perf_counter() - began,
     )
+
+
+def _floor(value: float, step: int) -> int:
+    """The largest multiple of ``step`` at most ``value`` (up to the solver's tolerance)."""
+    return math.floor(value / step + EPS) * step
+
+
+def _full_mip(
+    problem: Problem,
+    weights: ObjectiveWeights,
+    contexts: list[OrderContext],
+    pool: _Pool,
+    deadline: float,
+) -> FullMip | None:
+    """The full problem's MIP (``matcher.full_mip``) when it applies (``mip_applies``) and at
+    least ``MIP_LEAST_S`` seconds are left."""
+    if not mip_applies(pool.eligible):
+        return None
+    if deadline - time.perf_counter() < MIP_LEAST_S:
+        return None
+    outside: list[list[Candidate]] = []
+    for ctx in contexts:
+        listed = {c.helper for c in ctx.candidates}
+        e = pool.orders[ctx.index]
+        outside.append(
+            [
+                pool.candidate(ctx, position)
+                for position, helper in enumerate(e.helpers.tolist())
+                if helper not in listed
+            ]
+        )
+    return FullMip(problem, weights, full_lists(contexts, outside))
 
 
 def _plan_cost(
@@ -604,21 +700,29 @@ def widen(
     eligibility: Eligibility,
     contexts: list[OrderContext],
     time_limit_s: float,
+    start: Mapping[int, Plan] | None = None,
+    workers: int = 1,
 ) -> int:
     """Column generation into CP-SAT: price the full problem's relaxation (coverage, then cost at
     ``WIDEN_LEVEL`` of the coverage bound) and add to ``contexts``' candidate lists every eligible
     visit it brought in: the visits that could raise coverage or lower cost beyond the nearest
-    few. Returns how many were added. The relaxation is kept for ``certify`` on the same
-    ``eligibility`` and ``contexts`` (it starts where this one stopped)."""
+    few. Then, on streets small enough (``MIP_VISITS``), HiGHS's MIP over every eligible visit
+    without start times (``matcher.full_mip``) from ``start`` (the plan CP-SAT is hinted with):
+    the visits of its best solution join the lists too, and its bound is the certificate's
+    coverage bound. The pricing gets ``WIDEN_LP_SHARE`` of the time when the MIP runs, else all.
+    Returns how many visits were added. The relaxation (and the MIP) are kept for ``certify`` on
+    the same ``eligibility`` and ``contexts`` (it starts where this one stopped)."""
     began = time.perf_counter()
     pool = _Pool(problem, weights, eligibility, contexts)
     lp = _Lp(problem, contexts, weights, pool)
-    half = began + time_limit_s / 2
+    with_mip = mip_applies(pool.eligible)
+    lp_s = time_limit_s * (WIDEN_LP_SHARE if with_mip else 1.0)
+    half = began + lp_s / 2
     upper, _, _, _ = lp.coverage_bound(half, keep_last=True)
     # The cost rounds only when time is left: their first solve is the slowest (a busy machine).
-    if upper is not None and time.perf_counter() < began + time_limit_s:
+    if upper is not None and time.perf_counter() < began + lp_s:
         level = math.floor(WIDEN_LEVEL * lp.last_value)  # reached by the relaxation itself
-        lp.cost_bound(level, began + time_limit_s, keep_last=True)
+        lp.cost_bound(level, began + lp_s, keep_last=True)
     added = 0
     for ctx in contexts:
         new = np.flatnonzero(lp.inside[ctx.index] & ~lp.listed[ctx.index])
@@ -626,30 +730,98 @@ def widen(
             ctx.candidates.append(pool.candidate(ctx, position))
         added += len(new)
         lp.listed[ctx.index] |= lp.inside[ctx.index]
-    _widened[id(eligibility)] = (eligibility, contexts, pool, lp)
+    state: _MipState | None = None
+    mip = _full_mip(problem, weights, contexts, pool, began + time_limit_s) if with_mip else None
+    if mip is not None:
+        # Coverage from the hint, with HiGHS's heuristics: its best solution's visits join the
+        # lists (on pastoral streets the lists' optimum was below the full problem's).
+        left = began + time_limit_s - time.perf_counter()
+        state = _MipState(mip, mip.coverage_bound(start or {}, left, workers, search=True))
+        if state.coverage.values is not None:
+            added += _add_visits(contexts, pool, lp, mip.visits_of(state.coverage.values))
+    _widened[id(eligibility)] = (eligibility, contexts, pool, lp, state)
     while len(_widened) > WIDENED_KEPT:  # a solve that ended without a certificate
         del _widened[next(iter(_widened))]
     log.debug("widened by %d visits in %.2f s", added, time.perf_counter() - began)
     return added
 
 
+def _add_visits(
+    contexts: list[OrderContext], pool: _Pool, lp: _Lp, visits: Mapping[int, list[Candidate]]
+) -> int:
+    """Add to the lists the visits (per order) not on them yet; how many were added."""
+    added = 0
+    for o, candidates in visits.items():
+        ctx = contexts[o]
+        known = {c.helper for c in ctx.candidates}
+        for candidate in candidates:
+            if candidate.helper not in known:
+                ctx.candidates.append(candidate)
+                known.add(candidate.helper)
+                added += 1
+        lp.listed[o] |= np.isin(pool.orders[o].helpers, list(known))
+    return added
+
+
+@dataclass
+class _MipState:
+    """The full problem's MIP built by ``widen`` and its coverage bound from the hint."""
+
+    mip: FullMip
+    coverage: full_mip.MipBound
+
+
 # ``widen``'s relaxations, for the certificates of the solves they widened (by the eligibility's
 # id; the certificate takes its own out). At most ``WIDENED_KEPT``, oldest dropped first: a solve
 # that ends without a certificate (no plan found) leaves its relaxation behind.
 WIDENED_KEPT = 4
-_widened: dict[int, tuple[Eligibility, list[OrderContext], _Pool, _Lp]] = {}
+_widened: dict[int, tuple[Eligibility, list[OrderContext], _Pool, _Lp, _MipState | None]] = {}
 
 
-def budget(params: SolveParams, orders: int) -> tuple[SolveParams, float]:
+def budget(
+    params: SolveParams, orders: int, visits: Callable[[], int] | None = None
+) -> tuple[SolveParams, float]:
     """The solve's share of ``params.time_limit_s`` when a certificate is asked for, and the
     seconds of pricing before it (``widen``): ``certify_s`` (at most half the limit) comes out of
     the time limit, so solve and certificate together keep it, and half of it widens the
-    candidate lists first. Streets solved by neighbourhoods (above ``matcher.lns.LARGE_ORDERS``)
-    keep their whole limit, certified after it as before: their search needs every second."""
+    candidate lists first. When the full problem's MIP runs (``visits()``, the eligible helper
+    visits, at most ``MIP_VISITS``), ``widen`` gets ``MIP_WIDEN_SHARE`` of the solve's time more
+    for it, and CP-SAT's coverage stage keeps half of what is left after ``widen`` (its
+    ``coverage_time_share`` raised to match). Streets solved by neighbourhoods (above
+    ``matcher.lns.LARGE_ORDERS``) keep their whole limit, certified after it as before: their
+    search needs every second."""
     if not params.certify_s or orders > LARGE_ORDERS:
         return params, 0.0
     share = min(params.certify_s, params.time_limit_s / 2)
-    solve_params = params.model_copy(
-        update={"time_limit_s": params.time_limit_s - share, "certify_s": share}
-    )
-    return solve_params, WIDEN_SHARE * share
+    widen_s = WIDEN_SHARE * share
+    if visits is None or not mip_applies(visits()):
+        update = {"time_limit_s": params.time_limit_s - share, "certify_s": share}
+        return params.model_copy(update=update), widen_s
+    after = MIP_AFTER_SHARE * share  # the cost MIP: 2-3.5 s on pastoral streets, its root 1-2 s
+    solve_s = params.time_limit_s - after
+    widen_s += MIP_WIDEN_SHARE * solve_s
+    cover = params.coverage_time_share
+    update = {
+        "time_limit_s": solve_s,
+        "certify_s": after,
+        "coverage_time_share": min(1.0, cover + (1 - cover) * widen_s / solve_s),
+    }
+    return params.model_copy(update=update), widen_s
+
+
+def eligible_visits(eligibility: Eligibility, contexts: list[OrderContext]) -> int:
+    """Every eligible helper visit of the problem (``Eligibility.ranked``, cached: the
+    certificate's pool reuses it), or, when the heads of the rankings (``ranked_head``, already
+    there) hold more than ``MIP_VISITS``, their count: the MIP will not run, so the whole
+    rankings are left to ``widen``'s own time."""
+    heads = [eligibility.ranked_head(ctx) for ctx in contexts]
+    least = sum(len(head.indices) for head in heads)
+    if least > MIP_VISITS or all(head.complete for head in heads):
+        return least
+    return sum(len(eligibility.ranked(ctx)[0]) for ctx in contexts)
+
+
+def mip_applies(visits: int) -> bool:
+    """Whether the full problem's MIP (``matcher.full_mip``) runs on a street with this many
+    eligible helper visits: HiGHS installed and at most ``MIP_VISITS`` of them."""
+    return visits <= MIP_VISITS and full_mip.available()

@@ -37,7 +37,8 @@ class SolveParams(Frozen):
     ``certify_s``: seconds of ``time_limit_s`` (at most half of it; after it on streets solved
     by neighbourhoods) for bounds against the full problem (every eligible helper,
     ``matcher.certificate``, ``Result.certificate``), part of them pricing visits into the
-    candidate lists before the solve; 0 skips them.
+    candidate lists before the solve (with HiGHS's MIP over every eligible visit on streets
+    small enough, which takes a share of the solve's time too); 0 skips them.
     """
 
     time_limit_s: float = Field(default=30.0, gt=0)

@@ -135,6 +135,7 @@ class BoundMethod(StrEnum):
     LP = "lp"  # linear relaxation of the full problem, priced over every eligible helper
     CANDIDATES = "candidates"  # CP-SAT's bound on the candidate lists, with pricing for the rest
     LAGRANGIAN = "lagrangian"  # CP-SAT on the lists, the rest priced by the relaxation's duals
+    MIP = "mip"  # HiGHS on every eligible visit, start times dropped (``matcher.full_mip``)
 
 
 class PlanCertificate(Frozen):

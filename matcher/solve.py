@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 
 from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
-from matcher.certificate import budget, candidate_bounds, certify, widen
+from matcher.certificate import budget, candidate_bounds, certify, eligible_visits, widen
 from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
@@ -38,7 +39,8 @@ def solve(
     began, cpu_began = time.perf_counter(), time.process_time()
     eligibility, contexts, greedy = prepare(problem, params)
     share = _share(began, cpu_began)
-    params, widen_s = budget(params, len(contexts))  # the certificate's share of the time limit
+    visits = partial(eligible_visits, eligibility, contexts)  # the certificate's time share:
+    params, widen_s = budget(params, len(contexts), visits)
     pin_errors = sorted({e for c in contexts for e in c.pin_errors})
     if pin_errors:
         return _infeasible(problem, params, "cpsat", "; ".join(pin_errors), began)
@@ -69,7 +71,7 @@ def solve(
                 message,
             )
     if widen_s and not greedy.pin_errors:  # visits pricing finds join the lists (certificate)
-        widen(problem, params.weights, eligibility, contexts, widen_s)
+        widen(problem, params.weights, eligibility, contexts, widen_s, start, params.workers)
     outcome = run_cpsat(
         problem,
         contexts,
@@ -391,7 +393,7 @@ def _result(
             contexts,
             plans,
             candidate_bounds(stages),
-            params.certify_s,
+            params.certify_s + max(0.0, params.time_limit_s - (time.perf_counter() - began)),
             params.workers,
             params.seed,
         )

@@ -79,8 +79,15 @@ def conflict_cliques(
 ) -> list[list[tuple[int, int]]]:
     """Cover the helper's conflicting pairs with greedily grown cliques (sets of visits of which
     the helper can do at most one)."""
+    return cliques_of(pairs, conflicting_pairs(problem, contexts, helper, pairs))
+
+
+def cliques_of(
+    pairs: list[tuple[int, int]], conflicts: list[tuple[tuple[int, int], ...]]
+) -> list[list[tuple[int, int]]]:
+    """Cover the ``conflicts`` (pairs of visits) among ``pairs`` with greedily grown cliques."""
     neighbours: dict[tuple[int, int], set[tuple[int, int]]] = {p: set() for p in pairs}
-    for a, b in conflicting_pairs(problem, contexts, helper, pairs):
+    for a, b in conflicts:
         neighbours[a].add(b)
         neighbours[b].add(a)
     covered: set[frozenset[tuple[int, int]]] = set()
@@ -114,13 +121,29 @@ def conflicting_pairs(
     for position, a in enumerate(by_minutes):
         first = bisect_right(minutes, room - spans[a][0], lo=position + 1)
         found.update((min(a, b), max(a, b)) for b in by_minutes[first:])
-    # Never apart: only timed visits have start ranges to compare.
+    found.update(_never_apart_pairs(spans, found))
+    return [(pairs[a], pairs[b]) for a, b in sorted(found) if pairs[a][0] != pairs[b][0]]
+
+
+def never_apart_pairs(
+    contexts: list[OrderContext], pairs: list[tuple[int, int]]
+) -> list[tuple[tuple[int, int], ...]]:
+    """Pairs of (order, candidate position) of one helper that no order of the two fits their
+    start ranges: the timing part of ``conflicting_pairs``."""
+    spans = [visit_span(contexts[o], k) for o, k in pairs]
+    found = _never_apart_pairs(spans, set())
+    return [(pairs[a], pairs[b]) for a, b in sorted(found) if pairs[a][0] != pairs[b][0]]
+
+
+def _never_apart_pairs(spans: list[Span], known: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Never apart: only timed visits have start ranges to compare (pairs in ``known`` skipped)."""
+    found: set[tuple[int, int]] = set()
     timed = [i for i, span in enumerate(spans) if span[1] is not None]
     for x, a in enumerate(timed):
         for b in timed[x + 1 :]:
-            if (a, b) not in found and _never_apart(spans[a], spans[b]):
+            if (a, b) not in known and _never_apart(spans[a], spans[b]):
                 found.add((a, b))
-    return [(pairs[a], pairs[b]) for a, b in sorted(found) if pairs[a][0] != pairs[b][0]]
+    return found
 
 
 Span = tuple[int, int | None, int, int, int]  # minutes, first start, last start, before, after

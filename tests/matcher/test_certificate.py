@@ -4,6 +4,8 @@ exact optima (brute force, and CP-SAT with every eligible helper as a candidate)
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
@@ -12,25 +14,30 @@ from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
 from matcher import certificate as certificate_module
-from matcher.candidates import build_contexts
+from matcher.candidates import OrderContext, build_contexts
 from matcher.certificate import (
+    MIP_AFTER_SHARE,
+    MIP_VISITS,
+    MIP_WIDEN_SHARE,
     WIDENED_KEPT,
     _Lp,
     _Pool,
     _widened,
     budget,
     certify,
+    eligible_visits,
     widen,
 )
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
 from matcher.cpsat.solver import add_hard_rules
 from matcher.cpsat.variables import make_variables
+from matcher.full_mip import FullMip
 from matcher.generator import generate_street, preset
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
 from matcher.params import SolveParams
-from matcher.result import Result, Status
+from matcher.result import BoundMethod, Result, Status
 from matcher.solve import prepare, solve
 from matcher.verify import assert_valid
 from tests.matcher.brute_force import best_weighted_coverage
@@ -43,13 +50,27 @@ FULL = SolveParams(time_limit_s=20, workers=1, seed=0, candidate_limit=None)
 
 
 @cache
-def street(seed: int) -> tuple[Problem, Result, Result]:
-    """A tiny generated street: the narrow solve with its certificate, and the full optimum."""
+def street(seed: int, mip: bool = True) -> tuple[Problem, Result, Result]:
+    """A tiny generated street: the narrow solve with its certificate (with the full problem's
+    MIP, or without: the relaxation alone), and the full optimum."""
     problem = generate_street(preset("tiny", seed=seed))
-    narrow, full = solve(problem, NARROW), solve(problem, FULL)
+    with without_mip(not mip):
+        narrow = solve(problem, NARROW)
+    full = solve(problem, FULL)
     assert_valid(problem, narrow)
     assert full.status is Status.OPTIMAL
     return problem, narrow, full
+
+
+@contextmanager
+def without_mip(off: bool = True) -> Iterator[None]:
+    """The certificate without the full problem's MIP (as without HiGHS installed)."""
+    kept = certificate_module.MIP_VISITS
+    certificate_module.MIP_VISITS = -1 if off else kept
+    try:
+        yield
+    finally:
+        certificate_module.MIP_VISITS = kept
 
 
 def least_cost_at(problem: Problem, level: int) -> float:
@@ -67,30 +88,34 @@ def least_cost_at(problem: Problem, level: int) -> float:
     return solver.objective_value / COST_SCALE
 
 
+@pytest.mark.parametrize("mip", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_coverage_bound_is_at_least_the_full_optimum(seed: int) -> None:
+def test_coverage_bound_is_at_least_the_full_optimum(seed: int, mip: bool) -> None:
     """The coverage bound is never below the best coverage with every eligible helper."""
-    _, narrow, full = street(seed)
+    _, narrow, full = street(seed, mip)
     certificate = narrow.certificate
     assert certificate is not None
     assert certificate.coverage == narrow.weighted_coverage
     assert certificate.coverage_bound >= full.weighted_coverage
 
 
+@pytest.mark.parametrize("mip", [True, False])
 @pytest.mark.parametrize("seed", range(6))
-def test_cost_bound_is_at_most_the_full_least_cost(seed: int) -> None:
+def test_cost_bound_is_at_most_the_full_least_cost(seed: int, mip: bool) -> None:
     """The cost bound is never above the least cost, with every eligible helper, of a plan
     covering as much as the certified plan."""
-    problem, narrow, _ = street(seed)
+    problem, narrow, _ = street(seed, mip)
     certificate = narrow.certificate
     assert certificate is not None
     assert certificate.cost_bound <= least_cost_at(problem, certificate.coverage) + 1e-6
     assert certificate.cost_bound <= certificate.cost
 
 
-def test_bounds_stay_valid_when_pricing_stops_early() -> None:
-    """Out of time after the first solve of each stage, the bounds (with the correction for the
-    visits never priced in) still hold against the full problem's optima."""
+def test_bounds_stay_valid_when_pricing_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after the first solve of each stage (and without the MIP), the bounds (with the
+    correction for the visits never priced in) still hold against the full problem's optima."""
+    monkeypatch.setattr(certificate_module, "MAX_ROUNDS", 1)
+    monkeypatch.setattr(certificate_module, "MIP_VISITS", -1)
     stopped = []
     for seed in range(6):
         problem, _, full = street(seed)
@@ -103,18 +128,22 @@ def test_bounds_stay_valid_when_pricing_stops_early() -> None:
     assert sum(stopped) >= 3  # the correction was needed, so it was tested
 
 
+@pytest.mark.parametrize("mip", [True, False])
 @pytest.mark.parametrize("seed", range(3))
-def test_full_candidate_lists_need_no_pricing(seed: int) -> None:
-    """With every eligible helper a candidate, the relaxation already holds every visit: one
-    round, converged, and the full optimum's own bounds are met when CP-SAT proved it."""
+def test_full_candidate_lists_need_no_pricing(seed: int, mip: bool) -> None:
+    """With every eligible helper a candidate, the relaxation already holds every visit:
+    converged, and the full optimum's own bounds are met when CP-SAT proved it."""
     problem = generate_street(preset("tiny", seed=seed))
-    result = solve(problem, FULL.model_copy(update={"certify_s": 5}))
+    with without_mip(not mip):
+        result = solve(problem, FULL.model_copy(update={"certify_s": 5}))
     certificate = result.certificate
     assert certificate is not None
     assert certificate.converged
     assert certificate.columns == certificate.eligible
-    # One solve for the cost: the coverage rounds converged in ``widen`` and are not repeated.
-    assert certificate.rounds == 1
+    # No pricing round for the cost: the MIP proves it from the plan (without the MIP, one
+    # solve: the coverage rounds converged in ``widen`` and are not repeated).
+    assert certificate.rounds == (0 if mip else 1)
+    assert certificate.cost_method is (BoundMethod.MIP if mip else certificate.cost_method)
     assert result.stages[0].status is Status.OPTIMAL
     # CP-SAT's proofs over the lists are proofs over the full problem here (or the LP is tight).
     assert certificate.coverage_bound == result.weighted_coverage
@@ -256,23 +285,41 @@ def test_the_certificate_shares_the_time_limit() -> None:
     assert budget(plain, 1500) == (plain, 0)
 
 
+@pytest.mark.parametrize("mip", [True, False])
 @pytest.mark.parametrize("seed", range(3))
-def test_widened_visits_are_eligible_and_new(seed: int) -> None:
-    """Pricing adds to the candidate lists only eligible helpers not on them yet, and the
-    certificate then goes on from the same relaxation (it already holds every list visit)."""
+def test_widened_visits_are_eligible_and_new(seed: int, mip: bool) -> None:
+    """Pricing (and the MIP's best solution) add to the candidate lists only eligible helpers
+    not on them yet, and the certificate then goes on from the same relaxation (it holds every
+    list visit but those of the MIP's solution)."""
     problem = generate_street(preset("tiny", seed=seed))
-    eligibility, contexts, _ = prepare(problem, NARROW)
+    eligibility, contexts, greedy = prepare(problem, NARROW)
     before = [[c.helper for c in ctx.candidates] for ctx in contexts]
-    added = widen(problem, NARROW.weights, eligibility, contexts, 5)
+    with without_mip(not mip):
+        added = widen(problem, NARROW.weights, eligibility, contexts, 5, greedy.assignments)
     assert added == sum(len(c.candidates) for c in contexts) - sum(map(len, before))
     for ctx, old in zip(contexts, before, strict=True):
         helpers = [c.helper for c in ctx.candidates]
         assert helpers[: len(old)] == old
         assert len(set(helpers)) == len(helpers)
         assert set(helpers[len(old) :]) <= set(eligibility.ranked(ctx)[0].tolist())
-    lp = _widened[id(eligibility)][3]
-    assert lp.column_count == sum(len(c.candidates) for c in contexts)
-    certificate = certify(problem, NARROW.weights, eligibility, contexts, {}, None, 5)
+    lp, state = _widened[id(eligibility)][3:]
+    listed = {(ctx.index, c.helper) for ctx in contexts for c in ctx.candidates}
+    in_lp = set(lp.assign)
+    assert in_lp <= listed
+    if mip:  # the MIP's solution (at least the hint's coverage) is on the lists
+        assert state is not None and state.coverage.values is not None
+        best = state.mip.plans_of(state.coverage.values)
+        assert sum(contexts[o].weight for o in best) >= sum(
+            contexts[o].weight for o in greedy.assignments
+        )
+        from_mip = {(o, h) for o, (team, _) in best.items() for h in team}
+        assert from_mip <= listed
+        assert listed == in_lp | from_mip
+    else:
+        assert state is None
+        assert listed == in_lp
+    with without_mip(not mip):
+        certificate = certify(problem, NARROW.weights, eligibility, contexts, {}, None, 5)
     assert id(eligibility) not in _widened  # taken over by the certificate
     assert certificate.columns >= lp.column_count
 
@@ -379,3 +426,106 @@ def check_outside_visits(problem: Problem, visits: int) -> int:
             assert exact >= lower + reduced - 1e-4
             checked += 1
     return checked  # how many forced visits had a plan (the inequality tested)
+
+
+def full_mip_of(problem: Problem) -> tuple[FullMip, list[OrderContext]]:
+    """The full problem's MIP over every eligible helper (``candidate_limit=None``)."""
+    _, contexts = build_contexts(problem, FULL.wait_boost, None)
+    return FullMip(problem, FULL.weights, contexts), contexts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_full_mip_bounds_hold_against_the_exact_optima(seed: int) -> None:
+    """HiGHS's bounds over every eligible visit without start times: coverage at least the full
+    optimum (CP-SAT with every eligible helper, proven), and the least cost at that coverage at
+    most CP-SAT's exact least cost; from an empty start or from the optimum itself."""
+    problem, _, full = street(seed)
+    mip, contexts = full_mip_of(problem)
+    helper = {h.id: i for i, h in enumerate(problem.helpers)}
+    order = {ctx.order.id: ctx.index for ctx in contexts}
+    plans = {order[a.order]: ([helper[h] for h in a.helpers], a.start) for a in full.assignments}
+    level = full.weighted_coverage
+    exact_cost = least_cost_at(problem, level)
+    for start in ({}, plans):
+        coverage = mip.coverage_bound(start, 10, 1, search=not start)
+        assert coverage.proven
+        assert coverage.bound is not None and coverage.bound >= level
+        cost = mip.cost_bound(level, plans, 10, 1)
+        assert cost.proven
+        assert cost.bound is not None and cost.bound <= exact_cost + 1e-6
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(prob=tiny_problems())
+def test_full_mip_coverage_bound_is_above_the_brute_force_optimum(prob: Problem) -> None:
+    """On random tiny problems (time windows, teams, limits, pins), the MIP's coverage bound is
+    never below the exhaustive optimum over every helper."""
+    best = best_weighted_coverage(prob, NARROW.wait_boost)
+    if best is None:
+        return
+    mip, contexts = full_mip_of(prob)
+    if any(ctx.pin_errors for ctx in contexts):
+        return
+    found = mip.coverage_bound({}, 10, 1, search=True)
+    assert found.bound is not None
+    assert found.bound >= best
+
+
+def test_highs_runs_whatever_thread_count_came_first() -> None:
+    """HiGHS makes its thread pool once per process: a later run asking another count still
+    gets its bound (on the pool as it is)."""
+    problem, _, full = street(0)
+    mip, _ = full_mip_of(problem)
+    for threads in (1, 2, 1):
+        found = mip.coverage_bound({}, 10, threads, search=True)
+        assert found.proven and found.bound is not None
+        assert found.bound >= full.weighted_coverage
+
+
+def test_the_mip_gets_its_share_before_the_solve() -> None:
+    """When the full problem's MIP runs (a street of at most ``MIP_VISITS`` eligible visits),
+    ``widen`` gets ``MIP_WIDEN_SHARE`` of the solve's time more, and CP-SAT's coverage stage
+    keeps half of what is left after it; above ``MIP_VISITS`` the budget is as without it."""
+    params = SolveParams(time_limit_s=20, certify_s=5)
+    solve_params, widen_s = budget(params, 1500, lambda: MIP_VISITS)
+    after = MIP_AFTER_SHARE * 5
+    assert solve_params.certify_s == pytest.approx(after)
+    solve_s = solve_params.time_limit_s
+    assert solve_s == pytest.approx(20 - after)
+    assert widen_s == pytest.approx(2.5 + MIP_WIDEN_SHARE * solve_s)
+    coverage_ends = solve_params.coverage_time_share * solve_s
+    assert coverage_ends == pytest.approx(widen_s + (solve_s - widen_s) / 2)
+    assert budget(params, 1500, lambda: MIP_VISITS + 1) == budget(params, 1500)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_eligible_visits_are_counted_or_too_many(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``eligible_visits`` counts every eligible visit, or says "more than ``MIP_VISITS``"
+    from the rankings' heads alone."""
+    problem = generate_street(preset("tiny", seed=seed))
+    eligibility, contexts, _ = prepare(problem, NARROW)
+    exact = sum(len(eligibility.ranked(ctx)[0]) for ctx in contexts)
+    assert eligible_visits(eligibility, contexts) == exact
+    monkeypatch.setattr(certificate_module, "MIP_VISITS", 3)
+    assert eligible_visits(eligibility, contexts) > 3
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_mip_certifies_the_full_optimum_on_tiny_streets(seed: int) -> None:
+    """With one nearest candidate per order, HiGHS's visits on the lists let CP-SAT reach the
+    full problem's optimum (every eligible helper, proven by CP-SAT), and the certificate's
+    coverage bound meets it: coverage proven optimal for the full problem. (Without the MIP the
+    relaxation's bound stays above it on seed 6.)"""
+    _, narrow, full = street(seed)
+    certificate = narrow.certificate
+    assert certificate is not None
+    assert narrow.weighted_coverage == full.weighted_coverage
+    assert certificate.coverage_bound == certificate.coverage == full.weighted_coverage
+    assert certificate.coverage_gap == 0
+    assert certificate.cost_method is BoundMethod.MIP
