@@ -50,6 +50,7 @@ from matcher.candidates import OrderContext
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, pair_cost
 from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import Variables, make_variables
+from matcher.lp_guide import CoverageGuide, coverage_guide, within
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights, SolveParams
 
@@ -63,6 +64,7 @@ STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ 
 COST_WINDOW_ORDERS = 30
 COST_DETERMINISTIC_S = 0.1
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
+GUIDED_COVERAGE_SHARE = 0.5  # ... when guided by the coverage relaxation (its time included)
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
 FINISH_MIN_S = 0.6  # ... and at least this many seconds
@@ -116,6 +118,7 @@ class LnsOutcome:
     steps: int = 0
     improved: int = 0
     phase_s: list[float] = field(default_factory=list)  # seconds of each phase
+    coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
 
 
 def plan_value(
@@ -183,6 +186,9 @@ class Neighbourhoods:
         self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
         self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
+        self.guide: CoverageGuide | None = None  # the coverage relaxation (``matcher.lp_guide``)
+        self.guided = False  # windows grow over the orders whose plan disagrees with the guide
+        self.guide_orders_of: dict[int, list[int]] = {}  # helper -> orders the guide sends to
         self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
 
     # ------------------------------------------------------------------ the search
@@ -193,10 +199,16 @@ class Neighbourhoods:
         began: float,
         progress: Progress | None = None,
         share: float = 1.0,
+        guided: bool = False,
     ) -> LnsOutcome:
         """Search until ``deadline`` (a ``time.perf_counter`` value). ``share``: the part of a
         core the process got so far (``solve`` measures it over the preparation), the first
         guess of a step's wall time until steps are measured.
+
+        ``guided``: the coverage stage first solves the coverage relaxation
+        (``matcher.lp_guide``, when its expected time is a small part of the search's) and
+        sweeps windows at the orders it covers and the plan does not, grown over the orders
+        where plan and relaxation disagree, while they improve; then as without a guide.
 
         The time is split by what the steps take: the coverage stage has at most
         ``COVERAGE_SHARE`` of it and stops while the cost stage still has time for
@@ -209,13 +221,17 @@ class Neighbourhoods:
         self.step_wall = STEP_CPU_S / max(share, 0.01)
         available = max(0.0, deadline - phase_began)
         quick = available < QUICK_BELOW_STEPS * self.step_wall
-        coverage_until = phase_began + (0.0 if quick else COVERAGE_SHARE * available)
+        share_of_search = GUIDED_COVERAGE_SHARE if guided else COVERAGE_SHARE
+        coverage_until = phase_began + (0.0 if quick else share_of_search * available)
         coverage_until = min(coverage_until, deadline)
         open_orders = [
             c.index
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
+        if guided and not quick and open_orders:
+            self._guided_sweeps(coverage_until, deadline, share, progress, began)
+            open_orders = [i for i in open_orders if i not in self.plans]
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
             self._sweep(open_orders, coverage_until, "coverage", progress, began, deadline)
@@ -267,7 +283,45 @@ class Neighbourhoods:
             self.steps,
             self.improved,
             phases,
+            self.guide.bound if self.guide else None,
         )
+
+    def _guided_sweeps(
+        self,
+        until: float,
+        deadline: float,
+        share: float,
+        progress: Progress | None,
+        began: float,
+    ) -> None:
+        """The coverage relaxation (when it fits ``until``), then sweeps of windows seeded at
+        the orders it covers and the plan does not, heaviest first, while they improve."""
+        allowed = within(until, len(self.contexts), share)
+        if allowed is None:
+            return
+        self.guide = coverage_guide(self.problem, self.contexts, allowed)
+        if self.guide is None:
+            return
+        for ctx in self.contexts:
+            for helper in self.guide.teams[ctx.index]:
+                self.guide_orders_of.setdefault(helper, []).append(ctx.index)
+        self.guided = True
+        try:
+            while self._coverage_time(until, deadline):
+                seeds = [
+                    c.index
+                    for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
+                    if self.guide.covered[c.index] and c.index not in self.plans
+                ]
+                if not seeds:
+                    return
+                before = self.improved
+                self._sweep(seeds, until, "coverage", progress, began, deadline)
+                if self.improved == before:
+                    return
+                self.shuffle_walks = True
+        finally:
+            self.guided = False
 
     def _narrow(self, window: int, deterministic_s: float) -> None:
         """Windows of at most ``window`` orders, solved for at most ``deterministic_s``."""
@@ -365,9 +419,15 @@ class Neighbourhoods:
 
     def neighbourhood(self, seed: int) -> list[int]:
         """Up to ``window`` orders reached from ``seed`` through shared candidate helpers,
-        nearest in the candidate graph first."""
+        nearest in the candidate graph first. In the guided sweeps (``guided``), first the
+        orders whose plan disagrees with the guide's, reached through the helpers the plan or
+        the guide sends to an order of the window."""
         chosen, seen = [seed], {seed}
-        queue = deque([seed])
+        if self.guided and self.guide is not None:
+            self._disagreeing(chosen, seen)
+            if len(chosen) >= self.window:
+                return chosen
+        queue = deque(chosen)
         while queue and len(chosen) < self.window:
             order = queue.popleft()
             candidates = self.contexts[order].candidates
@@ -382,6 +442,32 @@ class Neighbourhoods:
                         if len(chosen) >= self.window:
                             return chosen
         return chosen
+
+    def _disagreeing(self, chosen: list[int], seen: set[int]) -> None:
+        """Grow ``chosen`` (breadth first) by the orders whose plan disagrees with the guide,
+        reached from an order of it through a helper its plan or the guide's team holds."""
+        guide = self.guide
+        assert guide is not None
+        queue = deque(chosen)
+        while queue:
+            order = queue.popleft()
+            planned = self.plans.get(order)
+            helpers = sorted(guide.teams[order].union(planned[0] if planned else ()))
+            if self.shuffle_walks:
+                self.rng.shuffle(helpers)
+            for helper in helpers:
+                reached = sorted(self.visits_of.get(helper, ()))
+                for other in reached + self.guide_orders_of.get(helper, []):
+                    if other in seen:
+                        continue
+                    mine = self.plans.get(other)
+                    if not guide.disagrees(other, mine[0] if mine else None):
+                        continue
+                    seen.add(other)
+                    chosen.append(other)
+                    queue.append(other)
+                    if len(chosen) >= self.window:
+                        return
 
     def step(self, seed: int, deadline: float, visited: set[int], stage: str = "coverage") -> bool:
         """Re-solve the window around ``seed``; keep the result when strictly better (then

@@ -199,8 +199,10 @@ def _search(
     search_until, explain_until = finish_times(
         began, params.time_limit_s, result_cpu(len(contexts), params.reserve_size), share
     )
-    outcome = search.run(search_until, began, progress, share)
+    outcome = search.run(search_until, began, progress, share, guided=True)
     coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
+    if outcome.coverage_bound is not None:  # the coverage relaxation's (``matcher.lp_guide``)
+        coverable = min(coverable, max(outcome.coverage_bound, outcome.coverage_after_phase))
     coverage = sum(contexts[i].weight for i in outcome.plans)
     cost = outcome.cost / COST_SCALE
     # The quick cost bound when there is time for it (~0.2 CPU s at 10,000 orders); else the
