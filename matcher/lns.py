@@ -64,7 +64,7 @@ STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ 
 COST_WINDOW_ORDERS = 30
 COST_DETERMINISTIC_S = 0.1
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
-GUIDED_COVERAGE_SHARE = 0.5  # ... when guided by the coverage relaxation (its time included)
+GUIDED_COVERAGE_SHARE = 0.6  # ... when guided by the coverage relaxation (its time included)
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
 FINISH_MIN_S = 0.6  # ... and at least this many seconds
@@ -221,16 +221,20 @@ class Neighbourhoods:
         self.step_wall = STEP_CPU_S / max(share, 0.01)
         available = max(0.0, deadline - phase_began)
         quick = available < QUICK_BELOW_STEPS * self.step_wall
-        share_of_search = GUIDED_COVERAGE_SHARE if guided else COVERAGE_SHARE
-        coverage_until = phase_began + (0.0 if quick else share_of_search * available)
-        coverage_until = min(coverage_until, deadline)
         open_orders = [
             c.index
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
+        allowed = None  # seconds the relaxation may take, when the search is guided
         if guided and not quick and open_orders:
-            self._guided_sweeps(coverage_until, deadline, share, progress, began)
+            until = phase_began + GUIDED_COVERAGE_SHARE * available
+            allowed = within(min(until, deadline), len(self.contexts), share)
+        share_of_search = COVERAGE_SHARE if allowed is None else GUIDED_COVERAGE_SHARE
+        coverage_until = phase_began + (0.0 if quick else share_of_search * available)
+        coverage_until = min(coverage_until, deadline)
+        if allowed is not None:
+            self._guided_sweeps(coverage_until, deadline, allowed, open_orders, progress, began)
             open_orders = [i for i in open_orders if i not in self.plans]
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
@@ -290,16 +294,41 @@ class Neighbourhoods:
         self,
         until: float,
         deadline: float,
-        share: float,
+        allowed: float,
+        open_orders: list[int],
         progress: Progress | None,
         began: float,
     ) -> None:
-        """The coverage relaxation (when it fits ``until``), then sweeps of windows seeded at
-        the orders it covers and the plan does not, heaviest first, while they improve."""
-        allowed = within(until, len(self.contexts), share)
-        if allowed is None:
-            return
-        self.guide = coverage_guide(self.problem, self.contexts, allowed)
+        """The coverage relaxation (GLOP, at most ``allowed`` seconds of solving) in a thread of
+        its own while windows at the open orders are solved as without a guide on the other
+        threads (one at least; GLOP's solve releases the interpreter), then sweeps of windows
+        seeded at the orders the relaxation covers and the plan does not, heaviest first, while
+        they improve."""
+        found: list[CoverageGuide | None] = []
+        ready = threading.Event()
+
+        def relax() -> None:
+            try:
+                found.append(coverage_guide(self.problem, self.contexts, allowed))
+            finally:
+                ready.set()
+
+        worker = threading.Thread(target=relax, daemon=True)
+        worker.start()
+        threads, self.threads = self.threads, max(1, self.threads - 1)
+        try:
+            seeds = open_orders
+            while seeds and not ready.is_set() and self._coverage_time(until, deadline):
+                before = self.improved
+                self._sweep(seeds, until, "coverage", progress, began, deadline, ready)
+                if self.improved == before:
+                    break
+                seeds = [i for i in seeds if i not in self.plans]
+                self.shuffle_walks = True
+        finally:
+            self.threads = threads
+        ready.wait(max(0.0, until - time.perf_counter()))
+        self.guide = found[0] if found else None
         if self.guide is None:
             return
         for ctx in self.contexts:
@@ -370,11 +399,12 @@ class Neighbourhoods:
         progress: Progress | None,
         began: float,
         deadline: float | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         """Steps at the seeds in turn, skipping orders already in a window of this sweep (and,
         for coverage, orders already planned), on ``self.threads`` threads. With ``deadline``
         (the coverage stage's sweeps), no step starts once the cost stage's floor is reached
-        (``_coverage_time``)."""
+        (``_coverage_time``); with ``stop``, none once it is set."""
         visited: set[int] = set()
         pending = iter(seeds)
 
@@ -393,7 +423,7 @@ class Neighbourhoods:
                 else self._coverage_time(until, deadline)
             ):
                 seed = next_seed()
-                if seed is None:
+                if seed is None or (stop is not None and stop.is_set()):
                     return
                 if self.step(seed, until, visited, stage):
                     self._report(progress, "cost" if stage == "cost" else "coverage", began)

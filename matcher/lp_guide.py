@@ -29,7 +29,7 @@ from matcher.model import Problem
 # CPU seconds of building and solving the relaxation, per order (town streets, seed 0, GLOP:
 # 2.1 CPU s at 5,000 orders, 4.0 at 10,000; pastoral 10,000: 3.2; bench/README.md).
 GUIDE_CPU_PER_ORDER = 4.5e-4
-GUIDE_SHARE = 0.35  # of the search's time, at most, for the relaxation (else no guide)
+GUIDE_SHARE = 0.7  # of the coverage stage's time, at most, for the relaxation (else no guide)
 TEAM_AT = 0.5  # a helper is in the relaxation's team of an order when assigned above this
 
 
