@@ -118,7 +118,7 @@ class LnsOutcome:
     steps: int = 0
     improved: int = 0
     phase_s: list[float] = field(default_factory=list)  # seconds of each phase
-    coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
+    coverage_bound: int | None = None  # the relaxation's, when the search was guided by it
 
 
 def plan_value(

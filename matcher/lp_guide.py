@@ -39,7 +39,7 @@ class CoverageGuide:
     candidate lists), the orders it covers (above one half) and, per order, the helpers it sends
     (assigned above one half)."""
 
-    bound: float
+    bound: int
     covered: tuple[bool, ...]
     teams: tuple[frozenset[int], ...]
 
@@ -82,7 +82,7 @@ def coverage_guide(
     # Weights are integers, so every plan's coverage is too: the solver's tolerance (relative
     # 1e-6 at most, far above GLOP's) is added before rounding down.
     bound = math.floor(value + 1e-6 * max(1.0, abs(value)))
-    return CoverageGuide(float(bound), covered, teams)
+    return CoverageGuide(bound, covered, teams)
 
 
 def within(deadline: float, orders: int, share: float) -> float | None:

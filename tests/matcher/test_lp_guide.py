@@ -28,7 +28,7 @@ PARAMS = SolveParams(time_limit_s=3, workers=1, seed=0)
 
 
 def test_disagrees() -> None:
-    guide = CoverageGuide(10.0, (True, False), (frozenset({1, 2}), frozenset()))
+    guide = CoverageGuide(10, (True, False), (frozenset({1, 2}), frozenset()))
     assert not guide.disagrees(0, [2, 1])
     assert guide.disagrees(0, [1, 3])
     assert guide.disagrees(0, None)
