@@ -41,7 +41,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model
@@ -50,7 +50,7 @@ from matcher.candidates import OrderContext
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, pair_cost
 from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import Variables, make_variables
-from matcher.lp_guide import CoverageGuide, coverage_guide, within
+from matcher.lp_guide import COST_GUIDE_CPU_PER_ORDER, Guide, cost_guide, coverage_guide, within
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights, SolveParams
 
@@ -118,7 +118,8 @@ class LnsOutcome:
     steps: int = 0
     improved: int = 0
     phase_s: list[float] = field(default_factory=list)  # seconds of each phase
-    coverage_bound: int | None = None  # the relaxation's, when the search was guided by it
+    coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
+    cost_bound: float | None = None  # the cost relaxation's (cost units), when guided by it
 
 
 def plan_value(
@@ -186,7 +187,9 @@ class Neighbourhoods:
         self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
         self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
-        self.guide: CoverageGuide | None = None  # the coverage relaxation (``matcher.lp_guide``)
+        self.guide: Guide | None = None  # the relaxation guiding now (``matcher.lp_guide``)
+        self.coverage_bound: float | None = None  # the coverage relaxation's, when solved
+        self.cost_bound: float | None = None  # the cost relaxation's (cost units), when solved
         self.guided = False  # windows grow over the orders whose plan disagrees with the guide
         self.guide_orders_of: dict[int, list[int]] = {}  # helper -> orders the guide sends to
         self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
@@ -206,9 +209,12 @@ class Neighbourhoods:
         guess of a step's wall time until steps are measured.
 
         ``guided``: the coverage stage first solves the coverage relaxation
-        (``matcher.lp_guide``, when its expected time is a small part of the search's) and
+        (``matcher.lp_guide``, when its expected time is a small part of the stage's) and
         sweeps windows at the orders it covers and the plan does not, grown over the orders
-        where plan and relaxation disagree, while they improve; then as without a guide.
+        where plan and relaxation disagree, while they improve; then as without a guide. When
+        that relaxation was solved, the cost stage likewise solves the relaxation of the least
+        cost at the plan's coverage (when its time fits) and first sweeps windows at the
+        orders where plan and relaxation disagree, costliest first.
 
         The time is split by what the steps take: the coverage stage has at most
         ``COVERAGE_SHARE`` of it and stops while the cost stage still has time for
@@ -226,15 +232,25 @@ class Neighbourhoods:
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
-        allowed = None  # seconds the relaxation may take, when the search is guided
+        relax_by = None  # when the relaxation must be solved by, when the search is guided
         if guided and not quick and open_orders:
             until = phase_began + GUIDED_COVERAGE_SHARE * available
-            allowed = within(min(until, deadline), len(self.contexts), share)
-        share_of_search = COVERAGE_SHARE if allowed is None else GUIDED_COVERAGE_SHARE
+            relax_by = within(min(until, deadline), len(self.contexts), share)
+        share_of_search = COVERAGE_SHARE if relax_by is None else GUIDED_COVERAGE_SHARE
         coverage_until = phase_began + (0.0 if quick else share_of_search * available)
         coverage_until = min(coverage_until, deadline)
-        if allowed is not None:
-            self._guided_sweeps(coverage_until, deadline, allowed, open_orders, progress, began)
+        if relax_by is not None:
+            guide = self._guided(
+                lambda: coverage_guide(self.problem, self.contexts, relax_by),
+                "coverage",
+                coverage_until,
+                deadline,
+                open_orders,
+                lambda g: [i for i in open_orders if g.covered[i] and i not in self.plans],
+                progress,
+                began,
+            )
+            self.coverage_bound = guide.bound if guide else None
             open_orders = [i for i in open_orders if i not in self.plans]
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
@@ -265,6 +281,22 @@ class Neighbourhoods:
             self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
         else:
             self._narrow(COST_WINDOW_ORDERS, COST_DETERMINISTIC_S)
+            cost_by = None
+            if self.coverage_bound is not None:
+                cost_by = within(deadline, len(self.contexts), share, COST_GUIDE_CPU_PER_ORDER)
+            if cost_by is not None:
+                level = coverage
+                guide = self._guided(
+                    lambda: cost_guide(self.problem, self.contexts, level, self.params, cost_by),
+                    "cost",
+                    deadline,
+                    None,
+                    order,
+                    lambda g: [i for i in order if g.disagrees(i, self._team(i))],
+                    progress,
+                    began,
+                )
+                self.cost_bound = guide.bound if guide else None
         while time.perf_counter() < deadline - 0.05:
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
@@ -287,70 +319,81 @@ class Neighbourhoods:
             self.steps,
             self.improved,
             phases,
-            self.guide.bound if self.guide else None,
+            self.coverage_bound,
+            self.cost_bound,
         )
 
-    def _guided_sweeps(
+    def _team(self, order: int) -> list[int] | None:
+        planned = self.plans.get(order)
+        return planned[0] if planned else None
+
+    def _guided(
         self,
+        relax: Callable[[], Guide | None],
+        stage: str,
         until: float,
-        deadline: float,
-        allowed: float,
-        open_orders: list[int],
+        deadline: float | None,
+        seeds: list[int],
+        guided_seeds: Callable[[Guide], list[int]],
         progress: Progress | None,
         began: float,
-    ) -> None:
-        """The coverage relaxation (GLOP, at most ``allowed`` seconds of solving) in a thread of
-        its own while windows at the open orders are solved as without a guide on the other
-        threads (one at least; GLOP's solve releases the interpreter), then sweeps of windows
-        seeded at the orders the relaxation covers and the plan does not, heaviest first, while
-        they improve."""
-        found: list[CoverageGuide | None] = []
+    ) -> Guide | None:
+        """A relaxation (``relax``, GLOP) in a thread of its own while windows at ``seeds`` are
+        solved for ``stage`` as without a guide on the other threads (one at least; GLOP's
+        solve releases the interpreter), then sweeps of guided windows at ``guided_seeds``
+        while they improve, until ``until`` (and, for coverage, the cost stage's floor before
+        ``deadline``). Returns the relaxation's optimum, None when it was not found in time."""
+        found: list[Guide | None] = []
         ready = threading.Event()
 
-        def relax() -> None:
+        def solve_relaxation() -> None:
             try:
-                found.append(coverage_guide(self.problem, self.contexts, allowed))
+                found.append(relax())
             finally:
                 ready.set()
 
-        worker = threading.Thread(target=relax, daemon=True)
-        worker.start()
+        def time_left() -> bool:
+            if deadline is None:
+                return time.perf_counter() < until - 0.05
+            return self._coverage_time(until, deadline)
+
+        threading.Thread(target=solve_relaxation, daemon=True).start()
         threads, self.threads = self.threads, max(1, self.threads - 1)
         try:
-            seeds = open_orders
-            while seeds and not ready.is_set() and self._coverage_time(until, deadline):
+            while seeds and not ready.is_set() and time_left():
                 before = self.improved
-                self._sweep(seeds, until, "coverage", progress, began, deadline, ready)
+                self._sweep(seeds, until, stage, progress, began, deadline, ready)
                 if self.improved == before:
                     break
-                seeds = [i for i in seeds if i not in self.plans]
+                if stage == "coverage":
+                    seeds = [i for i in seeds if i not in self.plans]
+                else:
+                    self.rng.shuffle(seeds)
                 self.shuffle_walks = True
         finally:
             self.threads = threads
         ready.wait(max(0.0, until - time.perf_counter()))
-        self.guide = found[0] if found else None
-        if self.guide is None:
-            return
+        guide = found[0] if found else None
+        if guide is None:
+            return None
+        self.guide, self.guide_orders_of = guide, {}
         for ctx in self.contexts:
-            for helper in self.guide.teams[ctx.index]:
+            for helper in guide.teams[ctx.index]:
                 self.guide_orders_of.setdefault(helper, []).append(ctx.index)
         self.guided = True
         try:
-            while self._coverage_time(until, deadline):
-                seeds = [
-                    c.index
-                    for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
-                    if self.guide.covered[c.index] and c.index not in self.plans
-                ]
-                if not seeds:
-                    return
+            while time_left():
+                chosen = guided_seeds(guide)
+                if not chosen:
+                    break
                 before = self.improved
-                self._sweep(seeds, until, "coverage", progress, began, deadline)
+                self._sweep(chosen, until, stage, progress, began, deadline)
                 if self.improved == before:
-                    return
+                    break
                 self.shuffle_walks = True
         finally:
             self.guided = False
+        return guide
 
     def _narrow(self, window: int, deterministic_s: float) -> None:
         """Windows of at most ``window`` orders, solved for at most ``deterministic_s``."""

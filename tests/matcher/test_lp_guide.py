@@ -13,9 +13,10 @@ from hypothesis import given
 import matcher.lns as lns
 import matcher.lp_guide as lp_guide
 import matcher.solve as solve_module
+from matcher.cpsat.objective import COST_SCALE
 from matcher.generator import generate_street, preset
 from matcher.lns import Neighbourhoods, plan_value
-from matcher.lp_guide import CoverageGuide, coverage_guide
+from matcher.lp_guide import Guide, cost_guide, coverage_guide
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Status
@@ -28,7 +29,7 @@ PARAMS = SolveParams(time_limit_s=3, workers=1, seed=0)
 
 
 def test_disagrees() -> None:
-    guide = CoverageGuide(10, (True, False), (frozenset({1, 2}), frozenset()))
+    guide = Guide(10, (True, False), (frozenset({1, 2}), frozenset()))
     assert not guide.disagrees(0, [2, 1])
     assert guide.disagrees(0, [1, 3])
     assert guide.disagrees(0, None)
@@ -53,6 +54,24 @@ def test_the_guides_bound_is_above_the_proven_optimum(seed: int) -> None:
     for ctx in contexts:
         helpers = {c.helper for c in ctx.candidates}
         assert guide.teams[ctx.index] <= helpers
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_cost_guides_bound_is_below_the_proven_optimum(seed: int) -> None:
+    """At CP-SAT's proven optimal coverage of a tiny street (the whole model), the cost guide's
+    bound is never above CP-SAT's proven least cost, nor above the cost of any plan covering as
+    much (the hand rule's, when it does)."""
+    problem = generate_street(preset("tiny", seed=seed))
+    params = SolveParams(time_limit_s=20, workers=1, seed=0)
+    result = solve(problem, params)
+    assert [s.status for s in result.stages] == [Status.OPTIMAL, Status.OPTIMAL]
+    _, contexts, greedy = prepare(problem, params)
+    guide = cost_guide(problem, contexts, result.weighted_coverage, params)
+    assert guide is not None
+    assert guide.bound <= result.stages[1].objective + 1e-9
+    hand = plan_value(problem, contexts, greedy.assignments, params.weights)
+    lower = cost_guide(problem, contexts, hand[0], params)
+    assert lower is not None and lower.bound <= hand[1] / COST_SCALE + 1e-9
 
 
 def _guided_search(seed: int) -> tuple[Problem, list, dict, Neighbourhoods]:
@@ -104,10 +123,12 @@ def test_the_guided_search_never_lowers_coverage(
     )
     start = plan_value(problem, contexts, greedy.assignments, params.weights)
     outcome = search.run(time.perf_counter() + 5, time.perf_counter(), guided=True)
-    assert search.guide is not None and outcome.coverage_bound == search.guide.bound
+    assert outcome.coverage_bound is not None and outcome.coverage_bound == search.coverage_bound
     coverage, cost = plan_value(problem, contexts, outcome.plans, params.weights)
     assert [coverage, cost] == search.value
     assert start[0] <= outcome.coverage_after_phase <= coverage <= outcome.coverage_bound
+    if outcome.cost_bound is not None:  # the cost relaxation's, at the coverage stage's level
+        assert outcome.cost_bound <= cost / COST_SCALE + 1e-9
     km = sum(lns._km(contexts, outcome.plans, i) for i in outcome.plans)
     reference = sum(lns._km(contexts, greedy.assignments, i) for i in greedy.assignments)
     assert km * len(greedy.assignments) <= reference * len(outcome.plans) + 1e-9
