@@ -32,6 +32,14 @@ a cost stage that found nothing cheaper by the deadline goes on with small windo
 cheaper, ``GRACE_S`` past the deadline at most. ``finish_times`` leaves the result after the
 search the wall time its CPU needs at the share of a core the process got (``solve`` measures
 it over the preparation), so the whole solve keeps its limit on a busy machine too.
+
+Guided by relaxations (``matcher.lp_guide``; ``run(guided=True)``, as ``solve`` calls it): when
+its expected time is a small part of the coverage stage's, the coverage relaxation is solved in a
+thread beside the unguided windows, and the coverage stage (then 0.6 of the search) sweeps windows
+seeded at the orders the relaxation covers and the plan leaves open, grown over the orders whose
+plan disagrees with the relaxation's; the cost stage likewise with the relaxation of the least
+cost at the plan's coverage. The relaxations' optima are the stages' bounds. The guides only
+choose windows: what a step may accept is unchanged, so are the guarantees above.
 """
 
 from __future__ import annotations
