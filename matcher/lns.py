@@ -73,6 +73,10 @@ COST_WINDOW_ORDERS = 30
 COST_DETERMINISTIC_S = 0.1
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
 GUIDED_COVERAGE_SHARE = 0.6  # ... when guided by the coverage relaxation (its time included)
+# Cores the process used while the coverage relaxation was solved beside the windows, at least,
+# for the guided time split (``GUIDED_COVERAGE_SHARE``) and the cost relaxation: with about one
+# core, the relaxations' time is the windows' (bench/README.md, "Relaxation-guided windows").
+GUIDE_CORES = 1.4
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
 FINISH_MIN_S = 0.6  # ... and at least this many seconds
@@ -198,6 +202,7 @@ class Neighbourhoods:
         self.guide: Guide | None = None  # the relaxation guiding now (``matcher.lp_guide``)
         self.coverage_bound: float | None = None  # the coverage relaxation's, when solved
         self.cost_bound: float | None = None  # the cost relaxation's (cost units), when solved
+        self.cores: float | None = None  # CPU over wall time while the coverage relaxation ran
         self.guided = False  # windows grow over the orders whose plan disagrees with the guide
         self.guide_orders_of: dict[int, list[int]] = {}  # helper -> orders the guide sends to
         self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
@@ -248,6 +253,7 @@ class Neighbourhoods:
         coverage_until = phase_began + (0.0 if quick else share_of_search * available)
         coverage_until = min(coverage_until, deadline)
         if relax_by is not None:
+            unguided_until = min(deadline, phase_began + COVERAGE_SHARE * available)
             guide = self._guided(
                 lambda: coverage_guide(self.problem, self.contexts, relax_by),
                 "coverage",
@@ -257,8 +263,11 @@ class Neighbourhoods:
                 lambda g: [i for i in open_orders if g.covered[i] and i not in self.plans],
                 progress,
                 began,
+                unguided_until,
             )
             self.coverage_bound = guide.bound if guide else None
+            if not self._two_cores():
+                coverage_until = min(coverage_until, unguided_until)
             open_orders = [i for i in open_orders if i not in self.plans]
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
@@ -290,7 +299,7 @@ class Neighbourhoods:
         else:
             self._narrow(COST_WINDOW_ORDERS, COST_DETERMINISTIC_S)
             cost_by = None
-            if self.coverage_bound is not None:
+            if self.coverage_bound is not None and self._two_cores():
                 cost_by = within(deadline, len(self.contexts), share, COST_GUIDE_CPU_PER_ORDER)
             if cost_by is not None:
                 level = coverage
@@ -331,6 +340,11 @@ class Neighbourhoods:
             self.cost_bound,
         )
 
+    def _two_cores(self) -> bool:
+        """Whether the process had two cores while the coverage relaxation ran (or it ran too
+        briefly to tell)."""
+        return self.cores is None or self.cores >= GUIDE_CORES
+
     def _team(self, order: int) -> list[int] | None:
         planned = self.plans.get(order)
         return planned[0] if planned else None
@@ -345,12 +359,17 @@ class Neighbourhoods:
         guided_seeds: Callable[[Guide], list[int]],
         progress: Progress | None,
         began: float,
+        one_core_until: float | None = None,
     ) -> Guide | None:
         """A relaxation (``relax``, GLOP) in a thread of its own while windows at ``seeds`` are
         solved for ``stage`` as without a guide on the other threads (one at least; GLOP's
         solve releases the interpreter), then sweeps of guided windows at ``guided_seeds``
         while they improve, until ``until`` (and, for coverage, the cost stage's floor before
-        ``deadline``). Returns the relaxation's optimum, None when it was not found in time."""
+        ``deadline``). Returns the relaxation's optimum, None when it was not found in time.
+
+        With ``one_core_until``, the process's cores while the relaxation ran are measured
+        (``cores``: CPU over wall time, over 0.2 s at least), and with fewer than
+        ``GUIDE_CORES`` the guided sweeps stop by ``one_core_until`` instead."""
         found: list[Guide | None] = []
         ready = threading.Event()
 
@@ -365,6 +384,7 @@ class Neighbourhoods:
                 return time.perf_counter() < until - 0.05
             return self._coverage_time(until, deadline)
 
+        wall, cpu = time.perf_counter(), time.process_time()
         threading.Thread(target=solve_relaxation, daemon=True).start()
         threads, self.threads = self.threads, max(1, self.threads - 1)
         try:
@@ -381,6 +401,12 @@ class Neighbourhoods:
         finally:
             self.threads = threads
         ready.wait(max(0.0, until - time.perf_counter()))
+        if one_core_until is not None:
+            wall = time.perf_counter() - wall
+            if wall >= 0.2:
+                self.cores = (time.process_time() - cpu) / wall
+            if not self._two_cores():
+                until = min(until, one_core_until)
         guide = found[0] if found else None
         if guide is None:
             return None
