@@ -159,3 +159,29 @@ def test_the_guided_large_path_is_never_worse_than_the_hand_rule(
     if result.status is not Status.INFEASIBLE and result.stages:
         assert_valid(prob, result)
         assert result.stages[0].bound >= result.weighted_coverage
+
+
+def test_about_one_core_keeps_the_unguided_time_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the process had about one core while the coverage relaxation was found (here it
+    waits 0.3 s without CPU, one search thread working meanwhile), the coverage stage keeps the
+    unguided share of the time and the cost relaxation is not solved; the plan still covers at
+    least its start."""
+    slow = lp_guide.coverage_guide
+
+    def waiting(*args: object) -> Guide | None:
+        time.sleep(0.3)
+        return slow(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lns, "coverage_guide", waiting)
+    problem = generate_street(preset("tiny", seed=0))
+    _, contexts, greedy = prepare(problem, PARAMS)
+    search = Neighbourhoods(
+        problem, contexts, PARAMS, greedy.assignments, travel_reference=greedy.assignments
+    )
+    began = time.perf_counter()
+    outcome = search.run(began + 4, began, guided=True)
+    assert search.cores is not None and search.cores < lns.GUIDE_CORES
+    assert outcome.coverage_bound is not None and outcome.cost_bound is None
+    assert outcome.phase_s[0] <= lns.COVERAGE_SHARE * 4 + 0.5
+    start = plan_value(problem, contexts, greedy.assignments, PARAMS.weights)
+    assert plan_value(problem, contexts, outcome.plans, PARAMS.weights)[0] >= start[0]
