@@ -38,8 +38,10 @@ its expected time is a small part of the coverage stage's, the coverage relaxati
 thread beside the unguided windows, and the coverage stage (then 0.6 of the search) sweeps windows
 seeded at the orders the relaxation covers and the plan leaves open, grown over the orders whose
 plan disagrees with the relaxation's; the cost stage likewise with the relaxation of the least
-cost at the plan's coverage. The relaxations' optima are the stages' bounds. The guides only
-choose windows: what a step may accept is unchanged, so are the guarantees above.
+cost at the plan's coverage. Both only while the process has two cores (measured while the
+coverage relaxation runs, ``GUIDE_CORES``): with about one, the relaxations' time is the
+windows' and the split stays the unguided one. The relaxations' optima are the stages' bounds.
+The guides only choose windows: what a step may accept is unchanged, so are the guarantees above.
 """
 
 from __future__ import annotations
