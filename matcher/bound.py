@@ -76,17 +76,28 @@ class _Relaxation:
                 self._plans(helper, visits, plans)
         self.coverage = s.Sum([ctx.weight * self.covered[ctx.index] for ctx in contexts])
 
+    def _row(
+        self, lower: float, upper: float, terms: list[tuple[pywraplp.Variable, float]]
+    ) -> None:
+        """lower <= sum of coefficient * variable <= upper, set row by row (the solver's
+        expression API costs about as much as the rest of the building)."""
+        row = self.solver.Constraint(lower, upper)
+        for var, coefficient in terms:
+            row.SetCoefficient(var, coefficient)
+
     def _teams(self) -> None:
-        s = self.solver
+        inf = self.solver.infinity()
         for ctx in self.contexts:
             x, c = self.assign[ctx.index], self.covered[ctx.index]
             if not ctx.team_possible(ctx.candidates):
                 c.SetUb(0)
-            s.Add(s.Sum(x) == ctx.team * c)
+            self._row(0, 0, [(var, 1) for var in x] + [(c, -ctx.team)])
             if ctx.needs_lead:
-                s.Add(s.Sum([x[k] for k, d in enumerate(ctx.candidates) if d.has_lead]) >= c)
+                held = [(x[k], 1) for k, d in enumerate(ctx.candidates) if d.has_lead]
+                self._row(0, inf, [*held, (c, -1)])
             if ctx.needs_language:
-                s.Add(s.Sum([x[k] for k, d in enumerate(ctx.candidates) if d.speaks]) >= c)
+                held = [(x[k], 1) for k, d in enumerate(ctx.candidates) if d.speaks]
+                self._row(0, inf, [*held, (c, -1)])
             if ctx.pinned:
                 c.SetLb(1)
                 for k, candidate in enumerate(ctx.candidates):
@@ -100,13 +111,13 @@ class _Relaxation:
         chosen = [s.NumVar(0, 1, "") for _ in plans]
         self.plan_sizes[helper] = [(len(p), var) for p, var in zip(plans, chosen, strict=True)]
         self.plan_columns += len(plans)
-        s.Add(s.Sum(chosen) <= 1)
+        self._row(-s.infinity(), 1, [(var, 1) for var in chosen])
         containing: dict[tuple[int, int], list[pywraplp.Variable]] = {v: [] for v in visits}
         for plan, var in zip(plans, chosen, strict=True):
             for visit in plan:
                 containing[visit].append(var)
         for (o, k), vars_ in containing.items():
-            s.Add(self.assign[o][k] == s.Sum(vars_))
+            self._row(0, 0, [(self.assign[o][k], 1)] + [(var, -1) for var in vars_])
 
     def _compact(self, helper: int, visits: list[tuple[int, int]]) -> None:
         s = self.solver

@@ -32,6 +32,16 @@ a cost stage that found nothing cheaper by the deadline goes on with small windo
 cheaper, ``GRACE_S`` past the deadline at most. ``finish_times`` leaves the result after the
 search the wall time its CPU needs at the share of a core the process got (``solve`` measures
 it over the preparation), so the whole solve keeps its limit on a busy machine too.
+
+Guided by relaxations (``matcher.lp_guide``; ``run(guided=True)``, as ``solve`` calls it): when
+its expected time is a small part of the coverage stage's, the coverage relaxation is solved in a
+thread beside the unguided windows, and the coverage stage (then 0.6 of the search) sweeps windows
+seeded at the orders the relaxation covers and the plan leaves open, grown over the orders whose
+plan disagrees with the relaxation's; the cost stage likewise with the relaxation of the least
+cost at the plan's coverage. Both only while the process has two cores (measured while the
+coverage relaxation runs, ``GUIDE_CORES``): with about one, the relaxations' time is the
+windows' and the split stays the unguided one. The relaxations' optima are the stages' bounds.
+The guides only choose windows: what a step may accept is unchanged, so are the guarantees above.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model
@@ -50,6 +60,7 @@ from matcher.candidates import OrderContext
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, pair_cost
 from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import Variables, make_variables
+from matcher.lp_guide import COST_GUIDE_CPU_PER_ORDER, Guide, cost_guide, coverage_guide, within
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights, SolveParams
 
@@ -63,6 +74,11 @@ STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ 
 COST_WINDOW_ORDERS = 30
 COST_DETERMINISTIC_S = 0.1
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
+GUIDED_COVERAGE_SHARE = 0.6  # ... when guided by the coverage relaxation (its time included)
+# Cores the process used while the coverage relaxation was solved beside the windows, at least,
+# for the guided time split (``GUIDED_COVERAGE_SHARE``) and the cost relaxation: with about one
+# core, the relaxations' time is the windows' (bench/README.md, "Relaxation-guided windows").
+GUIDE_CORES = 1.4
 THREADS = 2  # windows solved side by side (at most ``SolveParams.workers``)
 FINISH_SHARE = 0.06  # of the time limit, kept after the search for the result (explanations)
 FINISH_MIN_S = 0.6  # ... and at least this many seconds
@@ -116,6 +132,8 @@ class LnsOutcome:
     steps: int = 0
     improved: int = 0
     phase_s: list[float] = field(default_factory=list)  # seconds of each phase
+    coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
+    cost_bound: float | None = None  # the cost relaxation's (cost units), when guided by it
 
 
 def plan_value(
@@ -183,6 +201,12 @@ class Neighbourhoods:
         self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
         self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
+        self.guide: Guide | None = None  # the relaxation guiding now (``matcher.lp_guide``)
+        self.coverage_bound: float | None = None  # the coverage relaxation's, when solved
+        self.cost_bound: float | None = None  # the cost relaxation's (cost units), when solved
+        self.cores: float | None = None  # CPU over wall time while the coverage relaxation ran
+        self.guided = False  # windows grow over the orders whose plan disagrees with the guide
+        self.guide_orders_of: dict[int, list[int]] = {}  # helper -> orders the guide sends to
         self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
 
     # ------------------------------------------------------------------ the search
@@ -193,10 +217,19 @@ class Neighbourhoods:
         began: float,
         progress: Progress | None = None,
         share: float = 1.0,
+        guided: bool = False,
     ) -> LnsOutcome:
         """Search until ``deadline`` (a ``time.perf_counter`` value). ``share``: the part of a
         core the process got so far (``solve`` measures it over the preparation), the first
         guess of a step's wall time until steps are measured.
+
+        ``guided``: the coverage stage first solves the coverage relaxation
+        (``matcher.lp_guide``, when its expected time is a small part of the stage's) and
+        sweeps windows at the orders it covers and the plan does not, grown over the orders
+        where plan and relaxation disagree, while they improve; then as without a guide. When
+        that relaxation was solved, the cost stage likewise solves the relaxation of the least
+        cost at the plan's coverage (when its time fits) and first sweeps windows at the
+        orders where plan and relaxation disagree, costliest first.
 
         The time is split by what the steps take: the coverage stage has at most
         ``COVERAGE_SHARE`` of it and stops while the cost stage still has time for
@@ -209,13 +242,35 @@ class Neighbourhoods:
         self.step_wall = STEP_CPU_S / max(share, 0.01)
         available = max(0.0, deadline - phase_began)
         quick = available < QUICK_BELOW_STEPS * self.step_wall
-        coverage_until = phase_began + (0.0 if quick else COVERAGE_SHARE * available)
-        coverage_until = min(coverage_until, deadline)
         open_orders = [
             c.index
             for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
             if c.index not in self.plans and c.team_possible(c.candidates)
         ]
+        relax_by = None  # when the relaxation must be solved by, when the search is guided
+        if guided and not quick and open_orders:
+            until = phase_began + GUIDED_COVERAGE_SHARE * available
+            relax_by = within(min(until, deadline), len(self.contexts), share)
+        share_of_search = COVERAGE_SHARE if relax_by is None else GUIDED_COVERAGE_SHARE
+        coverage_until = phase_began + (0.0 if quick else share_of_search * available)
+        coverage_until = min(coverage_until, deadline)
+        if relax_by is not None:
+            unguided_until = min(deadline, phase_began + COVERAGE_SHARE * available)
+            guide = self._guided(
+                lambda: coverage_guide(self.problem, self.contexts, relax_by),
+                "coverage",
+                coverage_until,
+                deadline,
+                open_orders,
+                lambda g: [i for i in open_orders if g.covered[i] and i not in self.plans],
+                progress,
+                began,
+                unguided_until,
+            )
+            self.coverage_bound = guide.bound if guide else None
+            if not self._two_cores():
+                coverage_until = min(coverage_until, unguided_until)
+            open_orders = [i for i in open_orders if i not in self.plans]
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
             self._sweep(open_orders, coverage_until, "coverage", progress, began, deadline)
@@ -245,6 +300,22 @@ class Neighbourhoods:
             self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
         else:
             self._narrow(COST_WINDOW_ORDERS, COST_DETERMINISTIC_S)
+            cost_by = None
+            if self.coverage_bound is not None and self._two_cores():
+                cost_by = within(deadline, len(self.contexts), share, COST_GUIDE_CPU_PER_ORDER)
+            if cost_by is not None:
+                level = coverage
+                guide = self._guided(
+                    lambda: cost_guide(self.problem, self.contexts, level, self.params, cost_by),
+                    "cost",
+                    deadline,
+                    None,
+                    order,
+                    lambda g: [i for i in order if g.disagrees(i, self._team(i))],
+                    progress,
+                    began,
+                )
+                self.cost_bound = guide.bound if guide else None
         while time.perf_counter() < deadline - 0.05:
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
@@ -267,7 +338,98 @@ class Neighbourhoods:
             self.steps,
             self.improved,
             phases,
+            self.coverage_bound,
+            self.cost_bound,
         )
+
+    def _two_cores(self) -> bool:
+        """Whether the process had two cores while the coverage relaxation ran (or it ran too
+        briefly to tell)."""
+        return self.cores is None or self.cores >= GUIDE_CORES
+
+    def _team(self, order: int) -> list[int] | None:
+        planned = self.plans.get(order)
+        return planned[0] if planned else None
+
+    def _guided(
+        self,
+        relax: Callable[[], Guide | None],
+        stage: str,
+        until: float,
+        deadline: float | None,
+        seeds: list[int],
+        guided_seeds: Callable[[Guide], list[int]],
+        progress: Progress | None,
+        began: float,
+        one_core_until: float | None = None,
+    ) -> Guide | None:
+        """A relaxation (``relax``, GLOP) in a thread of its own while windows at ``seeds`` are
+        solved for ``stage`` as without a guide on the other threads (one at least; GLOP's
+        solve releases the interpreter), then sweeps of guided windows at ``guided_seeds``
+        while they improve, until ``until`` (and, for coverage, the cost stage's floor before
+        ``deadline``). Returns the relaxation's optimum, None when it was not found in time.
+
+        With ``one_core_until``, the process's cores while the relaxation ran are measured
+        (``cores``: CPU over wall time, over 0.2 s at least), and with fewer than
+        ``GUIDE_CORES`` the guided sweeps stop by ``one_core_until`` instead."""
+        found: list[Guide | None] = []
+        ready = threading.Event()
+
+        def solve_relaxation() -> None:
+            try:
+                found.append(relax())
+            finally:
+                ready.set()
+
+        def time_left() -> bool:
+            if deadline is None:
+                return time.perf_counter() < until - 0.05
+            return self._coverage_time(until, deadline)
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        threading.Thread(target=solve_relaxation, daemon=True).start()
+        threads, self.threads = self.threads, max(1, self.threads - 1)
+        try:
+            while seeds and not ready.is_set() and time_left():
+                before = self.improved
+                self._sweep(seeds, until, stage, progress, began, deadline, ready)
+                if self.improved == before:
+                    break
+                if stage == "coverage":
+                    seeds = [i for i in seeds if i not in self.plans]
+                else:
+                    self.rng.shuffle(seeds)
+                self.shuffle_walks = True
+        finally:
+            self.threads = threads
+        ready.wait(max(0.0, until - time.perf_counter()))
+        if one_core_until is not None:
+            wall = time.perf_counter() - wall
+            if wall >= 0.2:
+                self.cores = (time.process_time() - cpu) / wall
+            if not self._two_cores():
+                until = min(until, one_core_until)
+        guide = found[0] if found else None
+        if guide is None:
+            return None
+        self.guide, self.guide_orders_of = guide, {}
+        for ctx in self.contexts:
+            for helper in guide.teams[ctx.index]:
+                self.guide_orders_of.setdefault(helper, []).append(ctx.index)
+        self.guided = True
+        try:
+            while time_left():
+                chosen = guided_seeds(guide)
+                if not chosen:
+                    break
+                before = self.improved
+                self._sweep(chosen, until, stage, progress, began, deadline)
+                if self.improved == before:
+                    break
+                self.shuffle_walks = True
+        finally:
+            self.guided = False
+        return guide
 
     def _narrow(self, window: int, deterministic_s: float) -> None:
         """Windows of at most ``window`` orders, solved for at most ``deterministic_s``."""
@@ -316,11 +478,12 @@ class Neighbourhoods:
         progress: Progress | None,
         began: float,
         deadline: float | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         """Steps at the seeds in turn, skipping orders already in a window of this sweep (and,
         for coverage, orders already planned), on ``self.threads`` threads. With ``deadline``
         (the coverage stage's sweeps), no step starts once the cost stage's floor is reached
-        (``_coverage_time``)."""
+        (``_coverage_time``); with ``stop``, none once it is set."""
         visited: set[int] = set()
         pending = iter(seeds)
 
@@ -339,7 +502,7 @@ class Neighbourhoods:
                 else self._coverage_time(until, deadline)
             ):
                 seed = next_seed()
-                if seed is None:
+                if seed is None or (stop is not None and stop.is_set()):
                     return
                 if self.step(seed, until, visited, stage):
                     self._report(progress, "cost" if stage == "cost" else "coverage", began)
@@ -365,9 +528,15 @@ class Neighbourhoods:
 
     def neighbourhood(self, seed: int) -> list[int]:
         """Up to ``window`` orders reached from ``seed`` through shared candidate helpers,
-        nearest in the candidate graph first."""
+        nearest in the candidate graph first. In the guided sweeps (``guided``), first the
+        orders whose plan disagrees with the guide's, reached through the helpers the plan or
+        the guide sends to an order of the window."""
         chosen, seen = [seed], {seed}
-        queue = deque([seed])
+        if self.guided and self.guide is not None:
+            self._disagreeing(chosen, seen)
+            if len(chosen) >= self.window:
+                return chosen
+        queue = deque(chosen)
         while queue and len(chosen) < self.window:
             order = queue.popleft()
             candidates = self.contexts[order].candidates
@@ -382,6 +551,32 @@ class Neighbourhoods:
                         if len(chosen) >= self.window:
                             return chosen
         return chosen
+
+    def _disagreeing(self, chosen: list[int], seen: set[int]) -> None:
+        """Grow ``chosen`` (breadth first) by the orders whose plan disagrees with the guide,
+        reached from an order of it through a helper its plan or the guide's team holds."""
+        guide = self.guide
+        assert guide is not None
+        queue = deque(chosen)
+        while queue:
+            order = queue.popleft()
+            planned = self.plans.get(order)
+            helpers = sorted(guide.teams[order].union(planned[0] if planned else ()))
+            if self.shuffle_walks:
+                self.rng.shuffle(helpers)
+            for helper in helpers:
+                reached = sorted(self.visits_of.get(helper, ()))
+                for other in reached + self.guide_orders_of.get(helper, []):
+                    if other in seen:
+                        continue
+                    mine = self.plans.get(other)
+                    if not guide.disagrees(other, mine[0] if mine else None):
+                        continue
+                    seen.add(other)
+                    chosen.append(other)
+                    queue.append(other)
+                    if len(chosen) >= self.window:
+                        return
 
     def step(self, seed: int, deadline: float, visited: set[int], stage: str = "coverage") -> bool:
         """Re-solve the window around ``seed``; keep the result when strictly better (then

@@ -201,8 +201,10 @@ def _search(
     search_until, explain_until = finish_times(
         began, params.time_limit_s, result_cpu(len(contexts), params.reserve_size), share
     )
-    outcome = search.run(search_until, began, progress, share)
-    coverable = sum(c.weight for c in contexts if c.team_possible(c.candidates))
+    outcome = search.run(search_until, began, progress, share, guided=True)
+    coverable: float = sum(c.weight for c in contexts if c.team_possible(c.candidates))
+    if outcome.coverage_bound is not None:  # the coverage relaxation's (``matcher.lp_guide``)
+        coverable = min(coverable, max(outcome.coverage_bound, outcome.coverage_after_phase))
     coverage = sum(contexts[i].weight for i in outcome.plans)
     cost = outcome.cost / COST_SCALE
     # The quick cost bound when there is time for it (~0.2 CPU s at 10,000 orders); else the
@@ -210,6 +212,8 @@ def _search(
     cost_bound = 0.0
     if time.perf_counter() < explain_until:
         cost_bound = min(cost, cost_lower_bound(problem, contexts, coverage, params.weights))
+    if outcome.cost_bound is not None:  # the cost relaxation's, at the plan's coverage or less
+        cost_bound = max(cost_bound, min(cost, outcome.cost_bound))
     stages = (
         Stage(
             name="coverage",

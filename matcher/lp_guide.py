@@ -1,0 +1,138 @@
+"""The coverage relaxation as a guide for the neighbourhood search (``matcher.lns``).
+
+On the large town streets the search's coverage stalled about 1 % below the best plan over the
+candidate lists (bench/README.md, "Large streets", 2026-11-27): windows grown around uncovered
+orders rarely hold the chain of moves that frees the right helpers. The day-plan relaxation of
+``matcher.bound`` (solved by GLOP: ~2 CPU s at 5,000 town orders, ~4 at 10,000) is almost
+integral on those streets (99.5 % of its orders covered 0 or 1) and names that chain: the orders
+it covers that the plan leaves open, and, for each order, the team it would send. The search
+seeds windows at the orders the relaxation covers and the plan does not, and grows each window
+over the orders whose plan *disagrees* with the relaxation's through the helpers either would
+send (``Neighbourhoods.neighbourhood``); each window is still solved exactly by CP-SAT and taken
+only when strictly better, so the guide changes which windows are tried, never what a step may
+accept. The relaxation's optimum is also an upper bound on the weighted coverage of every plan
+over the candidate lists (``matcher.bound``), reported as the coverage stage's bound.
+
+The cost stage is guided the same way by the relaxation of the least cost at the plan's coverage
+(``cost_guide``; at 5,000 town orders, 5 CPU s of cost windows from the same plan: -10.3 % guided
+against -8.0 %, 4.3 % above that relaxation's optimum against 7.1 %), whose optimum is a lower
+bound on the cost of every plan over the lists covering at least that much, reported as the cost
+stage's bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from ortools.linear_solver import pywraplp
+
+from matcher.bound import _Relaxation
+from matcher.candidates import OrderContext
+from matcher.model import Problem
+from matcher.params import SolveParams
+
+# CPU seconds of building and solving the relaxation, per order (town streets, seed 0, GLOP:
+# 2.1 CPU s at 5,000 orders, 4.0 at 10,000; pastoral 10,000: 3.2; bench/README.md).
+GUIDE_CPU_PER_ORDER = 4.5e-4
+# ... and of the least cost at a coverage level (town 5,000: 2.5 CPU s)
+COST_GUIDE_CPU_PER_ORDER = 6e-4
+GUIDE_SHARE = 0.7  # of the coverage stage's time, at most, for the relaxation (else no guide)
+TEAM_AT = 0.5  # a helper is in the relaxation's team of an order when assigned above this
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A relaxation's optimum: its bound (``coverage_guide``: on every plan's weighted coverage
+    over the candidate lists, a whole number; ``cost_guide``: on the cost of every plan over the
+    lists at the level's coverage or more), the orders it covers (above one half) and, per
+    order, the helpers it sends (assigned above one half)."""
+
+    bound: float
+    covered: tuple[bool, ...]
+    teams: tuple[frozenset[int], ...]
+
+    def disagrees(self, order: int, team: list[int] | None) -> bool:
+        """Whether a plan's ``team`` for ``order`` (None: not covered) differs from the
+        relaxation's."""
+        if not self.covered[order]:
+            return team is not None
+        return team is None or set(team) != self.teams[order]
+
+
+def _limit(relaxation: _Relaxation, until: float | None) -> bool:
+    """Limit the solve to end by ``until`` (a ``time.perf_counter`` value; the model's building
+    is not limited, ``within`` estimates the whole); False when that time has already passed."""
+    if until is None:
+        return True
+    left = until - time.perf_counter()
+    if left <= 0.01:
+        return False
+    relaxation.solver.SetTimeLimit(max(1, int(1000 * left)))
+    return True
+
+
+def coverage_guide(
+    problem: Problem, contexts: list[OrderContext], until: float | None = None
+) -> Guide | None:
+    """The coverage relaxation's optimum over ``contexts``, or None when GLOP does not prove
+    it optimal by ``until`` (a ``time.perf_counter`` value, when given)."""
+    relaxation = _Relaxation(problem, contexts)
+    solver = relaxation.solver
+    if not _limit(relaxation, until):
+        return None
+    solver.Maximize(relaxation.coverage)
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    # Weights are integers, so every plan's coverage is too: the solver's tolerance (relative
+    # 1e-6 at most, far above GLOP's) is added before rounding down.
+    value = solver.Objective().Value()
+    return _read(relaxation, math.floor(value + 1e-6 * max(1.0, abs(value))))
+
+
+def cost_guide(
+    problem: Problem,
+    contexts: list[OrderContext],
+    level: float,
+    params: SolveParams,
+    until: float | None = None,
+) -> Guide | None:
+    """The relaxation of the least cost (``params.weights``) over ``contexts`` among plans
+    covering at least ``level``, or None when GLOP does not prove it optimal by ``until`` (or
+    the level cannot be reached)."""
+    relaxation = _Relaxation(problem, contexts)
+    if not _limit(relaxation, until):
+        return None
+    value = relaxation.solve_cost(level, params)
+    if value is None:
+        return None
+    return _read(relaxation, value - 1e-6 * max(1.0, abs(value)))
+
+
+def _read(relaxation: _Relaxation, bound: float) -> Guide:
+    contexts = relaxation.contexts
+    covered = tuple(v.solution_value() > TEAM_AT for v in relaxation.covered)
+    teams = tuple(
+        frozenset(
+            c.helper
+            for k, c in enumerate(ctx.candidates)
+            if relaxation.assign[ctx.index][k].solution_value() > TEAM_AT
+        )
+        for ctx in contexts
+    )
+    return Guide(bound, covered, teams)
+
+
+def within(
+    deadline: float, orders: int, share: float, cpu_per_order: float = GUIDE_CPU_PER_ORDER
+) -> float | None:
+    """When a relaxation must be solved by (a ``time.perf_counter`` value): ``GUIDE_SHARE``
+    of the time left before ``deadline``; None when its expected time at ``share`` of a core
+    (``cpu_per_order``) is more than that (a busy machine or a late preparation: no guide)."""
+    now = time.perf_counter()
+    left = deadline - now
+    expected = cpu_per_order * orders / max(share, 0.01)
+    if expected > GUIDE_SHARE * left:
+        return None
+    return now + GUIDE_SHARE * left
