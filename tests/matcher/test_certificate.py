@@ -114,11 +114,11 @@ def test_cost_bound_is_at_most_the_full_least_cost(seed: int, mip: bool) -> None
 def test_bounds_stay_valid_when_pricing_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopped after the first solve of each stage (and without the MIP), the bounds (with the
     correction for the visits never priced in) still hold against the full problem's optima."""
+    streets = [street(seed) for seed in range(6)]  # (solved, and kept, as the others see them)
     monkeypatch.setattr(certificate_module, "MAX_ROUNDS", 1)
     monkeypatch.setattr(certificate_module, "MIP_VISITS", -1)
     stopped = []
-    for seed in range(6):
-        problem, _, full = street(seed)
+    for problem, _, full in streets:
         result = solve(problem, NARROW.model_copy(update={"certify_s": 1e-9}))
         certificate = result.certificate
         assert certificate is not None
