@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.candidates import before_limits, build_contexts
+from matcher.candidates import Eligibility, before_limits, build_contexts
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Reason
@@ -91,10 +91,11 @@ class FreeDay:
 def free_day(problem: Problem, params: SolveParams | None = None) -> FreeDay:
     """``FreeDay`` of ``problem``, whose helpers have their whole day free."""
     params = params or SolveParams()
-    eligibility, contexts = build_contexts(problem, params.wait_boost, limit=None)
+    eligibility = Eligibility(problem, params.wait_boost)  # no candidate lists: the funnel's masks
     deciding = np.zeros(len(problem.helpers), dtype=bool)
     settled = {}
-    for ctx in contexts:
+    for index, order in enumerate(problem.orders):
+        ctx = eligibility.context(index, order)
         reason, passing = before_limits(eligibility, ctx)
         deciding |= passing
         if not eligibility.team_possible_among(ctx, passing):

@@ -310,16 +310,16 @@ def build_problem(
                 tuple(_resident(r, {}) for r in residents.values()),
             )
             could = first = street.could_serve(key, lambda: ask(helper_rows, ledger))
-            if first.settled and not answers_only:
-                could = None  # everyone stays in: a solve's explanation counts every helper
-            elif refusals:
+            if refusals and (answers_only or not first.settled):
                 could = ask(sorted(first.deciders & helper_rows.keys()), blocked)
                 # An order no day can staff keeps its reason where its resident was not refused
                 # (the same helpers, judged the same); asked of those few alone, an order of a
                 # refused resident would be judged without the helpers it lost.
                 lost = set().union(*refusals.values())  # residents with a refusal
                 resident_of = {order_key(o.id): resident_key(o.resident_id) for o in orders}
-                if any(resident_of[o] in lost or not answers_only for o in could.settled):
+                if could.settled and (
+                    not answers_only or any(resident_of[o] in lost for o in could.settled)
+                ):
                     # Everyone stays in, but only those who could decide an order with a free
                     # day need their day read. The others fail a step (skills, reach, time)
                     # that a taken day only makes harder: the answer is the same.
@@ -329,9 +329,9 @@ def build_problem(
                     could = Deciders(could.deciders, {o: first.settled[o] for o in could.settled})
         else:
             could = ask(helper_rows, blocked)
-            if could.settled and not answers_only:
-                could = None
-        if could is not None:
+        # A solve's explanation counts every helper: with an order no day can staff, everyone
+        # stays in (unless the problem only answers who could serve).
+        if could is not None and (answers_only or not could.settled):
             keep = could.deciders | set(kept)
             helper_rows = {h: row for h, row in helper_rows.items() if h in keep}
             settled = could.settled
