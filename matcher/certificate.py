@@ -103,7 +103,7 @@ from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
-from matcher.full_mip import FullMip, full_lists
+from matcher.full_mip import FullMip, floor_to_step, full_lists
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
@@ -193,8 +193,8 @@ def certify(
         upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
     step = math.gcd(*(ctx.weight for ctx in contexts)) or 1  # every coverage is a multiple
-    if upper is not None and _floor(upper, step) < coverage_bound:
-        coverage_bound, coverage_method = _floor(upper, step), BoundMethod.LP
+    if upper is not None and floor_to_step(upper, step) < coverage_bound:
+        coverage_bound, coverage_method = floor_to_step(upper, step), BoundMethod.LP
     if candidate_bounds is not None and converged and upper is not None:
         # A plan using only listed visits covers at most CP-SAT's bound; one using a visit
         # outside the lists at most the relaxation's value plus that visit's reduced cost.
@@ -275,11 +275,6 @@ def certify(
         converged=converged and cost_converged,
         runtime_s=time.perf_counter() - began,
     )
-
-
-def _floor(value: float, step: int) -> int:
-    """The largest multiple of ``step`` at most ``value`` (up to the solver's tolerance)."""
-    return math.floor(value / step + EPS) * step
 
 
 def _full_mip(

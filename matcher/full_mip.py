@@ -144,8 +144,7 @@ class FullMip:
         if found.bound is None:
             return found
         # Round down to the weights' lattice: every plan's coverage is a multiple of ``step``.
-        value = -found.bound
-        return replace(found, bound=math.floor(value / self.step + 1e-6) * self.step)
+        return replace(found, bound=floor_to_step(-found.bound, self.step))
 
     def cost_bound(
         self,
@@ -232,6 +231,12 @@ def _cliques(
     if len(long) >= 2:
         cliques.append(long)
     return cliques
+
+
+def floor_to_step(value: float, step: int) -> int:
+    """The largest multiple of ``step`` at most ``value`` (up to the solvers' tolerance, 1e-6
+    of a step): a bound on a coverage, which is a multiple of the weights' divisor ``step``."""
+    return math.floor(value / step + 1e-6) * step
 
 
 def full_lists(contexts: list[OrderContext], outside: list[list[Candidate]]) -> list[OrderContext]:

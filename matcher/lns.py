@@ -560,8 +560,7 @@ class Neighbourhoods:
         queue = deque(chosen)
         while queue:
             order = queue.popleft()
-            planned = self.plans.get(order)
-            helpers = sorted(guide.teams[order].union(planned[0] if planned else ()))
+            helpers = sorted(guide.teams[order].union(self._team(order) or ()))
             if self.shuffle_walks:
                 self.rng.shuffle(helpers)
             for helper in helpers:
@@ -569,8 +568,7 @@ class Neighbourhoods:
                 for other in reached + self.guide_orders_of.get(helper, []):
                     if other in seen:
                         continue
-                    mine = self.plans.get(other)
-                    if not guide.disagrees(other, mine[0] if mine else None):
+                    if not guide.disagrees(other, self._team(other)):
                         continue
                     seen.add(other)
                     chosen.append(other)

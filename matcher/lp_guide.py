@@ -26,8 +26,6 @@ import math
 import time
 from dataclasses import dataclass
 
-from ortools.linear_solver import pywraplp
-
 from matcher.bound import _Relaxation
 from matcher.candidates import OrderContext
 from matcher.model import Problem
@@ -79,15 +77,13 @@ def coverage_guide(
     """The coverage relaxation's optimum over ``contexts``, or None when GLOP does not prove
     it optimal by ``until`` (a ``time.perf_counter`` value, when given)."""
     relaxation = _Relaxation(problem, contexts)
-    solver = relaxation.solver
     if not _limit(relaxation, until):
         return None
-    solver.Maximize(relaxation.coverage)
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+    value = relaxation.solve_coverage()
+    if value is None:
         return None
     # Weights are integers, so every plan's coverage is too: the solver's tolerance (relative
     # 1e-6 at most, far above GLOP's) is added before rounding down.
-    value = solver.Objective().Value()
     return _read(relaxation, math.floor(value + 1e-6 * max(1.0, abs(value))))
 
 
