@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.services.closing.visits import confirm_done
+from api.services.ledger.sheets import read_rows
 from api.services.offers.answers import mark_done
 from api.services.offers.assign import create_assignment, local_today
 from api.settings import Settings
@@ -116,14 +117,16 @@ def test_staff_correct_a_clock_and_read_hours_honour_roll_and_certificate(
     roll = client.get("/s/honour")
     assert f'id="honour-{helper}"' in roll.text
     sheet = client.get("/s/honour.xlsx")
-    rows = list(load_workbook(io.BytesIO(sheet.content)).active.iter_rows(values_only=True))
-    assert rows[1][5] == 2.5
+    book = load_workbook(io.BytesIO(sheet.content)).active
+    assert book is not None and all(cell.font.b for cell in book[1])  # a bold header row
+    rows = [cells for _, cells in read_rows(sheet.content)]  # as an office's sheet is read
+    assert rows[1][5] == "2.5" and book.cell(2, 6).value == 2.5  # a number, not a text
     listed = client.get("/s/honour.csv")  # the same rows as CSV, Excel's UTF-8 with a BOM
     assert (
         listed.content.startswith(codecs.BOM_UTF8) and "text/csv" in listed.headers["content-type"]
     )
     lines = list(csv.reader(io.StringIO(listed.content.decode("utf-8-sig"))))
-    assert [line[:3] for line in lines[1:]] == [[str(v) for v in row[:3]] for row in rows[1:]]
+    assert [line[:3] for line in lines[1:]] == [row[:3] for row in rows[1:]]
     assert float(lines[1][5]) == 2.5
     pdf = client.get(f"/s/helpers/{helper}/certificate.pdf")
     assert pdf.content.startswith(b"%PDF")

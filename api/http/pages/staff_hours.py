@@ -9,7 +9,6 @@ The services decide the scope (community staff see their community) and every re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -245,19 +244,13 @@ def _honour_file(
     except ServiceError as failure:
         session.rollback()
         return back(request, "/s/honour", err=failure.message)
-    headers = [
-        _("Rank in the street"), _("Rank in the community"), _("Ledger number"), _("Name"),
-        _("Community"), _("Volunteer hours"), _("Visits"), _("Points"),
-    ]  # fmt: skip
-    rows: Iterator[list[sheets.Value]] = (
-        [row.street_rank, row.community_rank, row.code, row.name, row.community,
-         round(row.minutes / 60, 1), row.visits, row.points]
-        for row in roll.rows
-    )  # fmt: skip
+    headers = honour.sheet_headers()
+    rows = (honour.sheet_cells(row) for row in roll.rows)
     if kind == "csv":
         content, media = sheets.write_csv(headers, rows), sheets.CSV_MEDIA
     else:
-        content, media = sheets.write_xlsx(headers, rows, _("Honour roll")), sheets.XLSX_MEDIA
+        title = _(honour.SHEET_TITLE)
+        content, media = sheets.write_xlsx(headers, rows, title), sheets.XLSX_MEDIA
     name = f"honour-{start.isoformat()}-{end.isoformat()}.{kind}"
     return Response(
         content,

@@ -7,24 +7,32 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from api.i18n import N_
 from api.i18n import gettext as _
 from api.services.actor import Actor
 from api.services.errors import BadInput, Forbidden
+from api.services.ledger.sheets import Value
 from api.store.db import dialect_of
 from api.store.statuses import Role
 from api.store.tables import Community, HelperRow, HonourDay
 
 ORDERINGS = ("hours", "points")
 MAX_PERIOD_DAYS = 366 * 10
+SHEET_HEADERS = (
+    N_("Rank in the street"), N_("Rank in the community"), N_("Ledger number"), N_("Name"),
+    N_("Community"), N_("Volunteer hours"), N_("Visits"), N_("Points"),
+)  # fmt: skip
+SHEET_TITLE = N_("Honour roll")
 
 
-@dataclass(frozen=True)
-class HonourRow:
+class HonourRow(NamedTuple):
+    """One helper on the roll (a named tuple: a city street's roll has 14,000 of them)."""
+
     helper_id: int
     code: str
     name: str
@@ -93,22 +101,23 @@ def honour_roll(
     if limit:
         query = query.limit(limit)
     rows = [
-        HonourRow(
-            helper_id=helper_id,
-            code=code,
-            name=name,
-            community_id=home,
-            community=names.get(home, ""),
-            minutes=int(minutes),
-            visits=int(visits),
-            points=int(points),
-            street_rank=int(street_rank),
-            community_rank=int(community_rank),
-        )
+        HonourRow(helper_id, code, name, home, names.get(home, ""), int(minutes), int(visits),
+                  int(points), int(street_rank), int(community_rank))
         for helper_id, code, name, home, minutes, visits, points, _f, _s, street_rank,
         community_rank in session.execute(query).tuples()
     ]  # fmt: skip
     return HonourRoll(first, last, by, community, rows)
+
+
+def sheet_headers() -> list[str]:
+    """The columns of the roll's CSV and XLSX downloads, in the reader's language."""
+    return [_(header) for header in SHEET_HEADERS]
+
+
+def sheet_cells(row: HonourRow) -> list[Value]:
+    """A roll row as the downloads' cells (hours to a tenth)."""
+    return [row.street_rank, row.community_rank, row.code, row.name, row.community,
+            round(row.minutes / 60, 1), row.visits, row.points]  # fmt: skip
 
 
 def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[Any]:

@@ -9,14 +9,13 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import logging
 import zipfile
 from collections.abc import Iterable, Sequence
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+import rustpy_xlsxwriter as xlsx
+from openpyxl import load_workbook
 
 from api.i18n import N_
 from api.i18n import gettext as _
@@ -176,30 +175,23 @@ def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
 
 
 def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: str) -> bytes:
-    """One sheet named ``title``: a bold header row, then the rows; strings stay strings."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    for index, header in enumerate(headers, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(10, 2 * len(header) + 2)
-    bold = Font(bold=True)
-    header_cells = []
-    for header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for row in rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    """One sheet named ``title``: a bold header row, then the rows; strings stay strings (a
+    text starting with "=" is text, never a formula), numbers stay numbers, nothing is an empty
+    cell. Written by rust_xlsxwriter (``rustpy-xlsxwriter``) row by row, as the rows come."""
+    if len(set(headers)) != len(headers):  # the writer keys each row's cells by its header
+        raise ValueError(f"two columns have the same header: {list(headers)}")
+    keys = list(headers)
+    given = iter(rows)
+    first = next(given, None)
+    # The writer takes the header row from the first row's keys: a sheet without rows gets
+    # one row of empty cells, which it leaves out, so that the headers are written.
+    first_row: Sequence[Value] = [None] * len(keys) if first is None else first
     out = io.BytesIO()
-    book.save(out)
+    xlsx.write_worksheet(
+        (dict(zip(keys, row, strict=True)) for row in itertools.chain([first_row], given)),
+        out,
+        sheet_name=title[:31],
+        bold_headers=True,
+        column_widths=[max(10, 2 * len(header) + 2) for header in headers],
+    )
     return out.getvalue()
-
-
-def _xlsx_cell(sheet: object, value: Value) -> WriteOnlyCell | Value:
-    """A text as a text cell ("=..." would otherwise become a formula); a number or nothing as
-    itself (a sheet of thousands of rows makes no cell object for those)."""
-    if not isinstance(value, str):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
