@@ -1,7 +1,7 @@
-"""The report's figures for a period, per grid, community and street, counted by four grouped
-queries (orders with their results and ratings; follow-ups; volunteer hours; points), each
-grouped by community and grid, then summed up the tree here. No per-order work in Python: a street
-with a year of history is counted by the database.
+"""The report's figures for a period, per grid, community and street, counted by three grouped
+queries (orders with their results and ratings; follow-ups; volunteer hours and points, from the
+honour roll's running totals), each grouped by community and grid, then summed up the tree
+here. No per-order work in Python: a street with a year of history is counted by the database.
 
 What each figure counts (the README repeats it for the office):
 
@@ -41,9 +41,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from api.services.closing.points import earned
-from api.services.offers.assign import to_utc
-from api.settings import Settings
+from api.store.db import dialect_of
 from api.store.statuses import (
     LIVE_ASSIGNMENT_STATUSES,
     OPEN_ORDER_STATUSES,
@@ -55,9 +53,8 @@ from api.store.tables import (
     FeedbackRow,
     FollowUpRow,
     HelperRow,
-    HoursEntry,
+    HonourDay,
     OrderRow,
-    PointsEntry,
     ResidentRow,
 )
 
@@ -120,7 +117,6 @@ class Scope:
 
 def figures_by_place(
     session: Session,
-    settings: Settings,
     scope: Scope,
     start: dt.date,
     end: dt.date,
@@ -129,11 +125,11 @@ def figures_by_place(
     """The figures of the dates ``start`` ≤ day < ``end`` (street-local) per (community, grid)
     of ``scope``; places with nothing to count are absent."""
     counted: dict[Place, dict[str, int]] = {}
+    dialect = dialect_of(session)
     for query in (
-        _orders(scope, start, end, now),
-        _follow_ups(scope, start, end),
-        _volunteer_minutes(scope, start, end),
-        _points(scope, to_utc(settings, start, 0), to_utc(settings, end, 0)),
+        _orders(scope, start, end, now, dialect),
+        _follow_ups(scope, start, end, dialect),
+        _helper_totals(scope, start, end, dialect),
     ):
         for row in session.execute(query).mappings():
             place = (row["community_id"], row["grid_id"])
@@ -148,7 +144,7 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _orders(scope: Scope, start: dt.date, end: dt.date, now: dt.datetime) -> Any:
+def _orders(scope: Scope, start: dt.date, end: dt.date, now: dt.datetime, dialect: str) -> Any:
     """Orders, matched, on time, overdue, rated and satisfied, per the resident's place."""
     asked = func.coalesce(OrderRow.first_date, OrderRow.date)
     finished_at = func.coalesce(AssignmentRow.done_at, AssignmentRow.confirmed_at)
@@ -186,10 +182,10 @@ def _orders(scope: Scope, start: dt.date, end: dt.date, now: dt.datetime) -> Any
         )
         .group_by(ResidentRow.community_id, ResidentRow.grid_id)
     )
-    return _in_community(query, ResidentRow, scope)
+    return _in_community(query, ResidentRow, scope, dialect)
 
 
-def _follow_ups(scope: Scope, start: dt.date, end: dt.date) -> Any:
+def _follow_ups(scope: Scope, start: dt.date, end: dt.date, dialect: str) -> Any:
     """Follow-ups due in the period and how many of them were done, per the resident's place."""
     query = (
         select(
@@ -202,69 +198,58 @@ def _follow_ups(scope: Scope, start: dt.date, end: dt.date) -> Any:
         .join(OrderRow, OrderRow.id == FollowUpRow.order_id)
         .join(ResidentRow, ResidentRow.id == OrderRow.resident_id)
         .where(
-            _not_searched(OrderRow.street_id) == scope.street_id,
+            _not_searched(OrderRow.street_id, dialect) == scope.street_id,
             FollowUpRow.due_date >= start,
             FollowUpRow.due_date < end,
         )
         .group_by(ResidentRow.community_id, ResidentRow.grid_id)
     )
-    return _in_community(query, ResidentRow, scope)
+    return _in_community(query, ResidentRow, scope, dialect)
 
 
-def _volunteer_minutes(scope: Scope, start: dt.date, end: dt.date) -> Any:
-    """The hours ledger's minutes of the period's visits (its entries, reversals included), per
-    the volunteer's place."""
+def _helper_totals(scope: Scope, start: dt.date, end: dt.date, dialect: str) -> Any:
+    """The volunteers' minutes (the hours ledger's, reversals included, by the visit's day) and
+    net points (``earned``, by the street-local day they were credited) of the period, per the
+    volunteer's place: from the honour roll's running totals (``api.services.hours.totals``,
+    which says what counts; at most a row per helper and day, read by the street's index)."""
     query = (
         select(
             HelperRow.community_id,
             HelperRow.grid_id,
-            func.sum(HoursEntry.minutes).label("volunteer_minutes"),
+            func.sum(HonourDay.minutes).label("volunteer_minutes"),
+            func.sum(HonourDay.points).label("points"),
         )
-        .select_from(HoursEntry)
-        .join(HelperRow, HelperRow.id == HoursEntry.helper_id)
+        .select_from(HonourDay)
+        .join(HelperRow, HelperRow.id == HonourDay.helper_id)
         .where(
-            _not_searched(HelperRow.street_id) == scope.street_id,
-            HoursEntry.served_on >= start,
-            HoursEntry.served_on < end,
+            HonourDay.street_id == scope.street_id,
+            HonourDay.day >= start,
+            HonourDay.day < end,
+            # The same street (the totals keep the helper's): said of the helpers too, so that
+            # the join reads the street's helpers by index, not the whole city's.
+            HelperRow.street_id == scope.street_id,
         )
         .group_by(HelperRow.community_id, HelperRow.grid_id)
     )
-    return _in_community(query, HelperRow, scope)
+    return _in_community(query, HelperRow, scope, dialect)
 
 
-def _points(scope: Scope, start: dt.datetime, end: dt.datetime) -> Any:
-    """Net points entered between the UTC times ``start`` and ``end``, per the volunteer's place."""
-    query = (
-        select(
-            HelperRow.community_id,
-            HelperRow.grid_id,
-            func.sum(PointsEntry.amount).label("points"),
-        )
-        .select_from(PointsEntry)
-        .join(HelperRow, HelperRow.id == PointsEntry.helper_id)
-        .where(
-            _not_searched(HelperRow.street_id) == scope.street_id,
-            PointsEntry.created_at >= start,
-            PointsEntry.created_at < end,
-            earned(),
-        )
-        .group_by(HelperRow.community_id, HelperRow.grid_id)
-    )
-    return _in_community(query, HelperRow, scope)
+def _not_searched(column: Any, dialect: str) -> Any:
+    """On SQLite, ``column`` as an expression no index answers (``+ 0``): the period's
+    follow-ups are a small part of the street's, so read them first and look up their orders,
+    rather than walk every order of the street by its ``street_id`` index, which SQLite does
+    without table statistics (300-1,500 ms against 10-40 ms for a street with a year of
+    history, bench/report_bench.py). PostgreSQL, which has statistics, gets the column: hidden,
+    it hash-joined the period's follow-ups with every order of the city (93 ms for the big
+    street of bench/city_db_bench.py against 27 ms with the street's index)."""
+    return column + 0 if dialect == "sqlite" else column
 
 
-def _not_searched(column: Any) -> Any:
-    """``column`` as an expression no index answers (``+ 0``). The period's follow-ups and
-    points entries are a small part of the street's: read them first and look up their orders
-    or helpers, rather than walk every order or entry of the street by its ``street_id`` index,
-    which SQLite does without table statistics (300-1,500 ms against 10-40 ms for a street with
-    a year of history, bench/report_bench.py). PostgreSQL hash-joins either way."""
-    return column + 0
-
-
-def _in_community(query: Any, table: type[ResidentRow] | type[HelperRow], scope: Scope) -> Any:
+def _in_community(
+    query: Any, table: type[ResidentRow] | type[HelperRow], scope: Scope, dialect: str
+) -> Any:
     if scope.community_id is None:
         return query
     # The period's rows are found by date as for the street, then kept if of the community:
     # searched by community, SQLite walked the community's whole year instead.
-    return query.where(_not_searched(table.community_id) == scope.community_id)
+    return query.where(_not_searched(table.community_id, dialect) == scope.community_id)

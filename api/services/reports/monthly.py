@@ -90,7 +90,7 @@ def street_report(
     street = session.get(Street, scope.street_id)
     if street is None:
         raise NotFound(_("not found"))
-    counted = figures_by_place(session, settings, scope, period.start, period.end, now)
+    counted = figures_by_place(session, scope, period.start, period.end, now)
     rows = _community_rows(session, scope, counted)
     if scope.community_id is None:
         street_total = total(r.figures for r in rows if r.level == "community")
