@@ -77,3 +77,11 @@ def test_every_download_has_distinct_headers_in_each_language(locale: str) -> No
         }
     for name, headers in downloads.items():
         assert len(set(headers)) == len(headers), (locale, name, headers)
+
+
+def test_xlsx_cuts_a_text_longer_than_a_cell_holds_and_keeps_control_characters() -> None:
+    long = "长" * 40_000
+    content = write_xlsx(HEADERS, iter([[1, long, 2, "a\x0bb"]]), "x")
+    cells = list(load_workbook(io.BytesIO(content)).worksheets[0].iter_rows(values_only=True))[1]
+    assert cells[1] == "长" * 32_766 + "…"
+    assert cells[3] in ("a\x0bb", "a_x000B_b")  # Excel's escape for a control character

@@ -31,6 +31,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # directory declares bound what zipfile will inflate, so they are checked before openpyxl reads.
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # a 20,000-row ledger unpacks to about 20 MB
 MAX_COLUMNS = 1000
+XLSX_CELL_CHARS = 32_767  # the most an Excel cell holds
 DAMAGED = N_("cannot read the Excel file: it may be damaged")
 
 
@@ -174,6 +175,13 @@ def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
 
 
+def _xlsx_value(value: Value) -> Value:
+    """A text longer than a cell holds is cut to what it holds, marked with an ellipsis."""
+    if isinstance(value, str) and len(value) > XLSX_CELL_CHARS:
+        return value[: XLSX_CELL_CHARS - 1] + "…"
+    return value
+
+
 def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: str) -> bytes:
     """One sheet named ``title``: a bold header row, then the rows; strings stay strings (a
     text starting with "=" is text, never a formula), numbers stay numbers, nothing is an empty
@@ -188,7 +196,10 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: s
     first_row: Sequence[Value] = [None] * len(keys) if first is None else first
     out = io.BytesIO()
     xlsx.write_worksheet(
-        (dict(zip(keys, row, strict=True)) for row in itertools.chain([first_row], given)),
+        (
+            dict(zip(keys, map(_xlsx_value, row), strict=True))
+            for row in itertools.chain([first_row], given)
+        ),
         out,
         sheet_name=title[:31],
         bold_headers=True,
