@@ -152,6 +152,11 @@ MIP_AFTER_SHARE = 0.6
 CORE_WIDEN_S = 1.5
 CORE_COVERAGE_SHARE = 0.3
 CORE_LP_SHARE = 0.5
+# With the core: of ``certify_s``, the share kept for the certificate after the solve (the rest
+# goes to the solve), and the share of the solve's time after ``widen`` by which CP-SAT's
+# coverage stage ends (bench/README.md, "Certified plans", 2026-11-27 ``towncert``).
+CORE_AFTER_SHARE = 0.6
+CORE_COVERAGE_STAGE = 0.6
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -846,6 +851,23 @@ def widen(
     return added
 
 
+def coverage_cap(eligibility: Eligibility) -> int | None:
+    """The best upper bound on every plan's weighted coverage ``widen`` found for the solve on
+    ``eligibility`` (the MIP's or the core's, else the converged relaxation's), or None: CP-SAT's
+    coverage stage may stop once a plan reaches it (``matcher.cpsat.solver.run_cpsat``)."""
+    widened = _widened.get(id(eligibility))
+    if widened is None or widened[0] is not eligibility:
+        return None
+    _, contexts, _, lp, state = widened
+    step = math.gcd(*(ctx.weight for ctx in contexts)) or 1
+    caps = []
+    if state is not None and state.coverage.bound is not None:
+        caps.append(int(state.coverage.bound))
+    if lp.coverage_converged is not None:
+        caps.append(floor_to_step(lp.coverage_converged[0], step))
+    return min(caps, default=None)
+
+
 def _add_visits(
     contexts: list[OrderContext], pool: _Pool, lp: _Lp, visits: Mapping[int, list[Candidate]]
 ) -> int:
@@ -896,13 +918,22 @@ def budget(
     share = min(params.certify_s, params.time_limit_s / 2)
     widen_s = WIDEN_SHARE * share
     count = None if visits is None else visits()
+    if count is not None and core_applies(count):
+        # The core's coverage run in ``widen``; the certificate after the solve keeps
+        # ``CORE_AFTER_SHARE``; CP-SAT's coverage stage ends at ``CORE_COVERAGE_STAGE`` of what
+        # is left after ``widen`` (a plan at the core's bound ends it sooner: ``coverage_cap``).
+        after = CORE_AFTER_SHARE * share
+        solve_s = params.time_limit_s - after
+        widen_s += CORE_WIDEN_S
+        ends = widen_s + CORE_COVERAGE_STAGE * max(0.0, solve_s - widen_s)
+        update = {
+            "time_limit_s": solve_s,
+            "certify_s": after,
+            "coverage_time_share": min(1.0, max(params.coverage_time_share, ends / solve_s)),
+        }
+        return params.model_copy(update=update), widen_s
     if count is None or not mip_applies(count):
         update = {"time_limit_s": params.time_limit_s - share, "certify_s": share}
-        if count is not None and core_applies(count):
-            # The core's coverage run in ``widen``; CP-SAT's coverage stage keeps its seconds.
-            widen_s += CORE_WIDEN_S
-            solve_s, cover = update["time_limit_s"], params.coverage_time_share
-            update["coverage_time_share"] = min(1.0, cover + CORE_WIDEN_S / solve_s)
         return params.model_copy(update=update), widen_s
     after = MIP_AFTER_SHARE * share  # the cost MIP: 2-3.5 s on pastoral streets, its root 1-2 s
     solve_s = params.time_limit_s - after

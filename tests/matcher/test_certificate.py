@@ -363,7 +363,7 @@ def least_cost_using(
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
     model.add(coverage_expression(contexts, v) >= level)
-    if order is not None:
+    if order is not None and helper is not None:
         k = [c.helper for c in contexts[order].candidates].index(helper)
         model.add(v.assign[order][k] == 1)
     model.minimize(cost_expression(model, problem, contexts, v, FULL.weights))
