@@ -60,6 +60,7 @@ def run_one(
     lagrangian_share: float,
     mip: bool = True,
     core: bool = True,
+    cap: bool = True,
 ) -> dict[str, Any]:
     """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
     of the certificate's seconds price visits into the candidate lists before CP-SAT, and the
@@ -106,6 +107,8 @@ def run_one(
     if not mip:
         certificate.MIP_VISITS = -1  # as without HiGHS: the relaxation alone
         certificate.core_applies = lambda visits: False  # type: ignore[assignment]
+    if not cap:  # CP-SAT's coverage stage without the certificate's cap
+        solve_module.coverage_cap = lambda eligibility: None  # type: ignore[assignment]
     if not core:  # above MIP_VISITS (town): the relaxation alone, as before the core
         certificate.core_applies = lambda visits: False  # type: ignore[assignment]
     # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
@@ -147,9 +150,12 @@ def run_one(
         "lagrangian_share": lagrangian_share,
         "mip": mip,
         "core": core,
+        "cap": cap,
         "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
+        "coverage_stage_s": round(stages["coverage"].runtime_s, 2) if "coverage" in stages else "",
+        "cost_stage_s": round(stages["cost"].runtime_s, 2) if "cost" in stages else "",
         "solve_s": round(result.runtime_s, 2),
         "wall_s": round(wall, 2),
         "violations": len(verify(problem, result)),
@@ -438,6 +444,11 @@ def main() -> None:
         action="store_true",
         help="without the core on streets above MIP_VISITS (town): the relaxation, as before",
     )
+    parser.add_argument(
+        "--no-cap",
+        action="store_true",
+        help="without the certificate's cap on CP-SAT's coverage stage (coverage_cap)",
+    )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
     rows = []
@@ -452,7 +463,8 @@ def main() -> None:
             else:
                 one = (kind, seed, args.time_limit, args.certify_s, args.workers)
                 shares = (args.widen_share, args.lagrangian_share)
-                runs = [(run_one, *one, *shares, not args.no_mip, not args.no_core)]
+                flags = (not args.no_mip, not args.no_core, not args.no_cap)
+                runs = [(run_one, *one, *shares, *flags)]
             for run in runs:
                 row = in_child(*run)
                 rows.append(row)

@@ -861,13 +861,18 @@ def widen(
 
 
 def coverage_cap(eligibility: Eligibility) -> int | None:
-    """The best upper bound on every plan's weighted coverage ``widen`` found for the solve on
-    ``eligibility`` (the MIP's or the core's, else the converged relaxation's), or None: CP-SAT's
-    coverage stage may stop once a plan reaches it (``matcher.cpsat.solver.run_cpsat``)."""
+    """Where ``widen`` ran the core for the solve on ``eligibility`` (town streets), the best
+    upper bound on every plan's weighted coverage it found (the core's, or the converged
+    relaxation's), else None: CP-SAT's coverage stage may stop once a plan reaches it
+    (``matcher.cpsat.solver.run_cpsat``). Not on streets of the whole MIP (pastoral), where
+    CP-SAT proves the lists' optimum by itself in 1-2 s and the cap made that stage about a
+    second slower (bench/README.md, "Certified plans", ``towncert``)."""
     widened = _widened.get(id(eligibility))
     if widened is None or widened[0] is not eligibility:
         return None
     _, contexts, _, lp, state = widened
+    if state is None or state.method is not BoundMethod.CORE:
+        return None
     step = math.gcd(*(ctx.weight for ctx in contexts)) or 1
     caps = []
     if state is not None and state.coverage.bound is not None:

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 
 from matcher import certificate as certificate_module
 from matcher.candidates import OrderContext
-from matcher.certificate import _Lp, _Pool, core_mip
+from matcher.certificate import _Lp, _Pool, core_mip, coverage_cap, widen
+from matcher.cpsat.solver import run_cpsat
 from matcher.full_mip import FullMip
 from matcher.model import Problem
 from matcher.result import BoundMethod, Result, Status
@@ -191,3 +192,35 @@ def test_a_street_without_pricing_gets_the_core_in_the_certificate(
     assert certificate.coverage_bound >= full.weighted_coverage
     assert certificate.cost_bound <= least_cost_at(problem, certificate.coverage) + 1e-6
     assert BoundMethod.CORE in (certificate.coverage_method, certificate.cost_method)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_coverage_cap_holds_and_leaves_the_cost_stage_alone(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``widen``'s cap (the core's bound) is at least the full optimum; CP-SAT capped by it
+    reaches the same coverage, proven, and the cost stage (the cap cleared) the same least
+    cost as without it. On streets of the whole MIP there is no cap."""
+    problem, _, full = street(seed)
+    params = NARROW.model_copy(update={"time_limit_s": 10})
+    outcomes = []
+    for cap in (True, False):
+        eligibility, contexts, greedy = prepare(problem, params)
+        with monkeypatch.context() as patch:
+            patch.setattr(certificate_module, "MIP_VISITS", 0)
+            widen(problem, params.weights, eligibility, contexts, 5, greedy.assignments)
+        bound = coverage_cap(eligibility) if cap else None
+        if cap:
+            assert bound is not None and bound >= full.weighted_coverage
+        outcome = run_cpsat(problem, contexts, params, greedy.assignments, time.perf_counter(),
+                            coverage_cap=bound)  # fmt: skip
+        stages = {stage.name: stage for stage in outcome.stages}
+        assert stages["coverage"].status is Status.OPTIMAL
+        assert stages["cost"].status is Status.OPTIMAL
+        outcomes.append((stages["coverage"].objective, round(stages["cost"].objective, 4)))
+        certificate_module._widened.pop(id(eligibility), None)
+    assert outcomes[0] == outcomes[1]
+    eligibility, contexts, greedy = prepare(problem, params)
+    widen(problem, params.weights, eligibility, contexts, 5, greedy.assignments)
+    assert coverage_cap(eligibility) is None  # the whole MIP ran: no cap
+    certificate_module._widened.pop(id(eligibility), None)
