@@ -11,7 +11,8 @@ is a fresh process: ``solve`` with ``--time-limit`` on ``--workers`` workers and
 limit (``matcher.certificate.budget``), part of it pricing visits into the candidate lists before
 CP-SAT (``widen``; ``--widen-share 0`` skips that) and, on streets of at most
 ``matcher.certificate.MIP_VISITS`` eligible visits, HiGHS's MIP over every eligible visit
-(``matcher.full_mip``; ``--no-mip`` leaves it out). Figures go to the terminal and to
+(``matcher.full_mip``; ``--no-mip`` leaves it out), above it the core
+(``matcher.certificate.core_mip``; ``--no-core`` leaves it out). Figures go to the terminal and to
 ``bench/out/certify.csv``; the load average is read before and after each run. See bench/README.md.
 """
 
@@ -58,6 +59,8 @@ def run_one(
     widen_share: float,
     lagrangian_share: float,
     mip: bool = True,
+    core: bool = True,
+    cap: bool = True,
 ) -> dict[str, Any]:
     """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
     of the certificate's seconds price visits into the candidate lists before CP-SAT, and the
@@ -103,6 +106,11 @@ def run_one(
     mip_class.cost_bound = timed("mip_cost", mip_class.cost_bound)  # type: ignore[method-assign]
     if not mip:
         certificate.MIP_VISITS = -1  # as without HiGHS: the relaxation alone
+        certificate.core_applies = lambda visits: False  # type: ignore[assignment]
+    if not cap:  # CP-SAT's coverage stage without the certificate's cap
+        solve_module.coverage_cap = lambda eligibility: None  # type: ignore[assignment]
+    if not core:  # above MIP_VISITS (town): the relaxation alone, as before the core
+        certificate.core_applies = lambda visits: False  # type: ignore[assignment]
     # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
     # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
     # value + max(0, least reduced cost)) when converged (``certify``).
@@ -141,9 +149,13 @@ def run_one(
         "widen_share": widen_share,
         "lagrangian_share": lagrangian_share,
         "mip": mip,
+        "core": core,
+        "cap": cap,
         "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
+        "coverage_stage_s": round(stages["coverage"].runtime_s, 2) if "coverage" in stages else "",
+        "cost_stage_s": round(stages["cost"].runtime_s, 2) if "cost" in stages else "",
         "solve_s": round(result.runtime_s, 2),
         "wall_s": round(wall, 2),
         "violations": len(verify(problem, result)),
@@ -425,7 +437,17 @@ def main() -> None:
     parser.add_argument(
         "--no-mip",
         action="store_true",
-        help="without the full problem's MIP (HiGHS): the relaxation alone, as before it",
+        help="without the full problem's MIP nor its core (HiGHS): the relaxation alone",
+    )
+    parser.add_argument(
+        "--no-core",
+        action="store_true",
+        help="without the core on streets above MIP_VISITS (town): the relaxation, as before",
+    )
+    parser.add_argument(
+        "--no-cap",
+        action="store_true",
+        help="without the certificate's cap on CP-SAT's coverage stage (coverage_cap)",
     )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
@@ -440,7 +462,9 @@ def main() -> None:
                 runs = [(fixed_work, kind, seed, args.fixed_work, w) for w in (False, True)]
             else:
                 one = (kind, seed, args.time_limit, args.certify_s, args.workers)
-                runs = [(run_one, *one, args.widen_share, args.lagrangian_share, not args.no_mip)]
+                shares = (args.widen_share, args.lagrangian_share)
+                flags = (not args.no_mip, not args.no_core, not args.no_cap)
+                runs = [(run_one, *one, *shares, *flags)]
             for run in runs:
                 row = in_child(*run)
                 rows.append(row)

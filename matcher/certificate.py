@@ -7,12 +7,13 @@ Two bounds, each valid whichever eligible helpers a plan uses:
   could serve at all (``coverable``); the linear relaxation of the full problem (``lp``); when
   pricing shows no helper outside the candidate lists could raise the relaxation, CP-SAT's
   own bound over the candidate lists (``candidates``); and HiGHS's MIP over every eligible visit
-  with start times dropped (``mip``, ``matcher.full_mip``), rounded down to the weights' lattice.
+  with start times dropped (``mip``, ``matcher.full_mip``), or over its core (``core``,
+  ``core_mip``), rounded down to the weights' lattice.
 - ``cost_bound``: no plan covering at least the plan's weighted coverage costs less (the cost
   stage's objective: travel, continuity, preference and load, ``matcher.cpsat.objective``).
   HiGHS's MIP at the plan's coverage (``mip``), or, without it, the linear relaxation (``lp``) or
   CP-SAT's bound over the candidate lists when every helper outside them is dearer than the
-  relaxation's margin (``candidates``).
+  relaxation's margin (``candidates``), raised by the core's MIP where it runs (``core``).
 
 The MIP (streets of at most ``MIP_VISITS`` eligible visits, HiGHS installed) is what proves: on
 the 1,500-order pastoral streets its coverage bound meets the plan (proven optimal for the full
@@ -22,7 +23,15 @@ plans"). It runs twice: in ``widen``, before CP-SAT,
 for coverage from the plan CP-SAT will be hinted with (its best solution's visits join the lists,
 so CP-SAT can reach the full problem's optimum: the lists' own optimum was below it on pastoral
 seed 2), and in ``certify``, for the cost from the plan (and for coverage again if the first run
-did not prove). Town streets (190,000-219,000 eligible visits) keep the relaxation.
+did not prove). Town streets (190,000-219,000 eligible visits, too many for HiGHS in the time)
+get its **core** instead (``core_mip``): a relaxation of the same MIP in which only the visits
+the relaxation's duals say matter count in their helpers' limits (a few thousand), every other
+visit is free of them, and of the free ones each order keeps ``team`` per lead and language
+class. Cut by the converged coverage relaxation's duals, HiGHS proves the core's optimum in about
+a second, and on town seed 0 it is the whole MIP's (373,925; the whole MIP took 8 s to build and
+16 s of root cuts). ``widen`` runs it for coverage (its solution's visits join the lists, its
+bound caps CP-SAT's coverage stage: ``coverage_cap``); ``certify`` runs the cost relaxation's
+rounds for half its time and the core at their duals for the rest.
 
 The relaxation (``_Lp``) has, per order, a covered share and a share per helper visit, team rows,
 lead-skill and language rows, pins; per helper, the day's order and minute limits, the load
@@ -144,6 +153,19 @@ MIP_COVERAGE_SHARE = 0.6
 MIP_WIDEN_SHARE = 0.3
 WIDEN_LP_SHARE = 0.33
 MIP_AFTER_SHARE = 0.6
+# Streets above ``MIP_VISITS`` (town) get the core instead (``core_mip``): HiGHS's MIP over the
+# visits whose helpers' limits shape the relaxation, the rest free. ``widen`` gets
+# ``CORE_WIDEN_S`` seconds more for its coverage run; after the solve, a second coverage run
+# (when the first did not prove) at most ``CORE_COVERAGE_SHARE`` of the time left, the cost
+# rounds ``CORE_LP_SHARE`` of the rest and the core's cost MIP the remainder.
+CORE_WIDEN_S = 1.5
+CORE_COVERAGE_SHARE = 0.3
+CORE_LP_SHARE = 0.5
+# With the core: of ``certify_s``, the share kept for the certificate after the solve (the rest
+# goes to the solve), and the share of the solve's time after ``widen`` by which CP-SAT's
+# coverage stage ends (bench/README.md, "Certified plans", 2026-11-27 ``towncert``).
+CORE_AFTER_SHARE = 0.6
+CORE_COVERAGE_STAGE = 0.6
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -177,6 +199,7 @@ def certify(
     else:
         pool = _Pool(problem, weights, eligibility, contexts)
         lp = _Lp(problem, contexts, weights, pool)
+        lp.keep_exact = core_applies(pool.eligible)
     coverable = sum(ctx.weight for ctx in contexts if pool.team_possible(ctx))
 
     # Half the time for the coverage rounds, the rest for the cost rounds (each stage solves at
@@ -219,22 +242,31 @@ def certify(
     # cannot, it closes by cuts and branching. ``widen``'s run from the hint bounds every plan;
     # if it did not prove its optimum, a second run from this plan gets at most
     # ``MIP_COVERAGE_SHARE`` of the time left, the rest goes to the cost.
+    method = BoundMethod.MIP
     if state is not None:
         mip: FullMip | None = state.mip
-        proven = state.coverage.proven
+        proven, method = state.coverage.proven, state.method
         if state.coverage.bound is not None and state.coverage.bound < coverage_bound:
-            coverage_bound, coverage_method = int(state.coverage.bound), BoundMethod.MIP
+            coverage_bound, coverage_method = int(state.coverage.bound), method
+        if method is BoundMethod.CORE and rounds and coverage_bound > coverage:
+            # The coverage rounds went on from ``widen``'s: a core at their latest duals.
+            mip, proven = core_mip(problem, weights, contexts, pool, lp.exact[True]), False
     else:
         mip, proven = _full_mip(problem, weights, contexts, pool, began + time_limit_s), False
+        if mip is None and core_applies(pool.eligible) and True in lp.exact:
+            mip = core_mip(problem, weights, contexts, pool, lp.exact[True])
+            method = BoundMethod.CORE
+    core = method is BoundMethod.CORE
     if mip is not None and not proven and coverage_bound > coverage:
         left = began + time_limit_s - time.perf_counter()
-        found = mip.coverage_bound(plans, MIP_COVERAGE_SHARE * left, workers)
+        share = CORE_COVERAGE_SHARE if core else MIP_COVERAGE_SHARE
+        found = mip.coverage_bound(plans, share * left, workers)
         if found.bound is not None and found.bound < coverage_bound:
-            coverage_bound, coverage_method = int(found.bound), BoundMethod.MIP
+            coverage_bound, coverage_method = int(found.bound), method
     coverage_bound = max(coverage_bound, coverage)
     cost_bound, cost_method = 0.0, BoundMethod.LP
     cost_converged, mip_proven = True, False
-    if mip is not None:  # from the plan, with the time left
+    if mip is not None and not core:  # from the plan, with the time left
         left = began + time_limit_s - time.perf_counter()
         found = mip.cost_bound(coverage, plans, left, workers)
         if found.bound is not None and found.bound > cost_bound:
@@ -244,9 +276,11 @@ def certify(
         # No HiGHS, too large, or stopped before its root relaxation was solved (its bound is
         # then the trivial 0; once solved, it is that relaxation over every eligible visit raised
         # by its cuts: above the rounds' relaxation on every street benched, bench/README.md).
-        lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(
-            coverage, began + time_limit_s
-        )
+        lp.keep_exact = lp.keep_exact or core
+        lp_deadline = began + time_limit_s
+        if core:  # the core's cost MIP gets the rest (``CORE_LP_SHARE``)
+            lp_deadline -= (1 - CORE_LP_SHARE) * (lp_deadline - time.perf_counter())
+        lower, more_rounds, cost_converged, cheapest_out = lp.cost_bound(coverage, lp_deadline)
         rounds += more_rounds
         if lower is not None and lower - EPS > cost_bound:
             cost_bound, cost_method = max(0.0, lower - EPS), BoundMethod.LP
@@ -256,6 +290,14 @@ def certify(
                 combined_cost = min(combined_cost, lower + max(0.0, cheapest_out) - EPS)
             if combined_cost > cost_bound:
                 cost_bound, cost_method = combined_cost, BoundMethod.CANDIDATES
+        if core and False in lp.exact and began + time_limit_s - time.perf_counter() > 0.2:
+            # The core at the cost relaxation's duals (``core_mip``): its linear relaxation is
+            # worth the rounds' relaxation, HiGHS's cuts and branching lift it.
+            cost_mip = core_mip(problem, weights, contexts, pool, lp.exact[False])
+            left = began + time_limit_s - time.perf_counter()
+            found = cost_mip.cost_bound(coverage, plans, left, workers)
+            if found.bound is not None and found.bound > cost_bound:
+                cost_bound, cost_method = found.bound, BoundMethod.CORE
     cost_bound = min(cost_bound, cost)
     coverage_gap = (coverage_bound - coverage) / coverage_bound if coverage_bound else 0.0
     cost_gap = (cost - cost_bound) / cost_bound if cost_bound > EPS else (1.0 if cost else 0.0)
@@ -302,6 +344,47 @@ def _full_mip(
             ]
         )
     return FullMip(problem, weights, full_lists(contexts, outside))
+
+
+def core_mip(
+    problem: Problem,
+    weights: ObjectiveWeights,
+    contexts: list[OrderContext],
+    pool: _Pool,
+    exact: Sequence[np.ndarray],
+) -> FullMip:
+    """A relaxation of the full problem's MIP small enough for HiGHS on town streets. Only the
+    visits in ``exact`` (per order, a mask over its eligible visits, ``_Lp.exact_visits``; pinned
+    visits always) count in their helpers' rows (day limits, cliques, load); every other visit is
+    *free*: it uses none of its helper's limits, which only enlarges the set of solutions. For one
+    order, free visits of the same lead and language class differ only in cost, and no solution
+    sends more than ``team`` of one class, so beyond the ``team`` cheapest of each class (and the
+    listed ones, so that every plan over ``contexts`` stays a solution) they are left out at no
+    loss. Every plan of the full problem is thus matched by a solution of this model covering as
+    much at no more cost, so its bounds hold for the full problem (tested against exact optima in
+    ``tests/matcher/test_certificate_core.py``). With ``exact`` from the relaxation's duals, the
+    model's linear relaxation is worth the relaxation's, and its integrality (HiGHS's cuts and
+    branching) closes part of the rest."""
+    lists: list[OrderContext] = []
+    free: set[tuple[int, int]] = set()
+    for ctx, mask in zip(contexts, exact, strict=True):
+        e = pool.orders[ctx.index]
+        mask = mask | np.isin(e.helpers, list(ctx.pinned))
+        listed = np.isin(e.helpers, [c.helper for c in ctx.candidates])
+        keep = mask & ~listed
+        loose = np.flatnonzero(~mask & ~listed)
+        if len(loose):
+            lead = e.lead[loose] if ctx.needs_lead else np.zeros(len(loose), dtype=bool)
+            speaks = e.speaks[loose] if ctx.needs_language else np.zeros(len(loose), dtype=bool)
+            kind = 2 * lead.astype(int) + speaks.astype(int)
+            by_cost = np.lexsort((loose, e.cost[loose], kind))  # by class, cheapest first
+            ordered, kinds = loose[by_cost], kind[by_cost]
+            rank = np.arange(len(ordered)) - np.searchsorted(kinds, kinds, side="left")
+            keep[ordered[rank < ctx.team]] = True
+        more = [pool.candidate(ctx, p) for p in np.flatnonzero(keep).tolist()]
+        lists.append(replace(ctx, candidates=list(ctx.candidates) + more))
+        free.update((ctx.index, int(h)) for h in e.helpers[(keep | listed) & ~mask].tolist())
+    return FullMip(problem, weights, lists, frozenset(free), full_cliques=True)
 
 
 def _plan_cost(
@@ -425,6 +508,11 @@ class _Lp:
         self.assign: dict[tuple[int, int], tuple[pywraplp.Variable, int]] = {}  # -> var, cost
         self.column_count = 0
         self.clique_rows = 0
+        self.cliques_of: dict[int, list[pywraplp.Constraint]] = {}  # per helper, its clique rows
+        # With ``keep_exact``, each stage's last solve leaves ``exact_visits`` in ``exact``
+        # (True: coverage, False: cost), for ``core_mip``.
+        self.keep_exact = False
+        self.exact: dict[bool, list[np.ndarray]] = {}
         self.minimising = False
         # per order: which of its eligible helpers (pool positions) have a column, which are
         # on its candidate list
@@ -510,7 +598,8 @@ class _Lp:
                 columns = [
                     (self.assign[(o, self.lists[o].candidates[k].helper)][0], 1) for o, k in clique
                 ]
-                _row(self.solver, -self.solver.infinity(), 1, columns)
+                row = _row(self.solver, -self.solver.infinity(), 1, columns)
+                self.cliques_of.setdefault(helper, []).append(row)
                 self.clique_rows += 1
 
     # ------------------------------------------------------------------------- pricing
@@ -525,11 +614,29 @@ class _Lp:
             load[helper] = self.load_row[helper].dual_value()
         return orders, minutes, load
 
-    def reduced_costs(self, with_cost: bool) -> list[np.ndarray | None]:
+    def exact_visits(self, with_cost: bool) -> list[np.ndarray]:
+        """Per order, a mask over its eligible visits (pool positions): those that would improve
+        the relaxation at the last solve's duals if they used none of their helper's limits
+        (``reduced_costs`` without the helper part), and the relaxation's own columns (whose
+        clique rows' duals pricing leaves out). ``core_mip`` keeps exactly these in their
+        helpers' rows: freed from those rows, every other visit still prices as no improvement,
+        so the core's linear relaxation is worth the relaxation's (measured on town 0: 2,390.04
+        both; freeing the relaxation's own columns too lost 26 of it)."""
+        sign = 1.0 if with_cost else -1.0
+        out = []
+        for inside, reduced in zip(
+            self.inside, self.reduced_costs(with_cost, helper_part=False), strict=True
+        ):
+            out.append(inside.copy() if reduced is None else inside | (-sign * reduced > EPS))
+        return out
+
+    def reduced_costs(self, with_cost: bool, helper_part: bool = True) -> list[np.ndarray | None]:
         """Per order, the reduced cost of each of its eligible visits (pool positions) at the
         last solve's duals, in objective units (clique rows left out: see the module docstring);
         None for an order that cannot be covered. Maximising coverage a visit improves the
-        relaxation when its reduced cost is > 0, minimising cost when it is < 0."""
+        relaxation when its reduced cost is > 0, minimising cost when it is < 0. Without
+        ``helper_part``, the helper's rows' duals are left out: what the visit would be worth
+        if it used none of its helper's limits."""
         orders, minutes, load = self._duals()
         out: list[np.ndarray | None] = []
         for ctx in self.contexts:
@@ -543,8 +650,9 @@ class _Lp:
                 used += e.lead * self.lead_row[ctx.index].dual_value()
             if ctx.index in self.language_row:
                 used += e.speaks * self.language_row[ctx.index].dual_value()
-            h = e.helpers
-            used += orders[h] + e.minutes * minutes[h] - load[h]
+            if helper_part:
+                h = e.helpers
+                used += orders[h] + e.minutes * minutes[h] - load[h]
             out.append((e.cost if with_cost else 0.0) - used)
         return out
 
@@ -610,9 +718,12 @@ class _Lp:
                 len(chosen),
                 self.column_count,
             )
+            stopping = rounds >= MAX_ROUNDS or time.perf_counter() > deadline
+            if self.keep_exact and (not chosen or stopping):  # before any column joins
+                self.exact[maximise] = self.exact_visits(with_cost=not maximise)
             if not chosen:
                 return value / scale, rounds, True, best_out / scale
-            if rounds >= MAX_ROUNDS or time.perf_counter() > deadline:
+            if stopping:
                 if keep_last:  # the last round's visits join, unsolved (``widen``)
                     self.add_visits(chosen)
                 return best / scale, rounds, False, best_out / scale
@@ -711,8 +822,13 @@ def widen(
     pool = _Pool(problem, weights, eligibility, contexts)
     lp = _Lp(problem, contexts, weights, pool)
     with_mip = mip_applies(pool.eligible)
+    lp.keep_exact = with_core = core_applies(pool.eligible)
     lp_s = time_limit_s * (WIDEN_LP_SHARE if with_mip else 1.0)
-    half = began + lp_s / 2
+    if with_core:
+        lp_s = max(0.0, time_limit_s - CORE_WIDEN_S)
+    # With the core, the coverage rounds may take all of it: the core is only as tight as the
+    # duals it is cut by (converged, it proved the full MIP's optimum on town 0).
+    half = began + (lp_s if with_core else lp_s / 2)
     upper, _, _, _ = lp.coverage_bound(half, keep_last=True)
     # The cost rounds only when time is left: their first solve is the slowest (a busy machine).
     if upper is not None and time.perf_counter() < began + lp_s:
@@ -727,11 +843,14 @@ def widen(
         lp.listed[ctx.index] |= lp.inside[ctx.index]
     state: _MipState | None = None
     mip = _full_mip(problem, weights, contexts, pool, began + time_limit_s) if with_mip else None
+    if with_core and True in lp.exact:
+        mip = core_mip(problem, weights, contexts, pool, lp.exact[True])
     if mip is not None:
         # Coverage from the hint, with HiGHS's heuristics: its best solution's visits join the
         # lists (on pastoral streets the lists' optimum was below the full problem's).
         left = began + time_limit_s - time.perf_counter()
-        state = _MipState(mip, mip.coverage_bound(start or {}, left, workers, search=True))
+        found = mip.coverage_bound(start or {}, left, workers, search=True)
+        state = _MipState(mip, found, BoundMethod.CORE if with_core else BoundMethod.MIP)
         if state.coverage.values is not None:
             added += _add_visits(contexts, pool, lp, mip.visits_of(state.coverage.values))
     _widened[id(eligibility)] = (eligibility, contexts, pool, lp, state)
@@ -739,6 +858,28 @@ def widen(
         del _widened[next(iter(_widened))]
     log.debug("widened by %d visits in %.2f s", added, time.perf_counter() - began)
     return added
+
+
+def coverage_cap(eligibility: Eligibility) -> int | None:
+    """Where ``widen`` ran the core for the solve on ``eligibility`` (town streets), the best
+    upper bound on every plan's weighted coverage it found (the core's, or the converged
+    relaxation's), else None: CP-SAT's coverage stage may stop once a plan reaches it
+    (``matcher.cpsat.solver.run_cpsat``). Not on streets of the whole MIP (pastoral), where
+    CP-SAT proves the lists' optimum by itself in 1-2 s and the cap made that stage about a
+    second slower (bench/README.md, "Certified plans", ``towncert``)."""
+    widened = _widened.get(id(eligibility))
+    if widened is None or widened[0] is not eligibility:
+        return None
+    _, contexts, _, lp, state = widened
+    if state is None or state.method is not BoundMethod.CORE:
+        return None
+    step = math.gcd(*(ctx.weight for ctx in contexts)) or 1
+    caps = []
+    if state is not None and state.coverage.bound is not None:
+        caps.append(int(state.coverage.bound))
+    if lp.coverage_converged is not None:
+        caps.append(floor_to_step(lp.coverage_converged[0], step))
+    return min(caps, default=None)
 
 
 def _add_visits(
@@ -764,6 +905,7 @@ class _MipState:
 
     mip: FullMip
     coverage: full_mip.MipBound
+    method: BoundMethod  # MIP: every eligible visit; CORE: ``core_mip``
 
 
 # ``widen``'s relaxations, for the certificates of the solves they widened (by the eligibility's
@@ -789,7 +931,22 @@ def budget(
         return params, 0.0
     share = min(params.certify_s, params.time_limit_s / 2)
     widen_s = WIDEN_SHARE * share
-    if visits is None or not mip_applies(visits()):
+    count = None if visits is None else visits()
+    if count is not None and core_applies(count):
+        # The core's coverage run in ``widen``; the certificate after the solve keeps
+        # ``CORE_AFTER_SHARE``; CP-SAT's coverage stage ends at ``CORE_COVERAGE_STAGE`` of what
+        # is left after ``widen`` (a plan at the core's bound ends it sooner: ``coverage_cap``).
+        after = CORE_AFTER_SHARE * share
+        solve_s = params.time_limit_s - after
+        widen_s += CORE_WIDEN_S
+        ends = widen_s + CORE_COVERAGE_STAGE * max(0.0, solve_s - widen_s)
+        update = {
+            "time_limit_s": solve_s,
+            "certify_s": after,
+            "coverage_time_share": min(1.0, max(params.coverage_time_share, ends / solve_s)),
+        }
+        return params.model_copy(update=update), widen_s
+    if count is None or not mip_applies(count):
         update = {"time_limit_s": params.time_limit_s - share, "certify_s": share}
         return params.model_copy(update=update), widen_s
     after = MIP_AFTER_SHARE * share  # the cost MIP: 2-3.5 s on pastoral streets, its root 1-2 s
@@ -814,6 +971,12 @@ def eligible_visits(eligibility: Eligibility, contexts: list[OrderContext]) -> i
     if least > MIP_VISITS or all(head.complete for head in heads):
         return least
     return sum(len(eligibility.ranked(ctx)[0]) for ctx in contexts)
+
+
+def core_applies(visits: int) -> bool:
+    """Whether the core (``core_mip``) bounds a street with this many eligible helper visits:
+    HiGHS installed and more than ``MIP_VISITS`` of them (fewer: the whole MIP)."""
+    return visits > MIP_VISITS and full_mip.available()
 
 
 def mip_applies(visits: int) -> bool:

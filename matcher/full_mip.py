@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from matcher.candidates import Candidate, OrderContext
-from matcher.cpsat.constraints import cliques_of, never_apart_pairs
+from matcher.cpsat.constraints import cliques_of, conflict_cliques, never_apart_pairs
 from matcher.cpsat.objective import COST_SCALE, pair_cost
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
@@ -75,9 +75,16 @@ class FullMip:
         problem: Problem,
         weights: ObjectiveWeights,
         lists: list[OrderContext],
+        free: frozenset[tuple[int, int]] = frozenset(),
+        full_cliques: bool = False,
     ) -> None:
-        """``lists``: every order's context with **every** eligible helper as a candidate."""
+        """``lists``: every order's context with **every** eligible helper as a candidate, or
+        (a relaxation: ``matcher.certificate.core_mip``) with enough of them, where the ``free``
+        visits, (order, helper), count in none of their helper's rows (day limits, cliques,
+        load). ``full_cliques``: every pair a helper can never do both of in a clique row
+        (``conflict_cliques``, as the relaxation has them), not only the timing ones."""
         self.problem, self.weights, self.lists = problem, weights, lists
+        self.free = free
         orders = len(lists)
         self.column = [np.arange(0)] * orders  # per order: column of each candidate
         lower: list[float] = [1.0 if ctx.pinned else 0.0 for ctx in lists]
@@ -90,7 +97,8 @@ class FullMip:
                 lower.append(1.0 if candidate.helper in ctx.pinned else 0.0)
                 upper.append(1.0)
                 cost.append(float(pair_cost(problem, ctx, candidate, weights)))
-                visits.setdefault(candidate.helper, []).append((ctx.index, k))
+                if (ctx.index, candidate.helper) not in free:
+                    visits.setdefault(candidate.helper, []).append((ctx.index, k))
             self.column[ctx.index] = np.arange(first, len(lower))
         self.visits = visits
         self.weight = np.array([ctx.weight for ctx in lists], dtype=float)
@@ -116,7 +124,11 @@ class FullMip:
             room = person.max_minutes - person.committed_minutes
             if sum(minutes) > room:
                 rows.add(-INF, room, columns_of, minutes)
-            for clique in _cliques(problem, lists, helper, pairs, minutes, room):
+            if full_cliques:
+                cliques = conflict_cliques(problem, lists, helper, pairs)
+            else:
+                cliques = _cliques(problem, lists, helper, pairs, minutes, room)
+            for clique in cliques:
                 rows.add(-INF, 1.0, [int(self.column[o][k]) for o, k in clique], [1] * len(clique))
         self.rows = rows
         self.lower, self.upper, self.cost = lower, upper, cost
@@ -193,16 +205,21 @@ class FullMip:
                 chosen.setdefault(ctx.index, []).append(ctx.candidates[k])
         return chosen
 
-    def _solution(self, plans: Mapping[int, Plan], with_extras: bool) -> list[float]:
-        """The plan as a solution of the model (extras last, in ``cost_bound``'s order)."""
+    def _solution(self, plans: Mapping[int, Plan], with_extras: bool) -> list[float] | None:
+        """The plan as a solution of the model (extras last, in ``cost_bound``'s order), None
+        if it sends a helper the model has no column for (a core built before the plan's
+        lists grew)."""
         values = [0.0] * len(self.lower)
-        load: dict[int, int] = {}
+        load: dict[int, int] = {}  # visits in the helper's rows (free ones are not)
         for o, (team, _) in plans.items():
             values[o] = 1.0
             position = {c.helper: k for k, c in enumerate(self.lists[o].candidates)}
             for helper in team:
+                if helper not in position:
+                    return None
                 values[int(self.column[o][position[helper]])] = 1.0
-                load[helper] = load.get(helper, 0) + 1
+                if (o, helper) not in self.free:
+                    load[helper] = load.get(helper, 0) + 1
         if with_extras:
             for helper, pairs in self.visits.items():
                 most = min(len(pairs), self.problem.helpers[helper].max_orders)
@@ -277,7 +294,7 @@ def _run(
     upper: list[float],
     objective: list[float],
     rows: _Rows,
-    start: list[float],
+    start: list[float] | None,
     time_limit_s: float,
     threads: int,
     heuristics: bool,
@@ -319,9 +336,10 @@ def _run(
     lp.integrality_ = [highspy.HighsVarType.kInteger] * len(lower)
     if h.passModel(lp) != highspy.HighsStatus.kOk:
         return MipBound(None, False, time.perf_counter() - began)
-    solution = highspy.HighsSolution()
-    solution.col_value = start
-    h.setSolution(solution)
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = start
+        h.setSolution(solution)
     if step:
         # Every solution's objective is a multiple of ``step`` (the weights' lattice): once the
         # dual bound is within a step of the best solution, no better one exists. HiGHS goes on

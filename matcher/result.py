@@ -136,6 +136,7 @@ class BoundMethod(StrEnum):
     CANDIDATES = "candidates"  # CP-SAT's bound on the candidate lists, with pricing for the rest
     LAGRANGIAN = "lagrangian"  # CP-SAT on the lists, the rest priced by the relaxation's duals
     MIP = "mip"  # HiGHS on every eligible visit, start times dropped (``matcher.full_mip``)
+    CORE = "core"  # HiGHS on a relaxation of that: the binding visits exact, the rest free
 
 
 class PlanCertificate(Frozen):

@@ -8,7 +8,14 @@ from functools import partial
 
 from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
-from matcher.certificate import budget, candidate_bounds, certify, eligible_visits, widen
+from matcher.certificate import (
+    budget,
+    candidate_bounds,
+    certify,
+    coverage_cap,
+    eligible_visits,
+    widen,
+)
 from matcher.cpsat.objective import COST_SCALE
 from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
@@ -81,6 +88,7 @@ def solve(
         progress,
         hint_is_plan=not greedy.pin_errors,
         retry_coverage=bool(greedy.pin_errors),
+        coverage_cap=coverage_cap(eligibility) if widen_s else None,
     )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:

@@ -68,11 +68,14 @@ def run_cpsat(
     progress: Progress | None = None,
     hint_is_plan: bool = True,
     retry_coverage: bool = True,
+    coverage_cap: int | None = None,
 ) -> CpsatOutcome:
     """Solve both stages within ``params.time_limit_s`` counted from ``began``. ``hint_is_plan``
     says the hint keeps every pin, so it is a solution of the model. ``retry_coverage``: when
     the coverage stage finds nothing in its share, give it the rest of the time (else return,
-    so the caller can use the time otherwise)."""
+    so the caller can use the time otherwise). ``coverage_cap``: an upper bound on the weighted
+    coverage of every plan (the certificate's, ``matcher.certificate.coverage_cap``): a plan
+    reaching it ends the coverage stage at once, proven, and its time goes to the cost stage."""
     model = cp_model.CpModel()
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
@@ -81,6 +84,9 @@ def run_cpsat(
         # The hinted plan is a solution, so the optimum is at least as good: every solution
         # CP-SAT reports is then at least as good as the hint, at any time limit.
         model.add(coverage >= sum(contexts[i].weight for i in hint))
+    cap = None
+    if coverage_cap is not None and coverage_cap >= sum(contexts[i].weight for i in hint):
+        cap = model.add(coverage <= coverage_cap)
     model.maximize(coverage)
     add_plan_hint(model, contexts, v, hint)
     solver = _solver(params)
@@ -109,6 +115,10 @@ def run_cpsat(
     if plans is None or stage1.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return CpsatOutcome(plans, stages)
 
+    if cap is not None:
+        # The cap only ends the coverage stage sooner: left in, it made the cost stage an
+        # equality over the coverage and slowed it (pastoral, bench/README.md).
+        cap.proto.clear_linear()
     model.add(coverage >= round(stage1.objective))
     model.minimize(cost_expression(model, problem, contexts, v, params.weights))
     add_plan_hint(model, contexts, v, plans)

@@ -64,13 +64,15 @@ def street(seed: int, mip: bool = True) -> tuple[Problem, Result, Result]:
 
 @contextmanager
 def without_mip(off: bool = True) -> Iterator[None]:
-    """The certificate without the full problem's MIP (as without HiGHS installed)."""
-    kept = certificate_module.MIP_VISITS
-    certificate_module.MIP_VISITS = -1 if off else kept
+    """The certificate without the full problem's MIP nor its core (as without HiGHS)."""
+    kept = certificate_module.MIP_VISITS, certificate_module.core_applies
+    if off:
+        certificate_module.MIP_VISITS = -1
+        certificate_module.core_applies = lambda visits: False  # type: ignore[assignment]
     try:
         yield
     finally:
-        certificate_module.MIP_VISITS = kept
+        certificate_module.MIP_VISITS, certificate_module.core_applies = kept
 
 
 def least_cost_at(problem: Problem, level: int) -> float:
@@ -111,12 +113,18 @@ def test_cost_bound_is_at_most_the_full_least_cost(seed: int, mip: bool) -> None
     assert certificate.cost_bound <= certificate.cost
 
 
-def test_bounds_stay_valid_when_pricing_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stopped after the first solve of each stage (and without the MIP), the bounds (with the
-    correction for the visits never priced in) still hold against the full problem's optima."""
+@pytest.mark.parametrize("core", [False, True])
+def test_bounds_stay_valid_when_pricing_stops_early(
+    core: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped after the first solve of each stage (without the MIP; with or without the core,
+    cut by the first round's duals), the bounds (with the correction for the visits never priced
+    in) still hold against the full problem's optima."""
     streets = [street(seed) for seed in range(6)]  # (solved, and kept, as the others see them)
     monkeypatch.setattr(certificate_module, "MAX_ROUNDS", 1)
     monkeypatch.setattr(certificate_module, "MIP_VISITS", -1)
+    if not core:
+        monkeypatch.setattr(certificate_module, "core_applies", lambda visits: False)
     stopped = []
     for problem, _, full in streets:
         result = solve(problem, NARROW.model_copy(update={"certify_s": 1e-9}))
@@ -363,7 +371,7 @@ def least_cost_using(
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
     model.add(coverage_expression(contexts, v) >= level)
-    if order is not None:
+    if order is not None and helper is not None:
         k = [c.helper for c in contexts[order].candidates].index(helper)
         model.add(v.assign[order][k] == 1)
     model.minimize(cost_expression(model, problem, contexts, v, FULL.weights))
@@ -489,7 +497,7 @@ def test_highs_runs_whatever_thread_count_came_first() -> None:
 def test_the_mip_gets_its_share_before_the_solve() -> None:
     """When the full problem's MIP runs (a street of at most ``MIP_VISITS`` eligible visits),
     ``widen`` gets ``MIP_WIDEN_SHARE`` of the solve's time more, and CP-SAT's coverage stage
-    keeps half of what is left after it; above ``MIP_VISITS`` the budget is as without it."""
+    keeps half of what is left after it; above ``MIP_VISITS`` the core's budget (below)."""
     params = SolveParams(time_limit_s=20, certify_s=5)
     solve_params, widen_s = budget(params, 1500, lambda: MIP_VISITS)
     after = MIP_AFTER_SHARE * 5
@@ -499,6 +507,24 @@ def test_the_mip_gets_its_share_before_the_solve() -> None:
     assert widen_s == pytest.approx(2.5 + MIP_WIDEN_SHARE * solve_s)
     coverage_ends = solve_params.coverage_time_share * solve_s
     assert coverage_ends == pytest.approx(widen_s + (solve_s - widen_s) / 2)
+
+
+def test_the_core_gets_its_share_before_the_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above ``MIP_VISITS`` (town streets) ``widen`` gets ``CORE_WIDEN_S`` more for the core's
+    coverage run, the certificate keeps ``CORE_AFTER_SHARE`` of ``certify_s`` after the solve,
+    and CP-SAT's coverage stage ends at ``CORE_COVERAGE_STAGE`` of the time after ``widen``;
+    without HiGHS the budget is as without a MIP."""
+    params = SolveParams(time_limit_s=20, certify_s=5)
+    solve_params, widen_s = budget(params, 1500, lambda: MIP_VISITS + 1)
+    after = certificate_module.CORE_AFTER_SHARE * 5
+    assert solve_params.certify_s == pytest.approx(after)
+    solve_s = solve_params.time_limit_s
+    assert solve_s == pytest.approx(20 - after)
+    assert widen_s == pytest.approx(2.5 + certificate_module.CORE_WIDEN_S)
+    coverage_ends = solve_params.coverage_time_share * solve_s
+    stage = certificate_module.CORE_COVERAGE_STAGE
+    assert coverage_ends == pytest.approx(widen_s + stage * (solve_s - widen_s))
+    monkeypatch.setattr(certificate_module.full_mip, "available", lambda: False)
     assert budget(params, 1500, lambda: MIP_VISITS + 1) == budget(params, 1500)
 
 
