@@ -156,7 +156,8 @@ def cached_bound(
 ) -> float | None:
     """The best coverage bound kept in ``BOUNDS_FILE`` for a street (an earlier ``--bound lp``
     or ``--bound mip`` run; capped bounds aside, they hold only for the capped plans), so a run
-    with ``--bound lp`` still compares against a MIP bound found before."""
+    with ``--bound lp`` still compares against a MIP bound found before. The key names the
+    street, not the code: delete the file when the generator or the candidate lists change."""
     if not BOUNDS_FILE.exists():
         return None
     key = f"{kind}/{orders}/{seed}/{candidate_limit}/"
