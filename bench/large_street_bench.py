@@ -18,7 +18,9 @@ time went past the limit (``matcher.lns.finish_times``: the cheap part of the ex
 run a little past it; bench/README.md). ``steps`` is improving / all window steps, ``advised``
 the unmatched orders whose explanation has a next step. ``cov bound`` is the best coverage bound
 known for the candidate lists: with ``--bound lp`` or ``--bound mip`` (computed after the solve
-and outside its time; see ``offline_bounds``) the better of that and what ``solve`` reports.
+and outside its time; see ``offline_bounds``) the best of that, what ``solve`` reports and any
+bound an earlier run kept for the street (``cached_bound``: a MIP bound found once is used by
+every later run).
 
 ``--bound mip`` is the strongest: the day-plan model of ``matcher.bound`` (every helper picks
 one of their day plans; only a team's shared start is relaxed) with integral columns, solved by
@@ -80,6 +82,7 @@ def offline_bounds(
     limit_s: float,
     key: str,
     cap: tuple[float, int] | None = None,
+    cache: Path | None = BOUNDS_FILE,
 ) -> tuple[float | None, float | None, float]:
     """(coverage upper bound, cost lower bound at ``coverage_level``, seconds) for the candidate
     lists ``contexts``: ``matcher.bound``'s day-plan relaxation solved as an LP (``how="lp"``,
@@ -89,13 +92,15 @@ def offline_bounds(
 
     ``cap`` (the hand rule's km and covered orders): one more row, no more km per covered order
     than the hand rule's, which every plan ``solve`` may return keeps (``matcher.lns``): the
-    bounds then hold for those plans, the ones the issue asks about, and are cached apart."""
+    bounds then hold for those plans, the ones the issue asks about, and are cached apart.
+
+    ``cache``: the file keeping the coverage bounds by ``key`` (None: neither read nor kept)."""
     from ortools.linear_solver import pywraplp
 
     import matcher.bound as bound_module
 
     began = time.perf_counter()
-    cached = json.loads(BOUNDS_FILE.read_text()) if BOUNDS_FILE.exists() else {}
+    cached = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
     name = "HIGHS" if how == "mip" else "HIGHS_LP"
     create = pywraplp.Solver.CreateSolver
     bound_module.pywraplp.Solver.CreateSolver = staticmethod(lambda _: create(name))  # type: ignore[method-assign]
@@ -131,11 +136,11 @@ def offline_bounds(
     coverage = cached.get(f"{key}/{how}")
     if coverage is None:
         coverage = relaxation.solve_coverage()
-        if coverage is not None:
-            cached = json.loads(BOUNDS_FILE.read_text()) if BOUNDS_FILE.exists() else {}
+        if coverage is not None and cache is not None:
+            cached = json.loads(cache.read_text()) if cache.exists() else {}
             cached[f"{key}/{how}"] = coverage
-            BOUNDS_FILE.parent.mkdir(parents=True, exist_ok=True)
-            BOUNDS_FILE.write_text(json.dumps(cached, indent=1, sort_keys=True))
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(cached, indent=1, sort_keys=True))
     cost = relaxation.solve_cost(coverage_level, params)
     if cost is None and integral:  # no integral plan in time: the LP's bound then
         integral = False
@@ -144,6 +149,24 @@ def offline_bounds(
         value = dual()
         cost = None if value is None else value / COST_SCALE
     return coverage, cost, time.perf_counter() - began
+
+
+def cached_bound(
+    kind: str, orders: int, seed: int, candidate_limit: int | None = 4
+) -> float | None:
+    """The best coverage bound kept in ``BOUNDS_FILE`` for a street (an earlier ``--bound lp``
+    or ``--bound mip`` run; capped bounds aside, they hold only for the capped plans), so a run
+    with ``--bound lp`` still compares against a MIP bound found before. The key names the
+    street, not the code: delete the file when the generator or the candidate lists change."""
+    if not BOUNDS_FILE.exists():
+        return None
+    key = f"{kind}/{orders}/{seed}/{candidate_limit}/"
+    found = [
+        float(v)
+        for k, v in json.loads(BOUNDS_FILE.read_text()).items()
+        if k.startswith(key) and "capped" not in k and v is not None
+    ]
+    return min(found) if found else None
 
 
 def run_one(
@@ -206,7 +229,13 @@ def run_one(
             problem, params, contexts, covered, bound, bound_limit, key, cap
         )
     best_cov_bound = min(
-        b for b in (cov_stage.bound if cov_stage else None, lp_cov) if b is not None
+        b
+        for b in (
+            cov_stage.bound if cov_stage else None,
+            lp_cov,
+            cached_bound(kind, orders, seed, params.candidate_limit),
+        )
+        if b is not None
     )
     best_cost_bound = max(
         b for b in (cost_stage.bound if cost_stage else None, lp_cost, 0.0) if b is not None

@@ -34,8 +34,11 @@ from matcher.params import SolveParams
 # CPU seconds of building and solving the relaxation, per order (town streets, seed 0, GLOP:
 # 2.1 CPU s at 5,000 orders, 4.0 at 10,000; pastoral 10,000: 3.2; bench/README.md).
 GUIDE_CPU_PER_ORDER = 4.5e-4
-# ... and of the least cost at a coverage level (town 5,000: 2.5 CPU s)
-COST_GUIDE_CPU_PER_ORDER = 6e-4
+# ... and of the least cost at a coverage level, by GLOP's dual simplex (``COST_LP_PARAMETERS``;
+# town 5,000: 1.1 + 1.5 CPU s, town 10,000: 1.8 + 3.2, pastoral 10,000: 1.6 + 2.6; the default
+# primal simplex took 2.1, 6.1 and 4.7 CPU s to solve; bench/README.md, 2026-11-27 02:20)
+COST_GUIDE_CPU_PER_ORDER = 5.3e-4
+COST_LP_PARAMETERS = "use_dual_simplex: true"
 GUIDE_SHARE = 0.7  # of the coverage stage's time, at most, for the relaxation (else no guide)
 TEAM_AT = 0.5  # a helper is in the relaxation's team of an order when assigned above this
 
@@ -100,6 +103,7 @@ def cost_guide(
     relaxation = _Relaxation(problem, contexts)
     if not _limit(relaxation, until):
         return None
+    relaxation.solver.SetSolverSpecificParametersAsString(COST_LP_PARAMETERS)
     value = relaxation.solve_cost(level, params)
     if value is None:
         return None
