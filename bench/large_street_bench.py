@@ -19,21 +19,23 @@ run a little past it; bench/README.md). ``steps`` is improving / all window step
 the unmatched orders whose explanation has a next step. ``cov bound`` is the best coverage bound
 known for the candidate lists: with ``--bound lp`` or ``--bound mip`` (computed after the solve
 and outside its time; see ``offline_bounds``) the best of that, what ``solve`` reports and any
-bound an earlier run kept for the street (``cached_bound``: a MIP bound found once is used by
-every later run).
+bound an earlier run kept for the street's candidate lists (``cached_bound``: a MIP bound found
+once is used by every later run over the same lists).
 
 ``--bound mip`` is the strongest: the day-plan model of ``matcher.bound`` (every helper picks
 one of their day plans; only a team's shared start is relaxed) with integral columns, solved by
 HiGHS through OR-Tools' linear solver wrapper, and its proven dual bound taken (valid at any time
-limit). The coverage bound depends only on the street, so it is kept in
-``bench/out/large_bounds.json`` and shared by the runs of a street (quiet and busy); the cost
-bound (at the plan's coverage) is computed per run.
+limit). The coverage bound depends only on the street's candidate lists, so it is kept in
+``bench/out/large_bounds.json`` under the street and a fingerprint of its lists (``lists_key``)
+and shared by the runs over them (quiet and busy); the cost bound (at the plan's coverage) is
+computed per run.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -151,20 +153,24 @@ def offline_bounds(
     return coverage, cost, time.perf_counter() - began
 
 
-def cached_bound(
-    kind: str, orders: int, seed: int, candidate_limit: int | None = 4
-) -> float | None:
-    """The best coverage bound kept in ``BOUNDS_FILE`` for a street (an earlier ``--bound lp``
-    or ``--bound mip`` run; capped bounds aside, they hold only for the capped plans), so a run
-    with ``--bound lp`` still compares against a MIP bound found before. The key names the
-    street, not the code: delete the file when the generator or the candidate lists change."""
+def lists_key(kind: str, orders: int, seed: int, contexts: list[Any]) -> str:
+    """The street and a fingerprint of its candidate lists and weights: a kept bound holds only
+    for the lists it was found over, so a change of the generator or the lists makes new keys."""
+    lists = [(ctx.order.id, ctx.weight, [c.helper for c in ctx.candidates]) for ctx in contexts]
+    digest = hashlib.sha1(json.dumps(lists).encode()).hexdigest()[:12]
+    return f"{kind}/{orders}/{seed}/{digest}"
+
+
+def cached_bound(key: str) -> float | None:
+    """The best coverage bound kept in ``BOUNDS_FILE`` for the lists of ``key`` (an earlier
+    ``--bound lp`` or ``--bound mip`` run; capped bounds aside, they hold only for the capped
+    plans), so a run with ``--bound lp`` still compares against a MIP bound found before."""
     if not BOUNDS_FILE.exists():
         return None
-    key = f"{kind}/{orders}/{seed}/{candidate_limit}/"
     found = [
         float(v)
         for k, v in json.loads(BOUNDS_FILE.read_text()).items()
-        if k.startswith(key) and "capped" not in k and v is not None
+        if k.startswith(f"{key}/") and "capped" not in k and v is not None
     ]
     return min(found) if found else None
 
@@ -205,6 +211,7 @@ def run_one(
         b.join()
     g, r = summarize(problem, greedy), summarize(problem, result)
     _, contexts, _ = prepare(problem, params)
+    key = lists_key(kind, orders, seed, contexts)
     index = {c.order.id: c.index for c in contexts}
     helper = {h.id: i for i, h in enumerate(problem.helpers)}
 
@@ -222,7 +229,6 @@ def run_one(
     lp_cov = lp_cost = None
     bound_s = 0.0
     if bound != "none":
-        key = f"{kind}/{orders}/{seed}/{params.candidate_limit}"
         covered = float(result.weighted_coverage)
         cap = (g.travel_km_total, g.orders_covered) if capped else None
         lp_cov, lp_cost, bound_s = offline_bounds(
@@ -233,7 +239,7 @@ def run_one(
         for b in (
             cov_stage.bound if cov_stage else None,
             lp_cov,
-            cached_bound(kind, orders, seed, params.candidate_limit),
+            cached_bound(key),
         )
         if b is not None
     )
