@@ -175,11 +175,15 @@ def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
 
 
-def _xlsx_value(value: Value) -> Value:
-    """A text longer than a cell holds is cut to what it holds, marked with an ellipsis."""
-    if isinstance(value, str) and len(value) > XLSX_CELL_CHARS:
-        return value[: XLSX_CELL_CHARS - 1] + "…"
-    return value
+def _xlsx_record(keys: list[str], row: Sequence[Value]) -> dict[str, Value]:
+    """A row keyed by header; a text longer than a cell holds is cut to what it holds, marked
+    with an ellipsis."""
+    return {
+        key: value[: XLSX_CELL_CHARS - 1] + "…"
+        if isinstance(value, str) and len(value) > XLSX_CELL_CHARS
+        else value
+        for key, value in zip(keys, row, strict=True)
+    }
 
 
 def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: str) -> bytes:
@@ -196,10 +200,7 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: s
     first_row: Sequence[Value] = [None] * len(keys) if first is None else first
     out = io.BytesIO()
     xlsx.write_worksheet(
-        (
-            dict(zip(keys, map(_xlsx_value, row), strict=True))
-            for row in itertools.chain([first_row], given)
-        ),
+        (_xlsx_record(keys, row) for row in itertools.chain([first_row], given)),
         out,
         sheet_name=title[:31],
         bold_headers=True,
