@@ -21,7 +21,7 @@ from api.services.reports import sheet as report_sheet
 HEADERS = ["排名", "姓名", "时长", "备注"]
 ROWS: list[list[Value]] = [
     [1, "张伟", 2.5, None],
-    [2, "=HYPERLINK(\"http://x\")", 12, "+86 139"],
+    [2, '=HYPERLINK("http://x")', 12, "+86 139"],
     [3, "@SUM(A1)", -1.25, "-"],
     [10**6, "李娜\u3000小组", 0, "http://example.org"],
 ]
@@ -61,7 +61,7 @@ def test_csv_guards_formula_texts_and_keeps_the_rest() -> None:
     assert content.startswith(codecs.BOM_UTF8)
     lines = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert lines[0] == HEADERS
-    assert lines[2][1] == "'=HYPERLINK(\"http://x\")" and lines[2][3] == "'+86 139"
+    assert lines[2][1] == '\'=HYPERLINK("http://x")' and lines[2][3] == "'+86 139"
     assert lines[3][1] == "'@SUM(A1)" and lines[3][3] == "'-"
     assert lines[1] == ["1", "张伟", "2.5", ""] and lines[4][3] == "http://example.org"
 
