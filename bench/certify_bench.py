@@ -106,11 +106,10 @@ def run_one(
     mip_class.cost_bound = timed("mip_cost", mip_class.cost_bound)  # type: ignore[method-assign]
     if not mip:
         certificate.MIP_VISITS = -1  # as without HiGHS: the relaxation alone
+    if not mip or not core:  # above MIP_VISITS (town): the relaxation alone, as before the core
         certificate.core_applies = lambda visits: False  # type: ignore[assignment]
     if not cap:  # CP-SAT's coverage stage without the certificate's cap
         solve_module.coverage_cap = lambda eligibility: None  # type: ignore[assignment]
-    if not core:  # above MIP_VISITS (town): the relaxation alone, as before the core
-        certificate.core_applies = lambda visits: False  # type: ignore[assignment]
     # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
     # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
     # value + max(0, least reduced cost)) when converged (``certify``).

@@ -112,7 +112,7 @@ from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
-from matcher.full_mip import FullMip, floor_to_step, full_lists
+from matcher.full_mip import FullMip, floor_to_step, full_lists, weight_step
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
@@ -215,7 +215,7 @@ def certify(
     else:
         upper, rounds, converged, best_out = lp.coverage_bound(began + time_limit_s / 2)
     coverage_bound, coverage_method = coverable, BoundMethod.COVERABLE
-    step = math.gcd(*(ctx.weight for ctx in contexts)) or 1  # every coverage is a multiple
+    step = weight_step(contexts)  # every coverage is a multiple
     if upper is not None and floor_to_step(upper, step) < coverage_bound:
         coverage_bound, coverage_method = floor_to_step(upper, step), BoundMethod.LP
     if candidate_bounds is not None and converged and upper is not None:
@@ -873,9 +873,9 @@ def coverage_cap(eligibility: Eligibility) -> int | None:
     _, contexts, _, lp, state = widened
     if state is None or state.method is not BoundMethod.CORE:
         return None
-    step = math.gcd(*(ctx.weight for ctx in contexts)) or 1
+    step = weight_step(contexts)
     caps = []
-    if state is not None and state.coverage.bound is not None:
+    if state.coverage.bound is not None:
         caps.append(int(state.coverage.bound))
     if lp.coverage_converged is not None:
         caps.append(floor_to_step(lp.coverage_converged[0], step))

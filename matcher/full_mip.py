@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -102,7 +102,7 @@ class FullMip:
             self.column[ctx.index] = np.arange(first, len(lower))
         self.visits = visits
         self.weight = np.array([ctx.weight for ctx in lists], dtype=float)
-        self.step = math.gcd(*(ctx.weight for ctx in lists)) or 1
+        self.step = weight_step(lists)
         rows = _Rows()
         for ctx in lists:
             columns = self.column[ctx.index]
@@ -248,6 +248,11 @@ def _cliques(
     if len(long) >= 2:
         cliques.append(long)
     return cliques
+
+
+def weight_step(lists: Sequence[OrderContext]) -> int:
+    """The weights' divisor: every plan's weighted coverage is a multiple of it."""
+    return math.gcd(*(ctx.weight for ctx in lists)) or 1
 
 
 def floor_to_step(value: float, step: int) -> int:

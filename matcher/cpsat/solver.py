@@ -80,12 +80,13 @@ def run_cpsat(
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
     coverage = coverage_expression(contexts, v)
+    hinted = sum(contexts[i].weight for i in hint)
     if hint_is_plan:
         # The hinted plan is a solution, so the optimum is at least as good: every solution
         # CP-SAT reports is then at least as good as the hint, at any time limit.
-        model.add(coverage >= sum(contexts[i].weight for i in hint))
+        model.add(coverage >= hinted)
     cap = None
-    if coverage_cap is not None and coverage_cap >= sum(contexts[i].weight for i in hint):
+    if coverage_cap is not None and coverage_cap >= hinted:
         cap = model.add(coverage <= coverage_cap)
     model.maximize(coverage)
     add_plan_hint(model, contexts, v, hint)
