@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import re
 import threading
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from fontTools.cffLib import CFFFontSet
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +38,7 @@ from api.settings import Settings
 from api.store.tables import (
     AssignmentRow,
     AuditEntry,
+    Community,
     HelperRow,
     HonourDay,
     HoursEntry,
@@ -502,6 +504,76 @@ def test_the_roll_cut_to_its_first_rows_is_the_whole_rolls_head(
         community = world.communities[0]
         mine = honour.honour_roll(session, staff, DATE, DATE, "points", community)
         assert mine.rows == [r for r in whole if r.community_id == community]
+
+
+def test_the_rolls_ranks_match_a_count_of_better_rows_on_random_figures(
+    sessions: sessionmaker[Session], world: World
+) -> None:
+    """On random running totals full of ties, every roll (by hours and by points, the street's
+    and each community's, whole and cut to its head) is the street's helpers with figures, best
+    first, equal figures by ledger number; a street rank is one more than the street's better
+    rows, a community rank one more than the community's."""
+    chance = random.Random(13)
+    with sessions() as session:
+        staff = actor_for(session, "staff")
+        others = [Community(street_id=world.street_id, code=f"R{n}", name=f"随机{n}社区")
+                  for n in range(2)]  # fmt: skip
+        session.add_all(others)
+        session.flush()
+        communities = world.communities + [community.id for community in others]
+        for helper_id in world.helper_ids:  # spread over three communities
+            session.execute(update(HelperRow).where(HelperRow.id == helper_id)
+                            .values(community_id=chance.choice(communities)))  # fmt: skip
+        helpers = session.execute(
+            select(HelperRow.id, HelperRow.code, HelperRow.community_id).where(
+                HelperRow.street_id == world.street_id
+            )
+        ).all()
+        assert len(helpers) >= 10 and len({h.community_id for h in helpers}) >= 2
+        for _round in range(3):
+            session.execute(delete(HonourDay))
+            days = [DATE + dt.timedelta(days=n) for n in range(3)]
+            for helper in helpers:
+                for day in chance.sample(days, chance.randint(0, 2)):
+                    session.add(HonourDay(helper_id=helper.id, day=day, street_id=world.street_id,
+                                          minutes=chance.choice([0, 30, 60]), visits=1,
+                                          points=chance.choice([0, 5, 10])))  # fmt: skip
+            session.flush()
+            first, last = days[0], days[chance.randint(0, 2)]
+            totals: dict[int, list[int]] = {}
+            for day in session.scalars(select(HonourDay).where(HonourDay.day <= last)):
+                total = totals.setdefault(day.helper_id, [0, 0])
+                total[0] += day.minutes
+                total[1] += day.points
+            for by in honour.ORDERINGS:
+                figures = {
+                    h.id: tuple(totals[h.id] if by == "hours" else totals[h.id][::-1])
+                    for h in helpers
+                    if h.id in totals and any(totals[h.id])
+                }
+                expected = sorted(
+                    (h for h in helpers if h.id in figures),
+                    key=lambda h: ((-figures[h.id][0], -figures[h.id][1]), h.code),
+                )
+                whole = honour.honour_roll(session, staff, first, last, by).rows
+                assert [r.helper_id for r in whole] == [h.id for h in expected]
+                for row in whole:
+                    mine = figures[row.helper_id]
+                    better = [h for h in expected if figures[h.id] > mine]
+                    assert row.street_rank == 1 + len(better)
+                    assert row.community_rank == 1 + sum(
+                        h.community_id == row.community_id for h in better
+                    )
+                for community in sorted({h.community_id for h in helpers}):
+                    theirs = [r for r in whole if r.community_id == community]
+                    for limit in (None, 1, chance.randint(1, 8)):
+                        cut = honour.honour_roll(session, staff, first, last, by, community,
+                                                 limit=limit).rows  # fmt: skip
+                        assert cut == theirs[:limit]
+                        head = honour.honour_roll(session, staff, first, last, by,
+                                                  limit=limit).rows  # fmt: skip
+                        assert head == whole[:limit]
+        session.rollback()
 
 
 def test_the_rolls_totals_follow_the_ledgers_by_street_day(

@@ -6,6 +6,7 @@ their community only."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -87,15 +88,19 @@ def honour_roll(
         .all()
     )
     # Best first; equal figures by ledger number in code-point order, whatever the database's
-    # collation. The ranks are the window functions' over the whole street (they depend on
-    # figures only); the community's rows and the first ``limit`` are cut in the database.
+    # collation. The street's rank is the window function's over the whole street (it depends
+    # on figures only), whose sort the order reuses; the community's rows and the first
+    # ``limit`` are cut in the database. A community rank counts the community's better rows,
+    # which all come before it in this order: ``_community_ranks`` reads it off any head of
+    # the roll, the whole street's or one community's.
     ranked = _ranked(actor.street_id, first, last, by).subquery()
     by_code: ColumnElement[Any] = ranked.c.code
     if dialect_of(session) == "postgresql":
         by_code = ranked.c.code.collate("C")  # SQLite compares texts by code point already
-    query = select(*ranked.c).order_by(
-        ranked.c.first_figure.desc(), ranked.c.second_figure.desc(), by_code
-    )
+    one, two = (ranked.c.minutes, ranked.c.points)
+    if by == "points":
+        one, two = two, one
+    query = select(*ranked.c).order_by(one.desc(), two.desc(), by_code)
     if community is not None:
         query = query.where(ranked.c.community_id == community)
     if limit:
@@ -104,9 +109,9 @@ def honour_roll(
     found = session.connection().execute(query).tuples()
     rows = [
         HonourRow(helper_id, code, name, home, names.get(home, ""), int(minutes), int(visits),
-                  int(points), int(street_rank), int(community_rank))
-        for helper_id, code, name, home, minutes, visits, points, _f, _s, street_rank,
-        community_rank in found
+                  int(points), int(street_rank), community_rank)
+        for (helper_id, code, name, home, minutes, visits, points, street_rank), community_rank
+        in _community_ranks(found, by)
     ]  # fmt: skip
     return HonourRoll(first, last, by, community, rows)
 
@@ -124,9 +129,8 @@ def sheet_cells(row: HonourRow) -> list[Value]:
 
 def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[Any]:
     """The street's helpers with hours or points in the period, from the running totals
-    (``hours.totals``: at most a row per helper and day): who, their figures, the two figures
-    in ``by``'s order, and their competition ranks (1, 2, 2, 4) in the street and in their
-    community."""
+    (``hours.totals``: at most a row per helper and day): who, their figures and their
+    competition rank (1, 2, 2, 4) in the street, by ``by``'s order of the figures."""
     sums = (
         select(
             HonourDay.helper_id,
@@ -141,7 +145,6 @@ def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[An
     )
     pair = (sums.c.minutes, sums.c.points)
     one, two = pair if by == "hours" else pair[::-1]
-    best = (one.desc(), two.desc())
     return (
         select(
             HelperRow.id,
@@ -151,13 +154,26 @@ def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[An
             sums.c.minutes,
             sums.c.visits,
             sums.c.points,
-            one.label("first_figure"),
-            two.label("second_figure"),
-            func.rank().over(order_by=best).label("street_rank"),
-            func.rank()
-            .over(partition_by=HelperRow.community_id, order_by=best)
-            .label("community_rank"),
+            func.rank().over(order_by=(one.desc(), two.desc())).label("street_rank"),
         )
         .join(sums, sums.c.helper_id == HelperRow.id)
         .where(HelperRow.street_id == street_id)
     )
+
+
+def _community_ranks(
+    rows: Iterable[tuple[Any, ...]], by: str
+) -> Iterator[tuple[tuple[Any, ...], int]]:
+    """Each row of a roll (``_ranked``'s columns, best first) with its competition rank in its
+    community: one more than the community's rows with better figures, which came before it."""
+    seen: dict[int, tuple[int, tuple[int, int], int]] = {}  # community: rows, last figures, rank
+    for row in rows:
+        figures = (row[4], row[6]) if by == "hours" else (row[6], row[4])
+        before = seen.get(row[3])
+        if before is None:
+            rank = count = 1
+        else:
+            count = before[0] + 1
+            rank = before[2] if figures == before[1] else count
+        seen[row[3]] = (count, figures, rank)
+        yield row, rank
