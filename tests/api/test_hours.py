@@ -558,6 +558,8 @@ def test_the_rolls_ranks_match_a_count_of_better_rows_on_random_figures(
                 whole = honour.honour_roll(session, staff, first, last, by).rows
                 assert [r.helper_id for r in whole] == [h.id for h in expected]
                 for row in whole:
+                    figures_read = (row.minutes, row.visits, row.points, row.street_rank)
+                    assert {type(figure) for figure in figures_read} == {int}
                     mine = figures[row.helper_id]
                     better = [h for h in expected if figures[h.id] > mine]
                     assert row.street_rank == 1 + len(better)

@@ -108,9 +108,10 @@ def honour_roll(
     # Read through Core, not the ORM's execute, and all at once: fetching a city street's
     # 14,000 rows one by one cost 60 ms more (bench/README.md, "A city's database").
     found = session.connection().execute(query).all()
+    make = HonourRow._make  # C speed: the class's own constructor is Python
     rows = [
-        HonourRow(helper_id, code, name, home, names.get(home, ""), int(minutes), int(visits),
-                  int(points), int(street_rank), community_rank)
+        make((helper_id, code, name, home, names.get(home, ""), minutes, visits, points,
+              street_rank, community_rank))
         for (helper_id, code, name, home, minutes, visits, points, street_rank), community_rank
         in _community_ranks(found, by)
     ]  # fmt: skip
