@@ -13,6 +13,7 @@ from matcher.certificate import (
     candidate_bounds,
     certify,
     coverage_cap,
+    cost_start,
     eligible_visits,
     widen,
 )
@@ -89,6 +90,9 @@ def solve(
         hint_is_plan=not greedy.pin_errors,
         retry_coverage=bool(greedy.pin_errors),
         coverage_cap=coverage_cap(eligibility) if widen_s else None,
+        cost_start=cost_start(problem, params.weights, eligibility, params.workers)
+        if widen_s
+        else None,
     )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
