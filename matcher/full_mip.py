@@ -49,7 +49,7 @@ INF = math.inf
 # the relaxation is fractional, this many of the order's cheapest other visits join it (on town
 # seed 0: 2,456.22 without them, 2,441.75 with 2; bench/README.md, "Certified plans", ``towncost``).
 SUPPORT_EPS = 1e-6
-SUPPORT_MORE = 2
+SUPPORT_MORE = 0
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ CostStart = Callable[[Mapping[int, "Plan"], int, float], Mapping[int, set[int]] 
 # Of the cost stage's seconds, at most this share goes to the cost start (its relaxation and the
 # narrow model over the support; bench/README.md, "Certified plans", ``towncost``), and the
 # relaxation gets at most ``COST_START_LP_SHARE`` of that.
-COST_START_SHARE = 0.6
+COST_START_SHARE = 0.7
 COST_START_LP_SHARE = 0.3
 
 # The two workers of a two-core solve, for both stages (measured in bench/README.md).
@@ -143,7 +143,7 @@ def run_cpsat(
             plans = narrow_cost(problem, contexts, params, plans, level, support, until)
     model.add(coverage >= level)
     model.minimize(cost_expression(model, problem, contexts, v, params.weights))
-    add_plan_hint(model, contexts, v, plans)
+    add_plan_hint(model, contexts, v, plans, complete=True)
     remaining = params.time_limit_s - (time.perf_counter() - began)
     if remaining > 0.05:
         stage2, better = _run_stage(
@@ -192,7 +192,7 @@ def narrow_cost(
     add_hard_rules(model, problem, narrow, v)
     model.add(coverage_expression(narrow, v) >= level)
     model.minimize(cost_expression(model, problem, narrow, v, params.weights))
-    add_plan_hint(model, narrow, v, plans)
+    add_plan_hint(model, narrow, v, plans, complete=True)
     solver = _solver(params)
     solver.parameters.max_time_in_seconds = max(0.05, until - time.perf_counter())
     code = solver.solve(model)
@@ -319,12 +319,18 @@ def _read_plans(
 
 
 def add_plan_hint(
-    model: cp_model.CpModel, contexts: list[OrderContext], v: Variables, plans: Mapping[int, Plan]
+    model: cp_model.CpModel,
+    contexts: list[OrderContext],
+    v: Variables,
+    plans: Mapping[int, Plan],
+    complete: bool = False,
 ) -> None:
     """Hint ``plans``: every variable the plan decides (who serves, whether covered, starts, the
-    load penalty's extras once the cost stage made them), and the start of an order it leaves
-    open its earliest start, so a plan of the model is a complete hint, which CP-SAT checks and
-    takes as its first solution right after presolve instead of searching to complete it."""
+    load penalty's extras once the cost stage made them). ``complete``: also the start of an
+    order the plan leaves open (its earliest), so a plan of the model is a complete hint, which
+    CP-SAT checks and takes as its first solution right after presolve instead of searching to
+    complete it (the cost stages; in the coverage stage those hinted starts cost coverage:
+    bench/README.md, "Certified plans", ``towncost``)."""
     model.clear_hints()
     load: dict[int, int] = {}
     for ctx in contexts:
@@ -341,7 +347,7 @@ def add_plan_hint(
             continue
         if plan is not None and plan[1] is not None:
             model.add_hint(start, plan[1])
-        elif plan is None:
+        elif plan is None and complete:
             model.add_hint(start, _earliest(start))
     for helper, extra in v.extra.items():
         served = load.get(helper, 0)
