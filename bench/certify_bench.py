@@ -483,8 +483,8 @@ def main() -> None:
             else:
                 one = (kind, seed, args.time_limit, args.certify_s, args.workers)
                 shares = (args.widen_share, args.lagrangian_share)
-                flags = (not args.no_mip, not args.no_core, not args.no_cap, not args.no_cost_start)
-                flags += (args.coverage_stage,)
+                flags: tuple[Any, ...] = (not args.no_mip, not args.no_core, not args.no_cap)
+                flags += (not args.no_cost_start, args.coverage_stage)
                 runs = [(run_one, *one, *shares, *flags)]
             for run in runs:
                 row = in_child(*run)

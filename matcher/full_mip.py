@@ -216,9 +216,7 @@ class FullMip:
                 support[ctx.index] = helpers
         return support
 
-    def _cost_model(
-        self, level: int
-    ) -> tuple[list[float], list[float], list[float], _Rows, bool]:
+    def _cost_model(self, level: int) -> tuple[list[float], list[float], list[float], _Rows, bool]:
         """The columns' bounds, the objective and the rows of the least cost at ``level``
         (the load penalty's extras appended), and whether there are extras."""
         lower, upper = list(self.lower), list(self.upper)
@@ -420,8 +418,8 @@ def _run(
         if status != highspy.HighsModelStatus.kOptimal:
             return MipBound(None, False, time.perf_counter() - began)
         value = float(h.getInfo().objective_function_value)
-        values = np.array(h.getSolution().col_value)
-        return MipBound(value, True, time.perf_counter() - began, values)
+        relaxed = np.array(h.getSolution().col_value)
+        return MipBound(value, True, time.perf_counter() - began, relaxed)
     bound = h.getInfo().mip_dual_bound
     if status == highspy.HighsModelStatus.kInfeasible or not math.isfinite(bound):
         return MipBound(None, False, time.perf_counter() - began)

@@ -12,8 +12,8 @@ from matcher.certificate import (
     budget,
     candidate_bounds,
     certify,
-    coverage_cap,
     cost_start,
+    coverage_cap,
     eligible_visits,
     widen,
 )

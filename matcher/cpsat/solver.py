@@ -350,9 +350,9 @@ def add_plan_hint(
         elif plan is None and complete:
             model.add_hint(start, _earliest(start))
     for helper, extra in v.extra.items():
-        served = load.get(helper, 0)
+        orders = load.get(helper, 0)
         for j, e in enumerate(extra):
-            model.add_hint(e, j < served - 1)
+            model.add_hint(e, j < orders - 1)
 
 
 def _earliest(start: cp_model.IntVar) -> int:
