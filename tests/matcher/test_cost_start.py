@@ -11,13 +11,15 @@ the plan's)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
 from matcher import certificate as certificate_module
-from matcher.certificate import coverage_cap, cost_start, widen
+from matcher.candidates import Eligibility, OrderContext
+from matcher.certificate import cost_start, coverage_cap, widen
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
 from matcher.cpsat.solver import (
     Plan,
@@ -28,19 +30,19 @@ from matcher.cpsat.solver import (
     run_cpsat,
 )
 from matcher.cpsat.variables import make_variables
-from matcher.full_mip import FullMip
+from matcher.explain import explain_unmatched
+from matcher.full_mip import FullMip, _run
 from matcher.model import Problem
-from matcher.result import Status
+from matcher.result import Assignment, Result, Status
 from matcher.solve import prepare, solve
 from matcher.verify import assert_valid
 from tests.matcher.strategies import tiny_problems
 from tests.matcher.test_certificate import NARROW, least_cost_at, street
-from tests.matcher.test_certificate_core import plans_of
 
 PARAMS = NARROW.model_copy(update={"candidate_limit": 3, "time_limit_s": 10})
 
 
-def covered(contexts: list, plans: dict[int, Plan]) -> int:
+def covered(contexts: list[OrderContext], plans: Mapping[int, Plan]) -> int:
     return sum(contexts[i].weight for i in plans)
 
 
@@ -56,8 +58,6 @@ def test_the_cost_relaxation_is_below_the_lists_least_cost(seed: int) -> None:
     level = round(stages["coverage"].objective)
     lists = FullMip(problem, PARAMS.weights, contexts)
     lower, upper, objective, rows, _ = lists._cost_model(level)
-    from matcher.full_mip import _run
-
     relaxed = _run(lower, upper, objective, rows, None, 10, 1, False, relax=True)
     assert relaxed.bound is not None
     assert relaxed.bound / COST_SCALE <= stages["cost"].objective + 1e-6
@@ -75,7 +75,7 @@ def test_the_narrow_plan_is_a_plan_no_dearer_than_its_hint(seed: int) -> None:
     plan's cost or less too."""
     problem, _, _ = street(seed)
     params = PARAMS.model_copy(update={"coverage_time_share": 1.0, "time_limit_s": 5})
-    _, contexts, greedy = prepare(problem, params)
+    eligibility, contexts, greedy = prepare(problem, params)
     outcome = run_cpsat(problem, contexts, params, greedy.assignments, time.perf_counter())
     assert outcome.plans is not None
     level = covered(contexts, outcome.plans)
@@ -88,13 +88,14 @@ def test_the_narrow_plan_is_a_plan_no_dearer_than_its_hint(seed: int) -> None:
         assert covered(contexts, found) >= level
         before = plan_cost(problem, contexts, outcome.plans, params.weights)
         assert plan_cost(problem, contexts, found, params.weights) <= before
-        result = _as_result(problem, contexts, found)
+        result = _as_result(problem, eligibility, contexts, found)
         assert_valid(problem, result)
 
 
-def _as_result(problem: Problem, contexts: list, plans: dict[int, Plan]):  # type: ignore[no-untyped-def]
-    from matcher.result import Assignment, Result
-
+def _as_result(
+    problem: Problem, eligibility: Eligibility, contexts: list[OrderContext], plans: dict[int, Plan]
+) -> Result:
+    """A bare result carrying ``plans``, for the verifier."""
     helpers = problem.helpers
     return Result(
         solver="cpsat",
@@ -110,7 +111,7 @@ def _as_result(problem: Problem, contexts: list, plans: dict[int, Plan]):  # typ
             )
             for i, (team, start) in sorted(plans.items())
         ),
-        unmatched=(),
+        unmatched=tuple(explain_unmatched(eligibility, contexts, plans)),
         weights=PARAMS.weights,
         weighted_coverage=covered(contexts, plans),
         weighted_demand=sum(c.weight for c in contexts),
