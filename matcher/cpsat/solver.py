@@ -141,6 +141,9 @@ def run_cpsat(
         support = cost_start(plans, level, COST_START_LP_SHARE * COST_START_SHARE * remaining)
         if support is not None:
             plans = narrow_cost(problem, contexts, params, plans, level, support, until)
+            if progress is not None:
+                cost = plan_cost(problem, contexts, plans, params.weights) / COST_SCALE
+                progress("cost", cost, 0.0, time.perf_counter() - began)
     model.add(coverage >= level)
     model.minimize(cost_expression(model, problem, contexts, v, params.weights))
     add_plan_hint(model, contexts, v, plans, complete=True)
@@ -158,6 +161,13 @@ def run_cpsat(
             progress,
             began,
         )
+        if better is None and cost_start is not None:
+            # The whole model found nothing in the time left: the stage's plan is the cost
+            # start's (or the coverage stage's), its bound the trivial one.
+            cost = plan_cost(problem, contexts, plans, params.weights) / COST_SCALE
+            stage2 = stage2.model_copy(
+                update={"status": Status.FEASIBLE, "objective": cost, "bound": 0.0, "gap": float(cost > 0)}
+            )
         # The cost start's seconds are the cost stage's.
         stages.append(stage2.model_copy(update={"runtime_s": time.perf_counter() - started}))
         plans = better or plans
