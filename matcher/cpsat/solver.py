@@ -166,7 +166,12 @@ def run_cpsat(
             # start's (or the coverage stage's), its bound the trivial one.
             cost = plan_cost(problem, contexts, plans, params.weights) / COST_SCALE
             stage2 = stage2.model_copy(
-                update={"status": Status.FEASIBLE, "objective": cost, "bound": 0.0, "gap": float(cost > 0)}
+                update={
+                    "status": Status.FEASIBLE,
+                    "objective": cost,
+                    "bound": 0.0,
+                    "gap": float(cost > 0),
+                }
             )
         # The cost start's seconds are the cost stage's.
         stages.append(stage2.model_copy(update={"runtime_s": time.perf_counter() - started}))
