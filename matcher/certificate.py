@@ -902,7 +902,7 @@ def cost_start(
 
     def support(
         plans: Mapping[int, Plan], level: int, time_limit_s: float
-    ) -> dict[int, set[int]] | None:
+    ) -> tuple[dict[int, set[int]], float] | None:
         lists = FullMip(problem, weights, contexts)  # the lists as they are now
         return lists.cost_support(level, time_limit_s, workers)
 

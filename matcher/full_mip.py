@@ -182,13 +182,15 @@ class FullMip:
 
     def cost_support(
         self, level: int, time_limit_s: float, threads: int
-    ) -> dict[int, set[int]] | None:
+    ) -> tuple[dict[int, set[int]], float] | None:
         """Per order, the helpers of the visits an optimum of the cost model's **linear
         relaxation** at ``level`` holds (value above ``SUPPORT_EPS``) and, where that optimum is
         fractional (the order's visits or cover, or a helper it holds shares out), the
-        ``SUPPORT_MORE`` cheapest other visits; None when HiGHS did not solve it in
-        ``time_limit_s`` (or it is infeasible). A small set of visits holding a plan almost as
-        cheap as the lists' least cost (``matcher.cpsat.solver.narrow_cost``)."""
+        ``SUPPORT_MORE`` cheapest other visits, with the relaxation's value (cost units: a lower
+        bound on the cost of every plan over these lists covering at least ``level``); None
+        when HiGHS did not solve it in ``time_limit_s`` (or it is infeasible). A small set of
+        visits holding a plan almost as cheap as the lists' least cost
+        (``matcher.cpsat.solver.narrow_cost``)."""
         lower, upper, objective, rows, _ = self._cost_model(level)
         found = _run(lower, upper, objective, rows, None, time_limit_s, threads, False, relax=True)
         if found.values is None:
@@ -214,7 +216,8 @@ class FullMip:
                 helpers.update(ctx.candidates[k].helper for k in others[:SUPPORT_MORE])
             if helpers:
                 support[ctx.index] = helpers
-        return support
+        assert found.bound is not None  # an optimum: its value
+        return support, found.bound / COST_SCALE
 
     def _cost_model(self, level: int) -> tuple[list[float], list[float], list[float], _Rows, bool]:
         """The columns' bounds, the objective and the rows of the least cost at ``level``

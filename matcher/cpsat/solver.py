@@ -29,7 +29,14 @@ Progress = Callable[[str, float, float, float], None]  # stage, objective, bound
 # The cost start (``run_cpsat(cost_start=...)``): given the coverage stage's plan, its weighted
 # coverage and seconds, per order the helpers of a few visits a cheap plan at that coverage is
 # likely to use (``matcher.full_mip.FullMip.cost_support``: the cost relaxation's support), or None.
-CostStart = Callable[[Mapping[int, "Plan"], int, float], Mapping[int, set[int]] | None]
+# With it, the relaxation's value (cost units): a lower bound on the lists' least cost there.
+CostStart = Callable[
+    [Mapping[int, "Plan"], int, float], tuple[Mapping[int, set[int]], float] | None
+]
+# The cost search after the cost start (``run_cpsat(cost_search=...)``), instead of CP-SAT's whole
+# model: improves the plan (every plan it returns a plan of the model covering as much) until the
+# deadline (``matcher.lns.Neighbourhoods.cost_sweeps`` on town streets).
+CostSearch = Callable[[dict[int, "Plan"], float], dict[int, "Plan"]]
 # Of the cost stage's seconds, at most this share goes to the cost start (its relaxation and the
 # narrow model over the support; bench/README.md, "Certified plans", ``towncost``), and the
 # relaxation gets at most ``COST_START_LP_SHARE`` of that.
@@ -79,6 +86,7 @@ def run_cpsat(
     retry_coverage: bool = True,
     coverage_cap: int | None = None,
     cost_start: CostStart | None = None,
+    cost_search: CostSearch | None = None,
 ) -> CpsatOutcome:
     """Solve both stages within ``params.time_limit_s`` counted from ``began``. ``hint_is_plan``
     says the hint keeps every pin, so it is a solution of the model. ``retry_coverage``: when
@@ -88,7 +96,9 @@ def run_cpsat(
     reaching it ends the coverage stage at once, proven, and its time goes to the cost stage.
     ``cost_start``: the cost stage first solves the same model over only the visits it names
     and the coverage plan's (``narrow_cost``), hinted with that plan, and starts from the plan
-    found; the stage's result is a plan of the whole model either way."""
+    found; the stage's result is a plan of the whole model either way. ``cost_search``: after
+    a cost start, the rest of the stage goes to it instead of CP-SAT's whole model (the stage's
+    bound is then the cost start's relaxation, its status feasible)."""
     model = cp_model.CpModel()
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
@@ -136,14 +146,32 @@ def run_cpsat(
     level = round(stage1.objective)
     started = time.perf_counter()
     remaining = params.time_limit_s - (started - began)
+    relaxed: float | None = None
     if cost_start is not None and remaining > 0.5:
         until = started + COST_START_SHARE * remaining
-        support = cost_start(plans, level, COST_START_LP_SHARE * COST_START_SHARE * remaining)
-        if support is not None:
+        found = cost_start(plans, level, COST_START_LP_SHARE * COST_START_SHARE * remaining)
+        if found is not None:
+            support, relaxed = found
             plans = narrow_cost(problem, contexts, params, plans, level, support, until)
             if progress is not None:
                 cost = plan_cost(problem, contexts, plans, params.weights) / COST_SCALE
-                progress("cost", cost, 0.0, time.perf_counter() - began)
+                progress("cost", cost, relaxed, time.perf_counter() - began)
+            if cost_search is not None:
+                plans = cost_search(dict(plans), params.time_limit_s + began)
+                cost = plan_cost(problem, contexts, plans, params.weights) / COST_SCALE
+                bound = min(relaxed, cost)
+                stages.append(
+                    Stage(
+                        name="cost",
+                        sense="min",
+                        status=Status.OPTIMAL if bound >= cost else Status.FEASIBLE,
+                        objective=cost,
+                        bound=bound,
+                        gap=(cost - bound) / cost if cost > 0 else 0.0,
+                        runtime_s=time.perf_counter() - started,
+                    )
+                )
+                return CpsatOutcome(dict(plans), stages)
     model.add(coverage >= level)
     model.minimize(cost_expression(model, problem, contexts, v, params.weights))
     add_plan_hint(model, contexts, v, plans, complete=True)
@@ -163,14 +191,15 @@ def run_cpsat(
         )
         if better is None and cost_start is not None:
             # The whole model found nothing in the time left: the stage's plan is the cost
-            # start's (or the coverage stage's), its bound the trivial one.
+            # start's (or the coverage stage's), its bound the start's relaxation (or 0).
             cost = plan_cost(problem, contexts, plans, params.weights) / COST_SCALE
+            bound = 0.0 if relaxed is None else min(relaxed, cost)
             stage2 = stage2.model_copy(
                 update={
                     "status": Status.FEASIBLE,
                     "objective": cost,
-                    "bound": 0.0,
-                    "gap": float(cost > 0),
+                    "bound": bound,
+                    "gap": (cost - bound) / cost if cost > 0 else 0.0,
                 }
             )
         # The cost start's seconds are the cost stage's.

@@ -61,8 +61,10 @@ def test_the_cost_relaxation_is_below_the_lists_least_cost(seed: int) -> None:
     relaxed = _run(lower, upper, objective, rows, None, 10, 1, False, relax=True)
     assert relaxed.bound is not None
     assert relaxed.bound / COST_SCALE <= stages["cost"].objective + 1e-6
-    support = lists.cost_support(level, 10, 1)
-    assert support is not None
+    found = lists.cost_support(level, 10, 1)
+    assert found is not None
+    support, value = found
+    assert value == pytest.approx(relaxed.bound / COST_SCALE)
     for ctx in contexts:
         listed = {c.helper for c in ctx.candidates}
         assert support.get(ctx.index, set()) <= listed
@@ -79,9 +81,10 @@ def test_the_narrow_plan_is_a_plan_no_dearer_than_its_hint(seed: int) -> None:
     outcome = run_cpsat(problem, contexts, params, greedy.assignments, time.perf_counter())
     assert outcome.plans is not None
     level = covered(contexts, outcome.plans)
-    support = FullMip(problem, params.weights, contexts).cost_support(level, 10, 1)
-    assert support is not None
-    for given_support in (support, {}):
+    relaxation = FullMip(problem, params.weights, contexts).cost_support(level, 10, 1)
+    assert relaxation is not None
+    empty: dict[int, set[int]] = {}
+    for given_support in (relaxation[0], empty):
         found = narrow_cost(
             problem, contexts, params, outcome.plans, level, given_support, time.perf_counter() + 5
         )
