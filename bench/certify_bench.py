@@ -61,6 +61,8 @@ def run_one(
     mip: bool = True,
     core: bool = True,
     cap: bool = True,
+    cost_start: bool = True,
+    coverage_stage: float | None = None,
 ) -> dict[str, Any]:
     """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
     of the certificate's seconds price visits into the candidate lists before CP-SAT, and the
@@ -110,6 +112,10 @@ def run_one(
         certificate.core_applies = lambda visits: False  # type: ignore[assignment]
     if not cap:  # CP-SAT's coverage stage without the certificate's cap
         solve_module.coverage_cap = lambda eligibility: None  # type: ignore[assignment]
+    if not cost_start:  # CP-SAT's cost stage from the coverage stage's plan, as before
+        solve_module.cost_start = lambda *args: None  # type: ignore[assignment]
+    if coverage_stage is not None:  # where the coverage stage ends on core streets
+        certificate.CORE_COVERAGE_STAGE = coverage_stage
     # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
     # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
     # value + max(0, least reduced cost)) when converged (``certify``).
@@ -150,10 +156,13 @@ def run_one(
         "mip": mip,
         "core": core,
         "cap": cap,
+        "cost_start": cost_start,
+        "core_coverage_stage": certificate.CORE_COVERAGE_STAGE,
         "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
         "cost_stage": str(stages["cost"].status) if "cost" in stages else "",
         "coverage_stage_s": round(stages["coverage"].runtime_s, 2) if "coverage" in stages else "",
+        "coverage_stage_value": stages["coverage"].objective if "coverage" in stages else "",
         "cost_stage_s": round(stages["cost"].runtime_s, 2) if "cost" in stages else "",
         "solve_s": round(result.runtime_s, 2),
         "wall_s": round(wall, 2),
@@ -448,6 +457,18 @@ def main() -> None:
         action="store_true",
         help="without the certificate's cap on CP-SAT's coverage stage (coverage_cap)",
     )
+    parser.add_argument(
+        "--no-cost-start",
+        action="store_true",
+        help="without the cost start (the cost relaxation's support, matcher.cpsat.solver."
+        "narrow_cost): CP-SAT's cost stage from the coverage stage's plan, as before",
+    )
+    parser.add_argument(
+        "--coverage-stage",
+        type=float,
+        default=None,
+        help="certificate.CORE_COVERAGE_STAGE: where CP-SAT's coverage stage ends on core streets",
+    )
     parser.add_argument("--out", default="bench/out/certify.csv")
     args = parser.parse_args()
     rows = []
@@ -462,7 +483,8 @@ def main() -> None:
             else:
                 one = (kind, seed, args.time_limit, args.certify_s, args.workers)
                 shares = (args.widen_share, args.lagrangian_share)
-                flags = (not args.no_mip, not args.no_core, not args.no_cap)
+                flags: tuple[Any, ...] = (not args.no_mip, not args.no_core, not args.no_cap)
+                flags += (not args.no_cost_start, args.coverage_stage)
                 runs = [(run_one, *one, *shares, *flags)]
             for run in runs:
                 row = in_child(*run)

@@ -112,6 +112,7 @@ from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.cpsat.solver import CostStart
 from matcher.full_mip import FullMip, floor_to_step, full_lists, weight_step
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
@@ -880,6 +881,32 @@ def coverage_cap(eligibility: Eligibility) -> int | None:
     if lp.coverage_converged is not None:
         caps.append(floor_to_step(lp.coverage_converged[0], step))
     return min(caps, default=None)
+
+
+def cost_start(
+    problem: Problem, weights: ObjectiveWeights, eligibility: Eligibility, workers: int
+) -> CostStart | None:
+    """Where ``widen`` ran HiGHS (the whole MIP or the core: HiGHS is installed), the cost start
+    of CP-SAT's cost stage (``matcher.cpsat.solver.run_cpsat``): the support of the linear
+    relaxation of the least cost over the (widened) candidate lists with start times dropped, at
+    the coverage stage's level (``FullMip.cost_support``). Else None. On the 1,500-order streets
+    the cost stage then starts 1-2 % above the lists' least cost instead of 10-15 % (town), and
+    proves it on pastoral streets in 3-4 s instead of 5-8 (bench/README.md, "Certified plans",
+    ``towncost``)."""
+    widened = _widened.get(id(eligibility))
+    if widened is None or widened[0] is not eligibility:
+        return None
+    _, contexts, _, _, state = widened
+    if state is None:
+        return None
+
+    def support(
+        plans: Mapping[int, Plan], level: int, time_limit_s: float
+    ) -> tuple[dict[int, set[int]], float] | None:
+        lists = FullMip(problem, weights, contexts)  # the lists as they are now
+        return lists.cost_support(level, time_limit_s, workers)
+
+    return support
 
 
 def _add_visits(

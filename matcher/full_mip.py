@@ -45,6 +45,11 @@ from matcher.params import ObjectiveWeights
 
 Plan = tuple[list[int], int | None]  # helper indices, start (as ``matcher.cpsat.solver.Plan``)
 INF = math.inf
+# ``FullMip.cost_support``: a visit the relaxation holds above this much is in the support; where
+# the relaxation is fractional, this many of the order's cheapest other visits join it (on town
+# seed 0: 2,456.22 without them, 2,441.75 with 2; bench/README.md, "Certified plans", ``towncost``).
+SUPPORT_EPS = 1e-6
+SUPPORT_MORE = 0
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,55 @@ class FullMip:
     ) -> MipBound:
         """The least cost (cost units) of the model's solutions covering at least ``level``,
         from the solution ``plans`` (``search`` as for ``coverage_bound``)."""
+        lower, upper, objective, rows, with_extras = self._cost_model(level)
+        start = self._solution(plans, with_extras=with_extras)
+        found = _run(lower, upper, objective, rows, start, time_limit_s, threads, search)
+        if found.bound is None:
+            return found
+        return replace(found, bound=math.ceil(found.bound - 1e-6) / COST_SCALE)
+
+    def cost_support(
+        self, level: int, time_limit_s: float, threads: int
+    ) -> tuple[dict[int, set[int]], float] | None:
+        """Per order, the helpers of the visits an optimum of the cost model's **linear
+        relaxation** at ``level`` holds (value above ``SUPPORT_EPS``) and, where that optimum is
+        fractional (the order's visits or cover, or a helper it holds shares out), the
+        ``SUPPORT_MORE`` cheapest other visits, with the relaxation's value (cost units: a lower
+        bound on the cost of every plan over these lists covering at least ``level``); None
+        when HiGHS did not solve it in ``time_limit_s`` (or it is infeasible). A small set of
+        visits holding a plan almost as cheap as the lists' least cost
+        (``matcher.cpsat.solver.narrow_cost``)."""
+        lower, upper, objective, rows, _ = self._cost_model(level)
+        found = _run(lower, upper, objective, rows, None, time_limit_s, threads, False, relax=True)
+        if found.values is None:
+            return None
+        x = found.values
+        split = {
+            helper
+            for helper, pairs in self.visits.items()
+            if any(SUPPORT_EPS < x[self.column[o][k]] < 1 - SUPPORT_EPS for o, k in pairs)
+        }
+        cost = np.asarray(self.cost)
+        support: dict[int, set[int]] = {}
+        for ctx in self.lists:
+            values = x[self.column[ctx.index]]
+            held = np.flatnonzero(values > SUPPORT_EPS).tolist()
+            helpers = {ctx.candidates[k].helper for k in held}
+            fractional = bool(SUPPORT_EPS < x[ctx.index] < 1 - SUPPORT_EPS) or bool(
+                ((values > SUPPORT_EPS) & (values < 1 - SUPPORT_EPS)).any()
+            )
+            if fractional or helpers & split:
+                order = np.argsort(cost[self.column[ctx.index]], kind="stable").tolist()
+                others = [k for k in order if k not in held]
+                helpers.update(ctx.candidates[k].helper for k in others[:SUPPORT_MORE])
+            if helpers:
+                support[ctx.index] = helpers
+        assert found.bound is not None  # an optimum: its value
+        return support, found.bound / COST_SCALE
+
+    def _cost_model(self, level: int) -> tuple[list[float], list[float], list[float], _Rows, bool]:
+        """The columns' bounds, the objective and the rows of the least cost at ``level``
+        (the load penalty's extras appended), and whether there are extras."""
         lower, upper = list(self.lower), list(self.upper)
         objective = list(self.cost)  # the covered flags cost nothing
         rows = self.rows.copy()
@@ -184,11 +238,7 @@ class FullMip:
                 objective.extend(float((j + 1) * unit) for j in range(len(extras)))
                 columns = [int(self.column[o][k]) for o, k in pairs]
                 rows.add(-1.0, INF, extras + columns, [1] * len(extras) + [-1] * len(columns))
-        start = self._solution(plans, with_extras=bool(unit))
-        found = _run(lower, upper, objective, rows, start, time_limit_s, threads, search)
-        if found.bound is None:
-            return found
-        return replace(found, bound=math.ceil(found.bound - 1e-6) / COST_SCALE)
+        return lower, upper, objective, rows, bool(unit)
 
     def plans_of(self, values: np.ndarray) -> dict[int, Plan]:
         """A solution of the model as plans (no starts: the model has none)."""
@@ -304,9 +354,11 @@ def _run(
     threads: int,
     heuristics: bool,
     step: float = 0.0,
+    relax: bool = False,
 ) -> MipBound:
     """Minimise ``objective`` over 0/1 columns with HiGHS from the solution ``start``; without
-    ``heuristics`` HiGHS only proves (``start`` is the solution to beat)."""
+    ``heuristics`` HiGHS only proves (``start`` is the solution to beat). ``relax``: over
+    [0, 1] columns instead (the linear relaxation; its optimum is both bound and values)."""
     import highspy
     from highspy import cb
     from highspy._core import _Highs
@@ -338,7 +390,8 @@ def _run(
     lp.a_matrix_.start_ = np.array([*rows.starts, len(rows.index)], dtype=np.int32)
     lp.a_matrix_.index_ = np.array(rows.index, dtype=np.int32)
     lp.a_matrix_.value_ = np.array(rows.value, dtype=float)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * len(lower)
+    if not relax:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(lower)
     if h.passModel(lp) != highspy.HighsStatus.kOk:
         return MipBound(None, False, time.perf_counter() - began)
     if start is not None:
@@ -364,6 +417,12 @@ def _run(
     if ran == highspy.HighsStatus.kError:
         return MipBound(None, False, time.perf_counter() - began)
     status = h.getModelStatus()
+    if relax:  # an LP: its optimum, or nothing
+        if status != highspy.HighsModelStatus.kOptimal:
+            return MipBound(None, False, time.perf_counter() - began)
+        value = float(h.getInfo().objective_function_value)
+        relaxed = np.array(h.getSolution().col_value)
+        return MipBound(value, True, time.perf_counter() - began, relaxed)
     bound = h.getInfo().mip_dual_bound
     if status == highspy.HighsModelStatus.kInfeasible or not math.isfinite(bound):
         return MipBound(None, False, time.perf_counter() - began)

@@ -12,6 +12,7 @@ from matcher.certificate import (
     budget,
     candidate_bounds,
     certify,
+    cost_start,
     coverage_cap,
     eligible_visits,
     widen,
@@ -79,6 +80,7 @@ def solve(
             )
     if widen_s and not greedy.pin_errors:  # visits pricing finds join the lists (certificate)
         widen(problem, params.weights, eligibility, contexts, widen_s, start, params.workers)
+    cap = coverage_cap(eligibility) if widen_s else None
     outcome = run_cpsat(
         problem,
         contexts,
@@ -88,7 +90,14 @@ def solve(
         progress,
         hint_is_plan=not greedy.pin_errors,
         retry_coverage=bool(greedy.pin_errors),
-        coverage_cap=coverage_cap(eligibility) if widen_s else None,
+        coverage_cap=cap,
+        cost_start=cost_start(problem, params.weights, eligibility, params.workers)
+        if widen_s
+        else None,
+        # Core streets (town): after the cost start, cost windows rather than the whole model.
+        cost_search=None
+        if cap is None
+        else partial(_cost_windows, problem, contexts, params, began, progress),
     )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:
@@ -139,6 +148,23 @@ def solve(
         tuple(outcome.stages),
         began,
     )
+
+
+def _cost_windows(
+    problem: Problem,
+    contexts: list[OrderContext],
+    params: SolveParams,
+    began: float,
+    progress: Progress | None,
+    plans: dict[int, Plan],
+    deadline: float,
+) -> dict[int, Plan]:
+    """CP-SAT's cost stage after the cost start on core streets: cost windows
+    (``matcher.lns.Neighbourhoods.cost_sweeps``) from ``plans`` until ``deadline``; every step
+    keeps its window's coverage and is taken only when cheaper."""
+    search = Neighbourhoods(problem, contexts, params, plans)
+    search.cost_sweeps(deadline, began, progress)
+    return search.plans
 
 
 def _one_order(

@@ -71,5 +71,6 @@ def _fairness_terms(
             continue
         extra = [model.new_bool_var(f"extra_{helper_index}_{j}") for j in range(most - 1)]
         model.add(sum(extra) >= sum(v.assign[o][k] for o, k in pairs) - 1)
+        v.extra[helper_index] = extra
         terms.extend((j + 1) * unit * e for j, e in enumerate(extra))
     return terms

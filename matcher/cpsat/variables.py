@@ -20,6 +20,9 @@ class Variables:
     visits: dict[int, list[tuple[int, int, cp_model.IntervalVar]]] = field(default_factory=dict)
     # per helper index: (order index, candidate position) for all visits
     load: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    # per helper index: the load penalty's ``extra`` Booleans (``objective._fairness_terms``),
+    # the j-th true when the helper serves j + 2 orders or more; empty until the cost stage
+    extra: dict[int, list[cp_model.IntVar]] = field(default_factory=dict)
 
 
 def make_variables(model: cp_model.CpModel, contexts: list[OrderContext]) -> Variables:
