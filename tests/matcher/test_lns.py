@@ -313,6 +313,22 @@ def test_a_coverage_step_only_returns_more_coverage(prob: Problem) -> None:
     )
 
 
+@PROPERTY
+@given(problems())
+def test_window_parameters_keep_the_window_optimum(prob: Problem) -> None:
+    """Without presolve, probing and symmetry detection (``lns.window_parameters``) a window
+    reaches the same optimum as with CP-SAT's defaults: the same weighted coverage and cost, or
+    nothing better than the plan either way (a few orders: both are proven optimal)."""
+    found = []
+    for tuned in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            if not tuned:
+                patch.setattr(lns, "window_parameters", lambda solver: None)
+            step = _window_step(prob, "both")
+        found.append(None if step is None else plan_value(prob, step[0], step[2], PARAMS.weights))
+    assert found[0] == found[1]
+
+
 def test_finish_times_leave_the_result_its_cpu_at_the_share() -> None:
     """The less of a core the process gets, the earlier the search stops; the explanations'
     steps stop after the search and before the limit, early enough for the result's CPU at that
