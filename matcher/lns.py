@@ -12,7 +12,8 @@ can have). A window's new plan is taken only when it is strictly better than the
 so the plan never gets worse, whatever the time limit or the machine's load: every step is a
 small solve bounded by deterministic time, so a busy machine makes fewer steps, not worse ones.
 Windows are small enough that CP-SAT proves their optimum without its presolve, probing and
-symmetry detection, which are switched off (``window_parameters``: about twice the steps).
+symmetry detection, which are switched off (``window_parameters``: 1.5-2.3 times the steps
+per CPU second).
 
 Two phases, reported as the two stages of a solve: ``coverage`` seeds windows at uncovered
 orders (where coverage can grow; those windows solve for coverage alone, their cost being left
