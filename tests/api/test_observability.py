@@ -387,18 +387,23 @@ def test_route_tables_are_built_at_startup_not_on_the_first_request(
 
 def test_a_served_worker_freezes_what_it_built_at_startup(tmp_path: Path) -> None:
     """A server's worker (``warm``) moves what it built before answering out of the garbage
-    collector's walks (``gc.freeze``); an app made for a test does not."""
+    collector's walks (``gc.freeze``) and collects its young objects less often; an app made
+    for a test does neither."""
+    from api.http.app import YOUNG_COLLECTION_EVERY
     from api.store.db import migrate
 
     url = f"sqlite:///{tmp_path}/q.db"
     migrate(url)
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         with TestClient(create_app(Settings(database_url=url, tick_seconds=0), ticker=False)):
-            assert gc.get_freeze_count() == 0
+            assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
         app = create_app(Settings(database_url=url, tick_seconds=0), ticker=False, warm=True)
         with TestClient(app) as client:
             assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold() == (YOUNG_COLLECTION_EVERY, *thresholds[1:])
             assert client.get("/health").status_code == 200
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
