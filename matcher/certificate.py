@@ -111,7 +111,7 @@ from ortools.linear_solver import pywraplp
 from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
-from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.cpsat.objective import COST_SCALE, pair_cost, plan_cost
 from matcher.cpsat.solver import CostStart
 from matcher.full_mip import FullMip, floor_to_step, full_lists, weight_step
 from matcher.lagrangian import lagrangian_coverage_bound
@@ -395,15 +395,7 @@ def _plan_cost(
     weights: ObjectiveWeights,
 ) -> float:
     """The plan's cost as the cost stage counts it, in cost units."""
-    cost, load = 0, dict[int, int]()
-    for i, (team, _) in plans.items():
-        by_helper = {c.helper: c for c in contexts[i].candidates}
-        for helper in team:
-            cost += pair_cost(problem, contexts[i], by_helper[helper], weights)
-            load[helper] = load.get(helper, 0) + 1
-    unit = round(COST_SCALE * weights.fairness)
-    cost += unit * sum(n * (n - 1) // 2 for n in load.values())
-    return cost / COST_SCALE
+    return plan_cost(problem, contexts, plans, weights) / COST_SCALE
 
 
 @dataclass

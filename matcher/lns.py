@@ -53,14 +53,20 @@ import logging
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model
 
 from matcher.candidates import OrderContext
-from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, pair_cost
+from matcher.cpsat.objective import (
+    COST_SCALE,
+    cost_expression,
+    coverage_expression,
+    pair_cost,
+    plan_cost,
+)
 from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import Variables, make_variables
 from matcher.lp_guide import COST_GUIDE_CPU_PER_ORDER, Guide, cost_guide, coverage_guide, within
@@ -159,17 +165,7 @@ def plan_value(
     weights: ObjectiveWeights,
 ) -> tuple[int, int]:
     """(weighted coverage, scaled cost) of a plan, as the CP-SAT objectives count them."""
-    coverage = sum(contexts[i].weight for i in plans)
-    cost, load = 0, Counter[int]()
-    for i, (team, _) in plans.items():
-        ctx = contexts[i]
-        by_helper = {c.helper: c for c in ctx.candidates}
-        for helper in team:
-            cost += pair_cost(problem, ctx, by_helper[helper], weights)
-            load[helper] += 1
-    unit = round(COST_SCALE * weights.fairness)
-    cost += unit * sum(n * (n - 1) // 2 for n in load.values())
-    return coverage, cost
+    return sum(contexts[i].weight for i in plans), plan_cost(problem, contexts, plans, weights)
 
 
 class Neighbourhoods:

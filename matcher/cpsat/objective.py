@@ -6,6 +6,8 @@ to 10 m and weights like 0.5 survive rounding.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from ortools.sat.python import cp_model
 
 from matcher.candidates import Candidate, OrderContext
@@ -74,3 +76,22 @@ def _fairness_terms(
         v.extra[helper_index] = extra
         terms.extend((j + 1) * unit * e for j, e in enumerate(extra))
     return terms
+
+
+def plan_cost(
+    problem: Problem,
+    contexts: list[OrderContext],
+    plans: Mapping[int, tuple[Sequence[int], int | None]],
+    weights: ObjectiveWeights,
+) -> int:
+    """A plan's cost as the cost stage counts it (scaled: ``COST_SCALE``): its visits'
+    ``pair_cost`` and the fairness penalty of each helper's load (``_fairness_terms``: the k-th
+    order of a day costs k-1 units)."""
+    cost, load = 0, dict[int, int]()
+    for i, (team, _) in plans.items():
+        by_helper = {c.helper: c for c in contexts[i].candidates}
+        for helper in team:
+            cost += pair_cost(problem, contexts[i], by_helper[helper], weights)
+            load[helper] = load.get(helper, 0) + 1
+    unit = round(COST_SCALE * weights.fairness)
+    return cost + unit * sum(n * (n - 1) // 2 for n in load.values())

@@ -16,10 +16,10 @@ from ortools.sat.python import cp_model
 
 from matcher.candidates import OrderContext
 from matcher.cpsat import constraints
-from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, pair_cost
+from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression, plan_cost
 from matcher.cpsat.variables import Variables, make_variables
 from matcher.model import Problem
-from matcher.params import ObjectiveWeights, SolveParams
+from matcher.params import SolveParams
 from matcher.result import Stage, Status
 
 log = logging.getLogger("qunbang.matcher.cpsat")
@@ -249,23 +249,6 @@ def narrow_cost(
     ):
         return dict(plans)  # not in practice: the hint is CP-SAT's first solution
     return found
-
-
-def plan_cost(
-    problem: Problem,
-    contexts: list[OrderContext],
-    plans: Mapping[int, Plan],
-    weights: ObjectiveWeights,
-) -> int:
-    """A plan's cost as the cost stage counts it (scaled: ``COST_SCALE``)."""
-    cost, load = 0, dict[int, int]()
-    for i, (team, _) in plans.items():
-        by_helper = {c.helper: c for c in contexts[i].candidates}
-        for helper in team:
-            cost += pair_cost(problem, contexts[i], by_helper[helper], weights)
-            load[helper] = load.get(helper, 0) + 1
-    unit = round(COST_SCALE * weights.fairness)
-    return cost + unit * sum(n * (n - 1) // 2 for n in load.values())
 
 
 def add_hard_rules(
