@@ -12,6 +12,7 @@ import io
 import logging
 import zipfile
 from collections.abc import Iterable, Sequence
+from typing import TypeGuard
 
 import rustpy_xlsxwriter as xlsx
 from openpyxl import load_workbook
@@ -178,14 +179,17 @@ def write_csv(headers: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
 
 
-def _xlsx_record(keys: list[str], row: Sequence[Value]) -> dict[str, Value]:
-    """A row keyed by header; a text longer than a cell holds is cut to what it holds, marked
-    with an ellipsis."""
+def _too_long(value: Value) -> TypeGuard[str]:
+    """Whether a cell's value is a text longer than an Excel cell holds."""
+    return isinstance(value, str) and len(value) > XLSX_CELL_CHARS
+
+
+def _cut(record: dict[str, Value]) -> dict[str, Value]:
+    """A row with each text longer than a cell holds cut to what it holds, marked with an
+    ellipsis."""
     return {
-        key: value[: XLSX_CELL_CHARS - 1] + "…"
-        if isinstance(value, str) and len(value) > XLSX_CELL_CHARS
-        else value
-        for key, value in zip(keys, row, strict=True)
+        key: value[: XLSX_CELL_CHARS - 1] + "…" if _too_long(value) else value
+        for key, value in record.items()
     }
 
 
@@ -193,7 +197,7 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: s
     """One sheet named ``title``: a bold header row, then the rows; strings stay strings (a
     text starting with "=" is text, never a formula), numbers stay numbers, nothing is an empty
     cell. Written by rust_xlsxwriter (``rustpy-xlsxwriter``); a text longer than a cell holds
-    is cut (``_xlsx_record``)."""
+    is cut (``_cut``)."""
     if len(set(headers)) != len(headers):  # the writer keys each row's cells by its header
         raise ValueError(f"two columns have the same header: {list(headers)}")
     keys = list(headers)
@@ -205,14 +209,9 @@ def write_xlsx(headers: Sequence[str], rows: Iterable[Sequence[Value]], title: s
     try:
         return _xlsx_bytes(records, title, headers)
     except RuntimeError:  # the writer refuses a text longer than a cell holds: cut it, again
-        if not any(
-            isinstance(value, str) and len(value) > XLSX_CELL_CHARS
-            for record in records
-            for value in record.values()
-        ):
+        if not any(_too_long(value) for record in records for value in record.values()):
             raise
-        cut = [_xlsx_record(keys, list(record.values())) for record in records]
-        return _xlsx_bytes(cut, title, headers)
+        return _xlsx_bytes([_cut(record) for record in records], title, headers)
 
 
 def _xlsx_bytes(records: list[dict[str, Value]], title: str, headers: Sequence[str]) -> bytes:
