@@ -328,12 +328,7 @@ class Neighbourhoods:
                     began,
                 )
                 self.cost_bound = guide.bound if guide else None
-        while time.perf_counter() < deadline - 0.05:
-            before = self.improved
-            self._sweep(order, deadline, "cost", progress, began)
-            if self.improved == before:
-                break  # a whole sweep found nothing better: a local optimum
-            self.rng.shuffle(order)
+        self._cost_sweeps(order, deadline, progress, began)
         if self.improved == improved_by_coverage:
             self._first_cost_step(
                 order, max(deadline, time.perf_counter()) + GRACE_S, progress, began
@@ -362,12 +357,18 @@ class Neighbourhoods:
         its plan 3 s of these windows took 0.7 % off the cost and 3 s of CP-SAT's whole model
         0.06 % (bench/README.md, "Certified plans", ``towncost``)."""
         self._narrow(QUICK_WINDOW, QUICK_DETERMINISTIC_S)
-        order = self._costliest_first()
+        self._cost_sweeps(self._costliest_first(), deadline, progress, began)
+
+    def _cost_sweeps(
+        self, order: list[int], deadline: float, progress: Progress | None, began: float
+    ) -> None:
+        """Cost windows over ``order``, sweep after sweep (shuffled after each), until
+        ``deadline`` or a whole sweep finds nothing cheaper: a local optimum."""
         while time.perf_counter() < deadline - 0.05:
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
             if self.improved == before:
-                break  # a whole sweep found nothing cheaper: a local optimum
+                break
             self.rng.shuffle(order)
 
     def _two_cores(self) -> bool:
