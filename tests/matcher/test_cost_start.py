@@ -6,7 +6,8 @@ least cost; the narrow model's plan is a plan of the whole model (the verifier p
 covers at least the level and costs no more than the plan it was hinted with; a solve whose
 stages are proven gives the same coverage and least cost with the cost start as without; and a
 complete hint is exactly the plan (every variable hinted, consistent with every rule, its cost
-the plan's)."""
+the plan's). ``solve`` on a core street, which now takes the cost start, is checked against
+the full problem by ``test_certificate_core.test_the_certificate_with_the_core_holds``."""
 
 from __future__ import annotations
 
@@ -34,10 +35,10 @@ from matcher.explain import explain_unmatched
 from matcher.full_mip import FullMip, _run
 from matcher.model import Problem
 from matcher.result import Assignment, Result, Status
-from matcher.solve import prepare, solve
+from matcher.solve import prepare
 from matcher.verify import assert_valid
 from tests.matcher.strategies import tiny_problems
-from tests.matcher.test_certificate import NARROW, least_cost_at, street
+from tests.matcher.test_certificate import NARROW, street
 
 PARAMS = NARROW.model_copy(update={"candidate_limit": 3, "time_limit_s": 10})
 
@@ -155,22 +156,6 @@ def test_the_cost_start_leaves_proven_stages_alone(
     widen(problem, PARAMS.weights, eligibility, contexts, 5, greedy.assignments)
     assert cost_start(problem, PARAMS.weights, eligibility, 1) is not None  # the whole MIP too
     certificate_module._widened.pop(id(eligibility), None)
-
-
-@pytest.mark.parametrize("seed", range(3))
-def test_a_core_street_solve_with_the_cost_start_is_valid_and_certified(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``solve`` on a core street: the plan passes the verifier and the certificate's bounds
-    hold against the full problem's exact least cost."""
-    problem, _, full = street(seed)
-    monkeypatch.setattr(certificate_module, "MIP_VISITS", 0)
-    result = solve(problem, NARROW)
-    assert_valid(problem, result)
-    certificate = result.certificate
-    assert certificate is not None
-    assert certificate.coverage_bound >= full.weighted_coverage
-    assert certificate.cost_bound <= least_cost_at(problem, certificate.coverage) + 1e-6
 
 
 @settings(max_examples=30, deadline=None, derandomize=True,
