@@ -45,11 +45,8 @@ from matcher.params import ObjectiveWeights
 
 Plan = tuple[list[int], int | None]  # helper indices, start (as ``matcher.cpsat.solver.Plan``)
 INF = math.inf
-# ``FullMip.cost_support``: a visit the relaxation holds above this much is in the support; where
-# the relaxation is fractional, this many of the order's cheapest other visits join it (on town
-# seed 0: 2,456.22 without them, 2,441.75 with 2; bench/README.md, "Certified plans", ``towncost``).
+# ``FullMip.cost_support``: a visit the relaxation holds above this much is in the support.
 SUPPORT_EPS = 1e-6
-SUPPORT_MORE = 0
 
 
 @dataclass(frozen=True)
@@ -184,38 +181,25 @@ class FullMip:
         self, level: int, time_limit_s: float, threads: int
     ) -> tuple[dict[int, set[int]], float] | None:
         """Per order, the helpers of the visits an optimum of the cost model's **linear
-        relaxation** at ``level`` holds (value above ``SUPPORT_EPS``) and, where that optimum is
-        fractional (the order's visits or cover, or a helper it holds shares out), the
-        ``SUPPORT_MORE`` cheapest other visits, with the relaxation's value (cost units: a lower
-        bound on the cost of every plan over these lists covering at least ``level``); None
-        when HiGHS did not solve it in ``time_limit_s`` (or it is infeasible). A small set of
-        visits holding a plan almost as cheap as the lists' least cost
-        (``matcher.cpsat.solver.narrow_cost``)."""
+        relaxation** at ``level`` holds (value above ``SUPPORT_EPS``), with the relaxation's
+        value (cost units: a lower bound on the cost of every plan over these lists covering at
+        least ``level``); None when HiGHS did not solve it in ``time_limit_s`` (or it is
+        infeasible). A small set of visits holding a plan almost as cheap as the lists' least
+        cost (``matcher.cpsat.solver.narrow_cost``). Adding the two cheapest other visits of
+        the orders where the relaxation is fractional found cheaper plans offline (town 0:
+        2,441.75 against 2,456.22) but under load the larger narrow model did not finish in its
+        share, so the support is the relaxation's alone (bench/README.md, "Certified plans",
+        ``towncost``)."""
         lower, upper, objective, rows, _ = self._cost_model(level)
         found = _run(lower, upper, objective, rows, None, time_limit_s, threads, False, relax=True)
         if found.values is None:
             return None
         x = found.values
-        split = {
-            helper
-            for helper, pairs in self.visits.items()
-            if any(SUPPORT_EPS < x[self.column[o][k]] < 1 - SUPPORT_EPS for o, k in pairs)
-        }
-        cost = np.asarray(self.cost)
         support: dict[int, set[int]] = {}
         for ctx in self.lists:
-            values = x[self.column[ctx.index]]
-            held = np.flatnonzero(values > SUPPORT_EPS).tolist()
-            helpers = {ctx.candidates[k].helper for k in held}
-            fractional = bool(SUPPORT_EPS < x[ctx.index] < 1 - SUPPORT_EPS) or bool(
-                ((values > SUPPORT_EPS) & (values < 1 - SUPPORT_EPS)).any()
-            )
-            if fractional or helpers & split:
-                order = np.argsort(cost[self.column[ctx.index]], kind="stable").tolist()
-                others = [k for k in order if k not in held]
-                helpers.update(ctx.candidates[k].helper for k in others[:SUPPORT_MORE])
-            if helpers:
-                support[ctx.index] = helpers
+            held = np.flatnonzero(x[self.column[ctx.index]] > SUPPORT_EPS).tolist()
+            if held:
+                support[ctx.index] = {ctx.candidates[k].helper for k in held}
         assert found.bound is not None  # an optimum: its value
         return support, found.bound / COST_SCALE
 
