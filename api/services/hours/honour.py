@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from api.store.statuses import Role
 from api.store.tables import Community, HelperRow, HonourDay
 
 ORDERINGS = ("hours", "points")
+T = TypeVar("T")
 MAX_PERIOD_DAYS = 366 * 10
 SHEET_HEADERS = (
     N_("Rank in the street"), N_("Rank in the community"), N_("Ledger number"), N_("Name"),
@@ -97,9 +98,7 @@ def honour_roll(
     by_code: ColumnElement[Any] = ranked.c.code
     if dialect_of(session) == "postgresql":
         by_code = ranked.c.code.collate("C")  # SQLite compares texts by code point already
-    one, two = (ranked.c.minutes, ranked.c.points)
-    if by == "points":
-        one, two = two, one
+    one, two = _in_order(ranked.c.minutes, ranked.c.points, by)
     query = select(*ranked.c).order_by(one.desc(), two.desc(), by_code)
     if community is not None:
         query = query.where(ranked.c.community_id == community)
@@ -145,8 +144,7 @@ def _ranked(street_id: int, first: dt.date, last: dt.date, by: str) -> Select[An
         .having(or_(func.sum(HonourDay.minutes) > 0, func.sum(HonourDay.points) > 0))
         .subquery()
     )
-    pair = (sums.c.minutes, sums.c.points)
-    one, two = pair if by == "hours" else pair[::-1]
+    one, two = _in_order(sums.c.minutes, sums.c.points, by)
     return (
         select(
             HelperRow.id,
@@ -170,7 +168,7 @@ def _community_ranks(
     community: one more than the community's rows with better figures, which came before it."""
     seen: dict[int, tuple[int, tuple[int, int], int]] = {}  # community: rows, last figures, rank
     for row in rows:
-        figures = (row[4], row[6]) if by == "hours" else (row[6], row[4])
+        figures = _in_order(row[4], row[6], by)
         before = seen.get(row[3])
         if before is None:
             rank = count = 1
@@ -179,3 +177,8 @@ def _community_ranks(
             rank = before[2] if figures == before[1] else count
         seen[row[3]] = (count, figures, rank)
         yield row, rank
+
+
+def _in_order(minutes: T, points: T, by: str) -> tuple[T, T]:
+    """A helper's two figures (or their columns) in the order ``by`` ranks them."""
+    return (minutes, points) if by == "hours" else (points, minutes)
