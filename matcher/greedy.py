@@ -9,7 +9,7 @@ a full team (with lead skill and language) can be formed.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from matcher.candidates import Candidate, Eligibility, OrderContext
@@ -217,6 +217,53 @@ def _free(ctx: OrderContext, candidate: Candidate, day: HelperDay, start: int | 
         return False
     begin, end = _occupied(ctx, candidate, start)
     return all(end <= b or e <= begin for b, e in day.busy)
+
+
+def fitting(ctx: OrderContext, candidate: Candidate, day: HelperDay) -> Candidate | None:
+    """The candidate with its allowed starts cut to those at which the visit fits ``day``
+    (``_free``'s rule for every start at once), None when none does or the day has no room
+    left (orders or minutes). An untimed candidate is returned as it is when there is room."""
+    if not _free(ctx, candidate, day, None):
+        return None
+    if candidate.starts is None:
+        return candidate
+    leg = candidate.leg
+    # A visit starting at s takes [s - out, s + duration + back): it misses [begin, end) when
+    # s <= begin - duration - back or s >= end + out.
+    blocked = sorted(
+        (begin - ctx.duration - leg.minutes_back + 1, end + leg.minutes_out - 1)
+        for begin, end in day.busy
+    )
+    ranges: list[tuple[int, int]] = []
+    for first, last in candidate.starts:
+        for low, high in blocked:
+            if high < first or low > last:
+                continue
+            if low > first:
+                ranges.append((first, low - 1))
+            first = max(first, high + 1)
+            if first > last:
+                break
+        if first <= last:
+            ranges.append((first, last))
+    if not ranges:
+        return None
+    return (
+        candidate if ranges == list(candidate.starts) else replace(candidate, starts=tuple(ranges))
+    )
+
+
+def book(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
+    """Book the candidate's visit at ``start`` into ``day``."""
+    _book(day, ctx, candidate, start)
+
+
+def unbook(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
+    """Take a visit ``book`` booked out of ``day`` again."""
+    day.orders_left += 1
+    day.minutes_left += ctx.duration + candidate.leg.minutes_round_trip
+    if start is not None:
+        day.busy.remove(_occupied(ctx, candidate, start))
 
 
 def _occupied(ctx: OrderContext, candidate: Candidate, start: int) -> tuple[int, int]:

@@ -28,7 +28,7 @@ proposed), else at the earliest start the whole team can make.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from matcher.candidates import Candidate, OrderContext
 from matcher.cpsat.objective import pair_cost
@@ -43,16 +43,21 @@ def best_team(
     ctx: OrderContext,
     weights: ObjectiveWeights,
     preferred_start: int | None = None,
+    costs: Mapping[int, int] | None = None,
 ) -> tuple[Plan, int] | None:
     """The order's cheapest full team and its start, with its scaled cost (``pair_cost`` units);
     None when no full team can be formed (or a pinned member is no candidate).
-    ``preferred_start``: tried first, kept unless another start gives a cheaper team."""
+    ``preferred_start``: tried first, kept unless another start gives a cheaper team.
+    ``costs``: each candidate helper's scaled cost, when not their ``pair_cost`` (the
+    neighbourhood search adds the load penalty of one more order: ``matcher.moves``)."""
     by_helper = {c.helper: c for c in ctx.candidates}
     if any(h not in by_helper for h in ctx.pinned):
         return None
     pinned = [by_helper[h] for h in ctx.pinned]
     pinned_ids = set(ctx.pinned)
-    cost = {c.helper: pair_cost(problem, ctx, c, weights) for c in ctx.candidates}
+    if costs is None:
+        costs = {c.helper: pair_cost(problem, ctx, c, weights) for c in ctx.candidates}
+    cost = costs
     # Non-pinned candidates, cheapest first; equal costs keep the list's order (nearest first).
     others = sorted(
         (c for c in ctx.candidates if c.helper not in pinned_ids),
@@ -107,7 +112,7 @@ def _cheapest(
     places: int,
     need_lead: bool,
     need_speaker: bool,
-    cost: dict[int, int],
+    cost: Mapping[int, int],
 ) -> list[Candidate] | None:
     """The cheapest ``places`` of ``pool`` (sorted cheapest first) that bring a lead-skill holder
     and a speaker where still needed. Exact by exchange: an optimal team holding a member with

@@ -270,6 +270,7 @@ def _search(
     )
     message = (
         f"{note}neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
+        f", and {outcome.moves} one-order moves"
     )
     return _result(
         problem,

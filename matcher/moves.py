@@ -1,0 +1,133 @@
+"""One order at a time: its cheapest team with the rest of the plan held.
+
+The neighbourhood search (``matcher.lns``) improves a plan by re-solving windows of 20-60 orders
+with CP-SAT, a few hundred windows in a nightly's 20 s on a street of 10,000 orders: about one
+sweep of the street. Many of the cheaper plans it finds are simpler than a window: one order's
+team swapped for cheaper helpers who are free at its start, or at another start. This module
+makes those moves without a model, so the search makes them over the whole street in a fraction
+of a second before and between its windows.
+
+Re-planning one order with every other visit of the plan held is a window with one free order,
+and with one free order that model reduces to ``matcher.single.best_team`` over the order's
+candidates whose day, as the plan books it, still has room for the visit, each cut to the starts
+at which it fits around their other visits (``matcher.greedy.fitting``, the hand rule's booking
+rule), each costing their ``pair_cost`` plus the load penalty of one more order (the k-th order
+of a helper's day costs k-1 units: ``matcher.cpsat.objective.plan_cost``). A move is therefore an
+optimum of the one-order window CP-SAT would solve, and a test compares the two on random
+streets (``tests/matcher/test_moves.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from matcher.candidates import Candidate, OrderContext
+from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.greedy import HelperDay, book, fitting, unbook
+from matcher.model import Problem
+from matcher.params import ObjectiveWeights
+from matcher.single import Plan, best_team
+
+
+class OrderMoves:
+    """Every helper's day as ``plans`` books it, kept up to date move by move."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        contexts: list[OrderContext],
+        plans: Mapping[int, Plan],
+        weights: ObjectiveWeights,
+        costs: dict[int, dict[int, int]] | None = None,
+    ) -> None:
+        """``costs``: a cache of each order's candidates' ``pair_cost`` (order -> helper ->
+        scaled cost), filled as orders are met, shared by the callers that keep it."""
+        self.problem, self.contexts, self.weights = problem, contexts, weights
+        self.days = [
+            HelperDay(h.max_orders, h.max_minutes - h.committed_minutes) for h in problem.helpers
+        ]
+        self.load = [0] * len(problem.helpers)
+        self.unit = round(COST_SCALE * weights.fairness)
+        self._costs: dict[int, dict[int, int]] = costs if costs is not None else {}
+        self._by_helper: dict[int, dict[int, Candidate]] = {}
+        for order, plan in plans.items():
+            self._book(order, plan)
+
+    def cost(self, order: int, plan: Plan) -> int:
+        """The scaled cost the order's booked ``plan`` adds to the plan's: its members'
+        ``pair_cost`` and the load penalty of their order beyond the others they serve."""
+        costs = self._pair_costs(order)
+        return sum(costs[h] + self.unit * (self.load[h] - 1) for h in plan[0])
+
+    def best(self, order: int, plan: Plan | None) -> tuple[Plan, int] | None:
+        """The order's cheapest full team and start with every other booked visit held, and its
+        scaled cost (as ``cost`` counts it once booked); None when no full team fits. ``plan``:
+        the order's booked plan (None when it is not planned), tried first at its start."""
+        if plan is not None and self._cheapest_possible(order, plan) >= self.cost(order, plan):
+            return None  # no team could cost less, whatever the starts
+        if plan is not None:
+            self._unbook(order, plan)
+        try:
+            ctx = self.contexts[order]
+            fits = [
+                fitted
+                for c in ctx.candidates
+                if (fitted := fitting(ctx, c, self.days[c.helper])) is not None
+            ]
+            if len(fits) < ctx.team:
+                return None
+            costs = self._pair_costs(order)
+            marginal = {c.helper: costs[c.helper] + self.unit * self.load[c.helper] for c in fits}
+            preferred = plan[1] if plan is not None else None
+            return best_team(
+                self.problem, replace(ctx, candidates=fits), self.weights, preferred, marginal
+            )
+        finally:
+            if plan is not None:
+                self._book(order, plan)
+
+    def _cheapest_possible(self, order: int, plan: Plan) -> int:
+        """A lower bound on the cost of any team for the booked order: its team size of the
+        cheapest candidates, their load penalty counted without this order, starts ignored."""
+        costs, members = self._pair_costs(order), set(plan[0])
+        marginal = sorted(
+            cost + self.unit * (self.load[helper] - (helper in members))
+            for helper, cost in costs.items()
+        )
+        return sum(marginal[: self.contexts[order].team])
+
+    def move(self, order: int, old: Plan | None, new: Plan) -> None:
+        """Book ``new`` for the order instead of ``old`` (None: it was not planned)."""
+        if old is not None:
+            self._unbook(order, old)
+        self._book(order, new)
+
+    def _book(self, order: int, plan: Plan) -> None:
+        ctx, by_helper = self.contexts[order], self._candidates(order)
+        for helper in plan[0]:
+            book(self.days[helper], ctx, by_helper[helper], plan[1])
+            self.load[helper] += 1
+
+    def _unbook(self, order: int, plan: Plan) -> None:
+        ctx, by_helper = self.contexts[order], self._candidates(order)
+        for helper in plan[0]:
+            unbook(self.days[helper], ctx, by_helper[helper], plan[1])
+            self.load[helper] -= 1
+
+    def _candidates(self, order: int) -> dict[int, Candidate]:
+        found = self._by_helper.get(order)
+        if found is None:
+            found = {c.helper: c for c in self.contexts[order].candidates}
+            self._by_helper[order] = found
+        return found
+
+    def _pair_costs(self, order: int) -> dict[int, int]:
+        found = self._costs.get(order)
+        if found is None:
+            ctx = self.contexts[order]
+            found = {
+                c.helper: pair_cost(self.problem, ctx, c, self.weights) for c in ctx.candidates
+            }
+            self._costs[order] = found
+        return found
