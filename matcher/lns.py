@@ -274,6 +274,10 @@ class Neighbourhoods:
         share_of_search = COVERAGE_SHARE if relax_by is None else GUIDED_COVERAGE_SHARE
         coverage_until = phase_began + (0.0 if quick else share_of_search * available)
         coverage_until = min(coverage_until, deadline)
+        coverage_ran = coverage_until > phase_began
+        if coverage_ran:  # the open orders one move can cover, first
+            self._insert_sweeps(open_orders, coverage_until, progress, began)
+            open_orders = [i for i in open_orders if i not in self.plans]
         if relax_by is not None:
             unguided_until = min(deadline, phase_began + COVERAGE_SHARE * available)
             guide = self._guided(
@@ -294,6 +298,7 @@ class Neighbourhoods:
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
             self._sweep(open_orders, coverage_until, "coverage", progress, began, deadline)
+            self._insert_sweeps(open_orders, coverage_until, progress, began)
             if self.improved == before:
                 break  # a whole sweep found no more coverage
             open_orders = [i for i in open_orders if i not in self.plans]
@@ -308,10 +313,10 @@ class Neighbourhoods:
             self._sweep(street, coverage_until, "street", progress, began, deadline)
             if self.improved == before:
                 break
-        if not quick:  # open orders a team fits now, after the windows' changes
+        if coverage_ran:  # open orders a team fits now, or once one moves
             still_open = [c.index for c in self.contexts if c.index not in self.plans]
             until = max(coverage_until, time.perf_counter()) + INSERT_S
-            self.order_moves(still_open, min(until, deadline), insert=True)
+            self._insert_sweeps(still_open, min(until, deadline), progress, began)
         coverage, cost_after_coverage = self.value
         phases = [time.perf_counter() - phase_began]
         if progress is not None:  # the cost stage starts from the coverage stage's plan
@@ -341,7 +346,11 @@ class Neighbourhoods:
                     began,
                 )
                 self.cost_bound = guide.bound if guide else None
-        self._cost_sweeps(order, deadline, progress, began)
+        inserting = coverage_ran
+        self._cost_sweeps(order, deadline - (INSERT_S if inserting else 0.0), progress, began)
+        if inserting:  # the cost stage's cheaper teams leave room for more (town 10,000: +0.1 %)
+            still_open = [c.index for c in self.contexts if c.index not in self.plans]
+            self._insert_sweeps(still_open, deadline, progress, began)
         if self.improved == improved_by_coverage:
             self._first_cost_step(
                 order, max(deadline, time.perf_counter()) + GRACE_S, progress, began
@@ -384,6 +393,18 @@ class Neighbourhoods:
             if self.improved == before:
                 break
             self.rng.shuffle(order)
+
+    def _insert_sweeps(
+        self, seeds: list[int], until: float, progress: Progress | None, began: float
+    ) -> None:
+        """One-order moves inserting the orders of ``seeds`` still open, sweep after sweep,
+        until one inserts none (at most ``MOVE_SWEEPS``) or ``until``; each sweep that does
+        reports the coverage."""
+        for _ in range(MOVE_SWEEPS):
+            still_open = [i for i in seeds if i not in self.plans]
+            if not self.order_moves(still_open, until, insert=True):
+                return
+            self._report(progress, "coverage", began)
 
     def _move_sweeps(
         self, order: list[int], deadline: float, progress: Progress | None, began: float
@@ -722,8 +743,9 @@ class Neighbourhoods:
         """One-order moves (``matcher.moves``) at ``seeds`` in turn, until ``until``: each
         planned order re-planned at its cheapest team and start with every other visit held,
         taken when that costs less (and keeps within the travel cap); with ``insert``, each
-        unplanned order given a team when one fits. Returns the moves taken. Never beside the
-        window threads: between sweeps."""
+        unplanned order given a team when one fits, or else when one fits once another order is
+        moved off one of its candidates (``OrderMoves.insert_by_moving``). Returns the moves
+        taken. Never beside the window threads: between sweeps."""
         moves = OrderMoves(
             self.problem, self.contexts, self.plans, self.params.weights, self.pair_costs
         )
@@ -735,35 +757,43 @@ class Neighbourhoods:
             if old is None and not insert:
                 continue
             found = moves.best(order, old)
-            if found is None:
-                continue
-            new, cost = found
-            saving = (moves.cost(order, old) if old is not None else 0) - cost
-            if old is not None and saving <= 0:
-                continue
-            added = _km(self.contexts, {order: new}, order)
-            removed = _km(self.contexts, self.plans, order) if old is not None else 0.0
-            km, orders = self.km + added - removed, len(self.plans) + (old is None)
-            # No more km over as many orders keeps within the cap the plan keeps within; a
-            # move too close to the cap to call is not worth a recount of the plan's km.
-            if self.cap is not None and (old is None or added > removed):
-                excess = km * self.cap.orders - self.cap.km * orders
-                if excess > -1e-6 * self.cap.km * orders - 1e-9:
-                    continue
-            moves.move(order, old, new)
-            with self.lock:
-                self._apply_move(order, old, new, saving, km)
-            taken += 1
+            changes: list[tuple[int, Plan | None, Plan]] | None = None
+            if found is not None and (old is None or found[1] < moves.cost(order, old)):
+                changes = [(order, old, found[0])]
+            elif old is None:
+                changes = moves.insert_by_moving(order, self.plans, self.visits_of)
+            if changes is not None and self._take(moves, changes):
+                taken += len(changes)
         return taken
 
-    def _apply_move(self, order: int, old: Plan | None, new: Plan, saving: int, km: float) -> None:
-        """Take one order's move into the plan and its running figures."""
+    def _take(self, moves: OrderMoves, changes: list[tuple[int, Plan | None, Plan]]) -> bool:
+        """Make ``changes`` (order, old plan or None, new plan; in turn) in the plan, its
+        running figures and ``moves``' days, unless the plan would then exceed the travel cap
+        (or come too close to it to call: not worth a recount of the plan's km)."""
+        added = sum(_km(self.contexts, {o: new}, o) for o, _, new in changes)
+        removed = sum(_km(self.contexts, self.plans, o) for o, old, _ in changes if old)
+        inserted = sum(old is None for _, old, _ in changes)
+        km, orders = self.km + added - removed, len(self.plans) + inserted
+        # No more km over as many orders keeps within the cap the plan keeps within.
+        if self.cap is not None and (inserted or added > removed):
+            excess = km * self.cap.orders - self.cap.km * orders
+            if excess > -1e-6 * self.cap.km * orders - 1e-9:
+                return False
+        with self.lock:
+            for order, old, new in changes:
+                before = moves.cost(order, old) if old is not None else 0
+                moves.move(order, old, new)
+                self._apply_move(order, old, new, before - moves.cost(order, new))
+            self.km = km
+        return True
+
+    def _apply_move(self, order: int, old: Plan | None, new: Plan, saving: int) -> None:
+        """Take one order's move into the plan and its running figures (km aside)."""
         self.improved += 1
         self.moves += 1
         if old is None:
             self.value[0] += self.contexts[order].weight
         self.value[1] -= saving
-        self.km = km
         self.metres += _metres(self.contexts, {order: new}, order)
         if old is not None:
             self.metres -= _metres(self.contexts, self.plans, order)

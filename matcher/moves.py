@@ -62,30 +62,64 @@ class OrderMoves:
 
     def best(self, order: int, plan: Plan | None) -> tuple[Plan, int] | None:
         """The order's cheapest full team and start with every other booked visit held, and its
-        scaled cost (as ``cost`` counts it once booked); None when no full team fits. ``plan``:
-        the order's booked plan (None when it is not planned), tried first at its start."""
-        if plan is not None and self._cheapest_possible(order, plan) >= self.cost(order, plan):
+        scaled cost (as ``cost`` counts it once booked). None when no full team fits or, for a
+        booked ``plan`` (None: the order is not planned; tried first at its start), when no
+        team could cost less than it."""
+        if plan is None:
+            return self._best_free(order, None)
+        if self._cheapest_possible(order, plan) >= self.cost(order, plan):
             return None  # no team could cost less, whatever the starts
-        if plan is not None:
-            self._unbook(order, plan)
+        self._unbook(order, plan)
         try:
-            ctx = self.contexts[order]
-            fits = [
-                fitted
-                for c in ctx.candidates
-                if (fitted := fitting(ctx, c, self.days[c.helper])) is not None
-            ]
-            if len(fits) < ctx.team:
-                return None
-            costs = self._pair_costs(order)
-            marginal = {c.helper: costs[c.helper] + self.unit * self.load[c.helper] for c in fits}
-            preferred = plan[1] if plan is not None else None
-            return best_team(
-                self.problem, replace(ctx, candidates=fits), self.weights, preferred, marginal
-            )
+            return self._best_free(order, plan[1])
         finally:
-            if plan is not None:
-                self._book(order, plan)
+            self._book(order, plan)
+
+    def insert_by_moving(
+        self, order: int, plans: Mapping[int, Plan], visits_of: Mapping[int, set[int]]
+    ) -> list[tuple[int, Plan | None, Plan]] | None:
+        """For an unplanned order no team fits: one planned order moved off one of its candidate
+        helpers to a team without them (its cheapest, at any start), after which the order
+        fits. The two moves (order, old plan, new plan), the other order's first, to be made
+        with ``move`` in that order; None when no such pair is found. ``visits_of``: helper ->
+        the planned orders they serve."""
+        for candidate in self.contexts[order].candidates:
+            helper = candidate.helper
+            for other in sorted(visits_of.get(helper, ())):
+                if helper in self.contexts[other].pinned:
+                    continue
+                old = plans[other]
+                self._unbook(other, old)
+                try:
+                    moved = self._best_free(other, old[1], without=helper)
+                    if moved is None:
+                        continue
+                    self._book(other, moved[0])
+                    inserted = self._best_free(order, None)
+                    self._unbook(other, moved[0])
+                    if inserted is not None:
+                        return [(other, old, moved[0]), (order, None, inserted[0])]
+                finally:
+                    self._book(other, old)
+        return None
+
+    def _best_free(
+        self, order: int, preferred: int | None, without: int | None = None
+    ) -> tuple[Plan, int] | None:
+        """``best`` for an order not booked, its candidates but ``without`` considered."""
+        ctx = self.contexts[order]
+        fits = [
+            fitted
+            for c in ctx.candidates
+            if c.helper != without and (fitted := fitting(ctx, c, self.days[c.helper])) is not None
+        ]
+        if len(fits) < ctx.team:
+            return None
+        costs = self._pair_costs(order)
+        marginal = {c.helper: costs[c.helper] + self.unit * self.load[c.helper] for c in fits}
+        return best_team(
+            self.problem, replace(ctx, candidates=fits), self.weights, preferred, marginal
+        )
 
     def _cheapest_possible(self, order: int, plan: Plan) -> int:
         """A lower bound on the cost of any team for the booked order: its team size of the

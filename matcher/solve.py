@@ -237,9 +237,11 @@ def _search(
     )
     outcome = search.run(search_until, began, progress, share, guided=True)
     coverable: float = sum(c.weight for c in contexts if c.team_possible(c.candidates))
-    if outcome.coverage_bound is not None:  # the coverage relaxation's (``matcher.lp_guide``)
-        coverable = min(coverable, max(outcome.coverage_bound, outcome.coverage_after_phase))
+    # The plan's coverage: the coverage stage's, and any order the cost stage's last one-order
+    # moves inserted (``Neighbourhoods.run``).
     coverage = sum(contexts[i].weight for i in outcome.plans)
+    if outcome.coverage_bound is not None:  # the coverage relaxation's (``matcher.lp_guide``)
+        coverable = min(coverable, max(outcome.coverage_bound, coverage))
     cost = outcome.cost / COST_SCALE
     # The quick cost bound when there is time for it (~0.2 CPU s at 10,000 orders); else the
     # trivial one, so a late preparation does not push the result further past the limit.
@@ -252,10 +254,10 @@ def _search(
         Stage(
             name="coverage",
             sense="max",
-            status=Status.OPTIMAL if outcome.coverage_after_phase >= coverable else Status.FEASIBLE,
-            objective=outcome.coverage_after_phase,
+            status=Status.OPTIMAL if coverage >= coverable else Status.FEASIBLE,
+            objective=coverage,
             bound=coverable,
-            gap=_gap(outcome.coverage_after_phase, coverable),
+            gap=_gap(coverage, coverable),
             runtime_s=outcome.phase_s[0],
         ),
         Stage(
