@@ -81,7 +81,8 @@ def conflict_cliques(
 ) -> list[list[tuple[int, int]]]:
     """Cover the helper's conflicting pairs with greedily grown cliques (sets of visits of which
     the helper can do at most one)."""
-    return cliques_of(pairs, conflicting_pairs(problem, contexts, helper, pairs))
+    conflicts = conflicting_pairs(problem, contexts, helper, pairs)
+    return cliques_of(pairs, conflicts) if conflicts else []
 
 
 def cliques_of(
