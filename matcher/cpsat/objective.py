@@ -7,6 +7,7 @@ to 10 m and weights like 0.5 survive rounding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from ortools.sat.python import cp_model
 
@@ -39,9 +40,11 @@ def pair_cost(
     return round(COST_SCALE * cost)
 
 
-# Per order (by ``OrderContext.index``), each candidate helper's ``pair_cost``: what a caller that
-# builds many models over the same orders keeps (``PairCosts``) instead of computing them anew.
-CostsByHelper = Sequence[Mapping[int, int]]
+class CostsByHelper(Protocol):
+    """Per order (by ``OrderContext.index``), each candidate helper's ``pair_cost``: what a
+    caller that builds many models over the same orders keeps (``PairCosts``, or a list)."""
+
+    def __getitem__(self, order: int, /) -> Mapping[int, int]: ...
 
 
 class PairCosts:
