@@ -218,8 +218,8 @@ class Neighbourhoods:
             for helper in team:
                 self.visits_of.setdefault(helper, set()).add(i)
         self.value = list(plan_value(problem, contexts, self.plans, params.weights, self.costs))
-        self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
-        self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
+        self.metres = sum(self._metres(self.plans, i) for i in self.plans)
+        self.km = sum(self._km(self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
         self.guide: Guide | None = None  # the relaxation guiding now (``matcher.lp_guide``)
         self.coverage_bound: float | None = None  # the coverage relaxation's, when solved
