@@ -59,12 +59,13 @@ from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model
 
-from matcher.candidates import OrderContext
+from matcher.candidates import Candidate, OrderContext
 from matcher.cpsat.objective import (
     COST_SCALE,
-    cost_expression,
+    CostsByHelper,
+    PairCosts,
     coverage_expression,
-    pair_cost,
+    minimize_cost,
     plan_cost,
 )
 from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
@@ -169,9 +170,12 @@ def plan_value(
     contexts: list[OrderContext],
     plans: Mapping[int, Plan],
     weights: ObjectiveWeights,
+    costs: CostsByHelper | None = None,
 ) -> tuple[int, int]:
-    """(weighted coverage, scaled cost) of a plan, as the CP-SAT objectives count them."""
-    return sum(contexts[i].weight for i in plans), plan_cost(problem, contexts, plans, weights)
+    """(weighted coverage, scaled cost) of a plan, as the CP-SAT objectives count them.
+    ``costs``: the orders' ``pair_cost`` by helper, when the caller keeps them (``PairCosts``)."""
+    coverage = sum(contexts[i].weight for i in plans)
+    return coverage, plan_cost(problem, contexts, plans, weights, costs)
 
 
 class Neighbourhoods:
@@ -204,10 +208,13 @@ class Neighbourhoods:
         for ctx in contexts:
             for candidate in ctx.candidates:
                 self.orders_of.setdefault(candidate.helper, []).append(ctx.index)
+        # Each (order, helper)'s ``pair_cost``, computed once for the whole search.
+        self.costs = PairCosts(problem, contexts, params.weights)
+        # Each (order, helper)'s round trip in km and in whole metres, when first asked for.
+        self.legs: list[dict[int, tuple[float, int]] | None] = [None] * len(contexts)
         self.rng = random.Random(params.seed)
         self.steps = self.improved = self.collisions = 0
         self.moves = 0  # one-order moves taken (``order_moves``), counted in ``improved`` too
-        self.pair_costs: dict[int, dict[int, int]] = {}  # the moves' cache (``OrderMoves``)
         self.threads = max(1, min(params.workers, THREADS))
         self.lock = threading.Lock()
         self.version = 0
@@ -217,9 +224,9 @@ class Neighbourhoods:
         for i, (team, _) in self.plans.items():
             for helper in team:
                 self.visits_of.setdefault(helper, set()).add(i)
-        self.value = list(plan_value(problem, contexts, self.plans, params.weights))
-        self.metres = sum(_metres(contexts, self.plans, i) for i in self.plans)
-        self.km = sum(_km(contexts, self.plans, i) for i in self.plans)
+        self.value = list(plan_value(problem, contexts, self.plans, params.weights, self.costs))
+        self.metres = sum(self._metres(self.plans, i) for i in self.plans)
+        self.km = sum(self._km(self.plans, i) for i in self.plans)
         self.shuffle_walks = False  # walk a window's candidates in random order
         self.guide: Guide | None = None  # the relaxation guiding now (``matcher.lp_guide``)
         self.coverage_bound: float | None = None  # the coverage relaxation's, when solved
@@ -536,11 +543,10 @@ class Neighbourhoods:
     def _costliest_first(self) -> list[int]:
         """Every order, those whose planned team costs most above the order's cheapest possible
         team first (where a cheaper plan is likeliest), then the unplanned ones."""
-        weights = self.params.weights
         excess: dict[int, int] = {}
         for i, (team, _) in self.plans.items():
             ctx = self.contexts[i]
-            costs = {c.helper: pair_cost(self.problem, ctx, c, weights) for c in ctx.candidates}
+            costs = self.costs[i]
             cheapest = sum(sorted(costs.values())[: ctx.team])
             excess[i] = sum(costs[h] for h in team) - cheapest
         return sorted((c.index for c in self.contexts), key=lambda i: (-excess.get(i, -1), i))
@@ -663,7 +669,7 @@ class Neighbourhoods:
             visited.update(free)
             self.steps += 1
             freed = [i for i in free if i in self.plans]
-            outside_metres = self.metres - sum(_metres(self.contexts, self.plans, i) for i in freed)
+            outside_metres = self.metres - sum(self._metres(self.plans, i) for i in freed)
             helpers = {c.helper for o in free for c in self.contexts[o].candidates}
             fixed = {o for h in helpers for o in self.visits_of.get(h, ())}.difference(free)
             window = Neighbourhood(
@@ -674,6 +680,7 @@ class Neighbourhoods:
                 self.params.weights,
                 self.cap,
                 (outside_metres, sorted(fixed)),
+                self.costs,
             )
             snapshot = self.version
         objective = {"coverage": "coverage", "cost": "cost"}.get(stage, "both")
@@ -690,8 +697,8 @@ class Neighbourhoods:
                 return False
             old = {i: self.plans[i] for i in window.originals if i in self.plans}
             new = {i: p for i, p in old.items() if i not in window.freed} | better
-            km = self.km + sum(_km(self.contexts, new, i) for i in better)
-            km -= sum(_km(self.contexts, old, i) for i in old if i in window.freed)
+            km = self.km + sum(self._km(new, i) for i in better)
+            km -= sum(self._km(old, i) for i in old if i in window.freed)
             orders = len(self.plans) + len(new) - len(old)
             if self.cap is not None:
                 # The window model holds the cap in whole metres; check it again in exact km.
@@ -702,15 +709,18 @@ class Neighbourhoods:
             self.improved += 1
             # The orders of ``old`` hold every visit of the window's helpers, and the other
             # helpers' visits among them do not change: the difference is the plan's.
-            before = plan_value(self.problem, self.contexts, old, self.params.weights)
-            after = plan_value(self.problem, self.contexts, new, self.params.weights)
+            weights, costs = self.params.weights, self.costs
+            # ``old`` is the window's plan as it was hinted (a change to any of its orders since
+            # would have changed a helper of the window): its value is the window's.
+            before = window.known_value
+            after = plan_value(self.problem, self.contexts, new, weights, costs)
             self.value = [
                 self.value[0] + after[0] - before[0],
                 self.value[1] + after[1] - before[1],
             ]
             self.km = km
-            self.metres += sum(_metres(self.contexts, new, i) for i in better)
-            self.metres -= sum(_metres(self.contexts, old, i) for i in old if i in window.freed)
+            self.metres += sum(self._metres(new, i) for i in better)
+            self.metres -= sum(self._metres(old, i) for i in old if i in window.freed)
             for order in free:
                 planned = self.plans.pop(order, None)
                 for helper in planned[0] if planned else ():
@@ -735,7 +745,7 @@ class Neighbourhoods:
         excess = km * self.cap.orders - self.cap.km * orders
         if abs(excess) < 1e-6 * self.cap.km * orders + 1e-9:
             trial = {i: p for i, p in self.plans.items() if i not in freed} | dict(better)
-            km = sum(_km(self.contexts, trial, i) for i in trial)
+            km = sum(self._km(trial, i) for i in trial)
             excess = km * self.cap.orders - self.cap.km * orders
         return None if excess > 1e-9 else km
 
@@ -746,9 +756,7 @@ class Neighbourhoods:
         unplanned order given a team when one fits, or else when one fits once another order is
         moved off one of its candidates (``OrderMoves.insert_by_moving``). Returns the moves
         taken. Never beside the window threads: between sweeps."""
-        moves = OrderMoves(
-            self.problem, self.contexts, self.plans, self.params.weights, self.pair_costs
-        )
+        moves = OrderMoves(self.problem, self.contexts, self.plans, self.params.weights, self.costs)
         taken = 0
         for order in seeds:
             if time.perf_counter() >= until:
@@ -770,8 +778,8 @@ class Neighbourhoods:
         """Make ``changes`` (order, old plan or None, new plan; in turn) in the plan, its
         running figures and ``moves``' days, unless the plan would then exceed the travel cap
         (or come too close to it to call: not worth a recount of the plan's km)."""
-        added = sum(_km(self.contexts, {o: new}, o) for o, _, new in changes)
-        removed = sum(_km(self.contexts, self.plans, o) for o, old, _ in changes if old)
+        added = sum(self._km({o: new}, o) for o, _, new in changes)
+        removed = sum(self._km(self.plans, o) for o, old, _ in changes if old)
         inserted = sum(old is None for _, old, _ in changes)
         km, orders = self.km + added - removed, len(self.plans) + inserted
         # No more km over as many orders keeps within the cap the plan keeps within.
@@ -794,9 +802,9 @@ class Neighbourhoods:
         if old is None:
             self.value[0] += self.contexts[order].weight
         self.value[1] -= saving
-        self.metres += _metres(self.contexts, {order: new}, order)
+        self.metres += self._metres({order: new}, order)
         if old is not None:
-            self.metres -= _metres(self.contexts, self.plans, order)
+            self.metres -= self._metres(self.plans, order)
             for helper in old[0]:
                 self.visits_of[helper].discard(order)
         self.plans[order] = (list(new[0]), new[1])
@@ -805,6 +813,29 @@ class Neighbourhoods:
         self.version += 1
         for helper in {*new[0], *(old[0] if old else ())}:
             self.changed[helper] = self.version
+
+    def _leg_of(self, i: int) -> dict[int, tuple[float, int]]:
+        """Order ``i``'s round trips by helper: km, and whole metres as ``_metres`` rounds them."""
+        legs = self.legs[i]
+        if legs is None:
+            legs = {c.helper: _round_trip(c) for c in self.contexts[i].candidates}
+            self.legs[i] = legs
+        return legs
+
+    def _km(self, plans: Mapping[int, Plan], i: int) -> float:
+        """``_km`` with the round trips kept: the same sum, in the same order."""
+        legs = self._leg_of(i)
+        return sum([legs[h][0] for h in plans[i][0]])
+
+    def _metres(self, plans: Mapping[int, Plan], i: int) -> int:
+        """``_metres`` with the round trips kept."""
+        legs = self._leg_of(i)
+        return sum(legs[h][1] for h in plans[i][0])
+
+
+def _round_trip(candidate: Candidate) -> tuple[float, int]:
+    km = candidate.leg.km_round_trip
+    return km, round(1000 * km)
 
 
 @dataclass(frozen=True)
@@ -816,17 +847,34 @@ class TravelCap:
     orders: int
 
 
-def _leg(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> list[float]:
-    by_helper = {c.helper: c.leg.km_round_trip for c in contexts[i].candidates}
+def _members(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> list[Candidate]:
+    by_helper = {c.helper: c for c in contexts[i].candidates}
     return [by_helper[h] for h in plans[i][0]]
 
 
 def _km(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> float:
-    return sum(_leg(contexts, plans, i))
+    return sum([_round_trip(c)[0] for c in _members(contexts, plans, i)])
 
 
 def _metres(contexts: list[OrderContext], plans: Mapping[int, Plan], i: int) -> int:
-    return sum(round(1000 * km) for km in _leg(contexts, plans, i))
+    return sum(_round_trip(c)[1] for c in _members(contexts, plans, i))
+
+
+class WindowModel(cp_model.CpModel):
+    """A ``CpModel`` without the camel-case aliases it makes of its methods on every creation
+    (``_add_pre_pep8_methods``: about a millisecond per window, for names nothing here uses);
+    the model is the same."""
+
+    def _add_pre_pep8_methods(self) -> None:
+        pass
+
+
+def _renumbered(ctx: OrderContext, index: int, candidates: list[Candidate]) -> OrderContext:
+    """``ctx`` as order ``index`` of a window's model, with these candidates (a shallow copy)."""
+    view = object.__new__(OrderContext)
+    view.__dict__.update(ctx.__dict__)
+    view.index, view.candidates = index, candidates
+    return view
 
 
 class Neighbourhood:
@@ -842,9 +890,12 @@ class Neighbourhood:
         weights: ObjectiveWeights,
         cap: TravelCap | None = None,
         known: tuple[int, list[int]] | None = None,
+        costs: CostsByHelper | None = None,
     ) -> None:
         """``known``: the metres of the plan's orders outside the window and the fixed orders
-        (those sharing a helper with it), when the caller keeps them (else computed here)."""
+        (those sharing a helper with it), when the caller keeps them (else computed here);
+        ``costs``: the orders' ``pair_cost`` by helper, when the caller keeps them
+        (``PairCosts``; else computed here)."""
         self.problem, self.weights, self.cap = problem, weights, cap
         self.freed = free_set = set(free)
         self.outside_orders = len(plans) - sum(1 for i in free if i in plans)
@@ -859,9 +910,10 @@ class Neighbourhood:
             self.outside_metres, fixed = known
         self.originals = free + fixed
         self.free_count = len(free)
+        # The window's orders renumbered 0, 1, ... (``_renumbered``: a shallow copy, as
+        # ``dataclasses.replace`` would make, at a fifth of its time).
         self.sub: list[OrderContext] = [
-            replace(contexts[o], index=k, candidates=list(contexts[o].candidates))
-            for k, o in enumerate(free)
+            _renumbered(contexts[o], k, list(contexts[o].candidates)) for k, o in enumerate(free)
         ]
         for k, o in enumerate(fixed, start=len(free)):
             team, start = plans[o]
@@ -872,18 +924,17 @@ class Neighbourhood:
                 # The start is fixed: so are the members' start ranges, which the conflict
                 # cliques read (wider ranges would let a fixed visit overlap another one).
                 members = [replace(c, starts=((start, start),)) for c in members]
-            self.sub.append(
-                replace(
-                    ctx,
-                    index=k,
-                    candidates=members,
-                    pinned=tuple(team),
-                    start_range=None if start is None else (start, start),
-                )
-            )
+            fixed_ctx = _renumbered(ctx, k, members)
+            fixed_ctx.pinned = tuple(team)
+            fixed_ctx.start_range = None if start is None else (start, start)
+            self.sub.append(fixed_ctx)
+        self.known_value = (0, 0)  # the hint's (coverage, cost), once ``solve`` counted them
         self.hint: dict[int, Plan] = {
             k: plans[o] for k, o in enumerate(self.originals) if o in plans
         }
+        self.costs: CostsByHelper | None = None
+        if costs is not None:
+            self.costs = [costs[o] for o in self.originals]
 
     def solve(
         self,
@@ -901,11 +952,14 @@ class Neighbourhood:
         plan is returned only when it covers more (its cost is left to the cost stage)."""
         if deadline - time.perf_counter() <= 0.05:
             return None
-        model = cp_model.CpModel()
+        model = WindowModel()
         v = make_variables(model, self.sub)
         add_hard_rules(model, self.problem, self.sub, v)
         coverage = coverage_expression(self.sub, v)
-        known_coverage, known_cost = plan_value(self.problem, self.sub, self.hint, self.weights)
+        known_coverage, known_cost = plan_value(
+            self.problem, self.sub, self.hint, self.weights, self.costs
+        )
+        self.known_value = (known_coverage, known_cost)
         known = self.hint
         if self.cap is not None:
             self._add_cap(model, v)
@@ -926,11 +980,11 @@ class Neighbourhood:
             reached = round(solver.objective_value)
             if reached > known_coverage:
                 known = self._read(solver, v, every_order=True)
-                _, known_cost = plan_value(self.problem, self.sub, known, self.weights)
+                _, known_cost = plan_value(self.problem, self.sub, known, self.weights, self.costs)
         if objective == "coverage":
             return self._originals(known) if reached > known_coverage else None
         model.add(coverage >= reached)
-        model.minimize(cost_expression(model, self.problem, self.sub, v, self.weights))
+        minimize_cost(model, self.problem, self.sub, v, self.weights, self.costs)
         add_plan_hint(model, self.sub, v, known)
         remaining = deadline - time.perf_counter()
         if remaining > 0.05:
@@ -947,12 +1001,16 @@ class Neighbourhood:
         the reference's metres per order, as one linear constraint over the freed orders."""
         cap = self.cap
         assert cap is not None
-        terms = []
+        variables: list[cp_model.IntVar] = []
+        coefficients: list[int] = []
         for k in range(self.free_count):
             for j, c in enumerate(self.sub[k].candidates):
-                terms.append(cap.orders * round(1000 * c.leg.km_round_trip) * v.assign[k][j])
-            terms.append(-cap.metres * v.covered[k])
-        model.add(sum(terms) <= cap.metres * self.outside_orders - cap.orders * self.outside_metres)
+                variables.append(v.assign[k][j])
+                coefficients.append(cap.orders * round(1000 * c.leg.km_round_trip))
+            variables.append(v.covered[k])
+            coefficients.append(-cap.metres)
+        terms = cp_model.LinearExpr.weighted_sum(variables, coefficients)
+        model.add(terms <= cap.metres * self.outside_orders - cap.orders * self.outside_metres)
 
     def _originals(self, plans: Mapping[int, Plan]) -> dict[int, Plan]:
         return {self.originals[k]: plan for k, plan in plans.items() if k < self.free_count}
@@ -961,15 +1019,14 @@ class Neighbourhood:
         self, solver: cp_model.CpSolver, v: Variables, every_order: bool = False
     ) -> dict[int, Plan]:
         plans: dict[int, Plan] = {}
+        # The solution's values by variable index: what ``boolean_value`` reads, read at once.
+        solution = list(solver.response_proto.solution)
         for k in range(len(self.sub) if every_order else self.free_count):
-            if not solver.boolean_value(v.covered[k]):
+            if not solution[v.covered[k].index]:
                 continue
             ctx = self.sub[k]
-            team = [
-                c.helper
-                for j, c in enumerate(ctx.candidates)
-                if solver.boolean_value(v.assign[k][j])
-            ]
+            assign = v.assign[k]
+            team = [c.helper for j, c in enumerate(ctx.candidates) if solution[assign[j].index]]
             start = v.start[k]
             if start is None:
                 plans[k] = (team, None)

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from matcher.candidates import Candidate, OrderContext
-from matcher.cpsat.objective import COST_SCALE, pair_cost
+from matcher.cpsat.objective import COST_SCALE, CostsByHelper, PairCosts
 from matcher.greedy import HelperDay, book, fitting, unbook
 from matcher.model import Problem
 from matcher.params import ObjectiveWeights
@@ -39,17 +39,17 @@ class OrderMoves:
         contexts: list[OrderContext],
         plans: Mapping[int, Plan],
         weights: ObjectiveWeights,
-        costs: dict[int, dict[int, int]] | None = None,
+        costs: CostsByHelper | None = None,
     ) -> None:
-        """``costs``: a cache of each order's candidates' ``pair_cost`` (order -> helper ->
-        scaled cost), filled as orders are met, shared by the callers that keep it."""
+        """``costs``: each order's candidates' ``pair_cost`` (order -> helper -> scaled
+        cost), when the caller keeps them (``PairCosts``)."""
         self.problem, self.contexts, self.weights = problem, contexts, weights
         self.days = [
             HelperDay(h.max_orders, h.max_minutes - h.committed_minutes) for h in problem.helpers
         ]
         self.load = [0] * len(problem.helpers)
         self.unit = round(COST_SCALE * weights.fairness)
-        self._costs: dict[int, dict[int, int]] = costs if costs is not None else {}
+        self._costs = costs if costs is not None else PairCosts(problem, contexts, weights)
         self._by_helper: dict[int, dict[int, Candidate]] = {}
         for order, plan in plans.items():
             self._book(order, plan)
@@ -156,12 +156,5 @@ class OrderMoves:
             self._by_helper[order] = found
         return found
 
-    def _pair_costs(self, order: int) -> dict[int, int]:
-        found = self._costs.get(order)
-        if found is None:
-            ctx = self.contexts[order]
-            found = {
-                c.helper: pair_cost(self.problem, ctx, c, self.weights) for c in ctx.candidates
-            }
-            self._costs[order] = found
-        return found
+    def _pair_costs(self, order: int) -> Mapping[int, int]:
+        return self._costs[order]

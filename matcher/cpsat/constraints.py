@@ -20,7 +20,7 @@ def add_full_teams(model: cp_model.CpModel, contexts: list[OrderContext], v: Var
     teams). All members share the order's single start variable."""
     for ctx in contexts:
         team = ctx.team if ctx.team_possible(ctx.candidates) else 0
-        model.add(sum(v.assign[ctx.index]) == team * v.covered[ctx.index])
+        model.add(_sum(v.assign[ctx.index]) == team * v.covered[ctx.index])
         if team == 0:
             model.add(v.covered[ctx.index] == 0)
 
@@ -33,10 +33,10 @@ def add_lead_and_language(
         assign = v.assign[ctx.index]
         if ctx.needs_lead:
             leads = [assign[k] for k, c in enumerate(ctx.candidates) if c.has_lead]
-            model.add(sum(leads) >= v.covered[ctx.index])
+            model.add(_sum(leads) >= v.covered[ctx.index])
         if ctx.needs_language:
             speakers = [assign[k] for k, c in enumerate(ctx.candidates) if c.speaks]
-            model.add(sum(speakers) >= v.covered[ctx.index])
+            model.add(_sum(speakers) >= v.covered[ctx.index])
 
 
 def add_availability(model: cp_model.CpModel, contexts: list[OrderContext], v: Variables) -> None:
@@ -70,6 +70,8 @@ def add_no_overlap(
         if len(visits) >= 2 and any(not isinstance(v.start[o], int) for o, _, _ in visits):
             model.add_no_overlap([interval for _, _, interval in visits])
     for helper, pairs in v.load.items():
+        if len(pairs) < 2:
+            continue  # nothing to conflict with (most helpers of a neighbourhood's window)
         for clique in conflict_cliques(problem, contexts, helper, pairs):
             model.add_at_most_one(v.assign[o][k] for o, k in clique)
 
@@ -79,7 +81,8 @@ def conflict_cliques(
 ) -> list[list[tuple[int, int]]]:
     """Cover the helper's conflicting pairs with greedily grown cliques (sets of visits of which
     the helper can do at most one)."""
-    return cliques_of(pairs, conflicting_pairs(problem, contexts, helper, pairs))
+    conflicts = conflicting_pairs(problem, contexts, helper, pairs)
+    return cliques_of(pairs, conflicts) if conflicts else []
 
 
 def cliques_of(
@@ -179,16 +182,20 @@ def add_daily_limits(
     for helper_index, pairs in v.load.items():
         helper = problem.helpers[helper_index]
         if len(pairs) > helper.max_orders:
-            model.add(sum(v.assign[o][k] for o, k in pairs) <= helper.max_orders)
+            model.add(_sum([v.assign[o][k] for o, k in pairs]) <= helper.max_orders)
         minutes = [
             contexts[o].duration + contexts[o].candidates[k].leg.minutes_round_trip
             for o, k in pairs
         ]
         room = helper.max_minutes - helper.committed_minutes
         if sum(minutes) > room:
-            model.add(
-                sum(m * v.assign[o][k] for m, (o, k) in zip(minutes, pairs, strict=True)) <= room
-            )
+            assign = [v.assign[o][k] for o, k in pairs]
+            model.add(cp_model.LinearExpr.weighted_sum(assign, minutes) <= room)
+
+
+def _sum(variables: list[cp_model.IntVar]) -> cp_model.LinearExprT:
+    """``sum(variables)`` as one expression (the same constraint, built in fewer steps)."""
+    return cp_model.LinearExpr.sum(variables) if variables else 0
 
 
 def add_pins(model: cp_model.CpModel, contexts: list[OrderContext], v: Variables) -> None:

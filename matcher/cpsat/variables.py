@@ -27,19 +27,21 @@ class Variables:
 
 def make_variables(model: cp_model.CpModel, contexts: list[OrderContext]) -> Variables:
     variables = Variables()
+    new_bool_var, load, visits = model.new_bool_var, variables.load, variables.visits
     for ctx in contexts:
         o = ctx.index
-        variables.covered.append(model.new_bool_var(f"covered_{o}"))
-        assign = [model.new_bool_var(f"assign_{o}_{c.helper}") for c in ctx.candidates]
+        variables.covered.append(new_bool_var(f"covered_{o}"))
+        assign = [new_bool_var(f"assign_{o}_{c.helper}") for c in ctx.candidates]
         variables.assign.append(assign)
-        variables.start.append(_start(model, ctx))
+        start = _start(model, ctx)
+        variables.start.append(start)
         for k, candidate in enumerate(ctx.candidates):
-            variables.load.setdefault(candidate.helper, []).append((o, k))
-            if ctx.timed:
-                start = variables.start[o]
-                assert start is not None  # timed orders have a start
+            load.setdefault(candidate.helper, []).append((o, k))
+        if ctx.timed:
+            assert start is not None  # timed orders have a start
+            for k, candidate in enumerate(ctx.candidates):
                 interval = _visit(model, ctx, k, start, assign[k])
-                variables.visits.setdefault(candidate.helper, []).append((o, k, interval))
+                visits.setdefault(candidate.helper, []).append((o, k, interval))
     return variables
 
 
