@@ -127,6 +127,17 @@ def run_cpsat(
             until = opened + COVERAGE_START_SHARE * seconds
             found = narrow_coverage(problem, contexts, params, hint, coverage_cap, support, until)
             reached = sum(contexts[i].weight for i in found)
+            if reached < coverage_cap and time.perf_counter() < until:
+                # Short of the cap: the named teams the narrow plan could not send clash in
+                # time. Again from its plan, with every listed visit of those orders.
+                wider = {o: set(named) for o, named in support.items()}
+                for o, named in support.items():
+                    if o not in found or set(found[o][0]) != named:
+                        wider[o] = {c.helper for c in contexts[o].candidates}
+                found = narrow_coverage(
+                    problem, contexts, params, found, coverage_cap, wider, until
+                )
+                reached = sum(contexts[i].weight for i in found)
             if progress is not None:
                 progress("coverage", reached, coverage_cap, time.perf_counter() - began)
             if reached >= coverage_cap:  # at the cap: proven, no whole model needed
