@@ -167,8 +167,6 @@ CORE_LP_SHARE = 0.5
 # coverage stage ends (bench/README.md, "Certified plans", 2026-11-27 ``towncert``).
 CORE_AFTER_SHARE = 0.6
 CORE_COVERAGE_STAGE = 0.6
-# The coverage start (``coverage_start``) names the core's solution's visits too.
-COVERAGE_START_CORE = False
 # The cost start on core streets (``cost_start``): after the cost relaxation, HiGHS's cost MIP
 # over the lists until ``COST_START_MIP_SHARE`` of the start's seconds, when at least
 # ``COST_START_MIP_LEAST_S`` are left for it (bench/README.md, "Certified plans", ``certtown``).
@@ -888,30 +886,28 @@ def coverage_start(
     """Where ``widen`` ran the core (town streets: ``coverage_cap`` is set), the coverage start
     of CP-SAT's coverage stage (``matcher.cpsat.solver.run_cpsat``): per order, the helpers of
     the best solution HiGHS's coverage MIP over the (widened) candidate lists with start times
-    dropped finds from the hint (``FullMip.coverage_bound`` with its heuristics; every visit
-    within its helper's limits), and of the core's solution (``widen``'s; its free visits are
-    not, but they give the narrow model other teams). Else None. On the 1,500-order town streets
-    the MIP reaches the cap in 0.6-1.5 s, and CP-SAT over those visits and the hint's turns it
-    into a plan at the cap, or within 0.1 % of it, in 1-3 s more (bench/README.md, "Certified
-    plans", ``certtown``)."""
+    dropped finds from the hint (``FullMip.coverage_bound`` with its heuristics: every visit
+    within its helper's day limits and clique rows, only the shared starts, windows and travel
+    order left out). Else None. On the 1,500-order town streets the MIP reaches the cap in
+    0.6-2 s, and CP-SAT over its visits and the hint's (``narrow_coverage``, about 2,600 of
+    8,400 visits) turns it into a plan at the cap, or within 0.1 % of it, in 0.5-1.5 s more
+    (bench/README.md, "Certified plans", ``certtown``)."""
     widened = _widened.get(id(eligibility))
     if widened is None or widened[0] is not eligibility:
         return None
     _, contexts, _, _, state = widened
     if state is None or state.method is not BoundMethod.CORE:
         return None
-    core = {} if state.coverage.values is None else state.mip.visits_of(state.coverage.values)
 
     def support(plans: Mapping[int, Plan], time_limit_s: float) -> dict[int, set[int]] | None:
         lists = FullMip(problem, weights, contexts)  # the lists as they are now
         found = lists.coverage_bound(plans, time_limit_s, workers, search=True)
         if found.values is None:
             return None
-        named: dict[int, set[int]] = {}
-        for visits in (lists.visits_of(found.values), core if COVERAGE_START_CORE else {}):
-            for o, candidates in visits.items():
-                named.setdefault(o, set()).update(c.helper for c in candidates)
-        return named
+        return {
+            o: {c.helper for c in candidates}
+            for o, candidates in lists.visits_of(found.values).items()
+        }
 
     return support
 

@@ -42,7 +42,7 @@ CostStart = Callable[
 CostSearch = Callable[[dict[int, "Plan"], float], dict[int, "Plan"]]
 # The coverage start (``run_cpsat(coverage_start=...)``, with a coverage cap): given the hint and
 # seconds, per order the helpers of a few visits a plan at the cap is likely to use (on town
-# streets HiGHS's coverage MIP over the lists with start times dropped, and the core's solution:
+# streets the solution of HiGHS's coverage MIP over the lists with start times dropped:
 # ``matcher.certificate.coverage_start``), or None.
 CoverageStart = Callable[[Mapping[int, "Plan"], float], Mapping[int, set[int]] | None]
 # Of the coverage stage's seconds, at most this share goes to the coverage start (its MIP and the
@@ -114,8 +114,10 @@ def run_cpsat(
     a cost start, the rest of the stage goes to it instead of CP-SAT's whole model (the stage's
     bound is then the cost start's relaxation, its status feasible). ``coverage_start`` (with a
     ``coverage_cap``): the coverage stage first solves the same model over only the visits it
-    names and the hint's (``narrow_coverage``); a plan reaching the cap ends the stage there,
-    proven, else the whole model goes on from the better of it and the hint."""
+    names and the hint's (``narrow_coverage``; short of the cap, once more with every listed
+    visit of the orders whose named team it could not send); a plan reaching the cap ends the
+    stage there, proven, else the whole model goes on from the better of it and the hint (and
+    when that finds nothing in the time left, the start's plan is the stage's)."""
     limit = params.time_limit_s * params.coverage_time_share
     opened = time.perf_counter()
     started: dict[int, Plan] | None = None  # the coverage start's plan, when it covers more
@@ -374,10 +376,10 @@ def narrow_coverage(
     ``cap``, an upper bound on every plan's) over only the visits of ``support`` and of ``plans``
     (and the pins), hinted with ``plans`` (a plan of the model), until ``until``: its best plan,
     a plan of the whole model too, or ``plans`` when it finds none covering more. On the
-    1,500-order town streets HiGHS's coverage MIP over the lists (start times dropped) and the
-    core's solution name about 3,400 of 8,400 visits, and this model reaches the cap or comes
-    within 0.1 % of it in 1-3 s where the whole model took 5-8 s (bench/README.md, "Certified
-    plans", ``certtown``)."""
+    1,500-order town streets the solution of HiGHS's coverage MIP over the lists (start times
+    dropped) names about 2,600 of 8,400 visits, and this model reaches the cap or comes within
+    0.1 % of it in 0.5-1.5 s, where the whole model took 5-8 s or more (bench/README.md,
+    "Certified plans", ``certtown``)."""
     narrow = _narrowed(contexts, plans, support)
     model = cp_model.CpModel()
     v = make_variables(model, narrow)
