@@ -215,8 +215,8 @@ def run_cpsat(
         plans = started
     if plans is None or stage1.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return CpsatOutcome(plans, [stage1])
-    # The coverage start's seconds are the coverage stage's.
-    stage1 = stage1.model_copy(update={"runtime_s": time.perf_counter() - opened})
+    if started is not None:  # the coverage start's seconds are the coverage stage's
+        stage1 = stage1.model_copy(update={"runtime_s": time.perf_counter() - opened})
     if cap is not None:
         # The cap only ends the coverage stage sooner: left in, it made the cost stage an
         # equality over the coverage and slowed it (pastoral, bench/README.md).
