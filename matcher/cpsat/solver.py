@@ -121,7 +121,8 @@ def run_cpsat(
     limit = params.time_limit_s * params.coverage_time_share
     opened = time.perf_counter()
     started: dict[int, Plan] | None = None  # the coverage start's plan, when it covers more
-    if coverage_start is not None and coverage_cap is not None and hint_is_plan:
+    tried = coverage_start is not None and coverage_cap is not None and hint_is_plan
+    if coverage_start is not None and coverage_cap is not None and tried:
         seconds = limit - (opened - began)
         support = coverage_start(hint, COVERAGE_START_MIP_SHARE * COVERAGE_START_SHARE * seconds)
         log.info("coverage start: support in %.2f s", time.perf_counter() - opened)
@@ -215,7 +216,7 @@ def run_cpsat(
         plans = started
     if plans is None or stage1.status not in (Status.OPTIMAL, Status.FEASIBLE):
         return CpsatOutcome(plans, [stage1])
-    if started is not None:  # the coverage start's seconds are the coverage stage's
+    if tried:  # the coverage start's seconds are the coverage stage's
         stage1 = stage1.model_copy(update={"runtime_s": time.perf_counter() - opened})
     if cap is not None:
         # The cap only ends the coverage stage sooner: left in, it made the cost stage an
