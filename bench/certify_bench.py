@@ -63,6 +63,7 @@ def run_one(
     cap: bool = True,
     cost_start: bool = True,
     coverage_stage: float | None = None,
+    coverage_start: bool = True,
 ) -> dict[str, Any]:
     """One solve with its certificate on a freshly generated 1,500-order street; ``widen_share``
     of the certificate's seconds price visits into the candidate lists before CP-SAT, and the
@@ -116,6 +117,8 @@ def run_one(
         solve_module.cost_start = lambda *args: None  # type: ignore[assignment]
     if coverage_stage is not None:  # where the coverage stage ends on core streets
         certificate.CORE_COVERAGE_STAGE = coverage_stage
+    if not coverage_start:  # CP-SAT's coverage stage from the hint alone, as before
+        solve_module.coverage_start = lambda *args: None  # type: ignore[assignment]
     # The certificate's last cost rounds: (relaxation's value, rounds, converged, least reduced
     # cost of a visit outside the lists); the cost bound is min(CP-SAT's bound on the lists,
     # value + max(0, least reduced cost)) when converged (``certify``).
@@ -157,6 +160,7 @@ def run_one(
         "core": core,
         "cap": cap,
         "cost_start": cost_start,
+        "coverage_start": coverage_start,
         "core_coverage_stage": certificate.CORE_COVERAGE_STAGE,
         "widened_visits": added[0],
         "coverage_stage": str(stages["coverage"].status) if "coverage" in stages else "",
@@ -464,6 +468,12 @@ def main() -> None:
         "narrow_cost): CP-SAT's cost stage from the coverage stage's plan, as before",
     )
     parser.add_argument(
+        "--no-coverage-start",
+        action="store_true",
+        help="without the coverage start (HiGHS's coverage MIP over the lists, matcher.cpsat."
+        "solver.narrow_coverage): CP-SAT's coverage stage from the hint, as before",
+    )
+    parser.add_argument(
         "--coverage-stage",
         type=float,
         default=None,
@@ -484,7 +494,7 @@ def main() -> None:
                 one = (kind, seed, args.time_limit, args.certify_s, args.workers)
                 shares = (args.widen_share, args.lagrangian_share)
                 flags: tuple[Any, ...] = (not args.no_mip, not args.no_core, not args.no_cap)
-                flags += (not args.no_cost_start, args.coverage_stage)
+                flags += (not args.no_cost_start, args.coverage_stage, not args.no_coverage_start)
                 runs = [(run_one, *one, *shares, *flags)]
             for run in runs:
                 row = in_child(*run)

@@ -112,7 +112,7 @@ from matcher import full_mip
 from matcher.candidates import Candidate, Eligibility, OrderContext
 from matcher.cpsat.constraints import conflict_cliques
 from matcher.cpsat.objective import COST_SCALE, pair_cost, plan_cost
-from matcher.cpsat.solver import CostStart
+from matcher.cpsat.solver import COST_START_LP_SHARE, CostStart, CoverageStart
 from matcher.full_mip import FullMip, floor_to_step, full_lists, weight_step
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
@@ -167,6 +167,11 @@ CORE_LP_SHARE = 0.5
 # coverage stage ends (bench/README.md, "Certified plans", 2026-11-27 ``towncert``).
 CORE_AFTER_SHARE = 0.6
 CORE_COVERAGE_STAGE = 0.6
+# The cost start on core streets (``cost_start``): after the cost relaxation, HiGHS's cost MIP
+# over the lists until ``COST_START_MIP_SHARE`` of the start's seconds, when at least
+# ``COST_START_MIP_LEAST_S`` are left for it (bench/README.md, "Certified plans", ``certtown``).
+COST_START_MIP_SHARE = 0.7
+COST_START_MIP_LEAST_S = 3.0
 
 log = logging.getLogger("qunbang.matcher.certificate")
 
@@ -875,6 +880,38 @@ def coverage_cap(eligibility: Eligibility) -> int | None:
     return min(caps, default=None)
 
 
+def coverage_start(
+    problem: Problem, weights: ObjectiveWeights, eligibility: Eligibility, workers: int
+) -> CoverageStart | None:
+    """Where ``widen`` ran the core (town streets: ``coverage_cap`` is set), the coverage start
+    of CP-SAT's coverage stage (``matcher.cpsat.solver.run_cpsat``): per order, the helpers of
+    the best solution HiGHS's coverage MIP over the (widened) candidate lists with start times
+    dropped finds from the hint (``FullMip.coverage_bound`` with its heuristics: every visit
+    within its helper's day limits and clique rows, only the shared starts, windows and travel
+    order left out). Else None. On the 1,500-order town streets the MIP reaches the cap in
+    0.6-2 s, and CP-SAT over its visits and the hint's (``narrow_coverage``, about 2,600 of
+    8,400 visits) turns it into a plan at the cap, or within 0.1 % of it, in 0.5-1.5 s more
+    (bench/README.md, "Certified plans", ``certtown``)."""
+    widened = _widened.get(id(eligibility))
+    if widened is None or widened[0] is not eligibility:
+        return None
+    _, contexts, _, _, state = widened
+    if state is None or state.method is not BoundMethod.CORE:
+        return None
+
+    def support(plans: Mapping[int, Plan], time_limit_s: float) -> dict[int, set[int]] | None:
+        lists = FullMip(problem, weights, contexts)  # the lists as they are now
+        found = lists.coverage_bound(plans, time_limit_s, workers, search=True)
+        if found.values is None:
+            return None
+        return {
+            o: {c.helper for c in candidates}
+            for o, candidates in lists.visits_of(found.values).items()
+        }
+
+    return support
+
+
 def cost_start(
     problem: Problem, weights: ObjectiveWeights, eligibility: Eligibility, workers: int
 ) -> CostStart | None:
@@ -895,8 +932,23 @@ def cost_start(
     def support(
         plans: Mapping[int, Plan], level: int, time_limit_s: float
     ) -> tuple[dict[int, set[int]], float] | None:
+        began = time.perf_counter()
         lists = FullMip(problem, weights, contexts)  # the lists as they are now
-        return lists.cost_support(level, time_limit_s, workers)
+        found = lists.cost_support(level, COST_START_LP_SHARE * time_limit_s, workers)
+        if found is None or state.method is not BoundMethod.CORE:
+            return found
+        # Core streets: HiGHS's cost MIP over the lists from the plan, its best solution's
+        # visits too, when there is time for its root.
+        left = COST_START_MIP_SHARE * time_limit_s - (time.perf_counter() - began)
+        if left < COST_START_MIP_LEAST_S:
+            return found
+        mip = lists.cost_bound(level, plans, left, workers, search=True)
+        if mip.values is None:
+            return found
+        named, relaxed = found
+        for o, candidates in lists.visits_of(mip.values).items():
+            named.setdefault(o, set()).update(c.helper for c in candidates)
+        return named, relaxed
 
     return support
 

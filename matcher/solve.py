@@ -14,6 +14,7 @@ from matcher.certificate import (
     certify,
     cost_start,
     coverage_cap,
+    coverage_start,
     eligible_visits,
     widen,
 )
@@ -98,6 +99,10 @@ def solve(
         cost_search=None
         if cap is None
         else partial(_cost_windows, problem, contexts, params, began, progress),
+        # Core streets (town): HiGHS's coverage MIP over the lists names the coverage start.
+        coverage_start=None
+        if cap is None
+        else coverage_start(problem, params.weights, eligibility, params.workers),
     )
     if outcome.plans is None:
         if outcome.stages and outcome.stages[0].status is Status.INFEASIBLE:

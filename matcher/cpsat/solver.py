@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ortools.sat.python import cp_model
 
@@ -27,8 +28,10 @@ log = logging.getLogger("qunbang.matcher.cpsat")
 Plan = tuple[list[int], int | None]
 Progress = Callable[[str, float, float, float], None]  # stage, objective, bound, elapsed s
 # The cost start (``run_cpsat(cost_start=...)``): given the coverage stage's plan, its weighted
-# coverage and seconds, per order the helpers of a few visits a cheap plan at that coverage is
-# likely to use (``matcher.full_mip.FullMip.cost_support``: the cost relaxation's support), or None.
+# coverage and the cost start's seconds (its relaxation gets at most ``COST_START_LP_SHARE`` of
+# them, the narrow model what the support leaves), per order the helpers of a few visits a cheap
+# plan at that coverage is likely to use (``matcher.full_mip.FullMip.cost_support``: the cost
+# relaxation's support; on core streets HiGHS's cost MIP's solution too), or None.
 # With it, the relaxation's value (cost units): a lower bound on the lists' least cost there.
 CostStart = Callable[
     [Mapping[int, "Plan"], int, float], tuple[Mapping[int, set[int]], float] | None
@@ -37,6 +40,16 @@ CostStart = Callable[
 # model: improves the plan (every plan it returns a plan of the model covering as much) until the
 # deadline (``matcher.lns.Neighbourhoods.cost_sweeps`` on town streets).
 CostSearch = Callable[[dict[int, "Plan"], float], dict[int, "Plan"]]
+# The coverage start (``run_cpsat(coverage_start=...)``, with a coverage cap): given the hint and
+# seconds, per order the helpers of a few visits a plan at the cap is likely to use (on town
+# streets the solution of HiGHS's coverage MIP over the lists with start times dropped:
+# ``matcher.certificate.coverage_start``), or None.
+CoverageStart = Callable[[Mapping[int, "Plan"], float], Mapping[int, set[int]] | None]
+# Of the coverage stage's seconds, at most this share goes to the coverage start (its MIP and the
+# narrow model over the visits it names), and its MIP gets at most ``COVERAGE_START_MIP_SHARE``
+# of that (bench/README.md, "Certified plans", ``certtown``).
+COVERAGE_START_SHARE = 0.7
+COVERAGE_START_MIP_SHARE = 0.6
 # Of the cost stage's seconds, at most this share goes to the cost start (its relaxation and the
 # narrow model over the support; bench/README.md, "Certified plans", ``towncost``), and the
 # relaxation gets at most ``COST_START_LP_SHARE`` of that.
@@ -87,6 +100,7 @@ def run_cpsat(
     coverage_cap: int | None = None,
     cost_start: CostStart | None = None,
     cost_search: CostSearch | None = None,
+    coverage_start: CoverageStart | None = None,
 ) -> CpsatOutcome:
     """Solve both stages within ``params.time_limit_s`` counted from ``began``. ``hint_is_plan``
     says the hint keeps every pin, so it is a solution of the model. ``retry_coverage``: when
@@ -98,7 +112,60 @@ def run_cpsat(
     and the coverage plan's (``narrow_cost``), hinted with that plan, and starts from the plan
     found; the stage's result is a plan of the whole model either way. ``cost_search``: after
     a cost start, the rest of the stage goes to it instead of CP-SAT's whole model (the stage's
-    bound is then the cost start's relaxation, its status feasible)."""
+    bound is then the cost start's relaxation, its status feasible). ``coverage_start`` (with a
+    ``coverage_cap``): the coverage stage first solves the same model over only the visits it
+    names and the hint's (``narrow_coverage``; short of the cap, once more with every listed
+    visit of the orders whose named team it could not send); a plan reaching the cap ends the
+    stage there, proven, else the whole model goes on from the better of it and the hint (and
+    when that finds nothing in the time left, the start's plan is the stage's)."""
+    limit = params.time_limit_s * params.coverage_time_share
+    opened = time.perf_counter()
+    started: dict[int, Plan] | None = None  # the coverage start's plan, when it covers more
+    tried = coverage_start is not None and coverage_cap is not None and hint_is_plan
+    if coverage_start is not None and coverage_cap is not None and tried:
+        seconds = limit - (opened - began)
+        support = coverage_start(hint, COVERAGE_START_MIP_SHARE * COVERAGE_START_SHARE * seconds)
+        log.info("coverage start: support in %.2f s", time.perf_counter() - opened)
+        if support is not None:
+            until = opened + COVERAGE_START_SHARE * seconds
+            found = narrow_coverage(problem, contexts, params, hint, coverage_cap, support, until)
+            reached = sum(contexts[i].weight for i in found)
+            if reached < coverage_cap and time.perf_counter() < until:
+                # Short of the cap: the named teams the narrow plan could not send clash in
+                # time. Again from its plan, with every listed visit of those orders.
+                wider = {o: set(named) for o, named in support.items()}
+                for o, named in support.items():
+                    if o not in found or set(found[o][0]) != named:
+                        wider[o] = {c.helper for c in contexts[o].candidates}
+                found = narrow_coverage(
+                    problem, contexts, params, found, coverage_cap, wider, until
+                )
+                reached = sum(contexts[i].weight for i in found)
+            if progress is not None:
+                progress("coverage", reached, coverage_cap, time.perf_counter() - began)
+            if reached >= coverage_cap:  # at the cap: proven, no whole model needed
+                stage = Stage(
+                    name="coverage",
+                    sense="max",
+                    status=Status.OPTIMAL,
+                    objective=float(reached),
+                    bound=float(reached),
+                    gap=0.0,
+                    runtime_s=time.perf_counter() - opened,
+                )
+                return _cost_stage(
+                    problem,
+                    contexts,
+                    params,
+                    found,
+                    stage,
+                    began,
+                    progress,
+                    cost_start,
+                    cost_search,
+                )
+            if reached > sum(contexts[i].weight for i in hint):
+                hint = started = found
     model = cp_model.CpModel()
     v = make_variables(model, contexts)
     add_hard_rules(model, problem, contexts, v)
@@ -115,7 +182,6 @@ def run_cpsat(
     add_plan_hint(model, contexts, v, hint)
     solver = _solver(params)
 
-    limit = params.time_limit_s * params.coverage_time_share
     stage1, plans = _run_stage(
         solver,
         model,
@@ -135,21 +201,65 @@ def run_cpsat(
         stage1, plans = _run_stage(
             solver, model, v, contexts, "coverage", "max", 1.0, remaining, progress, began
         )
-    stages = [stage1]
+    if plans is None and started is not None and stage1.status is Status.UNKNOWN:
+        # The whole model found nothing in the time left (a busy machine): the coverage
+        # start's plan is the stage's, its bound the cap.
+        reached = sum(contexts[i].weight for i in started)
+        stage1 = stage1.model_copy(
+            update={
+                "status": Status.FEASIBLE,
+                "objective": float(reached),
+                "bound": float(coverage_cap or reached),
+                "gap": ((coverage_cap or reached) - reached) / reached if reached else 0.0,
+            }
+        )
+        plans = started
     if plans is None or stage1.status not in (Status.OPTIMAL, Status.FEASIBLE):
-        return CpsatOutcome(plans, stages)
-
+        return CpsatOutcome(plans, [stage1])
+    if tried:  # the coverage start's seconds are the coverage stage's
+        stage1 = stage1.model_copy(update={"runtime_s": time.perf_counter() - opened})
     if cap is not None:
         # The cap only ends the coverage stage sooner: left in, it made the cost stage an
         # equality over the coverage and slowed it (pastoral, bench/README.md).
         cap.proto.clear_linear()
+    return _cost_stage(
+        problem,
+        contexts,
+        params,
+        plans,
+        stage1,
+        began,
+        progress,
+        cost_start,
+        cost_search,
+        (model, v, coverage, solver),
+    )
+
+
+def _cost_stage(
+    problem: Problem,
+    contexts: list[OrderContext],
+    params: SolveParams,
+    plans: dict[int, Plan],
+    stage1: Stage,
+    began: float,
+    progress: Progress | None,
+    cost_start: CostStart | None,
+    cost_search: CostSearch | None,
+    built: tuple[cp_model.CpModel, Variables, Any, cp_model.CpSolver] | None = None,
+) -> CpsatOutcome:
+    """``run_cpsat``'s cost stage from the coverage stage's plan ``plans``: coverage at least
+    ``stage1``'s, least cost. ``built``: the coverage stage's model (its cap cleared), its
+    variables, coverage expression and solver, reused; None (the coverage start reached the
+    cap without it): built here, only if the whole model is needed."""
+    stages = [stage1]
     level = round(stage1.objective)
     started = time.perf_counter()
     remaining = params.time_limit_s - (started - began)
     relaxed: float | None = None
     if cost_start is not None and remaining > 0.5:
         until = started + COST_START_SHARE * remaining
-        found = cost_start(plans, level, COST_START_LP_SHARE * COST_START_SHARE * remaining)
+        found = cost_start(plans, level, COST_START_SHARE * remaining)
         if found is not None:
             support, relaxed = found
             plans = narrow_cost(problem, contexts, params, plans, level, support, until)
@@ -172,6 +282,14 @@ def run_cpsat(
                     )
                 )
                 return CpsatOutcome(dict(plans), stages)
+    if built is None:
+        model = cp_model.CpModel()
+        v = make_variables(model, contexts)
+        add_hard_rules(model, problem, contexts, v)
+        coverage = coverage_expression(contexts, v)
+        solver = _solver(params)
+    else:
+        model, v, coverage, solver = built
     model.add(coverage >= level)
     model.minimize(cost_expression(model, problem, contexts, v, params.weights))
     add_plan_hint(model, contexts, v, plans, complete=True)
@@ -225,12 +343,7 @@ def narrow_cost(
     town streets the support of the cost relaxation at the proven coverage holds about 2,400 of
     8,400 visits, and this model's optimum is found in 1-2 s where the whole model's cost stage
     stays 10 % above it (bench/README.md, "Certified plans", ``towncost``)."""
-    narrow = []
-    for ctx in contexts:
-        keep = set(support.get(ctx.index, ())) | set(ctx.pinned)
-        if ctx.index in plans:
-            keep.update(plans[ctx.index][0])
-        narrow.append(replace(ctx, candidates=[c for c in ctx.candidates if c.helper in keep]))
+    narrow = _narrowed(contexts, plans, support)
     model = cp_model.CpModel()
     v = make_variables(model, narrow)
     add_hard_rules(model, problem, narrow, v)
@@ -249,6 +362,58 @@ def narrow_cost(
     ):
         return dict(plans)  # not in practice: the hint is CP-SAT's first solution
     return found
+
+
+def narrow_coverage(
+    problem: Problem,
+    contexts: list[OrderContext],
+    params: SolveParams,
+    plans: Mapping[int, Plan],
+    cap: int,
+    support: Mapping[int, set[int]],
+    until: float,
+) -> dict[int, Plan]:
+    """The coverage stage's model (every hard rule, coverage at least ``plans``' and at most
+    ``cap``, an upper bound on every plan's) over only the visits of ``support`` and of ``plans``
+    (and the pins), hinted with ``plans`` (a plan of the model), until ``until``: its best plan,
+    a plan of the whole model too, or ``plans`` when it finds none covering more. On the
+    1,500-order town streets the solution of HiGHS's coverage MIP over the lists (start times
+    dropped) names about 2,600 of 8,400 visits, and this model reaches the cap or comes within
+    0.1 % of it in 0.5-1.5 s, where the whole model took 5-8 s or more (bench/README.md,
+    "Certified plans", ``certtown``)."""
+    narrow = _narrowed(contexts, plans, support)
+    model = cp_model.CpModel()
+    v = make_variables(model, narrow)
+    add_hard_rules(model, problem, narrow, v)
+    coverage = coverage_expression(narrow, v)
+    hinted = sum(contexts[i].weight for i in plans)
+    model.add(coverage >= hinted)
+    model.add(coverage <= cap)
+    model.maximize(coverage)
+    add_plan_hint(model, narrow, v, plans)
+    solver = _solver(params)
+    solver.parameters.max_time_in_seconds = max(0.05, until - time.perf_counter())
+    code = solver.solve(model)
+    if _STATUS.get(code) not in (Status.OPTIMAL, Status.FEASIBLE):
+        return dict(plans)
+    log.info("coverage start: %.0f (%s)", solver.objective_value, solver.status_name(code))
+    found = _read_plans(solver, v, narrow)
+    if sum(contexts[i].weight for i in found) <= hinted:
+        return dict(plans)
+    return found
+
+
+def _narrowed(
+    contexts: list[OrderContext], plans: Mapping[int, Plan], support: Mapping[int, set[int]]
+) -> list[OrderContext]:
+    """``contexts`` with only the candidates ``support`` names, ``plans`` sends, and the pins."""
+    narrow = []
+    for ctx in contexts:
+        keep = set(support.get(ctx.index, ())) | set(ctx.pinned)
+        if ctx.index in plans:
+            keep.update(plans[ctx.index][0])
+        narrow.append(replace(ctx, candidates=[c for c in ctx.candidates if c.helper in keep]))
+    return narrow
 
 
 def add_hard_rules(
