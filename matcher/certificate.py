@@ -166,6 +166,10 @@ CORE_LP_SHARE = 0.5
 # goes to the solve), and the share of the solve's time after ``widen`` by which CP-SAT's
 # coverage stage ends (bench/README.md, "Certified plans", 2026-11-27 ``towncert``).
 CORE_AFTER_SHARE = 0.6
+# The certificate's solvers check their limits between steps (HiGHS between nodes, the pricing
+# between rounds): on town streets it ended 0.1-0.5 s past its deadline (3.1-3.5 s for 3 s,
+# quiet machine, 2026-11-27 08:20), so it is given this much less than the time left.
+CERTIFY_OVERRUN_S = 0.5
 CORE_COVERAGE_STAGE = 0.6
 # The cost start on core streets (``cost_start``): after the cost relaxation, HiGHS's cost MIP
 # over the lists until ``COST_START_MIP_SHARE`` of the start's seconds, when at least

@@ -9,6 +9,7 @@ from functools import partial
 from matcher.bound import cost_lower_bound
 from matcher.candidates import Candidate, Eligibility, OrderContext, build_contexts
 from matcher.certificate import (
+    CERTIFY_OVERRUN_S,
     budget,
     candidate_bounds,
     certify,
@@ -439,13 +440,20 @@ def _result(
             contexts,
             plans,
             candidate_bounds(stages),
-            params.certify_s + max(0.0, params.time_limit_s - (time.perf_counter() - began)),
+            _certify_s(params, began),
             params.workers,
             params.seed,
         )
         if params.certify_s and solver == "cpsat"
         else None,
     )
+
+
+def _certify_s(params: SolveParams, began: float) -> float:
+    """The certificate's seconds: its share and what the solve left, less what its solvers run
+    past their limits (``CERTIFY_OVERRUN_S``), at least half its share."""
+    left = params.certify_s + max(0.0, params.time_limit_s - (time.perf_counter() - began))
+    return max(params.certify_s / 2, left - CERTIFY_OVERRUN_S)
 
 
 def _infeasible(
