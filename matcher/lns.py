@@ -113,6 +113,7 @@ STEP_WALL_WEIGHT = 0.2  # of the last step in the running mean of a step's wall 
 # Past the coverage stage's time, at most, for one sweep of one-order moves inserting the
 # orders still open (town 10,000: 35 of 906 after a 20 s solve, +0.17 % coverage, 0.08 CPU s)
 INSERT_S = 0.25
+PAIR_SWEEPS = 1  # of those, the first ones with two-order moves (``OrderMoves.cheaper_by_moving``)
 MOVE_SWEEPS = 3  # one-order moves' sweeps in a row at most (later ones find ~0.1 % each)
 GRACE_S = 0.5  # past the search's deadline, at most, for the cost stage's first improving step
 
@@ -419,8 +420,8 @@ class Neighbourhoods:
         """One-order moves over ``order``, sweep after sweep, until one takes none (at most
         ``MOVE_SWEEPS``) or ``deadline``: the cheap part of a cost stage's local optimum, before
         its windows. Each sweep that takes a move reports the cost."""
-        for _ in range(MOVE_SWEEPS):
-            if not self.order_moves(order, deadline - 0.05):
+        for sweep in range(MOVE_SWEEPS):
+            if not self.order_moves(order, deadline - 0.05, pairs=sweep < PAIR_SWEEPS):
                 return
             self._report(progress, "cost", began)
 
@@ -749,7 +750,9 @@ class Neighbourhoods:
             excess = km * self.cap.orders - self.cap.km * orders
         return None if excess > 1e-9 else km
 
-    def order_moves(self, seeds: list[int], until: float, insert: bool = False) -> int:
+    def order_moves(
+        self, seeds: list[int], until: float, insert: bool = False, pairs: bool = False
+    ) -> int:
         """One-order moves (``matcher.moves``) at ``seeds`` in turn, until ``until``: each
         planned order re-planned at its cheapest team and start with every other visit held,
         taken when that costs less (and keeps within the travel cap); with ``insert``, each
@@ -770,6 +773,9 @@ class Neighbourhoods:
                 changes = [(order, old, found[0])]
             elif old is None:
                 changes = moves.insert_by_moving(order, self.plans, self.visits_of)
+            elif pairs:
+                paired = moves.cheaper_by_moving(order, self.plans, self.visits_of)
+                changes = paired[0] if paired is not None else None
             if changes is not None and self._take(moves, changes):
                 taken += len(changes)
         return taken

@@ -103,6 +103,54 @@ class OrderMoves:
                     self._book(other, old)
         return None
 
+    def cheaper_by_moving(
+        self, order: int, plans: Mapping[int, Plan], visits_of: Mapping[int, set[int]]
+    ) -> tuple[list[tuple[int, Plan | None, Plan]], int] | None:
+        """For a planned order: one other planned order moved off a candidate helper who costs
+        the order less than one of its members (to its cheapest team without them), after which
+        the order's cheapest team costs less than before by more than the move adds. The two
+        moves (the other order's first) and the saving (scaled), or None."""
+        plan = plans[order]
+        costs = self._pair_costs(order)
+        current = self.cost(order, plan)
+        dearest = max(costs[h] + self.unit * (self.load[h] - 1) for h in plan[0])
+        for candidate in self.contexts[order].candidates:
+            helper = candidate.helper
+            if helper in plan[0] or costs[helper] + self.unit * (self.load[helper] - 1) >= dearest:
+                continue  # taking them over, at their load without the other order, saves nothing
+            for other in sorted(visits_of.get(helper, ())):
+                if other == order or helper in self.contexts[other].pinned:
+                    continue
+                found = self._moved_pair(order, plan, current, other, plans[other], helper)
+                if found is not None:
+                    return found
+        return None
+
+    def _moved_pair(
+        self, order: int, plan: Plan, current: int, other: int, old: Plan, helper: int
+    ) -> tuple[list[tuple[int, Plan | None, Plan]], int] | None:
+        """``cheaper_by_moving`` for one other order and helper: both orders unbooked, the other
+        one's cheapest team without ``helper``, then the order's cheapest; the days restored."""
+        self._unbook(order, plan)
+        before = current + self.cost(other, old)  # what unbooking both takes off, exactly
+        self._unbook(other, old)
+        try:
+            moved = self._best_free(other, old[1], without=helper)
+            if moved is None:
+                return None
+            self._book(other, moved[0])
+            try:
+                found = self._best_free(order, plan[1])
+            finally:
+                self._unbook(other, moved[0])
+            if found is None or found[1] + moved[1] >= before:
+                return None
+            changes = [(other, old, moved[0]), (order, plan, found[0])]
+            return changes, before - found[1] - moved[1]
+        finally:
+            self._book(order, plan)
+            self._book(other, old)
+
     def _best_free(
         self, order: int, preferred: int | None, without: int | None = None
     ) -> tuple[Plan, int] | None:

@@ -56,12 +56,13 @@ STREETS = [(kind, seed) for kind in ("plentiful", "pastoral") for seed in (0, 1)
 
 @pytest.mark.parametrize(("kind", "seed"), STREETS)
 def test_the_properties_on_generated_streets(kind: str, seed: int) -> None:
-    """The three properties below on small generated streets too, where helpers have many
+    """The properties below on small generated streets too, where helpers have many
     timed candidate visits and the hand rule's plan leaves cheaper teams to find."""
     street = generate_street(preset(kind, seed=seed, orders=40))
     for prop in (
         test_fitting_cuts_the_starts_the_booking_rule_refuses,
         test_a_move_is_the_one_order_windows_optimum,
+        test_a_two_order_move_saves_what_it_says,
         test_order_moves_keep_the_plan_valid_and_its_figures_exact,
     ):
         prop.hypothesis.inner_test(street)  # type: ignore[attr-defined]
@@ -133,8 +134,38 @@ def test_a_move_is_the_one_order_windows_optimum(prob: Problem) -> None:
 
 @PROPERTY
 @given(problems())
+def test_a_two_order_move_saves_what_it_says(prob: Problem) -> None:
+    """For every order of the hand rule's plan, a two-order move (another order moved off a
+    cheaper helper, then the order's cheapest team) changes only those two orders, keeps
+    every other plan and the coverage, and lowers the plan's cost by exactly the saving it
+    reports, which is positive."""
+    found = _plan(prob)
+    if found is None:
+        return
+    contexts, plans = found
+    visits_of: dict[int, set[int]] = {}
+    for order, (team, _) in plans.items():
+        for helper in team:
+            visits_of.setdefault(helper, set()).add(order)
+    moves = OrderMoves(prob, contexts, plans, PARAMS.weights)
+    before = plan_value(prob, contexts, plans, PARAMS.weights)
+    for order in plans:
+        paired = moves.cheaper_by_moving(order, plans, visits_of)
+        if paired is None:
+            continue
+        changes, saving = paired
+        assert [o for o, _, _ in changes][1] == order and len(changes) == 2
+        assert all(plans[o] == old for o, old, _ in changes)
+        trial = plans | {o: new for o, _, new in changes}
+        after = plan_value(prob, contexts, trial, PARAMS.weights)
+        assert saving > 0 and after == (before[0], before[1] - saving)
+
+
+@PROPERTY
+@given(problems())
 def test_order_moves_keep_the_plan_valid_and_its_figures_exact(prob: Problem) -> None:
-    """Sweeps of one-order moves (inserting open orders too) from the hand rule's plan give a
+    """Sweeps of one-order moves (inserting open orders too), then with two-order moves (one
+    order taking a cheaper helper another order moves off), from the hand rule's plan give a
     plan that breaks no hard rule, covers at least as much, costs no more, keeps within the hand
     rule's km per covered order, and whose running coverage, cost, km and metres are the
     plan's own."""
@@ -144,10 +175,17 @@ def test_order_moves_keep_the_plan_valid_and_its_figures_exact(prob: Problem) ->
     contexts, plans = found
     search = Neighbourhoods(prob, contexts, PARAMS, plans, travel_reference=plans)
     before = list(search.value)
+    orders = [c.index for c in contexts]
     for _ in range(3):
-        search.order_moves([c.index for c in contexts], time.perf_counter() + 5.0, insert=True)
+        search.order_moves(orders, time.perf_counter() + 5.0, insert=True)
+    inserted = plan_value(prob, contexts, search.plans, PARAMS.weights)
+    assert list(inserted) == search.value
+    for _ in range(2):
+        search.order_moves(orders, time.perf_counter() + 5.0, pairs=True)
+        now = plan_value(prob, contexts, search.plans, PARAMS.weights)
+        assert list(now) == search.value
+        assert now[0] == inserted[0] and now[1] <= inserted[1]  # two-order moves: only cheaper
     after = plan_value(prob, contexts, search.plans, PARAMS.weights)
-    assert list(after) == search.value
     assert after[0] >= before[0] and (after[0] > before[0] or after[1] <= before[1])
     assert search.metres == sum(lns._metres(contexts, search.plans, i) for i in search.plans)
     km = sum(lns._km(contexts, search.plans, i) for i in search.plans)
