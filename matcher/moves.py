@@ -145,7 +145,10 @@ class OrderMoves:
                 self._unbook(other, moved[0])
             if found is None or found[1] + moved[1] >= before:
                 return None
-            changes = [(other, old, moved[0]), (order, plan, found[0])]
+            changes: list[tuple[int, Plan | None, Plan]] = [
+                (other, old, moved[0]),
+                (order, plan, found[0]),
+            ]
             return changes, before - found[1] - moved[1]
         finally:
             self._book(order, plan)
