@@ -36,6 +36,13 @@ cheaper, ``GRACE_S`` past the deadline at most. ``finish_times`` leaves the resu
 search the wall time its CPU needs at the share of a core the process got (``solve`` measures
 it over the preparation), so the whole solve keeps its limit on a busy machine too.
 
+Moves without a model (``matcher.moves``) work around the windows: sweeps inserting the open
+orders a team fits (or fits once one other order moves) at the coverage stage's start, after each
+of its sweeps, at its end and in the cost stage's last ``INSERT_S``; and, before the cost
+windows, sweeps re-planning each order at its cheapest team and start, the first with two-order
+moves (``MOVE_SWEEPS``, ``PAIR_SWEEPS``). Each is taken under the same rule as a step: more
+coverage or less cost, within the travel cap.
+
 Guided by relaxations (``matcher.lp_guide``; ``run(guided=True)``, as ``solve`` calls it): when
 its expected time is a small part of the coverage stage's, the coverage relaxation is solved in a
 thread beside the unguided windows, and the coverage stage (then 0.6 of the search) sweeps windows
@@ -163,7 +170,7 @@ class LnsOutcome:
     phase_s: list[float] = field(default_factory=list)  # seconds of each phase
     coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
     cost_bound: float | None = None  # the cost relaxation's (cost units), when guided by it
-    moves: int = 0  # one-order moves taken (``matcher.moves``), not counted in ``improved``
+    moves: int = 0  # order moves taken (``matcher.moves``), not counted in ``improved``
 
 
 def plan_value(

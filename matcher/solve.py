@@ -278,7 +278,7 @@ def _search(
     )
     message = (
         f"{note}neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
-        f", and {outcome.moves} one-order moves"
+        f", and {outcome.moves} order moves (matcher.moves)"
     )
     return _result(
         problem,
