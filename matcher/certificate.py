@@ -862,6 +862,18 @@ def widen(
     return added
 
 
+def _widened_mip(
+    eligibility: Eligibility,
+) -> tuple[list[OrderContext], _Pool, _Lp, _MipState] | None:
+    """What ``widen`` kept for the solve on ``eligibility`` (its lists, pool, relaxation and
+    HiGHS's state) when it ran HiGHS there (the whole MIP or the core), else None; left for the
+    certificate, which takes it."""
+    widened = _widened.get(id(eligibility))
+    if widened is None or widened[0] is not eligibility or widened[4] is None:
+        return None
+    return widened[1], widened[2], widened[3], widened[4]
+
+
 def coverage_cap(eligibility: Eligibility) -> int | None:
     """Where ``widen`` ran the core for the solve on ``eligibility`` (town streets), the best
     upper bound on every plan's weighted coverage it found (the core's, or the converged
@@ -869,12 +881,10 @@ def coverage_cap(eligibility: Eligibility) -> int | None:
     (``matcher.cpsat.solver.run_cpsat``). Not on streets of the whole MIP (pastoral), where
     CP-SAT proves the lists' optimum by itself in 1-2 s and the cap made that stage about a
     second slower (bench/README.md, "Certified plans", ``towncert``)."""
-    widened = _widened.get(id(eligibility))
-    if widened is None or widened[0] is not eligibility:
+    widened = _widened_mip(eligibility)
+    if widened is None or widened[3].method is not BoundMethod.CORE:
         return None
-    _, contexts, _, lp, state = widened
-    if state is None or state.method is not BoundMethod.CORE:
-        return None
+    contexts, _, lp, state = widened
     step = weight_step(contexts)
     caps = []
     if state.coverage.bound is not None:
@@ -896,12 +906,10 @@ def coverage_start(
     0.6-2 s, and CP-SAT over its visits and the hint's (``narrow_coverage``, about 2,600 of
     8,400 visits) turns it into a plan at the cap, or within 0.1 % of it, in 0.5-1.5 s more
     (bench/README.md, "Certified plans", ``certtown``)."""
-    widened = _widened.get(id(eligibility))
-    if widened is None or widened[0] is not eligibility:
+    widened = _widened_mip(eligibility)
+    if widened is None or widened[3].method is not BoundMethod.CORE:
         return None
-    _, contexts, _, _, state = widened
-    if state is None or state.method is not BoundMethod.CORE:
-        return None
+    contexts = widened[0]
 
     def support(plans: Mapping[int, Plan], time_limit_s: float) -> dict[int, set[int]] | None:
         lists = FullMip(problem, weights, contexts)  # the lists as they are now
@@ -926,12 +934,10 @@ def cost_start(
     the cost stage then starts 1-2 % above the lists' least cost instead of 10-15 % (town), and
     proves it on pastoral streets in 3-4 s instead of 5-8 (bench/README.md, "Certified plans",
     ``towncost``)."""
-    widened = _widened.get(id(eligibility))
-    if widened is None or widened[0] is not eligibility:
+    widened = _widened_mip(eligibility)
+    if widened is None:
         return None
-    _, contexts, _, _, state = widened
-    if state is None:
-        return None
+    contexts, _, _, state = widened
 
     def support(
         plans: Mapping[int, Plan], level: int, time_limit_s: float
