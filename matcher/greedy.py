@@ -91,7 +91,7 @@ def greedy_assign(
             continue
         helpers, start = team
         for candidate in helpers:
-            _book(days[candidate.helper], ctx, candidate, start)
+            book(days[candidate.helper], ctx, candidate, start)
         chosen[ctx.index] = ([c.helper for c in helpers], start)
         teams[ctx.index] = helpers
     return GreedyOutcome(chosen, teams, pin_errors, time.perf_counter() - began)
@@ -253,11 +253,6 @@ def fitting(ctx: OrderContext, candidate: Candidate, day: HelperDay) -> Candidat
     )
 
 
-def book(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
-    """Book the candidate's visit at ``start`` into ``day``."""
-    _book(day, ctx, candidate, start)
-
-
 def unbook(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
     """Take a visit ``book`` booked out of ``day`` again."""
     day.orders_left += 1
@@ -271,7 +266,8 @@ def _occupied(ctx: OrderContext, candidate: Candidate, start: int) -> tuple[int,
     return start - leg.minutes_out, start + ctx.duration + leg.minutes_back
 
 
-def _book(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
+def book(day: HelperDay, ctx: OrderContext, candidate: Candidate, start: int | None) -> None:
+    """Book the candidate's visit at ``start`` into ``day`` (``unbook`` takes it out again)."""
     day.orders_left -= 1
     day.minutes_left -= ctx.duration + candidate.leg.minutes_round_trip
     if start is not None:
