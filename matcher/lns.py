@@ -415,9 +415,10 @@ class Neighbourhoods:
         """One-order moves inserting the orders of ``seeds`` still open, sweep after sweep,
         until one inserts none (at most ``MOVE_SWEEPS``) or ``until``; each sweep that does
         reports the coverage."""
+        moves = self._order_moves()  # kept up to date by the sweeps' own moves
         for _ in range(MOVE_SWEEPS):
             still_open = [i for i in seeds if i not in self.plans]
-            if not self.order_moves(still_open, until, insert=True):
+            if not self.order_moves(still_open, until, insert=True, moves=moves):
                 return
             self._report(progress, "coverage", began)
 
@@ -427,8 +428,9 @@ class Neighbourhoods:
         """One-order moves over ``order``, sweep after sweep, until one takes none (at most
         ``MOVE_SWEEPS``) or ``deadline``: the cheap part of a cost stage's local optimum, before
         its windows. Each sweep that takes a move reports the cost."""
+        moves = self._order_moves()  # kept up to date by the sweeps' own moves
         for sweep in range(MOVE_SWEEPS):
-            if not self.order_moves(order, deadline - 0.05, pairs=sweep < PAIR_SWEEPS):
+            if not self.order_moves(order, deadline - 0.05, pairs=sweep < PAIR_SWEEPS, moves=moves):
                 return
             self._report(progress, "cost", began)
 
@@ -758,15 +760,22 @@ class Neighbourhoods:
         return None if excess > 1e-9 else km
 
     def order_moves(
-        self, seeds: list[int], until: float, insert: bool = False, pairs: bool = False
+        self,
+        seeds: list[int],
+        until: float,
+        insert: bool = False,
+        pairs: bool = False,
+        moves: OrderMoves | None = None,
     ) -> int:
         """One-order moves (``matcher.moves``) at ``seeds`` in turn, until ``until``: each
         planned order re-planned at its cheapest team and start with every other visit held,
         taken when that costs less (and keeps within the travel cap); with ``insert``, each
         unplanned order given a team when one fits, or else when one fits once another order is
         moved off one of its candidates (``OrderMoves.insert_by_moving``). Returns the moves
-        taken. Never beside the window threads: between sweeps."""
-        moves = OrderMoves(self.problem, self.contexts, self.plans, self.params.weights, self.costs)
+        taken. Never beside the window threads: between sweeps. ``moves``: the helpers' days of
+        the plan as it stands (``_order_moves``), when the caller has them."""
+        if moves is None:
+            moves = self._order_moves()
         taken = 0
         for order in seeds:
             if time.perf_counter() >= until:
@@ -786,6 +795,10 @@ class Neighbourhoods:
             if changes is not None and self._take(moves, changes):
                 taken += len(changes)
         return taken
+
+    def _order_moves(self) -> OrderMoves:
+        """Every helper's day as the plan books it now, for one-order moves."""
+        return OrderMoves(self.problem, self.contexts, self.plans, self.params.weights, self.costs)
 
     def _take(self, moves: OrderMoves, changes: list[tuple[int, Plan | None, Plan]]) -> bool:
         """Make ``changes`` (order, old plan or None, new plan; in turn) in the plan, its
