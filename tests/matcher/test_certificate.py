@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from ortools.sat.python import cp_model
 
 from matcher import certificate as certificate_module
-from matcher.candidates import OrderContext, build_contexts
+from matcher.candidates import Eligibility, OrderContext, build_contexts
 from matcher.certificate import (
     MIP_AFTER_SHARE,
     MIP_VISITS,
@@ -33,6 +33,7 @@ from matcher.cpsat.solver import add_hard_rules
 from matcher.cpsat.variables import make_variables
 from matcher.full_mip import FullMip
 from matcher.generator import generate_street, preset
+from matcher.greedy import GreedyOutcome
 from matcher.lagrangian import lagrangian_coverage_bound
 from matcher.lns import LARGE_ORDERS
 from matcher.model import Problem
@@ -60,6 +61,20 @@ def street(seed: int, mip: bool = True) -> tuple[Problem, Result, Result]:
     assert_valid(problem, narrow)
     assert full.status is Status.OPTIMAL
     return problem, narrow, full
+
+
+def widened(
+    problem: Problem, params: SolveParams, core: bool = True
+) -> tuple[Eligibility, list[OrderContext], GreedyOutcome]:
+    """The street's lists and hand rule's plan (``prepare``) after ``widen`` (5 s) with the core
+    in place of the whole MIP (``MIP_VISITS`` = 0, as on town streets) or, with ``core=False``,
+    with the whole MIP the tiny street gets."""
+    eligibility, contexts, greedy = prepare(problem, params)
+    with pytest.MonkeyPatch.context() as patch:
+        if core:
+            patch.setattr(certificate_module, "MIP_VISITS", 0)
+        widen(problem, params.weights, eligibility, contexts, 5, greedy.assignments)
+    return eligibility, contexts, greedy
 
 
 @contextmanager

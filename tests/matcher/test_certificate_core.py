@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 from matcher import certificate as certificate_module
 from matcher.candidates import OrderContext
-from matcher.certificate import _Lp, _Pool, core_mip, coverage_cap, widen
+from matcher.certificate import _Lp, _Pool, core_mip, coverage_cap
 from matcher.cpsat.solver import run_cpsat
 from matcher.full_mip import FullMip
 from matcher.model import Problem
@@ -25,7 +25,7 @@ from matcher.solve import prepare, solve
 from matcher.verify import assert_valid
 from tests.matcher.brute_force import best_weighted_coverage
 from tests.matcher.strategies import tiny_problems
-from tests.matcher.test_certificate import FULL, NARROW, least_cost_at, street
+from tests.matcher.test_certificate import FULL, NARROW, least_cost_at, street, widened
 
 Masks = list[np.ndarray]
 
@@ -195,9 +195,7 @@ def test_a_street_without_pricing_gets_the_core_in_the_certificate(
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_coverage_cap_holds_and_leaves_the_cost_stage_alone(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_coverage_cap_holds_and_leaves_the_cost_stage_alone(seed: int) -> None:
     """``widen``'s cap (the core's bound) is at least the full optimum; CP-SAT capped by it
     reaches the same coverage, proven, and the cost stage (the cap cleared) the same least
     cost as without it. On streets of the whole MIP there is no cap."""
@@ -205,10 +203,7 @@ def test_the_coverage_cap_holds_and_leaves_the_cost_stage_alone(
     params = NARROW.model_copy(update={"time_limit_s": 10})
     outcomes = []
     for cap in (True, False):
-        eligibility, contexts, greedy = prepare(problem, params)
-        with monkeypatch.context() as patch:
-            patch.setattr(certificate_module, "MIP_VISITS", 0)
-            widen(problem, params.weights, eligibility, contexts, 5, greedy.assignments)
+        eligibility, contexts, greedy = widened(problem, params)
         bound = coverage_cap(eligibility) if cap else None
         if cap:
             assert bound is not None and bound >= full.weighted_coverage
@@ -220,7 +215,6 @@ def test_the_coverage_cap_holds_and_leaves_the_cost_stage_alone(
         outcomes.append((stages["coverage"].objective, round(stages["cost"].objective, 4)))
         certificate_module._widened.pop(id(eligibility), None)
     assert outcomes[0] == outcomes[1]
-    eligibility, contexts, greedy = prepare(problem, params)
-    widen(problem, params.weights, eligibility, contexts, 5, greedy.assignments)
+    eligibility, contexts, greedy = widened(problem, params, core=False)
     assert coverage_cap(eligibility) is None  # the whole MIP ran: no cap
     certificate_module._widened.pop(id(eligibility), None)

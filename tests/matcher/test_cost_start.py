@@ -20,7 +20,7 @@ from ortools.sat.python import cp_model
 
 from matcher import certificate as certificate_module
 from matcher.candidates import Eligibility, OrderContext
-from matcher.certificate import cost_start, coverage_cap, widen
+from matcher.certificate import cost_start, coverage_cap
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
 from matcher.cpsat.solver import (
     Plan,
@@ -38,7 +38,7 @@ from matcher.result import Assignment, Result, Status
 from matcher.solve import prepare
 from matcher.verify import assert_valid
 from tests.matcher.strategies import tiny_problems
-from tests.matcher.test_certificate import NARROW, street
+from tests.matcher.test_certificate import NARROW, street, widened
 
 PARAMS = NARROW.model_copy(update={"candidate_limit": 3, "time_limit_s": 10})
 
@@ -123,18 +123,13 @@ def _as_result(
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_cost_start_leaves_proven_stages_alone(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_cost_start_leaves_proven_stages_alone(seed: int) -> None:
     """On a core street (``MIP_VISITS`` = 0), CP-SAT with the cost start proves the same
     coverage and the same least cost as without it."""
     problem, _, _ = street(seed)
     outcomes = []
     for with_start in (True, False):
-        eligibility, contexts, greedy = prepare(problem, PARAMS)
-        with monkeypatch.context() as patch:
-            patch.setattr(certificate_module, "MIP_VISITS", 0)
-            widen(problem, PARAMS.weights, eligibility, contexts, 5, greedy.assignments)
+        eligibility, contexts, greedy = widened(problem, PARAMS)
         start = cost_start(problem, PARAMS.weights, eligibility, 1)
         assert start is not None  # the core ran
         outcome = run_cpsat(
@@ -152,8 +147,7 @@ def test_the_cost_start_leaves_proven_stages_alone(
         outcomes.append((stages["coverage"].objective, round(stages["cost"].objective, 4)))
         certificate_module._widened.pop(id(eligibility), None)
     assert outcomes[0] == outcomes[1]
-    eligibility, contexts, greedy = prepare(problem, PARAMS)
-    widen(problem, PARAMS.weights, eligibility, contexts, 5, greedy.assignments)
+    eligibility, contexts, greedy = widened(problem, PARAMS, core=False)
     assert cost_start(problem, PARAMS.weights, eligibility, 1) is not None  # the whole MIP too
     certificate_module._widened.pop(id(eligibility), None)
 

@@ -23,7 +23,7 @@ from matcher.full_mip import FullMip
 from matcher.result import Stage, Status
 from matcher.solve import prepare
 from matcher.verify import assert_valid
-from tests.matcher.test_certificate import street
+from tests.matcher.test_certificate import street, widened
 from tests.matcher.test_cost_start import PARAMS, _as_result, covered
 
 
@@ -59,18 +59,13 @@ def test_the_narrow_coverage_plan_lies_between_its_hint_and_the_cap(seed: int) -
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_coverage_start_leaves_proven_stages_alone(
-    seed: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_coverage_start_leaves_proven_stages_alone(seed: int) -> None:
     """On a core street (``MIP_VISITS`` = 0), CP-SAT with the coverage start proves the same
     coverage and the same least cost as without it; the coverage start names listed helpers."""
     problem, _, _ = street(seed)
     outcomes = []
     for with_start in (True, False):
-        eligibility, contexts, greedy = prepare(problem, PARAMS)
-        with monkeypatch.context() as patch:
-            patch.setattr(certificate_module, "MIP_VISITS", 0)
-            widen(problem, PARAMS.weights, eligibility, contexts, 5, greedy.assignments)
+        eligibility, contexts, greedy = widened(problem, PARAMS)
         start = coverage_start(problem, PARAMS.weights, eligibility, 1)
         assert start is not None  # the core ran
         support = start(greedy.assignments, 5)
