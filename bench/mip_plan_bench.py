@@ -58,7 +58,7 @@ def teams_plan(
     for var in solver.variables():
         var.SetInteger(True)
     solver.SetTimeLimit(int(limit_s * 1000))
-    solver.Maximize(relaxation.coverage)
+    relaxation.coverage_objective()
     status = solver.Solve()
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return None, False, {}

@@ -24,6 +24,10 @@ from matcher.model import Problem
 from matcher.params import ObjectiveWeights, SolveParams
 
 PLAN_LIMIT = 5000  # per helper; beyond it the helper gets compact rows
+# Coverage units given up per unit of cost by ``solve_coverage_cheaply``'s tie-break: small
+# enough that no order's team (a few cost units) outweighs one unit of weight, large enough
+# for GLOP's tolerances to see (town 10,000: 16 units of an objective of 2.5 million).
+TIE_BREAK = 1e-3
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,6 @@ class _Relaxation:
                 self._compact(helper, visits)
             else:
                 self._plans(helper, visits, plans)
-        self.coverage = s.Sum([ctx.weight * self.covered[ctx.index] for ctx in contexts])
 
     def _row(
         self, lower: float, upper: float, terms: list[tuple[pywraplp.Variable, float]]
@@ -136,37 +139,88 @@ class _Relaxation:
         ctx = self.contexts[o]
         return ctx.duration + ctx.candidates[k].leg.minutes_round_trip
 
+    def coverage_objective(self) -> None:
+        """Maximise weighted coverage (``solve_coverage`` solves it; a caller may change the
+        solver first, e.g. integral columns)."""
+        self._objective(self._coverage_terms(), maximize=True)
+
     def solve_coverage(self) -> float | None:
-        self.solver.Maximize(self.coverage)
+        self.coverage_objective()
         return self._run()
 
+    def solve_coverage_cheaply(self, weights: ObjectiveWeights) -> float | None:
+        """The coverage relaxation with its cost (``weights``) as a tie-break: the LP maximises
+        weighted coverage less ``TIE_BREAK`` per unit of cost, so among its optima of (almost)
+        the same coverage it picks a cheap one, the one a plan rounded from it should follow
+        (``matcher.lp_guide``). Returns a valid upper bound on weighted coverage: the optimum
+        plus ``TIE_BREAK`` times the most any solution can cost (``_cost_terms``)."""
+        terms, most = self._cost_terms(weights)
+        tie = -TIE_BREAK / COST_SCALE
+        self._objective(
+            self._coverage_terms() + [(var, tie * cost) for var, cost in terms], maximize=True
+        )
+        value = self._run()
+        if value is None:
+            return None
+        return value + TIE_BREAK * most / COST_SCALE
+
     def solve_cost(self, coverage_level: float, params: SolveParams) -> float | None:
-        s, weights = self.solver, params.weights
-        s.Add(self.coverage >= coverage_level)
-        terms = []
+        self._row(coverage_level, self.solver.infinity(), self._coverage_terms())
+        self._objective(self._cost_terms(params.weights)[0], maximize=False)
+        value = self._run()
+        return None if value is None else value / COST_SCALE
+
+    def _coverage_terms(self) -> list[tuple[pywraplp.Variable, float]]:
+        return [(self.covered[ctx.index], ctx.weight) for ctx in self.contexts]
+
+    def _objective(self, terms: list[tuple[pywraplp.Variable, float]], maximize: bool) -> None:
+        """Set the objective coefficient by coefficient (the expression API costs seconds at
+        10,000 orders); each column is named once."""
+        objective = self.solver.Objective()
+        objective.Clear()
+        for var, coefficient in terms:
+            objective.SetCoefficient(var, coefficient)
+        if maximize:
+            objective.SetMaximization()
+        else:
+            objective.SetMinimization()
+
+    def _cost_terms(
+        self, weights: ObjectiveWeights
+    ) -> tuple[list[tuple[pywraplp.Variable, float]], int]:
+        """The plan's cost (scaled) over the relaxation's columns, as (column, coefficient):
+        each visit's ``pair_cost`` and the load penalty (exact over day plans; over compact
+        rows, the k-th order of a helper's day costs k-1 units through added columns). Also
+        an upper bound on that cost over every solution: each order's dearest team, each
+        helper's heaviest possible day."""
+        s, terms, most = self.solver, list[tuple[pywraplp.Variable, float]](), 0
         for ctx in self.contexts:
+            costs = []
             for k, candidate in enumerate(ctx.candidates):
                 cost = pair_cost(self.problem, ctx, candidate, weights)
+                costs.append(cost)
                 if cost:
-                    terms.append(cost * self.assign[ctx.index][k])
+                    terms.append((self.assign[ctx.index][k], cost))
+            costs.sort()
+            most += sum(costs[-ctx.team :]) if ctx.team else 0
         unit = round(COST_SCALE * weights.fairness)
         if unit:
             for helper, visits in self.load.items():
+                n = min(len(visits), self.problem.helpers[helper].max_orders)
+                most += unit * (n * (n - 1) // 2)
                 if helper in self.plan_sizes:  # exact: a plan of n orders costs n(n-1)/2 units
                     terms.extend(
-                        unit * (n * (n - 1) // 2) * var
-                        for n, var in self.plan_sizes[helper]
-                        if n > 1
+                        (var, unit * (size * (size - 1) // 2))
+                        for size, var in self.plan_sizes[helper]
+                        if size > 1
                     )
                     continue
-                most = min(len(visits), self.problem.helpers[helper].max_orders)
-                extra = [s.NumVar(0, 1, "") for _ in range(most - 1)]
+                extra = [s.NumVar(0, 1, "") for _ in range(n - 1)]
                 if extra:
-                    s.Add(s.Sum(extra) >= s.Sum([self.assign[o][k] for o, k in visits]) - 1)
-                    terms.extend((j + 1) * unit * e for j, e in enumerate(extra))
-        s.Minimize(s.Sum(terms))
-        value = self._run()
-        return None if value is None else value / COST_SCALE
+                    load = [(self.assign[o][k], -1.0) for o, k in visits]
+                    self._row(-1, s.infinity(), [(e, 1.0) for e in extra] + load)
+                    terms.extend((e, (j + 1) * unit) for j, e in enumerate(extra))
+        return terms, most
 
     def _run(self) -> float | None:
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:

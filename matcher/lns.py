@@ -77,7 +77,14 @@ from matcher.cpsat.objective import (
 )
 from matcher.cpsat.solver import Plan, Progress, add_hard_rules, add_plan_hint
 from matcher.cpsat.variables import Variables, make_variables
-from matcher.lp_guide import COST_GUIDE_CPU_PER_ORDER, Guide, cost_guide, coverage_guide, within
+from matcher.lp_guide import (
+    COST_GUIDE_CPU_PER_ORDER,
+    Guide,
+    cost_guide,
+    coverage_guide,
+    rounded_plan,
+    within,
+)
 from matcher.model import Problem
 from matcher.moves import OrderMoves
 from matcher.params import ObjectiveWeights, SolveParams
@@ -91,6 +98,8 @@ STEP_DETERMINISTIC_S = 0.25  # CP-SAT deterministic time per solve of a step (~ 
 # against -5.1 % with the coverage stage's windows; bench/README.md, "Large streets").
 COST_WINDOW_ORDERS = 30
 COST_DETERMINISTIC_S = 0.1
+REPAIR_SHARE = 0.5  # of the cost stage's time left, at most, for ``_cheaper_from``
+WIDEST_COST_WINDOW = 120  # orders, when sweeps of smaller cost windows find nothing cheaper
 COVERAGE_SHARE = 0.5  # of the search time, at most this much seeds at uncovered orders
 GUIDED_COVERAGE_SHARE = 0.6  # ... when guided by the coverage relaxation (its time included)
 # Cores the process used while the coverage relaxation was solved beside the windows, at least,
@@ -122,6 +131,7 @@ STEP_WALL_WEIGHT = 0.2  # of the last step in the running mean of a step's wall 
 INSERT_S = 0.25
 PAIR_SWEEPS = 1  # of those, the first ones with two-order moves (``OrderMoves.cheaper_by_moving``)
 MOVE_SWEEPS = 3  # one-order moves' sweeps in a row at most (later ones find ~0.1 % each)
+TIE_TRAVEL = 2.0
 GRACE_S = 0.5  # past the search's deadline, at most, for the cost stage's first improving step
 
 
@@ -171,6 +181,7 @@ class LnsOutcome:
     coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
     cost_bound: float | None = None  # the cost relaxation's (cost units), when guided by it
     moves: int = 0  # order moves taken (``matcher.moves``), not counted in ``improved``
+    rounded: bool = False  # the plan rounded from the coverage relaxation was taken
 
 
 def plan_value(
@@ -243,6 +254,7 @@ class Neighbourhoods:
         self.guided = False  # windows grow over the orders whose plan disagrees with the guide
         self.guide_orders_of: dict[int, list[int]] = {}  # helper -> orders the guide sends to
         self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
+        self.rounded = False  # the plan rounded from the coverage relaxation was taken
 
     # ------------------------------------------------------------------ the search
 
@@ -296,7 +308,9 @@ class Neighbourhoods:
         if relax_by is not None:
             unguided_until = min(deadline, phase_began + COVERAGE_SHARE * available)
             guide = self._guided(
-                lambda: coverage_guide(self.problem, self.contexts, relax_by),
+                lambda built: coverage_guide(
+                    self.problem, self.contexts, relax_by, self._tie_break(), built
+                ),
                 "coverage",
                 coverage_until,
                 deadline,
@@ -309,6 +323,8 @@ class Neighbourhoods:
             self.coverage_bound = guide.bound if guide else None
             if not self._two_cores():
                 coverage_until = min(coverage_until, unguided_until)
+            if self.rounded:  # within reach of the relaxation's bound: the rest is the cost's
+                coverage_until = min(coverage_until, time.perf_counter())
             open_orders = [i for i in open_orders if i not in self.plans]
         while open_orders and self._coverage_time(coverage_until, deadline):
             before = self.improved
@@ -351,7 +367,9 @@ class Neighbourhoods:
             if cost_by is not None:
                 level = coverage
                 guide = self._guided(
-                    lambda: cost_guide(self.problem, self.contexts, level, self.params, cost_by),
+                    lambda built: cost_guide(
+                        self.problem, self.contexts, level, self.params, cost_by, built
+                    ),
                     "cost",
                     deadline,
                     None,
@@ -362,7 +380,9 @@ class Neighbourhoods:
                 )
                 self.cost_bound = guide.bound if guide else None
         inserting = coverage_ran
-        self._cost_sweeps(order, deadline - (INSERT_S if inserting else 0.0), progress, began)
+        self._cost_sweeps(
+            order, deadline - (INSERT_S if inserting else 0.0), progress, began, widen=True
+        )
         if inserting:  # the cost stage's cheaper teams leave room for more (town 10,000: +0.1 %)
             still_open = [c.index for c in self.contexts if c.index not in self.plans]
             self._insert_sweeps(still_open, deadline, progress, began)
@@ -385,6 +405,7 @@ class Neighbourhoods:
             self.coverage_bound,
             self.cost_bound,
             self.moves,
+            self.rounded,
         )
 
     def cost_sweeps(self, deadline: float, began: float, progress: Progress | None = None) -> None:
@@ -398,15 +419,27 @@ class Neighbourhoods:
         self._cost_sweeps(self._costliest_first(), deadline, progress, began)
 
     def _cost_sweeps(
-        self, order: list[int], deadline: float, progress: Progress | None, began: float
+        self,
+        order: list[int],
+        deadline: float,
+        progress: Progress | None,
+        began: float,
+        widen: bool = False,
     ) -> None:
         """Cost windows over ``order``, sweep after sweep (shuffled after each), until
-        ``deadline`` or a whole sweep finds nothing cheaper: a local optimum."""
+        ``deadline`` or a whole sweep finds nothing cheaper: a local optimum. With ``widen``,
+        a local optimum doubles the windows (orders and deterministic time) up to
+        ``WIDEST_COST_WINDOW`` orders and the sweeps go on: the plan is a local optimum of
+        the widest windows only (pastoral 5,000 from the rounded plan: 30-order windows
+        stopped 5 s before the deadline)."""
         while time.perf_counter() < deadline - 0.05:
             before = self.improved
             self._sweep(order, deadline, "cost", progress, began)
             if self.improved == before:
-                break
+                if not widen or self.window >= WIDEST_COST_WINDOW:
+                    break
+                self.window = min(WIDEST_COST_WINDOW, 2 * self.window)
+                self.step_dt *= 2
             self.rng.shuffle(order)
 
     def _insert_sweeps(
@@ -445,7 +478,7 @@ class Neighbourhoods:
 
     def _guided(
         self,
-        relax: Callable[[], Guide | None],
+        relax: Callable[[Callable[[], None]], Guide | None],
         stage: str,
         until: float,
         deadline: float | None,
@@ -465,12 +498,13 @@ class Neighbourhoods:
         (``cores``: CPU over wall time, over 0.2 s at least), and with fewer than
         ``GUIDE_CORES`` the guided sweeps stop by ``one_core_until`` instead."""
         found: list[Guide | None] = []
-        ready = threading.Event()
+        ready, built = threading.Event(), threading.Event()
 
         def solve_relaxation() -> None:
             try:
-                found.append(relax())
+                found.append(relax(built.set))
             finally:
+                built.set()
                 ready.set()
 
         def time_left() -> bool:
@@ -478,8 +512,12 @@ class Neighbourhoods:
                 return time.perf_counter() < until - 0.05
             return self._coverage_time(until, deadline)
 
-        wall, cpu = time.perf_counter(), time.process_time()
         threading.Thread(target=solve_relaxation, daemon=True).start()
+        # Building the model is Python, as the windows' models are: they wait for it, so the
+        # relaxation is ready sooner (town 10,000: ... s against ... s beside them). The cores
+        # are measured while GLOP solves beside the windows.
+        built.wait(max(0.0, until - time.perf_counter()))
+        wall, cpu = time.perf_counter(), time.process_time()
         threads, self.threads = self.threads, max(1, self.threads - 1)
         try:
             while seeds and not ready.is_set() and time_left():
@@ -504,6 +542,12 @@ class Neighbourhoods:
         guide = found[0] if found else None
         if guide is None:
             return None
+        # No window is in flight (the sweeps have returned): the plan may be replaced.
+        if stage == "coverage":
+            self._adopt(guide, until)
+        else:
+            now = time.perf_counter()
+            self._cheaper_from(guide, now + REPAIR_SHARE * max(0.0, until - now), began)
         self.guide, self.guide_orders_of = guide, {}
         for ctx in self.contexts:
             for helper in guide.teams[ctx.index]:
@@ -516,12 +560,92 @@ class Neighbourhoods:
                     break
                 before = self.improved
                 self._sweep(chosen, until, stage, progress, began, deadline)
-                if self.improved == before:
-                    break
+                if self.improved == before or self.rounded:
+                    break  # from the rounded plan, one sweep: the cost stage needs the time
                 self.shuffle_walks = True
         finally:
             self.guided = False
         return guide
+
+    def _tie_break(self) -> ObjectiveWeights:
+        w = self.params.weights
+        return ObjectiveWeights(
+            travel=TIE_TRAVEL * w.travel,
+            continuity=w.continuity,
+            fairness=w.fairness,
+            preference=w.preference,
+        )
+
+    def _adopt(self, guide: Guide, until: float) -> bool:
+        """Take the plan rounded from the coverage relaxation (``lp_guide.rounded_plan``) in
+        place of the search's when it is better (more coverage, or as much for less cost) and
+        within the travel cap; True when taken."""
+        plans = rounded_plan(
+            self.problem, self.contexts, guide, self.params.weights, self.costs, until
+        )
+        return plans is not None and self._replace(plans, cheaper=False)
+
+    def _cheaper_from(self, guide: Guide, until: float, began: float) -> bool:
+        """The plan rounded from the cost relaxation at the plan's coverage covers a little
+        less for much less (pastoral 5,000: 0.26 % less coverage, 4.9 % less cost). A search
+        of its own (the same rules, the travel cap included) sweeps windows seeded at its open
+        orders, heaviest first, each solved for coverage and then cost, until it covers as much
+        as the plan (or a sweep covers no more, or ``until``); its plan is taken when it then
+        covers at least as much for less (``_replace``). True when taken."""
+        plans = rounded_plan(
+            self.problem, self.contexts, guide, self.params.weights, self.costs, until
+        )
+        if plans is None:
+            return False
+        other = Neighbourhoods(self.problem, self.contexts, self.params, plans)
+        other.cap, other.costs, other.threads = self.cap, self.costs, self.threads
+        if self.cap is not None and other.km * self.cap.orders > self.cap.km * len(plans):
+            return False  # above the travel cap: no window of it could be taken
+        seeds = [
+            c.index
+            for c in sorted(self.contexts, key=lambda c: (-c.weight, c.index))
+            if c.index not in plans and c.team_possible(c.candidates)
+        ]
+        while seeds and other.value[0] < self.value[0] and time.perf_counter() < until - 0.05:
+            before = other.improved
+            other._sweep(seeds, until, "street", None, began)
+            if other.improved == before:
+                break
+            seeds = [i for i in seeds if i not in other.plans]
+        self.steps += other.steps
+        return self._replace(other.plans, cheaper=True)
+
+    def _replace(self, plans: dict[int, Plan], cheaper: bool) -> bool:
+        """Take ``plans`` in place of the search's plan when better: more coverage, or as much
+        for less cost (with ``cheaper``: at least as much coverage for less cost, so the cost
+        stage's plan never costs more than the coverage stage's), and within the travel cap.
+        Only between sweeps: it changes every helper's day. True when taken."""
+        value = plan_value(self.problem, self.contexts, plans, self.params.weights, self.costs)
+        if cheaper:
+            if value[0] < self.value[0] or value[1] >= self.value[1]:
+                return False
+        elif (value[0], -value[1]) <= (self.value[0], -self.value[1]):
+            return False
+        km = sum(self._km(plans, i) for i in plans)
+        if self.cap is not None and km * self.cap.orders - self.cap.km * len(plans) > 1e-9:
+            return False
+        with self.lock:
+            touched = set(self.visits_of)
+            self.plans.clear()
+            self.plans.update(plans)
+            self.visits_of.clear()
+            for i, (team, _) in plans.items():
+                for helper in team:
+                    self.visits_of.setdefault(helper, set()).add(i)
+            self.value = list(value)
+            self.km = km
+            self.metres = sum(self._metres(plans, i) for i in plans)
+            self.version += 1
+            for helper in touched | set(self.visits_of):
+                self.changed[helper] = self.version
+            self.improved += 1
+            self.rounded = True
+        return True
 
     def _narrow(self, window: int, deterministic_s: float) -> None:
         """Windows of at most ``window`` orders, solved for at most ``deterministic_s``."""

@@ -160,15 +160,27 @@ class OrderMoves:
             self._book(order, plan)
             self._book(other, old)
 
+    def best_among(self, order: int, helpers: frozenset[int]) -> tuple[Plan, int] | None:
+        """For an order not booked: its cheapest full team of ``helpers`` alone (at its
+        cheapest start, every booked visit held) and its scaled cost; None when none fits."""
+        return self._best_free(order, None, among=helpers)
+
     def _best_free(
-        self, order: int, preferred: int | None, without: int | None = None
+        self,
+        order: int,
+        preferred: int | None,
+        without: int | None = None,
+        among: frozenset[int] | None = None,
     ) -> tuple[Plan, int] | None:
-        """``best`` for an order not booked, its candidates but ``without`` considered."""
+        """``best`` for an order not booked, its candidates but ``without`` considered (only
+        those ``among``, when given)."""
         ctx = self.contexts[order]
         fits = [
             fitted
             for c in ctx.candidates
-            if c.helper != without and (fitted := fitting(ctx, c, self.days[c.helper])) is not None
+            if c.helper != without
+            and (among is None or c.helper in among)
+            and (fitted := fitting(ctx, c, self.days[c.helper])) is not None
         ]
         if len(fits) < ctx.team:
             return None

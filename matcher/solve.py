@@ -276,8 +276,10 @@ def _search(
             runtime_s=outcome.phase_s[1],
         ),
     )
+    rounded = "from the plan rounded from the coverage relaxation (matcher.lp_guide), "
     message = (
-        f"{note}neighbourhood search: {outcome.improved} of {outcome.steps} steps improved the plan"
+        f"{note}neighbourhood search{' ' + rounded if outcome.rounded else ': '}"
+        f"{outcome.improved} of {outcome.steps} steps improved the plan"
         f", and {outcome.moves} order moves (matcher.moves)"
     )
     return _result(
