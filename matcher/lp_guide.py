@@ -18,6 +18,10 @@ The cost stage is guided the same way by the relaxation of the least cost at the
 against -8.0 %, 4.3 % above that relaxation's optimum against 7.1 %), whose optimum is a lower
 bound on the cost of every plan over the lists covering at least that much, reported as the cost
 stage's bound.
+
+Being almost integral, a relaxation also names a plan: ``rounded_plan`` books the teams it sends
+(one-order moves of ``matcher.moves``, so every hard rule holds) and then every open order a team
+fits. The search takes it when it is better than its own (``Neighbourhoods._replace``).
 """
 
 from __future__ import annotations

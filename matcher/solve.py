@@ -24,6 +24,7 @@ from matcher.cpsat.solver import Plan, Progress, run_cpsat
 from matcher.explain import explain_unmatched
 from matcher.gap_search import gap_shaped, solve_day
 from matcher.greedy import GreedyOutcome, greedy_assign
+from matcher.heap import freeze_heap, long_lived_heap
 from matcher.lns import LARGE_ORDERS, Neighbourhoods, finish_times, plan_value, result_cpu
 from matcher.model import Problem
 from matcher.params import SolveParams
@@ -45,9 +46,20 @@ def solve(
     An impossible pin gives status INFEASIBLE with the reason in ``message``; never an exception.
     ``progress(stage, objective, bound, elapsed_s)`` is called on each improving solution.
     """
-    params = params or SolveParams()
     began, cpu_began = time.perf_counter(), time.process_time()
+    with long_lived_heap():
+        return _solve(problem, params or SolveParams(), progress, began, cpu_began)
+
+
+def _solve(
+    problem: Problem,
+    params: SolveParams,
+    progress: Progress | None,
+    began: float,
+    cpu_began: float,
+) -> Result:
     eligibility, contexts, greedy = prepare(problem, params)
+    freeze_heap()
     share = _share(began, cpu_began)
     visits = partial(eligible_visits, eligibility, contexts)  # the certificate's time share:
     params, widen_s = budget(params, len(contexts), visits)
