@@ -198,7 +198,7 @@ class LnsOutcome:
     coverage_bound: float | None = None  # the relaxation's, when the search was guided by it
     cost_bound: float | None = None  # the cost relaxation's (cost units), when guided by it
     moves: int = 0  # order moves taken (``matcher.moves``), not counted in ``improved``
-    rounded: bool = False  # the plan rounded from the coverage relaxation was taken
+    rounded: bool = False  # a plan rounded from a relaxation was taken (``_replace``)
 
 
 def plan_value(
@@ -271,7 +271,7 @@ class Neighbourhoods:
         self.guided = False  # windows grow over the orders whose plan disagrees with the guide
         self.guide_orders_of: dict[int, list[int]] = {}  # helper -> orders the guide sends to
         self.step_wall = STEP_CPU_S  # a step's wall time, measured (``run``)
-        self.rounded = False  # the plan rounded from the coverage relaxation was taken
+        self.rounded = False  # a plan rounded from a relaxation was taken (``_replace``)
 
     # ------------------------------------------------------------------ the search
 
@@ -531,8 +531,7 @@ class Neighbourhoods:
 
         threading.Thread(target=solve_relaxation, daemon=True).start()
         # Building the model is Python, as the windows' models are: they wait for it, so the
-        # relaxation is ready sooner (town 10,000: ... s against ... s beside them). The cores
-        # are measured while GLOP solves beside the windows.
+        # relaxation is ready sooner, and the cores are measured while GLOP solves beside them.
         built.wait(max(0.0, until - time.perf_counter()))
         freeze_heap()  # the relaxation's columns live until it is read (``matcher.heap``)
         wall, cpu = time.perf_counter(), time.process_time()
@@ -578,7 +577,7 @@ class Neighbourhoods:
                     break
                 before = self.improved
                 self._sweep(chosen, until, stage, progress, began, deadline)
-                if self.improved == before or self.rounded:
+                if self.improved == before or (stage == "coverage" and self.rounded):
                     break  # from the rounded plan, one sweep: the cost stage needs the time
                 self.shuffle_walks = True
         finally:

@@ -288,7 +288,7 @@ def _search(
             runtime_s=outcome.phase_s[1],
         ),
     )
-    rounded = "from the plan rounded from the coverage relaxation (matcher.lp_guide), "
+    rounded = "from plans rounded from the relaxations (matcher.lp_guide), "
     message = (
         f"{note}neighbourhood search{' ' + rounded if outcome.rounded else ': '}"
         f"{outcome.improved} of {outcome.steps} steps improved the plan"
