@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-
 _lock = threading.Lock()
 _open = 0  # blocks of ``long_lived_heap`` running now (solves in threads of one process)
 

@@ -17,7 +17,7 @@ from matcher.cpsat.objective import COST_SCALE, pair_cost
 from matcher.generator import generate_street, preset
 from matcher.heap import freeze_heap, long_lived_heap
 from matcher.lns import Neighbourhoods, plan_value
-from matcher.lp_guide import coverage_guide, cost_guide, rounded_plan
+from matcher.lp_guide import cost_guide, coverage_guide, rounded_plan
 from matcher.model import Problem
 from matcher.params import SolveParams
 from matcher.result import Assignment
@@ -157,7 +157,7 @@ def test_a_better_plan_is_taken_and_a_worse_one_refused() -> None:
 
 
 def test_the_cost_stage_takes_only_a_cheaper_plan_covering_as_much() -> None:
-    problem, search, greedy = _search("plentiful", 1, 400)
+    problem, search, _ = _search("plentiful", 1, 400)
     start = list(search.value)
     guide = coverage_guide(problem, search.contexts, None, PARAMS.weights)
     assert guide is not None
@@ -190,7 +190,7 @@ def test_the_guided_search_takes_the_rounded_plan_and_keeps_its_figures(
 
 
 def test_widened_cost_sweeps_end_at_a_local_optimum_of_the_widest_windows() -> None:
-    problem, search, _ = _search("plentiful", 2, 120)
+    _, search, _ = _search("plentiful", 2, 120)
     search._narrow(lns.COST_WINDOW_ORDERS, lns.COST_DETERMINISTIC_S)
     before = list(search.value)
     order = search._costliest_first()
