@@ -602,7 +602,47 @@ class Neighbourhoods:
         plans = rounded_plan(
             self.problem, self.contexts, guide, self.params.weights, self.costs, until
         )
-        return plans is not None and self._replace(plans, cheaper=False)
+        if plans is None:
+            return False
+        return self._replace(self._within_cap(plans, until), cheaper=False)
+
+    def _within_cap(self, plans: dict[int, Plan], until: float) -> dict[int, Plan]:
+        """``plans`` brought within the travel cap when above it: one-order moves that take no
+        more km (as the search makes them, one sweep, costliest orders first), then, while
+        still above, the orders dropped that lose the least weight per km they bring down
+        (town 5,000 seed 1: the rounded plan at 0.812 km per covered order against the hand
+        rule's 0.799, 25,000 weight ahead of the search's plan)."""
+        cap = self.cap
+        if cap is None:
+            return plans
+
+        def excess(search: Neighbourhoods) -> float:  # km above the cap's rate
+            return search.km - cap.km * len(search.plans) / cap.orders
+
+        other = Neighbourhoods(self.problem, self.contexts, self.params, plans)
+        other.cap, other.costs = cap, self.costs
+        if excess(other) <= 0:
+            return plans
+        moves = other._order_moves()
+        other.order_moves(sorted(plans, key=lambda i: -moves.cost(i, plans[i])), until, moves=moves)
+        left = excess(other)
+        if left <= 0:
+            return other.plans
+        rate = cap.km / cap.orders
+        kept = dict(other.plans)
+        gains = sorted(
+            (i for i in kept if not self.contexts[i].pinned),
+            key=lambda i: -(other._km(kept, i) - rate) / max(1, self.contexts[i].weight),
+        )
+        for i in gains:
+            if left <= 1e-9:
+                break
+            gain = other._km(kept, i) - rate
+            if gain <= 0:
+                break
+            del kept[i]
+            left -= gain
+        return kept
 
     def _cheaper_from(self, guide: Guide, until: float, began: float) -> bool:
         """The plan rounded from the cost relaxation at the plan's coverage covers a little

@@ -216,3 +216,25 @@ def test_the_heap_is_frozen_only_inside_a_block() -> None:
             pass
         assert gc.get_freeze_count() > 0  # the outer block still runs
     assert gc.get_freeze_count() == 0
+
+
+def test_a_rounded_plan_above_the_travel_cap_is_brought_within_it() -> None:
+    """With a cap 3 % below the rounded plan's km per covered order, ``_within_cap`` returns a
+    valid plan within it (moves first, then the orders dropped that bring the most km down per
+    weight), every pinned order kept; a plan within the cap is returned as it is."""
+    problem, search, _ = _search("plentiful", 0, 400)
+    contexts = search.contexts
+    guide = coverage_guide(problem, contexts, None, PARAMS.weights)
+    assert guide is not None
+    plans = rounded_plan(problem, contexts, guide, PARAMS.weights)
+    assert plans is not None
+    km = sum(lns._km(contexts, plans, i) for i in plans)
+    search.cap = lns.TravelCap(metres=0, km=0.97 * km, orders=len(plans))
+    kept = search._within_cap(dict(plans), time.perf_counter() + 30)
+    kept_km = sum(lns._km(contexts, kept, i) for i in kept)
+    assert kept_km * len(plans) <= 0.97 * km * len(kept) + 1e-6
+    assert _violations(problem, contexts, kept) == []
+    assert all(c.index in kept for c in contexts if c.pinned)
+    assert 0.9 * len(plans) < len(kept) <= len(plans)
+    search.cap = lns.TravelCap(metres=0, km=km, orders=len(plans))
+    assert search._within_cap(dict(plans), time.perf_counter() + 30) == plans
