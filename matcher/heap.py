@@ -3,7 +3,7 @@
 A solve builds its candidate lists, its relaxation's columns and its helpers' days once and
 keeps them to the end; each full pass of the collector walks all of them while holding the
 interpreter, which every thread of the search needs. At town 10,000 those passes took 2.7 of a
-20 s solve's seconds (bench/README.md, "Large streets", 2026-11-27 10:45).
+20 s solve's seconds (bench/README.md, "Plans rounded from the relaxations").
 """
 
 from __future__ import annotations

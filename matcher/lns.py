@@ -56,15 +56,16 @@ The guides only choose windows: what a step may accept is unchanged, so are the 
 Rounded from the relaxations (``matcher.lp_guide.rounded_plan``): the coverage relaxation is
 solved with cost as a tie-break (``matcher.bound``: its cheapest optimum, travel counted twice so
 the plan keeps within the travel cap), and once found, the plan rounded from it (its teams booked
-as one-order moves, then every open order a team fits) replaces the search's plan when it covers
-more (town 10,000: 0.27 % below the relaxation's bound in 0.4 s, where 15 s of windows had
-reached 1.2 %); the coverage stage then sweeps the guided windows once and leaves the rest of its
-time to the cost stage. Likewise the cost relaxation's plan (least cost at the plan's coverage:
-it covers a little less for much less) is rounded, a search of its own brings its coverage back
-with windows seeded at its open orders, and it replaces the plan when it then covers as much for
-less. Each replacement is taken under the same rule as a step (better, within the travel cap),
-between sweeps, so the guarantees hold. Cost sweeps that find nothing cheaper double their windows
-(up to ``WIDEST_COST_WINDOW`` orders) rather than stop early.
+as one-order moves, then every open order a team fits; brought within the travel cap when above
+it: ``_within_cap``) replaces the search's plan when it covers more (town 10,000: 0.27 % below
+the MIP bound in 0.4 s, where 15 s of windows had reached 1.2 %); the coverage stage then sweeps
+the guided windows once and leaves the rest of its time to the cost stage. Likewise the cost
+relaxation's plan (least cost at the plan's coverage: it covers a little less for much less) is
+rounded, a search of its own brings its coverage back with windows seeded at its open orders, and
+it replaces the plan when it then covers as much for less. Each replacement is taken under the
+same rule as a step (better, within the travel cap), between sweeps, so the guarantees hold. Cost
+sweeps that find nothing cheaper double their windows (up to ``WIDEST_COST_WINDOW`` orders)
+rather than stop early.
 """
 
 from __future__ import annotations
