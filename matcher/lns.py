@@ -227,9 +227,11 @@ class Neighbourhoods:
         window: int | None = None,
         step_deterministic_s: float | None = None,
         travel_reference: Mapping[int, Plan] | None = None,
+        costs: PairCosts | None = None,
     ) -> None:
         """``travel_reference``: a plan (the hand rule's) whose km per covered order the search
-        never exceeds; ``plans`` must not exceed it either (it may be the same plan)."""
+        never exceeds; ``plans`` must not exceed it either (it may be the same plan).
+        ``costs``: the ``pair_cost``s another search over the same orders keeps."""
         self.problem, self.contexts, self.params = problem, contexts, params
         self.plans: dict[int, Plan] = {i: (list(t), s) for i, (t, s) in plans.items()}
         self.cap: TravelCap | None = None
@@ -246,7 +248,7 @@ class Neighbourhoods:
             for candidate in ctx.candidates:
                 self.orders_of.setdefault(candidate.helper, []).append(ctx.index)
         # Each (order, helper)'s ``pair_cost``, computed once for the whole search.
-        self.costs = PairCosts(problem, contexts, params.weights)
+        self.costs = costs if costs is not None else PairCosts(problem, contexts, params.weights)
         # Each (order, helper)'s round trip in km and in whole metres, when first asked for.
         self.legs: list[dict[int, tuple[float, int]] | None] = [None] * len(contexts)
         self.rng = random.Random(params.seed)
@@ -605,30 +607,36 @@ class Neighbourhoods:
         )
         if plans is None:
             return False
-        return self._replace(self._within_cap(plans, until), cheaper=False)
+        return self._replace(self._within_cap(self._search_from(plans), until), cheaper=False)
 
-    def _within_cap(self, plans: dict[int, Plan], until: float) -> dict[int, Plan]:
-        """``plans`` brought within the travel cap when above it: one-order moves that take no
-        more km (as the search makes them, one sweep, costliest orders first), then, while
-        still above, the orders dropped that lose the least weight per km they bring down
-        (town 5,000 seed 1: the rounded plan at 0.812 km per covered order against the hand
-        rule's 0.799, 25,000 weight ahead of the search's plan)."""
+    def _search_from(self, plans: Mapping[int, Plan]) -> Neighbourhoods:
+        """A search of its own from ``plans``, under this one's travel cap and threads and
+        sharing its ``pair_cost``s; its running figures are what ``_replace`` takes."""
+        other = Neighbourhoods(self.problem, self.contexts, self.params, plans, costs=self.costs)
+        other.cap, other.threads = self.cap, self.threads
+        return other
+
+    def _within_cap(self, other: Neighbourhoods, until: float) -> Neighbourhoods:
+        """``other`` (from ``_search_from``) brought within the travel cap when above it:
+        one-order moves that take no more km (as the search makes them, one sweep, costliest
+        orders first), then, while still above, the orders dropped that lose the least weight
+        per km they bring down (town 5,000 seed 1: the rounded plan at 0.812 km per covered
+        order against the hand rule's 0.799, 25,000 weight ahead of the search's plan)."""
         cap = self.cap
         if cap is None:
-            return plans
+            return other
 
         def excess(search: Neighbourhoods) -> float:  # km above the cap's rate
             return search.km - cap.km * len(search.plans) / cap.orders
 
-        other = Neighbourhoods(self.problem, self.contexts, self.params, plans)
-        other.cap, other.costs = cap, self.costs
         if excess(other) <= 0:
-            return plans
+            return other
         moves = other._order_moves()
+        plans = other.plans
         other.order_moves(sorted(plans, key=lambda i: -moves.cost(i, plans[i])), until, moves=moves)
         left = excess(other)
         if left <= 0:
-            return other.plans
+            return other
         rate = cap.km / cap.orders
         kept = dict(other.plans)
         gains = sorted(
@@ -643,7 +651,7 @@ class Neighbourhoods:
                 break
             del kept[i]
             left -= gain
-        return kept
+        return self._search_from(kept)
 
     def _cheaper_from(self, guide: Guide, until: float, began: float) -> bool:
         """The plan rounded from the cost relaxation at the plan's coverage covers a little
@@ -657,8 +665,7 @@ class Neighbourhoods:
         )
         if plans is None:
             return False
-        other = Neighbourhoods(self.problem, self.contexts, self.params, plans)
-        other.cap, other.costs, other.threads = self.cap, self.costs, self.threads
+        other = self._search_from(plans)
         if self.cap is not None and other.km * self.cap.orders > self.cap.km * len(plans):
             return False  # above the travel cap: no window of it could be taken
         seeds = [
@@ -673,33 +680,33 @@ class Neighbourhoods:
                 break
             seeds = [i for i in seeds if i not in other.plans]
         self.steps += other.steps
-        return self._replace(other.plans, cheaper=True)
+        return self._replace(other, cheaper=True)
 
-    def _replace(self, plans: dict[int, Plan], cheaper: bool) -> bool:
-        """Take ``plans`` in place of the search's plan when better: more coverage, or as much
-        for less cost (with ``cheaper``: at least as much coverage for less cost, so the cost
-        stage's plan never costs more than the coverage stage's), and within the travel cap.
-        Only between sweeps: it changes every helper's day. True when taken."""
-        value = plan_value(self.problem, self.contexts, plans, self.params.weights, self.costs)
+    def _replace(self, other: Neighbourhoods, cheaper: bool) -> bool:
+        """Take ``other``'s plan (a search from ``_search_from``) and its running figures in
+        place of this search's when better: more coverage, or as much for less cost (with
+        ``cheaper``: at least as much coverage for less cost, so the cost stage's plan never
+        costs more than the coverage stage's), and within the travel cap. Only between sweeps:
+        it changes every helper's day. True when taken."""
+        value = other.value
         if cheaper:
             if value[0] < self.value[0] or value[1] >= self.value[1]:
                 return False
         elif (value[0], -value[1]) <= (self.value[0], -self.value[1]):
             return False
-        km = sum(self._km(plans, i) for i in plans)
-        if self.cap is not None and km * self.cap.orders - self.cap.km * len(plans) > 1e-9:
+        # The km summed afresh (the running sum may differ in its last bits) for the cap.
+        km = sum(other._km(other.plans, i) for i in other.plans)
+        cap = self.cap
+        if cap is not None and km * cap.orders - cap.km * len(other.plans) > 1e-9:
             return False
         with self.lock:
             touched = set(self.visits_of)
             self.plans.clear()
-            self.plans.update(plans)
+            self.plans.update(other.plans)
             self.visits_of.clear()
-            for i, (team, _) in plans.items():
-                for helper in team:
-                    self.visits_of.setdefault(helper, set()).add(i)
+            self.visits_of.update(other.visits_of)
             self.value = list(value)
-            self.km = km
-            self.metres = sum(self._metres(plans, i) for i in plans)
+            self.km, self.metres = km, other.metres
             self.version += 1
             for helper in touched | set(self.visits_of):
                 self.changed[helper] = self.version
@@ -967,15 +974,16 @@ class Neighbourhoods:
             old = self.plans.get(order)
             if old is None and not insert:
                 continue
-            found = moves.best(order, old)
             changes: list[tuple[int, Plan | None, Plan]] | None = None
-            if found is not None and (old is None or found[1] < moves.cost(order, old)):
-                changes = [(order, old, found[0])]
-            elif old is None:
-                changes = moves.insert_by_moving(order, self.plans, self.visits_of)
-            elif pairs:
-                paired = moves.cheaper_by_moving(order, self.plans, self.visits_of)
-                changes = paired[0] if paired is not None else None
+            if old is None:
+                changes = moves.insertion(order, self.plans, self.visits_of)
+            else:
+                found = moves.best(order, old)
+                if found is not None and found[1] < moves.cost(order, old):
+                    changes = [(order, old, found[0])]
+                elif pairs:
+                    paired = moves.cheaper_by_moving(order, self.plans, self.visits_of)
+                    changes = paired[0] if paired is not None else None
             if changes is not None and self._take(moves, changes):
                 taken += len(changes)
         return taken

@@ -219,13 +219,9 @@ def rounded_plan(
             return None
         if not contexts[order].team_possible(contexts[order].candidates):
             continue
-        found = moves.best(order, None)
-        if found is not None:
-            take([(order, None, found[0])])
-        else:
-            changes = moves.insert_by_moving(order, plans, visits_of)
-            if changes is not None:
-                take(changes)
+        changes = moves.insertion(order, plans, visits_of)
+        if changes is not None:
+            take(changes)
     return plans
 
 

@@ -81,6 +81,16 @@ class OrderMoves:
         finally:
             self._book(order, plan)
 
+    def insertion(
+        self, order: int, plans: Mapping[int, Plan], visits_of: Mapping[int, set[int]]
+    ) -> list[tuple[int, Plan | None, Plan]] | None:
+        """For an unplanned order: its cheapest team that fits (``best``), else a team that
+        fits once one other order moves (``insert_by_moving``); the moves, or None."""
+        found = self.best(order, None)
+        if found is not None:
+            return [(order, None, found[0])]
+        return self.insert_by_moving(order, plans, visits_of)
+
     def insert_by_moving(
         self, order: int, plans: Mapping[int, Plan], visits_of: Mapping[int, set[int]]
     ) -> list[tuple[int, Plan | None, Plan]] | None:

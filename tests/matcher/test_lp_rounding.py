@@ -142,7 +142,7 @@ def test_a_better_plan_is_taken_and_a_worse_one_refused() -> None:
     plans = rounded_plan(problem, search.contexts, guide, PARAMS.weights)
     assert plans is not None
     before = list(search.value)
-    taken = search._replace(dict(plans), cheaper=False)
+    taken = search._replace(search._search_from(plans), cheaper=False)
     after = plan_value(problem, search.contexts, plans, PARAMS.weights)
     better = (after[0], -after[1]) > (before[0], -before[1])
     assert taken == (better and search.value == list(after))
@@ -151,8 +151,8 @@ def test_a_better_plan_is_taken_and_a_worse_one_refused() -> None:
         return
     fewer = dict(plans)
     fewer.pop(next(iter(fewer)))
-    assert not search._replace(fewer, cheaper=False)
-    assert not search._replace(dict(plans), cheaper=False)  # as good is not better
+    assert not search._replace(search._search_from(fewer), cheaper=False)
+    assert not search._replace(search._search_from(plans), cheaper=False)  # as good
     _check_figures(search)
 
 
@@ -164,7 +164,7 @@ def test_the_cost_stage_takes_only_a_cheaper_plan_covering_as_much() -> None:
     plans = rounded_plan(problem, search.contexts, guide, PARAMS.weights)
     assert plans is not None
     value = plan_value(problem, search.contexts, plans, PARAMS.weights)
-    taken = search._replace(dict(plans), cheaper=True)
+    taken = search._replace(search._search_from(plans), cheaper=True)
     assert taken == (value[0] >= start[0] and value[1] < start[1] and search.value == list(value))
     _check_figures(search)
 
@@ -230,11 +230,13 @@ def test_a_rounded_plan_above_the_travel_cap_is_brought_within_it() -> None:
     assert plans is not None
     km = sum(lns._km(contexts, plans, i) for i in plans)
     search.cap = lns.TravelCap(metres=0, km=0.97 * km, orders=len(plans))
-    kept = search._within_cap(dict(plans), time.perf_counter() + 30)
+    within = search._within_cap(search._search_from(plans), time.perf_counter() + 30)
+    _check_figures(within)
+    kept = within.plans
     kept_km = sum(lns._km(contexts, kept, i) for i in kept)
     assert kept_km * len(plans) <= 0.97 * km * len(kept) + 1e-6
     assert _violations(problem, contexts, kept) == []
     assert all(c.index in kept for c in contexts if c.pinned)
     assert 0.9 * len(plans) < len(kept) <= len(plans)
     search.cap = lns.TravelCap(metres=0, km=km, orders=len(plans))
-    assert search._within_cap(dict(plans), time.perf_counter() + 30) == plans
+    assert search._within_cap(search._search_from(plans), time.perf_counter() + 30).plans == plans
