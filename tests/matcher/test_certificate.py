@@ -29,7 +29,7 @@ from matcher.certificate import (
     widen,
 )
 from matcher.cpsat.objective import COST_SCALE, cost_expression, coverage_expression
-from matcher.cpsat.solver import add_hard_rules
+from matcher.cpsat.solver import CpsatOutcome, add_hard_rules
 from matcher.cpsat.variables import make_variables
 from matcher.full_mip import FullMip
 from matcher.generator import generate_street, preset
@@ -75,6 +75,15 @@ def widened(
             patch.setattr(certificate_module, "MIP_VISITS", 0)
         widen(problem, params.weights, eligibility, contexts, 5, greedy.assignments)
     return eligibility, contexts, greedy
+
+
+def proven_stages(outcome: CpsatOutcome) -> tuple[float, float]:
+    """Both stages of a CP-SAT outcome proven optimal: their (coverage, cost to 4 places), for
+    comparing runs with and without a start or a cap."""
+    stages = {stage.name: stage for stage in outcome.stages}
+    assert stages["coverage"].status is Status.OPTIMAL
+    assert stages["cost"].status is Status.OPTIMAL
+    return stages["coverage"].objective, round(stages["cost"].objective, 4)
 
 
 @contextmanager
